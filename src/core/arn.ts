@@ -1,0 +1,74 @@
+import { Errors } from './errors.js';
+import type { Locale } from './model.js';
+
+/**
+ * Function names, ARNs and qualifiers, as Lambda accepts them:
+ *   my-function, my-function:alias, 123456789012:function:my-function[:q],
+ *   arn:aws:lambda:us-east-1:123456789012:function:my-function[:q]
+ */
+const FUNCTION_REF =
+  /^(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?(?:([a-z]{2}(?:-gov)?-[a-z]+-\d{1}):)?(?:(\d{12}):)?(?:function:)?([a-zA-Z0-9-_.]+)(?::(\$LATEST|[a-zA-Z0-9-_]+))?$/;
+
+export const FUNCTION_NAME = /^[a-zA-Z0-9-_]{1,64}$/;
+export const ALIAS_NAME = /^(?!^[0-9]+$)([a-zA-Z0-9-_]+)$/;
+export const VERSION = /^(\$LATEST|[0-9]+)$/;
+
+export interface FunctionRef {
+  name: string;
+  qualifier?: string;
+  region?: string;
+  accountId?: string;
+}
+
+/** Parses a FunctionName parameter. Throws the error Lambda gives for a malformed one. */
+export function parseFunctionRef(input: string, locale?: Locale): FunctionRef {
+  if (!input || input.length > 170) {
+    throw Errors.invalidParameter(
+      `1 validation error detected: Value '${input}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 170`,
+    );
+  }
+  const m = FUNCTION_REF.exec(input);
+  if (!m || m[3]!.length > 64 || m[3]!.includes('.')) {
+    throw Errors.invalidParameter(
+      `1 validation error detected: Value '${input}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?`,
+    );
+  }
+  const ref: FunctionRef = { name: m[3]! };
+  if (m[4] !== undefined) ref.qualifier = m[4];
+  if (m[1] !== undefined) ref.region = m[1];
+  if (m[2] !== undefined) ref.accountId = m[2];
+  if (locale) {
+    if (ref.accountId && ref.accountId !== locale.accountId) {
+      throw Errors.resourceNotFound(`Function not found: ${functionArn(locale, ref.name, ref.qualifier)}`);
+    }
+  }
+  return ref;
+}
+
+/**
+ * Combines a FunctionName that may carry a qualifier with an explicit Qualifier parameter.
+ * Lambda refuses the two when they disagree.
+ */
+export function resolveQualifier(ref: FunctionRef, qualifier: string | undefined): string | undefined {
+  if (qualifier !== undefined && qualifier !== '') {
+    if (ref.qualifier !== undefined && ref.qualifier !== qualifier) {
+      throw Errors.invalidParameter('The derived qualifier from the function name does not match the specified qualifier.');
+    }
+    return qualifier;
+  }
+  return ref.qualifier;
+}
+
+export function functionArn(locale: Locale, name: string, qualifier?: string): string {
+  const base = `arn:aws:lambda:${locale.region}:${locale.accountId}:function:${name}`;
+  return qualifier ? `${base}:${qualifier}` : base;
+}
+
+export function isNumericVersion(q: string): boolean {
+  return /^[0-9]+$/.test(q);
+}
+
+/** Lambda's LastModified format: 2026-11-22T10:00:00.000+0000 */
+export function lambdaTimestamp(ms: number): string {
+  return new Date(ms).toISOString().replace('Z', '+0000');
+}

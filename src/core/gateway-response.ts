@@ -1,0 +1,104 @@
+/**
+ * Function responses turned into HTTP responses as API Gateway HTTP APIs and function URLs do:
+ * payload 2.0 (with inference when the function returns a bare value) and 1.0 (REST proxy).
+ */
+
+export interface HttpResponse {
+  statusCode: number;
+  /** In order; a name may repeat (set-cookie). Names as the function gave them. */
+  headers: Array<[string, string]>;
+  body: Buffer;
+}
+
+export type MappedResponse = HttpResponse | { malformed: string };
+
+/** Headers the gateway computes itself. */
+const DROPPED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive']);
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function scalar(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return undefined;
+}
+
+function statusOf(v: unknown): number | undefined {
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 100 || n > 599) return undefined;
+  return n;
+}
+
+function structured(obj: Record<string, unknown>, allowCookies: boolean): MappedResponse {
+  const statusCode = statusOf(obj.statusCode);
+  if (statusCode === undefined) return { malformed: `statusCode must be an integer between 100 and 599, got ${JSON.stringify(obj.statusCode)}` };
+  const headers: Array<[string, string]> = [];
+  const multiNames = new Set<string>();
+  if (obj.multiValueHeaders !== undefined && obj.multiValueHeaders !== null) {
+    if (!isObject(obj.multiValueHeaders)) return { malformed: 'multiValueHeaders must be an object' };
+    for (const [k, vs] of Object.entries(obj.multiValueHeaders)) {
+      if (!Array.isArray(vs)) return { malformed: `multiValueHeaders.${k} must be an array` };
+      multiNames.add(k.toLowerCase());
+      for (const v of vs) {
+        const s = scalar(v);
+        if (s === undefined) return { malformed: `multiValueHeaders.${k} has a non-scalar value` };
+        if (!DROPPED.has(k.toLowerCase())) headers.push([k, s]);
+      }
+    }
+  }
+  if (obj.headers !== undefined && obj.headers !== null) {
+    if (!isObject(obj.headers)) return { malformed: 'headers must be an object' };
+    for (const [k, v] of Object.entries(obj.headers)) {
+      const s = scalar(v);
+      if (s === undefined) return { malformed: `headers.${k} must be a string` };
+      if (multiNames.has(k.toLowerCase()) || DROPPED.has(k.toLowerCase())) continue;
+      headers.push([k, s]);
+    }
+  }
+  if (allowCookies && obj.cookies !== undefined && obj.cookies !== null) {
+    if (!Array.isArray(obj.cookies) || obj.cookies.some((c) => typeof c !== 'string')) return { malformed: 'cookies must be an array of strings' };
+    for (const c of obj.cookies as string[]) headers.push(['set-cookie', c]);
+  }
+  let body = Buffer.alloc(0);
+  if (obj.body !== undefined && obj.body !== null) {
+    if (typeof obj.body !== 'string') return { malformed: 'body must be a string' };
+    body = obj.isBase64Encoded === true ? Buffer.from(obj.body, 'base64') : Buffer.from(obj.body, 'utf8');
+  }
+  return { statusCode, headers, body };
+}
+
+/** Payload 2.0: an object with statusCode is a response; any other valid JSON is the body of a 200. */
+export function mapResponseV2(payload: Buffer): MappedResponse {
+  let value: unknown;
+  const text = payload.toString('utf8');
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { malformed: 'function response is not valid JSON' };
+  }
+  if (isObject(value) && 'statusCode' in value) return structured(value, true);
+  return { statusCode: 200, headers: [['content-type', 'application/json']], body: payload };
+}
+
+/** Payload 1.0: the response must be an object with statusCode. */
+export function mapResponseV1(payload: Buffer): MappedResponse {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return { malformed: 'function response is not valid JSON' };
+  }
+  if (!isObject(value)) return { malformed: 'function response must be an object with statusCode' };
+  return structured(value, false);
+}
+
+/** The JSON error bodies the gateway answers with. */
+export function gatewayError(statusCode: number, message: string, extraHeaders: Array<[string, string]> = []): HttpResponse {
+  return {
+    statusCode,
+    headers: [['content-type', 'application/json'], ...extraHeaders],
+    body: Buffer.from(JSON.stringify({ message })),
+  };
+}

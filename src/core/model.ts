@@ -1,0 +1,78 @@
+/**
+ * Domain records of the control plane. Plain data, no behaviour: the store persists them,
+ * the control plane validates and changes them, the data plane runs from a snapshot of them.
+ */
+
+export const LATEST = '$LATEST';
+
+/** Where Stratus is: region and account used in every ARN. */
+export interface Locale {
+  region: string;
+  accountId: string;
+}
+
+/** Configuration of one version of a function (what $LATEST holds, and what a publish freezes). */
+export interface FunctionConfig {
+  runtime: string | null; // null only for container images, which Stratus does not run
+  handler: string | null;
+  role: string;
+  memorySize: number; // MB, 128..10240
+  timeout: number; // seconds, 1..900
+  description: string;
+  environment: Record<string, string>;
+  ephemeralStorage: number; // MB, 512..10240
+  architectures: string[]; // ['x86_64'] | ['arm64']
+  packageType: 'Zip';
+  deadLetterTargetArn: string | null;
+  tracingMode: 'PassThrough' | 'Active';
+  layers: string[];
+  loggingConfig: { logFormat: 'Text' | 'JSON'; logGroup: string | null; applicationLogLevel?: string; systemLogLevel?: string };
+}
+
+/** One version of a function: $LATEST (mutable) or a published number (immutable). */
+export interface VersionRecord {
+  functionName: string;
+  version: string; // '$LATEST' or '1', '2', ...
+  config: FunctionConfig;
+  /** base64 sha256 of the zip, as Lambda reports CodeSha256. */
+  codeSha256: string;
+  /** hex sha256 of the zip: the blob store key. */
+  codeKey: string;
+  codeSize: number;
+  revisionId: string;
+  lastModified: string; // Lambda's format: 2026-11-22T10:00:00.000+0000
+  state: 'Pending' | 'Active' | 'Inactive' | 'Failed';
+  stateReason: string | null;
+  stateReasonCode: string | null;
+  lastUpdateStatus: 'Successful' | 'Failed' | 'InProgress';
+  lastUpdateStatusReason: string | null;
+  lastUpdateStatusReasonCode: string | null;
+}
+
+/** The function itself: what is shared by all its versions. */
+export interface FunctionRecord {
+  name: string;
+  createdAt: string; // ISO-8601
+  tags: Record<string, string>;
+  /** Reserved concurrency (PutFunctionConcurrency), null when not set. */
+  reservedConcurrency: number | null;
+  /** Highest version number published so far (numbers are never reused). */
+  lastVersion: number;
+}
+
+export interface AliasRecord {
+  functionName: string;
+  name: string;
+  functionVersion: string;
+  description: string;
+  /** AdditionalVersionWeights: version -> weight in [0, 1]. */
+  additionalVersionWeights: Record<string, number>;
+  revisionId: string;
+}
+
+/** The control state the data plane runs from, for one function. */
+export interface FunctionSnapshot {
+  fn: FunctionRecord;
+  versions: Map<string, VersionRecord>;
+  aliases: Map<string, AliasRecord>;
+}

@@ -1,0 +1,6 @@
+/** Time is injected so decisions stay pure and tests can control it. */
+export interface Clock {
+  now(): number; // epoch milliseconds
+}
+
+export const systemClock: Clock = { now: () => Date.now() };

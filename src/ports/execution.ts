@@ -1,0 +1,76 @@
+import type { FunctionConfig } from '../core/model.js';
+
+/**
+ * What the invoke pipeline asks of execution environments (environments/ implements it):
+ * "run this invocation of this concrete function version". Assignment to a warm, prewarmed or
+ * new environment, the Runtime API exchange, deadlines, limits, logs and REPORT lines all
+ * happen behind this port.
+ */
+export interface ExecutionTarget {
+  functionName: string;
+  /** The concrete version that runs: '$LATEST' or a number. */
+  version: string;
+  /** Unqualified function ARN. */
+  functionArn: string;
+  config: FunctionConfig;
+  /** Hex sha256 of the code zip (blob store key). */
+  codeKey: string;
+  /**
+   * Identity of code + configuration. Environments are reused only for the same identity;
+   * a change sends new invocations to new environments while in-flight ones finish.
+   */
+  revisionId: string;
+  logGroupName: string;
+}
+
+export interface Invocation {
+  requestId: string;
+  payload: Buffer;
+  /** The ARN the caller used (with qualifier if any): Lambda-Runtime-Invoked-Function-Arn. */
+  invokedFunctionArn: string;
+  traceId: string;
+  /** Client context JSON (already decoded from base64), if any. */
+  clientContext?: string;
+  cognitoIdentity?: string;
+  /** Collect the invocation's log output for X-Amz-Log-Result. */
+  wantLogTail: boolean;
+  /**
+   * Optional streaming sink (function URLs with RESPONSE_STREAM). When given and the runtime
+   * streams its response, chunks are written here as they arrive.
+   */
+  stream?: ResponseStreamSink;
+}
+
+export interface ResponseStreamSink {
+  /** Called once with the content type the runtime declared (and the prelude for URLs, if any). */
+  start(contentType: string | undefined): void;
+  write(chunk: Buffer): void;
+  end(error?: { errorType: string; errorMessage: string }): void;
+}
+
+export interface ExecutionOutcome {
+  /** 'ok' when the function returned; 'error' when it failed (function error or runtime failure). */
+  status: 'ok' | 'error';
+  /** The response payload, or the error JSON ({errorMessage, errorType, ...}). */
+  payload: Buffer;
+  /** Lambda's errorType when status is 'error' (Runtime.ExitError, Sandbox.Timedout, user type...). */
+  errorType?: string;
+  /** True when the response was streamed into Invocation.stream (payload then empty). */
+  streamed?: boolean;
+  /** Last 4 KB of this invocation's log, when wantLogTail. */
+  logTail?: string;
+  durationMs: number;
+  billedDurationMs: number;
+  maxMemoryUsedMB: number;
+  initDurationMs?: number;
+  coldStart: boolean;
+}
+
+export interface ExecutionService {
+  execute(target: ExecutionTarget, invocation: Invocation): Promise<ExecutionOutcome>;
+  /** Ends every environment of a function (on delete) — in-flight invocations are failed. */
+  retireFunction(functionName: string): Promise<void>;
+  /** Startup diagnostics: which sandbox driver runs and what it cannot enforce on this host. */
+  describe(): { driver: string; isolation: string[]; warnings: string[] };
+  stop(): Promise<void>;
+}

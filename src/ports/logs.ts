@@ -1,0 +1,71 @@
+/**
+ * Log storage (CloudWatch Logs model): groups hold streams, streams hold events.
+ * Writes come in batches from a buffer that is off the invoke path.
+ */
+export interface LogEvent {
+  timestamp: number; // ms, when the line was produced
+  message: string;
+}
+
+export interface StoredLogEvent extends LogEvent {
+  id: number; // store-assigned, increasing in insertion order
+  logStreamName: string;
+  ingestionTime: number;
+}
+
+export interface LogGroupInfo {
+  logGroupName: string;
+  creationTime: number;
+  retentionInDays: number | null;
+  storedBytes: number;
+}
+
+export interface LogStreamInfo {
+  logStreamName: string;
+  creationTime: number;
+  firstEventTimestamp: number | null;
+  lastEventTimestamp: number | null;
+  lastIngestionTime: number | null;
+  storedBytes: number;
+}
+
+export interface LogQuery {
+  logGroupName: string;
+  logStreamNames?: string[];
+  logStreamNamePrefix?: string;
+  startTime?: number; // inclusive
+  endTime?: number; // exclusive
+  /** Plain terms: every term must appear (case-sensitive, as CloudWatch's unstructured terms). */
+  terms?: string[];
+  /** Continue after this event id (ascending order). */
+  afterId?: number;
+  /** Descending order (GetLogEvents with startFromHead=false). */
+  descending?: boolean;
+  beforeId?: number;
+  limit: number;
+}
+
+export interface LogStore {
+  /** Appends events to a stream, creating the group and the stream when missing. */
+  append(group: string, stream: string, events: LogEvent[]): Promise<void>;
+  createGroup(group: string, creationTime: number): Promise<boolean>;
+  createStream(group: string, stream: string, creationTime: number): Promise<boolean>;
+  describeGroups(prefix: string | undefined, after: string | undefined, limit: number): Promise<LogGroupInfo[]>;
+  getGroup(group: string): Promise<LogGroupInfo | undefined>;
+  describeStreams(
+    group: string,
+    opts: { prefix?: string; orderBy: 'LogStreamName' | 'LastEventTime'; descending: boolean; offset: number; limit: number },
+  ): Promise<LogStreamInfo[]>;
+  query(q: LogQuery): Promise<StoredLogEvent[]>;
+  deleteGroup(group: string): Promise<boolean>;
+  deleteStream(group: string, stream: string): Promise<boolean>;
+  putRetention(group: string, days: number | null): Promise<boolean>;
+}
+
+/**
+ * Where running code's log lines go. Never blocks and never throws: implementations buffer
+ * and persist off the invoke path (observe/logs).
+ */
+export interface LogSink {
+  write(group: string, stream: string, events: LogEvent[]): void;
+}
