@@ -1,0 +1,100 @@
+// Stratus Node.js runtime (nodejs18.x .. nodejs24.x). Started before it knows its function (see
+// runtimes/PROTOCOL.md): it boots, reads one JSON assignment line from stdin, drops privileges,
+// replaces its environment, enters the task root, loads the handler and serves the Lambda
+// Runtime API (2018-06-01). Imports nothing from the platform.
+import fs from 'node:fs';
+import Module from 'node:module';
+import { patchConsole, logError } from './log-patch.mjs';
+import { load, handlerMetadata, awslambdaGlobal } from './user-function.mjs';
+import { HttpResponseStream } from './response-stream.mjs';
+import { Runtime, RuntimeClient, installFatalHandlers, exitAfterFlush } from './runtime.mjs';
+
+/** Reads fd 0 up to the first newline (blocking: nothing else to do before the assignment). */
+function readAssignmentLine() {
+  const chunks = [];
+  const buf = Buffer.alloc(64 * 1024);
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    let n;
+    try {
+      n = fs.readSync(0, buf, 0, buf.length, null);
+    } catch (e) {
+      if (e.code === 'EAGAIN') { Atomics.wait(sleeper, 0, 0, 2); continue; }
+      if (e.code === 'EOF') n = 0;
+      else throw e;
+    }
+    if (n === 0) break;
+    const c = Buffer.from(buf.subarray(0, n));
+    chunks.push(c);
+    if (c.includes(10)) break;
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  const nl = text.indexOf('\n');
+  return nl >= 0 ? text.slice(0, nl) : text;
+}
+
+function fail(msg) {
+  process.stderr.write(`stratus nodejs runtime: ${msg}\n`);
+  process.exit(1);
+}
+
+/** Privileges, environment, working directory: in this order. */
+function apply(a) {
+  if (a.uid !== null && a.uid !== undefined) {
+    if (process.getuid() === 0) {
+      process.setgroups(Array.isArray(a.groups) ? a.groups : []);
+      process.setgid(a.gid ?? a.uid);
+      process.setuid(a.uid);
+      if (process.getuid() === 0 || process.geteuid() === 0) fail('could not drop root privileges');
+    } else if (process.getuid() !== a.uid) {
+      process.stderr.write(`stratus nodejs runtime: not root, cannot switch to uid ${a.uid}; staying uid ${process.getuid()}\n`);
+    }
+  }
+  for (const k of Object.keys(process.env)) delete process.env[k];
+  for (const [k, v] of Object.entries(a.env ?? {})) process.env[k] = String(v);
+  process.chdir(a.taskRoot);
+  // NODE_PATH comes with the function's environment (layers, runtime dir): re-read it.
+  if (typeof Module._initPaths === 'function') Module._initPaths();
+}
+
+const line = readAssignmentLine();
+if (!line.trim()) fail('no assignment on stdin');
+let assignment;
+try {
+  assignment = JSON.parse(line);
+} catch (e) {
+  fail(`bad assignment: ${e.message}`);
+}
+try {
+  apply(assignment);
+} catch (e) {
+  fail(`cannot apply assignment: ${e.message}`);
+}
+
+patchConsole();
+const api = process.env.AWS_LAMBDA_RUNTIME_API;
+if (!api) fail('AWS_LAMBDA_RUNTIME_API is not set');
+const client = new RuntimeClient(api);
+let runtime = null;
+installFatalHandlers(client, () => runtime);
+
+const noGlobal = process.env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA;
+if (noGlobal !== '1' && noGlobal !== 'true') globalThis.awslambda = awslambdaGlobal(HttpResponseStream);
+
+let handler;
+let meta;
+try {
+  handler = await load(assignment.taskRoot, process.env._HANDLER ?? '');
+  meta = handlerMetadata(handler);
+} catch (e) {
+  // What Lambda's runtime does with an error thrown while loading the function.
+  logError('Uncaught Exception', e);
+  try {
+    await client.postInitError(e);
+  } catch { /* exiting anyway */ }
+  exitAfterFlush(129);
+}
+if (handler) {
+  runtime = new Runtime(client, handler, meta);
+  runtime.run().catch((e) => runtime.clientFailed(e));
+}

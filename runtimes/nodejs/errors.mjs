@@ -1,0 +1,69 @@
+// Error types and serialisation, shaped as Lambda's Node.js runtime does.
+import util from 'node:util';
+
+function isErrorLike(o) {
+  return !!o && typeof o.name === 'string' && typeof o.message === 'string' && typeof o.stack === 'string' && !!o.name && !!o.message && !!o.stack;
+}
+
+/** Anything thrown or passed to a callback, as an Error. */
+export function intoError(err) {
+  return err instanceof Error ? err : new Error(err);
+}
+
+/** The body posted to /invocation/{id}/error and /init/error. */
+export function toRapidResponse(error) {
+  try {
+    if (util.types.isNativeError(error) || isErrorLike(error)) {
+      return { errorType: error.name, errorMessage: error.message, trace: error.stack.split('\n') };
+    }
+    return { errorType: typeof error, errorMessage: error.toString(), trace: [] };
+  } catch {
+    return {
+      errorType: 'handled',
+      errorMessage: 'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack',
+    };
+  }
+}
+
+function withEnumerableProperties(error) {
+  if (error instanceof Error) {
+    const ret = Object.assign({ errorType: error.name, errorMessage: error.message, code: error.code }, error);
+    if (typeof error.stack === 'string') ret.stack = error.stack.split('\n');
+    return ret;
+  }
+  return error;
+}
+
+/** How an error is written to the log: always starts with a tab. */
+export function toFormatted(error) {
+  try {
+    return '\t' + JSON.stringify(error, (_k, v) => withEnumerableProperties(v));
+  } catch {
+    return '\t' + JSON.stringify(toRapidResponse(error));
+  }
+}
+
+export class ImportModuleError extends Error {}
+export class HandlerNotFound extends Error {}
+export class MalformedHandlerName extends Error {}
+export class UserCodeSyntaxError extends Error {}
+export class MalformedStreamingHandler extends Error {}
+export class InvalidStreamingOperation extends Error {}
+export class NodeJsExit extends Error {
+  constructor() {
+    super(
+      'The Lambda runtime client detected an unexpected Node.js exit code. This is most commonly caused by a Promise that was never settled. For more information, see https://nodejs.org/docs/latest/api/process.html#exit-codes',
+    );
+  }
+}
+export class UnhandledPromiseRejection extends Error {
+  constructor(reason, promise) {
+    super(reason);
+    this.reason = reason;
+    this.promise = promise;
+  }
+}
+
+for (const e of [ImportModuleError, HandlerNotFound, MalformedHandlerName, UserCodeSyntaxError, MalformedStreamingHandler, InvalidStreamingOperation, NodeJsExit, UnhandledPromiseRejection]) {
+  e.prototype.name = `Runtime.${e.name}`;
+}

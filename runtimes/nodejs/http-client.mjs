@@ -1,0 +1,238 @@
+// A small HTTP/1.1 keep-alive client over one net.Socket, for the Lambda Runtime API only.
+// Requests are strictly sequential (one in flight). Responses with Content-Length, chunked
+// bodies (trailers are read and dropped) or read-until-close are understood. The socket is
+// unref'd while no request is in flight so that an idle runtime does not keep the event loop
+// alive (the callback programme model relies on 'beforeExit').
+import net from 'node:net';
+
+const EMPTY = Buffer.alloc(0);
+
+export class HttpError extends Error {}
+
+export class Connection {
+  /** @param {string} hostPort host:port */
+  constructor(hostPort) {
+    const i = hostPort.lastIndexOf(':');
+    this.host = i > 0 ? hostPort.slice(0, i).replace(/^\[|\]$/g, '') : hostPort;
+    this.port = i > 0 ? Number(hostPort.slice(i + 1)) : 80;
+    this.hostHeader = hostPort;
+    /** @type {net.Socket | null} */
+    this.socket = null;
+    this.buf = EMPTY;
+    /** The response being read: {resolve, reject, status, headers, bodyStart, mode, length, chunks, chunkLeft, gotBytes, closeAfter}. */
+    this.waiter = null;
+    this.busy = false;
+    this.queue = [];
+  }
+
+  _connect() {
+    const s = net.connect({ host: this.host, port: this.port });
+    s.setNoDelay(true);
+    s.on('data', (d) => { if (this.socket === s) this._onData(d); });
+    s.on('error', (e) => this._onClose(s, e));
+    s.on('close', () => this._onClose(s, null));
+    this.socket = s;
+    this.buf = EMPTY;
+    return s;
+  }
+
+  _onClose(s, err) {
+    if (this.socket !== s) return;
+    this.socket = null;
+    const w = this.waiter;
+    if (!w) return;
+    if (w.mode === 'close' && w.headers) {
+      this.waiter = null;
+      const body = this.buf.subarray(w.bodyStart);
+      this.buf = EMPTY;
+      w.resolve({ status: w.status, headers: w.headers, body });
+      return;
+    }
+    this.waiter = null;
+    const e = new HttpError(`Runtime API connection closed${err ? `: ${err.message}` : ''}`);
+    e.retryable = !w.gotBytes;
+    w.reject(e);
+  }
+
+  /** Takes the socket for one exchange (waits for the previous one). */
+  async _acquire() {
+    if (this.busy) await new Promise((r) => this.queue.push(r));
+    this.busy = true;
+    const s = this.socket && !this.socket.destroyed ? this.socket : this._connect();
+    s.ref();
+    return s;
+  }
+
+  _release() {
+    const s = this.socket;
+    if (s && !this.waiter) s.unref();
+    const n = this.queue.shift();
+    if (n) n(); else this.busy = false;
+  }
+
+  _expect() {
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject, status: 0, headers: null, bodyStart: 0, mode: '', length: 0, chunks: [], chunkLeft: -1, gotBytes: false };
+      if (this.buf.length) this._parse();
+    });
+  }
+
+  _onData(d) {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+    if (this.waiter) {
+      this.waiter.gotBytes = true;
+      this._parse();
+    }
+  }
+
+  _parse() {
+    const w = this.waiter;
+    if (!w.headers) {
+      const end = this.buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = this.buf.latin1Slice(0, end).split('\r\n');
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(head[0]);
+      if (!m) return this._fail(new HttpError(`Bad response from Runtime API: ${head[0]}`));
+      w.status = Number(m[1]);
+      const headers = {};
+      for (let i = 1; i < head.length; i++) {
+        const line = head[i];
+        const c = line.indexOf(':');
+        if (c <= 0) continue;
+        const k = line.slice(0, c).trim().toLowerCase();
+        const v = line.slice(c + 1).trim();
+        headers[k] = k in headers ? `${headers[k]}, ${v}` : v;
+      }
+      w.headers = headers;
+      w.bodyStart = end + 4;
+      if (w.status === 204 || w.status === 304 || (w.status >= 100 && w.status < 200)) { w.mode = 'length'; w.length = 0; }
+      else if (/\bchunked\b/i.test(headers['transfer-encoding'] ?? '')) w.mode = 'chunked';
+      else if (headers['content-length'] !== undefined) { w.mode = 'length'; w.length = Number(headers['content-length']); }
+      else w.mode = 'close';
+      if (headers.connection && /\bclose\b/i.test(headers.connection)) w.closeAfter = true;
+    }
+    if (w.mode === 'length') {
+      if (this.buf.length - w.bodyStart < w.length) return;
+      const body = this.buf.subarray(w.bodyStart, w.bodyStart + w.length);
+      const rest = this.buf.subarray(w.bodyStart + w.length);
+      this.buf = rest.length ? Buffer.from(rest) : EMPTY;
+      return this._done(body);
+    }
+    if (w.mode === 'chunked') {
+      let p = w.bodyStart;
+      for (;;) {
+        if (w.chunkLeft < 0) {
+          const lineStart = p;
+          const nl = this.buf.indexOf('\r\n', p);
+          if (nl < 0) break;
+          const size = parseInt(this.buf.latin1Slice(p, nl), 16);
+          if (Number.isNaN(size)) return this._fail(new HttpError('Bad chunk from Runtime API'));
+          p = nl + 2;
+          if (size === 0) {
+            // Trailers (possibly none), then an empty line.
+            const endT = this.buf.indexOf('\r\n\r\n', p - 2);
+            if (endT < 0) { p = lineStart; break; }
+            const rest = this.buf.subarray(endT + 4);
+            this.buf = rest.length ? rest : EMPTY;
+            return this._done(w.chunks.length === 1 ? w.chunks[0] : Buffer.concat(w.chunks));
+          }
+          w.chunkLeft = size;
+        }
+        if (this.buf.length - p < w.chunkLeft + 2) break;
+        w.chunks.push(this.buf.subarray(p, p + w.chunkLeft));
+        p += w.chunkLeft + 2;
+        w.chunkLeft = -1;
+      }
+      // Keep only what is not consumed yet (a pending chunk's data starts at 0).
+      this.buf = p < this.buf.length ? this.buf.subarray(p) : EMPTY;
+      w.bodyStart = 0;
+      return;
+    }
+    // mode 'close': wait for the end of the connection.
+  }
+
+  _done(body) {
+    const w = this.waiter;
+    this.waiter = null;
+    if (w.closeAfter && this.socket) { const s = this.socket; this.socket = null; s.destroy(); }
+    w.resolve({ status: w.status, headers: w.headers, body });
+  }
+
+  _fail(err) {
+    const w = this.waiter;
+    this.waiter = null;
+    if (this.socket) { const s = this.socket; this.socket = null; s.destroy(); }
+    w.reject(err);
+  }
+
+  /**
+   * One request with a complete body.
+   * @param {string} method
+   * @param {string} path
+   * @param {string} extraHeaders header lines, each ending in \r\n
+   * @param {string | Buffer | null} body
+   * @returns {Promise<{status: number, headers: Record<string,string>, body: Buffer}>}
+   */
+  async request(method, path, extraHeaders, body) {
+    for (let attempt = 0; ; attempt++) {
+      const reused = this.socket !== null && !this.socket.destroyed;
+      const s = await this._acquire();
+      try {
+        const p = this._expect();
+        const len = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+        const head = `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n${extraHeaders}Content-Length: ${len}\r\n\r\n`;
+        if (body === null || len === 0) s.write(head, 'latin1');
+        else if (typeof body === 'string') s.write(head + body);
+        else { s.cork(); s.write(head, 'latin1'); s.write(body); s.uncork(); }
+        return await p;
+      } catch (e) {
+        // A kept-alive socket the server had already closed: try once more on a new one.
+        if (attempt === 0 && reused && e instanceof HttpError && e.retryable) continue;
+        throw e;
+      } finally {
+        this._release();
+      }
+    }
+  }
+
+  /**
+   * A request whose body is sent with Transfer-Encoding: chunked.
+   * @returns {Promise<{write(data: Buffer|string): boolean, onDrain(cb: Function): void, end(trailers?: Record<string,string>): Promise<{status:number, headers: Record<string,string>, body: Buffer}>}>}
+   */
+  async chunked(method, path, extraHeaders) {
+    const s = await this._acquire();
+    const response = this._expect();
+    response.catch(() => { /* reported through end() */ });
+    s.write(`${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n${extraHeaders}Transfer-Encoding: chunked\r\n\r\n`, 'latin1');
+    // While the body is open, the socket must not keep the event loop alive by itself (a handler
+    // that never ends its stream is detected through 'beforeExit'); pending writes still do.
+    s.unref();
+    let ended = false;
+    return {
+      write: (data) => {
+        const b = typeof data === 'string' ? Buffer.from(data) : data;
+        if (b.length === 0 || ended) return true;
+        s.cork();
+        s.write(`${b.length.toString(16)}\r\n`, 'latin1');
+        s.write(b);
+        const ok = s.write('\r\n', 'latin1');
+        s.uncork();
+        return ok;
+      },
+      onDrain: (cb) => { if (s.destroyed) cb(); else s.once('drain', cb); },
+      end: async (trailers) => {
+        if (ended) return response;
+        ended = true;
+        s.ref();
+        let t = '0\r\n';
+        if (trailers) for (const k of Object.keys(trailers)) t += `${k}: ${trailers[k]}\r\n`;
+        s.write(`${t}\r\n`, 'latin1');
+        try {
+          return await response;
+        } finally {
+          this._release();
+        }
+      },
+    };
+  }
+}

@@ -1,0 +1,331 @@
+// The invoke loop: /next -> handler -> /response | /error, with Lambda's Node.js programming
+// model (async handlers, callbacks with callbackWaitsForEmptyEventLoop, context.succeed/fail/done,
+// response streaming) and its behaviour for unhandled errors.
+//
+// callbackWaitsForEmptyEventLoop is emulated as Lambda does it, with 'beforeExit': the Runtime API
+// socket is unref'd while no request is in flight, so the event loop drains once the function's
+// own pending work (timers, sockets, ...) is done, and only then is the callback's result posted.
+import { Connection } from './http-client.mjs';
+import { NodeJsExit, UnhandledPromiseRejection, toRapidResponse } from './errors.mjs';
+import { logError, setCurrentRequestId } from './log-patch.mjs';
+import { ResponseStream } from './response-stream.mjs';
+import { STREAM_RESPONSE } from './user-function.mjs';
+
+const PREFIX = '/2018-06-01/runtime/';
+const JSON_HEADER = 'Content-Type: application/json\r\n';
+
+function headerValue(v) {
+  return String(v).replace(/[^\x20-\x7e]/g, '?');
+}
+
+function serialize(result) {
+  try {
+    return JSON.stringify(result === undefined ? null : result);
+  } catch {
+    throw new Error('Unable to stringify response body');
+  }
+}
+
+function isPromise(o) {
+  return !!o && typeof o.then === 'function';
+}
+
+export class RuntimeClient {
+  constructor(hostPort) {
+    this.conn = new Connection(hostPort);
+  }
+
+  async next() {
+    const r = await this.conn.request('GET', `${PREFIX}invocation/next`, '', null);
+    if (r.status !== 200) throw new Error(`Failed to get next invocation: HTTP ${r.status} ${r.body.toString()}`);
+    return r;
+  }
+
+  responsePath(id) {
+    return `${PREFIX}invocation/${encodeURIComponent(id)}/response`;
+  }
+
+  postResponse(id, body) {
+    return this.conn.request('POST', this.responsePath(id), JSON_HEADER, body);
+  }
+
+  postError(id, error) {
+    const r = toRapidResponse(error);
+    return this.conn.request('POST', `${PREFIX}invocation/${encodeURIComponent(id)}/error`,
+      `${JSON_HEADER}Lambda-Runtime-Function-Error-Type: ${headerValue(r.errorType)}\r\n`, JSON.stringify(r));
+  }
+
+  postInitError(error) {
+    const r = toRapidResponse(error);
+    return this.conn.request('POST', `${PREFIX}init/error`,
+      `${JSON_HEADER}Lambda-Runtime-Function-Error-Type: ${headerValue(r.errorType)}\r\n`, JSON.stringify(r));
+  }
+}
+
+function parseJson(s, name) {
+  if (s === undefined) return undefined;
+  try {
+    return JSON.parse(s);
+  } catch (err) {
+    throw new Error(`Cannot parse ${name} as json: ${err.toString()}`);
+  }
+}
+
+/** Invocation data Lambda puts on the context object (from the environment and /next headers). */
+function attachEnvironmentData(ctx, h) {
+  const deadline = Number(h['lambda-runtime-deadline-ms']);
+  const env = process.env;
+  return Object.assign(ctx, {
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+    clientContext: parseJson(h['lambda-runtime-client-context'], 'ClientContext'),
+    identity: parseJson(h['lambda-runtime-cognito-identity'], 'CognitoIdentity'),
+    invokedFunctionArn: h['lambda-runtime-invoked-function-arn'],
+    awsRequestId: h['lambda-runtime-aws-request-id'],
+    tenantId: h['lambda-runtime-aws-tenant-id'],
+    getRemainingTimeInMillis() {
+      return deadline - Date.now();
+    },
+  });
+}
+
+/** Exits once everything written to stdout so far is flushed. */
+export function exitAfterFlush(code) {
+  process.exitCode = code;
+  const t = setTimeout(() => process.exit(code), 2000);
+  try {
+    process.stdout.write('', () => { clearTimeout(t); process.exit(code); });
+  } catch {
+    process.exit(code);
+  }
+}
+
+export class Runtime {
+  /**
+   * @param {RuntimeClient} client
+   * @param {Function} handler
+   * @param {{streaming: string|false, highWaterMark?: number, isAsync: boolean}} meta
+   */
+  constructor(client, handler, meta) {
+    this.client = client;
+    this.handler = handler;
+    this.meta = meta;
+    /** @type {null | {id: string, reported: boolean, stream: ResponseStream | null}} */
+    this.current = null;
+    /** @type {null | (() => void)} */
+    this.beforeExit = null;
+    process.on('beforeExit', () => {
+      const f = this.beforeExit;
+      if (f) f();
+    });
+  }
+
+  async run() {
+    const streaming = this.meta.streaming === STREAM_RESPONSE;
+    for (;;) {
+      const { headers, body } = await this.client.next();
+      const id = headers['lambda-runtime-aws-request-id'];
+      if (!id) throw new Error('invocation id is missing or invalid');
+      setCurrentRequestId(id);
+      const trace = headers['lambda-runtime-trace-id'];
+      if (trace) process.env._X_AMZN_TRACE_ID = trace;
+      else delete process.env._X_AMZN_TRACE_ID;
+      await (streaming ? this.handleStreaming(id, headers, body) : this.handleOnce(id, headers, body));
+    }
+  }
+
+  /** Reports a Runtime API failure the runtime cannot recover from. */
+  clientFailed(err) {
+    console.log(`Unexpected Top Level Error: ${err.toString()}`);
+    exitAfterFlush(129);
+  }
+
+  handleOnce(id, headers, body) {
+    return new Promise((resolve) => {
+      const inv = { id, reported: false, stream: null };
+      this.current = inv;
+      const finish = () => {
+        if (this.current === inv) this.current = null;
+        this.beforeExit = null;
+        resolve();
+      };
+      const post = (p) => { p.then(finish, (e) => this.clientFailed(e)); };
+
+      const postError = (err) => {
+        logError('Invoke Error', err);
+        if (inv.reported) return;
+        inv.reported = true;
+        post(this.client.postError(id, err));
+      };
+      let isCompleteInvoked = false;
+      const complete = (result) => {
+        if (isCompleteInvoked || inv.reported) {
+          console.error('Invocation has already been reported as done. Cannot call complete more than once per invocation.');
+          return;
+        }
+        isCompleteInvoked = true;
+        const s = serialize(result);
+        inv.reported = true;
+        post(this.client.postResponse(id, s));
+      };
+
+      let waitForEmptyEventLoop = true;
+      const callback = (err, result) => {
+        this.beforeExit = null;
+        if (err !== undefined && err !== null) postError(err);
+        else if (!waitForEmptyEventLoop) complete(result);
+        else {
+          this.beforeExit = () => {
+            this.beforeExit = null;
+            setImmediate(() => complete(result));
+          };
+        }
+      };
+      const done = (err, result) => {
+        this.beforeExit = null;
+        if (err !== undefined && err !== null) postError(err);
+        else complete(result);
+      };
+      let finished = false;
+      const once = (fn) => function (...args) {
+        if (!finished) {
+          fn(...args);
+          finished = true;
+        }
+      };
+      const ctx = {
+        get callbackWaitsForEmptyEventLoop() { return waitForEmptyEventLoop; },
+        set callbackWaitsForEmptyEventLoop(v) { waitForEmptyEventLoop = v; },
+        succeed: once((result) => done(null, result)),
+        fail: once((err) => (err === undefined || err === null ? done('handled') : done(err, null))),
+        done: once(done),
+      };
+      const cb = once(callback);
+
+      try {
+        // Nothing reported when the event loop drains: async handler -> NodeJsExit; otherwise null.
+        this.beforeExit = () => {
+          this.beforeExit = null;
+          isCompleteInvoked = true;
+          if (inv.reported) return;
+          if (this.meta.isAsync) {
+            const e = new NodeJsExit();
+            logError('Invoke Error', e);
+            inv.reported = true;
+            post(this.client.postError(id, e));
+          } else {
+            inv.reported = true;
+            post(this.client.postResponse(id, 'null'));
+          }
+        };
+        const result = this.handler(JSON.parse(body.toString('utf8')), attachEnvironmentData(ctx, headers), cb);
+        if (isPromise(result)) result.then(ctx.succeed, ctx.fail).catch(ctx.fail);
+      } catch (err) {
+        cb(err);
+      }
+    });
+  }
+
+  handleStreaming(id, headers, body) {
+    return new Promise((resolve) => {
+      const stream = new ResponseStream(this.client.conn, this.client.responsePath(id), this.meta.highWaterMark);
+      const inv = { id, reported: false, stream };
+      this.current = inv;
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        if (this.current === inv) this.current = null;
+        this.beforeExit = null;
+        resolve();
+      };
+      let waitForEmptyEventLoop = true;
+      const scheduleNext = () => {
+        this.beforeExit = null;
+        if (!waitForEmptyEventLoop) finish();
+        else this.beforeExit = () => { this.beforeExit = null; setImmediate(finish); };
+      };
+      const fail = (err) => {
+        logError('Invoke Error', err);
+        inv.reported = true;
+        return stream.fail(err);
+      };
+      const ctx = {
+        get callbackWaitsForEmptyEventLoop() { return waitForEmptyEventLoop; },
+        set callbackWaitsForEmptyEventLoop(v) { waitForEmptyEventLoop = v; },
+      };
+      let settled = false;
+      // The loop drained with the response still open: nothing will ever finish it.
+      this.beforeExit = () => {
+        this.beforeExit = null;
+        if (stream._terminated) stream.done.then(finish);
+        else fail(settled ? 'Response stream is not finished.' : new NodeJsExit()).then(finish);
+      };
+      (async () => {
+        try {
+          const r = this.handler(JSON.parse(body.toString('utf8')), stream, attachEnvironmentData(ctx, headers));
+          if (!isPromise(r)) {
+            await fail('Streaming does not support non-async handlers.');
+            scheduleNext();
+            return;
+          }
+          const result = await r;
+          settled = true;
+          if (result !== undefined) console.warn('Streaming handlers ignore return values.');
+          await stream.done;
+          inv.reported = true;
+          scheduleNext();
+        } catch (err) {
+          settled = true;
+          if (stream._terminated) logError('Invoke Error', err);
+          else await fail(err);
+          scheduleNext();
+        }
+      })();
+    });
+  }
+
+  /** An uncaught exception or unhandled rejection: report it for the current invocation, exit. */
+  async fatal(error, code) {
+    const inv = this.current;
+    try {
+      if (inv && !inv.reported) {
+        inv.reported = true;
+        if (inv.stream) await inv.stream.fail(error);
+        else await this.client.postError(inv.id, error);
+      }
+    } catch { /* exiting anyway */ }
+    exitAfterFlush(code);
+  }
+}
+
+let fatalHandled = false;
+
+/**
+ * process-level handlers; `target()` returns the Runtime once the loop runs, or null during init
+ * (then the error is posted to /init/error).
+ */
+export function installFatalHandlers(client, target) {
+  const onFatal = async (error, code) => {
+    if (fatalHandled) return;
+    fatalHandled = true;
+    const rt = target();
+    if (rt) return rt.fatal(error, code);
+    try {
+      await client.postInitError(error);
+    } catch { /* exiting anyway */ }
+    exitAfterFlush(code);
+  };
+  process.on('uncaughtException', (error) => {
+    logError('Uncaught Exception', error);
+    void onFatal(error, 129);
+  });
+  process.on('unhandledRejection', (reason, promise) => {
+    const error = new UnhandledPromiseRejection(reason, promise);
+    logError('Unhandled Promise Rejection', error);
+    void onFatal(error, 128);
+  });
+}

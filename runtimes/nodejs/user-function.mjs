@@ -1,0 +1,131 @@
+// Loads the handler named by _HANDLER ("dir/module.export.nested") from the task root, the way
+// Lambda's Node.js runtime resolves it: extensionless / .js (CommonJS unless the nearest
+// package.json says "type": "module") / .mjs / .cjs, then node-style resolution.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import { HandlerNotFound, ImportModuleError, MalformedHandlerName, MalformedStreamingHandler, UserCodeSyntaxError } from './errors.mjs';
+
+const require = createRequire(fileURLToPath(new URL('./bootstrap.mjs', import.meta.url)));
+
+const FUNCTION_EXPR = /^([^.]*)\.(.*)$/;
+const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HANDLER_HIGHWATERMARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
+export const STREAM_RESPONSE = 'response';
+
+function moduleRootAndHandler(full) {
+  const handlerString = path.basename(full);
+  return [full.substring(0, full.indexOf(handlerString)), handlerString];
+}
+
+function splitHandlerString(handler) {
+  const m = handler.match(FUNCTION_EXPR);
+  if (!m || m.length !== 3) throw new MalformedHandlerName('Bad handler');
+  return [m[1], m[2]];
+}
+
+function resolveHandler(object, nested) {
+  return nested.split('.').reduce((o, key) => o && o[key], object);
+}
+
+function tryRequireFile(file, ext = '') {
+  const p = file + ext;
+  return fs.existsSync(p) ? require(p) : undefined;
+}
+
+async function tryImport(file, ext) {
+  const p = file + ext;
+  return fs.existsSync(p) ? import(pathToFileURL(p).href) : undefined;
+}
+
+function folderHasTypeModule(folder) {
+  for (;;) {
+    if (folder.endsWith('/node_modules')) return false;
+    const pj = path.join(folder, 'package.json');
+    if (fs.existsSync(pj)) {
+      try {
+        const pkg = JSON.parse(fs.readFileSync(pj, 'utf8'));
+        if (pkg) return pkg.type === 'module';
+      } catch (e) {
+        console.warn(`${pj} cannot be read, it will be ignored for ES module detection purposes.`, e);
+        return false;
+      }
+    }
+    if (folder === '/' || path.dirname(folder) === folder) return false;
+    folder = path.dirname(folder);
+  }
+}
+
+async function tryRequire(appRoot, moduleRoot, module) {
+  const lambdaStylePath = path.resolve(appRoot, moduleRoot, module);
+  const extensionless = tryRequireFile(lambdaStylePath);
+  if (extensionless) return extensionless;
+  const pjHasModule = folderHasTypeModule(path.dirname(lambdaStylePath));
+  if (!pjHasModule) {
+    const loaded = tryRequireFile(lambdaStylePath, '.js');
+    if (loaded) return loaded;
+  }
+  const loaded =
+    (pjHasModule && (await tryImport(lambdaStylePath, '.js'))) ||
+    (await tryImport(lambdaStylePath, '.mjs')) ||
+    tryRequireFile(lambdaStylePath, '.cjs');
+  if (loaded) return loaded;
+  return require(require.resolve(module, { paths: [appRoot, path.resolve(appRoot, moduleRoot)] }));
+}
+
+async function loadUserApp(appRoot, moduleRoot, module) {
+  try {
+    return await tryRequire(appRoot, moduleRoot, module);
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new UserCodeSyntaxError(e);
+    if (e && (e.code === 'MODULE_NOT_FOUND' || e.code === 'ERR_MODULE_NOT_FOUND')) throw new ImportModuleError(e);
+    throw e;
+  }
+}
+
+/** The handler function; throws Runtime.* errors Lambda reports for a bad handler. */
+export async function load(appRoot, fullHandlerString) {
+  if (fullHandlerString.includes('..')) {
+    throw new MalformedHandlerName(
+      `'${fullHandlerString}' is not a valid handler name. Use absolute paths when specifying root directories in handler names.`,
+    );
+  }
+  const [moduleRoot, moduleAndHandler] = moduleRootAndHandler(fullHandlerString);
+  const [module, handlerPath] = splitHandlerString(moduleAndHandler);
+  const userApp = await loadUserApp(appRoot, moduleRoot, module);
+  const fn = resolveHandler(userApp, handlerPath);
+  if (!fn) throw new HandlerNotFound(`${fullHandlerString} is undefined or not exported`);
+  if (typeof fn !== 'function') throw new HandlerNotFound(`${fullHandlerString} is not a function`);
+  return fn;
+}
+
+function streamingMode(handler) {
+  const v = handler[HANDLER_STREAMING];
+  if (v === undefined || v === null || v === false) return false;
+  if (v === STREAM_RESPONSE) return STREAM_RESPONSE;
+  throw new MalformedStreamingHandler('Only response streaming is supported.');
+}
+
+export function handlerMetadata(fn) {
+  const hwm = fn[HANDLER_HIGHWATERMARK];
+  const n = hwm === undefined || hwm === null || hwm === false ? NaN : parseInt(hwm);
+  return {
+    streaming: streamingMode(fn),
+    highWaterMark: Number.isNaN(n) ? undefined : n,
+    isAsync: fn.constructor?.name === 'AsyncFunction',
+    argsNum: fn.length,
+  };
+}
+
+/** The `awslambda` global Lambda provides to user code. */
+export function awslambdaGlobal(HttpResponseStream) {
+  return {
+    streamifyResponse(handler, options) {
+      handler[HANDLER_STREAMING] = STREAM_RESPONSE;
+      if (typeof options?.highWaterMark === 'number') handler[HANDLER_HIGHWATERMARK] = parseInt(options.highWaterMark);
+      return handler;
+    },
+    HttpResponseStream,
+  };
+}

@@ -1,0 +1,621 @@
+"""Stratus Python runtime (python3.9 .. python3.13), standard library only.
+
+Started before it knows its function (see runtimes/PROTOCOL.md): it boots, reads one JSON
+assignment line from stdin, drops privileges, replaces its environment, enters the task root,
+imports the handler and serves the Lambda Runtime API (2018-06-01) with Lambda's Python
+programming model. Imports nothing from the platform.
+"""
+
+import decimal
+import importlib
+import json
+import logging
+import math
+import os
+import socket
+import sys
+import time
+import traceback
+
+PREFIX = "/2018-06-01/runtime/"
+ERROR_LOG_LINE_TERMINATE = "\r"
+ERROR_LOG_IDENT = "\u00a0"
+LAMBDA_WARNING = (
+    "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. However, "
+    "in rare cases, a Lambda runtime update can cause unexpected function behavior. For functions using "
+    "managed runtimes, runtime updates can be triggered by a function change, or can be applied automatically. "
+    "To determine if the runtime has been updated, check the runtime version in the INIT_START log entry. If "
+    "this error correlates with a change in the runtime version, you may be able to mitigate this error by "
+    "temporarily rolling back to the previous runtime version. For more information, see "
+    "https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html"
+)
+
+MARSHAL_ERROR = "Runtime.MarshalError"
+UNMARSHAL_ERROR = "Runtime.UnmarshalError"
+USER_CODE_SYNTAX_ERROR = "Runtime.UserCodeSyntaxError"
+HANDLER_NOT_FOUND = "Runtime.HandlerNotFound"
+IMPORT_MODULE_ERROR = "Runtime.ImportModuleError"
+BUILT_IN_MODULE_CONFLICT = "Runtime.BuiltInModuleConflict"
+MALFORMED_HANDLER_NAME = "Runtime.MalformedHandlerName"
+LAMBDA_CONTEXT_UNMARSHAL_ERROR = "Runtime.LambdaContextUnmarshalError"
+
+
+class FaultException(Exception):
+    def __init__(self, exception_type, msg, trace=None):
+        Exception.__init__(self, msg)
+        self.msg = msg
+        self.exception_type = exception_type
+        self.trace = trace
+
+
+# ---- Runtime API client: HTTP/1.1 keep-alive over one socket (http.client is slow to import) ----
+
+
+class RuntimeApiError(Exception):
+    pass
+
+
+class Connection(object):
+    def __init__(self, host_port):
+        host, _, port = host_port.rpartition(":")
+        self.address = (host.strip("[]") or "127.0.0.1", int(port))
+        self.host_header = host_port
+        self.sock = None
+        self.reader = None
+
+    def _connect(self):
+        s = socket.create_connection(self.address)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = s
+        self.reader = s.makefile("rb", 65536)
+
+    def close(self):
+        if self.sock is not None:
+            try:
+                self.reader.close()
+                self.sock.close()
+            except OSError:
+                pass
+        self.sock = None
+        self.reader = None
+
+    def request(self, method, path, headers=None, body=b""):
+        """Returns (status, headers (lower-case names), body bytes)."""
+        for attempt in (0, 1):
+            reused = self.sock is not None
+            if self.sock is None:
+                self._connect()
+            head = "%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, path, self.host_header)
+            if headers:
+                for k, v in headers.items():
+                    head += "%s: %s\r\n" % (k, v)
+            head += "Content-Length: %d\r\n\r\n" % len(body)
+            try:
+                self.sock.sendall(head.encode("latin-1") + body if len(body) < 65536 else head.encode("latin-1"))
+                if len(body) >= 65536:
+                    self.sock.sendall(body)
+                return self._read_response()
+            except (OSError, RuntimeApiError) as e:
+                self.close()
+                # A kept-alive connection the server had closed: once more on a new one.
+                if attempt == 0 and reused and getattr(e, "retryable", True):
+                    continue
+                raise
+
+    def _read_response(self):
+        r = self.reader
+        line = r.readline(65537)
+        if not line:
+            raise RuntimeApiError("Runtime API connection closed")
+        parts = line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+            e = RuntimeApiError("Bad response from Runtime API: %r" % line)
+            e.retryable = False
+            raise e
+        status = int(parts[1])
+        headers = {}
+        while True:
+            h = r.readline(65537)
+            if not h:
+                raise RuntimeApiError("Runtime API connection closed")
+            if h in (b"\r\n", b"\n"):
+                break
+            k, _, v = h.decode("latin-1").partition(":")
+            headers[k.strip().lower()] = v.strip()
+        if status in (204, 304) or 100 <= status < 200:
+            body = b""
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(r.readline(65537).split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while r.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(r.read(size))
+                r.readline(65537)
+            body = b"".join(chunks)
+        elif "content-length" in headers:
+            n = int(headers["content-length"])
+            body = r.read(n) if n else b""
+            if len(body) < n:
+                raise RuntimeApiError("Runtime API connection closed")
+        else:
+            body = r.read()
+            self.close()
+        if "close" in headers.get("connection", "").lower():
+            self.close()
+        return status, headers, body
+
+
+def _header_value(v):
+    return "".join(c if " " <= c <= "~" else "?" for c in str(v))
+
+
+class RuntimeClient(object):
+    def __init__(self, host_port):
+        self.conn = Connection(host_port)
+
+    def next(self):
+        status, headers, body = self.conn.request("GET", PREFIX + "invocation/next")
+        if status != 200:
+            raise RuntimeApiError("Failed to get next invocation: HTTP %d %r" % (status, body))
+        return headers, body
+
+    def post_result(self, invoke_id, body, content_type="application/json"):
+        self.conn.request(
+            "POST", PREFIX + "invocation/" + _quote(invoke_id) + "/response", {"Content-Type": content_type}, body
+        )
+
+    def post_error(self, invoke_id, error_result):
+        self.conn.request(
+            "POST",
+            PREFIX + "invocation/" + _quote(invoke_id) + "/error",
+            {
+                "Content-Type": "application/json",
+                "Lambda-Runtime-Function-Error-Type": _header_value(error_result.get("errorType") or "Unhandled"),
+            },
+            to_json(error_result).encode("utf-8"),
+        )
+
+    def post_init_error(self, error_result):
+        self.conn.request(
+            "POST",
+            PREFIX + "init/error",
+            {
+                "Content-Type": "application/json",
+                "Lambda-Runtime-Function-Error-Type": _header_value(error_result.get("errorType") or "Unhandled"),
+            },
+            to_json(error_result).encode("utf-8"),
+        )
+
+
+def _quote(s):
+    safe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
+    return "".join(c if c in safe else "".join("%%%02X" % b for b in c.encode("utf-8")) for c in s)
+
+
+# ---- marshalling ----
+
+
+class Encoder(json.JSONEncoder):
+    """Lambda's encoder: Decimals as numbers (stdlib json has no raw output: int or float)."""
+
+    def __init__(self):
+        ensure_ascii = os.environ.get("AWS_EXECUTION_ENV") not in ("AWS_Lambda_python3.12",)
+        json.JSONEncoder.__init__(self, ensure_ascii=ensure_ascii)
+
+    def default(self, obj):
+        if isinstance(obj, decimal.Decimal):
+            if obj.is_nan():
+                return math.nan
+            return int(obj) if obj == obj.to_integral_value() else float(obj)
+        return json.JSONEncoder.default(self, obj)
+
+
+def to_json(obj):
+    return Encoder().encode(obj)
+
+
+def unmarshal_request(body, content_type):
+    if content_type and content_type.split(";")[0].strip().lower() != "application/json":
+        return body
+    try:
+        return json.loads(body)
+    except Exception as e:
+        raise FaultException(UNMARSHAL_ERROR, "Unable to unmarshal input: {}".format(str(e)), None)
+
+
+def marshal_response(response):
+    if isinstance(response, bytes):
+        return response, "application/unknown"
+    try:
+        return to_json(response).encode("utf-8"), "application/json"
+    except Exception as e:
+        raise FaultException(MARSHAL_ERROR, "Unable to marshal response: {}".format(str(e)), None)
+
+
+# ---- logging ----
+
+
+class Unbuffered(object):
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __getattr__(self, attr):
+        return getattr(self.stream, attr)
+
+    def write(self, msg):
+        self.stream.write(msg)
+        self.stream.flush()
+
+    def writelines(self, msgs):
+        self.stream.writelines(msgs)
+        self.stream.flush()
+
+
+_GLOBAL_AWS_REQUEST_ID = None
+
+
+class LambdaLoggerHandler(logging.Handler):
+    def emit(self, record):
+        try:
+            sys.stdout.write(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+class LambdaLoggerFilter(logging.Filter):
+    def filter(self, record):
+        record.aws_request_id = _GLOBAL_AWS_REQUEST_ID or ""
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record):
+        out = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + ".%03dZ" % int(record.msecs),
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": getattr(record, "aws_request_id", ""),
+        }
+        if record.exc_info:
+            etype, value, tb = record.exc_info
+            out["errorType"] = etype.__name__ if etype else None
+            out["errorMessage"] = str(value)
+            out["stackTrace"] = traceback.format_tb(tb)
+        return json.dumps(out, default=str) + "\n"
+
+
+def setup_logging():
+    logging.Formatter.converter = time.gmtime
+    logger = logging.getLogger()
+    handler = LambdaLoggerHandler()
+    if (os.environ.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+                "%Y-%m-%dT%H:%M:%S",
+            )
+        )
+    level = (os.environ.get("AWS_LAMBDA_LOG_LEVEL") or "").upper()
+    if level in logging._nameToLevel:
+        logger.setLevel(level)
+    handler.addFilter(LambdaLoggerFilter())
+    logger.addHandler(handler)
+
+
+def replace_line_indentation(line, indent_char, new_indent_char):
+    n = 0
+    for c in line:
+        if c != indent_char:
+            break
+        n += 1
+    return (new_indent_char * n) + line[n:]
+
+
+def log_error(error_result):
+    description = "[ERROR]"
+    etype = error_result.get("errorType")
+    if etype:
+        description += " " + etype
+    emsg = error_result.get("errorMessage")
+    if emsg:
+        if etype:
+            description += ":"
+        description += " " + emsg
+    lines = [description]
+    stack = error_result.get("stackTrace")
+    if stack is not None:
+        lines.append("Traceback (most recent call last):")
+        for element in stack:
+            if element == "":
+                lines.append("")
+            else:
+                for tl in element.splitlines():
+                    lines.append(replace_line_indentation(tl, " ", ERROR_LOG_IDENT))
+    sys.stdout.write(ERROR_LOG_LINE_TERMINATE.join(lines) + "\n")
+
+
+# ---- errors ----
+
+
+def make_error(error_message, error_type, stack_trace, invoke_id=None):
+    return {
+        "errorMessage": error_message if error_message else "",
+        "errorType": error_type if error_type else "",
+        "requestId": invoke_id if invoke_id is not None else "",
+        "stackTrace": stack_trace if stack_trace else [],
+    }
+
+
+_THIS_FILE = os.path.abspath(__file__)
+
+
+def _user_frames(tb):
+    """The traceback without the runtime's own leading frames."""
+    tuples = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]
+    for i in range(len(tuples)):
+        if tuples[i][0] != _THIS_FILE:
+            return tuples[i:]
+    return tuples
+
+
+def build_fault_result(exc_info, invoke_id=None):
+    etype, value, tb = exc_info
+    return make_error(str(value), etype.__name__, traceback.format_list(_user_frames(tb)), invoke_id)
+
+
+# ---- handler loading ----
+
+
+def get_handler(handler):
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as e:
+        raise FaultException(MALFORMED_HANDLER_NAME, "Bad handler '{}': {}".format(handler, str(e)))
+    try:
+        if modname.split(".")[0] in sys.builtin_module_names:
+            raise FaultException(
+                BUILT_IN_MODULE_CONFLICT, "Cannot use built-in module {} as a handler module".format(modname)
+            )
+        m = importlib.import_module(modname.replace("/", "."))
+    except ImportError as e:
+        raise FaultException(IMPORT_MODULE_ERROR, "Unable to import module '{}': {}".format(modname, str(e)))
+    except SyntaxError as e:
+        trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
+        raise FaultException(
+            USER_CODE_SYNTAX_ERROR, "Syntax error in module '{}': {}".format(modname, str(e)), trace
+        )
+    try:
+        return getattr(m, fname)
+    except AttributeError:
+        raise FaultException(HANDLER_NOT_FOUND, "Handler '{}' missing on module '{}'".format(fname, modname), None)
+
+
+# ---- context ----
+
+
+class CognitoIdentity(object):
+    __slots__ = ["cognito_identity_id", "cognito_identity_pool_id"]
+
+    def __repr__(self):
+        return "CognitoIdentity([cognito_identity_id={},cognito_identity_pool_id={}])".format(
+            self.cognito_identity_id, self.cognito_identity_pool_id
+        )
+
+
+class Client(object):
+    __slots__ = ["installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name"]
+
+
+class ClientContext(object):
+    __slots__ = ["custom", "env", "client"]
+
+
+def _obj_from_dict(cls, d):
+    if d is None:
+        return None
+    o = cls()
+    for f in cls.__slots__:
+        setattr(o, f, d.get(f, None))
+    return o
+
+
+class LambdaContext(object):
+    def __init__(self, invoke_id, client_context, cognito_identity, epoch_deadline_time_in_ms, invoked_function_arn=None, tenant_id=None):
+        env = os.environ
+        self.aws_request_id = invoke_id
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = invoked_function_arn
+        self.tenant_id = tenant_id
+        self.client_context = _obj_from_dict(ClientContext, client_context)
+        if self.client_context is not None:
+            self.client_context.client = _obj_from_dict(Client, self.client_context.client)
+        self.identity = _obj_from_dict(CognitoIdentity, {})
+        if cognito_identity is not None:
+            self.identity.cognito_identity_id = cognito_identity.get("cognitoIdentityId")
+            self.identity.cognito_identity_pool_id = cognito_identity.get("cognitoIdentityPoolId")
+        self._epoch_deadline_time_in_ms = epoch_deadline_time_in_ms
+
+    def get_remaining_time_in_millis(self):
+        delta = self._epoch_deadline_time_in_ms - int(time.time() * 1000)
+        return delta if delta > 0 else 0
+
+    def log(self, msg):
+        sys.stdout.write(str(msg))
+
+    def __repr__(self):
+        return (
+            "LambdaContext([aws_request_id={},log_group_name={},log_stream_name={},function_name={},"
+            "memory_limit_in_mb={},function_version={},invoked_function_arn={},client_context={},identity={}])"
+        ).format(
+            self.aws_request_id, self.log_group_name, self.log_stream_name, self.function_name,
+            self.memory_limit_in_mb, self.function_version, self.invoked_function_arn,
+            self.client_context, self.identity,
+        )
+
+
+def _parse_json_header(value, name):
+    try:
+        return json.loads(value)
+    except Exception as e:
+        raise FaultException(LAMBDA_CONTEXT_UNMARSHAL_ERROR, "Unable to parse {} JSON: {}".format(name, str(e)), None)
+
+
+# ---- the loop ----
+
+
+def handle_event_request(client, request_handler, invoke_id, headers, body):
+    error_result = None
+    try:
+        cc = headers.get("lambda-runtime-client-context")
+        ci = headers.get("lambda-runtime-cognito-identity")
+        context = LambdaContext(
+            invoke_id,
+            _parse_json_header(cc, "Client Context") if cc else None,
+            _parse_json_header(ci, "Cognito Identity") if ci else None,
+            int(headers.get("lambda-runtime-deadline-ms") or 0),
+            headers.get("lambda-runtime-invoked-function-arn"),
+            headers.get("lambda-runtime-aws-tenant-id"),
+        )
+        event = unmarshal_request(body, headers.get("content-type"))
+        response = request_handler(event, context)
+        result, content_type = marshal_response(response)
+    except FaultException as e:
+        error_result = make_error(e.msg, e.exception_type, e.trace, invoke_id)
+    except Exception:
+        error_result = build_fault_result(sys.exc_info(), invoke_id)
+    if error_result is not None:
+        log_error(error_result)
+        client.post_error(invoke_id, error_result)
+    else:
+        client.post_result(invoke_id, result, content_type)
+
+
+def read_assignment():
+    data = b""
+    while b"\n" not in data:
+        try:
+            chunk = os.read(0, 65536)
+        except BlockingIOError:
+            import select
+
+            select.select([0], [], [])
+            continue
+        if not chunk:
+            break
+        data += chunk
+    line = data.split(b"\n", 1)[0]
+    # Nothing more is read from stdin: point fd 0 at /dev/null.
+    try:
+        fd = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(fd, 0)
+        os.close(fd)
+    except OSError:
+        pass
+    return line
+
+
+def fail(msg):
+    sys.stderr.write("stratus python runtime: %s\n" % msg)
+    sys.stderr.flush()
+    os._exit(1)
+
+
+def apply_assignment(a):
+    uid = a.get("uid")
+    if uid is not None:
+        if os.getuid() == 0:
+            os.setgroups(list(a.get("groups") or []))
+            gid = a.get("gid")
+            os.setgid(gid if gid is not None else uid)
+            os.setuid(uid)
+            if os.getuid() == 0 or os.geteuid() == 0:
+                fail("could not drop root privileges")
+        elif os.getuid() != uid:
+            sys.stderr.write("stratus python runtime: not root, cannot switch to uid %d\n" % uid)
+    os.environ.clear()
+    for k, v in (a.get("env") or {}).items():
+        os.environ[k] = str(v)
+    if "TZ" in os.environ:
+        time.tzset()
+    os.chdir(a["taskRoot"])
+
+
+def setup_sys_path(task_root):
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != here]
+    extra = [task_root]
+    for p in (os.environ.get("PYTHONPATH") or "").split(":"):
+        if p and p not in extra:
+            extra.append(p)
+    v = "python%d.%d" % sys.version_info[:2]
+    extra += ["/opt/python/lib/%s/site-packages" % v, "/opt/python"]
+    sys.path[:0] = [p for p in extra if p not in sys.path]
+
+
+def main():
+    global _GLOBAL_AWS_REQUEST_ID
+    line = read_assignment()
+    if not line.strip():
+        fail("no assignment on stdin")
+    try:
+        a = json.loads(line)
+    except ValueError as e:
+        fail("bad assignment: %s" % e)
+    try:
+        apply_assignment(a)
+    except Exception as e:
+        fail("cannot apply assignment: %s" % e)
+
+    sys.stdout = Unbuffered(sys.stdout)
+    sys.stderr = Unbuffered(sys.stderr)
+    api = os.environ.get("AWS_LAMBDA_RUNTIME_API")
+    if not api:
+        fail("AWS_LAMBDA_RUNTIME_API is not set")
+    client = RuntimeClient(api)
+    setup_logging()
+    setup_sys_path(a["taskRoot"])
+
+    try:
+        request_handler = get_handler(os.environ.get("_HANDLER", ""))
+    except FaultException as e:
+        error_result = make_error(e.msg, e.exception_type, e.trace)
+    except Exception:
+        error_result = build_fault_result(sys.exc_info())
+    else:
+        error_result = None
+    if error_result is not None:
+        sys.stdout.write(LAMBDA_WARNING + "\n")
+        log_error(error_result)
+        try:
+            client.post_init_error(error_result)
+        except Exception:
+            pass
+        sys.stdout.flush()
+        sys.exit(1)
+
+    while True:
+        headers, body = client.next()
+        invoke_id = headers.get("lambda-runtime-aws-request-id")
+        _GLOBAL_AWS_REQUEST_ID = invoke_id
+        trace = headers.get("lambda-runtime-trace-id")
+        if trace is not None:
+            os.environ["_X_AMZN_TRACE_ID"] = trace
+        elif "_X_AMZN_TRACE_ID" in os.environ:
+            del os.environ["_X_AMZN_TRACE_ID"]
+        handle_event_request(client, request_handler, invoke_id, headers, body)
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

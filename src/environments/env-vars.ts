@@ -1,0 +1,48 @@
+import type { ExecutionTarget } from '../ports/execution.js';
+import type { RuntimeFamily } from './runtimes.js';
+
+/** Lambda's PATH. */
+export const LAMBDA_PATH = '/usr/local/bin:/usr/bin/:/bin:/opt/bin';
+
+/** What a runtime gets before it knows its function (the prewarm pool's processes). */
+export const BOOT_ENV: Readonly<Record<string, string>> = Object.freeze({ PATH: LAMBDA_PATH, LANG: 'en_US.UTF-8', TZ: ':UTC' });
+
+/** Variables a function's own configuration cannot override (Lambda's reserved keys). */
+export const RESERVED = new Set([
+  '_HANDLER', '_X_AMZN_TRACE_ID', 'AWS_DEFAULT_REGION', 'AWS_REGION', 'AWS_EXECUTION_ENV', 'AWS_LAMBDA_FUNCTION_NAME',
+  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'AWS_LAMBDA_FUNCTION_VERSION', 'AWS_LAMBDA_INITIALIZATION_TYPE', 'AWS_LAMBDA_LOG_GROUP_NAME',
+  'AWS_LAMBDA_LOG_STREAM_NAME', 'AWS_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN',
+  'AWS_LAMBDA_RUNTIME_API', 'LAMBDA_TASK_ROOT', 'LAMBDA_RUNTIME_DIR', 'TZ',
+]);
+
+/**
+ * The complete environment of a function, built from scratch: nothing of the server's own
+ * environment is inherited.
+ */
+export function functionEnv(t: ExecutionTarget, o: {
+  family: RuntimeFamily; region: string; runtimeApi: string; taskRoot: string; runtimeDir: string; logStream: string;
+}): Record<string, string> {
+  const c = t.config;
+  const env: Record<string, string> = {
+    PATH: LAMBDA_PATH,
+    LANG: 'en_US.UTF-8',
+    LD_LIBRARY_PATH: `/lib64:/usr/lib64:${o.runtimeDir}:${o.runtimeDir}/lib:${o.taskRoot}:${o.taskRoot}/lib:/opt/lib`,
+  };
+  if (o.family === 'node') env.NODE_PATH = `/opt/nodejs/node_modules:${o.runtimeDir}/node_modules:${o.runtimeDir}:${o.taskRoot}`;
+  for (const k in c.environment) if (!RESERVED.has(k)) env[k] = c.environment[k]!;
+  env.TZ = ':UTC';
+  env._HANDLER = c.handler ?? '';
+  env.AWS_REGION = o.region;
+  env.AWS_DEFAULT_REGION = o.region;
+  if (o.family !== 'custom' && c.runtime) env.AWS_EXECUTION_ENV = `AWS_Lambda_${c.runtime}`;
+  env.AWS_LAMBDA_FUNCTION_NAME = t.functionName;
+  env.AWS_LAMBDA_FUNCTION_VERSION = t.version;
+  env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE = String(c.memorySize);
+  env.AWS_LAMBDA_LOG_GROUP_NAME = t.logGroupName;
+  env.AWS_LAMBDA_LOG_STREAM_NAME = o.logStream;
+  env.AWS_LAMBDA_INITIALIZATION_TYPE = 'on-demand';
+  env.AWS_LAMBDA_RUNTIME_API = o.runtimeApi;
+  env.LAMBDA_TASK_ROOT = o.taskRoot;
+  env.LAMBDA_RUNTIME_DIR = o.runtimeDir;
+  return env;
+}

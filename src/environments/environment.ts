@@ -1,0 +1,451 @@
+import { randomBytes } from 'node:crypto';
+import type http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { FunctionErrorTypes } from '../core/errors.js';
+import type { Clock } from '../ports/clock.js';
+import type { ExecutionOutcome, ExecutionTarget, Invocation } from '../ports/execution.js';
+import type { LogSink } from '../ports/logs.js';
+import { functionEnv } from './env-vars.js';
+import {
+  billedMs, endLine, exitText, logStreamName, MAX_RESPONSE_BYTES, reportLine, responseTooLargePayload, runtimeExitPayload, startLine,
+  timeoutLogLine, timeoutPayload,
+} from './format.js';
+import { LogWriter } from './log-writer.js';
+import { ApiErrors, RuntimeApiServer, type RuntimeApiHandler } from './runtime-api.js';
+import type { RuntimeFamily } from './runtimes.js';
+import type { SandboxDriver, SandboxHandle, SandboxLimits } from './sandbox/types.js';
+import { next, transition, type EnvEvent, type EnvState } from './state.js';
+
+/** Lambda's init phase bound. */
+export const INIT_TIMEOUT_MS = 10_000;
+const ERROR_BODY_MAX = 1024 * 1024;
+
+/** A runtime process that has booted (prewarmed) but has no function yet. */
+export interface BootedRuntime {
+  envId: string;
+  family: 'node' | 'python';
+  handle: SandboxHandle;
+  logs: LogWriter;
+  runtimeDir: string;
+}
+
+export interface EnvDeps {
+  driver: SandboxDriver;
+  logSink: LogSink;
+  clock: Clock;
+  region: string;
+  /** Called once when the environment is dead (pool bookkeeping). */
+  onDead(env: Environment): void;
+}
+
+export interface InitResult {
+  ok: boolean;
+  initDurationMs: number;
+  /** Failure: the error the first invocation reports. */
+  errorType?: string;
+  payload?: Buffer;
+}
+
+interface Current {
+  inv: Invocation;
+  requestId: string;
+  deadline: number;
+  startHr: number;
+  delivered: boolean;
+  done: boolean;
+  coldInitMs: number | undefined;
+  timer: NodeJS.Timeout | null;
+  resolve(o: ExecutionOutcome): void;
+}
+
+export function newEnvId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+const limitsOf = (t: ExecutionTarget): SandboxLimits => ({ memoryMB: t.config.memorySize, ephemeralMB: t.config.ephemeralStorage });
+
+/** One execution environment: a sandboxed runtime, its Runtime API listener, its log stream. */
+export class Environment implements RuntimeApiHandler {
+  state: EnvState = 'starting';
+  readonly id: string;
+  lastUsed = 0;
+  invocations = 0;
+  private handle!: SandboxHandle;
+  private logs!: LogWriter;
+  private readonly api: RuntimeApiServer;
+  private parked: http.ServerResponse | null = null;
+  private cur: Current | null = null;
+  private lastId: string | null = null;
+  private initStartHr = 0;
+  private initTimer: NodeJS.Timeout | null = null;
+  private readyResolve!: (r: InitResult) => void;
+  readonly ready: Promise<InitResult>;
+  private initFailure: { errorType: string; payload: Buffer } | null = null;
+  private killReason: { errorType: string; exit: string } | null = null;
+  private deadNotified = false;
+
+  private constructor(readonly key: string, readonly target: ExecutionTarget, readonly family: RuntimeFamily, private readonly deps: EnvDeps, id: string) {
+    this.id = id;
+    this.api = new RuntimeApiServer(this);
+    this.ready = new Promise((r) => { this.readyResolve = r; });
+  }
+
+  /**
+   * Starts an environment for `target`: either hands the function to a prewarmed runtime, or
+   * launches one (shipped runtime, or the function's own bootstrap for custom runtimes).
+   */
+  static async start(o: {
+    key: string; target: ExecutionTarget; family: RuntimeFamily; codeDir: string; codeGid: number | null; deps: EnvDeps;
+    booted?: BootedRuntime; runtime?: { command: string[]; runtimeDir: string }; keepPaths: string[];
+  }): Promise<Environment> {
+    const env = new Environment(o.key, o.target, o.family, o.deps, o.booted?.envId ?? newEnvId());
+    env.initStartHr = performance.now();
+    const port = await env.api.listen();
+    const stream = logStreamName(new Date(o.deps.clock.now()), o.target.version, randomBytes(16).toString('hex'));
+    const runtimeDir = o.booted?.runtimeDir ?? o.runtime?.runtimeDir ?? o.codeDir;
+    const vars = functionEnv(o.target, {
+      family: o.family, region: o.deps.region, runtimeApi: `127.0.0.1:${port}`, taskRoot: o.codeDir, runtimeDir, logStream: stream,
+    });
+    const groups = o.codeGid === null ? [] : [o.codeGid];
+    if (o.booted) {
+      env.handle = o.booted.handle;
+      env.logs = o.booted.logs;
+      env.handle.setLimits(limitsOf(o.target));
+    } else {
+      const custom = o.family === 'custom';
+      try {
+        env.handle = o.deps.driver.launch({
+          envId: env.id,
+          command: custom ? [`${o.codeDir}/bootstrap`] : o.runtime!.command,
+          env: custom ? vars : { PATH: vars.PATH!, LANG: vars.LANG!, TZ: vars.TZ! },
+          limits: limitsOf(o.target),
+          dropPrivileges: custom,
+          groups,
+          keepPaths: o.keepPaths,
+          cwd: custom ? o.codeDir : undefined,
+          deferCpuLimit: true,
+        });
+      } catch (e) {
+        env.api.close();
+        throw e;
+      }
+      env.logs = new LogWriter(o.deps.logSink, o.deps.clock, env.handle.child.stdout, env.handle.child.stderr);
+    }
+    env.logs.setStream(o.target.logGroupName, stream);
+    env.logs.begin(false);
+    env.api.expectedUid = o.deps.driver.verifiesPeers ? env.handle.uid : null;
+    env.to('assign');
+    const child = env.handle.child;
+    child.stdin?.on('error', () => { /* runtime closed stdin */ });
+    if (child.exitCode !== null || child.signalCode !== null) queueMicrotask(() => env.onExit(child.exitCode, child.signalCode));
+    else child.once('exit', (code, signal) => env.onExit(code, signal));
+    if (o.family !== 'custom') {
+      const h = env.handle;
+      child.stdin?.end(JSON.stringify({ env: vars, taskRoot: o.codeDir, uid: h.uid, gid: h.gid, groups }) + '\n');
+    }
+    env.initTimer = setTimeout(() => env.initTimedOut(), INIT_TIMEOUT_MS);
+    return env;
+  }
+
+  get logStream(): string | null { return this.logs?.streamName ?? null; }
+  get peakMemoryMB(): number { return this.handle.peakMemoryMB(); }
+  get pid(): number | undefined { return this.handle?.child.pid; }
+
+  private to(e: EnvEvent): void {
+    this.state = next(this.state, e);
+  }
+
+  // ---- init -----------------------------------------------------------------------------------
+
+  private initDone(r: InitResult): void {
+    if (this.initTimer) { clearTimeout(this.initTimer); this.initTimer = null; }
+    this.readyResolve(r);
+  }
+
+  private initTimedOut(): void {
+    this.initTimer = null;
+    if (this.state !== 'initializing') return;
+    this.initFailure = {
+      errorType: FunctionErrorTypes.timedOut,
+      payload: Buffer.from(JSON.stringify({ errorType: FunctionErrorTypes.timedOut, errorMessage: `Init timed out after ${(INIT_TIMEOUT_MS / 1000).toFixed(2)} seconds` })),
+    };
+    this.logs.system(`INIT_REPORT Init Duration: ${INIT_TIMEOUT_MS.toFixed(2)} ms\tPhase: init\tStatus: timeout\n`);
+    this.kill();
+  }
+
+  // ---- invocations ------------------------------------------------------------------------------
+
+  /** Runs one invocation; the environment must be idle. `coldInitMs` marks the cold start's first. */
+  invoke(inv: Invocation, coldInitMs?: number): Promise<ExecutionOutcome> {
+    this.to('invoke');
+    this.invocations++;
+    const timeoutMs = this.target.config.timeout * 1000;
+    const logs = this.logs;
+    logs.begin(inv.wantLogTail);
+    logs.system(startLine(inv.requestId, this.target.version));
+    this.handle.resetPeakMemory();
+    return new Promise<ExecutionOutcome>((resolve) => {
+      const c: Current = {
+        inv, requestId: inv.requestId, deadline: this.deps.clock.now() + timeoutMs, startHr: performance.now(), delivered: false, done: false,
+        coldInitMs, timer: null, resolve,
+      };
+      c.timer = setTimeout(() => this.timedOut(c), timeoutMs);
+      this.cur = c;
+      const p = this.parked;
+      if (p) {
+        this.parked = null;
+        this.deliver(p, c);
+      }
+    });
+  }
+
+  private deliver(res: http.ServerResponse, c: Current): void {
+    c.delivered = true;
+    const inv = c.inv;
+    const h: string[] = [
+      'Content-Type', 'application/json',
+      'Lambda-Runtime-Aws-Request-Id', c.requestId,
+      'Lambda-Runtime-Deadline-Ms', String(c.deadline),
+      'Lambda-Runtime-Invoked-Function-Arn', inv.invokedFunctionArn,
+      'Lambda-Runtime-Trace-Id', inv.traceId,
+      'Content-Length', String(inv.payload.length),
+    ];
+    if (inv.clientContext !== undefined) h.push('Lambda-Runtime-Client-Context', inv.clientContext);
+    if (inv.cognitoIdentity !== undefined) h.push('Lambda-Runtime-Cognito-Identity', inv.cognitoIdentity);
+    res.writeHead(200, h);
+    res.end(inv.payload);
+  }
+
+  /** Ends the current invocation. */
+  private finish(c: Current, status: 'ok' | 'error', payload: Buffer, errorType: string | undefined, extra: {
+    streamed?: boolean; reportStatus?: string; dying?: boolean;
+  } = {}): void {
+    if (c.done) return;
+    c.done = true;
+    if (c.timer) clearTimeout(c.timer);
+    if (this.cur === c) this.cur = null;
+    this.lastId = c.requestId;
+    const durationMs = performance.now() - c.startHr;
+    const logs = this.logs;
+    logs.drainNow();
+    logs.flushPartial();
+    const maxMem = this.handle.peakMemoryMB();
+    const memorySize = this.target.config.memorySize;
+    logs.system(endLine(c.requestId));
+    let report = reportLine({ requestId: c.requestId, durationMs, memorySizeMB: memorySize, maxMemoryUsedMB: maxMem, initDurationMs: c.coldInitMs });
+    if (extra.reportStatus) report = report.slice(0, -1) + `Status: ${extra.reportStatus}\t` + (errorType && extra.reportStatus === 'error' ? `Error Type: ${errorType}\t` : '') + '\n';
+    logs.system(report);
+    const outcome: ExecutionOutcome = {
+      status, payload, errorType, durationMs, billedDurationMs: billedMs(durationMs), maxMemoryUsedMB: maxMem,
+      coldStart: c.coldInitMs !== undefined, initDurationMs: c.coldInitMs, logTail: logs.takeTail(),
+    };
+    if (extra.streamed) outcome.streamed = true;
+    if (!extra.dying && this.state === 'busy') this.to('complete');
+    else if (!extra.dying && this.state === 'draining') { this.to('complete'); this.destroy(); }
+    this.lastUsed = this.deps.clock.now();
+    c.resolve(outcome);
+  }
+
+  private timedOut(c: Current): void {
+    c.timer = null;
+    if (c.done) return;
+    const sec = this.target.config.timeout;
+    this.logs.system(timeoutLogLine(new Date(this.deps.clock.now()), c.requestId, sec));
+    this.killReason = { errorType: FunctionErrorTypes.timedOut, exit: 'timeout' };
+    this.finish(c, 'error', Buffer.from(JSON.stringify(timeoutPayload(c.requestId, sec))), FunctionErrorTypes.timedOut, { reportStatus: 'timeout', dying: true });
+    this.kill();
+  }
+
+  // ---- Runtime API --------------------------------------------------------------------------------
+
+  next(_req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (this.state === 'initializing') {
+      this.to('ready');
+      const initDurationMs = performance.now() - this.initStartHr;
+      this.handle.applyCpuLimit();
+      this.parked = res;
+      this.initDone({ ok: true, initDurationMs });
+      return;
+    }
+    if (this.state === 'dead') { res.destroy(); return; }
+    const c = this.cur;
+    if (c && !c.delivered) return this.deliver(res, c);
+    if (c && c.delivered && !c.done) return ApiErrors.invalidState(res, 'InvocationResponse-pending', 'InvocationNext');
+    if (this.parked) return ApiErrors.invalidState(res, 'InvocationNext', 'InvocationNext');
+    this.parked = res;
+    res.on('close', () => { if (this.parked === res) this.parked = null; });
+  }
+
+  private check(id: string, res: http.ServerResponse, verb: string): Current | null {
+    const c = this.cur;
+    if (c && c.delivered && !c.done && c.requestId === id) return c;
+    if (id === this.lastId || (c && c.requestId === id)) {
+      ApiErrors.invalidState(res, 'InvocationResponse', verb);
+      return null;
+    }
+    ApiErrors.invalidRequestId(res);
+    return null;
+  }
+
+  response(id: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const c = this.check(id, res, 'InvocationResponse');
+    if (!c) { req.resume(); return; }
+    const streaming = req.headers['lambda-runtime-function-response-mode'] === 'streaming';
+    const sink = streaming ? c.inv.stream : undefined;
+    if (sink) {
+      sink.start(req.headers['content-type']);
+      req.on('data', (chunk: Buffer) => { if (!c.done) sink.write(chunk); });
+      req.on('end', () => {
+        const t = req.trailers ?? {};
+        const et = t['lambda-runtime-function-error-type'];
+        if (c.done) return void ApiErrors.accepted(res);
+        if (et) {
+          const bodyB64 = t['lambda-runtime-function-error-body'];
+          let errorMessage = '';
+          try { errorMessage = bodyB64 ? JSON.parse(Buffer.from(bodyB64, 'base64').toString()).errorMessage ?? '' : ''; } catch { /* raw */ }
+          sink.end({ errorType: et, errorMessage });
+          ApiErrors.accepted(res);
+          this.finish(c, 'error', Buffer.alloc(0), et, { streamed: true });
+        } else {
+          sink.end();
+          ApiErrors.accepted(res);
+          this.finish(c, 'ok', Buffer.alloc(0), undefined, { streamed: true });
+        }
+      });
+      return;
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = declared > MAX_RESPONSE_BYTES;
+    req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
+      size += chunk.length;
+      if (size > MAX_RESPONSE_BYTES) { tooLarge = true; chunks.length = 0; return; }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (tooLarge) {
+        ApiErrors.tooLarge(res, MAX_RESPONSE_BYTES);
+        if (!c.done) this.finish(c, 'error', Buffer.from(JSON.stringify(responseTooLargePayload)), responseTooLargePayload.errorType);
+        return;
+      }
+      ApiErrors.accepted(res);
+      if (c.done) return;
+      const et = streaming ? req.trailers?.['lambda-runtime-function-error-type'] : undefined;
+      const payload = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      if (et) this.finish(c, 'error', errorPayload(et, req.trailers['lambda-runtime-function-error-body']), et);
+      else this.finish(c, 'ok', payload, undefined);
+    });
+  }
+
+  error(id: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const c = this.check(id, res, 'InvocationErrorResponse');
+    if (!c) { req.resume(); return; }
+    readBody(req, ERROR_BODY_MAX, (body) => {
+      ApiErrors.accepted(res);
+      if (c.done) return;
+      const { payload, errorType } = errorFromRuntime(req, body);
+      this.finish(c, 'error', payload, errorType);
+    });
+  }
+
+  initError(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (this.state !== 'initializing') {
+      req.resume();
+      return ApiErrors.invalidState(res, this.state === 'idle' || this.state === 'busy' ? 'Ready' : this.state, 'InitError');
+    }
+    readBody(req, ERROR_BODY_MAX, (body) => {
+      ApiErrors.accepted(res);
+      if (this.state !== 'initializing') return;
+      const { payload, errorType } = errorFromRuntime(req, body);
+      this.initFailure = { errorType, payload };
+      const ms = performance.now() - this.initStartHr;
+      this.logs.system(`INIT_REPORT Init Duration: ${ms.toFixed(2)} ms\tPhase: init\tStatus: error\tError Type: ${errorType}\n`);
+      this.kill();
+    });
+  }
+
+  // ---- end of life ----------------------------------------------------------------------------------
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    const oom = this.handle.oomKilled();
+    const st = this.handle.exitStatus(code, signal);
+    const exit = exitText(st.code, st.signal);
+    const reason = this.killReason;
+    const errorType = oom ? FunctionErrorTypes.outOfMemory : FunctionErrorTypes.exit;
+    this.logs.drainNow();
+    this.logs.flushPartial();
+    if (this.initTimer || this.state === 'initializing' || this.state === 'starting' || this.state === 'booted') {
+      const r = reason && reason.errorType !== 'Retired' ? reason : null;
+      const f = this.initFailure ?? {
+        errorType: r?.errorType ?? errorType,
+        payload: Buffer.from(JSON.stringify(runtimeExitPayload(undefined, r?.errorType ?? errorType, reason ? 'signal: killed' : exit))),
+      };
+      if (!this.initFailure) this.logs.system(`INIT_REPORT Init Duration: ${(performance.now() - this.initStartHr).toFixed(2)} ms\tPhase: init\tStatus: error\tError Type: ${f.errorType}\n`);
+      this.initDone({ ok: false, initDurationMs: performance.now() - this.initStartHr, errorType: f.errorType, payload: f.payload });
+    }
+    const c = this.cur;
+    if (c && !c.done) {
+      const et = reason?.errorType === 'Retired' ? FunctionErrorTypes.exit : errorType;
+      const text = reason ? 'signal: killed' : exit;
+      this.logs.system(`RequestId: ${c.requestId} Error: Runtime exited with error: ${text}\n${et}\n`);
+      this.finish(c, 'error', Buffer.from(JSON.stringify(runtimeExitPayload(c.requestId, et, text))), et, { reportStatus: 'error', dying: true });
+    }
+    this.destroy();
+  }
+
+  /** Kills the runtime; the exit handler fails whatever is in flight. */
+  kill(reason?: { errorType: string; exit: string }): void {
+    if (reason && !this.killReason) this.killReason = reason;
+    if (this.state !== 'dead') {
+      const s = transition(this.state, 'kill');
+      if (s) this.state = s;
+    }
+    void this.handle.destroy();
+  }
+
+  /** Retires an idle environment, or a busy one once its invocation completes. */
+  drain(): void {
+    if (this.state === 'busy') { this.to('drain'); return; }
+    if (this.state !== 'draining') this.destroy();
+  }
+
+  destroy(): void {
+    if (this.state !== 'dead') this.state = 'dead';
+    if (this.initTimer) { clearTimeout(this.initTimer); this.initTimer = null; }
+    if (this.parked) { this.parked.destroy(); this.parked = null; }
+    this.api.close();
+    void this.handle?.destroy();
+    if (!this.deadNotified) {
+      this.deadNotified = true;
+      this.deps.onDead(this);
+    }
+  }
+
+  get refusedConnections(): number { return this.api.refused; }
+}
+
+function readBody(req: http.IncomingMessage, max: number, done: (b: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (c: Buffer) => { if (size + c.length <= max) { chunks.push(c); size += c.length; } else size = max + 1; });
+  req.on('end', () => done(Buffer.concat(chunks)));
+}
+
+function errorPayload(errorType: string, bodyB64: string | undefined): Buffer {
+  if (bodyB64) {
+    try { return Buffer.from(bodyB64, 'base64'); } catch { /* fall through */ }
+  }
+  return Buffer.from(JSON.stringify({ errorMessage: '', errorType }));
+}
+
+/** The invoke payload and error type of a runtime's error post: its body, or built from the header. */
+function errorFromRuntime(req: http.IncomingMessage, body: Buffer): { payload: Buffer; errorType: string } {
+  const header = req.headers['lambda-runtime-function-error-type'];
+  let parsed: { errorType?: unknown } | null = null;
+  try { parsed = body.length ? JSON.parse(body.toString()) : null; } catch { parsed = null; }
+  const errorType = typeof parsed?.errorType === 'string' ? parsed.errorType : typeof header === 'string' && header ? header : 'Unhandled';
+  const payload = parsed && typeof parsed === 'object' ? body : Buffer.from(JSON.stringify({ errorMessage: body.toString(), errorType }));
+  return { payload, errorType };
+}

@@ -1,0 +1,150 @@
+import fs from 'node:fs';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import type { Clock } from '../ports/clock.js';
+import type { LogEvent, LogSink } from '../ports/logs.js';
+
+/**
+ * Output cap: at most 1 MiB of a function's own output is logged per invocation (and for its
+ * init phase); past it one notice is logged and the rest is read and dropped, so the function
+ * never blocks on a full pipe and the server's memory stays bounded.
+ */
+export const LOG_CAP_BYTES = 1024 * 1024;
+/** A line longer than this is split (CloudWatch's event size is 256 KB). */
+export const MAX_LINE_BYTES = 256 * 1024;
+const TAIL_BYTES = 4096;
+
+class Channel {
+  decoder = new StringDecoder('utf8');
+  partial = '';
+  fd: number | null = null;
+  constructor(readonly stream: Readable | null) {
+    const h = (stream as unknown as { _handle?: { fd?: number } } | null)?._handle;
+    if (h && typeof h.fd === 'number' && h.fd >= 0) this.fd = h.fd;
+  }
+}
+
+/** Turns an environment's stdout/stderr into log events of its stream (and the invocation's tail). */
+export class LogWriter {
+  private group: string | null = null;
+  private stream: string | null = null;
+  private used = 0;
+  private truncated = false;
+  private tail: string[] | null = null;
+  private tailLen = 0;
+  private readonly channels: Channel[];
+  private readonly drainBuf = Buffer.allocUnsafe(64 * 1024);
+
+  constructor(private readonly sink: LogSink, private readonly clock: Clock, out: Readable | null, err: Readable | null) {
+    this.channels = [new Channel(out), new Channel(err)];
+    for (const ch of this.channels) ch.stream?.on('data', (chunk: Buffer) => this.onData(ch, chunk));
+  }
+
+  /** Output before a stream is set (a prewarmed runtime) is read and dropped. */
+  setStream(group: string, stream: string): void {
+    this.group = group;
+    this.stream = stream;
+  }
+
+  get streamName(): string | null { return this.stream; }
+
+  /** A new accounting window: one invocation (START..REPORT). */
+  begin(wantTail: boolean): void {
+    this.used = 0;
+    this.truncated = false;
+    this.tail = wantTail ? [] : null;
+    this.tailLen = 0;
+  }
+
+  /** Lines the platform writes (START, END, REPORT, errors): not counted against the cap. */
+  system(message: string): void {
+    if (!this.stream) return;
+    this.emit([{ timestamp: this.clock.now(), message }]);
+  }
+
+  /** The last 4 KB of this window's lines. */
+  takeTail(): string | undefined {
+    if (!this.tail) return undefined;
+    const s = this.tail.join('');
+    this.tail = null;
+    const b = Buffer.from(s);
+    return b.length <= TAIL_BYTES ? s : b.subarray(b.length - TAIL_BYTES).toString();
+  }
+
+  /**
+   * Reads whatever the runtime already wrote before it posted its response, so its output is
+   * logged before END. The pipes are non-blocking: an empty pipe answers EAGAIN at once.
+   */
+  drainNow(): void {
+    // EAGAIN is thrown as an Error: without stack capture the throw costs little
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try { this.drainChannels(); } finally { Error.stackTraceLimit = limit; }
+  }
+
+  private drainChannels(): void {
+    for (const ch of this.channels) {
+      if (ch.fd === null) continue;
+      for (let i = 0; i < 16; i++) {
+        let n = 0;
+        try { n = fs.readSync(ch.fd, this.drainBuf, 0, this.drainBuf.length, null); } catch { break; }
+        if (n <= 0) break;
+        this.onData(ch, Buffer.from(this.drainBuf.subarray(0, n)));
+        if (n < this.drainBuf.length) break;
+      }
+    }
+  }
+
+  /** Flushes partial lines (end of an invocation or of the process). */
+  flushPartial(): void {
+    const events: LogEvent[] = [];
+    const ts = this.clock.now();
+    for (const ch of this.channels) {
+      if (ch.partial) { this.line(events, ts, ch.partial); ch.partial = ''; }
+    }
+    if (events.length) this.emit(events);
+  }
+
+  private onData(ch: Channel, chunk: Buffer): void {
+    if (!this.stream || this.truncated) return;
+    const text = ch.partial + ch.decoder.write(chunk);
+    const ts = this.clock.now();
+    const events: LogEvent[] = [];
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl < 0) break;
+      this.line(events, ts, text.slice(start, nl + 1));
+      start = nl + 1;
+      if (this.truncated) break;
+    }
+    ch.partial = this.truncated ? '' : text.slice(start);
+    while (ch.partial.length > MAX_LINE_BYTES && !this.truncated) {
+      this.line(events, ts, ch.partial.slice(0, MAX_LINE_BYTES) + '\n');
+      ch.partial = ch.partial.slice(MAX_LINE_BYTES);
+    }
+    if (this.truncated) ch.partial = '';
+    if (events.length) this.emit(events);
+  }
+
+  private line(events: LogEvent[], ts: number, message: string): void {
+    if (this.truncated) return;
+    this.used += message.length;
+    if (this.used > LOG_CAP_BYTES) {
+      this.truncated = true;
+      message = `[stratus] log output truncated: more than ${LOG_CAP_BYTES} bytes in this invocation; the rest is dropped\n`;
+    }
+    events.push({ timestamp: ts, message });
+  }
+
+  private emit(events: LogEvent[]): void {
+    if (this.tail) {
+      for (const e of events) {
+        this.tail.push(e.message);
+        this.tailLen += e.message.length;
+      }
+      while (this.tailLen > TAIL_BYTES * 2 && this.tail.length > 1) this.tailLen -= this.tail.shift()!.length;
+    }
+    this.sink.write(this.group!, this.stream!, events);
+  }
+}

@@ -1,0 +1,121 @@
+import type { Clock } from '../ports/clock.js';
+import type { LogSink } from '../ports/logs.js';
+import { BOOT_ENV } from './env-vars.js';
+import { newEnvId, type BootedRuntime } from './environment.js';
+import { LogWriter } from './log-writer.js';
+import { shippedRuntime, type RuntimeLaunch } from './runtimes.js';
+import type { SandboxDriver, SandboxLimits } from './sandbox/types.js';
+
+/** The sandbox a pooled runtime boots in: function limits are applied at assignment. */
+export const POOL_LIMITS: SandboxLimits = { memoryMB: 1024, ephemeralMB: 512 };
+const DEMAND_WINDOW_MS = 60_000;
+const MAX_POOL = 8;
+
+type Family = 'node' | 'python';
+
+interface FamilyPool {
+  ready: BootedRuntime[];
+  launching: number;
+  coldStarts: number[];
+  hits: number;
+  misses: number;
+}
+
+/**
+ * Booted-but-unassigned runtime processes per runtime family, already inside their sandbox and
+ * cgroups, so a cold start only loads the function's code. The pool keeps `base` processes and
+ * grows towards the number of cold starts seen in the last minute (capped at 8), refilling in
+ * the background one process at a time.
+ */
+export class PrewarmPool {
+  private readonly pools: Record<Family, FamilyPool> = {
+    node: { ready: [], launching: 0, coldStarts: [], hits: 0, misses: 0 },
+    python: { ready: [], launching: 0, coldStarts: [], hits: 0, misses: 0 },
+  };
+  private stopped = false;
+
+  constructor(
+    private readonly driver: SandboxDriver,
+    private readonly base: number,
+    private readonly keepPaths: string[],
+    private readonly logSink: LogSink,
+    private readonly clock: Clock,
+    private readonly runtimeFor: (f: Family) => RuntimeLaunch | null = shippedRuntime,
+  ) {}
+
+  start(): void {
+    if (this.base <= 0) return;
+    for (const f of ['node', 'python'] as Family[]) this.refill(f);
+  }
+
+  /** Takes a booted runtime whose sandbox fits, or null (the caller cold-starts). */
+  take(family: Family, limits: SandboxLimits, paths: string[]): BootedRuntime | null {
+    if (this.base <= 0) return null;
+    const p = this.pools[family];
+    const now = this.clock.now();
+    p.coldStarts.push(now);
+    while (p.coldStarts.length && p.coldStarts[0]! < now - DEMAND_WINDOW_MS) p.coldStarts.shift();
+    let found: BootedRuntime | null = null;
+    for (let i = p.ready.length - 1; i >= 0; i--) {
+      const b = p.ready[i]!;
+      if (b.handle.child.exitCode !== null || b.handle.child.signalCode !== null) { p.ready.splice(i, 1); continue; }
+      if (b.handle.fits(limits, paths)) { found = b; p.ready.splice(i, 1); break; }
+    }
+    if (found) p.hits++; else p.misses++;
+    setImmediate(() => this.refill(family));
+    return found;
+  }
+
+  private target(family: Family): number {
+    const recent = this.pools[family].coldStarts.length;
+    return Math.min(Math.max(this.base, MAX_POOL), Math.max(this.base, recent));
+  }
+
+  private refill(family: Family): void {
+    const p = this.pools[family];
+    if (this.stopped || p.launching > 0 || p.ready.length >= this.target(family)) return;
+    const rt = this.runtimeFor(family);
+    if (!rt) return;
+    p.launching++;
+    let b: BootedRuntime;
+    try {
+      const envId = newEnvId();
+      const handle = this.driver.launch({
+        envId, command: rt.command, env: { ...BOOT_ENV }, limits: POOL_LIMITS, dropPrivileges: false, groups: [],
+        keepPaths: this.keepPaths, deferCpuLimit: true,
+      });
+      b = { envId, family, handle, logs: new LogWriter(this.logSink, this.clock, handle.child.stdout, handle.child.stderr), runtimeDir: rt.runtimeDir };
+    } catch {
+      p.launching--;
+      return;
+    }
+    const child = b.handle.child;
+    child.stdin?.on('error', () => { /* ignore */ });
+    child.once('exit', () => {
+      const i = p.ready.indexOf(b);
+      if (i >= 0) { p.ready.splice(i, 1); void b.handle.destroy(); }
+    });
+    // Ready as soon as it is spawned: the runtime reads its assignment from stdin whenever it
+    // gets there, so even a process still booting is a head start. Launch the next one shortly.
+    child.once('spawn', () => {
+      p.launching--;
+      if (this.stopped) { void b.handle.destroy(); return; }
+      p.ready.push(b);
+      setTimeout(() => this.refill(family), 20).unref();
+    });
+    child.once('error', () => { p.launching--; void b.handle.destroy(); });
+  }
+
+  stats(): Record<Family, { ready: number; hits: number; misses: number; target: number }> {
+    const s = (f: Family) => ({ ready: this.pools[f].ready.length, hits: this.pools[f].hits, misses: this.pools[f].misses, target: this.target(f) });
+    return { node: s('node'), python: s('python') };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const all = [...this.pools.node.ready, ...this.pools.python.ready];
+    this.pools.node.ready = [];
+    this.pools.python.ready = [];
+    await Promise.all(all.map((b) => b.handle.destroy()));
+  }
+}

@@ -1,0 +1,62 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** How a runtime name is run: a shipped bootstrap (prewarmable) or the function's own bootstrap. */
+export type RuntimeFamily = 'node' | 'python' | 'custom';
+
+export function familyOf(runtime: string | null): RuntimeFamily | null {
+  if (!runtime) return null;
+  if (/^nodejs\d+\.x$/.test(runtime)) return 'node';
+  if (/^python3\.\d+$/.test(runtime)) return 'python';
+  if (runtime === 'provided.al2023' || runtime === 'provided.al2' || runtime === 'provided') return 'custom';
+  return null;
+}
+
+let cachedDir: string | null | undefined;
+
+/** <repo>/runtimes, found relative to this module (dist/src/environments or src/environments). */
+export function runtimesDir(): string | null {
+  if (cachedDir !== undefined) return cachedDir;
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  cachedDir = null;
+  for (const rel of ['../../../runtimes', '../../runtimes']) {
+    const d = path.resolve(here, rel);
+    if (fs.existsSync(path.join(d, 'nodejs')) || fs.existsSync(path.join(d, 'python'))) { cachedDir = d; break; }
+  }
+  return cachedDir;
+}
+
+let cachedPython: string | null | undefined;
+
+/** A python3 every uid can run: /usr/bin/python3, else the first on PATH outside /root. */
+export function pythonExecutable(): string | null {
+  if (cachedPython !== undefined) return cachedPython;
+  cachedPython = null;
+  const dirs = ['/usr/bin', ...(process.env.PATH ?? '').split(':')];
+  for (const d of dirs) {
+    if (!d || d.startsWith('/root')) continue;
+    const f = path.join(d, 'python3');
+    try { fs.accessSync(f, fs.constants.X_OK); cachedPython = f; break; } catch { /* next */ }
+  }
+  return cachedPython;
+}
+
+export interface RuntimeLaunch {
+  command: string[];
+  /** LAMBDA_RUNTIME_DIR */
+  runtimeDir: string;
+}
+
+/** The command that boots a shipped runtime (before it knows its function), or null when absent. */
+export function shippedRuntime(family: 'node' | 'python'): RuntimeLaunch | null {
+  const dir = runtimesDir();
+  if (!dir) return null;
+  if (family === 'node') {
+    const f = path.join(dir, 'nodejs', 'bootstrap.mjs');
+    return fs.existsSync(f) ? { command: [process.execPath, f], runtimeDir: path.dirname(f) } : null;
+  }
+  const py = pythonExecutable();
+  const f = path.join(dir, 'python', 'bootstrap.py');
+  return py && fs.existsSync(f) ? { command: [py, f], runtimeDir: path.dirname(f) } : null;
+}

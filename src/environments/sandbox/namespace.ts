@@ -1,0 +1,186 @@
+import os from 'node:os';
+import { spawn } from 'node:child_process';
+import { CgroupTree, type EnvCgroup } from './cgroups.js';
+import { findExecutable, isUnder, realpathOr, sq } from './shell.js';
+import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
+import { UidAllocator } from './uids.js';
+
+export const FD_LIMIT = 1024;
+const SHM_MB = 64;
+
+/**
+ * Namespaces + cgroup v1 + a uid per environment. The launcher joins the environment's cgroups
+ * before anything else runs, then becomes `setpriv --pdeathsig KILL unshare ... --kill-child`:
+ * if the server dies (even SIGKILL) unshare is killed, which kills the namespace's pid 1, which
+ * makes the kernel kill everything in the pid namespace. Inside, as root in the new mount
+ * namespace: a private tmpfs /tmp (ephemeral storage size) and /dev/shm, host paths that must
+ * stay visible under /tmp are bind-mounted back, `ulimit -n 1024`, then the runtime runs.
+ */
+export class NamespaceDriver implements SandboxDriver {
+  readonly name = 'namespace' as const;
+  readonly verifiesPeers = true;
+  private readonly tree: CgroupTree;
+  private readonly uids: UidAllocator;
+  private readonly handles = new Set<NamespaceHandle>();
+  readonly bins: { sh: string; setpriv: string; unshare: string; mount: string };
+
+  constructor() {
+    this.tree = new CgroupTree();
+    this.uids = new UidAllocator();
+    this.bins = {
+      sh: findExecutable('sh')!, setpriv: findExecutable('setpriv')!, unshare: findExecutable('unshare')!, mount: findExecutable('mount')!,
+    };
+  }
+
+  async init(): Promise<number> {
+    return this.tree.cleanStale();
+  }
+
+  describe(): SandboxDescription {
+    const [lo, hi] = this.uids.range;
+    return {
+      driver: 'namespace',
+      isolation: [
+        `own uid per environment (${lo}-${hi}), never the server's; no capabilities, no_new_privs`,
+        'mount, pid, ipc and uts namespaces; private tmpfs /tmp (ephemeral storage size) and /dev/shm',
+        'cgroup v1 per environment: memory (limit = memory size), cpu (1769 MB = 1 vCPU), pids.max 1024; fd limit 1024',
+        'Runtime API listener per environment, connections checked against the environment uid',
+        'PR_SET_PDEATHSIG + pid namespace: no environment process outlives the server',
+      ],
+      warnings: [
+        'no network namespace: functions can reach loopback services of the host (as in Lambda, they reach the network)',
+        `code is presented at its real path (<dataDir>/code/<sha>), not /var/task`,
+      ],
+    };
+  }
+
+  launch(spec: LaunchSpec): SandboxHandle {
+    const uid = this.uids.allocate();
+    let cg: EnvCgroup;
+    try {
+      cg = this.tree.create(spec.envId);
+    } catch (e) {
+      this.uids.release(uid);
+      throw e;
+    }
+    cg.setMemory(spec.limits.memoryMB);
+    cg.setCpu(spec.deferCpuLimit ? null : spec.limits.memoryMB);
+    const kept = [...new Set(spec.keepPaths.map(realpathOr))].filter((p) => isUnder(p, '/tmp') || isUnder(p, '/dev/shm'));
+    const inner = this.innerScript(spec, uid, kept);
+    const b = this.bins;
+    const outer = `s=$1; shift; for f; do echo $$ > "$f" || exit 125; done; exec ${b.setpriv} --pdeathsig KILL ${b.unshare} --mount --pid --ipc --uts --fork --kill-child --mount-proc ${b.sh} -c "$s" stratus-env`;
+    const child = spawn(b.sh, ['-c', outer, 'stratus-launch', inner, ...cg.procsFiles()], {
+      env: spec.env, stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const h = new NamespaceHandle(child, uid, cg, spec.limits, kept, () => {
+      this.handles.delete(h);
+      this.uids.release(uid);
+    });
+    this.handles.add(h);
+    return h;
+  }
+
+  private innerScript(spec: LaunchSpec, uid: number, kept: string[]): string {
+    const m = this.bins.mount;
+    const lines: string[] = [];
+    kept.forEach((p, i) => lines.push(`exec ${i + 3}<${sq(p)} || exit 126`));
+    lines.push(`${m} -t tmpfs -o size=${spec.limits.ephemeralMB}m,mode=1777,nosuid,nodev tmpfs /tmp || exit 126`);
+    kept.forEach((p, i) => {
+      if (isUnder(p, '/tmp')) lines.push(`mkdir -p ${sq(p)} && ${m} -c --bind /proc/self/fd/${i + 3} ${sq(p)} || exit 126`);
+    });
+    lines.push(`${m} -t tmpfs -o size=${SHM_MB}m,mode=1777,nosuid,nodev tmpfs /dev/shm || exit 126`);
+    kept.forEach((p, i) => {
+      if (isUnder(p, '/dev/shm')) lines.push(`mkdir -p ${sq(p)} && ${m} -c --bind /proc/self/fd/${i + 3} ${sq(p)} || exit 126`);
+    });
+    if (kept.length) lines.push('exec ' + kept.map((_, i) => `${i + 3}<&-`).join(' '));
+    lines.push(`ulimit -n ${FD_LIMIT} || exit 126`);
+    if (spec.cwd) lines.push(`cd ${sq(spec.cwd)} || exit 126`);
+    const cmd = spec.command.map(sq).join(' ');
+    const sp = this.bins.setpriv;
+    if (spec.dropPrivileges) {
+      const groups = spec.groups.length ? `--groups=${spec.groups.join(',')}` : '--clear-groups';
+      lines.push(`${sp} --reuid=${uid} --regid=${uid} ${groups} --inh-caps=-all --bounding-set=-all --no-new-privs -- ${cmd}`);
+    } else {
+      // Root inside the namespaces until the runtime drops to its uid on assignment: only the
+      // capabilities needed for that remain.
+      lines.push(`${sp} --inh-caps=-all --bounding-set=-all,+setuid,+setgid --no-new-privs -- ${cmd}`);
+    }
+    // This sh stays pid 1 of the namespace (root, never changes credentials, so the parent-death
+    // signal --kill-child gave it survives): when it dies the kernel kills the whole namespace.
+    // The runtime's exit status comes back as sh reports it (128+N for signal N).
+    lines.push('exit $?');
+    return lines.join('\n');
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.handles].map((h) => h.destroy()));
+    await this.tree.removeAll();
+    this.uids.close();
+  }
+}
+
+class NamespaceHandle implements SandboxHandle {
+  private destroying: Promise<void> | null = null;
+  private oomBase = 0;
+  readonly gid: number;
+  constructor(
+    readonly child: import('node:child_process').ChildProcess,
+    readonly uid: number,
+    private readonly cg: EnvCgroup,
+    private limits: SandboxLimits,
+    private readonly kept: string[],
+    private readonly onGone: () => void,
+  ) {
+    this.gid = uid;
+  }
+
+  setLimits(limits: SandboxLimits): void {
+    if (limits.memoryMB !== this.limits.memoryMB) this.cg.setMemory(limits.memoryMB);
+    this.limits = { ...limits, ephemeralMB: this.limits.ephemeralMB };
+  }
+
+  applyCpuLimit(): void {
+    this.cg.setCpu(this.limits.memoryMB);
+  }
+
+  resetPeakMemory(): void {
+    this.cg.resetPeak();
+  }
+
+  peakMemoryMB(): number {
+    return Math.ceil(this.cg.peakBytes() / (1024 * 1024));
+  }
+
+  oomKilled(): boolean {
+    return this.cg.oomKills() > this.oomBase;
+  }
+
+  exitStatus(code: number | null, signal: NodeJS.Signals | null): { code: number | null; signal: NodeJS.Signals | null } {
+    // pid 1 (sh) reports a runtime killed by signal N as exit status 128+N
+    if (signal === null && code !== null && code > 128 && code < 128 + 32) {
+      const name = Object.entries(os.constants.signals).find(([, n]) => n === code - 128)?.[0] as NodeJS.Signals | undefined;
+      if (name) return { code: null, signal: name };
+    }
+    return { code, signal };
+  }
+
+  fits(limits: SandboxLimits, paths: string[]): boolean {
+    if (limits.ephemeralMB !== this.limits.ephemeralMB) return false;
+    return paths.every((p) => {
+      const r = realpathOr(p);
+      if (!isUnder(r, '/tmp') && !isUnder(r, '/dev/shm')) return true;
+      return this.kept.some((k) => isUnder(r, k));
+    });
+  }
+
+  destroy(): Promise<void> {
+    if (!this.destroying) {
+      this.destroying = (async () => {
+        try { this.child.kill('SIGKILL'); } catch { /* gone */ }
+        await this.cg.remove();
+        this.onGone();
+      })();
+    }
+    return this.destroying;
+  }
+}

@@ -1,0 +1,131 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { findExecutable } from './shell.js';
+import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
+
+const POLL_MS = 100;
+
+function rssKB(pid: number): number {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = /VmRSS:\s+(\d+)/.exec(s);
+    return m ? Number(m[1]) : 0;
+  } catch { return 0; }
+}
+
+function tree(pid: number, out: number[], depth = 0): number[] {
+  out.push(pid);
+  if (depth > 32 || out.length > 4096) return out;
+  try {
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+      const kids = fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean);
+      for (const k of kids) tree(Number(k), out, depth + 1);
+    }
+  } catch { /* gone */ }
+  return out;
+}
+
+/**
+ * Fallback when the host has no root, namespaces or cgroups: a plain child process (its own
+ * process group) of the server's uid. Memory is enforced by polling the tree's RSS; nothing
+ * else is isolated, and describe() says so.
+ */
+export class ProcessDriver implements SandboxDriver {
+  readonly name = 'process' as const;
+  readonly verifiesPeers = false;
+  private readonly handles = new Set<ProcessHandle>();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly setpriv = findExecutable('setpriv');
+
+  constructor(private readonly reasons: string[]) {}
+
+  describe(): SandboxDescription {
+    return {
+      driver: 'process',
+      isolation: ['plain child process per environment, environment variables built from scratch', `memory limit by polling RSS every ${POLL_MS} ms`],
+      warnings: [
+        `SANDBOX DISABLED: functions run as plain processes under the server's own uid (${process.getuid?.() ?? '?'}) — ${this.reasons.join('; ')}`,
+        'functions can read the data dir, other functions\' code and signal or debug the server; run only trusted code',
+        'no CPU, pids or /tmp limits; memory enforced by polling only; processes that leave their process group can outlive environments',
+      ],
+    };
+  }
+
+  launch(spec: LaunchSpec): SandboxHandle {
+    const cmd = this.setpriv ? [this.setpriv, '--pdeathsig', 'KILL', '--', ...spec.command] : spec.command;
+    const child = spawn(cmd[0]!, cmd.slice(1), { env: spec.env, cwd: spec.cwd, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const h = new ProcessHandle(child, spec.limits, () => this.handles.delete(h));
+    this.handles.add(h);
+    if (!this.timer) {
+      this.timer = setInterval(() => { for (const x of this.handles) x.poll(); }, POLL_MS);
+      this.timer.unref();
+    }
+    return h;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.handles].map((h) => h.destroy()));
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
+
+class ProcessHandle implements SandboxHandle {
+  readonly uid = null;
+  readonly gid = null;
+  private peakKB = 0;
+  private oom = false;
+  private destroying: Promise<void> | null = null;
+  constructor(readonly child: ChildProcess, private limits: SandboxLimits, private readonly onGone: () => void) {}
+
+  poll(): void {
+    const pid = this.child.pid;
+    if (!pid || this.child.exitCode !== null || this.child.signalCode !== null) return;
+    let kb = 0;
+    for (const p of tree(pid, [])) kb += rssKB(p);
+    if (kb > this.peakKB) this.peakKB = kb;
+    if (kb > this.limits.memoryMB * 1024) {
+      this.oom = true;
+      this.killGroup();
+    }
+  }
+
+  private killGroup(): void {
+    const pid = this.child.pid;
+    if (!pid) return;
+    try { process.kill(-pid, 'SIGKILL'); } catch { try { this.child.kill('SIGKILL'); } catch { /* gone */ } }
+  }
+
+  setLimits(limits: SandboxLimits): void { this.limits = limits; }
+  applyCpuLimit(): void { /* not enforceable */ }
+  resetPeakMemory(): void {
+    this.peakKB = 0;
+    const pid = this.child.pid;
+    if (pid) { try { fs.writeFileSync(`/proc/${pid}/clear_refs`, '5'); } catch { /* not allowed */ } }
+  }
+
+  peakMemoryMB(): number {
+    const pid = this.child.pid;
+    let kb = this.peakKB;
+    if (pid) {
+      try {
+        const m = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+        if (m) kb = Math.max(kb, Number(m[1]));
+      } catch { /* gone */ }
+    }
+    return Math.ceil(kb / 1024);
+  }
+
+  oomKilled(): boolean { return this.oom; }
+  exitStatus(code: number | null, signal: NodeJS.Signals | null) { return { code, signal }; }
+  /** No /tmp of its own and no mounts: any function fits. */
+  fits(): boolean { return true; }
+
+  destroy(): Promise<void> {
+    if (!this.destroying) {
+      this.killGroup();
+      this.destroying = Promise.resolve().then(() => this.onGone());
+    }
+    return this.destroying;
+  }
+}

@@ -1,0 +1,68 @@
+import type { ChildProcess } from 'node:child_process';
+
+/** Resource limits of one environment (what the function's configuration asks for). */
+export interface SandboxLimits {
+  memoryMB: number;
+  /** Size of the private /tmp. */
+  ephemeralMB: number;
+}
+
+export interface LaunchSpec {
+  envId: string;
+  /** Program and arguments run inside the sandbox. */
+  command: string[];
+  /** The program's whole environment (nothing else is inherited). */
+  env: Record<string, string>;
+  limits: SandboxLimits;
+  /**
+   * When set, the sandbox drops to the environment's uid before running `command` (custom
+   * runtimes). When unset, the command starts with the sandbox's privileges and drops them
+   * itself on assignment (the shipped runtimes; see the start-up protocol).
+   */
+  dropPrivileges: boolean;
+  /** Supplementary groups when dropPrivileges (the code dir's gid). */
+  groups: number[];
+  /** Host directories that must stay visible inside (code root, runtimes). */
+  keepPaths: string[];
+  /** Working directory of the command (custom runtimes start in the task root). */
+  cwd?: string;
+  /** Apply the CPU limit only later (init runs at full speed, as Lambda's init boost). */
+  deferCpuLimit: boolean;
+}
+
+export interface SandboxHandle {
+  readonly child: ChildProcess;
+  /** The uid/gid the environment runs (or will drop to) under; null for the process driver. */
+  readonly uid: number | null;
+  readonly gid: number | null;
+  setLimits(limits: SandboxLimits): void;
+  /** Applies the CPU share of the memory size (called once init is over). */
+  applyCpuLimit(): void;
+  /** Starts a new peak-memory measurement window (one invocation). */
+  resetPeakMemory(): void;
+  /** Peak memory in MB since the last reset. */
+  peakMemoryMB(): number;
+  /** True when the environment was killed for exceeding its memory. */
+  oomKilled(): boolean;
+  /** The runtime's own exit status, from what the launched process reported. */
+  exitStatus(code: number | null, signal: NodeJS.Signals | null): { code: number | null; signal: NodeJS.Signals | null };
+  /** Kills every process of the environment and frees its resources. Idempotent. */
+  destroy(): Promise<void>;
+  /** Whether `limits` fit how this sandbox was launched (e.g. /tmp size, kept paths). */
+  fits(limits: SandboxLimits, paths: string[]): boolean;
+}
+
+export interface SandboxDescription {
+  driver: string;
+  isolation: string[];
+  warnings: string[];
+}
+
+export interface SandboxDriver {
+  readonly name: 'namespace' | 'process';
+  /** True when connections to the Runtime API can be checked against the env's uid. */
+  readonly verifiesPeers: boolean;
+  describe(): SandboxDescription;
+  launch(spec: LaunchSpec): SandboxHandle;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { procStartTime } from './cgroups.js';
+
+/** First uid Stratus hands to environments; far above any real account. */
+export const UID_BASE = 1_000_000;
+export const UIDS_PER_BLOCK = 4096;
+const BLOCKS = 256;
+
+/**
+ * Environment uids. Each Stratus process claims a block of uids with an exclusive lock file
+ * (so two servers on one host never share a uid), then allocates and recycles inside it.
+ * A uid goes back to the free list only once every process of its environment is gone.
+ */
+export class UidAllocator {
+  private readonly free: number[] = [];
+  private nextFresh: number;
+  private readonly end: number;
+  private readonly lockFile: string;
+
+  constructor(lockDir = fs.existsSync('/run') ? '/run/stratus-uids' : '/var/tmp/stratus-uids') {
+    fs.mkdirSync(lockDir, { recursive: true, mode: 0o700 });
+    const me = `${process.pid} ${procStartTime(process.pid) ?? '0'}`;
+    for (let b = 0; b < BLOCKS; b++) {
+      const file = path.join(lockDir, `block-${b}`);
+      if (tryClaim(file, me)) {
+        this.lockFile = file;
+        this.nextFresh = UID_BASE + b * UIDS_PER_BLOCK;
+        this.end = this.nextFresh + UIDS_PER_BLOCK;
+        return;
+      }
+    }
+    throw new Error('no free uid block for execution environments');
+  }
+
+  get range(): [number, number] {
+    return [this.end - UIDS_PER_BLOCK, this.end - 1];
+  }
+
+  allocate(): number {
+    const u = this.free.pop();
+    if (u !== undefined) return u;
+    if (this.nextFresh >= this.end) throw new Error('environment uids exhausted');
+    return this.nextFresh++;
+  }
+
+  release(uid: number): void {
+    this.free.push(uid);
+  }
+
+  close(): void {
+    try { fs.unlinkSync(this.lockFile); } catch { /* gone */ }
+  }
+}
+
+function tryClaim(file: string, me: string): boolean {
+  for (let i = 0; i < 2; i++) {
+    try {
+      fs.writeFileSync(file, me, { flag: 'wx', mode: 0o600 });
+      return true;
+    } catch {
+      // taken: reclaim it when its owner is dead
+      let owner = '';
+      try { owner = fs.readFileSync(file, 'utf8'); } catch { continue; }
+      const [pid, start] = owner.split(' ');
+      if (pid && procStartTime(Number(pid)) === start) return false;
+      try { fs.unlinkSync(file); } catch { /* raced */ }
+    }
+  }
+  return false;
+}

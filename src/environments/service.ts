@@ -1,0 +1,226 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { StratusConfig } from '../app/config.js';
+import { Errors } from '../core/errors.js';
+import { systemClock, type Clock } from '../ports/clock.js';
+import type { ExecutionOutcome, ExecutionService, ExecutionTarget, Invocation } from '../ports/execution.js';
+import type { LogSink } from '../ports/logs.js';
+import { endLine, reportLine, startLine } from './format.js';
+import { Environment, type EnvDeps } from './environment.js';
+import { PrewarmPool } from './prewarm.js';
+import { familyOf, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
+import { chooseDriver } from './sandbox/detect.js';
+import type { SandboxDriver } from './sandbox/types.js';
+
+export interface ExecutionServiceOptions {
+  config: StratusConfig;
+  logSink: LogSink;
+  /** The unpacked code of a version (unpacked once per codeKey) and the gid that may read it. */
+  codeDirFor(codeKey: string): Promise<{ dir: string; gid: number | null }>;
+  clock?: Clock;
+  /** Replaces the shipped runtime bootstraps (tests, benchmarks): same start-up protocol. */
+  runtimeOverrides?: Partial<Record<'node' | 'python', RuntimeLaunch>>;
+}
+
+export interface PoolStats {
+  driver: string;
+  environments: number;
+  idle: number;
+  busy: number;
+  coldStarts: number;
+  warmStarts: number;
+  prewarm: ReturnType<PrewarmPool['stats']>;
+}
+
+interface Slot {
+  key: string;
+  fnVersion: string;
+  functionName: string;
+  idle: Environment[];
+  all: Set<Environment>;
+  retired: boolean;
+}
+
+export interface StratusExecutionService extends ExecutionService {
+  stats(): PoolStats;
+  /** Detection lines: what was checked and which driver runs. */
+  readonly detection: string[];
+}
+
+class Service implements StratusExecutionService {
+  private readonly slots = new Map<string, Slot>();
+  /** functionName\0version -> current key (revision) */
+  private readonly current = new Map<string, string>();
+  private readonly reaper: NodeJS.Timeout;
+  private readonly deps: EnvDeps;
+  private coldStarts = 0;
+  private warmStarts = 0;
+  private stopped = false;
+  private readonly keepPaths: string[];
+
+  constructor(
+    private readonly opts: ExecutionServiceOptions,
+    private readonly driver: SandboxDriver,
+    private readonly prewarm: PrewarmPool,
+    readonly detection: string[],
+    keepPaths: string[],
+  ) {
+    this.keepPaths = keepPaths;
+    const clock = opts.clock ?? systemClock;
+    this.deps = { driver, logSink: opts.logSink, clock, region: opts.config.region, onDead: (e) => this.onDead(e) };
+    const every = Math.max(50, Math.min(30_000, Math.floor(opts.config.idleTimeoutMs / 2)));
+    this.reaper = setInterval(() => this.reap(), every);
+    this.reaper.unref();
+  }
+
+  describe() {
+    const d = this.driver.describe();
+    return { driver: d.driver, isolation: [...d.isolation, ...this.detection], warnings: d.warnings };
+  }
+
+  stats(): PoolStats {
+    let environments = 0; let idle = 0; let busy = 0;
+    for (const s of this.slots.values()) {
+      environments += s.all.size;
+      idle += s.idle.length;
+      for (const e of s.all) if (e.state === 'busy') busy++;
+    }
+    return { driver: this.driver.name, environments, idle, busy, coldStarts: this.coldStarts, warmStarts: this.warmStarts, prewarm: this.prewarm.stats() };
+  }
+
+  execute(target: ExecutionTarget, inv: Invocation): Promise<ExecutionOutcome> {
+    if (this.stopped) return Promise.reject(Errors.service('execution service is stopped'));
+    const key = `${target.functionName}\0${target.version}\0${target.revisionId}`;
+    let slot = this.slots.get(key);
+    if (!slot) slot = this.newSlot(key, target);
+    const env = slot.idle.pop();
+    if (env) {
+      this.warmStarts++;
+      return this.run(slot, env, inv);
+    }
+    return this.cold(slot, target, inv);
+  }
+
+  private newSlot(key: string, t: ExecutionTarget): Slot {
+    const fnVersion = `${t.functionName}\0${t.version}`;
+    const prev = this.current.get(fnVersion);
+    if (prev && prev !== key) {
+      // New code or configuration: idle environments of the old revision go, busy ones finish.
+      const old = this.slots.get(prev);
+      if (old) this.retireSlot(old, false);
+    }
+    const slot: Slot = { key, fnVersion, functionName: t.functionName, idle: [], all: new Set(), retired: false };
+    this.slots.set(key, slot);
+    this.current.set(fnVersion, key);
+    return slot;
+  }
+
+  private async run(slot: Slot, env: Environment, inv: Invocation, coldInitMs?: number): Promise<ExecutionOutcome> {
+    const outcome = await env.invoke(inv, coldInitMs);
+    if (env.state === 'idle') {
+      if (slot.retired || this.stopped) env.destroy();
+      else slot.idle.push(env);
+    }
+    return outcome;
+  }
+
+  private async cold(slot: Slot, target: ExecutionTarget, inv: Invocation): Promise<ExecutionOutcome> {
+    const family = familyOf(target.config.runtime);
+    if (!family) throw Errors.invalidRuntime(`The runtime ${target.config.runtime} is not supported by Stratus.`);
+    const runtime = family === 'custom' ? undefined : this.opts.runtimeOverrides?.[family] ?? shippedRuntime(family);
+    if (family !== 'custom' && !runtime) throw Errors.invalidRuntime(`The ${target.config.runtime} runtime is not installed on this Stratus host.`);
+    const code = await this.opts.codeDirFor(target.codeKey);
+    this.coldStarts++;
+    const booted = family === 'custom' ? null
+      : this.prewarm.take(family, { memoryMB: target.config.memorySize, ephemeralMB: target.config.ephemeralStorage }, [code.dir]);
+    const env = await Environment.start({
+      key: slot.key, target, family, codeDir: code.dir, codeGid: code.gid, deps: this.deps, booted: booted ?? undefined, runtime: runtime ?? undefined,
+      keepPaths: [...this.keepPaths, code.dir],
+    });
+    slot.all.add(env);
+    const init = await env.ready;
+    if (!init.ok) return this.initFailed(env, target, inv, init.initDurationMs, init.errorType!, init.payload!);
+    return this.run(slot, env, inv, init.initDurationMs);
+  }
+
+  /** The first invocation of an environment whose init failed: Lambda reports it as the init error. */
+  private initFailed(env: Environment, t: ExecutionTarget, inv: Invocation, initMs: number, errorType: string, payload: Buffer): ExecutionOutcome {
+    const lines = [startLine(inv.requestId, t.version), endLine(inv.requestId),
+      reportLine({ requestId: inv.requestId, durationMs: 0, memorySizeMB: t.config.memorySize, maxMemoryUsedMB: 0, initDurationMs: initMs })
+        .replace(/\n$/, `Status: error\tError Type: ${errorType}\t\n`)];
+    const stream = env.logStream;
+    const now = this.deps.clock.now();
+    if (stream) this.opts.logSink.write(t.logGroupName, stream, lines.map((message) => ({ timestamp: now, message })));
+    env.destroy();
+    const tail = inv.wantLogTail ? lines.join('').slice(-4096) : undefined;
+    return {
+      status: 'error', payload, errorType, durationMs: 0, billedDurationMs: 0, maxMemoryUsedMB: 0, initDurationMs: initMs, coldStart: true, logTail: tail,
+    };
+  }
+
+  private onDead(env: Environment): void {
+    const slot = this.slots.get(env.key);
+    if (!slot) return;
+    slot.all.delete(env);
+    const i = slot.idle.indexOf(env);
+    if (i >= 0) slot.idle.splice(i, 1);
+    if (slot.retired && slot.all.size === 0) this.slots.delete(slot.key);
+  }
+
+  private retireSlot(slot: Slot, killBusy: boolean): void {
+    slot.retired = true;
+    if (this.current.get(slot.fnVersion) === slot.key) this.current.delete(slot.fnVersion);
+    const idle = slot.idle.splice(0);
+    for (const e of idle) e.destroy();
+    for (const e of [...slot.all]) {
+      if (killBusy) e.kill({ errorType: 'Retired', exit: 'signal: killed' });
+      else e.drain();
+    }
+    if (slot.all.size === 0) this.slots.delete(slot.key);
+  }
+
+  async retireFunction(functionName: string): Promise<void> {
+    for (const s of [...this.slots.values()]) if (s.functionName === functionName) this.retireSlot(s, true);
+  }
+
+  private reap(): void {
+    const cutoff = this.deps.clock.now() - this.opts.config.idleTimeoutMs;
+    for (const s of this.slots.values()) {
+      for (let i = s.idle.length - 1; i >= 0; i--) {
+        const e = s.idle[i]!;
+        if (e.lastUsed < cutoff) { s.idle.splice(i, 1); e.destroy(); }
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.reaper);
+    for (const s of [...this.slots.values()]) this.retireSlot(s, true);
+    await this.prewarm.stop();
+    await this.driver.stop();
+  }
+}
+
+export async function createExecutionService(opts: ExecutionServiceOptions): Promise<StratusExecutionService> {
+  const { driver, detection } = await chooseDriver(opts.config.sandbox);
+  const clock = opts.clock ?? systemClock;
+  const codeRoot = path.join(opts.config.dataDir, 'code');
+  try {
+    fs.mkdirSync(codeRoot, { recursive: true, mode: 0o711 });
+    if (driver.name === 'namespace') {
+      // traversable, not listable: an environment reaches its own code dir by its exact name only
+      fs.chmodSync(opts.config.dataDir, 0o711);
+      fs.chmodSync(codeRoot, 0o711);
+    }
+  } catch { /* the data dir is the app's; best effort */ }
+  const rtDir = runtimesDir();
+  const overrides = Object.values(opts.runtimeOverrides ?? {}).map((r) => r.runtimeDir);
+  const keepPaths = [codeRoot, ...(rtDir ? [rtDir] : []), ...overrides];
+  const prewarm = new PrewarmPool(driver, opts.config.prewarmPerRuntime, keepPaths, opts.logSink, clock,
+    (f) => opts.runtimeOverrides?.[f] ?? shippedRuntime(f));
+  const svc = new Service(opts, driver, prewarm, detection, keepPaths);
+  prewarm.start();
+  return svc;
+}

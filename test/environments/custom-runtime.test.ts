@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, describe, test } from 'node:test';
+import { bashFunction, fixture, invocation } from './helpers.js';
+
+const fx = await fixture();
+after(() => fx.stop());
+const FAST = { memorySize: 1769 };
+
+describe('custom runtime (bash + curl)', () => {
+  test('warm reuse, request headers, logs in Lambda format', async () => {
+    const key = fx.code(bashFunction('echo "handling $2" >&2; echo "{\\"req\\":\\"$REQ\\",\\"deadline\\":$DEADLINE,\\"arn\\":\\"$ARN\\",\\"trace\\":\\"$TRACE\\",\\"pid\\":$$,\\"event\\":$1}"'));
+    const t = fx.target(key, FAST, 'warm');
+    const before = Date.now();
+    const i1 = invocation('{"n":1}', { invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:warm:live' });
+    const o1 = await fx.svc.execute(t, i1);
+    assert.equal(o1.status, 'ok', o1.payload.toString());
+    const r1 = JSON.parse(o1.payload.toString());
+    assert.equal(r1.req, i1.requestId);
+    assert.deepEqual(r1.event, { n: 1 });
+    assert.equal(r1.arn, 'arn:aws:lambda:us-east-1:000000000000:function:warm:live');
+    assert.equal(r1.trace, i1.traceId);
+    assert.ok(r1.deadline >= before + 3000 && r1.deadline <= Date.now() + 3000, `deadline ${r1.deadline}`);
+    assert.equal(o1.coldStart, true);
+    assert.ok(o1.initDurationMs! > 0);
+    const o2 = await fx.svc.execute(t, invocation('{"n":2}'));
+    const r2 = JSON.parse(o2.payload.toString());
+    assert.equal(o2.coldStart, false);
+    assert.equal(o2.initDurationMs, undefined);
+    assert.equal(r2.pid, r1.pid, 'same environment reused');
+    assert.equal(fx.svc.stats().environments >= 1, true);
+    // logs: one stream named like Lambda's, START / output / END / REPORT
+    const streams = fx.sink.events.filter((e) => e.group === '/aws/lambda/warm').map((e) => e.stream);
+    assert.equal(new Set(streams).size, 1);
+    assert.match(streams[0]!, /^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/);
+    const tail = o2.logTail!;
+    const id = invocation.length && r2.req;
+    assert.match(tail, new RegExp(`^START RequestId: ${id} Version: \\$LATEST\\nhandling ${id}\\nEND RequestId: ${id}\\nREPORT RequestId: ${id}\\tDuration: \\d+\\.\\d{2} ms\\tBilled Duration: \\d+ ms\\tMemory Size: 1769 MB\\tMax Memory Used: \\d+ MB\\t\\n$`));
+    assert.match(o1.logTail!, /\tInit Duration: \d+\.\d{2} ms\t\n$/);
+    assert.equal(o2.billedDurationMs, Math.max(1, Math.ceil(o2.durationMs)));
+    assert.ok(o2.maxMemoryUsedMB > 0);
+  });
+
+  test('function error posted to /error', async () => {
+    const key = fx.code(bashFunction('echo "about to fail" >&2; return 3'));
+    const o = await fx.svc.execute(fx.target(key, FAST, 'errs'), invocation('{}'));
+    assert.equal(o.status, 'error');
+    assert.equal(o.errorType, 'Custom.Failed');
+    assert.deepEqual(JSON.parse(o.payload.toString()), { errorMessage: 'handler failed', errorType: 'Custom.Failed', stackTrace: [] });
+    assert.match(o.logTail!, /about to fail/);
+  });
+
+  test('timeout kills the environment with Lambda\'s message', async () => {
+    const key = fx.code(bashFunction('echo "$$" > /tmp/pid; sleep 30; echo "{}"'));
+    const t = fx.target(key, { ...FAST, timeout: 1 }, 'slow');
+    const inv = invocation('{}');
+    const o = await fx.svc.execute(t, inv);
+    assert.equal(o.status, 'error');
+    assert.equal(o.errorType, 'Sandbox.Timedout');
+    assert.deepEqual(JSON.parse(o.payload.toString()), { errorType: 'Sandbox.Timedout', errorMessage: `RequestId: ${inv.requestId} Error: Task timed out after 1.00 seconds` });
+    assert.match(o.logTail!, new RegExp(`\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z ${inv.requestId} Task timed out after 1.00 seconds\\n`));
+    assert.match(o.logTail!, /Status: timeout/);
+    // the next invocation gets a fresh environment
+    const o2 = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(o2.coldStart, true);
+  });
+
+  test('crash mid-invocation: Runtime.ExitError and the environment is replaced', async () => {
+    const key = fx.code(bashFunction('if [ "$1" = \'"crash"\' ]; then exit 1; fi; echo "$$"'));
+    const t = fx.target(key, FAST, 'crashy');
+    const pid1 = (await fx.svc.execute(t, invocation('"hi"'))).payload.toString();
+    const inv = invocation('"crash"');
+    const o = await fx.svc.execute(t, inv);
+    assert.equal(o.status, 'error');
+    assert.equal(o.errorType, 'Runtime.ExitError');
+    assert.deepEqual(JSON.parse(o.payload.toString()), { errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${inv.requestId} Error: Runtime exited with error: exit status 1` });
+    const o2 = await fx.svc.execute(t, invocation('"hi"'));
+    assert.equal(o2.coldStart, true);
+    assert.notEqual(o2.payload.toString(), '');
+    void pid1;
+  });
+
+  test('init error via /runtime/init/error fails the first invocation', async () => {
+    const boot = `#!/bin/bash
+curl -sS -o /dev/null -X POST -H 'Lambda-Runtime-Function-Error-Type: Runtime.ImportModuleError' \\
+  "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error" \\
+  --data-binary '{"errorMessage":"Cannot find module x","errorType":"Runtime.ImportModuleError","stackTrace":[]}'
+sleep 5
+`;
+    const key = fx.code({ bootstrap: { text: boot, mode: 0o755 } });
+    const o = await fx.svc.execute(fx.target(key, FAST, 'initerr'), invocation('{}'));
+    assert.equal(o.status, 'error');
+    assert.equal(o.errorType, 'Runtime.ImportModuleError');
+    assert.equal(JSON.parse(o.payload.toString()).errorMessage, 'Cannot find module x');
+    assert.equal(o.coldStart, true);
+  });
+
+  test('runtime that exits during init: Runtime.ExitError', async () => {
+    const key = fx.code({ bootstrap: { text: '#!/bin/bash\necho "boom" >&2\nexit 2\n', mode: 0o755 } });
+    const o = await fx.svc.execute(fx.target(key, FAST, 'initexit'), invocation('{}'));
+    assert.equal(o.errorType, 'Runtime.ExitError');
+    assert.equal(JSON.parse(o.payload.toString()).errorMessage, 'Error: Runtime exited with error: exit status 2');
+    assert.match(fx.sink.text(), /boom\n/);
+  });
+
+  test('response over 6 MB: Function.ResponseSizeTooLarge', async () => {
+    const key = fx.code(bashFunction('head -c 6291557 /dev/zero | tr "\\\\0" "a"'));
+    const o = await fx.svc.execute(fx.target(key, FAST, 'big'), invocation('{}'));
+    assert.equal(o.status, 'error');
+    assert.equal(o.errorType, 'Function.ResponseSizeTooLarge');
+    assert.deepEqual(JSON.parse(o.payload.toString()), {
+      errorMessage: 'Response payload size exceeded maximum allowed payload size (6291556 bytes).', errorType: 'Function.ResponseSizeTooLarge',
+    });
+    const key2 = fx.code(bashFunction('head -c 6291556 /dev/zero | tr "\\\\0" "a"'));
+    const o2 = await fx.svc.execute(fx.target(key2, FAST, 'big-ok'), invocation('{}'));
+    assert.equal(o2.status, 'ok');
+    assert.equal(o2.payload.length, 6291556);
+  });
+
+  test('environment variables: Lambda\'s, the function\'s, nothing of the host', async () => {
+    process.env.STRATUS_SECRET_TEST = 'leaked!';
+    const key = fx.code(bashFunction('env | sort | base64 -w0 | sed "s/.*/\\"&\\"/"'));
+    const t = fx.target(key, { ...FAST, environment: { MY_VAR: 'x y', AWS_REGION: 'eu-west-9', PATH: '/custom:/usr/bin:/bin' } }, 'envfn');
+    const o = await fx.svc.execute(t, invocation('{}'));
+    delete process.env.STRATUS_SECRET_TEST;
+    const lines = Buffer.from(JSON.parse(o.payload.toString()), 'base64').toString().split('\n').filter(Boolean);
+    const env = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    assert.equal(env.STRATUS_SECRET_TEST, undefined);
+    assert.equal(env.MY_VAR, 'x y');
+    assert.equal(env.AWS_REGION, 'us-east-1', 'reserved variables cannot be overridden');
+    assert.equal(env.PATH, '/custom:/usr/bin:/bin', 'PATH is not reserved');
+    assert.equal(env.AWS_LAMBDA_FUNCTION_NAME, 'envfn');
+    assert.equal(env.AWS_LAMBDA_FUNCTION_VERSION, '$LATEST');
+    assert.equal(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE, '1769');
+    assert.equal(env.AWS_LAMBDA_LOG_GROUP_NAME, '/aws/lambda/envfn');
+    assert.match(env.AWS_LAMBDA_LOG_STREAM_NAME!, /^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/);
+    assert.equal(env._HANDLER, 'handler');
+    assert.equal(env.TZ, ':UTC');
+    assert.equal(env.AWS_LAMBDA_INITIALIZATION_TYPE, 'on-demand');
+    assert.match(env.AWS_LAMBDA_RUNTIME_API!, /^127\.0\.0\.1:\d+$/);
+    assert.equal(env.LAMBDA_TASK_ROOT, fx.codeDir(key));
+    for (const k of Object.keys(env)) {
+      assert.ok(/^(AWS_|LAMBDA_|_HANDLER|TZ|LANG|PATH|LD_LIBRARY_PATH|MY_VAR|PWD|SHLVL|_|OLDPWD|REQ|DEADLINE|ARN|TRACE|H|EVENT|API)$/.test(k) || k.startsWith('AWS_') || k.startsWith('LAMBDA_'), `unexpected variable ${k}`);
+    }
+  });
+
+  test('a revision change sends new invocations to new environments', async () => {
+    const key = fx.code(bashFunction('echo "$$"'));
+    const a = await fx.svc.execute(fx.target(key, FAST, 'rev', 'r1'), invocation('{}'));
+    const b = await fx.svc.execute(fx.target(key, FAST, 'rev', 'r2'), invocation('{}'));
+    assert.equal(b.coldStart, true);
+    assert.notEqual(a.payload.toString(), '');
+    const c = await fx.svc.execute(fx.target(key, FAST, 'rev', 'r2'), invocation('{}'));
+    assert.equal(c.coldStart, false);
+    assert.equal(c.payload.toString(), b.payload.toString());
+  });
+
+  test('retireFunction fails in-flight invocations and ends environments', async () => {
+    const key = fx.code(bashFunction('sleep 20; echo "{}"'));
+    const t = fx.target(key, { ...FAST, timeout: 30 }, 'retire');
+    const p = fx.svc.execute(t, invocation('{}'));
+    for (let i = 0; i < 100 && fx.svc.stats().busy === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await fx.svc.retireFunction('retire');
+    const o = await p;
+    assert.equal(o.status, 'error');
+    assert.equal(o.errorType, 'Runtime.ExitError');
+  });
+});
+
+describe('Runtime API refusals', () => {
+  test('response for a foreign id, second response, init error after init', async () => {
+    // The handler itself plays the misbehaving runtime and reports the status codes it got.
+    const body = `
+      if [ "$1" = '"read"' ]; then printf '"%s"' "$(cat /tmp/r)"; return 0; fi
+      A="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+      s1=$(curl -s -o /tmp/b1 -w '%{http_code}' -X POST "$A/invocation/not-my-id/response" -d '{}')
+      s2=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$A/init/error" -d '{}')
+      s3=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$A/invocation/$2/response" -d '"first"')
+      s4=$(curl -s -o /tmp/b4 -w '%{http_code}' -X POST "$A/invocation/$2/response" -d '"second"')
+      s5=$(curl -s -o /dev/null -w '%{http_code}' "$A/nope")
+      echo "$s1 $(cat /tmp/b1) | $s2 | $s3 | $s4 $(cat /tmp/b4) | $s5" | sed 's/"/\\\\"/g' > /tmp/r
+      echo '"unused"'`;
+    const key = fx.code(bashFunction(body));
+    const t = fx.target(key, FAST, 'refuse');
+    const o = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(o.status, 'ok');
+    assert.equal(o.payload.toString(), '"first"');
+    const line = JSON.parse((await fx.svc.execute(t, invocation('"read"'))).payload.toString()) as string;
+    const [r1, r2, r3, r4, r5] = line!.trim().split(' | ');
+    assert.equal(r1, '400 {"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}');
+    assert.equal(r2, '403');
+    assert.equal(r3, '202');
+    assert.match(r4!, /^403 \{"errorMessage":"State transition from .* is not allowed","errorType":"InvalidStateTransition"\}$/);
+    assert.equal(r5, '404');
+  });
+
+  test('streaming response is forwarded chunk by chunk', async () => {
+    const body = `
+      A="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+      { printf 'one,'; sleep 0.2; printf 'two'; } | curl -s -o /dev/null -X POST -H 'Lambda-Runtime-Function-Response-Mode: streaming' \\
+        -H 'Transfer-Encoding: chunked' -H 'Content-Type: text/plain' --data-binary @- "$A/invocation/$2/response"
+      echo ignored; return 0`;
+    // The bootstrap posts "ignored" after the stream: that second response must be refused, not break the stream.
+    const key = fx.code(bashFunction(body));
+    const chunks: string[] = [];
+    let ct: string | undefined;
+    let ended = false;
+    const o = await fx.svc.execute(fx.target(key, FAST, 'stream'), invocation('{}', {
+      stream: { start: (c) => { ct = c; }, write: (b) => { chunks.push(b.toString()); }, end: () => { ended = true; } },
+    }));
+    assert.equal(o.status, 'ok');
+    assert.equal(o.streamed, true);
+    assert.equal(ct, 'text/plain');
+    assert.equal(chunks.join(''), 'one,two');
+    assert.ok(ended);
+  });
+});
+
+void http;

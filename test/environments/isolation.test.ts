@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { bashFunction, fixture, invocation, isRoot } from './helpers.js';
+
+const reason = !isRoot && 'namespace driver needs root (CI runs these as root)';
+
+describe('isolation (namespace driver)', { skip: reason }, async () => {
+  const fx = await fixture({ sandbox: 'namespace' });
+  after(() => fx.stop());
+  const FAST = { memorySize: 1769 };
+
+  test('describe() names the driver', () => {
+    const d = fx.svc.describe();
+    assert.equal(d.driver, 'namespace');
+    assert.ok(d.isolation.some((l) => l.includes('cgroup')));
+  });
+
+  test('non-root uid, not the server\'s; cannot read the data dir or other code; cannot signal the server', async () => {
+    const other = fx.code(bashFunction('echo "{}"', { 'secret.txt': 'OTHER-FUNCTION-SECRET' }));
+    const otherDir = fx.codeDir(other);
+    const probe = `
+      r="uid=$(id -u)"
+      cat "$DATA_DIR/stratus.db" >/dev/null 2>&1 && r="$r db=READ" || r="$r db=denied"
+      cat "${otherDir}/secret.txt" >/dev/null 2>&1 && r="$r other=READ" || r="$r other=denied"
+      ls "$DATA_DIR/code" >/dev/null 2>&1 && r="$r list=READ" || r="$r list=denied"
+      cat "$LAMBDA_TASK_ROOT/handler.sh" >/dev/null 2>&1 && r="$r own=ok" || r="$r own=denied"
+      kill -0 "$SERVER_PID" 2>/dev/null && r="$r kill=ALLOWED" || r="$r kill=denied"
+      touch "$LAMBDA_TASK_ROOT/x" 2>/dev/null && r="$r write-code=ALLOWED" || r="$r write-code=denied"
+      echo hello > /tmp/mine && r="$r tmp=ok"
+      printf '"%s"' "$r"`;
+    const key = fx.code(bashFunction(probe));
+    const o = await fx.svc.execute(fx.target(key, { ...FAST, environment: { DATA_DIR: fx.dataDir, SERVER_PID: String(process.pid) } }, 'probe'), invocation('{}'));
+    const r = JSON.parse(o.payload.toString()) as string;
+    const uid = Number(/uid=(\d+)/.exec(r)![1]);
+    assert.ok(uid !== 0 && uid !== process.getuid!(), `uid ${uid}`);
+    assert.match(r, /db=denied other=denied list=denied own=ok kill=denied write-code=denied tmp=ok/);
+    assert.equal(fs.existsSync('/tmp/mine') && fs.readFileSync('/tmp/mine', 'utf8') === 'hello\n', false, '/tmp is private');
+    void path;
+  });
+
+  test('an environment cannot take another environment\'s invocations', async () => {
+    const victimKey = fx.code(bashFunction('printf \'"%s"\' "$AWS_LAMBDA_RUNTIME_API"'));
+    const victim = fx.target(victimKey, FAST, 'victim');
+    const api = JSON.parse((await fx.svc.execute(victim, invocation('{}'))).payload.toString()) as string;
+    const thiefKey = fx.code(bashFunction(`code=$(curl -s -m 3 -o /dev/null -w '%{http_code}' "http://${api}/2018-06-01/runtime/invocation/next"); printf '"%s"' "$code"`));
+    const o = await fx.svc.execute(fx.target(thiefKey, FAST, 'thief'), invocation('{}'));
+    assert.equal(JSON.parse(o.payload.toString()), '000', 'connection refused by uid check');
+    const again = await fx.svc.execute(victim, invocation('{}'));
+    assert.equal(again.coldStart, false);
+    assert.equal(JSON.parse(again.payload.toString()), api);
+  });
+});

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { LOG_CAP_BYTES } from '../../src/environments/index.js';
+import { bashFunction, fixture, invocation, isRoot } from './helpers.js';
+
+const fx = await fixture();
+after(() => fx.stop());
+
+describe('limits', () => {
+  test('memory over the limit: Runtime.OutOfMemory, signal: killed', { skip: !isRoot && 'memory cgroup needs root (namespace driver)' }, async () => {
+    // bash itself (the runtime process) grows past 128 MB
+    const key = fx.code(bashFunction('x=aaaaaaaa; while :; do x="$x$x"; done'));
+    const t = fx.target(key, { memorySize: 128, timeout: 60 }, 'oom');
+    const inv = invocation('{}');
+    const o = await fx.svc.execute(t, inv);
+    assert.equal(o.status, 'error', o.payload.toString());
+    assert.equal(o.errorType, 'Runtime.OutOfMemory');
+    assert.deepEqual(JSON.parse(o.payload.toString()), {
+      errorType: 'Runtime.OutOfMemory', errorMessage: `RequestId: ${inv.requestId} Error: Runtime exited with error: signal: killed`,
+    });
+    assert.ok(o.maxMemoryUsedMB >= 100 && o.maxMemoryUsedMB <= 130, `max memory ${o.maxMemoryUsedMB}`);
+    const o2 = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(o2.coldStart, true, 'the environment was replaced');
+  });
+
+  test('stdout flood is capped per invocation and the server stays bounded', async () => {
+    const key = fx.code(bashFunction('yes "flood flood flood flood flood flood flood flood flood flood" | head -c 60000000 >&2; echo "{}"'));
+    const t = fx.target(key, { memorySize: 1769, timeout: 60 }, 'flood');
+    const rss0 = process.memoryUsage().rss;
+    const o = await fx.svc.execute(t, invocation('{}'));
+    const grew = process.memoryUsage().rss - rss0;
+    assert.equal(o.status, 'ok', o.payload.toString());
+    assert.equal(o.payload.toString().trim(), '{}');
+    const logged = fx.sink.events.filter((e) => e.group === '/aws/lambda/flood');
+    const bytes = logged.reduce((n, e) => n + e.e.message.length, 0);
+    assert.ok(bytes <= LOG_CAP_BYTES + 4096, `logged ${bytes} bytes`);
+    assert.equal(logged.filter((e) => e.e.message.includes('log output truncated')).length, 1);
+    assert.ok(grew < 48 * 1024 * 1024, `server RSS grew ${grew} bytes for a 60 MB flood`);
+    assert.match(o.logTail!, /^REPORT RequestId/m);
+    // the next invocation logs again
+    const o2 = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(o2.coldStart, false);
+  });
+
+  test('fork bomb is contained by pids.max and killed at the timeout', { skip: !isRoot && 'pids cgroup needs root (namespace driver)' }, async () => {
+    const key = fx.code(bashFunction('bomb() { bomb | bomb & }; bomb; sleep 30; echo "{}"'));
+    const t = fx.target(key, { memorySize: 512, timeout: 3 }, 'bomb');
+    const o = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(o.errorType, 'Sandbox.Timedout');
+    // the server and other functions are fine
+    const k2 = fx.code(bashFunction('echo "\\"fine\\""'));
+    const o2 = await fx.svc.execute(fx.target(k2, { memorySize: 1769 }, 'after-bomb'), invocation('{}'));
+    assert.equal(o2.payload.toString().trim(), '"fine"');
+  });
+
+  test('file descriptor limit is 1024', { skip: !isRoot && 'namespace driver only' }, async () => {
+    const key = fx.code(bashFunction('echo "\\"$(ulimit -n) $(ulimit -Hn)\\""'));
+    const o = await fx.svc.execute(fx.target(key, { memorySize: 1769 }, 'fds'), invocation('{}'));
+    assert.equal(o.payload.toString().trim(), '"1024 1024"');
+  });
+});

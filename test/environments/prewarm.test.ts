@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { fixture, invocation, miniRuntime, sleep } from './helpers.js';
+
+const HANDLER = 'export const handler = async (e) => ({ uid: process.getuid(), cwd: process.cwd(), fn: process.env.AWS_LAMBDA_FUNCTION_NAME, secret: process.env.STRATUS_SECRET_TEST ?? null, e });\n';
+
+describe('shipped-runtime protocol and the prewarm pool', async () => {
+  process.env.STRATUS_SECRET_TEST = 'leak';
+  const fx = await fixture({ prewarmPerRuntime: 1 }, { runtimeOverrides: { node: miniRuntime() } });
+  const cold = await fixture({ prewarmPerRuntime: 0 }, { runtimeOverrides: { node: miniRuntime() } });
+  delete process.env.STRATUS_SECRET_TEST;
+  after(async () => { await fx.stop(); await cold.stop(); });
+
+  test('a prewarmed runtime takes the function and answers', async () => {
+    for (let i = 0; i < 100 && fx.svc.stats().prewarm.node.ready < 1; i++) await sleep(20);
+    assert.equal(fx.svc.stats().prewarm.node.ready, 1);
+    const key = fx.code({ 'index.mjs': HANDLER });
+    const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 1769 }, 'pw');
+    const o = await fx.svc.execute(t, invocation('{"x":1}'));
+    assert.equal(o.status, 'ok', o.payload.toString());
+    const r = JSON.parse(o.payload.toString());
+    assert.equal(r.fn, 'pw');
+    assert.equal(r.cwd, fx.codeDir(key));
+    assert.equal(r.secret, null);
+    assert.deepEqual(r.e, { x: 1 });
+    if (fx.svc.describe().driver === 'namespace') assert.ok(r.uid >= 1_000_000);
+    assert.equal(fx.svc.stats().prewarm.node.hits, 1);
+    const o2 = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(o2.coldStart, false);
+    // refilled in the background
+    for (let i = 0; i < 100 && fx.svc.stats().prewarm.node.ready < 1; i++) await sleep(20);
+    assert.ok(fx.svc.stats().prewarm.node.ready >= 1);
+  });
+
+  test('settings that do not fit the pooled sandbox cold-start', async () => {
+    const key = fx.code({ 'index.mjs': HANDLER });
+    const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 1769, ephemeralStorage: 1024 }, 'bigtmp');
+    const before = fx.svc.stats().prewarm.node.misses;
+    const o = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(o.status, 'ok', o.payload.toString());
+    if (fx.svc.describe().driver === 'namespace') assert.equal(fx.svc.stats().prewarm.node.misses, before + 1);
+  });
+
+  test('without the pool: cold start of the same runtime; import errors are init errors', async () => {
+    const key = cold.code({ 'index.mjs': HANDLER });
+    const o = await cold.svc.execute(cold.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 1769 }, 'nopool'), invocation('{}'));
+    assert.equal(o.status, 'ok', o.payload.toString());
+    assert.equal(o.coldStart, true);
+    const bad = cold.code({ 'index.mjs': 'import "does-not-exist";\n' });
+    const o2 = await cold.svc.execute(cold.target(bad, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 1769 }, 'badimport'), invocation('{}'));
+    assert.equal(o2.errorType, 'Runtime.ImportModuleError');
+  });
+});

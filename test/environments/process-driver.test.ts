@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { bashFunction, fixture, invocation } from './helpers.js';
+
+const fx = await fixture({ sandbox: 'process' });
+after(() => fx.stop());
+
+test('process driver runs functions and warns loudly', async () => {
+  const d = fx.svc.describe();
+  assert.equal(d.driver, 'process');
+  assert.ok(d.warnings.some((w) => w.includes('SANDBOX DISABLED')));
+  const key = fx.code(bashFunction('echo "\\"$AWS_LAMBDA_FUNCTION_NAME\\""'));
+  const t = fx.target(key, { memorySize: 256 }, 'plain');
+  const o = await fx.svc.execute(t, invocation('{}'));
+  assert.equal(o.payload.toString().trim(), '"plain"');
+  assert.equal((await fx.svc.execute(t, invocation('{}'))).coldStart, false);
+});
+
+test('process driver: memory polling kills a runaway environment', async () => {
+  const key = fx.code(bashFunction('x=aaaaaaaa; while :; do x="$x$x"; done'));
+  const o = await fx.svc.execute(fx.target(key, { memorySize: 128, timeout: 30 }, 'plain-oom'), invocation('{}'));
+  assert.equal(o.errorType, 'Runtime.OutOfMemory');
+});

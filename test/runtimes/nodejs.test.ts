@@ -1,0 +1,383 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isRoot, startRuntime, stopAll, within, type RuntimeProc } from './harness.js';
+
+after(stopAll);
+
+const ECHO_CJS = `
+exports.handler = async (event, context) => ({
+  event,
+  fields: {
+    functionName: context.functionName, functionVersion: context.functionVersion,
+    invokedFunctionArn: context.invokedFunctionArn, memoryLimitInMB: context.memoryLimitInMB,
+    awsRequestId: context.awsRequestId, logGroupName: context.logGroupName, logStreamName: context.logStreamName,
+    identity: context.identity, clientContext: context.clientContext,
+    callbackWaitsForEmptyEventLoop: context.callbackWaitsForEmptyEventLoop,
+  },
+  remaining: context.getRemainingTimeInMillis(),
+  trace: process.env._X_AMZN_TRACE_ID,
+  cwd: process.cwd(),
+  type: typeof require,
+});
+`;
+
+async function node(files: Record<string, string>, handler: string, extra: Partial<Parameters<typeof startRuntime>[0]> = {}): Promise<RuntimeProc> {
+  return startRuntime({ lang: 'node', files, handler, ...extra });
+}
+
+describe('nodejs runtime: loading', () => {
+  test('CommonJS handler with the full context, over one kept-alive connection', async () => {
+    const rt = await node({ 'index.js': ECHO_CJS }, 'index.handler');
+    const deadline = Date.now() + 10_000;
+    const r = await within(rt.api.invoke({ a: 1 }, {
+      requestId: 'req-1', deadlineMs: deadline, traceId: 'Root=1-abc',
+      clientContext: JSON.stringify({ custom: { k: 'v' } }), cognitoIdentity: JSON.stringify({ cognitoIdentityId: 'id-1' }),
+    }), rt, 'invoke');
+    assert.equal(r.kind, 'response');
+    assert.equal(r.headers['content-type'], 'application/json');
+    const b = r.json();
+    assert.deepEqual(b.event, { a: 1 });
+    assert.deepEqual(b.fields, {
+      functionName: 'fn', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:fn',
+      memoryLimitInMB: '256', awsRequestId: 'req-1', logGroupName: '/aws/lambda/fn', logStreamName: rt.env.AWS_LAMBDA_LOG_STREAM_NAME,
+      identity: { cognitoIdentityId: 'id-1' }, clientContext: { custom: { k: 'v' } }, callbackWaitsForEmptyEventLoop: true,
+    });
+    assert.ok(b.remaining > 0 && b.remaining <= 10_000, `remaining ${b.remaining}`);
+    assert.equal(b.trace, 'Root=1-abc');
+    assert.equal(b.cwd, rt.taskRoot);
+    assert.equal(b.type, 'function');
+    for (let i = 0; i < 3; i++) {
+      const again = await within(rt.api.invoke({ i }), rt, 'invoke again');
+      assert.deepEqual(again.json().event, { i });
+    }
+    assert.equal(rt.api.connections, 1, 'one kept-alive connection');
+    await rt.stop();
+  });
+
+  test('ES module (.mjs), "type": "module" .js, .cjs and a nested handler path', async () => {
+    const cases: [Record<string, string>, string][] = [
+      [{ 'app.mjs': 'export const handler = async (e) => ({ kind: "mjs", e, meta: typeof import.meta.url });' }, 'app.handler'],
+      [{ 'package.json': '{"type":"module"}', 'app.js': 'export async function handler(e) { return { kind: "esm-js", e, req: typeof require }; }' }, 'app.handler'],
+      [{ 'app.cjs': 'module.exports.handler = async (e) => ({ kind: "cjs", e });' }, 'app.handler'],
+      [{ 'src/lib/app.js': 'module.exports = { handlers: { main: async (e) => ({ kind: "nested", e }) } };' }, 'src/lib/app.handlers.main'],
+    ];
+    const expected = [{ kind: 'mjs', e: 1, meta: 'string' }, { kind: 'esm-js', e: 1, req: 'undefined' }, { kind: 'cjs', e: 1 }, { kind: 'nested', e: 1 }];
+    for (let i = 0; i < cases.length; i++) {
+      const [files, handler] = cases[i]!;
+      const rt = await node(files, handler);
+      const r = await within(rt.api.invoke(1), rt, handler);
+      assert.equal(r.kind, 'response', r.body.toString());
+      assert.deepEqual(r.json(), expected[i]);
+      await rt.stop();
+    }
+  });
+
+  test('init errors: ImportModuleError, HandlerNotFound, UserCodeSyntaxError, MalformedHandlerName', async () => {
+    const cases: { files: Record<string, string>; handler: string; type: string; message: RegExp }[] = [
+      { files: { 'index.js': '' }, handler: 'nope.handler', type: 'Runtime.ImportModuleError', message: /^Error: Cannot find module 'nope'\nRequire stack:\n- / },
+      { files: { 'index.js': 'require("not-installed-pkg");' }, handler: 'index.handler', type: 'Runtime.ImportModuleError', message: /^Error: Cannot find module 'not-installed-pkg'/ },
+      { files: { 'index.mjs': 'import x from "not-installed-pkg"; export const handler = x;' }, handler: 'index.handler', type: 'Runtime.ImportModuleError', message: /^Error \[ERR_MODULE_NOT_FOUND\]: Cannot find package 'not-installed-pkg' imported from / },
+      { files: { 'index.js': 'exports.handler = async () => 1;' }, handler: 'index.nope', type: 'Runtime.HandlerNotFound', message: /^index\.nope is undefined or not exported$/ },
+      { files: { 'index.js': 'exports.notfn = 42;' }, handler: 'index.notfn', type: 'Runtime.HandlerNotFound', message: /^index\.notfn is not a function$/ },
+      { files: { 'index.js': 'exports.handler = async () => {;' }, handler: 'index.handler', type: 'Runtime.UserCodeSyntaxError', message: /^SyntaxError: / },
+      { files: { 'index.js': '' }, handler: 'index', type: 'Runtime.MalformedHandlerName', message: /^Bad handler$/ },
+      { files: { 'index.js': '' }, handler: '../index.handler', type: 'Runtime.MalformedHandlerName', message: /^'\.\.\/index\.handler' is not a valid handler name\. Use absolute paths/ },
+      { files: { 'index.js': 'throw new TypeError("init failed");' }, handler: 'index.handler', type: 'TypeError', message: /^init failed$/ },
+    ];
+    for (const c of cases) {
+      const rt = await node(c.files, c.handler);
+      const e = await within(rt.api.initError(), rt, `init error for ${c.handler}`);
+      const body = e.json();
+      assert.equal(body.errorType, c.type, JSON.stringify(body));
+      assert.match(body.errorMessage, c.message);
+      assert.ok(Array.isArray(body.trace));
+      assert.equal(e.headers['lambda-runtime-function-error-type'], c.type);
+      const ex = await within(rt.exited, rt, 'exit');
+      assert.equal(ex.code, 129);
+      assert.equal(rt.api.nextCount, 0);
+      assert.ok(rt.lines.some((l) => l.includes('\tundefined\tERROR\tUncaught Exception \t{"errorType":"' + c.type + '"')), rt.lines.join('\n'));
+      await rt.stop();
+    }
+  });
+});
+
+describe('nodejs runtime: programming model', () => {
+  test('callbacks: callbackWaitsForEmptyEventLoop true waits for pending timers, false does not', async () => {
+    const rt = await node({
+      'index.js': `
+exports.handler = (event, context, callback) => {
+  context.callbackWaitsForEmptyEventLoop = event.wait;
+  const r = { n: 1 };
+  setTimeout(() => { r.n = 2; }, 50);
+  callback(null, r);
+};`,
+    }, 'index.handler');
+    assert.deepEqual((await within(rt.api.invoke({ wait: true }), rt, 'wait')).json(), { n: 2 });
+    assert.deepEqual((await within(rt.api.invoke({ wait: false }), rt, 'no wait')).json(), { n: 1 });
+    await rt.stop();
+  });
+
+  test('legacy context.succeed / done / fail, callback(err), and sync handlers', async () => {
+    const rt = await node({
+      'index.js': `
+exports.handler = (event, context, callback) => {
+  switch (event.how) {
+    case 'succeed': return context.succeed({ ok: 1 });
+    case 'done': return context.done(null, 'done!');
+    case 'fail': return context.fail(new RangeError('failed'));
+    case 'cberr': return callback(new TypeError('cb error'));
+    case 'twice': callback(null, 'first'); callback(null, 'second'); return;
+  }
+};`,
+      'sync.js': 'exports.handler = (event) => { return "ignored: not async, no callback"; };',
+    }, 'index.handler');
+    assert.deepEqual((await within(rt.api.invoke({ how: 'succeed' }), rt, 'succeed')).json(), { ok: 1 });
+    assert.equal((await within(rt.api.invoke({ how: 'done' }), rt, 'done')).json(), 'done!');
+    const f = await within(rt.api.invoke({ how: 'fail' }), rt, 'fail');
+    assert.equal(f.kind, 'error');
+    assert.equal(f.json().errorType, 'RangeError');
+    const c = await within(rt.api.invoke({ how: 'cberr' }), rt, 'cberr');
+    assert.equal(c.json().errorType, 'TypeError');
+    assert.equal(c.json().errorMessage, 'cb error');
+    assert.equal((await within(rt.api.invoke({ how: 'twice' }), rt, 'twice')).json(), 'first');
+    await rt.stop();
+    const s = await node({ 'sync.js': 'exports.handler = (event) => "not async, no callback";' }, 'sync.handler');
+    const r = await within(s.api.invoke({}), s, 'sync');
+    assert.equal(r.kind, 'response');
+    assert.equal(r.body.toString(), 'null');
+    await s.stop();
+  });
+
+  test('async handler that never settles: Runtime.NodeJsExit; unserializable result', async () => {
+    const rt = await node({
+      'index.js': `
+exports.handler = async (event) => {
+  if (event.never) return new Promise(() => {});
+  const o = {}; o.self = o; return o;
+};`,
+    }, 'index.handler');
+    const n = await within(rt.api.invoke({ never: true }), rt, 'never');
+    assert.equal(n.kind, 'error');
+    assert.equal(n.json().errorType, 'Runtime.NodeJsExit');
+    const c = await within(rt.api.invoke({}), rt, 'circular');
+    assert.equal(c.kind, 'error');
+    assert.equal(c.json().errorMessage, 'Unable to stringify response body');
+    await rt.stop();
+  });
+
+  test('error shapes: Error, custom error, thrown string; header and Invoke Error log line', async () => {
+    const rt = await node({
+      'index.mjs': `
+class MyError extends Error { constructor(m) { super(m); this.name = 'MyError'; } }
+export const handler = async (event) => {
+  if (event.t === 'error') throw new Error('boom');
+  if (event.t === 'custom') throw new MyError('mine');
+  throw 'just a string';
+};`,
+    }, 'index.handler');
+    const e = await within(rt.api.invoke({ t: 'error' }, { requestId: 'err-1' }), rt, 'error');
+    assert.equal(e.kind, 'error');
+    assert.equal(e.headers['lambda-runtime-function-error-type'], 'Error');
+    const b = e.json();
+    assert.deepEqual(Object.keys(b), ['errorType', 'errorMessage', 'trace']);
+    assert.equal(b.errorType, 'Error');
+    assert.equal(b.errorMessage, 'boom');
+    assert.equal(b.trace[0], 'Error: boom');
+    assert.match(b.trace[1], /^ {4}at /);
+    const line = await rt.waitLine((l) => l.includes('\terr-1\tERROR\tInvoke Error \t'), 'Invoke Error line');
+    const logged = JSON.parse(line.split('Invoke Error \t')[1]!);
+    assert.equal(logged.errorType, 'Error');
+    assert.equal(logged.errorMessage, 'boom');
+    assert.ok(Array.isArray(logged.stack));
+    const c = await within(rt.api.invoke({ t: 'custom' }), rt, 'custom');
+    assert.equal(c.json().errorType, 'MyError');
+    assert.equal(c.headers['lambda-runtime-function-error-type'], 'MyError');
+    const s = await within(rt.api.invoke({ t: 'string' }), rt, 'string');
+    assert.deepEqual(s.json(), { errorType: 'string', errorMessage: 'just a string', trace: [] });
+    await rt.stop();
+  });
+
+  test('unhandled rejection and uncaught exception: reported for the invocation, then exit (logs flushed)', async () => {
+    const files = {
+      'index.js': `
+exports.handler = async (event) => {
+  for (let i = 0; i < 200; i++) console.log('line', i, 'x'.repeat(200));
+  if (event.t === 'rejection') { Promise.reject(new Error('later')); }
+  else { setTimeout(() => { throw new SyntaxError('thrown in timer'); }, 1); }
+  return new Promise(() => {});
+};`,
+    };
+    const rej = await node(files, 'index.handler');
+    const r = await within(rej.api.invoke({ t: 'rejection' }, { requestId: 'rej-1' }), rej, 'rejection');
+    assert.equal(r.kind, 'error');
+    assert.equal(r.json().errorType, 'Runtime.UnhandledPromiseRejection');
+    assert.equal(r.json().errorMessage, 'Error: later');
+    assert.equal((await within(rej.exited, rej, 'exit')).code, 128);
+    assert.ok(rej.lines.some((l) => l.includes('\trej-1\tERROR\tUnhandled Promise Rejection \t{"errorType":"Runtime.UnhandledPromiseRejection"')));
+    assert.equal(rej.lines.filter((l) => l.includes('\tINFO\tline ')).length, 200);
+    await rej.stop();
+
+    const unc = await node(files, 'index.handler');
+    const u = await within(unc.api.invoke({ t: 'throw' }), unc, 'uncaught');
+    assert.equal(u.json().errorType, 'SyntaxError');
+    assert.equal(u.json().errorMessage, 'thrown in timer');
+    assert.equal((await within(unc.exited, unc, 'exit')).code, 129);
+    assert.ok(unc.lines.some((l) => l.includes('\tERROR\tUncaught Exception \t{"errorType":"SyntaxError"')));
+    await unc.stop();
+  });
+
+  test('console: Lambda text records, util.format, levels, one line per record, init-time request id', async () => {
+    const rt = await node({
+      'index.js': `
+console.log('at init');
+exports.handler = async () => {
+  console.log('hello %s', 'world', { a: 1 });
+  console.info('info'); console.warn('warn'); console.error('multi\\nline'); console.debug('debug'); console.trace('trace');
+  return 'ok';
+};`,
+    }, 'index.handler');
+    await within(rt.api.invoke({}, { requestId: 'log-1' }), rt, 'invoke');
+    await rt.waitLine((l) => l.endsWith('\tlog-1\tTRACE\ttrace'), 'last record');
+    const rec = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\t([^\t]*)\t([A-Z]+)\t(.*)$/s;
+    const init = rt.lines.find((l) => l.endsWith('at init'))!;
+    assert.match(init, rec);
+    assert.equal(rec.exec(init)![2], 'undefined');
+    const got = rt.lines.filter((l) => l.includes('\tlog-1\t')).map((l) => {
+      const m = rec.exec(l);
+      assert.ok(m, l);
+      assert.ok(Math.abs(Date.parse(m[1]!) - Date.now()) < 60_000);
+      return [m[3], m[4]];
+    });
+    assert.deepEqual(got, [
+      ['INFO', "hello world { a: 1 }"], ['INFO', 'info'], ['WARN', 'warn'], ['ERROR', 'multi\rline'], ['DEBUG', 'debug'], ['TRACE', 'trace'],
+    ]);
+    await rt.stop();
+  });
+  test('console: AWS_LAMBDA_LOG_FORMAT=JSON records and AWS_LAMBDA_LOG_LEVEL filtering', async () => {
+    const rt = await node({
+      'index.js': 'exports.handler = async () => { console.debug("hidden"); console.info("shown %d", 1); console.error(new Error("bad")); return 1; };',
+    }, 'index.handler', { env: { AWS_LAMBDA_LOG_FORMAT: 'JSON', AWS_LAMBDA_LOG_LEVEL: 'INFO' } });
+    await within(rt.api.invoke({}, { requestId: 'json-1' }), rt, 'invoke');
+    const err = JSON.parse(await rt.waitLine((l) => l.includes('"level":"ERROR"'), 'error record'));
+    assert.equal(err.requestId, 'json-1');
+    assert.equal(err.message.errorMessage, 'bad');
+    const info = JSON.parse(rt.lines.find((l) => l.includes('"level":"INFO"'))!);
+    assert.deepEqual(Object.keys(info), ['timestamp', 'level', 'requestId', 'message']);
+    assert.equal(info.message, 'shown 1');
+    assert.ok(!rt.lines.some((l) => l.includes('hidden')));
+    await rt.stop();
+  });
+});
+
+describe('nodejs runtime: response streaming', () => {
+  test('chunks arrive separately, with content type and streaming mode header', async () => {
+    const rt = await node({
+      'index.mjs': `
+import http from 'node:http';
+const arrived = (id, n) => new Promise((res, rej) => http.get('http://' + process.env.AWS_LAMBDA_RUNTIME_API + '/test/chunks?id=' + id + '&n=' + n, (r) => { r.resume(); r.on('end', res); }).on('error', rej));
+export const handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+  responseStream.setContentType('text/plain');
+  responseStream.write('first;');
+  await arrived(context.awsRequestId, 1);
+  responseStream.write('second;');
+  await arrived(context.awsRequestId, 2);
+  responseStream.end('third');
+});`,
+    }, 'index.handler');
+    const r = await within(rt.api.invoke({}), rt, 'stream');
+    assert.equal(r.kind, 'response');
+    assert.equal(r.headers['lambda-runtime-function-response-mode'], 'streaming');
+    assert.equal(r.headers['transfer-encoding'], 'chunked');
+    assert.equal(r.headers['content-type'], 'text/plain');
+    assert.equal(r.body.toString(), 'first;second;third');
+    assert.ok(r.chunks.length >= 3, `chunks: ${r.chunks.length}`);
+    assert.equal(r.chunks[0]!.toString(), 'first;');
+    assert.equal(r.trailers['lambda-runtime-function-error-type'], undefined);
+    // and the runtime moves on to the next invocation
+    const again = await within(rt.api.invoke({}), rt, 'stream again');
+    assert.equal(again.body.toString(), 'first;second;third');
+    await rt.stop();
+  });
+
+  test('HttpResponseStream prelude, default content type, errors as trailers', async () => {
+    const rt = await node({
+      'index.js': `
+const { pipeline } = require('node:stream/promises');
+const { Readable } = require('node:stream');
+exports.handler = awslambda.streamifyResponse(async (event, stream) => {
+  if (event.t === 'http') {
+    stream = awslambda.HttpResponseStream.from(stream, { statusCode: 201, headers: { 'x-a': 'b' } });
+    await pipeline(Readable.from(['hello ', 'world']), stream);
+  } else if (event.t === 'plain') {
+    stream.write(Buffer.from([1, 2, 3]));
+    stream.end();
+  } else {
+    stream.write('partial');
+    throw new TypeError('mid-stream');
+  }
+});`,
+    }, 'index.handler');
+    const h = await within(rt.api.invoke({ t: 'http' }), rt, 'http');
+    assert.equal(h.headers['content-type'], 'application/vnd.awslambda.http-integration-response');
+    const prelude = JSON.stringify({ statusCode: 201, headers: { 'x-a': 'b' } });
+    assert.deepEqual(h.body, Buffer.concat([Buffer.from(prelude), Buffer.alloc(8), Buffer.from('hello world')]));
+    const p = await within(rt.api.invoke({ t: 'plain' }), rt, 'plain');
+    assert.equal(p.headers['content-type'], 'application/octet-stream');
+    assert.deepEqual(p.body, Buffer.from([1, 2, 3]));
+    const e = await within(rt.api.invoke({ t: 'error' }), rt, 'error');
+    assert.equal(e.body.toString(), 'partial');
+    assert.equal(e.trailers['lambda-runtime-function-error-type'], 'TypeError');
+    const body = JSON.parse(Buffer.from(e.trailers['lambda-runtime-function-error-body']!, 'base64').toString());
+    assert.equal(body.errorType, 'TypeError');
+    assert.equal(body.errorMessage, 'mid-stream');
+    await rt.stop();
+  });
+});
+
+describe('nodejs runtime: start-up protocol', () => {
+  test('the environment is replaced entirely by the assignment', async () => {
+    const rt = await node({ 'index.js': 'exports.handler = async () => ({ ...process.env });' }, 'index.handler', { env: { MY_VAR: 'mine' } });
+    const env = (await within(rt.api.invoke({}, { traceId: 'Root=1-x' }), rt, 'env')).json();
+    assert.equal(env.STRATUS_BOOT_SECRET, undefined);
+    assert.deepEqual(env, { ...rt.env, _X_AMZN_TRACE_ID: 'Root=1-x' });
+    await rt.stop();
+  });
+
+  test('privilege drop to the assigned uid/gid/groups', { skip: !isRoot && 'needs root' }, async () => {
+    const rt = await node({
+      'index.js': `
+exports.handler = async () => {
+  const status = require('fs').readFileSync('/proc/self/status', 'utf8');
+  const field = (k) => status.split('\\n').find((l) => l.startsWith(k + ':')).split(':')[1].trim();
+  return { uid: process.getuid(), euid: process.geteuid(), gid: process.getgid(), groups: process.getgroups(), capEff: field('CapEff'), capPrm: field('CapPrm') };
+};`,
+    }, 'index.handler', { uid: 65534, gid: 65534, groups: [65533] });
+    const r = (await within(rt.api.invoke({}), rt, 'uid')).json();
+    assert.equal(r.uid, 65534);
+    assert.equal(r.euid, 65534);
+    assert.equal(r.gid, 65534);
+    assert.deepEqual(r.groups.filter((g: number) => g !== 65534), [65533]);
+    assert.equal(r.capEff, '0000000000000000');
+    assert.equal(r.capPrm, '0000000000000000');
+    await rt.stop();
+  });
+
+  test('reconnects when the Runtime API closes the connection', async () => {
+    const rt = await node({ 'index.js': 'exports.handler = async (e) => e;' }, 'index.handler');
+    rt.api.closeAfterEach = true;
+    for (let i = 0; i < 3; i++) assert.equal((await within(rt.api.invoke(i), rt, `invoke ${i}`)).json(), i);
+    assert.ok(rt.api.connections >= 3, `connections: ${rt.api.connections}`);
+    await rt.stop();
+  });
+
+  test('boots before its assignment and waits for it', async () => {
+    const rt = await node({ 'index.js': 'exports.handler = async (e) => e;' }, 'index.handler', { deferAssign: true });
+    // The process is up (a pool member) and has not touched the Runtime API yet.
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(rt.child.exitCode, null);
+    assert.equal(rt.api.connections, 0);
+    rt.assign();
+    assert.equal((await within(rt.api.invoke('late'), rt, 'late')).json(), 'late');
+    await rt.stop();
+  });
+});

@@ -1,0 +1,194 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isRoot, python, startRuntime, stopAll, within, type RuntimeProc } from './harness.js';
+
+after(stopAll);
+
+const noPython = python() === null && 'no python3 outside /root';
+
+async function py(files: Record<string, string>, handler: string, extra: Partial<Parameters<typeof startRuntime>[0]> = {}): Promise<RuntimeProc> {
+  return startRuntime({ lang: 'python', files, handler, ...extra });
+}
+
+const APP = `
+import json, logging, os, time
+logger = logging.getLogger()
+print("at init")
+
+def handler(event, context):
+    print("hello", "from print")
+    logger.warning("a %s", "warning")
+    logger.info("info is below the default level")
+    return {
+        "event": event,
+        "function_name": context.function_name,
+        "function_version": context.function_version,
+        "invoked_function_arn": context.invoked_function_arn,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "aws_request_id": context.aws_request_id,
+        "log_group_name": context.log_group_name,
+        "log_stream_name": context.log_stream_name,
+        "identity": [context.identity.cognito_identity_id, context.identity.cognito_identity_pool_id],
+        "client_custom": context.client_context.custom if context.client_context else None,
+        "client_app_title": context.client_context.client.app_title if context.client_context else None,
+        "remaining": context.get_remaining_time_in_millis(),
+        "trace": os.environ.get("_X_AMZN_TRACE_ID"),
+        "cwd": os.getcwd(),
+    }
+`;
+
+describe('python runtime', { skip: noPython }, () => {
+  test('handler, context, print and logging', async () => {
+    const rt = await py({ 'app.py': APP }, 'app.handler');
+    const deadline = Date.now() + 10_000;
+    const r = await within(rt.api.invoke({ a: [1, 'é'] }, {
+      requestId: 'py-1', deadlineMs: deadline, traceId: 'Root=1-py',
+      clientContext: JSON.stringify({ custom: { k: 'v' }, client: { app_title: 'App' }, env: {} }),
+      cognitoIdentity: JSON.stringify({ cognitoIdentityId: 'cid', cognitoIdentityPoolId: 'pool' }),
+    }), rt, 'invoke');
+    assert.equal(r.kind, 'response', r.body.toString());
+    assert.equal(r.headers['content-type'], 'application/json');
+    const b = r.json();
+    assert.deepEqual(b.event, { a: [1, 'é'] });
+    assert.equal(b.function_name, 'fn');
+    assert.equal(b.function_version, '$LATEST');
+    assert.equal(b.invoked_function_arn, 'arn:aws:lambda:us-east-1:123456789012:function:fn');
+    assert.equal(b.memory_limit_in_mb, '256');
+    assert.equal(b.aws_request_id, 'py-1');
+    assert.equal(b.log_group_name, '/aws/lambda/fn');
+    assert.equal(b.log_stream_name, rt.env.AWS_LAMBDA_LOG_STREAM_NAME);
+    assert.deepEqual(b.identity, ['cid', 'pool']);
+    assert.deepEqual(b.client_custom, { k: 'v' });
+    assert.equal(b.client_app_title, 'App');
+    assert.ok(b.remaining > 0 && b.remaining <= 10_000, `remaining ${b.remaining}`);
+    assert.equal(b.trace, 'Root=1-py');
+    assert.equal(b.cwd, rt.taskRoot);
+    await rt.waitLine((l) => l === 'at init', 'init print');
+    await rt.waitLine((l) => l === 'hello from print', 'print output');
+    const warn = await rt.waitLine((l) => l.endsWith('\ta warning'), 'warning record');
+    assert.match(warn, /^\[WARNING\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\tpy-1\ta warning$/);
+    assert.ok(!rt.lines.some((l) => l.includes('below the default level')));
+    // several invocations over one connection
+    for (let i = 0; i < 3; i++) assert.deepEqual((await within(rt.api.invoke(i), rt, 'again')).json().event, i);
+    assert.equal(rt.api.connections, 1);
+    await rt.stop();
+  });
+
+  test('handler paths: pkg/file.function and pkg.mod.function; bytes results; AWS_LAMBDA_LOG_LEVEL', async () => {
+    const files = {
+      'pkg/__init__.py': '',
+      'pkg/mod.py': 'import logging\ndef handler(e, c):\n    logging.getLogger().info("info shown")\n    return {"mod": e}\ndef raw(e, c):\n    return b"\\x00raw"\n',
+    };
+    for (const handler of ['pkg/mod.handler', 'pkg.mod.handler']) {
+      const rt = await py(files, handler, { env: { AWS_LAMBDA_LOG_LEVEL: 'INFO' } });
+      assert.deepEqual((await within(rt.api.invoke(7, { requestId: 'lvl' }), rt, handler)).json(), { mod: 7 });
+      await rt.waitLine((l) => /^\[INFO\]\t\S+\tlvl\tinfo shown$/.test(l), 'info record');
+      await rt.stop();
+    }
+    const raw = await py(files, 'pkg.mod.raw');
+    const r = await within(raw.api.invoke({}), raw, 'raw');
+    assert.deepEqual(r.body, Buffer.from('\x00raw', 'latin1'));
+    assert.equal(r.headers['content-type'], 'application/unknown');
+    await raw.stop();
+  });
+
+  test('exceptions and marshal errors: Lambda error shape, header, log record', async () => {
+    const rt = await py({
+      'app.py': `
+class MyError(Exception):
+    pass
+
+def handler(event, context):
+    if event == "value":
+        raise ValueError("boom")
+    if event == "custom":
+        raise MyError("mine")
+    return {1, 2}
+`,
+    }, 'app.handler');
+    const e = await within(rt.api.invoke('value', { requestId: 'err-1' }), rt, 'value');
+    assert.equal(e.kind, 'error');
+    assert.equal(e.headers['lambda-runtime-function-error-type'], 'ValueError');
+    const b = e.json();
+    assert.deepEqual(Object.keys(b), ['errorMessage', 'errorType', 'requestId', 'stackTrace']);
+    assert.equal(b.errorMessage, 'boom');
+    assert.equal(b.errorType, 'ValueError');
+    assert.equal(b.requestId, 'err-1');
+    assert.equal(b.stackTrace.length, 1);
+    assert.match(b.stackTrace[0], /^ {2}File ".*\/app\.py", line 7, in handler\n {4}raise ValueError\("boom"\)\n$/);
+    const line = await rt.waitLine((l) => l.startsWith('[ERROR] ValueError: boom'), 'error log');
+    assert.equal(line.split('\r')[1], 'Traceback (most recent call last):');
+    assert.match(line.split('\r')[2]!, /^\u00a0\u00a0File /);
+    const c = await within(rt.api.invoke('custom'), rt, 'custom');
+    assert.equal(c.json().errorType, 'MyError');
+    const m = await within(rt.api.invoke('set', { requestId: 'm-1' }), rt, 'marshal');
+    assert.deepEqual(m.json(), {
+      errorMessage: 'Unable to marshal response: Object of type set is not JSON serializable',
+      errorType: 'Runtime.MarshalError', requestId: 'm-1', stackTrace: [],
+    });
+    await rt.stop();
+  });
+
+  test('init errors: ImportModuleError, HandlerNotFound, UserCodeSyntaxError, MalformedHandlerName, raised at import', async () => {
+    const cases: { files: Record<string, string>; handler: string; type: string; message: RegExp | string }[] = [
+      { files: { 'app.py': '' }, handler: 'nope.handler', type: 'Runtime.ImportModuleError', message: "Unable to import module 'nope': No module named 'nope'" },
+      { files: { 'app.py': 'import not_installed_pkg\n' }, handler: 'app.handler', type: 'Runtime.ImportModuleError', message: "Unable to import module 'app': No module named 'not_installed_pkg'" },
+      { files: { 'app.py': 'x = 1\n' }, handler: 'app.nope', type: 'Runtime.HandlerNotFound', message: "Handler 'nope' missing on module 'app'" },
+      { files: { 'app.py': 'def handler(:\n' }, handler: 'app.handler', type: 'Runtime.UserCodeSyntaxError', message: /^Syntax error in module 'app': / },
+      { files: { 'app.py': '' }, handler: 'app', type: 'Runtime.MalformedHandlerName', message: /^Bad handler 'app': / },
+      { files: { 'app.py': 'raise KeyError("cfg")\n' }, handler: 'app.handler', type: 'KeyError', message: "'cfg'" },
+    ];
+    for (const c of cases) {
+      const rt = await py(c.files, c.handler);
+      const e = await within(rt.api.initError(), rt, `init error ${c.handler}`);
+      const b = e.json();
+      assert.equal(b.errorType, c.type, JSON.stringify(b));
+      if (typeof c.message === 'string') assert.equal(b.errorMessage, c.message);
+      else assert.match(b.errorMessage, c.message);
+      assert.equal(b.requestId, '');
+      assert.ok(Array.isArray(b.stackTrace));
+      assert.equal(e.headers['lambda-runtime-function-error-type'], c.type);
+      assert.equal((await within(rt.exited, rt, 'exit')).code, 1);
+      assert.equal(rt.api.nextCount, 0);
+      assert.ok(rt.lines.some((l) => l.startsWith('LAMBDA_WARNING: Unhandled exception.')));
+      assert.ok(rt.lines.some((l) => l.startsWith(`[ERROR] ${c.type}: `)), rt.lines.join('\n'));
+      await rt.stop();
+    }
+  });
+
+  test('reconnects when the Runtime API closes the connection', async () => {
+    const rt = await py({ 'app.py': 'def handler(e, c):\n    return e\n' }, 'app.handler');
+    rt.api.closeAfterEach = true;
+    for (let i = 0; i < 3; i++) assert.equal((await within(rt.api.invoke(i), rt, `invoke ${i}`)).json(), i);
+    assert.ok(rt.api.connections >= 3, `connections: ${rt.api.connections}`);
+    await rt.stop();
+  });
+
+  test('the environment is replaced entirely by the assignment', async () => {
+    const rt = await py({ 'app.py': 'import os\ndef handler(e, c):\n    return dict(os.environ)\n' }, 'app.handler', { env: { MY_VAR: 'mine' } });
+    const env = (await within(rt.api.invoke({}, { traceId: 'Root=1-x' }), rt, 'env')).json();
+    assert.equal(env.STRATUS_BOOT_SECRET, undefined);
+    assert.deepEqual(env, { ...rt.env, _X_AMZN_TRACE_ID: 'Root=1-x' });
+    await rt.stop();
+  });
+
+  test('privilege drop to the assigned uid/gid/groups', { skip: !isRoot && 'needs root' }, async () => {
+    const rt = await py({
+      'app.py': `
+import os
+def handler(e, c):
+    status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
+    return {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups(),
+            "capEff": status["CapEff"].strip(), "capPrm": status["CapPrm"].strip()}
+`,
+    }, 'app.handler', { uid: 65534, gid: 65534, groups: [65533] });
+    const r = (await within(rt.api.invoke({}), rt, 'uid')).json();
+    assert.equal(r.uid, 65534);
+    assert.equal(r.euid, 65534);
+    assert.equal(r.gid, 65534);
+    assert.deepEqual(r.groups.filter((g: number) => g !== 65534), [65533]);
+    assert.equal(r.capEff, '0000000000000000');
+    assert.equal(r.capPrm, '0000000000000000');
+    await rt.stop();
+  });
+});
