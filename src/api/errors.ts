@@ -1,0 +1,51 @@
+import type { FastifyReply } from 'fastify';
+import { StratusError, isStratusError } from '../core/errors.js';
+
+/** Turns any thrown value into a StratusError (unknown failures become ServiceException). */
+export function toStratusError(err: unknown): StratusError {
+  if (isStratusError(err)) return err;
+  const e = err as { statusCode?: number; code?: string; message?: string };
+  // Fastify's own errors (body too large, bad JSON, bad content type).
+  if (e && e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return new StratusError('RequestTooLargeException', 413, 'Request must be smaller than 6291456 bytes for the InvokeFunction operation');
+  }
+  if (e && (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH')) {
+    return new StratusError('UnsupportedMediaTypeException', 415, e.message ?? 'Unsupported media type');
+  }
+  if (e && (e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || e instanceof SyntaxError)) {
+    return new StratusError('InvalidRequestContentException', 400, 'Could not parse request body into json: ' + (e.message ?? ''));
+  }
+  if (e && typeof e.statusCode === 'number' && e.statusCode === 404) {
+    return new StratusError('ResourceNotFoundException', 404, e.message ?? 'Not found');
+  }
+  return new StratusError('ServiceException', 500, e?.message ?? String(err));
+}
+
+/**
+ * REST-JSON services (Lambda, API Gateway v2): x-amzn-ErrorType header plus a JSON body
+ * with Type and message (botocore and SDK v3 read either message or Message).
+ */
+export function sendRestJsonError(reply: FastifyReply, err: unknown): FastifyReply {
+  const e = toStratusError(err);
+  const type = e.status >= 500 ? 'Service' : 'User';
+  const body: Record<string, unknown> = { Type: type, message: e.message, ...e.extra };
+  reply.header('x-amzn-ErrorType', `${e.code}`);
+  reply.header('content-type', 'application/json');
+  if (e.status === 429 && e.extra.retryAfterSeconds) reply.header('Retry-After', String(e.extra.retryAfterSeconds));
+  delete body.retryAfterSeconds;
+  return reply.code(e.status).send(JSON.stringify(body));
+}
+
+/**
+ * AWS JSON 1.0/1.1 services (CloudWatch Logs, SQS, EventBridge, Step Functions):
+ * `__type` names the error; status is the catalogue's (400 for client errors).
+ */
+export function sendAwsJsonError(reply: FastifyReply, err: unknown, contentType = 'application/x-amz-json-1.1'): FastifyReply {
+  const e = toStratusError(err);
+  const body: Record<string, unknown> = { __type: e.code, message: e.message };
+  for (const [k, v] of Object.entries(e.extra)) if (k !== 'retryAfterSeconds' && k !== 'queryErrorCode') body[k] = v;
+  if (typeof e.extra.queryErrorCode === 'string') reply.header('x-amzn-query-error', e.extra.queryErrorCode);
+  reply.header('x-amzn-ErrorType', e.code);
+  reply.header('content-type', contentType);
+  return reply.code(e.status).send(JSON.stringify(body));
+}

@@ -1,0 +1,149 @@
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { FsBlobStore, MemoryChangeFeed, SqlFunctionStore, SqlLogStore, openSqlDatabase } from '../adapters/index.js';
+import { migrate } from '../adapters/sql/migrations/index.js';
+import { registerLambdaApi } from '../api/lambda/index.js';
+import { logsJsonService } from '../api/logs/index.js';
+import { JsonTargetRouter } from '../api/json-target.js';
+import { createControlPlane } from '../control/index.js';
+import type { Locale } from '../core/model.js';
+import { createExecutionService } from '../environments/index.js';
+import { LocalLeases, MemorySnapshot, PipelineInvoker } from '../invoke/index.js';
+import { createLogService } from '../observe/index.js';
+import { systemClock, type ChangeEvent, type ChangeFeed } from '../ports/index.js';
+import { CodeCache } from './code-cache.js';
+import { defaultConfig, type StratusConfig } from './config.js';
+import type { ModuleContext, StratusModule } from './module.js';
+import { featureModules } from './modules.js';
+import { createHttpServer, registerJsonTargets } from './server.js';
+import { ArnTargetDispatcher } from './targets.js';
+
+export type { StratusConfig } from './config.js';
+export { defaultConfig } from './config.js';
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || host.startsWith('127.');
+}
+
+export interface Stratus {
+  readonly config: StratusConfig;
+  start(): Promise<{ url: string }>;
+  stop(): Promise<void>;
+  /** Lines to print at startup: sandbox driver, isolation, and loud warnings. */
+  describe(): { lines: string[]; warnings: string[] };
+  /** Test and benchmark access to internals. */
+  readonly internals: { ctx: ModuleContext; invoker: PipelineInvoker };
+}
+
+/**
+ * Composition root: picks adapters (embedded today: SQLite, files, in-process feed), wires the
+ * control plane, the invoke pipeline, execution environments and every feature module, and
+ * starts and stops them in order.
+ */
+export async function createStratus(overrides: Partial<StratusConfig> = {}, modules?: StratusModule[]): Promise<Stratus> {
+  const config: StratusConfig = { ...defaultConfig(), ...overrides };
+  if (!isLoopback(config.host) && !config.insecure) {
+    throw new Error(
+      `refusing to listen on non-loopback address ${config.host}: Stratus has no authentication yet (pass --insecure to do it anyway)`,
+    );
+  }
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o711 });
+  fs.chmodSync(config.dataDir, 0o711);
+  const locale: Locale = { region: config.region, accountId: config.accountId };
+  const clock = systemClock;
+
+  const sql = await openSqlDatabase(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
+  await migrate(sql);
+  const blobs = new FsBlobStore(config.dataDir);
+  const functions = new SqlFunctionStore(sql);
+  const logStore = new SqlLogStore(sql);
+  const logService = createLogService(logStore, clock);
+  const codeCache = new CodeCache(config.dataDir, blobs);
+  const execution = await createExecutionService({
+    config,
+    logSink: logService,
+    codeDirFor: (key: string) => codeCache.dirFor(key),
+    clock,
+  });
+  const leases = new LocalLeases(config.accountConcurrency);
+  const snapshot = new MemorySnapshot(functions, (name) => {
+    void execution.retireFunction(name);
+  });
+  await snapshot.load();
+  const recountReserved = () => {
+    let total = 0;
+    for (const name of snapshot.names()) total += snapshot.get(name)?.fn.reservedConcurrency ?? 0;
+    leases.setTotalReserved(total);
+  };
+  recountReserved();
+
+  // Read-your-writes on this node: a change is applied to the snapshot before the write that
+  // published it returns. Other nodes (cluster) apply it when the feed delivers it.
+  const feed = new MemoryChangeFeed();
+  const changes: ChangeFeed = {
+    async publish(event: ChangeEvent) {
+      await snapshot.apply(event);
+      if (event.kind !== 'resource') recountReserved();
+      await feed.publish(event);
+    },
+    subscribe: (l) => feed.subscribe(l),
+    close: () => feed.close(),
+  };
+
+  const invoker = new PipelineInvoker({ locale, snapshot, execution, leases });
+  const control = createControlPlane({ functions, blobs, changes, locale, clock, config });
+  const http = createHttpServer();
+  const jsonTargets = new JsonTargetRouter();
+  const targets = new ArnTargetDispatcher();
+  let url = '';
+
+  const ctx: ModuleContext = {
+    config, locale, clock, sql, blobs, changes, functions, snapshot, logStore, logSink: logService, execution,
+    http, jsonTargets, invoker, targets,
+    setAsyncQueue: (q) => invoker.setAsyncQueue(q),
+    baseUrl: () => url,
+  };
+
+  registerLambdaApi(http, { control, invoker, baseUrl: () => url, locale });
+  jsonTargets.add(logsJsonService({ store: logStore, service: logService, clock, locale }));
+  const mods = modules ?? featureModules();
+  for (const m of mods) await m.init(ctx);
+  registerJsonTargets(http, jsonTargets);
+
+  let started = false;
+  let stopping: Promise<void> | undefined;
+
+  return {
+    config,
+    internals: { ctx, invoker },
+    describe() {
+      const d = execution.describe();
+      return {
+        lines: [`sandbox: ${d.driver}${d.isolation.length ? ` (${d.isolation.join(', ')})` : ''}`, `data dir: ${config.dataDir}`],
+        warnings: d.warnings,
+      };
+    },
+    async start() {
+      await http.listen({ port: config.port, host: config.host });
+      const addr = http.server.address() as AddressInfo;
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      url = `http://${host}:${addr.port}`;
+      for (const m of mods) await m.start?.();
+      started = true;
+      return { url };
+    },
+    stop() {
+      stopping ??= (async () => {
+        if (started) for (const m of [...mods].reverse()) await m.stop?.();
+        await http.close();
+        await execution.stop();
+        await logService.close();
+        await changes.close();
+        await sql.close();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify';
+import type { JsonTargetRouter } from '../api/json-target.js';
+import type { Locale } from '../core/model.js';
+import type { AsyncInvokeQueue, Invoker } from '../invoke/types.js';
+import type {
+  BlobStore, ChangeFeed, Clock, ControlSnapshot, ExecutionService, FunctionStore, LogSink, LogStore, SqlDatabase, TargetDispatcher,
+} from '../ports/index.js';
+import type { StratusConfig } from './config.js';
+
+/**
+ * What every feature module receives from the composition root. A module registers its HTTP
+ * routes (Lambda REST paths, other services' paths), its AWS JSON targets, and its background
+ * workers; it reaches the invoke pipeline only through `invoker`.
+ */
+export interface ModuleContext {
+  config: StratusConfig;
+  locale: Locale;
+  clock: Clock;
+  sql: SqlDatabase;
+  blobs: BlobStore;
+  changes: ChangeFeed;
+  functions: FunctionStore;
+  snapshot: ControlSnapshot;
+  logStore: LogStore;
+  logSink: LogSink;
+  execution: ExecutionService;
+  http: FastifyInstance;
+  jsonTargets: JsonTargetRouter;
+  invoker: Invoker;
+  /** Delivery to ARNs (queues, functions, buses): modules register what they serve. */
+  targets: TargetDispatcher;
+  /** The async engine registers itself here; until then Event invocations are refused honestly. */
+  setAsyncQueue(queue: AsyncInvokeQueue): void;
+  /** Base URL clients reach this server at (http://host:port), known once listening. */
+  baseUrl(): string;
+}
+
+export interface StratusModule {
+  name: string;
+  /** Register routes, targets and workers. Called before the server listens. */
+  init(ctx: ModuleContext): Promise<void> | void;
+  /** Start background work (pollers, schedulers) once the server listens. */
+  start?(): Promise<void> | void;
+  /** Stop background work; called in reverse order on shutdown. */
+  stop?(): Promise<void> | void;
+}

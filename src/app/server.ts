@@ -1,0 +1,71 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { sendAwsJsonError, sendRestJsonError } from '../api/errors.js';
+import type { JsonTargetRouter } from '../api/json-target.js';
+import { Errors, StratusError } from '../core/errors.js';
+
+/** Largest request body the server reads at all (code uploads: base64 of a 50 MB zip + JSON). */
+export const MAX_BODY_BYTES = 80 * 1024 * 1024;
+
+/**
+ * The HTTP server every API shares. REST services (Lambda, API Gateway v2) register their own
+ * routes; AWS JSON services (Logs, SQS, EventBridge, ...) are dispatched by X-Amz-Target on any
+ * POST path that no other route claims (the SQS SDK posts to the queue URL).
+ */
+export function createHttpServer(): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: MAX_BODY_BYTES,
+    maxParamLength: 1024,
+    keepAliveTimeout: 65_000,
+    return503OnClosing: false,
+    forceCloseConnections: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  } as any) as unknown as FastifyInstance;
+  app.setErrorHandler((err, _req, reply) => {
+    sendRestJsonError(reply, err);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    sendRestJsonError(reply, new StratusError(
+      'UnknownOperationException', 404, `Unknown operation ${req.method} ${req.url.split('?')[0]}`,
+    ));
+  });
+  return app;
+}
+
+/** Registers the X-Amz-Target dispatcher in its own context (its own body parsers). */
+export function registerJsonTargets(app: FastifyInstance, router: JsonTargetRouter): void {
+  app.register(async (ctx) => {
+    ctx.removeAllContentTypeParsers();
+    ctx.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    const handler = async (req: any, reply: any) => {
+      const target = req.headers['x-amz-target'] as string | undefined;
+      const found = router.find(target);
+      if (!found) {
+        return sendRestJsonError(reply, new StratusError(
+          'UnknownOperationException', 404, target ? `Unknown operation ${target}` : `Unknown operation POST ${req.url.split('?')[0]}`,
+        ));
+      }
+      const { service, operation } = found;
+      try {
+        const raw: Buffer = req.body ?? Buffer.alloc(0);
+        let input: Record<string, unknown> = {};
+        if (raw.length > 0) {
+          try {
+            input = JSON.parse(raw.toString('utf8'));
+          } catch {
+            throw Errors.validation('Invalid JSON in request body');
+          }
+          if (input === null || typeof input !== 'object' || Array.isArray(input)) throw Errors.validation('Request body must be a JSON object');
+        }
+        const out = await service.handle(operation, input, req, reply);
+        if (reply.sent) return reply;
+        reply.header('content-type', service.contentType);
+        return reply.code(200).send(JSON.stringify(out ?? {}));
+      } catch (err) {
+        return sendAwsJsonError(reply, err, service.contentType);
+      }
+    };
+    ctx.post('/', handler);
+    ctx.post('/*', handler);
+  });
+}

@@ -1,0 +1,293 @@
+import { functionArn, isNumericVersion, parseFunctionRef, resolveQualifier } from '../../core/arn.js';
+import { Errors } from '../../core/errors.js';
+import { LATEST, type Locale } from '../../core/model.js';
+import { MAX_RETRY_ATTEMPTS_LIMIT, DEFAULT_MAX_EVENT_AGE_SECONDS, MIN_EVENT_AGE_SECONDS } from '../../core/retry.js';
+import type { ChangeFeed, Clock, ControlSnapshot, SqlDatabase } from '../../ports/index.js';
+
+/** One function's (or version's, or alias's) asynchronous invocation settings. */
+export interface EventInvokeConfig {
+  functionName: string;
+  qualifier: string; // '$LATEST', a version number or an alias name
+  maximumRetryAttempts: number | null;
+  maximumEventAgeInSeconds: number | null;
+  onSuccess: string | null;
+  onFailure: string | null;
+  lastModified: number; // epoch ms
+}
+
+export interface EventInvokeConfigInput {
+  FunctionName: string;
+  Qualifier?: string;
+  MaximumRetryAttempts?: unknown;
+  MaximumEventAgeInSeconds?: unknown;
+  DestinationConfig?: unknown;
+}
+
+const TABLE = 'event_invoke_configs';
+const CHANGE_TYPE = 'event-invoke-config';
+const DESTINATION_SERVICES = new Set(['sqs', 'sns', 'lambda', 'events', 's3']);
+
+/**
+ * Put/Get/Update/Delete/List of event invoke configs, persisted in `event_invoke_configs`, with
+ * a per-function cache for the async worker (invalidated through the change feed).
+ */
+export class EventInvokeConfigs {
+  private readonly cache = new Map<string, Map<string, EventInvokeConfig>>();
+  private readonly loading = new Map<string, Promise<Map<string, EventInvokeConfig>>>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly deps: { sql: SqlDatabase; snapshot: ControlSnapshot; changes: ChangeFeed; locale: Locale; clock: Clock },
+  ) {
+    this.unsubscribe = deps.changes.subscribe((ev) => {
+      if (ev.kind === 'resource' && ev.type === CHANGE_TYPE) this.cache.delete(ev.id);
+      if (ev.kind === 'function-deleted') {
+        this.cache.delete(ev.name);
+        void this.deps.sql.db.deleteFrom(TABLE).where('function_name', '=', ev.name).execute().catch(() => undefined);
+      }
+    });
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+  }
+
+  /** The config the worker applies for an event invoked through `qualifier` (cached). */
+  async lookup(functionName: string, qualifier: string): Promise<EventInvokeConfig | undefined> {
+    let m = this.cache.get(functionName);
+    if (!m) {
+      let p = this.loading.get(functionName);
+      if (!p) {
+        p = this.loadFunction(functionName).finally(() => this.loading.delete(functionName));
+        this.loading.set(functionName, p);
+      }
+      m = await p;
+      this.cache.set(functionName, m);
+    }
+    return m.get(qualifier);
+  }
+
+  private async loadFunction(name: string): Promise<Map<string, EventInvokeConfig>> {
+    const rows = await this.deps.sql.db.selectFrom(TABLE).selectAll().where('function_name', '=', name).execute();
+    return new Map(rows.map((r: any) => [r.qualifier as string, fromRow(r)]));
+  }
+
+  // ------------------------------------------------------------ API operations
+
+  async put(input: EventInvokeConfigInput): Promise<EventInvokeConfig> {
+    const { name, qualifier } = await this.target(input);
+    const cfg: EventInvokeConfig = {
+      functionName: name,
+      qualifier,
+      maximumRetryAttempts: retryAttempts(input.MaximumRetryAttempts),
+      maximumEventAgeInSeconds: eventAge(input.MaximumEventAgeInSeconds),
+      ...destinations(input.DestinationConfig, { onSuccess: null, onFailure: null }),
+      lastModified: this.deps.clock.now(),
+    };
+    await this.write(cfg);
+    return cfg;
+  }
+
+  async update(input: EventInvokeConfigInput): Promise<EventInvokeConfig> {
+    const { name, qualifier } = await this.target(input);
+    const existing = await this.read(name, qualifier);
+    const cfg: EventInvokeConfig = {
+      functionName: name,
+      qualifier,
+      maximumRetryAttempts:
+        input.MaximumRetryAttempts === undefined || input.MaximumRetryAttempts === null
+          ? existing?.maximumRetryAttempts ?? null
+          : retryAttempts(input.MaximumRetryAttempts),
+      maximumEventAgeInSeconds:
+        input.MaximumEventAgeInSeconds === undefined || input.MaximumEventAgeInSeconds === null
+          ? existing?.maximumEventAgeInSeconds ?? null
+          : eventAge(input.MaximumEventAgeInSeconds),
+      ...destinations(input.DestinationConfig, { onSuccess: existing?.onSuccess ?? null, onFailure: existing?.onFailure ?? null }),
+      lastModified: this.deps.clock.now(),
+    };
+    await this.write(cfg);
+    return cfg;
+  }
+
+  async get(input: EventInvokeConfigInput): Promise<EventInvokeConfig> {
+    const { name, qualifier } = await this.target(input);
+    const cfg = await this.read(name, qualifier);
+    if (!cfg) throw this.missing(name, qualifier);
+    return cfg;
+  }
+
+  async delete(input: EventInvokeConfigInput): Promise<void> {
+    const { name, qualifier } = await this.target(input);
+    const res = await this.deps.sql.db
+      .deleteFrom(TABLE)
+      .where('function_name', '=', name)
+      .where('qualifier', '=', qualifier)
+      .executeTakeFirst();
+    if (Number(res.numDeletedRows) === 0) throw this.missing(name, qualifier);
+    await this.deps.changes.publish({ kind: 'resource', type: CHANGE_TYPE, id: name });
+  }
+
+  async list(input: { FunctionName: string; Marker?: string; MaxItems?: unknown }): Promise<{ configs: EventInvokeConfig[]; nextMarker?: string }> {
+    const ref = parseFunctionRef(input.FunctionName, this.deps.locale);
+    if (ref.qualifier !== undefined) {
+      throw Errors.invalidParameter('Qualifier is not supported by ListFunctionEventInvokeConfigs; pass the function name only.');
+    }
+    await this.requireFunction(ref.name, undefined);
+    let max = 50;
+    if (input.MaxItems !== undefined && input.MaxItems !== '') {
+      max = Number(input.MaxItems);
+      if (!Number.isInteger(max) || max < 1 || max > 50) {
+        throw Errors.invalidParameter(
+          `1 validation error detected: Value '${String(input.MaxItems)}' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 50`,
+        );
+      }
+    }
+    let q = this.deps.sql.db.selectFrom(TABLE).selectAll().where('function_name', '=', ref.name);
+    if (input.Marker) q = q.where('qualifier', '>', input.Marker);
+    const rows = await q.orderBy('qualifier').limit(max + 1).execute();
+    const configs = rows.slice(0, max).map(fromRow);
+    return rows.length > max ? { configs, nextMarker: configs[configs.length - 1]!.qualifier } : { configs };
+  }
+
+  /** Lambda's response shape for one config. */
+  toWire(cfg: EventInvokeConfig): Record<string, unknown> {
+    const out: Record<string, unknown> = {
+      LastModified: cfg.lastModified / 1000,
+      FunctionArn: functionArn(this.deps.locale, cfg.functionName, cfg.qualifier),
+    };
+    if (cfg.maximumRetryAttempts !== null) out.MaximumRetryAttempts = cfg.maximumRetryAttempts;
+    if (cfg.maximumEventAgeInSeconds !== null) out.MaximumEventAgeInSeconds = cfg.maximumEventAgeInSeconds;
+    out.DestinationConfig = {
+      OnSuccess: cfg.onSuccess ? { Destination: cfg.onSuccess } : {},
+      OnFailure: cfg.onFailure ? { Destination: cfg.onFailure } : {},
+    };
+    return out;
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  private missing(name: string, qualifier: string) {
+    return Errors.resourceNotFound(
+      `The function ${functionArn(this.deps.locale, name, qualifier)} doesn't have an EventInvokeConfig`,
+    );
+  }
+
+  private async target(input: EventInvokeConfigInput): Promise<{ name: string; qualifier: string }> {
+    const ref = parseFunctionRef(input.FunctionName, this.deps.locale);
+    const given = resolveQualifier(ref, input.Qualifier);
+    await this.requireFunction(ref.name, given);
+    return { name: ref.name, qualifier: given ?? LATEST };
+  }
+
+  private async requireFunction(name: string, qualifier: string | undefined): Promise<void> {
+    let fs = this.deps.snapshot.get(name);
+    if (!fs) {
+      await this.deps.snapshot.settle();
+      fs = this.deps.snapshot.get(name);
+    }
+    const notFound = () => Errors.resourceNotFound(`Function not found: ${functionArn(this.deps.locale, name, qualifier)}`);
+    if (!fs) throw notFound();
+    if (qualifier === undefined || qualifier === LATEST) return;
+    if (isNumericVersion(qualifier) ? !fs.versions.has(qualifier) : !fs.aliases.has(qualifier)) throw notFound();
+  }
+
+  private async read(name: string, qualifier: string): Promise<EventInvokeConfig | undefined> {
+    const r = await this.deps.sql.db
+      .selectFrom(TABLE)
+      .selectAll()
+      .where('function_name', '=', name)
+      .where('qualifier', '=', qualifier)
+      .executeTakeFirst();
+    return r ? fromRow(r) : undefined;
+  }
+
+  private async write(cfg: EventInvokeConfig): Promise<void> {
+    const row = {
+      function_name: cfg.functionName,
+      qualifier: cfg.qualifier,
+      maximum_retry_attempts: cfg.maximumRetryAttempts,
+      maximum_event_age: cfg.maximumEventAgeInSeconds,
+      on_success: cfg.onSuccess,
+      on_failure: cfg.onFailure,
+      last_modified: cfg.lastModified,
+    };
+    await this.deps.sql.db
+      .insertInto(TABLE)
+      .values(row)
+      .onConflict((oc: any) => oc.columns(['function_name', 'qualifier']).doUpdateSet({
+        maximum_retry_attempts: row.maximum_retry_attempts,
+        maximum_event_age: row.maximum_event_age,
+        on_success: row.on_success,
+        on_failure: row.on_failure,
+        last_modified: row.last_modified,
+      }))
+      .execute();
+    await this.deps.changes.publish({ kind: 'resource', type: CHANGE_TYPE, id: cfg.functionName });
+  }
+}
+
+function fromRow(r: any): EventInvokeConfig {
+  return {
+    functionName: r.function_name,
+    qualifier: r.qualifier,
+    maximumRetryAttempts: r.maximum_retry_attempts === null ? null : Number(r.maximum_retry_attempts),
+    maximumEventAgeInSeconds: r.maximum_event_age === null ? null : Number(r.maximum_event_age),
+    onSuccess: r.on_success ?? null,
+    onFailure: r.on_failure ?? null,
+    lastModified: Number(r.last_modified),
+  };
+}
+
+function retryAttempts(v: unknown): number | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_RETRY_ATTEMPTS_LIMIT) {
+    throw Errors.invalidParameter(
+      `1 validation error detected: Value '${String(v)}' at 'maximumRetryAttempts' failed to satisfy constraint: Member must have value ${
+        typeof v === 'number' && v < 0 ? 'greater than or equal to 0' : `less than or equal to ${MAX_RETRY_ATTEMPTS_LIMIT}`
+      }`,
+    );
+  }
+  return v;
+}
+
+function eventAge(v: unknown): number | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < MIN_EVENT_AGE_SECONDS || v > DEFAULT_MAX_EVENT_AGE_SECONDS) {
+    throw Errors.invalidParameter(
+      `1 validation error detected: Value '${String(v)}' at 'maximumEventAgeInSeconds' failed to satisfy constraint: Member must have value ${
+        typeof v === 'number' && v < MIN_EVENT_AGE_SECONDS ? `greater than or equal to ${MIN_EVENT_AGE_SECONDS}` : `less than or equal to ${DEFAULT_MAX_EVENT_AGE_SECONDS}`
+      }`,
+    );
+  }
+  return v;
+}
+
+function destinations(
+  dc: unknown,
+  base: { onSuccess: string | null; onFailure: string | null },
+): { onSuccess: string | null; onFailure: string | null } {
+  if (dc === undefined || dc === null) return base;
+  if (typeof dc !== 'object' || Array.isArray(dc)) throw Errors.invalidParameter('DestinationConfig must be an object');
+  const d = dc as { OnSuccess?: { Destination?: unknown }; OnFailure?: { Destination?: unknown } };
+  const pick = (x: { Destination?: unknown } | undefined, current: string | null, onFailure: boolean): string | null => {
+    if (x === undefined || x === null) return current;
+    const dest = x.Destination;
+    if (dest === undefined || dest === null || dest === '') return null;
+    if (typeof dest !== 'string') throw Errors.invalidParameter('Destination must be a string');
+    validateDestination(dest, onFailure);
+    return dest;
+  };
+  return { onSuccess: pick(d.OnSuccess, base.onSuccess, false), onFailure: pick(d.OnFailure, base.onFailure, true) };
+}
+
+export function validateDestination(arn: string, onFailure: boolean): void {
+  const parts = arn.split(':');
+  const service = parts[2] ?? '';
+  const ok =
+    parts[0] === 'arn' &&
+    parts.length >= 6 &&
+    DESTINATION_SERVICES.has(service) &&
+    (service !== 's3' || onFailure) &&
+    arn.length <= 350;
+  if (!ok) throw Errors.invalidParameter(`The destination ARN ${arn} is invalid.`);
+}

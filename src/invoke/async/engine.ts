@@ -1,0 +1,342 @@
+import diagnostics_channel from 'node:diagnostics_channel';
+import { functionArn } from '../../core/arn.js';
+import { isStratusError } from '../../core/errors.js';
+import type { Locale } from '../../core/model.js';
+import { decideAfterAttempt, isExpired, policyOf, type AttemptOutcome, type FailureCondition } from '../../core/retry.js';
+import type { Clock, ControlSnapshot, EventQueue, LeasedEventEntry, TargetDispatcher } from '../../ports/index.js';
+import type { AsyncInvokeQueue, InvokeRequest, InvokeResult, Invoker } from '../types.js';
+import type { EventInvokeConfigs } from './configs.js';
+import { errorMessageOf, invocationRecord, type RecordCondition } from './record.js';
+
+export const ASYNC_QUEUE = 'async';
+
+/** Observability: every state change of an async event is published here (off the hot path). */
+export const asyncChannel = diagnostics_channel.channel('stratus:async');
+
+/** What the engine keeps per event in the queue entry's meta (see `stratus events`). */
+export interface AsyncEventMeta {
+  /** FunctionName as the caller gave it (name or ARN, maybe qualified). */
+  fn: string;
+  /** Explicit Qualifier parameter, if any. */
+  qual?: string;
+  /** The qualifier the event was resolved through: '$LATEST', a version, or an alias (config key). */
+  cq: string;
+  attempts: number;
+  backoffs: number;
+  cc?: string;
+  trace?: string;
+  lastError?: string;
+  lastStatus?: number;
+  executedVersion?: string;
+  condition?: RecordCondition;
+  nextAttemptAt?: number;
+  destinationError?: string;
+  source?: string;
+}
+
+export interface AsyncEngineDeps {
+  queue: EventQueue;
+  invoker: Invoker;
+  snapshot: ControlSnapshot;
+  targets: TargetDispatcher;
+  configs: EventInvokeConfigs;
+  locale: Locale;
+  clock: Clock;
+  timeScale: number;
+  /** Events processed at once (bounded pull). */
+  concurrency: number;
+  /** Lease length; held leases are extended every third of it. */
+  leaseMs?: number;
+  /** Idle poll interval (other nodes' events, expired leases). */
+  pollMs?: number;
+  /** Recover every running entry at start (true on a single embedded node). */
+  releaseOnStart: boolean;
+  /** Finished entries are kept this long for `stratus events`. */
+  retentionMs?: number;
+}
+
+/**
+ * The asynchronous invocation engine: Event invocations are stored durably (enqueue resolves
+ * after the commit), bounded pull workers lease them, run them through the one invoker, apply
+ * Lambda's retry policy, send destinations / the DLQ, and only then acknowledge.
+ */
+export class AsyncEngine implements AsyncInvokeQueue {
+  private running = false;
+  /** Set once stop() gave up waiting: late outcomes are not recorded (the lease brings the event back). */
+  private abandoned = false;
+  private inflight = new Map<string, LeasedEventEntry>();
+  private wakeResolve: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private timers = new Set<NodeJS.Timeout>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+
+  constructor(private readonly deps: AsyncEngineDeps) {
+    this.leaseMs = deps.leaseMs ?? 5 * 60_000;
+    this.pollMs = deps.pollMs ?? 250;
+  }
+
+  async enqueue(req: InvokeRequest & { requestId: string }, resolved: { functionName: string; qualifier: string }): Promise<void> {
+    const now = this.deps.clock.now();
+    const meta: AsyncEventMeta = { fn: req.functionName, cq: resolved.qualifier, attempts: 0, backoffs: 0 };
+    if (req.qualifier) meta.qual = req.qualifier;
+    if (req.clientContextBase64) meta.cc = req.clientContextBase64;
+    if (req.traceId) meta.trace = req.traceId;
+    if (req.source && req.source !== 'api') meta.source = req.source;
+    await this.deps.queue.enqueue([
+      { id: req.requestId, queue: ASYNC_QUEUE, group: resolved.functionName, body: req.payload, meta: meta as unknown as Record<string, unknown>, enqueuedAt: now },
+    ]);
+    if (asyncChannel.hasSubscribers) asyncChannel.publish({ type: 'enqueued', requestId: req.requestId, functionName: resolved.functionName });
+    this.wake();
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.abandoned = false;
+    if (this.deps.releaseOnStart) await this.deps.queue.releaseAll(ASYNC_QUEUE, this.deps.clock.now());
+    this.running = true;
+    this.loop = this.pump();
+    this.heartbeat = setInterval(() => void this.extendLeases(), Math.max(1000, this.leaseMs / 3));
+    this.heartbeat.unref();
+    this.pruneTimer = setInterval(() => void this.prune(), 10 * 60_000);
+    this.pruneTimer.unref();
+  }
+
+  /** Stops leasing; waits (bounded) for in-flight events. Unfinished ones keep their lease and return on restart. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wake();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    await this.loop;
+    const deadline = Date.now() + graceMs;
+    while (this.inflight.size > 0 && Date.now() < deadline) await sleep(20);
+    this.abandoned = true;
+  }
+
+  private wake(): void {
+    const r = this.wakeResolve;
+    this.wakeResolve = undefined;
+    r?.();
+  }
+
+  private wakeAt(at: number): void {
+    const delay = Math.max(0, at - this.deps.clock.now());
+    if (delay >= this.pollMs) return; // the idle poll will see it
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.wake();
+    }, delay + 1);
+    this.timers.add(t);
+  }
+
+  private async pump(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      const free = this.deps.concurrency - this.inflight.size;
+      let got = 0;
+      if (free > 0) {
+        try {
+          const leased = await this.deps.queue.lease(ASYNC_QUEUE, Math.min(free, 256), this.deps.clock.now(), this.leaseMs);
+          failures = 0;
+          got = leased.length;
+          for (const e of leased) {
+            this.inflight.set(e.id, e);
+            void this.process(e).finally(() => {
+              this.inflight.delete(e.id);
+              // Refill in batches: wake the pump when half the slots are free (or all are).
+              if (this.inflight.size === Math.floor(this.deps.concurrency / 2) || this.inflight.size === 0) this.wake();
+            });
+          }
+        } catch {
+          failures++;
+          await sleep(Math.min(5000, 100 * 2 ** failures));
+          continue;
+        }
+      }
+      if (!this.running) break;
+      if (got > 0 && this.inflight.size < this.deps.concurrency) continue;
+      await new Promise<void>((resolve) => {
+        this.wakeResolve = resolve;
+        const t = setTimeout(resolve, this.pollMs);
+        t.unref?.();
+      });
+    }
+  }
+
+  private async extendLeases(): Promise<void> {
+    if (this.inflight.size === 0) return;
+    const refs = [...this.inflight.values()].map((e) => ({ id: e.id, leases: e.leases }));
+    await this.deps.queue.extend(refs, this.deps.clock.now() + this.leaseMs).catch(() => undefined);
+  }
+
+  private async prune(): Promise<void> {
+    const keep = this.deps.retentionMs ?? 24 * 3600_000;
+    await this.deps.queue.prune(ASYNC_QUEUE, this.deps.clock.now() - keep).catch(() => undefined);
+  }
+
+  /** One leased event: attempt, decide, and finish or reschedule. */
+  private async process(e: LeasedEventEntry): Promise<void> {
+    const meta = e.meta as unknown as AsyncEventMeta;
+    const { clock, locale } = this.deps;
+    const fnName = e.group;
+    const cfg = await this.deps.configs.lookup(fnName, meta.cq).catch(() => undefined);
+    const policy = policyOf(cfg, this.deps.timeScale);
+    const fs = this.deps.snapshot.get(fnName);
+    const recordArn = functionArn(locale, fnName, meta.cq);
+
+    if (!fs) {
+      meta.lastError = 'ResourceNotFoundException';
+      return this.finish(e, meta, 'failed');
+    }
+    if (fs.fn.reservedConcurrency === 0) {
+      // Lambda sends new events of a function with reserved concurrency 0 straight to failure handling.
+      meta.lastError = 'TooManyRequestsException';
+      meta.lastStatus = 429;
+      return this.fail(e, meta, 'RetriesExhausted', recordArn, cfg?.onFailure ?? null, undefined);
+    }
+    if (isExpired(policy, e.enqueuedAt, clock.now())) {
+      return this.fail(e, meta, 'EventAgeExceeded', recordArn, cfg?.onFailure ?? null, undefined);
+    }
+
+    let outcome: AttemptOutcome;
+    let result: InvokeResult | undefined;
+    if (asyncChannel.hasSubscribers) asyncChannel.publish({ type: 'attempt', requestId: e.id, functionName: fnName, attempt: meta.attempts + 1 });
+    try {
+      const req: InvokeRequest = {
+        functionName: meta.fn,
+        payload: e.body,
+        invocationType: 'RequestResponse',
+        requestId: e.id,
+        source: 'async',
+      };
+      if (meta.qual) req.qualifier = meta.qual;
+      if (meta.cc) req.clientContextBase64 = meta.cc;
+      if (meta.trace) req.traceId = meta.trace;
+      result = await this.deps.invoker.invoke(req);
+      meta.attempts++;
+      meta.backoffs = 0;
+      meta.lastStatus = result.statusCode;
+      meta.executedVersion = result.executedVersion;
+      if (result.functionError) {
+        outcome = 'function-error';
+        meta.lastError = result.errorType ?? 'Unhandled';
+      } else {
+        outcome = 'success';
+        delete meta.lastError;
+      }
+    } catch (err) {
+      if (isStratusError(err) && err.status === 429) outcome = 'throttle';
+      else if (isStratusError(err) && err.status < 500) outcome = 'permanent-error';
+      else outcome = 'system-error';
+      meta.lastError = isStratusError(err) ? err.code : 'ServiceException';
+      meta.lastStatus = isStratusError(err) ? err.status : 500;
+    }
+    // Shutting down: environments are being stopped, so this outcome says nothing about the
+    // function. Leave the event leased; it runs again after the restart.
+    if (this.abandoned || (!this.running && outcome !== 'success' && outcome !== 'function-error')) return;
+
+    const decision = decideAfterAttempt(policy, { enqueuedAt: e.enqueuedAt, attempts: meta.attempts, backoffs: meta.backoffs }, outcome, clock.now());
+    switch (decision.action) {
+      case 'succeed': {
+        if (cfg?.onSuccess) await this.sendRecord(cfg.onSuccess, meta, e, 'Success', recordArn, result);
+        return this.finish(e, meta, 'succeeded');
+      }
+      case 'retry': {
+        if (decision.backoff) meta.backoffs++;
+        meta.nextAttemptAt = decision.at;
+        await this.deps.queue.retryAt(e, decision.at, meta as unknown as Record<string, unknown>, clock.now()).catch(() => undefined);
+        if (asyncChannel.hasSubscribers) asyncChannel.publish({ type: 'retry', requestId: e.id, functionName: fnName, at: decision.at, outcome });
+        this.wakeAt(decision.at);
+        return;
+      }
+      case 'fail':
+        return this.fail(e, meta, decision.condition, recordArn, cfg?.onFailure ?? null, result);
+    }
+  }
+
+  private async fail(
+    e: LeasedEventEntry,
+    meta: AsyncEventMeta,
+    condition: FailureCondition,
+    recordArn: string,
+    onFailure: string | null,
+    result: InvokeResult | undefined,
+  ): Promise<void> {
+    meta.condition = condition;
+    if (onFailure) await this.sendRecord(onFailure, meta, e, condition, recordArn, result);
+    const version = this.deps.snapshot.get(e.group)?.versions.get(meta.executedVersion ?? resolveVersion(this.deps.snapshot, e.group, meta.cq));
+    const dlq = version?.config.deadLetterTargetArn;
+    if (dlq) {
+      const errorCode = String(meta.lastStatus ?? (result ? result.statusCode : 429));
+      const errorMessage = errorMessageOf(result?.payload, meta.lastError ?? condition);
+      try {
+        await this.deps.targets.deliver(dlq, {
+          body: e.body.toString('utf8'),
+          attributes: { RequestID: e.id, ErrorCode: errorCode, ErrorMessage: errorMessage },
+          attributeDataTypes: { ErrorCode: 'Number' },
+        });
+      } catch (err) {
+        meta.destinationError = `DLQ ${dlq}: ${(err as Error).message}`;
+      }
+    }
+    return this.finish(e, meta, 'failed');
+  }
+
+  private async sendRecord(
+    destination: string,
+    meta: AsyncEventMeta,
+    e: LeasedEventEntry,
+    condition: RecordCondition,
+    recordArn: string,
+    result: InvokeResult | undefined,
+  ): Promise<void> {
+    const response = result
+      ? { statusCode: result.statusCode, executedVersion: result.executedVersion, payload: result.payload, ...(result.functionError ? { functionError: result.functionError } : {}) }
+      : meta.lastStatus !== undefined
+        ? { statusCode: meta.lastStatus, executedVersion: meta.executedVersion ?? resolveVersion(this.deps.snapshot, e.group, meta.cq) }
+        : undefined;
+    const record = invocationRecord({
+      now: this.deps.clock.now(),
+      requestId: e.id,
+      functionArn: recordArn,
+      condition,
+      approximateInvokeCount: meta.attempts,
+      requestPayload: e.body,
+      ...(response ? { response } : {}),
+    });
+    const body = JSON.stringify(record);
+    try {
+      await this.deps.targets.deliver(destination, {
+        body,
+        event: {
+          source: 'lambda',
+          detailType: condition === 'Success' ? 'Lambda Function Invocation Result - Success' : 'Lambda Function Invocation Result - Failure',
+          resources: [recordArn],
+        },
+      });
+    } catch (err) {
+      meta.destinationError = `${destination}: ${(err as Error).message}`;
+    }
+  }
+
+  private async finish(e: LeasedEventEntry, meta: AsyncEventMeta, state: 'succeeded' | 'failed'): Promise<void> {
+    delete meta.nextAttemptAt;
+    await this.deps.queue.complete(e, state, meta as unknown as Record<string, unknown>, this.deps.clock.now()).catch(() => undefined);
+    if (asyncChannel.hasSubscribers) asyncChannel.publish({ type: state, requestId: e.id, functionName: e.group, condition: meta.condition });
+  }
+}
+
+function resolveVersion(snapshot: ControlSnapshot, fn: string, qualifier: string): string {
+  const alias = snapshot.get(fn)?.aliases.get(qualifier);
+  return alias ? alias.functionVersion : qualifier;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,189 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { functionArn, isNumericVersion, parseFunctionRef, resolveQualifier } from '../core/arn.js';
+import { Errors } from '../core/errors.js';
+import { LATEST, type Locale, type VersionRecord } from '../core/model.js';
+import { pickAliasVersion } from '../core/routing.js';
+import type { ControlSnapshot, ExecutionService, ExecutionTarget } from '../ports/index.js';
+import type { LocalLeases } from './leases.js';
+import type { AsyncInvokeQueue, InvokeRequest, InvokeResult, Invoker } from './types.js';
+
+export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024; // 6291456
+export const ASYNC_PAYLOAD_LIMIT = 1024 * 1024; // 1048576
+
+export interface InvokerDeps {
+  locale: Locale;
+  snapshot: ControlSnapshot;
+  execution: ExecutionService;
+  leases: LocalLeases;
+  random?: () => number;
+}
+
+export interface Resolved {
+  version: VersionRecord;
+  /** Qualifier used to resolve (alias name, version, or $LATEST). */
+  qualifier: string;
+  /** ARN the caller invoked: unqualified when no qualifier was given. */
+  invokedArn: string;
+  reserved: number | null;
+}
+
+/**
+ * The one invoke pipeline: resolve -> lease -> assign/execute (ExecutionService) -> release.
+ * Every trigger hands its work here.
+ */
+export class PipelineInvoker implements Invoker {
+  private asyncQueue: AsyncInvokeQueue | undefined;
+  private readonly targets = new WeakMap<VersionRecord, ExecutionTarget>();
+  private readonly random: () => number;
+
+  constructor(private readonly deps: InvokerDeps) {
+    this.random = deps.random ?? Math.random;
+  }
+
+  setAsyncQueue(queue: AsyncInvokeQueue): void {
+    this.asyncQueue = queue;
+  }
+
+  /** Stage 1: name / ARN / qualifier -> a concrete version (alias weights applied). */
+  async resolve(functionName: string, qualifierParam: string | undefined): Promise<Resolved> {
+    const { locale, snapshot } = this.deps;
+    const ref = parseFunctionRef(functionName, locale);
+    const qualifier = resolveQualifier(ref, qualifierParam);
+    let fs = snapshot.get(ref.name);
+    if (!fs) {
+      await snapshot.settle();
+      fs = snapshot.get(ref.name);
+    }
+    const notFound = () => Errors.resourceNotFound(`Function not found: ${functionArn(locale, ref.name, qualifier)}`);
+    if (!fs) throw notFound();
+    let version: VersionRecord | undefined;
+    if (qualifier === undefined || qualifier === LATEST) {
+      version = fs.versions.get(LATEST);
+    } else if (isNumericVersion(qualifier)) {
+      version = fs.versions.get(qualifier);
+    } else {
+      const alias = fs.aliases.get(qualifier);
+      if (alias) {
+        const picked = pickAliasVersion(alias.functionVersion, alias.additionalVersionWeights, this.random());
+        version = fs.versions.get(picked);
+      }
+    }
+    if (!version) throw notFound();
+    return {
+      version,
+      qualifier: qualifier ?? LATEST,
+      invokedArn: functionArn(locale, ref.name, qualifier),
+      reserved: fs.fn.reservedConcurrency,
+    };
+  }
+
+  async invoke(req: InvokeRequest): Promise<InvokeResult> {
+    const resolved = await this.resolve(req.functionName, req.qualifier);
+    const payload = req.payload.length === 0 ? EMPTY_EVENT : req.payload;
+    if (req.source === 'api') validateJson(payload);
+    const { version } = resolved;
+
+    if (req.invocationType === 'DryRun') {
+      return { statusCode: 204, requestId: req.requestId ?? randomUUID(), payload: Buffer.alloc(0), executedVersion: version.version };
+    }
+    if (req.invocationType === 'Event') {
+      if (payload.length > ASYNC_PAYLOAD_LIMIT) {
+        throw Errors.requestTooLarge(`Request must be smaller than ${ASYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction operation`);
+      }
+      if (!this.asyncQueue) {
+        throw Errors.notImplemented('Asynchronous invocation (InvocationType Event) is not supported by this Stratus build yet.');
+      }
+      const requestId = req.requestId ?? randomUUID();
+      await this.asyncQueue.enqueue(
+        { ...req, payload, requestId },
+        { functionName: version.functionName, qualifier: resolved.qualifier },
+      );
+      return { statusCode: 202, requestId, payload: Buffer.alloc(0), executedVersion: version.version };
+    }
+    if (payload.length > SYNC_PAYLOAD_LIMIT) {
+      throw Errors.requestTooLarge(`Request must be smaller than ${SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction operation`);
+    }
+    return this.execute(resolved, req, payload);
+  }
+
+  /** Stages 2-5 for an already resolved version (the async worker enters here too). */
+  async execute(resolved: Resolved, req: InvokeRequest, payload: Buffer): Promise<InvokeResult> {
+    const { version } = resolved;
+    const release = this.deps.leases.acquire(version.functionName, resolved.reserved);
+    const requestId = req.requestId ?? randomUUID();
+    try {
+      const outcome = await this.deps.execution.execute(this.targetOf(version), {
+        requestId,
+        payload,
+        invokedFunctionArn: resolved.invokedArn,
+        traceId: req.traceId ?? newTraceId(),
+        clientContext: req.clientContextBase64 ? decodeClientContext(req.clientContextBase64) : undefined,
+        cognitoIdentity: req.cognitoIdentity,
+        wantLogTail: req.logType === 'Tail',
+        stream: req.stream,
+      });
+      const result: InvokeResult = {
+        statusCode: 200,
+        requestId,
+        payload: outcome.payload,
+        executedVersion: version.version,
+        durationMs: outcome.durationMs,
+      };
+      if (outcome.status === 'error') {
+        result.functionError = 'Unhandled';
+        result.errorType = outcome.errorType;
+      }
+      if (outcome.streamed) result.streamed = true;
+      if (req.logType === 'Tail' && outcome.logTail !== undefined) {
+        result.logResult = Buffer.from(outcome.logTail).toString('base64');
+      }
+      return result;
+    } finally {
+      release();
+    }
+  }
+
+  targetOf(version: VersionRecord): ExecutionTarget {
+    let t = this.targets.get(version);
+    if (!t) {
+      t = {
+        functionName: version.functionName,
+        version: version.version,
+        functionArn: functionArn(this.deps.locale, version.functionName),
+        config: version.config,
+        codeKey: version.codeKey,
+        revisionId: version.revisionId,
+        logGroupName: version.config.loggingConfig?.logGroup || `/aws/lambda/${version.functionName}`,
+      };
+      this.targets.set(version, t);
+    }
+    return t;
+  }
+}
+
+const EMPTY_EVENT = Buffer.from('{}');
+
+function validateJson(payload: Buffer): void {
+  try {
+    JSON.parse(payload.toString('utf8'));
+  } catch (e) {
+    throw Errors.invalidRequestContent(`Could not parse request body into json: ${(e as Error).message}`);
+  }
+}
+
+function decodeClientContext(b64: string): string {
+  const text = Buffer.from(b64, 'base64').toString('utf8');
+  try {
+    JSON.parse(text);
+  } catch {
+    throw Errors.invalidRequestContent('Client context must be a valid Base64-encoded JSON object.');
+  }
+  return text;
+}
+
+/** X-Ray style trace header: Root=1-<8 hex epoch secs>-<24 hex>;Parent=<16 hex>;Sampled=0 */
+export function newTraceId(): string {
+  const r = randomBytes(20).toString('hex');
+  const t = Math.floor(Date.now() / 1000).toString(16).padStart(8, '0');
+  return `Root=1-${t}-${r.slice(0, 24)};Parent=${r.slice(24, 40)};Sampled=0`;
+}

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { functionArn, parseFunctionRef, resolveQualifier } from '../../src/core/arn.js';
+import { decideAdmission } from '../../src/core/concurrency.js';
+import { pickAliasVersion } from '../../src/core/routing.js';
+
+const locale = { region: 'us-east-1', accountId: '000000000000' };
+
+describe('function references', () => {
+  const cases: Array<[string, string, string | undefined]> = [
+    ['my-fn', 'my-fn', undefined],
+    ['my-fn:live', 'my-fn', 'live'],
+    ['my-fn:$LATEST', 'my-fn', '$LATEST'],
+    ['000000000000:function:my-fn', 'my-fn', undefined],
+    ['000000000000:function:my-fn:3', 'my-fn', '3'],
+    ['arn:aws:lambda:us-east-1:000000000000:function:my-fn', 'my-fn', undefined],
+    ['arn:aws:lambda:us-east-1:000000000000:function:my-fn:prod', 'my-fn', 'prod'],
+  ];
+  for (const [input, name, qualifier] of cases) {
+    test(input, () => {
+      const ref = parseFunctionRef(input, locale);
+      assert.equal(ref.name, name);
+      assert.equal(ref.qualifier, qualifier);
+    });
+  }
+  for (const bad of ['', 'has space', 'a'.repeat(65), 'arn:aws:lambda:us-east-1:000000000000:function:', 'x'.repeat(171)]) {
+    test(`refuses ${JSON.stringify(bad.slice(0, 20))}`, () => {
+      assert.throws(() => parseFunctionRef(bad, locale), { code: 'InvalidParameterValueException' });
+    });
+  }
+  test('another account is not found', () => {
+    assert.throws(() => parseFunctionRef('111111111111:function:f', locale), { code: 'ResourceNotFoundException' });
+  });
+  test('qualifier in name and parameter must agree', () => {
+    assert.equal(resolveQualifier({ name: 'f', qualifier: '1' }, '1'), '1');
+    assert.equal(resolveQualifier({ name: 'f' }, 'live'), 'live');
+    assert.throws(() => resolveQualifier({ name: 'f', qualifier: '1' }, '2'), { code: 'InvalidParameterValueException' });
+  });
+  test('ARN format', () => {
+    assert.equal(functionArn(locale, 'f'), 'arn:aws:lambda:us-east-1:000000000000:function:f');
+    assert.equal(functionArn(locale, 'f', 'live'), 'arn:aws:lambda:us-east-1:000000000000:function:f:live');
+  });
+});
+
+describe('admission', () => {
+  const base = { accountLimit: 10, totalReserved: 4, reserved: null as number | null, inFlightFunction: 0, inFlightUnreserved: 0 };
+  const table: Array<[string, Partial<typeof base> & { reserved?: number | null }, string | true]> = [
+    ['unreserved below pool', { inFlightUnreserved: 5 }, true],
+    ['unreserved pool full (10 - 4 reserved)', { inFlightUnreserved: 6 }, 'ConcurrentInvocationLimitExceeded'],
+    ['reserved below its limit', { reserved: 4, inFlightFunction: 3, inFlightUnreserved: 6 }, true],
+    ['reserved at its limit', { reserved: 4, inFlightFunction: 4 }, 'ReservedFunctionConcurrentInvocationLimitExceeded'],
+    ['reserved zero always throttles', { reserved: 0 }, 'ReservedFunctionConcurrentInvocationLimitExceeded'],
+    ['reservations above the limit leave no pool', { totalReserved: 12 }, 'ConcurrentInvocationLimitExceeded'],
+  ];
+  for (const [name, input, expected] of table) {
+    test(name, () => {
+      const d = decideAdmission({ ...base, ...input } as any);
+      if (expected === true) assert.deepEqual(d, { admit: true });
+      else assert.deepEqual(d, { admit: false, reason: expected });
+    });
+  }
+});
+
+describe('alias routing', () => {
+  test('weights split by the random draw', () => {
+    assert.equal(pickAliasVersion('1', {}, 0.99), '1');
+    assert.equal(pickAliasVersion('1', { '2': 0.1 }, 0.05), '2');
+    assert.equal(pickAliasVersion('1', { '2': 0.1 }, 0.1), '1');
+    assert.equal(pickAliasVersion('1', { '2': 1 }, 0.999), '2');
+  });
+});

@@ -1,0 +1,40 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { StratusConfig } from '../../src/app/config.js';
+import { createStratus, type Stratus } from '../../src/app/index.js';
+
+export interface TestServer {
+  /** http://127.0.0.1:PORT — pass as endpoint to AWS SDK clients. */
+  endpoint: string;
+  dataDir: string;
+  stratus: Stratus;
+  /** Stops the server; removes the data dir unless keepData. */
+  stop(opts?: { keepData?: boolean }): Promise<void>;
+}
+
+/** Credentials and region for AWS SDK v3 clients pointed at a test server. */
+export function clientConfig(endpoint: string) {
+  return {
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+  };
+}
+
+/** Starts a real Stratus server on a random loopback port with a fresh data dir. */
+export async function startServer(overrides: Partial<StratusConfig> = {}): Promise<TestServer> {
+  const dataDir = overrides.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-test-'));
+  const stratus = await createStratus({ port: 0, host: '127.0.0.1', prewarmPerRuntime: 0, idleTimeoutMs: 60_000, ...overrides, dataDir });
+  const { url } = await stratus.start();
+  return {
+    endpoint: url,
+    dataDir,
+    stratus,
+    async stop(opts) {
+      await stratus.stop();
+      if (!opts?.keepData && !overrides.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

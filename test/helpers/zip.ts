@@ -1,0 +1,24 @@
+import yazl from 'yazl';
+
+export interface ZipEntry {
+  content: string | Buffer;
+  /** Unix mode, e.g. 0o755 for an executable bootstrap. */
+  mode?: number;
+}
+
+/** Builds a zip in memory from { 'path/in/zip': content }. */
+export function makeZip(files: Record<string, string | Buffer | ZipEntry>): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  for (const [name, v] of Object.entries(files)) {
+    const entry: ZipEntry = typeof v === 'string' || Buffer.isBuffer(v) ? { content: v } : v;
+    const data = typeof entry.content === 'string' ? Buffer.from(entry.content) : entry.content;
+    zip.addBuffer(data, name, { mode: entry.mode ?? 0o644 });
+  }
+  zip.end();
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    zip.outputStream.on('data', (c: Buffer) => chunks.push(c));
+    zip.outputStream.on('end', () => resolve(Buffer.concat(chunks)));
+    zip.outputStream.on('error', reject);
+  });
+}
