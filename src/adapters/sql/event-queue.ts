@@ -1,0 +1,250 @@
+import { sql } from 'kysely';
+import type {
+  EventEntryInfo, EventEntryState, EventLeaseRef, EventQueue, LeasedEventEntry, NewEventEntry,
+} from '../../ports/event-queue.js';
+import type { SqlDatabase } from '../../ports/sql.js';
+
+const TABLE = 'event_queue';
+const INSERT_CHUNK = 400; // 11 columns per row: well under SQLite's 32766 variables
+
+type Finish =
+  | { kind: 'complete'; ref: EventLeaseRef; state: 'succeeded' | 'failed'; meta: string; now: number }
+  | { kind: 'retry'; ref: EventLeaseRef; visibleAt: number; meta: string; now: number };
+
+/**
+ * The durable event queue on the relational store (SQLite embedded, Postgres in a cluster):
+ * table `event_queue` (migration 003-async). Enqueues and finishes are group-committed.
+ */
+export class SqlEventQueue implements EventQueue {
+  private readonly inserts: GroupCommit<NewEventEntry, void>;
+  private readonly finishes: GroupCommit<Finish, boolean>;
+
+  constructor(private readonly database: SqlDatabase) {
+    this.inserts = new GroupCommit((items) => this.insertMany(items), 2000);
+    this.finishes = new GroupCommit((items) => this.finishMany(items), 1000);
+  }
+
+  private get db() {
+    return this.database.db;
+  }
+
+  async enqueue(entries: NewEventEntry[]): Promise<void> {
+    if (entries.length === 1) return this.inserts.add(entries[0]!);
+    await Promise.all(entries.map((e) => this.inserts.add(e)));
+  }
+
+  private async insertMany(items: NewEventEntry[]): Promise<void[]> {
+    const rows = items.map((e) => ({
+      id: e.id,
+      queue: e.queue,
+      grp: e.group,
+      state: 'queued',
+      prev_state: null,
+      body: e.body,
+      meta: JSON.stringify(e.meta),
+      enqueued_at: e.enqueuedAt,
+      updated_at: e.enqueuedAt,
+      visible_at: e.visibleAt ?? e.enqueuedAt,
+      leases: 0,
+    }));
+    if (rows.length <= INSERT_CHUNK) {
+      await this.db.insertInto(TABLE).values(rows).execute();
+    } else {
+      await this.db.transaction().execute(async (trx) => {
+        for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+          await trx.insertInto(TABLE).values(rows.slice(i, i + INSERT_CHUNK)).execute();
+        }
+      });
+    }
+    return items.map(() => undefined);
+  }
+
+  async lease(queue: string, max: number, now: number, leaseMs: number): Promise<LeasedEventEntry[]> {
+    if (max <= 0) return [];
+    const pg = this.database.dialect === 'postgres';
+    const rows = await this.db
+      .updateTable(TABLE)
+      .set({
+        prev_state: sql`state`,
+        state: 'running',
+        leases: sql`leases + 1`,
+        visible_at: now + leaseMs,
+        updated_at: now,
+      })
+      .where('id', 'in', (eb: any) => {
+        let q = eb
+          .selectFrom(TABLE)
+          .select('id')
+          .where('queue', '=', queue)
+          .where('visible_at', '<=', now)
+          .orderBy('visible_at')
+          .limit(max);
+        if (pg) q = q.forUpdate().skipLocked();
+        return q;
+      })
+      .returning(['id', 'queue', 'grp', 'body', 'meta', 'enqueued_at', 'leases', 'prev_state'])
+      .execute();
+    return rows
+      .map((r: any) => ({
+        id: r.id,
+        queue: r.queue,
+        group: r.grp,
+        body: toBuffer(r.body),
+        meta: JSON.parse(r.meta),
+        enqueuedAt: Number(r.enqueued_at),
+        leases: Number(r.leases),
+        previousState: r.prev_state as EventEntryState,
+      }))
+      .sort((a, b) => a.enqueuedAt - b.enqueuedAt);
+  }
+
+  async extend(refs: EventLeaseRef[], until: number): Promise<void> {
+    if (refs.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (const r of refs) {
+        await trx
+          .updateTable(TABLE)
+          .set({ visible_at: until })
+          .where('id', '=', r.id)
+          .where('leases', '=', r.leases)
+          .where('state', '=', 'running')
+          .execute();
+      }
+    });
+  }
+
+  retryAt(ref: EventLeaseRef, visibleAt: number, meta: Record<string, unknown>, now: number): Promise<boolean> {
+    return this.finishes.add({ kind: 'retry', ref, visibleAt, meta: JSON.stringify(meta), now });
+  }
+
+  complete(ref: EventLeaseRef, state: 'succeeded' | 'failed', meta: Record<string, unknown>, now: number): Promise<boolean> {
+    return this.finishes.add({ kind: 'complete', ref, state, meta: JSON.stringify(meta), now });
+  }
+
+  private async finishMany(items: Finish[]): Promise<boolean[]> {
+    return this.db.transaction().execute(async (trx) => {
+      const out: boolean[] = [];
+      for (const f of items) {
+        const set =
+          f.kind === 'complete'
+            ? { state: f.state, meta: f.meta, body: null, visible_at: null, updated_at: f.now }
+            : { state: 'retrying', meta: f.meta, visible_at: f.visibleAt, updated_at: f.now };
+        const res = await trx
+          .updateTable(TABLE)
+          .set(set)
+          .where('id', '=', f.ref.id)
+          .where('leases', '=', f.ref.leases)
+          .where('state', '=', 'running')
+          .executeTakeFirst();
+        out.push(Number(res.numUpdatedRows) > 0);
+      }
+      return out;
+    });
+  }
+
+  async releaseAll(queue: string, now: number): Promise<number> {
+    const res = await this.db
+      .updateTable(TABLE)
+      .set({ visible_at: now })
+      .where('queue', '=', queue)
+      .where('state', '=', 'running')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  async get(id: string): Promise<EventEntryInfo | undefined> {
+    const r = await this.db.selectFrom(TABLE).select(INFO_COLUMNS).where('id', '=', id).executeTakeFirst();
+    return r ? toInfo(r) : undefined;
+  }
+
+  async list(queue: string, opts: { group?: string; states?: EventEntryState[]; limit: number }): Promise<EventEntryInfo[]> {
+    let q = this.db.selectFrom(TABLE).select(INFO_COLUMNS).where('queue', '=', queue);
+    if (opts.group !== undefined) q = q.where('grp', '=', opts.group);
+    if (opts.states && opts.states.length) q = q.where('state', 'in', opts.states);
+    const rows = await q.orderBy('enqueued_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute();
+    return rows.map(toInfo);
+  }
+
+  async counts(queue: string, group?: string): Promise<Record<EventEntryState, number>> {
+    let q = this.db
+      .selectFrom(TABLE)
+      .select(['state', (eb: any) => eb.fn.countAll().as('n')])
+      .where('queue', '=', queue);
+    if (group !== undefined) q = q.where('grp', '=', group);
+    const rows = await q.groupBy('state').execute();
+    const out: Record<EventEntryState, number> = { queued: 0, running: 0, retrying: 0, succeeded: 0, failed: 0 };
+    for (const r of rows as unknown as Array<{ state: EventEntryState; n: unknown }>) out[r.state] = Number(r.n);
+    return out;
+  }
+
+  async prune(queue: string, before: number): Promise<number> {
+    const res = await this.db
+      .deleteFrom(TABLE)
+      .where('queue', '=', queue)
+      .where('visible_at', 'is', null)
+      .where('updated_at', '<', before)
+      .executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+}
+
+const INFO_COLUMNS = ['id', 'queue', 'grp', 'state', 'meta', 'enqueued_at', 'updated_at', 'visible_at', 'leases'] as const;
+
+function toInfo(r: any): EventEntryInfo {
+  return {
+    id: r.id,
+    queue: r.queue,
+    group: r.grp,
+    state: r.state,
+    meta: JSON.parse(r.meta),
+    enqueuedAt: Number(r.enqueued_at),
+    updatedAt: Number(r.updated_at),
+    visibleAt: r.visible_at === null || r.visible_at === undefined ? null : Number(r.visible_at),
+    leases: Number(r.leases),
+  };
+}
+
+function toBuffer(v: unknown): Buffer {
+  if (Buffer.isBuffer(v)) return v;
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  if (v === null || v === undefined) return Buffer.alloc(0);
+  return Buffer.from(String(v));
+}
+
+/**
+ * Group commit: calls made while a flush is pending or running are written together in the
+ * next flush (one transaction), and each caller's promise settles when its batch committed.
+ * Many concurrent durable writes then cost one commit instead of one each.
+ */
+class GroupCommit<T, R> {
+  private pending: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
+  private active = false;
+
+  constructor(
+    private readonly flush: (items: T[]) => Promise<R[]>,
+    private readonly maxBatch = 500,
+  ) {}
+
+  add(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      if (!this.active) {
+        this.active = true;
+        setImmediate(() => void this.run());
+      }
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, this.maxBatch);
+      try {
+        const results = await this.flush(batch.map((b) => b.item));
+        batch.forEach((b, i) => b.resolve(results[i]!));
+      } catch (e) {
+        for (const b of batch) b.reject(e);
+      }
+    }
+    this.active = false;
+  }
+}

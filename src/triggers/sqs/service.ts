@@ -1,0 +1,630 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Errors, StratusError, isStratusError } from '../../core/errors.js';
+import type { Locale } from '../../core/model.js';
+import {
+  defaultQueueAttributes, differingAttribute, isFifoName, parseQueueArn, queueArn, queueNameFromUrl, queueSettings,
+  requestedQueueAttributes, validateQueueAttributes, validateQueueName, type QueueSettings,
+} from '../../core/sqs-attributes.js';
+import { SqsErrors } from '../../core/sqs-errors.js';
+import { contentDeduplicationId, dedupScopeKey, DEDUP_WINDOW_MS, formatSequenceNumber } from '../../core/sqs-fifo.js';
+import { md5OfBody, md5OfMessageAttributes, type SqsAttributeValue } from '../../core/sqs-md5.js';
+import {
+  attributesToWire, decodeReceiptHandle, encodeReceiptHandle, intParam, parseMessageAttributes, requestedSystemAttributes,
+  selectMessageAttributes, validateBatchEntries, validateBody,
+} from '../../core/sqs-messages.js';
+import type { Clock, TargetMessage } from '../../ports/index.js';
+import { QueueSignals } from './signals.js';
+import type { NewMessage, QueueRecord, SendOutcome, SqsStore, StoredMessage } from './store.js';
+
+export interface SqsServiceDeps {
+  store: SqsStore;
+  locale: Locale;
+  clock: Clock;
+  /** Base URL of this server (queue URLs), when the request gives no Host. */
+  baseUrl: () => string;
+  /** In a cluster, other nodes' sends do not wake local long polls: re-check this often (ms). */
+  recheckMs?: number;
+}
+
+/** A received message with every system attribute (the poller and the wire layer pick from it). */
+export interface ReceivedMessage {
+  messageId: string;
+  receiptHandle: string;
+  body: string;
+  md5OfBody: string;
+  /** All system attributes SQS can return for this message. */
+  attributes: Record<string, string>;
+  messageAttributes: Record<string, SqsAttributeValue>;
+  groupId?: string;
+  queue: string;
+}
+
+export interface SendInput {
+  body: string;
+  attributes?: Record<string, SqsAttributeValue>;
+  delaySeconds?: number;
+  groupId?: string;
+  dedupId?: string;
+  traceHeader?: string;
+}
+
+type Input = Record<string, unknown>;
+
+const PURGE_INTERVAL_MS = 60_000;
+const MAX_BATCH_BYTES = 1048576;
+const MAX_TAGS = 50;
+/** How long a queue record is reused; in a cluster, another node's change shows within this. */
+const QUEUE_CACHE_MS = 1000;
+
+/**
+ * The SQS-compatible queue service: every operation of the AmazonSQS JSON API (inputs and
+ * outputs in the wire's shape), plus the in-process API that event source mappings and delivery
+ * targets use. Persistence is the SqsStore; long polls wait on in-process signals.
+ */
+export class SqsService {
+  readonly signals = new QueueSignals();
+  private readonly lastPurge = new Map<string, number>();
+  /** Queue records for the hot path (send/receive/delete), briefly: local changes invalidate. */
+  private readonly cache = new Map<string, { q: QueueRecord; at: number }>();
+  private readonly sender: string;
+
+  constructor(private readonly deps: SqsServiceDeps) {
+    this.sender = deps.locale.accountId;
+  }
+
+  private get store() {
+    return this.deps.store;
+  }
+
+  private now(): number {
+    return this.deps.clock.now();
+  }
+
+  close(): void {
+    this.signals.close();
+  }
+
+  private async getQueue(name: string): Promise<QueueRecord | undefined> {
+    const hit = this.cache.get(name);
+    const now = Date.now();
+    if (hit && now - hit.at < QUEUE_CACHE_MS) return hit.q;
+    const q = await this.store.getQueue(name);
+    if (q) this.cache.set(name, { q, at: now });
+    else this.cache.delete(name);
+    return q;
+  }
+
+  private forget(name: string): void {
+    this.cache.delete(name);
+  }
+
+  // ---- naming ----
+
+  queueUrl(name: string, host?: string): string {
+    const base = host ? `http://${host}` : this.deps.baseUrl();
+    return `${base}/${this.deps.locale.accountId}/${encodeURIComponent(name)}`;
+  }
+
+  queueArn(name: string): string {
+    return queueArn(this.deps.locale.region, this.deps.locale.accountId, name);
+  }
+
+  private async queueFromUrl(url: unknown): Promise<QueueRecord> {
+    if (typeof url !== 'string' || url === '') throw SqsErrors.missingParameter('QueueUrl');
+    const name = queueNameFromUrl(url, this.deps.locale.accountId) ?? (/^[a-zA-Z0-9_.-]{1,80}$/.test(url) ? url : undefined);
+    if (!name) throw SqsErrors.queueDoesNotExist();
+    const q = await this.getQueue(name);
+    if (!q) throw SqsErrors.queueDoesNotExist();
+    return q;
+  }
+
+  /** The queue an ARN names (this account and region), if it exists. */
+  async queueByArn(arn: string): Promise<QueueRecord | undefined> {
+    const p = parseQueueArn(arn);
+    if (!p || p.accountId !== this.deps.locale.accountId || p.region !== this.deps.locale.region) return undefined;
+    return this.getQueue(p.name);
+  }
+
+  // ---- queues ----
+
+  async createQueue(i: Input, host?: string): Promise<unknown> {
+    const name = validateQueueName(i.QueueName, false);
+    const fifo = isFifoName(name);
+    const given = validateQueueAttributes(i.Attributes, { creating: true, fifo });
+    const attrsIn = i.Attributes as Record<string, unknown> | undefined;
+    if (fifo && attrsIn?.FifoQueue === undefined) {
+      throw SqsErrors.invalidParameterValue('The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix. The queue name can be 1-80 in length');
+    }
+    const tags = validateTags(i.tags);
+    await this.checkRedrive(name, fifo, given.RedrivePolicy);
+    const existing = await this.store.getQueue(name);
+    if (existing) return this.existingQueue(existing, given, host);
+    const now = this.now();
+    const attributes = { ...defaultQueueAttributes(fifo), ...given };
+    for (const [k, v] of Object.entries(attributes)) if (v === '') delete attributes[k];
+    const created = await this.store.createQueue({ name, fifo, attributes, tags, createdAt: now, modifiedAt: now });
+    if (!created) {
+      const again = await this.store.getQueue(name);
+      if (again) return this.existingQueue(again, given, host);
+    }
+    return { QueueUrl: this.queueUrl(name, host) };
+  }
+
+  private existingQueue(q: QueueRecord, given: Record<string, string>, host?: string): unknown {
+    const diff = differingAttribute(q.attributes, given);
+    if (diff) throw SqsErrors.queueNameExists(`A queue already exists with the same name and a different value for attribute ${diff}`);
+    return { QueueUrl: this.queueUrl(q.name, host) };
+  }
+
+  private async checkRedrive(name: string, fifo: boolean, policy: string | undefined): Promise<void> {
+    if (!policy) return;
+    const { deadLetterTargetArn } = JSON.parse(policy) as { deadLetterTargetArn: string };
+    const dlq = await this.queueByArn(deadLetterTargetArn);
+    const bad = (reason: string) => SqsErrors.invalidAttributeValue(`Value ${policy} for parameter RedrivePolicy is invalid. Reason: ${reason}`);
+    if (!dlq) throw bad('Dead-letter target does not exist.');
+    if (dlq.name === name) throw bad('Dead-letter target can not be the queue itself.');
+    if (dlq.fifo !== fifo) throw bad('Dead-letter queue type must match the source queue type (standard or FIFO).');
+  }
+
+  async getQueueUrl(i: Input, host?: string): Promise<unknown> {
+    if (typeof i.QueueName !== 'string' || i.QueueName === '') throw SqsErrors.missingParameter('QueueName');
+    if (i.QueueOwnerAWSAccountId !== undefined && i.QueueOwnerAWSAccountId !== this.deps.locale.accountId) throw SqsErrors.queueDoesNotExist();
+    const q = await this.store.getQueue(i.QueueName);
+    if (!q) throw SqsErrors.queueDoesNotExist();
+    return { QueueUrl: this.queueUrl(q.name, host) };
+  }
+
+  async listQueues(i: Input, host?: string): Promise<unknown> {
+    const max = intParam(i, 'MaxResults', 1, 1000, 'MaxResults must be an integer between 1 and 1000.');
+    const prefix = typeof i.QueueNamePrefix === 'string' ? i.QueueNamePrefix : undefined;
+    let after: string | undefined;
+    if (i.NextToken !== undefined && i.NextToken !== null && i.NextToken !== '') {
+      if (max === undefined) throw SqsErrors.invalidParameterValue('MaxResults is a mandatory parameter when you provide a value for NextToken.');
+      try {
+        after = JSON.parse(Buffer.from(String(i.NextToken), 'base64').toString('utf8')).after;
+      } catch {
+        throw SqsErrors.invalidParameterValue('Invalid NextToken value.');
+      }
+      if (typeof after !== 'string') throw SqsErrors.invalidParameterValue('Invalid NextToken value.');
+    }
+    const limit = max ?? 1000;
+    const rows = await this.store.listQueues(prefix, after, limit + 1);
+    const page = rows.slice(0, limit);
+    const out: Record<string, unknown> = {};
+    if (page.length) out.QueueUrls = page.map((q) => this.queueUrl(q.name, host));
+    if (max !== undefined && rows.length > limit) {
+      out.NextToken = Buffer.from(JSON.stringify({ after: page[page.length - 1]!.name })).toString('base64');
+    }
+    return out;
+  }
+
+  async deleteQueue(i: Input): Promise<unknown> {
+    const q = await this.queueFromUrl(i.QueueUrl);
+    await this.store.deleteQueue(q.name);
+    this.forget(q.name);
+    this.lastPurge.delete(q.name);
+    this.signals.notify(q.name);
+    return {};
+  }
+
+  async getQueueAttributes(i: Input): Promise<unknown> {
+    const q = await this.queueFromUrl(i.QueueUrl);
+    const names = requestedQueueAttributes(i.AttributeNames);
+    const out: Record<string, string> = {};
+    if (names.size === 0) return {};
+    const s = queueSettings(q.attributes);
+    const now = this.now();
+    const needsCounts = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'].some((n) => names.has(n));
+    const counts = needsCounts ? await this.store.counts(q.name, now, now - s.retentionSeconds * 1000) : undefined;
+    for (const n of names) {
+      switch (n) {
+        case 'ApproximateNumberOfMessages': out[n] = String(counts!.visible); break;
+        case 'ApproximateNumberOfMessagesNotVisible': out[n] = String(counts!.notVisible); break;
+        case 'ApproximateNumberOfMessagesDelayed': out[n] = String(counts!.delayed); break;
+        case 'CreatedTimestamp': out[n] = String(Math.floor(q.createdAt / 1000)); break;
+        case 'LastModifiedTimestamp': out[n] = String(Math.floor(q.modifiedAt / 1000)); break;
+        case 'QueueArn': out[n] = this.queueArn(q.name); break;
+        default:
+          if (q.attributes[n] !== undefined && q.attributes[n] !== '') out[n] = q.attributes[n]!;
+      }
+    }
+    return { Attributes: out };
+  }
+
+  async setQueueAttributes(i: Input): Promise<unknown> {
+    const q = await this.queueFromUrl(i.QueueUrl);
+    if (i.Attributes === undefined || i.Attributes === null) throw SqsErrors.missingParameter('Attributes');
+    const given = validateQueueAttributes(i.Attributes, { creating: false, fifo: q.fifo });
+    await this.checkRedrive(q.name, q.fifo, given.RedrivePolicy);
+    const attributes = { ...q.attributes, ...given };
+    for (const [k, v] of Object.entries(attributes)) if (v === '') delete attributes[k];
+    await this.store.updateQueue(q.name, { attributes, modifiedAt: this.now() });
+    this.forget(q.name);
+    return {};
+  }
+
+  async purgeQueue(i: Input): Promise<unknown> {
+    const q = await this.queueFromUrl(i.QueueUrl);
+    const now = this.now();
+    const last = this.lastPurge.get(q.name);
+    if (last !== undefined && now - last < PURGE_INTERVAL_MS) throw SqsErrors.purgeInProgress(this.queueArn(q.name));
+    this.lastPurge.set(q.name, now);
+    await this.store.purge(q.name);
+    return {};
+  }
+
+  async tagQueue(i: Input): Promise<unknown> {
+    const q = await this.queueFromUrl(i.QueueUrl);
+    const tags = validateTags(i.Tags);
+    const merged = { ...q.tags, ...tags };
+    if (Object.keys(merged).length > MAX_TAGS) throw SqsErrors.invalidParameterValue(`Too many tags added for queue ${q.name}.`);
+    await this.store.updateQueue(q.name, { tags: merged });
+    this.forget(q.name);
+    return {};
+  }
+
+  async untagQueue(i: Input): Promise<unknown> {
+    const q = await this.queueFromUrl(i.QueueUrl);
+    if (!Array.isArray(i.TagKeys)) throw SqsErrors.missingParameter('TagKeys');
+    const tags = { ...q.tags };
+    for (const k of i.TagKeys) delete tags[String(k)];
+    await this.store.updateQueue(q.name, { tags });
+    this.forget(q.name);
+    return {};
+  }
+
+  async listQueueTags(i: Input): Promise<unknown> {
+    const q = await this.queueFromUrl(i.QueueUrl);
+    return Object.keys(q.tags).length ? { Tags: q.tags } : {};
+  }
+
+  async listDeadLetterSourceQueues(i: Input, host?: string): Promise<unknown> {
+    const q = await this.queueFromUrl(i.QueueUrl);
+    const arn = this.queueArn(q.name);
+    const all = await this.store.listQueues(undefined, undefined, 100_000);
+    const urls = all
+      .filter((s) => s.attributes.RedrivePolicy && (JSON.parse(s.attributes.RedrivePolicy) as { deadLetterTargetArn: string }).deadLetterTargetArn === arn)
+      .map((s) => this.queueUrl(s.name, host));
+    return { queueUrls: urls };
+  }
+
+  // ---- send ----
+
+  private prepare(q: QueueRecord, s: QueueSettings, e: Input, now: number): NewMessage & { dedupId?: string; dedupScope?: string } {
+    const body = validateBody(e.MessageBody);
+    const delay = intParam(e, 'DelaySeconds', 0, 900, 'DelaySeconds must be >= 0 and <= 900');
+    const { attributes, size } = parseMessageAttributes(e.MessageAttributes);
+    const sys = parseMessageAttributes(e.MessageSystemAttributes, true).attributes;
+    const bytes = Buffer.byteLength(body) + size;
+    if (bytes > s.maximumMessageSize) {
+      throw SqsErrors.invalidParameterValue(`One or more parameters are invalid. Reason: Message must be shorter than ${s.maximumMessageSize} bytes.`);
+    }
+    const m: NewMessage & { dedupId?: string; dedupScope?: string } = {
+      id: randomUUID(), body, md5Body: md5OfBody(body), attrs: attributes, sender: this.sender, sentAt: now,
+      visibleAt: now + (delay ?? s.delaySeconds) * 1000,
+    };
+    if (sys.AWSTraceHeader?.StringValue) m.traceHeader = sys.AWSTraceHeader.StringValue;
+    const group = e.MessageGroupId;
+    const dedup = e.MessageDeduplicationId;
+    if (q.fifo) {
+      if (delay !== undefined && delay !== 0) {
+        throw SqsErrors.invalidParameterValue(`Value ${delay} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.`);
+      }
+      if (typeof group !== 'string' || group === '') throw SqsErrors.missingParameter('MessageGroupId');
+      if (!/^[\x21-\x7e]{1,128}$/.test(group)) throw SqsErrors.invalidParameterValue(`Value ${group} for parameter MessageGroupId is invalid.`);
+      let dedupId: string;
+      if (typeof dedup === 'string' && dedup !== '') {
+        if (!/^[\x21-\x7e]{1,128}$/.test(dedup)) throw SqsErrors.invalidParameterValue(`Value ${dedup} for parameter MessageDeduplicationId is invalid.`);
+        dedupId = dedup;
+      } else if (s.contentBasedDeduplication) {
+        dedupId = contentDeduplicationId(body);
+      } else {
+        throw SqsErrors.invalidParameterValue('The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
+      }
+      m.groupId = group;
+      m.dedupId = dedupId;
+      m.dedupScope = dedupScopeKey(s.deduplicationScope, group);
+    } else {
+      if (dedup !== undefined && dedup !== null) {
+        throw SqsErrors.invalidParameterValue(`Value ${String(dedup)} for parameter MessageDeduplicationId is invalid. Reason: The request include parameter that is not valid for this queue type.`);
+      }
+      // Standard queues accept a MessageGroupId (fair queues) and report it back.
+      if (typeof group === 'string' && group !== '') m.groupId = group;
+    }
+    return m;
+  }
+
+  private async enqueue(q: QueueRecord, msgs: (NewMessage & { dedupId?: string; dedupScope?: string })[]): Promise<SendOutcome[]> {
+    const out = q.fifo
+      ? await this.store.sendFifo(q.name, msgs as (NewMessage & { dedupId: string; dedupScope: string })[], DEDUP_WINDOW_MS)
+      : await this.store.send(q.name, msgs);
+    this.signals.notify(q.name);
+    return out;
+  }
+
+  private sendResult(q: QueueRecord, m: NewMessage, r: SendOutcome): Record<string, unknown> {
+    const out: Record<string, unknown> = { MessageId: r.id, MD5OfMessageBody: m.md5Body };
+    const md5Attrs = md5OfMessageAttributes(m.attrs);
+    if (md5Attrs) out.MD5OfMessageAttributes = md5Attrs;
+    if (m.traceHeader) out.MD5OfMessageSystemAttributes = md5OfMessageAttributes({ AWSTraceHeader: { DataType: 'String', StringValue: m.traceHeader } });
+    if (q.fifo) out.SequenceNumber = formatSequenceNumber(r.seq);
+    return out;
+  }
+
+  async sendMessage(i: Input): Promise<unknown> {
+    const q = await this.queueFromUrl(i.QueueUrl);
+    const m = this.prepare(q, queueSettings(q.attributes), i, this.now());
+    const [r] = await this.enqueue(q, [m]);
+    return this.sendResult(q, m, r!);
+  }
+
+  async sendMessageBatch(i: Input): Promise<unknown> {
+    const q = await this.queueFromUrl(i.QueueUrl);
+    const entries = validateBatchEntries(i.Entries, 'SendMessageBatch');
+    const total = entries.reduce((n, e) => n + (typeof e.MessageBody === 'string' ? Buffer.byteLength(e.MessageBody) : 0), 0);
+    if (total > MAX_BATCH_BYTES) throw SqsErrors.batchTooLong(total, MAX_BATCH_BYTES);
+    const s = queueSettings(q.attributes);
+    const now = this.now();
+    const failed: Record<string, unknown>[] = [];
+    const ok: { id: string; m: NewMessage }[] = [];
+    for (const e of entries) {
+      try {
+        ok.push({ id: e.Id as string, m: this.prepare(q, s, e, now) });
+      } catch (err) {
+        failed.push(batchError(e.Id as string, err));
+      }
+    }
+    const results = ok.length ? await this.enqueue(q, ok.map((x) => x.m)) : [];
+    return {
+      Successful: ok.map((x, n) => ({ Id: x.id, ...this.sendResult(q, x.m, results[n]!) })),
+      Failed: failed,
+    };
+  }
+
+  /** In-process send (delivery targets). */
+  async sendTo(queueName: string, input: SendInput): Promise<{ messageId: string; sequenceNumber?: string }> {
+    const q = await this.getQueue(queueName);
+    if (!q) throw SqsErrors.queueDoesNotExist();
+    const e: Input = { MessageBody: input.body };
+    if (input.attributes && Object.keys(input.attributes).length) e.MessageAttributes = attributesToWire(input.attributes);
+    if (input.delaySeconds !== undefined) e.DelaySeconds = input.delaySeconds;
+    if (input.groupId !== undefined) e.MessageGroupId = input.groupId;
+    if (input.dedupId !== undefined) e.MessageDeduplicationId = input.dedupId;
+    if (input.traceHeader) e.MessageSystemAttributes = { AWSTraceHeader: { DataType: 'String', StringValue: input.traceHeader } };
+    const m = this.prepare(q, queueSettings(q.attributes), e, this.now());
+    const [r] = await this.enqueue(q, [m]);
+    const out: { messageId: string; sequenceNumber?: string } = { messageId: r!.id };
+    if (q.fifo) out.sequenceNumber = formatSequenceNumber(r!.seq);
+    return out;
+  }
+
+  /** The 'sqs' delivery target: DLQs, destinations and rule targets name a queue by ARN. */
+  async deliver(arn: string, msg: TargetMessage): Promise<void> {
+    const q = await this.queueByArn(arn);
+    if (!q) throw Errors.resourceNotFound(`Queue ${arn} does not exist`);
+    const attributes: Record<string, SqsAttributeValue> = {};
+    for (const [k, v] of Object.entries(msg.attributes ?? {})) {
+      if (v === undefined || v === null || v === '') continue;
+      attributes[k] = { DataType: msg.attributeDataTypes?.[k] ?? 'String', StringValue: String(v) };
+    }
+    const input: SendInput = { body: msg.body, attributes };
+    if (q.fifo) {
+      input.groupId = msg.messageGroupId ?? 'default';
+      if (!queueSettings(q.attributes).contentBasedDeduplication) input.dedupId = randomUUID();
+    }
+    await this.sendTo(q.name, input);
+  }
+
+  // ---- receive ----
+
+  async receiveMessage(i: Input, signal?: AbortSignal): Promise<unknown> {
+    const q = await this.queueFromUrl(i.QueueUrl);
+    const s = queueSettings(q.attributes);
+    const max = intParam(i, 'MaxNumberOfMessages', 1, 10) ?? 1;
+    const vis = intParam(i, 'VisibilityTimeout', 0, 43200, 'VisibilityTimeout must be an integer between 0 and 43200') ?? s.visibilityTimeout;
+    const wait = intParam(i, 'WaitTimeSeconds', 0, 20, 'WaitTimeSeconds must be >= 0 and <= 20, if provided.') ?? s.receiveWaitSeconds;
+    const system = requestedSystemAttributes(i.AttributeNames, i.MessageSystemAttributeNames);
+    const attrNames = i.MessageAttributeNames;
+    if (attrNames !== undefined && attrNames !== null && !Array.isArray(attrNames)) throw SqsErrors.invalidParameterValue('MessageAttributeNames must be a list');
+    const received = await this.receive(q, { max, visibilityTimeout: vis, waitSeconds: wait, signal });
+    if (received.length === 0) return {};
+    return {
+      Messages: received.map((m) => {
+        const w: Record<string, unknown> = { MessageId: m.messageId, ReceiptHandle: m.receiptHandle, MD5OfBody: m.md5OfBody, Body: m.body };
+        const attrs: Record<string, string> = {};
+        for (const n of system) if (m.attributes[n] !== undefined) attrs[n] = m.attributes[n]!;
+        if (Object.keys(attrs).length) w.Attributes = attrs;
+        const selected = selectMessageAttributes(m.messageAttributes, attrNames as string[] | undefined);
+        if (Object.keys(selected).length) {
+          w.MessageAttributes = attributesToWire(selected);
+          w.MD5OfMessageAttributes = md5OfMessageAttributes(selected);
+        }
+        return w;
+      }),
+    };
+  }
+
+  /**
+   * Receives up to `max` messages, long-polling up to `waitSeconds`: returns as soon as some
+   * arrive (woken in process by sends and visibility changes), empty at the deadline or abort.
+   */
+  async receive(
+    q: QueueRecord,
+    o: { max: number; visibilityTimeout?: number; waitSeconds: number; signal?: AbortSignal },
+  ): Promise<ReceivedMessage[]> {
+    const s = queueSettings(q.attributes);
+    const vis = o.visibilityTimeout ?? s.visibilityTimeout;
+    const deadline = this.now() + o.waitSeconds * 1000;
+    let redrive: { dlq: string; maxReceiveCount: number; sourceArn: string } | undefined;
+    if (s.redrive) {
+      const dlq = await this.queueByArn(s.redrive.deadLetterTargetArn);
+      if (dlq) redrive = { dlq: dlq.name, maxReceiveCount: s.redrive.maxReceiveCount, sourceArn: this.queueArn(q.name) };
+    }
+    for (;;) {
+      const seen = this.signals.version(q.name);
+      const now = this.now();
+      const nonce = randomBytes(12).toString('base64url');
+      const r = await this.store.receive(q.name, q.fifo, {
+        max: o.max, now, visibleAt: now + vis * 1000, nonce, minSentAt: now - s.retentionSeconds * 1000,
+        ...(redrive ? { redrive } : {}),
+      });
+      if (r.moved > 0 && redrive) this.signals.notify(redrive.dlq);
+      if (r.messages.length > 0) return r.messages.map((m) => this.toReceived(q, m));
+      if (o.signal?.aborted || this.signals.isClosed || this.now() >= deadline) return [];
+      const next = await this.store.nextVisibleAt(q.name, now);
+      let until = Math.min(deadline, next ?? deadline);
+      if (this.deps.recheckMs) until = Math.min(until, this.now() + this.deps.recheckMs);
+      await this.signals.wait(q.name, seen, until, o.signal);
+      if (o.signal?.aborted || this.signals.isClosed) return [];
+      // The queue may have been deleted while waiting.
+      if (!(await this.store.getQueue(q.name))) return [];
+    }
+  }
+
+  /** In-process receive by queue name (event source mappings). */
+  async receiveFrom(queueName: string, o: { max: number; waitSeconds: number; visibilityTimeout?: number; signal?: AbortSignal }): Promise<ReceivedMessage[]> {
+    const q = await this.getQueue(queueName);
+    if (!q) throw SqsErrors.queueDoesNotExist();
+    return this.receive(q, o);
+  }
+
+  private toReceived(q: QueueRecord, m: StoredMessage): ReceivedMessage {
+    const attributes: Record<string, string> = {
+      SenderId: m.sender,
+      SentTimestamp: String(m.sentAt),
+      ApproximateReceiveCount: String(m.receiveCount),
+      ApproximateFirstReceiveTimestamp: String(m.firstReceiveAt ?? m.sentAt),
+    };
+    if (q.fifo) {
+      attributes.SequenceNumber = formatSequenceNumber(m.seq);
+      if (m.dedupId !== undefined) attributes.MessageDeduplicationId = m.dedupId;
+    }
+    if (m.groupId !== undefined) attributes.MessageGroupId = m.groupId;
+    if (m.traceHeader) attributes.AWSTraceHeader = m.traceHeader;
+    if (m.dlqSource) attributes.DeadLetterQueueSourceArn = m.dlqSource;
+    const out: ReceivedMessage = {
+      messageId: m.id,
+      receiptHandle: encodeReceiptHandle(q.name, m.id, m.receipt!),
+      body: m.body,
+      md5OfBody: m.md5Body,
+      attributes,
+      messageAttributes: m.attrs,
+      queue: q.name,
+    };
+    if (m.groupId !== undefined) out.groupId = m.groupId;
+    return out;
+  }
+
+  // ---- delete / visibility ----
+
+  private handle(q: QueueRecord, handle: unknown): { messageId: string; nonce: string } {
+    if (handle === undefined || handle === null || handle === '') throw SqsErrors.missingParameter('ReceiptHandle');
+    const h = decodeReceiptHandle(handle);
+    if (!h || h.queue !== q.name) throw SqsErrors.receiptHandleInvalid(String(handle));
+    return h;
+  }
+
+  async deleteMessage(i: Input): Promise<unknown> {
+    const q = await this.queueFromUrl(i.QueueUrl);
+    const h = this.handle(q, i.ReceiptHandle);
+    await this.store.deleteMessage(q.name, h.messageId, h.nonce);
+    if (q.fifo) this.signals.notify(q.name);
+    return {};
+  }
+
+  async deleteMessageBatch(i: Input): Promise<unknown> {
+    const q = await this.queueFromUrl(i.QueueUrl);
+    const entries = validateBatchEntries(i.Entries, 'DeleteMessageBatch');
+    const failed: Record<string, unknown>[] = [];
+    const ok: { id: string; ref: { id: string; nonce: string } }[] = [];
+    for (const e of entries) {
+      try {
+        const h = this.handle(q, e.ReceiptHandle);
+        ok.push({ id: e.Id as string, ref: { id: h.messageId, nonce: h.nonce } });
+      } catch (err) {
+        failed.push(batchError(e.Id as string, err));
+      }
+    }
+    if (ok.length) await this.store.deleteMessages(q.name, ok.map((x) => x.ref));
+    if (q.fifo) this.signals.notify(q.name);
+    return { Successful: ok.map((x) => ({ Id: x.id })), Failed: failed };
+  }
+
+  /** In-process delete by receipt handles (event source mappings, after success). */
+  async deleteReceived(queueName: string, handles: string[]): Promise<void> {
+    const refs = handles.map((h) => decodeReceiptHandle(h)).filter((h): h is NonNullable<typeof h> => !!h && h.queue === queueName);
+    if (refs.length === 0) return;
+    await this.store.deleteMessages(queueName, refs.map((r) => ({ id: r.messageId, nonce: r.nonce })));
+    const q = await this.getQueue(queueName);
+    if (q?.fifo) this.signals.notify(queueName);
+  }
+
+  /** In-process visibility change (a poller releasing messages it will not process now). */
+  async setVisibility(queueName: string, handles: string[], seconds: number): Promise<void> {
+    const now = this.now();
+    for (const h of handles) {
+      const r = decodeReceiptHandle(h);
+      if (r && r.queue === queueName) await this.store.changeVisibility(queueName, r.messageId, r.nonce, now + seconds * 1000, now);
+    }
+    this.signals.notify(queueName);
+  }
+
+  private async changeOne(q: QueueRecord, handle: unknown, timeout: unknown): Promise<void> {
+    const h = this.handle(q, handle);
+    if (timeout === undefined || timeout === null) throw SqsErrors.missingParameter('VisibilityTimeout');
+    const t = intParam({ VisibilityTimeout: timeout }, 'VisibilityTimeout', 0, 43200, 'VisibilityTimeout must be an integer between 0 and 43200')!;
+    const now = this.now();
+    const r = await this.store.changeVisibility(q.name, h.messageId, h.nonce, now + t * 1000, now);
+    if (r === 'not-inflight') throw SqsErrors.messageNotInflight();
+    if (r === 'missing') {
+      throw SqsErrors.invalidParameterValue(`Value ${String(handle)} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.`);
+    }
+    if (t === 0 || q.fifo) this.signals.notify(q.name);
+  }
+
+  async changeMessageVisibility(i: Input): Promise<unknown> {
+    const q = await this.queueFromUrl(i.QueueUrl);
+    await this.changeOne(q, i.ReceiptHandle, i.VisibilityTimeout);
+    return {};
+  }
+
+  async changeMessageVisibilityBatch(i: Input): Promise<unknown> {
+    const q = await this.queueFromUrl(i.QueueUrl);
+    const entries = validateBatchEntries(i.Entries, 'ChangeMessageVisibilityBatch');
+    const ok: { Id: string }[] = [];
+    const failed: Record<string, unknown>[] = [];
+    for (const e of entries) {
+      try {
+        await this.changeOne(q, e.ReceiptHandle, e.VisibilityTimeout);
+        ok.push({ Id: e.Id as string });
+      } catch (err) {
+        failed.push(batchError(e.Id as string, err));
+      }
+    }
+    return { Successful: ok, Failed: failed };
+  }
+
+  /** Deletes expired messages and deduplication ids (the module runs this periodically). */
+  sweep(): Promise<number> {
+    return this.store.sweep(this.now());
+  }
+}
+
+function batchError(id: string, err: unknown): Record<string, unknown> {
+  const e: StratusError = isStratusError(err) ? err : new StratusError('InternalError', 500, (err as Error)?.message ?? String(err));
+  return { Id: id, SenderFault: e.status < 500, Code: e.code, Message: e.message };
+}
+
+function validateTags(input: unknown): Record<string, string> {
+  if (input === undefined || input === null) return {};
+  if (typeof input !== 'object' || Array.isArray(input)) throw SqsErrors.invalidParameterValue('Tags must be a map');
+  const out: Record<string, string> = {};
+  const entries = Object.entries(input as Record<string, unknown>);
+  if (entries.length > MAX_TAGS) throw SqsErrors.invalidParameterValue('Too many tags.');
+  for (const [k, v] of entries) {
+    if (k.length === 0 || k.length > 128) throw SqsErrors.invalidParameterValue(`Tag key ${k} is invalid.`);
+    if (typeof v !== 'string' || v.length > 256) throw SqsErrors.invalidParameterValue(`Tag value for ${k} is invalid.`);
+    out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,262 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  CreateAliasCommand, CreateFunctionCommand, DeleteFunctionEventInvokeConfigCommand, GetFunctionEventInvokeConfigCommand,
+  InvokeCommand, LambdaClient, ListFunctionEventInvokeConfigsCommand, PublishVersionCommand, PutFunctionConcurrencyCommand,
+  PutFunctionEventInvokeConfigCommand, UpdateFunctionEventInvokeConfigCommand,
+} from '@aws-sdk/client-lambda';
+import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import { clientConfig, type TestServer } from '../helpers/server.js';
+import { makeZip } from '../helpers/zip.js';
+import { RECORDER, sharedDir, startAsyncServer, waitFor } from './server.js';
+
+const ROLE = 'arn:aws:iam::000000000000:role/test';
+const ARN = (name: string, q?: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}${q ? `:${q}` : ''}`;
+
+interface Line { id: string; at: number; fn: string; version: string; event: any }
+
+describe('asynchronous invocation (time scale 0.001)', () => {
+  let server: TestServer;
+  let lambda: LambdaClient;
+  let events: EventBridgeClient;
+  const shared = sharedDir();
+  const out = (fn: string) => shared.file(`${fn}.jsonl`);
+  const lines = (fn: string): Line[] => shared.lines(`${fn}.jsonl`).map((l) => JSON.parse(l));
+  const runsOf = (fn: string, id: string) => lines(fn).filter((l) => l.id === id);
+
+  async function create(name: string) {
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: name, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Timeout: 30,
+      Code: { ZipFile: await makeZip({ 'index.js': RECORDER }) },
+      Environment: { Variables: { OUT: out(name) } },
+    }));
+  }
+  async function invokeAsync(name: string, event: unknown, qualifier?: string): Promise<string> {
+    const res = await lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(event)), Qualifier: qualifier }));
+    assert.equal(res.StatusCode, 202);
+    const id = res.$metadata.requestId!;
+    assert.ok(id);
+    return id;
+  }
+  async function status(id: string): Promise<any> {
+    const r = await fetch(`${server.endpoint}/_stratus/async/events/${id}`);
+    return r.status === 200 ? r.json() : undefined;
+  }
+  const finished = (id: string) => waitFor(`event ${id} to finish`, async () => {
+    const s = await status(id);
+    return s && (s.state === 'succeeded' || s.state === 'failed') ? s : undefined;
+  });
+  const recordFor = (collector: string, id: string) =>
+    waitFor(`destination record for ${id}`, () => lines(collector).find((l) => l.event?.requestContext?.requestId === id || l.event?.detail?.requestContext?.requestId === id));
+
+  before(async () => {
+    server = await startAsyncServer({ asyncTimeScale: 0.001, accountConcurrency: 20, unreservedConcurrencyMin: 1 });
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    events = new EventBridgeClient(clientConfig(server.endpoint));
+    for (const fn of ['work', 'flaky', 'collector', 'busy', 'zero', 'aged']) await create(fn);
+  });
+  after(async () => {
+    await server?.stop();
+    shared.cleanup();
+  });
+
+  test('202 then exactly one run with the same request id; state is followable', async () => {
+    const id = await invokeAsync('work', { tag: 'one' });
+    const s = await finished(id);
+    assert.equal(s.state, 'succeeded');
+    assert.equal(s.attempts, 1);
+    assert.equal(s.functionName, 'work');
+    const runs = runsOf('work', id);
+    assert.equal(runs.length, 1);
+    assert.deepEqual(runs[0]!.event, { tag: 'one' });
+    const list = await (await fetch(`${server.endpoint}/_stratus/async/events?function=work`)).json() as any;
+    assert.ok(list.events.some((e: any) => e.requestId === id && e.state === 'succeeded'));
+    assert.ok(list.counts.succeeded >= 1);
+  });
+
+  test('payloads over 1 MB are refused with RequestTooLargeException', async () => {
+    await assert.rejects(
+      lambda.send(new InvokeCommand({ FunctionName: 'work', InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ x: 'a'.repeat(1024 * 1024) })) })),
+      (e: any) => e.name === 'RequestTooLargeException',
+    );
+  });
+
+  test('function errors: 2 retries after ~1 and ~2 minutes (scaled), same request id, then OnFailure record', async () => {
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'flaky', DestinationConfig: { OnFailure: { Destination: ARN('collector') } },
+    }));
+    const id = await invokeAsync('flaky', { fail: 'boom' });
+    const rec = await recordFor('collector', id);
+    const runs = runsOf('flaky', id);
+    assert.equal(runs.length, 3, 'one attempt and two retries');
+    assert.ok(runs[1]!.at - runs[0]!.at >= 60, `first retry waits >= 60 ms (1 min scaled), got ${runs[1]!.at - runs[0]!.at}`);
+    assert.ok(runs[2]!.at - runs[1]!.at >= 120, `second retry waits >= 120 ms (2 min scaled), got ${runs[2]!.at - runs[1]!.at}`);
+    const r = rec.event;
+    assert.equal(r.version, '1.0');
+    assert.ok(!Number.isNaN(Date.parse(r.timestamp)));
+    assert.deepEqual(r.requestContext, { requestId: id, functionArn: ARN('flaky', '$LATEST'), condition: 'RetriesExhausted', approximateInvokeCount: 3 });
+    assert.deepEqual(r.requestPayload, { fail: 'boom' });
+    assert.deepEqual(r.responseContext, { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' });
+    assert.equal(r.responsePayload.errorMessage, 'boom');
+    assert.equal(r.responsePayload.errorType, 'Error');
+    const s = await finished(id);
+    assert.equal(s.state, 'failed');
+    assert.equal(s.attempts, 3);
+    assert.equal(s.condition, 'RetriesExhausted');
+  });
+
+  test('MaximumRetryAttempts 0: one attempt only', async () => {
+    await lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName: 'flaky', MaximumRetryAttempts: 0 }));
+    const id = await invokeAsync('flaky', { fail: 'once' });
+    const rec = await recordFor('collector', id);
+    assert.equal(rec.event.requestContext.approximateInvokeCount, 1);
+    assert.equal(runsOf('flaky', id).length, 1);
+  });
+
+  test('OnSuccess record to a function, with the response payload', async () => {
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'work', Qualifier: '$LATEST', DestinationConfig: { OnSuccess: { Destination: ARN('collector') } },
+    }));
+    const id = await invokeAsync('work', { tag: 'yay' });
+    const rec = await recordFor('collector', id);
+    assert.deepEqual(rec.event.requestContext, { requestId: id, functionArn: ARN('work', '$LATEST'), condition: 'Success', approximateInvokeCount: 1 });
+    assert.deepEqual(rec.event.responseContext, { statusCode: 200, executedVersion: '$LATEST' });
+    assert.deepEqual(rec.event.responsePayload, { ok: true, echo: 'yay' });
+    assert.deepEqual(rec.event.requestPayload, { tag: 'yay' });
+    await lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'work' }));
+  });
+
+  test('maximum event age: a retry past the age ends as EventAgeExceeded', async () => {
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'aged', MaximumEventAgeInSeconds: 60, MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: ARN('collector') } },
+    }));
+    const id = await invokeAsync('aged', { fail: 'slowly' });
+    const rec = await recordFor('collector', id);
+    assert.equal(rec.event.requestContext.condition, 'EventAgeExceeded');
+    assert.equal(rec.event.requestContext.approximateInvokeCount, 1);
+    assert.equal(runsOf('aged', id).length, 1, 'the 1-minute retry falls after the 60 s age (both scaled)');
+  });
+
+  test('reserved concurrency 0 sends new events straight to the failure destination', async () => {
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'zero', DestinationConfig: { OnFailure: { Destination: ARN('collector') } } }));
+    await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'zero', ReservedConcurrentExecutions: 0 }));
+    const id = await invokeAsync('zero', { tag: 'never' });
+    const rec = await recordFor('collector', id);
+    assert.equal(rec.event.requestContext.condition, 'RetriesExhausted');
+    assert.equal(rec.event.requestContext.approximateInvokeCount, 0);
+    assert.equal(rec.event.responseContext.statusCode, 429);
+    assert.equal(runsOf('zero', id).length, 0);
+  });
+
+  test('throttles are retried with backoff without using attempts', async () => {
+    await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'busy', ReservedConcurrentExecutions: 1 }));
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'busy', MaximumRetryAttempts: 0 }));
+    const ids = await Promise.all(Array.from({ length: 5 }, (_, i) => invokeAsync('busy', { sleepMs: 150, tag: i })));
+    for (const id of ids) {
+      const s = await finished(id);
+      assert.equal(s.state, 'succeeded', JSON.stringify(s));
+      assert.equal(s.attempts, 1);
+      assert.equal(runsOf('busy', id).length, 1);
+    }
+  });
+
+  test('OnFailure to an event bus: a rule routes the record as "Lambda Function Invocation Result - Failure"', async () => {
+    await events.send(new PutRuleCommand({ Name: 'lambda-failures', EventPattern: JSON.stringify({ source: ['lambda'], 'detail-type': [{ suffix: 'Failure' }] }) }));
+    await events.send(new PutTargetsCommand({ Rule: 'lambda-failures', Targets: [{ Id: 'c', Arn: ARN('collector') }] }));
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'flaky', MaximumRetryAttempts: 0,
+      DestinationConfig: { OnFailure: { Destination: 'arn:aws:events:us-east-1:000000000000:event-bus/default' } },
+    }));
+    const id = await invokeAsync('flaky', { fail: 'bus' });
+    const rec = await recordFor('collector', id);
+    assert.equal(rec.event['detail-type'], 'Lambda Function Invocation Result - Failure');
+    assert.equal(rec.event.source, 'lambda');
+    assert.equal(rec.event.detail.requestContext.condition, 'RetriesExhausted');
+    assert.deepEqual(rec.event.detail.requestPayload, { fail: 'bus' });
+  });
+
+  test('an alias gets its own config and the record names the alias', async () => {
+    const v = await lambda.send(new PublishVersionCommand({ FunctionName: 'work' }));
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'work', Name: 'live', FunctionVersion: v.Version! }));
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'work', Qualifier: 'live', DestinationConfig: { OnSuccess: { Destination: ARN('collector') } },
+    }));
+    const id = await invokeAsync('work', { tag: 'alias' }, 'live');
+    const rec = await recordFor('collector', id);
+    assert.equal(rec.event.requestContext.functionArn, ARN('work', 'live'));
+    assert.equal(rec.event.responseContext.executedVersion, v.Version);
+  });
+});
+
+describe('event invoke config API', () => {
+  let server: TestServer;
+  let lambda: LambdaClient;
+  before(async () => {
+    server = await startAsyncServer();
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'cfg', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE,
+      Code: { ZipFile: await makeZip({ 'index.js': 'exports.handler = async () => 1;' }) },
+    }));
+  });
+  after(async () => server?.stop());
+
+  test('put, get, update, list, delete', async () => {
+    const put = await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 3600 }));
+    assert.equal(put.FunctionArn, ARN('cfg', '$LATEST'));
+    assert.equal(put.MaximumRetryAttempts, 1);
+    assert.equal(put.MaximumEventAgeInSeconds, 3600);
+    assert.ok(put.LastModified instanceof Date);
+    assert.deepEqual(put.DestinationConfig, { OnSuccess: {}, OnFailure: {} });
+
+    const upd = await lambda.send(new UpdateFunctionEventInvokeConfigCommand({
+      FunctionName: 'cfg', DestinationConfig: { OnFailure: { Destination: 'arn:aws:sqs:us-east-1:000000000000:dlq' } },
+    }));
+    assert.equal(upd.MaximumRetryAttempts, 1, 'update keeps what it does not name');
+    assert.equal(upd.DestinationConfig?.OnFailure?.Destination, 'arn:aws:sqs:us-east-1:000000000000:dlq');
+
+    const again = await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', MaximumRetryAttempts: 2 }));
+    assert.equal(again.MaximumEventAgeInSeconds, undefined, 'put replaces everything');
+    assert.deepEqual(again.DestinationConfig, { OnSuccess: {}, OnFailure: {} });
+
+    const got = await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: ARN('cfg') }));
+    assert.equal(got.MaximumRetryAttempts, 2);
+
+    await lambda.send(new PublishVersionCommand({ FunctionName: 'cfg' }));
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', Qualifier: '1', MaximumRetryAttempts: 0 }));
+    const list = await lambda.send(new ListFunctionEventInvokeConfigsCommand({ FunctionName: 'cfg' }));
+    assert.deepEqual(list.FunctionEventInvokeConfigs?.map((c) => c.FunctionArn).sort(), [ARN('cfg', '$LATEST'), ARN('cfg', '1')].sort());
+    const page = await lambda.send(new ListFunctionEventInvokeConfigsCommand({ FunctionName: 'cfg', MaxItems: 1 }));
+    assert.equal(page.FunctionEventInvokeConfigs?.length, 1);
+    assert.ok(page.NextMarker);
+    const page2 = await lambda.send(new ListFunctionEventInvokeConfigsCommand({ FunctionName: 'cfg', MaxItems: 1, Marker: page.NextMarker }));
+    assert.equal(page2.FunctionEventInvokeConfigs?.length, 1);
+    assert.notEqual(page2.FunctionEventInvokeConfigs![0]!.FunctionArn, page.FunctionEventInvokeConfigs![0]!.FunctionArn);
+
+    await lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'cfg:1' }));
+    await assert.rejects(lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', Qualifier: '1' })), (e: any) =>
+      e.name === 'ResourceNotFoundException' && /doesn't have an EventInvokeConfig/.test(e.message));
+    await assert.rejects(lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', Qualifier: '1' })), { name: 'ResourceNotFoundException' });
+  });
+
+  const invalid: Array<[string, Record<string, unknown>, string]> = [
+    ['retry attempts above 2', { MaximumRetryAttempts: 3 }, 'InvalidParameterValueException'],
+    ['negative retry attempts', { MaximumRetryAttempts: -1 }, 'InvalidParameterValueException'],
+    ['event age below 60', { MaximumEventAgeInSeconds: 59 }, 'InvalidParameterValueException'],
+    ['event age above 21600', { MaximumEventAgeInSeconds: 21601 }, 'InvalidParameterValueException'],
+    ['destination not an ARN', { DestinationConfig: { OnFailure: { Destination: 'my-queue' } } }, 'InvalidParameterValueException'],
+    ['S3 on success', { DestinationConfig: { OnSuccess: { Destination: 'arn:aws:s3:::bucket' } } }, 'InvalidParameterValueException'],
+  ];
+  for (const [name, input, code] of invalid) {
+    test(`refuses ${name}`, async () => {
+      await assert.rejects(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', ...input } as any)), (e: any) => e.name === code);
+    });
+  }
+
+  test('unknown function or qualifier: ResourceNotFoundException', async () => {
+    await assert.rejects(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'nope', MaximumRetryAttempts: 1 })), { name: 'ResourceNotFoundException' });
+    await assert.rejects(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', Qualifier: '9', MaximumRetryAttempts: 1 })), { name: 'ResourceNotFoundException' });
+    await assert.rejects(lambda.send(new ListFunctionEventInvokeConfigsCommand({ FunctionName: 'nope' })), { name: 'ResourceNotFoundException' });
+  });
+});

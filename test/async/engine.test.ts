@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { SqlEventQueue } from '../../src/adapters/sql/event-queue.js';
+import { StratusError } from '../../src/core/errors.js';
+import type { FunctionSnapshot, VersionRecord } from '../../src/core/model.js';
+import { AsyncEngine, EventInvokeConfigs } from '../../src/invoke/async/index.js';
+import type { InvokeRequest, InvokeResult, Invoker } from '../../src/invoke/types.js';
+import type { ChangeEvent, ChangeFeed, ControlSnapshot, SqlDatabase, TargetDispatcher, TargetMessage } from '../../src/ports/index.js';
+import { openTestSqlite } from './sqlite.js';
+import { waitFor } from './wait.js';
+
+/**
+ * The engine on a real SQLite queue, with a scripted pipeline standing in for execution
+ * environments (the end-to-end suite runs real functions): retry decisions, destinations, DLQ.
+ */
+const locale = { region: 'us-east-1', accountId: '000000000000' };
+
+function version(fn: string, dlq: string | null): VersionRecord {
+  return {
+    functionName: fn, version: '$LATEST', codeSha256: '', codeKey: '', codeSize: 0, revisionId: 'r', lastModified: '',
+    state: 'Active', stateReason: null, stateReasonCode: null, lastUpdateStatus: 'Successful', lastUpdateStatusReason: null, lastUpdateStatusReasonCode: null,
+    config: {
+      runtime: 'nodejs20.x', handler: 'index.handler', role: 'r', memorySize: 128, timeout: 3, description: '', environment: {},
+      ephemeralStorage: 512, architectures: ['x86_64'], packageType: 'Zip', deadLetterTargetArn: dlq, tracingMode: 'PassThrough', layers: [],
+      loggingConfig: { logFormat: 'Text', logGroup: null },
+    },
+  };
+}
+
+class Snapshot implements ControlSnapshot {
+  readonly fns = new Map<string, FunctionSnapshot>();
+  add(name: string, opts: { dlq?: string; reserved?: number | null } = {}) {
+    this.fns.set(name, {
+      fn: { name, createdAt: '', tags: {}, reservedConcurrency: opts.reserved ?? null, lastVersion: 0 },
+      versions: new Map([['$LATEST', version(name, opts.dlq ?? null)]]),
+      aliases: new Map(),
+    });
+  }
+  get(n: string) { return this.fns.get(n); }
+  names() { return this.fns.keys(); }
+  async settle() {}
+}
+
+class Feed implements ChangeFeed {
+  private ls = new Set<(e: ChangeEvent) => void>();
+  async publish(e: ChangeEvent) { for (const l of this.ls) l(e); }
+  subscribe(l: (e: ChangeEvent) => void) { this.ls.add(l); return () => this.ls.delete(l); }
+  async close() {}
+}
+
+type Script = (attempt: number, req: InvokeRequest) => InvokeResult | Error;
+
+describe('async engine on SQLite', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-engine-'));
+  let sql: SqlDatabase;
+  let engine: AsyncEngine;
+  let configs: EventInvokeConfigs;
+  const snapshot = new Snapshot();
+  const scripts = new Map<string, Script>();
+  const calls: InvokeRequest[] = [];
+  const delivered: Array<{ arn: string; msg: TargetMessage }> = [];
+  const invoker: Invoker = {
+    async invoke(req) {
+      calls.push(req);
+      const n = calls.filter((c) => c.requestId === req.requestId).length;
+      const r = scripts.get(req.functionName)!(n, req);
+      if (r instanceof Error) throw r;
+      return r;
+    },
+  };
+  const targets: TargetDispatcher = {
+    register() {},
+    serves: () => true,
+    async deliver(arn, msg) { delivered.push({ arn, msg }); },
+  };
+  const ok = (payload: unknown): InvokeResult => ({ statusCode: 200, requestId: '', payload: Buffer.from(JSON.stringify(payload)), executedVersion: '$LATEST' });
+  const err = (message: string): InvokeResult => ({
+    statusCode: 200, requestId: '', payload: Buffer.from(JSON.stringify({ errorType: 'Error', errorMessage: message })),
+    executedVersion: '$LATEST', functionError: 'Unhandled', errorType: 'Error',
+  });
+  let seq = 0;
+  async function send(fn: string, payload: unknown): Promise<string> {
+    const requestId = `req-${++seq}`;
+    await engine.enqueue({ functionName: fn, payload: Buffer.from(JSON.stringify(payload)), invocationType: 'Event', requestId, source: 'api' }, { functionName: fn, qualifier: '$LATEST' });
+    return requestId;
+  }
+  const recordOf = (id: string) => waitFor(`record for ${id}`, () => delivered.find((d) => d.msg.body.includes(`"requestId":"${id}"`)));
+  const attemptsOf = (id: string) => calls.filter((c) => c.requestId === id).length;
+
+  before(async () => {
+    sql = await openTestSqlite(path.join(dir, 'e.db'));
+    const feed = new Feed();
+    configs = new EventInvokeConfigs({ sql, snapshot, changes: feed, locale, clock: { now: () => Date.now() } });
+    engine = new AsyncEngine({
+      queue: new SqlEventQueue(sql), invoker, snapshot, targets, configs, locale, clock: { now: () => Date.now() },
+      timeScale: 0.001, concurrency: 4, releaseOnStart: true, pollMs: 50,
+    });
+    await engine.start();
+  });
+  after(async () => {
+    await engine.stop();
+    configs.close();
+    await sql.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('function error: 3 attempts with the same request id, OnFailure record, DLQ with attributes', async () => {
+    snapshot.add('bad', { dlq: 'arn:aws:sqs:us-east-1:000000000000:dlq' });
+    scripts.set('bad', () => err('kaput'));
+    await configs.put({ FunctionName: 'bad', DestinationConfig: { OnFailure: { Destination: 'arn:aws:sqs:us-east-1:000000000000:fail' } } });
+    const id = await send('bad', { a: 1 });
+    const rec = await recordOf(id);
+    assert.equal(rec.arn, 'arn:aws:sqs:us-east-1:000000000000:fail');
+    const r = JSON.parse(rec.msg.body);
+    assert.equal(r.requestContext.condition, 'RetriesExhausted');
+    assert.equal(r.requestContext.approximateInvokeCount, 3);
+    assert.equal(attemptsOf(id), 3);
+    assert.ok(calls.filter((c) => c.requestId === id).every((c) => c.source === 'async' && c.invocationType === 'RequestResponse'));
+    const dlq = await waitFor('dlq message', () => delivered.find((d) => d.arn.endsWith(':dlq') && d.msg.attributes?.RequestID === id));
+    assert.equal(dlq.msg.body, '{"a":1}', 'the DLQ gets the original payload');
+    assert.deepEqual(dlq.msg.attributes, { RequestID: id, ErrorCode: '200', ErrorMessage: 'kaput' });
+    assert.deepEqual(dlq.msg.attributeDataTypes, { ErrorCode: 'Number' });
+  });
+
+  test('throttles and system errors do not use attempts; a later success wins', async () => {
+    snapshot.add('crowded');
+    scripts.set('crowded', (n) =>
+      n <= 3 ? Errors429() : n === 4 ? new Error('socket hang up') : ok({ done: n }));
+    await configs.put({ FunctionName: 'crowded', MaximumRetryAttempts: 0, DestinationConfig: { OnSuccess: { Destination: 'arn:aws:sqs:us-east-1:000000000000:ok' } } });
+    const id = await send('crowded', {});
+    const rec = JSON.parse((await recordOf(id)).msg.body);
+    assert.equal(rec.requestContext.condition, 'Success');
+    assert.equal(rec.requestContext.approximateInvokeCount, 1, 'only the attempt that ran counts');
+    assert.deepEqual(rec.responsePayload, { done: 5 });
+    assert.equal(attemptsOf(id), 5);
+  });
+
+  test('permanent errors fail at once', async () => {
+    snapshot.add('gone');
+    scripts.set('gone', () => new StratusError('ResourceNotFoundException', 404, 'Function not found'));
+    await configs.put({ FunctionName: 'gone', DestinationConfig: { OnFailure: { Destination: 'arn:aws:lambda:us-east-1:000000000000:function:x' } } });
+    const id = await send('gone', {});
+    const rec = JSON.parse((await recordOf(id)).msg.body);
+    assert.equal(rec.requestContext.condition, 'RetriesExhausted');
+    assert.equal(attemptsOf(id), 1);
+  });
+
+  test('an event older than its maximum age is not attempted', async () => {
+    snapshot.add('old');
+    scripts.set('old', () => err('x'));
+    await configs.put({ FunctionName: 'old', MaximumEventAgeInSeconds: 60, DestinationConfig: { OnFailure: { Destination: 'arn:aws:sqs:us-east-1:000000000000:aged' } } });
+    const id = await send('old', {});
+    const rec = JSON.parse((await recordOf(id)).msg.body);
+    assert.equal(rec.requestContext.condition, 'EventAgeExceeded');
+    assert.equal(rec.requestContext.approximateInvokeCount, 1);
+    assert.equal(attemptsOf(id), 1);
+  });
+
+  test('reserved concurrency 0: DLQ with 429, no attempt', async () => {
+    snapshot.add('off', { reserved: 0, dlq: 'arn:aws:sqs:us-east-1:000000000000:offdlq' });
+    scripts.set('off', () => ok(1));
+    const id = await send('off', { z: 1 });
+    const dlq = await waitFor('dlq message', () => delivered.find((d) => d.arn.endsWith(':offdlq')));
+    assert.equal(dlq.msg.attributes?.RequestID, id);
+    assert.equal(dlq.msg.attributes?.ErrorCode, '429');
+    assert.equal(attemptsOf(id), 0);
+  });
+});
+
+function Errors429(): Error {
+  return new StratusError('TooManyRequestsException', 429, 'Rate exceeded', { Reason: 'ConcurrentInvocationLimitExceeded' });
+}
