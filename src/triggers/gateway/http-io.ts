@@ -1,0 +1,114 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import type { HttpRequestInfo } from '../../core/gateway-event.js';
+import type { HttpResponse } from '../../core/gateway-response.js';
+
+/** Reads the whole request body; resolves 'too-large' (after draining) past `limit` bytes. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  return new Promise((resolve, reject) => {
+    if (declared > limit) {
+      req.resume();
+      req.once('end', () => resolve('too-large'));
+      req.once('error', reject);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      if (over) return;
+      size += c.length;
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(c);
+    });
+    req.once('end', () => resolve(over ? 'too-large' : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
+}
+
+/** Host without port, lower-cased. */
+export function hostName(req: IncomingMessage): string {
+  const h = (req.headers.host ?? '').toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  const i = h.indexOf(':');
+  return i < 0 ? h : h.slice(0, i);
+}
+
+/** The domain a request addressed: its Host, or API_ID.SUFFIX.localhost for the path forms. */
+export function domainOf(req: IncomingMessage, id: string, suffix: string): string {
+  const host = hostName(req);
+  return host.startsWith(`${id}.${suffix}.`) ? host : `${id}.${suffix}.localhost`;
+}
+
+export function splitUrl(url: string): { path: string; query: string } {
+  const q = url.indexOf('?');
+  return q < 0 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
+}
+
+export function requestInfo(req: IncomingMessage, rawPath: string, rawQueryString: string, body: Buffer, domainName: string): HttpRequestInfo {
+  return {
+    method: req.method ?? 'GET',
+    rawPath,
+    rawQueryString,
+    rawHeaders: req.rawHeaders,
+    body,
+    sourceIp: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
+    protocol: `HTTP/${req.httpVersion}`,
+    domainName,
+  };
+}
+
+export function sendResponse(req: IncomingMessage, res: ServerResponse, r: HttpResponse, extraHeaders: Array<[string, string]> = []): void {
+  if (res.headersSent || res.destroyed) return;
+  const headers: Record<string, string | string[]> = {};
+  const add = (k: string, v: string) => {
+    const key = k.toLowerCase();
+    const cur = headers[key];
+    if (cur === undefined) headers[key] = v;
+    else if (key === 'set-cookie') headers[key] = Array.isArray(cur) ? [...cur, v] : [cur, v];
+    else headers[key] = key === 'content-type' ? v : `${cur},${v}`;
+  };
+  for (const [k, v] of r.headers) add(k, v);
+  for (const [k, v] of extraHeaders) add(k, v);
+  headers['content-length'] = String(r.body.length);
+  try {
+    res.writeHead(r.statusCode, headers);
+  } catch {
+    // Invalid header names or values from the function: answer as a malformed response.
+    res.writeHead(502, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ message: 'Internal Server Error' }));
+    return;
+  }
+  res.end(req.method === 'HEAD' ? undefined : r.body);
+}
+
+/**
+ * Claims requests before routing: `match` decides from the raw request (host or path prefix)
+ * whether this traffic is ours; other requests (Lambda API, AWS JSON services) pass untouched.
+ * The handler owns the raw request and response (body unread, any content type).
+ */
+export function claimTraffic(
+  http: FastifyInstance,
+  match: (req: IncomingMessage) => boolean,
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+): void {
+  http.addHook('onRequest', (request, reply, done) => {
+    if (!match(request.raw)) return done();
+    reply.hijack();
+    const res = reply.raw;
+    handle(request.raw, res).catch(() => {
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ message: 'Internal Server Error' }));
+      } else {
+        res.destroy();
+      }
+    });
+    done();
+  });
+}

@@ -1,0 +1,96 @@
+import { RouteTable, parseRouteKey } from '../../core/route-match.js';
+import { integrationFunction } from './service.js';
+import type { ApiBundle, GatewayStore } from './store.js';
+import type { ApiSpec, AuthorizerSpec, IntegrationSpec, RouteSpec, StageSpec } from './types.js';
+
+export interface CompiledIntegration {
+  spec: IntegrationSpec;
+  functionName?: string;
+  qualifier?: string;
+}
+
+export interface CompiledRoute {
+  route: RouteSpec;
+  /** `/items/{id}` (undefined for $default). */
+  resourcePath?: string;
+  integration?: CompiledIntegration;
+  authorizer?: AuthorizerSpec;
+}
+
+export interface CompiledApi {
+  api: ApiSpec;
+  stages: Map<string, StageSpec>;
+  routes: RouteTable<CompiledRoute>;
+}
+
+export function compileApi(bundle: ApiBundle): CompiledApi {
+  const stages = new Map<string, StageSpec>();
+  const integrations = new Map<string, CompiledIntegration>();
+  const authorizers = new Map<string, AuthorizerSpec>();
+  const routes: RouteSpec[] = [];
+  for (const c of bundle.children) {
+    if (c.kind === 'stage') stages.set((c.spec as StageSpec).stageName, c.spec as StageSpec);
+    else if (c.kind === 'authorizer') authorizers.set((c.spec as AuthorizerSpec).authorizerId, c.spec as AuthorizerSpec);
+    else if (c.kind === 'route') routes.push(c.spec as RouteSpec);
+    else if (c.kind === 'integration') {
+      const spec = c.spec as IntegrationSpec;
+      const fn = spec.integrationUri ? integrationFunction(spec.integrationUri) : undefined;
+      integrations.set(spec.integrationId, { spec, ...fn });
+    }
+  }
+  const entries = routes.map((route) => {
+    const parsed = parseRouteKey(route.routeKey);
+    const integrationId = route.target?.startsWith('integrations/') ? route.target.slice('integrations/'.length) : undefined;
+    const compiled: CompiledRoute = {
+      route,
+      resourcePath: 'error' in parsed ? undefined : parsed.path,
+      integration: integrationId ? integrations.get(integrationId) : undefined,
+      authorizer: route.authorizerId ? authorizers.get(route.authorizerId) : undefined,
+    };
+    return { routeKey: route.routeKey, value: compiled };
+  });
+  return { api: bundle.api, stages, routes: new RouteTable(entries) };
+}
+
+/**
+ * The data plane's routing table: every API compiled in memory, refreshed per API on change
+ * events. Traffic never reads the database.
+ */
+export class GatewayTable {
+  private readonly apis = new Map<string, CompiledApi>();
+  private readonly pending = new Map<string, Promise<void>>();
+
+  constructor(private readonly store: GatewayStore) {}
+
+  async load(): Promise<void> {
+    for (const b of await this.store.loadAll()) this.apis.set(b.api.apiId, compileApi(b));
+  }
+
+  get(apiId: string): CompiledApi | undefined {
+    return this.apis.get(apiId);
+  }
+
+  ids(): string[] {
+    return [...this.apis.keys()];
+  }
+
+  /** Reloads one API; refreshes of the same API run one after another. */
+  refresh(apiId: string): Promise<void> {
+    const prev = this.pending.get(apiId) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      const b = await this.store.loadBundle(apiId);
+      if (b) this.apis.set(apiId, compileApi(b));
+      else this.apis.delete(apiId);
+    }).catch(() => undefined);
+    this.pending.set(apiId, next);
+    void next.then(() => {
+      if (this.pending.get(apiId) === next) this.pending.delete(apiId);
+    });
+    return next;
+  }
+
+  /** Resolves once every refresh started before the call has finished. */
+  async settle(): Promise<void> {
+    await Promise.all([...this.pending.values()]);
+  }
+}

@@ -1,0 +1,77 @@
+import type { CorsConfig } from '../../core/gateway-cors.js';
+
+/** Resources of an HTTP API, stored and returned in the API Gateway v2 wire's field names. */
+export interface ApiSpec {
+  apiId: string;
+  name: string;
+  protocolType: 'HTTP';
+  apiEndpoint?: string;
+  apiKeySelectionExpression: string;
+  routeSelectionExpression: string;
+  corsConfiguration?: CorsConfig;
+  createdDate: string;
+  description?: string;
+  disableExecuteApiEndpoint: boolean;
+  disableSchemaValidation?: boolean;
+  ipAddressType?: string;
+  version?: string;
+  tags: Record<string, string>;
+}
+
+export interface RouteSpec {
+  routeId: string;
+  routeKey: string;
+  apiKeyRequired: boolean;
+  authorizationType: 'NONE' | 'JWT' | 'CUSTOM' | 'AWS_IAM';
+  authorizerId?: string;
+  authorizationScopes?: string[];
+  operationName?: string;
+  requestParameters?: Record<string, unknown>;
+  target?: string;
+}
+
+export interface IntegrationSpec {
+  integrationId: string;
+  integrationType: 'AWS_PROXY' | 'HTTP_PROXY' | 'MOCK' | 'AWS' | 'HTTP';
+  integrationUri?: string;
+  integrationMethod?: string;
+  connectionType: string;
+  payloadFormatVersion: '1.0' | '2.0';
+  timeoutInMillis: number;
+  description?: string;
+  credentialsArn?: string;
+  requestParameters?: Record<string, string>;
+}
+
+export interface StageSpec {
+  stageName: string;
+  autoDeploy: boolean;
+  createdDate: string;
+  lastUpdatedDate: string;
+  description?: string;
+  stageVariables?: Record<string, string>;
+  defaultRouteSettings?: Record<string, unknown>;
+  routeSettings?: Record<string, unknown>;
+  deploymentId?: string;
+  tags: Record<string, string>;
+}
+
+export interface AuthorizerSpec {
+  authorizerId: string;
+  name: string;
+  authorizerType: 'JWT' | 'REQUEST';
+  identitySource: string[];
+  jwtConfiguration?: { audience?: string[]; issuer?: string };
+  authorizerUri?: string;
+  authorizerPayloadFormatVersion?: '1.0' | '2.0';
+  authorizerResultTtlInSeconds?: number;
+  enableSimpleResponses?: boolean;
+  identityValidationExpression?: string;
+  authorizerCredentialsArn?: string;
+}
+
+export type ChildKind = 'route' | 'integration' | 'stage' | 'authorizer';
+export type ChildSpec = RouteSpec | IntegrationSpec | StageSpec | AuthorizerSpec;
+
+export const DEFAULT_STAGE = '$default';
+export const DEFAULT_TIMEOUT_MS = 30_000;

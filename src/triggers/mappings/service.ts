@@ -1,0 +1,240 @@
+import { randomUUID } from 'node:crypto';
+import { functionArn, parseFunctionRef, VERSION } from '../../core/arn.js';
+import { Errors } from '../../core/errors.js';
+import { validateFilterCriteria } from '../../core/filter-criteria.js';
+import type { Locale } from '../../core/model.js';
+import { parseQueueArn } from '../../core/sqs-attributes.js';
+import type { ChangeFeed, Clock, FunctionStore } from '../../ports/index.js';
+import type { SqsService } from '../sqs/index.js';
+import type { MappingConfig, MappingRecord, MappingStore } from './store.js';
+
+export const MAPPING_RESOURCE = 'event-source-mapping';
+
+type Input = Record<string, unknown>;
+
+/** Fields of other event sources (streams, Kafka, MQ): refused for queue sources. */
+const NOT_FOR_SQS = [
+  'StartingPosition', 'StartingPositionTimestamp', 'ParallelizationFactor', 'DestinationConfig', 'MaximumRecordAgeInSeconds',
+  'BisectBatchOnFunctionError', 'MaximumRetryAttempts', 'TumblingWindowInSeconds', 'Topics', 'Queues', 'SelfManagedEventSource',
+  'AmazonManagedKafkaEventSourceConfig', 'SelfManagedKafkaEventSourceConfig', 'DocumentDBEventSourceConfig',
+];
+
+export interface MappingServiceDeps {
+  store: MappingStore;
+  functions: FunctionStore;
+  sqs: SqsService;
+  changes: ChangeFeed;
+  locale: Locale;
+  clock: Clock;
+}
+
+/**
+ * Control plane of event source mappings (SQS sources): validation as Lambda does it, the
+ * wire shape (EventSourceMappingConfiguration), persistence and change announcements. States
+ * settle at once; responses show Lambda's transitional state (Creating, Updating, Enabling,
+ * Disabling, Deleting) as Lambda does.
+ */
+export class MappingService {
+  constructor(private readonly deps: MappingServiceDeps) {}
+
+  private async announce(uuid: string): Promise<void> {
+    await this.deps.changes.publish({ kind: 'resource', type: MAPPING_RESOURCE, id: uuid });
+  }
+
+  /** Resolves FunctionName (name, partial or full ARN, qualifier) to an existing function. */
+  private async resolveFunction(input: unknown): Promise<{ name: string; qualifier?: string }> {
+    if (typeof input !== 'string' || input === '') throw Errors.invalidParameter('FunctionName is required.');
+    const ref = parseFunctionRef(input, this.deps.locale);
+    const notFound = () => Errors.resourceNotFound(`Function not found: ${functionArn(this.deps.locale, ref.name, ref.qualifier)}`);
+    const fn = await this.deps.functions.getFunction(ref.name);
+    if (!fn) throw notFound();
+    if (ref.qualifier !== undefined) {
+      const exists = VERSION.test(ref.qualifier)
+        ? await this.deps.functions.getVersion(ref.name, ref.qualifier)
+        : await this.deps.functions.getAlias(ref.name, ref.qualifier);
+      if (!exists) throw notFound();
+      return { name: ref.name, qualifier: ref.qualifier };
+    }
+    return { name: ref.name };
+  }
+
+  private async validateSource(arn: unknown): Promise<{ arn: string; fifo: boolean }> {
+    if (typeof arn !== 'string' || arn === '') throw Errors.invalidParameter('Unrecognized event source, must be SQS queue ARN.');
+    const p = parseQueueArn(arn);
+    if (!p) throw Errors.invalidParameter('Unrecognized event source, must be SQS queue ARN.');
+    const q = await this.deps.sqs.queueByArn(arn);
+    if (!q) {
+      throw Errors.invalidParameter(
+        'Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist or you do not have access to it.',
+      );
+    }
+    return { arn, fifo: q.fifo };
+  }
+
+  private validateConfig(i: Input, base: MappingConfig, fifo: boolean): MappingConfig {
+    for (const k of NOT_FOR_SQS) {
+      if (i[k] !== undefined && i[k] !== null) throw Errors.invalidParameter(`Unsupported ${k} parameter for given event source.`);
+    }
+    const c: MappingConfig = { ...base };
+    const int = (name: string, min: number, max: number): number | undefined => {
+      const v = i[name];
+      if (v === undefined || v === null) return undefined;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+        throw Errors.invalidParameter(
+          `1 validation error detected: Value '${String(v)}' at '${name[0]!.toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must have value ${v as number < min ? 'greater than or equal to ' + min : 'less than or equal to ' + max}`,
+        );
+      }
+      return v;
+    };
+    const batch = int('BatchSize', 1, 10000);
+    if (batch !== undefined) c.BatchSize = batch;
+    const windowS = int('MaximumBatchingWindowInSeconds', 0, 300);
+    if (windowS !== undefined) c.MaximumBatchingWindowInSeconds = windowS;
+    if (fifo && c.BatchSize > 10) throw Errors.invalidParameter('Batch size for SQS FIFO queue must be less than or equal to 10.');
+    if (fifo && c.MaximumBatchingWindowInSeconds > 0) throw Errors.invalidParameter('Batching window is not supported for FIFO queues.');
+    if (c.BatchSize > 10 && c.MaximumBatchingWindowInSeconds < 1) {
+      throw Errors.invalidParameter('Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10');
+    }
+    if (i.FilterCriteria !== undefined) {
+      const f = validateFilterCriteria(i.FilterCriteria);
+      if (f && f.Filters.length) c.FilterCriteria = f;
+      else delete c.FilterCriteria;
+    }
+    if (i.FunctionResponseTypes !== undefined && i.FunctionResponseTypes !== null) {
+      const t = i.FunctionResponseTypes;
+      if (!Array.isArray(t) || t.length > 1 || t.some((x) => x !== 'ReportBatchItemFailures')) {
+        throw Errors.invalidParameter(`1 validation error detected: Value '${JSON.stringify(t)}' at 'functionResponseTypes' failed to satisfy constraint: Member must satisfy enum value set: [ReportBatchItemFailures]`);
+      }
+      c.FunctionResponseTypes = [...t] as string[];
+    }
+    if (i.ScalingConfig !== undefined && i.ScalingConfig !== null) {
+      const s = i.ScalingConfig as Input;
+      if (typeof s !== 'object') throw Errors.invalidParameter('ScalingConfig must be an object.');
+      const mc = s.MaximumConcurrency;
+      if (mc === undefined || mc === null) delete c.ScalingConfig;
+      else {
+        if (typeof mc !== 'number' || !Number.isInteger(mc) || mc < 2 || mc > 1000) {
+          throw Errors.invalidParameter(`1 validation error detected: Value '${String(mc)}' at 'scalingConfig.maximumConcurrency' failed to satisfy constraint: Member must have value ${Number(mc) < 2 ? 'greater than or equal to 2' : 'less than or equal to 1000'}`);
+        }
+        c.ScalingConfig = { MaximumConcurrency: mc };
+      }
+    }
+    return c;
+  }
+
+  async create(i: Input): Promise<Record<string, unknown>> {
+    const fn = await this.resolveFunction(i.FunctionName);
+    const src = await this.validateSource(i.EventSourceArn);
+    const config = this.validateConfig(i, { BatchSize: 10, MaximumBatchingWindowInSeconds: 0, FunctionResponseTypes: [] }, src.fifo);
+    if (i.Tags !== undefined && i.Tags !== null) {
+      if (typeof i.Tags !== 'object' || Array.isArray(i.Tags)) throw Errors.invalidParameter('Tags must be a map.');
+      config.Tags = i.Tags as Record<string, string>;
+    }
+    if (i.Enabled !== undefined && i.Enabled !== null && typeof i.Enabled !== 'boolean') throw Errors.invalidParameter('Enabled must be a boolean.');
+    const existing = await this.deps.store.list({ functionName: fn.name, qualifier: fn.qualifier ?? null, eventSourceArn: src.arn });
+    if (existing.length) {
+      throw Errors.resourceConflict(
+        `An event source mapping with SQS arn (" ${src.arn} ") and function (" ${fn.name} ") already exists. Please update or delete the existing mapping with UUID ${existing[0]!.uuid}`,
+      );
+    }
+    const now = this.deps.clock.now();
+    const enabled = i.Enabled !== false;
+    const m: MappingRecord = {
+      uuid: randomUUID(), functionName: fn.name, eventSourceArn: src.arn, enabled, state: enabled ? 'Enabled' : 'Disabled',
+      stateReason: 'USER_INITIATED', config, createdAt: now, lastModified: now,
+    };
+    if (fn.qualifier !== undefined) m.qualifier = fn.qualifier;
+    await this.deps.store.create(m);
+    await this.announce(m.uuid);
+    return this.toWire(m, 'Creating');
+  }
+
+  private async mustGet(uuid: unknown): Promise<MappingRecord> {
+    const m = typeof uuid === 'string' ? await this.deps.store.get(uuid) : undefined;
+    if (!m) throw Errors.resourceNotFound('The resource you requested does not exist.');
+    return m;
+  }
+
+  async get(uuid: string): Promise<Record<string, unknown>> {
+    return this.toWire(await this.mustGet(uuid));
+  }
+
+  async update(uuid: string, i: Input): Promise<Record<string, unknown>> {
+    const m = await this.mustGet(uuid);
+    const src = await this.deps.sqs.queueByArn(m.eventSourceArn);
+    const next: MappingRecord = { ...m, config: this.validateConfig(i, m.config, src?.fifo ?? false) };
+    if (i.FunctionName !== undefined && i.FunctionName !== null) {
+      const fn = await this.resolveFunction(i.FunctionName);
+      next.functionName = fn.name;
+      if (fn.qualifier !== undefined) next.qualifier = fn.qualifier;
+      else delete next.qualifier;
+    }
+    let shown = 'Updating';
+    if (i.Enabled !== undefined && i.Enabled !== null) {
+      if (typeof i.Enabled !== 'boolean') throw Errors.invalidParameter('Enabled must be a boolean.');
+      if (i.Enabled !== m.enabled) shown = i.Enabled ? 'Enabling' : 'Disabling';
+      next.enabled = i.Enabled;
+      next.state = i.Enabled ? 'Enabled' : 'Disabled';
+    }
+    next.stateReason = 'USER_INITIATED';
+    next.lastModified = this.deps.clock.now();
+    await this.deps.store.put(next);
+    await this.announce(uuid);
+    return this.toWire(next, shown);
+  }
+
+  async delete(uuid: string): Promise<Record<string, unknown>> {
+    const m = await this.mustGet(uuid);
+    await this.deps.store.delete(uuid);
+    await this.announce(uuid);
+    return this.toWire(m, 'Deleting');
+  }
+
+  async list(q: { FunctionName?: string; EventSourceArn?: string; Marker?: string; MaxItems?: string }): Promise<Record<string, unknown>> {
+    const filter: { functionName?: string; qualifier?: string | null; eventSourceArn?: string } = {};
+    if (q.FunctionName) {
+      const ref = parseFunctionRef(q.FunctionName, this.deps.locale);
+      filter.functionName = ref.name;
+      if (ref.qualifier !== undefined) filter.qualifier = ref.qualifier;
+    }
+    if (q.EventSourceArn) filter.eventSourceArn = q.EventSourceArn;
+    let max = 100;
+    if (q.MaxItems !== undefined) {
+      max = Number(q.MaxItems);
+      if (!Number.isInteger(max) || max < 1 || max > 10000) {
+        throw Errors.invalidParameter(`1 validation error detected: Value '${q.MaxItems}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000`);
+      }
+    }
+    const all = await this.deps.store.list(filter);
+    let start = 0;
+    if (q.Marker) {
+      const at = all.findIndex((m) => m.uuid === q.Marker);
+      if (at < 0) throw Errors.invalidParameter('Invalid Marker.');
+      start = at;
+    }
+    const page = all.slice(start, start + max);
+    const out: Record<string, unknown> = { EventSourceMappings: page.map((m) => this.toWire(m)) };
+    if (start + max < all.length) out.NextMarker = all[start + max]!.uuid;
+    return out;
+  }
+
+  /** EventSourceMappingConfiguration as Lambda returns it for an SQS source. */
+  toWire(m: MappingRecord, shownState?: string): Record<string, unknown> {
+    const { locale } = this.deps;
+    const out: Record<string, unknown> = {
+      UUID: m.uuid,
+      BatchSize: m.config.BatchSize,
+      MaximumBatchingWindowInSeconds: m.config.MaximumBatchingWindowInSeconds,
+      EventSourceArn: m.eventSourceArn,
+      FunctionArn: functionArn(locale, m.functionName, m.qualifier),
+      LastModified: m.lastModified / 1000,
+      State: shownState ?? m.state,
+      StateTransitionReason: m.stateReason,
+      FunctionResponseTypes: m.config.FunctionResponseTypes,
+      EventSourceMappingArn: `arn:aws:lambda:${locale.region}:${locale.accountId}:event-source-mapping:${m.uuid}`,
+    };
+    if (m.config.FilterCriteria) out.FilterCriteria = m.config.FilterCriteria;
+    if (m.config.ScalingConfig?.MaximumConcurrency) out.ScalingConfig = m.config.ScalingConfig;
+    return out;
+  }
+}

@@ -1,0 +1,252 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isStratusError } from '../../core/errors.js';
+import { applyCors, isPreflight, preflightHeaders } from '../../core/gateway-cors.js';
+import { buildEventV2, joinedHeaders } from '../../core/gateway-event.js';
+import { mapResponseV2, type HttpResponse } from '../../core/gateway-response.js';
+import { HTTP_INTEGRATION_CONTENT_TYPE, PreludeParser } from '../../core/stream-prelude.js';
+import type { Locale } from '../../core/model.js';
+import type { Invoker } from '../../invoke/types.js';
+import type { Clock, ResponseStreamSink } from '../../ports/index.js';
+import { domainOf, readBody, requestInfo, sendResponse, splitUrl } from '../gateway/index.js';
+import type { UrlStore, UrlConfig } from './store.js';
+
+/** Function URLs accept request payloads up to 6 MB (the synchronous invoke limit). */
+export const URL_MAX_BODY = 6 * 1024 * 1024;
+export const URL_PATH_PREFIX = '/_urls/';
+const HOST_RE = /^([a-z0-9]+)\.lambda-url\./;
+
+const json = (statusCode: number, body: unknown): HttpResponse => ({
+  statusCode,
+  headers: [['content-type', 'application/json']],
+  body: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+});
+
+export const UrlResponses = {
+  notFound: () => json(404, { Message: 'Not Found' }),
+  forbidden: () => json(403, { Message: 'Forbidden' }),
+  functionError: () => json(502, 'Internal Server Error'),
+  throttled: () => json(429, { Message: 'Rate Exceeded.' }),
+  tooLarge: () => json(413, { Message: 'Request must be smaller than 6291456 bytes for the InvokeFunction operation' }),
+  internal: () => json(500, { Message: 'Internal Server Error' }),
+};
+
+export function isUrlRequest(req: IncomingMessage): boolean {
+  const url = req.url ?? '';
+  if (url.startsWith(URL_PATH_PREFIX)) return true;
+  const host = req.headers.host;
+  return host !== undefined && host.includes('.lambda-url.') && HOST_RE.test(host.toLowerCase());
+}
+
+/** The data plane's view of function URLs: urlId -> config, refreshed on change events. */
+export class UrlTable {
+  private readonly byId = new Map<string, UrlConfig>();
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(private readonly store: UrlStore) {}
+
+  async load(): Promise<void> {
+    for (const c of await this.store.all()) this.byId.set(c.urlId, c);
+  }
+
+  get(urlId: string): UrlConfig | undefined {
+    return this.byId.get(urlId);
+  }
+
+  /** Forgets every URL of a deleted function. */
+  dropFunction(functionName: string): void {
+    for (const [id, c] of this.byId) if (c.functionName === functionName) this.byId.delete(id);
+  }
+
+  refresh(urlId: string): Promise<void> {
+    const p = this.store.byUrlId(urlId).then((c) => {
+      if (c) this.byId.set(urlId, c);
+      else this.byId.delete(urlId);
+    }, () => undefined);
+    this.pending.add(p);
+    void p.then(() => this.pending.delete(p));
+    return p;
+  }
+
+  async settle(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+}
+
+export interface UrlServeDeps {
+  table: UrlTable;
+  invoker: Invoker;
+  clock: Clock;
+  locale: Locale;
+}
+
+export async function serveUrl(deps: UrlServeDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { path: urlPath, query } = splitUrl(req.url ?? '/');
+  let urlId: string;
+  let path: string;
+  if (urlPath.startsWith(URL_PATH_PREFIX)) {
+    const rest = urlPath.slice(URL_PATH_PREFIX.length);
+    const slash = rest.indexOf('/');
+    urlId = slash < 0 ? rest : rest.slice(0, slash);
+    path = slash < 0 ? '/' : rest.slice(slash);
+  } else {
+    urlId = HOST_RE.exec((req.headers.host ?? '').toLowerCase())?.[1] ?? '';
+    path = urlPath;
+  }
+  let cfg = deps.table.get(urlId);
+  if (!cfg) {
+    await deps.table.settle();
+    cfg = deps.table.get(urlId);
+  }
+  const requestId = randomUUID();
+  const idHeader: Array<[string, string]> = [['x-amzn-requestid', requestId]];
+  const reply = (r: HttpResponse) => {
+    req.resume();
+    sendResponse(req, res, r, idHeader);
+  };
+  if (!cfg) return reply(UrlResponses.notFound());
+  // AWS_IAM needs SigV4 verification, which Stratus does not do yet: refuse rather than pretend.
+  if (cfg.authType === 'AWS_IAM') return reply(UrlResponses.forbidden());
+
+  const body = await readBody(req, URL_MAX_BODY);
+  if (body === 'too-large') return reply(UrlResponses.tooLarge());
+  const method = req.method ?? 'GET';
+  const headers = joinedHeaders(req.rawHeaders);
+  const cors = cfg.cors;
+  if (cors && isPreflight(method, headers)) {
+    return reply({ statusCode: 200, headers: preflightHeaders(cors, headers), body: Buffer.alloc(0) });
+  }
+  const withCors = (h: Array<[string, string]>) => (cors ? applyCors(cors, headers, h) : h);
+  const finish = (r: HttpResponse) => reply({ ...r, headers: withCors(r.headers) });
+
+  const event = buildEventV2(requestInfo(req, path, query, body, domainOf(req, urlId, 'lambda-url')), {
+    accountId: deps.locale.accountId,
+    apiId: urlId,
+    stage: '$default',
+    routeKey: '$default',
+    pathParameters: {},
+    requestId,
+    timeEpoch: deps.clock.now(),
+  });
+  const qualifier = cfg.qualifier === '$LATEST' ? undefined : cfg.qualifier;
+  const sink = cfg.invokeMode === 'RESPONSE_STREAM' ? new HttpStreamSink(req, res, (h) => [...withCors(h), ...idHeader]) : undefined;
+  let result;
+  try {
+    result = await deps.invoker.invoke({
+      functionName: cfg.functionName,
+      qualifier,
+      payload: Buffer.from(JSON.stringify(event)),
+      invocationType: 'RequestResponse',
+      source: 'url',
+      requestId,
+      stream: sink,
+    });
+  } catch (err) {
+    if (sink?.started) return sink.abort();
+    if (isStratusError(err) && (err.status === 429 || err.code === 'TooManyRequestsException')) return finish(UrlResponses.throttled());
+    if (isStratusError(err) && err.status === 413) return finish(UrlResponses.tooLarge());
+    return finish(UrlResponses.internal());
+  }
+  if (result.streamed || sink?.started) {
+    sink?.finish();
+    return;
+  }
+  if (result.functionError) return finish(UrlResponses.functionError());
+  const mapped = mapResponseV2(result.payload);
+  if ('malformed' in mapped) return finish(UrlResponses.functionError());
+  return finish(mapped);
+}
+
+/**
+ * Writes a streamed response to the client as chunks arrive. With the http-integration content
+ * type, the JSON prelude (status, headers, cookies) is read first, up to the 8 NUL bytes.
+ */
+export class HttpStreamSink implements ResponseStreamSink {
+  started = false;
+  private parser: PreludeParser | undefined;
+  private headWritten = false;
+  private ended = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly decorate: (h: Array<[string, string]>) => Array<[string, string]>,
+  ) {}
+
+  start(contentType: string | undefined): void {
+    this.started = true;
+    this.req.resume();
+    if (contentType && contentType.split(';')[0]!.trim() === HTTP_INTEGRATION_CONTENT_TYPE) {
+      this.parser = new PreludeParser();
+      return;
+    }
+    this.writeHead(200, [['content-type', contentType ?? 'application/octet-stream']]);
+  }
+
+  private writeHead(status: number, headers: Array<[string, string]>): void {
+    if (this.headWritten || this.res.destroyed) return;
+    this.headWritten = true;
+    const out: Record<string, string | string[]> = {};
+    for (const [k, v] of this.decorate(headers)) {
+      const key = k.toLowerCase();
+      if (key === 'content-length' || key === 'transfer-encoding' || key === 'connection') continue;
+      const cur = out[key];
+      if (cur === undefined) out[key] = v;
+      else if (key === 'set-cookie') out[key] = Array.isArray(cur) ? [...cur, v] : [cur, v];
+      else out[key] = `${cur},${v}`;
+    }
+    if (!out['content-type']) out['content-type'] = 'application/octet-stream';
+    try {
+      this.res.writeHead(status, out);
+    } catch {
+      this.res.writeHead(502, { 'content-type': 'application/json' });
+    }
+    this.res.flushHeaders();
+  }
+
+  write(chunk: Buffer): void {
+    if (this.ended || this.res.destroyed) return;
+    if (this.parser) {
+      const step = this.parser.push(chunk);
+      if (step.state === 'need-more') return;
+      this.parser = undefined;
+      if (step.state === 'malformed') {
+        this.writeHead(502, [['content-type', 'application/json']]);
+        this.ended = true;
+        this.res.end('Internal Server Error');
+        return;
+      }
+      this.writeHead(step.prelude.statusCode, step.prelude.headers);
+      if (step.rest.length && this.req.method !== 'HEAD') this.res.write(step.rest);
+      return;
+    }
+    if (this.req.method !== 'HEAD') this.res.write(chunk);
+  }
+
+  end(error?: { errorType: string; errorMessage: string }): void {
+    if (this.ended) return;
+    if (!this.headWritten) {
+      if (error) {
+        this.writeHead(502, [['content-type', 'application/json']]);
+        this.ended = true;
+        this.res.end('Internal Server Error');
+        return;
+      }
+      // A prelude that never completed: nothing but the status line to send.
+      this.writeHead(200, []);
+    }
+    this.ended = true;
+    // An error after the head was sent truncates the body, as Lambda does.
+    if (error) this.res.destroy();
+    else this.res.end();
+  }
+
+  /** Called once the invocation resolved. */
+  finish(): void {
+    if (!this.ended) this.end();
+  }
+
+  abort(): void {
+    if (!this.ended) this.end({ errorType: 'Stratus.InvokeFailed', errorMessage: 'invocation failed' });
+  }
+}

@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import {
+  CreateAliasCommand, CreateFunctionUrlConfigCommand, DeleteFunctionCommand, DeleteFunctionUrlConfigCommand, GetFunctionUrlConfigCommand,
+  LambdaClient, ListFunctionUrlConfigsCommand, PublishVersionCommand, UpdateFunctionUrlConfigCommand,
+} from '@aws-sdk/client-lambda';
+import { clientConfig } from '../helpers/server.js';
+import { ECHO, createNodeFunction, fnArn, json, request, startGatewayServer } from '../gateway/helpers.js';
+
+const STREAMER = `
+export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  const gate = event.queryStringParameters.gate;
+  const stream = awslambda.HttpResponseStream.from(responseStream, { statusCode: 201, headers: { 'content-type': 'text/plain', 'x-s': 'yes' }, cookies: ['s=1'] });
+  stream.write('first;');
+  let opened = false;
+  for (let i = 0; i < 400 && !opened; i++) {
+    try { const r = await fetch(gate); opened = (await r.text()) === 'open'; } catch {}
+    if (!opened) await new Promise((r) => setTimeout(r, 50));
+  }
+  stream.write(opened ? 'second:opened' : 'second:timeout');
+  stream.end();
+});
+`;
+const PLAIN_STREAM = `
+export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.setContentType('text/csv');
+  responseStream.write('a,b\\n');
+  responseStream.end('1,2\\n');
+});
+`;
+const THROWS = `export const handler = async () => { throw new Error('nope'); };\n`;
+
+describe('function URLs', () => {
+  let server: Awaited<ReturnType<typeof startGatewayServer>>;
+  let lambda: LambdaClient;
+  let echoUrl: string;
+
+  before(async () => {
+    server = await startGatewayServer();
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    await createNodeFunction(lambda, 'echo', ECHO);
+    await createNodeFunction(lambda, 'streamer', STREAMER);
+    await createNodeFunction(lambda, 'plainstream', PLAIN_STREAM);
+    await createNodeFunction(lambda, 'throws', THROWS);
+  });
+  after(async () => {
+    lambda?.destroy();
+    await server?.stop();
+  });
+
+  const urlId = (u: string) => /^http:\/\/([a-z0-9]+)\.lambda-url\.localhost:\d+\/$/.exec(u)![1]!;
+  const viaPath = (id: string, path: string, opts: Partial<Parameters<typeof request>[0]> = {}) =>
+    request({ port: server.port, path: `/_urls/${id}${path}`, ...opts });
+
+  test('create, get, update, list, conflicts and errors', async () => {
+    const created = await lambda.send(new CreateFunctionUrlConfigCommand({
+      FunctionName: 'echo', AuthType: 'NONE', Cors: { AllowOrigins: ['https://app.example'], AllowMethods: ['GET'], MaxAge: 60 },
+    }));
+    echoUrl = created.FunctionUrl!;
+    assert.match(echoUrl, new RegExp(`^http://[a-z0-9]{32}\\.lambda-url\\.localhost:${server.port}/$`));
+    assert.equal(created.FunctionArn, fnArn('echo'));
+    assert.equal(created.AuthType, 'NONE');
+    assert.equal(created.InvokeMode, 'BUFFERED');
+    assert.deepEqual(created.Cors, { AllowOrigins: ['https://app.example'], AllowMethods: ['GET'], MaxAge: 60 });
+    await assert.rejects(lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'echo', AuthType: 'NONE' })), { name: 'ResourceConflictException' });
+    await assert.rejects(lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'missing', AuthType: 'NONE' })), { name: 'ResourceNotFoundException' });
+    await assert.rejects(lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'echo', AuthType: 'BOGUS' as any })), (e: any) => e.$metadata.httpStatusCode === 400);
+    await assert.rejects(lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: 'throws' })), { name: 'ResourceNotFoundException' });
+
+    const got = await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: 'echo' }));
+    assert.equal(got.FunctionUrl, echoUrl);
+    assert.ok(got.LastModifiedTime);
+    const upd = await lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'echo', Cors: { AllowOrigins: ['https://app.example'], AllowMethods: ['GET', 'POST'], AllowHeaders: ['x-h'] } }));
+    assert.equal(upd.FunctionUrl, echoUrl);
+    assert.deepEqual(upd.Cors?.AllowMethods, ['GET', 'POST']);
+
+    await lambda.send(new PublishVersionCommand({ FunctionName: 'echo' }));
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'echo', Name: 'live', FunctionVersion: '1' }));
+    const aliased = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'echo', Qualifier: 'live', AuthType: 'NONE' }));
+    assert.equal(aliased.FunctionArn, fnArn('echo', 'live'));
+    assert.notEqual(aliased.FunctionUrl, echoUrl);
+    const list = await lambda.send(new ListFunctionUrlConfigsCommand({ FunctionName: 'echo' }));
+    assert.equal(list.FunctionUrlConfigs?.length, 2);
+    await lambda.send(new DeleteFunctionUrlConfigCommand({ FunctionName: 'echo', Qualifier: 'live' }));
+    assert.equal((await viaPath(urlId(aliased.FunctionUrl!), '/')).status, 404);
+  });
+
+  test('BUFFERED traffic: payload 2.0 through host and path forms', async () => {
+    const id = urlId(echoUrl);
+    for (const r of [
+      await viaPath(id, '/some/path?q=1&q=2', { headers: { cookie: 'a=b' } }),
+      await request({ port: server.port, path: '/some/path?q=1&q=2', host: `${id}.lambda-url.localhost:${server.port}`, headers: { cookie: 'a=b' } }),
+    ]) {
+      assert.equal(r.status, 200, r.body.toString());
+      assert.ok(r.headers['x-amzn-requestid']);
+      const ev = json(r);
+      assert.equal(ev.version, '2.0');
+      assert.equal(ev.routeKey, '$default');
+      assert.equal(ev.rawPath, '/some/path');
+      assert.deepEqual(ev.queryStringParameters, { q: '1,2' });
+      assert.deepEqual(ev.cookies, ['a=b']);
+      assert.equal(ev.requestContext.apiId, id);
+      assert.equal(ev.requestContext.stage, '$default');
+    }
+  });
+
+  test('CORS preflight and headers', async () => {
+    const id = urlId(echoUrl);
+    const pre = await viaPath(id, '/', { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+    assert.equal(pre.headers['access-control-allow-origin'], 'https://app.example');
+    assert.equal(pre.headers['access-control-allow-methods'], 'GET,POST');
+    const actual = await viaPath(id, '/', { headers: { origin: 'https://app.example' } });
+    assert.equal(actual.headers['access-control-allow-origin'], 'https://app.example');
+  });
+
+  test('function errors are 502; AWS_IAM is refused with 403', async () => {
+    const t = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'throws', AuthType: 'NONE' }));
+    const r = await viaPath(urlId(t.FunctionUrl!), '/');
+    assert.equal(r.status, 502);
+    await lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'throws', AuthType: 'AWS_IAM' }));
+    assert.equal((await viaPath(urlId(t.FunctionUrl!), '/')).status, 403);
+  });
+
+  test('RESPONSE_STREAM: prelude headers, chunks arrive while the handler runs', async () => {
+    let open = false;
+    const gate = http.createServer((_req, res) => res.end(open ? 'open' : 'closed'));
+    await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
+    try {
+      const gateUrl = `http://127.0.0.1:${(gate.address() as AddressInfo).port}/`;
+      const cfg = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'streamer', AuthType: 'NONE', InvokeMode: 'RESPONSE_STREAM' }));
+      assert.equal(cfg.InvokeMode, 'RESPONSE_STREAM');
+      const id = urlId(cfg.FunctionUrl!);
+      const result = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; chunks: string[] }>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port: server.port, path: `/_urls/${id}/?gate=${encodeURIComponent(gateUrl)}`, agent: false }, (res) => {
+          const chunks: string[] = [];
+          res.on('data', (c: Buffer) => {
+            chunks.push(c.toString());
+            // The handler is still waiting at the gate: the first chunk arrived before it finished.
+            if (chunks.join('').includes('first;')) open = true;
+          });
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, chunks }));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+      });
+      assert.equal(result.status, 201);
+      assert.equal(result.headers['content-type'], 'text/plain');
+      assert.equal(result.headers['x-s'], 'yes');
+      assert.deepEqual(result.headers['set-cookie'], ['s=1']);
+      assert.equal(result.chunks.join(''), 'first;second:opened');
+    } finally {
+      await new Promise((r) => gate.close(r));
+    }
+  });
+
+  test('RESPONSE_STREAM without a prelude uses the declared content type', async () => {
+    const cfg = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'plainstream', AuthType: 'NONE', InvokeMode: 'RESPONSE_STREAM' }));
+    const r = await viaPath(urlId(cfg.FunctionUrl!), '/');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-type'], 'text/csv');
+    assert.equal(r.body.toString(), 'a,b\n1,2\n');
+  });
+
+  test('deleting the function drops its URL', async () => {
+    const id = urlId(echoUrl);
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'echo' }));
+    let status = 0;
+    for (let i = 0; i < 100; i++) {
+      status = (await viaPath(id, '/')).status;
+      if (status === 404) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(status, 404);
+  });
+});
