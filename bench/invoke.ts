@@ -1,0 +1,132 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { makeZip } from '../test/helpers/zip.js';
+import { load, median, percentile, processMemory, startRawHello, startStratusChild, type BenchResult } from './lib.js';
+
+const NODE_HELLO = "exports.handler = async () => 'hello';\n";
+const PY_HELLO = 'def handler(event, context):\n    return "hello"\n';
+
+async function createFunction(url: string, name: string, runtime: string, files: Record<string, string>, handler: string) {
+  const zip = await makeZip(files);
+  const res = await fetch(`${url}/2015-03-31/functions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      FunctionName: name,
+      Runtime: runtime,
+      Handler: handler,
+      Role: 'arn:aws:iam::000000000000:role/bench',
+      Code: { ZipFile: zip.toString('base64') },
+      MemorySize: 128,
+      Timeout: 10,
+    }),
+  });
+  if (!res.ok) throw new Error(`create ${name}: ${res.status} ${await res.text()}`);
+}
+
+async function invokeOnce(url: string, name: string): Promise<number> {
+  const t = performance.now();
+  const res = await fetch(`${url}/2015-03-31/functions/${name}/invocations`, { method: 'POST', body: '{}' });
+  await res.arrayBuffer();
+  if (res.status !== 200 || res.headers.get('x-amz-function-error')) throw new Error(`invoke ${name}: ${res.status}`);
+  return performance.now() - t;
+}
+
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid)!.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+function cmdline(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
+/** (a) warm invoke latency/throughput vs raw node:http, (b) cold starts, (c) idle memory. */
+export async function benchInvoke(): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const raw = await startRawHello();
+  const server = await startStratusChild({ env: { STRATUS_PREWARM: '0' } });
+  try {
+    await createFunction(server.url, 'hello', 'nodejs20.x', { 'index.js': NODE_HELLO }, 'index.handler');
+    await invokeOnce(server.url, 'hello');
+    const path = '/2015-03-31/functions/hello/invocations';
+    for (const concurrency of [1, 16]) {
+      const requests = concurrency === 1 ? 3000 : 8000;
+      // Warm enough environments for this concurrency first.
+      const base = await load({ port: raw.port, path: '/', body: '{}', concurrency, requests, warmup: 300 });
+      const s = await load({ port: server.port, path, body: '{}', concurrency, requests, warmup: 300 });
+      if (s.errors) results.push({ name: `invoke c${concurrency} errors`, value: s.errors, unit: 'requests', note: JSON.stringify(s.statuses) });
+      results.push({ name: `warm invoke throughput c${concurrency}`, value: s.throughput, unit: 'req/s', baseline: base.throughput, ratio: s.throughput / base.throughput, note: 'target c16 >= 0.25' });
+      results.push({ name: `warm invoke p50 c${concurrency}`, value: s.p50, unit: 'ms', baseline: base.p50, ratio: s.p50 / base.p50, note: concurrency === 1 ? 'target < 0.4 ms' : undefined });
+      results.push({ name: `warm invoke p99 c${concurrency}`, value: s.p99, unit: 'ms', baseline: base.p99, ratio: s.p99 / base.p99 });
+    }
+
+    // (c) idle memory of one warm environment per runtime.
+    await createFunction(server.url, 'pyhello', 'python3.12', { 'app.py': PY_HELLO }, 'app.handler');
+    await invokeOnce(server.url, 'pyhello');
+    await new Promise((r) => setTimeout(r, 500));
+    for (const [label, needle] of [['node', 'bootstrap.mjs'], ['python', 'bootstrap.py']] as const) {
+      const pids = descendants(server.pid).filter((p) => cmdline(p).includes(needle));
+      if (pids.length === 0) {
+        results.push({ name: `idle warm ${label} environment`, value: NaN, unit: 'MiB', note: 'runtime process not found' });
+        continue;
+      }
+      const mem = processMemory(pids[0]!);
+      results.push({ name: `idle warm ${label} environment private memory`, value: mem.privateMiB, unit: 'MiB', note: `PSS ${mem.pssMiB.toFixed(1)} MiB, RSS ${mem.rssMiB.toFixed(1)} MiB; target node < 10 MiB private` });
+    }
+  } finally {
+    await server.stop();
+    await raw.stop();
+  }
+
+  // (b) cold start: first invocation of a fresh function, with and without the prewarm pool.
+  const bare: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const t = performance.now();
+    spawnSync(process.execPath, ['-e', '0'], { env: { PATH: process.env.PATH ?? '' } });
+    bare.push(performance.now() - t);
+  }
+  const bareMedian = median(bare);
+  for (const prewarm of ['0', '2']) {
+    const s = await startStratusChild({ env: { STRATUS_PREWARM: prewarm } });
+    try {
+      const times: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const name = `cold${i}`;
+        await createFunction(s.url, name, 'nodejs20.x', { 'index.js': NODE_HELLO }, 'index.handler');
+        await new Promise((r) => setTimeout(r, prewarm === '0' ? 50 : 400)); // let the pool refill
+        times.push(await invokeOnce(s.url, name));
+      }
+      times.sort((a, b) => a - b);
+      const label = prewarm === '0' ? 'without prewarm pool' : 'with prewarm pool';
+      results.push({ name: `cold start p50 ${label}`, value: percentile(times, 50), unit: 'ms', baseline: bareMedian, ratio: percentile(times, 50) / bareMedian, note: `baseline: node -e 0; target ${prewarm === '0' ? '< 60' : '< 10'} ms` });
+      results.push({ name: `cold start p99 ${label}`, value: percentile(times, 99), unit: 'ms' });
+    } finally {
+      await s.stop();
+    }
+  }
+  return results;
+}

@@ -1,0 +1,235 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** One line of the benchmark report: a value, and where there is one, the same-run baseline. */
+export interface BenchResult {
+  name: string;
+  value: number;
+  unit: string;
+  baseline?: number;
+  /** value / baseline (for throughput: share of the baseline; for latency: times the baseline). */
+  ratio?: number;
+  note?: string;
+}
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export function median(values: number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+export interface LoadResult {
+  requests: number;
+  seconds: number;
+  throughput: number; // requests per second
+  p50: number; // ms
+  p99: number; // ms
+  errors: number;
+  statuses: Record<number, number>;
+}
+
+/**
+ * Closed-loop HTTP/1.1 load over keep-alive sockets with a minimal hand-written client, so the
+ * client costs as little CPU as possible and the measurement is of the server.
+ */
+export async function load(opts: {
+  port: number;
+  host?: string;
+  method?: string;
+  path: string;
+  body?: string | Buffer;
+  headers?: Record<string, string>;
+  concurrency: number;
+  requests: number;
+  warmup?: number;
+}): Promise<LoadResult> {
+  const body = opts.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(opts.body);
+  const head =
+    `${opts.method ?? 'POST'} ${opts.path} HTTP/1.1\r\nHost: ${opts.headers?.host ?? `${opts.host ?? '127.0.0.1'}:${opts.port}`}\r\n` +
+    Object.entries(opts.headers ?? {})
+      .filter(([k]) => k.toLowerCase() !== 'host')
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('') +
+    `Content-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n`;
+  const request = Buffer.concat([Buffer.from(head), body]);
+  const latencies: number[] = [];
+  const statuses: Record<number, number> = {};
+  let errors = 0;
+  let issued = 0;
+  const total = opts.requests + (opts.warmup ?? 0);
+  const warm = opts.warmup ?? 0;
+  let t0 = 0;
+  let tStart = 0;
+
+  const worker = () =>
+    new Promise<void>((resolve) => {
+      const sock = net.connect(opts.port, opts.host ?? '127.0.0.1');
+      sock.setNoDelay(true);
+      let buf: Buffer = Buffer.alloc(0);
+      let sentAt = 0;
+      let myIndex = 0;
+      const next = () => {
+        if (issued >= total) {
+          sock.end();
+          resolve();
+          return;
+        }
+        myIndex = issued++;
+        if (myIndex === warm) tStart = performance.now();
+        sentAt = performance.now();
+        sock.write(request);
+      };
+      sock.on('connect', next);
+      sock.on('error', () => {
+        errors++;
+        resolve();
+      });
+      sock.on('data', (chunk: Buffer) => {
+        buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+        for (;;) {
+          const end = buf.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const headText = buf.subarray(0, end).toString('latin1');
+          const m = /content-length:\s*(\d+)/i.exec(headText);
+          const len = m ? Number(m[1]) : 0;
+          if (buf.length < end + 4 + len) return;
+          const status = Number(headText.slice(9, 12));
+          buf = buf.subarray(end + 4 + len);
+          statuses[status] = (statuses[status] ?? 0) + 1;
+          if (status >= 400) errors++;
+          if (myIndex >= warm) latencies.push(performance.now() - sentAt);
+          next();
+        }
+      });
+    });
+
+  t0 = performance.now();
+  await Promise.all(Array.from({ length: opts.concurrency }, worker));
+  const seconds = (performance.now() - (tStart || t0)) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    seconds,
+    throughput: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors,
+    statuses,
+  };
+}
+
+export interface ChildServer {
+  port: number;
+  url: string;
+  proc: ChildProcess;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts `stratus up --port 0` in a child process (the server gets its own CPU scheduling). */
+export async function startStratusChild(opts: { dataDir?: string; env?: Record<string, string>; args?: string[] } = {}): Promise<ChildServer & { dataDir: string }> {
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-bench-'));
+  const proc = spawn(process.execPath, [path.join(repoRoot, 'bin/stratus.js'), 'up', '--port', '0', '--data-dir', dataDir, ...(opts.args ?? [])], {
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await waitForLine(proc, /Stratus listening on http:\/\/[^:]+:(\d+)/);
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    proc,
+    pid: proc.pid!,
+    dataDir,
+    stop: () => stopChild(proc, () => fs.rmSync(dataDir, { recursive: true, force: true })),
+  };
+}
+
+/** A raw node:http hello server in a child process: the baseline for HTTP-path benchmarks. */
+export async function startRawHello(): Promise<ChildServer> {
+  const code = `
+    const http = require('node:http');
+    const s = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const body = '"hello"';
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      });
+    });
+    s.keepAliveTimeout = 65000;
+    s.listen(0, '127.0.0.1', () => console.log('Stratus listening on http://127.0.0.1:' + s.address().port));
+  `;
+  const proc = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await waitForLine(proc, /listening on http:\/\/[^:]+:(\d+)/);
+  return { port, url: `http://127.0.0.1:${port}`, proc, pid: proc.pid!, stop: () => stopChild(proc) };
+}
+
+function waitForLine(proc: ChildProcess, re: RegExp): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (c: Buffer) => {
+      out += c.toString();
+      const m = re.exec(out);
+      if (m) {
+        proc.stdout!.off('data', onData);
+        proc.stdout!.resume();
+        resolve(Number(m[1]));
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.on('exit', (code) => reject(new Error(`server exited (${code}) before listening: ${out}`)));
+  });
+}
+
+function stopChild(proc: ChildProcess, after?: () => void): Promise<void> {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null) {
+      after?.();
+      resolve();
+      return;
+    }
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    proc.once('exit', () => {
+      clearTimeout(timer);
+      after?.();
+      resolve();
+    });
+    proc.kill('SIGTERM');
+  });
+}
+
+/** Private (unshared) memory of a process tree in MiB, from /proc/PID/smaps_rollup, and PSS. */
+export function processMemory(pid: number): { privateMiB: number; pssMiB: number; rssMiB: number } {
+  const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+  return {
+    privateMiB: (kb('Private_Clean') + kb('Private_Dirty')) / 1024,
+    pssMiB: kb('Pss') / 1024,
+    rssMiB: kb('Rss') / 1024,
+  };
+}
+
+export function printResults(title: string, results: BenchResult[]): void {
+  console.log(`\n## ${title}`);
+  for (const r of results) {
+    const base = r.baseline !== undefined ? `  baseline ${fmt(r.baseline)} ${r.unit}` : '';
+    const ratio = r.ratio !== undefined ? `  ratio ${r.ratio.toFixed(3)}` : '';
+    const note = r.note ? `  (${r.note})` : '';
+    console.log(`${r.name.padEnd(58)} ${fmt(r.value).padStart(10)} ${r.unit}${base}${ratio}${note}`);
+  }
+}
+
+function fmt(n: number): string {
+  return Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toFixed(3);
+}
