@@ -1,35 +1,19 @@
 import type { Command } from 'commander';
+import { CliError } from '../errors.js';
+import { defaultEndpoint, restJson, seg } from '../http.js';
+import { formatTable } from '../table.js';
 
-function endpoint(): string {
-  return process.env.STRATUS_ENDPOINT ?? `http://127.0.0.1:${process.env.STRATUS_PORT ?? '9070'}`;
-}
-
-async function call(base: string, method: string, path: string, body?: unknown): Promise<any> {
-  const r = await fetch(`${base}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  const out = text ? JSON.parse(text) : {};
-  if (!r.ok) throw new Error(`${out.message ?? out.Message ?? r.statusText} (${r.headers.get('x-amzn-errortype') ?? r.status})`);
-  return out;
-}
+const call = (base: string, method: string, path: string, body?: unknown) => restJson(base, method, path, body === undefined ? {} : { json: body });
 
 /** `GET /hello=my-fn` -> { routeKey: 'GET /hello', fn: 'my-fn' }; the function may be a name or ARN. */
 export function parseRouteSpec(spec: string): { routeKey: string; fn: string } {
   const eq = spec.lastIndexOf('=');
-  if (eq <= 0 || eq === spec.length - 1) throw new Error(`invalid --route ${JSON.stringify(spec)}: expected "METHOD /path=FUNCTION" or "$default=FUNCTION"`);
+  if (eq <= 0 || eq === spec.length - 1) throw new CliError(`invalid --route ${JSON.stringify(spec)}: expected "METHOD /path=FUNCTION" or "$default=FUNCTION"`, 2);
   return { routeKey: spec.slice(0, eq).trim(), fn: spec.slice(eq + 1).trim() };
 }
 
 function fnArn(fn: string, region: string, account: string): string {
   return fn.startsWith('arn:') ? fn : `arn:aws:lambda:${region}:${account}:function:${fn}`;
-}
-
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
 }
 
 /** The path form of an API's URL, reachable without *.localhost name resolution. */
@@ -48,7 +32,7 @@ export function registerApiCommand(program: Command): void {
     .command('create')
     .argument('<name>', 'API name')
     .description('create an HTTP API routing to functions')
-    .option('--endpoint <url>', 'Stratus endpoint', endpoint())
+    .option('--endpoint <url>', 'Stratus endpoint', defaultEndpoint())
     .option('--route <spec>', 'route "METHOD /path=FUNCTION" (repeatable; {param} and {proxy+} allowed)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--stage <name>', 'stage name', '$default')
     .option('--payload <version>', 'payload format version: 2.0 or 1.0', '2.0')
@@ -59,7 +43,7 @@ export function registerApiCommand(program: Command): void {
     .action(async (name: string, opts: { endpoint: string; route: string[]; stage: string; payload: string; cors?: string; region: string; account: string; json?: boolean }) => {
       const base = opts.endpoint.replace(/\/$/, '');
       const routes = opts.route.map(parseRouteSpec);
-      if (routes.length === 0) throw new Error('at least one --route "METHOD /path=FUNCTION" is required');
+      if (routes.length === 0) throw new CliError('at least one --route "METHOD /path=FUNCTION" is required', 2);
       const body: Record<string, unknown> = { name, protocolType: 'HTTP' };
       if (opts.cors) body.corsConfiguration = { allowOrigins: opts.cors.split(',').map((s) => s.trim()), allowMethods: ['*'], allowHeaders: ['*'] };
       const created = await call(base, 'POST', '/v2/apis', body);
@@ -95,7 +79,7 @@ export function registerApiCommand(program: Command): void {
   api
     .command('ls')
     .description('list HTTP APIs with their routes and URLs')
-    .option('--endpoint <url>', 'Stratus endpoint', endpoint())
+    .option('--endpoint <url>', 'Stratus endpoint', defaultEndpoint())
     .option('--json', 'print JSON')
     .action(async (opts: { endpoint: string; json?: boolean }) => {
       const base = opts.endpoint.replace(/\/$/, '');
@@ -118,16 +102,16 @@ export function registerApiCommand(program: Command): void {
       } while (token);
       if (opts.json) return console.log(JSON.stringify(rows, null, 2));
       if (rows.length === 0) return console.log('no APIs');
-      console.log(table(['ID', 'NAME', 'STAGES', 'ROUTES', 'URL'], rows.map((r) => [r.apiId, r.name, r.stages.join(','), r.routes.join(', '), r.url])));
+      console.log(formatTable(['ID', 'NAME', 'STAGES', 'ROUTES', 'URL'], rows.map((r) => [r.apiId, r.name, r.stages.join(','), r.routes.join(', '), r.url])));
     });
 
   api
     .command('rm')
     .argument('<apiId>', 'API id')
     .description('delete an HTTP API')
-    .option('--endpoint <url>', 'Stratus endpoint', endpoint())
+    .option('--endpoint <url>', 'Stratus endpoint', defaultEndpoint())
     .action(async (apiId: string, opts: { endpoint: string }) => {
-      await call(opts.endpoint.replace(/\/$/, ''), 'DELETE', `/v2/apis/${encodeURIComponent(apiId)}`);
+      await call(opts.endpoint.replace(/\/$/, ''), 'DELETE', `/v2/apis/${seg(apiId)}`);
       console.log(`deleted API ${apiId}`);
     });
 }

@@ -1,4 +1,8 @@
 import type { Command } from 'commander';
+import { defaultEndpoint, restJson, seg } from '../http.js';
+import { formatTable, shortTime } from '../table.js';
+
+export { defaultEndpoint } from '../http.js';
 
 /** One async event as /_stratus/async/events returns it (src/invoke/async/status.ts AsyncEventView). */
 export interface AsyncEventRow {
@@ -17,26 +21,14 @@ export interface AsyncEventRow {
 
 const FINAL = new Set(['succeeded', 'failed']);
 
-export function defaultEndpoint(): string {
-  return process.env.STRATUS_ENDPOINT ?? `http://127.0.0.1:${process.env.STRATUS_PORT ?? '9070'}`;
-}
-
-async function getJson(url: string): Promise<any> {
-  const r = await fetch(url);
-  const text = await r.text();
-  const body = text ? JSON.parse(text) : {};
-  if (!r.ok) throw new Error(`${body.message ?? body.Message ?? r.statusText} (${r.headers.get('x-amzn-errortype') ?? r.status})`);
-  return body;
-}
-
 export function formatEvents(rows: AsyncEventRow[], counts?: Record<string, number>): string {
   const head = ['REQUEST ID', 'STATE', 'ATTEMPTS', 'QUEUED AT', 'UPDATED AT', 'DETAIL'];
   const data = rows.map((e) => [
     e.requestId,
     e.state,
     String(e.attempts),
-    e.enqueuedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
-    e.updatedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+    shortTime(e.enqueuedAt),
+    shortTime(e.updatedAt),
     [
       e.nextAttemptAt ? `next attempt ${e.nextAttemptAt}` : '',
       e.lastError ? `last error ${e.lastError}` : '',
@@ -44,9 +36,7 @@ export function formatEvents(rows: AsyncEventRow[], counts?: Record<string, numb
       e.destinationError ? `destination: ${e.destinationError}` : '',
     ].filter(Boolean).join('; '),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...data.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  const out = [line(head), ...data.map(line)];
+  const out = [formatTable(head, data)];
   if (counts) out.push('', Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', '));
   return out.join('\n');
 }
@@ -68,11 +58,11 @@ export function registerEventsCommand(program: Command): void {
     .option('-f, --follow', 'keep polling until the event(s) finish')
     .option('--json', 'print JSON')
     .action(async (fn: string, requestId: string | undefined, opts: { endpoint: string; state?: string; limit: string; follow?: boolean; json?: boolean }) => {
-      const base = opts.endpoint.replace(/\/$/, '');
+      const base = opts.endpoint;
       if (requestId) {
         let last = '';
         for (;;) {
-          const e = (await getJson(`${base}/_stratus/async/events/${encodeURIComponent(requestId)}`)) as AsyncEventRow;
+          const e = (await restJson(base, 'GET', `/_stratus/async/events/${seg(requestId)}`)) as AsyncEventRow;
           const text = opts.json ? JSON.stringify(e) : formatEvents([e]);
           if (text !== last) console.log(text);
           last = text;
@@ -83,7 +73,7 @@ export function registerEventsCommand(program: Command): void {
       const q = new URLSearchParams({ function: fn, limit: opts.limit });
       if (opts.state) q.set('state', opts.state);
       for (;;) {
-        const body = (await getJson(`${base}/_stratus/async/events?${q}`)) as { events: AsyncEventRow[]; counts: Record<string, number> };
+        const body = (await restJson(base, 'GET', `/_stratus/async/events?${q}`)) as { events: AsyncEventRow[]; counts: Record<string, number> };
         console.log(opts.json ? JSON.stringify(body, null, 2) : formatEvents(body.events, body.counts));
         const pending = body.counts.queued! + body.counts.running! + body.counts.retrying!;
         if (!opts.follow || pending === 0) return;

@@ -1,17 +1,10 @@
 import type { Command } from 'commander';
-import { defaultEndpoint } from './events.js';
+import { awsJson, defaultEndpoint } from '../http.js';
+import { formatTable } from '../table.js';
 
-/** Calls the AmazonSQS JSON API of a Stratus server. */
-export async function sqsCall(base: string, op: string, input: Record<string, unknown>): Promise<any> {
-  const r = await fetch(`${base}/`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AmazonSQS.${op}` },
-    body: JSON.stringify(input),
-  });
-  const text = await r.text();
-  const body = text ? JSON.parse(text) : {};
-  if (!r.ok) throw new Error(`${body.message ?? r.statusText} (${String(body.__type ?? r.status).replace(/^.*#/, '')})`);
-  return body;
+/** Calls the AmazonSQS JSON API (AWS JSON 1.0, X-Amz-Target AmazonSQS.<op>) of a Stratus server. */
+export function sqsCall(base: string, op: string, input: Record<string, unknown>): Promise<any> {
+  return awsJson(base, `AmazonSQS.${op}`, input, '1.0');
 }
 
 export interface QueueRow {
@@ -27,8 +20,7 @@ export interface QueueRow {
 export function formatQueues(rows: QueueRow[]): string {
   const head = ['NAME', 'TYPE', 'VISIBLE', 'IN FLIGHT', 'DELAYED', 'DEAD-LETTER QUEUE'];
   const data = rows.map((r) => [r.name, r.type, String(r.visible), String(r.inFlight), String(r.delayed), r.deadLetterQueue]);
-  const widths = head.map((h, i) => Math.max(h.length, ...data.map((d) => d[i]!.length)));
-  return [head, ...data].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+  return formatTable(head, data);
 }
 
 /** `stratus queues [--prefix P] [--json]`: queues with their message counts and dead-letter queue. */

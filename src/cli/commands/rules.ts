@@ -1,16 +1,10 @@
 import type { Command } from 'commander';
-import { defaultEndpoint } from './events.js';
+import { awsJson, defaultEndpoint } from '../http.js';
+import { formatTable } from '../table.js';
 
-async function events(base: string, op: string, input: Record<string, unknown>): Promise<any> {
-  const r = await fetch(`${base}/`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `AWSEvents.${op}` },
-    body: JSON.stringify(input),
-  });
-  const text = await r.text();
-  const body = text ? JSON.parse(text) : {};
-  if (!r.ok) throw new Error(`${body.message ?? r.statusText} (${body.__type ?? r.status})`);
-  return body;
+/** Calls the EventBridge JSON API (AWS JSON 1.1, X-Amz-Target AWSEvents.<op>). */
+function events(base: string, op: string, input: Record<string, unknown>): Promise<any> {
+  return awsJson(base, `AWSEvents.${op}`, input, '1.1');
 }
 
 export interface RuleRow {
@@ -24,8 +18,7 @@ export interface RuleRow {
 export function formatRules(rows: RuleRow[]): string {
   const head = ['NAME', 'BUS', 'STATE', 'PATTERN / SCHEDULE', 'TARGETS'];
   const data = rows.map((r) => [r.name, r.bus, r.state, r.trigger, r.targets.join(', ')]);
-  const widths = head.map((h, i) => Math.max(h.length, ...data.map((d) => d[i]!.length)));
-  return [head, ...data].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+  return formatTable(head, data);
 }
 
 /** `stratus rules [--bus NAME]`: event rules (pattern or schedule, state) and their targets. */

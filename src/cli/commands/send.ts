@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { defaultEndpoint } from './events.js';
+import { CliError } from '../errors.js';
+import { defaultEndpoint } from '../http.js';
 import { sqsCall } from './queues.js';
 
 /** Parses repeated --attr name=value[:Type] options into SQS MessageAttributes. */
@@ -7,7 +8,7 @@ export function parseAttrOptions(list: string[]): Record<string, { DataType: str
   const out: Record<string, { DataType: string; StringValue: string }> = {};
   for (const item of list) {
     const eq = item.indexOf('=');
-    if (eq <= 0) throw new Error(`--attr wants name=value (got ${item})`);
+    if (eq <= 0) throw new CliError(`--attr wants name=value (got ${item})`, 2);
     const name = item.slice(0, eq);
     let value = item.slice(eq + 1);
     let type = 'String';
