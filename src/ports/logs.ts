@@ -45,9 +45,18 @@ export interface LogQuery {
   limit: number;
 }
 
+/** Events for one stream, as the log buffer hands them to the store. */
+export interface LogBatch {
+  group: string;
+  stream: string;
+  events: LogEvent[];
+}
+
 export interface LogStore {
   /** Appends events to a stream, creating the group and the stream when missing. */
   append(group: string, stream: string, events: LogEvent[]): Promise<void>;
+  /** Optional: appends to many streams in one transaction (what the log buffer prefers). */
+  appendBatch?(batches: LogBatch[]): Promise<void>;
   createGroup(group: string, creationTime: number): Promise<boolean>;
   createStream(group: string, stream: string, creationTime: number): Promise<boolean>;
   describeGroups(prefix: string | undefined, after: string | undefined, limit: number): Promise<LogGroupInfo[]>;

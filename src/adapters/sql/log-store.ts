@@ -1,0 +1,275 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { systemClock, type Clock } from '../../ports/clock.js';
+import type {
+  LogBatch, LogEvent, LogGroupInfo, LogQuery, LogStore, LogStreamInfo, StoredLogEvent,
+} from '../../ports/logs.js';
+import type { SqlDatabase } from '../../ports/sql.js';
+
+const GROUPS = 'log_groups';
+const STREAMS = 'log_streams';
+const EVENTS = 'log_events';
+/** 5 columns per event row: far below SQLite's 32766 and Postgres's 65535 bind variables. */
+const INSERT_CHUNK = 1000;
+
+type Db = Kysely<any> | Transaction<any>;
+
+/**
+ * The log store on the relational database (SQLite embedded, Postgres in a cluster): tables
+ * `log_groups`, `log_streams`, `log_events` (migration 002-logs). Appends are one transaction
+ * per batch, whatever the number of streams in it; the same Kysely queries run on both
+ * dialects except the substring test of filter terms (instr / strpos).
+ */
+export class SqlLogStore implements LogStore {
+  constructor(
+    private readonly database: SqlDatabase,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  private get db(): Kysely<any> {
+    return this.database.db;
+  }
+
+  append(group: string, stream: string, events: LogEvent[]): Promise<void> {
+    return this.appendBatch([{ group, stream, events }]);
+  }
+
+  async appendBatch(batches: LogBatch[]): Promise<void> {
+    const live = batches.filter((b) => b.events.length > 0);
+    if (live.length === 0) return;
+    const now = this.clock.now();
+    // Rows go in the order given (ids follow it); statistics are per stream.
+    const streams = new Map<string, { group: string; stream: string; first: number; last: number; bytes: number }>();
+    const groupBytes = new Map<string, number>();
+    const rows: Array<Record<string, unknown>> = [];
+    for (const b of live) {
+      const k = key(b.group, b.stream);
+      let s = streams.get(k);
+      if (!s) streams.set(k, (s = { group: b.group, stream: b.stream, first: Infinity, last: -Infinity, bytes: 0 }));
+      let bytes = 0;
+      for (const e of b.events) {
+        const message = clean(e.message);
+        const ts = Math.trunc(e.timestamp);
+        bytes += Buffer.byteLength(message);
+        if (ts < s.first) s.first = ts;
+        if (ts > s.last) s.last = ts;
+        rows.push({ group_name: b.group, stream_name: b.stream, ts, ingested_at: now, message });
+      }
+      s.bytes += bytes;
+      groupBytes.set(b.group, (groupBytes.get(b.group) ?? 0) + bytes);
+    }
+    // A stable order of row updates: two nodes appending to the same rows cannot deadlock.
+    const stats = [...streams.values()].sort((a, b) => cmp(a.group, b.group) || cmp(a.stream, b.stream));
+    const groups = [...groupBytes.keys()].sort(cmp);
+
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto(GROUPS)
+        .values(groups.map((name) => ({ name, created_at: now, retention_days: null, stored_bytes: 0 })))
+        .onConflict((oc: any) => oc.column('name').doNothing())
+        .execute();
+      await trx
+        .insertInto(STREAMS)
+        .values(stats.map((s) => ({ group_name: s.group, name: s.stream, created_at: now, stored_bytes: 0 })))
+        .onConflict((oc: any) => oc.columns(['group_name', 'name']).doNothing())
+        .execute();
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        await trx.insertInto(EVENTS).values(rows.slice(i, i + INSERT_CHUNK)).execute();
+      }
+      for (const s of stats) {
+        await trx
+          .updateTable(STREAMS)
+          .set({
+            first_event_at: sql`case when first_event_at is null or first_event_at > ${s.first} then ${s.first} else first_event_at end`,
+            last_event_at: sql`case when last_event_at is null or last_event_at < ${s.last} then ${s.last} else last_event_at end`,
+            last_ingestion_at: now,
+            stored_bytes: sql`stored_bytes + ${s.bytes}`,
+          })
+          .where('group_name', '=', s.group)
+          .where('name', '=', s.stream)
+          .execute();
+      }
+      for (const g of groups) {
+        await trx
+          .updateTable(GROUPS)
+          .set({ stored_bytes: sql`stored_bytes + ${groupBytes.get(g)!}` })
+          .where('name', '=', g)
+          .execute();
+      }
+    });
+  }
+
+  async createGroup(group: string, creationTime: number): Promise<boolean> {
+    const res = await this.db
+      .insertInto(GROUPS)
+      .values({ name: group, created_at: creationTime, retention_days: null, stored_bytes: 0 })
+      .onConflict((oc: any) => oc.column('name').doNothing())
+      .executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  async createStream(group: string, stream: string, creationTime: number): Promise<boolean> {
+    const res = await this.db
+      .insertInto(STREAMS)
+      .values({ group_name: group, name: stream, created_at: creationTime, stored_bytes: 0 })
+      .onConflict((oc: any) => oc.columns(['group_name', 'name']).doNothing())
+      .executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  async describeGroups(prefix: string | undefined, after: string | undefined, limit: number): Promise<LogGroupInfo[]> {
+    let q = this.db.selectFrom(GROUPS).selectAll();
+    if (prefix) q = withPrefix(q, 'name', prefix);
+    if (after !== undefined) q = q.where('name', '>', after);
+    const rows = await q.orderBy('name').limit(limit).execute();
+    return rows.map(toGroup);
+  }
+
+  async getGroup(group: string): Promise<LogGroupInfo | undefined> {
+    const r = await this.db.selectFrom(GROUPS).selectAll().where('name', '=', group).executeTakeFirst();
+    return r ? toGroup(r) : undefined;
+  }
+
+  async describeStreams(
+    group: string,
+    opts: { prefix?: string; orderBy: 'LogStreamName' | 'LastEventTime'; descending: boolean; offset: number; limit: number },
+  ): Promise<LogStreamInfo[]> {
+    let q = this.db.selectFrom(STREAMS).selectAll().where('group_name', '=', group);
+    if (opts.prefix) q = withPrefix(q, 'name', opts.prefix);
+    const dir = opts.descending ? 'desc' : 'asc';
+    // A stream without events sorts as the oldest one.
+    if (opts.orderBy === 'LastEventTime') q = q.orderBy(sql`coalesce(last_event_at, -1)`, dir);
+    q = q.orderBy('name', dir);
+    const rows = await q.limit(opts.limit).offset(Math.max(0, opts.offset)).execute();
+    return rows.map(toStream);
+  }
+
+  async query(qy: LogQuery): Promise<StoredLogEvent[]> {
+    if (qy.limit <= 0) return [];
+    if (qy.logStreamNames && qy.logStreamNames.length === 0) return [];
+    let q = this.db
+      .selectFrom(EVENTS)
+      .select(['id', 'stream_name', 'ts', 'ingested_at', 'message'])
+      .where('group_name', '=', qy.logGroupName);
+    if (qy.logStreamNames) {
+      q = qy.logStreamNames.length === 1
+        ? q.where('stream_name', '=', qy.logStreamNames[0]!)
+        : q.where('stream_name', 'in', qy.logStreamNames);
+    }
+    if (qy.logStreamNamePrefix) q = withPrefix(q, 'stream_name', qy.logStreamNamePrefix);
+    if (qy.startTime !== undefined) q = q.where('ts', '>=', Math.trunc(qy.startTime));
+    if (qy.endTime !== undefined) q = q.where('ts', '<', Math.trunc(qy.endTime));
+    if (qy.afterId !== undefined) q = q.where('id', '>', qy.afterId);
+    if (qy.beforeId !== undefined) q = q.where('id', '<', qy.beforeId);
+    for (const term of qy.terms ?? []) {
+      if (term === '') continue;
+      const t = clean(term);
+      q = q.where(this.database.dialect === 'postgres' ? sql<boolean>`strpos(message, ${t}) > 0` : sql<boolean>`instr(message, ${t}) > 0`);
+    }
+    const rows = await q.orderBy('id', qy.descending ? 'desc' : 'asc').limit(qy.limit).execute();
+    return rows.map((r: any) => ({
+      id: Number(r.id),
+      logStreamName: r.stream_name,
+      timestamp: Number(r.ts),
+      ingestionTime: Number(r.ingested_at),
+      message: r.message,
+    }));
+  }
+
+  async deleteGroup(group: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom(EVENTS).where('group_name', '=', group).execute();
+      await trx.deleteFrom(STREAMS).where('group_name', '=', group).execute();
+      const res = await trx.deleteFrom(GROUPS).where('name', '=', group).executeTakeFirst();
+      return Number(res.numDeletedRows) > 0;
+    });
+  }
+
+  async deleteStream(group: string, stream: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const s = await trx
+        .deleteFrom(STREAMS)
+        .where('group_name', '=', group)
+        .where('name', '=', stream)
+        .returning(['stored_bytes'])
+        .executeTakeFirst();
+      if (!s) return false;
+      await trx.deleteFrom(EVENTS).where('group_name', '=', group).where('stream_name', '=', stream).execute();
+      await subtractBytes(trx, group, Number(s.stored_bytes));
+      return true;
+    });
+  }
+
+  async putRetention(group: string, days: number | null): Promise<boolean> {
+    const res = await this.db.updateTable(GROUPS).set({ retention_days: days }).where('name', '=', group).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+}
+
+async function subtractBytes(db: Db, group: string, bytes: number): Promise<void> {
+  if (bytes <= 0) return;
+  await db
+    .updateTable(GROUPS)
+    .set({ stored_bytes: sql`case when stored_bytes > ${bytes} then stored_bytes - ${bytes} else 0 end` })
+    .where('name', '=', group)
+    .execute();
+}
+
+/**
+ * `column` starts with `prefix`, as an index range: [prefix, prefix with its last code point
+ * incremented). Names compare bytewise (UTF-8 order is code point order), so the range holds
+ * exactly the names with that prefix, and it needs no LIKE (case-insensitive in SQLite).
+ */
+function withPrefix<Q extends { where: (...a: any[]) => any }>(q: Q, column: string, prefix: string): Q {
+  let out = q.where(column, '>=', prefix);
+  const upper = successor(prefix);
+  if (upper !== undefined) out = out.where(column, '<', upper);
+  return out;
+}
+
+export function successor(prefix: string): string | undefined {
+  const cps = Array.from(prefix);
+  while (cps.length > 0) {
+    const last = cps.pop()!.codePointAt(0)!;
+    if (last >= 0x10ffff) continue; // nothing above it: drop it and carry
+    const next = last === 0xd7ff ? 0xe000 : last + 1; // skip the surrogate range
+    return cps.join('') + String.fromCodePoint(next);
+  }
+  return undefined;
+}
+
+function toGroup(r: any): LogGroupInfo {
+  return {
+    logGroupName: r.name,
+    creationTime: Number(r.created_at),
+    retentionInDays: r.retention_days === null || r.retention_days === undefined ? null : Number(r.retention_days),
+    storedBytes: Number(r.stored_bytes),
+  };
+}
+
+function toStream(r: any): LogStreamInfo {
+  return {
+    logStreamName: r.name,
+    creationTime: Number(r.created_at),
+    firstEventTimestamp: num(r.first_event_at),
+    lastEventTimestamp: num(r.last_event_at),
+    lastIngestionTime: num(r.last_ingestion_at),
+    storedBytes: Number(r.stored_bytes),
+  };
+}
+
+function num(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+
+/** Postgres text cannot hold NUL: it becomes U+FFFD on both dialects, so both store the same. */
+function clean(s: string): string {
+  return s.includes('\u0000') ? s.replace(/\u0000/g, '\uFFFD') : s;
+}
+
+function key(group: string, stream: string): string {
+  return `${group}\u0000${stream}`;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,401 @@
+import { StratusError } from '../../core/errors.js';
+import type { Locale } from '../../core/model.js';
+import type { Clock } from '../../ports/clock.js';
+import type { LogEvent, LogGroupInfo, LogStore, LogStreamInfo, StoredLogEvent } from '../../ports/logs.js';
+import type { JsonTargetService } from '../json-target.js';
+import { parseFilterPattern } from './filter-pattern.js';
+import {
+  LOG_GROUP_IDENTIFIER, LOG_GROUP_NAME, LOG_GROUP_PATTERN, LOG_STREAM_NAME, LogsErrors, Params, RETENTION_DAYS,
+} from './params.js';
+import { eventsToken, listToken, parseEventsToken, parseListToken } from './tokens.js';
+
+export { parseFilterPattern } from './filter-pattern.js';
+
+export interface LogsApiDeps {
+  store: LogStore;
+  /** The buffer in front of the store: reads flush it first (read-your-writes). */
+  service: { flush(): Promise<void> };
+  clock: Clock;
+  locale: Locale;
+}
+
+/** A response carries at most this many bytes of events (each counted as message + 26 bytes). */
+export const MAX_RESPONSE_EVENT_BYTES = 1024 * 1024;
+/** PutLogEvents batch limit, counted the same way. */
+export const MAX_BATCH_BYTES = 1_048_576;
+const EVENT_OVERHEAD = 26;
+const TOO_NEW_MS = 2 * 3600_000;
+const TOO_OLD_MS = 14 * 24 * 3600_000;
+const DAY_MS = 24 * 3600_000;
+
+type Input = Record<string, unknown>;
+
+/**
+ * CloudWatch Logs over AWS JSON 1.1 (X-Amz-Target: Logs_20140328.<Operation>), as botocore's
+ * logs 2014-03-28 model names the operations, their shapes and errors. Enough for the AWS SDK,
+ * the AWS CLI (`aws logs filter-log-events`, `get-log-events`, v2's `aws logs tail`) and
+ * tools that write logs (PutLogEvents).
+ */
+export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
+  const { store, service, clock, locale } = deps;
+  const groupArn = (name: string) => `arn:aws:logs:${locale.region}:${locale.accountId}:log-group:${name}`;
+
+  async function requireGroup(name: string): Promise<LogGroupInfo> {
+    const g = await store.getGroup(name);
+    if (!g) throw LogsErrors.groupNotFound();
+    return g;
+  }
+
+  async function findStream(group: string, stream: string): Promise<LogStreamInfo | undefined> {
+    // The exact name sorts first among the names it prefixes.
+    const [s] = await store.describeStreams(group, { prefix: stream, orderBy: 'LogStreamName', descending: false, offset: 0, limit: 1 });
+    return s && s.logStreamName === stream ? s : undefined;
+  }
+
+  /** logGroupName, or logGroupIdentifier (a name or a log group ARN, with or without ":*"). */
+  function groupParam(p: Params): string {
+    const name = p.string('logGroupName', LOG_GROUP_NAME);
+    const id = p.string('logGroupIdentifier', LOG_GROUP_IDENTIFIER);
+    p.check();
+    if (name !== undefined && id !== undefined) {
+      throw LogsErrors.invalidParameter('LogGroup name and LogGroup ARN are mutually exclusive parameters.');
+    }
+    if (name !== undefined) return name;
+    if (id === undefined) {
+      throw LogsErrors.invalidParameter('Either logGroupName or logGroupIdentifier must be specified.');
+    }
+    const m = /^arn:[^:]+:logs:([^:]*):([^:]*):log-group:([^:]+)(?::\*)?$/.exec(id);
+    if (!m) {
+      if (id.startsWith('arn:')) throw LogsErrors.invalidParameter(`Invalid logGroupIdentifier: ${id}`);
+      return id;
+    }
+    if (m[1] !== locale.region || m[2] !== locale.accountId) throw LogsErrors.groupNotFound();
+    return m[3]!;
+  }
+
+  const toGroup = (g: LogGroupInfo) => {
+    const out: Record<string, unknown> = {
+      logGroupName: g.logGroupName,
+      creationTime: g.creationTime,
+      metricFilterCount: 0,
+      arn: `${groupArn(g.logGroupName)}:*`,
+      storedBytes: g.storedBytes,
+      logGroupClass: 'STANDARD',
+      logGroupArn: groupArn(g.logGroupName),
+    };
+    if (g.retentionInDays !== null) out.retentionInDays = g.retentionInDays;
+    return out;
+  };
+
+  const toStream = (group: string, s: LogStreamInfo) => {
+    const out: Record<string, unknown> = { logStreamName: s.logStreamName, creationTime: s.creationTime };
+    if (s.firstEventTimestamp !== null) out.firstEventTimestamp = s.firstEventTimestamp;
+    if (s.lastEventTimestamp !== null) out.lastEventTimestamp = s.lastEventTimestamp;
+    if (s.lastIngestionTime !== null) out.lastIngestionTime = s.lastIngestionTime;
+    out.uploadSequenceToken = sequenceToken(s);
+    out.arn = `${groupArn(group)}:log-stream:${s.logStreamName}`;
+    out.storedBytes = s.storedBytes;
+    return out;
+  };
+
+  const ops: Record<string, (input: Input) => Promise<unknown>> = {
+    async CreateLogGroup(input) {
+      const p = new Params(input);
+      const name = p.string('logGroupName', { required: true, ...LOG_GROUP_NAME })!;
+      p.enumOf('logGroupClass', ['STANDARD', 'INFREQUENT_ACCESS', 'DELIVERY']);
+      p.check();
+      if (!(await store.createGroup(name, clock.now()))) throw LogsErrors.groupExists();
+      return {};
+    },
+
+    async DeleteLogGroup(input) {
+      const p = new Params(input);
+      const name = p.string('logGroupName', { required: true, ...LOG_GROUP_NAME })!;
+      p.check();
+      await service.flush(); // lines still buffered would recreate the group after the delete
+      if (!(await store.deleteGroup(name))) throw LogsErrors.groupNotFound();
+      return {};
+    },
+
+    async DescribeLogGroups(input) {
+      const p = new Params(input);
+      const prefix = p.string('logGroupNamePrefix', LOG_GROUP_NAME);
+      const pattern = p.string('logGroupNamePattern', LOG_GROUP_PATTERN);
+      const token = p.string('nextToken', { min: 1 });
+      const limit = p.integer('limit', { min: 1, max: 50 }) ?? 50;
+      p.check();
+      if (prefix !== undefined && pattern !== undefined) {
+        throw LogsErrors.invalidParameter('LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.');
+      }
+      let after = token === undefined ? undefined : parseListToken(token, 'groups');
+      await service.flush();
+      let groups: LogGroupInfo[];
+      if (pattern) {
+        // A case-insensitive substring of the name: scanned page by page.
+        const needle = pattern.toLowerCase();
+        groups = [];
+        for (;;) {
+          const page = await store.describeGroups(undefined, after, 500);
+          for (const g of page) if (g.logGroupName.toLowerCase().includes(needle)) groups.push(g);
+          if (page.length < 500 || groups.length > limit) break;
+          after = page[page.length - 1]!.logGroupName;
+        }
+        groups = groups.slice(0, limit + 1);
+      } else {
+        groups = await store.describeGroups(prefix, after, limit + 1);
+      }
+      const more = groups.length > limit;
+      const page = groups.slice(0, limit);
+      const out: Record<string, unknown> = { logGroups: page.map(toGroup) };
+      if (more) out.nextToken = listToken('groups', page[page.length - 1]!.logGroupName);
+      return out;
+    },
+
+    async CreateLogStream(input) {
+      const p = new Params(input);
+      const group = p.string('logGroupName', { required: true, ...LOG_GROUP_NAME })!;
+      const stream = p.string('logStreamName', { required: true, ...LOG_STREAM_NAME })!;
+      p.check();
+      await service.flush();
+      await requireGroup(group);
+      if (!(await store.createStream(group, stream, clock.now()))) throw LogsErrors.streamExists();
+      return {};
+    },
+
+    async DeleteLogStream(input) {
+      const p = new Params(input);
+      const group = p.string('logGroupName', { required: true, ...LOG_GROUP_NAME })!;
+      const stream = p.string('logStreamName', { required: true, ...LOG_STREAM_NAME })!;
+      p.check();
+      await service.flush();
+      await requireGroup(group);
+      if (!(await store.deleteStream(group, stream))) throw LogsErrors.streamNotFound();
+      return {};
+    },
+
+    async DescribeLogStreams(input) {
+      const p = new Params(input);
+      const group = groupParam(p);
+      const prefix = p.string('logStreamNamePrefix', LOG_STREAM_NAME);
+      const orderBy = p.enumOf('orderBy', ['LogStreamName', 'LastEventTime'] as const) ?? 'LogStreamName';
+      const descending = p.boolean('descending') ?? false;
+      const token = p.string('nextToken', { min: 1 });
+      const limit = p.integer('limit', { min: 1, max: 50 }) ?? 50;
+      p.check();
+      if (orderBy === 'LastEventTime' && prefix !== undefined) {
+        throw LogsErrors.invalidParameter('Cannot order by LastEventTime with a logStreamNamePrefix.');
+      }
+      const offset = token === undefined ? 0 : parseListToken(token, 'streams');
+      await service.flush();
+      await requireGroup(group);
+      const streams = await store.describeStreams(group, { prefix, orderBy, descending, offset, limit: limit + 1 });
+      const page = streams.slice(0, limit);
+      const out: Record<string, unknown> = { logStreams: page.map((s) => toStream(group, s)) };
+      if (streams.length > limit) out.nextToken = listToken('streams', offset + limit);
+      return out;
+    },
+
+    async PutRetentionPolicy(input) {
+      const p = new Params(input);
+      const group = p.string('logGroupName', { required: true, ...LOG_GROUP_NAME })!;
+      const days = p.integer('retentionInDays', { required: true });
+      if (days !== undefined && !RETENTION_DAYS.includes(days)) {
+        p.violation(days, 'retentionInDays', `satisfy enum value set: [${RETENTION_DAYS.join(', ')}]`);
+      }
+      p.check();
+      if (!(await store.putRetention(group, days!))) throw LogsErrors.groupNotFound();
+      return {};
+    },
+
+    async DeleteRetentionPolicy(input) {
+      const p = new Params(input);
+      const group = p.string('logGroupName', { required: true, ...LOG_GROUP_NAME })!;
+      p.check();
+      if (!(await store.putRetention(group, null))) throw LogsErrors.groupNotFound();
+      return {};
+    },
+
+    async PutLogEvents(input) {
+      const p = new Params(input);
+      const group = p.string('logGroupName', { required: true, ...LOG_GROUP_NAME })!;
+      const stream = p.string('logStreamName', { required: true, ...LOG_STREAM_NAME })!;
+      p.string('sequenceToken', { min: 1 }); // accepted and ignored, as CloudWatch does now
+      const raw = input.logEvents;
+      if (raw === undefined || raw === null) p.violation(raw, 'logEvents', 'not be null');
+      else if (!Array.isArray(raw)) throw LogsErrors.serialization("Expected a list for 'logEvents'");
+      const list = Array.isArray(raw) ? raw : [];
+      if (Array.isArray(raw) && list.length < 1) p.violation('', 'logEvents', 'have length greater than or equal to 1');
+      if (list.length > 10_000) p.violation(`[${list.length} events]`, 'logEvents', 'have length less than or equal to 10000');
+      const events: LogEvent[] = [];
+      list.forEach((e: unknown, i) => {
+        const ev = (e ?? {}) as Record<string, unknown>;
+        const ts = ev.timestamp;
+        const message = ev.message;
+        const at = `logEvents.${i + 1}.member`;
+        if (ts === undefined || ts === null) p.violation(ts, `${at}.timestamp`, 'not be null');
+        else if (typeof ts !== 'number' || !Number.isFinite(ts)) throw LogsErrors.serialization(`Expected a number for '${at}.timestamp'`);
+        else if (ts < 0) p.violation(ts, `${at}.timestamp`, 'have value greater than or equal to 0');
+        if (message === undefined || message === null) p.violation(message, `${at}.message`, 'not be null');
+        else if (typeof message !== 'string') throw LogsErrors.serialization(`Expected a string for '${at}.message'`);
+        else if (message.length < 1) p.violation(message, `${at}.message`, 'have length greater than or equal to 1');
+        events.push({ timestamp: Math.trunc(Number(ts)), message: String(message ?? '') });
+      });
+      p.check();
+      let total = 0;
+      for (let i = 0; i < events.length; i++) {
+        const size = Buffer.byteLength(events[i]!.message) + EVENT_OVERHEAD;
+        if (size > MAX_BATCH_BYTES) throw LogsErrors.invalidParameter(`Log event too large: ${size} bytes exceeds limit of ${MAX_BATCH_BYTES}`);
+        total += size;
+        if (i > 0 && events[i]!.timestamp < events[i - 1]!.timestamp) {
+          throw LogsErrors.invalidParameter('Log events in a single PutLogEvents request must be in chronological order.');
+        }
+      }
+      if (total > MAX_BATCH_BYTES) throw LogsErrors.invalidParameter(`Upload too large: ${total} bytes exceeds limit of ${MAX_BATCH_BYTES}`);
+      const g = await requireGroup(group);
+      const s = await findStream(group, stream);
+      if (!s) throw LogsErrors.streamNotFound();
+
+      // Events outside what CloudWatch accepts are rejected by index, not stored.
+      const now = clock.now();
+      const expiredBefore = g.retentionInDays !== null ? now - g.retentionInDays * DAY_MS : -Infinity;
+      const rejected: Record<string, number> = {};
+      const accepted: LogEvent[] = [];
+      events.forEach((e, i) => {
+        if (e.timestamp > now + TOO_NEW_MS) {
+          if (rejected.tooNewLogEventStartIndex === undefined) rejected.tooNewLogEventStartIndex = i;
+        } else if (e.timestamp < expiredBefore) {
+          rejected.expiredLogEventEndIndex = i;
+        } else if (e.timestamp < now - TOO_OLD_MS) {
+          rejected.tooOldLogEventEndIndex = i;
+        } else {
+          accepted.push(e);
+        }
+      });
+      if (accepted.length) await store.append(group, stream, accepted);
+      const out: Record<string, unknown> = { nextSequenceToken: sequenceToken({ ...s, lastIngestionTime: now }) };
+      if (Object.keys(rejected).length) out.rejectedLogEventsInfo = rejected;
+      return out;
+    },
+
+    async GetLogEvents(input) {
+      const p = new Params(input);
+      const group = groupParam(p);
+      const stream = p.string('logStreamName', { required: true, ...LOG_STREAM_NAME })!;
+      const startTime = p.integer('startTime', { min: 0 });
+      const endTime = p.integer('endTime', { min: 0 });
+      const token = p.string('nextToken', { min: 1 });
+      const limit = p.integer('limit', { min: 1, max: 10_000 }) ?? 10_000;
+      const startFromHead = p.boolean('startFromHead') ?? false;
+      p.boolean('unmask');
+      p.check();
+      const cursor = token !== undefined ? parseEventsToken(token) : undefined;
+      await service.flush();
+      await requireGroup(group);
+      if (!(await findStream(group, stream))) throw LogsErrors.streamNotFound();
+
+      const forward = cursor ? cursor.dir === 'f' : startFromHead;
+      const base = { logGroupName: group, logStreamNames: [stream], startTime, endTime, limit };
+      let events: StoredLogEvent[];
+      if (forward) {
+        events = capBytes(await store.query({ ...base, afterId: cursor?.id ?? 0 }));
+      } else {
+        // Newest first from the store; the response is oldest first.
+        events = capBytes(await store.query({ ...base, descending: true, ...(cursor ? { beforeId: cursor.id } : {}) })).reverse();
+      }
+      let nextForwardToken: string;
+      let nextBackwardToken: string;
+      if (events.length > 0) {
+        nextForwardToken = eventsToken({ dir: 'f', id: events[events.length - 1]!.id });
+        nextBackwardToken = eventsToken({ dir: 'b', id: events[0]!.id });
+      } else if (!cursor) {
+        // Nothing in range: reading forward from the start sees whatever comes later.
+        nextForwardToken = eventsToken({ dir: 'f', id: 0 });
+        nextBackwardToken = eventsToken({ dir: 'b', id: 0 });
+      } else if (cursor.dir === 'f') {
+        // At the end: the same forward token again, which is how paginators know to stop.
+        nextForwardToken = token!;
+        nextBackwardToken = eventsToken({ dir: 'b', id: cursor.id + 1 });
+      } else {
+        nextBackwardToken = token!;
+        nextForwardToken = eventsToken({ dir: 'f', id: Math.max(0, cursor.id - 1) });
+      }
+      return {
+        events: events.map((e) => ({ timestamp: e.timestamp, message: e.message, ingestionTime: e.ingestionTime })),
+        nextForwardToken,
+        nextBackwardToken,
+      };
+    },
+
+    async FilterLogEvents(input) {
+      const p = new Params(input);
+      const group = groupParam(p);
+      const names = p.stringList('logStreamNames', { min: 1, max: 100, item: LOG_STREAM_NAME });
+      const prefix = p.string('logStreamNamePrefix', LOG_STREAM_NAME);
+      const startTime = p.integer('startTime', { min: 0 });
+      const endTime = p.integer('endTime', { min: 0 });
+      const pattern = p.string('filterPattern', { min: 0, max: 1024 });
+      const token = p.string('nextToken', { min: 1 });
+      const limit = p.integer('limit', { min: 1, max: 10_000 }) ?? 10_000;
+      p.boolean('interleaved'); // deprecated: results are always interleaved
+      p.boolean('unmask');
+      p.check();
+      if (names !== undefined && prefix !== undefined) {
+        throw LogsErrors.invalidParameter('Cannot specify both logStreamNames and logStreamNamePrefix.');
+      }
+      const terms = parseFilterPattern(pattern);
+      const afterId = token !== undefined ? parseListToken(token, 'events') : 0;
+      await service.flush();
+      await requireGroup(group);
+      const found = await store.query({
+        logGroupName: group,
+        ...(names ? { logStreamNames: names } : {}),
+        ...(prefix ? { logStreamNamePrefix: prefix } : {}),
+        startTime,
+        // FilterLogEvents includes events at endTime; the store's endTime is exclusive.
+        endTime: endTime === undefined ? undefined : endTime + 1,
+        terms,
+        afterId,
+        limit: limit + 1,
+      });
+      const events = capBytes(found.slice(0, limit));
+      const out: Record<string, unknown> = {
+        events: events.map((e) => ({
+          logStreamName: e.logStreamName,
+          timestamp: e.timestamp,
+          message: e.message,
+          ingestionTime: e.ingestionTime,
+          eventId: String(e.id),
+        })),
+        // Deprecated by CloudWatch (always empty there since 2020); kept for the shape.
+        searchedLogStreams: [],
+      };
+      if (found.length > events.length) out.nextToken = listToken('events', events[events.length - 1]!.id);
+      return out;
+    },
+  };
+
+  return {
+    prefix: 'Logs_20140328',
+    contentType: 'application/x-amz-json-1.1',
+    async handle(operation, input) {
+      const op = ops[operation];
+      if (!op) throw new StratusError('UnknownOperationException', 400, `Operation ${operation} is not supported by Stratus CloudWatch Logs.`);
+      return op(input);
+    },
+  };
+}
+
+/** Keeps the leading events that fit in one response (at least one). */
+function capBytes(events: StoredLogEvent[]): StoredLogEvent[] {
+  let total = 0;
+  for (let i = 0; i < events.length; i++) {
+    total += Buffer.byteLength(events[i]!.message) + EVENT_OVERHEAD;
+    if (total > MAX_RESPONSE_EVENT_BYTES && i > 0) return events.slice(0, i);
+  }
+  return events;
+}
+
+/** A sequence-token-looking number (CloudWatch ignores sequence tokens now; tools still read them). */
+function sequenceToken(s: { creationTime: number; lastIngestionTime: number | null }): string {
+  return `49${String(s.creationTime).padStart(20, '0')}${String(s.lastIngestionTime ?? 0).padStart(34, '0')}`;
+}
