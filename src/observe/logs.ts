@@ -207,14 +207,13 @@ export function createLogService(store: LogStore, clock: Clock, opts: LogService
    * order they were written (one LogBatch per write), so event ids follow the order lines came in.
    */
   function takeBatch(): Entry[] {
-    const entries: Entry[] = [];
+    let k = 0;
     let n = 0;
-    while (buffer.length > 0 && (entries.length === 0 || n + buffer[0]!.events.length <= batchEvents)) {
-      const e = buffer.shift()!;
-      entries.push(e);
-      n += e.events.length;
+    while (k < buffer.length && (k === 0 || n + buffer[k]!.events.length <= batchEvents)) {
+      n += buffer[k]!.events.length;
+      k++;
     }
-    return entries;
+    return buffer.splice(0, k);
   }
 
   async function run(): Promise<void> {

@@ -10,6 +10,8 @@ const STREAMS = 'log_streams';
 const EVENTS = 'log_events';
 /** 5 columns per event row: far below SQLite's 32766 and Postgres's 65535 bind variables. */
 const INSERT_CHUNK = 1000;
+/** Streams per statistics UPDATE (5 variables each). */
+const STATS_CHUNK = 1000;
 
 type Db = Kysely<any> | Transaction<any>;
 
@@ -75,25 +77,25 @@ export class SqlLogStore implements LogStore {
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
         await trx.insertInto(EVENTS).values(rows.slice(i, i + INSERT_CHUNK)).execute();
       }
-      for (const s of stats) {
-        await trx
-          .updateTable(STREAMS)
-          .set({
-            first_event_at: sql`case when first_event_at is null or first_event_at > ${s.first} then ${s.first} else first_event_at end`,
-            last_event_at: sql`case when last_event_at is null or last_event_at < ${s.last} then ${s.last} else last_event_at end`,
-            last_ingestion_at: now,
-            stored_bytes: sql`stored_bytes + ${s.bytes}`,
-          })
-          .where('group_name', '=', s.group)
-          .where('name', '=', s.stream)
-          .execute();
+      // Statistics: one UPDATE ... FROM (VALUES ...) per chunk of streams, not one per stream
+      // (a busy node has one stream per environment in every batch). VALUES columns are
+      // column1..N on both dialects; the casts type the parameters for Postgres.
+      for (let i = 0; i < stats.length; i += STATS_CHUNK) {
+        const values = sql.join(stats.slice(i, i + STATS_CHUNK).map((x) =>
+          sql`(cast(${x.group} as text), cast(${x.stream} as text), cast(${x.first} as bigint), cast(${x.last} as bigint), cast(${x.bytes} as bigint))`));
+        await sql`update log_streams set
+            first_event_at = case when log_streams.first_event_at is null or log_streams.first_event_at > v.column3 then v.column3 else log_streams.first_event_at end,
+            last_event_at = case when log_streams.last_event_at is null or log_streams.last_event_at < v.column4 then v.column4 else log_streams.last_event_at end,
+            last_ingestion_at = cast(${now} as bigint),
+            stored_bytes = log_streams.stored_bytes + v.column5
+          from (values ${values}) as v
+          where log_streams.group_name = v.column1 and log_streams.name = v.column2`.execute(trx);
       }
-      for (const g of groups) {
-        await trx
-          .updateTable(GROUPS)
-          .set({ stored_bytes: sql`stored_bytes + ${groupBytes.get(g)!}` })
-          .where('name', '=', g)
-          .execute();
+      for (let i = 0; i < groups.length; i += STATS_CHUNK) {
+        const values = sql.join(groups.slice(i, i + STATS_CHUNK).map((g) => sql`(cast(${g} as text), cast(${groupBytes.get(g)!} as bigint))`));
+        await sql`update log_groups set stored_bytes = log_groups.stored_bytes + v.column2
+          from (values ${values}) as v
+          where log_groups.name = v.column1`.execute(trx);
       }
     });
   }
