@@ -1,259 +1,211 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, test } from 'node:test';
 import { SqlLogStore } from '../../src/adapters/sql/log-store.js';
 import { up as upLogs } from '../../src/adapters/sql/migrations/002-logs.js';
-import type { Clock, LogEvent, SqlDatabase } from '../../src/ports/index.js';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql as rawSql } from 'kysely';
-import pg from 'pg';
-import { TEST_DATABASE_URL, serviceMissing } from '../helpers/services.js';
-
-interface Target {
-  name: string;
-  /** Why this database cannot be tested here, if it cannot. */
-  missing?: string;
-  open(): Promise<SqlDatabase>;
-  close?(): Promise<void>;
-}
-
-/** Temporary until test/contract/db.ts lands: a SQLite file, and Postgres in a fresh schema. */
-function contractDatabases(): Target[] {
-  let dir = '';
-  let sqlite: SqlDatabase | undefined;
-  let pgDb: SqlDatabase | undefined;
-  const schema = `logs_${process.pid}_${Date.now()}`;
-  return [
-    {
-      name: 'sqlite',
-      async open() {
-        dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-logstore-'));
-        const raw = new Database(path.join(dir, 'stratus.db'));
-        raw.pragma('journal_mode = WAL');
-        raw.pragma('busy_timeout = 5000');
-        const db = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) });
-        sqlite = { db, dialect: 'sqlite', close: () => db.destroy() };
-        return sqlite;
-      },
-      async close() {
-        await sqlite?.close();
-        if (dir) fs.rmSync(dir, { recursive: true, force: true });
-      },
-    },
-    {
-      name: 'postgres',
-      missing: TEST_DATABASE_URL ? undefined : 'STRATUS_TEST_DATABASE_URL is not set',
-      async open() {
-        pg.types.setTypeParser(20, (v: string) => Number(v));
-        const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-        await admin.connect();
-        await admin.query(`create schema ${schema}`);
-        await admin.end();
-        const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 5 });
-        pool.on('connect', (c) => { void c.query(`set search_path to ${schema}`); });
-        const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
-        pgDb = { db, dialect: 'postgres', close: () => db.destroy() };
-        return pgDb;
-      },
-      async close() {
-        if (!pgDb) return;
-        await rawSql`drop schema if exists ${rawSql.raw(schema)} cascade`.execute(pgDb.db);
-        await pgDb.close();
-      },
-    },
-  ];
-}
+import type { Clock, LogEvent } from '../../src/ports/index.js';
+import { describeEachDatabase } from './db.js';
 
 /**
  * The LogStore contract, run against every database the store supports: SQLite always,
- * Postgres when STRATUS_TEST_DATABASE_URL is set (or CI is set).
+ * Postgres when STRATUS_TEST_DATABASE_URL is set (or CI is set), on the migrated schema.
  */
-for (const target of contractDatabases()) {
-  if (target.missing) {
-    test(`SqlLogStore on ${target.name}`, (t) => serviceMissing(t, target.name, target.missing!));
-    continue;
-  }
-  describe(`SqlLogStore on ${target.name}`, () => {
-    let sql: SqlDatabase;
-    let store: SqlLogStore;
-    let now = 1_700_000_000_000;
-    const clock: Clock = { now: () => now };
+describeEachDatabase('SqlLogStore', (db) => {
+  let store: SqlLogStore;
+  let now = 1_700_000_000_000;
+  const clock: Clock = { now: () => now };
 
-    before(async () => {
-      sql = await target.open();
-      await upLogs(sql.db, sql.dialect);
-      await upLogs(sql.db, sql.dialect); // idempotent
-      store = new SqlLogStore(sql, clock);
-    });
-    after(async () => {
-      await target.close?.();
-    });
-
-    const ev = (timestamp: number, message: string): LogEvent => ({ timestamp, message });
-
-    test('append creates the group and the stream and keeps their statistics', async () => {
-      now = 1_700_000_000_000;
-      await store.append('/a/stats', 's1', [ev(1000, 'one\n'), ev(900, 'two\n')]);
-      now += 5;
-      await store.append('/a/stats', 's1', [ev(2000, 'héllo\n')]);
-      const g = await store.getGroup('/a/stats');
-      assert.deepEqual(g, { logGroupName: '/a/stats', creationTime: 1_700_000_000_000, retentionInDays: null, storedBytes: 4 + 4 + 7 });
-      const [s] = await store.describeStreams('/a/stats', { orderBy: 'LogStreamName', descending: false, offset: 0, limit: 10 });
-      assert.deepEqual(s, {
-        logStreamName: 's1', creationTime: 1_700_000_000_000, firstEventTimestamp: 900, lastEventTimestamp: 2000,
-        lastIngestionTime: 1_700_000_000_005, storedBytes: 15,
-      });
-      const events = await store.query({ logGroupName: '/a/stats', limit: 10 });
-      assert.deepEqual(events.map((e) => [e.logStreamName, e.timestamp, e.message, e.ingestionTime]), [
-        ['s1', 1000, 'one\n', 1_700_000_000_000],
-        ['s1', 900, 'two\n', 1_700_000_000_000],
-        ['s1', 2000, 'héllo\n', 1_700_000_000_005],
-      ]);
-      assert.ok(events[0]!.id < events[1]!.id && events[1]!.id < events[2]!.id, 'ids increase in insertion order');
-      assert.equal(await store.getGroup('/a/none'), undefined);
-    });
-
-    test('appendBatch writes many streams in order, in one go, also past one insert chunk', async () => {
-      const many = Array.from({ length: 2500 }, (_, i) => ev(10_000 + i, `line ${i}\n`));
-      await store.appendBatch([
-        { group: '/b/one', stream: 'x', events: [ev(1, 'x1\n')] },
-        { group: '/b/two', stream: 'y', events: [ev(2, 'y1\n')] },
-        { group: '/b/one', stream: 'x', events: [ev(3, 'x2\n')] },
-        { group: '/b/one', stream: 'big', events: many },
-        { group: '/b/one', stream: 'empty', events: [] },
-      ]);
-      const one = await store.query({ logGroupName: '/b/one', limit: 10_000 });
-      assert.equal(one.length, 2502);
-      assert.deepEqual(one.slice(0, 3).map((e) => e.message), ['x1\n', 'x2\n', 'line 0\n']);
-      assert.equal(one[one.length - 1]!.message, 'line 2499\n');
-      const streams = await store.describeStreams('/b/one', { orderBy: 'LogStreamName', descending: false, offset: 0, limit: 10 });
-      assert.deepEqual(streams.map((s) => s.logStreamName), ['big', 'x'], 'an empty batch creates nothing');
-      assert.equal((await store.query({ logGroupName: '/b/two', limit: 10 }))[0]!.message, 'y1\n');
-      await store.appendBatch([]);
-    });
-
-    test('concurrent appends to one stream all land and add up', async () => {
-      await Promise.all(Array.from({ length: 20 }, (_, i) => store.append('/c/conc', 'same', [ev(i, `${i}`.padStart(4, '0'))])));
-      const events = await store.query({ logGroupName: '/c/conc', limit: 100 });
-      assert.equal(events.length, 20);
-      assert.equal((await store.getGroup('/c/conc'))!.storedBytes, 80);
-      const [s] = await store.describeStreams('/c/conc', { orderBy: 'LogStreamName', descending: false, offset: 0, limit: 1 });
-      assert.equal(s!.storedBytes, 80);
-      assert.equal(s!.firstEventTimestamp, 0);
-      assert.equal(s!.lastEventTimestamp, 19);
-    });
-
-    test('query: streams, prefix, time range, terms, order, cursors, limit', async () => {
-      const g = '/q/query';
-      await store.append(g, 'app[1]', [ev(100, 'START a\n'), ev(110, 'ERROR Disk full\n'), ev(120, 'done 100%_ok\n')]);
-      await store.append(g, 'app[2]', [ev(105, 'error disk\n'), ev(115, 'ERROR disk full\n')]);
-      await store.append(g, 'apX', [ev(130, 'ERROR other\n')]);
-      await store.append(g, 'worker', [ev(140, 'ERROR disk full worker\n')]);
-      const msgs = (q: Partial<Parameters<SqlLogStore['query']>[0]>) =>
-        store.query({ logGroupName: g, limit: 100, ...q }).then((r) => r.map((e) => e.message.trim()));
-
-      assert.equal((await msgs({})).length, 7);
-      assert.deepEqual(await msgs({ logStreamNames: ['app[2]'] }), ['error disk', 'ERROR disk full']);
-      assert.deepEqual(await msgs({ logStreamNames: ['app[2]', 'worker'] }), ['error disk', 'ERROR disk full', 'ERROR disk full worker']);
-      assert.deepEqual(await msgs({ logStreamNames: [] }), []);
-      // Prefixes are literal ("[" and "_" are not patterns) and case-sensitive.
-      assert.deepEqual(await msgs({ logStreamNamePrefix: 'app[' }), ['START a', 'ERROR Disk full', 'done 100%_ok', 'error disk', 'ERROR disk full']);
-      assert.deepEqual(await msgs({ logStreamNamePrefix: 'ap' }), ['START a', 'ERROR Disk full', 'done 100%_ok', 'error disk', 'ERROR disk full', 'ERROR other']);
-      assert.deepEqual(await msgs({ logStreamNamePrefix: 'APP' }), []);
-      // startTime inclusive, endTime exclusive.
-      assert.deepEqual(await msgs({ startTime: 110, endTime: 120 }), ['ERROR Disk full', 'ERROR disk full']);
-      // Terms: all must appear, case-sensitive, literal ("%" and "_" are not wildcards).
-      assert.deepEqual(await msgs({ terms: ['ERROR', 'disk'] }), ['ERROR disk full', 'ERROR disk full worker']);
-      assert.deepEqual(await msgs({ terms: ['Disk'] }), ['ERROR Disk full']);
-      assert.deepEqual(await msgs({ terms: ['%_'] }), ['done 100%_ok']);
-      assert.deepEqual(await msgs({ terms: ['_'] }), ['done 100%_ok']);
-      assert.deepEqual(await msgs({ terms: ['ERROR', 'nothing'] }), []);
-      assert.deepEqual(await msgs({ terms: [] }), await msgs({}));
-
-      const all = await store.query({ logGroupName: g, limit: 100 });
-      const after = await store.query({ logGroupName: g, limit: 2, afterId: all[2]!.id });
-      assert.deepEqual(after.map((e) => e.id), [all[3]!.id, all[4]!.id]);
-      const desc = await store.query({ logGroupName: g, limit: 3, descending: true });
-      assert.deepEqual(desc.map((e) => e.id), [all[6]!.id, all[5]!.id, all[4]!.id]);
-      const before = await store.query({ logGroupName: g, limit: 2, descending: true, beforeId: all[4]!.id });
-      assert.deepEqual(before.map((e) => e.id), [all[3]!.id, all[2]!.id]);
-      const window = await store.query({ logGroupName: g, limit: 10, afterId: all[1]!.id, beforeId: all[4]!.id });
-      assert.deepEqual(window.map((e) => e.id), [all[2]!.id, all[3]!.id]);
-      assert.deepEqual(await store.query({ logGroupName: g, limit: 0 }), []);
-      assert.deepEqual(await store.query({ logGroupName: '/q/none', limit: 10 }), []);
-      const combined = await msgs({ logStreamNamePrefix: 'app', terms: ['ERROR'], startTime: 111, descending: true });
-      assert.deepEqual(combined, ['ERROR disk full']);
-    });
-
-    test('groups: create once, list by prefix in bytewise order with a cursor, retention, delete', async () => {
-      for (const n of ['/l/b', '/l/B', '/l/a', '/l/a/x', '/l_', '/m']) assert.equal(await store.createGroup(n, 42), true);
-      assert.equal(await store.createGroup('/l/a', 43), false);
-      const names = async (prefix: string | undefined, afterName?: string, limit = 100) =>
-        (await store.describeGroups(prefix, afterName, limit)).map((x) => x.logGroupName);
-      assert.deepEqual(await names('/l/'), ['/l/B', '/l/a', '/l/a/x', '/l/b']);
-      assert.deepEqual(await names('/l/', '/l/a', 2), ['/l/a/x', '/l/b']);
-      assert.deepEqual(await names('/l_'), ['/l_']);
-      assert.deepEqual(await names('/l/A'), []);
-      const everything = await names(undefined);
-      assert.ok(everything.indexOf('/l/B') < everything.indexOf('/l/a') && everything.indexOf('/l/b') < everything.indexOf('/l_'));
-      const [a] = await store.describeGroups('/l/a', undefined, 1);
-      assert.deepEqual(a, { logGroupName: '/l/a', creationTime: 42, retentionInDays: null, storedBytes: 0 });
-
-      assert.equal(await store.putRetention('/l/a', 30), true);
-      assert.equal((await store.getGroup('/l/a'))!.retentionInDays, 30);
-      assert.equal(await store.putRetention('/l/a', null), true);
-      assert.equal((await store.getGroup('/l/a'))!.retentionInDays, null);
-      assert.equal(await store.putRetention('/l/none', 30), false);
-
-      await store.append('/l/a', 's', [ev(1, 'gone\n')]);
-      assert.equal(await store.deleteGroup('/l/a'), true);
-      assert.equal(await store.getGroup('/l/a'), undefined);
-      assert.deepEqual(await store.describeStreams('/l/a', { orderBy: 'LogStreamName', descending: false, offset: 0, limit: 10 }), []);
-      assert.deepEqual(await store.query({ logGroupName: '/l/a', limit: 10 }), []);
-      assert.equal(await store.deleteGroup('/l/a'), false);
-      assert.deepEqual(await names('/l/a'), ['/l/a/x'], 'a group that shares the prefix is untouched');
-      // Recreated from scratch: no statistics carried over.
-      await store.append('/l/a', 's', [ev(5, 'new\n')]);
-      assert.equal((await store.getGroup('/l/a'))!.storedBytes, 4);
-    });
-
-    test('streams: create once, order by name or last event time, offset paging, delete', async () => {
-      const g = '/s/streams';
-      await store.createGroup(g, 1);
-      assert.equal(await store.createStream(g, 'idle', 7), true);
-      assert.equal(await store.createStream(g, 'idle', 8), false);
-      await store.append(g, 'late', [ev(300, 'x')]);
-      await store.append(g, 'early', [ev(100, 'x')]);
-      await store.append(g, 'mid', [ev(200, 'x')]);
-      const list = async (orderBy: 'LogStreamName' | 'LastEventTime', descending: boolean, offset = 0, limit = 10, prefix?: string) =>
-        (await store.describeStreams(g, { orderBy, descending, offset, limit, prefix })).map((s) => s.logStreamName);
-      assert.deepEqual(await list('LogStreamName', false), ['early', 'idle', 'late', 'mid']);
-      assert.deepEqual(await list('LogStreamName', true), ['mid', 'late', 'idle', 'early']);
-      assert.deepEqual(await list('LastEventTime', false), ['idle', 'early', 'mid', 'late']);
-      assert.deepEqual(await list('LastEventTime', true), ['late', 'mid', 'early', 'idle']);
-      assert.deepEqual(await list('LogStreamName', false, 1, 2), ['idle', 'late']);
-      assert.deepEqual(await list('LogStreamName', false, 4, 2), []);
-      assert.deepEqual(await list('LogStreamName', false, 0, 10, 'm'), ['mid']);
-      const [idle] = await store.describeStreams(g, { orderBy: 'LogStreamName', descending: false, offset: 0, limit: 1, prefix: 'idle' });
-      assert.deepEqual(idle, { logStreamName: 'idle', creationTime: 7, firstEventTimestamp: null, lastEventTimestamp: null, lastIngestionTime: null, storedBytes: 0 });
-
-      assert.equal((await store.getGroup(g))!.storedBytes, 3);
-      assert.equal(await store.deleteStream(g, 'late'), true);
-      assert.equal(await store.deleteStream(g, 'late'), false);
-      assert.deepEqual(await list('LogStreamName', false), ['early', 'idle', 'mid']);
-      assert.deepEqual((await store.query({ logGroupName: g, limit: 10 })).map((e) => e.logStreamName), ['early', 'mid']);
-      assert.equal((await store.getGroup(g))!.storedBytes, 2);
-    });
-
-    test('messages are stored as given, except NUL (which Postgres text cannot hold)', async () => {
-      const odd = ['tab\tand\r\nnewline\n', 'emoji 😀 and ünïcödé', '\u0000nul\u0000', "quote ' and \" and \\"];
-      await store.append('/n/odd', 's', odd.map((m, i) => ev(i, m)));
-      const got = (await store.query({ logGroupName: '/n/odd', limit: 10 })).map((e) => e.message);
-      assert.deepEqual(got, [odd[0], odd[1], '\uFFFDnul\uFFFD', odd[3]]);
-      assert.deepEqual((await store.query({ logGroupName: '/n/odd', limit: 10, terms: ['😀'] })).length, 1);
-      assert.deepEqual((await store.query({ logGroupName: '/n/odd', limit: 10, terms: ['\u0000nul'] })).length, 1);
-    });
+  before(async () => {
+    await upLogs(db().sql.db, db().dialect); // a second run is a no-op
+    store = new SqlLogStore(db().sql, clock);
   });
-}
+
+  const ev = (timestamp: number, message: string): LogEvent => ({ timestamp, message });
+
+  test('append creates the group and the stream and keeps their statistics', async () => {
+    now = 1_700_000_000_000;
+    await store.append('/a/stats', 's1', [ev(1000, 'one\n'), ev(900, 'two\n')]);
+    now += 5;
+    await store.append('/a/stats', 's1', [ev(2000, 'héllo\n')]);
+    const g = await store.getGroup('/a/stats');
+    assert.deepEqual(g, { logGroupName: '/a/stats', creationTime: 1_700_000_000_000, retentionInDays: null, storedBytes: 4 + 4 + 7 });
+    const [s] = await store.describeStreams('/a/stats', { orderBy: 'LogStreamName', descending: false, offset: 0, limit: 10 });
+    assert.deepEqual(s, {
+      logStreamName: 's1', creationTime: 1_700_000_000_000, firstEventTimestamp: 900, lastEventTimestamp: 2000,
+      lastIngestionTime: 1_700_000_000_005, storedBytes: 15,
+    });
+    const events = await store.query({ logGroupName: '/a/stats', limit: 10 });
+    assert.deepEqual(events.map((e) => [e.logStreamName, e.timestamp, e.message, e.ingestionTime]), [
+      ['s1', 1000, 'one\n', 1_700_000_000_000],
+      ['s1', 900, 'two\n', 1_700_000_000_000],
+      ['s1', 2000, 'héllo\n', 1_700_000_000_005],
+    ]);
+    assert.ok(events[0]!.id < events[1]!.id && events[1]!.id < events[2]!.id, 'ids increase in insertion order');
+    assert.equal(await store.getGroup('/a/none'), undefined);
+  });
+
+  test('appendBatch writes many streams in order, in one go, also past one insert chunk', async () => {
+    const many = Array.from({ length: 2500 }, (_, i) => ev(10_000 + i, `line ${i}\n`));
+    await store.appendBatch([
+      { group: '/b/one', stream: 'x', events: [ev(1, 'x1\n')] },
+      { group: '/b/two', stream: 'y', events: [ev(2, 'y1\n')] },
+      { group: '/b/one', stream: 'x', events: [ev(3, 'x2\n')] },
+      { group: '/b/one', stream: 'big', events: many },
+      { group: '/b/one', stream: 'empty', events: [] },
+    ]);
+    const one = await store.query({ logGroupName: '/b/one', limit: 10_000 });
+    assert.equal(one.length, 2502);
+    assert.deepEqual(one.slice(0, 3).map((e) => e.message), ['x1\n', 'x2\n', 'line 0\n']);
+    assert.equal(one[one.length - 1]!.message, 'line 2499\n');
+    const streams = await store.describeStreams('/b/one', { orderBy: 'LogStreamName', descending: false, offset: 0, limit: 10 });
+    assert.deepEqual(streams.map((s) => s.logStreamName), ['big', 'x'], 'an empty batch creates nothing');
+    assert.equal((await store.query({ logGroupName: '/b/two', limit: 10 }))[0]!.message, 'y1\n');
+    await store.appendBatch([]);
+  });
+
+  test('concurrent appends to one stream all land and add up', async () => {
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.append('/c/conc', 'same', [ev(i, `${i}`.padStart(4, '0'))])));
+    const events = await store.query({ logGroupName: '/c/conc', limit: 100 });
+    assert.equal(events.length, 20);
+    assert.equal((await store.getGroup('/c/conc'))!.storedBytes, 80);
+    const [s] = await store.describeStreams('/c/conc', { orderBy: 'LogStreamName', descending: false, offset: 0, limit: 1 });
+    assert.equal(s!.storedBytes, 80);
+    assert.equal(s!.firstEventTimestamp, 0);
+    assert.equal(s!.lastEventTimestamp, 19);
+  });
+
+  test('query: streams, prefix, time range, terms, order, cursors, limit', async () => {
+    const g = '/q/query';
+    await store.append(g, 'app[1]', [ev(100, 'START a\n'), ev(110, 'ERROR Disk full\n'), ev(120, 'done 100%_ok\n')]);
+    await store.append(g, 'app[2]', [ev(105, 'error disk\n'), ev(115, 'ERROR disk full\n')]);
+    await store.append(g, 'apX', [ev(130, 'ERROR other\n')]);
+    await store.append(g, 'worker', [ev(140, 'ERROR disk full worker\n')]);
+    const msgs = (q: Partial<Parameters<SqlLogStore['query']>[0]>) =>
+      store.query({ logGroupName: g, limit: 100, ...q }).then((r) => r.map((e) => e.message.trim()));
+
+    assert.equal((await msgs({})).length, 7);
+    assert.deepEqual(await msgs({ logStreamNames: ['app[2]'] }), ['error disk', 'ERROR disk full']);
+    assert.deepEqual(await msgs({ logStreamNames: ['app[2]', 'worker'] }), ['error disk', 'ERROR disk full', 'ERROR disk full worker']);
+    assert.deepEqual(await msgs({ logStreamNames: [] }), []);
+    // Prefixes are literal ("[" and "_" are not patterns) and case-sensitive.
+    assert.deepEqual(await msgs({ logStreamNamePrefix: 'app[' }), ['START a', 'ERROR Disk full', 'done 100%_ok', 'error disk', 'ERROR disk full']);
+    assert.deepEqual(await msgs({ logStreamNamePrefix: 'ap' }), ['START a', 'ERROR Disk full', 'done 100%_ok', 'error disk', 'ERROR disk full', 'ERROR other']);
+    assert.deepEqual(await msgs({ logStreamNamePrefix: 'APP' }), []);
+    // startTime inclusive, endTime exclusive.
+    assert.deepEqual(await msgs({ startTime: 110, endTime: 120 }), ['ERROR Disk full', 'ERROR disk full']);
+    // Terms: all must appear, case-sensitive, literal ("%" and "_" are not wildcards).
+    assert.deepEqual(await msgs({ terms: ['ERROR', 'disk'] }), ['ERROR disk full', 'ERROR disk full worker']);
+    assert.deepEqual(await msgs({ terms: ['Disk'] }), ['ERROR Disk full']);
+    assert.deepEqual(await msgs({ terms: ['%_'] }), ['done 100%_ok']);
+    assert.deepEqual(await msgs({ terms: ['_'] }), ['done 100%_ok']);
+    assert.deepEqual(await msgs({ terms: ['ERROR', 'nothing'] }), []);
+    assert.deepEqual(await msgs({ terms: [] }), await msgs({}));
+
+    const all = await store.query({ logGroupName: g, limit: 100 });
+    const after = await store.query({ logGroupName: g, limit: 2, afterId: all[2]!.id });
+    assert.deepEqual(after.map((e) => e.id), [all[3]!.id, all[4]!.id]);
+    const desc = await store.query({ logGroupName: g, limit: 3, descending: true });
+    assert.deepEqual(desc.map((e) => e.id), [all[6]!.id, all[5]!.id, all[4]!.id]);
+    const before = await store.query({ logGroupName: g, limit: 2, descending: true, beforeId: all[4]!.id });
+    assert.deepEqual(before.map((e) => e.id), [all[3]!.id, all[2]!.id]);
+    const window = await store.query({ logGroupName: g, limit: 10, afterId: all[1]!.id, beforeId: all[4]!.id });
+    assert.deepEqual(window.map((e) => e.id), [all[2]!.id, all[3]!.id]);
+    assert.deepEqual(await store.query({ logGroupName: g, limit: 0 }), []);
+    assert.deepEqual(await store.query({ logGroupName: '/q/none', limit: 10 }), []);
+    const combined = await msgs({ logStreamNamePrefix: 'app', terms: ['ERROR'], startTime: 111, descending: true });
+    assert.deepEqual(combined, ['ERROR disk full']);
+  });
+
+  test('groups: create once, list by prefix in bytewise order with a cursor, retention, delete', async () => {
+    for (const n of ['/l/b', '/l/B', '/l/a', '/l/a/x', '/l_', '/m']) assert.equal(await store.createGroup(n, 42), true);
+    assert.equal(await store.createGroup('/l/a', 43), false);
+    const names = async (prefix: string | undefined, afterName?: string, limit = 100) =>
+      (await store.describeGroups(prefix, afterName, limit)).map((x) => x.logGroupName);
+    assert.deepEqual(await names('/l/'), ['/l/B', '/l/a', '/l/a/x', '/l/b']);
+    assert.deepEqual(await names('/l/', '/l/a', 2), ['/l/a/x', '/l/b']);
+    assert.deepEqual(await names('/l_'), ['/l_']);
+    assert.deepEqual(await names('/l/A'), []);
+    const everything = await names(undefined);
+    assert.ok(everything.indexOf('/l/B') < everything.indexOf('/l/a') && everything.indexOf('/l/b') < everything.indexOf('/l_'));
+    const [a] = await store.describeGroups('/l/a', undefined, 1);
+    assert.deepEqual(a, { logGroupName: '/l/a', creationTime: 42, retentionInDays: null, storedBytes: 0 });
+
+    assert.equal(await store.putRetention('/l/a', 30), true);
+    assert.equal((await store.getGroup('/l/a'))!.retentionInDays, 30);
+    assert.equal(await store.putRetention('/l/a', null), true);
+    assert.equal((await store.getGroup('/l/a'))!.retentionInDays, null);
+    assert.equal(await store.putRetention('/l/none', 30), false);
+
+    await store.append('/l/a', 's', [ev(1, 'gone\n')]);
+    assert.equal(await store.deleteGroup('/l/a'), true);
+    assert.equal(await store.getGroup('/l/a'), undefined);
+    assert.deepEqual(await store.describeStreams('/l/a', { orderBy: 'LogStreamName', descending: false, offset: 0, limit: 10 }), []);
+    assert.deepEqual(await store.query({ logGroupName: '/l/a', limit: 10 }), []);
+    assert.equal(await store.deleteGroup('/l/a'), false);
+    assert.deepEqual(await names('/l/a'), ['/l/a/x'], 'a group that shares the prefix is untouched');
+    // Recreated from scratch: no statistics carried over.
+    await store.append('/l/a', 's', [ev(5, 'new\n')]);
+    assert.equal((await store.getGroup('/l/a'))!.storedBytes, 4);
+  });
+
+  test('streams: create once, order by name or last event time, offset paging, delete', async () => {
+    const g = '/s/streams';
+    await store.createGroup(g, 1);
+    assert.equal(await store.createStream(g, 'idle', 7), true);
+    assert.equal(await store.createStream(g, 'idle', 8), false);
+    await store.append(g, 'late', [ev(300, 'x')]);
+    await store.append(g, 'early', [ev(100, 'x')]);
+    await store.append(g, 'mid', [ev(200, 'x')]);
+    const list = async (orderBy: 'LogStreamName' | 'LastEventTime', descending: boolean, offset = 0, limit = 10, prefix?: string) =>
+      (await store.describeStreams(g, { orderBy, descending, offset, limit, prefix })).map((s) => s.logStreamName);
+    assert.deepEqual(await list('LogStreamName', false), ['early', 'idle', 'late', 'mid']);
+    assert.deepEqual(await list('LogStreamName', true), ['mid', 'late', 'idle', 'early']);
+    assert.deepEqual(await list('LastEventTime', false), ['idle', 'early', 'mid', 'late']);
+    assert.deepEqual(await list('LastEventTime', true), ['late', 'mid', 'early', 'idle']);
+    assert.deepEqual(await list('LogStreamName', false, 1, 2), ['idle', 'late']);
+    assert.deepEqual(await list('LogStreamName', false, 4, 2), []);
+    assert.deepEqual(await list('LogStreamName', false, 0, 10, 'm'), ['mid']);
+    const [idle] = await store.describeStreams(g, { orderBy: 'LogStreamName', descending: false, offset: 0, limit: 1, prefix: 'idle' });
+    assert.deepEqual(idle, { logStreamName: 'idle', creationTime: 7, firstEventTimestamp: null, lastEventTimestamp: null, lastIngestionTime: null, storedBytes: 0 });
+
+    assert.equal((await store.getGroup(g))!.storedBytes, 3);
+    assert.equal(await store.deleteStream(g, 'late'), true);
+    assert.equal(await store.deleteStream(g, 'late'), false);
+    assert.deepEqual(await list('LogStreamName', false), ['early', 'idle', 'mid']);
+    assert.deepEqual((await store.query({ logGroupName: g, limit: 10 })).map((e) => e.logStreamName), ['early', 'mid']);
+    assert.equal((await store.getGroup(g))!.storedBytes, 2);
+  });
+
+  test('messages are stored as given, except NUL (which Postgres text cannot hold)', async () => {
+    const odd = ['tab\tand\r\nnewline\n', 'emoji 😀 and ünïcödé', '\u0000nul\u0000', "quote ' and \" and \\"];
+    await store.append('/n/odd', 's', odd.map((m, i) => ev(i, m)));
+    const got = (await store.query({ logGroupName: '/n/odd', limit: 10 })).map((e) => e.message);
+    assert.deepEqual(got, [odd[0], odd[1], '\uFFFDnul\uFFFD', odd[3]]);
+    assert.deepEqual((await store.query({ logGroupName: '/n/odd', limit: 10, terms: ['😀'] })).length, 1);
+    assert.deepEqual((await store.query({ logGroupName: '/n/odd', limit: 10, terms: ['\u0000nul'] })).length, 1);
+  });
+
+  test('another connection (a restart, or a second node) sees the same logs and appends after them', async () => {
+    await store.append('/r/restart', 's', [ev(1, 'before\n')]);
+    const other = await db().connect();
+    try {
+      const again = new SqlLogStore(other, clock);
+      assert.deepEqual((await again.query({ logGroupName: '/r/restart', limit: 10 })).map((e) => e.message), ['before\n']);
+      await again.append('/r/restart', 's', [ev(2, 'after\n')]);
+      const both = await store.query({ logGroupName: '/r/restart', limit: 10 });
+      assert.deepEqual(both.map((e) => e.message), ['before\n', 'after\n']);
+      assert.ok(both[0]!.id < both[1]!.id);
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('two writers appending to the same streams at once both land, statistics add up', async () => {
+    const peer = new SqlLogStore(await db().peer(), clock);
+    const batch = (tag: string) => ['a', 'b', 'c'].map((stream) => ({ group: '/p/peer', stream, events: [ev(1, `${tag}-${stream}`)] }));
+    await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? store : peer).appendBatch(batch(`w${i}`))));
+    assert.equal((await store.query({ logGroupName: '/p/peer', limit: 100 })).length, 30);
+    assert.equal((await store.getGroup('/p/peer'))!.storedBytes, 30 * 4);
+    const streams = await store.describeStreams('/p/peer', { orderBy: 'LogStreamName', descending: false, offset: 0, limit: 10 });
+    assert.deepEqual(streams.map((s) => s.storedBytes), [40, 40, 40]);
+  });
+});

@@ -2,10 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
 import { SqlLogStore } from '../../src/adapters/sql/log-store.js';
-import { up as upLogs } from '../../src/adapters/sql/migrations/002-logs.js';
+import { migrate } from '../../src/adapters/sql/migrations/index.js';
+import { openSqlDatabase } from '../../src/adapters/sql/open.js';
 import { logsJsonService } from '../../src/api/logs/index.js';
 import { JsonTargetRouter } from '../../src/api/json-target.js';
 import { createHttpServer, registerJsonTargets } from '../../src/app/server.js';
@@ -14,15 +13,11 @@ import { systemClock, type Clock, type LogStore, type SqlDatabase } from '../../
 
 export const LOCALE = { region: 'us-east-1', accountId: '000000000000' };
 
-/** A real SQLite file opened as the embedded store opens it (WAL), with the logs migration. */
-export async function openLogsSqlite(file: string): Promise<SqlDatabase> {
-  const raw = new Database(file);
-  raw.pragma('journal_mode = WAL');
-  raw.pragma('synchronous = NORMAL');
-  raw.pragma('busy_timeout = 5000');
-  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) });
-  await upLogs(db, 'sqlite');
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+/** The embedded store's SQLite file (<dataDir>/stratus.db), opened and migrated as `stratus up` does. */
+export async function openLogsSqlite(dataDir: string): Promise<SqlDatabase> {
+  const sql = await openSqlDatabase({ dataDir });
+  await migrate(sql);
+  return sql;
 }
 
 export interface LogsServer {
@@ -47,7 +42,7 @@ export async function startLogsServer(opts: {
 } = {}): Promise<LogsServer> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-logs-'));
   const clock = opts.clock ?? systemClock;
-  const sql = await openLogsSqlite(path.join(dataDir, 'stratus.db'));
+  const sql = await openLogsSqlite(dataDir);
   const store = new SqlLogStore(sql, clock);
   const service = createLogService(opts.wrapStore ? opts.wrapStore(store) : store, clock, opts.service);
   const http = createHttpServer();

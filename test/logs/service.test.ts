@@ -18,7 +18,7 @@ let store: SqlLogStore;
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-logsvc-'));
-  sql = await openLogsSqlite(path.join(dir, 'stratus.db'));
+  sql = await openLogsSqlite(dir);
   store = new SqlLogStore(sql);
 });
 after(async () => {
