@@ -43,8 +43,10 @@ export interface LogServiceStats {
   persisted: number;
   /** Events dropped because the buffer was full. */
   droppedBufferFull: number;
-  /** Events given up on after the store failed every attempt. */
+  /** Events given up on after the store failed every attempt (or never answered before close). */
   droppedStoreError: number;
+  /** Events written after close(). */
+  droppedClosed: number;
   /** Events waiting or being written right now. */
   bufferedEvents: number;
   bufferedBytes: number;
@@ -110,7 +112,7 @@ export function createLogService(store: LogStore, clock: Clock, opts: LogService
   const waiters: Array<{ seq: number; resolve: () => void }> = [];
   /** Streams that lost events, and how many, not yet noted in the stream. */
   const lost = new Map<string, { group: string; stream: string; full: number; failed: number }>();
-  const stats = { accepted: 0, persisted: 0, droppedBufferFull: 0, droppedStoreError: 0, storeErrors: 0 };
+  const stats = { accepted: 0, persisted: 0, droppedBufferFull: 0, droppedStoreError: 0, droppedClosed: 0, storeErrors: 0 };
 
   const storeBatch = store.appendBatch
     ? (b: LogBatch[]) => store.appendBatch!(b)
@@ -142,7 +144,7 @@ export function createLogService(store: LogStore, clock: Clock, opts: LogService
     try {
       if (!events || events.length === 0) return;
       if (closed) {
-        stats.droppedBufferFull += events.length;
+        stats.droppedClosed += events.length;
         publishDropped({ reason: 'closed', events: events.length, group, stream });
         return;
       }

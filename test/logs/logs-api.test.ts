@@ -410,6 +410,15 @@ describe('through the log service', () => {
     assert.equal(gone.name, 'ResourceNotFoundException');
   });
 
+  test('writes see buffered lines too: retention on a group that so far exists only in the buffer', async () => {
+    server.service.write('/aws/lambda/fresh', 'stream', [{ timestamp: Date.now(), message: 'first line\n' }]);
+    await logs.send(new PutRetentionPolicyCommand({ logGroupName: '/aws/lambda/fresh', retentionInDays: 7 }));
+    const g = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/aws/lambda/fresh' }));
+    assert.equal(g.logGroups![0]!.retentionInDays, 7);
+    const dup = await failure(logs.send(new CreateLogGroupCommand({ logGroupName: '/aws/lambda/fresh' })));
+    assert.equal(dup.name, 'ResourceAlreadyExistsException');
+  });
+
   test('an unknown operation is an AWS JSON error', async () => {
     const res = await fetch(server.endpoint, {
       method: 'POST',

@@ -99,7 +99,7 @@ test('flush resolves when everything written before it is persisted, batched', a
   assert.equal(all.length, 1002);
   assert.deepEqual(all.slice(-2), ['line 1000\n', 'line 1001\n']);
   assert.deepEqual(svc.stats(), {
-    accepted: 1002, persisted: 1002, droppedBufferFull: 0, droppedStoreError: 0, bufferedEvents: 0, bufferedBytes: 0, storeErrors: 0,
+    accepted: 1002, persisted: 1002, droppedBufferFull: 0, droppedStoreError: 0, droppedClosed: 0, bufferedEvents: 0, bufferedBytes: 0, storeErrors: 0,
   });
   await svc.close();
 });
@@ -232,6 +232,7 @@ test('write never throws and close stops a stalled store in bounded time', async
   await svc.close(); // the store never answers: close gives up, counting what was left
   assert.equal(svc.stats().droppedStoreError, svc.stats().accepted);
   svc.write('/svc/close', 's', line(2)); // after close: dropped, not buffered
+  assert.equal(svc.stats().droppedClosed, 1);
   assert.equal(svc.stats().bufferedEvents, svc.stats().accepted);
   gated.release();
 });

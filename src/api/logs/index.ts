@@ -112,7 +112,6 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
       const p = new Params(input);
       const name = p.string('logGroupName', { required: true, ...LOG_GROUP_NAME })!;
       p.check();
-      await service.flush(); // lines still buffered would recreate the group after the delete
       if (!(await store.deleteGroup(name))) throw LogsErrors.groupNotFound();
       return {};
     },
@@ -128,7 +127,6 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
         throw LogsErrors.invalidParameter('LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.');
       }
       let after = token === undefined ? undefined : parseListToken(token, 'groups');
-      await service.flush();
       let groups: LogGroupInfo[];
       if (pattern) {
         // A case-insensitive substring of the name: scanned page by page.
@@ -156,7 +154,6 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
       const group = p.string('logGroupName', { required: true, ...LOG_GROUP_NAME })!;
       const stream = p.string('logStreamName', { required: true, ...LOG_STREAM_NAME })!;
       p.check();
-      await service.flush();
       await requireGroup(group);
       if (!(await store.createStream(group, stream, clock.now()))) throw LogsErrors.streamExists();
       return {};
@@ -167,7 +164,6 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
       const group = p.string('logGroupName', { required: true, ...LOG_GROUP_NAME })!;
       const stream = p.string('logStreamName', { required: true, ...LOG_STREAM_NAME })!;
       p.check();
-      await service.flush();
       await requireGroup(group);
       if (!(await store.deleteStream(group, stream))) throw LogsErrors.streamNotFound();
       return {};
@@ -186,7 +182,6 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
         throw LogsErrors.invalidParameter('Cannot order by LastEventTime with a logStreamNamePrefix.');
       }
       const offset = token === undefined ? 0 : parseListToken(token, 'streams');
-      await service.flush();
       await requireGroup(group);
       const streams = await store.describeStreams(group, { prefix, orderBy, descending, offset, limit: limit + 1 });
       const page = streams.slice(0, limit);
@@ -289,7 +284,6 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
       p.boolean('unmask');
       p.check();
       const cursor = token !== undefined ? parseEventsToken(token) : undefined;
-      await service.flush();
       await requireGroup(group);
       if (!(await findStream(group, stream))) throw LogsErrors.streamNotFound();
 
@@ -344,7 +338,6 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
       }
       const terms = parseFilterPattern(pattern);
       const afterId = token !== undefined ? parseListToken(token, 'events') : 0;
-      await service.flush();
       await requireGroup(group);
       const found = await store.query({
         logGroupName: group,
@@ -380,6 +373,11 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
     async handle(operation, input) {
       const op = ops[operation];
       if (!op) throw new StratusError('UnknownOperationException', 400, `Operation ${operation} is not supported by Stratus CloudWatch Logs.`);
+      // Read-your-writes: every line written before this request (a function's output before
+      // its invoke returned) is in the store first. It also keeps writes ordered: a delete is
+      // not undone by buffered lines recreating the group, a retention policy finds a group
+      // that so far exists only in the buffer. An empty buffer costs nothing.
+      await service.flush();
       return op(input);
     },
   };
