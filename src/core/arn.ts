@@ -22,15 +22,23 @@ export interface FunctionRef {
 
 /** Parses a FunctionName parameter. Throws the error Lambda gives for a malformed one. */
 export function parseFunctionRef(input: string, locale?: Locale): FunctionRef {
-  if (!input || input.length > 170) {
-    throw Errors.invalidParameter(
-      `1 validation error detected: Value '${input}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 170`,
+  if (typeof input !== 'string' || input.length === 0) {
+    throw Errors.validation("1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null");
+  }
+  if (input.length > 256) {
+    throw Errors.validation(
+      `1 validation error detected: Value '${input}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 256`,
     );
   }
   const m = FUNCTION_REF.exec(input);
-  if (!m || m[3]!.length > 64 || m[3]!.includes('.')) {
-    throw Errors.invalidParameter(
+  if (!m || m[3]!.includes('.')) {
+    throw Errors.validation(
       `1 validation error detected: Value '${input}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?`,
+    );
+  }
+  if (m[3]!.length > 64) {
+    throw Errors.validation(
+      `1 validation error detected: Value '${m[3]}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64`,
     );
   }
   const ref: FunctionRef = { name: m[3]! };

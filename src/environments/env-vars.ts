@@ -1,3 +1,4 @@
+import { RESERVED_ENV_KEYS } from '../core/env.js';
 import type { ExecutionTarget } from '../ports/execution.js';
 import type { RuntimeFamily } from './runtimes.js';
 
@@ -8,12 +9,7 @@ export const LAMBDA_PATH = '/usr/local/bin:/usr/bin/:/bin:/opt/bin';
 export const BOOT_ENV: Readonly<Record<string, string>> = Object.freeze({ PATH: LAMBDA_PATH, LANG: 'en_US.UTF-8', TZ: ':UTC' });
 
 /** Variables a function's own configuration cannot override (Lambda's reserved keys). */
-export const RESERVED = new Set([
-  '_HANDLER', '_X_AMZN_TRACE_ID', 'AWS_DEFAULT_REGION', 'AWS_REGION', 'AWS_EXECUTION_ENV', 'AWS_LAMBDA_FUNCTION_NAME',
-  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'AWS_LAMBDA_FUNCTION_VERSION', 'AWS_LAMBDA_INITIALIZATION_TYPE', 'AWS_LAMBDA_LOG_GROUP_NAME',
-  'AWS_LAMBDA_LOG_STREAM_NAME', 'AWS_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN',
-  'AWS_LAMBDA_RUNTIME_API', 'LAMBDA_TASK_ROOT', 'LAMBDA_RUNTIME_DIR', 'TZ',
-]);
+export const RESERVED = RESERVED_ENV_KEYS;
 
 /**
  * The complete environment of a function, built from scratch: nothing of the server's own
@@ -29,8 +25,8 @@ export function functionEnv(t: ExecutionTarget, o: {
     LD_LIBRARY_PATH: `/lib64:/usr/lib64:${o.runtimeDir}:${o.runtimeDir}/lib:${o.taskRoot}:${o.taskRoot}/lib:/opt/lib`,
   };
   if (o.family === 'node') env.NODE_PATH = `/opt/nodejs/node_modules:${o.runtimeDir}/node_modules:${o.runtimeDir}:${o.taskRoot}`;
+  env.TZ = ':UTC'; // Lambda's default; a function may set its own TZ (not a reserved key)
   for (const k in c.environment) if (!RESERVED.has(k)) env[k] = c.environment[k]!;
-  env.TZ = ':UTC';
   env._HANDLER = c.handler ?? '';
   env.AWS_REGION = o.region;
   env.AWS_DEFAULT_REGION = o.region;

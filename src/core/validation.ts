@@ -1,0 +1,54 @@
+import { Errors, type StratusError } from './errors.js';
+
+/**
+ * AWS's model-constraint messages ("1 validation error detected: Value '64' at 'memorySize'
+ * failed to satisfy constraint: Member must have value greater than or equal to 128"), collected
+ * so that one request reports every violated constraint at once, as AWS does.
+ */
+export class Violations {
+  private readonly list: string[] = [];
+
+  /** Records one violation of `rule` by `value` at `field` (a null value prints as `null`). */
+  add(value: unknown, field: string, rule: string): this {
+    const shown = value === null || value === undefined ? 'null' : `'${typeof value === 'object' ? JSON.stringify(value) : String(value)}'`;
+    this.list.push(`Value ${shown} at '${field}' failed to satisfy constraint: ${rule}`);
+    return this;
+  }
+
+  /** A violation whose value AWS does not echo (secrets, maps). */
+  addUnvalued(field: string, rule: string): this {
+    this.list.push(`Value at '${field}' failed to satisfy constraint: ${rule}`);
+    return this;
+  }
+
+  get empty(): boolean {
+    return this.list.length === 0;
+  }
+
+  /** Throws ValidationException listing every violation, if any. */
+  throwIfAny(): void {
+    if (this.list.length) throw validationError(this.list);
+  }
+}
+
+export function validationError(violations: string[]): StratusError {
+  const n = violations.length;
+  return Errors.validation(`${n} validation error${n === 1 ? '' : 's'} detected: ${violations.join('; ')}`);
+}
+
+/** Throws the single-violation ValidationException. */
+export function violation(value: unknown, field: string, rule: string): never {
+  const v = new Violations().add(value, field, rule);
+  v.throwIfAny();
+  throw new Error('unreachable');
+}
+
+export const rules = {
+  notNull: 'Member must not be null',
+  minValue: (n: number) => `Member must have value greater than or equal to ${n}`,
+  maxValue: (n: number) => `Member must have value less than or equal to ${n}`,
+  minLength: (n: number) => `Member must have length greater than or equal to ${n}`,
+  maxLength: (n: number) => `Member must have length less than or equal to ${n}`,
+  pattern: (p: string) => `Member must satisfy regular expression pattern: ${p}`,
+  enumOf: (values: readonly string[]) => `Member must satisfy enum value set: [${values.join(', ')}]`,
+};
