@@ -15,11 +15,10 @@ export function createHttpServer(): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
-    maxParamLength: 1024,
     keepAliveTimeout: 65_000,
     return503OnClosing: false,
     forceCloseConnections: true,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
   } as any) as unknown as FastifyInstance;
   app.setErrorHandler((err, _req, reply) => {
     sendRestJsonError(reply, err);

@@ -1,7 +1,6 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Errors } from '../../core/errors.js';
+import type { FastifyInstance } from 'fastify';
 import type { MappingService } from '../../triggers/mappings/service.js';
-import { sendRestJsonError } from '../errors.js';
+import { restRoutes } from '../rest.js';
 
 const BASE = '/2015-03-31/event-source-mappings';
 
@@ -14,38 +13,11 @@ const BASE = '/2015-03-31/event-source-mappings';
  *   DELETE /2015-03-31/event-source-mappings/{UUID}   DeleteEventSourceMapping (202)
  */
 export function registerEventSourceMappingApi(http: FastifyInstance, service: MappingService): void {
-  http.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-
-    const body = (req: FastifyRequest): Record<string, unknown> => {
-      const raw = req.body as Buffer | undefined;
-      if (!raw || raw.length === 0) return {};
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(raw.toString('utf8'));
-      } catch (e) {
-        throw Errors.invalidRequestContent(`Could not parse request body into json: ${(e as Error).message}`);
-      }
-      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw Errors.invalidRequestContent('Request body must be a JSON object');
-      return parsed as Record<string, unknown>;
-    };
-    const json = (reply: FastifyReply, status: number, out: unknown) =>
-      reply.code(status).header('content-type', 'application/json').send(JSON.stringify(out));
-    const handle = (fn: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
-      async (req: FastifyRequest, reply: FastifyReply) => {
-        try {
-          return await fn(req, reply);
-        } catch (err) {
-          return sendRestJsonError(reply, err);
-        }
-      };
-    const uuid = (req: FastifyRequest) => (req.params as { UUID: string }).UUID;
-
-    scope.post(BASE, handle(async (req, reply) => json(reply, 202, await service.create(body(req)))));
-    scope.get(BASE, handle(async (req, reply) => json(reply, 200, await service.list(req.query as Record<string, string>))));
-    scope.get(`${BASE}/:UUID`, handle(async (req, reply) => json(reply, 200, await service.get(uuid(req)))));
-    scope.put(`${BASE}/:UUID`, handle(async (req, reply) => json(reply, 202, await service.update(uuid(req), body(req)))));
-    scope.delete(`${BASE}/:UUID`, handle(async (req, reply) => json(reply, 202, await service.delete(uuid(req)))));
+  restRoutes(http, (r) => {
+    r.route('POST', BASE, 202, (req) => service.create(req.json()));
+    r.route('GET', BASE, 200, (req) => service.list(req.query as Record<string, string>));
+    r.route('GET', `${BASE}/:UUID`, 200, (req) => service.get(req.params.UUID!));
+    r.route('PUT', `${BASE}/:UUID`, 202, (req) => service.update(req.params.UUID!, req.json()));
+    r.route('DELETE', `${BASE}/:UUID`, 202, (req) => service.delete(req.params.UUID!));
   });
 }

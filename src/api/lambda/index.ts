@@ -1,0 +1,165 @@
+import type { FastifyInstance } from 'fastify';
+import { StratusError } from '../../core/errors.js';
+import { LATEST, type Locale } from '../../core/model.js';
+import { rules, violation } from '../../core/validation.js';
+import type { ControlPlane } from '../../control/index.js';
+import { SYNC_PAYLOAD_LIMIT, type Invoker, type InvokeRequest } from '../../invoke/index.js';
+import { restRoutes, RestResponse, type RestRequest } from '../rest.js';
+import { accountSettings, aliasConfiguration, functionConfiguration } from './wire.js';
+
+export interface LambdaApiDeps {
+  control: ControlPlane;
+  invoker: Invoker;
+  /** http://host:port clients reach this server at (for Code.Location). */
+  baseUrl(): string;
+  locale: Locale;
+}
+
+/** CreateFunction / UpdateFunctionCode bodies: Lambda's limit on a direct upload request. */
+const CODE_REQUEST_LIMIT = 70_167_211;
+
+const tooLarge = (op: string, limit: number) => () =>
+  new StratusError('RequestEntityTooLargeException', 413, `Request must be smaller than ${limit} bytes for the ${op} operation`);
+
+const F = '/2015-03-31/functions';
+
+/**
+ * The Lambda REST API (2015-03-31 family) as botocore's model defines it: functions, code,
+ * configuration, invoke, versions, aliases, reserved concurrency, account settings, tags, and
+ * the download URL GetFunction hands out. Parses the wire, calls the control plane or the one
+ * invoker, and maps records back to Lambda's shapes.
+ */
+export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): void {
+  const { control, locale } = deps;
+  const cfg = (v: Parameters<typeof functionConfiguration>[0]) => functionConfiguration(v, locale);
+
+  restRoutes(http, (r) => {
+    // Functions
+    r.route('POST', F, 201, async (req) => cfg(await control.functions.create(req.json())), {
+      bodyLimit: CODE_REQUEST_LIMIT, tooLarge: tooLarge('CreateFunction', CODE_REQUEST_LIMIT),
+    });
+    r.route('GET', F, 200, async (req) => {
+      const page = await control.functions.list(req.query);
+      return withMarker({ Functions: page.items.map(cfg) }, page.nextMarker);
+    });
+    r.route('GET', `${F}/:FunctionName`, 200, async (req) => {
+      const view = await control.functions.get(req.input());
+      const { fn, version } = view;
+      const out: Record<string, unknown> = {
+        Configuration: cfg(view),
+        Code: {
+          RepositoryType: 'S3',
+          Location: `${deps.baseUrl()}/_stratus/code/${encodeURIComponent(fn.name)}/${encodeURIComponent(version.version)}?${control.code.signLocation(fn.name, version.version, Date.now())}`,
+        },
+      };
+      if (Object.keys(fn.tags).length) out.Tags = { ...fn.tags };
+      if (fn.reservedConcurrency !== null) out.Concurrency = { ReservedConcurrentExecutions: fn.reservedConcurrency };
+      return out;
+    });
+    r.route('GET', `${F}/:FunctionName/configuration`, 200, async (req) => cfg(await control.functions.get(req.input())));
+    r.route('PUT', `${F}/:FunctionName/code`, 200, async (req) => cfg(await control.functions.updateCode(req.input())), {
+      bodyLimit: CODE_REQUEST_LIMIT, tooLarge: tooLarge('UpdateFunctionCode', CODE_REQUEST_LIMIT),
+    });
+    r.route('PUT', `${F}/:FunctionName/configuration`, 200, async (req) => cfg(await control.functions.updateConfig(req.input())));
+    r.route('DELETE', `${F}/:FunctionName`, 204, async (req) => control.functions.delete(req.input()));
+
+    // Invoke
+    r.route('POST', `${F}/:FunctionName/invocations`, 200, (req) => invoke(deps, req), {
+      bodyLimit: SYNC_PAYLOAD_LIMIT,
+      tooLarge: () => new StratusError('RequestTooLargeException', 413, `Request must be smaller than ${SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction operation`),
+    });
+    // InvokeAsync (deprecated, still in the model): an Event invocation answering {Status: 202}.
+    r.route('POST', '/2014-11-13/functions/:FunctionName/invoke-async', 202, async (req) => {
+      const res = await deps.invoker.invoke({ functionName: req.params.FunctionName!, payload: req.raw, invocationType: 'Event', source: 'api' });
+      return new RestResponse(202, JSON.stringify({ Status: 202 }), { 'content-type': 'application/json', 'x-amzn-RequestId': res.requestId });
+    });
+
+    // Versions
+    r.route('POST', `${F}/:FunctionName/versions`, 201, async (req) => cfg(await control.versions.publish(req.input())));
+    r.route('GET', `${F}/:FunctionName/versions`, 200, async (req) => {
+      const page = await control.versions.list(req.input());
+      return withMarker({ Versions: page.items.map(cfg) }, page.nextMarker);
+    });
+
+    // Aliases
+    const alias = (a: Parameters<typeof aliasConfiguration>[0]) => aliasConfiguration(a, locale);
+    r.route('POST', `${F}/:FunctionName/aliases`, 201, async (req) => alias(await control.aliases.create(req.input())));
+    r.route('GET', `${F}/:FunctionName/aliases`, 200, async (req) => {
+      const page = await control.aliases.list(req.input());
+      return withMarker({ Aliases: page.items.map(alias) }, page.nextMarker);
+    });
+    r.route('GET', `${F}/:FunctionName/aliases/:Name`, 200, async (req) => alias(await control.aliases.get(req.input())));
+    r.route('PUT', `${F}/:FunctionName/aliases/:Name`, 200, async (req) => alias(await control.aliases.update(req.input())));
+    r.route('DELETE', `${F}/:FunctionName/aliases/:Name`, 204, async (req) => control.aliases.delete(req.input()));
+
+    // Reserved concurrency
+    r.route('PUT', '/2017-10-31/functions/:FunctionName/concurrency', 200, async (req) => ({
+      ReservedConcurrentExecutions: await control.concurrency.put(req.input()),
+    }));
+    r.route('GET', '/2019-09-30/functions/:FunctionName/concurrency', 200, async (req) => {
+      const n = await control.concurrency.get(req.input());
+      return n === null ? {} : { ReservedConcurrentExecutions: n };
+    });
+    r.route('DELETE', '/2017-10-31/functions/:FunctionName/concurrency', 204, async (req) => control.concurrency.delete(req.input()));
+
+    // Account
+    r.route('GET', '/2016-08-19/account-settings', 200, async () => accountSettings(await control.account.settings()));
+
+    // Tags
+    r.route('POST', '/2017-03-31/tags/:Resource', 204, async (req) => control.tags.tag(req.input()));
+    r.route('DELETE', '/2017-03-31/tags/:Resource', 204, async (req) => control.tags.untag({ Resource: req.params.Resource, TagKeys: req.query.tagKeys }));
+    r.route('GET', '/2017-03-31/tags/:Resource', 200, async (req) => ({ Tags: await control.tags.list(req.input()) }));
+
+    // Code download (GetFunction's Code.Location): signed, expires like a presigned URL.
+    r.route('GET', '/_stratus/code/:FunctionName/:Version', 200, async (req) => {
+      const { FunctionName: name, Version: version } = req.params as { FunctionName: string; Version: string };
+      const ok = control.code.verifyLocation(name, version, req.query['X-Stratus-Expires'], req.query['X-Stratus-Signature'], Date.now());
+      if (!ok) return new RestResponse(403, '<Error><Code>AccessDenied</Code><Message>Request has expired or the signature does not match</Message></Error>', { 'content-type': 'application/xml' });
+      const view = await control.functions.get({ FunctionName: name, Qualifier: version === LATEST ? undefined : version });
+      const zip = await control.code.read(view.version.codeKey);
+      if (!zip) return new RestResponse(404, '<Error><Code>NoSuchKey</Code><Message>The code of this version is gone</Message></Error>', { 'content-type': 'application/xml' });
+      return new RestResponse(200, zip, { 'content-type': 'application/zip', 'content-length': String(zip.length) });
+    });
+  });
+}
+
+function withMarker(body: Record<string, unknown>, marker: string | undefined): Record<string, unknown> {
+  if (marker !== undefined) body.NextMarker = marker;
+  return body;
+}
+
+const INVOCATION_TYPES = ['Event', 'RequestResponse', 'DryRun'] as const;
+const LOG_TYPES = ['None', 'Tail'] as const;
+
+async function invoke(deps: LambdaApiDeps, req: RestRequest): Promise<RestResponse> {
+  const h = req.headers;
+  const type = header(h['x-amz-invocation-type']) ?? 'RequestResponse';
+  if (!(INVOCATION_TYPES as readonly string[]).includes(type)) violation(type, 'invocationType', rules.enumOf(INVOCATION_TYPES));
+  const logType = header(h['x-amz-log-type']) ?? 'None';
+  if (!(LOG_TYPES as readonly string[]).includes(logType)) violation(logType, 'logType', rules.enumOf(LOG_TYPES));
+  const qualifier = typeof req.query.Qualifier === 'string' && req.query.Qualifier !== '' ? req.query.Qualifier : undefined;
+  const ir: InvokeRequest = {
+    functionName: req.params.FunctionName!,
+    payload: req.raw,
+    invocationType: type as InvokeRequest['invocationType'],
+    logType: logType as 'None' | 'Tail',
+    source: 'api',
+  };
+  if (qualifier !== undefined) ir.qualifier = qualifier;
+  const cc = header(h['x-amz-client-context']);
+  if (cc) ir.clientContextBase64 = cc;
+  const trace = header(h['x-amzn-trace-id']);
+  if (trace) ir.traceId = trace;
+  const res = await deps.invoker.invoke(ir);
+  const headers: Record<string, string> = { 'x-amzn-RequestId': res.requestId };
+  if (res.statusCode !== 200) return new RestResponse(res.statusCode, undefined, headers);
+  headers['content-type'] = 'application/json';
+  headers['X-Amz-Executed-Version'] = res.executedVersion;
+  if (res.functionError) headers['X-Amz-Function-Error'] = res.functionError;
+  if (res.logResult !== undefined) headers['X-Amz-Log-Result'] = res.logResult;
+  return new RestResponse(200, res.payload, headers);
+}
+
+function header(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,69 @@
+import { functionArn } from '../../core/arn.js';
+import type { AliasRecord, Locale } from '../../core/model.js';
+import type { AccountSettings, VersionView } from '../../control/index.js';
+
+/** A version as Lambda's FunctionConfiguration shape (botocore lambda 2015-03-31). */
+export function functionConfiguration(view: VersionView, locale: Locale): Record<string, unknown> {
+  const v = view.version;
+  const c = v.config;
+  const out: Record<string, unknown> = {
+    FunctionName: v.functionName,
+    FunctionArn: functionArn(locale, v.functionName, view.arnQualifier),
+    Runtime: c.runtime ?? undefined,
+    Role: c.role,
+    Handler: c.handler ?? undefined,
+    CodeSize: v.codeSize,
+    Description: c.description,
+    Timeout: c.timeout,
+    MemorySize: c.memorySize,
+    LastModified: v.lastModified,
+    CodeSha256: v.codeSha256,
+    Version: v.version,
+  };
+  if (Object.keys(c.environment).length > 0) out.Environment = { Variables: { ...c.environment } };
+  if (c.deadLetterTargetArn) out.DeadLetterConfig = { TargetArn: c.deadLetterTargetArn };
+  out.TracingConfig = { Mode: c.tracingMode };
+  out.RevisionId = v.revisionId;
+  if (c.layers.length) out.Layers = c.layers.map((arn) => ({ Arn: arn, CodeSize: 0 }));
+  out.State = v.state;
+  if (v.stateReason) out.StateReason = v.stateReason;
+  if (v.stateReasonCode) out.StateReasonCode = v.stateReasonCode;
+  out.LastUpdateStatus = v.lastUpdateStatus;
+  if (v.lastUpdateStatusReason) out.LastUpdateStatusReason = v.lastUpdateStatusReason;
+  if (v.lastUpdateStatusReasonCode) out.LastUpdateStatusReasonCode = v.lastUpdateStatusReasonCode;
+  out.PackageType = c.packageType;
+  out.Architectures = [...c.architectures];
+  out.EphemeralStorage = { Size: c.ephemeralStorage };
+  out.SnapStart = { ApplyOn: 'None', OptimizationStatus: 'Off' };
+  const logging: Record<string, unknown> = { LogFormat: c.loggingConfig.logFormat, LogGroup: c.loggingConfig.logGroup ?? `/aws/lambda/${v.functionName}` };
+  if (c.loggingConfig.applicationLogLevel) logging.ApplicationLogLevel = c.loggingConfig.applicationLogLevel;
+  if (c.loggingConfig.systemLogLevel) logging.SystemLogLevel = c.loggingConfig.systemLogLevel;
+  out.LoggingConfig = logging;
+  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
+  return out;
+}
+
+export function aliasConfiguration(a: AliasRecord, locale: Locale): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    AliasArn: functionArn(locale, a.functionName, a.name),
+    Name: a.name,
+    FunctionVersion: a.functionVersion,
+    Description: a.description,
+  };
+  if (Object.keys(a.additionalVersionWeights).length) out.RoutingConfig = { AdditionalVersionWeights: { ...a.additionalVersionWeights } };
+  out.RevisionId = a.revisionId;
+  return out;
+}
+
+export function accountSettings(s: AccountSettings): Record<string, unknown> {
+  return {
+    AccountLimit: {
+      TotalCodeSize: s.limit.totalCodeSize,
+      CodeSizeUnzipped: s.limit.codeSizeUnzipped,
+      CodeSizeZipped: s.limit.codeSizeZipped,
+      ConcurrentExecutions: s.limit.concurrentExecutions,
+      UnreservedConcurrentExecutions: s.limit.unreservedConcurrentExecutions,
+    },
+    AccountUsage: { TotalCodeSize: s.usage.totalCodeSize, FunctionCount: s.usage.functionCount },
+  };
+}

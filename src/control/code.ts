@@ -1,0 +1,109 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { inspectZip } from '../code/index.js';
+import { Errors } from '../core/errors.js';
+import type { BlobStore, FunctionStore } from '../ports/index.js';
+import type { ControlLimits } from './types.js';
+
+export interface StoredCode {
+  /** hex sha256: the blob key. */
+  codeKey: string;
+  /** base64 sha256, as Lambda reports CodeSha256. */
+  codeSha256: string;
+  codeSize: number;
+}
+
+/** How long a GetFunction Code.Location URL stays valid (Lambda's presigned URLs: 10 minutes). */
+const LOCATION_TTL_MS = 10 * 60 * 1000;
+
+/**
+ * Deployment packages: validates a zip completely before anything is stored (a refused zip
+ * leaves nothing behind), stores it content-addressed, deletes blobs no version references any
+ * more, and signs the download URLs GetFunction hands out.
+ */
+export class CodeStore {
+  private readonly secret: Buffer;
+  /** Serialises "put blob, then reference it" against garbage collection on this node. */
+  private gcChain: Promise<void> = Promise.resolve();
+  private pendingPuts = 0;
+
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly functions: FunctionStore,
+    private readonly limits: ControlLimits,
+    secret?: Buffer,
+  ) {
+    this.secret = secret ?? randomBytes(32);
+  }
+
+  /** Decodes the wire's ZipFile (base64) and validates it completely, storing nothing (DryRun). */
+  async check(zipBase64: unknown): Promise<StoredCode & { zip: Buffer }> {
+    if (typeof zipBase64 !== 'string' || zipBase64.length === 0) {
+      throw Errors.invalidParameter('Please provide a source for function code: ZipFile must carry the base64 of a .zip file.');
+    }
+    const zip = Buffer.from(zipBase64, 'base64');
+    await inspectZip(zip);
+    const digest = createHash('sha256').update(zip).digest();
+    return { zip, codeKey: digest.toString('hex'), codeSha256: digest.toString('base64'), codeSize: zip.length };
+  }
+
+  /** Validates and stores a zip. Call `done()` once a version references it (or the write failed). */
+  async put(zipBase64: unknown): Promise<StoredCode & { done(): void }> {
+    const { zip, codeKey, codeSha256, codeSize } = await this.check(zipBase64);
+    if (!(await this.blobs.has(codeKey))) {
+      const total = await this.blobs.totalSize();
+      if (total + zip.length > this.limits.codeStorageLimitBytes) throw Errors.codeStorageExceeded('Code storage limit exceeded.');
+    }
+    this.pendingPuts++;
+    let released = false;
+    const done = () => {
+      if (released) return;
+      released = true;
+      this.pendingPuts--;
+    };
+    try {
+      const key = await this.blobs.put(zip);
+      if (key !== codeKey) throw Errors.service(`blob store returned key ${key} for content ${codeKey}`);
+      return { codeKey, codeSha256, codeSize, done };
+    } catch (e) {
+      done();
+      throw e;
+    }
+  }
+
+  /** Deletes the blobs among `keys` that no version references (after a delete or a code update). */
+  collect(keys: Iterable<string>): Promise<void> {
+    const candidates = [...new Set(keys)];
+    if (candidates.length === 0) return Promise.resolve();
+    const run = async () => {
+      // A put in flight may be about to reference one of these keys: let it land first.
+      if (this.pendingPuts > 0) return;
+      const inUse = await this.functions.codeKeysInUse();
+      for (const k of candidates) if (!inUse.has(k)) await this.blobs.delete(k);
+    };
+    this.gcChain = this.gcChain.then(run, run).catch(() => undefined);
+    return this.gcChain;
+  }
+
+  async read(codeKey: string): Promise<Buffer | undefined> {
+    return this.blobs.get(codeKey);
+  }
+
+  /** Query string that authorises downloading one version's code until it expires. */
+  signLocation(functionName: string, version: string, now: number): string {
+    const expires = now + LOCATION_TTL_MS;
+    return `X-Stratus-Expires=${expires}&X-Stratus-Signature=${this.signature(functionName, version, expires)}`;
+  }
+
+  /** True when the signature is ours and has not expired. */
+  verifyLocation(functionName: string, version: string, expires: unknown, signature: unknown, now: number): boolean {
+    const exp = Number(expires);
+    if (!Number.isFinite(exp) || exp < now || typeof signature !== 'string') return false;
+    const want = Buffer.from(this.signature(functionName, version, exp));
+    const got = Buffer.from(signature);
+    return want.length === got.length && timingSafeEqual(want, got);
+  }
+
+  private signature(functionName: string, version: string, expires: number): string {
+    return createHmac('sha256', this.secret).update(`${functionName}\0${version}\0${expires}`).digest('hex');
+  }
+}

@@ -1,0 +1,39 @@
+import { Account } from './account.js';
+import { Aliases } from './aliases.js';
+import type { CodeStore } from './code.js';
+import { Concurrency } from './concurrency.js';
+import { ControlContext } from './context.js';
+import { Functions } from './functions.js';
+import { Tags } from './tags.js';
+import type { ControlDeps } from './types.js';
+import { Versions } from './versions.js';
+
+export type { ControlDeps, ControlLimits, Input } from './types.js';
+export type { FunctionView, VersionView } from './functions.js';
+export type { AccountSettings } from './account.js';
+export type { CodeStore } from './code.js';
+
+/** The Lambda control plane: one use-case object per resource group. The domain never sees HTTP. */
+export interface ControlPlane {
+  functions: Functions;
+  versions: Versions;
+  aliases: Aliases;
+  concurrency: Concurrency;
+  tags: Tags;
+  account: Account;
+  code: CodeStore;
+}
+
+export function createControlPlane(deps: ControlDeps): ControlPlane {
+  const ctx = new ControlContext(deps);
+  const versions = new Versions(ctx);
+  return {
+    functions: new Functions(ctx, versions),
+    versions,
+    aliases: new Aliases(ctx),
+    concurrency: new Concurrency(ctx),
+    tags: new Tags(ctx),
+    account: new Account(ctx),
+    code: ctx.code,
+  };
+}
