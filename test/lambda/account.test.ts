@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  CreateFunctionCommand, DeleteFunctionConcurrencyCommand, GetAccountSettingsCommand, GetFunctionCommand,
+  GetFunctionConcurrencyCommand, LambdaClient, ListTagsCommand, PutFunctionConcurrencyCommand, TagResourceCommand, UntagResourceCommand,
+} from '@aws-sdk/client-lambda';
+import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
+import { makeZip } from '../helpers/zip.js';
+
+const ROLE = 'arn:aws:iam::000000000000:role/test';
+const ARN = (name: string, q?: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}${q ? `:${q}` : ''}`;
+
+describe('Lambda API: concurrency, account settings, tags', () => {
+  let server: TestServer;
+  let lambda: LambdaClient;
+  let zip: Buffer;
+  before(async () => {
+    server = await startServer({ accountConcurrency: 50, unreservedConcurrencyMin: 20 });
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    zip = await makeZip({ 'index.js': 'exports.handler = async () => 1;' });
+    for (const n of ['c1', 'c2']) {
+      await lambda.send(new CreateFunctionCommand({ FunctionName: n, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip }, Tags: { owner: 'me' } }));
+    }
+  });
+  after(async () => server?.stop());
+
+  test('reserved concurrency keeps the configured minimum unreserved', async () => {
+    assert.deepEqual((await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: 'c1' }))).ReservedConcurrentExecutions, undefined);
+    const put = await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'c1', ReservedConcurrentExecutions: 20 }));
+    assert.equal(put.ReservedConcurrentExecutions, 20);
+    assert.equal((await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: 'c1' }))).ReservedConcurrentExecutions, 20);
+    assert.deepEqual((await lambda.send(new GetFunctionCommand({ FunctionName: 'c1' }))).Concurrency, { ReservedConcurrentExecutions: 20 });
+    // 50 - 20 - 11 = 19 < 20
+    await assert.rejects(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'c2', ReservedConcurrentExecutions: 11 })), (e: any) =>
+      e.name === 'InvalidParameterValueException' && /below its minimum value of \[20\]/.test(e.message));
+    await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'c2', ReservedConcurrentExecutions: 10 }));
+    // Changing c1's own reservation does not count c1 twice.
+    await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'c1', ReservedConcurrentExecutions: 20 }));
+    const s = await lambda.send(new GetAccountSettingsCommand({}));
+    assert.equal(s.AccountLimit?.ConcurrentExecutions, 50);
+    assert.equal(s.AccountLimit?.UnreservedConcurrentExecutions, 20);
+    assert.equal(s.AccountLimit?.CodeSizeZipped, 52428800);
+    assert.equal(s.AccountLimit?.CodeSizeUnzipped, 262144000);
+    assert.equal(s.AccountUsage?.FunctionCount, 2);
+    assert.equal(s.AccountUsage?.TotalCodeSize, zip.length, 'identical zips are stored once');
+    const del = await lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: 'c2' }));
+    assert.equal(del.$metadata.httpStatusCode, 204);
+    assert.equal((await lambda.send(new GetAccountSettingsCommand({}))).AccountLimit?.UnreservedConcurrentExecutions, 30);
+    await assert.rejects(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'c2', ReservedConcurrentExecutions: -1 })), { name: 'ValidationException' });
+    await assert.rejects(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'nope', ReservedConcurrentExecutions: 1 })), { name: 'ResourceNotFoundException' });
+  });
+
+  test('tags: list, add, remove; versions and aliases are refused; unknown function is not found', async () => {
+    assert.deepEqual((await lambda.send(new ListTagsCommand({ Resource: ARN('c1') }))).Tags, { owner: 'me' });
+    const tagged = await lambda.send(new TagResourceCommand({ Resource: ARN('c1'), Tags: { env: 'dev', tier: 'x' } }));
+    assert.equal(tagged.$metadata.httpStatusCode, 204);
+    assert.deepEqual((await lambda.send(new ListTagsCommand({ Resource: ARN('c1') }))).Tags, { owner: 'me', env: 'dev', tier: 'x' });
+    await lambda.send(new UntagResourceCommand({ Resource: ARN('c1'), TagKeys: ['owner', 'tier'] }));
+    assert.deepEqual((await lambda.send(new ListTagsCommand({ Resource: ARN('c1') }))).Tags, { env: 'dev' });
+    assert.deepEqual((await lambda.send(new GetFunctionCommand({ FunctionName: 'c1' }))).Tags, { env: 'dev' });
+    await assert.rejects(lambda.send(new TagResourceCommand({ Resource: ARN('c1', '1'), Tags: { a: 'b' } })), (e: any) =>
+      e.name === 'InvalidParameterValueException' && /aliases and versions/.test(e.message));
+    await assert.rejects(lambda.send(new ListTagsCommand({ Resource: ARN('ghost') })), { name: 'ResourceNotFoundException' });
+    await assert.rejects(lambda.send(new TagResourceCommand({ Resource: ARN('c1'), Tags: { 'aws:x': 'y' } })), { name: 'InvalidParameterValueException' });
+  });
+});

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  CreateFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ListFunctionsCommand, PublishVersionCommand,
+  UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand, type CreateFunctionCommandInput,
+} from '@aws-sdk/client-lambda';
+import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
+import { makeZip } from '../helpers/zip.js';
+
+const ROLE = 'arn:aws:iam::000000000000:role/test';
+
+/** Asserts the AWS error name, HTTP status and (optionally) a message pattern. */
+async function fails(p: Promise<unknown>, name: string, status: number, message?: RegExp): Promise<void> {
+  await assert.rejects(p, (e: any) => {
+    assert.equal(e.name, name, `${e.name}: ${e.message}`);
+    assert.equal(e.$metadata?.httpStatusCode, status);
+    if (message) assert.match(e.message, message);
+    return true;
+  });
+}
+
+describe('Lambda API: errors in AWS shape', () => {
+  let server: TestServer;
+  let lambda: LambdaClient;
+  let zip: Buffer;
+  const base = (over: Partial<CreateFunctionCommandInput> = {}): CreateFunctionCommandInput => ({
+    FunctionName: 'bad', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip }, ...over,
+  });
+  before(async () => {
+    server = await startServer({ codeStorageLimitBytes: 64 * 1024 });
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    zip = await makeZip({ 'index.js': 'exports.handler = async () => 1;' });
+    await lambda.send(new CreateFunctionCommand(base({ FunctionName: 'exists' })));
+  });
+  after(async () => server?.stop());
+
+  test('the raw wire: x-amzn-ErrorType header and {Type, message} body', async () => {
+    const res = await fetch(`${server.endpoint}/2015-03-31/functions/nope`);
+    assert.equal(res.status, 404);
+    assert.equal(res.headers.get('x-amzn-errortype'), 'ResourceNotFoundException');
+    assert.ok(res.headers.get('x-amzn-requestid'));
+    const body = await res.json();
+    assert.equal(body.Type, 'User');
+    assert.equal(body.message, 'Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope');
+  });
+
+  test('ResourceConflictException: a name that exists', async () => {
+    await fails(lambda.send(new CreateFunctionCommand(base({ FunctionName: 'exists' }))), 'ResourceConflictException', 409, /^Function already exist: exists$/);
+  });
+
+  test('ValidationException: model constraints, every violation listed', async () => {
+    await fails(lambda.send(new CreateFunctionCommand(base({ MemorySize: 64 }))), 'ValidationException', 400,
+      /^1 validation error detected: Value '64' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128$/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ Timeout: 901 }))), 'ValidationException', 400, /at 'timeout' .*less than or equal to 900/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ Timeout: 0 }))), 'ValidationException', 400, /at 'timeout' .*greater than or equal to 1/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ EphemeralStorage: { Size: 100 } }))), 'ValidationException', 400, /ephemeralStorage.size/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ EphemeralStorage: { Size: 10241 } }))), 'ValidationException', 400, /ephemeralStorage.size/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ Role: 'not-a-role' }))), 'ValidationException', 400, /at 'role'/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ Role: undefined }))), 'ValidationException', 400, /Value null at 'role'.*must not be null/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ FunctionName: 'has space' }))), 'ValidationException', 400, /at 'functionName'/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ FunctionName: 'x'.repeat(65) }))), 'ValidationException', 400, /length less than or equal to 64/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ Runtime: 'cobol85' as any }))), 'ValidationException', 400, /at 'runtime'.*enum value set/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ Description: 'd'.repeat(257) }))), 'ValidationException', 400, /at 'description'/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ Environment: { Variables: { '1bad': 'x' } } }))), 'ValidationException', 400, /environment.variables/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ MemorySize: 64, Timeout: 0 }))), 'ValidationException', 400, /^2 validation errors detected: /);
+  });
+
+  test('InvalidParameterValueException: Lambda\'s semantic refusals', async () => {
+    await fails(lambda.send(new CreateFunctionCommand(base({ MemorySize: 10241 }))), 'InvalidParameterValueException', 400,
+      /'MemorySize' value failed to satisfy constraint: Member must have value less than or equal to 10240/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ Environment: { Variables: { AWS_REGION: 'x' } } }))), 'InvalidParameterValueException', 400,
+      /reserved keys.*AWS_REGION/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ Environment: { Variables: { BIG: 'x'.repeat(4100) } } }))), 'InvalidParameterValueException', 400,
+      /exceeded the 4KB limit/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ Runtime: 'nodejs12.x' }))), 'InvalidParameterValueException', 400, /no longer supported/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ Runtime: 'java21' }))), 'InvalidParameterValueException', 400, /Stratus cannot run/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ Handler: 'nodot' }))), 'InvalidParameterValueException', 400, /FILE.FUNCTION/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ Handler: undefined }))), 'InvalidParameterValueException', 400, /Handler/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ Code: { S3Bucket: 'b', S3Key: 'k' } }))), 'InvalidParameterValueException', 400, /S3/);
+    await fails(lambda.send(new CreateFunctionCommand(base({ DeadLetterConfig: { TargetArn: 'arn:aws:s3:::bucket' } }))), 'InvalidParameterValueException', 400, /DeadLetterConfig/);
+    await fails(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'exists', Environment: { Variables: { AWS_LAMBDA_FUNCTION_NAME: 'x' } } })), 'InvalidParameterValueException', 400, /AWS_LAMBDA_FUNCTION_NAME/);
+    await fails(lambda.send(new PublishVersionCommand({ FunctionName: 'exists', CodeSha256: 'nope' })), 'InvalidParameterValueException', 400, /CodeSHA256 \(nope\) is different/);
+    await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists:1', Qualifier: '2' })), 'InvalidParameterValueException', 400, /qualifier/);
+    await fails(lambda.send(new ListFunctionsCommand({ MaxItems: 0 })), 'ValidationException', 400, /maxItems/);
+    // Nothing was left behind by the refused requests.
+    await fails(lambda.send(new GetFunctionCommand({ FunctionName: 'bad' })), 'ResourceNotFoundException', 404);
+  });
+
+  test('InvalidZipFileException: malformed zip, and nothing is left behind', async () => {
+    await fails(lambda.send(new CreateFunctionCommand(base({ Code: { ZipFile: Buffer.from('this is not a zip') } }))), 'InvalidZipFileException', 400);
+    await fails(lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'exists', ZipFile: Buffer.from('PK\x03\x04garbage') })), 'InvalidZipFileException', 400);
+    await fails(lambda.send(new GetFunctionCommand({ FunctionName: 'bad' })), 'ResourceNotFoundException', 404);
+    const after = await lambda.send(new GetFunctionCommand({ FunctionName: 'exists' }));
+    assert.equal(after.Configuration?.CodeSize, zip.length, 'the refused update did not touch the code');
+  });
+
+  test('CodeStorageExceededException past the code storage limit', async () => {
+    const big = await makeZip({ 'index.js': 'exports.handler = async () => 1;', 'noise.bin': Buffer.from(Array.from({ length: 100_000 }, () => Math.floor(Math.random() * 256))) });
+    await fails(lambda.send(new CreateFunctionCommand(base({ FunctionName: 'big', Code: { ZipFile: big } }))), 'CodeStorageExceededException', 400);
+    await fails(lambda.send(new GetFunctionCommand({ FunctionName: 'big' })), 'ResourceNotFoundException', 404);
+  });
+
+  test('RequestTooLargeException over 6 MB; InvalidRequestContentException for non-JSON', async () => {
+    const big = Buffer.alloc(6 * 1024 * 1024 + 10, 0x20);
+    await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists', Payload: big })), 'RequestTooLargeException', 413,
+      /Request must be smaller than 6291456 bytes for the InvokeFunction operation/);
+    await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists', Payload: Buffer.from('{"unterminated') })), 'InvalidRequestContentException', 400,
+      /Could not parse request body into json/);
+    const res = await fetch(`${server.endpoint}/2015-03-31/functions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('x-amzn-errortype'), 'InvalidRequestContentException');
+  });
+
+  test('UnsupportedMediaTypeException for a body that is declared as something other than JSON', async () => {
+    const res = await fetch(`${server.endpoint}/2015-03-31/functions`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<a/>' });
+    assert.equal(res.status, 415);
+    assert.equal(res.headers.get('x-amzn-errortype'), 'UnsupportedMediaTypeException');
+  });
+
+  test('unknown routes answer in the same shape', async () => {
+    const res = await fetch(`${server.endpoint}/2015-03-31/nothing-here`);
+    assert.equal(res.status, 404);
+    assert.ok(res.headers.get('x-amzn-errortype'));
+  });
+});

@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import {
+  CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, LambdaClient,
+  ListFunctionsCommand, ListVersionsByFunctionCommand, PublishVersionCommand, UpdateFunctionCodeCommand,
+  UpdateFunctionConfigurationCommand, paginateListFunctions,
+} from '@aws-sdk/client-lambda';
+import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
+import { makeZip } from '../helpers/zip.js';
+
+const ROLE = 'arn:aws:iam::000000000000:role/test';
+const ARN = (name: string, q?: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}${q ? `:${q}` : ''}`;
+const LAMBDA_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const decode = (p?: Uint8Array) => (p ? Buffer.from(p).toString('utf8') : '');
+
+describe('Lambda API: functions', () => {
+  let server: TestServer;
+  let lambda: LambdaClient;
+  let zip: Buffer;
+  before(async () => {
+    server = await startServer();
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    zip = await makeZip({ 'index.js': "exports.handler = async (e) => ({ got: e, v: process.env.GREETING ?? null });" });
+  });
+  after(async () => server?.stop());
+
+  test('CreateFunction returns the configuration Lambda returns', async () => {
+    const out = await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'shape', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip },
+      Description: 'a function', MemorySize: 256, Timeout: 10, Environment: { Variables: { GREETING: 'hi' } },
+      EphemeralStorage: { Size: 1024 }, Architectures: ['arm64'], Tags: { team: 'a' },
+    }));
+    assert.equal(out.$metadata.httpStatusCode, 201);
+    assert.equal(out.FunctionName, 'shape');
+    assert.equal(out.FunctionArn, ARN('shape'));
+    assert.equal(out.Runtime, 'nodejs20.x');
+    assert.equal(out.Handler, 'index.handler');
+    assert.equal(out.Role, ROLE);
+    assert.equal(out.Description, 'a function');
+    assert.equal(out.MemorySize, 256);
+    assert.equal(out.Timeout, 10);
+    assert.equal(out.Version, '$LATEST');
+    assert.equal(out.CodeSha256, createHash('sha256').update(zip).digest('base64'));
+    assert.equal(out.CodeSize, zip.length);
+    assert.match(out.LastModified!, LAMBDA_TIME);
+    assert.match(out.RevisionId!, UUID);
+    assert.equal(out.State, 'Active');
+    assert.equal(out.LastUpdateStatus, 'Successful');
+    assert.equal(out.PackageType, 'Zip');
+    assert.deepEqual(out.Architectures, ['arm64']);
+    assert.deepEqual(out.EphemeralStorage, { Size: 1024 });
+    assert.deepEqual(out.Environment?.Variables, { GREETING: 'hi' });
+    assert.deepEqual(out.TracingConfig, { Mode: 'PassThrough' });
+    assert.equal(out.LoggingConfig?.LogGroup, '/aws/lambda/shape');
+    assert.equal(out.LoggingConfig?.LogFormat, 'Text');
+  });
+
+  test('defaults: 128 MB, 3 s, 512 MB /tmp, x86_64', async () => {
+    const out = await lambda.send(new CreateFunctionCommand({ FunctionName: 'defaults', Runtime: 'python3.12', Handler: 'app.handler', Role: ROLE, Code: { ZipFile: await makeZip({ 'app.py': 'def handler(e, c):\n  return 1\n' }) } }));
+    assert.equal(out.MemorySize, 128);
+    assert.equal(out.Timeout, 3);
+    assert.deepEqual(out.EphemeralStorage, { Size: 512 });
+    assert.deepEqual(out.Architectures, ['x86_64']);
+    assert.equal(out.Environment, undefined);
+  });
+
+  test('GetFunction: Configuration, Code.Location serving the zip, Tags; by name, partial ARN and ARN', async () => {
+    for (const FunctionName of ['shape', '000000000000:function:shape', ARN('shape')]) {
+      const got = await lambda.send(new GetFunctionCommand({ FunctionName }));
+      assert.equal(got.Configuration?.FunctionName, 'shape');
+      assert.equal(got.Configuration?.FunctionArn, ARN('shape'));
+      assert.deepEqual(got.Tags, { team: 'a' });
+      assert.equal(got.Code?.RepositoryType, 'S3');
+      const res = await fetch(got.Code!.Location!);
+      assert.equal(res.status, 200);
+      assert.deepEqual(Buffer.from(await res.arrayBuffer()), zip);
+    }
+    const got = await lambda.send(new GetFunctionCommand({ FunctionName: 'shape' }));
+    const forged = got.Code!.Location!.replace(/X-Stratus-Signature=[0-9a-f]/, 'X-Stratus-Signature=z');
+    assert.equal((await fetch(forged)).status, 403);
+    const cfg = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'shape' }));
+    assert.equal(cfg.RevisionId, got.Configuration?.RevisionId);
+    const q = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'shape', Qualifier: '$LATEST' }));
+    assert.equal(q.FunctionArn, ARN('shape', '$LATEST'));
+  });
+
+  test('UpdateFunctionConfiguration changes RevisionId and LastModified, keeps code; new settings reach the function', async () => {
+    const before = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'shape' }));
+    await new Promise((r) => setTimeout(r, 5));
+    const out = await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'shape', Environment: { Variables: { GREETING: 'hello' } }, Timeout: 20 }));
+    assert.notEqual(out.RevisionId, before.RevisionId);
+    assert.equal(out.Timeout, 20);
+    assert.equal(out.MemorySize, 256, 'fields not given are kept');
+    assert.equal(out.CodeSha256, before.CodeSha256);
+    const r = await lambda.send(new InvokeCommand({ FunctionName: 'shape', Payload: Buffer.from('{"a":1}') }));
+    assert.deepEqual(JSON.parse(decode(r.Payload)), { got: { a: 1 }, v: 'hello' });
+    const cleared = await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'shape', Environment: { Variables: {} } }));
+    assert.equal(cleared.Environment, undefined);
+  });
+
+  test('UpdateFunctionCode: new CodeSha256, RevisionId precondition, Publish, DryRun', async () => {
+    const current = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'shape' }));
+    const zip2 = await makeZip({ 'index.js': "exports.handler = async () => 'two';" });
+    await assert.rejects(
+      lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'shape', ZipFile: zip2, RevisionId: '00000000-0000-0000-0000-000000000000' })),
+      (e: any) => e.name === 'PreconditionFailedException' && e.$metadata.httpStatusCode === 412,
+    );
+    const dry = await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'shape', ZipFile: zip2, DryRun: true }));
+    assert.equal(dry.CodeSha256, createHash('sha256').update(zip2).digest('base64'));
+    assert.equal((await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'shape' }))).CodeSha256, current.CodeSha256, 'DryRun changes nothing');
+    const out = await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'shape', ZipFile: zip2, RevisionId: current.RevisionId, Publish: true }));
+    assert.equal(out.Version, '1');
+    assert.equal(out.FunctionArn, ARN('shape', '1'));
+    assert.equal(out.CodeSha256, dry.CodeSha256);
+    const r = await lambda.send(new InvokeCommand({ FunctionName: 'shape', Qualifier: '1' }));
+    assert.equal(JSON.parse(decode(r.Payload)), 'two');
+    assert.equal(r.ExecutedVersion, '1');
+  });
+
+  test('CreateFunction with Publish returns version 1', async () => {
+    const out = await lambda.send(new CreateFunctionCommand({ FunctionName: 'pub', Runtime: 'nodejs22.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip }, Publish: true }));
+    assert.equal(out.Version, '1');
+    const versions = await lambda.send(new ListVersionsByFunctionCommand({ FunctionName: 'pub' }));
+    assert.deepEqual(versions.Versions?.map((v) => v.Version), ['$LATEST', '1']);
+    assert.equal(versions.Versions?.[0]?.FunctionArn, ARN('pub', '$LATEST'));
+  });
+
+  test('ListFunctions pages with Marker/MaxItems; FunctionVersion=ALL lists every version', async () => {
+    for (let i = 0; i < 7; i++) {
+      await lambda.send(new CreateFunctionCommand({ FunctionName: `list-${i}`, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip } }));
+    }
+    const names: string[] = [];
+    let pages = 0;
+    for await (const page of paginateListFunctions({ client: lambda, pageSize: 3 }, {})) {
+      pages++;
+      assert.ok((page.Functions?.length ?? 0) <= 3);
+      names.push(...(page.Functions ?? []).map((f) => f.FunctionName!));
+    }
+    assert.ok(pages >= 4);
+    assert.deepEqual(names, [...names].sort(), 'ordered by name');
+    assert.equal(new Set(names).size, names.length, 'no duplicates across pages');
+    for (let i = 0; i < 7; i++) assert.ok(names.includes(`list-${i}`));
+    const one = await lambda.send(new ListFunctionsCommand({ MaxItems: 1 }));
+    assert.equal(one.Functions?.length, 1);
+    assert.ok(one.NextMarker);
+    assert.equal(one.Functions?.[0]?.Version, '$LATEST');
+    assert.equal(one.Functions?.[0]?.FunctionArn, ARN(one.Functions![0]!.FunctionName!));
+
+    const all: string[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await lambda.send(new ListFunctionsCommand({ FunctionVersion: 'ALL', MaxItems: 2, Marker: marker }));
+      all.push(...page.Functions!.map((f) => `${f.FunctionName}:${f.Version}`));
+      marker = page.NextMarker;
+    } while (marker);
+    assert.ok(all.includes('pub:$LATEST') && all.includes('pub:1') && all.includes('shape:1'));
+    assert.equal(new Set(all).size, all.length);
+  });
+
+  test('DeleteFunction of one version, then of the whole function', async () => {
+    await lambda.send(new PublishVersionCommand({ FunctionName: 'pub' })); // no change: returns version 1 again
+    const del = await lambda.send(new DeleteFunctionCommand({ FunctionName: 'pub', Qualifier: '1' }));
+    assert.equal(del.$metadata.httpStatusCode, 204);
+    const versions = await lambda.send(new ListVersionsByFunctionCommand({ FunctionName: 'pub' }));
+    assert.deepEqual(versions.Versions?.map((v) => v.Version), ['$LATEST']);
+    await assert.rejects(lambda.send(new InvokeCommand({ FunctionName: 'pub', Qualifier: '1' })), { name: 'ResourceNotFoundException' });
+    // Version numbers are never reused.
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'pub', Description: 'changed' }));
+    assert.equal((await lambda.send(new PublishVersionCommand({ FunctionName: 'pub' }))).Version, '2');
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: ARN('pub') }));
+    await assert.rejects(lambda.send(new GetFunctionCommand({ FunctionName: 'pub' })), (e: any) =>
+      e.name === 'ResourceNotFoundException' && e.$metadata.httpStatusCode === 404 && e.message === `Function not found: ${ARN('pub')}`);
+    await assert.rejects(lambda.send(new InvokeCommand({ FunctionName: 'pub' })), { name: 'ResourceNotFoundException' });
+    await assert.rejects(lambda.send(new DeleteFunctionCommand({ FunctionName: 'pub' })), { name: 'ResourceNotFoundException' });
+  });
+});
