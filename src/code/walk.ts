@@ -50,6 +50,8 @@ type Kind = 'dir' | 'file' | 'symlink';
  */
 export async function walkZip(source: ZipSource, visitor: ZipVisitor): Promise<{ entries: number; unpackedSize: number }> {
   const zipfile = await openZip(source);
+  // Errors are taken per read below; an error emitted with no listener would crash the process.
+  zipfile.on('error', () => undefined);
   try {
     if (zipfile.entryCount > MAX_ENTRIES) {
       throw Errors.invalidZipFile(`Could not unzip uploaded file: more than ${MAX_ENTRIES} entries`);
