@@ -26,7 +26,8 @@ export function sampleRecipes(url: string, region: string): string[] {
   return [
     `  npx stratus invoke ${SAMPLE_FUNCTION} --payload '{"name":"you"}'${endpointFlag}`,
     `  aws lambda invoke --endpoint-url ${url} --function-name ${SAMPLE_FUNCTION} --payload '{"name":"you"}' --cli-binary-format raw-in-base64-out out.json`,
-    `  (the aws CLI wants credentials and a region; any values do, e.g. AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=${region})`,
+    `  (the aws CLI wants credentials and a region; any values do, e.g. AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=${region};`,
+    `   aws CLI v1 has no --cli-binary-format: leave out "--cli-binary-format raw-in-base64-out" there)`,
   ];
 }
 

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { alive, descendants, oneErrorLine, run, up, writeDir } from './helpers.js';
+
+const HANDLER = `export const handler = async (event) => ({ ok: true, got: event });\n`;
+
+test('up --port 0 prints its lines, then exactly one listening line naming the real port', async () => {
+  const s = await up();
+  try {
+    assert.notEqual(s.port, 0);
+    const out = s.stdout();
+    assert.equal(out.match(/Stratus listening on/g)?.length, 1);
+    assert.match(out, /^sandbox: /m);
+    assert.match(out, new RegExp(`^data dir: ${s.dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+    // The line comes once the server accepts requests.
+    const r = await run(['ls', '--endpoint', s.url]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'no functions');
+  } finally {
+    assert.deepEqual(await s.stop(), { code: 0, signal: null });
+    fs.rmSync(s.dataDir, { recursive: true, force: true });
+  }
+});
+
+test('up refuses a non-loopback host without --insecure: one line, exit 1, never listens', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-cli-'));
+  try {
+    const r = await run(['up', '--host', '0.0.0.0', '--port', '0', '--data-dir', dataDir]);
+    const line = oneErrorLine(r);
+    assert.match(line, /^stratus: refusing to listen on non-loopback address 0\.0\.0\.0.*--insecure/);
+    assert.doesNotMatch(r.stdout, /listening/);
+    // Usage errors exit 2, as commander reports them.
+    oneErrorLine(await run(['up', '--port', 'many']), 2);
+    oneErrorLine(await run(['up', '--no-such-flag']), 2);
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test(`${signal} stops the server with exit 0 and leaves no environment process behind`, async () => {
+    const s = await up();
+    const fn = writeDir({ 'index.mjs': HANDLER });
+    try {
+      assert.equal((await run(['deploy-function', 'sig', fn, '--endpoint', s.url])).code, 0);
+      const r = await run(['invoke', 'sig', '--endpoint', s.url]);
+      assert.equal(r.code, 0, r.stderr);
+      // The warm environment (its runtime bootstrap, in a pid namespace or not) runs under the server.
+      const before = descendants(s.proc.pid!);
+      const cmdline = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return ''; } };
+      assert.ok(before.some((p) => cmdline(p.pid).includes('bootstrap.mjs')), `an environment runs under the server: ${JSON.stringify(before.map((p) => cmdline(p.pid)))}`);
+      assert.deepEqual(await s.stop(signal), { code: 0, signal: null });
+      assert.match(s.stdout(), /Stratus stopped/);
+      const left = before.filter(alive);
+      assert.deepEqual(left, [], `processes left behind: ${JSON.stringify(left)}`);
+    } finally {
+      await s.stop('SIGKILL');
+      fs.rmSync(s.dataDir, { recursive: true, force: true });
+      fs.rmSync(fn, { recursive: true, force: true });
+    }
+  });
+}
+
+test('a restart on the same data dir keeps functions, versions and aliases', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-cli-'));
+  const fn = writeDir({ 'index.mjs': HANDLER });
+  let s = await up({ dataDir });
+  try {
+    assert.equal((await run(['deploy-function', 'keep', fn, '--memory', '256', '--endpoint', s.url])).code, 0);
+    const v = await run(['publish', 'keep', '--json', '--endpoint', s.url]);
+    assert.equal(v.code, 0, v.stderr);
+    assert.equal(JSON.parse(v.stdout).Version, '1');
+    assert.equal((await run(['alias', 'keep', 'live', '1', '--endpoint', s.url])).code, 0);
+    assert.deepEqual(await s.stop(), { code: 0, signal: null });
+
+    s = await up({ dataDir });
+    const ls = await run(['ls', '--json', '--endpoint', s.url]);
+    assert.equal(ls.code, 0, ls.stderr);
+    const keep = (JSON.parse(ls.stdout) as Array<{ FunctionName: string; MemorySize: number }>).find((f) => f.FunctionName === 'keep');
+    assert.equal(keep?.MemorySize, 256);
+    const viaAlias = await run(['invoke', 'keep', '--qualifier', 'live', '--payload', '{"n":1}', '--endpoint', s.url]);
+    assert.equal(viaAlias.code, 0, viaAlias.stderr);
+    assert.deepEqual(JSON.parse(viaAlias.stdout).got, { n: 1 });
+    assert.match(viaAlias.stderr, /^executed version 1$/m);
+    // The alias survived as an alias: updating it (not creating it) is what the CLI reports.
+    const again = await run(['alias', 'keep', 'live', '1', '--endpoint', s.url]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^updated alias keep:live -> 1$/m);
+  } finally {
+    await s.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(fn, { recursive: true, force: true });
+  }
+});
