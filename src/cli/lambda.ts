@@ -136,8 +136,9 @@ export class LambdaClient {
     return out;
   }
 
-  async deleteFunction(name: string, qualifier?: string): Promise<void> {
-    await restRaw(this.endpoint, 'DELETE', `${FN}/${seg(name)}`, { query: { Qualifier: qualifier } });
+  /** DeleteFunction; returns the response's StatusCode (204). */
+  async deleteFunction(name: string, qualifier?: string): Promise<number> {
+    return (await restRaw(this.endpoint, 'DELETE', `${FN}/${seg(name)}`, { query: { Qualifier: qualifier } })).status;
   }
 
   publishVersion(name: string, description?: string): Promise<FunctionConfiguration> {

@@ -81,6 +81,16 @@ test('deploy-function infers python from a directory of .py files, and takes a .
   assert.equal((await ok('invoke', 'zipfn')).stdout.trim(), '"from a zip"');
 });
 
+test('deploy-function picks provided.al2023 for an executable bootstrap (a bash custom runtime)', async () => {
+  const { bashFunction } = await import('../environments/helpers.js');
+  const files = Object.fromEntries(
+    Object.entries(bashFunction('echo "{\\"custom\\":$1}"')).map(([k, v]) => [k, typeof v === 'string' ? v : { content: v.text, mode: v.mode }]),
+  );
+  const cfg = await json('deploy-function', 'bashfn', dir(files));
+  assert.equal(cfg.Runtime, 'provided.al2023');
+  assert.deepEqual(JSON.parse((await ok('invoke', 'bashfn', '--payload', '{"n":7}')).stdout), { custom: { n: 7 } });
+});
+
 test('invoke: payload inline, from @file and stdin; --log tail on stderr; function errors exit 1', async () => {
   const src = dir({ 'index.mjs': V1 });
   await ok('deploy-function', 'inv', src);
@@ -155,7 +165,7 @@ test('publish, alias (create, --weight, update), --qualifier, rm a version and t
   const listed = await ok('ls');
   assert.match(listed.stdout.split('\n')[0]!, /^NAME\s+RUNTIME\s+MEMORY\s+TIMEOUT\s+LAST MODIFIED$/);
   assert.match(listed.stdout, /^ver\s+nodejs20\.x\s+128 MB\s+3s\s+\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/m);
-  assert.match((await ok('rm', 'ver')).stdout, /^deleted function ver$/m);
+  assert.deepEqual(await json('rm', 'ver'), { FunctionName: 'ver', Qualifier: null, StatusCode: 204 });
   const names = (await json('ls')).map((f: { FunctionName: string }) => f.FunctionName);
   assert.equal(names.includes('ver'), false);
 });

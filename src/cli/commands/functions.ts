@@ -39,9 +39,9 @@ export function registerFunctionCommands(program: Command): void {
       .description('delete a function (or, with --qualifier, one published version)')
       .argument('<name>', 'function name or ARN')
       .option('--qualifier <version>', 'delete only this version'),
-    { json: false },
-  ).action(async (name: string, opts: { endpoint: string; qualifier?: string }) => {
-    await new LambdaClient(opts.endpoint).deleteFunction(name, opts.qualifier);
+  ).action(async (name: string, opts: { endpoint: string; json?: boolean; qualifier?: string }) => {
+    const status = await new LambdaClient(opts.endpoint).deleteFunction(name, opts.qualifier);
+    if (opts.json) return console.log(JSON.stringify({ FunctionName: name, Qualifier: opts.qualifier ?? null, StatusCode: status }));
     console.log(opts.qualifier ? `deleted version ${opts.qualifier} of ${name}` : `deleted function ${name}`);
   });
 
