@@ -25,7 +25,7 @@ describe('function references', () => {
   }
   for (const bad of ['', 'has space', 'a'.repeat(65), 'arn:aws:lambda:us-east-1:000000000000:function:', 'x'.repeat(171)]) {
     test(`refuses ${JSON.stringify(bad.slice(0, 20))}`, () => {
-      assert.throws(() => parseFunctionRef(bad, locale), { code: 'InvalidParameterValueException' });
+      assert.throws(() => parseFunctionRef(bad, locale), { code: 'ValidationException' });
     });
   }
   test('another account is not found', () => {

@@ -69,9 +69,9 @@ export function sendResponse(req: IncomingMessage, res: ServerResponse, r: HttpR
   const add = (k: string, v: string) => {
     const key = k.toLowerCase();
     const cur = headers[key];
-    if (cur === undefined) headers[key] = v;
-    else if (key === 'set-cookie') headers[key] = Array.isArray(cur) ? [...cur, v] : [cur, v];
-    else headers[key] = key === 'content-type' ? v : `${cur},${v}`;
+    // Repeated values go out as repeated header lines (clients join them with ', ').
+    if (cur === undefined || key === 'content-type') headers[key] = v;
+    else headers[key] = Array.isArray(cur) ? [...cur, v] : [cur, v];
   };
   for (const [k, v] of r.headers) add(k, v);
   for (const [k, v] of extraHeaders) add(k, v);
