@@ -1,6 +1,8 @@
+import { benchAsync } from './async.js';
 import { benchControl } from './control.js';
 import { benchInvoke } from './invoke.js';
 import { printResults, type BenchResult } from './lib.js';
+import { benchSqs } from './sqs.js';
 
 /**
  * `npm run bench`: every benchmark, each printed beside a baseline measured in the same run.
@@ -9,6 +11,8 @@ import { printResults, type BenchResult } from './lib.js';
 const suites: Record<string, () => Promise<BenchResult[]>> = {
   invoke: benchInvoke,
   control: () => benchControl(),
+  async: benchAsync,
+  sqs: benchSqs,
 };
 
 const only = process.env.BENCH?.split(',');
