@@ -4,6 +4,9 @@
  * Matching picks the most specific route: literal segments beat `{param}`, which beats a
  * greedy `{name+}`; a path without a greedy variable beats one with it; a specific method
  * beats ANY; `$default` catches what nothing else matched.
+ *
+ * As in HTTP APIs (unlike REST APIs) a trailing slash is significant: `/items/` does not match
+ * `GET /items` (route keys cannot end in a slash), but it does match `/items/{proxy+}`.
  */
 
 export const ROUTE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'ANY'] as const;
@@ -97,10 +100,8 @@ export class RouteTable<T> {
 function splitPath(path: string): string[] {
   const p = path.startsWith('/') ? path.slice(1) : path;
   if (p === '') return [];
-  const parts = p.split('/');
-  // A trailing slash does not add an empty segment (`/items/` matches `/items`).
-  if (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
-  return parts;
+  // `/items/` is ['items', '']: the empty last segment keeps the trailing slash significant.
+  return p.split('/');
 }
 
 function decode(s: string): string {
@@ -121,7 +122,7 @@ function matchSegments(segments: Segment[], parts: string[]): Record<string, str
       return params;
     }
     const part = parts[i];
-    if (part === undefined) return undefined;
+    if (part === undefined || part === '') return undefined;
     if (s.kind === 'literal') {
       if (part !== s.value && decode(part) !== s.value) return undefined;
     } else {

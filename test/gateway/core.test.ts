@@ -44,7 +44,10 @@ describe('route matching precedence', () => {
     ['POST', '/', '$default', {}],
     ['POST', '/items', 'POST /items', {}],
     ['PATCH', '/items', 'ANY /items', {}],
-    ['GET', '/items/', 'ANY /items', {}],
+    // HTTP APIs keep the trailing slash significant: `/items/` is not `/items`.
+    ['GET', '/items/', 'ANY /{proxy+}', { proxy: 'items/' }],
+    ['GET', '/files/', 'GET /files/{path+}', { path: '' }],
+    ['GET', '/pets/dog/', 'GET /pets/{proxy+}', { proxy: 'dog/' }],
     ['GET', '/files/a/b.txt', 'GET /files/{path+}', { path: 'a/b.txt' }],
     ['GET', '/files/static/x.css', 'GET /files/static/{path+}', { path: 'x.css' }],
     ['GET', '/pets/a%20b/7', 'GET /pets/{type}/{id}', { type: 'a b', id: '7' }],
@@ -67,6 +70,16 @@ describe('route matching precedence', () => {
     const t = new RouteTable([{ routeKey: 'GET /x/{proxy+}', value: 1 }]);
     assert.equal(t.match('GET', '/x'), undefined);
     assert.ok(t.match('GET', '/x/y'));
+  });
+  test('a trailing slash is significant; an empty segment fills no {param}', () => {
+    const t = new RouteTable([{ routeKey: 'GET /a', value: 1 }, { routeKey: 'GET /b/{id}', value: 2 }, { routeKey: 'GET /', value: 3 }]);
+    assert.equal(t.match('GET', '/a')?.route, 1);
+    assert.equal(t.match('GET', '/a/'), undefined);
+    assert.equal(t.match('GET', '/b/'), undefined);
+    assert.equal(t.match('GET', '/b//'), undefined);
+    assert.deepEqual(t.match('GET', '/b/7')?.pathParameters, { id: '7' });
+    assert.equal(t.match('GET', '/')?.route, 3);
+    assert.equal(t.match('HEAD', '/a'), undefined, 'GET routes do not catch HEAD');
   });
 });
 
