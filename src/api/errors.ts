@@ -1,5 +1,29 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { StratusError, isStratusError } from '../core/errors.js';
+
+/**
+ * Error shapes whose model member is `Message` (capital M) rather than `message`, in
+ * botocore's lambda 2015-03-31 model. Their bodies carry both spellings: `Message` is the
+ * modeled member (botocore puts it in the parsed error, SDK v3 reads it), `message` is what
+ * every client also falls back to.
+ */
+const CAPITAL_MESSAGE = new Set([
+  'ResourceNotFoundException', 'ServiceException', 'InvalidZipFileException', 'ResourceInUseException',
+  'InvalidRuntimeException', 'EC2AccessDeniedException', 'EC2ThrottledException', 'EC2UnexpectedException',
+  'ENILimitReachedException', 'InvalidSecurityGroupIDException', 'InvalidSubnetIDException',
+  'SubnetIPAddressLimitReachedException', 'KMSAccessDeniedException', 'KMSDisabledException',
+  'KMSInvalidStateException', 'KMSNotFoundException', 'EFSIOException', 'EFSMountConnectivityException',
+  'EFSMountFailureException', 'EFSMountTimeoutException', 'CodeSigningConfigNotFoundException',
+  'CodeVerificationFailedException', 'InvalidCodeSignatureException', 'NoPublishedVersionException',
+  'RecursiveInvocationException', 'SnapStartException', 'SnapStartNotReadyException', 'SnapStartTimeoutException',
+]);
+
+/** Every response carries a request id, errors included (the SDKs report it). */
+function withRequestId(reply: FastifyReply): FastifyReply {
+  if (!reply.getHeader('x-amzn-requestid')) reply.header('x-amzn-RequestId', randomUUID());
+  return reply;
+}
 
 /** Turns any thrown value into a StratusError (unknown failures become ServiceException). */
 export function toStratusError(err: unknown): StratusError {
@@ -23,12 +47,15 @@ export function toStratusError(err: unknown): StratusError {
 
 /**
  * REST-JSON services (Lambda, API Gateway v2): x-amzn-ErrorType header plus a JSON body
- * with Type and message (botocore and SDK v3 read either message or Message).
+ * with Type and message (and Message where the model declares that member; botocore and SDK v3 read either).
  */
 export function sendRestJsonError(reply: FastifyReply, err: unknown): FastifyReply {
   const e = toStratusError(err);
-  const type = e.status >= 500 ? 'Service' : 'User';
-  const body: Record<string, unknown> = { Type: type, message: e.message, ...e.extra };
+  const type = e.code === 'ServiceException' || e.status === 500 ? 'Service' : 'User';
+  const body: Record<string, unknown> = { Type: type, message: e.message };
+  if (CAPITAL_MESSAGE.has(e.code)) body.Message = e.message;
+  Object.assign(body, e.extra);
+  withRequestId(reply);
   reply.header('x-amzn-ErrorType', `${e.code}`);
   reply.header('content-type', 'application/json');
   if (e.status === 429 && e.extra.retryAfterSeconds) reply.header('Retry-After', String(e.extra.retryAfterSeconds));
@@ -45,6 +72,7 @@ export function sendAwsJsonError(reply: FastifyReply, err: unknown, contentType 
   const body: Record<string, unknown> = { __type: e.code, message: e.message };
   for (const [k, v] of Object.entries(e.extra)) if (k !== 'retryAfterSeconds' && k !== 'queryErrorCode') body[k] = v;
   if (typeof e.extra.queryErrorCode === 'string') reply.header('x-amzn-query-error', e.extra.queryErrorCode);
+  withRequestId(reply);
   reply.header('x-amzn-ErrorType', e.code);
   reply.header('content-type', contentType);
   return reply.code(e.status).send(JSON.stringify(body));

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { sendAwsJsonError, sendRestJsonError } from '../api/errors.js';
 import type { JsonTargetRouter } from '../api/json-target.js';
@@ -58,6 +59,7 @@ export function registerJsonTargets(app: FastifyInstance, router: JsonTargetRout
         }
         const out = await service.handle(operation, input, req, reply);
         if (reply.sent) return reply;
+        if (!reply.getHeader('x-amzn-requestid')) reply.header('x-amzn-RequestId', randomUUID());
         reply.header('content-type', service.contentType);
         return reply.code(200).send(JSON.stringify(out ?? {}));
       } catch (err) {
