@@ -36,16 +36,27 @@ export class ControlContext {
   }
 
   /**
-   * A FunctionName parameter (name, partial or full ARN) and the Qualifier parameter. With
-   * `qualified: 'refuse'` the operation does not take a qualifier and one in the name is refused.
+   * A FunctionName parameter (name, partial or full ARN) and the Qualifier parameter.
+   * - 'allow': the qualifier (from the name or the parameter) is returned;
+   * - 'ignore': operations on the function itself (UpdateFunctionConfiguration, PublishVersion,
+   *   ListVersionsByFunction, the alias operations...) accept a qualified name, as the model's
+   *   pattern does, and act on the function;
+   * - 'function-only': reserved concurrency, which Lambda refuses on a version or alias;
+   * - 'refuse': CreateFunction (a new function's name cannot carry a qualifier).
    */
-  ref(raw: unknown, qualifierParam?: unknown, qualified: 'allow' | 'refuse' = 'allow'): { name: string; qualifier?: string } {
+  ref(raw: unknown, qualifierParam?: unknown, mode: 'allow' | 'ignore' | 'function-only' | 'refuse' = 'allow'): { name: string; qualifier?: string } {
     const ref = parseFunctionRef(raw as string, this.deps.locale);
     const q = resolveQualifier(ref, typeof qualifierParam === 'string' ? qualifierParam : undefined);
-    if (q !== undefined && qualified === 'refuse') {
+    if (q === undefined || mode === 'ignore') return { name: ref.name };
+    if (mode === 'function-only') {
+      throw Errors.invalidParameter(
+        'This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.',
+      );
+    }
+    if (mode === 'refuse') {
       throw Errors.invalidParameter(`This operation does not take a qualifier: use the unqualified function name or ARN instead of ${raw as string}.`);
     }
-    return q === undefined ? { name: ref.name } : { name: ref.name, qualifier: q };
+    return { name: ref.name, qualifier: q };
   }
 
   notFound(name: string, qualifier?: string): Error {
@@ -74,8 +85,9 @@ export class ControlContext {
   }
 }
 
-export function revisionMismatch(api: 'GetFunction' | 'GetAlias'): Error {
+/** Lambda's PreconditionFailedException (one wording for functions and aliases alike). */
+export function revisionMismatch(_api?: 'GetFunction' | 'GetAlias'): Error {
   return Errors.preconditionFailed(
-    `The Revision Id provided does not match the latest Revision Id. Call the ${api} API to retrieve the latest Revision Id`,
+    'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id',
   );
 }
