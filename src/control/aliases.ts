@@ -22,7 +22,7 @@ export class Aliases {
 
   async create(input: Input): Promise<AliasRecord> {
     const { ctx } = this;
-    const { name } = ctx.ref(input.FunctionName, undefined, 'refuse');
+    const { name } = ctx.ref(input.FunctionName, undefined, 'ignore');
     const v = new Violations();
     checkAliasName(v, input.Name);
     checkVersion(v, input.FunctionVersion, true);
@@ -50,7 +50,7 @@ export class Aliases {
 
   async get(input: Input): Promise<AliasRecord> {
     const { ctx } = this;
-    const { name } = ctx.ref(input.FunctionName, undefined, 'refuse');
+    const { name } = ctx.ref(input.FunctionName, undefined, 'ignore');
     const v = new Violations();
     checkAliasName(v, input.Name);
     v.throwIfAny();
@@ -64,7 +64,7 @@ export class Aliases {
 
   async update(input: Input): Promise<AliasRecord> {
     const { ctx } = this;
-    const { name } = ctx.ref(input.FunctionName, undefined, 'refuse');
+    const { name } = ctx.ref(input.FunctionName, undefined, 'ignore');
     const v = new Violations();
     checkAliasName(v, input.Name);
     checkVersion(v, input.FunctionVersion, false);
@@ -95,7 +95,7 @@ export class Aliases {
 
   async delete(input: Input): Promise<void> {
     const { ctx } = this;
-    const { name } = ctx.ref(input.FunctionName, undefined, 'refuse');
+    const { name } = ctx.ref(input.FunctionName, undefined, 'ignore');
     const v = new Violations();
     checkAliasName(v, input.Name);
     v.throwIfAny();
@@ -111,7 +111,7 @@ export class Aliases {
   /** ListAliases, optionally only those that route to FunctionVersion; Marker is the last alias name. */
   async list(input: Input): Promise<{ items: AliasRecord[]; nextMarker?: string }> {
     const { ctx } = this;
-    const { name } = ctx.ref(input.FunctionName, undefined, 'refuse');
+    const { name } = ctx.ref(input.FunctionName, undefined, 'ignore');
     const limit = maxItems(input.MaxItems);
     const v = new Violations();
     const filter = input.FunctionVersion === '' ? undefined : input.FunctionVersion;

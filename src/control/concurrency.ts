@@ -12,7 +12,7 @@ export class Concurrency {
 
   async put(input: Input): Promise<number> {
     const { ctx } = this;
-    const { name } = ctx.ref(input.FunctionName, undefined, 'refuse');
+    const { name } = ctx.ref(input.FunctionName, undefined, 'function-only');
     const n = input.ReservedConcurrentExecutions;
     if (n === undefined || n === null) violation(null, 'reservedConcurrentExecutions', rules.notNull);
     if (typeof n !== 'number' || !Number.isInteger(n)) violation(n, 'reservedConcurrentExecutions', 'Member must be an integer');
@@ -33,13 +33,13 @@ export class Concurrency {
   }
 
   async get(input: Input): Promise<number | null> {
-    const { name } = this.ctx.ref(input.FunctionName, undefined, 'refuse');
+    const { name } = this.ctx.ref(input.FunctionName, undefined, 'function-only');
     return (await this.ctx.requireFunction(name)).reservedConcurrency;
   }
 
   async delete(input: Input): Promise<void> {
     const { ctx } = this;
-    const { name } = ctx.ref(input.FunctionName, undefined, 'refuse');
+    const { name } = ctx.ref(input.FunctionName, undefined, 'function-only');
     await this.serial(() => ctx.lock.run(name, async () => {
       const fn = await ctx.requireFunction(name);
       if (fn.reservedConcurrency === null) return;

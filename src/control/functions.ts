@@ -143,7 +143,7 @@ export class Functions {
 
   async updateCode(input: Input): Promise<VersionView> {
     const { ctx } = this;
-    const { name } = ctx.ref(input.FunctionName, undefined, 'refuse');
+    const { name } = ctx.ref(input.FunctionName, undefined, 'ignore');
     if (input.S3Bucket !== undefined || input.S3Key !== undefined || input.ImageUri !== undefined) codeOf(input);
     const zip = input.ZipFile;
     if (zip === undefined || zip === null) {
@@ -186,7 +186,7 @@ export class Functions {
 
   async updateConfig(input: Input): Promise<VersionView> {
     const { ctx } = this;
-    const { name } = ctx.ref(input.FunctionName, undefined, 'refuse');
+    const { name } = ctx.ref(input.FunctionName, undefined, 'ignore');
     return ctx.lock.run(name, async () => {
       const latest = await ctx.requireLatest(name);
       if (typeof input.RevisionId === 'string' && input.RevisionId !== latest.revisionId) throw revisionMismatch('GetFunction');
@@ -220,7 +220,7 @@ export class Functions {
       }
       if (qualifier === LATEST) throw Errors.invalidParameter('$LATEST version cannot be deleted without deleting the function.');
       if (!isNumericVersion(qualifier)) {
-        throw Errors.invalidParameter(`Qualifier ${qualifier} is an alias name: DeleteFunction deletes versions only (use DeleteAlias for aliases).`);
+        throw Errors.invalidParameter('Deletion of aliases is not supported.');
       }
       const version = await ctx.store.getVersion(name, qualifier);
       if (!version) throw ctx.notFound(name, qualifier);

@@ -14,7 +14,7 @@ export class Tags {
     const { locale } = this.ctx.deps;
     const m = typeof resource === 'string' ? TAGGABLE.exec(resource) : null;
     if (!m) throw Errors.invalidParameter(`${String(resource)} is not a valid function ARN: tags are supported on functions (arn:aws:lambda:${locale.region}:${locale.accountId}:function:NAME).`);
-    if (m[4] !== undefined) throw Errors.invalidParameter('Tags on function aliases and versions are not supported. Please specify a function ARN.');
+    if (m[4] !== undefined) throw Errors.invalidParameter('Tagging operations are permitted on Lambda functions only. Tags on aliases and versions are not supported. Please specify either a function name or a function ARN.');
     if (m[2] !== locale.accountId || m[1] !== locale.region) throw Errors.resourceNotFound(`Function not found: ${resource as string}`);
     return m[3]!;
   }

@@ -11,7 +11,7 @@ export class Versions {
   constructor(private readonly ctx: ControlContext) {}
 
   publish(input: Input): Promise<VersionView> {
-    const { name } = this.ctx.ref(input.FunctionName, undefined, 'refuse');
+    const { name } = this.ctx.ref(input.FunctionName, undefined, 'ignore');
     if (input.Description !== undefined && input.Description !== null
       && (typeof input.Description !== 'string' || input.Description.length > 256)) {
       violation(input.Description, 'description', rules.maxLength(256));
@@ -58,7 +58,7 @@ export class Versions {
   /** ListVersionsByFunction: $LATEST first, then numeric ascending; Marker is the last version returned. */
   async list(input: Input): Promise<{ items: VersionView[]; nextMarker?: string }> {
     const { ctx } = this;
-    const { name } = ctx.ref(input.FunctionName, undefined, 'refuse');
+    const { name } = ctx.ref(input.FunctionName, undefined, 'ignore');
     const limit = maxItems(input.MaxItems);
     await ctx.requireFunction(name);
     const all = await ctx.store.listVersions(name);
