@@ -46,6 +46,9 @@ export function parseFunctionRef(input: string, locale?: Locale): FunctionRef {
   if (m[1] !== undefined) ref.region = m[1];
   if (m[2] !== undefined) ref.accountId = m[2];
   if (locale) {
+    if (ref.region && ref.region !== locale.region) {
+      throw Errors.resourceNotFound(`Functions from '${ref.region}' are not reachable in this region ('${locale.region}')`);
+    }
     if (ref.accountId && ref.accountId !== locale.accountId) {
       throw Errors.resourceNotFound(`Function not found: ${functionArn(locale, ref.name, ref.qualifier)}`);
     }

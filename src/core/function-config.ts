@@ -151,14 +151,17 @@ export function applyConfig(base: FunctionConfig, input: Input, creating: boolea
       if (!isObj(e.Variables)) v.addUnvalued('environment.variables', 'Member must be a map');
       else {
         const vars: Record<string, string> = {};
-        let bad = false;
+        let badKey = false;
+        let badValue = false;
         for (const [k, val] of Object.entries(e.Variables)) {
-          if (!ENV_KEY.test(k)) bad = true;
-          if (typeof val !== 'string') bad = true;
+          if (!ENV_KEY.test(k)) badKey = true;
+          if (typeof val !== 'string') badValue = true;
           vars[k] = String(val);
         }
-        if (bad) v.addUnvalued('environment.variables', `Map keys must satisfy constraint: [${rules.pattern(ENV_KEY_PATTERN)}], Map values must be strings`);
-        else envVars = vars;
+        // Lambda's wording for a bad key (keys start with a letter and have at least two characters).
+        if (badKey) v.addUnvalued('environment.variables', `Map keys must satisfy constraint: [${rules.pattern(ENV_KEY_PATTERN)}]`);
+        if (badValue) v.addUnvalued('environment.variables', 'Map values must be strings');
+        if (!badKey && !badValue) envVars = vars;
       }
     } else envVars = {};
   }
