@@ -67,7 +67,7 @@ export interface EventQueue {
   retryAt(ref: EventLeaseRef, visibleAt: number, meta: Record<string, unknown>, now: number): Promise<boolean>;
   /** Finishes a leased entry (acknowledge): drops its body, keeps its record for listing. */
   complete(ref: EventLeaseRef, state: 'succeeded' | 'failed', meta: Record<string, unknown>, now: number): Promise<boolean>;
-  /** Makes every running entry of `queue` visible now (startup recovery on a single node). */
+  /** Startup recovery on a single node: every running entry of `queue` is visible again, back in its state before the lease ('queued' or 'retrying'). */
   releaseAll(queue: string, now: number): Promise<number>;
   get(id: string): Promise<EventEntryInfo | undefined>;
   /** Newest first. */

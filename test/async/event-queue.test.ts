@@ -87,8 +87,14 @@ describe('SQL event queue on a SQLite file', () => {
     const held = await q.lease('async', 2, 70_001, 3_600_000);
     assert.equal(held.length, 2);
     assert.equal(await q.releaseAll('async', 70_010), 2);
-    const back = await q.lease('async', 5, 70_010, 1000);
-    assert.deepEqual(back.map((b) => b.id).sort(), ['k1', 'k2']);
+    const k1 = await q.get('k1');
+    assert.equal(k1?.state, 'queued', 'no longer shown as running: nobody runs it');
+    assert.equal(k1?.visibleAt, 70_001, 'visible again at its old place (the lease time), ahead of newer entries');
+    await q.enqueue([entry('k3', 70_005)]);
+    const back = await q.lease('async', 2, 70_010, 1000);
+    assert.deepEqual(back.map((b) => b.id).sort(), ['k1', 'k2'], 'recovered entries come before the newer k3');
+    const [k3] = await q.lease('async', 1, 70_010, 1000);
+    await q.complete(k3!, 'succeeded', {}, 70_020);
     for (const b of back) await q.complete(b, 'succeeded', {}, 70_020);
   });
 

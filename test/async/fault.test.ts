@@ -5,38 +5,42 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { CreateFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { clientConfig } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 import { sharedDir, waitFor } from './server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/test/async
+const bin = path.resolve(here, '../../../bin/stratus.js');
 const WORKERS = 4;
 
-/** A Stratus server in a child process (dist code), on a fixed data dir. */
-function startChild(dataDir: string): Promise<{ proc: ChildProcess; url: string }> {
-  const script = `
-    import { createStratus } from ${JSON.stringify(path.resolve(here, '../../src/app/index.js'))};
-    import { modulesWithAsync } from ${JSON.stringify(path.join(here, 'server.js'))};
-    const s = await createStratus({ port: 0, host: '127.0.0.1', dataDir: process.argv[1], prewarmPerRuntime: 0 }, modulesWithAsync());
-    const { url } = await s.start();
-    console.log('LISTENING ' + url);
-  `;
-  const proc = spawn(process.execPath, ['--input-type=module', '-e', script, dataDir], {
-    env: { ...process.env, STRATUS_ASYNC_CONCURRENCY: String(WORKERS) },
+interface Child {
+  proc: ChildProcess;
+  url: string;
+  exited: Promise<void>;
+}
+
+/** `stratus up` in a child process (its own process group), on a fixed data dir. */
+function startChild(dataDir: string): Promise<Child> {
+  const env: NodeJS.ProcessEnv = { ...process.env, STRATUS_ASYNC_CONCURRENCY: String(WORKERS), STRATUS_PREWARM: '0' };
+  delete env.STRATUS_PORT;
+  const proc = spawn(process.execPath, [bin, 'up', '--port', '0', '--data-dir', dataDir], {
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // its own process group, so cleanup can end the environments it started
+    detached: true, // its own process group, so cleanup can end whatever it started
   });
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   let stderr = '';
   proc.stderr!.on('data', (c) => (stderr += c));
   return new Promise((resolve, reject) => {
     let out = '';
     proc.stdout!.on('data', (c) => {
       out += c;
-      const m = /LISTENING (\S+)/.exec(out);
-      if (m) resolve({ proc, url: m[1]! });
+      const m = /Stratus listening on (\S+)/.exec(out);
+      if (m) resolve({ proc, url: m[1]!, exited });
     });
-    proc.on('exit', (code, signal) => reject(new Error(`server exited (${code ?? signal}) before listening: ${stderr}`)));
+    proc.once('exit', (code, signal) => reject(new Error(`server exited (${code ?? signal}) before listening: ${stderr}`)));
   });
 }
 
@@ -49,7 +53,26 @@ function killGroup(proc: ChildProcess | undefined): void {
   }
 }
 
-describe('fault: kill -9 while async events are processing', () => {
+/** kill -9 of the server process itself (nothing else first), then of what it left behind. */
+async function kill9(c: Child): Promise<void> {
+  c.proc.kill('SIGKILL');
+  await c.exited;
+  assert.equal(c.proc.signalCode, 'SIGKILL');
+  killGroup(c.proc);
+}
+
+/** What the durable queue holds, read straight from the SQLite file of a dead server. */
+function queueStates(dataDir: string): Map<string, string> {
+  const db = new Database(path.join(dataDir, 'stratus.db'));
+  try {
+    const rows = db.prepare("select id, state from event_queue where queue = 'async' and grp = 'durable'").all() as { id: string; state: string }[];
+    return new Map(rows.map((r) => [r.id, r.state]));
+  } finally {
+    db.close();
+  }
+}
+
+describe('fault: kill -9 of the server while async events are queued and running', () => {
   const shared = sharedDir();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-fault-'));
   const children: ChildProcess[] = [];
@@ -59,17 +82,19 @@ describe('fault: kill -9 while async events are processing', () => {
     shared.cleanup();
   });
 
-  test('every accepted event runs at least once after a restart; duplicates only for what was running', { timeout: 240_000 }, async () => {
+  test('every accepted event runs at least once; duplicates only for what was running at a kill', { timeout: 240_000 }, async (t) => {
     const N = 60;
     const out = shared.file('runs.txt');
     const first = await startChild(dataDir);
     children.push(first.proc);
     const lambda = new LambdaClient(clientConfig(first.url));
+    // One line when an invocation starts, one when it ends.
     const code = `
       const fs = require('node:fs');
       exports.handler = async (event, context) => {
-        await new Promise((r) => setTimeout(r, 50));
-        fs.appendFileSync(process.env.OUT, context.awsRequestId + '\\n');
+        fs.appendFileSync(process.env.OUT, 'start ' + context.awsRequestId + '\\n');
+        await new Promise((r) => setTimeout(r, 150));
+        fs.appendFileSync(process.env.OUT, 'end ' + context.awsRequestId + '\\n');
         return event.i;
       };`;
     await lambda.send(new CreateFunctionCommand({
@@ -83,34 +108,53 @@ describe('fault: kill -9 while async events are processing', () => {
       accepted.push(res.$metadata.requestId!);
     }
     lambda.destroy();
-    // Mid-processing: some ran, not all.
-    await waitFor('some events to run', () => shared.lines('runs.txt').length >= 5, 60_000);
-    first.proc.kill('SIGKILL');
-    await new Promise((r) => first.proc.once('exit', r));
-    killGroup(first.proc);
-    const ranBefore = new Set(shared.lines('runs.txt'));
-    assert.ok(ranBefore.size < N, `the kill must come mid-processing (${ranBefore.size} of ${N} ran)`);
 
+    // Kill 1: right after the last 202. Every accepted event is already in the durable queue.
+    await kill9(first);
+    const atKill1 = queueStates(dataDir);
+    for (const id of accepted) assert.ok(atKill1.has(id), `accepted event ${id} is in the queue after kill -9`);
+    const running1 = new Set([...atKill1].filter(([, s]) => s === 'running').map(([id]) => id));
+
+    // Kill 2: mid-processing, once more events ran after the restart.
     const second = await startChild(dataDir);
     children.push(second.proc);
-    await waitFor('every accepted event to run', () => {
-      const ran = new Set(shared.lines('runs.txt'));
-      return accepted.every((id) => ran.has(id));
-    }, 120_000);
-    // Let anything still finishing land, then count duplicates.
+    const ends = () => shared.lines('runs.txt').filter((l) => l.startsWith('end ')).length;
+    const endsBefore = ends();
+    await waitFor('some events to run after the restart', () => ends() >= endsBefore + 8, 60_000);
+    await kill9(second);
+    const atKill2 = queueStates(dataDir);
+    const running2 = new Set([...atKill2].filter(([, s]) => s === 'running').map(([id]) => id));
+    const done2 = [...atKill2].filter(([, s]) => s === 'succeeded').length;
+    assert.ok(done2 < N, `the second kill came mid-processing (${done2} of ${N} had finished)`);
+    assert.ok(running2.size > 0 && running2.size <= WORKERS, `${running2.size} events were running at the second kill (at most ${WORKERS} workers)`);
+
+    const third = await startChild(dataDir);
+    children.push(third.proc);
     await waitFor('the queue to drain', async () => {
-      const r = await fetch(`${second.url}/_stratus/async/events?function=durable&limit=1`);
+      const r = await fetch(`${third.url}/_stratus/async/events?function=durable&limit=1`);
       const body = (await r.json()) as { counts: Record<string, number> };
-      return body.counts.queued + body.counts.running + body.counts.retrying === 0;
-    }, 60_000);
-    const runs = shared.lines('runs.txt');
-    const counts = new Map<string, number>();
-    for (const id of runs) counts.set(id, (counts.get(id) ?? 0) + 1);
-    for (const id of accepted) assert.ok((counts.get(id) ?? 0) >= 1, `event ${id} never ran`);
-    const duplicated = [...counts.entries()].filter(([, n]) => n > 1);
-    assert.ok(duplicated.length <= WORKERS, `duplicates (${duplicated.length}) only for the at most ${WORKERS} invocations running at the kill`);
-    for (const [id] of duplicated) assert.ok(ranBefore.has(id), 'a duplicate is an invocation that had started before the kill');
-    assert.deepEqual([...counts.keys()].filter((id) => !accepted.includes(id)), [], 'nothing unexpected ran');
-    killGroup(second.proc);
+      return body.counts.queued + body.counts.running + body.counts.retrying === 0 && body.counts.succeeded === N;
+    }, 120_000);
+    await kill9(third);
+
+    const lines = shared.lines('runs.txt');
+    const count = (kind: string) => {
+      const m = new Map<string, number>();
+      for (const l of lines) if (l.startsWith(`${kind} `)) m.set(l.slice(kind.length + 1), (m.get(l.slice(kind.length + 1)) ?? 0) + 1);
+      return m;
+    };
+    const starts = count('start');
+    const endsBy = count('end');
+    for (const id of accepted) assert.ok((endsBy.get(id) ?? 0) >= 1, `event ${id} ran to completion at least once`);
+    assert.deepEqual([...starts.keys()].filter((id) => !accepted.includes(id)), [], 'nothing unexpected ran');
+    const inFlight = new Set([...running1, ...running2]);
+    for (const [id, n] of starts) {
+      if (n > 1) assert.ok(inFlight.has(id), `event ${id} ran ${n} times but was not running at either kill`);
+      assert.ok(n <= 1 + (running1.has(id) ? 1 : 0) + (running2.has(id) ? 1 : 0), `event ${id} ran ${n} times`);
+    }
+    const dups = [...starts.values()].filter((n) => n > 1).length;
+    t.diagnostic(`running at kill 1: ${running1.size}, at kill 2: ${running2.size}; events run more than once: ${dups}`);
+    const final = queueStates(dataDir);
+    for (const id of accepted) assert.equal(final.get(id), 'succeeded');
   });
 });

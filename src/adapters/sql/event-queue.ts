@@ -142,10 +142,19 @@ export class SqlEventQueue implements EventQueue {
     });
   }
 
+  /**
+   * Startup recovery: every running entry goes back to the state it had before its lease
+   * ('queued' or 'retrying'), visible at once and in its old place (its lease time, not now), so
+   * listings do not show as running what nobody runs, and it is not queued behind newer entries.
+   */
   async releaseAll(queue: string, now: number): Promise<number> {
     const res = await this.db
       .updateTable(TABLE)
-      .set({ visible_at: now })
+      .set({
+        state: sql`case when prev_state = 'retrying' then 'retrying' else 'queued' end`,
+        visible_at: sql`case when updated_at < ${now} then updated_at else ${now} end`,
+        updated_at: now,
+      })
       .where('queue', '=', queue)
       .where('state', '=', 'running')
       .executeTakeFirst();
