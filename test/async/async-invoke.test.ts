@@ -3,8 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import {
   CreateAliasCommand, CreateFunctionCommand, DeleteFunctionEventInvokeConfigCommand, GetFunctionEventInvokeConfigCommand,
   InvokeCommand, LambdaClient, ListFunctionEventInvokeConfigsCommand, PublishVersionCommand, PutFunctionConcurrencyCommand,
-  PutFunctionEventInvokeConfigCommand, UpdateFunctionEventInvokeConfigCommand,
+  PutFunctionEventInvokeConfigCommand, UpdateFunctionConfigurationCommand, UpdateFunctionEventInvokeConfigCommand,
 } from '@aws-sdk/client-lambda';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { clientConfig, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
@@ -19,6 +20,7 @@ describe('asynchronous invocation (time scale 0.001)', () => {
   let server: TestServer;
   let lambda: LambdaClient;
   let events: EventBridgeClient;
+  let sqs: SQSClient;
   const shared = sharedDir();
   const out = (fn: string) => shared.file(`${fn}.jsonl`);
   const lines = (fn: string): Line[] => shared.lines(`${fn}.jsonl`).map((l) => JSON.parse(l));
@@ -53,9 +55,11 @@ describe('asynchronous invocation (time scale 0.001)', () => {
     server = await startAsyncServer({ asyncTimeScale: 0.001, accountConcurrency: 20, unreservedConcurrencyMin: 1 });
     lambda = new LambdaClient(clientConfig(server.endpoint));
     events = new EventBridgeClient(clientConfig(server.endpoint));
-    for (const fn of ['work', 'flaky', 'collector', 'busy', 'zero', 'aged']) await create(fn);
+    sqs = new SQSClient(clientConfig(server.endpoint));
+    for (const fn of ['work', 'flaky', 'collector', 'busy', 'zero', 'aged', 'deadly', 'queued', 'slow']) await create(fn);
   });
   after(async () => {
+    sqs?.destroy();
     await server?.stop();
     shared.cleanup();
   });
@@ -74,7 +78,24 @@ describe('asynchronous invocation (time scale 0.001)', () => {
     assert.ok(list.counts.succeeded >= 1);
   });
 
-  test('payloads over 1 MB are refused with RequestTooLargeException', async () => {
+  /** Receives from a queue until `pick` finds the message (long polls of 1 s). */
+  async function receiveFrom(queueUrl: string, pick: (m: Message) => boolean): Promise<Message> {
+    return waitFor('a message on the queue', async () => {
+      const r = await sqs.send(new ReceiveMessageCommand({
+        QueueUrl: queueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 10, VisibilityTimeout: 0, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'],
+      }));
+      return r.Messages?.find(pick);
+    });
+  }
+  const QUEUE_ARN = (name: string) => `arn:aws:sqs:us-east-1:000000000000:${name}`;
+
+  test('payloads up to 1 MB are accepted; over 1 MB they are refused with RequestTooLargeException', async () => {
+    const exact = JSON.stringify({ tag: 'big', pad: '' });
+    const payload = Buffer.from(exact.replace('"pad":""', `"pad":"${'p'.repeat(1024 * 1024 - Buffer.byteLength(exact))}"`));
+    assert.equal(payload.length, 1024 * 1024);
+    const res = await lambda.send(new InvokeCommand({ FunctionName: 'work', InvocationType: 'Event', Payload: payload }));
+    assert.equal(res.StatusCode, 202);
+    assert.equal((await finished(res.$metadata.requestId!)).state, 'succeeded');
     await assert.rejects(
       lambda.send(new InvokeCommand({ FunctionName: 'work', InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ x: 'a'.repeat(1024 * 1024) })) })),
       (e: any) => e.name === 'RequestTooLargeException',
@@ -174,6 +195,61 @@ describe('asynchronous invocation (time scale 0.001)', () => {
     assert.equal(rec.event.source, 'lambda');
     assert.equal(rec.event.detail.requestContext.condition, 'RetriesExhausted');
     assert.deepEqual(rec.event.detail.requestPayload, { fail: 'bus' });
+  });
+
+  test('DeadLetterConfig: an SQS dead-letter queue gets the original payload with RequestID, ErrorCode and ErrorMessage', async () => {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'async-dlq' }));
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'deadly', DeadLetterConfig: { TargetArn: QUEUE_ARN('async-dlq') } }));
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'deadly', MaximumRetryAttempts: 1 }));
+    const payload = JSON.stringify({ fail: 'dead on arrival', n: 1 });
+    const res = await lambda.send(new InvokeCommand({ FunctionName: 'deadly', InvocationType: 'Event', Payload: Buffer.from(payload) }));
+    const id = res.$metadata.requestId!;
+    const m = await receiveFrom(QueueUrl!, (x) => x.MessageAttributes?.RequestID?.StringValue === id);
+    assert.equal(m.Body, payload, 'the event itself, not an invocation record');
+    assert.deepEqual(m.MessageAttributes, {
+      RequestID: { DataType: 'String', StringValue: id },
+      ErrorCode: { DataType: 'Number', StringValue: '200' },
+      ErrorMessage: { DataType: 'String', StringValue: 'dead on arrival' },
+    });
+    assert.equal(runsOf('deadly', id).length, 2, 'one attempt and MaximumRetryAttempts 1 retry before the DLQ');
+    const s = await finished(id);
+    assert.equal(s.state, 'failed');
+    assert.equal(s.condition, 'RetriesExhausted');
+  });
+
+  test('OnSuccess and OnFailure to an SQS queue: the message body is the invocation record', async () => {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'async-results' }));
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'queued', MaximumRetryAttempts: 0,
+      DestinationConfig: { OnSuccess: { Destination: QUEUE_ARN('async-results') }, OnFailure: { Destination: QUEUE_ARN('async-results') } },
+    }));
+    const good = await invokeAsync('queued', { tag: 'fine' });
+    const bad = await invokeAsync('queued', { fail: 'not fine' });
+    const recordOf = async (id: string) => JSON.parse((await receiveFrom(QueueUrl!, (x) => JSON.parse(x.Body!).requestContext?.requestId === id)).Body!);
+    const ok = await recordOf(good);
+    assert.deepEqual(Object.keys(ok), ['version', 'timestamp', 'requestContext', 'requestPayload', 'responseContext', 'responsePayload']);
+    assert.deepEqual(ok.requestContext, { requestId: good, functionArn: ARN('queued', '$LATEST'), condition: 'Success', approximateInvokeCount: 1 });
+    assert.deepEqual(ok.requestPayload, { tag: 'fine' });
+    assert.deepEqual(ok.responseContext, { statusCode: 200, executedVersion: '$LATEST' });
+    assert.deepEqual(ok.responsePayload, { ok: true, echo: 'fine' });
+    const ko = await recordOf(bad);
+    assert.deepEqual(ko.requestContext, { requestId: bad, functionArn: ARN('queued', '$LATEST'), condition: 'RetriesExhausted', approximateInvokeCount: 1 });
+    assert.deepEqual(ko.responseContext, { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' });
+    assert.equal(ko.responsePayload.errorMessage, 'not fine');
+  });
+
+  test('a timeout is a function error: retried with the same request id, then RetriesExhausted', async () => {
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'slow', Timeout: 1 }));
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'slow', MaximumRetryAttempts: 1, DestinationConfig: { OnFailure: { Destination: ARN('collector') } },
+    }));
+    const id = await invokeAsync('slow', { sleepMs: 3000 });
+    const rec = await recordFor('collector', id);
+    assert.equal(rec.event.requestContext.condition, 'RetriesExhausted');
+    assert.equal(rec.event.requestContext.approximateInvokeCount, 2);
+    assert.equal(rec.event.responseContext.functionError, 'Unhandled');
+    assert.match(JSON.stringify(rec.event.responsePayload), /timed out/i);
+    assert.equal(runsOf('slow', id).length, 2);
   });
 
   test('an alias gets its own config and the record names the alias', async () => {
