@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { ApiGatewayV2Client, CreateApiCommand, CreateAuthorizerCommand, CreateIntegrationCommand, CreateRouteCommand, CreateStageCommand } from '@aws-sdk/client-apigatewayv2';
+import {
+  ApiGatewayV2Client, CreateApiCommand, CreateAuthorizerCommand, CreateIntegrationCommand, CreateRouteCommand, CreateStageCommand,
+  GetAuthorizerCommand, ResetAuthorizersCacheCommand,
+} from '@aws-sdk/client-apigatewayv2';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { clientConfig } from '../helpers/server.js';
@@ -16,6 +19,26 @@ export const handler = async (event) => {
   if (token === 'deny') return { isAuthorized: false };
   if (token === 'crash') throw new Error('authorizer failed');
   return { isAuthorized: true, context: { n, token, routeArn: event.routeArn, type: event.type, ids: event.identitySource.join('|') } };
+};
+`;
+const ECHO_AUTH_V1 = `
+export const handler = async (event) => ({
+  principalId: 'echo',
+  policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.methodArn }] },
+  context: { authorizationToken: event.authorizationToken, identitySource: event.identitySource, methodArn: event.methodArn, type: event.type, resource: event.resource, path: event.path, httpMethod: event.httpMethod, hasBody: 'body' in event },
+});
+`;
+const POLICY_AUTH_V2 = `
+let n = 0;
+export const handler = async (event) => {
+  n++;
+  // Allows GET on /p2/* only: the cached policy is evaluated again for every route.
+  const base = event.routeArn.split('/').slice(0, 2).join('/');
+  return {
+    principalId: 'v2user',
+    policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: base + '/GET/p2/*' }] },
+    context: { n, version: event.version, ids: event.identitySource.join('|') },
+  };
 };
 `;
 const POLICY_AUTH = `
@@ -148,5 +171,152 @@ describe('authorizers', () => {
     assert.equal(ok.status, 200, ok.body.toString());
     assert.deepEqual(json(ok).requestContext.authorizer.lambda, { via: 'policy', version: '1.0' });
     assert.equal((await get('/policy', 'nope')).status, 403);
+  });
+});
+
+describe('authorizers: event shapes, policies, caching, key sources', () => {
+  let server: Awaited<ReturnType<typeof startGatewayServer>>;
+  let gw: ApiGatewayV2Client;
+  let lambda: LambdaClient;
+  let idp: http.Server;
+  let issuer: string;
+  let apiId: string;
+  let target: string;
+  let signingKey: CryptoKey;
+  let publicJwk: Record<string, unknown>;
+
+  before(async () => {
+    const pair = await generateKeyPair('RS256', { extractable: true });
+    signingKey = pair.privateKey as CryptoKey;
+    publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'k9', alg: 'RS256', use: 'sig' };
+    // An identity provider without OpenID discovery: the keys live at /certs only.
+    idp = http.createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/certs') res.end(JSON.stringify({ keys: [publicJwk] }));
+      else { res.statusCode = 404; res.end('{}'); }
+    });
+    await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
+    issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
+    server = await startGatewayServer();
+    gw = new ApiGatewayV2Client(clientConfig(server.endpoint));
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    await createNodeFunction(lambda, 'echo', ECHO);
+    await createNodeFunction(lambda, 'auth-echo1', ECHO_AUTH_V1);
+    await createNodeFunction(lambda, 'auth-policy2', POLICY_AUTH_V2);
+    await createNodeFunction(lambda, 'auth-simple', SIMPLE_AUTH);
+    apiId = (await gw.send(new CreateApiCommand({ Name: 'shapes', ProtocolType: 'HTTP' }))).ApiId!;
+    const integ = await gw.send(new CreateIntegrationCommand({ ApiId: apiId, IntegrationType: 'AWS_PROXY', IntegrationUri: fnArn('echo'), PayloadFormatVersion: '2.0' }));
+    target = `integrations/${integ.IntegrationId}`;
+    await gw.send(new CreateStageCommand({ ApiId: apiId, StageName: '$default', AutoDeploy: true }));
+  });
+  after(async () => {
+    gw?.destroy();
+    lambda?.destroy();
+    await server?.stop();
+    await new Promise((r) => idp?.close(r));
+  });
+
+  const get = (path: string, headers: Record<string, string> = {}) => request({ port: server.port, path: `/_apis/${apiId}${path}`, headers });
+  const route = async (routeKey: string, authorizerId: string, type: 'CUSTOM' | 'JWT' = 'CUSTOM', scopes?: string[]) =>
+    gw.send(new CreateRouteCommand({ ApiId: apiId, RouteKey: routeKey, Target: target, AuthorizationType: type, AuthorizerId: authorizerId, AuthorizationScopes: scopes }));
+  const sign = (claims: Record<string, unknown>, kid = 'k9', exp: string | number = '10m') =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).setIssuer(issuer).setAudience('aud-1').setSubject('s').setExpirationTime(exp).sign(signingKey);
+
+  test('payload 1.0 authorizer event: identitySource and authorizationToken carry every source comma-joined', async () => {
+    const a = await gw.send(new CreateAuthorizerCommand({
+      ApiId: apiId, Name: 'echo1', AuthorizerType: 'REQUEST', AuthorizerUri: fnArn('auth-echo1'), AuthorizerPayloadFormatVersion: '1.0',
+      IdentitySource: ['$request.header.X-User', '$request.querystring.tenant'],
+    }));
+    await route('POST /v1auth/{id}', a.AuthorizerId!);
+    const r = await request({ port: server.port, method: 'POST', path: `/_apis/${apiId}/v1auth/7?tenant=acme`, headers: { 'x-user': 'alice', 'content-type': 'text/plain' }, body: 'secret body' });
+    assert.equal(r.status, 200, r.body.toString());
+    const ctx = json(r).requestContext.authorizer.lambda;
+    assert.equal(ctx.authorizationToken, 'alice,acme');
+    assert.equal(ctx.identitySource, 'alice,acme');
+    assert.equal(ctx.type, 'REQUEST');
+    assert.equal(ctx.methodArn, `arn:aws:execute-api:us-east-1:000000000000:${apiId}/$default/POST/v1auth/7`);
+    assert.equal(ctx.resource, '/v1auth/{id}');
+    assert.equal(ctx.path, '/v1auth/7');
+    assert.equal(ctx.httpMethod, 'POST');
+    assert.equal(ctx.hasBody, false, 'authorizers never see the request body');
+    const missing = await request({ port: server.port, method: 'POST', path: `/_apis/${apiId}/v1auth/7`, headers: { 'x-user': 'alice' } });
+    assert.equal(missing.status, 401, 'a missing query-string identity source is 401 without invoking the authorizer');
+  });
+
+  test('payload 2.0 IAM policy response: the cached policy is evaluated per route, context reaches the function', async () => {
+    const a = await gw.send(new CreateAuthorizerCommand({
+      ApiId: apiId, Name: 'pol2', AuthorizerType: 'REQUEST', AuthorizerUri: fnArn('auth-policy2'), AuthorizerPayloadFormatVersion: '2.0',
+      IdentitySource: ['$request.header.Authorization'], AuthorizerResultTtlInSeconds: 300,
+    }));
+    await route('GET /p2/{x}', a.AuthorizerId!);
+    await route('POST /p2/{x}', a.AuthorizerId!);
+    const ok = await get('/p2/one', { authorization: 'tok' });
+    assert.equal(ok.status, 200, ok.body.toString());
+    const ctx = json(ok).requestContext.authorizer.lambda;
+    assert.equal(ctx.version, '2.0');
+    assert.equal(ctx.ids, 'tok');
+    const again = json(await get('/p2/two', { authorization: 'tok' })).requestContext.authorizer.lambda;
+    assert.equal(again.n, ctx.n, 'same identity: served from the cache');
+    const denied = await request({ port: server.port, method: 'POST', path: `/_apis/${apiId}/p2/one`, headers: { authorization: 'tok' } });
+    assert.equal(denied.status, 403, 'the cached policy does not allow POST');
+    assert.deepEqual(json(denied), { message: 'Forbidden' });
+  });
+
+  test('Lambda authorizer cache: TTL expiry, shared across routes, ResetAuthorizersCache', async () => {
+    const a = await gw.send(new CreateAuthorizerCommand({
+      ApiId: apiId, Name: 'ttl', AuthorizerType: 'REQUEST', AuthorizerUri: fnArn('auth-simple'), AuthorizerPayloadFormatVersion: '2.0',
+      EnableSimpleResponses: true, IdentitySource: ['$request.header.Authorization'], AuthorizerResultTtlInSeconds: 1,
+    }));
+    assert.equal((await gw.send(new GetAuthorizerCommand({ ApiId: apiId, AuthorizerId: a.AuthorizerId }))).AuthorizerResultTtlInSeconds, 1);
+    await route('GET /ttl/a', a.AuthorizerId!);
+    await route('GET /ttl/b', a.AuthorizerId!);
+    const n = async (path: string) => {
+      const r = await get(path, { authorization: 'carol' });
+      assert.equal(r.status, 200, r.body.toString());
+      return json(r).requestContext.authorizer.lambda.n as number;
+    };
+    const first = await n('/ttl/a');
+    assert.equal(await n('/ttl/b'), first, 'one cached result serves every route of the authorizer');
+    await new Promise((r) => setTimeout(r, 1300));
+    const afterTtl = await n('/ttl/a');
+    assert.ok(afterTtl > first, 'after the TTL the authorizer runs again');
+    assert.equal(await n('/ttl/a'), afterTtl);
+    await gw.send(new ResetAuthorizersCacheCommand({ ApiId: apiId, StageName: '$default' }));
+    assert.ok((await n('/ttl/a')) > afterTtl, 'ResetAuthorizersCache drops the cached result');
+    await assert.rejects(gw.send(new ResetAuthorizersCacheCommand({ ApiId: apiId, StageName: 'nope' })), { name: 'NotFoundException' });
+  });
+
+  test('JWT: keys from an explicit jwksUri or an inline JWK Set (Stratus extensions), scp scopes, WWW-Authenticate', async () => {
+    const post = async (body: unknown) => {
+      const res = await fetch(`${server.endpoint}/v2/apis/${apiId}/authorizers`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(res.status, 201, await res.clone().text());
+      return (await res.json()) as { authorizerId: string; jwtConfiguration: Record<string, unknown> };
+    };
+    const byUri = await post({ name: 'uri', authorizerType: 'JWT', identitySource: ['$request.header.Authorization'], jwtConfiguration: { issuer, audience: ['aud-1'], jwksUri: `${issuer}/certs` } });
+    assert.equal(byUri.jwtConfiguration.jwksUri, `${issuer}/certs`);
+    const inline = await post({ name: 'inline', authorizerType: 'JWT', identitySource: ['$request.querystring.access_token'], jwtConfiguration: { issuer, audience: ['aud-1'], jwks: { keys: [publicJwk] } } });
+    await route('GET /jwt-uri', byUri.authorizerId, 'JWT', ['read']);
+    await route('GET /jwt-inline', inline.authorizerId, 'JWT');
+    const good = await sign({ scp: ['read', 'write'] });
+    const r1 = await get('/jwt-uri', { authorization: `Bearer ${good}` });
+    assert.equal(r1.status, 200, r1.body.toString());
+    assert.deepEqual(json(r1).requestContext.authorizer.jwt.scopes, ['read', 'write']);
+    const r2 = await get(`/jwt-inline?access_token=${good}`);
+    assert.equal(r2.status, 200, r2.body.toString());
+    assert.equal(json(r2).requestContext.authorizer.jwt.claims.sub, 's');
+
+    const expired = await get('/jwt-uri', { authorization: `Bearer ${await sign({ scp: 'read' }, 'k9', Math.floor(Date.now() / 1000) - 30)}` });
+    assert.equal(expired.status, 401);
+    assert.deepEqual(json(expired), { message: 'Unauthorized' });
+    assert.match(String(expired.headers['www-authenticate']), /^Bearer .*error="invalid_token".*the token has expired/);
+    assert.equal((await get('/jwt-inline?access_token=' + (await sign({}, 'unknown-kid')))).status, 401, 'a kid the JWK Set lacks');
+    const noScope = await get('/jwt-uri', { authorization: `Bearer ${await sign({ scp: ['write'] })}` });
+    assert.equal(noScope.status, 403);
+    assert.match(String(noScope.headers['www-authenticate']), /error="insufficient_scope"/);
+    const bad = await fetch(`${server.endpoint}/v2/apis/${apiId}/authorizers`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'bad', authorizerType: 'JWT', identitySource: ['$request.header.Authorization'], jwtConfiguration: { issuer, jwks: { keys: 'nope' } } }),
+    });
+    assert.equal(bad.status, 400);
   });
 });

@@ -30,6 +30,7 @@ export function registerApiGatewayV2(http: FastifyInstance, service: GatewayServ
   http.patch('/v2/apis/:apiId', op(200, (p, b) => service.updateApi(p.apiId!, b)));
   http.delete('/v2/apis/:apiId', op(204, (p) => service.deleteApi(p.apiId!)));
   http.delete('/v2/apis/:apiId/cors', op(204, (p) => service.deleteCorsConfiguration(p.apiId!)));
+  http.delete('/v2/apis/:apiId/stages/:stageName/cache/authorizers', op(204, (p) => service.resetAuthorizersCache(p.apiId!, p.stageName!)));
 
   const children: Array<{ path: string; param: string; kind: ChildKind; create: (api: string, b: Input) => Promise<unknown>; update: (api: string, id: string, b: Input) => Promise<unknown> }> = [
     { path: 'routes', param: 'routeId', kind: 'route', create: (a, b) => service.createRoute(a, b), update: (a, id, b) => service.updateRoute(a, id, b) },

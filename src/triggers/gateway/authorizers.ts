@@ -1,41 +1,72 @@
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { parseAuthorizerResponse } from '../../core/gateway-auth.js';
 import type { Clock } from '../../ports/index.js';
 import type { Invoker } from '../../invoke/types.js';
 import { integrationFunction } from './service.js';
-import type { AuthorizerSpec } from './types.js';
+import type { AuthorizerSpec, JwtConfiguration } from './types.js';
 
-type KeySet = ReturnType<typeof createRemoteJWKSet>;
+type KeySet = JWTVerifyGetKey;
+
+/** A token API Gateway refuses, with the `error_description` its WWW-Authenticate carries. */
+export class InvalidTokenError extends Error {}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; claim?: string };
+  if (e?.code === 'ERR_JWT_EXPIRED') return 'the token has expired';
+  if (e?.code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') {
+    if (e.claim === 'iss') return 'the token does not have a valid issuer';
+    if (e.claim === 'nbf') return 'the token is not valid yet';
+    return `the token has an invalid ${e.claim ?? 'claim'}`;
+  }
+  if (e?.code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') return 'the token signature is invalid';
+  if (e?.code === 'ERR_JWKS_NO_MATCHING_KEY') return 'no key in the JWKS matches the token';
+  if (e?.code === 'ERR_JWS_INVALID' || e?.code === 'ERR_JWT_INVALID') return 'the token is malformed';
+  return 'the token is invalid';
+}
 
 /**
  * JWT verification as HTTP API JWT authorizers do it: keys from the issuer's JWKS (found through
- * OpenID discovery at ISSUER/.well-known/openid-configuration, else ISSUER/.well-known/jwks.json),
- * signature, `iss`, `exp`/`nbf`, and `aud` or `client_id` against the configured audience.
+ * OpenID discovery at ISSUER/.well-known/openid-configuration, else ISSUER/.well-known/jwks.json;
+ * or the Stratus extensions jwksUri / inline jwks), signature, `iss`, `exp`/`nbf`, and `aud` or
+ * `client_id` against the configured audience.
  */
 export class JwtVerifier {
   private readonly keySets = new Map<string, Promise<KeySet>>();
 
-  private keySet(issuer: string): Promise<KeySet> {
-    let p = this.keySets.get(issuer);
+  private keySet(cfg: JwtConfiguration): Promise<KeySet> {
+    const id = cfg.jwks ? `inline:${JSON.stringify(cfg.jwks)}` : cfg.jwksUri ? `uri:${cfg.jwksUri}` : `issuer:${cfg.issuer}`;
+    let p = this.keySets.get(id);
     if (!p) {
-      p = discoverJwksUri(issuer).then((uri) => createRemoteJWKSet(new URL(uri), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 }));
-      p.catch(() => this.keySets.delete(issuer));
-      this.keySets.set(issuer, p);
+      if (cfg.jwks) {
+        const jwks = cfg.jwks as unknown as JSONWebKeySet;
+        p = Promise.resolve(createLocalJWKSet(jwks));
+      } else {
+        const uri = cfg.jwksUri ? Promise.resolve(cfg.jwksUri) : discoverJwksUri(cfg.issuer!);
+        p = uri.then((u) => createRemoteJWKSet(new URL(u), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 }));
+      }
+      p.catch(() => this.keySets.delete(id));
+      if (this.keySets.size >= 1000) this.keySets.delete(this.keySets.keys().next().value!);
+      this.keySets.set(id, p);
     }
     return p;
   }
 
-  /** The token's claims when valid; throws otherwise. */
-  async verify(token: string, cfg: NonNullable<AuthorizerSpec['jwtConfiguration']>): Promise<JWTPayload> {
+  /** The token's claims when valid; throws InvalidTokenError otherwise. */
+  async verify(token: string, cfg: JwtConfiguration): Promise<JWTPayload> {
     const issuer = cfg.issuer!;
-    const keys = await this.keySet(issuer);
-    const { payload } = await jwtVerify(token, keys, { issuer, clockTolerance: 0 });
+    let payload: JWTPayload;
+    try {
+      const keys = await this.keySet(cfg);
+      ({ payload } = await jwtVerify(token, keys, { issuer, clockTolerance: 0 }));
+    } catch (err) {
+      throw new InvalidTokenError(describe(err));
+    }
     const audience = cfg.audience ?? [];
     if (audience.length) {
       const aud = payload.aud === undefined ? [] : Array.isArray(payload.aud) ? payload.aud : [payload.aud];
       const clientId = typeof payload.client_id === 'string' ? payload.client_id : undefined;
       if (!aud.some((a) => audience.includes(a)) && !(clientId && audience.includes(clientId))) {
-        throw new Error('audience does not match');
+        throw new InvalidTokenError('the token does not have a valid audience');
       }
     }
     return payload;
@@ -79,9 +110,13 @@ export class LambdaAuthorizers {
 
   constructor(private readonly deps: { invoker: Invoker; clock: Clock }) {}
 
-  async authorize(a: AuthorizerSpec, identity: string[], event: Record<string, unknown>, arn: string): Promise<LambdaAuthResult> {
+  /**
+   * `scope` is API_ID/STAGE: results are cached per stage (ResetAuthorizersCache clears one),
+   * per authorizer (and its function), per identity source values.
+   */
+  async authorize(a: AuthorizerSpec, identity: string[], event: Record<string, unknown>, arn: string, scope = ''): Promise<LambdaAuthResult> {
     const ttl = a.authorizerResultTtlInSeconds ?? 0;
-    const key = `${a.authorizerId}\u0000${identity.join('\u0000')}`;
+    const key = `${scope}\u0000${a.authorizerId}\u0000${a.authorizerUri ?? ''}\u0000${identity.join('\u0000')}`;
     const now = this.deps.clock.now();
     let payload: Buffer | undefined;
     if (ttl > 0) {
@@ -118,5 +153,10 @@ export class LambdaAuthorizers {
     const out: LambdaAuthResult = { kind: 'allow', context: d.context };
     if (d.principalId !== undefined) out.principalId = d.principalId;
     return out;
+  }
+
+  /** Forgets cached results of one stage (`API_ID/STAGE`), as ResetAuthorizersCache does. */
+  reset(scope: string): void {
+    for (const k of this.cache.keys()) if (k.startsWith(`${scope}\u0000`)) this.cache.delete(k);
   }
 }

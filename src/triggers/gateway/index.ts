@@ -33,6 +33,7 @@ export function gatewayModule(): StratusModule {
       const store = new GatewayStore(ctx.sql);
       const table = new GatewayTable(store);
       await table.load();
+      const lambdaAuth = new LambdaAuthorizers({ invoker: ctx.invoker, clock: ctx.clock });
       const service = new GatewayService({
         store,
         changes: ctx.changes,
@@ -40,6 +41,7 @@ export function gatewayModule(): StratusModule {
         locale: ctx.locale,
         endpointFor: (apiId) => apiEndpoint(ctx.baseUrl(), apiId),
         onChanged: (apiId) => table.refresh(apiId),
+        resetAuthorizersCache: (apiId, stageName) => lambdaAuth.reset(`${apiId}/${stageName}`),
       });
       unsubscribe = ctx.changes.subscribe((e) => {
         if (e.kind === 'resource' && e.type === CHANGE_TYPE) void table.refresh(e.id);
@@ -48,7 +50,7 @@ export function gatewayModule(): StratusModule {
         table,
         invoker: ctx.invoker,
         jwt: new JwtVerifier(),
-        lambdaAuth: new LambdaAuthorizers({ invoker: ctx.invoker, clock: ctx.clock }),
+        lambdaAuth,
         clock: ctx.clock,
         locale: ctx.locale,
       };

@@ -8,7 +8,7 @@ import { gatewayError, mapResponseV1, mapResponseV2, type HttpResponse } from '.
 import type { Locale } from '../../core/model.js';
 import type { Invoker } from '../../invoke/types.js';
 import type { Clock } from '../../ports/index.js';
-import type { JwtVerifier, LambdaAuthorizers } from './authorizers.js';
+import { InvalidTokenError, type JwtVerifier, type LambdaAuthorizers } from './authorizers.js';
 import { domainOf, readBody, requestInfo, sendResponse, splitUrl } from './http-io.js';
 import type { CompiledApi, CompiledRoute, GatewayTable } from './table.js';
 import { DEFAULT_STAGE, type StageSpec } from './types.js';
@@ -20,8 +20,9 @@ const HOST_RE = /^([a-z0-9]+)\.execute-api\./;
 
 export const GatewayResponses = {
   notFound: () => gatewayError(404, 'Not Found'),
-  forbidden: () => gatewayError(403, 'Forbidden'),
-  unauthorized: (jwt = false) => gatewayError(401, 'Unauthorized', jwt ? [['www-authenticate', 'Bearer']] : []),
+  forbidden: (challenge?: string) => gatewayError(403, 'Forbidden', challenge ? [['www-authenticate', challenge]] : []),
+  /** With a JWT authorizer the answer carries a WWW-Authenticate challenge (RFC 6750). */
+  unauthorized: (challenge?: string) => gatewayError(401, 'Unauthorized', challenge ? [['www-authenticate', challenge]] : []),
   internal: () => gatewayError(500, 'Internal Server Error'),
   badGateway: () => gatewayError(502, 'Internal Server Error'),
   unavailable: () => gatewayError(503, 'Service Unavailable'),
@@ -177,15 +178,19 @@ async function authorize(
   });
 
   if (type === 'JWT') {
-    if (!identity) return GatewayResponses.unauthorized(true);
+    if (!identity) return GatewayResponses.unauthorized('Bearer');
     let claims: Record<string, unknown>;
     try {
       claims = (await deps.jwt.verify(bearerToken(identity[0]!), a.jwtConfiguration ?? {})) as Record<string, unknown>;
-    } catch {
-      return GatewayResponses.unauthorized(true);
+    } catch (err) {
+      const why = err instanceof InvalidTokenError ? err.message : 'the token is invalid';
+      return GatewayResponses.unauthorized(`Bearer scope="" error="invalid_token" error_description="${why}"`);
     }
     const scopes = tokenScopes(claims);
-    if (!scopesAllow(route.route.authorizationScopes, scopes)) return GatewayResponses.forbidden();
+    const wanted = route.route.authorizationScopes ?? [];
+    if (!scopesAllow(wanted, scopes)) {
+      return GatewayResponses.forbidden(`Bearer scope="${wanted.join(' ')}" error="insufficient_scope" error_description="expected scopes: [${wanted.join(' ')}]"`);
+    }
     const jwt = { claims: stringifyClaims(claims), scopes: scopes.length ? scopes : null };
     ctx.authorizer = v1 ? jwt : { jwt };
     return undefined;
@@ -199,7 +204,9 @@ async function authorize(
     const base = buildEventV1(info, ctx);
     delete base.body;
     delete base.isBase64Encoded;
-    event = { ...base, type: 'REQUEST', methodArn: arn, identitySource: (identity ?? []).join(','), authorizationToken: identity?.[0] };
+    // As documented for 1.0: identitySource and authorizationToken both carry the values comma-joined.
+    const joined = (identity ?? []).join(',');
+    event = { ...base, type: 'REQUEST', methodArn: arn, identitySource: joined, authorizationToken: joined };
   } else {
     const base = buildEventV2(info, ctx);
     delete base.body;
@@ -207,7 +214,7 @@ async function authorize(
     event = { version: '2.0', type: 'REQUEST', routeArn: arn, identitySource: identity ?? [], ...base };
     event.version = '2.0';
   }
-  const r = await deps.lambdaAuth.authorize(a, identity ?? [], event, arn);
+  const r = await deps.lambdaAuth.authorize(a, identity ?? [], event, arn, `${api.api.apiId}/${ctx.stage}`);
   if (r.kind === 'error') return GatewayResponses.internal();
   if (r.kind === 'deny') return GatewayResponses.forbidden();
   if (v1) ctx.authorizer = { ...r.context, ...(r.principalId !== undefined ? { principalId: r.principalId } : {}) };

@@ -9,7 +9,8 @@ import type { ChangeFeed, Clock } from '../../ports/index.js';
 import type { GatewayStore } from './store.js';
 import {
   DEFAULT_STAGE, DEFAULT_TIMEOUT_MS,
-  type ApiSpec, type AuthorizerSpec, type ChildKind, type ChildSpec, type IntegrationSpec, type RouteSpec, type StageSpec,
+  type ApiSpec, type AuthorizerSpec, type ChildKind, type ChildSpec, type IntegrationSpec, type JwtConfiguration,
+  type RouteSpec, type StageSpec,
 } from './types.js';
 
 export const CHANGE_TYPE = 'apigw';
@@ -132,6 +133,8 @@ export class GatewayService {
       endpointFor: (apiId: string) => string;
       /** Read-your-writes on this node: refresh the local routing table before answering. */
       onChanged?: (apiId: string) => Promise<void>;
+      /** Drops this node's cached Lambda authorizer results of one stage. */
+      resetAuthorizersCache?: (apiId: string, stageName: string) => void;
     },
   ) {}
 
@@ -440,6 +443,11 @@ export class GatewayService {
     return next;
   }
 
+  async resetAuthorizersCache(apiId: string, stageName: string): Promise<void> {
+    await this.requireChild(apiId, 'stage', stageName);
+    this.deps.resetAuthorizersCache?.(apiId, stageName);
+  }
+
   // ---- authorizers
 
   private applyAuthorizerInput(cur: AuthorizerSpec, input: Input): AuthorizerSpec {
@@ -453,11 +461,24 @@ export class GatewayService {
     const jwt = input.jwtConfiguration;
     if (jwt !== undefined && jwt !== null) {
       if (typeof jwt !== 'object' || Array.isArray(jwt)) throw GatewayErrors.badRequest('Invalid input: jwtConfiguration must be an object');
-      const j: AuthorizerSpec['jwtConfiguration'] = {};
+      const j: JwtConfiguration = {};
       const aud = strList(jwt as Input, 'audience');
       const iss = str(jwt as Input, 'issuer');
+      const jwksUri = str(jwt as Input, 'jwksUri', { max: 2048 });
+      const jwks = (jwt as Input).jwks;
       if (aud) j.audience = aud;
       if (iss) j.issuer = iss;
+      if (jwksUri !== undefined) {
+        if (!/^https?:\/\//.test(jwksUri)) throw GatewayErrors.badRequest(`Invalid jwksUri ${jwksUri}: must be an http(s) URL`);
+        j.jwksUri = jwksUri;
+      }
+      if (jwks !== undefined && jwks !== null) {
+        const keys = (jwks as { keys?: unknown }).keys;
+        if (typeof jwks !== 'object' || !Array.isArray(keys) || keys.some((k) => typeof k !== 'object' || k === null || Array.isArray(k))) {
+          throw GatewayErrors.badRequest('Invalid jwks: must be a JWK Set, {"keys": [...]}');
+        }
+        j.jwks = { keys: keys as Array<Record<string, unknown>> };
+      }
       next.jwtConfiguration = j;
     }
     const uri = str(input, 'authorizerUri', { max: 2048 });

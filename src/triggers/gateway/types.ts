@@ -61,13 +61,25 @@ export interface AuthorizerSpec {
   name: string;
   authorizerType: 'JWT' | 'REQUEST';
   identitySource: string[];
-  jwtConfiguration?: { audience?: string[]; issuer?: string };
+  jwtConfiguration?: JwtConfiguration;
   authorizerUri?: string;
   authorizerPayloadFormatVersion?: '1.0' | '2.0';
   authorizerResultTtlInSeconds?: number;
   enableSimpleResponses?: boolean;
   identityValidationExpression?: string;
   authorizerCredentialsArn?: string;
+}
+
+/**
+ * API Gateway's JwtConfiguration (audience, issuer), plus two Stratus extensions for identity
+ * providers without OpenID discovery: `jwksUri` (where the keys are) and `jwks` (the JWK Set
+ * itself, inline). Without either, keys come from the issuer's discovery document, as in AWS.
+ */
+export interface JwtConfiguration {
+  audience?: string[];
+  issuer?: string;
+  jwksUri?: string;
+  jwks?: { keys: Array<Record<string, unknown>> };
 }
 
 export type ChildKind = 'route' | 'integration' | 'stage' | 'authorizer';
