@@ -8,7 +8,7 @@ type Params = Record<string, string>;
 
 /**
  * API Gateway v2 management (REST-JSON, camelCase fields, paths from botocore's apigatewayv2
- * model) for HTTP APIs: apis, routes, integrations, stages, authorizers, CORS configuration.
+ * model) for HTTP APIs: apis, routes, integrations, stages, deployments, authorizers, CORS configuration.
  */
 export function registerApiGatewayV2(http: FastifyInstance, service: GatewayService): void {
   const op = (status: number, fn: (params: Params, body: Input, query: Input) => Promise<unknown>) =>
@@ -37,6 +37,7 @@ export function registerApiGatewayV2(http: FastifyInstance, service: GatewayServ
     { path: 'integrations', param: 'integrationId', kind: 'integration', create: (a, b) => service.createIntegration(a, b), update: (a, id, b) => service.updateIntegration(a, id, b) },
     { path: 'stages', param: 'stageName', kind: 'stage', create: (a, b) => service.createStage(a, b), update: (a, id, b) => service.updateStage(a, id, b) },
     { path: 'authorizers', param: 'authorizerId', kind: 'authorizer', create: (a, b) => service.createAuthorizer(a, b), update: (a, id, b) => service.updateAuthorizer(a, id, b) },
+    { path: 'deployments', param: 'deploymentId', kind: 'deployment', create: (a, b) => service.createDeployment(a, b), update: (a, id, b) => service.updateDeployment(a, id, b) },
   ];
   for (const c of children) {
     const base = `/v2/apis/:apiId/${c.path}`;

@@ -107,7 +107,8 @@ export async function serveGateway(deps: GatewayDeps, req: IncomingMessage, res:
     reply(out, idHeader);
   };
 
-  const match = api.routes.match(method, stagePath);
+  // A stage without autoDeploy serves its deployment, and nothing before it has one.
+  const match = api.stageRoutes.get(stage.stageName)?.match(method, stagePath);
   if (!match) return finish(GatewayResponses.notFound());
   const route = match.route;
   const integration = route.integration;

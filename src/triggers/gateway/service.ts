@@ -9,7 +9,7 @@ import type { ChangeFeed, Clock } from '../../ports/index.js';
 import type { GatewayStore } from './store.js';
 import {
   DEFAULT_STAGE, DEFAULT_TIMEOUT_MS,
-  type ApiSpec, type AuthorizerSpec, type ChildKind, type ChildSpec, type IntegrationSpec, type JwtConfiguration,
+  type ApiSpec, type AuthorizerSpec, type ChildKind, type ChildSpec, type DeploymentSpec, type IntegrationSpec, type JwtConfiguration,
   type RouteSpec, type StageSpec,
 } from './types.js';
 
@@ -120,7 +120,14 @@ function page<T>(items: T[], input: Input): { items: T[]; nextToken?: string } {
   return out;
 }
 
-const KIND_NAMES: Record<ChildKind, string> = { route: 'Route', integration: 'Integration', stage: 'Stage', authorizer: 'Authorizer' };
+const KIND_NAMES: Record<ChildKind, string> = { route: 'Route', integration: 'Integration', stage: 'Stage', authorizer: 'Authorizer', deployment: 'Deployment' };
+
+/** A child as the wire shows it: a deployment's stored snapshot stays inside. */
+function wire<T extends ChildSpec>(kind: ChildKind, spec: T): T {
+  if (kind !== 'deployment') return spec;
+  const { snapshot: _snapshot, ...rest } = spec as DeploymentSpec;
+  return rest as T;
+}
 
 /** API Gateway v2 management for HTTP APIs. Every write announces `{resource, apigw, apiId}`. */
 export class GatewayService {
@@ -208,6 +215,7 @@ export class GatewayService {
         connectionType: 'INTERNET',
         payloadFormatVersion: '2.0',
         timeoutInMillis: DEFAULT_TIMEOUT_MS,
+        apiGatewayManaged: true,
       };
       const route: RouteSpec = {
         routeId: newId(7),
@@ -215,8 +223,11 @@ export class GatewayService {
         apiKeyRequired: false,
         authorizationType: 'NONE',
         target: `integrations/${integration.integrationId}`,
+        apiGatewayManaged: true,
       };
-      const stage: StageSpec = { stageName: DEFAULT_STAGE, autoDeploy: true, createdDate: now, lastUpdatedDate: now, defaultRouteSettings: {}, routeSettings: {}, tags: {} };
+      const stage: StageSpec = {
+        stageName: DEFAULT_STAGE, autoDeploy: true, createdDate: now, lastUpdatedDate: now, defaultRouteSettings: {}, routeSettings: {}, tags: {}, apiGatewayManaged: true,
+      };
       children.push(
         { kind: 'integration', id: integration.integrationId, spec: integration },
         { kind: 'route', id: route.routeId, spec: route },
@@ -417,6 +428,14 @@ export class GatewayService {
     return next;
   }
 
+  /** A stage may only point at a deployment of its own API. */
+  private async requireDeployment(apiId: string, deploymentId: string | undefined): Promise<void> {
+    if (deploymentId === undefined) return;
+    if (!(await this.store.getChild(apiId, 'deployment', deploymentId))) {
+      throw GatewayErrors.notFound(`Invalid Deployment identifier specified ${this.deps.locale.accountId}:${apiId}:${deploymentId}`, 'Deployment');
+    }
+  }
+
   async createStage(apiId: string, input: Input): Promise<StageSpec> {
     await this.requireApi(apiId);
     const stageName = str(input, 'stageName', { required: true, min: 1, max: 128 })!;
@@ -428,6 +447,7 @@ export class GatewayService {
       { stageName, autoDeploy: false, createdDate: now, lastUpdatedDate: now, defaultRouteSettings: {}, routeSettings: {}, tags: strMap(input, 'tags') ?? {} },
       input,
     );
+    await this.requireDeployment(apiId, stage.deploymentId);
     if (!(await this.store.createChild(apiId, 'stage', stageName, stage, this.deps.clock.now()))) {
       throw GatewayErrors.conflict(`Stage already exists: ${stageName}`);
     }
@@ -438,6 +458,7 @@ export class GatewayService {
   async updateStage(apiId: string, stageName: string, input: Input): Promise<StageSpec> {
     const cur = await this.requireChild<StageSpec>(apiId, 'stage', stageName);
     const next = this.applyStageInput(cur, input);
+    if (next.deploymentId !== cur.deploymentId) await this.requireDeployment(apiId, next.deploymentId);
     await this.store.updateChild(apiId, 'stage', stageName, next);
     await this.changed(apiId);
     return next;
@@ -446,6 +467,46 @@ export class GatewayService {
   async resetAuthorizersCache(apiId: string, stageName: string): Promise<void> {
     await this.requireChild(apiId, 'stage', stageName);
     this.deps.resetAuthorizersCache?.(apiId, stageName);
+  }
+
+  // ---- deployments
+
+  /**
+   * Snapshots the API's routes, integrations and authorizers. A stage without autoDeploy serves
+   * the snapshot its deploymentId names; with StageName, that stage now points at this one.
+   */
+  async createDeployment(apiId: string, input: Input): Promise<DeploymentSpec> {
+    await this.requireApi(apiId);
+    const description = str(input, 'description', { max: 1024 });
+    const stageName = str(input, 'stageName', { min: 1, max: 128 });
+    const stage = stageName !== undefined ? await this.requireChild<StageSpec>(apiId, 'stage', stageName) : undefined;
+    const deployment: DeploymentSpec = {
+      deploymentId: newId(6),
+      createdDate: this.now(),
+      autoDeployed: false,
+      deploymentStatus: 'DEPLOYED',
+      snapshot: {
+        routes: await this.store.listChildren<RouteSpec>(apiId, 'route'),
+        integrations: await this.store.listChildren<IntegrationSpec>(apiId, 'integration'),
+        authorizers: await this.store.listChildren<AuthorizerSpec>(apiId, 'authorizer'),
+      },
+    };
+    if (description !== undefined) deployment.description = description;
+    await this.store.createChild(apiId, 'deployment', deployment.deploymentId, deployment, this.deps.clock.now());
+    if (stage) {
+      await this.store.updateChild(apiId, 'stage', stage.stageName, { ...stage, deploymentId: deployment.deploymentId, lastUpdatedDate: this.now() });
+    }
+    await this.changed(apiId);
+    return wire('deployment', deployment);
+  }
+
+  async updateDeployment(apiId: string, id: string, input: Input): Promise<DeploymentSpec> {
+    const cur = await this.requireChild<DeploymentSpec>(apiId, 'deployment', id);
+    const next = { ...cur };
+    const description = str(input, 'description', { max: 1024 });
+    if (description !== undefined) next.description = description;
+    await this.store.updateChild(apiId, 'deployment', id, next);
+    return wire('deployment', next);
   }
 
   // ---- authorizers
@@ -541,12 +602,13 @@ export class GatewayService {
   // ---- generic child reads and deletes
 
   async getChild<T extends ChildSpec>(apiId: string, kind: ChildKind, id: string): Promise<T> {
-    return this.requireChild<T>(apiId, kind, id);
+    return wire(kind, await this.requireChild<T>(apiId, kind, id));
   }
 
   async listChildren<T extends ChildSpec>(apiId: string, kind: ChildKind, input: Input): Promise<{ items: T[]; nextToken?: string }> {
     await this.requireApi(apiId);
-    return page(await this.store.listChildren<T>(apiId, kind), input);
+    const p = page(await this.store.listChildren<T>(apiId, kind), input);
+    return { ...p, items: p.items.map((c) => wire(kind, c)) };
   }
 
   async deleteChild(apiId: string, kind: ChildKind, id: string): Promise<void> {
@@ -555,6 +617,11 @@ export class GatewayService {
       const routes = await this.store.listChildren<RouteSpec>(apiId, 'route');
       const used = routes.find((r) => (kind === 'integration' ? r.target === `integrations/${id}` : r.authorizerId === id));
       if (used) throw GatewayErrors.conflict(`Cannot delete ${KIND_NAMES[kind].toLowerCase()} ${id}: route ${used.routeKey} (${used.routeId}) uses it`);
+    }
+    if (kind === 'deployment') {
+      const stages = await this.store.listChildren<StageSpec>(apiId, 'stage');
+      const active = stages.find((st) => st.deploymentId === id);
+      if (active) throw GatewayErrors.badRequest(`Active stages pointing to this deployment must be moved or deleted: ${active.stageName}`);
     }
     await this.store.deleteChild(apiId, kind, id);
     await this.changed(apiId);

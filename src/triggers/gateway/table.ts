@@ -1,7 +1,7 @@
 import { RouteTable, parseRouteKey } from '../../core/route-match.js';
 import { integrationFunction } from './service.js';
 import type { ApiBundle, GatewayStore } from './store.js';
-import type { ApiSpec, AuthorizerSpec, IntegrationSpec, RouteSpec, StageSpec } from './types.js';
+import type { ApiSpec, AuthorizerSpec, DeploymentSpec, IntegrationSpec, RouteSpec, StageSpec } from './types.js';
 
 export interface CompiledIntegration {
   spec: IntegrationSpec;
@@ -20,24 +20,19 @@ export interface CompiledRoute {
 export interface CompiledApi {
   api: ApiSpec;
   stages: Map<string, StageSpec>;
+  /** The live routes: what every autoDeploy stage serves. */
   routes: RouteTable<CompiledRoute>;
+  /** Per stage: the live table with autoDeploy, else its deployment's; none: the stage serves nothing. */
+  stageRoutes: Map<string, RouteTable<CompiledRoute>>;
 }
 
-export function compileApi(bundle: ApiBundle): CompiledApi {
-  const stages = new Map<string, StageSpec>();
+function compileRoutes(routes: RouteSpec[], integrationSpecs: IntegrationSpec[], authorizerSpecs: AuthorizerSpec[]): RouteTable<CompiledRoute> {
   const integrations = new Map<string, CompiledIntegration>();
-  const authorizers = new Map<string, AuthorizerSpec>();
-  const routes: RouteSpec[] = [];
-  for (const c of bundle.children) {
-    if (c.kind === 'stage') stages.set((c.spec as StageSpec).stageName, c.spec as StageSpec);
-    else if (c.kind === 'authorizer') authorizers.set((c.spec as AuthorizerSpec).authorizerId, c.spec as AuthorizerSpec);
-    else if (c.kind === 'route') routes.push(c.spec as RouteSpec);
-    else if (c.kind === 'integration') {
-      const spec = c.spec as IntegrationSpec;
-      const fn = spec.integrationUri ? integrationFunction(spec.integrationUri) : undefined;
-      integrations.set(spec.integrationId, { spec, ...fn });
-    }
+  for (const spec of integrationSpecs) {
+    const fn = spec.integrationUri ? integrationFunction(spec.integrationUri) : undefined;
+    integrations.set(spec.integrationId, { spec, ...fn });
   }
+  const authorizers = new Map<string, AuthorizerSpec>(authorizerSpecs.map((a) => [a.authorizerId, a]));
   const entries = routes.map((route) => {
     const parsed = parseRouteKey(route.routeKey);
     const integrationId = route.target?.startsWith('integrations/') ? route.target.slice('integrations/'.length) : undefined;
@@ -49,7 +44,40 @@ export function compileApi(bundle: ApiBundle): CompiledApi {
     };
     return { routeKey: route.routeKey, value: compiled };
   });
-  return { api: bundle.api, stages, routes: new RouteTable(entries) };
+  return new RouteTable(entries);
+}
+
+export function compileApi(bundle: ApiBundle): CompiledApi {
+  const stages = new Map<string, StageSpec>();
+  const deployments = new Map<string, DeploymentSpec>();
+  const integrations: IntegrationSpec[] = [];
+  const authorizers: AuthorizerSpec[] = [];
+  const routes: RouteSpec[] = [];
+  for (const c of bundle.children) {
+    if (c.kind === 'stage') stages.set((c.spec as StageSpec).stageName, c.spec as StageSpec);
+    else if (c.kind === 'authorizer') authorizers.push(c.spec as AuthorizerSpec);
+    else if (c.kind === 'route') routes.push(c.spec as RouteSpec);
+    else if (c.kind === 'integration') integrations.push(c.spec as IntegrationSpec);
+    else if (c.kind === 'deployment') deployments.set((c.spec as DeploymentSpec).deploymentId, c.spec as DeploymentSpec);
+  }
+  const live = compileRoutes(routes, integrations, authorizers);
+  const stageRoutes = new Map<string, RouteTable<CompiledRoute>>();
+  const deployed = new Map<string, RouteTable<CompiledRoute>>();
+  for (const stage of stages.values()) {
+    if (stage.autoDeploy) {
+      stageRoutes.set(stage.stageName, live);
+      continue;
+    }
+    const snap = stage.deploymentId ? deployments.get(stage.deploymentId)?.snapshot : undefined;
+    if (!snap) continue;
+    let table = deployed.get(stage.deploymentId!);
+    if (!table) {
+      table = compileRoutes(snap.routes, snap.integrations, snap.authorizers);
+      deployed.set(stage.deploymentId!, table);
+    }
+    stageRoutes.set(stage.stageName, table);
+  }
+  return { api: bundle.api, stages, routes: live, stageRoutes };
 }
 
 /**

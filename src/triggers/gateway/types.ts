@@ -28,6 +28,8 @@ export interface RouteSpec {
   operationName?: string;
   requestParameters?: Record<string, unknown>;
   target?: string;
+  /** True for what quick create made (API Gateway marks those resources as managed). */
+  apiGatewayManaged?: boolean;
 }
 
 export interface IntegrationSpec {
@@ -41,6 +43,7 @@ export interface IntegrationSpec {
   description?: string;
   credentialsArn?: string;
   requestParameters?: Record<string, string>;
+  apiGatewayManaged?: boolean;
 }
 
 export interface StageSpec {
@@ -52,8 +55,10 @@ export interface StageSpec {
   stageVariables?: Record<string, string>;
   defaultRouteSettings?: Record<string, unknown>;
   routeSettings?: Record<string, unknown>;
+  /** The deployment a stage without autoDeploy serves; it serves nothing until it has one. */
   deploymentId?: string;
   tags: Record<string, string>;
+  apiGatewayManaged?: boolean;
 }
 
 export interface AuthorizerSpec {
@@ -82,8 +87,25 @@ export interface JwtConfiguration {
   jwks?: { keys: Array<Record<string, unknown>> };
 }
 
-export type ChildKind = 'route' | 'integration' | 'stage' | 'authorizer';
-export type ChildSpec = RouteSpec | IntegrationSpec | StageSpec | AuthorizerSpec;
+/** The routes, integrations and authorizers of an API as they were when it was deployed. */
+export interface DeploymentSnapshot {
+  routes: RouteSpec[];
+  integrations: IntegrationSpec[];
+  authorizers: AuthorizerSpec[];
+}
+
+export interface DeploymentSpec {
+  deploymentId: string;
+  createdDate: string;
+  description?: string;
+  autoDeployed: boolean;
+  deploymentStatus: 'DEPLOYED';
+  /** Stored, never on the wire. */
+  snapshot?: DeploymentSnapshot;
+}
+
+export type ChildKind = 'route' | 'integration' | 'stage' | 'authorizer' | 'deployment';
+export type ChildSpec = RouteSpec | IntegrationSpec | StageSpec | AuthorizerSpec | DeploymentSpec;
 
 export const DEFAULT_STAGE = '$default';
 export const DEFAULT_TIMEOUT_MS = 30_000;

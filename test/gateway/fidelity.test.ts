@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import {
+  ApiGatewayV2Client, CreateApiCommand, CreateDeploymentCommand, CreateIntegrationCommand, CreateRouteCommand, CreateStageCommand,
+  DeleteDeploymentCommand, GetDeploymentCommand, GetDeploymentsCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand,
+  GetStagesCommand, UpdateDeploymentCommand, UpdateStageCommand,
+} from '@aws-sdk/client-apigatewayv2';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { serviceMissing } from '../helpers/services.js';
+import { clientConfig } from '../helpers/server.js';
+import { ECHO, createNodeFunction, fnArn, json, request, startGatewayServer } from './helpers.js';
+
+const awsVersion = spawnSync('aws', ['--version'], { encoding: 'utf8' });
+const hasAws = awsVersion.status === 0;
+const AWS_ENV = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' };
+
+describe('HTTP API fidelity: event shapes, deployments, the AWS CLI', () => {
+  let server: Awaited<ReturnType<typeof startGatewayServer>>;
+  let gw: ApiGatewayV2Client;
+  let lambda: LambdaClient;
+
+  before(async () => {
+    server = await startGatewayServer();
+    gw = new ApiGatewayV2Client(clientConfig(server.endpoint));
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    await createNodeFunction(lambda, 'echo', ECHO);
+  });
+  after(async () => {
+    gw?.destroy();
+    lambda?.destroy();
+    await server?.stop();
+  });
+
+  const viaPath = (id: string, path: string, opts: Partial<Parameters<typeof request>[0]> = {}) =>
+    request({ port: server.port, path: `/_apis/${id}${path}`, ...opts });
+
+  /** An API with one integration of the given payload version and the given routes. */
+  const makeApi = async (name: string, version: '1.0' | '2.0', routeKeys: string[], stage?: { name: string; autoDeploy: boolean }) => {
+    const apiId = (await gw.send(new CreateApiCommand({ Name: name, ProtocolType: 'HTTP' }))).ApiId!;
+    const integ = await gw.send(new CreateIntegrationCommand({ ApiId: apiId, IntegrationType: 'AWS_PROXY', IntegrationUri: fnArn('echo'), PayloadFormatVersion: version }));
+    for (const k of routeKeys) await gw.send(new CreateRouteCommand({ ApiId: apiId, RouteKey: k, Target: `integrations/${integ.IntegrationId}` }));
+    if (stage) await gw.send(new CreateStageCommand({ ApiId: apiId, StageName: stage.name, AutoDeploy: stage.autoDeploy }));
+    return { apiId, integrationId: integ.IntegrationId! };
+  };
+
+  test('payload 2.0 event: exactly the documented fields', async () => {
+    const { apiId } = await makeApi('v2shape', '2.0', ['POST /things/{id}'], { name: '$default', autoDeploy: true });
+    const r = await viaPath(apiId, '/things/9?x=1', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: 'a=1', 'user-agent': 'ua/1', 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'gopher' },
+      body: '{"k":1}',
+    });
+    assert.equal(r.status, 200, r.body.toString());
+    const ev = json(r);
+    assert.deepEqual(Object.keys(ev).sort(), [
+      'body', 'cookies', 'headers', 'isBase64Encoded', 'pathParameters', 'queryStringParameters', 'rawPath', 'rawQueryString', 'requestContext', 'routeKey', 'version',
+    ]);
+    assert.deepEqual(Object.keys(ev.requestContext).sort(), ['accountId', 'apiId', 'domainName', 'domainPrefix', 'http', 'requestId', 'routeKey', 'stage', 'time', 'timeEpoch']);
+    assert.deepEqual(Object.keys(ev.requestContext.http).sort(), ['method', 'path', 'protocol', 'sourceIp', 'userAgent']);
+    assert.equal(ev.requestContext.domainName, `${apiId}.execute-api.localhost`);
+    assert.equal(ev.requestContext.domainPrefix, apiId);
+    assert.equal(ev.requestContext.http.protocol, 'HTTP/1.1');
+    assert.equal(ev.requestContext.routeKey, 'POST /things/{id}');
+    for (const k of Object.keys(ev.headers)) assert.equal(k, k.toLowerCase(), `2.0 header names are lower-cased: ${k}`);
+  });
+
+  test('payload 1.0 event: exactly the documented fields', async () => {
+    const { apiId } = await makeApi('v1shape', '1.0', ['GET /legacy/{id}'], { name: 'v1', autoDeploy: true });
+    const r = await viaPath(apiId, '/v1/legacy/3?m=1&m=2', { headers: { 'X-Custom': 'a', 'user-agent': 'ua/1' } });
+    assert.equal(r.status, 200, r.body.toString());
+    const ev = json(r);
+    assert.deepEqual(Object.keys(ev).sort(), [
+      'body', 'headers', 'httpMethod', 'isBase64Encoded', 'multiValueHeaders', 'multiValueQueryStringParameters', 'path', 'pathParameters',
+      'queryStringParameters', 'requestContext', 'resource', 'stageVariables', 'version',
+    ]);
+    assert.deepEqual(Object.keys(ev.requestContext).sort(), [
+      'accountId', 'apiId', 'authorizer', 'domainName', 'domainPrefix', 'extendedRequestId', 'httpMethod', 'identity', 'path', 'protocol',
+      'requestId', 'requestTime', 'requestTimeEpoch', 'resourceId', 'resourcePath', 'stage',
+    ]);
+    assert.deepEqual(Object.keys(ev.requestContext.identity).sort(), [
+      'accessKey', 'accountId', 'caller', 'cognitoAuthenticationProvider', 'cognitoAuthenticationType', 'cognitoIdentityId', 'cognitoIdentityPoolId',
+      'principalOrgId', 'sourceIp', 'user', 'userAgent', 'userArn',
+    ]);
+    assert.equal(ev.resource, '/legacy/{id}');
+    assert.equal(ev.path, '/v1/legacy/3');
+    assert.equal(ev.requestContext.path, '/v1/legacy/3');
+    assert.equal(ev.requestContext.resourcePath, '/legacy/{id}');
+    assert.equal(ev.requestContext.stage, 'v1');
+    assert.deepEqual(ev.requestContext.authorizer, { claims: null, scopes: null });
+    assert.equal(ev.body, null);
+    assert.equal(ev.stageVariables, null);
+    assert.deepEqual(ev.multiValueQueryStringParameters, { m: ['1', '2'] });
+    assert.equal(ev.headers['X-Custom'], 'a', '1.0 keeps header names as sent');
+  });
+
+  test('quick create marks its route, integration and stage as API Gateway managed', async () => {
+    const api = await gw.send(new CreateApiCommand({ Name: 'managed', ProtocolType: 'HTTP', Target: fnArn('echo'), RouteKey: 'GET /m' }));
+    const [route] = (await gw.send(new GetRoutesCommand({ ApiId: api.ApiId }))).Items!;
+    const [integ] = (await gw.send(new GetIntegrationsCommand({ ApiId: api.ApiId }))).Items!;
+    const [stage] = (await gw.send(new GetStagesCommand({ ApiId: api.ApiId }))).Items!;
+    assert.equal(route!.RouteKey, 'GET /m');
+    assert.equal(route!.ApiGatewayManaged, true);
+    assert.equal(integ!.ApiGatewayManaged, true);
+    assert.equal(integ!.PayloadFormatVersion, '2.0');
+    assert.equal(stage!.ApiGatewayManaged, true);
+    assert.equal(stage!.AutoDeploy, true);
+  });
+
+  test('a stage without autoDeploy serves its deployment, and nothing before it has one', async () => {
+    const { apiId, integrationId } = await makeApi('deploys', '2.0', ['GET /a'], { name: 'prod', autoDeploy: false });
+    await gw.send(new CreateStageCommand({ ApiId: apiId, StageName: 'live', AutoDeploy: true }));
+    const none = await viaPath(apiId, '/prod/a');
+    assert.equal(none.status, 404, 'not deployed yet');
+    assert.deepEqual(json(none), { message: 'Not Found' });
+    assert.equal((await viaPath(apiId, '/live/a')).status, 200, 'an autoDeploy stage serves at once');
+
+    const d1 = await gw.send(new CreateDeploymentCommand({ ApiId: apiId, StageName: 'prod', Description: 'first' }));
+    assert.match(d1.DeploymentId!, /^[a-z0-9]+$/);
+    assert.equal(d1.DeploymentStatus, 'DEPLOYED');
+    assert.equal(d1.AutoDeployed, false);
+    assert.ok(d1.CreatedDate instanceof Date);
+    assert.equal((await gw.send(new GetStageCommand({ ApiId: apiId, StageName: 'prod' }))).DeploymentId, d1.DeploymentId);
+    assert.equal(json(await viaPath(apiId, '/prod/a')).routeKey, 'GET /a');
+
+    // A route added later is live on the autoDeploy stage only, until the next deployment.
+    await gw.send(new CreateRouteCommand({ ApiId: apiId, RouteKey: 'GET /b', Target: `integrations/${integrationId}` }));
+    assert.equal((await viaPath(apiId, '/live/b')).status, 200);
+    assert.equal((await viaPath(apiId, '/prod/b')).status, 404);
+    const d2 = await gw.send(new CreateDeploymentCommand({ ApiId: apiId }));
+    assert.equal((await viaPath(apiId, '/prod/b')).status, 404, 'a deployment without StageName moves no stage');
+    await gw.send(new UpdateStageCommand({ ApiId: apiId, StageName: 'prod', DeploymentId: d2.DeploymentId }));
+    assert.equal((await viaPath(apiId, '/prod/b')).status, 200);
+
+    const list = await gw.send(new GetDeploymentsCommand({ ApiId: apiId }));
+    assert.deepEqual(list.Items!.map((d) => d.DeploymentId), [d1.DeploymentId, d2.DeploymentId]);
+    assert.equal((await gw.send(new GetDeploymentCommand({ ApiId: apiId, DeploymentId: d1.DeploymentId }))).Description, 'first');
+    assert.equal((await gw.send(new UpdateDeploymentCommand({ ApiId: apiId, DeploymentId: d2.DeploymentId, Description: 'second' }))).Description, 'second');
+    const raw = (await (await fetch(`${server.endpoint}/v2/apis/${apiId}/deployments/${d1.DeploymentId}`)).json()) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(raw).sort(), ['autoDeployed', 'createdDate', 'deploymentId', 'deploymentStatus', 'description']);
+
+    await assert.rejects(gw.send(new DeleteDeploymentCommand({ ApiId: apiId, DeploymentId: d2.DeploymentId })), { name: 'BadRequestException' });
+    await gw.send(new DeleteDeploymentCommand({ ApiId: apiId, DeploymentId: d1.DeploymentId }));
+    await assert.rejects(gw.send(new GetDeploymentCommand({ ApiId: apiId, DeploymentId: d1.DeploymentId })), { name: 'NotFoundException' });
+    await assert.rejects(gw.send(new CreateStageCommand({ ApiId: apiId, StageName: 'qa', DeploymentId: 'nosuch' })), { name: 'NotFoundException' });
+    await assert.rejects(gw.send(new CreateDeploymentCommand({ ApiId: apiId, StageName: 'nosuch' })), { name: 'NotFoundException' });
+
+    // Turning autoDeploy on makes the stage serve the live routes.
+    await gw.send(new CreateRouteCommand({ ApiId: apiId, RouteKey: 'GET /c', Target: `integrations/${integrationId}` }));
+    assert.equal((await viaPath(apiId, '/prod/c')).status, 404);
+    await gw.send(new UpdateStageCommand({ ApiId: apiId, StageName: 'prod', AutoDeploy: true }));
+    assert.equal((await viaPath(apiId, '/prod/c')).status, 200);
+  });
+
+  test('the aws CLI (apigatewayv2) manages an API that then serves traffic', async (t) => {
+    if (!hasAws) return serviceMissing(t, 'the aws CLI', 'aws is not on PATH');
+    const aws = (...args: string[]) => new Promise<any>((resolve, reject) => {
+      execFile('aws', ['apigatewayv2', ...args, '--endpoint-url', server.endpoint, '--output', 'json'], { env: AWS_ENV, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`aws apigatewayv2 ${args.join(' ')}: ${stderr}`));
+        else resolve(stdout.trim() ? JSON.parse(stdout) : {});
+      });
+    });
+    const api = await aws('create-api', '--name', 'cli', '--protocol-type', 'HTTP', '--target', fnArn('echo'), '--route-key', 'GET /hi/{name}');
+    assert.match(api.ApiId, /^[a-z0-9]{10}$/);
+    const hi = await viaPath(api.ApiId, '/hi/bob?x=1');
+    assert.equal(hi.status, 200, hi.body.toString());
+    assert.deepEqual(json(hi).pathParameters, { name: 'bob' });
+
+    const integ = await aws('create-integration', '--api-id', api.ApiId, '--integration-type', 'AWS_PROXY', '--integration-uri', fnArn('echo'), '--payload-format-version', '1.0');
+    const route = await aws('create-route', '--api-id', api.ApiId, '--route-key', 'ANY /v1/{proxy+}', '--target', `integrations/${integ.IntegrationId}`);
+    assert.equal(route.RouteKey, 'ANY /v1/{proxy+}');
+    const stage = await aws('create-stage', '--api-id', api.ApiId, '--stage-name', 'dev', '--stage-variables', 'color=blue');
+    assert.equal(stage.AutoDeploy ?? false, false);
+    assert.equal((await viaPath(api.ApiId, '/dev/v1/a/b', { method: 'PUT' })).status, 404, 'dev has no deployment yet');
+    const dep = await aws('create-deployment', '--api-id', api.ApiId, '--stage-name', 'dev');
+    assert.equal(dep.DeploymentStatus, 'DEPLOYED');
+    const v1 = json(await viaPath(api.ApiId, '/dev/v1/a/b', { method: 'PUT' }));
+    assert.equal(v1.version, '1.0');
+    assert.deepEqual(v1.pathParameters, { proxy: 'a/b' });
+    assert.deepEqual(v1.stageVariables, { color: 'blue' });
+
+    await aws('update-api', '--api-id', api.ApiId, '--cors-configuration', 'AllowOrigins=https://app.example,AllowMethods=GET');
+    const pre = await viaPath(api.ApiId, '/hi/bob', { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers['access-control-allow-origin'], 'https://app.example');
+    const routes = await aws('get-routes', '--api-id', api.ApiId);
+    assert.deepEqual(routes.Items.map((r: { RouteKey: string }) => r.RouteKey).sort(), ['ANY /v1/{proxy+}', 'GET /hi/{name}']);
+    const stages = await aws('get-stages', '--api-id', api.ApiId);
+    assert.deepEqual(stages.Items.map((s: { StageName: string }) => s.StageName).sort(), ['$default', 'dev']);
+    await assert.rejects(aws('get-route', '--api-id', api.ApiId, '--route-id', 'nope'), /NotFoundException/);
+    await aws('delete-api', '--api-id', api.ApiId);
+    assert.equal((await viaPath(api.ApiId, '/hi/bob')).status, 404);
+  });
+});
