@@ -6,7 +6,7 @@ import {
   DeleteDeploymentCommand, GetDeploymentCommand, GetDeploymentsCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand,
   GetStagesCommand, UpdateDeploymentCommand, UpdateStageCommand,
 } from '@aws-sdk/client-apigatewayv2';
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import { CreateFunctionUrlConfigCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { serviceMissing } from '../helpers/services.js';
 import { clientConfig } from '../helpers/server.js';
 import { ECHO, createNodeFunction, fnArn, json, request, startGatewayServer } from './helpers.js';
@@ -14,8 +14,9 @@ import { ECHO, createNodeFunction, fnArn, json, request, startGatewayServer } fr
 const awsVersion = spawnSync('aws', ['--version'], { encoding: 'utf8' });
 const hasAws = awsVersion.status === 0;
 const AWS_ENV = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' };
+const TRACE = /^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$/;
 
-describe('HTTP API fidelity: event shapes, deployments, the AWS CLI', () => {
+describe('HTTP API fidelity: event shapes, front-door headers, deployments, the AWS CLI', () => {
   let server: Awaited<ReturnType<typeof startGatewayServer>>;
   let gw: ApiGatewayV2Client;
   let lambda: LambdaClient;
@@ -44,7 +45,7 @@ describe('HTTP API fidelity: event shapes, deployments, the AWS CLI', () => {
     return { apiId, integrationId: integ.IntegrationId! };
   };
 
-  test('payload 2.0 event: exactly the documented fields', async () => {
+  test('payload 2.0 event: exactly the documented fields, front-door headers added', async () => {
     const { apiId } = await makeApi('v2shape', '2.0', ['POST /things/{id}'], { name: '$default', autoDeploy: true });
     const r = await viaPath(apiId, '/things/9?x=1', {
       method: 'POST',
@@ -62,7 +63,15 @@ describe('HTTP API fidelity: event shapes, deployments, the AWS CLI', () => {
     assert.equal(ev.requestContext.domainPrefix, apiId);
     assert.equal(ev.requestContext.http.protocol, 'HTTP/1.1');
     assert.equal(ev.requestContext.routeKey, 'POST /things/{id}');
+    // What the front door adds: the client's X-Forwarded-For chain with the caller appended,
+    // the listener's port and protocol (the client's own values are replaced), a trace id.
+    assert.equal(ev.headers['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
+    assert.equal(ev.headers['x-forwarded-proto'], 'http');
+    assert.equal(ev.headers['x-forwarded-port'], String(server.port));
+    assert.match(ev.headers['x-amzn-trace-id'], TRACE);
     for (const k of Object.keys(ev.headers)) assert.equal(k, k.toLowerCase(), `2.0 header names are lower-cased: ${k}`);
+    const traced = json(await viaPath(apiId, '/things/9', { method: 'POST', headers: { 'x-amzn-trace-id': 'Root=1-00000000-000000000000000000000000' } }));
+    assert.equal(traced.headers['x-amzn-trace-id'], 'Root=1-00000000-000000000000000000000000', 'a client trace id is kept');
   });
 
   test('payload 1.0 event: exactly the documented fields', async () => {
@@ -92,6 +101,18 @@ describe('HTTP API fidelity: event shapes, deployments, the AWS CLI', () => {
     assert.equal(ev.stageVariables, null);
     assert.deepEqual(ev.multiValueQueryStringParameters, { m: ['1', '2'] });
     assert.equal(ev.headers['X-Custom'], 'a', '1.0 keeps header names as sent');
+    assert.equal(ev.headers['X-Forwarded-For'], '127.0.0.1');
+    assert.deepEqual(ev.multiValueHeaders['X-Forwarded-Proto'], ['http']);
+  });
+
+  test('function URL events get the front-door headers too', async () => {
+    const cfg = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'echo', AuthType: 'NONE' }));
+    const id = /^http:\/\/([a-z0-9]+)\.lambda-url\./.exec(cfg.FunctionUrl!)![1]!;
+    const ev = json(await request({ port: server.port, path: `/_urls/${id}/x`, headers: { 'x-forwarded-for': '198.51.100.1' } }));
+    assert.equal(ev.headers['x-forwarded-for'], '198.51.100.1, 127.0.0.1');
+    assert.equal(ev.headers['x-forwarded-proto'], 'http');
+    assert.equal(ev.headers['x-forwarded-port'], String(server.port));
+    assert.match(ev.headers['x-amzn-trace-id'], TRACE);
   });
 
   test('quick create marks its route, integration and stage as API Gateway managed', async () => {

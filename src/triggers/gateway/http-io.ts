@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { HttpRequestInfo } from '../../core/gateway-event.js';
@@ -50,14 +51,49 @@ export function splitUrl(url: string): { path: string; query: string } {
   return q < 0 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
 }
 
-export function requestInfo(req: IncomingMessage, rawPath: string, rawQueryString: string, body: Buffer, domainName: string): HttpRequestInfo {
+const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-port', 'x-forwarded-proto']);
+
+/** Root=1-{epoch seconds, hex}-{96 random bits, hex}: an X-Ray trace id, as the front door adds. */
+export function traceId(nowMs: number): string {
+  return `Root=1-${Math.floor(nowMs / 1000).toString(16).padStart(8, '0')}-${randomBytes(12).toString('hex')}`;
+}
+
+/**
+ * The headers the function sees: the client's, plus what API Gateway and function URLs add in
+ * front of the function: X-Forwarded-For (the client's chain with the caller appended),
+ * X-Forwarded-Port and X-Forwarded-Proto (the listener's, replacing the client's), and an
+ * X-Amzn-Trace-Id when the client sent none.
+ */
+export function forwardedHeaders(req: IncomingMessage, sourceIp: string, nowMs: number): string[] {
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  let xff: string | undefined;
+  let trace = false;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    if (FORWARDED.has(k)) {
+      if (k === 'x-forwarded-for') xff = xff === undefined ? raw[i + 1]! : `${xff}, ${raw[i + 1]}`;
+      continue;
+    }
+    if (k === 'x-amzn-trace-id') trace = true;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  out.push('X-Forwarded-For', xff ? `${xff}, ${sourceIp}` : sourceIp);
+  out.push('X-Forwarded-Port', String(req.socket.localPort ?? ''));
+  out.push('X-Forwarded-Proto', 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http');
+  if (!trace) out.push('X-Amzn-Trace-Id', traceId(nowMs));
+  return out;
+}
+
+export function requestInfo(req: IncomingMessage, rawPath: string, rawQueryString: string, body: Buffer, domainName: string, nowMs: number = Date.now()): HttpRequestInfo {
+  const sourceIp = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
   return {
     method: req.method ?? 'GET',
     rawPath,
     rawQueryString,
-    rawHeaders: req.rawHeaders,
+    rawHeaders: forwardedHeaders(req, sourceIp, nowMs),
     body,
-    sourceIp: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
+    sourceIp,
     protocol: `HTTP/${req.httpVersion}`,
     domainName,
   };

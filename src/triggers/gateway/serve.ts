@@ -115,7 +115,7 @@ export async function serveGateway(deps: GatewayDeps, req: IncomingMessage, res:
   if (!integration?.functionName) return finish(GatewayResponses.notFound());
 
   const now = deps.clock.now();
-  const info = requestInfo(req, path, query, body, domainOf(req, apiId, 'execute-api'));
+  const info = requestInfo(req, path, query, body, domainOf(req, apiId, 'execute-api'), now);
   const ctx: EventContext = {
     accountId: deps.locale.accountId,
     apiId,

@@ -119,14 +119,15 @@ export async function serveUrl(deps: UrlServeDeps, req: IncomingMessage, res: Se
   const withCors = (h: Array<[string, string]>) => (cors ? applyCors(cors, headers, h) : h);
   const finish = (r: HttpResponse) => reply({ ...r, headers: withCors(r.headers) });
 
-  const event = buildEventV2(requestInfo(req, path, query, body, domainOf(req, urlId, 'lambda-url')), {
+  const now = deps.clock.now();
+  const event = buildEventV2(requestInfo(req, path, query, body, domainOf(req, urlId, 'lambda-url'), now), {
     accountId: deps.locale.accountId,
     apiId: urlId,
     stage: '$default',
     routeKey: '$default',
     pathParameters: {},
     requestId,
-    timeEpoch: deps.clock.now(),
+    timeEpoch: now,
   });
   const qualifier = cfg.qualifier === '$LATEST' ? undefined : cfg.qualifier;
   const sink = cfg.invokeMode === 'RESPONSE_STREAM' ? new HttpStreamSink(req, res, (h) => [...withCors(h), ...idHeader]) : undefined;
