@@ -7,7 +7,9 @@ import {
   CreateEventSourceMappingCommand, CreateFunctionCommand, DeleteEventSourceMappingCommand, DeleteFunctionCommand,
   GetEventSourceMappingCommand, LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand,
 } from '@aws-sdk/client-lambda';
-import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { StratusModule } from '../../src/app/module.js';
 import { sdkConfig } from '../sqs/harness.js';
 
@@ -21,6 +23,30 @@ exports.handler = async (event) => {
   fs.appendFileSync(process.env.OUT, JSON.stringify(event) + '\\n');
   if (event.Records.some((r) => r.body === 'crash')) throw new Error('crash');
   return { batchItemFailures: event.Records.filter((r) => r.body.startsWith('fail')).map((r) => ({ itemIdentifier: r.messageId })) };
+};
+`;
+
+/** Writes a start and an end line per invocation (to measure how many ran at once); sleeps 300 ms. */
+const TIMED = `
+const fs = require('node:fs');
+exports.handler = async (event, context) => {
+  fs.appendFileSync(process.env.OUT, JSON.stringify({ start: Date.now(), id: context.awsRequestId, n: event.Records.length }) + '\\n');
+  await new Promise((r) => setTimeout(r, 300));
+  fs.appendFileSync(process.env.OUT, JSON.stringify({ end: Date.now(), id: context.awsRequestId }) + '\\n');
+};
+`;
+
+/** Fails the first batch holding "A2" (the whole batch returns to the queue), records what it processed otherwise. */
+const ORDERLY = `
+const fs = require('node:fs');
+exports.handler = async (event) => {
+  const bodies = event.Records.map((r) => r.body);
+  const marker = process.env.OUT + '.failed';
+  if (bodies.includes('A2') && !fs.existsSync(marker)) {
+    fs.writeFileSync(marker, '1');
+    throw new Error('A2 fails once');
+  }
+  fs.appendFileSync(process.env.OUT, JSON.stringify(event) + '\\n');
 };
 `;
 
@@ -78,10 +104,13 @@ describe('event source mappings through the whole server', () => {
     lambda = new LambdaClient(sdkConfig(url));
     sqs = new SQSClient(sdkConfig(url));
     const { makeZip } = await import('../helpers/zip.js');
-    for (const fn of ['consumer', 'other', 'doomed']) {
+    const code: Record<string, string> = { consumer: HANDLER, other: HANDLER, doomed: HANDLER, batcher: HANDLER, poisoned: HANDLER, limited: TIMED, orderly: ORDERLY };
+    // Lambda wants the queue's visibility timeout (1-2 s here, to see redeliveries soon) to be at least the function's timeout.
+    const timeouts: Record<string, number> = { orderly: 1, poisoned: 1, limited: 10 };
+    for (const [fn, handler] of Object.entries(code)) {
       await lambda.send(new CreateFunctionCommand({
-        FunctionName: fn, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Timeout: 10,
-        Code: { ZipFile: await makeZip({ 'index.js': HANDLER }) }, Environment: { Variables: { OUT: out(fn) } },
+        FunctionName: fn, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Timeout: timeouts[fn] ?? 2,
+        Code: { ZipFile: await makeZip({ 'index.js': handler }) }, Environment: { Variables: { OUT: out(fn) } },
       }));
     }
   });
@@ -130,6 +159,9 @@ describe('event source mappings through the whole server', () => {
     await bad({ FunctionName: 'consumer', EventSourceArn: QARN('api-q'), BatchSize: 11 }, 'InvalidParameterValueException');
     await bad({ FunctionName: 'consumer', EventSourceArn: QARN('api-q'), FilterCriteria: { Filters: [{ Pattern: '{bad' }] } }, 'InvalidParameterValueException');
     await bad({ FunctionName: 'consumer', EventSourceArn: QARN('api-q'), ScalingConfig: { MaximumConcurrency: 1 } }, 'InvalidParameterValueException');
+    await assert.rejects(lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'limited', EventSourceArn: QARN('api-q') })), (e: any) =>
+      e.name === 'InvalidParameterValueException' && e.message === 'Invalid request provided: Queue visibility timeout: 2 seconds is less than Function timeout: 10 seconds');
+    await assert.rejects(lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, FunctionName: 'limited' })), { name: 'InvalidParameterValueException' });
     const del = await lambda.send(new DeleteEventSourceMappingCommand({ UUID: uuid }));
     assert.equal(del.State, 'Deleting');
     await assert.rejects(lambda.send(new GetEventSourceMappingCommand({ UUID: uuid })), (e: any) => e.name === 'ResourceNotFoundException');
@@ -192,5 +224,75 @@ describe('event source mappings through the whole server', () => {
     await new Promise((r) => setTimeout(r, 1500));
     const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes!;
     assert.equal(a.ApproximateNumberOfMessages, '1');
+  });
+
+  test('MaximumBatchingWindowInSeconds gathers messages sent one by one into one batch', async (t) => {
+    if (skip) return t.skip(skip);
+    const url = await queue('window-q', { VisibilityTimeout: '10' });
+    const m = await lambda.send(new CreateEventSourceMappingCommand({
+      FunctionName: 'batcher', EventSourceArn: QARN('window-q'), BatchSize: 100, MaximumBatchingWindowInSeconds: 5,
+    }));
+    await waitFor('mapping enabled', async () => (await lambda.send(new GetEventSourceMappingCommand({ UUID: m.UUID! }))).State === 'Enabled');
+    for (let i = 0; i < 4; i++) await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: `w${i}` }));
+    await waitFor('the batch', () => bodies('batcher').length >= 4);
+    assert.deepEqual(events('batcher').map((e) => e.Records.map((r: any) => r.body).sort()), [['w0', 'w1', 'w2', 'w3']], 'one invocation with all four');
+    await lambda.send(new DeleteEventSourceMappingCommand({ UUID: m.UUID! }));
+  });
+
+  test('ScalingConfig.MaximumConcurrency bounds the invocations running at once', async (t) => {
+    if (skip) return t.skip(skip);
+    const url = await queue('limited-q', { VisibilityTimeout: '60' });
+    for (let b = 0; b < 2; b++) {
+      await sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: Array.from({ length: 10 }, (_, i) => ({ Id: `m${i}`, MessageBody: `b${b}-${i}` })) }));
+    }
+    const m = await lambda.send(new CreateEventSourceMappingCommand({
+      FunctionName: 'limited', EventSourceArn: QARN('limited-q'), BatchSize: 1, ScalingConfig: { MaximumConcurrency: 2 },
+    }));
+    await waitFor('all twenty processed', () => events('limited').filter((e) => e.end).length >= 20, 90_000);
+    const lines = events('limited');
+    const points = lines.map((l) => (l.start ? { at: l.start, d: 1 } : { at: l.end, d: -1 })).sort((a, b) => a.at - b.at || a.d - b.d);
+    let now = 0;
+    let most = 0;
+    for (const p of points) most = Math.max(most, (now += p.d));
+    assert.ok(most <= 2, `at most 2 invocations at once, saw ${most}`);
+    assert.equal(lines.filter((l) => l.start).length, 20, 'each message once');
+    await lambda.send(new DeleteEventSourceMappingCommand({ UUID: m.UUID! }));
+  });
+
+  test('FIFO: order per message group is kept across a failed batch', async (t) => {
+    if (skip) return t.skip(skip);
+    const url = await queue('orderly.fifo', { FifoQueue: 'true', VisibilityTimeout: '1' });
+    for (let i = 1; i <= 5; i++) {
+      for (const g of ['A', 'B']) {
+        await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: `${g}${i}`, MessageGroupId: g, MessageDeduplicationId: `${g}${i}` }));
+      }
+    }
+    const m = await lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'orderly', EventSourceArn: QARN('orderly.fifo'), BatchSize: 2 }));
+    await waitFor('all ten processed', () => new Set(bodies('orderly')).size >= 10, 90_000);
+    const done = bodies('orderly');
+    assert.ok(fs.existsSync(out('orderly') + '.failed'), 'the batch with A2 failed once');
+    assert.deepEqual(done.filter((b) => b.startsWith('A')), ['A1', 'A2', 'A3', 'A4', 'A5']);
+    assert.deepEqual(done.filter((b) => b.startsWith('B')), ['B1', 'B2', 'B3', 'B4', 'B5']);
+    const rec = events('orderly')[0].Records[0];
+    assert.deepEqual(Object.keys(rec.attributes), [
+      'ApproximateReceiveCount', 'SentTimestamp', 'SequenceNumber', 'MessageGroupId', 'SenderId', 'MessageDeduplicationId', 'ApproximateFirstReceiveTimestamp',
+    ]);
+    await lambda.send(new DeleteEventSourceMappingCommand({ UUID: m.UUID! }));
+  });
+
+  test("a message the function keeps failing moves to the queue's dead-letter queue after maxReceiveCount", async (t) => {
+    if (skip) return t.skip(skip);
+    const dlqUrl = await queue('poison-dlq');
+    const url = await queue('poison-q', {
+      VisibilityTimeout: '1', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: QARN('poison-dlq'), maxReceiveCount: 2 }),
+    });
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'crash' }));
+    const m = await lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'poisoned', EventSourceArn: QARN('poison-q') }));
+    const dead = await waitFor('the message in the DLQ', async () =>
+      (await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'] }))).Messages?.[0]);
+    assert.equal(dead.Body, 'crash');
+    const tries = events('poisoned').map((e) => e.Records[0].attributes.ApproximateReceiveCount);
+    assert.deepEqual(tries, ['1', '2'], 'delivered maxReceiveCount times, then moved');
+    await lambda.send(new DeleteEventSourceMappingCommand({ UUID: m.UUID! }));
   });
 });

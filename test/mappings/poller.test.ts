@@ -201,6 +201,23 @@ describe('mapping poller', () => {
     ]);
   });
 
+  test('a message whose visibility runs out during the batching window is in the batch once, with its newest receipt handle', async () => {
+    const url = (await sqs.send(new CreateQueueCommand({ QueueName: 'short-vis', Attributes: { VisibilityTimeout: '1' } }))).QueueUrl!;
+    const inv = new ScriptedInvoker(() => ({}));
+    const p = poll('short-vis', inv, { BatchSize: 50, MaximumBatchingWindowInSeconds: 3 });
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'early' }));
+    await new Promise((r) => setTimeout(r, 1500)); // 'early' becomes visible again and is received again
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'late' }));
+    await waitFor('the batch', () => inv.calls.length > 0, 20_000);
+    assert.deepEqual(inv.calls[0]!.records.map((r: any) => r.body).sort(), ['early', 'late']);
+    await waitFor('the queue drained by the deletes', async () => {
+      const c = await counts(url);
+      return c.visible === 0 && c.inFlight === 0;
+    });
+    await p.stop();
+    assert.equal(inv.calls.length, 1);
+  });
+
   test('stopping: no further deliveries', async () => {
     const url = (await sqs.send(new CreateQueueCommand({ QueueName: 'stopper' }))).QueueUrl!;
     const inv = new ScriptedInvoker(() => ({}));

@@ -10,8 +10,6 @@ import type { MappingRecord } from './store.js';
 
 /** Concurrent invocations of a mapping without ScalingConfig.MaximumConcurrency. */
 export const DEFAULT_MAPPING_CONCURRENCY = 5;
-/** Receivers per mapping: they fill batches; invocations run beside them up to the concurrency. */
-const RECEIVERS = 2;
 const ERROR_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
 
@@ -32,8 +30,10 @@ export interface PollerDeps {
 }
 
 /**
- * The worker of one enabled mapping: pull-based and bounded. Receivers long-poll the queue for
- * a batch only when an invocation slot is free, so at most `concurrency` batches are in flight;
+ * The worker of one enabled mapping: pull-based and bounded. One receiver long-polls the queue
+ * for a batch only when an invocation slot is free, so at most `concurrency` batches are in
+ * flight (one receiver: two could both see the last free slot, and would split one batching
+ * window into two batches); invocations run beside it;
  * messages are deleted only after the function succeeded (or per its partial batch response);
  * failed ones reappear after the queue's visibility timeout, and its redrive policy moves them to
  * the dead-letter queue. FIFO order per group is kept by the queue (an in-flight group is held).
@@ -65,7 +65,7 @@ export class MappingPoller {
 
   start(): void {
     if (!this.go('running')) return;
-    for (let n = 0; n < Math.min(RECEIVERS, this.concurrency); n++) this.loops.push(this.receiveLoop());
+    this.loops.push(this.receiveLoop());
   }
 
   /** Stops receiving, lets in-flight invocations finish, then resolves. */
@@ -145,6 +145,7 @@ export class MappingPoller {
   private async collect(queue: string): Promise<ReceivedMessage[]> {
     const { BatchSize, MaximumBatchingWindowInSeconds } = this.mapping.config;
     const batch: ReceivedMessage[] = [];
+    const positions = new Map<string, number>();
     let bytes = 0;
     let firstAt: number | undefined;
     for (;;) {
@@ -162,9 +163,17 @@ export class MappingPoller {
       firstAt ??= Date.now();
       const overflow: ReceivedMessage[] = [];
       for (const m of got) {
+        // Received again within the window (its visibility timeout ran out meanwhile): keep one
+        // copy, with the newest receipt handle (the only one that still deletes it).
+        const again = positions.get(m.messageId);
+        if (again !== undefined) {
+          batch[again] = m;
+          continue;
+        }
         const size = Buffer.byteLength(m.body) + 1024;
         if (batch.length > 0 && bytes + size > MAX_BATCH_PAYLOAD_BYTES) overflow.push(m);
         else {
+          positions.set(m.messageId, batch.length);
           batch.push(m);
           bytes += size;
         }

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { functionArn, parseFunctionRef, VERSION } from '../../core/arn.js';
 import { Errors } from '../../core/errors.js';
 import { validateFilterCriteria } from '../../core/filter-criteria.js';
-import type { Locale } from '../../core/model.js';
-import { parseQueueArn } from '../../core/sqs-attributes.js';
+import { LATEST, type Locale } from '../../core/model.js';
+import { parseQueueArn, queueSettings } from '../../core/sqs-attributes.js';
 import type { ChangeFeed, Clock, FunctionStore } from '../../ports/index.js';
 import type { SqsService } from '../sqs/index.js';
 import type { MappingConfig, MappingRecord, MappingStore } from './store.js';
@@ -41,6 +41,21 @@ export class MappingService {
     await this.deps.changes.publish({ kind: 'resource', type: MAPPING_RESOURCE, id: uuid });
   }
 
+  /**
+   * Lambda refuses a queue whose visibility timeout is shorter than the function's timeout
+   * (a message would reappear while the function still runs on it).
+   */
+  private async checkVisibility(fn: { name: string; qualifier?: string }, source: { visibilityTimeout: number }): Promise<void> {
+    let version = fn.qualifier ?? LATEST;
+    if (!VERSION.test(version) && version !== LATEST) version = (await this.deps.functions.getAlias(fn.name, version))?.functionVersion ?? LATEST;
+    const timeout = (await this.deps.functions.getVersion(fn.name, version))?.config.timeout;
+    if (timeout !== undefined && source.visibilityTimeout < timeout) {
+      throw Errors.invalidParameter(
+        `Invalid request provided: Queue visibility timeout: ${source.visibilityTimeout} seconds is less than Function timeout: ${timeout} seconds`,
+      );
+    }
+  }
+
   /** Resolves FunctionName (name, partial or full ARN, qualifier) to an existing function. */
   private async resolveFunction(input: unknown): Promise<{ name: string; qualifier?: string }> {
     if (typeof input !== 'string' || input === '') throw Errors.invalidParameter('FunctionName is required.');
@@ -58,7 +73,7 @@ export class MappingService {
     return { name: ref.name };
   }
 
-  private async validateSource(arn: unknown): Promise<{ arn: string; fifo: boolean }> {
+  private async validateSource(arn: unknown): Promise<{ arn: string; fifo: boolean; visibilityTimeout: number }> {
     if (typeof arn !== 'string' || arn === '') throw Errors.invalidParameter('Unrecognized event source, must be SQS queue ARN.');
     const p = parseQueueArn(arn);
     if (!p) throw Errors.invalidParameter('Unrecognized event source, must be SQS queue ARN.');
@@ -68,7 +83,7 @@ export class MappingService {
         'Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist or you do not have access to it.',
       );
     }
-    return { arn, fifo: q.fifo };
+    return { arn, fifo: q.fifo, visibilityTimeout: queueSettings(q.attributes).visibilityTimeout };
   }
 
   private validateConfig(i: Input, base: MappingConfig, fifo: boolean): MappingConfig {
@@ -126,6 +141,7 @@ export class MappingService {
     const fn = await this.resolveFunction(i.FunctionName);
     const src = await this.validateSource(i.EventSourceArn);
     const config = this.validateConfig(i, { BatchSize: 10, MaximumBatchingWindowInSeconds: 0, FunctionResponseTypes: [] }, src.fifo);
+    await this.checkVisibility(fn, src);
     if (i.Tags !== undefined && i.Tags !== null) {
       if (typeof i.Tags !== 'object' || Array.isArray(i.Tags)) throw Errors.invalidParameter('Tags must be a map.');
       config.Tags = i.Tags as Record<string, string>;
@@ -165,6 +181,7 @@ export class MappingService {
     const next: MappingRecord = { ...m, config: this.validateConfig(i, m.config, src?.fifo ?? false) };
     if (i.FunctionName !== undefined && i.FunctionName !== null) {
       const fn = await this.resolveFunction(i.FunctionName);
+      if (src) await this.checkVisibility(fn, { visibilityTimeout: queueSettings(src.attributes).visibilityTimeout });
       next.functionName = fn.name;
       if (fn.qualifier !== undefined) next.qualifier = fn.qualifier;
       else delete next.qualifier;
