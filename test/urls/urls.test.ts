@@ -31,6 +31,16 @@ export const handler = awslambda.streamifyResponse(async (event, responseStream)
 });
 `;
 const THROWS = `export const handler = async () => { throw new Error('nope'); };\n`;
+const STREAM_FAILS = `
+export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  const mode = event.queryStringParameters?.mode;
+  if (mode === 'early') throw new Error('failed before the first byte');
+  responseStream.setContentType('text/plain');
+  responseStream.write('partial;');
+  await new Promise((r) => setTimeout(r, 50));
+  throw new Error('failed mid-stream');
+});
+`;
 
 describe('function URLs', () => {
   let server: Awaited<ReturnType<typeof startGatewayServer>>;
@@ -44,6 +54,7 @@ describe('function URLs', () => {
     await createNodeFunction(lambda, 'streamer', STREAMER);
     await createNodeFunction(lambda, 'plainstream', PLAIN_STREAM);
     await createNodeFunction(lambda, 'throws', THROWS);
+    await createNodeFunction(lambda, 'streamfails', STREAM_FAILS);
   });
   after(async () => {
     lambda?.destroy();
@@ -161,6 +172,34 @@ describe('function URLs', () => {
     assert.equal(r.status, 200);
     assert.equal(r.headers['content-type'], 'text/csv');
     assert.equal(r.body.toString(), 'a,b\n1,2\n');
+  });
+
+  test('RESPONSE_STREAM errors: 502 before the first byte, a truncated body after it', async () => {
+    const cfg = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'streamfails', AuthType: 'NONE', InvokeMode: 'RESPONSE_STREAM' }));
+    const id = urlId(cfg.FunctionUrl!);
+    const early = await viaPath(id, '/?mode=early');
+    assert.equal(early.status, 502, 'a stream that never produced a byte is a failed invocation');
+    assert.equal(early.body.toString(), 'Internal Server Error');
+    const late = await new Promise<{ status: number; body: string; complete: boolean }>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: server.port, path: `/_urls/${id}/?mode=late`, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        const done = () => resolve({ status: res.statusCode!, body, complete: res.complete });
+        res.on('end', done);
+        res.on('aborted', done);
+        res.on('error', done);
+      });
+      req.on('error', reject);
+    });
+    assert.equal(late.status, 200);
+    assert.equal(late.body, 'partial;');
+    assert.equal(late.complete, false, 'the response is cut off, not ended cleanly');
+  });
+
+  test('request bodies over 6 MB are refused with 413', async () => {
+    const id = urlId(echoUrl);
+    const r = await viaPath(id, '/', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(6 * 1024 * 1024 + 1) });
+    assert.equal(r.status, 413);
   });
 
   test('deleting the function drops its URL', async () => {

@@ -161,11 +161,14 @@ export async function serveUrl(deps: UrlServeDeps, req: IncomingMessage, res: Se
 /**
  * Writes a streamed response to the client as chunks arrive. With the http-integration content
  * type, the JSON prelude (status, headers, cookies) is read first, up to the 8 NUL bytes.
+ * The status line waits for the first body byte (or the end): a function that fails before
+ * producing anything is answered 502, not an empty 200.
  */
 export class HttpStreamSink implements ResponseStreamSink {
   started = false;
   private parser: PreludeParser | undefined;
   private headWritten = false;
+  private pendingHead: { status: number; headers: Array<[string, string]> } | undefined;
   private ended = false;
 
   constructor(
@@ -181,7 +184,14 @@ export class HttpStreamSink implements ResponseStreamSink {
       this.parser = new PreludeParser();
       return;
     }
-    this.writeHead(200, [['content-type', contentType ?? 'application/octet-stream']]);
+    this.pendingHead = { status: 200, headers: [['content-type', contentType ?? 'application/octet-stream']] };
+  }
+
+  private flushPendingHead(): void {
+    const h = this.pendingHead;
+    if (!h) return;
+    this.pendingHead = undefined;
+    this.writeHead(h.status, h.headers);
   }
 
   private writeHead(status: number, headers: Array<[string, string]>): void {
@@ -221,11 +231,15 @@ export class HttpStreamSink implements ResponseStreamSink {
       if (step.rest.length && this.req.method !== 'HEAD') this.res.write(step.rest);
       return;
     }
+    if (chunk.length === 0) return;
+    this.flushPendingHead();
     if (this.req.method !== 'HEAD') this.res.write(chunk);
   }
 
   end(error?: { errorType: string; errorMessage: string }): void {
     if (this.ended) return;
+    if (!error) this.flushPendingHead();
+    this.pendingHead = undefined;
     if (!this.headWritten) {
       if (error) {
         this.writeHead(502, [['content-type', 'application/json']]);
