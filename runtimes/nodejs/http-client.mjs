@@ -1,5 +1,5 @@
 // A small HTTP/1.1 keep-alive client over one net.Socket, for the Lambda Runtime API only.
-// Requests are strictly sequential (one in flight). Responses with Content-Length, chunked
+// Requests are sequential (one in flight), or a pipelined pair answered in order. Responses with Content-Length, chunked
 // bodies (trailers are read and dropped) or read-until-close are understood. The socket is
 // unref'd while no request is in flight so that an idle runtime does not keep the event loop
 // alive (the callback programme model relies on 'beforeExit').
@@ -193,6 +193,58 @@ export class Connection {
         this._release();
       }
     }
+  }
+
+  /**
+   * Two requests written together (HTTP/1.1 pipelining): `first` with a complete body, then a
+   * body-less `second`. The server answers them in order; `first` resolves with the first
+   * response and `second` with the next one. Saves one round trip per invocation: the runtime
+   * posts its result and asks for the next event in one write.
+   * @returns {{first: Promise<{status: number, headers: Record<string,string>, body: Buffer}>, second: Promise<{status: number, headers: Record<string,string>, body: Buffer}>}}
+   */
+  pipeline(method, path, extraHeaders, body, method2, path2) {
+    let resolve2;
+    let reject2;
+    const second = new Promise((res, rej) => { resolve2 = res; reject2 = rej; });
+    second.catch(() => { /* the caller awaits it, or the runtime is exiting */ });
+    const first = (async () => {
+      for (let attempt = 0; ; attempt++) {
+        const reused = this.socket !== null && !this.socket.destroyed;
+        const s = await this._acquire();
+        let handedOver = false;
+        try {
+          const p = this._expect();
+          const len = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+          const head = `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n${extraHeaders}Content-Length: ${len}\r\n\r\n`;
+          const head2 = `${method2} ${path2} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nContent-Length: 0\r\n\r\n`;
+          if (body === null || len === 0) s.write(head + head2, 'latin1');
+          else if (typeof body === 'string') s.write(head + body + head2);
+          else { s.cork(); s.write(head, 'latin1'); s.write(body); s.write(head2, 'latin1'); s.uncork(); }
+          const r = await p;
+          const again = () => this.request(method2, path2, '', null).then(resolve2, reject2);
+          if (!this.socket || this.socket !== s) {
+            // The server closed the connection after the first answer: the second request was
+            // not served; ask again on a new connection (once the socket is released).
+            queueMicrotask(again);
+            return r;
+          }
+          // The socket stays taken: the second response is the next one on it.
+          handedOver = true;
+          this._expect().then(resolve2, (e) => {
+            if (e instanceof HttpError && e.retryable) queueMicrotask(again);
+            else reject2(e);
+          }).finally(() => this._release());
+          return r;
+        } catch (e) {
+          if (attempt === 0 && reused && e instanceof HttpError && e.retryable) continue;
+          reject2(e);
+          throw e;
+        } finally {
+          if (!handedOver) this._release();
+        }
+      }
+    })();
+    return { first, second };
   }
 
   /**

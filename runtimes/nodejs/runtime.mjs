@@ -13,6 +13,7 @@ import { STREAM_RESPONSE } from './user-function.mjs';
 
 const PREFIX = '/2018-06-01/runtime/';
 const JSON_HEADER = 'Content-Type: application/json\r\n';
+const NEXT_PATH = `${PREFIX}invocation/next`;
 
 function headerValue(v) {
   return String(v).replace(/[^\x20-\x7e]/g, '?');
@@ -33,10 +34,14 @@ function isPromise(o) {
 export class RuntimeClient {
   constructor(hostPort) {
     this.conn = new Connection(hostPort);
+    /** The next invocation, already asked for in the same write as the last result. */
+    this.prefetched = null;
   }
 
   async next() {
-    const r = await this.conn.request('GET', `${PREFIX}invocation/next`, '', null);
+    const p = this.prefetched;
+    this.prefetched = null;
+    const r = await (p ?? this.conn.request('GET', NEXT_PATH, '', null));
     if (r.status !== 200) throw new Error(`Failed to get next invocation: HTTP ${r.status} ${r.body.toString()}`);
     return r;
   }
@@ -45,13 +50,20 @@ export class RuntimeClient {
     return `${PREFIX}invocation/${encodeURIComponent(id)}/response`;
   }
 
+  /** Posts a result and, in the same write, asks for the next invocation. */
+  postThenNext(path, headers, body) {
+    const { first, second } = this.conn.pipeline('POST', path, headers, body, 'GET', NEXT_PATH);
+    this.prefetched = second;
+    return first;
+  }
+
   postResponse(id, body) {
-    return this.conn.request('POST', this.responsePath(id), JSON_HEADER, body);
+    return this.postThenNext(this.responsePath(id), JSON_HEADER, body);
   }
 
   postError(id, error) {
     const r = toRapidResponse(error);
-    return this.conn.request('POST', `${PREFIX}invocation/${encodeURIComponent(id)}/error`,
+    return this.postThenNext(`${PREFIX}invocation/${encodeURIComponent(id)}/error`,
       `${JSON_HEADER}Lambda-Runtime-Function-Error-Type: ${headerValue(r.errorType)}\r\n`, JSON.stringify(r));
   }
 

@@ -18,6 +18,7 @@ import time
 import traceback
 
 PREFIX = "/2018-06-01/runtime/"
+NEXT_PATH = PREFIX + "invocation/next"
 ERROR_LOG_LINE_TERMINATE = "\r"
 ERROR_LOG_IDENT = "\u00a0"
 LAMBDA_WARNING = (
@@ -62,6 +63,8 @@ class Connection(object):
         self.host_header = host_port
         self.sock = None
         self.reader = None
+        # A request was sent behind the last one (pipelined) and its answer is still to be read.
+        self.pending = False
 
     def _connect(self):
         s = socket.create_connection(self.address)
@@ -78,6 +81,44 @@ class Connection(object):
                 pass
         self.sock = None
         self.reader = None
+        self.pending = False
+
+    def _head(self, method, path, headers, length):
+        head = "%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, path, self.host_header)
+        if headers:
+            for k, v in headers.items():
+                head += "%s: %s\r\n" % (k, v)
+        head += "Content-Length: %d\r\n\r\n" % length
+        return head.encode("latin-1")
+
+    def request_then(self, method, path, headers, body, method2, path2):
+        """HTTP/1.1 pipelining: sends a request with a body and a body-less one in one write and
+        returns the first answer; read_pending() reads the second. Saves a round trip per
+        invocation: the result and the request for the next event leave together."""
+        for attempt in (0, 1):
+            reused = self.sock is not None
+            if self.sock is None:
+                self._connect()
+            try:
+                self.sock.sendall(self._head(method, path, headers, len(body)) + body + self._head(method2, path2, None, 0))
+                r = self._read_response()
+                # Still open: the second answer comes on this connection (a close drops it).
+                self.pending = self.sock is not None
+                return r
+            except (OSError, RuntimeApiError) as e:
+                self.close()
+                if attempt == 0 and reused and getattr(e, "retryable", True):
+                    continue
+                raise
+
+    def read_pending(self):
+        """The answer to the pipelined request, or None when the connection was lost."""
+        self.pending = False
+        try:
+            return self._read_response()
+        except (OSError, RuntimeApiError):
+            self.close()
+            return None
 
     def request(self, method, path, headers=None, body=b""):
         """Returns (status, headers (lower-case names), body bytes)."""
@@ -85,13 +126,9 @@ class Connection(object):
             reused = self.sock is not None
             if self.sock is None:
                 self._connect()
-            head = "%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, path, self.host_header)
-            if headers:
-                for k, v in headers.items():
-                    head += "%s: %s\r\n" % (k, v)
-            head += "Content-Length: %d\r\n\r\n" % len(body)
+            head = self._head(method, path, headers, len(body))
             try:
-                self.sock.sendall(head.encode("latin-1") + body if len(body) < 65536 else head.encode("latin-1"))
+                self.sock.sendall(head + body if len(body) < 65536 else head)
                 if len(body) >= 65536:
                     self.sock.sendall(body)
                 return self._read_response()
@@ -157,18 +194,21 @@ class RuntimeClient(object):
         self.conn = Connection(host_port)
 
     def next(self):
-        status, headers, body = self.conn.request("GET", PREFIX + "invocation/next")
+        r = self.conn.read_pending() if self.conn.pending else None
+        if r is None:
+            r = self.conn.request("GET", NEXT_PATH)
+        status, headers, body = r
         if status != 200:
             raise RuntimeApiError("Failed to get next invocation: HTTP %d %r" % (status, body))
         return headers, body
 
     def post_result(self, invoke_id, body, content_type="application/json"):
-        self.conn.request(
-            "POST", PREFIX + "invocation/" + _quote(invoke_id) + "/response", {"Content-Type": content_type}, body
+        self.conn.request_then(
+            "POST", PREFIX + "invocation/" + _quote(invoke_id) + "/response", {"Content-Type": content_type}, body, "GET", NEXT_PATH
         )
 
     def post_error(self, invoke_id, error_result):
-        self.conn.request(
+        self.conn.request_then(
             "POST",
             PREFIX + "invocation/" + _quote(invoke_id) + "/error",
             {
@@ -176,6 +216,8 @@ class RuntimeClient(object):
                 "Lambda-Runtime-Function-Error-Type": _header_value(error_result.get("errorType") or "Unhandled"),
             },
             to_json(error_result).encode("utf-8"),
+            "GET",
+            NEXT_PATH,
         )
 
     def post_init_error(self, error_result):

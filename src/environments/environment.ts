@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { FunctionErrorTypes } from '../core/errors.js';
 import type { Clock } from '../ports/clock.js';
@@ -11,7 +10,7 @@ import {
   timeoutLogLine, timeoutPayload,
 } from './format.js';
 import { LogWriter } from './log-writer.js';
-import { ApiErrors, RuntimeApiServer, type RuntimeApiHandler } from './runtime-api.js';
+import { ApiErrors, RuntimeApiServer, type RtRequest, type RtResponse, type RuntimeApiHandler } from './runtime-api.js';
 import type { RuntimeFamily } from './runtimes.js';
 import type { SandboxDriver, SandboxHandle, SandboxLimits } from './sandbox/types.js';
 import { next, transition, type EnvEvent, type EnvState } from './state.js';
@@ -52,6 +51,8 @@ interface Current {
   deadline: number;
   startHr: number;
   delivered: boolean;
+  /** The runtime has started posting this invocation's response or error (its body may still be arriving). */
+  responding: boolean;
   done: boolean;
   coldInitMs: number | undefined;
   timer: NodeJS.Timeout | null;
@@ -73,7 +74,12 @@ export class Environment implements RuntimeApiHandler {
   private handle!: SandboxHandle;
   private logs!: LogWriter;
   private readonly api: RuntimeApiServer;
-  private parked: http.ServerResponse | null = null;
+  private parked: RtResponse | null = null;
+  /**
+   * The acknowledgement (202) of a result whose runtime already asked for its next invocation in
+   * the same write: it goes out together with that next invocation, in one write.
+   */
+  private pendingAck: RtResponse | null = null;
   private cur: Current | null = null;
   private lastId: string | null = null;
   private initStartHr = 0;
@@ -183,10 +189,11 @@ export class Environment implements RuntimeApiHandler {
     const logs = this.logs;
     logs.begin(inv.wantLogTail);
     logs.system(startLine(inv.requestId, this.target.version));
-    this.handle.resetPeakMemory();
+    // Max Memory Used is the environment's peak so far, as Lambda reports it (it never decreases
+    // between warm invocations), so the peak is not reset here.
     return new Promise<ExecutionOutcome>((resolve) => {
       const c: Current = {
-        inv, requestId: inv.requestId, deadline: this.deps.clock.now() + timeoutMs, startHr: performance.now(), delivered: false, done: false,
+        inv, requestId: inv.requestId, deadline: this.deps.clock.now() + timeoutMs, startHr: performance.now(), delivered: false, responding: false, done: false,
         coldInitMs, timer: null, resolve,
       };
       c.timer = setTimeout(() => this.timedOut(c), timeoutMs);
@@ -199,7 +206,7 @@ export class Environment implements RuntimeApiHandler {
     });
   }
 
-  private deliver(res: http.ServerResponse, c: Current): void {
+  private deliver(res: RtResponse, c: Current): void {
     c.delivered = true;
     const inv = c.inv;
     const h: string[] = [
@@ -208,12 +215,33 @@ export class Environment implements RuntimeApiHandler {
       'Lambda-Runtime-Deadline-Ms', String(c.deadline),
       'Lambda-Runtime-Invoked-Function-Arn', inv.invokedFunctionArn,
       'Lambda-Runtime-Trace-Id', inv.traceId,
-      'Content-Length', String(inv.payload.length),
     ];
     if (inv.clientContext !== undefined) h.push('Lambda-Runtime-Client-Context', inv.clientContext);
     if (inv.cognitoIdentity !== undefined) h.push('Lambda-Runtime-Cognito-Identity', inv.cognitoIdentity);
-    res.writeHead(200, h);
-    res.end(inv.payload);
+    this.sendPendingAck();
+    res.send(200, h, inv.payload);
+  }
+
+  private sendPendingAck(): void {
+    const ack = this.pendingAck;
+    if (ack) {
+      this.pendingAck = null;
+      ApiErrors.accepted(ack);
+    }
+  }
+
+  /**
+   * Acknowledges a result. When the runtime already sent its next /next (pipelined, now parked),
+   * the 202 waits for the next invocation and both leave in one write; otherwise it is sent after
+   * the caller's reply, which is on the critical path.
+   */
+  private acknowledge(res: RtResponse): void {
+    // Decided once the rest of the runtime's write is parsed: a pipelined /next is parked by then.
+    // (The connection writes responses in request order, so the 202 never overtakes the 200.)
+    queueMicrotask(() => {
+      if (this.parked && !this.pendingAck && this.state !== 'dead') this.pendingAck = res;
+      else setImmediate(() => ApiErrors.accepted(res));
+    });
   }
 
   /** Ends the current invocation. */
@@ -258,7 +286,7 @@ export class Environment implements RuntimeApiHandler {
 
   // ---- Runtime API --------------------------------------------------------------------------------
 
-  next(_req: http.IncomingMessage, res: http.ServerResponse): void {
+  next(_req: RtRequest, res: RtResponse): void {
     if (this.state === 'initializing') {
       this.to('ready');
       const initDurationMs = performance.now() - this.initStartHr;
@@ -268,17 +296,22 @@ export class Environment implements RuntimeApiHandler {
       return;
     }
     if (this.state === 'dead') { res.destroy(); return; }
+    _req.resume();
     const c = this.cur;
     if (c && !c.delivered) return this.deliver(res, c);
-    if (c && c.delivered && !c.done) return ApiErrors.invalidState(res, 'InvocationResponse-pending', 'InvocationNext');
+    // A /next pipelined behind the response post (sent in the same write) waits for the next invocation.
+    if (c && c.delivered && !c.done && !c.responding) return ApiErrors.invalidState(res, 'InvocationResponse-pending', 'InvocationNext');
     if (this.parked) return ApiErrors.invalidState(res, 'InvocationNext', 'InvocationNext');
     this.parked = res;
-    res.on('close', () => { if (this.parked === res) this.parked = null; });
+    res.onClose = () => { if (this.parked === res) this.parked = null; };
   }
 
-  private check(id: string, res: http.ServerResponse, verb: string): Current | null {
+  private check(id: string, res: RtResponse, verb: string): Current | null {
     const c = this.cur;
-    if (c && c.delivered && !c.done && c.requestId === id) return c;
+    if (c && c.delivered && !c.done && !c.responding && c.requestId === id) {
+      c.responding = true;
+      return c;
+    }
     if (id === this.lastId || (c && c.requestId === id)) {
       ApiErrors.invalidState(res, 'InvocationResponse', verb);
       return null;
@@ -287,16 +320,16 @@ export class Environment implements RuntimeApiHandler {
     return null;
   }
 
-  response(id: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+  response(id: string, req: RtRequest, res: RtResponse): void {
     const c = this.check(id, res, 'InvocationResponse');
     if (!c) { req.resume(); return; }
     const streaming = req.headers['lambda-runtime-function-response-mode'] === 'streaming';
     const sink = streaming ? c.inv.stream : undefined;
     if (sink) {
       sink.start(req.headers['content-type']);
-      req.on('data', (chunk: Buffer) => { if (!c.done) sink.write(chunk); });
-      req.on('end', () => {
-        const t = req.trailers ?? {};
+      req.onData = (chunk) => { if (!c.done) sink.write(chunk); };
+      req.onEnd = () => {
+        const t = req.trailers;
         const et = t['lambda-runtime-function-error-type'];
         if (c.done) return void ApiErrors.accepted(res);
         if (et) {
@@ -304,53 +337,57 @@ export class Environment implements RuntimeApiHandler {
           let errorMessage = '';
           try { errorMessage = bodyB64 ? JSON.parse(Buffer.from(bodyB64, 'base64').toString()).errorMessage ?? '' : ''; } catch { /* raw */ }
           sink.end({ errorType: et, errorMessage });
-          ApiErrors.accepted(res);
           this.finish(c, 'error', Buffer.alloc(0), et, { streamed: true });
         } else {
           sink.end();
-          ApiErrors.accepted(res);
           this.finish(c, 'ok', Buffer.alloc(0), undefined, { streamed: true });
         }
-      });
+        this.acknowledge(res);
+      };
       return;
     }
     const declared = Number(req.headers['content-length'] ?? 0);
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = declared > MAX_RESPONSE_BYTES;
-    req.on('data', (chunk: Buffer) => {
+    req.onData = (chunk) => {
       if (tooLarge) return;
       size += chunk.length;
       if (size > MAX_RESPONSE_BYTES) { tooLarge = true; chunks.length = 0; return; }
       chunks.push(chunk);
-    });
-    req.on('end', () => {
+    };
+    req.onEnd = () => {
       if (tooLarge) {
         ApiErrors.tooLarge(res, MAX_RESPONSE_BYTES);
         if (!c.done) this.finish(c, 'error', Buffer.from(JSON.stringify(responseTooLargePayload)), responseTooLargePayload.errorType);
         return;
       }
-      ApiErrors.accepted(res);
-      if (c.done) return;
-      const et = streaming ? req.trailers?.['lambda-runtime-function-error-type'] : undefined;
-      const payload = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      if (et) this.finish(c, 'error', errorPayload(et, req.trailers['lambda-runtime-function-error-body']), et);
-      else this.finish(c, 'ok', payload, undefined);
-    });
+      if (!c.done) {
+        const et = streaming ? req.trailers['lambda-runtime-function-error-type'] : undefined;
+        const payload = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+        if (et) this.finish(c, 'error', errorPayload(et, req.trailers['lambda-runtime-function-error-body']), et);
+        else this.finish(c, 'ok', payload, undefined);
+      }
+      this.acknowledge(res);
+    };
+    res.onClose = () => {
+      // The runtime went away mid-body: its exit fails the invocation.
+    };
   }
 
-  error(id: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+  error(id: string, req: RtRequest, res: RtResponse): void {
     const c = this.check(id, res, 'InvocationErrorResponse');
     if (!c) { req.resume(); return; }
     readBody(req, ERROR_BODY_MAX, (body) => {
-      ApiErrors.accepted(res);
-      if (c.done) return;
-      const { payload, errorType } = errorFromRuntime(req, body);
-      this.finish(c, 'error', payload, errorType);
+      if (!c.done) {
+        const { payload, errorType } = errorFromRuntime(req, body);
+        this.finish(c, 'error', payload, errorType);
+      }
+      this.acknowledge(res);
     });
   }
 
-  initError(req: http.IncomingMessage, res: http.ServerResponse): void {
+  initError(req: RtRequest, res: RtResponse): void {
     if (this.state !== 'initializing') {
       req.resume();
       return ApiErrors.invalidState(res, this.state === 'idle' || this.state === 'busy' ? 'Ready' : this.state, 'InitError');
@@ -415,6 +452,7 @@ export class Environment implements RuntimeApiHandler {
     if (this.state !== 'dead') this.state = 'dead';
     if (this.initTimer) { clearTimeout(this.initTimer); this.initTimer = null; }
     if (this.parked) { this.parked.destroy(); this.parked = null; }
+    this.pendingAck = null;
     this.api.close();
     void this.handle?.destroy();
     if (!this.deadNotified) {
@@ -426,11 +464,11 @@ export class Environment implements RuntimeApiHandler {
   get refusedConnections(): number { return this.api.refused; }
 }
 
-function readBody(req: http.IncomingMessage, max: number, done: (b: Buffer) => void): void {
+function readBody(req: RtRequest, max: number, done: (b: Buffer) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
-  req.on('data', (c: Buffer) => { if (size + c.length <= max) { chunks.push(c); size += c.length; } else size = max + 1; });
-  req.on('end', () => done(Buffer.concat(chunks)));
+  req.onData = (c) => { if (size + c.length <= max) { chunks.push(c); size += c.length; } else size = max + 1; };
+  req.onEnd = () => done(Buffer.concat(chunks));
 }
 
 function errorPayload(errorType: string, bodyB64: string | undefined): Buffer {
@@ -441,7 +479,7 @@ function errorPayload(errorType: string, bodyB64: string | undefined): Buffer {
 }
 
 /** The invoke payload and error type of a runtime's error post: its body, or built from the header. */
-function errorFromRuntime(req: http.IncomingMessage, body: Buffer): { payload: Buffer; errorType: string } {
+function errorFromRuntime(req: RtRequest, body: Buffer): { payload: Buffer; errorType: string } {
   const header = req.headers['lambda-runtime-function-error-type'];
   let parsed: { errorType?: unknown } | null = null;
   try { parsed = body.length ? JSON.parse(body.toString()) : null; } catch { parsed = null; }

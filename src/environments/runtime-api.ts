@@ -1,39 +1,41 @@
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { peerUid } from './peer.js';
+import { RtServer, type RtRequest, type RtResponse } from './runtime-http.js';
+
+export type { RtRequest, RtResponse } from './runtime-http.js';
 
 /** The Lambda Runtime API (2018-06-01) as one environment sees it. */
 export interface RuntimeApiHandler {
-  next(req: http.IncomingMessage, res: http.ServerResponse): void;
-  response(id: string, req: http.IncomingMessage, res: http.ServerResponse): void;
-  error(id: string, req: http.IncomingMessage, res: http.ServerResponse): void;
-  initError(req: http.IncomingMessage, res: http.ServerResponse): void;
+  next(req: RtRequest, res: RtResponse): void;
+  response(id: string, req: RtRequest, res: RtResponse): void;
+  error(id: string, req: RtRequest, res: RtResponse): void;
+  initError(req: RtRequest, res: RtResponse): void;
 }
 
 const PREFIX = '/2018-06-01/runtime/';
 const NEXT = 'invocation/next';
 
-const JSON_HEADERS = { 'Content-Type': 'application/json' };
+const JSON_HEADERS = ['Content-Type', 'application/json'] as const;
 
-export function sendJson(res: http.ServerResponse, status: number, body: string): void {
-  res.writeHead(status, JSON_HEADERS).end(body);
+export function sendJson(res: RtResponse, status: number, body: string): void {
+  res.send(status, JSON_HEADERS, body);
 }
 
 /** Lambda's Runtime API error shapes. */
 export const ApiErrors = {
-  accepted: (res: http.ServerResponse) => sendJson(res, 202, '{"status":"OK"}'),
-  invalidRequestId: (res: http.ServerResponse) =>
+  accepted: (res: RtResponse) => sendJson(res, 202, '{"status":"OK"}'),
+  invalidRequestId: (res: RtResponse) =>
     sendJson(res, 400, '{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}'),
-  invalidState: (res: http.ServerResponse, from: string, to: string) =>
+  invalidState: (res: RtResponse, from: string, to: string) =>
     sendJson(res, 403, JSON.stringify({
       errorMessage: `State transition from ${from} to ${to} failed for runtime. Error: State transition is not allowed`,
       errorType: 'InvalidStateTransition',
     })),
-  tooLarge: (res: http.ServerResponse, max: number) =>
+  tooLarge: (res: RtResponse, max: number) =>
     sendJson(res, 413, JSON.stringify({ errorMessage: `Exceeded maximum allowed payload size (${max} bytes).`, errorType: 'RequestEntityTooLarge' })),
-  notFound: (res: http.ServerResponse) =>
+  notFound: (res: RtResponse) =>
     sendJson(res, 404, '{"errorMessage":"Unknown Runtime API endpoint","errorType":"NotFound"}'),
-  methodNotAllowed: (res: http.ServerResponse) =>
+  methodNotAllowed: (res: RtResponse) =>
     sendJson(res, 405, '{"errorMessage":"Method not allowed","errorType":"MethodNotAllowed"}'),
 };
 
@@ -43,41 +45,30 @@ export const ApiErrors = {
  * environment's invocations even if it finds the port.
  */
 export class RuntimeApiServer {
-  private readonly server: http.Server;
+  private readonly server: RtServer;
   port = 0;
   expectedUid: number | null = null;
   refused = 0;
 
   constructor(private readonly h: RuntimeApiHandler) {
-    this.server = http.createServer({ keepAliveTimeout: 0, requestTimeout: 0, headersTimeout: 60_000 } as http.ServerOptions, (req, res) => this.route(req, res));
-    this.server.keepAliveTimeout = 0; // no idle cut-off: the runtime holds its connection
-    this.server.requestTimeout = 0; // /next is a long poll
-    this.server.on('connection', (s: Socket) => this.onConnection(s));
-    this.server.on('clientError', (_e, s) => s.destroy());
+    this.server = new RtServer((req, res) => this.route(req, res), (s) => this.admit(s));
   }
 
-  listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => {
-        this.port = (this.server.address() as AddressInfo).port;
-        resolve(this.port);
-      });
-    });
+  async listen(): Promise<number> {
+    this.port = await this.server.listen(0, '127.0.0.1');
+    return this.port;
   }
 
-  private onConnection(s: Socket): void {
-    s.setNoDelay(true);
-    if (this.expectedUid === null) return;
+  private admit(s: Socket): boolean {
+    if (this.expectedUid === null) return true;
     const uid = peerUid(s.remotePort ?? 0, this.port);
-    if (uid !== this.expectedUid) {
-      this.refused++;
-      s.destroy();
-    }
+    if (uid === this.expectedUid) return true;
+    this.refused++;
+    return false;
   }
 
-  private route(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const url = req.url ?? '';
+  private route(req: RtRequest, res: RtResponse): void {
+    const url = req.url;
     if (!url.startsWith(PREFIX)) return ApiErrors.notFound(res);
     const rest = url.slice(PREFIX.length);
     if (rest === NEXT) {
@@ -86,10 +77,11 @@ export class RuntimeApiServer {
     }
     if (rest.startsWith('invocation/')) {
       const slash = rest.lastIndexOf('/');
-      const id = decodeURIComponent(rest.slice(11, slash));
       const verb = rest.slice(slash + 1);
       if (slash > 11 && (verb === 'response' || verb === 'error')) {
         if (req.method !== 'POST') return ApiErrors.methodNotAllowed(res);
+        let id: string;
+        try { id = decodeURIComponent(rest.slice(11, slash)); } catch { return ApiErrors.invalidRequestId(res); }
         return verb === 'response' ? this.h.response(id, req, res) : this.h.error(id, req, res);
       }
     } else if (rest === 'init/error') {
@@ -101,6 +93,5 @@ export class RuntimeApiServer {
 
   close(): void {
     this.server.close();
-    this.server.closeAllConnections();
   }
 }

@@ -107,14 +107,24 @@ export class FakeRuntimeApi {
     while (this.queue.length && this.parked.length) {
       const p = this.queue.shift()!;
       const res = this.parked.shift()!;
-      if (res.destroyed) { this.queue.unshift(p); continue; }
+      // A /next that was pipelined on a connection closed since (or destroyed) cannot take it.
+      if (res.destroyed || res.req.socket.destroyed) { this.queue.unshift(p); continue; }
       this.active.set(p.id, p);
       res.writeHead(200, p.headers).end(p.event);
     }
   }
 
+  /** Connections that already had their one request (closeAfterEach). */
+  private readonly servedSockets = new WeakSet<object>();
+
   private route(req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (this.closeAfterEach) res.shouldKeepAlive = false;
+    if (this.closeAfterEach) {
+      // After answering with Connection: close nothing more is served on that connection (a
+      // request pipelined behind the first is dropped, as the runtime must expect).
+      if (this.servedSockets.has(req.socket)) return;
+      this.servedSockets.add(req.socket);
+      res.shouldKeepAlive = false;
+    }
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/test/chunks') {
       // Answers once the named streaming response has delivered at least n body chunks.

@@ -1,0 +1,351 @@
+import net from 'node:net';
+
+/**
+ * A small HTTP/1.1 server for the Runtime API, which is local, tiny and on the hot path of every
+ * invocation. node:http answers each request with its own write and flushes pipelined responses
+ * one write callback apart; here responses queued in the same tick go out in one write, so the
+ * acknowledgement of a result and the next event reach the runtime together.
+ *
+ * What it understands: request line and headers (64 KB at most), bodies with Content-Length or
+ * Transfer-Encoding: chunked (with trailers), `Expect: 100-continue`, keep-alive and pipelining
+ * (responses in request order), `Connection: close`, HTTP/1.0. Anything else is answered with 400
+ * and the connection is closed.
+ */
+
+const MAX_HEAD = 64 * 1024;
+const CRLF2 = Buffer.from('\r\n\r\n');
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n');
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK', 202: 'Accepted', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  413: 'Payload Too Large', 500: 'Internal Server Error',
+};
+
+export interface RtRequest {
+  readonly method: string;
+  readonly url: string;
+  /** Lower-case names; repeated headers joined with ', '. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Chunked-body trailers, known once the body ended. */
+  readonly trailers: Readonly<Record<string, string>>;
+  /** Body chunks as they arrive, then the end. Set both before returning from the handler. */
+  onData: ((chunk: Buffer) => void) | null;
+  onEnd: (() => void) | null;
+  /** Discards the body (default when no onData is set). */
+  resume(): void;
+}
+
+export interface RtResponse {
+  /** Sends the response (written with whatever else is sent in this tick). Ignored once sent. */
+  send(status: number, headers: readonly string[], body?: Buffer | string): void;
+  /** Closes the connection without an answer. */
+  destroy(): void;
+  /** Called once if the connection closes before this response was sent. */
+  onClose: (() => void) | null;
+  readonly sent: boolean;
+}
+
+export type RtHandler = (req: RtRequest, res: RtResponse) => void;
+
+interface Slot {
+  chunks: Buffer[] | null; // null until sent
+  closeAfter: boolean;
+  res: Response;
+}
+
+class Request implements RtRequest {
+  trailers: Record<string, string> = {};
+  onData: ((chunk: Buffer) => void) | null = null;
+  onEnd: (() => void) | null = null;
+  ended = false;
+  constructor(readonly method: string, readonly url: string, readonly headers: Record<string, string>) {}
+  resume(): void {
+    this.onData = null;
+  }
+}
+
+class Response implements RtResponse {
+  sent = false;
+  onClose: (() => void) | null = null;
+  constructor(private readonly conn: Connection, private readonly slot: Slot) {}
+
+  send(status: number, headers: readonly string[], body?: Buffer | string): void {
+    if (this.sent || this.conn.closed) return;
+    this.sent = true;
+    const b = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body) : body;
+    let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Unknown'}\r\n`;
+    for (let i = 0; i + 1 < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    head += `Content-Length: ${b ? b.length : 0}\r\n`;
+    if (this.slot.closeAfter) head += 'Connection: close\r\n';
+    head += '\r\n';
+    this.slot.chunks = b && b.length ? [Buffer.from(head, 'latin1'), b] : [Buffer.from(head, 'latin1')];
+    this.conn.flush();
+  }
+
+  destroy(): void {
+    this.conn.destroy();
+  }
+
+  closed(): void {
+    if (!this.sent) {
+      const f = this.onClose;
+      this.onClose = null;
+      f?.();
+    }
+  }
+}
+
+type BodyState =
+  | { kind: 'none' }
+  | { kind: 'length'; left: number }
+  | { kind: 'chunked'; phase: 'size' | 'data' | 'crlf' | 'trailers'; left: number };
+
+class Connection {
+  closed = false;
+  private buf: Buffer = Buffer.alloc(0);
+  private body: BodyState = { kind: 'none' };
+  private req: Request | null = null;
+  private readonly slots: Slot[] = [];
+  private flushScheduled = false;
+
+  constructor(private readonly socket: net.Socket, private readonly handler: RtHandler) {
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => this.onClosed());
+  }
+
+  private onData(d: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+    try {
+      this.parse();
+    } catch {
+      this.fail();
+    }
+  }
+
+  private parse(): void {
+    while (!this.closed && this.buf.length > 0) {
+      if (!this.req) {
+        const end = this.buf.indexOf(CRLF2);
+        if (end < 0) {
+          if (this.buf.length > MAX_HEAD) return this.fail();
+          return;
+        }
+        if (end > MAX_HEAD) return this.fail();
+        const head = this.buf.toString('latin1', 0, end);
+        this.buf = this.buf.subarray(end + 4);
+        if (!this.startRequest(head)) return this.fail();
+        continue;
+      }
+      if (!this.readBody()) return;
+    }
+    // A request without body may complete with nothing left in the buffer.
+    if (this.req && this.body.kind === 'none') this.endRequest();
+  }
+
+  /** Parses a request head; false when malformed. */
+  private startRequest(head: string): boolean {
+    const lines = head.split('\r\n');
+    const m = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/.exec(lines[0] ?? '');
+    if (!m) return false;
+    const headers: Record<string, string> = {};
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      const c = line.indexOf(':');
+      if (c <= 0) return false;
+      const k = line.slice(0, c).trim().toLowerCase();
+      const v = line.slice(c + 1).trim();
+      headers[k] = k in headers ? `${headers[k]}, ${v}` : v;
+    }
+    const http10 = m[3] === '0';
+    const conn = (headers.connection ?? '').toLowerCase();
+    const closeAfter = conn.includes('close') || (http10 && !conn.includes('keep-alive'));
+    const req = new Request(m[1]!, m[2]!, headers);
+    const te = headers['transfer-encoding'];
+    if (te !== undefined) {
+      if (!/(^|,)\s*chunked\s*$/i.test(te)) return false;
+      this.body = { kind: 'chunked', phase: 'size', left: 0 };
+    } else if (headers['content-length'] !== undefined) {
+      const n = Number(headers['content-length']);
+      if (!/^\d+$/.test(headers['content-length']) || !Number.isSafeInteger(n)) return false;
+      this.body = n > 0 ? { kind: 'length', left: n } : { kind: 'none' };
+    } else {
+      this.body = { kind: 'none' };
+    }
+    const slot: Slot = { chunks: null, closeAfter, res: null as unknown as Response };
+    const res = new Response(this, slot);
+    slot.res = res;
+    this.slots.push(slot);
+    this.req = req;
+    // 100 Continue only when no earlier response is still owed (it must not overtake one).
+    if (this.body.kind !== 'none' && /100-continue/i.test(headers.expect ?? '') && this.slots.length === 1) this.socket.write(CONTINUE);
+    this.handler(req, res);
+    return true;
+  }
+
+  /** Consumes body bytes from the buffer; false when more input is needed. */
+  private readBody(): boolean {
+    const b = this.body;
+    if (b.kind === 'none') {
+      this.endRequest();
+      return true;
+    }
+    if (b.kind === 'length') {
+      const n = Math.min(b.left, this.buf.length);
+      if (n > 0) {
+        this.emit(this.buf.subarray(0, n));
+        this.buf = this.buf.subarray(n);
+        b.left -= n;
+      }
+      if (b.left === 0) {
+        this.endRequest();
+        return true;
+      }
+      return false;
+    }
+    for (;;) {
+      if (b.phase === 'size') {
+        const nl = this.buf.indexOf('\r\n');
+        if (nl < 0) {
+          if (this.buf.length > 1024) throw new Error('chunk size line too long');
+          return false;
+        }
+        const line = this.buf.toString('latin1', 0, nl);
+        const size = parseInt(line.split(';')[0]!.trim(), 16);
+        if (!Number.isFinite(size) || size < 0 || !/^[0-9a-fA-F]+/.test(line.trim())) throw new Error('bad chunk size');
+        this.buf = this.buf.subarray(nl + 2);
+        if (size === 0) b.phase = 'trailers';
+        else { b.phase = 'data'; b.left = size; }
+        continue;
+      }
+      if (b.phase === 'data') {
+        const n = Math.min(b.left, this.buf.length);
+        if (n > 0) {
+          this.emit(this.buf.subarray(0, n));
+          this.buf = this.buf.subarray(n);
+          b.left -= n;
+        }
+        if (b.left > 0) return false;
+        b.phase = 'crlf';
+        continue;
+      }
+      if (b.phase === 'crlf') {
+        if (this.buf.length < 2) return false;
+        if (this.buf[0] !== 13 || this.buf[1] !== 10) throw new Error('missing chunk CRLF');
+        this.buf = this.buf.subarray(2);
+        b.phase = 'size';
+        continue;
+      }
+      // trailers: lines until an empty line
+      const nl = this.buf.indexOf('\r\n');
+      if (nl < 0) {
+        if (this.buf.length > MAX_HEAD) throw new Error('trailers too long');
+        return false;
+      }
+      const line = this.buf.toString('latin1', 0, nl);
+      this.buf = this.buf.subarray(nl + 2);
+      if (line === '') {
+        this.endRequest();
+        return true;
+      }
+      const c = line.indexOf(':');
+      if (c > 0 && this.req) this.req.trailers[line.slice(0, c).trim().toLowerCase()] = line.slice(c + 1).trim();
+    }
+  }
+
+  private emit(chunk: Buffer): void {
+    // Copy: the chunk is a view into a buffer that is reused when more data arrives.
+    this.req?.onData?.(Buffer.from(chunk));
+  }
+
+  private endRequest(): void {
+    const req = this.req;
+    this.req = null;
+    this.body = { kind: 'none' };
+    if (req && !req.ended) {
+      req.ended = true;
+      req.onEnd?.();
+    }
+  }
+
+  /** Writes, in request order, every response that is ready; coalesced per tick. */
+  flush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(() => {
+      this.flushScheduled = false;
+      if (this.closed) return;
+      const out: Buffer[] = [];
+      let close = false;
+      while (this.slots.length && this.slots[0]!.chunks) {
+        const s = this.slots.shift()!;
+        out.push(...s.chunks!);
+        if (s.closeAfter) { close = true; break; }
+      }
+      if (out.length === 0) return;
+      if (out.length === 1) this.socket.write(out[0]!);
+      else {
+        this.socket.cork();
+        for (const b of out) this.socket.write(b);
+        this.socket.uncork();
+      }
+      if (close) this.socket.end(() => this.destroy());
+    });
+  }
+
+  private fail(): void {
+    if (this.closed) return;
+    const msg = '{"errorMessage":"Malformed request","errorType":"BadRequest"}';
+    this.socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${msg.length}\r\nConnection: close\r\n\r\n${msg}`);
+    this.closed = true;
+    this.onClosed();
+  }
+
+  destroy(): void {
+    if (!this.socket.destroyed) this.socket.destroy();
+    this.onClosed();
+  }
+
+  private onClosed(): void {
+    this.closed = true;
+    const slots = this.slots.splice(0);
+    for (const s of slots) s.res.closed();
+    const req = this.req;
+    this.req = null;
+    if (req && !req.ended) {
+      // The body never completed: the handler learns it through its response's onClose.
+      req.ended = true;
+    }
+  }
+}
+
+/** A listener whose connections speak the subset above. */
+export class RtServer {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(handler: RtHandler, private readonly accept: (s: net.Socket) => boolean = () => true) {
+    this.server = net.createServer((s) => {
+      if (!this.accept(s)) {
+        s.destroy();
+        return;
+      }
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+      new Connection(s, handler);
+    });
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve((this.server.address() as net.AddressInfo).port));
+    });
+  }
+
+  close(): void {
+    this.server.close();
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+}

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { RtServer, type RtRequest, type RtResponse } from '../../src/environments/runtime-http.js';
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  trailers: Record<string, string>;
+  chunks: number;
+}
+
+/** A server that records every request and answers it as `answer` says (default: at once). */
+function recorder(answer: (req: Seen, res: RtResponse) => void = (r, res) => res.send(200, ['Content-Type', 'text/plain'], `${r.method} ${r.url} ${r.body.length}`)) {
+  const seen: Seen[] = [];
+  const server = new RtServer((req: RtRequest, res) => {
+    const parts: Buffer[] = [];
+    req.onData = (c) => parts.push(c);
+    req.onEnd = () => {
+      const s = { method: req.method, url: req.url, headers: { ...req.headers }, body: Buffer.concat(parts), trailers: { ...req.trailers }, chunks: parts.length };
+      seen.push(s);
+      answer(s, res);
+    };
+  });
+  return { server, seen };
+}
+
+/** Writes raw bytes (optionally in pieces) and collects everything the server sends back until it closes or `until` matches. */
+function raw(port: number, pieces: (string | Buffer)[], until: (text: string) => boolean, gapMs = 5): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let out = '';
+    const done = () => { s.destroy(); resolve(out); };
+    s.on('data', (d) => { out += d.toString('latin1'); if (until(out)) done(); });
+    s.on('close', () => resolve(out));
+    s.on('error', reject);
+    s.on('connect', async () => {
+      for (const p of pieces) {
+        s.write(p);
+        await new Promise((r) => setTimeout(r, gapMs));
+      }
+    });
+  });
+}
+
+const count = (text: string, what: string) => text.split(what).length - 1;
+
+describe('Runtime API HTTP server', () => {
+  const r = recorder();
+  let port = 0;
+  before(async () => { port = await r.server.listen(0, '127.0.0.1'); });
+  after(() => r.server.close());
+
+  test('content-length bodies, split across packets, keep-alive', async () => {
+    const out = await raw(port, ['POST /a HTTP/1.1\r\nHost: x\r\nContent-Le', 'ngth: 11\r\n\r\nhello', ' world', 'GET /b HTTP/1.1\r\nHost: x\r\n\r\n'],
+      (t) => count(t, 'HTTP/1.1 200') === 2);
+    assert.match(out, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(out, /POST \/a 11/);
+    assert.match(out, /GET \/b 0/);
+    assert.equal(r.seen.find((s) => s.url === '/a')!.body.toString(), 'hello world');
+  });
+
+  test('chunked bodies with extensions and trailers', async () => {
+    const body = '5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nLambda-Runtime-Function-Error-Type: Oops\r\nX-Other: 1\r\n\r\n';
+    await raw(port, ['POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', body.slice(0, 9), body.slice(9)], (t) => t.includes('POST /c'));
+    const s = r.seen.find((x) => x.url === '/c')!;
+    assert.equal(s.body.toString(), 'hello world');
+    assert.ok(s.chunks >= 2, 'chunks are handed over as they arrive');
+    assert.deepEqual(s.trailers, { 'lambda-runtime-function-error-type': 'Oops', 'x-other': '1' });
+  });
+
+  test('pipelined requests are answered in order, in one write when ready together', async () => {
+    const out = await raw(port, ['GET /1 HTTP/1.1\r\n\r\nPOST /2 HTTP/1.1\r\nContent-Length: 2\r\n\r\nhiGET /3 HTTP/1.1\r\n\r\n'], (t) => count(t, 'HTTP/1.1 200') === 3);
+    const order = [...out.matchAll(/(GET|POST) \/(\d)/g)].map((m) => m[2]);
+    assert.deepEqual(order, ['1', '2', '3']);
+  });
+
+  test('Expect: 100-continue is answered before the body is sent', async () => {
+    const out = await raw(port, ['POST /e HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n'], (t) => t.includes('100 Continue'));
+    assert.match(out, /^HTTP\/1\.1 100 Continue\r\n\r\n/);
+  });
+
+  test('Connection: close and HTTP/1.0 close after the answer', async () => {
+    const a = await raw(port, ['GET /x HTTP/1.1\r\nConnection: close\r\n\r\n'], () => false);
+    assert.match(a, /Connection: close/);
+    const b = await raw(port, ['GET /y HTTP/1.0\r\n\r\n'], () => false);
+    assert.match(b, /^HTTP\/1\.1 200/);
+  });
+
+  test('malformed requests get 400 and the connection is closed', async () => {
+    for (const bad of ['NOT HTTP\r\n\r\n', 'GET / HTTP/1.1\r\nno colon here\r\n\r\n', 'POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n',
+      'POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n']) {
+      const out = await raw(port, [bad], () => false);
+      assert.match(out, /^HTTP\/1\.1 400 Bad Request/, JSON.stringify(bad));
+    }
+    const huge = await raw(port, ['GET / HTTP/1.1\r\nX: ' + 'a'.repeat(70 * 1024)], () => false);
+    assert.match(huge, /^HTTP\/1\.1 400/);
+  });
+
+  test('curl (what bash custom runtimes use) talks to it: long poll, chunked upload, big body with Expect', async () => {
+    const curl = (...args: string[]) => new Promise<string>((resolve, reject) =>
+      execFile('curl', ['-sS', ...args], { encoding: 'utf8', timeout: 20_000 }, (e, out, err) => (e ? reject(new Error(`${e.message} ${err}`)) : resolve(out))));
+    assert.equal(await curl(`http://127.0.0.1:${port}/g`), 'GET /g 0');
+    assert.equal(await curl('-X', 'POST', '-d', 'abc', `http://127.0.0.1:${port}/p`), 'POST /p 3');
+    assert.equal(await curl('-X', 'POST', '-H', 'Transfer-Encoding: chunked', '--data-binary', 'streamed', `http://127.0.0.1:${port}/t`), 'POST /t 8');
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rt-http-')), 'big');
+    fs.writeFileSync(file, Buffer.alloc(2 * 1024 * 1024, 0x78));
+    assert.equal(await curl('-X', 'POST', '-H', 'Expect: 100-continue', '--data-binary', `@${file}`, `http://127.0.0.1:${port}/big`), `POST /big ${2 * 1024 * 1024}`);
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  });
+});
+
+test('a response held back (long poll) does not block the connection\'s earlier answers, and a later one waits for it', async () => {
+  let held: RtResponse | null = null;
+  const r = recorder((s, res) => {
+    if (s.url === '/hold') held = res;
+    else res.send(200, [], s.url);
+  });
+  const port = await r.server.listen(0, '127.0.0.1');
+  try {
+    const got = raw(port, ['GET /first HTTP/1.1\r\n\r\nGET /hold HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n'], (t) => t.includes('/after'));
+    await new Promise((res) => setTimeout(res, 100));
+    held!.send(200, [], '/hold');
+    const out = await got;
+    assert.deepEqual([...out.matchAll(/\/(first|hold|after)/g)].map((m) => m[1]), ['first', 'hold', 'after']);
+  } finally {
+    r.server.close();
+  }
+});
