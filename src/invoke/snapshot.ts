@@ -1,24 +1,33 @@
-import type { AliasRecord, FunctionSnapshot, VersionRecord } from '../core/model.js';
+import { LATEST, type AliasRecord, type FunctionConfig, type FunctionRecord, type FunctionSnapshot, type VersionRecord } from '../core/model.js';
 import type { ChangeEvent, ControlSnapshot, FunctionStore } from '../ports/index.js';
 
 /**
  * In-memory view of functions, versions and aliases for the hot path. Loaded once at start;
  * each change event reloads just the function it names. Refreshes are serialized so they
  * apply in the order the changes were published.
+ *
+ * It holds every function, so its records are kept small (10,000 idle functions must cost
+ * little): identical configurations are one shared object, repeated strings (names, code
+ * keys, states) are one instance, a function without aliases or tags shares one empty value.
+ * Records in the snapshot are read-only: nothing on the data plane changes them (the control
+ * plane writes the store and announces the change).
  */
 export class MemorySnapshot implements ControlSnapshot {
   private readonly byName = new Map<string, FunctionSnapshot>();
   private chain: Promise<void> = Promise.resolve();
   private pending = 0;
+  private readonly intern = new Interner();
 
   constructor(private readonly store: FunctionStore, private readonly onDeleted: (name: string) => void) {}
 
   async load(): Promise<void> {
     const all = await this.store.loadAll();
     this.byName.clear();
-    for (const fn of all.functions) this.byName.set(fn.name, { fn, versions: new Map(), aliases: new Map() });
-    for (const v of all.versions) this.byName.get(v.functionName)?.versions.set(v.version, v);
-    for (const a of all.aliases) this.byName.get(a.functionName)?.aliases.set(a.name, a);
+    const versions = groupBy(all.versions, (v) => v.functionName);
+    const aliases = groupBy(all.aliases, (a) => a.functionName);
+    for (const fn of all.functions) {
+      this.byName.set(fn.name, this.compact(fn, versions.get(fn.name) ?? [], aliases.get(fn.name) ?? []));
+    }
   }
 
   get(name: string): FunctionSnapshot | undefined {
@@ -45,11 +54,7 @@ export class MemorySnapshot implements ControlSnapshot {
           if (this.byName.delete(event.name)) this.onDeleted(event.name);
           return;
         }
-        this.byName.set(event.name, {
-          fn: loaded.fn,
-          versions: new Map(loaded.versions.map((v: VersionRecord) => [v.version, v])),
-          aliases: new Map(loaded.aliases.map((a: AliasRecord) => [a.name, a])),
-        });
+        this.byName.set(event.name, this.compact(loaded.fn, loaded.versions, loaded.aliases));
       } finally {
         this.pending--;
       }
@@ -60,5 +65,184 @@ export class MemorySnapshot implements ControlSnapshot {
 
   settle(): Promise<void> {
     return this.pending === 0 ? Promise.resolve() : this.chain;
+  }
+
+  /** The snapshot entry of one function, its records compacted (see the class comment). */
+  private compact(fn: FunctionRecord, versions: VersionRecord[], aliases: AliasRecord[]): FunctionSnapshot {
+    const { intern } = this;
+    const name = intern.string(fn.name);
+    const record: FunctionRecord = {
+      name,
+      createdAt: fn.createdAt,
+      tags: isEmpty(fn.tags) ? EMPTY_TAGS : fn.tags,
+      reservedConcurrency: fn.reservedConcurrency,
+      lastVersion: fn.lastVersion,
+    };
+    const byVersion = new VersionTable();
+    for (const v of versions) {
+      const version = intern.string(v.version);
+      byVersion.put({
+        functionName: name,
+        version,
+        config: intern.config(v.config),
+        codeSha256: intern.string(v.codeSha256),
+        codeKey: intern.string(v.codeKey),
+        codeSize: v.codeSize,
+        revisionId: v.revisionId,
+        lastModified: v.lastModified,
+        state: intern.string(v.state) as VersionRecord['state'],
+        stateReason: v.stateReason === null ? null : intern.string(v.stateReason),
+        stateReasonCode: v.stateReasonCode === null ? null : intern.string(v.stateReasonCode),
+        lastUpdateStatus: intern.string(v.lastUpdateStatus) as VersionRecord['lastUpdateStatus'],
+        lastUpdateStatusReason: v.lastUpdateStatusReason === null ? null : intern.string(v.lastUpdateStatusReason),
+        lastUpdateStatusReasonCode: v.lastUpdateStatusReasonCode === null ? null : intern.string(v.lastUpdateStatusReasonCode),
+      });
+    }
+    let byAlias: Map<string, AliasRecord> = EMPTY_ALIASES;
+    if (aliases.length > 0) {
+      byAlias = new Map();
+      for (const a of aliases) {
+        byAlias.set(a.name, {
+          ...a,
+          functionName: name,
+          functionVersion: intern.string(a.functionVersion),
+          additionalVersionWeights: isEmpty(a.additionalVersionWeights) ? EMPTY_WEIGHTS : a.additionalVersionWeights,
+        });
+      }
+    }
+    return { fn: record, versions: byVersion, aliases: byAlias };
+  }
+}
+
+/**
+ * The versions of one function, read-only, as the Map the snapshot's type promises. Most
+ * functions have only $LATEST: that one is a field, and a Map is allocated only for published
+ * versions (a Map's table costs more than the version record it would hold).
+ */
+class VersionTable implements Map<string, VersionRecord> {
+  private latest: VersionRecord | undefined;
+  private published: Map<string, VersionRecord> | undefined;
+
+  /** Filling, while the snapshot builds the table. */
+  put(v: VersionRecord): void {
+    if (v.version === LATEST) this.latest = v;
+    else (this.published ??= new Map()).set(v.version, v);
+  }
+
+  get(version: string): VersionRecord | undefined {
+    return version === LATEST ? this.latest : this.published?.get(version);
+  }
+
+  has(version: string): boolean {
+    return this.get(version) !== undefined;
+  }
+
+  get size(): number {
+    return (this.latest ? 1 : 0) + (this.published?.size ?? 0);
+  }
+
+  *entries(): MapIterator<[string, VersionRecord]> {
+    if (this.latest) yield [LATEST, this.latest];
+    if (this.published) yield* this.published.entries();
+  }
+
+  *keys(): MapIterator<string> {
+    for (const [k] of this.entries()) yield k;
+  }
+
+  *values(): MapIterator<VersionRecord> {
+    for (const [, v] of this.entries()) yield v;
+  }
+
+  [Symbol.iterator](): MapIterator<[string, VersionRecord]> {
+    return this.entries();
+  }
+
+  forEach(fn: (value: VersionRecord, key: string, map: Map<string, VersionRecord>) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.entries()) fn.call(thisArg, v, k, this);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Map';
+  }
+
+  set(): this {
+    throw new Error('the snapshot is read-only');
+  }
+
+  delete(): boolean {
+    throw new Error('the snapshot is read-only');
+  }
+
+  clear(): void {
+    throw new Error('the snapshot is read-only');
+  }
+}
+
+/** A Map that stays empty: shared by every function that has no alias. */
+class EmptyMap<K, V> extends Map<K, V> {
+  override set(): this {
+    throw new Error('the snapshot is read-only');
+  }
+}
+
+const EMPTY_ALIASES: Map<string, AliasRecord> = new EmptyMap<string, AliasRecord>();
+const EMPTY_TAGS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const EMPTY_WEIGHTS: Record<string, number> = Object.freeze({}) as Record<string, number>;
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
+function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}
+
+/** Entries beyond which the string table starts afresh (values that churn cannot grow it forever). */
+const STRING_TABLE_LIMIT = 200_000;
+
+/**
+ * One instance per distinct value. Strings: a plain table, restarted past a bound (records
+ * keep the instances they hold). Configurations: keyed by their JSON text, held weakly, so a
+ * configuration no version uses any more is collected with its entry.
+ */
+class Interner {
+  private strings = new Map<string, string>();
+  private readonly configs = new Map<string, WeakRef<FunctionConfig>>();
+  private readonly gone = new FinalizationRegistry<string>((key) => {
+    const ref = this.configs.get(key);
+    if (ref && ref.deref() === undefined) this.configs.delete(key);
+  });
+
+  string(s: string): string {
+    const hit = this.strings.get(s);
+    if (hit !== undefined) return hit;
+    if (this.strings.size >= STRING_TABLE_LIMIT) this.strings = new Map();
+    this.strings.set(s, s);
+    return s;
+  }
+
+  config(c: FunctionConfig): FunctionConfig {
+    const key = JSON.stringify(c);
+    const hit = this.configs.get(key)?.deref();
+    if (hit) return hit;
+    const shared: FunctionConfig = {
+      ...c,
+      runtime: c.runtime === null ? null : this.string(c.runtime),
+      handler: c.handler === null ? null : this.string(c.handler),
+      role: this.string(c.role),
+      architectures: c.architectures.map((a) => this.string(a)),
+    };
+    this.configs.set(key, new WeakRef(shared));
+    this.gone.register(shared, key);
+    return shared;
   }
 }
