@@ -54,7 +54,8 @@ export class MemorySnapshot implements ControlSnapshot {
           if (this.byName.delete(event.name)) this.onDeleted(event.name);
           return;
         }
-        this.byName.set(event.name, this.compact(loaded.fn, loaded.versions, loaded.aliases));
+        const entry = this.compact(loaded.fn, loaded.versions, loaded.aliases);
+        this.byName.set(entry.fn.name, entry); // the record's own name string as the key: one instance
       } finally {
         this.pending--;
       }
@@ -70,7 +71,8 @@ export class MemorySnapshot implements ControlSnapshot {
   /** The snapshot entry of one function, its records compacted (see the class comment). */
   private compact(fn: FunctionRecord, versions: VersionRecord[], aliases: AliasRecord[]): FunctionSnapshot {
     const { intern } = this;
-    const name = intern.string(fn.name);
+    // Names are unique: one instance per function (record, versions, aliases), not interned.
+    const name = fn.name;
     const record: FunctionRecord = {
       name,
       createdAt: fn.createdAt,
