@@ -15,6 +15,7 @@ const awsVersion = spawnSync('aws', ['--version'], { encoding: 'utf8' });
 const hasAws = awsVersion.status === 0;
 const AWS_ENV = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' };
 const TRACE = /^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$/;
+const TRACED = `export const handler = async (event) => ({ header: event.headers['x-amzn-trace-id'], env: process.env._X_AMZN_TRACE_ID });\n`;
 
 describe('HTTP API fidelity: event shapes, front-door headers, deployments, the AWS CLI', () => {
   let server: Awaited<ReturnType<typeof startGatewayServer>>;
@@ -26,6 +27,7 @@ describe('HTTP API fidelity: event shapes, front-door headers, deployments, the 
     gw = new ApiGatewayV2Client(clientConfig(server.endpoint));
     lambda = new LambdaClient(clientConfig(server.endpoint));
     await createNodeFunction(lambda, 'echo', ECHO);
+    await createNodeFunction(lambda, 'traced', TRACED);
   });
   after(async () => {
     gw?.destroy();
@@ -113,6 +115,19 @@ describe('HTTP API fidelity: event shapes, front-door headers, deployments, the 
     assert.equal(ev.headers['x-forwarded-proto'], 'http');
     assert.equal(ev.headers['x-forwarded-port'], String(server.port));
     assert.match(ev.headers['x-amzn-trace-id'], TRACE);
+  });
+
+  test('the function runs under the trace id the request carries (gateway and function URL)', async () => {
+    const api = await gw.send(new CreateApiCommand({ Name: 'traced', ProtocolType: 'HTTP', Target: fnArn('traced') }));
+    const cfg = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'traced', AuthType: 'NONE' }));
+    const urlId = /^http:\/\/([a-z0-9]+)\.lambda-url\./.exec(cfg.FunctionUrl!)![1]!;
+    for (const path of [`/_apis/${api.ApiId}/t`, `/_urls/${urlId}/t`]) {
+      const generated = json(await request({ port: server.port, path }));
+      assert.match(generated.header, TRACE);
+      assert.equal(generated.env, generated.header, path);
+      const given = 'Root=1-5e6f7a8b-0123456789abcdef01234567';
+      assert.deepEqual(json(await request({ port: server.port, path, headers: { 'x-amzn-trace-id': given } })), { header: given, env: given });
+    }
   });
 
   test('quick create marks its route, integration and stage as API Gateway managed', async () => {

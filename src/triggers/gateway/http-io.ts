@@ -53,9 +53,25 @@ export function splitUrl(url: string): { path: string; query: string } {
 
 const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-port', 'x-forwarded-proto']);
 
+/** Randomness for request and trace ids, drawn in blocks: one crypto call per few hundred requests. */
+const POOL_SIZE = 8192;
+let pool = Buffer.alloc(0);
+let poolAt = POOL_SIZE;
+
+/** `bytes` random bytes rendered in `encoding`, from the pool. */
+export function randomString(bytes: number, encoding: 'hex' | 'base64'): string {
+  if (poolAt + bytes > pool.length) {
+    pool = randomBytes(POOL_SIZE);
+    poolAt = 0;
+  }
+  const s = pool.toString(encoding, poolAt, poolAt + bytes);
+  poolAt += bytes;
+  return s;
+}
+
 /** Root=1-{epoch seconds, hex}-{96 random bits, hex}: an X-Ray trace id, as the front door adds. */
 export function traceId(nowMs: number): string {
-  return `Root=1-${Math.floor(nowMs / 1000).toString(16).padStart(8, '0')}-${randomBytes(12).toString('hex')}`;
+  return `Root=1-${Math.floor(nowMs / 1000).toString(16).padStart(8, '0')}-${randomString(12, 'hex')}`;
 }
 
 /**

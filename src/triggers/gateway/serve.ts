@@ -1,15 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isStratusError } from '../../core/errors.js';
 import { bearerToken, identityValues, routeArn, scopesAllow, stringifyClaims, tokenScopes } from '../../core/gateway-auth.js';
 import { applyCors, isPreflight, preflightHeaders } from '../../core/gateway-cors.js';
-import { buildEventV1, buildEventV2, joinedHeaders, parseQuery, type EventContext, type HttpRequestInfo } from '../../core/gateway-event.js';
+import { buildEventV1, buildEventV2, headerValue, joinedHeaders, parseQuery, type EventContext, type HttpRequestInfo } from '../../core/gateway-event.js';
 import { gatewayError, mapResponseV1, mapResponseV2, type HttpResponse } from '../../core/gateway-response.js';
 import type { Locale } from '../../core/model.js';
 import type { Invoker } from '../../invoke/types.js';
 import type { Clock } from '../../ports/index.js';
 import { InvalidTokenError, type JwtVerifier, type LambdaAuthorizers } from './authorizers.js';
-import { domainOf, readBody, requestInfo, sendResponse, splitUrl } from './http-io.js';
+import { domainOf, randomString, readBody, requestInfo, sendResponse, splitUrl } from './http-io.js';
 import type { CompiledApi, CompiledRoute, GatewayTable } from './table.js';
 import { DEFAULT_STAGE, type StageSpec } from './types.js';
 
@@ -49,7 +48,7 @@ export interface GatewayDeps {
 }
 
 function requestId(): string {
-  return randomBytes(11).toString('base64');
+  return randomString(11, 'base64');
 }
 
 /** Serves one request addressed to an HTTP API. */
@@ -137,6 +136,8 @@ export async function serveGateway(deps: GatewayDeps, req: IncomingMessage, res:
     functionName: integration.functionName,
     qualifier: integration.qualifier,
     payload: Buffer.from(JSON.stringify(event)),
+    // The function's _X_AMZN_TRACE_ID is the trace the request carries.
+    traceId: headerValue(info.rawHeaders, 'x-amzn-trace-id'),
   }, integration.spec.timeoutInMillis);
   if ('response' in result) return finish(result.response);
   if (result.functionError) return finish(GatewayResponses.internal());
@@ -228,7 +229,7 @@ type InvokeOutcome = { response: HttpResponse } | { payload: Buffer; functionErr
 /** Invokes through the pipeline; the gateway answers 504 when the integration timeout passes first. */
 export async function invokeWithTimeout(
   invoker: Invoker,
-  req: { functionName: string; qualifier?: string; payload: Buffer },
+  req: { functionName: string; qualifier?: string; payload: Buffer; traceId?: string },
   timeoutMs: number,
 ): Promise<InvokeOutcome> {
   let timer: NodeJS.Timeout | undefined;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isStratusError } from '../../core/errors.js';
 import { applyCors, isPreflight, preflightHeaders } from '../../core/gateway-cors.js';
-import { buildEventV2, joinedHeaders } from '../../core/gateway-event.js';
+import { buildEventV2, headerValue, joinedHeaders } from '../../core/gateway-event.js';
 import { mapResponseV2, type HttpResponse } from '../../core/gateway-response.js';
 import { HTTP_INTEGRATION_CONTENT_TYPE, PreludeParser } from '../../core/stream-prelude.js';
 import type { Locale } from '../../core/model.js';
@@ -120,7 +120,8 @@ export async function serveUrl(deps: UrlServeDeps, req: IncomingMessage, res: Se
   const finish = (r: HttpResponse) => reply({ ...r, headers: withCors(r.headers) });
 
   const now = deps.clock.now();
-  const event = buildEventV2(requestInfo(req, path, query, body, domainOf(req, urlId, 'lambda-url'), now), {
+  const info = requestInfo(req, path, query, body, domainOf(req, urlId, 'lambda-url'), now);
+  const event = buildEventV2(info, {
     accountId: deps.locale.accountId,
     apiId: urlId,
     stage: '$default',
@@ -140,6 +141,7 @@ export async function serveUrl(deps: UrlServeDeps, req: IncomingMessage, res: Se
       invocationType: 'RequestResponse',
       source: 'url',
       requestId,
+      traceId: headerValue(info.rawHeaders, 'x-amzn-trace-id'),
       stream: sink,
     });
   } catch (err) {
