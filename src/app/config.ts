@@ -31,6 +31,12 @@ export interface StratusConfig {
   scheduleTimeScale?: number;
   /** Maximum total code storage (CodeStorageExceededException beyond). */
   codeStorageLimitBytes: number;
+  /**
+   * What code inside execution environments may ask of Stratus's APIs: 'restricted' (invoke,
+   * queues, events, log writes; see api/sandbox-access.ts) or 'full' (everything, as any local
+   * caller). Needs a driver that gives environments their own uids to tell them apart.
+   */
+  sandboxApiAccess: 'restricted' | 'full';
 }
 
 export function defaultConfig(): StratusConfig {
@@ -55,5 +61,6 @@ export function defaultConfig(): StratusConfig {
     prewarmPerRuntime: env.STRATUS_PREWARM ? Number(env.STRATUS_PREWARM) : 2,
     asyncTimeScale: env.STRATUS_ASYNC_TIME_SCALE ? Number(env.STRATUS_ASYNC_TIME_SCALE) : 1,
     codeStorageLimitBytes: 75 * 1024 * 1024 * 1024,
+    sandboxApiAccess: env.STRATUS_SANDBOX_API_ACCESS === 'full' ? 'full' : 'restricted',
   };
 }

@@ -91,10 +91,17 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
     subscribe: (l) => feed.subscribe(l),
     close: () => feed.close(),
   };
+  // New code is unpacked as soon as it exists, not on its first invocation (a cold start).
+  feed.subscribe((event) => {
+    if (event.kind !== 'function') return;
+    const fsnap = snapshot.get(event.name);
+    if (!fsnap) return;
+    for (const v of fsnap.versions.values()) void codeCache.dirFor(v.codeKey).catch(() => undefined);
+  });
 
   const invoker = new PipelineInvoker({ locale, snapshot, execution, leases });
   const control = createControlPlane({ functions, blobs, changes, locale, clock, config });
-  const http = createHttpServer();
+  const http = createHttpServer(config.sandboxApiAccess === 'full' ? {} : { fromEnvironment: (r, l) => execution.fromEnvironment(r, l) });
   const jsonTargets = new JsonTargetRouter();
   const targets = new ArnTargetDispatcher();
   let url = '';

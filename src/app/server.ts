@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { sendAwsJsonError, sendRestJsonError } from '../api/errors.js';
 import type { JsonTargetRouter } from '../api/json-target.js';
+import { sandboxMayCall } from '../api/sandbox-access.js';
 import { Errors, StratusError } from '../core/errors.js';
 
 /** Largest request body the server reads at all (code uploads: base64 of a 50 MB zip + JSON). */
@@ -12,7 +14,15 @@ export const MAX_BODY_BYTES = 80 * 1024 * 1024;
  * routes; AWS JSON services (Logs, SQS, EventBridge, ...) are dispatched by X-Amz-Target on any
  * POST path that no other route claims (the SQS SDK posts to the queue URL).
  */
-export function createHttpServer(): FastifyInstance {
+export interface HttpServerOptions {
+  /**
+   * Tells whether a connection comes from inside an execution environment (by its sandbox uid);
+   * such callers get only what functions may do (api/sandbox-access.ts).
+   */
+  fromEnvironment?: (remotePort: number, localPort: number) => boolean;
+}
+
+export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
@@ -24,6 +34,26 @@ export function createHttpServer(): FastifyInstance {
   app.setErrorHandler((err, _req, reply) => {
     sendRestJsonError(reply, err);
   });
+  const guard = opts.fromEnvironment;
+  if (guard) {
+    const inside = new WeakMap<Socket, boolean>();
+    app.addHook('onRequest', (req, reply, done) => {
+      const sock = req.raw.socket;
+      let fromEnv = inside.get(sock);
+      if (fromEnv === undefined) {
+        fromEnv = guard(sock.remotePort ?? 0, sock.localPort ?? 0);
+        inside.set(sock, fromEnv);
+      }
+      if (!fromEnv) return done();
+      const target = req.headers['x-amz-target'] as string | undefined;
+      const d = sandboxMayCall(req.method, req.url.split('?')[0]!, target);
+      if (d.allow) return done();
+      const err = new StratusError('AccessDeniedException', 403,
+        `Stratus refuses ${d.action} from inside an execution environment: functions may invoke functions, use queues, put events and write logs, not read or change functions or other resources (a server started with STRATUS_SANDBOX_API_ACCESS=full allows it).`);
+      if (target) sendAwsJsonError(reply, err, 'application/x-amz-json-1.1');
+      else sendRestJsonError(reply, err);
+    });
+  }
   app.setNotFoundHandler((req, reply) => {
     sendRestJsonError(reply, new StratusError(
       'UnknownOperationException', 404, `Unknown operation ${req.method} ${req.url.split('?')[0]}`,

@@ -6,11 +6,16 @@ function hexPort(p: number): string {
 
 /**
  * The uid owning the client end of a loopback TCP connection, from /proc/net/tcp: the line whose
- * local address is the client's port and remote address is our port. Null when not found.
+ * local address is the client's port and remote address is our port (IPv4, then IPv6). Null
+ * when not found.
  */
 export function peerUid(clientPort: number, serverPort: number): number | null {
+  return lookup('/proc/net/tcp', clientPort, serverPort) ?? lookup('/proc/net/tcp6', clientPort, serverPort);
+}
+
+function lookup(file: string, clientPort: number, serverPort: number): number | null {
   let text: string;
-  try { text = fs.readFileSync('/proc/net/tcp', 'latin1'); } catch { return null; }
+  try { text = fs.readFileSync(file, 'latin1'); } catch { return null; }
   const local = `:${hexPort(clientPort)} `;
   const remote = `:${hexPort(serverPort)} `;
   let i = text.indexOf(local);

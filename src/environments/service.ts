@@ -9,7 +9,9 @@ import { endLine, reportLine, startLine } from './format.js';
 import { Environment, type EnvDeps } from './environment.js';
 import { PrewarmPool } from './prewarm.js';
 import { familyOf, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
+import { peerUid } from './peer.js';
 import { chooseDriver } from './sandbox/detect.js';
+import { isEnvironmentUid } from './sandbox/uids.js';
 import type { SandboxDriver } from './sandbox/types.js';
 
 export interface ExecutionServiceOptions {
@@ -76,6 +78,12 @@ class Service implements StratusExecutionService {
   describe() {
     const d = this.driver.describe();
     return { driver: d.driver, isolation: [...d.isolation, ...this.detection], warnings: d.warnings };
+  }
+
+  fromEnvironment(remotePort: number, localPort: number): boolean {
+    if (!this.driver.verifiesPeers) return false;
+    const uid = peerUid(remotePort, localPort);
+    return uid !== null && isEnvironmentUid(uid);
   }
 
   stats(): PoolStats {

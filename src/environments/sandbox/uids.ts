@@ -7,6 +7,11 @@ export const UID_BASE = 1_000_000;
 export const UIDS_PER_BLOCK = 4096;
 const BLOCKS = 256;
 
+/** True for a uid Stratus hands to environments (any Stratus server's on this host). */
+export function isEnvironmentUid(uid: number): boolean {
+  return uid >= UID_BASE && uid < UID_BASE + BLOCKS * UIDS_PER_BLOCK;
+}
+
 /**
  * Environment uids. Each Stratus process claims a block of uids with an exclusive lock file
  * (so two servers on one host never share a uid), then allocates and recycles inside it.

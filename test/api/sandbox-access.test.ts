@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { sandboxMayCall } from '../../src/api/sandbox-access.js';
+
+const cases: Array<[string, string, string | undefined, boolean]> = [
+  ['POST', '/2015-03-31/functions/other/invocations', undefined, true],
+  ['POST', '/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Aother/invocations/', undefined, true],
+  ['POST', '/2014-11-13/functions/other/invoke-async/', undefined, true],
+  ['GET', '/2015-03-31/functions/other', undefined, false],
+  ['GET', '/2015-03-31/functions/other/configuration', undefined, false],
+  ['GET', '/2015-03-31/functions', undefined, false],
+  ['PUT', '/2015-03-31/functions/other/code', undefined, false],
+  ['DELETE', '/2015-03-31/functions/other', undefined, false],
+  ['GET', '/2015-03-31/functions/other/invocations', undefined, false],
+  ['POST', '/2015-03-31/functions', undefined, false],
+  ['GET', '/2016-08-19/account-settings', undefined, false],
+  ['POST', '/2015-03-31/event-source-mappings', undefined, false],
+  ['GET', '/_stratus/code/other/%24LATEST', undefined, false],
+  ['GET', '/_stratus/async/events', undefined, false],
+  ['POST', '/v2/apis', undefined, false],
+  ['POST', '/', 'AmazonSQS.SendMessage', true],
+  ['POST', '/000000000000/q', 'AmazonSQS.ReceiveMessage', true],
+  ['POST', '/', 'AmazonSQS.DeleteQueue', false],
+  ['POST', '/', 'AWSEvents.PutEvents', true],
+  ['POST', '/', 'AWSEvents.PutRule', false],
+  ['POST', '/', 'Logs_20140328.PutLogEvents', true],
+  ['POST', '/', 'Logs_20140328.FilterLogEvents', false],
+  ['POST', '/', 'Logs_20140328.GetLogEvents', false],
+  ['GET', '/_apis/abc123/prod/items', undefined, true],
+  ['POST', '/_urls/xyz/', undefined, true],
+  ['GET', '/anything/else', undefined, true],
+];
+
+for (const [method, path, target, allow] of cases) {
+  test(`${allow ? 'allows' : 'refuses'} ${method} ${target ?? path}`, () => {
+    assert.equal(sandboxMayCall(method, path, target).allow, allow);
+  });
+}

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { CreateFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
+import { makeZip } from '../helpers/zip.js';
+
+const ROLE = 'arn:aws:iam::000000000000:role/test';
+const isRoot = process.getuid?.() === 0;
+
+/** A function that calls Stratus's own API from inside its environment and reports the answers. */
+const PROBE = `
+exports.handler = async (e) => {
+  const base = process.env.STRATUS_URL;
+  const call = async (method, path, body, target) => {
+    const headers = { 'content-type': target ? 'application/x-amz-json-1.1' : 'application/json' };
+    if (target) headers['x-amz-target'] = target;
+    const r = await fetch(base + path, { method, headers, body });
+    return { status: r.status, type: r.headers.get('x-amzn-errortype'), text: await r.text() };
+  };
+  return {
+    config: await call('GET', '/2015-03-31/functions/secret/configuration'),
+    list: await call('GET', '/2015-03-31/functions'),
+    code: await call('GET', '/2015-03-31/functions/secret'),
+    del: await call('DELETE', '/2015-03-31/functions/secret'),
+    logs: await call('POST', '/', JSON.stringify({ logGroupName: '/aws/lambda/secret' }), 'Logs_20140328.FilterLogEvents'),
+    invoke: await call('POST', '/2015-03-31/functions/secret/invocations', '{}'),
+    queue: await call('POST', '/', JSON.stringify({ QueueName: 'from-fn' }), 'AmazonSQS.GetQueueUrl'),
+  };
+};`;
+
+describe('what a function may ask of Stratus from inside its environment', () => {
+  let server: TestServer | undefined;
+  let lambda: LambdaClient;
+  before(async () => {
+    if (!isRoot) return;
+    server = await startServer();
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'secret', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE,
+      Environment: { Variables: { API_KEY: 'hunter2' } }, Code: { ZipFile: await makeZip({ 'index.js': "exports.handler = async () => 'secret ran';" }) },
+    }));
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'probe', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Timeout: 20,
+      Environment: { Variables: { STRATUS_URL: server.endpoint } }, Code: { ZipFile: await makeZip({ 'index.js': PROBE }) },
+    }));
+  });
+  after(async () => server?.stop());
+
+  test('reading or changing other functions is AccessDeniedException; invoking and queues work', async (t) => {
+    if (!isRoot || server!.stratus.describe().lines[0]!.startsWith('sandbox: process')) {
+      return t.skip('needs the namespace sandbox (root): without per-environment uids functions cannot be told apart from other local callers');
+    }
+    const r = await lambda.send(new InvokeCommand({ FunctionName: 'probe' }));
+    const out = JSON.parse(Buffer.from(r.Payload!).toString());
+    assert.equal(r.FunctionError, undefined, JSON.stringify(out));
+    for (const k of ['config', 'list', 'code', 'del', 'logs']) {
+      assert.equal(out[k].status, 403, `${k}: ${JSON.stringify(out[k])}`);
+      assert.equal(out[k].type, 'AccessDeniedException', k);
+      assert.doesNotMatch(out[k].text, /hunter2/);
+    }
+    assert.equal(out.invoke.status, 200);
+    assert.equal(JSON.parse(out.invoke.text), 'secret ran');
+    assert.notEqual(out.queue.status, 403, 'queue operations are open to functions');
+    // The function still exists: the DELETE was refused.
+    const again = await lambda.send(new InvokeCommand({ FunctionName: 'secret' }));
+    assert.equal(JSON.parse(Buffer.from(again.Payload!).toString()), 'secret ran');
+  });
+});
