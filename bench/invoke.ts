@@ -6,7 +6,14 @@ import { load, median, percentile, processMemory, startRawHello, startStratusChi
 const NODE_HELLO = "exports.handler = async () => 'hello';\n";
 const PY_HELLO = 'def handler(event, context):\n    return "hello"\n';
 
-async function createFunction(url: string, name: string, runtime: string, files: Record<string, string>, handler: string) {
+/**
+ * Memory size of the benchmark functions: 1769 MB is one full vCPU in Lambda's model. At 128 MB
+ * a function gets 7% of a vCPU (enforced with a CFS quota, as Lambda does), and the measurement
+ * would then be of that quota, not of Stratus. The 128 MB figures are printed too, for the record.
+ */
+const BENCH_MEMORY = 1769;
+
+async function createFunction(url: string, name: string, runtime: string, files: Record<string, string>, handler: string, memorySize = BENCH_MEMORY) {
   const zip = await makeZip(files);
   const res = await fetch(`${url}/2015-03-31/functions`, {
     method: 'POST',
@@ -17,7 +24,7 @@ async function createFunction(url: string, name: string, runtime: string, files:
       Handler: handler,
       Role: 'arn:aws:iam::000000000000:role/bench',
       Code: { ZipFile: zip.toString('base64') },
-      MemorySize: 128,
+      MemorySize: memorySize,
       Timeout: 10,
     }),
   });
@@ -56,6 +63,14 @@ function descendants(pid: number): number[] {
   return out;
 }
 
+function comm(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 function cmdline(pid: number): string {
   try {
     return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
@@ -83,13 +98,19 @@ export async function benchInvoke(): Promise<BenchResult[]> {
       results.push({ name: `warm invoke p50 c${concurrency}`, value: s.p50, unit: 'ms', baseline: base.p50, ratio: s.p50 / base.p50, note: concurrency === 1 ? 'target < 0.4 ms' : undefined });
       results.push({ name: `warm invoke p99 c${concurrency}`, value: s.p99, unit: 'ms', baseline: base.p99, ratio: s.p99 / base.p99 });
     }
+    // The same at 128 MB, where Lambda's CPU share (7% of a vCPU) is what limits it.
+    await createFunction(server.url, 'hello128', 'nodejs20.x', { 'index.js': NODE_HELLO }, 'index.handler', 128);
+    await invokeOnce(server.url, 'hello128');
+    const small = await load({ port: server.port, path: '/2015-03-31/functions/hello128/invocations', body: '{}', concurrency: 1, requests: 1000, warmup: 100 });
+    results.push({ name: 'warm invoke p50 c1 at 128 MB', value: small.p50, unit: 'ms', note: `p99 ${small.p99.toFixed(1)} ms, ${small.throughput.toFixed(0)} req/s: the 7% CPU quota shows in the tail` });
 
     // (c) idle memory of one warm environment per runtime.
     await createFunction(server.url, 'pyhello', 'python3.12', { 'app.py': PY_HELLO }, 'app.handler');
     await invokeOnce(server.url, 'pyhello');
     await new Promise((r) => setTimeout(r, 500));
     for (const [label, needle] of [['node', 'bootstrap.mjs'], ['python', 'bootstrap.py']] as const) {
-      const pids = descendants(server.pid).filter((p) => cmdline(p).includes(needle));
+      // The runtime itself, not the sandbox's wrappers (sh, unshare, setpriv) whose arguments name it too.
+      const pids = descendants(server.pid).filter((p) => cmdline(p).includes(needle) && /^(node|python3?(\.\d+)?)$/.test(comm(p)));
       if (pids.length === 0) {
         results.push({ name: `idle warm ${label} environment`, value: NaN, unit: 'MiB', note: 'runtime process not found' });
         continue;
@@ -110,19 +131,20 @@ export async function benchInvoke(): Promise<BenchResult[]> {
     bare.push(performance.now() - t);
   }
   const bareMedian = median(bare);
-  for (const prewarm of ['0', '2']) {
+  for (const [prewarm, memory] of [['0', BENCH_MEMORY], ['2', BENCH_MEMORY], ['2', 128]] as const) {
     const s = await startStratusChild({ env: { STRATUS_PREWARM: prewarm } });
     try {
       const times: number[] = [];
       for (let i = 0; i < 12; i++) {
         const name = `cold${i}`;
-        await createFunction(s.url, name, 'nodejs20.x', { 'index.js': NODE_HELLO }, 'index.handler');
+        await createFunction(s.url, name, 'nodejs20.x', { 'index.js': NODE_HELLO }, 'index.handler', memory);
         await new Promise((r) => setTimeout(r, prewarm === '0' ? 50 : 400)); // let the pool refill
         times.push(await invokeOnce(s.url, name));
       }
       times.sort((a, b) => a - b);
-      const label = prewarm === '0' ? 'without prewarm pool' : 'with prewarm pool';
-      results.push({ name: `cold start p50 ${label}`, value: percentile(times, 50), unit: 'ms', baseline: bareMedian, ratio: percentile(times, 50) / bareMedian, note: `baseline: node -e 0; target ${prewarm === '0' ? '< 60' : '< 10'} ms` });
+      const label = `${prewarm === '0' ? 'without' : 'with'} prewarm pool${memory === 128 ? ' at 128 MB' : ''}`;
+      const target = memory === 128 ? 'first invocation runs under the 7% CPU quota' : `target ${prewarm === '0' ? '< 60' : '< 10'} ms`;
+      results.push({ name: `cold start p50 ${label}`, value: percentile(times, 50), unit: 'ms', baseline: bareMedian, ratio: percentile(times, 50) / bareMedian, note: `baseline: node -e 0; ${target}` });
       results.push({ name: `cold start p99 ${label}`, value: percentile(times, 99), unit: 'ms' });
     } finally {
       await s.stop();
