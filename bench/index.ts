@@ -1,5 +1,6 @@
 import { benchAsync } from './async.js';
 import { benchControl } from './control.js';
+import { benchGateway } from './gateway.js';
 import { benchInvoke } from './invoke.js';
 import { printResults, type BenchResult } from './lib.js';
 import { benchSqs } from './sqs.js';
@@ -13,6 +14,7 @@ const suites: Record<string, () => Promise<BenchResult[]>> = {
   control: () => benchControl(),
   async: benchAsync,
   sqs: benchSqs,
+  gateway: benchGateway,
 };
 
 const only = process.env.BENCH?.split(',');
