@@ -227,4 +227,28 @@ describe('HTTP API fidelity: event shapes, front-door headers, deployments, the 
     await aws('delete-api', '--api-id', api.ApiId);
     assert.equal((await viaPath(api.ApiId, '/hi/bob')).status, 404);
   });
+
+  test('the aws CLI (lambda) manages function URLs', async (t) => {
+    if (!hasAws) return serviceMissing(t, 'the aws CLI', 'aws is not on PATH');
+    await createNodeFunction(lambda, 'urlcli', ECHO);
+    const aws = (...args: string[]) => new Promise<any>((resolve, reject) => {
+      execFile('aws', ['lambda', ...args, '--endpoint-url', server.endpoint, '--output', 'json'], { env: AWS_ENV, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`aws lambda ${args.join(' ')}: ${stderr}`));
+        else resolve(stdout.trim() ? JSON.parse(stdout) : {});
+      });
+    });
+    const created = await aws('create-function-url-config', '--function-name', 'urlcli', '--auth-type', 'NONE', '--cors', 'AllowOrigins=https://a.example,MaxAge=60');
+    assert.match(created.FunctionUrl, /^http:\/\/[a-z0-9]{32}\.lambda-url\.localhost:\d+\/$/);
+    assert.deepEqual(created.Cors, { AllowOrigins: ['https://a.example'], MaxAge: 60 });
+    const id = /^http:\/\/([a-z0-9]+)\./.exec(created.FunctionUrl)![1]!;
+    assert.equal(json(await request({ port: server.port, path: `/_urls/${id}/p?q=1` })).rawPath, '/p');
+    const updated = await aws('update-function-url-config', '--function-name', 'urlcli', '--invoke-mode', 'RESPONSE_STREAM');
+    assert.equal(updated.InvokeMode, 'RESPONSE_STREAM');
+    assert.equal((await aws('get-function-url-config', '--function-name', 'urlcli')).InvokeMode, 'RESPONSE_STREAM');
+    const list = await aws('list-function-url-configs', '--function-name', 'urlcli');
+    assert.deepEqual(list.FunctionUrlConfigs.map((c: { FunctionUrl: string }) => c.FunctionUrl), [created.FunctionUrl]);
+    await aws('delete-function-url-config', '--function-name', 'urlcli');
+    await assert.rejects(aws('get-function-url-config', '--function-name', 'urlcli'), /ResourceNotFoundException/);
+    assert.equal((await request({ port: server.port, path: `/_urls/${id}/` })).status, 404);
+  });
 });
