@@ -6,13 +6,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { SqlEventQueue } from '../../src/adapters/sql/event-queue.js';
-import type { SqlDatabase } from '../../src/ports/sql.js';
+import { describeEachDatabase } from '../contract/db.js';
 import { openTestSqlite } from './sqlite.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-queue-'));
 const file = path.join(dir, 'q.db');
-let sqlDb: SqlDatabase;
-let q: SqlEventQueue;
 
 const entry = (id: string, at: number, extra: Partial<{ group: string; visibleAt: number; body: string }> = {}) => ({
   id,
@@ -24,16 +22,16 @@ const entry = (id: string, at: number, extra: Partial<{ group: string; visibleAt
   ...(extra.visibleAt !== undefined ? { visibleAt: extra.visibleAt } : {}),
 });
 
-before(async () => {
-  sqlDb = await openTestSqlite(file);
-  q = new SqlEventQueue(sqlDb);
-});
-after(async () => {
-  await sqlDb.close();
+after(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-describe('SQL event queue on a SQLite file', () => {
+describeEachDatabase('SQL event queue', (db) => {
+  let q: SqlEventQueue;
+  before(() => {
+    q = new SqlEventQueue(db().sql);
+  });
+
   test('enqueue, lease in visibility order, complete', async () => {
     await q.enqueue([entry('a1', 1000), entry('a2', 1001), entry('later', 1002, { visibleAt: 5000 })]);
     const leased = await q.lease('async', 10, 2000, 30_000);
@@ -113,13 +111,36 @@ describe('SQL event queue on a SQLite file', () => {
     assert.ok(await q.get('g1'), 'pending entries are never pruned');
   });
 
+  test('finishes issued together are written together, each fenced by its own lease', async () => {
+    await q.enqueue(Array.from({ length: 10 }, (_, i) => ({ ...entry(`f${i}`, 100_000 + i), queue: 'fin' })));
+    const held = await q.lease('fin', 10, 100_100, 600_000);
+    assert.equal(held.length, 10);
+    const stale = (e: (typeof held)[number]) => ({ id: e.id, leases: e.leases + 1 });
+    const results = await Promise.all(held.map((e, i) =>
+      i < 4 ? q.complete(e, i % 2 ? 'failed' : 'succeeded', { i }, 100_200)
+        : i < 7 ? q.retryAt(e, 200_000 + i, { i, retry: true }, 100_200)
+          : q.complete(stale(e), 'succeeded', {}, 100_200)));
+    assert.deepEqual(results, [true, true, true, true, true, true, true, false, false, false]);
+    const info = await Promise.all(held.map((e) => q.get(e.id)));
+    assert.deepEqual(info.map((x) => x?.state), ['succeeded', 'failed', 'succeeded', 'failed', 'retrying', 'retrying', 'retrying', 'running', 'running', 'running']);
+    assert.deepEqual(info[1]?.meta, { i: 1 });
+    assert.equal(info[5]?.visibleAt, 200_005);
+    const [back] = await q.lease('fin', 1, 200_004, 60_000);
+    assert.equal(back?.id, 'f4');
+    assert.equal(back?.body.toString(), '{"id":"f4"}', 'a retry keeps the body');
+    assert.deepEqual(back?.meta, { i: 4, retry: true });
+    for (const e of [back!, ...held.slice(7)]) assert.equal(await q.complete(e, 'succeeded', {}, 200_010), true);
+  });
+
   test('concurrent enqueues are group-committed and all durable', async () => {
     const n = 1500;
     await Promise.all(Array.from({ length: n }, (_, i) => q.enqueue([entry(`bulk-${i}`, 90_000 + i, { group: 'bulk' })])));
     assert.equal((await q.counts('async', 'bulk')).queued, n);
     await assert.rejects(q.enqueue([entry('bulk-1', 1)]), 'duplicate ids are refused');
   });
+});
 
+describe('SQL event queue on a SQLite file', () => {
   test('an acknowledged enqueue survives kill -9 of the writer', async () => {
     const childFile = path.join(dir, 'killed.db');
     const here = path.dirname(fileURLToPath(import.meta.url));

@@ -1,11 +1,13 @@
-import { sql } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type {
   EventEntryInfo, EventEntryState, EventLeaseRef, EventQueue, LeasedEventEntry, NewEventEntry,
 } from '../../ports/event-queue.js';
 import type { SqlDatabase } from '../../ports/sql.js';
+import { GroupCommit } from '../../core/group-commit.js';
 
 const TABLE = 'event_queue';
 const INSERT_CHUNK = 400; // 11 columns per row: well under SQLite's 32766 variables
+const FINISH_CHUNK = 1000; // 6 variables per row
 
 type Finish =
   | { kind: 'complete'; ref: EventLeaseRef; state: 'succeeded' | 'failed'; meta: string; now: number }
@@ -121,25 +123,37 @@ export class SqlEventQueue implements EventQueue {
     return this.finishes.add({ kind: 'complete', ref, state, meta: JSON.stringify(meta), now });
   }
 
+  /**
+   * Finishes (complete or retry) many leased entries with one UPDATE ... FROM (VALUES ...) per
+   * chunk, each row fenced by its lease count and the running state: one statement to prepare
+   * and run however many events finished together. VALUES columns are column1..N on both
+   * dialects; the casts type the parameters for Postgres. A retry keeps the body (visible_at
+   * set); a completion drops it (visible_at null).
+   */
   private async finishMany(items: Finish[]): Promise<boolean[]> {
-    return this.db.transaction().execute(async (trx) => {
-      const out: boolean[] = [];
-      for (const f of items) {
-        const set =
-          f.kind === 'complete'
-            ? { state: f.state, meta: f.meta, body: null, visible_at: null, updated_at: f.now }
-            : { state: 'retrying', meta: f.meta, visible_at: f.visibleAt, updated_at: f.now };
-        const res = await trx
-          .updateTable(TABLE)
-          .set(set)
-          .where('id', '=', f.ref.id)
-          .where('leases', '=', f.ref.leases)
-          .where('state', '=', 'running')
-          .executeTakeFirst();
-        out.push(Number(res.numUpdatedRows) > 0);
+    const run = async (db: Kysely<any> | Transaction<any>): Promise<boolean[]> => {
+      const done = new Set<string>();
+      for (let i = 0; i < items.length; i += FINISH_CHUNK) {
+        const chunk = items.slice(i, i + FINISH_CHUNK);
+        const values = sql.join(chunk.map((f) => {
+          const state = f.kind === 'complete' ? f.state : 'retrying';
+          const visibleAt = f.kind === 'complete' ? null : f.visibleAt;
+          return sql`(cast(${f.ref.id} as text), cast(${f.ref.leases} as integer), cast(${state} as text), cast(${f.meta} as text), cast(${visibleAt} as bigint), cast(${f.now} as bigint))`;
+        }));
+        const res = await sql<{ id: string; leases: number }>`update event_queue set
+            state = v.column3,
+            meta = v.column4,
+            body = case when v.column5 is null then null else event_queue.body end,
+            visible_at = v.column5,
+            updated_at = v.column6
+          from (values ${values}) as v
+          where event_queue.id = v.column1 and event_queue.leases = v.column2 and event_queue.state = 'running'
+          returning event_queue.id as id, event_queue.leases as leases`.execute(db);
+        for (const r of res.rows) done.add(`${r.leases}:${r.id}`);
       }
-      return out;
-    });
+      return items.map((f) => done.has(`${f.ref.leases}:${f.ref.id}`));
+    };
+    return items.length > FINISH_CHUNK ? this.db.transaction().execute(run) : run(this.db);
   }
 
   /**
@@ -220,40 +234,3 @@ function toBuffer(v: unknown): Buffer {
   return Buffer.from(String(v));
 }
 
-/**
- * Group commit: calls made while a flush is pending or running are written together in the
- * next flush (one transaction), and each caller's promise settles when its batch committed.
- * Many concurrent durable writes then cost one commit instead of one each.
- */
-class GroupCommit<T, R> {
-  private pending: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
-  private active = false;
-
-  constructor(
-    private readonly flush: (items: T[]) => Promise<R[]>,
-    private readonly maxBatch = 500,
-  ) {}
-
-  add(item: T): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
-      if (!this.active) {
-        this.active = true;
-        setImmediate(() => void this.run());
-      }
-    });
-  }
-
-  private async run(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, this.maxBatch);
-      try {
-        const results = await this.flush(batch.map((b) => b.item));
-        batch.forEach((b, i) => b.resolve(results[i]!));
-      } catch (e) {
-        for (const b of batch) b.reject(e);
-      }
-    }
-    this.active = false;
-  }
-}
