@@ -52,17 +52,11 @@ export class Functions {
           functionName: name,
           version: LATEST,
           config,
-          codeSha256: stored.codeSha256,
-          codeKey: stored.codeKey,
-          codeSize: stored.codeSize,
-          revisionId: ctx.newRevision(),
-          lastModified: ctx.timestamp(),
+          ...codeFields(stored),
           state: 'Active',
           stateReason: null,
           stateReasonCode: null,
-          lastUpdateStatus: 'Successful',
-          lastUpdateStatusReason: null,
-          lastUpdateStatusReasonCode: null,
+          ...written(ctx),
         };
         created = await ctx.store.createFunction(fn, latest);
         if (!created) throw Errors.resourceConflict(`Function already exist: ${name}`);
@@ -158,28 +152,17 @@ export class Functions {
         return { version: { ...latest, config, codeSha256: checked.codeSha256, codeKey: checked.codeKey, codeSize: checked.codeSize } };
       }
       const stored = await ctx.code.put(zip);
-      let written = false;
+      let saved = false;
       try {
-        const next: VersionRecord = {
-          ...latest,
-          config,
-          codeSha256: stored.codeSha256,
-          codeKey: stored.codeKey,
-          codeSize: stored.codeSize,
-          revisionId: ctx.newRevision(),
-          lastModified: ctx.timestamp(),
-          lastUpdateStatus: 'Successful',
-          lastUpdateStatusReason: null,
-          lastUpdateStatusReasonCode: null,
-        };
-        written = await ctx.store.putVersion(next, latest.revisionId);
-        if (!written) throw concurrentUpdate(ctx, name, input);
+        const next: VersionRecord = { ...latest, config, ...codeFields(stored), ...written(ctx) };
+        saved = await ctx.store.putVersion(next, latest.revisionId);
+        if (!saved) throw concurrentUpdate(ctx, name, input);
         await ctx.changed(name);
         if (input.Publish === true) return this.versions.publishLocked(name, {});
         return { version: next };
       } finally {
         stored.done();
-        await ctx.code.collect(written ? [latest.codeKey] : [stored.codeKey]);
+        await ctx.code.collect(saved ? [latest.codeKey] : [stored.codeKey]);
       }
     });
   }
@@ -191,15 +174,7 @@ export class Functions {
       const latest = await ctx.requireLatest(name);
       if (typeof input.RevisionId === 'string' && input.RevisionId !== latest.revisionId) throw revisionMismatch('GetFunction');
       const config = applyConfig(latest.config, input, false);
-      const next: VersionRecord = {
-        ...latest,
-        config,
-        revisionId: ctx.newRevision(),
-        lastModified: ctx.timestamp(),
-        lastUpdateStatus: 'Successful',
-        lastUpdateStatusReason: null,
-        lastUpdateStatusReasonCode: null,
-      };
+      const next: VersionRecord = { ...latest, config, ...written(ctx) };
       if (!(await ctx.store.putVersion(next, latest.revisionId))) throw concurrentUpdate(ctx, name, input);
       await ctx.changed(name);
       return { version: next };
@@ -235,6 +210,22 @@ export class Functions {
       await ctx.code.collect([version.codeKey]);
     });
   }
+}
+
+/** The code fields of a version, from a stored zip. */
+function codeFields(c: { codeSha256: string; codeKey: string; codeSize: number }): Pick<VersionRecord, 'codeSha256' | 'codeKey' | 'codeSize'> {
+  return { codeSha256: c.codeSha256, codeKey: c.codeKey, codeSize: c.codeSize };
+}
+
+/** What every successful write of $LATEST sets: a new revision, the time, a successful update. */
+function written(ctx: ControlContext): Pick<VersionRecord, 'revisionId' | 'lastModified' | 'lastUpdateStatus' | 'lastUpdateStatusReason' | 'lastUpdateStatusReasonCode'> {
+  return {
+    revisionId: ctx.newRevision(),
+    lastModified: ctx.timestamp(),
+    lastUpdateStatus: 'Successful',
+    lastUpdateStatusReason: null,
+    lastUpdateStatusReasonCode: null,
+  };
 }
 
 /** The ZipFile of a CreateFunction Code structure; other code sources are refused honestly. */

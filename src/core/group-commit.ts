@@ -1,6 +1,7 @@
 /**
  * Group commit: items added in the same turn of the event loop are written by one flush (one
- * statement / transaction), and each caller resolves once its item is durable.
+ * statement / transaction), and each caller resolves once its item is durable. No I/O of its own:
+ * the flush is the caller's (the event queue and the SQS store use it).
  */
 export class GroupCommit<T, R> {
   private pending: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];

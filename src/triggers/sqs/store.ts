@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { SqsAttributeValue } from '../../core/sqs-md5.js';
 import { selectFifoMessages, type FifoGroupState } from '../../core/sqs-fifo.js';
 import type { SqlDatabase } from '../../ports/index.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit } from '../../core/group-commit.js';
 
 export interface QueueRecord {
   name: string;
