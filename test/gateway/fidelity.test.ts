@@ -186,6 +186,15 @@ describe('HTTP API fidelity: event shapes, front-door headers, deployments, the 
     assert.equal((await viaPath(apiId, '/prod/c')).status, 404);
     await gw.send(new UpdateStageCommand({ ApiId: apiId, StageName: 'prod', AutoDeploy: true }));
     assert.equal((await viaPath(apiId, '/prod/c')).status, 200);
+
+    // Turning it off again keeps what the stage served, as an automatic deployment.
+    const off = await gw.send(new UpdateStageCommand({ ApiId: apiId, StageName: 'live', AutoDeploy: false }));
+    assert.ok(off.DeploymentId);
+    assert.equal((await gw.send(new GetDeploymentCommand({ ApiId: apiId, DeploymentId: off.DeploymentId }))).AutoDeployed, true);
+    assert.equal((await viaPath(apiId, '/live/c')).status, 200);
+    await gw.send(new CreateRouteCommand({ ApiId: apiId, RouteKey: 'GET /d', Target: `integrations/${integrationId}` }));
+    assert.equal((await viaPath(apiId, '/live/d')).status, 404);
+    assert.equal((await viaPath(apiId, '/prod/d')).status, 200);
   });
 
   test('the aws CLI (apigatewayv2) manages an API that then serves traffic', async (t) => {

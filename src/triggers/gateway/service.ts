@@ -459,6 +459,10 @@ export class GatewayService {
     const cur = await this.requireChild<StageSpec>(apiId, 'stage', stageName);
     const next = this.applyStageInput(cur, input);
     if (next.deploymentId !== cur.deploymentId) await this.requireDeployment(apiId, next.deploymentId);
+    else if (cur.autoDeploy && !next.autoDeploy) {
+      // Auto-deploy turned off: the stage keeps serving what it served, as its last auto deployment.
+      next.deploymentId = (await this.deploy(apiId, true)).deploymentId;
+    }
     await this.store.updateChild(apiId, 'stage', stageName, next);
     await this.changed(apiId);
     return next;
@@ -480,10 +484,20 @@ export class GatewayService {
     const description = str(input, 'description', { max: 1024 });
     const stageName = str(input, 'stageName', { min: 1, max: 128 });
     const stage = stageName !== undefined ? await this.requireChild<StageSpec>(apiId, 'stage', stageName) : undefined;
+    const deployment = await this.deploy(apiId, false, description);
+    if (stage) {
+      await this.store.updateChild(apiId, 'stage', stage.stageName, { ...stage, deploymentId: deployment.deploymentId, lastUpdatedDate: this.now() });
+    }
+    await this.changed(apiId);
+    return wire('deployment', deployment);
+  }
+
+  /** Stores a snapshot of the API's routes, integrations and authorizers as a deployment. */
+  private async deploy(apiId: string, autoDeployed: boolean, description?: string): Promise<DeploymentSpec> {
     const deployment: DeploymentSpec = {
       deploymentId: newId(6),
       createdDate: this.now(),
-      autoDeployed: false,
+      autoDeployed,
       deploymentStatus: 'DEPLOYED',
       snapshot: {
         routes: await this.store.listChildren<RouteSpec>(apiId, 'route'),
@@ -493,11 +507,7 @@ export class GatewayService {
     };
     if (description !== undefined) deployment.description = description;
     await this.store.createChild(apiId, 'deployment', deployment.deploymentId, deployment, this.deps.clock.now());
-    if (stage) {
-      await this.store.updateChild(apiId, 'stage', stage.stageName, { ...stage, deploymentId: deployment.deploymentId, lastUpdatedDate: this.now() });
-    }
-    await this.changed(apiId);
-    return wire('deployment', deployment);
+    return deployment;
   }
 
   async updateDeployment(apiId: string, id: string, input: Input): Promise<DeploymentSpec> {
