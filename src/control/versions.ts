@@ -37,7 +37,13 @@ export class Versions {
       const fn = await ctx.requireFunction(name);
       if (fn.lastVersion > 0) {
         const previous = await ctx.store.getVersion(name, String(fn.lastVersion));
-        if (previous && sameDeployment(previous, latest)) return { version: previous, arnQualifier: previous.version };
+        // Nothing to publish when code and configuration are those of the last version. The
+        // description counts only when $LATEST was updated since that version was published
+        // (the version's own description may be PublishVersion's Description override).
+        if (previous && sameDeployment(previous, latest)
+          && (latest.lastModified <= previous.lastModified || previous.config.description === latest.config.description)) {
+          return { version: previous, arnQualifier: previous.version };
+        }
       }
       const version: VersionRecord = {
         ...latest,

@@ -131,6 +131,20 @@ describe('Lambda API fidelity (botocore model and Lambda wording)', () => {
       "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]");
   });
 
+  test('PublishVersion: a description changed in $LATEST is a change; an unchanged $LATEST publishes nothing, even after an overriding Description', async () => {
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'pubdesc', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip } }));
+    const v1 = await lambda.send(new PublishVersionCommand({ FunctionName: 'pubdesc', Description: 'release one' }));
+    assert.equal(v1.Version, '1');
+    assert.equal(v1.Description, 'release one');
+    assert.equal((await lambda.send(new PublishVersionCommand({ FunctionName: 'pubdesc' }))).Version, '1', 'nothing changed since version 1');
+    await new Promise((r) => setTimeout(r, 5)); // LastModified has millisecond resolution
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'pubdesc', Description: 'now described' }));
+    const v2 = await lambda.send(new PublishVersionCommand({ FunctionName: 'pubdesc' }));
+    assert.equal(v2.Version, '2', 'a description update is a configuration change');
+    assert.equal(v2.Description, 'now described');
+    assert.equal((await lambda.send(new PublishVersionCommand({ FunctionName: 'pubdesc' }))).Version, '2');
+  });
+
   test('every operation through boto3, each parsed response checked against botocore\'s lambda model', async (t) => {
     if (!haveBoto3) return serviceMissing(t, 'python3 with boto3', 'import boto3 failed');
     const { stdout } = await run('python3', [MODEL_AUDIT, server.endpoint], { timeout: 120_000, env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' } });
