@@ -72,12 +72,18 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
     void execution.retireFunction(name);
   });
   await snapshot.load();
-  const recountReserved = () => {
-    let total = 0;
-    for (const name of snapshot.names()) total += snapshot.get(name)?.fn.reservedConcurrency ?? 0;
-    leases.setTotalReserved(total);
+  // The account-wide sum of reservations, kept per function so that a change costs O(1).
+  const reserved = new Map<string, number>();
+  let totalReserved = 0;
+  const noteReserved = (name: string) => {
+    const now = snapshot.get(name)?.fn.reservedConcurrency ?? 0;
+    totalReserved += now - (reserved.get(name) ?? 0);
+    if (now) reserved.set(name, now);
+    else reserved.delete(name);
+    leases.setTotalReserved(totalReserved);
   };
-  recountReserved();
+  for (const name of snapshot.names()) noteReserved(name);
+  leases.setTotalReserved(totalReserved);
 
   // Read-your-writes on this node: a change is applied to the snapshot before the write that
   // published it returns. Other nodes (cluster) apply it when the feed delivers it.
@@ -85,7 +91,7 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
   const changes: ChangeFeed = {
     async publish(event: ChangeEvent) {
       await snapshot.apply(event);
-      if (event.kind !== 'resource') recountReserved();
+      if (event.kind !== 'resource') noteReserved(event.name);
       await feed.publish(event);
     },
     subscribe: (l) => feed.subscribe(l),
