@@ -126,7 +126,9 @@ describe('fault: kill -9 of the server while async events are queued and running
     const running2 = new Set([...atKill2].filter(([, s]) => s === 'running').map(([id]) => id));
     const done2 = [...atKill2].filter(([, s]) => s === 'succeeded').length;
     assert.ok(done2 < N, `the second kill came mid-processing (${done2} of ${N} had finished)`);
-    assert.ok(running2.size > 0 && running2.size <= WORKERS, `${running2.size} events were running at the second kill (at most ${WORKERS} workers)`);
+    // In flight: running in one of the WORKERS, or run and awaiting its group-committed
+    // acknowledgement (the engine bounds those to 4 x WORKERS).
+    assert.ok(running2.size > 0 && running2.size <= 5 * WORKERS, `${running2.size} events were in flight at the second kill`);
 
     const third = await startChild(dataDir);
     children.push(third.proc);

@@ -65,6 +65,13 @@ export class AsyncEngine implements AsyncInvokeQueue {
   /** Set once stop() gave up waiting: late outcomes are not recorded (the lease brings the event back). */
   private abandoned = false;
   private inflight = new Map<string, LeasedEventEntry>();
+  /**
+   * Events whose outcome is decided and whose acknowledgement (complete / retryAt) is being
+   * group-committed: they no longer hold a worker slot, but still hold their lease. Bounded
+   * (ackLimit): when that many are pending the pump leases nothing more.
+   */
+  private acking = new Map<string, LeasedEventEntry>();
+  private readonly ackLimit: number;
   private wakeResolve: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private timers = new Set<NodeJS.Timeout>();
@@ -76,6 +83,7 @@ export class AsyncEngine implements AsyncInvokeQueue {
   constructor(private readonly deps: AsyncEngineDeps) {
     this.leaseMs = deps.leaseMs ?? 5 * 60_000;
     this.pollMs = deps.pollMs ?? 250;
+    this.ackLimit = Math.max(8, deps.concurrency * 4);
   }
 
   async enqueue(req: InvokeRequest & { requestId: string }, resolved: { functionName: string; qualifier: string }): Promise<void> {
@@ -115,7 +123,7 @@ export class AsyncEngine implements AsyncInvokeQueue {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.loop;
     const deadline = Date.now() + graceMs;
-    while (this.inflight.size > 0 && Date.now() < deadline) await sleep(20);
+    while ((this.inflight.size > 0 || this.acking.size > 0) && Date.now() < deadline) await sleep(20);
     this.abandoned = true;
   }
 
@@ -138,7 +146,7 @@ export class AsyncEngine implements AsyncInvokeQueue {
   private async pump(): Promise<void> {
     let failures = 0;
     while (this.running) {
-      const free = this.deps.concurrency - this.inflight.size;
+      const free = this.acking.size >= this.ackLimit ? 0 : this.deps.concurrency - this.inflight.size;
       let got = 0;
       if (free > 0) {
         try {
@@ -170,8 +178,8 @@ export class AsyncEngine implements AsyncInvokeQueue {
   }
 
   private async extendLeases(): Promise<void> {
-    if (this.inflight.size === 0) return;
-    const refs = [...this.inflight.values()].map((e) => ({ id: e.id, leases: e.leases }));
+    if (this.inflight.size === 0 && this.acking.size === 0) return;
+    const refs = [...this.inflight.values(), ...this.acking.values()].map((e) => ({ id: e.id, leases: e.leases }));
     await this.deps.queue.extend(refs, this.deps.clock.now() + this.leaseMs).catch(() => undefined);
   }
 
@@ -250,9 +258,8 @@ export class AsyncEngine implements AsyncInvokeQueue {
       case 'retry': {
         if (decision.backoff) meta.backoffs++;
         meta.nextAttemptAt = decision.at;
-        await this.deps.queue.retryAt(e, decision.at, meta as unknown as Record<string, unknown>, clock.now()).catch(() => undefined);
+        this.acknowledge(e, this.deps.queue.retryAt(e, decision.at, meta as unknown as Record<string, unknown>, clock.now()), () => this.wakeAt(decision.at));
         if (asyncChannel.hasSubscribers) asyncChannel.publish({ type: 'retry', requestId: e.id, functionName: fnName, at: decision.at, outcome });
-        this.wakeAt(decision.at);
         return;
       }
       case 'fail':
@@ -325,9 +332,23 @@ export class AsyncEngine implements AsyncInvokeQueue {
     }
   }
 
+  /**
+   * Hands an acknowledgement to the queue without holding the worker slot: the slot is free for
+   * the next event while acknowledgements are group-committed together. Until it commits, the
+   * event keeps its lease (a crash now runs it again: at least once).
+   */
+  private acknowledge(e: LeasedEventEntry, ack: Promise<boolean>, then?: () => void): void {
+    this.acking.set(e.id, e);
+    void ack.catch(() => false).then(() => {
+      if (this.acking.get(e.id) === e) this.acking.delete(e.id);
+      then?.();
+      if (this.acking.size === this.ackLimit - 1) this.wake();
+    });
+  }
+
   private async finish(e: LeasedEventEntry, meta: AsyncEventMeta, state: 'succeeded' | 'failed'): Promise<void> {
     delete meta.nextAttemptAt;
-    await this.deps.queue.complete(e, state, meta as unknown as Record<string, unknown>, this.deps.clock.now()).catch(() => undefined);
+    this.acknowledge(e, this.deps.queue.complete(e, state, meta as unknown as Record<string, unknown>, this.deps.clock.now()));
     if (asyncChannel.hasSubscribers) asyncChannel.publish({ type: state, requestId: e.id, functionName: e.group, condition: meta.condition });
   }
 }
