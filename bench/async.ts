@@ -34,6 +34,7 @@ export async function benchAsync(): Promise<BenchResult[]> {
 
     const requests = 20_000;
     const warmup = 1_000;
+    const cpu0 = treeCpu(server.proc.pid!);
     const started = performance.now();
     const accept = await load({
       port: server.port,
@@ -46,13 +47,14 @@ export async function benchAsync(): Promise<BenchResult[]> {
       warmup,
     });
     const accepted = accept.statuses[202] ?? 0;
+    const cpu1 = treeCpu(server.proc.pid!);
     results.push({
       name: 'async accept rate (durable 202s)',
       value: accept.throughput,
       unit: 'events/s',
       baseline,
       ratio: accept.throughput / baseline,
-      note: `p50 ${accept.p50.toFixed(2)} ms, p99 ${accept.p99.toFixed(2)} ms, ${accept.errors} errors; baseline: bare SQLite insert+commit loop; target >= 5000`,
+      note: `p50 ${accept.p50.toFixed(2)} ms, p99 ${accept.p99.toFixed(2)} ms, ${accept.errors} errors; CPU during the accepts (which ran beside processing): server ${perEvent(cpu1.server - cpu0.server, accepted)}, function processes ${perEvent(cpu1.functions - cpu0.functions, accepted)}; baseline: bare SQLite insert+commit loop; target >= 5000`,
     });
 
     // Completion: wait for the queue to drain (bounded), then count what succeeded.
@@ -65,6 +67,7 @@ export async function benchAsync(): Promise<BenchResult[]> {
       await new Promise((res) => setTimeout(res, 250));
     }
     const seconds = (performance.now() - started) / 1000;
+    const cpu2 = treeCpu(server.proc.pid!);
     const done = counts.succeeded ?? 0;
     const lost = accepted - done - (counts.failed ?? 0) - (counts.queued ?? 0) - (counts.running ?? 0) - (counts.retrying ?? 0);
     results.push({
@@ -75,13 +78,50 @@ export async function benchAsync(): Promise<BenchResult[]> {
       ratio: done / seconds / baseline,
       note: `${done} of ${accepted} accepted succeeded in ${seconds.toFixed(1)} s, failed ${counts.failed ?? 0}, unfinished ${
         (counts.queued ?? 0) + (counts.running ?? 0) + (counts.retrying ?? 0)
-      }, lost ${Math.max(0, lost)}; target >= 2000`,
+      }, lost ${Math.max(0, lost)}; CPU per event (accept + run): server ${perEvent(cpu2.server - cpu0.server, accepted)}, function processes ${perEvent(cpu2.functions - cpu0.functions, accepted)}; target >= 2000`,
     });
   } finally {
     await stopChild(server.proc);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
   return results;
+}
+
+/**
+ * CPU seconds used so far by a process (`server`) and by every live process below it (`functions`:
+ * runtimes and their sandbox wrappers), from /proc (Linux; zeros elsewhere).
+ */
+function treeCpu(root: number): { server: number; functions: number } {
+  const hz = 100; // USER_HZ
+  const stats = new Map<number, { ppid: number; cpu: number }>();
+  try {
+    for (const name of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const text = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+        const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+        stats.set(Number(name), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / hz });
+      } catch {
+        /* gone */
+      }
+    }
+  } catch {
+    return { server: 0, functions: 0 };
+  }
+  const children = new Map<number, number[]>();
+  for (const [pid, st] of stats) children.set(st.ppid, [...(children.get(st.ppid) ?? []), pid]);
+  let functions = 0;
+  const stack = [...(children.get(root) ?? [])];
+  while (stack.length) {
+    const pid = stack.pop()!;
+    functions += stats.get(pid)?.cpu ?? 0;
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return { server: stats.get(root)?.cpu ?? 0, functions };
+}
+
+function perEvent(cpuSeconds: number, events: number): string {
+  return events > 0 ? `${Math.round((cpuSeconds * 1e6) / events)} us` : 'n/a';
 }
 
 /** Rows per second of a bare better-sqlite3 loop: one INSERT + COMMIT per row, WAL, synchronous=NORMAL. */
