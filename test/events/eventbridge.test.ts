@@ -113,6 +113,78 @@ describe('EventBridge API', () => {
     await assert.rejects(eb.send(new TestEventPatternCommand({ EventPattern: '{"source":"x"}', Event: event })), { name: 'InvalidEventPatternException' });
   });
 
+  test('TestEventPattern: every operator, matching and not', async () => {
+    const event = {
+      id: '7', account: '000000000000', source: 'com.shop', time: '2026-01-01T00:00:00Z', region: 'us-east-1', 'detail-type': 'Order Placed',
+      resources: ['arn:aws:s3:::bucket/img/a.png'],
+      detail: { name: 'Alice', country: 'FR', file: 'img/2026/a.PNG', amount: 42, nothing: null, empty: '', ip: '10.0.3.4', tags: ['x', 'y'] },
+    };
+    const cases: Array<[string, unknown, boolean]> = [
+      ['exact', { detail: { name: ['Alice'] } }, true],
+      ['exact miss', { detail: { name: ['alice'] } }, false],
+      ['number', { detail: { amount: [42] } }, true],
+      ['null', { detail: { nothing: [null] } }, true],
+      ['empty string', { detail: { empty: [''] } }, true],
+      ['empty string is not null', { detail: { nothing: [''] } }, false],
+      ['array value', { detail: { tags: ['y'] } }, true],
+      ['prefix', { source: [{ prefix: 'com.' }] }, true],
+      ['prefix miss', { source: [{ prefix: 'org.' }] }, false],
+      ['prefix equals-ignore-case', { detail: { name: [{ prefix: { 'equals-ignore-case': 'ALI' } }] } }, true],
+      ['suffix', { detail: { file: [{ suffix: '.PNG' }] } }, true],
+      ['suffix equals-ignore-case', { detail: { file: [{ suffix: { 'equals-ignore-case': '.png' } }] } }, true],
+      ['suffix case-sensitive miss', { detail: { file: [{ suffix: '.png' }] } }, false],
+      ['equals-ignore-case', { detail: { country: [{ 'equals-ignore-case': 'fr' }] } }, true],
+      ['anything-but value', { detail: { country: [{ 'anything-but': 'DE' }] } }, true],
+      ['anything-but list miss', { detail: { country: [{ 'anything-but': ['FR', 'DE'] }] } }, false],
+      ['anything-but number', { detail: { amount: [{ 'anything-but': 41 }] } }, true],
+      ['anything-but prefix', { detail: { country: [{ 'anything-but': { prefix: 'D' } }] } }, true],
+      ['anything-but suffix miss', { detail: { file: [{ 'anything-but': { suffix: '.PNG' } }] } }, false],
+      ['anything-but equals-ignore-case miss', { detail: { country: [{ 'anything-but': { 'equals-ignore-case': ['fr'] } }] } }, false],
+      ['anything-but wildcard', { detail: { file: [{ 'anything-but': { wildcard: '*/lib/*' } }] } }, true],
+      ['numeric range', { detail: { amount: [{ numeric: ['>', 10, '<=', 42] }] } }, true],
+      ['numeric =', { detail: { amount: [{ numeric: ['=', 42] }] } }, true],
+      ['numeric miss', { detail: { amount: [{ numeric: ['<', 42] }] } }, false],
+      ['exists', { detail: { amount: [{ exists: true }] } }, true],
+      ['exists false', { detail: { coupon: [{ exists: false }] } }, true],
+      ['exists false miss', { detail: { amount: [{ exists: false }] } }, false],
+      ['wildcard', { detail: { file: [{ wildcard: 'img/*/a.*' }] } }, true],
+      ['wildcard miss', { detail: { file: [{ wildcard: 'doc/*' }] } }, false],
+      ['cidr', { detail: { ip: [{ cidr: '10.0.0.0/16' }] } }, true],
+      ['cidr miss', { detail: { ip: [{ cidr: '10.1.0.0/16' }] } }, false],
+      ['$or', { $or: [{ detail: { country: ['JP'] } }, { detail: { amount: [42] } }] }, true],
+      ['$or miss', { $or: [{ detail: { country: ['JP'] } }, { detail: { amount: [1] } }] }, false],
+      ['resources', { resources: [{ prefix: 'arn:aws:s3:::bucket/' }] }, true],
+      ['several fields must all match', { source: ['com.shop'], 'detail-type': ['Order Shipped'] }, false],
+    ];
+    for (const [name, pattern, want] of cases) {
+      const r = await eb.send(new TestEventPatternCommand({ EventPattern: JSON.stringify(pattern), Event: JSON.stringify(event) }));
+      assert.equal(r.Result, want, name);
+    }
+    for (const bad of [{ detail: { amount: [{ numeric: ['>', 'x'] }] } }, { detail: { a: [{ nope: 1 }] } }, { detail: { a: [] } }, { detail: { ip: [{ cidr: 'x' }] } }]) {
+      await assert.rejects(eb.send(new TestEventPatternCommand({ EventPattern: JSON.stringify(bad), Event: JSON.stringify(event) })), { name: 'InvalidEventPatternException' });
+    }
+  });
+
+  test('a Lambda target is invoked asynchronously: a failing one is retried and reaches its OnFailure destination', async () => {
+    const { PutFunctionEventInvokeConfigCommand } = await import('@aws-sdk/client-lambda');
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'ruled', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Timeout: 30,
+      Code: { ZipFile: await makeZip({ 'index.js': RECORDER }) }, Environment: { Variables: { OUT: shared.file('ruled.jsonl') } },
+    }));
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'ruled', DestinationConfig: { OnFailure: { Destination: FN('collector') } } }));
+    await eb.send(new PutRuleCommand({ Name: 'to-ruled', EventPattern: JSON.stringify({ source: ['async.check'] }) }));
+    await eb.send(new PutTargetsCommand({ Rule: 'to-ruled', Targets: [{ Id: 'r', Arn: FN('ruled'), InputPath: '$.detail' }] }));
+    await eb.send(new PutEventsCommand({ Entries: [{ Source: 'async.check', DetailType: 'x', Detail: JSON.stringify({ fail: 'from a rule', tag: 'ruled-1' }) }] }));
+    const rec = await waitFor('the failure record', () => seen().find((l) => l.event?.requestContext && l.event.requestPayload?.tag === 'ruled-1'));
+    assert.equal(rec.event.requestContext.condition, 'RetriesExhausted');
+    assert.equal(rec.event.requestContext.approximateInvokeCount, 3);
+    const runs = shared.lines('ruled.jsonl').map((l) => JSON.parse(l)).filter((l) => l.event?.tag === 'ruled-1');
+    assert.equal(runs.length, 3);
+    assert.equal(new Set(runs.map((r) => r.id)).size, 1, 'one request id for the event and its retries');
+    await eb.send(new RemoveTargetsCommand({ Rule: 'to-ruled', Ids: ['r'] }));
+    await eb.send(new DeleteRuleCommand({ Name: 'to-ruled' }));
+  });
+
   test('PutEvents through every pattern operator to a Lambda target', async () => {
     // One rule per operator; each target tells the collector which rule matched which event.
     const patterns: Record<string, unknown> = {
