@@ -57,6 +57,20 @@ function apply(a) {
   if (typeof Module._initPaths === 'function') Module._initPaths();
 }
 
+/**
+ * While a pooled runtime waits for its assignment (off any invocation's critical path): run the
+ * module loaders once, and allocate enough to start V8's helper threads, so a cold start does not
+ * pay for compiling them when it loads the function.
+ */
+async function warmUp() {
+  Module.createRequire(import.meta.url)('./prewarm.cjs');
+  await import('./prewarm.mjs');
+  const junk = [];
+  for (let i = 0; i < 30_000; i++) junk.push({ i, s: String(i) });
+  JSON.parse(JSON.stringify(junk.slice(0, 500)));
+}
+
+await warmUp();
 const line = readAssignmentLine();
 if (!line.trim()) fail('no assignment on stdin');
 let assignment;
@@ -74,7 +88,7 @@ try {
 patchConsole();
 const api = process.env.AWS_LAMBDA_RUNTIME_API;
 if (!api) fail('AWS_LAMBDA_RUNTIME_API is not set');
-const client = new RuntimeClient(api);
+const client = new RuntimeClient(api, typeof assignment.runtimeApiSocket === 'string' ? assignment.runtimeApiSocket : null);
 let runtime = null;
 installFatalHandlers(client, () => runtime);
 

@@ -10,8 +10,12 @@ const EMPTY = Buffer.alloc(0);
 export class HttpError extends Error {}
 
 export class Connection {
-  /** @param {string} hostPort host:port */
-  constructor(hostPort) {
+  /**
+   * @param {string} hostPort host:port (also the Host header)
+   * @param {string | null} [socketPath] a Unix socket serving the same API, used instead of TCP
+   */
+  constructor(hostPort, socketPath = null) {
+    this.socketPath = socketPath;
     const i = hostPort.lastIndexOf(':');
     this.host = i > 0 ? hostPort.slice(0, i).replace(/^\[|\]$/g, '') : hostPort;
     this.port = i > 0 ? Number(hostPort.slice(i + 1)) : 80;
@@ -26,8 +30,8 @@ export class Connection {
   }
 
   _connect() {
-    const s = net.connect({ host: this.host, port: this.port });
-    s.setNoDelay(true);
+    const s = this.socketPath ? net.connect({ path: this.socketPath }) : net.connect({ host: this.host, port: this.port });
+    if (!this.socketPath) s.setNoDelay(true);
     s.on('data', (d) => { if (this.socket === s) this._onData(d); });
     s.on('error', (e) => this._onClose(s, e));
     s.on('close', () => this._onClose(s, null));

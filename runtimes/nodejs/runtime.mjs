@@ -32,8 +32,8 @@ function isPromise(o) {
 }
 
 export class RuntimeClient {
-  constructor(hostPort) {
-    this.conn = new Connection(hostPort);
+  constructor(hostPort, socketPath = null) {
+    this.conn = new Connection(hostPort, socketPath);
     /** The next invocation, already asked for in the same write as the last result. */
     this.prefetched = null;
   }

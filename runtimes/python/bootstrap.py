@@ -57,7 +57,9 @@ class RuntimeApiError(Exception):
 
 
 class Connection(object):
-    def __init__(self, host_port):
+    def __init__(self, host_port, socket_path=None):
+        # A Unix socket serving the same API, used instead of TCP when the platform gives one.
+        self.socket_path = socket_path
         host, _, port = host_port.rpartition(":")
         self.address = (host.strip("[]") or "127.0.0.1", int(port))
         self.host_header = host_port
@@ -67,8 +69,12 @@ class Connection(object):
         self.pending = False
 
     def _connect(self):
-        s = socket.create_connection(self.address)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.socket_path:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(self.socket_path)
+        else:
+            s = socket.create_connection(self.address)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = s
         self.reader = s.makefile("rb", 65536)
 
@@ -190,8 +196,8 @@ def _header_value(v):
 
 
 class RuntimeClient(object):
-    def __init__(self, host_port):
-        self.conn = Connection(host_port)
+    def __init__(self, host_port, socket_path=None):
+        self.conn = Connection(host_port, socket_path)
 
     def next(self):
         r = self.conn.read_pending() if self.conn.pending else None
@@ -624,7 +630,8 @@ def main():
     api = os.environ.get("AWS_LAMBDA_RUNTIME_API")
     if not api:
         fail("AWS_LAMBDA_RUNTIME_API is not set")
-    client = RuntimeClient(api)
+    sock = a.get("runtimeApiSocket")
+    client = RuntimeClient(api, sock if isinstance(sock, str) else None)
     setup_logging()
     setup_sys_path(a["taskRoot"])
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { FunctionErrorTypes } from '../core/errors.js';
 import type { Clock } from '../ports/clock.js';
@@ -33,6 +34,11 @@ export interface EnvDeps {
   logSink: LogSink;
   clock: Clock;
   region: string;
+  /**
+   * Where environments' Unix-socket Runtime API listeners go (the shipped runtimes use them);
+   * null for TCP only.
+   */
+  socketDir: string | null;
   /** Called once when the environment is dead (pool bookkeeping). */
   onDead(env: Environment): void;
 }
@@ -147,7 +153,15 @@ export class Environment implements RuntimeApiHandler {
     else child.once('exit', (code, signal) => env.onExit(code, signal));
     if (o.family !== 'custom') {
       const h = env.handle;
-      child.stdin?.end(JSON.stringify({ env: vars, taskRoot: o.codeDir, uid: h.uid, gid: h.gid, groups }) + '\n');
+      const assignment: Record<string, unknown> = { env: vars, taskRoot: o.codeDir, uid: h.uid, gid: h.gid, groups };
+      const file = o.deps.socketDir ? path.join(o.deps.socketDir, `${env.id.slice(0, 16)}.sock`) : null;
+      if (file && Buffer.byteLength(file) < 100) {
+        try {
+          await env.api.listenUnix(file, h.uid, h.gid);
+          assignment.runtimeApiSocket = file;
+        } catch { /* the runtime uses TCP */ }
+      }
+      child.stdin?.end(JSON.stringify(assignment) + '\n');
     }
     env.initTimer = setTimeout(() => env.initTimedOut(), INIT_TIMEOUT_MS);
     return env;

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { Socket } from 'node:net';
 import { peerUid } from './peer.js';
 import { RtServer, type RtRequest, type RtResponse } from './runtime-http.js';
@@ -46,6 +47,7 @@ export const ApiErrors = {
  */
 export class RuntimeApiServer {
   private readonly server: RtServer;
+  private unix: { server: RtServer; file: string } | null = null;
   port = 0;
   expectedUid: number | null = null;
   refused = 0;
@@ -57,6 +59,20 @@ export class RuntimeApiServer {
   async listen(): Promise<number> {
     this.port = await this.server.listen(0, '127.0.0.1');
     return this.port;
+  }
+
+  /**
+   * The same API on a Unix socket that only `uid` (and root) may connect to (mode 0600, owned by
+   * uid): the kernel checks the caller, so no /proc/net/tcp lookup is needed, and a round trip is
+   * cheaper than over TCP. The shipped runtimes use it; AWS_LAMBDA_RUNTIME_API stays TCP.
+   */
+  async listenUnix(file: string, uid: number | null, gid: number | null): Promise<void> {
+    const server = new RtServer((req, res) => this.route(req, res));
+    try { fs.unlinkSync(file); } catch { /* not there */ }
+    await server.listenPath(file);
+    fs.chmodSync(file, 0o600);
+    if (uid !== null) fs.chownSync(file, uid, gid ?? uid);
+    this.unix = { server, file };
   }
 
   private admit(s: Socket): boolean {
@@ -93,5 +109,10 @@ export class RuntimeApiServer {
 
   close(): void {
     this.server.close();
+    if (this.unix) {
+      this.unix.server.close();
+      try { fs.unlinkSync(this.unix.file); } catch { /* gone */ }
+      this.unix = null;
+    }
   }
 }

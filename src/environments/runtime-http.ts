@@ -343,6 +343,14 @@ export class RtServer {
     });
   }
 
+  /** Listens on a Unix socket path (created by the caller's umask; set its mode after). */
+  listenPath(file: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(file, () => resolve());
+    });
+  }
+
   close(): void {
     this.server.close();
     for (const s of this.sockets) s.destroy();

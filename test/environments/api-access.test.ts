@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CreateFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
@@ -65,4 +67,37 @@ describe('what a function may ask of Stratus from inside its environment', () =>
     const again = await lambda.send(new InvokeCommand({ FunctionName: 'secret' }));
     assert.equal(JSON.parse(Buffer.from(again.Payload!).toString()), 'secret ran');
   });
+
+  test('an environment cannot connect to another environment\'s Unix-socket Runtime API', async (t) => {
+    if (!isRoot || server!.stratus.describe().lines[0]!.startsWith('sandbox: process')) return t.skip('needs the namespace sandbox (root)');
+    // 'secret' ran above, so its environment (and socket) exists; the probe is told its path.
+    const dir = path.join(server!.dataDir, 'rapi');
+    const sockets = fs.readdirSync(dir).map((f) => path.join(dir, f));
+    assert.ok(sockets.length >= 1);
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'knocker', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Timeout: 10,
+      Code: { ZipFile: await makeZip({ 'index.js': KNOCK }) },
+    }));
+    const r = await lambda.send(new InvokeCommand({ FunctionName: 'knocker', Payload: Buffer.from(JSON.stringify({ sockets })) }));
+    const out = JSON.parse(Buffer.from(r.Payload!).toString()) as Record<string, string>;
+    assert.equal(r.FunctionError, undefined, JSON.stringify(out));
+    // The sockets were listed before the knocker existed: every one belongs to another environment.
+    assert.equal(Object.keys(out).length, sockets.length);
+    for (const [file, result] of Object.entries(out)) assert.equal(result, 'EACCES', `${file}: ${result}`);
+  });
 });
+
+/** Tries to connect to each socket and reports what happened. */
+const KNOCK = `
+const net = require('node:net');
+exports.handler = async (e) => {
+  const out = {};
+  for (const file of e.sockets) {
+    out[file] = await new Promise((resolve) => {
+      const s = net.connect({ path: file });
+      s.on('connect', () => { s.destroy(); resolve('connected'); });
+      s.on('error', (err) => resolve(err.code));
+    });
+  }
+  return out;
+};`;
