@@ -45,12 +45,42 @@ function openSqlite(dataDir: string): SqlDatabase {
     raw.close();
     throw e;
   }
-  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: cachingStatements(raw) }) });
   let closed: Promise<void> | undefined;
   return {
     db,
     dialect: 'sqlite',
     close: () => (closed ??= db.destroy()),
+  };
+}
+
+/** How many prepared statements stay cached per SQLite connection (oldest dropped first). */
+const STATEMENT_CACHE = 512;
+
+/**
+ * Kysely prepares every query anew; preparing costs more than running most of Stratus's queries.
+ * The same SQL text reuses its prepared statement. (Kysely runs one query at a time per
+ * connection, so a cached statement is never in use twice.)
+ */
+function cachingStatements(raw: Database.Database): { prepare(sql: string): Database.Statement; close(): void } {
+  const cache = new Map<string, Database.Statement>();
+  return {
+    prepare(sqlText: string) {
+      let st = cache.get(sqlText);
+      if (st) {
+        cache.delete(sqlText); // most recently used last
+        cache.set(sqlText, st);
+        return st;
+      }
+      st = raw.prepare(sqlText);
+      cache.set(sqlText, st);
+      if (cache.size > STATEMENT_CACHE) cache.delete(cache.keys().next().value!);
+      return st;
+    },
+    close() {
+      cache.clear();
+      raw.close();
+    },
   };
 }
 
