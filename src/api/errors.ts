@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { StratusError, isStratusError } from '../core/errors.js';
 
@@ -45,22 +46,36 @@ export function toStratusError(err: unknown): StratusError {
   return new StratusError('ServiceException', 500, e?.message ?? String(err));
 }
 
-/**
- * REST-JSON services (Lambda, API Gateway v2): x-amzn-ErrorType header plus a JSON body
- * with Type and message (and Message where the model declares that member; botocore and SDK v3 read either).
- */
-export function sendRestJsonError(reply: FastifyReply, err: unknown): FastifyReply {
+/** A REST-JSON error as status, headers (besides the request id) and body. */
+export function restJsonError(err: unknown): { status: number; headers: Record<string, string>; body: string } {
   const e = toStratusError(err);
   const type = e.code === 'ServiceException' || e.status === 500 ? 'Service' : 'User';
   const body: Record<string, unknown> = { Type: type, message: e.message };
   if (CAPITAL_MESSAGE.has(e.code)) body.Message = e.message;
   Object.assign(body, e.extra);
-  withRequestId(reply);
-  reply.header('x-amzn-ErrorType', `${e.code}`);
-  reply.header('content-type', 'application/json');
-  if (e.status === 429 && e.extra.retryAfterSeconds) reply.header('Retry-After', String(e.extra.retryAfterSeconds));
+  const headers: Record<string, string> = { 'x-amzn-ErrorType': e.code, 'content-type': 'application/json' };
+  if (e.status === 429 && e.extra.retryAfterSeconds) headers['Retry-After'] = String(e.extra.retryAfterSeconds);
   delete body.retryAfterSeconds;
-  return reply.code(e.status).send(JSON.stringify(body));
+  return { status: e.status, headers, body: JSON.stringify(body) };
+}
+
+/**
+ * REST-JSON services (Lambda, API Gateway v2): x-amzn-ErrorType header plus a JSON body
+ * with Type and message (and Message where the model declares that member; botocore and SDK v3 read either).
+ */
+export function sendRestJsonError(reply: FastifyReply, err: unknown): FastifyReply {
+  const { status, headers, body } = restJsonError(err);
+  withRequestId(reply);
+  for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+  return reply.code(status).send(body);
+}
+
+/** The same on node's raw response (raw routes). */
+export function writeRestJsonError(res: ServerResponse, err: unknown, requestId: string = randomUUID()): void {
+  const { status, headers, body } = restJsonError(err);
+  if (res.headersSent) { res.destroy(); return; }
+  res.writeHead(status, { ...headers, 'x-amzn-RequestId': requestId, 'content-length': String(Buffer.byteLength(body)) });
+  res.end(body);
 }
 
 /**

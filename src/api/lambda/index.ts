@@ -4,7 +4,9 @@ import { LATEST, type Locale } from '../../core/model.js';
 import { rules, violation } from '../../core/validation.js';
 import type { ControlPlane } from '../../control/index.js';
 import { SYNC_PAYLOAD_LIMIT, type Invoker, type InvokeRequest } from '../../invoke/index.js';
-import { restRoutes, RestResponse, type RestRequest } from '../rest.js';
+import { writeRestJsonError } from '../errors.js';
+import { claimTraffic, readBody } from '../raw.js';
+import { restRoutes, RestResponse } from '../rest.js';
 import { accountSettings, aliasConfiguration, functionConfiguration } from './wire.js';
 
 export interface LambdaApiDeps {
@@ -32,6 +34,7 @@ const F = '/2015-03-31/functions';
 export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): void {
   const { control, locale } = deps;
   const cfg = (v: Parameters<typeof functionConfiguration>[0]) => functionConfiguration(v, locale);
+  registerRawInvoke(http, deps);
 
   restRoutes(http, (r) => {
     // Functions
@@ -63,11 +66,7 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
     r.route('PUT', `${F}/:FunctionName/configuration`, 200, async (req) => cfg(await control.functions.updateConfig(req.input())));
     r.route('DELETE', `${F}/:FunctionName`, 204, async (req) => control.functions.delete(req.input()));
 
-    // Invoke
-    r.route('POST', `${F}/:FunctionName/invocations`, 200, (req) => invoke(deps, req), {
-      bodyLimit: SYNC_PAYLOAD_LIMIT,
-      tooLarge: () => new StratusError('RequestTooLargeException', 413, `Request must be smaller than ${SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction operation`),
-    });
+    // Invoke is a raw route (below), ahead of Fastify's routing and reply machinery.
     // InvokeAsync (deprecated, still in the model): an Event invocation answering {Status: 202}.
     r.route('POST', '/2014-11-13/functions/:FunctionName/invoke-async', 202, async (req) => {
       const res = await deps.invoker.invoke({ functionName: req.params.FunctionName!, payload: req.raw, invocationType: 'Event', source: 'api' });
@@ -123,6 +122,38 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
   });
 }
 
+const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/?]+)\/invocations\/?(?:\?(.*))?$/;
+const invokeTooLarge = () =>
+  new StratusError('RequestTooLargeException', 413, `Request must be smaller than ${SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction operation`);
+
+/**
+ * Invoke on node's request and response: the hottest route, so it skips Fastify's body parsing,
+ * handler and reply pipeline (about a tenth of a millisecond per request here). Same wire
+ * behaviour as the REST routes: body limit, error shape, request id.
+ */
+function registerRawInvoke(http: FastifyInstance, deps: LambdaApiDeps): void {
+  claimTraffic(http, (req) => req.method === 'POST' && INVOKE_PATH.test(req.url ?? ''), async (req, res) => {
+    try {
+      const m = INVOKE_PATH.exec(req.url ?? '')!;
+      let name: string;
+      try {
+        name = decodeURIComponent(m[1]!);
+      } catch {
+        throw new StratusError('ValidationException', 400, `1 validation error detected: Value '${m[1]}' at 'functionName' failed to satisfy constraint: Member must be URL-encoded correctly`);
+      }
+      const body = await readBody(req, SYNC_PAYLOAD_LIMIT);
+      if (body === 'too-large') throw invokeTooLarge();
+      const qualifier = m[2] ? new URLSearchParams(m[2]).get('Qualifier') ?? undefined : undefined;
+      const out = await invoke(deps, { headers: req.headers, query: { Qualifier: qualifier }, params: { FunctionName: name }, raw: body });
+      const payload = out.body === undefined ? undefined : typeof out.body === 'string' ? Buffer.from(out.body) : out.body;
+      res.writeHead(out.status, { ...out.headers, 'content-length': String(payload?.length ?? 0) });
+      res.end(payload);
+    } catch (err) {
+      writeRestJsonError(res, err);
+    }
+  });
+}
+
 function withMarker(body: Record<string, unknown>, marker: string | undefined): Record<string, unknown> {
   if (marker !== undefined) body.NextMarker = marker;
   return body;
@@ -131,7 +162,15 @@ function withMarker(body: Record<string, unknown>, marker: string | undefined): 
 const INVOCATION_TYPES = ['Event', 'RequestResponse', 'DryRun'] as const;
 const LOG_TYPES = ['None', 'Tail'] as const;
 
-async function invoke(deps: LambdaApiDeps, req: RestRequest): Promise<RestResponse> {
+/** What Invoke reads of a request. */
+interface InvokeWire {
+  headers: Record<string, string | string[] | undefined>;
+  query: { Qualifier?: unknown };
+  params: { FunctionName?: string };
+  raw: Buffer;
+}
+
+async function invoke(deps: LambdaApiDeps, req: InvokeWire): Promise<RestResponse> {
   const h = req.headers;
   const type = header(h['x-amz-invocation-type']) ?? 'RequestResponse';
   if (!(INVOCATION_TYPES as readonly string[]).includes(type)) violation(type, 'invocationType', rules.enumOf(INVOCATION_TYPES));
