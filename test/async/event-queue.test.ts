@@ -10,7 +10,6 @@ import { describeEachDatabase } from '../contract/db.js';
 import { openTestSqlite } from './sqlite.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-queue-'));
-const file = path.join(dir, 'q.db');
 
 const entry = (id: string, at: number, extra: Partial<{ group: string; visibleAt: number; body: string }> = {}) => ({
   id,

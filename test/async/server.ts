@@ -1,43 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SqlEventQueue } from '../../src/adapters/sql/event-queue.js';
-import { createStratus } from '../../src/app/index.js';
-import type { StratusConfig } from '../../src/app/config.js';
-import type { StratusModule } from '../../src/app/module.js';
-import { featureModules } from '../../src/app/modules.js';
-import { asyncInvokeModule } from '../../src/invoke/async/index.js';
-import { eventsModule } from '../../src/triggers/events/index.js';
-import type { TestServer } from '../helpers/server.js';
+import { startServer } from '../helpers/server.js';
 
 export { waitFor } from './wait.js';
 
-/** The feature modules, with the async and events modules added when the composition root does not list them yet. */
-export function modulesWithAsync(): StratusModule[] {
-  const mods = featureModules();
-  if (!mods.some((m) => m.name === 'async-invoke')) mods.push(asyncInvokeModule({ queue: (ctx) => new SqlEventQueue(ctx.sql) }));
-  if (!mods.some((m) => m.name === 'events')) mods.push(eventsModule());
-  return mods;
-}
-
-/** startServer() (test/helpers/server.ts) with the async and events modules guaranteed. */
-export async function startAsyncServer(overrides: Partial<StratusConfig> = {}): Promise<TestServer> {
-  const dataDir = overrides.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-test-'));
-  const stratus = await createStratus(
-    { port: 0, host: '127.0.0.1', prewarmPerRuntime: 0, idleTimeoutMs: 60_000, ...overrides, dataDir },
-    modulesWithAsync(),
-  );
-  const { url } = await stratus.start();
-  return {
-    endpoint: url,
-    dataDir,
-    stratus,
-    async stop(opts) {
-      await stratus.stop();
-      if (!opts?.keepData && !overrides.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
+/** startServer() (test/helpers/server.ts): the composition root serves the async and events modules. */
+export const startAsyncServer = startServer;
 
 /**
  * A directory and file every uid can write (functions run as other uids, and the namespace

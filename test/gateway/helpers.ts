@@ -1,45 +1,16 @@
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { CreateFunctionCommand, GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { createStratus } from '../../src/app/index.js';
 import type { StratusConfig } from '../../src/app/config.js';
-import type { StratusModule } from '../../src/app/module.js';
-import { featureModules } from '../../src/app/modules.js';
-import { gatewayModule } from '../../src/triggers/gateway/index.js';
-import { functionUrlsModule } from '../../src/triggers/urls/index.js';
-import type { TestServer } from '../helpers/server.js';
+import { startServer, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 
 export const ROLE = 'arn:aws:iam::000000000000:role/test';
 export const fnArn = (name: string, q?: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}${q ? `:${q}` : ''}`;
 
-/** The feature modules, with the gateway and function URL modules added if the root does not list them yet. */
-export function modulesWithGateway(): StratusModule[] {
-  const mods = featureModules();
-  if (!mods.some((m) => m.name === 'gateway')) mods.push(gatewayModule());
-  if (!mods.some((m) => m.name === 'function-urls')) mods.push(functionUrlsModule());
-  return mods;
-}
-
+/** startServer() (test/helpers/server.ts) plus the port, for plain HTTP requests to the gateway. */
 export async function startGatewayServer(overrides: Partial<StratusConfig> = {}): Promise<TestServer & { port: number }> {
-  const dataDir = overrides.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-test-'));
-  const stratus = await createStratus(
-    { port: 0, host: '127.0.0.1', prewarmPerRuntime: 0, idleTimeoutMs: 60_000, ...overrides, dataDir },
-    modulesWithGateway(),
-  );
-  const { url } = await stratus.start();
-  return {
-    endpoint: url,
-    port: Number(new URL(url).port),
-    dataDir,
-    stratus,
-    async stop(opts) {
-      await stratus.stop();
-      if (!opts?.keepData && !overrides.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+  const server = await startServer(overrides);
+  return Object.assign(server, { port: Number(new URL(server.endpoint).port) });
 }
 
 export async function createNodeFunction(lambda: LambdaClient, name: string, code: string, opts: { timeout?: number } = {}): Promise<void> {
