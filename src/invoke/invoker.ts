@@ -1,10 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { functionArn, isNumericVersion, parseFunctionRef, resolveQualifier } from '../core/arn.js';
 import { Errors } from '../core/errors.js';
 import { LATEST, type Locale, type VersionRecord } from '../core/model.js';
 import { pickAliasVersion } from '../core/routing.js';
 import type { ControlSnapshot, ExecutionService, ExecutionTarget } from '../ports/index.js';
 import type { LocalLeases } from './leases.js';
+import { randomString } from './random.js';
 import type { AsyncInvokeQueue, InvokeRequest, InvokeResult, Invoker } from './types.js';
 
 export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024; // 6291456
@@ -181,19 +182,9 @@ function decodeClientContext(b64: string): string {
   return text;
 }
 
-/** Randomness for trace ids, drawn in blocks: one crypto call per 200 ids, not one per invocation. */
-const TRACE_BLOCK = 20 * 200;
-let tracePool = Buffer.alloc(0);
-let traceAt = TRACE_BLOCK;
-
 /** X-Ray style trace header: Root=1-<8 hex epoch secs>-<24 hex>;Parent=<16 hex>;Sampled=0 */
 export function newTraceId(): string {
-  if (traceAt + 20 > tracePool.length) {
-    tracePool = randomBytes(TRACE_BLOCK);
-    traceAt = 0;
-  }
-  const r = tracePool.toString('hex', traceAt, traceAt + 20);
-  traceAt += 20;
+  const r = randomString(20, 'hex');
   const t = Math.floor(Date.now() / 1000).toString(16).padStart(8, '0');
   return `Root=1-${t}-${r.slice(0, 24)};Parent=${r.slice(24, 40)};Sampled=0`;
 }

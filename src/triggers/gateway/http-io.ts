@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpRequestInfo } from '../../core/gateway-event.js';
-export { claimTraffic, readBody } from '../../api/raw.js';
 import type { HttpResponse } from '../../core/gateway-response.js';
+import { randomString } from '../../invoke/index.js';
 
+export { claimTraffic, readBody } from '../../api/raw.js';
 
 /** Host without port, lower-cased. */
 export function hostName(req: IncomingMessage): string {
@@ -25,22 +25,6 @@ export function splitUrl(url: string): { path: string; query: string } {
 }
 
 const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-port', 'x-forwarded-proto']);
-
-/** Randomness for request and trace ids, drawn in blocks: one crypto call per few hundred requests. */
-const POOL_SIZE = 8192;
-let pool = Buffer.alloc(0);
-let poolAt = POOL_SIZE;
-
-/** `bytes` random bytes rendered in `encoding`, from the pool. */
-export function randomString(bytes: number, encoding: 'hex' | 'base64'): string {
-  if (poolAt + bytes > pool.length) {
-    pool = randomBytes(POOL_SIZE);
-    poolAt = 0;
-  }
-  const s = pool.toString(encoding, poolAt, poolAt + bytes);
-  poolAt += bytes;
-  return s;
-}
 
 /** Root=1-{epoch seconds, hex}-{96 random bits, hex}: an X-Ray trace id, as the front door adds. */
 export function traceId(nowMs: number): string {

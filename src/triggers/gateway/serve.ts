@@ -8,7 +8,8 @@ import type { Locale } from '../../core/model.js';
 import type { Invoker } from '../../invoke/types.js';
 import type { Clock } from '../../ports/index.js';
 import { InvalidTokenError, type JwtVerifier, type LambdaAuthorizers } from './authorizers.js';
-import { domainOf, randomString, readBody, requestInfo, sendResponse, splitUrl } from './http-io.js';
+import { randomString } from '../../invoke/index.js';
+import { domainOf, readBody, requestInfo, sendResponse, splitUrl } from './http-io.js';
 import type { CompiledApi, CompiledRoute, GatewayTable } from './table.js';
 import { DEFAULT_STAGE, type StageSpec } from './types.js';
 
