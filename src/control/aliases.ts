@@ -2,7 +2,7 @@ import { ALIAS_NAME, VERSION } from '../core/arn.js';
 import { Errors } from '../core/errors.js';
 import { LATEST, type AliasRecord } from '../core/model.js';
 import { rules, Violations } from '../core/validation.js';
-import { ControlContext, revisionMismatch } from './context.js';
+import { checkRevision, ControlContext, revisionMismatch } from './context.js';
 import { maxItems } from './functions.js';
 import type { Input } from './types.js';
 
@@ -78,7 +78,7 @@ export class Aliases {
         await ctx.requireFunction(name);
         throw this.aliasNotFound(name, aliasName);
       }
-      if (typeof input.RevisionId === 'string' && input.RevisionId !== current.revisionId) throw revisionMismatch('GetAlias');
+      checkRevision(input.RevisionId, current.revisionId);
       const next: AliasRecord = {
         ...current,
         functionVersion: typeof input.FunctionVersion === 'string' ? input.FunctionVersion : current.functionVersion,
@@ -87,7 +87,7 @@ export class Aliases {
         revisionId: ctx.newRevision(),
       };
       await this.checkRouting(name, next.functionVersion, next.additionalVersionWeights);
-      if (!(await ctx.store.updateAlias(next, current.revisionId))) throw revisionMismatch('GetAlias');
+      if (!(await ctx.store.updateAlias(next, current.revisionId))) throw revisionMismatch();
       await ctx.changed(name);
       return next;
     });

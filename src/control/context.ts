@@ -86,8 +86,13 @@ export class ControlContext {
 }
 
 /** Lambda's PreconditionFailedException (one wording for functions and aliases alike). */
-export function revisionMismatch(_api?: 'GetFunction' | 'GetAlias'): Error {
+export function revisionMismatch(): Error {
   return Errors.preconditionFailed(
     'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id',
   );
+}
+
+/** The RevisionId precondition of a write: a given RevisionId must be the current one. */
+export function checkRevision(given: unknown, current: string): void {
+  if (typeof given === 'string' && given !== current) throw revisionMismatch();
 }

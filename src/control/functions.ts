@@ -3,7 +3,7 @@ import { Errors } from '../core/errors.js';
 import { applyConfig, defaultConfig, validateTags } from '../core/function-config.js';
 import { LATEST, type FunctionRecord, type VersionRecord } from '../core/model.js';
 import { rules, violation } from '../core/validation.js';
-import { ControlContext, revisionMismatch } from './context.js';
+import { checkRevision, ControlContext, revisionMismatch } from './context.js';
 import type { Versions } from './versions.js';
 import type { Input } from './types.js';
 
@@ -145,7 +145,7 @@ export class Functions {
     }
     return ctx.lock.run(name, async () => {
       const latest = await ctx.requireLatest(name);
-      if (typeof input.RevisionId === 'string' && input.RevisionId !== latest.revisionId) throw revisionMismatch('GetFunction');
+      checkRevision(input.RevisionId, latest.revisionId);
       const config = input.Architectures !== undefined ? applyConfig(latest.config, { Architectures: input.Architectures }, false) : latest.config;
       if (input.DryRun === true) {
         const checked = await ctx.code.check(zip);
@@ -172,7 +172,7 @@ export class Functions {
     const { name } = ctx.ref(input.FunctionName, undefined, 'ignore');
     return ctx.lock.run(name, async () => {
       const latest = await ctx.requireLatest(name);
-      if (typeof input.RevisionId === 'string' && input.RevisionId !== latest.revisionId) throw revisionMismatch('GetFunction');
+      checkRevision(input.RevisionId, latest.revisionId);
       const config = applyConfig(latest.config, input, false);
       const next: VersionRecord = { ...latest, config, ...written(ctx) };
       if (!(await ctx.store.putVersion(next, latest.revisionId))) throw concurrentUpdate(ctx, name, input);
@@ -241,7 +241,7 @@ function codeOf(code: unknown): unknown {
 
 /** Another node changed $LATEST between our read and our write. */
 function concurrentUpdate(ctx: ControlContext, name: string, input: Input): Error {
-  if (typeof input.RevisionId === 'string') return revisionMismatch('GetFunction');
+  if (typeof input.RevisionId === 'string') return revisionMismatch();
   return Errors.resourceConflict(`The operation cannot be performed at this time. An update is in progress for resource: ${ctx.arn(name)}`);
 }
 

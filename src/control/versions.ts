@@ -2,7 +2,7 @@ import { Errors } from '../core/errors.js';
 import { sameDeployment } from '../core/function-config.js';
 import { LATEST, type VersionRecord } from '../core/model.js';
 import { rules, violation } from '../core/validation.js';
-import { ControlContext, revisionMismatch } from './context.js';
+import { checkRevision, ControlContext } from './context.js';
 import { maxItems, type VersionView } from './functions.js';
 import type { Input } from './types.js';
 
@@ -28,7 +28,7 @@ export class Versions {
     const { ctx } = this;
     for (let attempt = 0; attempt < 5; attempt++) {
       const latest = await ctx.requireLatest(name);
-      if (typeof input.RevisionId === 'string' && input.RevisionId !== latest.revisionId) throw revisionMismatch('GetFunction');
+      checkRevision(input.RevisionId, latest.revisionId);
       if (typeof input.CodeSha256 === 'string' && input.CodeSha256 !== latest.codeSha256) {
         throw Errors.invalidParameter(
           `CodeSHA256 (${input.CodeSha256}) is different from current CodeSHA256 in $LATEST (${latest.codeSha256}). Please try again with the CodeSHA256 in $LATEST.`,
