@@ -21,7 +21,8 @@ const CAPITAL_MESSAGE = new Set([
 ]);
 
 /** Every response carries a request id, errors included (the SDKs report it). */
-function withRequestId(reply: FastifyReply): FastifyReply {
+/** Gives a reply an x-amzn-RequestId unless it has one (AWS clients read it as the request id). */
+export function withRequestId(reply: FastifyReply): FastifyReply {
   if (!reply.getHeader('x-amzn-requestid')) reply.header('x-amzn-RequestId', randomUUID());
   return reply;
 }

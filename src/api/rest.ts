@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Errors, StratusError } from '../core/errors.js';
-import { sendRestJsonError } from './errors.js';
+import { sendRestJsonError, withRequestId } from './errors.js';
 
 export type Input = Record<string, unknown>;
 
@@ -53,8 +52,8 @@ export function restRoutes(http: FastifyInstance, register: (router: RestRouter)
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     scope.setErrorHandler((err: { code?: string }, req, reply) => {
       const cfg = (req.routeOptions?.config ?? {}) as { tooLarge?: () => StratusError };
-      if (err && err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && cfg.tooLarge) return sendRestJsonError(withRequestId(reply), cfg.tooLarge());
-      return sendRestJsonError(withRequestId(reply), err);
+      if (err && err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && cfg.tooLarge) return sendRestJsonError(reply, cfg.tooLarge());
+      return sendRestJsonError(reply, err);
     });
     const router: RestRouter = {
       route(method, path, status, handler, opts = {}) {
@@ -68,14 +67,14 @@ export function restRoutes(http: FastifyInstance, register: (router: RestRouter)
               const out = await handler(restRequest(req));
               if (out instanceof RestResponse) {
                 for (const [k, v] of Object.entries(out.headers)) reply.header(k, v);
-                if (!reply.getHeader('x-amzn-requestid')) reply.header('x-amzn-RequestId', randomUUID());
+                withRequestId(reply);
                 return reply.code(out.status).send(out.body ?? '');
               }
               withRequestId(reply);
               if (status === 204) return reply.code(204).send();
               return reply.code(status).header('content-type', 'application/json').send(JSON.stringify(out ?? {}));
             } catch (err) {
-              return sendRestJsonError(withRequestId(reply), err);
+              return sendRestJsonError(reply, err);
             }
           },
         });
@@ -85,10 +84,6 @@ export function restRoutes(http: FastifyInstance, register: (router: RestRouter)
   });
 }
 
-function withRequestId(reply: FastifyReply): FastifyReply {
-  if (!reply.getHeader('x-amzn-requestid')) reply.header('x-amzn-RequestId', randomUUID());
-  return reply;
-}
 
 /** Content types a JSON body may be declared as (SDKs, the AWS CLI, curl with -H). */
 const JSON_TYPES = /^(application\/(json|x-amz-json-1\.[01]|octet-stream|[a-z.+-]*\+json)|binary\/octet-stream|text\/(plain|json))$/;

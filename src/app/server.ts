@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { sendAwsJsonError, sendRestJsonError } from '../api/errors.js';
+import { sendAwsJsonError, sendRestJsonError, withRequestId } from '../api/errors.js';
 import type { JsonTargetRouter } from '../api/json-target.js';
 import { sandboxMayCall } from '../api/sandbox-access.js';
 import { Errors, StratusError } from '../core/errors.js';
@@ -91,7 +90,7 @@ export function registerJsonTargets(app: FastifyInstance, router: JsonTargetRout
         }
         const out = await service.handle(operation, input, req, reply);
         if (reply.sent) return reply;
-        if (!reply.getHeader('x-amzn-requestid')) reply.header('x-amzn-RequestId', randomUUID());
+        withRequestId(reply);
         reply.header('content-type', service.contentType);
         return reply.code(200).send(JSON.stringify(out ?? {}));
       } catch (err) {
