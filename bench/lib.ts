@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 
 /** One line of the benchmark report: a value, and where there is one, the same-run baseline. */
 export interface BenchResult {
@@ -207,6 +208,34 @@ function stopChild(proc: ChildProcess, after?: () => void): Promise<void> {
     });
     proc.kill('SIGTERM');
   });
+}
+
+/**
+ * The durability baseline of the queue benchmarks: single-row INSERT + COMMIT transactions per
+ * second into a SQLite file with the embedded store's pragmas (WAL, synchronous=NORMAL), into a
+ * table shaped like the one the benchmark's subject writes.
+ */
+export function sqliteInsertCommitRate(table: { create: string; insert: string; row: (i: number) => unknown[] }): number {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-bench-sqlite-'));
+  try {
+    const db = new Database(path.join(dir, 'b.db'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.exec(table.create);
+    const insert = db.prepare(table.insert);
+    const n = 20_000;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      db.exec('BEGIN');
+      insert.run(...table.row(i));
+      db.exec('COMMIT');
+    }
+    const rate = n / ((performance.now() - t0) / 1000);
+    db.close();
+    return rate;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Private (unshared) memory of a process tree in MiB, from /proc/PID/smaps_rollup, and PSS. */

@@ -1,9 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import Database from 'better-sqlite3';
-import { load, repoRoot, type BenchResult } from './lib.js';
+import { load, sqliteInsertCommitRate, startStratusChild, type BenchResult } from './lib.js';
 
 const TARGET = { 'content-type': 'application/x-amz-json-1.0' };
 
@@ -17,9 +12,12 @@ const TARGET = { 'content-type': 'application/x-amz-json-1.0' };
  */
 export async function benchSqs(): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
-  const baseline = sqliteInsertCommitRate();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-bench-sqs-'));
-  const server = await startServer(dataDir);
+  const baseline = sqliteInsertCommitRate({
+    create: 'CREATE TABLE m (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, queue TEXT, body TEXT, sent_at INTEGER, visible_at INTEGER)',
+    insert: 'INSERT INTO m (id, queue, body, sent_at, visible_at) VALUES (?, ?, ?, ?, ?)',
+    row: (i) => [`id-${i}`, 'bench', '{"bench":true}', i, i],
+  });
+  const server = await startStratusChild();
   try {
     const call = async (op: string, input: unknown) => {
       const r = await fetch(`${server.url}/`, { method: 'POST', headers: { ...TARGET, 'x-amz-target': `AmazonSQS.${op}` }, body: JSON.stringify(input) });
@@ -83,58 +81,7 @@ export async function benchSqs(): Promise<BenchResult[]> {
       note: `${consumed}/${total} messages consumed, ${errors} errors`,
     });
   } finally {
-    await stopChild(server.proc);
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await server.stop();
   }
   return results;
-}
-
-/** Bare SQLite: one INSERT per transaction (WAL, synchronous=NORMAL, as the embedded store). */
-function sqliteInsertCommitRate(): number {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-bench-sqlite-'));
-  try {
-    const db = new Database(path.join(dir, 'b.db'));
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.exec('CREATE TABLE m (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, queue TEXT, body TEXT, sent_at INTEGER, visible_at INTEGER)');
-    const insert = db.prepare('INSERT INTO m (id, queue, body, sent_at, visible_at) VALUES (?, ?, ?, ?, ?)');
-    const n = 20_000;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) {
-      db.exec('BEGIN');
-      insert.run(`id-${i}`, 'bench', '{"bench":true}', i, i);
-      db.exec('COMMIT');
-    }
-    const rate = n / ((performance.now() - t0) / 1000);
-    db.close();
-    return rate;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function startServer(dataDir: string): Promise<{ proc: ChildProcess; port: number; url: string }> {
-  const proc = spawn(process.execPath, [path.join(repoRoot, 'dist/bench/sqs-server.js'), dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (c) => {
-      out += c;
-      const m = /LISTENING (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    proc.on('exit', (code) => reject(new Error(`bench server exited (${code}) before listening`)));
-  });
-  return { proc, url, port: Number(new URL(url).port) };
-}
-
-function stopChild(proc: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (proc.exitCode !== null) return resolve();
-    const t = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-    proc.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    proc.kill('SIGTERM');
-  });
 }
