@@ -310,7 +310,6 @@ export class Environment implements RuntimeApiHandler {
       return;
     }
     if (this.state === 'dead') { res.destroy(); return; }
-    _req.resume();
     const c = this.cur;
     if (c && !c.delivered) return this.deliver(res, c);
     // A /next pipelined behind the response post (sent in the same write) waits for the next invocation.
@@ -383,9 +382,6 @@ export class Environment implements RuntimeApiHandler {
         else this.finish(c, 'ok', payload, undefined);
       }
       this.acknowledge(res);
-    };
-    res.onClose = () => {
-      // The runtime went away mid-body: its exit fails the invocation.
     };
   }
 

@@ -254,8 +254,9 @@ class Connection {
   }
 
   private emit(chunk: Buffer): void {
-    // Copy: the chunk is a view into a buffer that is reused when more data arrives.
-    this.req?.onData?.(Buffer.from(chunk));
+    // A view, not a copy: socket reads arrive in buffers of their own and the parser only
+    // re-slices or concatenates them, never writes into one it has handed out.
+    this.req?.onData?.(chunk);
   }
 
   private endRequest(): void {
