@@ -25,6 +25,8 @@ export class CodeStore {
   /** Serialises "put blob, then reference it" against garbage collection on this node. */
   private gcChain: Promise<void> = Promise.resolve();
   private pendingPuts = 0;
+  /** Keys to collect once no put is in flight (a put may be about to reference one of them). */
+  private readonly candidates = new Set<string>();
 
   constructor(
     private readonly blobs: BlobStore,
@@ -59,8 +61,11 @@ export class CodeStore {
       if (released) return;
       released = true;
       this.pendingPuts--;
+      if (this.pendingPuts === 0 && this.candidates.size > 0) void this.sweep();
     };
     try {
+      // A sweep already running finishes first; any later one sees this put and waits for it.
+      await this.gcChain;
       const key = await this.blobs.put(zip);
       if (key !== codeKey) throw Errors.service(`blob store returned key ${key} for content ${codeKey}`);
       return { codeKey, codeSha256, codeSize, done };
@@ -70,15 +75,22 @@ export class CodeStore {
     }
   }
 
-  /** Deletes the blobs among `keys` that no version references (after a delete or a code update). */
+  /**
+   * Deletes the blobs among `keys` that no version references (after a delete or a code update).
+   * While a put is in flight the keys wait and are swept when the last put is referenced.
+   */
   collect(keys: Iterable<string>): Promise<void> {
-    const candidates = [...new Set(keys)];
-    if (candidates.length === 0) return Promise.resolve();
+    for (const k of keys) this.candidates.add(k);
+    return this.sweep();
+  }
+
+  private sweep(): Promise<void> {
     const run = async () => {
-      // A put in flight may be about to reference one of these keys: let it land first.
-      if (this.pendingPuts > 0) return;
+      if (this.pendingPuts > 0 || this.candidates.size === 0) return;
+      const keys = [...this.candidates];
+      this.candidates.clear();
       const inUse = await this.functions.codeKeysInUse();
-      for (const k of candidates) if (!inUse.has(k)) await this.blobs.delete(k);
+      for (const k of keys) if (!inUse.has(k)) await this.blobs.delete(k);
     };
     this.gcChain = this.gcChain.then(run, run).catch(() => undefined);
     return this.gcChain;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  CreateFunctionCommand, DeleteFunctionConcurrencyCommand, GetAccountSettingsCommand, GetFunctionCommand,
-  GetFunctionConcurrencyCommand, LambdaClient, ListTagsCommand, PutFunctionConcurrencyCommand, TagResourceCommand, UntagResourceCommand,
+  CreateFunctionCommand, DeleteFunctionCommand, DeleteFunctionConcurrencyCommand, GetAccountSettingsCommand, GetFunctionCommand,
+  GetFunctionConcurrencyCommand, LambdaClient, ListTagsCommand, PutFunctionConcurrencyCommand, TagResourceCommand, UntagResourceCommand, UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
@@ -48,6 +48,19 @@ describe('Lambda API: concurrency, account settings, tags', () => {
     assert.equal((await lambda.send(new GetAccountSettingsCommand({}))).AccountLimit?.UnreservedConcurrentExecutions, 30);
     await assert.rejects(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'c2', ReservedConcurrentExecutions: -1 })), { name: 'ValidationException' });
     await assert.rejects(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'nope', ReservedConcurrentExecutions: 1 })), { name: 'ResourceNotFoundException' });
+  });
+
+  test('code no version references any more is deleted: deleting a function frees its storage', async () => {
+    const usage = async () => (await lambda.send(new GetAccountSettingsCommand({}))).AccountUsage!.TotalCodeSize!;
+    const before = await usage();
+    const own = await makeZip({ 'index.js': 'exports.handler = async () => "own code";' });
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'gc', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: own } }));
+    assert.equal(await usage(), before + own.length);
+    const other = await makeZip({ 'index.js': 'exports.handler = async () => "newer code";' });
+    await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'gc', ZipFile: other }));
+    assert.equal(await usage(), before + other.length, 'the replaced zip is gone');
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'gc' }));
+    assert.equal(await usage(), before);
   });
 
   test('tags: list, add, remove; versions and aliases are refused; unknown function is not found', async () => {
