@@ -8,12 +8,15 @@
 import { Connection } from './http-client.mjs';
 import { NodeJsExit, UnhandledPromiseRejection, toRapidResponse } from './errors.mjs';
 import { logError, setCurrentRequestId } from './log-patch.mjs';
+import { IdleGc } from './idle-gc.mjs';
 import { ResponseStream } from './response-stream.mjs';
 import { STREAM_RESPONSE } from './user-function.mjs';
 
 const PREFIX = '/2018-06-01/runtime/';
 const JSON_HEADER = 'Content-Type: application/json\r\n';
 const NEXT_PATH = `${PREFIX}invocation/next`;
+/** Taken before any function code runs (see idle-gc.mjs). */
+const bootGc = globalThis.gc;
 
 function headerValue(v) {
   return String(v).replace(/[^\x20-\x7e]/g, '?');
@@ -129,6 +132,7 @@ export class Runtime {
     this.current = null;
     /** @type {null | (() => void)} */
     this.beforeExit = null;
+    this.idle = new IdleGc(bootGc);
     process.on('beforeExit', () => {
       const f = this.beforeExit;
       if (f) f();
@@ -139,6 +143,7 @@ export class Runtime {
     const streaming = this.meta.streaming === STREAM_RESPONSE;
     for (;;) {
       const { headers, body } = await this.client.next();
+      this.idle.busyNow();
       const id = headers['lambda-runtime-aws-request-id'];
       if (!id) throw new Error('invocation id is missing or invalid');
       setCurrentRequestId(id);
@@ -164,7 +169,11 @@ export class Runtime {
         this.beforeExit = null;
         resolve();
       };
-      const post = (p) => { p.then(finish, (e) => this.clientFailed(e)); };
+      const post = (p) => {
+        // The acknowledgement may come only with the next invocation: idle from here on.
+        this.idle.idleNow();
+        p.then(finish, (e) => this.clientFailed(e));
+      };
 
       const postError = (err) => {
         logError('Invoke Error', err);
@@ -250,6 +259,7 @@ export class Runtime {
       const finish = () => {
         if (finished) return;
         finished = true;
+        this.idle.idleNow();
         if (this.current === inv) this.current = null;
         this.beforeExit = null;
         resolve();

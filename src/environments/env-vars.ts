@@ -5,8 +5,20 @@ import type { RuntimeFamily } from './runtimes.js';
 /** Lambda's PATH. */
 export const LAMBDA_PATH = '/usr/local/bin:/usr/bin/:/bin:/opt/bin';
 
-/** What a runtime gets before it knows its function (the prewarm pool's processes). */
-export const BOOT_ENV: Readonly<Record<string, string>> = Object.freeze({ PATH: LAMBDA_PATH, LANG: 'en_US.UTF-8', TZ: ':UTC' });
+/**
+ * What a shipped runtime gets before it knows its function (it replaces its environment with the
+ * function's once assigned, so none of this reaches the function). glibc's allocator is told to
+ * keep few arenas and to give freed memory back instead of holding it: an idle warm Node
+ * environment otherwise keeps ~3 MiB more private memory than it uses.
+ */
+export const BOOT_ENV: Readonly<Record<string, string>> = Object.freeze({
+  PATH: LAMBDA_PATH,
+  LANG: 'en_US.UTF-8',
+  TZ: ':UTC',
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_TRIM_THRESHOLD_: '262144',
+  MALLOC_MMAP_THRESHOLD_: '262144',
+});
 
 /** Variables a function's own configuration cannot override (Lambda's reserved keys). */
 export const RESERVED = RESERVED_ENV_KEYS;

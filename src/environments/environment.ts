@@ -5,7 +5,7 @@ import { FunctionErrorTypes } from '../core/errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { ExecutionOutcome, ExecutionTarget, Invocation } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
-import { functionEnv } from './env-vars.js';
+import { BOOT_ENV, functionEnv } from './env-vars.js';
 import {
   billedMs, endLine, exitText, logStreamName, MAX_RESPONSE_BYTES, reportLine, responseTooLargePayload, runtimeExitPayload, startLine,
   timeoutLogLine, timeoutPayload,
@@ -129,7 +129,7 @@ export class Environment implements RuntimeApiHandler {
         env.handle = o.deps.driver.launch({
           envId: env.id,
           command: custom ? [`${o.codeDir}/bootstrap`] : o.runtime!.command,
-          env: custom ? vars : { PATH: vars.PATH!, LANG: vars.LANG!, TZ: vars.TZ! },
+          env: custom ? vars : { ...BOOT_ENV },
           limits: limitsOf(o.target),
           dropPrivileges: custom,
           groups,

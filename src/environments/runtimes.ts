@@ -54,7 +54,8 @@ export function shippedRuntime(family: 'node' | 'python'): RuntimeLaunch | null 
   if (!dir) return null;
   if (family === 'node') {
     const f = path.join(dir, 'nodejs', 'bootstrap.mjs');
-    return fs.existsSync(f) ? { command: [process.execPath, f], runtimeDir: path.dirname(f) } : null;
+    // --expose-gc as Lambda's own bootstrap runs node (the runtime's idle collection uses it too)
+    return fs.existsSync(f) ? { command: [process.execPath, '--expose-gc', f], runtimeDir: path.dirname(f) } : null;
   }
   const py = pythonExecutable();
   const f = path.join(dir, 'python', 'bootstrap.py');

@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BOOT_ENV } from '../../src/environments/env-vars.js';
+import { shippedRuntime } from '../../src/environments/runtimes.js';
 import { FakeRuntimeApi } from './fake-runtime-api.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -103,11 +105,10 @@ export async function startRuntime(o: StartOptions): Promise<RuntimeProc> {
     LAMBDA_RUNTIME_DIR: path.join(RUNTIMES_DIR, o.lang === 'node' ? 'nodejs' : 'python'),
     ...o.env,
   };
-  let cmd: string[];
-  if (o.lang === 'node') cmd = [process.execPath, path.join(RUNTIMES_DIR, 'nodejs', 'bootstrap.mjs')];
-  else cmd = [python()!, path.join(RUNTIMES_DIR, 'python', 'bootstrap.py')];
+  // The command and boot environment the platform launches shipped runtimes with.
+  const cmd = shippedRuntime(o.lang)!.command;
   const child = spawn(cmd[0]!, cmd.slice(1), {
-    env: o.bootEnv ?? { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'en_US.UTF-8', STRATUS_BOOT_SECRET: 'boot-only' },
+    env: o.bootEnv ?? { ...BOOT_ENV, STRATUS_BOOT_SECRET: 'boot-only' },
     stdio: ['pipe', 'pipe', 'pipe'],
     cwd: '/',
   });

@@ -362,6 +362,12 @@ exports.handler = async () => {
     await rt.stop();
   });
 
+  test('node runs with --expose-gc, as Lambda\'s bootstrap starts it: gc() is there for the function', async () => {
+    const rt = await node({ 'index.js': 'exports.handler = async () => { gc(); return typeof globalThis.gc; };' }, 'index.handler');
+    assert.equal((await within(rt.api.invoke({}), rt, 'gc')).json(), 'function');
+    await rt.stop();
+  });
+
   test('reconnects when the Runtime API closes the connection', async () => {
     const rt = await node({ 'index.js': 'exports.handler = async (e) => e;' }, 'index.handler');
     rt.api.closeAfterEach = true;
