@@ -45,10 +45,15 @@ export class PrewarmPool {
 
   start(): void {
     if (this.base <= 0) return;
-    for (const f of ['node', 'python'] as Family[]) this.refill(f);
+    for (const f of ['node', 'python'] as Family[]) this.launch(f);
   }
 
-  /** Takes a booted runtime whose sandbox fits, or null (the caller cold-starts). */
+  /**
+   * Takes a booted runtime whose sandbox fits, or null (the caller cold-starts). After a hit the
+   * caller says when its cold start is done (`refill`): booting the replacement costs a whole
+   * runtime start of CPU (a bare `node -e 0` is 30-60 ms here), which on a small host would slow
+   * the very cold start the pool exists to speed up. After a miss the pool refills at once.
+   */
   take(family: Family, limits: SandboxLimits, paths: string[]): BootedRuntime | null {
     if (this.base <= 0) return null;
     const p = this.pools[family];
@@ -61,9 +66,17 @@ export class PrewarmPool {
       if (b.handle.child.exitCode !== null || b.handle.child.signalCode !== null) { p.ready.splice(i, 1); continue; }
       if (b.handle.fits(limits, paths)) { found = b; p.ready.splice(i, 1); break; }
     }
-    if (found) p.hits++; else p.misses++;
-    setImmediate(() => this.refill(family));
+    if (found) p.hits++;
+    else {
+      p.misses++;
+      setImmediate(() => this.refill(family));
+    }
     return found;
+  }
+
+  /** Tops the pool up (in the background, one process at a time). */
+  refill(family: Family): void {
+    setImmediate(() => this.launch(family));
   }
 
   private target(family: Family): number {
@@ -71,7 +84,7 @@ export class PrewarmPool {
     return Math.min(Math.max(this.base, MAX_POOL), Math.max(this.base, recent));
   }
 
-  private refill(family: Family): void {
+  private launch(family: Family): void {
     const p = this.pools[family];
     if (this.stopped || p.launching > 0 || p.ready.length >= this.target(family)) return;
     const rt = this.runtimeFor(family);
@@ -101,7 +114,7 @@ export class PrewarmPool {
       p.launching--;
       if (this.stopped) { void b.handle.destroy(); return; }
       p.ready.push(b);
-      setTimeout(() => this.refill(family), 20).unref();
+      setTimeout(() => this.launch(family), 20).unref();
     });
     child.once('error', () => { p.launching--; void b.handle.destroy(); });
   }

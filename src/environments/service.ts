@@ -14,6 +14,9 @@ import { chooseDriver } from './sandbox/detect.js';
 import { isEnvironmentUid } from './sandbox/uids.js';
 import type { SandboxDriver } from './sandbox/types.js';
 
+/** How long a cold start's first invocation may run before the prewarm pool refills beside it. */
+const FIRST_INVOKE_REFILL_MS = 1000;
+
 export interface ExecutionServiceOptions {
   config: StratusConfig;
   logSink: LogSink;
@@ -142,14 +145,28 @@ class Service implements StratusExecutionService {
     this.coldStarts++;
     const booted = family === 'custom' ? null
       : this.prewarm.take(family, { memoryMB: target.config.memorySize, ephemeralMB: target.config.ephemeralStorage }, [code.dir]);
-    const env = await Environment.start({
-      key: slot.key, target, family, codeDir: code.dir, codeGid: code.gid, deps: this.deps, booted: booted ?? undefined, runtime: runtime ?? undefined,
-      keepPaths: [...this.keepPaths, code.dir],
-    });
-    slot.all.add(env);
-    const init = await env.ready;
-    if (!init.ok) return this.initFailed(env, target, inv, init.initDurationMs, init.errorType!, init.payload!);
-    return this.run(slot, env, inv, init.initDurationMs);
+    // A pooled runtime's replacement boots once this cold start is done (or a second into a
+    // long first invocation), not beside it.
+    let refill: (() => void) | null = null;
+    if (booted) {
+      let pending = true;
+      refill = () => { if (pending) { pending = false; this.prewarm.refill(family as 'node' | 'python'); } };
+    }
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const env = await Environment.start({
+        key: slot.key, target, family, codeDir: code.dir, codeGid: code.gid, deps: this.deps, booted: booted ?? undefined, runtime: runtime ?? undefined,
+        keepPaths: [...this.keepPaths, code.dir],
+      });
+      slot.all.add(env);
+      const init = await env.ready;
+      if (!init.ok) return this.initFailed(env, target, inv, init.initDurationMs, init.errorType!, init.payload!);
+      if (refill) timer = setTimeout(refill, FIRST_INVOKE_REFILL_MS).unref();
+      return await this.run(slot, env, inv, init.initDurationMs);
+    } finally {
+      clearTimeout(timer);
+      refill?.();
+    }
   }
 
   /** The first invocation of an environment whose init failed: Lambda reports it as the init error. */

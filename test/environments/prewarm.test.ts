@@ -32,6 +32,25 @@ describe('shipped-runtime protocol and the prewarm pool', async () => {
     assert.ok(fx.svc.stats().prewarm.node.ready >= 1);
   });
 
+  test('the replacement of a pooled runtime boots after the cold start, or a second into a long first invocation', async () => {
+    for (let i = 0; i < 100 && fx.svc.stats().prewarm.node.ready < 1; i++) await sleep(20);
+    assert.equal(fx.svc.stats().prewarm.node.ready, 1);
+    const key = fx.code({ 'index.mjs': 'export const handler = async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return e.ms; };\n' });
+    const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 1769 }, 'slowfirst');
+    const hits = fx.svc.stats().prewarm.node.hits;
+    let finished = false;
+    const first = fx.svc.execute(t, invocation('{"ms":4000}')).finally(() => { finished = true; });
+    await sleep(400);
+    assert.equal(fx.svc.stats().prewarm.node.hits, hits + 1, 'the cold start took the pooled runtime');
+    assert.equal(fx.svc.stats().prewarm.node.ready, 0, 'no replacement booting beside the cold start');
+    for (let i = 0; i < 150 && fx.svc.stats().prewarm.node.ready < 1; i++) await sleep(20);
+    assert.equal(fx.svc.stats().prewarm.node.ready, 1, 'replaced');
+    assert.equal(finished, false, 'replaced while the long first invocation still runs');
+    const o = await first;
+    assert.equal(o.status, 'ok', o.payload.toString());
+    assert.equal(o.payload.toString(), '4000');
+  });
+
   test('settings that do not fit the pooled sandbox cold-start', async () => {
     const key = fx.code({ 'index.mjs': HANDLER });
     const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 1769, ephemeralStorage: 1024 }, 'bigtmp');
