@@ -36,7 +36,7 @@ describe('shipped-runtime protocol and the prewarm pool', async () => {
     for (let i = 0; i < 100 && fx.svc.stats().prewarm.node.ready < 1; i++) await sleep(20);
     assert.equal(fx.svc.stats().prewarm.node.ready, 1);
     const key = fx.code({ 'index.mjs': 'export const handler = async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return e.ms; };\n' });
-    const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 1769 }, 'slowfirst');
+    const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 1769, timeout: 10 }, 'slowfirst');
     const hits = fx.svc.stats().prewarm.node.hits;
     let finished = false;
     const first = fx.svc.execute(t, invocation('{"ms":4000}')).finally(() => { finished = true; });
