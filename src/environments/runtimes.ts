@@ -48,14 +48,24 @@ export interface RuntimeLaunch {
   runtimeDir: string;
 }
 
+/**
+ * How node runs a shipped Node.js runtime:
+ * - --expose-gc, as Lambda's own bootstrap runs node (the runtime's idle collection uses it too);
+ * - a young generation of at most 2 x 2 MiB. Node's default lets it grow to 2 x 16 MiB, which an
+ *   environment then keeps: every invocation allocates into fresh pages, and at 16 environments on
+ *   two cores switching between so many large working sets costs more than the extra scavenges
+ *   (runtime CPU per warm invocation at c16: 198 us at 2 MiB, 225 us at 4, 251 us at the default).
+ *   Objects that outlive a scavenge twice still move to the old generation, as they would anyway.
+ */
+const NODE_FLAGS = ['--expose-gc', '--max-semi-space-size=2'];
+
 /** The command that boots a shipped runtime (before it knows its function), or null when absent. */
 export function shippedRuntime(family: 'node' | 'python'): RuntimeLaunch | null {
   const dir = runtimesDir();
   if (!dir) return null;
   if (family === 'node') {
     const f = path.join(dir, 'nodejs', 'bootstrap.mjs');
-    // --expose-gc as Lambda's own bootstrap runs node (the runtime's idle collection uses it too)
-    return fs.existsSync(f) ? { command: [process.execPath, '--expose-gc', f], runtimeDir: path.dirname(f) } : null;
+    return fs.existsSync(f) ? { command: [process.execPath, ...NODE_FLAGS, f], runtimeDir: path.dirname(f) } : null;
   }
   const py = pythonExecutable();
   const f = path.join(dir, 'python', 'bootstrap.py');
