@@ -62,6 +62,8 @@ interface Current {
   done: boolean;
   coldInitMs: number | undefined;
   timer: NodeJS.Timeout | null;
+  /** The runtime's result, in and waiting for the end of this I/O phase (see `settle`). */
+  pending: (() => void) | null;
   resolve(o: ExecutionOutcome): void;
 }
 
@@ -208,7 +210,7 @@ export class Environment implements RuntimeApiHandler {
     return new Promise<ExecutionOutcome>((resolve) => {
       const c: Current = {
         inv, requestId: inv.requestId, deadline: this.deps.clock.now() + timeoutMs, startHr: performance.now(), delivered: false, responding: false, done: false,
-        coldInitMs, timer: null, resolve,
+        coldInitMs, timer: null, pending: null, resolve,
       };
       c.timer = setTimeout(() => this.timedOut(c), timeoutMs);
       this.cur = c;
@@ -258,18 +260,41 @@ export class Environment implements RuntimeApiHandler {
     });
   }
 
+  /**
+   * Ends the invocation with the result the runtime posted, once the event loop is through the
+   * I/O it is processing. Whatever the function wrote to stdout/stderr before posting its result
+   * is already in the pipes, so their readiness came in the same poll as the result and their
+   * data is read (and logged, before END) in this same phase: no probing read of each pipe per
+   * invocation. Until then the result is pending: a timeout or an exit that comes in between
+   * settles it first, since it arrived before them.
+   */
+  private complete(c: Current, status: 'ok' | 'error', payload: Buffer, errorType: string | undefined): void {
+    if (c.done || c.pending) return;
+    c.pending = () => this.finish(c, status, payload, errorType, { drained: true });
+    setImmediate(() => this.settle(c));
+  }
+
+  private settle(c: Current | null): void {
+    const f = c?.pending;
+    if (f) {
+      c!.pending = null;
+      f();
+    }
+  }
+
   /** Ends the current invocation. */
   private finish(c: Current, status: 'ok' | 'error', payload: Buffer, errorType: string | undefined, extra: {
-    streamed?: boolean; reportStatus?: string; dying?: boolean;
+    streamed?: boolean; reportStatus?: string; dying?: boolean; drained?: boolean;
   } = {}): void {
     if (c.done) return;
     c.done = true;
+    c.pending = null;
     if (c.timer) clearTimeout(c.timer);
     if (this.cur === c) this.cur = null;
     this.lastId = c.requestId;
     const durationMs = performance.now() - c.startHr;
     const logs = this.logs;
-    logs.drainNow();
+    if (!extra.drained) logs.drainNow();
     logs.flushPartial();
     const maxMem = this.handle.peakMemoryMB();
     const memorySize = this.target.config.memorySize;
@@ -290,6 +315,7 @@ export class Environment implements RuntimeApiHandler {
 
   private timedOut(c: Current): void {
     c.timer = null;
+    this.settle(c);
     if (c.done) return;
     const sec = this.target.config.timeout;
     this.logs.system(timeoutLogLine(new Date(this.deps.clock.now()), c.requestId, sec));
@@ -378,8 +404,8 @@ export class Environment implements RuntimeApiHandler {
       if (!c.done) {
         const et = streaming ? req.trailers['lambda-runtime-function-error-type'] : undefined;
         const payload = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-        if (et) this.finish(c, 'error', errorPayload(et, req.trailers['lambda-runtime-function-error-body']), et);
-        else this.finish(c, 'ok', payload, undefined);
+        if (et) this.complete(c, 'error', errorPayload(et, req.trailers['lambda-runtime-function-error-body']), et);
+        else this.complete(c, 'ok', payload, undefined);
       }
       this.acknowledge(res);
     };
@@ -391,7 +417,7 @@ export class Environment implements RuntimeApiHandler {
     readBody(req, ERROR_BODY_MAX, (body) => {
       if (!c.done) {
         const { payload, errorType } = errorFromRuntime(req, body);
-        this.finish(c, 'error', payload, errorType);
+        this.complete(c, 'error', payload, errorType);
       }
       this.acknowledge(res);
     });
@@ -416,6 +442,7 @@ export class Environment implements RuntimeApiHandler {
   // ---- end of life ----------------------------------------------------------------------------------
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.settle(this.cur);
     const oom = this.handle.oomKilled();
     const st = this.handle.exitStatus(code, signal);
     const exit = exitText(st.code, st.signal);
