@@ -3,10 +3,11 @@ import type {
   EventEntryInfo, EventEntryState, EventLeaseRef, EventQueue, LeasedEventEntry, NewEventEntry,
 } from '../../ports/event-queue.js';
 import type { SqlDatabase } from '../../ports/sql.js';
+import { statementChunks } from '../../core/chunks.js';
 import { GroupCommit } from '../../core/group-commit.js';
 
 const TABLE = 'event_queue';
-const INSERT_CHUNK = 400; // 11 columns per row: well under SQLite's 32766 variables
+const INSERT_CHUNK = 256; // 11 columns per row: well under SQLite's 32766 variables
 const FINISH_CHUNK = 1000; // 6 variables per row
 const FINISH_LINGER_MS = 10;
 
@@ -52,13 +53,12 @@ export class SqlEventQueue implements EventQueue {
       visible_at: e.visibleAt ?? e.enqueuedAt,
       leases: 0,
     }));
-    if (rows.length <= INSERT_CHUNK) {
-      await this.db.insertInto(TABLE).values(rows).execute();
+    const chunks = statementChunks(rows, INSERT_CHUNK);
+    if (chunks.length === 1) {
+      await this.db.insertInto(TABLE).values(chunks[0]!).execute();
     } else {
       await this.db.transaction().execute(async (trx) => {
-        for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-          await trx.insertInto(TABLE).values(rows.slice(i, i + INSERT_CHUNK)).execute();
-        }
+        for (const chunk of chunks) await trx.insertInto(TABLE).values(chunk).execute();
       });
     }
     return items.map(() => undefined);

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { statementChunks } from '../../core/chunks.js';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type {
   LogBatch, LogEvent, LogGroupInfo, LogQuery, LogStore, LogStreamInfo, StoredLogEvent,
@@ -9,7 +10,7 @@ const GROUPS = 'log_groups';
 const STREAMS = 'log_streams';
 const EVENTS = 'log_events';
 /** 5 columns per event row: far below SQLite's 32766 and Postgres's 65535 bind variables. */
-const INSERT_CHUNK = 1000;
+const INSERT_CHUNK = 256;
 /** Streams per statistics UPDATE (5 variables each). */
 const STATS_CHUNK = 1000;
 
@@ -74,9 +75,7 @@ export class SqlLogStore implements LogStore {
         .values(stats.map((s) => ({ group_name: s.group, name: s.stream, created_at: now, stored_bytes: 0 })))
         .onConflict((oc: any) => oc.columns(['group_name', 'name']).doNothing())
         .execute();
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        await trx.insertInto(EVENTS).values(rows.slice(i, i + INSERT_CHUNK)).execute();
-      }
+      for (const chunk of statementChunks(rows, INSERT_CHUNK)) await trx.insertInto(EVENTS).values(chunk).execute();
       // Statistics: one UPDATE ... FROM (VALUES ...) per chunk of streams, not one per stream
       // (a busy node has one stream per environment in every batch). VALUES columns are
       // column1..N on both dialects; the casts type the parameters for Postgres.
