@@ -92,7 +92,7 @@ const NOTICE = '[stratus]';
  * still fails is counted, reported on `stratus:logs:dropped`, and noted in its streams.
  */
 export function createLogService(store: LogStore, clock: Clock, opts: LogServiceOptions = {}): LogService {
-  const flushIntervalMs = opts.flushIntervalMs ?? 50;
+  const flushIntervalMs = opts.flushIntervalMs ?? 200;
   const batchEvents = opts.batchEvents ?? 5000;
   const maxEvents = opts.maxBufferedEvents ?? 100_000;
   const maxBytes = opts.maxBufferedBytes ?? 64 * 1024 * 1024;
