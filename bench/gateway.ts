@@ -1,5 +1,5 @@
 import { makeZip } from '../test/helpers/zip.js';
-import { load, startRawHello, startStratusChild, type BenchResult } from './lib.js';
+import { loadSteady, startRawHello, startStratusChild, type BenchResult } from './lib.js';
 
 const HELLO = "exports.handler = async () => 'hello';\n";
 const MEMORY_MB = 1769;
@@ -36,9 +36,10 @@ export async function benchGateway(): Promise<BenchResult[]> {
     for (const concurrency of [1, 16]) {
       const requests = concurrency === 1 ? 2000 : 6000;
       const warmup = 300;
-      const base = await load({ port: raw.port, method: 'GET', path: '/', concurrency, requests, warmup });
-      const direct = await load({ port: server.port, path: '/2015-03-31/functions/hello/invocations', body: '{}', concurrency, requests, warmup });
-      const gw = await load({ port: server.port, method: 'GET', path: gwPath, concurrency, requests, warmup });
+      // Each at steady state (see loadSteady): the direct Invoke rounds warm the environments.
+      const base = await loadSteady({ port: raw.port, method: 'GET', path: '/', concurrency, requests, warmup });
+      const direct = await loadSteady({ port: server.port, path: '/2015-03-31/functions/hello/invocations', body: '{}', concurrency, requests, warmup });
+      const gw = await loadSteady({ port: server.port, method: 'GET', path: gwPath, concurrency, requests, warmup });
       if (gw.errors) results.push({ name: `gateway c${concurrency} errors`, value: gw.errors, unit: 'requests', note: JSON.stringify(gw.statuses) });
       results.push({
         name: `gateway hello throughput c${concurrency}`, value: gw.throughput, unit: 'req/s', baseline: base.throughput, ratio: gw.throughput / base.throughput,
