@@ -16,6 +16,8 @@ type Family = 'node' | 'python';
 interface FamilyPool {
   ready: BootedRuntime[];
   launching: number;
+  /** Hits whose cold start is not done yet: no process boots beside them (see `take`). */
+  held: number;
   coldStarts: number[];
   hits: number;
   misses: number;
@@ -29,8 +31,8 @@ interface FamilyPool {
  */
 export class PrewarmPool {
   private readonly pools: Record<Family, FamilyPool> = {
-    node: { ready: [], launching: 0, coldStarts: [], hits: 0, misses: 0 },
-    python: { ready: [], launching: 0, coldStarts: [], hits: 0, misses: 0 },
+    node: { ready: [], launching: 0, held: 0, coldStarts: [], hits: 0, misses: 0 },
+    python: { ready: [], launching: 0, held: 0, coldStarts: [], hits: 0, misses: 0 },
   };
   private stopped = false;
 
@@ -52,7 +54,8 @@ export class PrewarmPool {
    * Takes a booted runtime whose sandbox fits, or null (the caller cold-starts). After a hit the
    * caller says when its cold start is done (`refill`): booting the replacement costs a whole
    * runtime start of CPU (a bare `node -e 0` is 30-60 ms here), which on a small host would slow
-   * the very cold start the pool exists to speed up. After a miss the pool refills at once.
+   * the very cold start the pool exists to speed up; until then nothing boots, not even the
+   * next step of a refill already under way. After a miss the pool refills at once.
    */
   take(family: Family, limits: SandboxLimits, paths: string[]): BootedRuntime | null {
     if (this.base <= 0) return null;
@@ -66,16 +69,20 @@ export class PrewarmPool {
       if (b.handle.child.exitCode !== null || b.handle.child.signalCode !== null) { p.ready.splice(i, 1); continue; }
       if (b.handle.fits(limits, paths)) { found = b; p.ready.splice(i, 1); break; }
     }
-    if (found) p.hits++;
-    else {
+    if (found) {
+      p.hits++;
+      p.held++;
+    } else {
       p.misses++;
       setImmediate(() => this.refill(family));
     }
     return found;
   }
 
-  /** Tops the pool up (in the background, one process at a time). */
+  /** A hit's cold start is done (call once per hit): tops the pool up, one process at a time. */
   refill(family: Family): void {
+    const p = this.pools[family];
+    if (p.held > 0) p.held--;
     setImmediate(() => this.launch(family));
   }
 
@@ -86,7 +93,7 @@ export class PrewarmPool {
 
   private launch(family: Family): void {
     const p = this.pools[family];
-    if (this.stopped || p.launching > 0 || p.ready.length >= this.target(family)) return;
+    if (this.stopped || p.held > 0 || p.launching > 0 || p.ready.length >= this.target(family)) return;
     const rt = this.runtimeFor(family);
     if (!rt) return;
     p.launching++;
@@ -94,7 +101,7 @@ export class PrewarmPool {
     try {
       const envId = newEnvId();
       const handle = this.driver.launch({
-        envId, command: rt.command, env: { ...BOOT_ENV }, limits: POOL_LIMITS, dropPrivileges: false, groups: [],
+        envId, command: rt.command, env: { ...BOOT_ENV, STRATUS_POOLED: '1' }, limits: POOL_LIMITS, dropPrivileges: false, groups: [],
         keepPaths: this.keepPaths, deferCpuLimit: true,
       });
       b = { envId, family, handle, logs: new LogWriter(this.logSink, this.clock, handle.child.stdout, handle.child.stderr), runtimeDir: rt.runtimeDir };
