@@ -8,6 +8,7 @@ import { patchConsole, logError } from './log-patch.mjs';
 import { load, handlerMetadata, awslambdaGlobal } from './user-function.mjs';
 import { HttpResponseStream } from './response-stream.mjs';
 import { Runtime, RuntimeClient, installFatalHandlers, exitAfterFlush } from './runtime.mjs';
+import { warmUp } from './warm-up.mjs';
 
 /** Reads fd 0 up to the first newline (blocking: nothing else to do before the assignment). */
 function readAssignmentLine() {
@@ -57,20 +58,7 @@ function apply(a) {
   if (typeof Module._initPaths === 'function') Module._initPaths();
 }
 
-/**
- * While a pooled runtime waits for its assignment (off any invocation's critical path): run the
- * module loaders once, and allocate enough to start V8's helper threads, so a cold start does not
- * pay for compiling them when it loads the function.
- */
-async function warmUp() {
-  Module.createRequire(import.meta.url)('./prewarm.cjs');
-  await import('./prewarm.mjs');
-  const junk = [];
-  for (let i = 0; i < 30_000; i++) junk.push({ i, s: String(i) });
-  JSON.parse(JSON.stringify(junk.slice(0, 500)));
-}
-
-await warmUp();
+await warmUp(process.env.STRATUS_POOLED === '1');
 const line = readAssignmentLine();
 if (!line.trim()) fail('no assignment on stdin');
 let assignment;

@@ -70,3 +70,42 @@ describe('shipped-runtime protocol and the prewarm pool', async () => {
     assert.equal(o2.errorType, 'Runtime.ImportModuleError');
   });
 });
+
+describe('the shipped Node.js runtime in the prewarm pool', () => {
+  test('its warm-up leaves nothing behind for the function: no request id, no listener, no handle', async (t) => {
+    const fx = await fixture({ prewarmPerRuntime: 1 });
+    t.after(() => fx.stop());
+    // A pooled runtime runs one invocation's worth of its own Runtime API client before its
+    // assignment (runtimes/nodejs/warm-up.mjs). The function must not be able to tell.
+    for (let i = 0; i < 250 && fx.svc.stats().prewarm.node.ready < 1; i++) await sleep(20);
+    assert.equal(fx.svc.stats().prewarm.node.ready, 1);
+    await sleep(300); // let it finish the warm-up
+    const key = fx.code({
+      'index.js': [
+        "console.log('init beforeExit listeners', process.listenerCount('beforeExit'));",
+        "console.log('init env', Object.keys(process.env).filter((k) => k.startsWith('STRATUS')).join(',') || 'none');",
+        'exports.handler = (event, context, callback) => {',
+        '  const t0 = Date.now();',
+        '  setTimeout(() => console.log("timer fired"), 300);',
+        "  callback(null, { id: context.awsRequestId, waited: Date.now() - t0, handles: process.getActiveResourcesInfo().filter((r) => r !== 'Timeout' && r !== 'TTYWrap') });",
+        '};',
+      ].join('\n'),
+    });
+    const target = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 1769, timeout: 10 }, 'pooledshipped');
+    const hits = fx.svc.stats().prewarm.node.hits;
+    const inv = invocation('{}');
+    const o = await fx.svc.execute(target, inv);
+    assert.equal(o.status, 'ok', o.payload.toString());
+    if (fx.svc.describe().driver === 'namespace') assert.equal(fx.svc.stats().prewarm.node.hits, hits + 1, 'served by the pooled runtime');
+    const r = JSON.parse(o.payload.toString());
+    assert.equal(r.id, inv.requestId);
+    // callbackWaitsForEmptyEventLoop: the result waits for the timer, so nothing else keeps the loop.
+    assert.ok(o.durationMs >= 290, `result posted after the event loop drained (${o.durationMs} ms)`);
+    await sleep(300);
+    const logs = fx.sink.text();
+    assert.match(logs, /\tundefined\tINFO\tinit beforeExit listeners 0\n/, logs);
+    assert.match(logs, /\tINFO\tinit env none\n/);
+    assert.match(logs, /timer fired/);
+    assert.doesNotMatch(logs, /00000000-0000-4000-8000-000000000000/);
+  });
+});
