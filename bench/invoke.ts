@@ -111,7 +111,7 @@ export async function benchInvoke(): Promise<BenchResult[]> {
     await createFunction(server.url, 'pyhello', 'python3.12', { 'app.py': PY_HELLO }, 'app.handler');
     await invokeOnce(server.url, 'pyhello');
     const runtimePids = () => new Map((['node', 'python'] as const).map((label) => {
-      const needle = label === 'node' ? 'bootstrap.mjs' : 'bootstrap.py';
+      const needle = label === 'node' ? 'bootstrap.cjs' : 'bootstrap.py';
       // The runtime itself, not the sandbox's wrappers (sh, unshare, setpriv) whose arguments name it too.
       return [label, descendants(server.pid).filter((p) => cmdline(p).includes(needle) && /^(node|python3?(\.\d+)?)$/.test(comm(p)))[0]];
     }));

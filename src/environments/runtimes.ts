@@ -70,7 +70,7 @@ export function shippedRuntime(family: 'node' | 'python'): RuntimeLaunch | null 
   const dir = runtimesDir();
   if (!dir) return null;
   if (family === 'node') {
-    const f = path.join(dir, 'nodejs', 'bootstrap.mjs');
+    const f = path.join(dir, 'nodejs', 'bootstrap.cjs');
     return fs.existsSync(f) ? { command: [process.execPath, ...NODE_FLAGS, f], runtimeDir: path.dirname(f) } : null;
   }
   const py = pythonExecutable();

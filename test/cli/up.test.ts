@@ -51,7 +51,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       // The warm environment (its runtime bootstrap, in a pid namespace or not) runs under the server.
       const before = descendants(s.proc.pid!);
       const cmdline = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return ''; } };
-      assert.ok(before.some((p) => cmdline(p.pid).includes('bootstrap.mjs')), `an environment runs under the server: ${JSON.stringify(before.map((p) => cmdline(p.pid)))}`);
+      assert.ok(before.some((p) => cmdline(p.pid).includes('bootstrap.cjs')), `an environment runs under the server: ${JSON.stringify(before.map((p) => cmdline(p.pid)))}`);
       assert.deepEqual(await s.stop(signal), { code: 0, signal: null });
       assert.match(s.stdout(), /Stratus stopped/);
       const left = before.filter(alive);

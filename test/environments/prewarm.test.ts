@@ -76,7 +76,7 @@ describe('the shipped Node.js runtime in the prewarm pool', () => {
     const fx = await fixture({ prewarmPerRuntime: 1 });
     t.after(() => fx.stop());
     // A pooled runtime runs one invocation's worth of its own Runtime API client before its
-    // assignment (runtimes/nodejs/warm-up.mjs). The function must not be able to tell.
+    // assignment (runtimes/nodejs/warm-up.cjs). The function must not be able to tell.
     for (let i = 0; i < 250 && fx.svc.stats().prewarm.node.ready < 1; i++) await sleep(20);
     assert.equal(fx.svc.stats().prewarm.node.ready, 1);
     await sleep(300); // let it finish the warm-up

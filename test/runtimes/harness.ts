@@ -14,7 +14,7 @@ import { FakeRuntimeApi } from './fake-runtime-api.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** <repo>/runtimes, from test/runtimes or dist/test/runtimes. */
 export const RUNTIMES_DIR = [path.resolve(here, '../../runtimes'), path.resolve(here, '../../../runtimes')].find((d) =>
-  fs.existsSync(path.join(d, 'nodejs', 'bootstrap.mjs')))!;
+  fs.existsSync(path.join(d, 'nodejs', 'bootstrap.cjs')))!;
 
 export const isRoot = process.getuid?.() === 0;
 

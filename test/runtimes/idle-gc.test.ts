@@ -10,7 +10,7 @@ interface IdleGcLike {
 }
 type IdleGcCtor = new (gc: (() => void) | undefined, idleMs: number) => IdleGcLike;
 
-const { IdleGc } = (await import(pathToFileURL(path.join(RUNTIMES_DIR, 'nodejs', 'idle-gc.mjs')).href)) as { IdleGc: IdleGcCtor };
+const { IdleGc } = (await import(pathToFileURL(path.join(RUNTIMES_DIR, 'nodejs', 'idle-gc.cjs')).href)) as { IdleGc: IdleGcCtor };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('idle collection: once per quiet period after work, never while busy, never without work', async () => {

@@ -1,14 +1,15 @@
+'use strict';
 // Stratus Node.js runtime (nodejs18.x .. nodejs24.x). Started before it knows its function (see
 // runtimes/PROTOCOL.md): it boots, reads one JSON assignment line from stdin, drops privileges,
 // replaces its environment, enters the task root, loads the handler and serves the Lambda
 // Runtime API (2018-06-01). Imports nothing from the platform.
-import fs from 'node:fs';
-import Module from 'node:module';
-import { patchConsole, logError } from './log-patch.mjs';
-import { load, handlerMetadata, awslambdaGlobal } from './user-function.mjs';
-import { HttpResponseStream } from './response-stream.mjs';
-import { Runtime, RuntimeClient, installFatalHandlers, exitAfterFlush } from './runtime.mjs';
-import { warmUp } from './warm-up.mjs';
+const fs = require('node:fs');
+const Module = require('node:module');
+const { patchConsole, logError } = require('./log-patch.cjs');
+const { load, handlerMetadata, awslambdaGlobal } = require('./user-function.cjs');
+const { HttpResponseStream } = require('./response-stream.cjs');
+const { Runtime, RuntimeClient, installFatalHandlers, exitAfterFlush } = require('./runtime.cjs');
+const { warmUp } = require('./warm-up.cjs');
 
 /** Reads fd 0 up to the first newline (blocking: nothing else to do before the assignment). */
 function readAssignmentLine() {
@@ -58,45 +59,49 @@ function apply(a) {
   if (typeof Module._initPaths === 'function') Module._initPaths();
 }
 
-await warmUp(process.env.STRATUS_POOLED === '1');
-const line = readAssignmentLine();
-if (!line.trim()) fail('no assignment on stdin');
-let assignment;
-try {
-  assignment = JSON.parse(line);
-} catch (e) {
-  fail(`bad assignment: ${e.message}`);
-}
-try {
-  apply(assignment);
-} catch (e) {
-  fail(`cannot apply assignment: ${e.message}`);
-}
-
-patchConsole();
-const api = process.env.AWS_LAMBDA_RUNTIME_API;
-if (!api) fail('AWS_LAMBDA_RUNTIME_API is not set');
-const client = new RuntimeClient(api, typeof assignment.runtimeApiSocket === 'string' ? assignment.runtimeApiSocket : null);
-let runtime = null;
-installFatalHandlers(client, () => runtime);
-
-const noGlobal = process.env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA;
-if (noGlobal !== '1' && noGlobal !== 'true') globalThis.awslambda = awslambdaGlobal(HttpResponseStream);
-
-let handler;
-let meta;
-try {
-  handler = await load(assignment.taskRoot, process.env._HANDLER ?? '');
-  meta = handlerMetadata(handler);
-} catch (e) {
-  // What Lambda's runtime does with an error thrown while loading the function.
-  logError('Uncaught Exception', e);
+async function main() {
+  await warmUp(process.env.STRATUS_POOLED === '1');
+  const line = readAssignmentLine();
+  if (!line.trim()) fail('no assignment on stdin');
+  let assignment;
   try {
-    await client.postInitError(e);
-  } catch { /* exiting anyway */ }
-  exitAfterFlush(129);
+    assignment = JSON.parse(line);
+  } catch (e) {
+    fail(`bad assignment: ${e.message}`);
+  }
+  try {
+    apply(assignment);
+  } catch (e) {
+    fail(`cannot apply assignment: ${e.message}`);
+  }
+
+  patchConsole();
+  const api = process.env.AWS_LAMBDA_RUNTIME_API;
+  if (!api) fail('AWS_LAMBDA_RUNTIME_API is not set');
+  const client = new RuntimeClient(api, typeof assignment.runtimeApiSocket === 'string' ? assignment.runtimeApiSocket : null);
+  let runtime = null;
+  installFatalHandlers(client, () => runtime);
+
+  const noGlobal = process.env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA;
+  if (noGlobal !== '1' && noGlobal !== 'true') globalThis.awslambda = awslambdaGlobal(HttpResponseStream);
+
+  let handler;
+  let meta;
+  try {
+    handler = await load(assignment.taskRoot, process.env._HANDLER ?? '');
+    meta = handlerMetadata(handler);
+  } catch (e) {
+    // What Lambda's runtime does with an error thrown while loading the function.
+    logError('Uncaught Exception', e);
+    try {
+      await client.postInitError(e);
+    } catch { /* exiting anyway */ }
+    exitAfterFlush(129);
+  }
+  if (handler) {
+    runtime = new Runtime(client, handler, meta);
+    runtime.run().catch((e) => runtime.clientFailed(e));
+  }
 }
-if (handler) {
-  runtime = new Runtime(client, handler, meta);
-  runtime.run().catch((e) => runtime.clientFailed(e));
-}
+
+main().catch((e) => fail(e && e.stack ? e.stack : String(e)));

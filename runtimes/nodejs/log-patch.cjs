@@ -1,13 +1,14 @@
+'use strict';
 // console.* -> stdout records, as Lambda's Node.js runtime writes them:
 //   TEXT: ISO_TIMESTAMP \t REQUEST_ID \t LEVEL \t util.format(...)   ('\n' inside -> '\r')
 //   JSON (AWS_LAMBDA_LOG_FORMAT=JSON): {"timestamp","level","requestId","message",...}
 // AWS_LAMBDA_LOG_LEVEL filters (default: everything).
-import util from 'node:util';
-import { intoError, toFormatted } from './errors.mjs';
+const util = require('node:util');
+const { intoError, toFormatted } = require('./errors.cjs');
 
 const REQUEST_ID = Symbol.for('aws.lambda.runtime.requestId');
 
-export function setCurrentRequestId(id) {
+function setCurrentRequestId(id) {
   globalThis[REQUEST_ID] = id;
 }
 
@@ -70,10 +71,10 @@ function logJson(level, message, ...params) {
 }
 
 /** Logs an error the way the runtime itself does ("Invoke Error", "Uncaught Exception", ...). */
-export let logError = (msg, err) => console.error(msg, toFormatted(intoError(err)));
+let logError = (msg, err) => console.error(msg, toFormatted(intoError(err)));
 
 /** Replaces console methods; call once the function's environment is in place. */
-export function patchConsole() {
+function patchConsole() {
   const json = process.env.AWS_LAMBDA_LOG_FORMAT?.toUpperCase() === 'JSON';
   const log = json ? logJson : logText;
   const min = LEVELS[process.env.AWS_LAMBDA_LOG_LEVEL?.toUpperCase()] ?? LEVELS.TRACE;
@@ -88,3 +89,5 @@ export function patchConsole() {
   console.fatal = (msg, ...params) => log(LEVELS.FATAL, msg, ...params);
   logError = json ? (_msg, err) => console.error(intoError(err)) : (msg, err) => console.error(msg, toFormatted(intoError(err)));
 }
+
+module.exports = { setCurrentRequestId, logError, patchConsole };

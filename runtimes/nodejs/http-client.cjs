@@ -1,15 +1,16 @@
+'use strict';
 // A small HTTP/1.1 keep-alive client over one net.Socket, for the Lambda Runtime API only.
 // Requests are sequential (one in flight), or a pipelined pair answered in order. Responses with Content-Length, chunked
 // bodies (trailers are read and dropped) or read-until-close are understood. The socket is
 // unref'd while no request is in flight so that an idle runtime does not keep the event loop
 // alive (the callback programme model relies on 'beforeExit').
-import net from 'node:net';
+const net = require('node:net');
 
 const EMPTY = Buffer.alloc(0);
 
-export class HttpError extends Error {}
+class HttpError extends Error {}
 
-export class Connection {
+class Connection {
   /**
    * @param {string} hostPort host:port (also the Host header)
    * @param {string | null} [socketPath] a Unix socket serving the same API, used instead of TCP
@@ -292,3 +293,5 @@ export class Connection {
     };
   }
 }
+
+module.exports = { HttpError, Connection };

@@ -1,17 +1,18 @@
+'use strict';
 // Error types and serialisation, shaped as Lambda's Node.js runtime does.
-import util from 'node:util';
+const util = require('node:util');
 
 function isErrorLike(o) {
   return !!o && typeof o.name === 'string' && typeof o.message === 'string' && typeof o.stack === 'string' && !!o.name && !!o.message && !!o.stack;
 }
 
 /** Anything thrown or passed to a callback, as an Error. */
-export function intoError(err) {
+function intoError(err) {
   return err instanceof Error ? err : new Error(err);
 }
 
 /** The body posted to /invocation/{id}/error and /init/error. */
-export function toRapidResponse(error) {
+function toRapidResponse(error) {
   try {
     if (util.types.isNativeError(error) || isErrorLike(error)) {
       return { errorType: error.name, errorMessage: error.message, trace: error.stack.split('\n') };
@@ -35,7 +36,7 @@ function withEnumerableProperties(error) {
 }
 
 /** How an error is written to the log: always starts with a tab. */
-export function toFormatted(error) {
+function toFormatted(error) {
   try {
     return '\t' + JSON.stringify(error, (_k, v) => withEnumerableProperties(v));
   } catch {
@@ -43,20 +44,20 @@ export function toFormatted(error) {
   }
 }
 
-export class ImportModuleError extends Error {}
-export class HandlerNotFound extends Error {}
-export class MalformedHandlerName extends Error {}
-export class UserCodeSyntaxError extends Error {}
-export class MalformedStreamingHandler extends Error {}
-export class InvalidStreamingOperation extends Error {}
-export class NodeJsExit extends Error {
+class ImportModuleError extends Error {}
+class HandlerNotFound extends Error {}
+class MalformedHandlerName extends Error {}
+class UserCodeSyntaxError extends Error {}
+class MalformedStreamingHandler extends Error {}
+class InvalidStreamingOperation extends Error {}
+class NodeJsExit extends Error {
   constructor() {
     super(
       'The Lambda runtime client detected an unexpected Node.js exit code. This is most commonly caused by a Promise that was never settled. For more information, see https://nodejs.org/docs/latest/api/process.html#exit-codes',
     );
   }
 }
-export class UnhandledPromiseRejection extends Error {
+class UnhandledPromiseRejection extends Error {
   constructor(reason, promise) {
     super(reason);
     this.reason = reason;
@@ -67,3 +68,5 @@ export class UnhandledPromiseRejection extends Error {
 for (const e of [ImportModuleError, HandlerNotFound, MalformedHandlerName, UserCodeSyntaxError, MalformedStreamingHandler, InvalidStreamingOperation, NodeJsExit, UnhandledPromiseRejection]) {
   e.prototype.name = `Runtime.${e.name}`;
 }
+
+module.exports = { intoError, toRapidResponse, toFormatted, ImportModuleError, HandlerNotFound, MalformedHandlerName, UserCodeSyntaxError, MalformedStreamingHandler, InvalidStreamingOperation, NodeJsExit, UnhandledPromiseRejection };

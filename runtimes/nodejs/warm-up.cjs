@@ -1,12 +1,12 @@
+'use strict';
 // What a runtime does before it reads its assignment. A pooled one waits there, off any
 // invocation's critical path, so it runs once the code a cold start would otherwise run for the
 // first time. A function's
 // first invocation then does not pay for V8 compiling the module loaders, the socket and stream
 // code of node, and this runtime's own Runtime API client (about 3-4 ms of a ~15 ms cold start
 // here), nor for starting V8's helper threads.
-import Module from 'node:module';
-import net from 'node:net';
-import { Runtime, RuntimeClient } from './runtime.mjs';
+const net = require('node:net');
+const { Runtime, RuntimeClient } = require('./runtime.cjs');
 
 const WARM_ID = '00000000-0000-4000-8000-000000000000';
 const NEXT = Buffer.from(
@@ -64,9 +64,9 @@ async function runtimeApiRoundTrip() {
  * already: a warm-up would only delay it (by 8-12 ms here; its cold start measured ~85 ms with it,
  * ~75 ms without), so it does none.
  */
-export async function warmUp(pooled) {
+async function warmUp(pooled) {
   if (!pooled) return;
-  Module.createRequire(import.meta.url)('./prewarm.cjs');
+  require('./prewarm.cjs');
   await import('./prewarm.mjs');
   const junk = [];
   for (let i = 0; i < 30_000; i++) junk.push({ i, s: String(i) });
@@ -77,3 +77,5 @@ export async function warmUp(pooled) {
     // Only a head start: a host without abstract Unix sockets loses nothing but the warm-up.
   }
 }
+
+module.exports = { warmUp };

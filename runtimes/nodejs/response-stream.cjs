@@ -1,16 +1,17 @@
+'use strict';
 // Response streaming (awslambda.streamifyResponse): the handler writes to a Writable whose data
 // goes to POST /invocation/{id}/response as HTTP chunks, with
 // Lambda-Runtime-Function-Response-Mode: streaming. Errors after the headers are sent travel as
 // the trailers Lambda-Runtime-Function-Error-Type / Lambda-Runtime-Function-Error-Body (base64).
-import { Writable } from 'node:stream';
-import { InvalidStreamingOperation, toRapidResponse } from './errors.mjs';
+const { Writable } = require('node:stream');
+const { InvalidStreamingOperation, toRapidResponse } = require('./errors.cjs');
 
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 const METADATA_PRELUDE_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
 const DELIMITER_LEN = 8;
 
 /** awslambda.HttpResponseStream: prefixes the body with a JSON prelude and 8 NUL bytes. */
-export class HttpResponseStream {
+class HttpResponseStream {
   static from(underlyingStream, prelude) {
     underlyingStream.setContentType(METADATA_PRELUDE_CONTENT_TYPE);
     const metadataPrelude = JSON.stringify(prelude);
@@ -22,9 +23,9 @@ export class HttpResponseStream {
   }
 }
 
-export class ResponseStream extends Writable {
+class ResponseStream extends Writable {
   /**
-   * @param {import('./http-client.mjs').Connection} conn
+   * @param {import('./http-client.cjs').Connection} conn
    * @param {string} path
    */
   constructor(conn, path, highWaterMark) {
@@ -116,3 +117,5 @@ export class ResponseStream extends Writable {
     cb(err);
   }
 }
+
+module.exports = { HttpResponseStream, ResponseStream };

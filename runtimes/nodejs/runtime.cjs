@@ -1,3 +1,4 @@
+'use strict';
 // The invoke loop: /next -> handler -> /response | /error, with Lambda's Node.js programming
 // model (async handlers, callbacks with callbackWaitsForEmptyEventLoop, context.succeed/fail/done,
 // response streaming) and its behaviour for unhandled errors.
@@ -5,17 +6,17 @@
 // callbackWaitsForEmptyEventLoop is emulated as Lambda does it, with 'beforeExit': the Runtime API
 // socket is unref'd while no request is in flight, so the event loop drains once the function's
 // own pending work (timers, sockets, ...) is done, and only then is the callback's result posted.
-import { Connection } from './http-client.mjs';
-import { NodeJsExit, UnhandledPromiseRejection, toRapidResponse } from './errors.mjs';
-import { logError, setCurrentRequestId } from './log-patch.mjs';
-import { IdleGc } from './idle-gc.mjs';
-import { ResponseStream } from './response-stream.mjs';
-import { STREAM_RESPONSE } from './user-function.mjs';
+const { Connection } = require('./http-client.cjs');
+const { NodeJsExit, UnhandledPromiseRejection, toRapidResponse } = require('./errors.cjs');
+const { logError, setCurrentRequestId } = require('./log-patch.cjs');
+const { IdleGc } = require('./idle-gc.cjs');
+const { ResponseStream } = require('./response-stream.cjs');
+const { STREAM_RESPONSE } = require('./user-function.cjs');
 
 const PREFIX = '/2018-06-01/runtime/';
 const JSON_HEADER = 'Content-Type: application/json\r\n';
 const NEXT_PATH = `${PREFIX}invocation/next`;
-/** Taken before any function code runs (see idle-gc.mjs). */
+/** Taken before any function code runs (see idle-gc.cjs). */
 const bootGc = globalThis.gc;
 
 function headerValue(v) {
@@ -34,7 +35,7 @@ function isPromise(o) {
   return !!o && typeof o.then === 'function';
 }
 
-export class RuntimeClient {
+class RuntimeClient {
   constructor(hostPort, socketPath = null) {
     this.conn = new Connection(hostPort, socketPath);
     /** The next invocation, already asked for in the same write as the last result. */
@@ -108,7 +109,7 @@ function attachEnvironmentData(ctx, h) {
 }
 
 /** Exits once everything written to stdout so far is flushed. */
-export function exitAfterFlush(code) {
+function exitAfterFlush(code) {
   process.exitCode = code;
   const t = setTimeout(() => process.exit(code), 2000);
   try {
@@ -118,7 +119,7 @@ export function exitAfterFlush(code) {
   }
 }
 
-export class Runtime {
+class Runtime {
   /**
    * @param {RuntimeClient} client
    * @param {Function} handler
@@ -330,7 +331,7 @@ let fatalHandled = false;
  * process-level handlers; `target()` returns the Runtime once the loop runs, or null during init
  * (then the error is posted to /init/error).
  */
-export function installFatalHandlers(client, target) {
+function installFatalHandlers(client, target) {
   const onFatal = async (error, code) => {
     if (fatalHandled) return;
     fatalHandled = true;
@@ -351,3 +352,5 @@ export function installFatalHandlers(client, target) {
     void onFatal(error, 128);
   });
 }
+
+module.exports = { RuntimeClient, exitAfterFlush, Runtime, installFatalHandlers };

@@ -1,3 +1,4 @@
+'use strict';
 // Gives back the memory an environment grew during a burst once it has been idle for a while.
 //
 // V8 keeps the young generation at the size a burst grew it to, and promotes whatever was alive
@@ -10,11 +11,11 @@
 //
 // `gc` is the one Lambda's own bootstrap exposes (node --expose-gc), taken at boot so that a
 // function replacing the global cannot change what runs here.
-import v8 from 'node:v8';
+const v8 = require('node:v8');
 
 const IDLE_MS = 6000;
 
-export class IdleGc {
+class IdleGc {
   constructor(gc = globalThis.gc, idleMs = IDLE_MS) {
     this.gc = typeof gc === 'function' ? gc : null;
     this.busy = false;
@@ -50,3 +51,5 @@ export class IdleGc {
     }
   }
 }
+
+module.exports = { IdleGc };

@@ -1,18 +1,19 @@
+'use strict';
 // Loads the handler named by _HANDLER ("dir/module.export.nested") from the task root, the way
 // Lambda's Node.js runtime resolves it: extensionless / .js (CommonJS unless the nearest
 // package.json says "type": "module") / .mjs / .cjs, then node-style resolution.
-import fs from 'node:fs';
-import path from 'node:path';
-import { createRequire } from 'node:module';
-import { pathToFileURL, fileURLToPath } from 'node:url';
-import { HandlerNotFound, ImportModuleError, MalformedHandlerName, MalformedStreamingHandler, UserCodeSyntaxError } from './errors.mjs';
+const fs = require('node:fs');
+const path = require('node:path');
+const { pathToFileURL } = require('node:url');
+const { HandlerNotFound, ImportModuleError, MalformedHandlerName, MalformedStreamingHandler, UserCodeSyntaxError } = require('./errors.cjs');
 
-const require = createRequire(fileURLToPath(new URL('./bootstrap.mjs', import.meta.url)));
+/** Resolves and loads user modules the way a require() in the task root's runtime would. */
+const userRequire = require('node:module').createRequire(path.join(__dirname, 'bootstrap.cjs'));
 
 const FUNCTION_EXPR = /^([^.]*)\.(.*)$/;
 const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
 const HANDLER_HIGHWATERMARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
-export const STREAM_RESPONSE = 'response';
+const STREAM_RESPONSE = 'response';
 
 function moduleRootAndHandler(full) {
   const handlerString = path.basename(full);
@@ -31,7 +32,7 @@ function resolveHandler(object, nested) {
 
 function tryRequireFile(file, ext = '') {
   const p = file + ext;
-  return fs.existsSync(p) ? require(p) : undefined;
+  return fs.existsSync(p) ? userRequire(p) : undefined;
 }
 
 async function tryImport(file, ext) {
@@ -71,7 +72,7 @@ async function tryRequire(appRoot, moduleRoot, module) {
     (await tryImport(lambdaStylePath, '.mjs')) ||
     tryRequireFile(lambdaStylePath, '.cjs');
   if (loaded) return loaded;
-  return require(require.resolve(module, { paths: [appRoot, path.resolve(appRoot, moduleRoot)] }));
+  return userRequire(userRequire.resolve(module, { paths: [appRoot, path.resolve(appRoot, moduleRoot)] }));
 }
 
 async function loadUserApp(appRoot, moduleRoot, module) {
@@ -85,7 +86,7 @@ async function loadUserApp(appRoot, moduleRoot, module) {
 }
 
 /** The handler function; throws Runtime.* errors Lambda reports for a bad handler. */
-export async function load(appRoot, fullHandlerString) {
+async function load(appRoot, fullHandlerString) {
   if (fullHandlerString.includes('..')) {
     throw new MalformedHandlerName(
       `'${fullHandlerString}' is not a valid handler name. Use absolute paths when specifying root directories in handler names.`,
@@ -107,7 +108,7 @@ function streamingMode(handler) {
   throw new MalformedStreamingHandler('Only response streaming is supported.');
 }
 
-export function handlerMetadata(fn) {
+function handlerMetadata(fn) {
   const hwm = fn[HANDLER_HIGHWATERMARK];
   const n = hwm === undefined || hwm === null || hwm === false ? NaN : parseInt(hwm);
   return {
@@ -119,7 +120,7 @@ export function handlerMetadata(fn) {
 }
 
 /** The `awslambda` global Lambda provides to user code. */
-export function awslambdaGlobal(HttpResponseStream) {
+function awslambdaGlobal(HttpResponseStream) {
   return {
     streamifyResponse(handler, options) {
       handler[HANDLER_STREAMING] = STREAM_RESPONSE;
@@ -129,3 +130,5 @@ export function awslambdaGlobal(HttpResponseStream) {
     HttpResponseStream,
   };
 }
+
+module.exports = { STREAM_RESPONSE, load, handlerMetadata, awslambdaGlobal };
