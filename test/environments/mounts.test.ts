@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { NamespaceDriver, mountTable } from '../../src/environments/sandbox/namespace.js';
+import { isRoot } from './helpers.js';
+
+describe('the mount table of a namespace environment', () => {
+  test('tmpfs /tmp, kept paths under it bound back in order, tmpfs /dev/shm; odd characters escaped', () => {
+    const t = mountTable(512, ['/tmp/a dir/code', '/srv/not-hidden', '/dev/shm/x', '/tmp/tab\there\\back']);
+    assert.equal(t, [
+      'stratus-tmp /tmp tmpfs size=512m,mode=1777,nosuid,nodev 0 0',
+      '/proc/self/fd/4 /tmp/a\\040dir/code none bind,X-mount.mkdir 0 0',
+      '/proc/self/fd/7 /tmp/tab\\011here\\134back none bind,X-mount.mkdir 0 0',
+      'stratus-shm /dev/shm tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
+      '/proc/self/fd/6 /dev/shm/x none bind,X-mount.mkdir 0 0',
+      '',
+    ].join('\n'));
+  });
+});
+
+describe('mounts inside a namespace environment', { skip: !isRoot && 'namespace driver needs root (CI runs these as root)' }, () => {
+  const driver = new NamespaceDriver();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus kept dir '));
+  const hostOnly = path.join(os.tmpdir(), `stratus-host-only-${process.pid}`);
+  after(async () => {
+    await driver.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(hostOnly, { force: true });
+  });
+
+  test('a kept path under /tmp (with spaces in its name) stays visible; the rest of /tmp and /dev/shm are private', async () => {
+    fs.chmodSync(dir, 0o755);
+    fs.writeFileSync(path.join(dir, 'f.txt'), 'KEPT');
+    fs.writeFileSync(hostOnly, 'HOST');
+    const script = [
+      `cat ${JSON.stringify(path.join(dir, 'f.txt'))}; echo`,
+      `test -e ${JSON.stringify(hostOnly)} && echo HOST-VISIBLE || echo host-hidden`,
+      'ls /dev/shm | wc -l',
+      'grep -E " /(tmp|dev/shm) " /proc/self/mountinfo | sed "s/.* - //; s/ rw.*//"',
+      'ls -l /proc/self/fd/ | tail -n +2',
+    ].join('; ');
+    const h = driver.launch({
+      envId: `mounts${process.pid}`, command: ['/bin/sh', '-c', script], env: { PATH: '/usr/bin:/bin' },
+      limits: { memoryMB: 256, ephemeralMB: 100 }, dropPrivileges: true, groups: [], keepPaths: [dir], deferCpuLimit: false,
+    });
+    let out = '';
+    h.child.stdout!.on('data', (d: Buffer) => { out += d; });
+    h.child.stderr!.on('data', (d: Buffer) => { out += d; });
+    const code = await new Promise<number | null>((resolve) => h.child.on('close', (c) => resolve(c)));
+    await h.destroy();
+    assert.equal(code, 0, out);
+    const lines = out.trim().split('\n');
+    assert.equal(lines[0], 'KEPT', out);
+    assert.equal(lines[1], 'host-hidden', out);
+    assert.equal(lines[2]!.trim(), '0', out);
+    assert.ok(lines.includes('tmpfs stratus-tmp'), out);
+    assert.ok(lines.includes('tmpfs stratus-shm'), out);
+    // The mount table's fd and the kept paths' fds are closed before the command runs: fd 3 is
+    // free again (ls takes it for its own directory) and nothing points at the kept directory.
+    assert.ok(lines.some((l) => / 3 -> \/proc\/\d+\/fd$/.test(l)), out);
+    assert.ok(!lines.some((l) => l.includes('stratus kept dir') || l.includes('(deleted)')), out);
+  });
+});
