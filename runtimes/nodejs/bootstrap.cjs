@@ -10,6 +10,7 @@ const { load, handlerMetadata, awslambdaGlobal } = require('./user-function.cjs'
 const { HttpResponseStream } = require('./response-stream.cjs');
 const { Runtime, RuntimeClient, installFatalHandlers, exitAfterFlush } = require('./runtime.cjs');
 const { warmUp } = require('./warm-up.cjs');
+const { installTraceEnv } = require('./trace-env.cjs');
 
 /** Reads fd 0 up to the first newline (blocking: nothing else to do before the assignment). */
 function readAssignmentLine() {
@@ -74,6 +75,7 @@ async function main() {
   } catch (e) {
     fail(`cannot apply assignment: ${e.message}`);
   }
+  installTraceEnv();
 
   patchConsole();
   const api = process.env.AWS_LAMBDA_RUNTIME_API;

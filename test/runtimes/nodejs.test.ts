@@ -343,6 +343,26 @@ describe('nodejs runtime: start-up protocol', () => {
     await rt.stop();
   });
 
+  test('_X_AMZN_TRACE_ID follows each invocation in process.env, its keys and child processes, without setenv', async () => {
+    const rt = await node({
+      'index.js': `
+const { execFileSync } = require('node:child_process');
+exports.handler = async () => ({
+  read: process.env._X_AMZN_TRACE_ID ?? null,
+  has: '_X_AMZN_TRACE_ID' in process.env,
+  listed: Object.keys(process.env).includes('_X_AMZN_TRACE_ID'),
+  json: JSON.parse(JSON.stringify(process.env))._X_AMZN_TRACE_ID ?? null,
+  child: execFileSync('/bin/sh', ['-c', 'printf %s "$_X_AMZN_TRACE_ID"']).toString(),
+  mine: (process.env.MINE = 42, typeof process.env.MINE),
+});`,
+    }, 'index.handler');
+    for (const traceId of ['Root=1-aaaa;Sampled=0', 'Root=1-bbbb;Sampled=1']) {
+      const r = (await within(rt.api.invoke({}, { traceId }), rt, 'trace')).json();
+      assert.deepEqual(r, { read: traceId, has: true, listed: true, json: traceId, child: traceId, mine: 'string' });
+    }
+    await rt.stop();
+  });
+
   test('privilege drop to the assigned uid/gid/groups', { skip: !isRoot && 'needs root' }, async () => {
     const rt = await node({
       'index.js': `
