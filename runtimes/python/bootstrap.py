@@ -611,7 +611,63 @@ def setup_sys_path(task_root):
     sys.path[:0] = [p for p in extra if p not in sys.path]
 
 
+class TraceEnv:
+    """
+    _X_AMZN_TRACE_ID, set for every invocation as Lambda sets it. os.environ's assignment calls
+    setenv(3), and glibc keeps every value setenv ever allocated: ~140 bytes per invocation that a
+    warm environment never gets back (27 MiB after 200,000). Here the C-level entry is one buffer
+    handed to putenv(3) once (putenv keeps the caller's string, it allocates nothing) and
+    overwritten in place; os.environ's own mapping is updated without calling putenv again.
+    Children started with the inherited environment and getenv() see the same value. Without
+    ctypes, or for a value longer than the buffer, it falls back to os.environ.
+    """
+
+    KEY = "_X_AMZN_TRACE_ID"
+    PREFIX = KEY.encode() + b"="
+    CAPACITY = 1024
+
+    def __init__(self):
+        self._libc = None
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.getenv.restype = ctypes.c_void_p
+            libc.getenv.argtypes = [ctypes.c_char_p]
+            libc.putenv.argtypes = [ctypes.c_void_p]
+            libc.unsetenv.argtypes = [ctypes.c_char_p]
+            self._buf = ctypes.create_string_buffer(len(self.PREFIX) + self.CAPACITY + 1)
+            self._addr = ctypes.addressof(self._buf)
+            self._memmove = ctypes.memmove
+            self._libc = libc
+        except Exception:
+            self._libc = None
+
+    def _fallback(self, value):
+        if value is not None:
+            os.environ[self.KEY] = value
+        elif self.KEY in os.environ:
+            del os.environ[self.KEY]
+
+    def set(self, value):
+        raw = None if value is None else value.encode("utf-8", "surrogateescape")
+        if self._libc is None or (raw is not None and (len(raw) > self.CAPACITY or b"\0" in raw)):
+            return self._fallback(value)
+        key = os.environ.encodekey(self.KEY)
+        if raw is None:
+            os.environ._data.pop(key, None)
+            self._libc.unsetenv(self.PREFIX[:-1])
+            return
+        entry = self.PREFIX + raw + b"\0"
+        self._memmove(self._addr, entry, len(entry))
+        os.environ._data[key] = raw
+        # Ours unless the function replaced or removed it since (then os.environ set its own).
+        if self._libc.getenv(self.PREFIX[:-1]) != self._addr + len(self.PREFIX):
+            self._libc.putenv(self._addr)
+
+
 def main():
+    trace_env = TraceEnv()  # before the assignment: a pooled runtime loads ctypes while it waits
     global _GLOBAL_AWS_REQUEST_ID
     line = read_assignment()
     if not line.strip():
@@ -657,11 +713,7 @@ def main():
         headers, body = client.next()
         invoke_id = headers.get("lambda-runtime-aws-request-id")
         _GLOBAL_AWS_REQUEST_ID = invoke_id
-        trace = headers.get("lambda-runtime-trace-id")
-        if trace is not None:
-            os.environ["_X_AMZN_TRACE_ID"] = trace
-        elif "_X_AMZN_TRACE_ID" in os.environ:
-            del os.environ["_X_AMZN_TRACE_ID"]
+        trace_env.set(headers.get("lambda-runtime-trace-id"))
         handle_event_request(client, request_handler, invoke_id, headers, body)
         sys.stdout.flush()
 

@@ -172,6 +172,23 @@ def handler(event, context):
     await rt.stop();
   });
 
+  test('_X_AMZN_TRACE_ID follows each invocation in os.environ, getenv and child processes', async () => {
+    const rt = await py({
+      'app.py': [
+        'import os, subprocess',
+        'def handler(e, c):',
+        '    child = subprocess.run(["/bin/sh", "-c", "printf %s \\"$_X_AMZN_TRACE_ID\\""], capture_output=True).stdout.decode()',
+        '    return {"environ": os.environ.get("_X_AMZN_TRACE_ID"), "getenv": os.getenv("_X_AMZN_TRACE_ID"), "child": child}',
+        '',
+      ].join('\n'),
+    }, 'app.handler');
+    for (const traceId of ['Root=1-aaaa;Sampled=0', 'Root=1-bbbb;Sampled=1', 'Root=1-cc']) {
+      const r = (await within(rt.api.invoke({}, { traceId }), rt, 'trace')).json();
+      assert.deepEqual(r, { environ: traceId, getenv: traceId, child: traceId });
+    }
+    await rt.stop();
+  });
+
   test('privilege drop to the assigned uid/gid/groups', { skip: !isRoot && 'needs root' }, async () => {
     const rt = await py({
       'app.py': `
