@@ -3,6 +3,9 @@
 // runtimes/PROTOCOL.md): it boots, reads one JSON assignment line from stdin, drops privileges,
 // replaces its environment, enters the task root, loads the handler and serves the Lambda
 // Runtime API (2018-06-01). Imports nothing from the platform.
+// Before anything else: runtime.cjs takes gc at load (see v8-settings.cjs).
+const { exposeGc, tuneForInvocations } = require('./v8-settings.cjs');
+exposeGc();
 const fs = require('node:fs');
 const Module = require('node:module');
 const { patchConsole, logError } = require('./log-patch.cjs');
@@ -101,6 +104,7 @@ async function main() {
     exitAfterFlush(129);
   }
   if (handler) {
+    tuneForInvocations();
     runtime = new Runtime(client, handler, meta);
     runtime.run().catch((e) => runtime.clientFailed(e));
   }

@@ -49,21 +49,12 @@ export interface RuntimeLaunch {
 }
 
 /**
- * How node runs a shipped Node.js runtime:
- * - --expose-gc, as Lambda's own bootstrap runs node (the runtime's idle collection uses it too);
- * - a young generation of at most 2 x 2 MiB. Node's default lets it grow to 2 x 16 MiB, which an
- *   environment then keeps: every invocation allocates into fresh pages, and at 16 environments on
- *   two cores switching between so many large working sets costs more than the extra scavenges
- *   (runtime CPU per warm invocation at c16: 198 us at 2 MiB, 225 us at 4, 251 us at the default).
- *   Objects that outlive a scavenge twice still move to the old generation, as they would anyway;
- * - an interrupt budget of a quarter of V8's default, so a function's hot code is optimized after
- *   a quarter as many calls. An environment serves far fewer calls than a long-running server, and
- *   with many environments each sees only its share of the traffic: at c16, with the default, a
- *   runtime still spent 155 us of CPU per invocation after 1,000 invocations each, 85-105 us with
- *   a quarter (bench/invoke.ts's steady rounds). Cold starts do not change (the first invocation
- *   runs before anything is hot); sparkplug-at-once was tried and cost 2-3 ms per cold start.
+ * How node runs a shipped Node.js runtime: with no V8 flags at all. Any flag on the command line
+ * makes V8 refuse node's code cache of its built-in modules, which a function's init then
+ * compiles from source (~25 ms more for what an AWS SDK client requires). gc is exposed and V8
+ * is tuned from inside the runtime instead (runtimes/nodejs/v8-settings.cjs).
  */
-const NODE_FLAGS = ['--expose-gc', '--max-semi-space-size=2', '--interrupt-budget=16384'];
+const NODE_FLAGS: string[] = [];
 
 /** The command that boots a shipped runtime (before it knows its function), or null when absent. */
 export function shippedRuntime(family: 'node' | 'python'): RuntimeLaunch | null {

@@ -382,9 +382,25 @@ exports.handler = async () => {
     await rt.stop();
   });
 
-  test('node runs with --expose-gc, as Lambda\'s bootstrap starts it: gc() is there for the function', async () => {
+  test('gc() is there for the function, as Lambda\'s bootstrap (node --expose-gc) provides it', async () => {
     const rt = await node({ 'index.js': 'exports.handler = async () => { gc(); return typeof globalThis.gc; };' }, 'index.handler');
     assert.equal((await within(rt.api.invoke({}), rt, 'gc')).json(), 'function');
+    await rt.stop();
+  });
+
+  test('no V8 flags on the command line; the young generation stays small once the function is loaded', async () => {
+    const rt = await node({
+      'index.js': `
+const v8 = require('node:v8');
+exports.handler = async () => {
+  let keep = [];
+  for (let i = 0; i < 300000; i++) { keep.push({ i, s: 'x' + i }); if (keep.length > 5000) keep = []; if (i % 1000 === 0) await null; }
+  return { execArgv: process.execArgv, newSpaceMiB: v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576 };
+};`,
+    }, 'index.handler');
+    const r = (await within(rt.api.invoke({}), rt, 'young generation')).json();
+    assert.deepEqual(r.execArgv, [], 'node\'s code cache of its built-in modules needs the default flags');
+    assert.ok(r.newSpaceMiB <= 2, `new space ${r.newSpaceMiB} MiB (V8's default grows it to 8 MiB and more under this churn)`);
     await rt.stop();
   });
 
