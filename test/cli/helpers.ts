@@ -64,9 +64,11 @@ export interface UpProcess {
 const LISTENING = /^Stratus listening on (http:\/\/\S+:(\d+))$/m;
 
 /** Starts `stratus up --port 0 --data-dir DIR ...` and resolves once it prints its listening line. */
-export function up(opts: { dataDir?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<UpProcess> {
+export function up(opts: { dataDir?: string; args?: string[]; env?: Record<string, string>; wrap?: string[] } = {}): Promise<UpProcess> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-cli-'));
-  const proc = spawn(process.execPath, [bin, 'up', '--port', '0', '--data-dir', dataDir, ...(opts.args ?? [])], {
+  // wrap: a command that execs the rest (e.g. a shell leaving descriptors open for the server)
+  const argv = [...(opts.wrap ?? []), process.execPath, bin, 'up', '--port', '0', '--data-dir', dataDir, ...(opts.args ?? [])];
+  const proc = spawn(argv[0]!, argv.slice(1), {
     env: childEnv(opts.env),
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],

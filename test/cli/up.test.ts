@@ -95,3 +95,28 @@ test('a restart on the same data dir keeps functions, versions and aliases', asy
     fs.rmSync(fn, { recursive: true, force: true });
   }
 });
+
+test('file descriptors the server inherited open are closed before any function runs', { skip: !fs.existsSync('/bin/bash') && 'needs bash to leave fd 200 open' }, async () => {
+  // A parent that leaves descriptors open without close-on-exec (a shell's `exec 200<file`, a
+  // supervisor) would otherwise hand them to every execution environment: here a file the
+  // functions must not reach, as fds 7 and 200. (Node marks inherited fds close-on-exec at start
+  // only up to the first closed one above 15: 7 is marked, 200 is not.)
+  const secret = path.join(os.tmpdir(), `stratus-inherited-${process.pid}`);
+  fs.writeFileSync(secret, 'INHERITED-SECRET', { mode: 0o600 });
+  const s = await up({ wrap: ['/bin/bash', '-c', 'exec 7<"$0" 200<"$0"; exec "$@"', secret] });
+  const fn = writeDir({
+    'index.mjs': `import fs from 'node:fs';
+export const handler = async () => fs.readdirSync('/proc/self/fd').map((n) => { try { return fs.readlinkSync('/proc/self/fd/' + n); } catch { return ''; } });\n`,
+  });
+  try {
+    assert.equal((await run(['deploy-function', 'fds', fn, '--endpoint', s.url])).code, 0);
+    const r = await run(['invoke', 'fds', '--endpoint', s.url]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /socket:|pipe:/, `the function listed its descriptors: ${r.stdout}`);
+    assert.doesNotMatch(r.stdout, /stratus-inherited-/, r.stdout);
+  } finally {
+    await s.stop();
+    fs.rmSync(s.dataDir, { recursive: true, force: true });
+    fs.rmSync(secret, { force: true });
+  }
+});

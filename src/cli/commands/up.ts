@@ -8,6 +8,7 @@ import { errorLine } from '../errors.js';
 import { DEFAULT_ENDPOINT } from '../http.js';
 import { LambdaClient } from '../lambda.js';
 import { intArg } from '../options.js';
+import { closeInheritedDescriptors } from '../descriptors.js';
 
 export const SAMPLE_FUNCTION = 'hello';
 
@@ -97,6 +98,8 @@ async function up(opts: UpOptions): Promise<void> {
   if (opts.dataDir !== undefined) overrides.dataDir = path.resolve(opts.dataDir);
   if (opts.insecure) overrides.insecure = true;
 
+  // Before any environment can start: descriptors a careless parent left open would reach them.
+  closeInheritedDescriptors();
   // Loaded here, not at the top: the client commands should not pay for the whole server.
   const { createStratus, isLoopback } = await import('../../app/index.js');
   const stratus = await createStratus(overrides);
