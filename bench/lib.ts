@@ -200,6 +200,50 @@ export async function startRawHello(): Promise<ChildServer> {
   return { port, url: `http://127.0.0.1:${port}`, proc, pid: proc.pid!, stop: () => stopChild(proc) };
 }
 
+/**
+ * The floor of any design that runs each concurrent invocation in its own process, as Lambda's
+ * model and isolation require: a node:http server relaying every request body to one of
+ * `processes` long-lived node worker processes over a pipe (the idle one most recently used, as
+ * warm environments are reused) and answering with what the worker writes back. No Runtime API,
+ * no HTTP parsing in the worker, no sandbox, no logs, no bookkeeping: only the process hop.
+ */
+export async function startMinimalRelay(processes: number): Promise<ChildServer> {
+  const code = `
+    const http = require('node:http');
+    const { spawn } = require('node:child_process');
+    const worker = "process.stdin.on('data', () => process.stdout.write('\\"hello\\"'));";
+    const idle = [];
+    const waiting = [];
+    const release = (w) => { const next = waiting.shift(); if (next) next(w); else idle.push(w); };
+    for (let i = 0; i < ${processes}; i++) {
+      const w = spawn(process.execPath, ['-e', worker], { stdio: ['pipe', 'pipe', 'inherit'] });
+      w.stdout.on('data', (out) => { const cb = w.cb; w.cb = null; release(w); cb(out); });
+      idle.push(w);
+    }
+    const s = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const body = chunks.length ? Buffer.concat(chunks) : Buffer.from('{}');
+        const run = (w) => {
+          w.cb = (out) => {
+            res.writeHead(200, { 'content-type': 'application/json', 'content-length': out.length });
+            res.end(out);
+          };
+          w.stdin.write(body);
+        };
+        const w = idle.pop();
+        if (w) run(w); else waiting.push(run);
+      });
+    });
+    s.keepAliveTimeout = 65000;
+    s.listen(0, '127.0.0.1', () => console.log('Stratus listening on http://127.0.0.1:' + s.address().port));
+  `;
+  const proc = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await waitForLine(proc, /listening on http:\/\/[^:]+:(\d+)/);
+  return { port, url: `http://127.0.0.1:${port}`, proc, pid: proc.pid!, stop: () => stopChild(proc) };
+}
+
 function waitForLine(proc: ChildProcess, re: RegExp): Promise<number> {
   return new Promise((resolve, reject) => {
     let out = '';
