@@ -34,10 +34,24 @@ export function mountTable(ephemeralMB: number, kept: readonly string[]): string
   return lines.join('\n') + '\n';
 }
 
-/** An fd of a regular file holding `text` whose name is already gone (the caller closes it). */
+/**
+ * An fd of a regular file holding `text` whose name is already gone (the caller closes it), in
+ * the first of the temporary directories that takes it.
+ */
 function unlinkedFile(text: string): number {
-  const f = path.join(os.tmpdir(), `.stratus-mounts-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const fd = fs.openSync(f, 'wx', 0o600);
+  let fd: number | undefined;
+  let f = '';
+  let failure: unknown;
+  for (const dir of [...new Set([os.tmpdir(), '/dev/shm', '/tmp'])]) {
+    f = path.join(dir, `.stratus-mounts-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    try {
+      fd = fs.openSync(f, 'wx', 0o600);
+      break;
+    } catch (e) {
+      failure = e;
+    }
+  }
+  if (fd === undefined) throw failure;
   try {
     fs.unlinkSync(f);
     fs.writeFileSync(fd, text);
