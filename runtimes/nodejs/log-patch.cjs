@@ -70,8 +70,13 @@ function logJson(level, message, ...params) {
   write(formatJson(globalThis[REQUEST_ID], new Date().toISOString(), level, message, ...params));
 }
 
+/** The runtime's own error logger: text until patchConsole knows the function's log format. */
+let errorLogger = (msg, err) => console.error(msg, toFormatted(intoError(err)));
+
 /** Logs an error the way the runtime itself does ("Invoke Error", "Uncaught Exception", ...). */
-let logError = (msg, err) => console.error(msg, toFormatted(intoError(err)));
+function logError(msg, err) {
+  errorLogger(msg, err);
+}
 
 /** Replaces console methods; call once the function's environment is in place. */
 function patchConsole() {
@@ -87,7 +92,7 @@ function patchConsole() {
   console.warn = make(LEVELS.WARN);
   console.error = make(LEVELS.ERROR);
   console.fatal = (msg, ...params) => log(LEVELS.FATAL, msg, ...params);
-  logError = json ? (_msg, err) => console.error(intoError(err)) : (msg, err) => console.error(msg, toFormatted(intoError(err)));
+  errorLogger = json ? (_msg, err) => console.error(intoError(err)) : (msg, err) => console.error(msg, toFormatted(intoError(err)));
 }
 
 module.exports = { setCurrentRequestId, logError, patchConsole };

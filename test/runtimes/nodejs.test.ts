@@ -267,6 +267,18 @@ exports.handler = async () => {
     assert.ok(!rt.lines.some((l) => l.includes('hidden')));
     await rt.stop();
   });
+
+  test('console: with AWS_LAMBDA_LOG_FORMAT=JSON the runtime\'s own Invoke Error record carries the error as an object', async () => {
+    const rt = await node({ 'index.js': 'exports.handler = async () => { throw new TypeError("boom"); };' }, 'index.handler', { env: { AWS_LAMBDA_LOG_FORMAT: 'JSON' } });
+    const r = await within(rt.api.invoke({}, { requestId: 'json-err' }), rt, 'invoke');
+    assert.equal(r.kind, 'error');
+    const rec = JSON.parse(await rt.waitLine((l) => l.includes('"level":"ERROR"') && l.includes('boom'), 'Invoke Error record'));
+    assert.equal(rec.requestId, 'json-err');
+    assert.equal(rec.message.errorType, 'TypeError');
+    assert.equal(rec.message.errorMessage, 'boom');
+    assert.ok(Array.isArray(rec.message.stackTrace));
+    await rt.stop();
+  });
 });
 
 describe('nodejs runtime: response streaming', () => {
