@@ -90,6 +90,17 @@ async function main() {
   const noGlobal = process.env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA;
   if (noGlobal !== '1' && noGlobal !== 'true') globalThis.awslambda = awslambdaGlobal(HttpResponseStream);
 
+  // The function's modules see require.main undefined, as under Lambda's ES module entry point.
+  process.mainModule = undefined;
+  // An ES module whose top-level await never settles: node ends an ES module entry point with
+  // exit code 13, and so does this runtime (rather than running out of work and exiting 0).
+  let loading = true;
+  const unsettled = () => {
+    if (!loading) return;
+    process.stderr.write('Warning: Detected unsettled top-level await in the function\'s module\n');
+    process.exit(13);
+  };
+  process.on('beforeExit', unsettled);
   let handler;
   let meta;
   try {
@@ -102,6 +113,9 @@ async function main() {
       await client.postInitError(e);
     } catch { /* exiting anyway */ }
     exitAfterFlush(129);
+  } finally {
+    loading = false;
+    process.off('beforeExit', unsettled);
   }
   if (handler) {
     tuneForInvocations();

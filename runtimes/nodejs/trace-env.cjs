@@ -4,11 +4,29 @@
 // values may still be referenced by getenv callers): ~200 bytes that an environment never gets
 // back, per invocation — 41 MiB after 200,000 invocations of one warm environment, until it hits
 // its memory size. Instead, process.env becomes a Proxy of the real environment that keeps this
-// one variable in JavaScript: reads, writes, `in`, Object.keys, JSON.stringify, spawned children
-// and workers see it as before; only native code calling getenv() does not (nothing in node
-// reads it). console.log(process.env) shows the real environment, without it.
+// one variable in JavaScript.
+//
+// Reads, writes, `in`, delete, Object.keys, spreading, JSON.stringify, child processes (their
+// environment is built from process.env) and workers given `env: process.env` or a copy see it
+// as before. What does not: native code calling getenv(), a Worker started with the default or
+// SHARE_ENV environment (node copies the C environment for it), console.log(process.env) (it
+// shows the proxied object), structuredClone / postMessage of process.env itself (a Proxy cannot
+// be cloned; a copy can).
 
 const KEY = '_X_AMZN_TRACE_ID';
+
+/** Node's own refusals for Object.defineProperty on process.env. */
+function checkDescriptor(d) {
+  const refuse = (message) => {
+    const e = new TypeError(message);
+    e.code = 'ERR_INVALID_OBJECT_DEFINE_PROPERTY';
+    throw e;
+  };
+  if ('get' in d || 'set' in d) refuse("'process.env' does not accept an accessor(getter/setter) descriptor");
+  if (d.configurable !== true || d.writable !== true || d.enumerable !== true) {
+    refuse("'process.env' only accepts a configurable, writable, and enumerable data descriptor");
+  }
+}
 
 function installTraceEnv() {
   const real = process.env;
@@ -31,11 +49,13 @@ function installTraceEnv() {
     },
     defineProperty(t, k, d) {
       if (k !== KEY) return Reflect.defineProperty(t, k, d);
+      checkDescriptor(d);
       trace = String(d.value);
       return true;
     },
     ownKeys(t) {
-      const keys = Reflect.ownKeys(t);
+      // Without the real entry, should native code ever have set one: a key listed twice throws.
+      const keys = Reflect.ownKeys(t).filter((k) => k !== KEY);
       if (trace !== undefined) keys.push(KEY);
       return keys;
     },

@@ -355,6 +355,15 @@ describe('nodejs runtime: start-up protocol', () => {
     await rt.stop();
   });
 
+  test('as under Lambda\'s ES module entry point: require.main is undefined; a top-level await that never settles ends init with exit 13', async () => {
+    const rt = await node({ 'index.js': 'exports.handler = async () => ({ main: require.main === undefined ? "undefined" : typeof require.main });' }, 'index.handler');
+    assert.deepEqual((await within(rt.api.invoke({}), rt, 'require.main')).json(), { main: 'undefined' });
+    await rt.stop();
+    const hang = await node({ 'index.mjs': 'await new Promise(() => {});\nexport const handler = async () => 1;\n' }, 'index.handler');
+    assert.equal((await within(hang.exited, hang, 'exit')).code, 13);
+    await hang.stop();
+  });
+
   test('_X_AMZN_TRACE_ID follows each invocation in process.env, its keys and child processes, without setenv', async () => {
     const rt = await node({
       'index.js': `
@@ -366,11 +375,13 @@ exports.handler = async () => ({
   json: JSON.parse(JSON.stringify(process.env))._X_AMZN_TRACE_ID ?? null,
   child: execFileSync('/bin/sh', ['-c', 'printf %s "$_X_AMZN_TRACE_ID"']).toString(),
   mine: (process.env.MINE = 42, typeof process.env.MINE),
+  accessor: (() => { try { Object.defineProperty(process.env, '_X_AMZN_TRACE_ID', { get() { return 'x'; } }); return 'accepted'; } catch (e) { return e.code; } })(),
+  keys: Object.keys(process.env).filter((k) => k === '_X_AMZN_TRACE_ID').length,
 });`,
     }, 'index.handler');
     for (const traceId of ['Root=1-aaaa;Sampled=0', 'Root=1-bbbb;Sampled=1']) {
       const r = (await within(rt.api.invoke({}, { traceId }), rt, 'trace')).json();
-      assert.deepEqual(r, { read: traceId, has: true, listed: true, json: traceId, child: traceId, mine: 'string' });
+      assert.deepEqual(r, { read: traceId, has: true, listed: true, json: traceId, child: traceId, mine: 'string', accessor: 'ERR_INVALID_OBJECT_DEFINE_PROPERTY', keys: 1 });
     }
     await rt.stop();
   });
