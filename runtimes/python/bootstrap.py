@@ -651,7 +651,11 @@ class TraceEnv:
 
     def set(self, value):
         raw = None if value is None else value.encode("utf-8", "surrogateescape")
-        if self._libc is None or (raw is not None and (len(raw) > self.CAPACITY or b"\0" in raw)):
+        if (
+            self._libc is None
+            or not isinstance(os.environ, os._Environ)  # the function replaced it (a dict, ...)
+            or (raw is not None and (len(raw) > self.CAPACITY or b"\0" in raw))
+        ):
             return self._fallback(value)
         key = os.environ.encodekey(self.KEY)
         if raw is None:

@@ -187,6 +187,12 @@ def handler(event, context):
       assert.deepEqual(r, { environ: traceId, getenv: traceId, child: traceId });
     }
     await rt.stop();
+    // A function that replaces os.environ with a mapping of its own still gets the trace id there.
+    const own = await py({ 'app.py': 'import os\nos.environ = dict(os.environ)\ndef handler(e, c):\n    return os.environ.get("_X_AMZN_TRACE_ID")\n' }, 'app.handler');
+    for (const traceId of ['Root=1-dddd', 'Root=1-eeee']) {
+      assert.equal((await within(own.api.invoke({}, { traceId }), own, 'own environ')).json(), traceId);
+    }
+    await own.stop();
   });
 
   test('privilege drop to the assigned uid/gid/groups', { skip: !isRoot && 'needs root' }, async () => {
