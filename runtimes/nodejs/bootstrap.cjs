@@ -93,14 +93,18 @@ async function main() {
   // The function's modules see require.main undefined, as under Lambda's ES module entry point.
   process.mainModule = undefined;
   // An ES module whose top-level await never settles: node ends an ES module entry point with
-  // exit code 13, and so does this runtime (rather than running out of work and exiting 0).
+  // exit code 13, and so does this runtime (rather than running out of work and exiting 0). Seen
+  // in process.emit while loading, not as a 'beforeExit' listener the function's init could see.
   let loading = true;
-  const unsettled = () => {
-    if (!loading) return;
-    process.stderr.write('Warning: Detected unsettled top-level await in the function\'s module\n');
-    process.exit(13);
+  const emit = process.emit;
+  const watch = function (event, ...args) {
+    if (loading && event === 'beforeExit') {
+      process.stderr.write('Warning: Detected unsettled top-level await in the function\'s module\n');
+      process.exit(13);
+    }
+    return emit.call(this, event, ...args);
   };
-  process.on('beforeExit', unsettled);
+  process.emit = watch;
   let handler;
   let meta;
   try {
@@ -115,7 +119,9 @@ async function main() {
     exitAfterFlush(129);
   } finally {
     loading = false;
-    process.off('beforeExit', unsettled);
+    // Unless the function's init wrapped process.emit in turn (APM agents do): then ours stays
+    // in its chain, passing everything through.
+    if (process.emit === watch) process.emit = emit;
   }
   if (handler) {
     tuneForInvocations();
