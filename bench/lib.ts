@@ -180,7 +180,7 @@ export async function startStratusChild(opts: { dataDir?: string; env?: Record<s
 }
 
 /** A raw node:http hello server in a child process: the baseline for HTTP-path benchmarks. */
-export async function startRawHello(): Promise<ChildServer> {
+export function startRawHello(): Promise<ChildServer> {
   const code = `
     const http = require('node:http');
     const s = http.createServer((req, res) => {
@@ -195,9 +195,7 @@ export async function startRawHello(): Promise<ChildServer> {
     s.keepAliveTimeout = 65000;
     s.listen(0, '127.0.0.1', () => console.log('Stratus listening on http://127.0.0.1:' + s.address().port));
   `;
-  const proc = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await waitForLine(proc, /listening on http:\/\/[^:]+:(\d+)/);
-  return { port, url: `http://127.0.0.1:${port}`, proc, pid: proc.pid!, stop: () => stopChild(proc) };
+  return startNodeServer(code);
 }
 
 /**
@@ -207,7 +205,7 @@ export async function startRawHello(): Promise<ChildServer> {
  * warm environments are reused) and answering with what the worker writes back. No Runtime API,
  * no HTTP parsing in the worker, no sandbox, no logs, no bookkeeping: only the process hop.
  */
-export async function startMinimalRelay(processes: number): Promise<ChildServer> {
+export function startMinimalRelay(processes: number): Promise<ChildServer> {
   const code = `
     const http = require('node:http');
     const { spawn } = require('node:child_process');
@@ -239,6 +237,11 @@ export async function startMinimalRelay(processes: number): Promise<ChildServer>
     s.keepAliveTimeout = 65000;
     s.listen(0, '127.0.0.1', () => console.log('Stratus listening on http://127.0.0.1:' + s.address().port));
   `;
+  return startNodeServer(code);
+}
+
+/** Runs `code` (a node:http server that prints its listening line) in a child node process. */
+async function startNodeServer(code: string): Promise<ChildServer> {
   const proc = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await waitForLine(proc, /listening on http:\/\/[^:]+:(\d+)/);
   return { port, url: `http://127.0.0.1:${port}`, proc, pid: proc.pid!, stop: () => stopChild(proc) };

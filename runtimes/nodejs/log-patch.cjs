@@ -70,8 +70,10 @@ function logJson(level, message, ...params) {
   write(formatJson(globalThis[REQUEST_ID], new Date().toISOString(), level, message, ...params));
 }
 
+const logErrorText = (msg, err) => console.error(msg, toFormatted(intoError(err)));
+const logErrorJson = (_msg, err) => console.error(intoError(err));
 /** The runtime's own error logger: text until patchConsole knows the function's log format. */
-let errorLogger = (msg, err) => console.error(msg, toFormatted(intoError(err)));
+let errorLogger = logErrorText;
 
 /** Logs an error the way the runtime itself does ("Invoke Error", "Uncaught Exception", ...). */
 function logError(msg, err) {
@@ -92,7 +94,7 @@ function patchConsole() {
   console.warn = make(LEVELS.WARN);
   console.error = make(LEVELS.ERROR);
   console.fatal = (msg, ...params) => log(LEVELS.FATAL, msg, ...params);
-  errorLogger = json ? (_msg, err) => console.error(intoError(err)) : (msg, err) => console.error(msg, toFormatted(intoError(err)));
+  errorLogger = json ? logErrorJson : logErrorText;
 }
 
 module.exports = { setCurrentRequestId, logError, patchConsole };

@@ -1,10 +1,9 @@
 'use strict';
 // What a runtime does before it reads its assignment. A pooled one waits there, off any
 // invocation's critical path, so it runs once the code a cold start would otherwise run for the
-// first time. A function's
-// first invocation then does not pay for V8 compiling the module loaders, the socket and stream
-// code of node, and this runtime's own Runtime API client (about 3-4 ms of a ~15 ms cold start
-// here), nor for starting V8's helper threads.
+// first time. A function's first invocation then does not pay for V8 compiling the module
+// loaders, the socket and stream code of node, and this runtime's own Runtime API client (about
+// 3-4 ms of a ~15 ms cold start here), nor for starting V8's helper threads.
 const net = require('node:net');
 const { Runtime, RuntimeClient } = require('./runtime.cjs');
 

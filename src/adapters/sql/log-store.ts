@@ -79,10 +79,8 @@ export class SqlLogStore implements LogStore {
       // SQLite runs synchronously, so in one piece it would hold up every request for as long
       // (24 ms per 200 ms at 7,000 invocations per second here). The transaction keeps the
       // connection meanwhile; other queries wait for it, requests that need none do not.
-      let first = true;
-      for (const chunk of statementChunks(rows, INSERT_CHUNK)) {
-        if (!first) await new Promise<void>((resolve) => setImmediate(resolve));
-        first = false;
+      for (const [i, chunk] of statementChunks(rows, INSERT_CHUNK).entries()) {
+        if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
         await trx.insertInto(EVENTS).values(chunk).execute();
       }
       // Statistics: one UPDATE ... FROM (VALUES ...) per chunk of streams, not one per stream

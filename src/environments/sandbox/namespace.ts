@@ -9,8 +9,9 @@ import { UidAllocator } from './uids.js';
 
 export const FD_LIMIT = 1024;
 const SHM_MB = 64;
-/** The first fd of the kept paths in the inner script (fd 3 is the mount table). */
-const KEPT_FD = 4;
+/** The launcher's fd holding the mount table (the spawn's 4th stdio entry), then the kept paths'. */
+const TABLE_FD = 3;
+const KEPT_FD = TABLE_FD + 1;
 
 /** A path in a mount table (fstab): whitespace and backslashes as octal escapes. */
 function fstabPath(p: string): string {
@@ -70,7 +71,7 @@ function unlinkedFile(text: string): number {
  * namespace: a private tmpfs /tmp (ephemeral storage size) and /dev/shm, host paths that must
  * stay visible under /tmp are bind-mounted back, `ulimit -n 1024`, then the runtime runs.
  *
- * All of those mounts are made by one `mount -a` from a mount table passed as fd 3 (an unlinked
+ * All of those mounts are made by one `mount -a` from a mount table passed as TABLE_FD (an unlinked
  * file): one exec instead of a mount and a mkdir per path (a cold start without the pool spent
  * ~10 ms here on those execs when three host paths were under /tmp).
  */
@@ -149,13 +150,13 @@ export class NamespaceDriver implements SandboxDriver {
     return h;
   }
 
-  /** fd 3 holds the mount table (mountTable); kept paths are opened as fds 4.. before /tmp is hidden. */
+  /** TABLE_FD holds the mount table (mountTable); kept paths are opened from KEPT_FD on before /tmp is hidden. */
   private innerScript(spec: LaunchSpec, uid: number, kept: string[]): string {
     const lines: string[] = [];
     kept.forEach((p, i) => lines.push(`exec ${i + KEPT_FD}<${sq(p)} || exit 126`));
     // -c: the bind sources are /proc/self/fd/N, which must not be resolved to their (hidden) paths.
-    lines.push(`${this.bins.mount} -a -c -T /proc/self/fd/3 || exit 126`);
-    lines.push('exec 3<&-' + kept.map((_, i) => ` ${i + KEPT_FD}<&-`).join(''));
+    lines.push(`${this.bins.mount} -a -c -T /proc/self/fd/${TABLE_FD} || exit 126`);
+    lines.push(`exec ${TABLE_FD}<&-` + kept.map((_, i) => ` ${i + KEPT_FD}<&-`).join(''));
     lines.push(`ulimit -n ${FD_LIMIT} || exit 126`);
     if (spec.cwd) lines.push(`cd ${sq(spec.cwd)} || exit 126`);
     const cmd = spec.command.map(sq).join(' ');
