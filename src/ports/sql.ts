@@ -8,5 +8,16 @@ import type { Kysely } from 'kysely';
 export interface SqlDatabase {
   db: Kysely<any>;
   dialect: 'sqlite' | 'postgres';
+  /**
+   * SQLite only: a prepared statement on Kysely's own (single) connection, for the few hot
+   * single-row writes where building and compiling a query costs more than running it. Runs
+   * synchronously on that connection: inside a Kysely transaction's callback, it is part of the
+   * transaction.
+   */
+  prepared?(sqlText: string): PreparedStatement;
   close(): Promise<void>;
+}
+
+export interface PreparedStatement {
+  run(...params: unknown[]): unknown;
 }

@@ -16,6 +16,9 @@ const STATS_CHUNK = 1000;
 
 type Db = Kysely<any> | Transaction<any>;
 
+interface EventRow { group_name: string; stream_name: string; ts: number; ingested_at: number; message: string }
+const INSERT_EVENT = `insert into ${EVENTS} (group_name, stream_name, ts, ingested_at, message) values (?, ?, ?, ?, ?)`;
+
 /**
  * The log store on the relational database (SQLite embedded, Postgres in a cluster): tables
  * `log_groups`, `log_streams`, `log_events` (migration 002-logs). Appends are one transaction
@@ -43,7 +46,7 @@ export class SqlLogStore implements LogStore {
     // Rows go in the order given (ids follow it); statistics are per stream.
     const streams = new Map<string, { group: string; stream: string; first: number; last: number; bytes: number }>();
     const groupBytes = new Map<string, number>();
-    const rows: Array<Record<string, unknown>> = [];
+    const rows: EventRow[] = [];
     for (const b of live) {
       const k = key(b.group, b.stream);
       let s = streams.get(k);
@@ -79,9 +82,14 @@ export class SqlLogStore implements LogStore {
       // SQLite runs synchronously, so in one piece it would hold up every request for as long
       // (24 ms per 200 ms at 7,000 invocations per second here). The transaction keeps the
       // connection meanwhile; other queries wait for it, requests that need none do not.
+      const insert = this.database.prepared?.(INSERT_EVENT);
       for (const [i, chunk] of statementChunks(rows, INSERT_CHUNK).entries()) {
         if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-        await trx.insertInto(EVENTS).values(chunk).execute();
+        // SQLite: one prepared single-row INSERT per row, on the transaction's connection. A
+        // multi-row INSERT built with Kysely cost 7 us per row here (building and compiling
+        // the query, and a statement journal), this 4.3.
+        if (insert) for (const r of chunk) insert.run(r.group_name, r.stream_name, r.ts, r.ingested_at, r.message);
+        else await trx.insertInto(EVENTS).values(chunk).execute();
       }
       // Statistics: one UPDATE ... FROM (VALUES ...) per chunk of streams, not one per stream
       // (a busy node has one stream per environment in every batch). VALUES columns are
