@@ -221,12 +221,19 @@ export function createLogService(store: LogStore, clock: Clock, opts: LogService
   async function run(): Promise<void> {
     if (running) return;
     running = true;
+    let persistedOnce = false;
     if (timer) { clearTimeout(timer); timer = undefined; }
     try {
       for (;;) {
         // Notices take the newest sequence numbers: they go after what is already buffered.
         buffer.push(...takeNotices());
         if (buffer.length === 0) break;
+        // What came in while the last batch was written waits for the next interval, unless it
+        // is a batch's worth or someone waits for it: back to back, every small batch would
+        // pay a transaction's fixed cost (at 7,000 invocations per second, a commit every
+        // ~50 ms instead of every interval).
+        if (persistedOnce && !closed && waiters.length === 0 && bufferedEvents < batchEvents) break;
+        persistedOnce = true;
         const entries = takeBatch();
         const batches: LogBatch[] = entries.map((e) => ({ group: e.group, stream: e.stream, events: e.events }));
         const count = entries.reduce((s, e) => s + e.events.length, 0);
@@ -263,8 +270,12 @@ export function createLogService(store: LogStore, clock: Clock, opts: LogService
       }
     } finally {
       running = false;
-      // Nothing is waiting in the buffer (the loop drained it), so every seq handed out is done.
-      settle(seq);
+      if (buffer.length === 0) {
+        // Nothing is waiting in the buffer (the loop drained it), so every seq handed out is done.
+        settle(seq);
+      } else {
+        schedule(bufferedEvents >= batchEvents);
+      }
     }
   }
 

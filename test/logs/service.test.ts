@@ -113,6 +113,36 @@ test('lines reach the store on their own (timer), in the order they were written
   await svc.close();
 });
 
+test('what arrives while a batch is written waits for the next interval, unless it is a batch\'s worth', async () => {
+  const gated = new GatedStore(store);
+  const svc = createLogService(gated.asStore(), systemClock, { flushIntervalMs: 1000, batchEvents: 50 });
+  const group = '/svc/interval';
+  gated.stall();
+  svc.write(group, 's', line(0));
+  await waitFor(() => gated.calls === 1, 5000); // the timer started the first batch
+  svc.write(group, 's', line(1));
+  const released = Date.now();
+  gated.release();
+  await waitFor(async () => (await messagesOf(group)).length === 1);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(gated.calls, 1, 'a line that came in meanwhile is not written back to back');
+  await waitFor(() => gated.calls === 2, 5000);
+  assert.ok(Date.now() - released >= 900, 'it goes with the next interval');
+  assert.deepEqual(await messagesOf(group), ['line 0\n', 'line 1\n']);
+
+  // A batch's worth that came in meanwhile is written at once.
+  gated.stall();
+  svc.write(group, 's', line(2));
+  const first = svc.flush();
+  await waitFor(() => gated.calls === 3, 2000);
+  for (let i = 3; i < 53; i++) svc.write(group, 's', line(i));
+  gated.release();
+  await first;
+  await waitFor(() => gated.calls === 4, 500);
+  await waitFor(async () => (await messagesOf(group)).length === 53, 2000);
+  await svc.close();
+});
+
 test('the buffer is bounded when the store stalls: drops are counted and noted in the stream', async () => {
   const gated = new GatedStore(store);
   gated.stall();
