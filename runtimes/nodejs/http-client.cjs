@@ -99,14 +99,15 @@ class Connection {
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(head[0]);
       if (!m) return this._fail(new HttpError(`Bad response from Runtime API: ${head[0]}`));
       w.status = Number(m[1]);
-      const headers = {};
+      const headers = Object.create(null);
       for (let i = 1; i < head.length; i++) {
         const line = head[i];
         const c = line.indexOf(':');
         if (c <= 0) continue;
         const k = line.slice(0, c).trim().toLowerCase();
         const v = line.slice(c + 1).trim();
-        headers[k] = k in headers ? `${headers[k]}, ${v}` : v;
+        const prev = headers[k];
+        headers[k] = prev === undefined ? v : `${prev}, ${v}`;
       }
       w.headers = headers;
       w.bodyStart = end + 4;

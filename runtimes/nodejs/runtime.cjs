@@ -12,6 +12,7 @@ const { logError, setCurrentRequestId } = require('./log-patch.cjs');
 const { IdleGc } = require('./idle-gc.cjs');
 const { ResponseStream } = require('./response-stream.cjs');
 const { STREAM_RESPONSE } = require('./user-function.cjs');
+const { envForReads, setTraceId } = require('./trace-env.cjs');
 
 const PREFIX = '/2018-06-01/runtime/';
 const JSON_HEADER = 'Content-Type: application/json\r\n';
@@ -90,7 +91,7 @@ function parseJson(s, name) {
 /** Invocation data Lambda puts on the context object (from the environment and /next headers). */
 function attachEnvironmentData(ctx, h) {
   const deadline = Number(h['lambda-runtime-deadline-ms']);
-  const env = process.env;
+  const env = envForReads();
   return Object.assign(ctx, {
     functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
     functionName: env.AWS_LAMBDA_FUNCTION_NAME,
@@ -148,9 +149,7 @@ class Runtime {
       const id = headers['lambda-runtime-aws-request-id'];
       if (!id) throw new Error('invocation id is missing or invalid');
       setCurrentRequestId(id);
-      const trace = headers['lambda-runtime-trace-id'];
-      if (trace) process.env._X_AMZN_TRACE_ID = trace;
-      else delete process.env._X_AMZN_TRACE_ID;
+      setTraceId(headers['lambda-runtime-trace-id'] || undefined);
       await (streaming ? this.handleStreaming(id, headers, body) : this.handleOnce(id, headers, body));
     }
   }

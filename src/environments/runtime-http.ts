@@ -148,14 +148,15 @@ class Connection {
     const lines = head.split('\r\n');
     const m = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/.exec(lines[0] ?? '');
     if (!m) return false;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = Object.create(null);
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
       const c = line.indexOf(':');
       if (c <= 0) return false;
       const k = line.slice(0, c).trim().toLowerCase();
       const v = line.slice(c + 1).trim();
-      headers[k] = k in headers ? `${headers[k]}, ${v}` : v;
+      const prev = headers[k];
+      headers[k] = prev === undefined ? v : `${prev}, ${v}`;
     }
     const http10 = m[3] === '0';
     const conn = (headers.connection ?? '').toLowerCase();

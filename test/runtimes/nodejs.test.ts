@@ -386,6 +386,25 @@ exports.handler = async () => ({
     await rt.stop();
   });
 
+  test('the context reads process.env at each invocation, and a function that replaced process.env gets the trace id on its object', async () => {
+    const rt = await node({
+      'index.js': `
+exports.handler = async (event, context) => {
+  const seen = { version: context.functionVersion, trace: process.env._X_AMZN_TRACE_ID ?? null };
+  if (event.replace) process.env = { ...process.env, AWS_LAMBDA_FUNCTION_NAME: 'renamed' };
+  else process.env.AWS_LAMBDA_FUNCTION_VERSION = '7';
+  return { ...seen, name: context.functionName };
+};`,
+    }, 'index.handler');
+    const call = async (event: unknown, traceId: string | null) => (await within(rt.api.invoke(event, { traceId }), rt, 'env')).json();
+    assert.deepEqual(await call({}, 'Root=1-aaaa'), { version: '$LATEST', trace: 'Root=1-aaaa', name: rt.env.AWS_LAMBDA_FUNCTION_NAME });
+    // The variable the last invocation set, read through the proxy; then process.env replaced.
+    assert.deepEqual(await call({ replace: true }, 'Root=1-bbbb'), { version: '7', trace: 'Root=1-bbbb', name: rt.env.AWS_LAMBDA_FUNCTION_NAME });
+    assert.deepEqual(await call({}, 'Root=1-cccc'), { version: '7', trace: 'Root=1-cccc', name: 'renamed' });
+    assert.deepEqual(await call({}, null), { version: '7', trace: null, name: 'renamed' });
+    await rt.stop();
+  });
+
   test('privilege drop to the assigned uid/gid/groups', { skip: !isRoot && 'needs root' }, async () => {
     const rt = await node({
       'index.js': `
