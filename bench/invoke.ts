@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { makeZip } from '../test/helpers/zip.js';
-import { load, loadSteady, median, percentile, processMemory, startMinimalRelay, startRawHello, startStratusChild, type BenchResult } from './lib.js';
+import { load, loadSteady, median, percentile, processMemory, startMinimalRelay, startRawHello, startRuntimeApiRelay, startStratusChild, type BenchResult } from './lib.js';
 
 const NODE_HELLO = "exports.handler = async () => 'hello';\n";
 /** An init that requires what an AWS SDK v3 client loads of node's own modules. */
@@ -101,17 +101,24 @@ export async function benchInvoke(): Promise<BenchResult[]> {
       const s = await loadSteady({ port: server.port, path, body: '{}', concurrency, requests, warmup: 300 });
       if (s.errors) results.push({ name: `invoke c${concurrency} errors`, value: s.errors, unit: 'requests', note: JSON.stringify(s.statuses) });
       results.push({ name: `warm invoke throughput c${concurrency}`, value: s.throughput, unit: 'req/s', baseline: base.throughput, ratio: s.throughput / base.throughput, note: `steady state after ${s.warmupRounds} warm-up rounds (baseline ${base.warmupRounds}); target c16 >= 0.25` });
-      // The same load through the minimal process relay (startMinimalRelay): what is left of the
-      // raw server once every invocation crosses into a process of its own, and Stratus's share of that.
-      const relay = await startMinimalRelay(concurrency);
-      try {
-        const r = await loadSteady({ port: relay.port, path: '/', body: '{}', concurrency, requests, warmup: 300 });
-        results.push({
-          name: `minimal process relay throughput c${concurrency}`, value: r.throughput, unit: 'req/s', baseline: base.throughput, ratio: r.throughput / base.throughput,
-          note: `${concurrency} worker process${concurrency > 1 ? 'es' : ''} behind node:http, pipes, nothing else; Stratus reaches ${((s.throughput / r.throughput) * 100).toFixed(0)}% of it; p50 ${r.p50.toFixed(3)} ms`,
-        });
-      } finally {
-        await relay.stop();
+      // The same load through the minimal relays: what is left of the raw server once every
+      // invocation crosses into a process of its own (startMinimalRelay), and once it also goes
+      // through the Runtime API (startRuntimeApiRelay); and Stratus's share of each.
+      const relays = [
+        ['minimal process relay', startMinimalRelay, 'behind node:http, pipes, nothing else'],
+        ['minimal Runtime API relay', startRuntimeApiRelay, 'behind node:http, each with a minimal Runtime API client on a Unix socket, nothing else'],
+      ] as const;
+      for (const [label, start, what] of relays) {
+        const relay = await start(concurrency);
+        try {
+          const r = await loadSteady({ port: relay.port, path: '/', body: '{}', concurrency, requests, warmup: 300 });
+          results.push({
+            name: `${label} throughput c${concurrency}`, value: r.throughput, unit: 'req/s', baseline: base.throughput, ratio: r.throughput / base.throughput,
+            note: `${concurrency} worker process${concurrency > 1 ? 'es' : ''} ${what}; Stratus reaches ${((s.throughput / r.throughput) * 100).toFixed(0)}% of it; p50 ${r.p50.toFixed(3)} ms`,
+          });
+        } finally {
+          await relay.stop();
+        }
       }
       results.push({ name: `warm invoke p50 c${concurrency}`, value: s.p50, unit: 'ms', baseline: base.p50, ratio: s.p50 / base.p50, note: concurrency === 1 ? 'target < 0.4 ms' : undefined });
       results.push({ name: `warm invoke p99 c${concurrency}`, value: s.p99, unit: 'ms', baseline: base.p99, ratio: s.p99 / base.p99 });
