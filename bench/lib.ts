@@ -206,19 +206,32 @@ export function startRawHello(): Promise<ChildServer> {
  * no HTTP parsing in the worker, no sandbox, no logs, no bookkeeping: only the process hop.
  */
 export function startMinimalRelay(processes: number): Promise<ChildServer> {
-  const code = `
-    const http = require('node:http');
+  const code = `${relayFront('(w, body) => w.stdin.write(body)')}
     const { spawn } = require('node:child_process');
     const worker = "process.stdin.on('data', () => process.stdout.write('\\"hello\\"'));";
-    const idle = [];
-    const waiting = [];
-    const release = (w) => { const next = waiting.shift(); if (next) next(w); else idle.push(w); };
     for (let i = 0; i < ${processes}; i++) {
       const w = spawn(process.execPath, ['-e', worker], { stdio: ['pipe', 'pipe', 'inherit'] });
       w.stdout.on('data', (out) => { const cb = w.cb; w.cb = null; release(w); cb(out); });
       idle.push(w);
     }
-    const s = http.createServer((req, res) => {
+    listen();
+  `;
+  return startNodeServer(code);
+}
+
+/**
+ * Relay code: the node:http front of both relays. Each request body goes to an idle worker `w`
+ * (the most recently used) through `dispatch(w, body)`, queued while none is idle; the worker's
+ * answer comes back through `w.cb(out)`, and `release(w)` makes it idle again. `listen()` starts
+ * serving.
+ */
+function relayFront(dispatch: string): string {
+  return `
+    const idle = [];
+    const waiting = [];
+    const release = (w) => { const next = waiting.shift(); if (next) next(w); else idle.push(w); };
+    const dispatch = ${dispatch};
+    const s = require('node:http').createServer((req, res) => {
       const chunks = [];
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
@@ -228,17 +241,35 @@ export function startMinimalRelay(processes: number): Promise<ChildServer> {
             res.writeHead(200, { 'content-type': 'application/json', 'content-length': out.length });
             res.end(out);
           };
-          w.stdin.write(body);
+          dispatch(w, body);
         };
         const w = idle.pop();
         if (w) run(w); else waiting.push(run);
       });
     });
     s.keepAliveTimeout = 65000;
-    s.listen(0, '127.0.0.1', () => console.log('Stratus listening on http://127.0.0.1:' + s.address().port));
-  `;
-  return startNodeServer(code);
+    const listen = () => s.listen(0, '127.0.0.1', () => console.log('Stratus listening on http://127.0.0.1:' + s.address().port));`;
 }
+
+/** Relay code: `messages(onMessage)` makes a 'data' listener calling onMessage(head, body) per HTTP/1.1 message (Content-Length bodies). */
+const MESSAGE_READER = `
+    const messages = (onMessage) => {
+      let buf = Buffer.alloc(0);
+      return (d) => {
+        buf = buf.length ? Buffer.concat([buf, d]) : d;
+        for (;;) {
+          const e = buf.indexOf('\\r\\n\\r\\n');
+          if (e < 0) return;
+          const head = buf.latin1Slice(0, e);
+          const m = /content-length: (\\d+)/i.exec(head);
+          const len = m ? Number(m[1]) : 0;
+          if (buf.length < e + 4 + len) return;
+          const body = buf.subarray(e + 4, e + 4 + len);
+          buf = buf.subarray(e + 4 + len);
+          onMessage(head, body);
+        }
+      };
+    };`;
 
 /**
  * The floor of any design that serves the Lambda Runtime API (HTTP/1.1) to process-per-invocation
@@ -250,82 +281,41 @@ export function startMinimalRelay(processes: number): Promise<ChildServer> {
  */
 export function startRuntimeApiRelay(processes: number): Promise<ChildServer> {
   const sock = path.join(os.tmpdir(), `stratus-rapi-relay-${process.pid}-${Date.now()}.sock`);
-  const worker = `
+  const worker = `${MESSAGE_READER}
     const s = require('node:net').connect(${JSON.stringify(sock)});
     const NEXT = 'GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: rapi\\r\\nContent-Length: 0\\r\\n\\r\\n';
-    let buf = Buffer.alloc(0);
     s.write(NEXT);
-    s.on('data', (d) => {
-      buf = buf.length ? Buffer.concat([buf, d]) : d;
-      for (;;) {
-        const e = buf.indexOf('\\r\\n\\r\\n');
-        if (e < 0) return;
-        const head = buf.latin1Slice(0, e);
-        const m = /content-length: (\\d+)/i.exec(head);
-        const len = m ? Number(m[1]) : 0;
-        if (buf.length < e + 4 + len) return;
-        const body = buf.subarray(e + 4, e + 4 + len);
-        buf = buf.subarray(e + 4 + len);
-        if (head.startsWith('HTTP/1.1 202')) continue;
-        const id = /lambda-runtime-aws-request-id: (\\S+)/i.exec(head)[1];
-        JSON.parse(body.toString());
-        const out = JSON.stringify('hello');
-        s.write('POST /2018-06-01/runtime/invocation/' + id + '/response HTTP/1.1\\r\\nHost: rapi\\r\\nContent-Type: application/json\\r\\nContent-Length: ' + Buffer.byteLength(out) + '\\r\\n\\r\\n' + out + NEXT);
-      }
-    });`;
-  const code = `
-    const http = require('node:http');
+    s.on('data', messages((head, body) => {
+      if (head.startsWith('HTTP/1.1 202')) return;
+      const id = /lambda-runtime-aws-request-id: (\\S+)/i.exec(head)[1];
+      JSON.parse(body.toString());
+      const out = JSON.stringify('hello');
+      s.write('POST /2018-06-01/runtime/invocation/' + id + '/response HTTP/1.1\\r\\nHost: rapi\\r\\nContent-Type: application/json\\r\\nContent-Length: ' + Buffer.byteLength(out) + '\\r\\n\\r\\n' + out + NEXT);
+    }));`;
+  const dispatch = `(w, body) => {
+      const head = (w.ack ? ACK : '') + 'HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nLambda-Runtime-Aws-Request-Id: ' + crypto.randomUUID() +
+        '\\r\\nLambda-Runtime-Deadline-Ms: ' + (Date.now() + 3000) + '\\r\\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:function:hello' +
+        '\\r\\nLambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000;Sampled=0\\r\\nContent-Length: ' + body.length + '\\r\\n\\r\\n';
+      w.ack = false;
+      w.c.cork(); w.c.write(head, 'latin1'); w.c.write(body); w.c.uncork();
+    }`;
+  const code = `${MESSAGE_READER}${relayFront(dispatch)}
     const net = require('node:net');
     const { spawn } = require('node:child_process');
     const crypto = require('node:crypto');
-    const idle = [];
-    const waiting = [];
     const ACK = 'HTTP/1.1 202 Accepted\\r\\nContent-Type: application/json\\r\\nContent-Length: 15\\r\\n\\r\\n{"status":"OK"}';
-    const release = (w) => { const next = waiting.shift(); if (next) next(w); else idle.push(w); };
     const rapi = net.createServer((c) => {
       const w = { c, cb: null, ack: false };
-      let buf = Buffer.alloc(0);
-      c.on('data', (d) => {
-        buf = buf.length ? Buffer.concat([buf, d]) : d;
-        for (;;) {
-          const e = buf.indexOf('\\r\\n\\r\\n');
-          if (e < 0) return;
-          const head = buf.latin1Slice(0, e);
-          const m = /content-length: (\\d+)/i.exec(head);
-          const len = m ? Number(m[1]) : 0;
-          if (buf.length < e + 4 + len) return;
-          const body = buf.subarray(e + 4, e + 4 + len);
-          buf = buf.subarray(e + 4 + len);
-          if (head.startsWith('GET /2018-06-01/runtime/invocation/next ')) release(w);
-          else if (head.startsWith('POST ') && w.cb) { const cb = w.cb; w.cb = null; w.ack = true; cb(Buffer.from(body)); }
-        }
-      });
+      c.on('data', messages((head, body) => {
+        if (head.startsWith('GET /2018-06-01/runtime/invocation/next ')) release(w);
+        else if (head.startsWith('POST ') && w.cb) { const cb = w.cb; w.cb = null; w.ack = true; cb(Buffer.from(body)); }
+      }));
     });
     rapi.listen(${JSON.stringify(sock)}, () => {
       for (let i = 0; i < ${processes}; i++) spawn(process.execPath, ['-e', ${JSON.stringify(worker)}], { stdio: ['ignore', 'inherit', 'inherit'] });
     });
-    const s = http.createServer((req, res) => {
-      const chunks = [];
-      req.on('data', (c) => chunks.push(c));
-      req.on('end', () => {
-        const body = chunks.length ? Buffer.concat(chunks) : Buffer.from('{}');
-        const run = (w) => {
-          w.cb = (out) => {
-            res.writeHead(200, { 'content-type': 'application/json', 'content-length': out.length });
-            res.end(out);
-          };
-          const head = (w.ack ? ACK : '') + 'HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nLambda-Runtime-Aws-Request-Id: ' + crypto.randomUUID() +
-            '\\r\\nLambda-Runtime-Deadline-Ms: ' + (Date.now() + 3000) + '\\r\\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:function:hello' +
-            '\\r\\nLambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000;Sampled=0\\r\\nContent-Length: ' + body.length + '\\r\\n\\r\\n';
-          w.ack = false;
-          w.c.cork(); w.c.write(head, 'latin1'); w.c.write(body); w.c.uncork();
-        };
-        const w = idle.pop();
-        if (w) run(w); else waiting.push(run);
-      });
-    });
-    s.keepAliveTimeout = 65000;
-    const wait = () => idle.length === ${processes} ? s.listen(0, '127.0.0.1', () => console.log('Stratus listening on http://127.0.0.1:' + s.address().port)) : setTimeout(wait, 20);
+    // Serves once every worker has asked for its first event.
+    const wait = () => idle.length === ${processes} ? listen() : setTimeout(wait, 20);
     wait();
     process.on('SIGTERM', () => process.exit(0));
     process.on('exit', () => { try { require('node:fs').unlinkSync(${JSON.stringify(sock)}); } catch {} });
