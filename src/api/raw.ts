@@ -35,28 +35,65 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 
   });
 }
 
+/** A claim: traffic `match` picks from the raw request, served by `handle`. */
+export interface TrafficClaim {
+  match: (req: IncomingMessage) => boolean;
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+}
+
+/** Each server's claims, in the order they were made (see claimingListener). */
+const claimsOf = new WeakMap<FastifyInstance, TrafficClaim[]>();
+
+/**
+ * The HTTP server's request listener: claimed traffic goes to its handler before Fastify sees
+ * it (no routing, request or reply objects, hooks); other requests to `fastify`, Fastify's own
+ * handler. The first of `claims` that matches takes the request; claimTraffic adds to them once
+ * they are bound to the Fastify instance (bindClaims).
+ */
+export function claimingListener(
+  claims: readonly TrafficClaim[],
+  fastify: (req: IncomingMessage, res: ServerResponse) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    for (let i = 0; i < claims.length; i++) {
+      const c = claims[i]!;
+      if (c.match(req)) {
+        serveClaimed(c, req, res);
+        return;
+      }
+    }
+    fastify(req, res);
+  };
+}
+
+/** Makes claimTraffic on `http` add to `claims`. */
+export function bindClaims(http: FastifyInstance, claims: TrafficClaim[]): void {
+  claimsOf.set(http, claims);
+}
+
+function serveClaimed(c: TrafficClaim, req: IncomingMessage, res: ServerResponse): void {
+  c.handle(req, res).catch(() => {
+    if (!res.headersSent) {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'Internal Server Error' }));
+    } else {
+      res.destroy();
+    }
+  });
+}
+
 /**
  * Claims requests before routing: `match` decides from the raw request (host or path prefix)
  * whether this traffic is ours; other requests (Lambda API, AWS JSON services) pass untouched.
- * The handler owns the raw request and response (body unread, any content type).
+ * The handler owns the raw request and response (body unread, any content type). Claims are
+ * tried in the order they are made; `http` is the server made by createHttpServer.
  */
 export function claimTraffic(
   http: FastifyInstance,
   match: (req: IncomingMessage) => boolean,
   handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
 ): void {
-  http.addHook('onRequest', (request, reply, done) => {
-    if (!match(request.raw)) return done();
-    reply.hijack();
-    const res = reply.raw;
-    handle(request.raw, res).catch(() => {
-      if (!res.headersSent) {
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ message: 'Internal Server Error' }));
-      } else {
-        res.destroy();
-      }
-    });
-    done();
-  });
+  const claims = claimsOf.get(http);
+  if (!claims) throw new Error('claimTraffic: not a server made by createHttpServer');
+  claims.push({ match, handle });
 }
