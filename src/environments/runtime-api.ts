@@ -18,13 +18,16 @@ const NEXT = 'invocation/next';
 
 const JSON_HEADERS = ['Content-Type', 'application/json'] as const;
 
-export function sendJson(res: RtResponse, status: number, body: string): void {
+export function sendJson(res: RtResponse, status: number, body: string | Buffer): void {
   res.send(status, JSON_HEADERS, body);
 }
 
+/** The body of every accepted result (once per invocation: not converted from a string each time). */
+const ACCEPTED = Buffer.from('{"status":"OK"}');
+
 /** Lambda's Runtime API error shapes. */
 export const ApiErrors = {
-  accepted: (res: RtResponse) => sendJson(res, 202, '{"status":"OK"}'),
+  accepted: (res: RtResponse) => sendJson(res, 202, ACCEPTED),
   invalidRequestId: (res: RtResponse) =>
     sendJson(res, 400, '{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}'),
   invalidState: (res: RtResponse, from: string, to: string) =>
