@@ -1,7 +1,6 @@
-import fs from 'node:fs';
 import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { makeZip } from '../test/helpers/zip.js';
-import { load, printResults, sqliteInsertCommitRate, startStratusChild, type BenchResult } from './lib.js';
+import { load, perEvent, printResults, sqliteInsertCommitRate, startStratusChild, treeCpu, type BenchResult } from './lib.js';
 
 /**
  * Asynchronous invocation throughput, each beside a baseline measured in the same run:
@@ -85,42 +84,6 @@ export async function benchAsync(): Promise<BenchResult[]> {
   return results;
 }
 
-/**
- * CPU seconds used so far by a process (`server`) and by every live process below it (`functions`:
- * runtimes and their sandbox wrappers), from /proc (Linux; zeros elsewhere).
- */
-function treeCpu(root: number): { server: number; functions: number } {
-  const hz = 100; // USER_HZ
-  const stats = new Map<number, { ppid: number; cpu: number }>();
-  try {
-    for (const name of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      try {
-        const text = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-        const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-        stats.set(Number(name), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / hz });
-      } catch {
-        /* gone */
-      }
-    }
-  } catch {
-    return { server: 0, functions: 0 };
-  }
-  const children = new Map<number, number[]>();
-  for (const [pid, st] of stats) children.set(st.ppid, [...(children.get(st.ppid) ?? []), pid]);
-  let functions = 0;
-  const stack = [...(children.get(root) ?? [])];
-  while (stack.length) {
-    const pid = stack.pop()!;
-    functions += stats.get(pid)?.cpu ?? 0;
-    stack.push(...(children.get(pid) ?? []));
-  }
-  return { server: stats.get(root)?.cpu ?? 0, functions };
-}
-
-function perEvent(cpuSeconds: number, events: number): string {
-  return events > 0 ? `${Math.round((cpuSeconds * 1e6) / events)} us` : 'n/a';
-}
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   printResults('async invocation', await benchAsync());

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { makeZip } from '../test/helpers/zip.js';
-import { load, loadSteady, median, percentile, processMemory, startMinimalRelay, startRawHello, startRuntimeApiRelay, startStratusChild, type BenchResult } from './lib.js';
+import { load, loadSteady, loadSteadyWithCpu, median, percentile, processMemory, startMinimalRelay, startRawHello, startRuntimeApiRelay, startStratusChild, type BenchResult } from './lib.js';
 
 const NODE_HELLO = "exports.handler = async () => 'hello';\n";
 /** An init that requires what an AWS SDK v3 client loads of node's own modules. */
@@ -98,9 +98,9 @@ export async function benchInvoke(): Promise<BenchResult[]> {
       // warm-up (with 300 requests at c16, 16 fresh runtimes had served ~19 each and the first
       // round measured their warm-up, beside a baseline that was itself half warm).
       const base = await loadSteady({ port: raw.port, path: '/', body: '{}', concurrency, requests, warmup: 300 });
-      const s = await loadSteady({ port: server.port, path, body: '{}', concurrency, requests, warmup: 300 });
+      const s = await loadSteadyWithCpu(server.pid, { port: server.port, path, body: '{}', concurrency, requests, warmup: 300 });
       if (s.errors) results.push({ name: `invoke c${concurrency} errors`, value: s.errors, unit: 'requests', note: JSON.stringify(s.statuses) });
-      results.push({ name: `warm invoke throughput c${concurrency}`, value: s.throughput, unit: 'req/s', baseline: base.throughput, ratio: s.throughput / base.throughput, note: `steady state after ${s.warmupRounds} warm-up rounds (baseline ${base.warmupRounds}); target c16 >= 0.25` });
+      results.push({ name: `warm invoke throughput c${concurrency}`, value: s.throughput, unit: 'req/s', baseline: base.throughput, ratio: s.throughput / base.throughput, note: `steady state after ${s.warmupRounds} warm-up rounds (baseline ${base.warmupRounds}); ${s.cpu}; target c16 >= 0.25` });
       // The same load through the minimal relays: what is left of the raw server once every
       // invocation crosses into a process of its own (startMinimalRelay), and once it also goes
       // through the Runtime API (startRuntimeApiRelay); and Stratus's share of each.
@@ -111,10 +111,10 @@ export async function benchInvoke(): Promise<BenchResult[]> {
       for (const [label, start, what] of relays) {
         const relay = await start(concurrency);
         try {
-          const r = await loadSteady({ port: relay.port, path: '/', body: '{}', concurrency, requests, warmup: 300 });
+          const r = await loadSteadyWithCpu(relay.pid, { port: relay.port, path: '/', body: '{}', concurrency, requests, warmup: 300 });
           results.push({
             name: `${label} throughput c${concurrency}`, value: r.throughput, unit: 'req/s', baseline: base.throughput, ratio: r.throughput / base.throughput,
-            note: `${concurrency} worker process${concurrency > 1 ? 'es' : ''} ${what}; Stratus reaches ${((s.throughput / r.throughput) * 100).toFixed(0)}% of it; p50 ${r.p50.toFixed(3)} ms`,
+            note: `${concurrency} worker process${concurrency > 1 ? 'es' : ''} ${what}; Stratus reaches ${((s.throughput / r.throughput) * 100).toFixed(0)}% of it; p50 ${r.p50.toFixed(3)} ms; ${r.cpu}`,
           });
         } finally {
           await relay.stop();

@@ -138,7 +138,7 @@ export async function load(opts: {
  */
 export async function loadSteady(
   opts: Parameters<typeof load>[0],
-  steady: { tolerance?: number; maxRounds?: number } = {},
+  steady: { tolerance?: number; maxRounds?: number; beforeMeasured?: () => void } = {},
 ): Promise<LoadResult & { warmupRounds: number }> {
   const tolerance = steady.tolerance ?? 0.05;
   const maxRounds = steady.maxRounds ?? 8;
@@ -150,7 +150,24 @@ export async function loadSteady(
     if (previous > 0 && Math.abs(r.throughput - previous) / previous <= tolerance) break;
     previous = r.throughput;
   }
+  steady.beforeMeasured?.();
   return { ...(await load({ ...opts, warmup: 0 })), warmupRounds: rounds };
+}
+
+/**
+ * `loadSteady` with the CPU the measured round cost per request: the server process, every
+ * process below it (environments or relay workers, with their sandbox wrappers), and this
+ * process (the load generator).
+ */
+export async function loadSteadyWithCpu(pid: number, opts: Parameters<typeof load>[0]): Promise<LoadResult & { warmupRounds: number; cpu: string }> {
+  let before = { server: 0, functions: 0 };
+  let self = process.cpuUsage();
+  const r = await loadSteady(opts, { beforeMeasured: () => { before = treeCpu(pid); self = process.cpuUsage(); } });
+  const after = treeCpu(pid);
+  const mine = process.cpuUsage(self);
+  const n = r.requests;
+  const cpu = `CPU per request: server ${perEvent(after.server - before.server, n)}, processes below it ${perEvent(after.functions - before.functions, n)}, load generator ${perEvent((mine.user + mine.system) / 1e6, n)}`;
+  return { ...r, cpu };
 }
 
 export interface ChildServer {
@@ -390,6 +407,43 @@ export function sqliteInsertCommitRate(table: { create: string; insert: string; 
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * CPU seconds used so far by a process (`server`) and by every live process below it (`functions`:
+ * runtimes and their sandbox wrappers), from /proc (Linux; zeros elsewhere).
+ */
+export function treeCpu(root: number): { server: number; functions: number } {
+  const hz = 100; // USER_HZ
+  const stats = new Map<number, { ppid: number; cpu: number }>();
+  try {
+    for (const name of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const text = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+        const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+        stats.set(Number(name), { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / hz });
+      } catch {
+        /* gone */
+      }
+    }
+  } catch {
+    return { server: 0, functions: 0 };
+  }
+  const children = new Map<number, number[]>();
+  for (const [pid, st] of stats) children.set(st.ppid, [...(children.get(st.ppid) ?? []), pid]);
+  let functions = 0;
+  const stack = [...(children.get(root) ?? [])];
+  while (stack.length) {
+    const pid = stack.pop()!;
+    functions += stats.get(pid)?.cpu ?? 0;
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return { server: stats.get(root)?.cpu ?? 0, functions };
+}
+
+export function perEvent(cpuSeconds: number, events: number): string {
+  return events > 0 ? `${Math.round((cpuSeconds * 1e6) / events)} us` : 'n/a';
 }
 
 /** Private (unshared) memory of a process tree in MiB, from /proc/PID/smaps_rollup, and PSS. */
