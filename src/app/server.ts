@@ -1,9 +1,8 @@
-import http from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { sendAwsJsonError, sendRestJsonError, withRequestId } from '../api/errors.js';
 import type { JsonTargetRouter } from '../api/json-target.js';
-import { bindClaims, claimingListener, type TrafficClaim } from '../api/raw.js';
+import { installClaims } from '../api/raw.js';
 import { sandboxMayCall } from '../api/sandbox-access.js';
 import { Errors, StratusError } from '../core/errors.js';
 
@@ -24,26 +23,14 @@ export interface HttpServerOptions {
 }
 
 export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance {
-  const claims: TrafficClaim[] = [];
   const app = Fastify({
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
+    keepAliveTimeout: 65_000,
     return503OnClosing: false,
     forceCloseConnections: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
-    // Claimed traffic (Invoke, HTTP APIs, function URLs: api/raw.ts) is served before Fastify
-    // routes it: ~7% of the server's JavaScript time per warm invocation went to Fastify's
-    // routing and hooks before the claim took the request. The server is set up as Fastify
-    // sets up its own: no request or socket timeout (a synchronous invoke may run 15 minutes).
-    serverFactory: (handler: (req: http.IncomingMessage, res: http.ServerResponse) => void) => {
-      const server = http.createServer(claimingListener(claims, handler));
-      server.keepAliveTimeout = 65_000;
-      server.requestTimeout = 0;
-      server.setTimeout(0);
-      return server;
-    },
   } as any) as unknown as FastifyInstance;
-  bindClaims(app, claims);
   app.setErrorHandler((err, _req, reply) => {
     sendRestJsonError(reply, err);
   });
@@ -74,6 +61,9 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
       'UnknownOperationException', 404, `Unknown operation ${req.method} ${req.url.split('?')[0]}`,
     ));
   });
+  // Invoke, HTTP APIs and function URLs (claimTraffic): ahead of Fastify on the main server, and
+  // after the guard above on any other (their traffic is what functions may do anyway).
+  installClaims(app);
   return app;
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import dns from 'node:dns';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -48,9 +49,20 @@ class Conn {
   end(): void { this.sock.destroy(); }
 }
 
+async function hasIpv6Loopback(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(0, '::1', () => s.close(() => resolve(true)));
+  });
+}
+
+const ipv6Loopback = await hasIpv6Loopback();
+
 describe('the shared HTTP server', () => {
   let app: FastifyInstance;
   let port: number;
+  let reachedFastify = 0;
 
   before(async () => {
     app = createHttpServer();
@@ -63,7 +75,10 @@ describe('the shared HTTP server', () => {
       res.end('second');
     });
     claimTraffic(app, (req) => req.url === '/broken', async () => { throw new Error('boom'); });
+    claimTraffic(app, (req) => { if (req.url === '/bad-match') throw new Error('matcher'); return false; }, async () => {});
+    claimTraffic(app, (req) => req.url === '/sync-throw', (() => { throw new Error('not async'); }) as never);
     app.get('/routed', async () => ({ routed: true }));
+    app.addHook('onRequest', (_req, _reply, done) => { reachedFastify++; done(); });
     await app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.server.address() as AddressInfo).port;
   });
@@ -73,9 +88,15 @@ describe('the shared HTTP server', () => {
     const c = await Conn.open(port);
     assert.match(await c.request('GET', '/claimed/x'), /^HTTP\/1\.1 200[^]*\r\n\r\nfirst$/);
     assert.match(await c.request('POST', '/second/y'), /\r\n\r\nsecond$/);
+    assert.equal(reachedFastify, 0, 'claimed traffic is served before Fastify (no routing, no hooks)');
     assert.match(await c.request('GET', '/routed'), /^HTTP\/1\.1 200[^]*\r\n\r\n\{"routed":true\}$/);
+    assert.equal(reachedFastify, 1);
     assert.match(await c.request('GET', '/nowhere'), /^HTTP\/1\.1 404[^]*UnknownOperationException/);
     assert.match(await c.request('GET', '/broken'), /^HTTP\/1\.1 500[^]*Internal Server Error/);
+    // A claim that throws synchronously answers 500 too; the server goes on serving.
+    assert.match(await c.request('GET', '/bad-match'), /^HTTP\/1\.1 500/);
+    assert.match(await c.request('GET', '/sync-throw'), /^HTTP\/1\.1 500/);
+    assert.match(await c.request('GET', '/claimed/again'), /first$/);
     c.end();
   });
 
@@ -86,6 +107,34 @@ describe('the shared HTTP server', () => {
     assert.equal(c.closed, false, 'the server closed an idle connection after less than 6 s');
     assert.match(await c.request('GET', '/routed'), /routed/);
     c.end();
+  });
+
+  test('listening on a name with two addresses (localhost: 127.0.0.1 and ::1), both serve claims and routes', { skip: !ipv6Loopback && 'no ::1 here' }, async () => {
+    const lookup = dns.lookup;
+    // As on a dual-stack machine, where Fastify opens a second server for the second address.
+    (dns as { lookup: unknown }).lookup = (host: string, o: unknown, cb: unknown) => {
+      if (host !== 'localhost') return (lookup as Function).call(dns, host, o, cb);
+      const done = (typeof o === 'function' ? o : cb) as (e: null, a: unknown, f?: number) => void;
+      const all = typeof o === 'object' && o !== null && (o as { all?: boolean }).all;
+      if (all) process.nextTick(() => done(null, [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }]));
+      else process.nextTick(() => done(null, '127.0.0.1', 4));
+    };
+    const dual = createHttpServer();
+    try {
+      claimTraffic(dual, (req) => req.url!.startsWith('/claimed/'), async (_req, res) => { res.writeHead(200, { 'content-length': '2' }); res.end('ok'); });
+      dual.get('/routed', async () => ({ routed: true }));
+      await dual.listen({ port: 0, host: 'localhost' });
+      const p = (dual.server.address() as AddressInfo).port;
+      for (const host of ['127.0.0.1', '[::1]']) {
+        const claimed = await fetch(`http://${host}:${p}/claimed/x`);
+        assert.equal(`${claimed.status} ${await claimed.text()}`, '200 ok', host);
+        const routed = await fetch(`http://${host}:${p}/routed`);
+        assert.deepEqual([routed.status, await routed.json()], [200, { routed: true }], host);
+      }
+    } finally {
+      (dns as { lookup: unknown }).lookup = lookup;
+      await dual.close();
+    }
   });
 
   test('claimTraffic refuses a Fastify instance it did not make', async () => {
