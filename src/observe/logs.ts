@@ -21,7 +21,10 @@ export interface LogsDroppedMessage {
 }
 
 export interface LogServiceOptions {
-  /** How long a written line may wait in memory before a write to the store starts. */
+  /**
+   * How long a written line may wait in memory before a write to the store starts; a line
+   * written while a write is under way waits for that write and then this long.
+   */
   flushIntervalMs?: number;
   /** A batch is written at once when this many events are buffered. */
   batchEvents?: number;

@@ -12,7 +12,8 @@ export interface SqlDatabase {
    * SQLite only: a prepared statement on Kysely's own (single) connection, for the few hot
    * single-row writes where building and compiling a query costs more than running it. Runs
    * synchronously on that connection: inside a Kysely transaction's callback, it is part of the
-   * transaction.
+   * transaction. Outside one it would join whatever transaction is open on the connection, so
+   * use it only inside a transaction's callback.
    */
   prepared?(sqlText: string): PreparedStatement;
   close(): Promise<void>;

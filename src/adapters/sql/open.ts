@@ -41,10 +41,6 @@ function openSqlite(dataDir: string): SqlDatabase {
     raw.pragma('synchronous = NORMAL');
     raw.pragma('busy_timeout = 5000');
     raw.pragma('foreign_keys = ON');
-    // Statement journals in memory: a multi-row INSERT inside a transaction keeps one, and past
-    // 64 KiB SQLite spilled it to a temporary file (open, a 4 KiB write per page, unlink) for
-    // every chunk of log rows, ~10 writes per warm invocation.
-    raw.pragma('temp_store = MEMORY');
   } catch (e) {
     raw.close();
     throw e;
