@@ -19,6 +19,10 @@ describe('limits', () => {
       errorType: 'Runtime.OutOfMemory', errorMessage: `RequestId: ${inv.requestId} Error: Runtime exited with error: signal: killed`,
     });
     assert.ok(o.maxMemoryUsedMB >= 100 && o.maxMemoryUsedMB <= 130, `max memory ${o.maxMemoryUsedMB}`);
+    // Only the runtime's output and Lambda's lines: nothing of the sandbox's own shell ("Killed").
+    const logged = fx.sink.events.filter((e) => e.group === '/aws/lambda/oom').map((e) => e.e.message);
+    assert.ok(logged.some((m) => m.includes('Runtime exited with error: signal: killed')), logged.join(''));
+    assert.ok(!logged.some((m) => /^(Killed|Terminated)\b/.test(m)), logged.join(''));
     const o2 = await fx.svc.execute(t, invocation('{}'));
     assert.equal(o2.coldStart, true, 'the environment was replaced');
   });

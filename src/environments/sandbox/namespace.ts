@@ -81,13 +81,14 @@ export class NamespaceDriver implements SandboxDriver {
   private readonly tree: CgroupTree;
   private readonly uids: UidAllocator;
   private readonly handles = new Set<NamespaceHandle>();
-  readonly bins: { sh: string; setpriv: string; unshare: string; mount: string };
+  readonly bins: { sh: string; setpriv: string; unshare: string; mount: string; bash: string | null };
 
   constructor() {
     this.tree = new CgroupTree();
     this.uids = new UidAllocator();
     this.bins = {
       sh: findExecutable('sh')!, setpriv: findExecutable('setpriv')!, unshare: findExecutable('unshare')!, mount: findExecutable('mount')!,
+      bash: findExecutable('bash'),
     };
   }
 
@@ -157,18 +158,29 @@ export class NamespaceDriver implements SandboxDriver {
     // -c: the bind sources are /proc/self/fd/N, which must not be resolved to their (hidden) paths.
     lines.push(`${this.bins.mount} -a -c -T /proc/self/fd/${TABLE_FD} || exit 126`);
     lines.push(`exec ${TABLE_FD}<&-` + kept.map((_, i) => ` ${i + KEPT_FD}<&-`).join(''));
+    // /bin/sh is bash in Lambda's Amazon Linux 2023 (bootstraps written for it use `set -o
+    // pipefail` and `source` under #!/bin/sh), dash on Debian hosts: in the environment's mount
+    // namespace it is bash where the host has one. Not a reason to refuse the environment.
+    if (this.bins.bash) lines.push(`${this.bins.mount} --bind ${sq(this.bins.bash)} /bin/sh 2>/dev/null || :`);
     lines.push(`ulimit -n ${FD_LIMIT} || exit 126`);
     if (spec.cwd) lines.push(`cd ${sq(spec.cwd)} || exit 126`);
+    // From here on, what this sh itself would print ("Killed" when the runtime dies of a signal)
+    // goes nowhere: the runtime gets the real stderr back (kept on fd 9) in a subshell that
+    // becomes it. (dash applies a command's own redirections in itself while it waits, so
+    // `cmd 2>&9` would let its "Killed" through.)
+    lines.push('exec 9>&2 2>/dev/null');
     const cmd = spec.command.map(sq).join(' ');
     const sp = this.bins.setpriv;
+    let run: string;
     if (spec.dropPrivileges) {
       const groups = spec.groups.length ? `--groups=${spec.groups.join(',')}` : '--clear-groups';
-      lines.push(`${sp} --reuid=${uid} --regid=${uid} ${groups} --inh-caps=-all --bounding-set=-all --no-new-privs -- ${cmd}`);
+      run = `${sp} --reuid=${uid} --regid=${uid} ${groups} --inh-caps=-all --bounding-set=-all --no-new-privs -- ${cmd}`;
     } else {
       // Root inside the namespaces until the runtime drops to its uid on assignment: only the
       // capabilities needed for that remain.
-      lines.push(`${sp} --inh-caps=-all --bounding-set=-all,+setuid,+setgid --no-new-privs -- ${cmd}`);
+      run = `${sp} --inh-caps=-all --bounding-set=-all,+setuid,+setgid --no-new-privs -- ${cmd}`;
     }
+    lines.push(`(exec 2>&9 9>&-; exec ${run})`);
     // This sh stays pid 1 of the namespace (root, never changes credentials, so the parent-death
     // signal --kill-child gave it survives): when it dies the kernel kills the whole namespace.
     // The runtime's exit status comes back as sh reports it (128+N for signal N).
