@@ -1,13 +1,41 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, describe, test } from 'node:test';
-import { bashFunction, fixture, invocation } from './helpers.js';
+import { bashFunction, fixture, invocation, isRoot } from './helpers.js';
 
 const fx = await fixture();
 after(() => fx.stop());
 const FAST = { memorySize: 1769 };
 
 describe('custom runtime (bash + curl)', () => {
+  test('a bootstrap written for Amazon Linux 2023: #!/bin/sh is bash (pipefail, source), the tutorial loop works', { skip: !isRoot && 'the namespace driver gives /bin/sh its own meaning' }, async () => {
+    // The shape of AWS's custom runtime tutorial: sh with bash options, the handler file sourced,
+    // the request id scraped from the headers, the response posted with curl -d.
+    const bootstrap = `#!/bin/sh
+set -euo pipefail
+source $LAMBDA_TASK_ROOT/"$(echo $_HANDLER | cut -d. -f1).sh"
+while true
+do
+  HEADERS="$(mktemp)"
+  EVENT_DATA=$(curl -sS -LD "$HEADERS" "http://\${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  RESPONSE=$($(echo "$_HANDLER" | cut -d. -f2) "$EVENT_DATA")
+  curl -sS "http://\${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/response" -d "$RESPONSE"
+done
+`;
+    const key = fx.code({
+      bootstrap: { text: bootstrap, mode: 0o755 },
+      'function.sh': 'function handler () {\n  echo "$1" 1>&2\n  echo "Echoing request: \'$1\'"\n}\n',
+    });
+    const t = fx.target(key, { ...FAST, handler: 'function.handler' }, 'tutorial');
+    for (let i = 0; i < 2; i++) {
+      const o = await fx.svc.execute(t, invocation('{"text":"Hello"}'));
+      assert.equal(o.status, 'ok', o.payload.toString());
+      assert.equal(o.payload.toString(), 'Echoing request: \'{"text":"Hello"}\'');
+      assert.equal(o.coldStart, i === 0);
+    }
+  });
+
   test('warm reuse, request headers, logs in Lambda format', async () => {
     const key = fx.code(bashFunction('echo "handling $2" >&2; echo "{\\"req\\":\\"$REQ\\",\\"deadline\\":$DEADLINE,\\"arn\\":\\"$ARN\\",\\"trace\\":\\"$TRACE\\",\\"pid\\":$$,\\"event\\":$1}"'));
     const t = fx.target(key, FAST, 'warm');
