@@ -33,7 +33,7 @@ export function toStratusError(err: unknown): StratusError {
   const e = err as { statusCode?: number; code?: string; message?: string };
   // Fastify's own errors (body too large, bad JSON, bad content type).
   if (e && e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return new StratusError('RequestTooLargeException', 413, 'Request must be smaller than 6291456 bytes for the InvokeFunction operation');
+    return new StratusError('RequestEntityTooLargeException', 413, 'Request must be smaller than 6291456 bytes for the InvokeFunction operation');
   }
   if (e && (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH')) {
     return new StratusError('UnsupportedMediaTypeException', 415, e.message ?? 'Unsupported media type');

@@ -32,7 +32,7 @@ export const Errors = {
   resourceInUse: make('ResourceInUseException', 400),
   invalidParameter: make('InvalidParameterValueException', 400),
   preconditionFailed: make('PreconditionFailedException', 412),
-  requestTooLarge: make('RequestTooLargeException', 413),
+  requestTooLarge: make('RequestEntityTooLargeException', 413),
   invalidZipFile: make('InvalidZipFileException', 400),
   codeStorageExceeded: make('CodeStorageExceededException', 400),
   unsupportedMediaType: make('UnsupportedMediaTypeException', 415),

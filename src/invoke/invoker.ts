@@ -89,7 +89,7 @@ export class PipelineInvoker implements Invoker {
     }
     if (req.invocationType === 'Event') {
       if (payload.length > ASYNC_PAYLOAD_LIMIT) {
-        throw Errors.requestTooLarge(`Request must be smaller than ${ASYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction operation`);
+        throw Errors.requestTooLarge(`${payload.length} byte payload is too large for the Event invocation type (limit ${ASYNC_PAYLOAD_LIMIT} bytes)`);
       }
       if (!this.asyncQueue) {
         throw Errors.notImplemented('Asynchronous invocation (InvocationType Event) is not supported by this Stratus build yet.');

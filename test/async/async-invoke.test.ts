@@ -89,7 +89,7 @@ describe('asynchronous invocation (time scale 0.001)', () => {
   }
   const QUEUE_ARN = (name: string) => `arn:aws:sqs:us-east-1:000000000000:${name}`;
 
-  test('payloads up to 1 MB are accepted; over 1 MB they are refused with RequestTooLargeException', async () => {
+  test('payloads up to 1 MB are accepted; over 1 MB they are refused with RequestEntityTooLargeException and the Event message', async () => {
     const exact = JSON.stringify({ tag: 'big', pad: '' });
     const payload = Buffer.from(exact.replace('"pad":""', `"pad":"${'p'.repeat(1024 * 1024 - Buffer.byteLength(exact))}"`));
     assert.equal(payload.length, 1024 * 1024);
@@ -98,7 +98,8 @@ describe('asynchronous invocation (time scale 0.001)', () => {
     assert.equal((await finished(res.$metadata.requestId!)).state, 'succeeded');
     await assert.rejects(
       lambda.send(new InvokeCommand({ FunctionName: 'work', InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ x: 'a'.repeat(1024 * 1024) })) })),
-      (e: any) => e.name === 'RequestTooLargeException',
+      (e: any) => e.name === 'RequestEntityTooLargeException' && e.$metadata.httpStatusCode === 413 &&
+        /^1048584 byte payload is too large for the Event invocation type \(limit 1048576 bytes\)$/.test(e.message),
     );
   });
 

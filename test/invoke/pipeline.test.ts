@@ -112,11 +112,11 @@ describe('invoke pipeline: versions, aliases and payloads', () => {
     }
   });
 
-  test('payload over 6 MB is RequestTooLargeException; non-JSON is InvalidRequestContentException', async () => {
+  test('payload over 6 MB is RequestEntityTooLargeException (as Lambda answers; the model calls it RequestTooLargeException); non-JSON is InvalidRequestContentException', async () => {
     await create(lambda, 'echo', 'exports.handler = async (e) => e;');
     const big = Buffer.from(JSON.stringify({ a: 'x'.repeat(6 * 1024 * 1024) }));
     await assert.rejects(lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: big })), (e: any) =>
-      e.name === 'RequestTooLargeException' && e.$metadata.httpStatusCode === 413);
+      e.name === 'RequestEntityTooLargeException' && e.$metadata.httpStatusCode === 413);
     await assert.rejects(lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: Buffer.from('{not json') })), (e: any) =>
       e.name === 'InvalidRequestContentException' && e.$metadata.httpStatusCode === 400);
   });

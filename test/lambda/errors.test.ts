@@ -100,9 +100,9 @@ describe('Lambda API: errors in AWS shape', () => {
     await fails(lambda.send(new GetFunctionCommand({ FunctionName: 'big' })), 'ResourceNotFoundException', 404);
   });
 
-  test('RequestTooLargeException over 6 MB; InvalidRequestContentException for non-JSON', async () => {
+  test('RequestEntityTooLargeException over 6 MB; InvalidRequestContentException for non-JSON', async () => {
     const big = Buffer.alloc(6 * 1024 * 1024 + 10, 0x20);
-    await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists', Payload: big })), 'RequestTooLargeException', 413,
+    await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists', Payload: big })), 'RequestEntityTooLargeException', 413,
       /Request must be smaller than 6291456 bytes for the InvokeFunction operation/);
     await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists', Payload: Buffer.from('{"unterminated') })), 'InvalidRequestContentException', 400,
       /Could not parse request body into json/);

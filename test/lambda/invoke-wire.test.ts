@@ -73,6 +73,12 @@ describe('Invoke on the wire', () => {
     const legacy = await fetch(`${server.endpoint}/2014-11-13/functions/wire/invoke-async/`, { method: 'POST', body: '{}' });
     assert.equal(legacy.status, 202);
     assert.deepEqual(await legacy.json(), { Status: 202 });
+    // InvokeAsync keeps its 256 KB limit ("For larger payloads, for up to 1MB, use Invoke").
+    const body = JSON.stringify({ pad: 'p'.repeat(256 * 1024) });
+    const tooBig = await fetch(`${server.endpoint}/2014-11-13/functions/wire/invoke-async/`, { method: 'POST', body });
+    assert.equal(tooBig.status, 413);
+    assert.equal(tooBig.headers.get('x-amzn-errortype'), 'RequestEntityTooLargeException');
+    assert.match((await tooBig.json()).message, new RegExp(`^${Buffer.byteLength(body)} byte payload is too large for the Event invocation type \\(limit 262144 bytes\\)$`));
   });
 
   test('every invocation lands in the function\'s log group, one stream per environment', async () => {

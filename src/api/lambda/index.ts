@@ -69,6 +69,11 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
     // Invoke is a raw route (below), ahead of Fastify's routing and reply machinery.
     // InvokeAsync (deprecated, still in the model): an Event invocation answering {Status: 202}.
     r.route('POST', '/2014-11-13/functions/:FunctionName/invoke-async', 202, async (req) => {
+      // InvokeAsync keeps its own, older limit: "The payload limit is 256KB. For larger payloads, for up to 1MB, use Invoke."
+      if (req.raw.length > INVOKE_ASYNC_PAYLOAD_LIMIT) {
+        throw new StratusError('RequestEntityTooLargeException', 413,
+          `${req.raw.length} byte payload is too large for the Event invocation type (limit ${INVOKE_ASYNC_PAYLOAD_LIMIT} bytes)`);
+      }
       const res = await deps.invoker.invoke({ functionName: req.params.FunctionName!, payload: req.raw, invocationType: 'Event', source: 'api' });
       return new RestResponse(202, JSON.stringify({ Status: 202 }), { 'content-type': 'application/json', 'x-amzn-RequestId': res.requestId });
     });
@@ -122,9 +127,11 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
   });
 }
 
+/** InvokeAsync's payload limit (256 KB), below Invoke's 1 MB for InvocationType Event. */
+const INVOKE_ASYNC_PAYLOAD_LIMIT = 256 * 1024;
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/?]+)\/invocations\/?(?:\?(.*))?$/;
 const invokeTooLarge = () =>
-  new StratusError('RequestTooLargeException', 413, `Request must be smaller than ${SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction operation`);
+  new StratusError('RequestEntityTooLargeException', 413, `Request must be smaller than ${SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction operation`);
 
 /**
  * Invoke on node's request and response: the hottest route, so it skips Fastify's body parsing,

@@ -251,7 +251,7 @@ export async function invokeWithTimeout(
 function invokeErrorResponse(err: unknown): HttpResponse {
   if (isStratusError(err)) {
     if (err.code === 'TooManyRequestsException' || err.status === 429) return GatewayResponses.throttled();
-    if (err.code === 'RequestTooLargeException' || err.status === 413) return GatewayResponses.tooLarge();
+    if (err.code === 'RequestEntityTooLargeException' || err.status === 413) return GatewayResponses.tooLarge();
     if (err.status >= 500) return GatewayResponses.unavailable();
   }
   return GatewayResponses.internal();
