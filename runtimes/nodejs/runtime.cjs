@@ -72,6 +72,13 @@ class RuntimeClient {
       `${JSON_HEADER}Lambda-Runtime-Function-Error-Type: ${headerValue(r.errorType)}\r\n`, JSON.stringify(r));
   }
 
+  /** Posts an error without asking for the next invocation: the runtime exits after it. */
+  postFinalError(id, error) {
+    const r = toRapidResponse(error);
+    return this.conn.request('POST', `${PREFIX}invocation/${encodeURIComponent(id)}/error`,
+      `${JSON_HEADER}Lambda-Runtime-Function-Error-Type: ${headerValue(r.errorType)}\r\n`, JSON.stringify(r));
+  }
+
   postInitError(error) {
     const r = toRapidResponse(error);
     return this.conn.request('POST', `${PREFIX}init/error`,
@@ -316,8 +323,10 @@ class Runtime {
     try {
       if (inv && !inv.reported) {
         inv.reported = true;
+        // As Lambda's runtime does: the error is reported, then the process exits, before any
+        // next invocation is asked for (it would be handed to a runtime about to exit).
         if (inv.stream) await inv.stream.fail(error);
-        else await this.client.postError(inv.id, error);
+        else await this.client.postFinalError(inv.id, error);
       }
     } catch { /* exiting anyway */ }
     exitAfterFlush(code);

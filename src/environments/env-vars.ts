@@ -49,6 +49,11 @@ export function functionEnv(t: ExecutionTarget, o: {
   env.AWS_LAMBDA_LOG_GROUP_NAME = t.logGroupName;
   env.AWS_LAMBDA_LOG_STREAM_NAME = o.logStream;
   env.AWS_LAMBDA_INITIALIZATION_TYPE = 'on-demand';
+  // LoggingConfig JSON: what Lambda's runtimes read to write JSON records and filter them by level.
+  if (c.loggingConfig.logFormat === 'JSON') {
+    env.AWS_LAMBDA_LOG_FORMAT = 'JSON';
+    env.AWS_LAMBDA_LOG_LEVEL = c.loggingConfig.applicationLogLevel ?? 'INFO';
+  }
   env.AWS_LAMBDA_RUNTIME_API = o.runtimeApi;
   env.LAMBDA_TASK_ROOT = o.taskRoot;
   env.LAMBDA_RUNTIME_DIR = o.runtimeDir;

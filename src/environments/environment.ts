@@ -7,7 +7,7 @@ import type { ExecutionOutcome, ExecutionTarget, Invocation } from '../ports/exe
 import type { LogSink } from '../ports/logs.js';
 import { BOOT_ENV, functionEnv } from './env-vars.js';
 import {
-  billedMs, endLine, exitText, logStreamName, MAX_RESPONSE_BYTES, reportLine, responseTooLargePayload, runtimeExitPayload, startLine,
+  billedMs, exitText, logStreamName, MAX_RESPONSE_BYTES, responseTooLargePayload, runtimeExitPayload, SystemLog,
   timeoutLogLine, timeoutPayload,
 } from './format.js';
 import { LogWriter } from './log-writer.js';
@@ -97,9 +97,17 @@ export class Environment implements RuntimeApiHandler {
   private initFailure: { errorType: string; payload: Buffer } | null = null;
   private killReason: { errorType: string; exit: string } | null = null;
   private deadNotified = false;
+  /** The deadline of the last invocation: work a runtime does after posting its result counts against it. */
+  private lastDeadline = 0;
+  /** Waiting for the runtime's next /next after a result (see `whenReadyForNext`). */
+  private nextWait: { ready: () => void; timer: NodeJS.Timeout } | null = null;
+
+  /** INIT_START, START, END and REPORT in the function's log format. */
+  private readonly sys: SystemLog;
 
   private constructor(readonly key: string, readonly target: ExecutionTarget, readonly family: RuntimeFamily, private readonly deps: EnvDeps, id: string) {
     this.id = id;
+    this.sys = SystemLog.of(target.config.loggingConfig);
     this.api = new RuntimeApiServer(this);
     this.ready = new Promise((r) => { this.readyResolve = r; });
   }
@@ -147,6 +155,7 @@ export class Environment implements RuntimeApiHandler {
     }
     env.logs.setStream(o.target.logGroupName, stream);
     env.logs.begin(false);
+    env.systemLine(env.sys.initStart(o.target.config.runtime, o.deps.region, o.deps.clock.now()));
     env.api.expectedUid = o.deps.driver.verifiesPeers ? env.handle.uid : null;
     env.to('assign');
     const child = env.handle.child;
@@ -170,6 +179,31 @@ export class Environment implements RuntimeApiHandler {
   }
 
   get logStream(): string | null { return this.logs?.streamName ?? null; }
+
+  private systemLine(line: string | null): void {
+    if (line !== null) this.logs.system(line);
+  }
+
+  /**
+   * Whether the runtime has asked for its next invocation. Lambda's invoke phase ends there, not
+   * when the result is posted: a runtime may go on working after its result (the caller has it
+   * already) and is handed nothing new until it asks; one that exits instead (Node after an
+   * uncaught exception) is replaced. The shipped runtimes ask in the same write as the result.
+   */
+  get readyForNext(): boolean { return this.parked !== null; }
+
+  /**
+   * Calls `ready` once the runtime asks for its next invocation. A runtime that has not asked by
+   * the last invocation's deadline is killed (its invoke phase timed out).
+   */
+  whenReadyForNext(ready: () => void): void {
+    if (this.parked) { ready(); return; }
+    const timer = setTimeout(() => {
+      this.nextWait = null;
+      this.kill({ errorType: FunctionErrorTypes.timedOut, exit: 'timeout' });
+    }, Math.max(0, this.lastDeadline - this.deps.clock.now()));
+    this.nextWait = { ready, timer };
+  }
   get peakMemoryMB(): number { return this.handle.peakMemoryMB(); }
   get pid(): number | undefined { return this.handle?.child.pid; }
 
@@ -204,7 +238,7 @@ export class Environment implements RuntimeApiHandler {
     const timeoutMs = this.target.config.timeout * 1000;
     const logs = this.logs;
     logs.begin(inv.wantLogTail);
-    logs.system(startLine(inv.requestId, this.target.version));
+    this.systemLine(this.sys.start(inv.requestId, this.target.version, this.deps.clock.now()));
     // Max Memory Used is the environment's peak so far, as Lambda reports it (it never decreases
     // between warm invocations), so the peak is not reset here.
     return new Promise<ExecutionOutcome>((resolve) => {
@@ -292,18 +326,23 @@ export class Environment implements RuntimeApiHandler {
     if (c.timer) clearTimeout(c.timer);
     if (this.cur === c) this.cur = null;
     this.lastId = c.requestId;
+    this.lastDeadline = c.deadline;
     const durationMs = performance.now() - c.startHr;
     const logs = this.logs;
     if (!extra.drained) logs.drainNow();
     logs.flushPartial();
     const maxMem = this.handle.peakMemoryMB();
     const memorySize = this.target.config.memorySize;
-    logs.system(endLine(c.requestId));
-    let report = reportLine({ requestId: c.requestId, durationMs, memorySizeMB: memorySize, maxMemoryUsedMB: maxMem, initDurationMs: c.coldInitMs });
-    if (extra.reportStatus) report = report.slice(0, -1) + `Status: ${extra.reportStatus}\t` + (errorType && extra.reportStatus === 'error' ? `Error Type: ${errorType}\t` : '') + '\n';
-    logs.system(report);
+    const now = this.deps.clock.now();
+    const reportStatus = extra.reportStatus === 'timeout' ? 'timeout' : extra.reportStatus === 'error' ? 'error' : undefined;
+    this.systemLine(this.sys.end(c.requestId, now, { status: reportStatus ?? (status === 'error' ? 'error' : 'success'), durationMs, producedBytes: payload.length }));
+    const billed = billedMs(durationMs, c.coldInitMs, reportStatus === 'timeout' ? this.target.config.timeout * 1000 : Infinity);
+    this.systemLine(this.sys.report({
+      requestId: c.requestId, durationMs, billedMs: billed, memorySizeMB: memorySize, maxMemoryUsedMB: maxMem, initDurationMs: c.coldInitMs,
+      status: reportStatus, errorType,
+    }, now));
     const outcome: ExecutionOutcome = {
-      status, payload, errorType, durationMs, billedDurationMs: billedMs(durationMs), maxMemoryUsedMB: maxMem,
+      status, payload, errorType, durationMs, billedDurationMs: billed, maxMemoryUsedMB: maxMem,
       coldStart: c.coldInitMs !== undefined, initDurationMs: c.coldInitMs, logTail: logs.takeTail(),
     };
     if (extra.streamed) outcome.streamed = true;
@@ -343,6 +382,12 @@ export class Environment implements RuntimeApiHandler {
     if (this.parked) return ApiErrors.invalidState(res, 'InvocationNext', 'InvocationNext');
     this.parked = res;
     res.onClose = () => { if (this.parked === res) this.parked = null; };
+    const w = this.nextWait;
+    if (w) {
+      this.nextWait = null;
+      clearTimeout(w.timer);
+      w.ready();
+    }
   }
 
   private check(id: string, res: RtResponse, verb: string): Current | null {
@@ -488,6 +533,7 @@ export class Environment implements RuntimeApiHandler {
   destroy(): void {
     if (this.state !== 'dead') this.state = 'dead';
     if (this.initTimer) { clearTimeout(this.initTimer); this.initTimer = null; }
+    if (this.nextWait) { clearTimeout(this.nextWait.timer); this.nextWait = null; }
     if (this.parked) { this.parked.destroy(); this.parked = null; }
     this.pendingAck = null;
     this.api.close();

@@ -9,18 +9,104 @@ export function logStreamName(now: Date, version: string, hex32: string): string
   return `${y}/${m}/${d}/[${version}]${hex32}`;
 }
 
+import { createHash } from 'node:crypto';
+
+/**
+ * The first line of a new execution environment's log stream (Lambda: "INIT_START Runtime
+ * Version: python:3.12.v14\tRuntime Version ARN: arn:aws:lambda:...::runtime:<sha256>").
+ * Stratus's runtimes have one version each (v1); custom runtimes run the function's own
+ * bootstrap, named after the runtime identifier (provided:al2023.v1, provided:v1).
+ */
+export function initStartLine(runtime: string | null | undefined, region: string): string {
+  const m = /^([a-z]+)(\d.*?)(?:\.x)?$/.exec(runtime ?? '') ?? /^(provided)\.?(.*)$/.exec(runtime ?? '');
+  const version = m && m[2] ? `${m[1]}:${m[2]}.v1` : `${m?.[1] ?? (runtime || 'provided')}:v1`;
+  const arn = `arn:aws:lambda:${region}::runtime:${createHash('sha256').update(`stratus ${version}`).digest('hex')}`;
+  return `INIT_START Runtime Version: ${version}\tRuntime Version ARN: ${arn}\n`;
+}
+
+/** What the system log lines need of a function's LoggingConfig. */
+export interface SystemLogConfig { logFormat: 'Text' | 'JSON'; systemLogLevel?: string }
+
+export interface ReportFields {
+  requestId: string; durationMs: number; billedMs: number; memorySizeMB: number; maxMemoryUsedMB: number; initDurationMs?: number;
+  /** REPORT's Status field: only when the invocation timed out or its runtime failed. */
+  status?: 'error' | 'timeout'; errorType?: string;
+}
+
+const SYSTEM_LEVELS = ['DEBUG', 'INFO', 'WARN'];
+const ms3 = (n: number) => Math.round(n * 1000) / 1000;
+
+/**
+ * The lines Lambda writes into a function's log stream itself (INIT_START, START, END, REPORT),
+ * in the function's log format: Lambda's text lines, or with LogFormat JSON its platform event
+ * records ({"time", "type": "platform.start" | "platform.runtimeDone" | "platform.report" |
+ * "platform.initStart", "record"}), which SystemLogLevel filters (all of them are INFO records:
+ * WARN leaves none). Each method returns the line, or null when it is filtered out.
+ */
+export class SystemLog {
+  private constructor(private readonly json: boolean, private readonly shown: boolean) {}
+
+  static of(c: SystemLogConfig): SystemLog {
+    const json = c.logFormat === 'JSON';
+    return new SystemLog(json, !json || SYSTEM_LEVELS.indexOf(c.systemLogLevel ?? 'INFO') <= SYSTEM_LEVELS.indexOf('INFO'));
+  }
+
+  private record(now: number, type: string, record: Record<string, unknown>): string | null {
+    return this.shown ? `${JSON.stringify({ time: new Date(now).toISOString(), type, record })}\n` : null;
+  }
+
+  initStart(runtime: string | null | undefined, region: string, now: number): string | null {
+    if (!this.json) return initStartLine(runtime, region);
+    const m = /^INIT_START Runtime Version: (\S+)\tRuntime Version ARN: (\S+)/.exec(initStartLine(runtime, region))!;
+    return this.record(now, 'platform.initStart', { initializationType: 'on-demand', phase: 'init', runtimeVersion: m[1], runtimeVersionArn: m[2] });
+  }
+
+  start(requestId: string, version: string, now: number): string | null {
+    return this.json ? this.record(now, 'platform.start', { requestId, version }) : startLine(requestId, version);
+  }
+
+  /** END; in JSON the runtime's part of the invocation (platform.runtimeDone). */
+  end(requestId: string, now: number, done: { status: 'success' | 'error' | 'timeout'; durationMs: number; producedBytes: number }): string | null {
+    if (!this.json) return endLine(requestId);
+    return this.record(now, 'platform.runtimeDone', {
+      requestId, status: done.status, metrics: { durationMs: ms3(done.durationMs), producedBytes: done.producedBytes },
+    });
+  }
+
+  report(r: ReportFields, now: number): string | null {
+    if (!this.json) {
+      let line = reportLine(r);
+      if (r.status) line = line.slice(0, -1) + `Status: ${r.status}\t` + (r.errorType && r.status === 'error' ? `Error Type: ${r.errorType}\t` : '') + '\n';
+      return line;
+    }
+    const metrics: Record<string, number> = {
+      durationMs: ms3(r.durationMs), billedDurationMs: r.billedMs, memorySizeMB: r.memorySizeMB, maxMemoryUsedMB: r.maxMemoryUsedMB,
+    };
+    if (r.initDurationMs !== undefined) metrics.initDurationMs = ms3(r.initDurationMs);
+    const record: Record<string, unknown> = { requestId: r.requestId, metrics, status: r.status ?? 'success' };
+    if (r.status === 'error' && r.errorType) record.errorType = r.errorType;
+    return this.record(now, 'platform.report', record);
+  }
+}
+
 export const startLine = (requestId: string, version: string) => `START RequestId: ${requestId} Version: ${version}\n`;
 export const endLine = (requestId: string) => `END RequestId: ${requestId}\n`;
 
-/** Billed duration: 1 ms granularity, rounded up, at least 1 ms. */
-export function billedMs(durationMs: number): number {
-  return Math.max(1, Math.ceil(durationMs));
+/**
+ * Billed duration: 1 ms granularity, rounded up, at least 1 ms. The init phase of a cold start is
+ * billed with its first invocation (Lambda bills INIT for every configuration since August 2025:
+ * "Duration: 133.61 ms  Billed Duration: 214 ms ... Init Duration: 80.00 ms"); an invocation
+ * that timed out is billed up to its timeout (`capMs`), not for the moment it was stopped.
+ */
+export function billedMs(durationMs: number, initDurationMs = 0, capMs = Infinity): number {
+  return Math.max(1, Math.ceil(Math.min(durationMs, capMs) + initDurationMs));
 }
 
 export function reportLine(r: {
-  requestId: string; durationMs: number; memorySizeMB: number; maxMemoryUsedMB: number; initDurationMs?: number;
+  requestId: string; durationMs: number; memorySizeMB: number; maxMemoryUsedMB: number; initDurationMs?: number; billedMs?: number;
 }): string {
-  let s = `REPORT RequestId: ${r.requestId}\tDuration: ${r.durationMs.toFixed(2)} ms\tBilled Duration: ${billedMs(r.durationMs)} ms\t` +
+  const billed = r.billedMs ?? billedMs(r.durationMs, r.initDurationMs);
+  let s = `REPORT RequestId: ${r.requestId}\tDuration: ${r.durationMs.toFixed(2)} ms\tBilled Duration: ${billed} ms\t` +
     `Memory Size: ${r.memorySizeMB} MB\tMax Memory Used: ${r.maxMemoryUsedMB} MB\t`;
   if (r.initDurationMs !== undefined) s += `Init Duration: ${r.initDurationMs.toFixed(2)} ms\t`;
   return s + '\n';

@@ -5,7 +5,7 @@ import { Errors } from '../core/errors.js';
 import { systemClock, type Clock } from '../ports/clock.js';
 import type { ExecutionOutcome, ExecutionService, ExecutionTarget, Invocation } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
-import { endLine, reportLine, startLine } from './format.js';
+import { billedMs, SystemLog } from './format.js';
 import { Environment, type EnvDeps } from './environment.js';
 import { PrewarmPool } from './prewarm.js';
 import { familyOf, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
@@ -44,7 +44,21 @@ interface Slot {
   idle: Environment[];
   all: Set<Environment>;
   retired: boolean;
+  /** Environments whose invocation is over but whose runtime has not asked for the next one yet. */
+  finishing: Set<Environment>;
+  /** Invocations waiting a moment for one of those (see FINISHING_WAIT_MS). */
+  waiting: Array<{ run(env: Environment | null): void }>;
 }
+
+/**
+ * How long an invocation that finds no idle environment waits for one whose runtime is about
+ * to ask for its next invocation, before it starts a new one. A custom runtime asks in a
+ * separate request after its result (curl: a few milliseconds later): a client that invokes again
+ * as soon as it has the result should find the warm environment, not start a second one. One
+ * that exits instead of asking (Node after an uncaught exception) hands the wait to a cold start
+ * at once; one that goes on working after its result for longer is not waited for.
+ */
+const FINISHING_WAIT_MS = 100;
 
 export interface StratusExecutionService extends ExecutionService {
   stats(): PoolStats;
@@ -110,7 +124,26 @@ class Service implements StratusExecutionService {
       this.warmStarts++;
       return this.run(slot, env, inv);
     }
+    if (slot.finishing.size > slot.waiting.length) return this.afterFinishing(slot, target, inv);
     return this.cold(slot, target, inv);
+  }
+
+  /** Waits for a finishing environment of the slot (FINISHING_WAIT_MS at most), else starts one. */
+  private afterFinishing(slot: Slot, target: ExecutionTarget, inv: Invocation): Promise<ExecutionOutcome> {
+    return new Promise<ExecutionOutcome>((resolve, reject) => {
+      const w = {
+        run: (env: Environment | null) => {
+          clearTimeout(timer);
+          const i = slot.waiting.indexOf(w);
+          if (i >= 0) slot.waiting.splice(i, 1);
+          if (env) this.warmStarts++;
+          else if (this.stopped) { reject(Errors.service('execution service is stopped')); return; }
+          (env ? this.run(slot, env, inv) : this.cold(slot, target, inv)).then(resolve, reject);
+        },
+      };
+      const timer = setTimeout(() => w.run(null), FINISHING_WAIT_MS);
+      slot.waiting.push(w);
+    });
   }
 
   private newSlot(key: string, t: ExecutionTarget): Slot {
@@ -121,7 +154,7 @@ class Service implements StratusExecutionService {
       const old = this.slots.get(prev);
       if (old) this.retireSlot(old, false);
     }
-    const slot: Slot = { key, fnVersion, functionName: t.functionName, idle: [], all: new Set(), retired: false };
+    const slot: Slot = { key, fnVersion, functionName: t.functionName, idle: [], all: new Set(), retired: false, finishing: new Set(), waiting: [] };
     this.slots.set(key, slot);
     this.current.set(fnVersion, key);
     return slot;
@@ -130,10 +163,23 @@ class Service implements StratusExecutionService {
   private async run(slot: Slot, env: Environment, inv: Invocation, coldInitMs?: number): Promise<ExecutionOutcome> {
     const outcome = await env.invoke(inv, coldInitMs);
     if (env.state === 'idle') {
-      if (slot.retired || this.stopped) env.destroy();
-      else slot.idle.push(env);
+      if (env.readyForNext) this.release(slot, env);
+      else {
+        slot.finishing.add(env);
+        env.whenReadyForNext(() => this.release(slot, env));
+      }
     }
     return outcome;
+  }
+
+  /** An environment whose runtime asked for its next invocation: reusable. */
+  private release(slot: Slot, env: Environment): void {
+    slot.finishing.delete(env);
+    if (env.state !== 'idle') return;
+    if (slot.retired || this.stopped) { env.destroy(); return; }
+    const w = slot.waiting[0];
+    if (w) w.run(env);
+    else slot.idle.push(env);
   }
 
   private async cold(slot: Slot, target: ExecutionTarget, inv: Invocation): Promise<ExecutionOutcome> {
@@ -171,16 +217,22 @@ class Service implements StratusExecutionService {
 
   /** The first invocation of an environment whose init failed: Lambda reports it as the init error. */
   private initFailed(env: Environment, t: ExecutionTarget, inv: Invocation, initMs: number, errorType: string, payload: Buffer): ExecutionOutcome {
-    const lines = [startLine(inv.requestId, t.version), endLine(inv.requestId),
-      reportLine({ requestId: inv.requestId, durationMs: 0, memorySizeMB: t.config.memorySize, maxMemoryUsedMB: 0, initDurationMs: initMs })
-        .replace(/\n$/, `Status: error\tError Type: ${errorType}\t\n`)];
-    const stream = env.logStream;
     const now = this.deps.clock.now();
+    const sys = SystemLog.of(t.config.loggingConfig);
+    const lines = [
+      sys.start(inv.requestId, t.version, now),
+      sys.end(inv.requestId, now, { status: 'error', durationMs: 0, producedBytes: 0 }),
+      sys.report({
+        requestId: inv.requestId, durationMs: 0, billedMs: billedMs(0, initMs), memorySizeMB: t.config.memorySize, maxMemoryUsedMB: 0, initDurationMs: initMs,
+        status: 'error', errorType,
+      }, now),
+    ].filter((l): l is string => l !== null);
+    const stream = env.logStream;
     if (stream) this.opts.logSink.write(t.logGroupName, stream, lines.map((message) => ({ timestamp: now, message })));
     env.destroy();
     const tail = inv.wantLogTail ? lines.join('').slice(-4096) : undefined;
     return {
-      status: 'error', payload, errorType, durationMs: 0, billedDurationMs: 0, maxMemoryUsedMB: 0, initDurationMs: initMs, coldStart: true, logTail: tail,
+      status: 'error', payload, errorType, durationMs: 0, billedDurationMs: billedMs(0, initMs), maxMemoryUsedMB: 0, initDurationMs: initMs, coldStart: true, logTail: tail,
     };
   }
 
@@ -190,6 +242,8 @@ class Service implements StratusExecutionService {
     slot.all.delete(env);
     const i = slot.idle.indexOf(env);
     if (i >= 0) slot.idle.splice(i, 1);
+    // A finishing environment that died instead of asking for more: whoever waited for it starts one.
+    if (slot.finishing.delete(env) && slot.waiting.length > slot.finishing.size) slot.waiting[0]!.run(null);
     if (slot.retired && slot.all.size === 0) this.slots.delete(slot.key);
   }
 

@@ -7,11 +7,15 @@ test('REPORT line in Lambda\'s format', () => {
   assert.equal(reportLine({ requestId: 'r', durationMs: 1.234, memorySizeMB: 128, maxMemoryUsedMB: 40 }),
     'REPORT RequestId: r\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\t\n');
   assert.equal(reportLine({ requestId: 'r', durationMs: 2, memorySizeMB: 512, maxMemoryUsedMB: 1, initDurationMs: 12.345 }),
-    'REPORT RequestId: r\tDuration: 2.00 ms\tBilled Duration: 2 ms\tMemory Size: 512 MB\tMax Memory Used: 1 MB\tInit Duration: 12.35 ms\t\n');
+    'REPORT RequestId: r\tDuration: 2.00 ms\tBilled Duration: 15 ms\tMemory Size: 512 MB\tMax Memory Used: 1 MB\tInit Duration: 12.35 ms\t\n');
+  // Lambda's own example (the init phase is billed with the first invocation).
+  assert.match(reportLine({ requestId: 'r', durationMs: 133.61, memorySizeMB: 128, maxMemoryUsedMB: 1, initDurationMs: 80 }), /\tDuration: 133\.61 ms\tBilled Duration: 214 ms\t/);
 });
 
 test('billing: 1 ms granularity, rounded up, at least 1 ms', () => {
   for (const [d, b] of [[0, 1], [0.01, 1], [1, 1], [1.0001, 2], [2999.2, 3000]] as const) assert.equal(billedMs(d), b);
+  assert.equal(billedMs(3003.46, 0, 3000), 3000, 'a timed-out invocation is billed up to its timeout');
+  assert.equal(billedMs(10.2, 80.5), 91, 'init is billed with the first invocation');
 });
 
 test('timeouts, exits, stream names', () => {

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { fixture, invocation } from './helpers.js';
+
+/** LoggingConfig: JSON application records filtered by level, and JSON platform records. */
+describe('LoggingConfig', async () => {
+  const fx = await fixture({ prewarmPerRuntime: 0 });
+  after(() => fx.stop());
+  const code = fx.code({
+    'index.js': `exports.handler = async () => {
+  console.debug('dbg'); console.log('info line'); console.warn('warn line'); console.error('error line');
+  return { format: process.env.AWS_LAMBDA_LOG_FORMAT ?? null, level: process.env.AWS_LAMBDA_LOG_LEVEL ?? null };
+};`,
+  });
+  const messages = (group: string) => fx.sink.events.filter((e) => e.group === group).map((e) => e.e.message);
+
+  test('Text (the default): text lines, no log variables', async () => {
+    const t = fx.target(code, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256 }, 'text-logs');
+    const o = await fx.svc.execute(t, invocation('{}'));
+    assert.deepEqual(JSON.parse(o.payload.toString()), { format: null, level: null });
+    const lines = messages('/aws/lambda/text-logs');
+    assert.match(lines[0]!, /^INIT_START Runtime Version: nodejs:20\.v\d+\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}\n$/);
+    assert.ok(lines.some((l) => l.startsWith('START RequestId: ')) && lines.some((l) => /\tDEBUG\tdbg\n$/.test(l)));
+  });
+
+  test('JSON, application WARN, system INFO: JSON records, debug and info dropped, platform records', async () => {
+    const t = fx.target(code, {
+      runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256,
+      loggingConfig: { logFormat: 'JSON', logGroup: null, applicationLogLevel: 'WARN', systemLogLevel: 'INFO' },
+    }, 'json-logs');
+    const inv = invocation('{}');
+    const o = await fx.svc.execute(t, inv);
+    assert.deepEqual(JSON.parse(o.payload.toString()), { format: 'JSON', level: 'WARN' });
+    const records = messages('/aws/lambda/json-logs').map((l) => JSON.parse(l));
+    const app = records.filter((r) => r.level);
+    assert.deepEqual(app.map((r) => [r.level, r.message, r.requestId]), [['WARN', 'warn line', inv.requestId], ['ERROR', 'error line', inv.requestId]]);
+    const platform = records.filter((r) => r.type);
+    assert.deepEqual(platform.map((r) => r.type), ['platform.initStart', 'platform.start', 'platform.runtimeDone', 'platform.report']);
+    for (const r of platform) assert.match(r.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.deepEqual(platform[1].record, { requestId: inv.requestId, version: '$LATEST' });
+    assert.equal(platform[2].record.status, 'success');
+    const report = platform[3].record;
+    assert.equal(report.requestId, inv.requestId);
+    assert.equal(report.status, 'success');
+    assert.equal(report.metrics.memorySizeMB, 256);
+    assert.equal(report.metrics.billedDurationMs, o.billedDurationMs);
+    assert.ok(report.metrics.initDurationMs > 0 && report.metrics.maxMemoryUsedMB > 0);
+  });
+
+  test('JSON, system WARN: no platform records', async () => {
+    const t = fx.target(code, {
+      runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256,
+      loggingConfig: { logFormat: 'JSON', logGroup: null, applicationLogLevel: 'ERROR', systemLogLevel: 'WARN' },
+    }, 'json-quiet');
+    await fx.svc.execute(t, invocation('{}'));
+    const records = messages('/aws/lambda/json-quiet').map((l) => JSON.parse(l));
+    assert.deepEqual(records.map((r) => r.type ?? r.level), ['ERROR']);
+  });
+});
