@@ -280,16 +280,12 @@ export function applyConfig(base: FunctionConfig, input: Input, creating: boolea
     c.loggingConfig.systemLogLevel ??= 'INFO';
   }
 
-  // Handler: required to run a shipped runtime; its form is module.function.
-  if (c.runtime && !c.runtime.startsWith('provided')) {
-    if (!c.handler) {
-      if (creating || present(input.Runtime) || present(input.Handler)) {
-        throw Errors.invalidParameter(`The Handler parameter is required for runtime ${c.runtime}.`);
-      }
-    } else if (!/^[^.\s][^\s]*\.[^.\s]+$/.test(c.handler)) {
-      throw Errors.invalidParameter(
-        `Handler '${c.handler}' is not valid for runtime ${c.runtime}: it must be FILE.FUNCTION (for example index.handler or src/app.handler).`,
-      );
+  // Handler: required to run a shipped runtime. Its form (module.function) is the runtime's to
+  // check, at init, as Lambda does (Runtime.MalformedHandlerName): CreateFunction accepts any
+  // handler that fits the model's pattern.
+  if (c.runtime && !c.runtime.startsWith('provided') && !c.handler) {
+    if (creating || present(input.Runtime) || present(input.Handler)) {
+      throw Errors.invalidParameter(`The Handler parameter is required for runtime ${c.runtime}.`);
     }
   }
   if (creating && !c.runtime) throw Errors.invalidParameter('Runtime is required for a .zip deployment package.');

@@ -74,7 +74,6 @@ describe('Lambda API: errors in AWS shape', () => {
       /exceeded the 4KB limit/);
     await fails(lambda.send(new CreateFunctionCommand(base({ Runtime: 'nodejs12.x' }))), 'InvalidParameterValueException', 400, /no longer supported/);
     await fails(lambda.send(new CreateFunctionCommand(base({ Runtime: 'java21' }))), 'InvalidParameterValueException', 400, /Stratus cannot run/);
-    await fails(lambda.send(new CreateFunctionCommand(base({ Handler: 'nodot' }))), 'InvalidParameterValueException', 400, /FILE.FUNCTION/);
     await fails(lambda.send(new CreateFunctionCommand(base({ Handler: undefined }))), 'InvalidParameterValueException', 400, /Handler/);
     await fails(lambda.send(new CreateFunctionCommand(base({ Code: { S3Bucket: 'b', S3Key: 'k' } }))), 'InvalidParameterValueException', 400, /S3/);
     await fails(lambda.send(new CreateFunctionCommand(base({ DeadLetterConfig: { TargetArn: 'arn:aws:s3:::bucket' } }))), 'InvalidParameterValueException', 400, /DeadLetterConfig/);
@@ -84,6 +83,13 @@ describe('Lambda API: errors in AWS shape', () => {
     await fails(lambda.send(new ListFunctionsCommand({ MaxItems: 0 })), 'ValidationException', 400, /maxItems/);
     // Nothing was left behind by the refused requests.
     await fails(lambda.send(new GetFunctionCommand({ FunctionName: 'bad' })), 'ResourceNotFoundException', 404);
+  });
+
+  test('a handler without a function part is accepted, and fails at init as Runtime.MalformedHandlerName', async () => {
+    await lambda.send(new CreateFunctionCommand(base({ FunctionName: 'nodot', Handler: 'index' })));
+    const r = await lambda.send(new InvokeCommand({ FunctionName: 'nodot', Payload: Buffer.from('{}') }));
+    assert.equal(r.FunctionError, 'Unhandled');
+    assert.deepEqual(JSON.parse(Buffer.from(r.Payload!).toString()).errorType, 'Runtime.MalformedHandlerName');
   });
 
   test('InvalidZipFileException: malformed zip, and nothing is left behind', async () => {
