@@ -561,12 +561,14 @@ function errorPayload(errorType: string, bodyB64: string | undefined): Buffer {
   return Buffer.from(JSON.stringify({ errorMessage: '', errorType }));
 }
 
-/** The invoke payload and error type of a runtime's error post: its body, or built from the header. */
+/** The invoke payload and error type of a runtime's error post: its body (JSON built around it when it is not JSON), the header's type. */
 function errorFromRuntime(req: RtRequest, body: Buffer): { payload: Buffer; errorType: string } {
   const header = req.headers['lambda-runtime-function-error-type'];
   let parsed: { errorType?: unknown } | null = null;
   try { parsed = body.length ? JSON.parse(body.toString()) : null; } catch { parsed = null; }
-  const errorType = typeof parsed?.errorType === 'string' ? parsed.errorType : typeof header === 'string' && header ? header : 'Unhandled';
+  // The header names the error (the Runtime API's Lambda-Runtime-Function-Error-Type); the body's
+  // errorType stands in for a runtime that sends none.
+  const errorType = typeof header === 'string' && header ? header : typeof parsed?.errorType === 'string' ? parsed.errorType : 'Unhandled';
   const payload = parsed && typeof parsed === 'object' ? body : Buffer.from(JSON.stringify({ errorMessage: body.toString(), errorType }));
   return { payload, errorType };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, describe, test } from 'node:test';
-import { bashFunction, fixture, invocation, isRoot } from './helpers.js';
+import { BASH_BOOTSTRAP, bashFunction, fixture, invocation, isRoot } from './helpers.js';
 
 const fx = await fixture();
 after(() => fx.stop());
@@ -76,6 +76,16 @@ done
     assert.equal(o.errorType, 'Custom.Failed');
     assert.deepEqual(JSON.parse(o.payload.toString()), { errorMessage: 'handler failed', errorType: 'Custom.Failed', stackTrace: [] });
     assert.match(o.logTail!, /about to fail/);
+  });
+
+  test('the error type is the Lambda-Runtime-Function-Error-Type header, the payload the body as posted', async () => {
+    const key = fx.code({
+      ...bashFunction('return 3'),
+      bootstrap: { text: BASH_BOOTSTRAP.replace("-H 'Lambda-Runtime-Function-Error-Type: Custom.Failed'", "-H 'Lambda-Runtime-Function-Error-Type: Custom.FromHeader'"), mode: 0o755 },
+    });
+    const o = await fx.svc.execute(fx.target(key, FAST, 'err-header'), invocation('{}'));
+    assert.equal(o.errorType, 'Custom.FromHeader');
+    assert.deepEqual(JSON.parse(o.payload.toString()), { errorMessage: 'handler failed', errorType: 'Custom.Failed', stackTrace: [] });
   });
 
   test('timeout kills the environment with Lambda\'s message', async () => {
