@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { fixture, invocation } from './helpers.js';
+import { fixture, invocation, isRoot } from './helpers.js';
 
 /** LoggingConfig: JSON application records filtered by level, and JSON platform records. */
 describe('LoggingConfig', async () => {
@@ -55,5 +55,26 @@ describe('LoggingConfig', async () => {
     await fx.svc.execute(t, invocation('{}'));
     const records = messages('/aws/lambda/json-quiet').map((l) => JSON.parse(l));
     assert.deepEqual(records.map((r) => r.type ?? r.level), ['ERROR']);
+  });
+});
+
+describe('the sandbox user', async () => {
+  const fx = await fixture({ prewarmPerRuntime: 1 });
+  after(() => fx.stop());
+
+  test('has a passwd entry: os.homedir() and os.userInfo() answer, HOME stays unset (as in Lambda)', { skip: !isRoot && 'namespace driver only' }, async () => {
+    const key = fx.code({
+      'index.js': `const os = require('node:os');
+exports.handler = async () => ({ home: os.homedir(), user: os.userInfo().username, uid: os.userInfo().uid, HOME: process.env.HOME ?? null });`,
+    });
+    for (const name of ['first', 'second']) { // a pooled runtime, then whatever the pool has next
+      const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256 }, `user-${name}`);
+      const o = await fx.svc.execute(t, invocation('{}'));
+      assert.equal(o.status, 'ok', o.payload.toString());
+      const r = JSON.parse(o.payload.toString());
+      assert.equal(r.user, `sbx_user${r.uid}`);
+      assert.equal(r.home, `/home/sbx_user${r.uid}`);
+      assert.equal(r.HOME, null);
+    }
   });
 });

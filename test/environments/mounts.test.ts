@@ -17,6 +17,8 @@ describe('the mount table of a namespace environment', () => {
       '/proc/self/fd/6 /dev/shm/x none bind,X-mount.mkdir 0 0',
       '',
     ].join('\n'));
+    // The environment's passwd goes first, while its file under /tmp is still the host's.
+    assert.match(mountTable(512, [], '/tmp/etc dir/passwd-7'), /^\/tmp\/etc\\040dir\/passwd-7 \/etc\/passwd none bind,ro 0 0\nstratus-tmp \/tmp /);
   });
 });
 

@@ -24,8 +24,11 @@ function fstabPath(p: string): string {
  * (KEPT_FD..), a tmpfs /dev/shm, the kept paths under it. The tmpfs sources are named so that
  * `mount -a` never takes them for the host's own tmpfs mounts (it skips what looks mounted).
  */
-export function mountTable(ephemeralMB: number, kept: readonly string[]): string {
-  const lines = [`stratus-tmp /tmp tmpfs size=${ephemeralMB}m,mode=1777,nosuid,nodev 0 0`];
+export function mountTable(ephemeralMB: number, kept: readonly string[], passwdFile?: string): string {
+  const lines: string[] = [];
+  // Before /tmp is hidden (the file may be under it): /etc/passwd with the environment's user.
+  if (passwdFile) lines.push(`${fstabPath(passwdFile)} /etc/passwd none bind,ro 0 0`);
+  lines.push(`stratus-tmp /tmp tmpfs size=${ephemeralMB}m,mode=1777,nosuid,nodev 0 0`);
   const bind = (under: string) => kept.forEach((p, i) => {
     if (isUnder(p, under)) lines.push(`/proc/self/fd/${i + KEPT_FD} ${fstabPath(p)} none bind,X-mount.mkdir 0 0`);
   });
@@ -83,6 +86,10 @@ export class NamespaceDriver implements SandboxDriver {
   private readonly handles = new Set<NamespaceHandle>();
   readonly bins: { sh: string; setpriv: string; unshare: string; mount: string; bash: string | null };
 
+  /** Per-uid copies of the host's /etc/passwd with that uid's entry (see `passwdFor`). */
+  private etcDir: string | null = null;
+  private hostPasswd: string | null = null;
+
   constructor() {
     this.tree = new CgroupTree();
     this.uids = new UidAllocator();
@@ -114,6 +121,31 @@ export class NamespaceDriver implements SandboxDriver {
     };
   }
 
+  /**
+   * A passwd file naming the environment's uid (sbx_user<uid>, home /home/sbx_user<uid>, as
+   * Lambda's sandbox users are), bound over /etc/passwd inside the environment: without an entry,
+   * node's os.homedir() and os.userInfo() throw, and with them the AWS SDK's config loading when
+   * HOME is unset (it is, as in Lambda). Null when it cannot be written: the environment then
+   * sees the host's.
+   */
+  private passwdFor(uid: number): string | null {
+    try {
+      if (this.hostPasswd === null) this.hostPasswd = fs.readFileSync('/etc/passwd', 'utf8');
+      if (this.etcDir === null) {
+        this.etcDir = fs.mkdtempSync(path.join(os.tmpdir(), `stratus-etc-${process.pid}-`));
+        fs.chmodSync(this.etcDir, 0o711);
+      }
+      const file = path.join(this.etcDir, `passwd-${uid}`);
+      if (!fs.existsSync(file)) {
+        const host = this.hostPasswd.endsWith('\n') || this.hostPasswd === '' ? this.hostPasswd : `${this.hostPasswd}\n`;
+        fs.writeFileSync(file, `${host}sbx_user${uid}:x:${uid}:${uid}::/home/sbx_user${uid}:/sbin/nologin\n`, { mode: 0o644 });
+      }
+      return file;
+    } catch {
+      return null;
+    }
+  }
+
   launch(spec: LaunchSpec): SandboxHandle {
     const uid = this.uids.allocate();
     let cg: EnvCgroup;
@@ -132,7 +164,7 @@ export class NamespaceDriver implements SandboxDriver {
     let child: import('node:child_process').ChildProcess;
     let table: number | undefined;
     try {
-      table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept));
+      table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined));
       child = spawn(b.sh, ['-c', outer, 'stratus-launch', inner, ...cg.procsFiles()], {
         env: spec.env, stdio: ['pipe', 'pipe', 'pipe', table],
       });
@@ -192,6 +224,7 @@ export class NamespaceDriver implements SandboxDriver {
     await Promise.all([...this.handles].map((h) => h.destroy()));
     await this.tree.removeAll();
     this.uids.close();
+    if (this.etcDir) fs.rmSync(this.etcDir, { recursive: true, force: true });
   }
 }
 
