@@ -20,6 +20,10 @@ export const BOOT_ENV: Readonly<Record<string, string>> = Object.freeze({
   MALLOC_MMAP_THRESHOLD_: '262144',
 });
 
+/** Where Lambda's X-Ray daemon listens, as its environment variables say. */
+const XRAY_DAEMON_IP = '169.254.79.129';
+const XRAY_DAEMON_PORT = '2000';
+
 /** Variables a function's own configuration cannot override (Lambda's reserved keys). */
 export const RESERVED = RESERVED_ENV_KEYS;
 
@@ -38,8 +42,14 @@ export function functionEnv(t: ExecutionTarget, o: {
   };
   if (o.family === 'node') env.NODE_PATH = `/opt/nodejs/node_modules:${o.runtimeDir}/node_modules:${o.runtimeDir}:${o.taskRoot}`;
   env.TZ = ':UTC'; // Lambda's default; a function may set its own TZ (not a reserved key)
+  // X-Ray: what Lambda sets (the X-Ray SDKs log instead of throwing outside a segment); a
+  // function may set its own (unreserved keys). No daemon listens there on a Stratus host.
+  env.AWS_XRAY_CONTEXT_MISSING = 'LOG_ERROR';
+  env.AWS_XRAY_DAEMON_ADDRESS = `${XRAY_DAEMON_IP}:${XRAY_DAEMON_PORT}`;
   for (const k in c.environment) if (!RESERVED.has(k)) env[k] = c.environment[k]!;
   env._HANDLER = c.handler ?? '';
+  env._AWS_XRAY_DAEMON_ADDRESS = XRAY_DAEMON_IP;
+  env._AWS_XRAY_DAEMON_PORT = XRAY_DAEMON_PORT;
   env.AWS_REGION = o.region;
   env.AWS_DEFAULT_REGION = o.region;
   if (o.family !== 'custom' && c.runtime) env.AWS_EXECUTION_ENV = `AWS_Lambda_${c.runtime}`;

@@ -175,10 +175,13 @@ sleep 5
     assert.equal(env._HANDLER, 'handler');
     assert.equal(env.TZ, ':UTC');
     assert.equal(env.AWS_LAMBDA_INITIALIZATION_TYPE, 'on-demand');
+    assert.equal(env.AWS_XRAY_CONTEXT_MISSING, 'LOG_ERROR');
+    assert.equal(env.AWS_XRAY_DAEMON_ADDRESS, `${env._AWS_XRAY_DAEMON_ADDRESS}:${env._AWS_XRAY_DAEMON_PORT}`);
+    assert.equal(env.AWS_LAMBDA_LOG_FORMAT, undefined, 'Text logs: no log variables');
     assert.match(env.AWS_LAMBDA_RUNTIME_API!, /^127\.0\.0\.1:\d+$/);
     assert.equal(env.LAMBDA_TASK_ROOT, fx.codeDir(key));
     for (const k of Object.keys(env)) {
-      assert.ok(/^(AWS_|LAMBDA_|_HANDLER|TZ|LANG|PATH|LD_LIBRARY_PATH|MY_VAR|PWD|SHLVL|_|OLDPWD|REQ|DEADLINE|ARN|TRACE|H|EVENT|API)$/.test(k) || k.startsWith('AWS_') || k.startsWith('LAMBDA_'), `unexpected variable ${k}`);
+      assert.ok(/^(AWS_|LAMBDA_|_HANDLER|_AWS_XRAY_DAEMON_ADDRESS|_AWS_XRAY_DAEMON_PORT|TZ|LANG|PATH|LD_LIBRARY_PATH|MY_VAR|PWD|SHLVL|_|OLDPWD|REQ|DEADLINE|ARN|TRACE|H|EVENT|API)$/.test(k) || k.startsWith('AWS_') || k.startsWith('LAMBDA_'), `unexpected variable ${k}`);
     }
   });
 
