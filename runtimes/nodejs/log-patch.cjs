@@ -1,8 +1,12 @@
 'use strict';
-// console.* -> stdout records, as Lambda's Node.js runtime writes them:
-//   TEXT: ISO_TIMESTAMP \t REQUEST_ID \t LEVEL \t util.format(...)   ('\n' inside -> '\r')
+// console.* -> log records, as Lambda's Node.js runtime writes them:
+//   TEXT: ISO_TIMESTAMP \t REQUEST_ID \t LEVEL \t util.format(...)
 //   JSON (AWS_LAMBDA_LOG_FORMAT=JSON): {"timestamp","level","requestId","message",...}
 // AWS_LAMBDA_LOG_LEVEL filters (default: everything).
+// Each record is one frame on the log descriptor Stratus gives its runtimes (_STRATUS_LOG_FD,
+// Lambda's telemetry frame format): one log event, newlines kept. Without it (a runtime started
+// by hand), records go to stdout with '\n' inside turned into '\r', as Lambda's runtime does then.
+const fs = require('node:fs');
 const util = require('node:util');
 const { intoError, toFormatted } = require('./errors.cjs');
 
@@ -21,8 +25,41 @@ const LEVELS = Object.freeze({
   FATAL: { name: 'FATAL', priority: 6 },
 });
 
+/** The framed log descriptor, taken at boot (the function's environment never has the variable). */
+const FRAME_FD = (() => {
+  const fd = Number(process.env._STRATUS_LOG_FD);
+  delete process.env._STRATUS_LOG_FD;
+  if (!Number.isInteger(fd) || fd < 3) return -1;
+  try {
+    const st = fs.fstatSync(fd);
+    return st.isSocket() || st.isFIFO() ? fd : -1;
+  } catch {
+    return -1;
+  }
+})();
+const FRAME_TYPE_TEXT = 0xa55a0003;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+function writeFrame(text) {
+  const len = Buffer.byteLength(text);
+  const frame = Buffer.allocUnsafe(16 + len);
+  frame.writeUInt32BE(FRAME_TYPE_TEXT, 0);
+  frame.writeUInt32BE(len, 4);
+  frame.writeBigUInt64BE(BigInt(Date.now()) * 1000n, 8);
+  frame.write(text, 16);
+  for (let off = 0; off < frame.length;) {
+    try {
+      off += fs.writeSync(FRAME_FD, frame, off);
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+      Atomics.wait(pause, 0, 0, 1); // the server reads on: wait for room
+    }
+  }
+}
+
 function write(line) {
-  process.stdout.write(line.replace(/\n/g, '\r') + '\n');
+  if (FRAME_FD >= 0) writeFrame(line + '\n');
+  else process.stdout.write(line.replace(/\n/g, '\r') + '\n');
 }
 
 function logText(level, message, ...params) {

@@ -139,7 +139,8 @@ export class Environment implements RuntimeApiHandler {
         env.handle = o.deps.driver.launch({
           envId: env.id,
           command: custom ? [`${o.codeDir}/bootstrap`] : o.runtime!.command,
-          env: custom ? vars : { ...BOOT_ENV },
+          env: custom ? vars : { ...BOOT_ENV, _STRATUS_LOG_FD: String(o.deps.driver.logFd) },
+          framedLog: !custom,
           limits: limitsOf(o.target),
           dropPrivileges: custom,
           groups,
@@ -151,7 +152,7 @@ export class Environment implements RuntimeApiHandler {
         env.api.close();
         throw e;
       }
-      env.logs = new LogWriter(o.deps.logSink, o.deps.clock, env.handle.child.stdout, env.handle.child.stderr);
+      env.logs = new LogWriter(o.deps.logSink, o.deps.clock, env.handle.child.stdout, env.handle.child.stderr, env.handle.logStream);
     }
     env.logs.setStream(o.target.logGroupName, stream);
     env.logs.begin(false);

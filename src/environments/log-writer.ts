@@ -14,11 +14,18 @@ export const LOG_CAP_BYTES = 1024 * 1024;
 export const MAX_LINE_BYTES = 256 * 1024;
 const TAIL_BYTES = 4096;
 
+/** Lambda's telemetry frame header: type (text record), payload length, timestamp in microseconds. */
+export const FRAME_TYPE_TEXT = 0xa55a0003;
+export const FRAME_HEADER_BYTES = 16;
+
 class Channel {
   decoder = new StringDecoder('utf8');
   partial = '';
   fd: number | null = null;
-  constructor(readonly stream: Readable | null) {
+  /** Framed channel (the runtime's log descriptor): bytes of an incomplete frame. */
+  frames: Buffer | null = null;
+  constructor(readonly stream: Readable | null, framed = false) {
+    if (framed) this.frames = Buffer.alloc(0);
     const h = (stream as unknown as { _handle?: { fd?: number } } | null)?._handle;
     if (h && typeof h.fd === 'number' && h.fd >= 0) this.fd = h.fd;
   }
@@ -35,8 +42,13 @@ export class LogWriter {
   private readonly channels: Channel[];
   private readonly drainBuf = Buffer.allocUnsafe(64 * 1024);
 
-  constructor(private readonly sink: LogSink, private readonly clock: Clock, out: Readable | null, err: Readable | null) {
+  /**
+   * @param frames the runtime's framed log descriptor (shipped runtimes): each frame is one log
+   *   event whatever newlines it holds, as records written to Lambda's telemetry descriptor are.
+   */
+  constructor(private readonly sink: LogSink, private readonly clock: Clock, out: Readable | null, err: Readable | null, frames: Readable | null = null) {
     this.channels = [new Channel(out), new Channel(err)];
+    if (frames) this.channels.push(new Channel(frames, true));
     for (const ch of this.channels) ch.stream?.on('data', (chunk: Buffer) => this.onData(ch, chunk));
   }
 
@@ -106,6 +118,7 @@ export class LogWriter {
   }
 
   private onData(ch: Channel, chunk: Buffer): void {
+    if (ch.frames) return this.onFrames(ch, chunk);
     if (!this.stream || this.truncated) return;
     const text = ch.partial + ch.decoder.write(chunk);
     const ts = this.clock.now();
@@ -124,6 +137,28 @@ export class LogWriter {
       ch.partial = ch.partial.slice(MAX_LINE_BYTES);
     }
     if (this.truncated) ch.partial = '';
+    if (events.length) this.emit(events);
+  }
+
+  private onFrames(ch: Channel, chunk: Buffer): void {
+    let buf = ch.frames!.length ? Buffer.concat([ch.frames!, chunk]) : chunk;
+    const events: LogEvent[] = [];
+    while (buf.length >= FRAME_HEADER_BYTES) {
+      if (buf.readUInt32BE(0) !== FRAME_TYPE_TEXT) { buf = Buffer.alloc(0); break; } // not frames: nothing to recover
+      const len = buf.readUInt32BE(4);
+      if (buf.length < FRAME_HEADER_BYTES + len) break;
+      const ts = Number(buf.readBigUInt64BE(8) / 1000n);
+      let text = buf.toString('utf8', FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + len);
+      buf = buf.subarray(FRAME_HEADER_BYTES + len);
+      if (!this.stream || this.truncated) continue;
+      if (!text.endsWith('\n')) text += '\n';
+      while (text.length > MAX_LINE_BYTES && !this.truncated) {
+        this.line(events, ts, text.slice(0, MAX_LINE_BYTES) + '\n');
+        text = text.slice(MAX_LINE_BYTES);
+      }
+      this.line(events, ts, text);
+    }
+    ch.frames = buf.length ? Buffer.from(buf) : Buffer.alloc(0);
     if (events.length) this.emit(events);
   }
 

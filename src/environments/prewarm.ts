@@ -101,10 +101,13 @@ export class PrewarmPool {
     try {
       const envId = newEnvId();
       const handle = this.driver.launch({
-        envId, command: rt.command, env: { ...BOOT_ENV, STRATUS_POOLED: '1' }, limits: POOL_LIMITS, dropPrivileges: false, groups: [],
-        keepPaths: this.keepPaths, deferCpuLimit: true,
+        envId, command: rt.command, env: { ...BOOT_ENV, STRATUS_POOLED: '1', _STRATUS_LOG_FD: String(this.driver.logFd) }, limits: POOL_LIMITS,
+        dropPrivileges: false, groups: [], keepPaths: this.keepPaths, deferCpuLimit: true, framedLog: true,
       });
-      b = { envId, family, handle, logs: new LogWriter(this.logSink, this.clock, handle.child.stdout, handle.child.stderr), runtimeDir: rt.runtimeDir };
+      b = {
+        envId, family, handle, runtimeDir: rt.runtimeDir,
+        logs: new LogWriter(this.logSink, this.clock, handle.child.stdout, handle.child.stderr, handle.logStream),
+      };
     } catch {
       p.launching--;
       return;

@@ -78,3 +78,59 @@ exports.handler = async () => ({ home: os.homedir(), user: os.userInfo().usernam
     }
   });
 });
+
+describe('log records', async () => {
+  const fx = await fixture({ prewarmPerRuntime: 0 });
+  after(() => fx.stop());
+  const messages = (group: string) => fx.sink.events.filter((e) => e.group === group).map((e) => e.e.message);
+
+  test('node: a console record is one event with its newlines; raw stdout stays apart', async () => {
+    const key = fx.code({
+      'index.js': `exports.handler = async () => {
+  console.log('line1\\nline2');
+  console.log(JSON.stringify({ a: 1, b: [2] }, null, 2));
+  process.stdout.write('partial');
+  console.error(new Error('boom'));
+  process.stdout.write(' raw\\n');
+  return 'ok';
+};`,
+    });
+    const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256 }, 'records-node');
+    const inv = invocation('{}');
+    const o = await fx.svc.execute(t, inv);
+    assert.equal(o.status, 'ok', o.payload.toString());
+    const lines = messages('/aws/lambda/records-node');
+    assert.ok(lines.some((l) => new RegExp(`^\\S+Z\\t${inv.requestId}\\tINFO\\tline1\\nline2\\n$`).test(l)), lines.join('|'));
+    assert.ok(lines.some((l) => l.endsWith('\tINFO\t{\n  "a": 1,\n  "b": [\n    2\n  ]\n}\n')), lines.join('|'));
+    const err = lines.find((l) => l.includes('\tERROR\t'));
+    assert.match(err!, /\tERROR\tError: boom\n    at /, 'the stack in the same event');
+    assert.ok(lines.includes('partial raw\n'), 'raw writes are lines of stdout, not glued to a record');
+    assert.ok(!lines.some((l) => l.includes('\r')));
+    assert.match(o.logTail!, /line1\nline2/);
+  });
+
+  test('python: a logging record (with its traceback) is one event; print stays apart', async () => {
+    const key = fx.code({
+      'app.py': `import logging
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+def handler(event, context):
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        logger.exception("caught it")
+    print("print a")
+    logger.warning("multi\\nline")
+    return "ok"
+`,
+    });
+    const t = fx.target(key, { runtime: 'python3.12', handler: 'app.handler', memorySize: 256 }, 'records-py');
+    const o = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(o.status, 'ok', o.payload.toString());
+    const lines = messages('/aws/lambda/records-py');
+    const exc = lines.find((l) => l.startsWith('[ERROR]'));
+    assert.match(exc!, /^\[ERROR\]\t\S+Z\t\S+\tcaught it\nTraceback \(most recent call last\):\n[\s\S]*ZeroDivisionError: division by zero\n$/);
+    assert.ok(lines.includes('print a\n'), lines.join('|'));
+    assert.ok(lines.some((l) => /^\[WARNING\]\t\S+Z\t\S+\tmulti\nline\n$/.test(l)), lines.join('|'));
+  });
+});

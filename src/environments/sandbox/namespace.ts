@@ -9,9 +9,12 @@ import { UidAllocator } from './uids.js';
 
 export const FD_LIMIT = 1024;
 const SHM_MB = 64;
-/** The launcher's fd holding the mount table (the spawn's 4th stdio entry), then the kept paths'. */
+/** The launcher's fd holding the mount table (the spawn's 4th stdio entry). */
 const TABLE_FD = 3;
-const KEPT_FD = TABLE_FD + 1;
+/** The framed log pipe (LaunchSpec.framedLog), kept open through to the runtime. */
+const LOG_FD = 4;
+/** The kept paths' fds, opened by the inner script and closed once mounted. */
+const KEPT_FD = LOG_FD + 1;
 
 /** A path in a mount table (fstab): whitespace and backslashes as octal escapes. */
 function fstabPath(p: string): string {
@@ -81,6 +84,7 @@ function unlinkedFile(text: string): number {
 export class NamespaceDriver implements SandboxDriver {
   readonly name = 'namespace' as const;
   readonly verifiesPeers = true;
+  readonly logFd = LOG_FD;
   private readonly tree: CgroupTree;
   private readonly uids: UidAllocator;
   private readonly handles = new Set<NamespaceHandle>();
@@ -166,7 +170,7 @@ export class NamespaceDriver implements SandboxDriver {
     try {
       table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined));
       child = spawn(b.sh, ['-c', outer, 'stratus-launch', inner, ...cg.procsFiles()], {
-        env: spec.env, stdio: ['pipe', 'pipe', 'pipe', table],
+        env: spec.env, stdio: ['pipe', 'pipe', 'pipe', table, spec.framedLog ? 'pipe' : 'ignore'],
       });
     } catch (e) {
       void cg.remove();
@@ -189,7 +193,7 @@ export class NamespaceDriver implements SandboxDriver {
     kept.forEach((p, i) => lines.push(`exec ${i + KEPT_FD}<${sq(p)} || exit 126`));
     // -c: the bind sources are /proc/self/fd/N, which must not be resolved to their (hidden) paths.
     lines.push(`${this.bins.mount} -a -c -T /proc/self/fd/${TABLE_FD} || exit 126`);
-    lines.push(`exec ${TABLE_FD}<&-` + kept.map((_, i) => ` ${i + KEPT_FD}<&-`).join(''));
+    lines.push(`exec ${TABLE_FD}<&-` + (spec.framedLog ? '' : ` ${LOG_FD}<&-`) + kept.map((_, i) => ` ${i + KEPT_FD}<&-`).join(''));
     // /bin/sh is bash in Lambda's Amazon Linux 2023 (bootstraps written for it use `set -o
     // pipefail` and `source` under #!/bin/sh), dash on Debian hosts: in the environment's mount
     // namespace it is bash where the host has one. Not a reason to refuse the environment.
@@ -232,6 +236,7 @@ class NamespaceHandle implements SandboxHandle {
   private destroying: Promise<void> | null = null;
   private oomBase = 0;
   readonly gid: number;
+  readonly logStream: import('node:stream').Readable | null;
   constructor(
     readonly child: import('node:child_process').ChildProcess,
     readonly uid: number,
@@ -241,6 +246,7 @@ class NamespaceHandle implements SandboxHandle {
     private readonly onGone: () => void,
   ) {
     this.gid = uid;
+    this.logStream = (child.stdio[LOG_FD] as import('node:stream').Readable | null | undefined) ?? null;
   }
 
   setLimits(limits: SandboxLimits): void {

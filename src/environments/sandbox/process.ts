@@ -33,6 +33,7 @@ function tree(pid: number, out: number[], depth = 0): number[] {
 export class ProcessDriver implements SandboxDriver {
   readonly name = 'process' as const;
   readonly verifiesPeers = false;
+  readonly logFd = 3;
   private readonly handles = new Set<ProcessHandle>();
   private timer: NodeJS.Timeout | null = null;
   private readonly setpriv = findExecutable('setpriv');
@@ -53,7 +54,8 @@ export class ProcessDriver implements SandboxDriver {
 
   launch(spec: LaunchSpec): SandboxHandle {
     const cmd = this.setpriv ? [this.setpriv, '--pdeathsig', 'KILL', '--', ...spec.command] : spec.command;
-    const child = spawn(cmd[0]!, cmd.slice(1), { env: spec.env, cwd: spec.cwd, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const stdio: Array<'pipe'> = spec.framedLog ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'];
+    const child = spawn(cmd[0]!, cmd.slice(1), { env: spec.env, cwd: spec.cwd, stdio, detached: true });
     const h = new ProcessHandle(child, spec.limits, () => this.handles.delete(h));
     this.handles.add(h);
     if (!this.timer) {
@@ -76,7 +78,10 @@ class ProcessHandle implements SandboxHandle {
   private peakKB = 0;
   private oom = false;
   private destroying: Promise<void> | null = null;
-  constructor(readonly child: ChildProcess, private limits: SandboxLimits, private readonly onGone: () => void) {}
+  readonly logStream: import('node:stream').Readable | null;
+  constructor(readonly child: ChildProcess, private limits: SandboxLimits, private readonly onGone: () => void) {
+    this.logStream = (child.stdio[3] as import('node:stream').Readable | null | undefined) ?? null;
+  }
 
   poll(): void {
     const pid = this.child.pid;

@@ -28,10 +28,18 @@ export interface LaunchSpec {
   cwd?: string;
   /** Apply the CPU limit only later (init runs at full speed, as Lambda's init boost). */
   deferCpuLimit: boolean;
+  /**
+   * Give the runtime a framed log descriptor (the shipped runtimes: one log event per record,
+   * newlines kept, as Lambda's telemetry descriptor). Its number is the driver's `logFd`, passed
+   * to the runtime as _STRATUS_LOG_FD in `env` by the caller.
+   */
+  framedLog?: boolean;
 }
 
 export interface SandboxHandle {
   readonly child: ChildProcess;
+  /** The framed log descriptor's read end, when launched with `framedLog`. */
+  readonly logStream: import('node:stream').Readable | null;
   /** The uid/gid the environment runs (or will drop to) under; null for the process driver. */
   readonly uid: number | null;
   readonly gid: number | null;
@@ -62,6 +70,8 @@ export interface SandboxDriver {
   readonly name: 'namespace' | 'process';
   /** True when connections to the Runtime API can be checked against the env's uid. */
   readonly verifiesPeers: boolean;
+  /** The descriptor number a runtime launched with `framedLog` finds its framed log pipe at. */
+  readonly logFd: number;
   describe(): SandboxDescription;
   launch(spec: LaunchSpec): SandboxHandle;
   stop(): Promise<void>;
