@@ -63,6 +63,9 @@ describe('Lambda API: errors in AWS shape', () => {
     await fails(lambda.send(new CreateFunctionCommand(base({ Description: 'd'.repeat(257) }))), 'ValidationException', 400, /at 'description'/);
     await fails(lambda.send(new CreateFunctionCommand(base({ Environment: { Variables: { '1bad': 'x' } } }))), 'ValidationException', 400, /environment.variables/);
     await fails(lambda.send(new CreateFunctionCommand(base({ MemorySize: 64, Timeout: 0 }))), 'ValidationException', 400, /^2 validation errors detected: /);
+    await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists', Qualifier: 'bad!q' })), 'ValidationException', 400,
+      /^1 validation error detected: Value 'bad!q' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: \(\|\[a-zA-Z0-9\$_-\]\+\)$/);
+    await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists', Qualifier: 'q'.repeat(129) })), 'ValidationException', 400, /at 'qualifier'.*length less than or equal to 128/);
   });
 
   test('InvalidParameterValueException: Lambda\'s semantic refusals', async () => {
