@@ -19,6 +19,7 @@ describe('the mount table of a namespace environment', () => {
     ].join('\n'));
     // The environment's passwd goes first, while its file under /tmp is still the host's.
     assert.match(mountTable(512, [], '/tmp/etc dir/passwd-7'), /^\/tmp\/etc\\040dir\/passwd-7 \/etc\/passwd none bind,ro 0 0\nstratus-tmp \/tmp /);
+    assert.match(mountTable(512, [], undefined, '/usr/bin/bash'), /^\/usr\/bin\/bash \/bin\/sh none bind,ro 0 0\nstratus-tmp \/tmp /);
   });
 });
 

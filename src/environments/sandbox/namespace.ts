@@ -27,10 +27,13 @@ function fstabPath(p: string): string {
  * (KEPT_FD..), a tmpfs /dev/shm, the kept paths under it. The tmpfs sources are named so that
  * `mount -a` never takes them for the host's own tmpfs mounts (it skips what looks mounted).
  */
-export function mountTable(ephemeralMB: number, kept: readonly string[], passwdFile?: string): string {
+export function mountTable(ephemeralMB: number, kept: readonly string[], passwdFile?: string, shell?: string): string {
   const lines: string[] = [];
   // Before /tmp is hidden (the file may be under it): /etc/passwd with the environment's user.
   if (passwdFile) lines.push(`${fstabPath(passwdFile)} /etc/passwd none bind,ro 0 0`);
+  // /bin/sh is bash in Lambda's Amazon Linux 2023 (bootstraps written for it use `set -o
+  // pipefail` and `source` under #!/bin/sh), dash on Debian hosts: here it is the host's bash.
+  if (shell) lines.push(`${fstabPath(shell)} /bin/sh none bind,ro 0 0`);
   lines.push(`stratus-tmp /tmp tmpfs size=${ephemeralMB}m,mode=1777,nosuid,nodev 0 0`);
   const bind = (under: string) => kept.forEach((p, i) => {
     if (isUnder(p, under)) lines.push(`/proc/self/fd/${i + KEPT_FD} ${fstabPath(p)} none bind,X-mount.mkdir 0 0`);
@@ -93,6 +96,8 @@ export class NamespaceDriver implements SandboxDriver {
   /** Per-uid copies of the host's /etc/passwd with that uid's entry (see `passwdFor`). */
   private etcDir: string | null = null;
   private hostPasswd: string | null = null;
+  /** What is bound over /bin/sh inside environments (the host's bash), or null. */
+  private readonly shell: string | null;
 
   constructor() {
     this.tree = new CgroupTree();
@@ -101,6 +106,7 @@ export class NamespaceDriver implements SandboxDriver {
       sh: findExecutable('sh')!, setpriv: findExecutable('setpriv')!, unshare: findExecutable('unshare')!, mount: findExecutable('mount')!,
       bash: findExecutable('bash'),
     };
+    this.shell = this.bins.bash && fs.existsSync('/bin/sh') ? this.bins.bash : null;
   }
 
   async init(): Promise<number> {
@@ -168,7 +174,7 @@ export class NamespaceDriver implements SandboxDriver {
     let child: import('node:child_process').ChildProcess;
     let table: number | undefined;
     try {
-      table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined));
+      table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined));
       child = spawn(b.sh, ['-c', outer, 'stratus-launch', inner, ...cg.procsFiles()], {
         env: spec.env, stdio: ['pipe', 'pipe', 'pipe', table, spec.framedLog ? 'pipe' : 'ignore'],
       });
@@ -194,10 +200,6 @@ export class NamespaceDriver implements SandboxDriver {
     // -c: the bind sources are /proc/self/fd/N, which must not be resolved to their (hidden) paths.
     lines.push(`${this.bins.mount} -a -c -T /proc/self/fd/${TABLE_FD} || exit 126`);
     lines.push(`exec ${TABLE_FD}<&-` + (spec.framedLog ? '' : ` ${LOG_FD}<&-`) + kept.map((_, i) => ` ${i + KEPT_FD}<&-`).join(''));
-    // /bin/sh is bash in Lambda's Amazon Linux 2023 (bootstraps written for it use `set -o
-    // pipefail` and `source` under #!/bin/sh), dash on Debian hosts: in the environment's mount
-    // namespace it is bash where the host has one. Not a reason to refuse the environment.
-    if (this.bins.bash) lines.push(`${this.bins.mount} --bind ${sq(this.bins.bash)} /bin/sh 2>/dev/null || :`);
     lines.push(`ulimit -n ${FD_LIMIT} || exit 126`);
     if (spec.cwd) lines.push(`cd ${sq(spec.cwd)} || exit 126`);
     // From here on, what this sh itself would print ("Killed" when the runtime dies of a signal)
