@@ -155,7 +155,9 @@ export class Environment implements RuntimeApiHandler {
       env.logs = new LogWriter(o.deps.logSink, o.deps.clock, env.handle.child.stdout, env.handle.child.stderr, env.handle.logStream);
     }
     env.logs.setStream(o.target.logGroupName, stream);
-    env.logs.begin(false);
+    // The init phase's lines are kept for a tail: an init that fails shows them in the first
+    // invocation's LogResult (invoke's begin() starts a new window when it succeeds).
+    env.logs.begin(true);
     env.systemLine(env.sys.initStart(o.target.config.runtime, o.deps.region, o.deps.clock.now()));
     env.api.expectedUid = o.deps.driver.verifiesPeers ? env.handle.uid : null;
     env.to('assign');
@@ -180,6 +182,9 @@ export class Environment implements RuntimeApiHandler {
   }
 
   get logStream(): string | null { return this.logs?.streamName ?? null; }
+
+  /** The last 4 KB of what the init phase logged (for an init that failed). */
+  takeInitTail(): string | undefined { return this.logs?.takeTail(); }
 
   private systemLine(line: string | null): void {
     if (line !== null) this.logs.system(line);

@@ -229,8 +229,14 @@ class Service implements StratusExecutionService {
     ].filter((l): l is string => l !== null);
     const stream = env.logStream;
     if (stream) this.opts.logSink.write(t.logGroupName, stream, lines.map((message) => ({ timestamp: now, message })));
+    // The tail shows why the init failed (its error lines, INIT_REPORT), then START..REPORT.
+    const initTail = env.takeInitTail() ?? '';
     env.destroy();
-    const tail = inv.wantLogTail ? lines.join('').slice(-4096) : undefined;
+    let tail: string | undefined;
+    if (inv.wantLogTail) {
+      const b = Buffer.from(initTail + lines.join(''));
+      tail = b.length <= 4096 ? b.toString() : b.subarray(b.length - 4096).toString();
+    }
     return {
       status: 'error', payload, errorType, durationMs: 0, billedDurationMs: billedMs(0, initMs), maxMemoryUsedMB: 0, initDurationMs: initMs, coldStart: true, logTail: tail,
     };

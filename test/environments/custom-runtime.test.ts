@@ -135,10 +135,14 @@ sleep 5
 
   test('runtime that exits during init: Runtime.ExitError', async () => {
     const key = fx.code({ bootstrap: { text: '#!/bin/bash\necho "boom" >&2\nexit 2\n', mode: 0o755 } });
-    const o = await fx.svc.execute(fx.target(key, FAST, 'initexit'), invocation('{}'));
+    const inv = invocation('{}');
+    const o = await fx.svc.execute(fx.target(key, FAST, 'initexit'), inv);
     assert.equal(o.errorType, 'Runtime.ExitError');
     assert.equal(JSON.parse(o.payload.toString()).errorMessage, 'Error: Runtime exited with error: exit status 2');
     assert.match(fx.sink.text(), /boom\n/);
+    // The invocation's log tail shows why: the init phase's output and INIT_REPORT, then START..REPORT.
+    assert.match(o.logTail!, new RegExp(`^INIT_START [^\n]*\nboom\nINIT_REPORT Init Duration: [\\d.]+ ms\tPhase: init\tStatus: error\tError Type: Runtime.ExitError\n` +
+      `START RequestId: ${inv.requestId} Version: \\$LATEST\nEND RequestId: ${inv.requestId}\nREPORT RequestId: ${inv.requestId}\t`));
   });
 
   test('response over 6 MB: Function.ResponseSizeTooLarge', async () => {
