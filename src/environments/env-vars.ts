@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { RESERVED_ENV_KEYS } from '../core/env.js';
 import type { ExecutionTarget } from '../ports/execution.js';
 import type { RuntimeFamily } from './runtimes.js';
@@ -66,25 +65,7 @@ export function functionEnv(t: ExecutionTarget, o: {
     env.AWS_LAMBDA_LOG_LEVEL = c.loggingConfig.applicationLogLevel ?? 'INFO';
   }
   env.AWS_LAMBDA_RUNTIME_API = o.runtimeApi;
-  Object.assign(env, sessionCredentials());
   env.LAMBDA_TASK_ROOT = o.taskRoot;
   env.LAMBDA_RUNTIME_DIR = o.runtimeDir;
   return env;
-}
-
-const KEY_ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-/**
- * The execution role's temporary credentials, as Lambda puts them in every environment
- * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN): an SDK's default credential
- * chain finds them first. Stratus has no IAM, so these are fresh random values per environment in
- * the shapes of STS session credentials: Stratus's own APIs accept any signature, AWS refuses them.
- */
-export function sessionCredentials(): { AWS_ACCESS_KEY_ID: string; AWS_SECRET_ACCESS_KEY: string; AWS_SESSION_TOKEN: string } {
-  const id = [...randomBytes(16)].map((b) => KEY_ID_CHARS[b % 32]).join('');
-  return {
-    AWS_ACCESS_KEY_ID: `ASIA${id}`,
-    AWS_SECRET_ACCESS_KEY: randomBytes(30).toString('base64'),
-    AWS_SESSION_TOKEN: randomBytes(192).toString('base64'),
-  };
 }
