@@ -316,7 +316,10 @@ def _take_frame_fd():
         return -1
     import stat
 
-    return fd if fd >= 3 and (stat.S_ISSOCK(mode) or stat.S_ISFIFO(mode)) else -1
+    if fd < 3 or not (stat.S_ISSOCK(mode) or stat.S_ISFIFO(mode)):
+        return -1
+    os.set_inheritable(fd, False)  # the function's child processes do not get it
+    return fd
 
 
 _FRAME_FD = _take_frame_fd()

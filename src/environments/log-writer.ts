@@ -22,12 +22,63 @@ class Channel {
   decoder = new StringDecoder('utf8');
   partial = '';
   fd: number | null = null;
-  /** Framed channel (the runtime's log descriptor): bytes of an incomplete frame. */
-  frames: Buffer | null = null;
+  /** Framed channel (the runtime's log descriptor): where its parser stands. */
+  frames: FrameParser | null = null;
   constructor(readonly stream: Readable | null, framed = false) {
-    if (framed) this.frames = Buffer.alloc(0);
+    if (framed) this.frames = new FrameParser();
     const h = (stream as unknown as { _handle?: { fd?: number } } | null)?._handle;
     if (h && typeof h.fd === 'number' && h.fd >= 0) this.fd = h.fd;
+  }
+}
+
+/**
+ * Reads frames as a stream: a header, then the body, kept only up to `MAX_LINE_BYTES` (what one
+ * event can hold; the rest of a longer record is counted through, never stored), so a record of
+ * any size costs bounded memory and linear time. Anything that is not a frame ends the channel:
+ * a descriptor the function wrote garbage to is not resynchronised.
+ */
+class FrameParser {
+  private header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private headerFill = 0;
+  /** Body bytes of the current frame still to come; -1 between frames. */
+  private left = -1;
+  private ts = 0;
+  private parts: Buffer[] = [];
+  private kept = 0;
+  dead = false;
+
+  /** Feeds a chunk; calls `record` with each complete record's text (at most MAX_LINE_BYTES of it). */
+  feed(chunk: Buffer, record: (ts: number, text: string) => void): void {
+    let p = 0;
+    while (p < chunk.length && !this.dead) {
+      if (this.left < 0) {
+        const n = Math.min(FRAME_HEADER_BYTES - this.headerFill, chunk.length - p);
+        chunk.copy(this.header, this.headerFill, p, p + n);
+        this.headerFill += n;
+        p += n;
+        if (this.headerFill < FRAME_HEADER_BYTES) return;
+        this.headerFill = 0;
+        if (this.header.readUInt32BE(0) !== FRAME_TYPE_TEXT) { this.dead = true; return; }
+        this.left = this.header.readUInt32BE(4);
+        this.ts = Number(this.header.readBigUInt64BE(8) / 1000n);
+        this.parts = [];
+        this.kept = 0;
+      }
+      const n = Math.min(this.left, chunk.length - p);
+      const keep = Math.min(n, MAX_LINE_BYTES - this.kept);
+      if (keep > 0) {
+        this.parts.push(chunk.subarray(p, p + keep));
+        this.kept += keep;
+      }
+      p += n;
+      this.left -= n;
+      if (this.left === 0) {
+        this.left = -1;
+        const body = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.kept);
+        this.parts = [];
+        record(this.ts, body.toString('utf8'));
+      }
+    }
   }
 }
 
@@ -141,24 +192,11 @@ export class LogWriter {
   }
 
   private onFrames(ch: Channel, chunk: Buffer): void {
-    let buf = ch.frames!.length ? Buffer.concat([ch.frames!, chunk]) : chunk;
     const events: LogEvent[] = [];
-    while (buf.length >= FRAME_HEADER_BYTES) {
-      if (buf.readUInt32BE(0) !== FRAME_TYPE_TEXT) { buf = Buffer.alloc(0); break; } // not frames: nothing to recover
-      const len = buf.readUInt32BE(4);
-      if (buf.length < FRAME_HEADER_BYTES + len) break;
-      const ts = Number(buf.readBigUInt64BE(8) / 1000n);
-      let text = buf.toString('utf8', FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + len);
-      buf = buf.subarray(FRAME_HEADER_BYTES + len);
-      if (!this.stream || this.truncated) continue;
-      if (!text.endsWith('\n')) text += '\n';
-      while (text.length > MAX_LINE_BYTES && !this.truncated) {
-        this.line(events, ts, text.slice(0, MAX_LINE_BYTES) + '\n');
-        text = text.slice(MAX_LINE_BYTES);
-      }
-      this.line(events, ts, text);
-    }
-    ch.frames = buf.length ? Buffer.from(buf) : Buffer.alloc(0);
+    ch.frames!.feed(chunk, (ts, text) => {
+      if (!this.stream || this.truncated) return;
+      this.line(events, ts, text.endsWith('\n') ? text : `${text}\n`);
+    });
     if (events.length) this.emit(events);
   }
 

@@ -11,10 +11,10 @@ describe('the mount table of a namespace environment', () => {
     const t = mountTable(512, ['/tmp/a dir/code', '/srv/not-hidden', '/dev/shm/x', '/tmp/tab\there\\back']);
     assert.equal(t, [
       'stratus-tmp /tmp tmpfs size=512m,mode=1777,nosuid,nodev 0 0',
-      '/proc/self/fd/5 /tmp/a\\040dir/code none bind,X-mount.mkdir 0 0',
-      '/proc/self/fd/8 /tmp/tab\\011here\\134back none bind,X-mount.mkdir 0 0',
+      '/proc/self/fd/4 /tmp/a\\040dir/code none bind,X-mount.mkdir 0 0',
+      '/proc/self/fd/7 /tmp/tab\\011here\\134back none bind,X-mount.mkdir 0 0',
       'stratus-shm /dev/shm tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
-      '/proc/self/fd/7 /dev/shm/x none bind,X-mount.mkdir 0 0',
+      '/proc/self/fd/6 /dev/shm/x none bind,X-mount.mkdir 0 0',
       '',
     ].join('\n'));
     // The environment's passwd goes first, while its file under /tmp is still the host's.

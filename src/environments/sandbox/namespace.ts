@@ -9,12 +9,14 @@ import { UidAllocator } from './uids.js';
 
 export const FD_LIMIT = 1024;
 const SHM_MB = 64;
-/** The launcher's fd holding the mount table (the spawn's 4th stdio entry). */
+/** The launcher's fd holding the mount table (the spawn's 4th stdio entry), then the kept paths'. */
 const TABLE_FD = 3;
-/** The framed log pipe (LaunchSpec.framedLog), kept open through to the runtime. */
-const LOG_FD = 4;
-/** The kept paths' fds, opened by the inner script and closed once mounted. */
-const KEPT_FD = LOG_FD + 1;
+const KEPT_FD = TABLE_FD + 1;
+/**
+ * The framed log pipe (LaunchSpec.framedLog), kept open through to the runtime: past the
+ * single-digit fds the inner script (dash) works with, which all stay free for kept paths.
+ */
+const LOG_FD = 10;
 
 /** A path in a mount table (fstab): whitespace and backslashes as octal escapes. */
 function fstabPath(p: string): string {
@@ -176,7 +178,8 @@ export class NamespaceDriver implements SandboxDriver {
     try {
       table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined));
       child = spawn(b.sh, ['-c', outer, 'stratus-launch', inner, ...cg.procsFiles()], {
-        env: spec.env, stdio: ['pipe', 'pipe', 'pipe', table, spec.framedLog ? 'pipe' : 'ignore'],
+        // fds 4-9 in between are /dev/null until the inner script uses or closes them.
+        env: spec.env, stdio: ['pipe', 'pipe', 'pipe', table, ...(spec.framedLog ? [...Array<'ignore'>(LOG_FD - 4).fill('ignore'), 'pipe' as const] : [])],
       });
     } catch (e) {
       void cg.remove();
@@ -199,7 +202,8 @@ export class NamespaceDriver implements SandboxDriver {
     kept.forEach((p, i) => lines.push(`exec ${i + KEPT_FD}<${sq(p)} || exit 126`));
     // -c: the bind sources are /proc/self/fd/N, which must not be resolved to their (hidden) paths.
     lines.push(`${this.bins.mount} -a -c -T /proc/self/fd/${TABLE_FD} || exit 126`);
-    lines.push(`exec ${TABLE_FD}<&-` + (spec.framedLog ? '' : ` ${LOG_FD}<&-`) + kept.map((_, i) => ` ${i + KEPT_FD}<&-`).join(''));
+    // Every single-digit fd past stderr: the table, the kept paths, the /dev/null fillers.
+    lines.push('exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&-');
     lines.push(`ulimit -n ${FD_LIMIT} || exit 126`);
     if (spec.cwd) lines.push(`cd ${sq(spec.cwd)} || exit 126`);
     // From here on, what this sh itself would print ("Killed" when the runtime dies of a signal)
@@ -248,7 +252,7 @@ class NamespaceHandle implements SandboxHandle {
     private readonly onGone: () => void,
   ) {
     this.gid = uid;
-    this.logStream = (child.stdio[LOG_FD] as import('node:stream').Readable | null | undefined) ?? null;
+    this.logStream = ((child.stdio as unknown as Array<import('node:stream').Readable | null | undefined>)[LOG_FD]) ?? null;
   }
 
   setLimits(limits: SandboxLimits): void {

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { FRAME_HEADER_BYTES, FRAME_TYPE_TEXT, LOG_CAP_BYTES, LogWriter, MAX_LINE_BYTES } from '../../src/environments/log-writer.js';
+import type { LogEvent } from '../../src/ports/logs.js';
+
+function frame(text: string | Buffer, length?: number): Buffer {
+  const body = typeof text === 'string' ? Buffer.from(text) : text;
+  const h = Buffer.alloc(FRAME_HEADER_BYTES);
+  h.writeUInt32BE(FRAME_TYPE_TEXT, 0);
+  h.writeUInt32BE(length ?? body.length, 4);
+  h.writeBigUInt64BE(1_700_000_000_123_456n, 8);
+  return Buffer.concat([h, body]);
+}
+
+function writer() {
+  const events: LogEvent[] = [];
+  const frames = new PassThrough();
+  const w = new LogWriter({ write: (_g, _s, e) => { events.push(...e); } }, { now: () => 1 }, null, null, frames);
+  w.setStream('/g', 's');
+  w.begin(false);
+  return { events, frames, w };
+}
+
+const settle = () => new Promise((r) => setImmediate(r));
+
+test('framed log records: one event each, newlines kept, split anywhere, UTF-8 intact', async () => {
+  const { events, frames } = writer();
+  const all = Buffer.concat([frame('a\nb'), frame('héllo ✓\n'), frame('')]);
+  for (let i = 0; i < all.length; i++) frames.write(all.subarray(i, i + 1));
+  await settle();
+  assert.deepEqual(events.map((e) => e.message), ['a\nb\n', 'héllo ✓\n', '\n']);
+  assert.equal(events[0]!.timestamp, 1_700_000_000_123);
+});
+
+test('a huge record costs bounded memory and linear time: its first 256 KB are logged', async () => {
+  const { events, frames } = writer();
+  const size = 64 * 1024 * 1024;
+  const chunk = Buffer.alloc(64 * 1024, 0x78);
+  const t0 = performance.now();
+  frames.write(frame(Buffer.alloc(0), size));
+  for (let n = 0; n < size; n += chunk.length) frames.write(chunk);
+  frames.write(frame('after'));
+  await settle();
+  const ms = performance.now() - t0;
+  assert.equal(events.length, 2);
+  assert.equal(events[0]!.message.length, MAX_LINE_BYTES + 1);
+  assert.equal(events[1]!.message, 'after\n');
+  assert.ok(ms < 5000, `${ms} ms for 64 MB`);
+  assert.ok(LOG_CAP_BYTES >= MAX_LINE_BYTES);
+});
+
+test('what is not a frame ends the channel; the other channels go on', async () => {
+  const { events, frames } = writer();
+  frames.write(frame('ok'));
+  frames.write(Buffer.from('garbage that is not a frame header at all'));
+  frames.write(frame('never'));
+  await settle();
+  assert.deepEqual(events.map((e) => e.message), ['ok\n']);
+});
