@@ -231,7 +231,7 @@ export class Environment implements RuntimeApiHandler {
       errorType: FunctionErrorTypes.timedOut,
       payload: Buffer.from(JSON.stringify({ errorType: FunctionErrorTypes.timedOut, errorMessage: `Init timed out after ${(INIT_TIMEOUT_MS / 1000).toFixed(2)} seconds` })),
     };
-    this.logs.system(`INIT_REPORT Init Duration: ${INIT_TIMEOUT_MS.toFixed(2)} ms\tPhase: init\tStatus: timeout\n`);
+    this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'timeout', durationMs: INIT_TIMEOUT_MS }));
     this.kill();
   }
 
@@ -363,7 +363,7 @@ export class Environment implements RuntimeApiHandler {
     this.settle(c);
     if (c.done) return;
     const sec = this.target.config.timeout;
-    this.logs.system(timeoutLogLine(new Date(this.deps.clock.now()), c.requestId, sec));
+    this.systemLine(this.sys.text(timeoutLogLine(new Date(this.deps.clock.now()), c.requestId, sec)));
     this.killReason = { errorType: FunctionErrorTypes.timedOut, exit: 'timeout' };
     this.finish(c, 'error', Buffer.from(JSON.stringify(timeoutPayload(c.requestId, sec))), FunctionErrorTypes.timedOut, { reportStatus: 'timeout', dying: true });
     this.kill();
@@ -485,7 +485,7 @@ export class Environment implements RuntimeApiHandler {
       const { payload, errorType } = errorFromRuntime(req, body);
       this.initFailure = { errorType, payload };
       const ms = performance.now() - this.initStartHr;
-      this.logs.system(`INIT_REPORT Init Duration: ${ms.toFixed(2)} ms\tPhase: init\tStatus: error\tError Type: ${errorType}\n`);
+      this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'error', errorType, durationMs: ms }));
       this.kill();
     });
   }
@@ -507,14 +507,14 @@ export class Environment implements RuntimeApiHandler {
         errorType: r?.errorType ?? errorType,
         payload: Buffer.from(JSON.stringify(runtimeExitPayload(undefined, r?.errorType ?? errorType, reason ? 'signal: killed' : exit))),
       };
-      if (!this.initFailure) this.logs.system(`INIT_REPORT Init Duration: ${(performance.now() - this.initStartHr).toFixed(2)} ms\tPhase: init\tStatus: error\tError Type: ${f.errorType}\n`);
+      if (!this.initFailure) this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'error', errorType: f.errorType, durationMs: performance.now() - this.initStartHr }));
       this.initDone({ ok: false, initDurationMs: performance.now() - this.initStartHr, errorType: f.errorType, payload: f.payload });
     }
     const c = this.cur;
     if (c && !c.done) {
       const et = reason?.errorType === 'Retired' ? FunctionErrorTypes.exit : errorType;
       const text = reason ? 'signal: killed' : exit;
-      this.logs.system(`RequestId: ${c.requestId} Error: Runtime exited with error: ${text}\n${et}\n`);
+      this.systemLine(this.sys.text(`RequestId: ${c.requestId} Error: Runtime exited with error: ${text}\n${et}\n`));
       this.finish(c, 'error', Buffer.from(JSON.stringify(runtimeExitPayload(c.requestId, et, text))), et, { reportStatus: 'error', dying: true });
     }
     this.destroy();

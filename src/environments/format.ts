@@ -73,6 +73,26 @@ export class SystemLog {
     });
   }
 
+  /** INIT_REPORT of an init that failed or timed out (a successful init has none in text). */
+  initReport(now: number, r: { status: 'error' | 'timeout'; errorType?: string; durationMs: number }): string | null {
+    if (!this.json) {
+      return `INIT_REPORT Init Duration: ${r.durationMs.toFixed(2)} ms\tPhase: init\tStatus: ${r.status}` +
+        (r.status === 'error' && r.errorType ? `\tError Type: ${r.errorType}` : '') + '\n';
+    }
+    const record: Record<string, unknown> = { initializationType: 'on-demand', phase: 'init', status: r.status };
+    if (r.status === 'error' && r.errorType) record.errorType = r.errorType;
+    record.metrics = { durationMs: ms3(r.durationMs) };
+    return this.record(now, 'platform.initReport', record);
+  }
+
+  /**
+   * The text lines Lambda writes when an invocation times out or its runtime exits. With JSON
+   * system logs their facts are in the platform.report record (status, errorType): none.
+   */
+  text(line: string): string | null {
+    return this.json ? null : line;
+  }
+
   report(r: ReportFields, now: number): string | null {
     if (!this.json) {
       let line = reportLine(r);

@@ -134,3 +134,31 @@ def handler(event, context):
     assert.ok(lines.some((l) => /^\[WARNING\]\t\S+Z\t\S+\tmulti\nline\n$/.test(l)), lines.join('|'));
   });
 });
+
+describe('JSON system logs when things go wrong', async () => {
+  const fx = await fixture({ prewarmPerRuntime: 0 });
+  after(() => fx.stop());
+  const json = { logFormat: 'JSON' as const, logGroup: null, applicationLogLevel: 'INFO', systemLogLevel: 'INFO' };
+  const records = (group: string) => fx.sink.events.filter((e) => e.group === group).map((e) => JSON.parse(e.e.message));
+
+  test('a timeout: every event is JSON; the report says timeout', async () => {
+    const key = fx.code({ 'index.js': 'exports.handler = async () => { await new Promise((r) => setTimeout(r, 5000)); };' });
+    const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256, timeout: 1, loggingConfig: json }, 'json-timeout');
+    const o = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(o.errorType, 'Sandbox.Timedout');
+    const report = records('/aws/lambda/json-timeout').find((r) => r.type === 'platform.report');
+    assert.equal(report.record.status, 'timeout');
+    assert.equal(report.record.metrics.billedDurationMs, 1000 + Math.ceil(report.record.metrics.initDurationMs));
+  });
+
+  test('an init failure: platform.initReport, every event JSON', async () => {
+    const key = fx.code({ 'index.js': 'require("./missing");' });
+    const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256, loggingConfig: json }, 'json-init');
+    const o = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(o.errorType, 'Runtime.ImportModuleError');
+    const init = records('/aws/lambda/json-init').find((r) => r.type === 'platform.initReport');
+    assert.equal(init.record.status, 'error');
+    assert.equal(init.record.errorType, 'Runtime.ImportModuleError');
+    assert.ok(init.record.metrics.durationMs > 0);
+  });
+});
