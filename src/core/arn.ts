@@ -1,5 +1,6 @@
 import { Errors } from './errors.js';
 import type { Locale } from './model.js';
+import { rules, violation } from './validation.js';
 
 /**
  * Function names, ARNs and qualifiers, as Lambda accepts them:
@@ -56,12 +57,19 @@ export function parseFunctionRef(input: string, locale?: Locale): FunctionRef {
   return ref;
 }
 
+/** The model's Qualifier (NumericLatestPublishedOrAliasQualifier): Invoke, GetFunction, ... */
+const QUALIFIER = /^[a-zA-Z0-9$_-]{1,128}$/;
+const QUALIFIER_PATTERN = '\\$(LATEST(\\.PUBLISHED)?)|[a-zA-Z0-9-_$]+';
+
 /**
  * Combines a FunctionName that may carry a qualifier with an explicit Qualifier parameter.
- * Lambda refuses the two when they disagree.
+ * Lambda refuses a Qualifier outside the model's constraints, and the two when they disagree.
  */
 export function resolveQualifier(ref: FunctionRef, qualifier: string | undefined): string | undefined {
   if (qualifier !== undefined && qualifier !== '') {
+    if (!QUALIFIER.test(qualifier)) {
+      violation(qualifier, 'qualifier', qualifier.length > 128 ? rules.maxLength(128) : rules.pattern(QUALIFIER_PATTERN));
+    }
     if (ref.qualifier !== undefined && ref.qualifier !== qualifier) {
       throw Errors.invalidParameter('The derived qualifier from the function name does not match the specified qualifier.');
     }

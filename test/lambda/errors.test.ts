@@ -64,7 +64,8 @@ describe('Lambda API: errors in AWS shape', () => {
     await fails(lambda.send(new CreateFunctionCommand(base({ Environment: { Variables: { '1bad': 'x' } } }))), 'ValidationException', 400, /environment.variables/);
     await fails(lambda.send(new CreateFunctionCommand(base({ MemorySize: 64, Timeout: 0 }))), 'ValidationException', 400, /^2 validation errors detected: /);
     await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists', Qualifier: 'bad!q' })), 'ValidationException', 400,
-      /^1 validation error detected: Value 'bad!q' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: \(\|\[a-zA-Z0-9\$_-\]\+\)$/);
+      /^1 validation error detected: Value 'bad!q' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: \\\$\(LATEST\(\\\.PUBLISHED\)\?\)\|\[a-zA-Z0-9-_\$\]\+$/);
+    await fails(lambda.send(new GetFunctionCommand({ FunctionName: 'exists', Qualifier: 'bad!q' })), 'ValidationException', 400, /at 'qualifier'/);
     await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists', Qualifier: 'q'.repeat(129) })), 'ValidationException', 400, /at 'qualifier'.*length less than or equal to 128/);
   });
 

@@ -184,10 +184,6 @@ async function invoke(deps: LambdaApiDeps, req: InvokeWire): Promise<RestRespons
   const logType = header(h['x-amz-log-type']) ?? 'None';
   if (!(LOG_TYPES as readonly string[]).includes(logType)) violation(logType, 'logType', rules.enumOf(LOG_TYPES));
   const qualifier = typeof req.query.Qualifier === 'string' && req.query.Qualifier !== '' ? req.query.Qualifier : undefined;
-  if (qualifier !== undefined) {
-    if (qualifier.length > 128) violation(qualifier, 'qualifier', rules.maxLength(128));
-    if (!/^[a-zA-Z0-9$_-]+$/.test(qualifier)) violation(qualifier, 'qualifier', rules.pattern('(|[a-zA-Z0-9$_-]+)'));
-  }
   const ir: InvokeRequest = {
     functionName: req.params.FunctionName!,
     payload: req.raw,
