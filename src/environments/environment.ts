@@ -183,8 +183,22 @@ export class Environment implements RuntimeApiHandler {
 
   get logStream(): string | null { return this.logs?.streamName ?? null; }
 
-  /** The last 4 KB of what the init phase logged (for an init that failed). */
-  takeInitTail(): string | undefined { return this.logs?.takeTail(); }
+  /**
+   * Logs the first invocation of an environment whose init failed (Lambda reports it as the
+   * init error: START, END, REPORT with the init's error) and returns its log tail: the last
+   * 4 KB of the init phase's lines (its error output, INIT_REPORT) and of these.
+   */
+  logFailedInit(inv: Invocation, errorType: string, initMs: number): string | undefined {
+    const now = this.deps.clock.now();
+    this.systemLine(this.sys.start(inv.requestId, this.target.version, now));
+    this.systemLine(this.sys.end(inv.requestId, now, { status: 'error', durationMs: 0, producedBytes: 0 }));
+    this.systemLine(this.sys.report({
+      requestId: inv.requestId, durationMs: 0, billedMs: billedMs(0, initMs), memorySizeMB: this.target.config.memorySize,
+      maxMemoryUsedMB: 0, initDurationMs: initMs, status: 'error', errorType,
+    }, now));
+    const tail = this.logs.takeTail();
+    return inv.wantLogTail ? tail : undefined;
+  }
 
   private systemLine(line: string | null): void {
     if (line !== null) this.logs.system(line);

@@ -5,7 +5,7 @@ import { Errors } from '../core/errors.js';
 import { systemClock, type Clock } from '../ports/clock.js';
 import type { ExecutionOutcome, ExecutionService, ExecutionTarget, Invocation } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
-import { billedMs, SystemLog } from './format.js';
+import { billedMs } from './format.js';
 import { Environment, type EnvDeps } from './environment.js';
 import { PrewarmPool } from './prewarm.js';
 import { familyOf, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
@@ -206,7 +206,7 @@ class Service implements StratusExecutionService {
       });
       slot.all.add(env);
       const init = await env.ready;
-      if (!init.ok) return this.initFailed(env, target, inv, init.initDurationMs, init.errorType!, init.payload!);
+      if (!init.ok) return this.initFailed(env, inv, init.initDurationMs, init.errorType!, init.payload!);
       if (refill) timer = setTimeout(refill, FIRST_INVOKE_REFILL_MS).unref();
       return await this.run(slot, env, inv, init.initDurationMs);
     } finally {
@@ -216,29 +216,11 @@ class Service implements StratusExecutionService {
   }
 
   /** The first invocation of an environment whose init failed: Lambda reports it as the init error. */
-  private initFailed(env: Environment, t: ExecutionTarget, inv: Invocation, initMs: number, errorType: string, payload: Buffer): ExecutionOutcome {
-    const now = this.deps.clock.now();
-    const sys = SystemLog.of(t.config.loggingConfig);
-    const lines = [
-      sys.start(inv.requestId, t.version, now),
-      sys.end(inv.requestId, now, { status: 'error', durationMs: 0, producedBytes: 0 }),
-      sys.report({
-        requestId: inv.requestId, durationMs: 0, billedMs: billedMs(0, initMs), memorySizeMB: t.config.memorySize, maxMemoryUsedMB: 0, initDurationMs: initMs,
-        status: 'error', errorType,
-      }, now),
-    ].filter((l): l is string => l !== null);
-    const stream = env.logStream;
-    if (stream) this.opts.logSink.write(t.logGroupName, stream, lines.map((message) => ({ timestamp: now, message })));
-    // The tail shows why the init failed (its error lines, INIT_REPORT), then START..REPORT.
-    const initTail = env.takeInitTail() ?? '';
+  private initFailed(env: Environment, inv: Invocation, initMs: number, errorType: string, payload: Buffer): ExecutionOutcome {
+    const logTail = env.logFailedInit(inv, errorType, initMs);
     env.destroy();
-    let tail: string | undefined;
-    if (inv.wantLogTail) {
-      const b = Buffer.from(initTail + lines.join(''));
-      tail = b.length <= 4096 ? b.toString() : b.subarray(b.length - 4096).toString();
-    }
     return {
-      status: 'error', payload, errorType, durationMs: 0, billedDurationMs: billedMs(0, initMs), maxMemoryUsedMB: 0, initDurationMs: initMs, coldStart: true, logTail: tail,
+      status: 'error', payload, errorType, durationMs: 0, billedDurationMs: billedMs(0, initMs), maxMemoryUsedMB: 0, initDurationMs: initMs, coldStart: true, logTail,
     };
   }
 
