@@ -68,23 +68,25 @@ class RuntimeClient {
 
   postError(id, error) {
     const r = toRapidResponse(error);
-    return this.postThenNext(`${PREFIX}invocation/${encodeURIComponent(id)}/error`,
-      `${JSON_HEADER}Lambda-Runtime-Function-Error-Type: ${headerValue(r.errorType)}\r\n`, JSON.stringify(r));
+    return this.postThenNext(errorPath(id), errorHeaders(r), JSON.stringify(r));
   }
 
   /** Posts an error without asking for the next invocation: the runtime exits after it. */
   postFinalError(id, error) {
     const r = toRapidResponse(error);
-    return this.conn.request('POST', `${PREFIX}invocation/${encodeURIComponent(id)}/error`,
-      `${JSON_HEADER}Lambda-Runtime-Function-Error-Type: ${headerValue(r.errorType)}\r\n`, JSON.stringify(r));
+    return this.conn.request('POST', errorPath(id), errorHeaders(r), JSON.stringify(r));
   }
 
   postInitError(error) {
     const r = toRapidResponse(error);
-    return this.conn.request('POST', `${PREFIX}init/error`,
-      `${JSON_HEADER}Lambda-Runtime-Function-Error-Type: ${headerValue(r.errorType)}\r\n`, JSON.stringify(r));
+    return this.conn.request('POST', `${PREFIX}init/error`, errorHeaders(r), JSON.stringify(r));
   }
 }
+
+const errorPath = (id) => `${PREFIX}invocation/${encodeURIComponent(id)}/error`;
+
+/** The header lines of an error post: JSON, and the error type Lambda reads from its header. */
+const errorHeaders = (r) => `${JSON_HEADER}Lambda-Runtime-Function-Error-Type: ${headerValue(r.errorType)}\r\n`;
 
 function parseJson(s, name) {
   if (s === undefined) return undefined;
