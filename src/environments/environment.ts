@@ -368,7 +368,7 @@ export class Environment implements RuntimeApiHandler {
     if (extra.streamed) outcome.streamed = true;
     if (!extra.dying && this.state === 'busy') this.to('complete');
     else if (!extra.dying && this.state === 'draining') { this.to('complete'); this.destroy(); }
-    this.lastUsed = this.deps.clock.now();
+    this.lastUsed = now;
     c.resolve(outcome);
   }
 

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** Lambda's exact texts: log lines, REPORT, runtime failure payloads. Pure functions. */
 
 export const MAX_RESPONSE_BYTES = 6291556;
@@ -9,19 +11,17 @@ export function logStreamName(now: Date, version: string, hex32: string): string
   return `${y}/${m}/${d}/[${version}]${hex32}`;
 }
 
-import { createHash } from 'node:crypto';
-
 /**
- * The first line of a new execution environment's log stream (Lambda: "INIT_START Runtime
- * Version: python:3.12.v14\tRuntime Version ARN: arn:aws:lambda:...::runtime:<sha256>").
+ * The runtime version and its ARN that the first line of a new execution environment's log
+ * stream names (Lambda: "INIT_START Runtime Version: python:3.12.v14\tRuntime Version ARN:
+ * arn:aws:lambda:...::runtime:<sha256>").
  * Stratus's runtimes have one version each (v1); custom runtimes run the function's own
  * bootstrap, named after the runtime identifier (provided:al2023.v1, provided:v1).
  */
-export function initStartLine(runtime: string | null | undefined, region: string): string {
+export function runtimeVersion(runtime: string | null | undefined, region: string): { version: string; arn: string } {
   const m = /^([a-z]+)(\d.*?)(?:\.x)?$/.exec(runtime ?? '') ?? /^(provided)\.?(.*)$/.exec(runtime ?? '');
   const version = m && m[2] ? `${m[1]}:${m[2]}.v1` : `${m?.[1] ?? (runtime || 'provided')}:v1`;
-  const arn = `arn:aws:lambda:${region}::runtime:${createHash('sha256').update(`stratus ${version}`).digest('hex')}`;
-  return `INIT_START Runtime Version: ${version}\tRuntime Version ARN: ${arn}\n`;
+  return { version, arn: `arn:aws:lambda:${region}::runtime:${createHash('sha256').update(`stratus ${version}`).digest('hex')}` };
 }
 
 /** What the system log lines need of a function's LoggingConfig. */
@@ -56,9 +56,9 @@ export class SystemLog {
   }
 
   initStart(runtime: string | null | undefined, region: string, now: number): string | null {
-    if (!this.json) return initStartLine(runtime, region);
-    const m = /^INIT_START Runtime Version: (\S+)\tRuntime Version ARN: (\S+)/.exec(initStartLine(runtime, region))!;
-    return this.record(now, 'platform.initStart', { initializationType: 'on-demand', phase: 'init', runtimeVersion: m[1], runtimeVersionArn: m[2] });
+    const { version, arn } = runtimeVersion(runtime, region);
+    if (!this.json) return `INIT_START Runtime Version: ${version}\tRuntime Version ARN: ${arn}\n`;
+    return this.record(now, 'platform.initStart', { initializationType: 'on-demand', phase: 'init', runtimeVersion: version, runtimeVersionArn: arn });
   }
 
   start(requestId: string, version: string, now: number): string | null {
