@@ -37,6 +37,23 @@ export interface StratusConfig {
    * caller). Needs a driver that gives environments their own uids to tell them apart.
    */
   sandboxApiAccess: 'restricted' | 'full';
+  /**
+   * The credentials functions find in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN,
+   * where Lambda puts the execution role's: 'session' (fresh placeholder session credentials per
+   * environment, which Stratus's APIs accept and AWS refuses), 'none' (no variables: an SDK's
+   * credential chain goes on to what the host offers, such as an EC2 instance role) or 'host'
+   * (the server's own AWS_* credential variables, given to every function).
+   */
+  functionCredentials: FunctionCredentials;
+}
+
+export const FUNCTION_CREDENTIALS = ['session', 'none', 'host'] as const;
+export type FunctionCredentials = (typeof FUNCTION_CREDENTIALS)[number];
+
+function functionCredentialsFrom(value: string | undefined): FunctionCredentials {
+  if (value === undefined || value === '') return 'session';
+  if ((FUNCTION_CREDENTIALS as readonly string[]).includes(value)) return value as FunctionCredentials;
+  throw new Error(`STRATUS_FUNCTION_CREDENTIALS must be one of ${FUNCTION_CREDENTIALS.join(', ')}, not "${value}"`);
 }
 
 export function defaultConfig(): StratusConfig {
@@ -62,5 +79,6 @@ export function defaultConfig(): StratusConfig {
     asyncTimeScale: env.STRATUS_ASYNC_TIME_SCALE ? Number(env.STRATUS_ASYNC_TIME_SCALE) : 1,
     codeStorageLimitBytes: 75 * 1024 * 1024 * 1024,
     sandboxApiAccess: env.STRATUS_SANDBOX_API_ACCESS === 'full' ? 'full' : 'restricted',
+    functionCredentials: functionCredentialsFrom(env.STRATUS_FUNCTION_CREDENTIALS),
   };
 }

@@ -61,11 +61,13 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
   const logStore = new SqlLogStore(sql);
   const logService = createLogService(logStore, clock);
   const codeCache = new CodeCache(config.dataDir, blobs);
+  let url = '';
   const execution = await createExecutionService({
     config,
     logSink: logService,
     codeDirFor: (key: string) => codeCache.dirFor(key),
     clock,
+    serviceUrl: () => url,
   });
   const leases = new LocalLeases(config.accountConcurrency);
   const snapshot = new MemorySnapshot(functions, (name) => {
@@ -110,7 +112,6 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
   const http = createHttpServer(config.sandboxApiAccess === 'full' ? {} : { fromEnvironment: (r, l) => execution.fromEnvironment(r, l) });
   const jsonTargets = new JsonTargetRouter();
   const targets = new ArnTargetDispatcher();
-  let url = '';
 
   const ctx: ModuleContext = {
     config, locale, clock, sql, blobs, changes, functions, snapshot, logStore, logSink: logService, execution,

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import type { FunctionCredentials } from '../app/config.js';
 import { RESERVED_ENV_KEYS } from '../core/env.js';
 import type { ExecutionTarget } from '../ports/execution.js';
 import type { RuntimeFamily } from './runtimes.js';
@@ -33,6 +35,8 @@ export const RESERVED = RESERVED_ENV_KEYS;
  */
 export function functionEnv(t: ExecutionTarget, o: {
   family: RuntimeFamily; region: string; runtimeApi: string; taskRoot: string; runtimeDir: string; logStream: string;
+  /** What an AWS SDK in the function needs to reach Stratus (`awsClientVars`). */
+  client?: AwsClientVars;
 }): Record<string, string> {
   const c = t.config;
   const env: Record<string, string> = {
@@ -46,6 +50,7 @@ export function functionEnv(t: ExecutionTarget, o: {
   // function may set its own (unreserved keys). No daemon listens there on a Stratus host.
   env.AWS_XRAY_CONTEXT_MISSING = 'LOG_ERROR';
   env.AWS_XRAY_DAEMON_ADDRESS = `${XRAY_DAEMON_IP}:${XRAY_DAEMON_PORT}`;
+  if (o.client) Object.assign(env, o.client.endpoints);
   for (const k in c.environment) if (!RESERVED.has(k)) env[k] = c.environment[k]!;
   env._HANDLER = c.handler ?? '';
   env._AWS_XRAY_DAEMON_ADDRESS = XRAY_DAEMON_IP;
@@ -65,7 +70,63 @@ export function functionEnv(t: ExecutionTarget, o: {
     env.AWS_LAMBDA_LOG_LEVEL = c.loggingConfig.applicationLogLevel ?? 'INFO';
   }
   env.AWS_LAMBDA_RUNTIME_API = o.runtimeApi;
+  if (o.client) Object.assign(env, o.client.credentials);
   env.LAMBDA_TASK_ROOT = o.taskRoot;
   env.LAMBDA_RUNTIME_DIR = o.runtimeDir;
   return env;
+}
+
+/**
+ * The services Stratus serves, by the names of their AWS_ENDPOINT_URL_<SERVICE> variables (the
+ * SDKs' service-specific endpoints: the JavaScript SDK v3, boto3 1.28+, the AWS CLI, Go, Java...):
+ * in Lambda a function's SDK reaches Lambda, SQS, EventBridge and CloudWatch Logs of its own
+ * region; here those are Stratus's. Other services keep their AWS endpoints.
+ */
+export const SERVED_SERVICE_ENDPOINTS = ['LAMBDA', 'SQS', 'EVENTBRIDGE', 'CLOUDWATCH_LOGS'] as const;
+
+export interface AwsClientVars {
+  /** AWS_ENDPOINT_URL_<SERVICE>: not reserved, a function's configuration may point them elsewhere. */
+  endpoints: Record<string, string>;
+  /** AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN: reserved keys, as in Lambda. */
+  credentials: Record<string, string>;
+}
+
+const KEY_ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/**
+ * What an AWS SDK inside a function needs to call Stratus's services as it calls Lambda's: their
+ * endpoints (`serviceUrl`, Stratus's own URL; none when empty) and credentials, by
+ * `credentials` (config.functionCredentials):
+ * - 'session': fresh values per environment in the shapes of STS session credentials, where
+ *   Lambda puts the execution role's. Stratus has no IAM and accepts any; AWS refuses them.
+ * - 'none': no variables; an SDK's credential chain goes on to what the host offers.
+ * - 'host': the server's own credential variables (`hostEnv`), the same for every function.
+ */
+export function awsClientVars(serviceUrl: string, credentials: FunctionCredentials, hostEnv: NodeJS.ProcessEnv = process.env): AwsClientVars {
+  const endpoints: Record<string, string> = {};
+  if (serviceUrl) for (const s of SERVED_SERVICE_ENDPOINTS) endpoints[`AWS_ENDPOINT_URL_${s}`] = serviceUrl;
+  const creds: Record<string, string> = {};
+  if (credentials === 'session') {
+    creds.AWS_ACCESS_KEY_ID = `ASIA${[...randomBytes(16)].map((b) => KEY_ID_CHARS[b % 32]).join('')}`;
+    creds.AWS_SECRET_ACCESS_KEY = randomBytes(30).toString('base64');
+    creds.AWS_SESSION_TOKEN = randomBytes(192).toString('base64');
+  } else if (credentials === 'host') {
+    for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
+      const v = hostEnv[k];
+      if (v) creds[k] = v;
+    }
+  }
+  return { endpoints, credentials: creds };
+}
+
+/**
+ * The URL a process on this host reaches a server at, from the URL the server listens on: a
+ * wildcard address (0.0.0.0, ::) is not one to connect to, its loopback is.
+ */
+export function localUrl(listenUrl: string): string {
+  if (!listenUrl) return '';
+  const u = new URL(listenUrl);
+  if (u.hostname === '0.0.0.0') u.hostname = '127.0.0.1';
+  else if (u.hostname === '[::]') u.hostname = '[::1]';
+  return u.origin;
 }

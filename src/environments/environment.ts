@@ -5,7 +5,7 @@ import { FunctionErrorTypes } from '../core/errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { ExecutionOutcome, ExecutionTarget, Invocation } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
-import { BOOT_ENV, functionEnv } from './env-vars.js';
+import { type AwsClientVars, BOOT_ENV, functionEnv } from './env-vars.js';
 import {
   billedMs, exitText, logStreamName, MAX_RESPONSE_BYTES, responseTooLargePayload, runtimeExitPayload, SystemLog,
   timeoutLogLine, timeoutPayload,
@@ -34,6 +34,8 @@ export interface EnvDeps {
   logSink: LogSink;
   clock: Clock;
   region: string;
+  /** AWS_ENDPOINT_URL_<SERVICE> and credential variables for a new environment (env-vars.awsClientVars). */
+  clientVars(): AwsClientVars;
   /**
    * Where environments' Unix-socket Runtime API listeners go (the shipped runtimes use them);
    * null for TCP only.
@@ -127,6 +129,7 @@ export class Environment implements RuntimeApiHandler {
     const runtimeDir = o.booted?.runtimeDir ?? o.runtime?.runtimeDir ?? o.codeDir;
     const vars = functionEnv(o.target, {
       family: o.family, region: o.deps.region, runtimeApi: `127.0.0.1:${port}`, taskRoot: o.codeDir, runtimeDir, logStream: stream,
+      client: o.deps.clientVars(),
     });
     const groups = o.codeGid === null ? [] : [o.codeGid];
     if (o.booted) {

@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../ports/clock.js';
 import type { ExecutionOutcome, ExecutionService, ExecutionTarget, Invocation } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
 import { billedMs } from './format.js';
+import { awsClientVars, localUrl } from './env-vars.js';
 import { Environment, type EnvDeps } from './environment.js';
 import { PrewarmPool } from './prewarm.js';
 import { familyOf, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
@@ -25,6 +26,11 @@ export interface ExecutionServiceOptions {
   clock?: Clock;
   /** Replaces the shipped runtime bootstraps (tests, benchmarks): same start-up protocol. */
   runtimeOverrides?: Partial<Record<'node' | 'python', RuntimeLaunch>>;
+  /**
+   * The URL Stratus's APIs listen on, once they do: functions' SDKs are pointed at it for the
+   * services Stratus serves (env-vars.awsClientVars). Absent or empty: no endpoint variables.
+   */
+  serviceUrl?: () => string;
 }
 
 export interface PoolStats {
@@ -87,7 +93,11 @@ class Service implements StratusExecutionService {
   ) {
     this.keepPaths = keepPaths;
     const clock = opts.clock ?? systemClock;
-    this.deps = { driver, logSink: opts.logSink, clock, region: opts.config.region, socketDir, onDead: (e) => this.onDead(e) };
+    const serviceUrl = opts.serviceUrl ?? (() => '');
+    this.deps = {
+      driver, logSink: opts.logSink, clock, region: opts.config.region, socketDir, onDead: (e) => this.onDead(e),
+      clientVars: () => awsClientVars(localUrl(serviceUrl()), opts.config.functionCredentials),
+    };
     const every = Math.max(50, Math.min(30_000, Math.floor(opts.config.idleTimeoutMs / 2)));
     this.reaper = setInterval(() => this.reap(), every);
     this.reaper.unref();
