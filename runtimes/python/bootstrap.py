@@ -246,19 +246,50 @@ def _quote(s):
 # ---- marshalling ----
 
 
+# The runtimes whose responses keep non-ASCII characters as they are (Lambda's encoder sets
+# ensure_ascii=False from python3.12 on; older ones escape them).
+_UNESCAPED_RUNTIMES = ("AWS_Lambda_python3.12", "AWS_Lambda_python3.13", "AWS_Lambda_python3.14")
+
+
 class Encoder(json.JSONEncoder):
-    """Lambda's encoder: Decimals as numbers (stdlib json has no raw output: int or float)."""
+    """Lambda's encoder (simplejson there): a Decimal is written as its own digits, exactly
+    (DynamoDB's numbers come as Decimals), NaN as NaN; bytes as UTF-8 text. The stdlib encoder
+    has no raw output, so each Decimal is encoded as a placeholder string, swapped for its digits
+    afterwards; encoding without Decimals pays nothing for it."""
 
     def __init__(self):
-        ensure_ascii = os.environ.get("AWS_EXECUTION_ENV") not in ("AWS_Lambda_python3.12",)
+        ensure_ascii = os.environ.get("AWS_EXECUTION_ENV") not in _UNESCAPED_RUNTIMES
         json.JSONEncoder.__init__(self, ensure_ascii=ensure_ascii)
+        self._raw = None
 
     def default(self, obj):
         if isinstance(obj, decimal.Decimal):
             if obj.is_nan():
                 return math.nan
-            return int(obj) if obj == obj.to_integral_value() else float(obj)
+            if self._raw is None:
+                self._raw = ("\u0000%s:" % os.urandom(8).hex(), [])
+            prefix, values = self._raw
+            values.append(str(obj))
+            return "%s%d" % (prefix, len(values) - 1)
+        if isinstance(obj, (bytes, bytearray)):
+            return bytes(obj).decode("utf-8")
         return json.JSONEncoder.default(self, obj)
+
+    def encode(self, obj):
+        self._raw = None
+        text = json.JSONEncoder.encode(self, obj)
+        if self._raw is None:
+            return text
+        prefix, values = self._raw
+        # The placeholder as the encoder wrote it (NUL is always escaped): '"\u0000<nonce>:<i>"'.
+        quoted = json.JSONEncoder.encode(self, prefix)[:-1]
+        parts = text.split(quoted)
+        out = [parts[0]]
+        for part in parts[1:]:
+            end = part.index('"')
+            out.append(values[int(part[:end])])
+            out.append(part[end + 1 :])
+        return "".join(out)
 
 
 def to_json(obj):
@@ -359,29 +390,50 @@ class LambdaLoggerFilter(logging.Filter):
         return True
 
 
+# LogRecord attributes that are not a record's own fields in JSON output: everything else on a
+# record (what `extra=` put there) is copied into it, as Lambda's formatter does.
+_RESERVED_FIELDS = frozenset((
+    "name", "msg", "args", "levelname", "levelno", "pathname", "filename", "module", "exc_info", "exc_text",
+    "stack_info", "lineno", "funcName", "created", "msecs", "relativeCreated", "thread", "threadName",
+    "processName", "process", "aws_request_id",
+))
+_JSON_LOG_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record):
+        # Levels are reported by their standard names: a custom level rounds down to one.
+        levelno = min(50, max(0, record.levelno)) // 10 * 10
         out = {
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + ".%03dZ" % int(record.msecs),
-            "level": record.levelname,
+            "level": logging.getLevelName(levelno),
             "message": record.getMessage(),
             "logger": record.name,
-            "requestId": getattr(record, "aws_request_id", ""),
         }
         if record.exc_info:
             etype, value, tb = record.exc_info
+            out["stackTrace"] = traceback.format_tb(tb)
             out["errorType"] = etype.__name__ if etype else None
             out["errorMessage"] = str(value)
-            out["stackTrace"] = traceback.format_tb(tb)
-        return json.dumps(out, default=str) + "\n"
+        out["requestId"] = getattr(record, "aws_request_id", None)
+        if record.exc_info:
+            out["location"] = "%s:%s:%s" % (record.pathname, record.funcName, record.lineno)
+        for k, v in record.__dict__.items():
+            if k not in _RESERVED_FIELDS and k not in out:
+                out[k] = v
+        return _JSON_LOG_ENCODER.encode({k: v for k, v in out.items() if v is not None}) + "\n"
+
+
+def _json_logs():
+    return (os.environ.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
 
 
 def setup_logging():
     logging.Formatter.converter = time.gmtime
     logger = logging.getLogger()
     handler = LambdaLoggerHandler()
-    if (os.environ.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON":
+    if _json_logs():
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(
@@ -390,7 +442,9 @@ def setup_logging():
                 "%Y-%m-%dT%H:%M:%S",
             )
         )
+    # Python's logging has no TRACE: Lambda's TRACE level is DEBUG here.
     level = (os.environ.get("AWS_LAMBDA_LOG_LEVEL") or "").upper()
+    level = "DEBUG" if level == "TRACE" else level
     if level in logging._nameToLevel:
         logger.setLevel(level)
     handler.addFilter(LambdaLoggerFilter())
@@ -407,6 +461,12 @@ def replace_line_indentation(line, indent_char, new_indent_char):
 
 
 def log_error(error_result):
+    if _json_logs():
+        # As Lambda's runtime logs it: the error result with a timestamp (to the second) and level.
+        record = {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), "level": "ERROR"}
+        record.update(error_result)
+        write_record(to_json(record) + "\n")
+        return
     description = "[ERROR]"
     etype = error_result.get("errorType")
     if etype:
@@ -539,7 +599,8 @@ class LambdaContext(object):
         return delta if delta > 0 else 0
 
     def log(self, msg):
-        sys.stdout.write(str(msg))
+        # One log record whatever newlines it holds, as the runtime's own records are.
+        write_record(str(msg))
 
     def __repr__(self):
         return (

@@ -7,7 +7,7 @@ import type { ExecutionOutcome, ExecutionTarget, Invocation } from '../ports/exe
 import type { LogSink } from '../ports/logs.js';
 import { type AwsClientVars, BOOT_ENV, functionEnv } from './env-vars.js';
 import {
-  billedMs, exitText, logStreamName, MAX_RESPONSE_BYTES, responseTooLargePayload, runtimeExitPayload, SystemLog,
+  billedMs, exitText, logStreamName, MAX_RESPONSE_BYTES, responseTooLargePayload, runtimeExitPayload, runtimeExited, SystemLog,
   timeoutLogLine, timeoutPayload,
 } from './format.js';
 import { LogWriter } from './log-writer.js';
@@ -531,7 +531,7 @@ export class Environment implements RuntimeApiHandler {
     if (c && !c.done) {
       const et = reason?.errorType === 'Retired' ? FunctionErrorTypes.exit : errorType;
       const text = reason ? 'signal: killed' : exit;
-      this.systemLine(this.sys.text(`RequestId: ${c.requestId} Error: Runtime exited with error: ${text}\n${et}\n`));
+      this.systemLine(this.sys.text(`RequestId: ${c.requestId} Error: ${runtimeExited(text)}\n${et}\n`));
       this.finish(c, 'error', Buffer.from(JSON.stringify(runtimeExitPayload(c.requestId, et, text))), et, { reportStatus: 'error', dying: true });
     }
     this.destroy();

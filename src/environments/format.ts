@@ -154,9 +154,14 @@ export function exitText(code: number | null, signal: string | null): string {
   return `exit status ${code ?? 0}`;
 }
 
+/** Lambda's sentence for a runtime's exit: a clean exit (status 0) gives no reason. */
+export function runtimeExited(exit: string): string {
+  return exit === 'exit status 0' ? 'Runtime exited without providing a reason' : `Runtime exited with error: ${exit}`;
+}
+
 export function runtimeExitPayload(requestId: string | undefined, errorType: string, exit: string): { errorType: string; errorMessage: string } {
   const prefix = requestId ? `RequestId: ${requestId} ` : '';
-  return { errorType, errorMessage: `${prefix}Error: Runtime exited with error: ${exit}` };
+  return { errorType, errorMessage: `${prefix}Error: ${runtimeExited(exit)}` };
 }
 
 export const responseTooLargePayload = {

@@ -104,7 +104,7 @@ done
   });
 
   test('crash mid-invocation: Runtime.ExitError and the environment is replaced', async () => {
-    const key = fx.code(bashFunction('if [ "$1" = \'"crash"\' ]; then exit 1; fi; echo "$$"'));
+    const key = fx.code(bashFunction('if [ "$1" = \'"crash"\' ]; then exit 1; fi; if [ "$1" = \'"quit"\' ]; then exit 0; fi; echo "$$"'));
     const t = fx.target(key, FAST, 'crashy');
     const pid1 = (await fx.svc.execute(t, invocation('"hi"'))).payload.toString();
     const inv = invocation('"crash"');
@@ -115,6 +115,11 @@ done
     const o2 = await fx.svc.execute(t, invocation('"hi"'));
     assert.equal(o2.coldStart, true);
     assert.notEqual(o2.payload.toString(), '');
+    // A clean exit gives no reason, in Lambda's words.
+    const quit = invocation('"quit"');
+    const o3 = await fx.svc.execute(t, quit);
+    assert.deepEqual(JSON.parse(o3.payload.toString()), { errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${quit.requestId} Error: Runtime exited without providing a reason` });
+    assert.match(o3.logTail!, new RegExp(`RequestId: ${quit.requestId} Error: Runtime exited without providing a reason\nRuntime.ExitError\n`));
     void pid1;
   });
 

@@ -129,6 +129,62 @@ def handler(event, context):
     await rt.stop();
   });
 
+  test('responses as Lambda\'s encoder writes them: Decimals digit for digit, bytes inside as text, non-ASCII kept from 3.12', async () => {
+    const files = {
+      'app.py': `from decimal import Decimal
+def handler(event, context):
+    return {"price": Decimal("1.10"), "big": Decimal("12345678901234567890.123456789"), "list": [Decimal("1E+2"), Decimal("-0.000")],
+            "trap": "\\u0000 not a placeholder", "b": b"abc", "u": "h\u00e9llo"}
+`,
+    };
+    for (const [runtime, escaped] of [['python3.11', true], ['python3.13', false]] as const) {
+      const rt = await py(files, 'app.handler', { env: { AWS_EXECUTION_ENV: `AWS_Lambda_${runtime}` } });
+      const r = await within(rt.api.invoke({}), rt, runtime);
+      const text = r.body.toString();
+      assert.match(text, /"price": 1\.10, "big": 12345678901234567890\.123456789, "list": \[1E\+2, -0\.000\]/);
+      assert.equal(r.json().trap, '\u0000 not a placeholder');
+      assert.equal(r.json().b, 'abc');
+      assert.equal(text.includes('\\u00e9'), escaped, text);
+      await rt.stop();
+    }
+  });
+
+  test('JSON logs: the unhandled error record, extra fields, location, levels by their standard names, TRACE as DEBUG', async () => {
+    const rt = await py({
+      'app.py': `import logging
+log = logging.getLogger("app")
+def handler(event, context):
+    log.debug("debug shown", extra={"orderId": 42})
+    log.log(25, "between levels")
+    context.log("from context.log\\n")
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        log.exception("caught \u00e9")
+    raise ValueError("boom")
+`,
+    }, 'app.handler', { env: { AWS_LAMBDA_LOG_FORMAT: 'JSON', AWS_LAMBDA_LOG_LEVEL: 'TRACE' } });
+    const e = await within(rt.api.invoke({}, { requestId: 'j-1' }), rt, 'invoke');
+    assert.equal(e.kind, 'error');
+    const rec = (pred: (o: any) => boolean, what: string) => rt.waitLine((l) => { try { return pred(JSON.parse(l)); } catch { return false; } }, what).then((l) => JSON.parse(l));
+    const dbg = await rec((o) => o.message === 'debug shown', 'debug record');
+    assert.equal(dbg.level, 'DEBUG');
+    assert.equal(dbg.orderId, 42);
+    assert.equal(dbg.requestId, 'j-1');
+    assert.equal((await rec((o) => o.message === 'between levels', 'level 25')).level, 'INFO');
+    const caught = await rec((o) => o.errorType === 'ZeroDivisionError', 'exception record');
+    assert.equal(caught.message, 'caught é');
+    assert.match(caught.location, /app\.py:handler:10$/);
+    assert.deepEqual(Object.keys(caught), ['timestamp', 'level', 'message', 'logger', 'stackTrace', 'errorType', 'errorMessage', 'requestId', 'location']);
+    const err = await rec((o) => o.errorType === 'ValueError', 'unhandled error record');
+    assert.deepEqual(Object.keys(err), ['timestamp', 'level', 'errorMessage', 'errorType', 'requestId', 'stackTrace']);
+    assert.equal(err.level, 'ERROR');
+    assert.equal(err.errorMessage, 'boom');
+    assert.equal(err.requestId, 'j-1');
+    assert.match(err.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
+    await rt.stop();
+  });
+
   test('init errors: ImportModuleError, HandlerNotFound, UserCodeSyntaxError, MalformedHandlerName, raised at import', async () => {
     const cases: { files: Record<string, string>; handler: string; type: string; message: RegExp | string }[] = [
       { files: { 'app.py': '' }, handler: 'nope.handler', type: 'Runtime.ImportModuleError', message: "Unable to import module 'nope': No module named 'nope'" },
