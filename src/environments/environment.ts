@@ -94,6 +94,8 @@ export class Environment implements RuntimeApiHandler {
   private lastId: string | null = null;
   private initStartHr = 0;
   private initTimer: NodeJS.Timeout | null = null;
+  /** `ready` has resolved: the init's outcome is reported, once. */
+  private initSettled = false;
   private readyResolve!: (r: InitResult) => void;
   readonly ready: Promise<InitResult>;
   private initFailure: { errorType: string; payload: Buffer } | null = null;
@@ -238,6 +240,7 @@ export class Environment implements RuntimeApiHandler {
 
   private initDone(r: InitResult): void {
     if (this.initTimer) { clearTimeout(this.initTimer); this.initTimer = null; }
+    this.initSettled = true;
     this.readyResolve(r);
   }
 
@@ -518,7 +521,8 @@ export class Environment implements RuntimeApiHandler {
     const errorType = oom ? FunctionErrorTypes.outOfMemory : FunctionErrorTypes.exit;
     this.logs.drainNow();
     this.logs.flushPartial();
-    if (this.initTimer || this.state === 'initializing' || this.state === 'starting' || this.state === 'booted') {
+    // Init not reported yet (still running, timed out and killed, or a pooled runtime never assigned).
+    if (!this.initSettled) {
       const r = reason && reason.errorType !== 'Retired' ? reason : null;
       const f = this.initFailure ?? {
         errorType: r?.errorType ?? errorType,

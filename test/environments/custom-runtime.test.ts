@@ -138,6 +138,20 @@ sleep 5
     assert.equal(o.coldStart, true);
   });
 
+  test('an init past 10 s is killed and fails its invocation; nothing is left running', async () => {
+    // The bootstrap sleeps through Lambda's 10 s init limit before asking for work.
+    const key = fx.code({ bootstrap: { text: '#!/bin/bash\necho "slow init"\nsleep 30\n', mode: 0o755 } });
+    const t = fx.target(key, { ...FAST, timeout: 3 }, 'slowinit');
+    const started = Date.now();
+    const o = await fx.svc.execute(t, invocation('{}'));
+    const took = Date.now() - started;
+    assert.equal(o.status, 'error');
+    assert.equal(o.errorType, 'Sandbox.Timedout');
+    assert.ok(took >= 9_900 && took < 20_000, `answered after ${took} ms`);
+    assert.match(o.logTail!, /INIT_REPORT Init Duration: 10000\.00 ms\tPhase: init\tStatus: timeout/);
+    assert.equal(fx.svc.stats().busy, 0, 'nothing left running');
+  });
+
   test('runtime that exits during init: Runtime.ExitError', async () => {
     const key = fx.code({ bootstrap: { text: '#!/bin/bash\necho "boom" >&2\nexit 2\n', mode: 0o755 } });
     const inv = invocation('{}');
