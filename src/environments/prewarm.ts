@@ -6,8 +6,14 @@ import { LogWriter } from './log-writer.js';
 import { shippedRuntime, type RuntimeLaunch } from './runtimes.js';
 import type { SandboxDriver, SandboxLimits } from './sandbox/types.js';
 
-/** The sandbox a pooled runtime boots in: function limits are applied at assignment. */
-export const POOL_LIMITS: SandboxLimits = { memoryMB: 1024, ephemeralMB: 512 };
+/**
+ * The sandbox a pooled runtime boots in: function limits are applied at assignment. Its memory is
+ * Lambda's largest memory size because node sizes its heap once, at start, from its cgroup's
+ * limit (about half of it): booted under 1024 MB, a 2048 MB function's heap stopped at 524 MB
+ * ("JavaScript heap out of memory" with 1.5 GB of its memory unused). Booted under 10240 MB the
+ * heap may grow to ~2 GB, and the function's own memory limit, set at assignment, is what stops it.
+ */
+export const POOL_LIMITS: SandboxLimits = { memoryMB: 10240, ephemeralMB: 512 };
 const DEMAND_WINDOW_MS = 60_000;
 const MAX_POOL = 8;
 

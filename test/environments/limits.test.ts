@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { LOG_CAP_BYTES } from '../../src/environments/index.js';
-import { bashFunction, fixture, invocation, isRoot } from './helpers.js';
+import { bashFunction, fixture, invocation, isRoot, sleep } from './helpers.js';
 
 const fx = await fixture();
 after(() => fx.stop());
@@ -61,5 +61,21 @@ describe('limits', () => {
     const key = fx.code(bashFunction('echo "\\"$(ulimit -n) $(ulimit -Hn)\\""'));
     const o = await fx.svc.execute(fx.target(key, { memorySize: 1769 }, 'fds'), invocation('{}'));
     assert.equal(o.payload.toString().trim(), '"1024 1024"');
+  });
+});
+
+describe('node heap in a pooled runtime', async () => {
+  const pooled = await fixture({ prewarmPerRuntime: 1 });
+  after(() => pooled.stop());
+
+  test('a pooled Node runtime\'s heap is not capped below a large function\'s memory', async (t) => {
+    if (pooled.svc.describe().driver !== 'namespace') return t.skip('needs memory cgroups (namespace driver, root)');
+    for (let i = 0; i < 200 && pooled.svc.stats().prewarm.node.ready < 1; i++) await sleep(25);
+    const key = pooled.code({ 'index.js': "exports.handler = async () => require('node:v8').getHeapStatistics().heap_size_limit;\n" });
+    const o = await pooled.svc.execute(pooled.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 3008 }, 'bigheap'), invocation('{}'));
+    assert.equal(o.status, 'ok', o.payload.toString());
+    assert.equal(pooled.svc.stats().prewarm.node.hits, 1, 'served by the pool');
+    // Lambda's Node runtime gives a 3008 MB function ~2.7 GB of old space; booted under 1024 MB it was 524 MB.
+    assert.ok(Number(o.payload.toString()) >= 2000 * 1024 * 1024, `heap limit ${Number(o.payload.toString()) / 1048576} MB`);
   });
 });
