@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { FunctionErrorTypes } from '../core/errors.js';
@@ -50,7 +51,13 @@ export interface InitResult {
   initDurationMs: number;
   /** Failure: the error the first invocation reports. */
   errorType?: string;
+  /** The runtime's own error document (/runtime/init/error). */
   payload?: Buffer;
+  /**
+   * Or the platform's account of the failure, Lambda's words after "Error: " ("Runtime exited
+   * with error: exit status 2"): the first invocation reports and logs it with its RequestId.
+   */
+  reason?: string;
 }
 
 interface Current {
@@ -98,7 +105,8 @@ export class Environment implements RuntimeApiHandler {
   private initSettled = false;
   private readyResolve!: (r: InitResult) => void;
   readonly ready: Promise<InitResult>;
-  private initFailure: { errorType: string; payload: Buffer } | null = null;
+  /** How init failed, once known; `logged` once its INIT_REPORT is written. */
+  private initFailure: { errorType: string; payload?: Buffer; reason?: string; logged: boolean } | null = null;
   private killReason: { errorType: string; exit: string } | null = null;
   private deadNotified = false;
   /** The deadline of the last invocation: work a runtime does after posting its result counts against it. */
@@ -140,10 +148,15 @@ export class Environment implements RuntimeApiHandler {
       env.handle.setLimits(limitsOf(o.target));
     } else {
       const custom = o.family === 'custom';
+      const bootstrap = `${o.codeDir}/bootstrap`;
+      const unusable = custom ? entrypointProblem(bootstrap) : null;
+      if (unusable) env.initFailure = { errorType: FunctionErrorTypes.invalidEntrypoint, reason: unusable, logged: false };
       try {
         env.handle = o.deps.driver.launch({
           envId: env.id,
-          command: custom ? [`${o.codeDir}/bootstrap`] : o.runtime!.command,
+          // A bootstrap that cannot run: the environment starts as any other (its log stream,
+          // INIT_START, INIT_REPORT) around a stand-in that exits at once, and reports why.
+          command: unusable ? ['/bin/sh', '-c', 'exit 126'] : custom ? [bootstrap] : o.runtime!.command,
           env: custom ? vars : { ...BOOT_ENV, _STRATUS_LOG_FD: String(o.deps.driver.logFd) },
           framedLog: !custom,
           limits: limitsOf(o.target),
@@ -193,9 +206,10 @@ export class Environment implements RuntimeApiHandler {
    * init error: START, END, REPORT with the init's error) and returns its log tail: the last
    * 4 KB of the init phase's lines (its error output, INIT_REPORT) and of these.
    */
-  logFailedInit(inv: Invocation, errorType: string, initMs: number): string | undefined {
+  logFailedInit(inv: Invocation, errorType: string, initMs: number, reason?: string): string | undefined {
     const now = this.deps.clock.now();
     this.systemLine(this.sys.start(inv.requestId, this.target.version, now));
+    if (reason !== undefined) this.systemLine(this.sys.text(`RequestId: ${inv.requestId} Error: ${reason}\n${errorType}\n`));
     this.systemLine(this.sys.end(inv.requestId, now, { status: 'error', durationMs: 0, producedBytes: 0 }));
     this.systemLine(this.sys.report({
       requestId: inv.requestId, durationMs: 0, billedMs: billedMs(0, initMs), memorySizeMB: this.target.config.memorySize,
@@ -250,6 +264,7 @@ export class Environment implements RuntimeApiHandler {
     this.initFailure = {
       errorType: FunctionErrorTypes.timedOut,
       payload: Buffer.from(JSON.stringify({ errorType: FunctionErrorTypes.timedOut, errorMessage: `Init timed out after ${(INIT_TIMEOUT_MS / 1000).toFixed(2)} seconds` })),
+      logged: true,
     };
     this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'timeout', durationMs: INIT_TIMEOUT_MS }));
     this.kill();
@@ -503,7 +518,7 @@ export class Environment implements RuntimeApiHandler {
       ApiErrors.accepted(res);
       if (this.state !== 'initializing') return;
       const { payload, errorType } = errorFromRuntime(req, body);
-      this.initFailure = { errorType, payload };
+      this.initFailure = { errorType, payload, logged: true };
       const ms = performance.now() - this.initStartHr;
       this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'error', errorType, durationMs: ms }));
       this.kill();
@@ -525,11 +540,10 @@ export class Environment implements RuntimeApiHandler {
     if (!this.initSettled) {
       const r = reason && reason.errorType !== 'Retired' ? reason : null;
       const f = this.initFailure ?? {
-        errorType: r?.errorType ?? errorType,
-        payload: Buffer.from(JSON.stringify(runtimeExitPayload(undefined, r?.errorType ?? errorType, reason ? 'signal: killed' : exit))),
+        errorType: r?.errorType ?? errorType, reason: runtimeExited(reason ? 'signal: killed' : exit), logged: false,
       };
-      if (!this.initFailure) this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'error', errorType: f.errorType, durationMs: performance.now() - this.initStartHr }));
-      this.initDone({ ok: false, initDurationMs: performance.now() - this.initStartHr, errorType: f.errorType, payload: f.payload });
+      if (!f.logged) this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'error', errorType: f.errorType, durationMs: performance.now() - this.initStartHr }));
+      this.initDone({ ok: false, initDurationMs: performance.now() - this.initStartHr, errorType: f.errorType, payload: f.payload, reason: f.reason });
     }
     const c = this.cur;
     if (c && !c.done) {
@@ -572,6 +586,21 @@ export class Environment implements RuntimeApiHandler {
   }
 
   get refusedConnections(): number { return this.api.refused; }
+}
+
+/**
+ * Why a custom runtime's bootstrap cannot be started, in Lambda's words (Runtime.InvalidEntrypoint),
+ * or null when it can. Lambda looks in the task root and then in /opt; Stratus has no layers.
+ */
+function entrypointProblem(file: string): string | null {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return `Couldn't find valid bootstrap(s): [${file} /opt/bootstrap]`;
+  }
+  if (!st.isFile() || (st.mode & 0o111) === 0) return `fork/exec ${file}: permission denied`;
+  return null;
 }
 
 function readBody(req: RtRequest, max: number, done: (b: Buffer) => void): void {

@@ -7,7 +7,7 @@ import type { ExecutionOutcome, ExecutionService, ExecutionTarget, Invocation } 
 import type { LogSink } from '../ports/logs.js';
 import { billedMs } from './format.js';
 import { awsClientVars, localUrl } from './env-vars.js';
-import { Environment, type EnvDeps } from './environment.js';
+import { Environment, type EnvDeps, type InitResult } from './environment.js';
 import { PrewarmPool } from './prewarm.js';
 import { familyOf, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
 import { peerUid } from './peer.js';
@@ -216,7 +216,7 @@ class Service implements StratusExecutionService {
       });
       slot.all.add(env);
       const init = await env.ready;
-      if (!init.ok) return this.initFailed(env, inv, init.initDurationMs, init.errorType!, init.payload!);
+      if (!init.ok) return this.initFailed(env, inv, init);
       if (refill) timer = setTimeout(refill, FIRST_INVOKE_REFILL_MS).unref();
       return await this.run(slot, env, inv, init.initDurationMs);
     } finally {
@@ -226,8 +226,13 @@ class Service implements StratusExecutionService {
   }
 
   /** The first invocation of an environment whose init failed: Lambda reports it as the init error. */
-  private initFailed(env: Environment, inv: Invocation, initMs: number, errorType: string, payload: Buffer): ExecutionOutcome {
-    const logTail = env.logFailedInit(inv, errorType, initMs);
+  private initFailed(env: Environment, inv: Invocation, init: InitResult): ExecutionOutcome {
+    const errorType = init.errorType!;
+    const initMs = init.initDurationMs;
+    const payload = init.reason !== undefined
+      ? Buffer.from(JSON.stringify({ errorType, errorMessage: `RequestId: ${inv.requestId} Error: ${init.reason}` }))
+      : init.payload!;
+    const logTail = env.logFailedInit(inv, errorType, initMs, init.reason);
     env.destroy();
     return {
       status: 'error', payload, errorType, durationMs: 0, billedDurationMs: billedMs(0, initMs), maxMemoryUsedMB: 0, initDurationMs: initMs, coldStart: true, logTail,

@@ -157,11 +157,29 @@ sleep 5
     const inv = invocation('{}');
     const o = await fx.svc.execute(fx.target(key, FAST, 'initexit'), inv);
     assert.equal(o.errorType, 'Runtime.ExitError');
-    assert.equal(JSON.parse(o.payload.toString()).errorMessage, 'Error: Runtime exited with error: exit status 2');
+    assert.equal(JSON.parse(o.payload.toString()).errorMessage, `RequestId: ${inv.requestId} Error: Runtime exited with error: exit status 2`);
     assert.match(fx.sink.text(), /boom\n/);
-    // The invocation's log tail shows why: the init phase's output and INIT_REPORT, then START..REPORT.
+    // The invocation's log tail shows why: the init phase's output and INIT_REPORT, then START, the error, END, REPORT.
     assert.match(o.logTail!, new RegExp(`^INIT_START [^\n]*\nboom\nINIT_REPORT Init Duration: [\\d.]+ ms\tPhase: init\tStatus: error\tError Type: Runtime.ExitError\n` +
-      `START RequestId: ${inv.requestId} Version: \\$LATEST\nEND RequestId: ${inv.requestId}\nREPORT RequestId: ${inv.requestId}\t`));
+      `START RequestId: ${inv.requestId} Version: \\$LATEST\nRequestId: ${inv.requestId} Error: Runtime exited with error: exit status 2\nRuntime.ExitError\n` +
+      `END RequestId: ${inv.requestId}\nREPORT RequestId: ${inv.requestId}\t`));
+  });
+
+  test('a bootstrap that is missing or not executable: Runtime.InvalidEntrypoint, in Lambda\'s words', async () => {
+    for (const [name, files, reason] of [
+      ['nobootstrap', { 'main.sh': 'echo hi\n' }, (dir: string) => `Couldn't find valid bootstrap(s): [${dir}/bootstrap /opt/bootstrap]`],
+      ['noexec', { bootstrap: { text: '#!/bin/bash\nexit 0\n', mode: 0o644 } }, (dir: string) => `fork/exec ${dir}/bootstrap: permission denied`],
+    ] as const) {
+      const key = fx.code(files);
+      const inv = invocation('{}');
+      const o = await fx.svc.execute(fx.target(key, FAST, name), inv);
+      assert.equal(o.errorType, 'Runtime.InvalidEntrypoint', name);
+      const msg = `RequestId: ${inv.requestId} Error: ${reason(fx.codeDir(key))}`;
+      assert.deepEqual(JSON.parse(o.payload.toString()), { errorType: 'Runtime.InvalidEntrypoint', errorMessage: msg });
+      assert.match(o.logTail!, /INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: Runtime.InvalidEntrypoint\n/);
+      assert.ok(o.logTail!.includes(`${msg}\nRuntime.InvalidEntrypoint\n`), o.logTail);
+      assert.doesNotMatch(o.logTail!, /setpriv|exit 126/);
+    }
   });
 
   test('response over 6 MB: Function.ResponseSizeTooLarge', async () => {
