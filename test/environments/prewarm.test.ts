@@ -32,6 +32,20 @@ describe('shipped-runtime protocol and the prewarm pool', async () => {
     assert.ok(fx.svc.stats().prewarm.node.ready >= 1);
   });
 
+  test('stopping another execution service in the same process leaves this one\'s environments alone', async () => {
+    for (let i = 0; i < 100 && fx.svc.stats().prewarm.node.ready < 1; i++) await sleep(20);
+    assert.equal(fx.svc.stats().prewarm.node.ready, 1);
+    const other = await fixture({ prewarmPerRuntime: 1 }, { runtimeOverrides: { node: miniRuntime() } });
+    for (let i = 0; i < 100 && other.svc.stats().prewarm.node.ready < 1; i++) await sleep(20);
+    await other.stop();
+    // The cgroups share the process's directory: the other's stop used to remove (and kill) these too.
+    const hits = fx.svc.stats().prewarm.node.hits;
+    const key = fx.code({ 'index.mjs': HANDLER });
+    const o = await fx.svc.execute(fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 1769 }, 'survivor'), invocation('{}'));
+    assert.equal(o.status, 'ok', o.payload.toString());
+    assert.equal(fx.svc.stats().prewarm.node.hits, hits + 1, 'the pooled runtime was still there');
+  });
+
   test('the replacement of a pooled runtime boots after the cold start, or a second into a long first invocation', async () => {
     for (let i = 0; i < 100 && fx.svc.stats().prewarm.node.ready < 1; i++) await sleep(20);
     assert.equal(fx.svc.stats().prewarm.node.ready, 1);

@@ -73,7 +73,7 @@ async function removeGroup(paths: Record<Ctrl, string>): Promise<void> {
 /** One environment's groups. */
 export class EnvCgroup {
   private peakFd: number | null = null;
-  constructor(readonly paths: Record<Ctrl, string>, private readonly hasMemsw: boolean) {}
+  constructor(readonly paths: Record<Ctrl, string>, private readonly hasMemsw: boolean, private readonly onRemoved: () => void = () => {}) {}
 
   /** The files to write the launcher's pid into. */
   procsFiles(): string[] {
@@ -131,6 +131,7 @@ export class EnvCgroup {
   async remove(): Promise<void> {
     if (this.peakFd !== null) { try { fs.closeSync(this.peakFd); } catch { /* closed */ } this.peakFd = null; }
     await removeGroup(this.paths);
+    this.onRemoved();
   }
 }
 
@@ -142,6 +143,8 @@ export class EnvCgroup {
 export class CgroupTree {
   readonly instance: string;
   private readonly hasMemsw: boolean;
+  /** The groups this tree made: another execution service in the same process shares the instance directory. */
+  private readonly mine = new Set<string>();
 
   constructor(private readonly root = '/sys/fs/cgroup') {
     this.instance = `${process.pid}-${procStartTime(process.pid) ?? '0'}`;
@@ -159,7 +162,8 @@ export class CgroupTree {
       paths[c] = path.join(this.base(c), envId);
       fs.mkdirSync(paths[c], { recursive: true });
     }
-    const g = new EnvCgroup(paths, this.hasMemsw);
+    this.mine.add(envId);
+    const g = new EnvCgroup(paths, this.hasMemsw, () => this.mine.delete(envId));
     g.setPids(PIDS_MAX);
     return g;
   }
@@ -183,11 +187,12 @@ export class CgroupTree {
     return removed;
   }
 
-  private async removeInstance(inst: string): Promise<void> {
+  private async removeInstance(inst: string, only?: Set<string>): Promise<void> {
     const envs = new Set<string>();
     for (const c of CONTROLLERS) {
       try { for (const e of fs.readdirSync(path.join(this.root, c, 'stratus', inst), { withFileTypes: true })) if (e.isDirectory()) envs.add(e.name); } catch { /* none */ }
     }
+    if (only) for (const e of envs) if (!only.has(e)) envs.delete(e);
     for (const e of envs) {
       const paths = {} as Record<Ctrl, string>;
       for (const c of CONTROLLERS) paths[c] = path.join(this.root, c, 'stratus', inst, e);
@@ -197,6 +202,8 @@ export class CgroupTree {
   }
 
   async removeAll(): Promise<void> {
-    await this.removeInstance(this.instance);
+    // Only this tree's groups; the instance directory goes once no other tree has groups in it.
+    await this.removeInstance(this.instance, this.mine);
+    this.mine.clear();
   }
 }
