@@ -130,3 +130,9 @@ export function localUrl(listenUrl: string): string {
   else if (u.hostname === '[::]') u.hostname = '[::1]';
   return u.origin;
 }
+
+/** The function's NODE_OPTIONS (read by node as it starts, as Lambda's bootstrap passes it), or null. */
+export function nodeOptionsOf(t: ExecutionTarget): string | null {
+  const v = t.config.environment.NODE_OPTIONS;
+  return v ? v : null;
+}

@@ -6,7 +6,7 @@ import { FunctionErrorTypes } from '../core/errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { ExecutionOutcome, ExecutionTarget, Invocation } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
-import { type AwsClientVars, BOOT_ENV, functionEnv } from './env-vars.js';
+import { type AwsClientVars, BOOT_ENV, functionEnv, nodeOptionsOf } from './env-vars.js';
 import {
   billedMs, exitText, logStreamName, MAX_RESPONSE_BYTES, responseTooLargePayload, runtimeExitPayload, runtimeExited, SystemLog,
   timeoutLogLine, timeoutPayload,
@@ -148,6 +148,7 @@ export class Environment implements RuntimeApiHandler {
       env.handle.setLimits(limitsOf(o.target));
     } else {
       const custom = o.family === 'custom';
+      const nodeOptions = o.family === 'node' ? nodeOptionsOf(o.target) : null;
       const bootstrap = `${o.codeDir}/bootstrap`;
       const unusable = custom ? entrypointProblem(bootstrap) : null;
       if (unusable) env.initFailure = { errorType: FunctionErrorTypes.invalidEntrypoint, reason: unusable, logged: false };
@@ -157,13 +158,14 @@ export class Environment implements RuntimeApiHandler {
           // A bootstrap that cannot run: the environment starts as any other (its log stream,
           // INIT_START, INIT_REPORT) around a stand-in that exits at once, and reports why.
           command: unusable ? ['/bin/sh', '-c', 'exit 126'] : custom ? [bootstrap] : o.runtime!.command,
-          env: custom ? vars : { ...BOOT_ENV, _STRATUS_LOG_FD: String(o.deps.driver.logFd) },
+          env: custom ? vars : { ...BOOT_ENV, _STRATUS_LOG_FD: String(o.deps.driver.logFd), ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
           framedLog: !custom,
           limits: limitsOf(o.target),
           dropPrivileges: custom,
           groups,
           keepPaths: o.keepPaths,
-          cwd: custom ? o.codeDir : undefined,
+          // In the task root, as Lambda starts its bootstrap (NODE_OPTIONS=--require ./x.js resolves there).
+          cwd: custom || nodeOptions ? o.codeDir : undefined,
           deferCpuLimit: true,
         });
       } catch (e) {

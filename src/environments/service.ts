@@ -6,7 +6,7 @@ import { systemClock, type Clock } from '../ports/clock.js';
 import type { ExecutionOutcome, ExecutionService, ExecutionTarget, Invocation } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
 import { billedMs } from './format.js';
-import { awsClientVars, localUrl } from './env-vars.js';
+import { awsClientVars, localUrl, nodeOptionsOf } from './env-vars.js';
 import { Environment, type EnvDeps, type InitResult } from './environment.js';
 import { PrewarmPool } from './prewarm.js';
 import { familyOf, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
@@ -199,7 +199,8 @@ class Service implements StratusExecutionService {
     if (family !== 'custom' && !runtime) throw Errors.invalidRuntime(`The ${target.config.runtime} runtime is not installed on this Stratus host.`);
     const code = await this.opts.codeDirFor(target.codeKey);
     this.coldStarts++;
-    const booted = family === 'custom' ? null
+    // NODE_OPTIONS acts when node starts, so a function that sets it gets a runtime started with it.
+    const booted = family === 'custom' || (family === 'node' && nodeOptionsOf(target)) ? null
       : this.prewarm.take(family, { memoryMB: target.config.memorySize, ephemeralMB: target.config.ephemeralStorage }, [code.dir]);
     // A pooled runtime's replacement boots once this cold start is done (or a second into a
     // long first invocation), not beside it.

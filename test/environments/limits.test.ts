@@ -64,18 +64,42 @@ describe('limits', () => {
   });
 });
 
-describe('node heap in a pooled runtime', async () => {
+describe('node in a pooled runtime: heap size and NODE_OPTIONS', async () => {
   const pooled = await fixture({ prewarmPerRuntime: 1 });
   after(() => pooled.stop());
+  const poolReady = async () => {
+    for (let i = 0; i < 200 && pooled.svc.stats().prewarm.node.ready < 1; i++) await sleep(25);
+    assert.ok(pooled.svc.stats().prewarm.node.ready >= 1, JSON.stringify(pooled.svc.stats()));
+  };
 
   test('a pooled Node runtime\'s heap is not capped below a large function\'s memory', async (t) => {
     if (pooled.svc.describe().driver !== 'namespace') return t.skip('needs memory cgroups (namespace driver, root)');
-    for (let i = 0; i < 200 && pooled.svc.stats().prewarm.node.ready < 1; i++) await sleep(25);
+    await poolReady();
     const key = pooled.code({ 'index.js': "exports.handler = async () => require('node:v8').getHeapStatistics().heap_size_limit;\n" });
     const o = await pooled.svc.execute(pooled.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 3008 }, 'bigheap'), invocation('{}'));
     assert.equal(o.status, 'ok', o.payload.toString());
     assert.equal(pooled.svc.stats().prewarm.node.hits, 1, 'served by the pool');
     // Lambda's Node runtime gives a 3008 MB function ~2.7 GB of old space; booted under 1024 MB it was 524 MB.
     assert.ok(Number(o.payload.toString()) >= 2000 * 1024 * 1024, `heap limit ${Number(o.payload.toString()) / 1048576} MB`);
+  });
+
+  test('a function\'s NODE_OPTIONS reach node as it starts (the pool\'s runtimes, started without them, are passed over)', async () => {
+    await poolReady();
+    const hits = pooled.svc.stats().prewarm.node.hits;
+    const key = pooled.code({
+      'index.js': "exports.handler = async () => ({ maps: process.sourceMapsEnabled, heap: require('node:v8').getHeapStatistics().heap_size_limit, opts: process.env.NODE_OPTIONS, required: globalThis.preloaded ?? null });\n",
+      'pre.js': "globalThis.preloaded = 'yes';\n",
+    });
+    const o = await pooled.svc.execute(pooled.target(key, {
+      runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 512,
+      environment: { NODE_OPTIONS: '--enable-source-maps --max-old-space-size=300 --require ./pre.js' },
+    }, 'nodeopts'), invocation('{}'));
+    assert.equal(o.status, 'ok', o.payload.toString());
+    const r = JSON.parse(o.payload.toString());
+    assert.equal(r.maps, true);
+    assert.ok(r.heap >= 300 * 1048576 && r.heap < 400 * 1048576, `heap limit ${r.heap / 1048576} MB`);
+    assert.equal(r.opts, '--enable-source-maps --max-old-space-size=300 --require ./pre.js');
+    assert.equal(r.required, 'yes', '--require resolves in the task root');
+    assert.equal(pooled.svc.stats().prewarm.node.hits, hits, 'not served by the pool');
   });
 });
