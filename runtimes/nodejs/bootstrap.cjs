@@ -9,7 +9,7 @@ exposeGc();
 const fs = require('node:fs');
 const Module = require('node:module');
 const { patchConsole, logError } = require('./log-patch.cjs');
-const { load, handlerMetadata, awslambdaGlobal } = require('./user-function.cjs');
+const { load, handlerMetadata, checkHandlerSignature, awslambdaGlobal } = require('./user-function.cjs');
 const { HttpResponseStream } = require('./response-stream.cjs');
 const { Runtime, RuntimeClient, installFatalHandlers, exitAfterFlush } = require('./runtime.cjs');
 const { warmUp } = require('./warm-up.cjs');
@@ -110,8 +110,10 @@ async function main() {
   try {
     handler = await load(assignment.taskRoot, process.env._HANDLER ?? '');
     meta = handlerMetadata(handler);
+    checkHandlerSignature(meta);
   } catch (e) {
     // What Lambda's runtime does with an error thrown while loading the function.
+    handler = undefined;
     logError('Uncaught Exception', e);
     try {
       await client.postInitError(e);

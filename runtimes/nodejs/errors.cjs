@@ -50,6 +50,7 @@ class MalformedHandlerName extends Error {}
 class UserCodeSyntaxError extends Error {}
 class MalformedStreamingHandler extends Error {}
 class InvalidStreamingOperation extends Error {}
+class CallbackHandlerDeprecated extends Error {}
 class NodeJsExit extends Error {
   constructor() {
     super(
@@ -65,8 +66,8 @@ class UnhandledPromiseRejection extends Error {
   }
 }
 
-for (const e of [ImportModuleError, HandlerNotFound, MalformedHandlerName, UserCodeSyntaxError, MalformedStreamingHandler, InvalidStreamingOperation, NodeJsExit, UnhandledPromiseRejection]) {
+for (const e of [ImportModuleError, HandlerNotFound, MalformedHandlerName, UserCodeSyntaxError, MalformedStreamingHandler, InvalidStreamingOperation, CallbackHandlerDeprecated, NodeJsExit, UnhandledPromiseRejection]) {
   e.prototype.name = `Runtime.${e.name}`;
 }
 
-module.exports = { intoError, toRapidResponse, toFormatted, ImportModuleError, HandlerNotFound, MalformedHandlerName, UserCodeSyntaxError, MalformedStreamingHandler, InvalidStreamingOperation, NodeJsExit, UnhandledPromiseRejection };
+module.exports = { intoError, toRapidResponse, toFormatted, ImportModuleError, HandlerNotFound, MalformedHandlerName, UserCodeSyntaxError, MalformedStreamingHandler, InvalidStreamingOperation, CallbackHandlerDeprecated, NodeJsExit, UnhandledPromiseRejection };

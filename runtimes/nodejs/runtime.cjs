@@ -11,7 +11,7 @@ const { NodeJsExit, UnhandledPromiseRejection, toRapidResponse } = require('./er
 const { logError, setCurrentRequestId } = require('./log-patch.cjs');
 const { IdleGc } = require('./idle-gc.cjs');
 const { ResponseStream } = require('./response-stream.cjs');
-const { STREAM_RESPONSE } = require('./user-function.cjs');
+const { STREAM_RESPONSE, promiseOnly } = require('./user-function.cjs');
 const { envForReads, setTraceId } = require('./trace-env.cjs');
 
 const PREFIX = '/2018-06-01/runtime/';
@@ -97,6 +97,9 @@ function parseJson(s, name) {
   }
 }
 
+/** Lambda's Node.js 24 programming model (user-function.promiseOnly), set when the Runtime is made. */
+let PROMISE_ONLY = false;
+
 /** Invocation data Lambda puts on the context object (from the environment and /next headers). */
 function attachEnvironmentData(ctx, h) {
   const deadline = Number(h['lambda-runtime-deadline-ms']);
@@ -112,6 +115,7 @@ function attachEnvironmentData(ctx, h) {
     invokedFunctionArn: h['lambda-runtime-invoked-function-arn'],
     awsRequestId: h['lambda-runtime-aws-request-id'],
     tenantId: h['lambda-runtime-aws-tenant-id'],
+    ...(PROMISE_ONLY ? { xRayTraceId: h['lambda-runtime-trace-id'] } : {}),
     getRemainingTimeInMillis() {
       return deadline - Date.now();
     },
@@ -139,6 +143,8 @@ class Runtime {
     this.client = client;
     this.handler = handler;
     this.meta = meta;
+    // Read once the function's environment is in place (a pooled runtime loads this file before).
+    PROMISE_ONLY = promiseOnly();
     /** @type {null | {id: string, reported: boolean, stream: ResponseStream | null}} */
     this.current = null;
     /** @type {null | (() => void)} */
@@ -226,11 +232,14 @@ class Runtime {
           finished = true;
         }
       };
-      const ctx = {
+      const succeed = once((result) => done(null, result));
+      const fail = once((err) => (err === undefined || err === null ? done('handled') : done(err, null)));
+      // Node.js 24 and later: no callbacks, so none of the context's callback-era members.
+      const ctx = PROMISE_ONLY ? {} : {
         get callbackWaitsForEmptyEventLoop() { return waitForEmptyEventLoop; },
         set callbackWaitsForEmptyEventLoop(v) { waitForEmptyEventLoop = v; },
-        succeed: once((result) => done(null, result)),
-        fail: once((err) => (err === undefined || err === null ? done('handled') : done(err, null))),
+        succeed,
+        fail,
         done: once(done),
       };
       const cb = once(callback);
@@ -252,7 +261,7 @@ class Runtime {
           }
         };
         const result = this.handler(JSON.parse(body.toString('utf8')), attachEnvironmentData(ctx, headers), cb);
-        if (isPromise(result)) result.then(ctx.succeed, ctx.fail).catch(ctx.fail);
+        if (isPromise(result)) result.then(succeed, fail).catch(fail);
       } catch (err) {
         cb(err);
       }
@@ -284,7 +293,7 @@ class Runtime {
         inv.reported = true;
         return stream.fail(err);
       };
-      const ctx = {
+      const ctx = PROMISE_ONLY ? {} : {
         get callbackWaitsForEmptyEventLoop() { return waitForEmptyEventLoop; },
         set callbackWaitsForEmptyEventLoop(v) { waitForEmptyEventLoop = v; },
       };

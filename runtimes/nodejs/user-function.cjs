@@ -5,7 +5,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
-const { HandlerNotFound, ImportModuleError, MalformedHandlerName, MalformedStreamingHandler, UserCodeSyntaxError } = require('./errors.cjs');
+const { CallbackHandlerDeprecated, HandlerNotFound, ImportModuleError, MalformedHandlerName, MalformedStreamingHandler, UserCodeSyntaxError } = require('./errors.cjs');
 
 /** Resolves and loads user modules the way a require() in the task root's runtime would. */
 const userRequire = require('node:module').createRequire(path.join(__dirname, 'bootstrap.cjs'));
@@ -119,6 +119,24 @@ function handlerMetadata(fn) {
   };
 }
 
+/**
+ * Whether the function runs on Lambda's Node.js 24 programming model (nodejs24.x and later): no
+ * callback handlers, and a context without callbackWaitsForEmptyEventLoop / succeed / fail / done.
+ */
+function promiseOnly(env = process.env) {
+  const m = /^AWS_Lambda_nodejs(\d+)\.x$/.exec(env.AWS_EXECUTION_ENV ?? '');
+  return m !== null && Number(m[1]) >= 24;
+}
+
+const CALLBACK_DEPRECATED = 'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. ' +
+  'You need to modify this function to use a supported handler signature to use Node.js 24 or later. ' +
+  'For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.';
+
+/** Node.js 24 and later refuse, at init, a handler declaring three or more parameters (not a streaming one). */
+function checkHandlerSignature(meta, env = process.env) {
+  if (promiseOnly(env) && meta.argsNum >= 3 && !meta.streaming) throw new CallbackHandlerDeprecated(CALLBACK_DEPRECATED);
+}
+
 /** The `awslambda` global Lambda provides to user code. */
 function awslambdaGlobal(HttpResponseStream) {
   return {
@@ -131,4 +149,4 @@ function awslambdaGlobal(HttpResponseStream) {
   };
 }
 
-module.exports = { STREAM_RESPONSE, load, handlerMetadata, awslambdaGlobal };
+module.exports = { STREAM_RESPONSE, load, handlerMetadata, checkHandlerSignature, promiseOnly, awslambdaGlobal };

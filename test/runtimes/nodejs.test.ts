@@ -72,6 +72,36 @@ describe('nodejs runtime: loading', () => {
     }
   });
 
+  test('nodejs24.x: callback handlers are refused at init; the context has no callback-era members', async () => {
+    const env = { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x' };
+    const cb = await node({ 'index.js': 'exports.handler = (e, c, callback) => callback(null, 1);' }, 'index.handler', { env });
+    const e = await within(cb.api.initError(), cb, 'init error');
+    assert.equal(e.json().errorType, 'Runtime.CallbackHandlerDeprecated');
+    assert.match(e.json().errorMessage, /^ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node\.js 24\. /);
+    assert.equal((await within(cb.exited, cb, 'exit')).code, 129);
+    await cb.stop();
+
+    const files = {
+      'index.mjs': 'export const handler = async (e, ctx) => ({ keys: Object.keys(ctx).sort(), xray: ctx.xRayTraceId, arn: ctx.invokedFunctionArn });\n' +
+        // A streaming handler takes three parameters by design: still allowed.
+        'export const streamer = awslambda.streamifyResponse(async (e, stream, ctx) => { stream.end("ok"); });\n',
+    };
+    const rt = await node(files, 'index.handler', { env });
+    const r = (await within(rt.api.invoke({}, { traceId: 'Root=1-24' }), rt, 'invoke')).json();
+    for (const k of ['callbackWaitsForEmptyEventLoop', 'succeed', 'fail', 'done']) assert.ok(!r.keys.includes(k), `${k} in ${r.keys}`);
+    assert.equal(r.xray, 'Root=1-24');
+    assert.ok(r.keys.includes('getRemainingTimeInMillis'));
+    await rt.stop();
+    const streaming = await node(files, 'index.streamer', { env });
+    assert.notEqual((await within(streaming.api.invoke({}), streaming, 'stream')).kind, 'error');
+    await streaming.stop();
+
+    // nodejs22.x keeps the callback model.
+    const old = await node({ 'index.js': 'exports.handler = (e, c, callback) => callback(null, Object.keys(c).includes("callbackWaitsForEmptyEventLoop"));' }, 'index.handler', { env: { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x' } });
+    assert.equal((await within(old.api.invoke({}), old, 'nodejs22.x')).json(), true);
+    await old.stop();
+  });
+
   test('init errors: ImportModuleError, HandlerNotFound, UserCodeSyntaxError, MalformedHandlerName', async () => {
     const cases: { files: Record<string, string>; handler: string; type: string; message: RegExp }[] = [
       { files: { 'index.js': '' }, handler: 'nope.handler', type: 'Runtime.ImportModuleError', message: /^Error: Cannot find module 'nope'\nRequire stack:\n- / },
