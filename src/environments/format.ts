@@ -115,11 +115,12 @@ export const endLine = (requestId: string) => `END RequestId: ${requestId}\n`;
 /**
  * Billed duration: 1 ms granularity, rounded up, at least 1 ms. The init phase of a cold start is
  * billed with its first invocation (Lambda bills INIT for every configuration since August 2025:
- * "Duration: 133.61 ms  Billed Duration: 214 ms ... Init Duration: 80.00 ms"); an invocation
- * that timed out is billed up to its timeout (`capMs`), not for the moment it was stopped.
+ * "Duration: 133.61 ms  Billed Duration: 214 ms ... Init Duration: 80.00 ms"), a timed-out
+ * invocation for its measured duration ("Duration: 3016.78 ms ... Billed Duration: 3101 ms ...
+ * Init Duration: 84.00 ms Status: timeout").
  */
-export function billedMs(durationMs: number, initDurationMs = 0, capMs = Infinity): number {
-  return Math.max(1, Math.ceil(Math.min(durationMs, capMs) + initDurationMs));
+export function billedMs(durationMs: number, initDurationMs = 0): number {
+  return Math.max(1, Math.ceil(durationMs + initDurationMs));
 }
 
 export function reportLine(r: {

@@ -14,7 +14,7 @@ test('REPORT line in Lambda\'s format', () => {
 
 test('billing: 1 ms granularity, rounded up, at least 1 ms', () => {
   for (const [d, b] of [[0, 1], [0.01, 1], [1, 1], [1.0001, 2], [2999.2, 3000]] as const) assert.equal(billedMs(d), b);
-  assert.equal(billedMs(3003.46, 0, 3000), 3000, 'a timed-out invocation is billed up to its timeout');
+  assert.equal(billedMs(3016.78, 84), 3101, 'a timed-out invocation is billed for its measured duration and init (Lambda\'s lifecycle guide)');
   assert.equal(billedMs(10.2, 80.5), 91, 'init is billed with the first invocation');
 });
 
