@@ -17,7 +17,7 @@ const OPEN_TARGETS = [
 
 /** REST paths of Stratus's management APIs (Lambda's dated paths, API Gateway v2, Stratus's own). */
 const MANAGEMENT_PATH = /^\/(\d{4}-\d{2}-\d{2}|v2|_stratus)(\/|$)/;
-const INVOKE_PATH = /^\/(2015-03-31\/functions\/[^/]+\/invocations|2014-11-13\/functions\/[^/]+\/invoke-async)\/?$/;
+const INVOKE_PATH = /^\/(2015-03-31\/functions\/[^/]+\/invocations|2014-11-13\/functions\/[^/]+\/invoke-async|2021-11-15\/functions\/[^/]+\/response-streaming-invocations)\/?$/;
 
 export type SandboxDecision = { allow: true } | { allow: false; action: string };
 

@@ -83,6 +83,7 @@ export class PipelineInvoker implements Invoker {
     const payload = req.payload.length === 0 ? EMPTY_EVENT : req.payload;
     if (req.source === 'api') validateJson(payload);
     const { version } = resolved;
+    req.onResolved?.(version.version);
 
     if (req.invocationType === 'DryRun') {
       return { statusCode: 204, requestId: req.requestId ?? randomUUID(), payload: Buffer.alloc(0), executedVersion: version.version };

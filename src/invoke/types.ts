@@ -20,6 +20,8 @@ export interface InvokeRequest {
   /** Who asked: 'api', 'gateway', 'url', 'async', 'sqs', 'schedule', 'events', ... (for metrics). */
   source: string;
   stream?: ResponseStreamSink;
+  /** Told the version that will run as soon as it is known (a streamed answer's headers carry it). */
+  onResolved?: (executedVersion: string) => void;
 }
 
 export interface InvokeResult {

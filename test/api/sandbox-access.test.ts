@@ -6,6 +6,7 @@ const cases: Array<[string, string, string | undefined, boolean]> = [
   ['POST', '/2015-03-31/functions/other/invocations', undefined, true],
   ['POST', '/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Aother/invocations/', undefined, true],
   ['POST', '/2014-11-13/functions/other/invoke-async/', undefined, true],
+  ['POST', '/2021-11-15/functions/other/response-streaming-invocations', undefined, true],
   ['GET', '/2015-03-31/functions/other', undefined, false],
   ['GET', '/2015-03-31/functions/other/configuration', undefined, false],
   ['GET', '/2015-03-31/functions', undefined, false],

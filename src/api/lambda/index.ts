@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { StratusError } from '../../core/errors.js';
 import { LATEST, type Locale } from '../../core/model.js';
-import { rules, violation } from '../../core/validation.js';
 import type { ControlPlane } from '../../control/index.js';
 import { SYNC_PAYLOAD_LIMIT, type Invoker, type InvokeRequest } from '../../invoke/index.js';
 import { writeRestJsonError } from '../errors.js';
 import { claimTraffic, readBody } from '../raw.js';
 import { restRoutes, RestResponse } from '../rest.js';
+import { invokeRequestOf, type InvokeWire } from './invoke-wire.js';
+import { registerStreamInvoke } from './stream-invoke.js';
 import { accountSettings, aliasConfiguration, functionConfiguration } from './wire.js';
 
 export interface LambdaApiDeps {
@@ -35,6 +36,7 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
   const { control, locale } = deps;
   const cfg = (v: Parameters<typeof functionConfiguration>[0]) => functionConfiguration(v, locale);
   registerRawInvoke(http, deps);
+  registerStreamInvoke(http, deps);
 
   restRoutes(http, (r) => {
     // Functions
@@ -166,37 +168,8 @@ function withMarker(body: Record<string, unknown>, marker: string | undefined): 
   return body;
 }
 
-const INVOCATION_TYPES = ['Event', 'RequestResponse', 'DryRun'] as const;
-const LOG_TYPES = ['None', 'Tail'] as const;
-
-/** What Invoke reads of a request. */
-interface InvokeWire {
-  headers: Record<string, string | string[] | undefined>;
-  query: { Qualifier?: unknown };
-  params: { FunctionName?: string };
-  raw: Buffer;
-}
-
 async function invoke(deps: LambdaApiDeps, req: InvokeWire): Promise<RestResponse> {
-  const h = req.headers;
-  const type = header(h['x-amz-invocation-type']) ?? 'RequestResponse';
-  if (!(INVOCATION_TYPES as readonly string[]).includes(type)) violation(type, 'invocationType', rules.enumOf(INVOCATION_TYPES));
-  const logType = header(h['x-amz-log-type']) ?? 'None';
-  if (!(LOG_TYPES as readonly string[]).includes(logType)) violation(logType, 'logType', rules.enumOf(LOG_TYPES));
-  const qualifier = typeof req.query.Qualifier === 'string' && req.query.Qualifier !== '' ? req.query.Qualifier : undefined;
-  const ir: InvokeRequest = {
-    functionName: req.params.FunctionName!,
-    payload: req.raw,
-    invocationType: type as InvokeRequest['invocationType'],
-    logType: logType as 'None' | 'Tail',
-    source: 'api',
-  };
-  if (qualifier !== undefined) ir.qualifier = qualifier;
-  const cc = header(h['x-amz-client-context']);
-  if (cc) ir.clientContextBase64 = cc;
-  const trace = header(h['x-amzn-trace-id']);
-  if (trace) ir.traceId = trace;
-  const res = await deps.invoker.invoke(ir);
+  const res = await deps.invoker.invoke(invokeRequestOf(req));
   const headers: Record<string, string> = { 'x-amzn-RequestId': res.requestId };
   if (res.statusCode !== 200) return new RestResponse(res.statusCode, undefined, headers);
   headers['content-type'] = 'application/json';
@@ -206,6 +179,3 @@ async function invoke(deps: LambdaApiDeps, req: InvokeWire): Promise<RestRespons
   return new RestResponse(200, res.payload, headers);
 }
 
-function header(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
