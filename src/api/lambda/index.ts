@@ -2,11 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { StratusError } from '../../core/errors.js';
 import { LATEST, type Locale } from '../../core/model.js';
 import type { ControlPlane } from '../../control/index.js';
-import { SYNC_PAYLOAD_LIMIT, type Invoker, type InvokeRequest } from '../../invoke/index.js';
+import type { Invoker, InvokeRequest } from '../../invoke/index.js';
 import { writeRestJsonError } from '../errors.js';
-import { claimTraffic, readBody } from '../raw.js';
+import { claimTraffic } from '../raw.js';
 import { restRoutes, RestResponse } from '../rest.js';
-import { invokeRequestOf, type InvokeWire } from './invoke-wire.js';
+import { invokeRequestOf, readInvokeWire, type InvokeWire } from './invoke-wire.js';
 import { registerStreamInvoke } from './stream-invoke.js';
 import { accountSettings, aliasConfiguration, functionConfiguration } from './wire.js';
 
@@ -132,8 +132,6 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
 /** InvokeAsync's payload limit (256 KB), below Invoke's 1 MB for InvocationType Event. */
 const INVOKE_ASYNC_PAYLOAD_LIMIT = 256 * 1024;
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/?]+)\/invocations\/?(?:\?(.*))?$/;
-const invokeTooLarge = () =>
-  new StratusError('RequestEntityTooLargeException', 413, `Request must be smaller than ${SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction operation`);
 
 /**
  * Invoke on node's request and response: the hottest route, so it skips Fastify's body parsing,
@@ -143,17 +141,7 @@ const invokeTooLarge = () =>
 function registerRawInvoke(http: FastifyInstance, deps: LambdaApiDeps): void {
   claimTraffic(http, (req) => req.method === 'POST' && INVOKE_PATH.test(req.url ?? ''), async (req, res) => {
     try {
-      const m = INVOKE_PATH.exec(req.url ?? '')!;
-      let name: string;
-      try {
-        name = decodeURIComponent(m[1]!);
-      } catch {
-        throw new StratusError('ValidationException', 400, `1 validation error detected: Value '${m[1]}' at 'functionName' failed to satisfy constraint: Member must be URL-encoded correctly`);
-      }
-      const body = await readBody(req, SYNC_PAYLOAD_LIMIT);
-      if (body === 'too-large') throw invokeTooLarge();
-      const qualifier = m[2] ? new URLSearchParams(m[2]).get('Qualifier') ?? undefined : undefined;
-      const out = await invoke(deps, { headers: req.headers, query: { Qualifier: qualifier }, params: { FunctionName: name }, raw: body });
+      const out = await invoke(deps, await readInvokeWire(req, INVOKE_PATH, 'InvokeFunction'));
       const payload = out.body === undefined ? undefined : typeof out.body === 'string' ? Buffer.from(out.body) : out.body;
       res.writeHead(out.status, { ...out.headers, 'content-length': String(payload?.length ?? 0) });
       res.end(payload);

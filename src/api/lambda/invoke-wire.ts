@@ -1,5 +1,8 @@
+import type { IncomingMessage } from 'node:http';
+import { StratusError } from '../../core/errors.js';
 import { rules, violation } from '../../core/validation.js';
-import type { InvokeRequest } from '../../invoke/index.js';
+import { SYNC_PAYLOAD_LIMIT, type InvokeRequest } from '../../invoke/index.js';
+import { readBody } from '../raw.js';
 
 const INVOCATION_TYPES = ['Event', 'RequestResponse', 'DryRun'] as const;
 const LOG_TYPES = ['None', 'Tail'] as const;
@@ -37,4 +40,22 @@ export function invokeRequestOf(req: InvokeWire, types: readonly string[] = INVO
 
 function header(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * Reads an Invoke-shaped request off node's request (the raw routes): the function name from the
+ * path (`path`'s first group, the query string its second), the body up to Invoke's limit.
+ */
+export async function readInvokeWire(req: IncomingMessage, path: RegExp, operation: string): Promise<InvokeWire> {
+  const m = path.exec(req.url ?? '')!;
+  let name: string;
+  try {
+    name = decodeURIComponent(m[1]!);
+  } catch {
+    throw new StratusError('ValidationException', 400, `1 validation error detected: Value '${m[1]}' at 'functionName' failed to satisfy constraint: Member must be URL-encoded correctly`);
+  }
+  const body = await readBody(req, SYNC_PAYLOAD_LIMIT);
+  if (body === 'too-large') throw new StratusError('RequestEntityTooLargeException', 413, `Request must be smaller than ${SYNC_PAYLOAD_LIMIT} bytes for the ${operation} operation`);
+  const qualifier = m[2] ? new URLSearchParams(m[2]).get('Qualifier') ?? undefined : undefined;
+  return { headers: req.headers, query: { Qualifier: qualifier }, params: { FunctionName: name }, raw: body };
 }

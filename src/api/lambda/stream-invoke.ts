@@ -3,12 +3,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { crc32 } from '../../code/crc32.js';
 import { StratusError } from '../../core/errors.js';
-import { SYNC_PAYLOAD_LIMIT } from '../../invoke/index.js';
 import type { ResponseStreamSink } from '../../ports/execution.js';
 import { writeRestJsonError } from '../errors.js';
-import { claimTraffic, readBody } from '../raw.js';
+import { claimTraffic } from '../raw.js';
 import type { LambdaApiDeps } from './index.js';
-import { invokeRequestOf } from './invoke-wire.js';
+import { invokeRequestOf, readInvokeWire } from './invoke-wire.js';
 
 const STREAM_PATH = /^\/2021-11-15\/functions\/([^/?]+)\/response-streaming-invocations\/?(?:\?(.*))?$/;
 const STREAM_TYPES = ['RequestResponse', 'DryRun'] as const;
@@ -112,17 +111,7 @@ async function streamInvoke(deps: LambdaApiDeps, req: IncomingMessage, res: Serv
   const requestId = randomUUID();
   let sink: EventStreamSink | undefined;
   try {
-    const m = STREAM_PATH.exec(req.url ?? '')!;
-    let name: string;
-    try {
-      name = decodeURIComponent(m[1]!);
-    } catch {
-      throw new StratusError('ValidationException', 400, `1 validation error detected: Value '${m[1]}' at 'functionName' failed to satisfy constraint: Member must be URL-encoded correctly`);
-    }
-    const body = await readBody(req, SYNC_PAYLOAD_LIMIT);
-    if (body === 'too-large') throw new StratusError('RequestEntityTooLargeException', 413, `Request must be smaller than ${SYNC_PAYLOAD_LIMIT} bytes for the InvokeWithResponseStream operation`);
-    const qualifier = m[2] ? new URLSearchParams(m[2]).get('Qualifier') ?? undefined : undefined;
-    const ir = invokeRequestOf({ headers: req.headers, query: { Qualifier: qualifier }, params: { FunctionName: name }, raw: body }, STREAM_TYPES);
+    const ir = invokeRequestOf(await readInvokeWire(req, STREAM_PATH, 'InvokeWithResponseStream'), STREAM_TYPES);
     ir.requestId = requestId;
     const s = new EventStreamSink(res, requestId);
     ir.onResolved = (v) => { s.executedVersion = v; };
