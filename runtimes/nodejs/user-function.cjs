@@ -132,9 +132,23 @@ const CALLBACK_DEPRECATED = 'ERROR: AWS Lambda has removed support for callback-
   'You need to modify this function to use a supported handler signature to use Node.js 24 or later. ' +
   'For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.';
 
-/** Node.js 24 and later refuse, at init, a handler declaring three or more parameters (not a streaming one). */
+const CALLBACK_WARNING = 'AWS Lambda plans to remove support for callback-based function handlers starting with Node.js 24. ' +
+  'You will need to update this function to use an async handler to use Node.js 24 or later. For more information and to provide ' +
+  'feedback on this change, see https://github.com/aws/aws-lambda-nodejs-runtime-interface-client/issues/137. ' +
+  'To disable this warning, set the AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING environment variable.';
+
+/**
+ * At init, as Lambda's runtime client: Node.js 24 and later refuse a handler declaring three or
+ * more parameters (not a streaming one); earlier versions warn about a non-async one with three.
+ */
 function checkHandlerSignature(meta, env = process.env) {
-  if (promiseOnly(env) && meta.argsNum >= 3 && !meta.streaming) throw new CallbackHandlerDeprecated(CALLBACK_DEPRECATED);
+  if (promiseOnly(env)) {
+    if (meta.argsNum >= 3 && !meta.streaming) throw new CallbackHandlerDeprecated(CALLBACK_DEPRECATED);
+    return;
+  }
+  if (env.AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING === undefined && meta.argsNum === 3 && !meta.isAsync && !meta.streaming) {
+    console.warn(CALLBACK_WARNING);
+  }
 }
 
 /** The `awslambda` global Lambda provides to user code. */

@@ -96,10 +96,15 @@ describe('nodejs runtime: loading', () => {
     assert.notEqual((await within(streaming.api.invoke({}), streaming, 'stream')).kind, 'error');
     await streaming.stop();
 
-    // nodejs22.x keeps the callback model.
+    // nodejs22.x keeps the callback model, and warns at init about a callback handler.
     const old = await node({ 'index.js': 'exports.handler = (e, c, callback) => callback(null, Object.keys(c).includes("callbackWaitsForEmptyEventLoop"));' }, 'index.handler', { env: { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x' } });
     assert.equal((await within(old.api.invoke({}), old, 'nodejs22.x')).json(), true);
+    await old.waitLine((l) => /\tundefined\tWARN\tAWS Lambda plans to remove support for callback-based function handlers starting with Node\.js 24\./.test(l), 'callback warning');
     await old.stop();
+    const quiet = await node({ 'index.js': 'exports.handler = (e, c, callback) => callback(null, 1);' }, 'index.handler', { env: { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x', AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING: '1' } });
+    assert.equal((await within(quiet.api.invoke({}), quiet, 'quiet')).json(), 1);
+    assert.ok(!quiet.lines.some((l) => l.includes('plans to remove support')), quiet.lines.join('\n'));
+    await quiet.stop();
   });
 
   test('init errors: ImportModuleError, HandlerNotFound, UserCodeSyntaxError, MalformedHandlerName', async () => {
