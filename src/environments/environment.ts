@@ -402,6 +402,14 @@ export class Environment implements RuntimeApiHandler {
     this.settle(c);
     if (c.done) return;
     const sec = this.target.config.timeout;
+    // node's timers run on the loop's millisecond clock, which may lag performance.now(): a timer
+    // can fire a fraction of a millisecond before the timeout has really passed. Lambda's timed
+    // out invocations always last at least their timeout.
+    const left = sec * 1000 - (performance.now() - c.startHr);
+    if (left > 0) {
+      c.timer = setTimeout(() => this.timedOut(c), Math.ceil(left));
+      return;
+    }
     this.systemLine(this.sys.text(timeoutLogLine(new Date(this.deps.clock.now()), c.requestId, sec)));
     this.killReason = { errorType: FunctionErrorTypes.timedOut, exit: 'timeout' };
     this.finish(c, 'error', Buffer.from(JSON.stringify(timeoutPayload(c.requestId, sec))), FunctionErrorTypes.timedOut, { reportStatus: 'timeout', dying: true });
