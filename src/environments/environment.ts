@@ -8,7 +8,7 @@ import type { ExecutionOutcome, ExecutionTarget, Invocation } from '../ports/exe
 import type { LogSink } from '../ports/logs.js';
 import { type AwsClientVars, BOOT_ENV, functionEnv, nodeOptionsOf } from './env-vars.js';
 import {
-  billedMs, exitText, logStreamName, MAX_RESPONSE_BYTES, responseTooLargePayload, runtimeExitPayload, runtimeExited, SystemLog,
+  billedMs, exitText, logStreamName, MAX_RESPONSE_BYTES, platformError, responseTooLargePayload, runtimeExited, SystemLog,
   timeoutLogLine, timeoutPayload,
 } from './format.js';
 import { LogWriter } from './log-writer.js';
@@ -211,7 +211,7 @@ export class Environment implements RuntimeApiHandler {
   logFailedInit(inv: Invocation, errorType: string, initMs: number, reason?: string): string | undefined {
     const now = this.deps.clock.now();
     this.systemLine(this.sys.start(inv.requestId, this.target.version, now));
-    if (reason !== undefined) this.systemLine(this.sys.text(`RequestId: ${inv.requestId} Error: ${reason}\n${errorType}\n`));
+    if (reason !== undefined) this.systemLine(this.sys.text(platformError(inv.requestId, errorType, reason).logLines));
     this.systemLine(this.sys.end(inv.requestId, now, { status: 'error', durationMs: 0, producedBytes: 0 }));
     this.systemLine(this.sys.report({
       requestId: inv.requestId, durationMs: 0, billedMs: billedMs(0, initMs), memorySizeMB: this.target.config.memorySize,
@@ -561,8 +561,9 @@ export class Environment implements RuntimeApiHandler {
     if (c && !c.done) {
       const et = reason?.errorType === 'Retired' ? FunctionErrorTypes.exit : errorType;
       const text = reason ? 'signal: killed' : exit;
-      this.systemLine(this.sys.text(`RequestId: ${c.requestId} Error: ${runtimeExited(text)}\n${et}\n`));
-      this.finish(c, 'error', Buffer.from(JSON.stringify(runtimeExitPayload(c.requestId, et, text))), et, { reportStatus: 'error', dying: true });
+      const failed = platformError(c.requestId, et, runtimeExited(text));
+      this.systemLine(this.sys.text(failed.logLines));
+      this.finish(c, 'error', Buffer.from(JSON.stringify(failed.payload)), et, { reportStatus: 'error', dying: true });
     }
     this.destroy();
   }

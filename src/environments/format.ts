@@ -160,9 +160,13 @@ export function runtimeExited(exit: string): string {
   return exit === 'exit status 0' ? 'Runtime exited without providing a reason' : `Runtime exited with error: ${exit}`;
 }
 
-export function runtimeExitPayload(requestId: string | undefined, errorType: string, exit: string): { errorType: string; errorMessage: string } {
-  const prefix = requestId ? `RequestId: ${requestId} ` : '';
-  return { errorType, errorMessage: `${prefix}Error: ${runtimeExited(exit)}` };
+/**
+ * A failure the platform reports for an invocation (runtime exit, bad entrypoint): the payload
+ * Lambda answers ("RequestId: X Error: <reason>") and the lines it logs between START and END.
+ */
+export function platformError(requestId: string, errorType: string, reason: string): { payload: { errorType: string; errorMessage: string }; logLines: string } {
+  const message = `RequestId: ${requestId} Error: ${reason}`;
+  return { payload: { errorType, errorMessage: message }, logLines: `${message}\n${errorType}\n` };
 }
 
 export const responseTooLargePayload = {

@@ -5,7 +5,7 @@ import { Errors } from '../core/errors.js';
 import { systemClock, type Clock } from '../ports/clock.js';
 import type { ExecutionOutcome, ExecutionService, ExecutionTarget, Invocation } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
-import { billedMs } from './format.js';
+import { billedMs, platformError } from './format.js';
 import { awsClientVars, localUrl, nodeOptionsOf } from './env-vars.js';
 import { Environment, type EnvDeps, type InitResult } from './environment.js';
 import { PrewarmPool } from './prewarm.js';
@@ -230,9 +230,7 @@ class Service implements StratusExecutionService {
   private initFailed(env: Environment, inv: Invocation, init: InitResult): ExecutionOutcome {
     const errorType = init.errorType!;
     const initMs = init.initDurationMs;
-    const payload = init.reason !== undefined
-      ? Buffer.from(JSON.stringify({ errorType, errorMessage: `RequestId: ${inv.requestId} Error: ${init.reason}` }))
-      : init.payload!;
+    const payload = init.reason !== undefined ? Buffer.from(JSON.stringify(platformError(inv.requestId, errorType, init.reason).payload)) : init.payload!;
     const logTail = env.logFailedInit(inv, errorType, initMs, init.reason);
     env.destroy();
     return {
