@@ -109,16 +109,12 @@ export function registerStreamInvoke(http: FastifyInstance, deps: LambdaApiDeps)
 
 async function streamInvoke(deps: LambdaApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const requestId = randomUUID();
-  let sink: EventStreamSink | undefined;
+  const s = new EventStreamSink(res, requestId);
   try {
     const ir = invokeRequestOf(await readInvokeWire(req, STREAM_PATH, 'InvokeWithResponseStream'), STREAM_TYPES);
     ir.requestId = requestId;
-    const s = new EventStreamSink(res, requestId);
     ir.onResolved = (v) => { s.executedVersion = v; };
-    if (ir.invocationType === 'RequestResponse') {
-      ir.stream = s;
-      sink = s;
-    }
+    if (ir.invocationType === 'RequestResponse') ir.stream = s;
     const out = await deps.invoker.invoke(ir);
     if (out.statusCode !== 200) {
       res.writeHead(out.statusCode, { 'x-amzn-RequestId': requestId, 'X-Amz-Executed-Version': out.executedVersion, 'content-length': '0' });
@@ -133,10 +129,9 @@ async function streamInvoke(deps: LambdaApiDeps, req: IncomingMessage, res: Serv
     if (out.logResult !== undefined) done.LogResult = out.logResult;
     s.complete(done);
   } catch (err) {
-    if (sink?.started || res.headersSent) {
+    if (res.headersSent) {
       // The stream is open: end it as a failed invocation.
-      const e = err instanceof StratusError ? { ErrorCode: err.code, ErrorDetails: err.message } : { ErrorCode: 'ServiceException', ErrorDetails: String(err) };
-      sink?.complete(e);
+      s.complete(err instanceof StratusError ? { ErrorCode: err.code, ErrorDetails: err.message } : { ErrorCode: 'ServiceException', ErrorDetails: String(err) });
       return;
     }
     writeRestJsonError(res, err, requestId);
