@@ -107,6 +107,9 @@ export async function benchInvoke(): Promise<BenchResult[]> {
       const relays = [
         ['minimal process relay', startMinimalRelay, 'behind node:http, pipes, nothing else'],
         ['minimal Runtime API relay', startRuntimeApiRelay, 'behind node:http, each with a minimal Runtime API client on a Unix socket, nothing else'],
+        // The same relay with Stratus's own Node.js runtime as its workers: the runtime's share.
+        ['Stratus Node.js runtime behind the minimal relay', (n: number) => startRuntimeApiRelay(n, { stratusRuntime: true }),
+          'behind the minimal Runtime API relay, each a Stratus Node.js runtime with a hello handler on its own channel, no sandbox or logs'],
       ] as const;
       for (const [label, start, what] of relays) {
         const relay = await start(concurrency);

@@ -295,8 +295,9 @@ const MESSAGE_READER = `
  * result and asks for the next event in one write (as Stratus's Node runtime does); the server
  * parses those requests with a minimal parser and answers the result's 202 together with the
  * next event (as Stratus does). No sandbox, logs, limits, admission or bookkeeping.
+ * With `stratusRuntime`, the workers are Stratus's own Node.js runtime instead (stratusNodeWorker).
  */
-export function startRuntimeApiRelay(processes: number): Promise<ChildServer> {
+export function startRuntimeApiRelay(processes: number, opts: { stratusRuntime?: boolean } = {}): Promise<ChildServer> {
   const sock = path.join(os.tmpdir(), `stratus-rapi-relay-${process.pid}-${Date.now()}.sock`);
   const worker = `${MESSAGE_READER}
     const s = require('node:net').connect(${JSON.stringify(sock)});
@@ -309,6 +310,9 @@ export function startRuntimeApiRelay(processes: number): Promise<ChildServer> {
       const out = JSON.stringify('hello');
       s.write('POST /2018-06-01/runtime/invocation/' + id + '/response HTTP/1.1\\r\\nHost: rapi\\r\\nContent-Type: application/json\\r\\nContent-Length: ' + Buffer.byteLength(out) + '\\r\\n\\r\\n' + out + NEXT);
     }));`;
+  const taskRoot = opts.stratusRuntime ? fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-relay-task-')) : null;
+  const spawnWorker = taskRoot ? stratusNodeWorker(taskRoot)
+    : `spawn(process.execPath, ['-e', ${JSON.stringify(worker)}], { stdio: ['ignore', 'inherit', 'inherit'] })`;
   const dispatch = `(w, body) => {
       const head = (w.ack ? ACK : '') + 'HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nLambda-Runtime-Aws-Request-Id: ' + crypto.randomUUID() +
         '\\r\\nLambda-Runtime-Deadline-Ms: ' + (Date.now() + 3000) + '\\r\\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:function:hello' +
@@ -329,7 +333,7 @@ export function startRuntimeApiRelay(processes: number): Promise<ChildServer> {
       }));
     });
     rapi.listen(${JSON.stringify(sock)}, () => {
-      for (let i = 0; i < ${processes}; i++) spawn(process.execPath, ['-e', ${JSON.stringify(worker)}], { stdio: ['ignore', 'inherit', 'inherit'] });
+      for (let i = 0; i < ${processes}; i++) ${spawnWorker};
     });
     // Serves once every worker has asked for its first event.
     const wait = () => idle.length === ${processes} ? listen() : setTimeout(wait, 20);
@@ -337,7 +341,36 @@ export function startRuntimeApiRelay(processes: number): Promise<ChildServer> {
     process.on('SIGTERM', () => process.exit(0));
     process.on('exit', () => { try { require('node:fs').unlinkSync(${JSON.stringify(sock)}); } catch {} });
   `;
-  return startNodeServer(code);
+  return startNodeServer(code).then((server) => ({
+    ...server,
+    stop: () => server.stop().finally(() => { if (taskRoot) fs.rmSync(taskRoot, { recursive: true, force: true }); }),
+  }));
+}
+
+/**
+ * Relay code spawning one of Stratus's own Node.js runtimes (runtimes/nodejs) as a worker of
+ * startRuntimeApiRelay: booted as the execution service boots it, handed a hello function by the
+ * same one-line assignment, its Runtime API on its own channel (runtimeApiFd) as Stratus gives
+ * it. No sandbox, no log descriptor: what the runtime itself costs beside the minimal client.
+ */
+function stratusNodeWorker(taskRoot: string): string {
+  fs.writeFileSync(path.join(taskRoot, 'index.js'), "exports.handler = async () => 'hello';\n");
+  const assignment = JSON.stringify({
+    uid: null,
+    taskRoot,
+    runtimeApiFd: 3,
+    env: {
+      AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9', _HANDLER: 'index.handler', LAMBDA_TASK_ROOT: taskRoot,
+      AWS_LAMBDA_FUNCTION_NAME: 'hello', AWS_LAMBDA_FUNCTION_VERSION: '$LATEST', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1769',
+      AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/hello', AWS_LAMBDA_LOG_STREAM_NAME: 'relay', TZ: ':UTC',
+    },
+  });
+  const bootstrap = path.join(repoRoot, 'runtimes/nodejs/bootstrap.cjs');
+  return `(() => {
+      const c = spawn(process.execPath, [${JSON.stringify(bootstrap)}], { stdio: ['pipe', 'inherit', 'inherit', 'pipe'], env: { PATH: process.env.PATH } });
+      rapi.emit('connection', c.stdio[3]);
+      c.stdin.end(${JSON.stringify(assignment + '\n')});
+    })()`;
 }
 
 /** Runs `code` (a node:http server that prints its listening line) in a child node process. */

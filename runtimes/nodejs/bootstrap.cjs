@@ -83,7 +83,7 @@ async function main() {
   patchConsole();
   const api = process.env.AWS_LAMBDA_RUNTIME_API;
   if (!api) fail('AWS_LAMBDA_RUNTIME_API is not set');
-  const client = new RuntimeClient(api, typeof assignment.runtimeApiSocket === 'string' ? assignment.runtimeApiSocket : null);
+  const client = new RuntimeClient(api, { fd: Number.isInteger(assignment.runtimeApiFd) ? assignment.runtimeApiFd : null });
   let runtime = null;
   installFatalHandlers(client, () => runtime);
 

@@ -10,13 +10,25 @@ const EMPTY = Buffer.alloc(0);
 
 class HttpError extends Error {}
 
+/** A connected socket the runtime was started with, or null when that descriptor is not one. */
+function openDescriptor(fd) {
+  try {
+    return new net.Socket({ fd, readable: true, writable: true });
+  } catch {
+    return null;
+  }
+}
+
 class Connection {
   /**
    * @param {string} hostPort host:port (also the Host header)
-   * @param {string | null} [socketPath] a Unix socket serving the same API, used instead of TCP
+   * @param {{fd?: number | null, path?: string | null}} [via] the platform's own connection to
+   *   the same API (a descriptor, see runtimes/PROTOCOL.md), used first; or a Unix socket path
+   *   (the warm-up's). TCP to hostPort otherwise, and whenever the descriptor is gone.
    */
-  constructor(hostPort, socketPath = null) {
-    this.socketPath = socketPath;
+  constructor(hostPort, via = {}) {
+    this.fd = via.fd ?? null;
+    this.socketPath = via.path ?? null;
     const i = hostPort.lastIndexOf(':');
     this.host = i > 0 ? hostPort.slice(0, i).replace(/^\[|\]$/g, '') : hostPort;
     this.port = i > 0 ? Number(hostPort.slice(i + 1)) : 80;
@@ -31,8 +43,14 @@ class Connection {
   }
 
   _connect() {
-    const s = this.socketPath ? net.connect({ path: this.socketPath }) : net.connect({ host: this.host, port: this.port });
-    if (!this.socketPath) s.setNoDelay(true);
+    const fd = this.fd;
+    this.fd = null;
+    let s = fd === null ? null : openDescriptor(fd);
+    if (!s && this.socketPath) s = net.connect({ path: this.socketPath });
+    if (!s) {
+      s = net.connect({ host: this.host, port: this.port });
+      s.setNoDelay(true);
+    }
     s.on('data', (d) => { if (this.socket === s) this._onData(d); });
     s.on('error', (e) => this._onClose(s, e));
     s.on('close', () => this._onClose(s, null));

@@ -37,8 +37,9 @@ function isPromise(o) {
 }
 
 class RuntimeClient {
-  constructor(hostPort, socketPath = null) {
-    this.conn = new Connection(hostPort, socketPath);
+  /** @param {{fd?: number | null, path?: string | null}} [via] see Connection */
+  constructor(hostPort, via = {}) {
+    this.conn = new Connection(hostPort, via);
     /** The next invocation, already asked for in the same write as the last result. */
     this.prefetched = null;
   }

@@ -41,7 +41,7 @@ async function runtimeApiRoundTrip() {
     });
   });
   await new Promise((resolve, reject) => { server.once('error', reject); server.listen(name, resolve); });
-  const client = new RuntimeClient('127.0.0.1:9001', name);
+  const client = new RuntimeClient('127.0.0.1:9001', { path: name });
   try {
     // The invoke loop's own path, with a handler of the shape most functions have; the
     // throw-away Runtime's 'beforeExit' listener is removed again.

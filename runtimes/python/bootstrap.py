@@ -57,9 +57,10 @@ class RuntimeApiError(Exception):
 
 
 class Connection(object):
-    def __init__(self, host_port, socket_path=None):
-        # A Unix socket serving the same API, used instead of TCP when the platform gives one.
-        self.socket_path = socket_path
+    def __init__(self, host_port, fd=None):
+        # The platform's own connection to the same API (a descriptor this process was started
+        # with), used first; TCP otherwise and whenever it is gone.
+        self.fd = fd
         host, _, port = host_port.rpartition(":")
         self.address = (host.strip("[]") or "127.0.0.1", int(port))
         self.host_header = host_port
@@ -69,10 +70,14 @@ class Connection(object):
         self.pending = False
 
     def _connect(self):
-        if self.socket_path:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.connect(self.socket_path)
-        else:
+        s = None
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            try:
+                s = socket.socket(fileno=fd)
+            except OSError:
+                s = None
+        if s is None:
             s = socket.create_connection(self.address)
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = s
@@ -196,8 +201,8 @@ def _header_value(v):
 
 
 class RuntimeClient(object):
-    def __init__(self, host_port, socket_path=None):
-        self.conn = Connection(host_port, socket_path)
+    def __init__(self, host_port, fd=None):
+        self.conn = Connection(host_port, fd)
 
     def next(self):
         r = self.conn.read_pending() if self.conn.pending else None
@@ -791,8 +796,8 @@ def main():
     api = os.environ.get("AWS_LAMBDA_RUNTIME_API")
     if not api:
         fail("AWS_LAMBDA_RUNTIME_API is not set")
-    sock = a.get("runtimeApiSocket")
-    client = RuntimeClient(api, sock if isinstance(sock, str) else None)
+    fd = a.get("runtimeApiFd")
+    client = RuntimeClient(api, fd if isinstance(fd, int) and not isinstance(fd, bool) else None)
     setup_logging()
     setup_sys_path(a["taskRoot"])
 

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { FunctionErrorTypes } from '../core/errors.js';
 import type { Clock } from '../ports/clock.js';
@@ -37,11 +36,6 @@ export interface EnvDeps {
   region: string;
   /** AWS_ENDPOINT_URL_<SERVICE> and credential variables for a new environment (env-vars.awsClientVars). */
   clientVars(): AwsClientVars;
-  /**
-   * Where environments' Unix-socket Runtime API listeners go (the shipped runtimes use them);
-   * null for TCP only.
-   */
-  socketDir: string | null;
   /** Called once when the environment is dead (pool bookkeeping). */
   onDead(env: Environment): void;
 }
@@ -160,6 +154,7 @@ export class Environment implements RuntimeApiHandler {
           command: unusable ? ['/bin/sh', '-c', 'exit 126'] : custom ? [bootstrap] : o.runtime!.command,
           env: custom ? vars : { ...BOOT_ENV, _STRATUS_LOG_FD: String(o.deps.driver.logFd), ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
           framedLog: !custom,
+          apiChannel: !custom,
           limits: limitsOf(o.target),
           dropPrivileges: custom,
           groups,
@@ -188,12 +183,9 @@ export class Environment implements RuntimeApiHandler {
     if (o.family !== 'custom') {
       const h = env.handle;
       const assignment: Record<string, unknown> = { env: vars, taskRoot: o.codeDir, uid: h.uid, gid: h.gid, groups };
-      const file = o.deps.socketDir ? path.join(o.deps.socketDir, `${env.id.slice(0, 16)}.sock`) : null;
-      if (file && Buffer.byteLength(file) < 100) {
-        try {
-          await env.api.listenUnix(file, h.uid, h.gid);
-          assignment.runtimeApiSocket = file;
-        } catch { /* the runtime uses TCP */ }
+      if (h.apiChannel) {
+        env.api.attach(h.apiChannel);
+        assignment.runtimeApiFd = o.deps.driver.apiFd;
       }
       child.stdin?.end(JSON.stringify(assignment) + '\n');
     }

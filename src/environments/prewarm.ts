@@ -108,7 +108,7 @@ export class PrewarmPool {
       const envId = newEnvId();
       const handle = this.driver.launch({
         envId, command: rt.command, env: { ...BOOT_ENV, STRATUS_POOLED: '1', _STRATUS_LOG_FD: String(this.driver.logFd) }, limits: POOL_LIMITS,
-        dropPrivileges: false, groups: [], keepPaths: this.keepPaths, deferCpuLimit: true, framedLog: true,
+        dropPrivileges: false, groups: [], keepPaths: this.keepPaths, deferCpuLimit: true, framedLog: true, apiChannel: true,
       });
       b = {
         envId, family, handle, runtimeDir: rt.runtimeDir,

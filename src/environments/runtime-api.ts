@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import type { Socket } from 'node:net';
 import { peerUid } from './peer.js';
 import { RtServer, type RtRequest, type RtResponse } from './runtime-http.js';
@@ -50,7 +49,6 @@ export const ApiErrors = {
  */
 export class RuntimeApiServer {
   private readonly server: RtServer;
-  private unix: { server: RtServer; file: string } | null = null;
   port = 0;
   expectedUid: number | null = null;
   refused = 0;
@@ -65,17 +63,12 @@ export class RuntimeApiServer {
   }
 
   /**
-   * The same API on a Unix socket that only `uid` (and root) may connect to (mode 0600, owned by
-   * uid): the kernel checks the caller, so no /proc/net/tcp lookup is needed, and a round trip is
-   * cheaper than over TCP. The shipped runtimes use it; AWS_LAMBDA_RUNTIME_API stays TCP.
+   * The same API on the runtime's own channel (LaunchSpec.apiChannel), which the shipped runtimes
+   * use: no peer check is needed (no other process holds it), no connect on the cold start, and
+   * a round trip is cheaper than over TCP. AWS_LAMBDA_RUNTIME_API stays TCP.
    */
-  async listenUnix(file: string, uid: number | null, gid: number | null): Promise<void> {
-    const server = new RtServer((req, res) => this.route(req, res));
-    try { fs.unlinkSync(file); } catch { /* not there */ }
-    await server.listenPath(file);
-    fs.chmodSync(file, 0o600);
-    if (uid !== null) fs.chownSync(file, uid, gid ?? uid);
-    this.unix = { server, file };
+  attach(channel: Socket): void {
+    this.server.adopt(channel);
   }
 
   private admit(s: Socket): boolean {
@@ -112,10 +105,5 @@ export class RuntimeApiServer {
 
   close(): void {
     this.server.close();
-    if (this.unix) {
-      this.unix.server.close();
-      try { fs.unlinkSync(this.unix.file); } catch { /* gone */ }
-      this.unix = null;
-    }
   }
 }

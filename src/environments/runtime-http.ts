@@ -326,30 +326,27 @@ export class RtServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
 
-  constructor(handler: RtHandler, private readonly accept: (s: net.Socket) => boolean = () => true) {
+  constructor(private readonly handler: RtHandler, private readonly accept: (s: net.Socket) => boolean = () => true) {
     this.server = net.createServer((s) => {
       if (!this.accept(s)) {
         s.destroy();
         return;
       }
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-      new Connection(s, handler);
+      this.adopt(s);
     });
+  }
+
+  /** Serves a connection made elsewhere (a runtime's channel, LaunchSpec.apiChannel) as if accepted. */
+  adopt(s: net.Socket): void {
+    this.sockets.add(s);
+    s.on('close', () => this.sockets.delete(s));
+    new Connection(s, this.handler);
   }
 
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => resolve((this.server.address() as net.AddressInfo).port));
-    });
-  }
-
-  /** Listens on a Unix socket path (created by the caller's umask; set its mode after). */
-  listenPath(file: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(file, () => resolve());
     });
   }
 

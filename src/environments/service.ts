@@ -89,13 +89,12 @@ class Service implements StratusExecutionService {
     private readonly prewarm: PrewarmPool,
     readonly detection: string[],
     keepPaths: string[],
-    socketDir: string | null,
   ) {
     this.keepPaths = keepPaths;
     const clock = opts.clock ?? systemClock;
     const serviceUrl = opts.serviceUrl ?? (() => '');
     this.deps = {
-      driver, logSink: opts.logSink, clock, region: opts.config.region, socketDir, onDead: (e) => this.onDead(e),
+      driver, logSink: opts.logSink, clock, region: opts.config.region, onDead: (e) => this.onDead(e),
       clientVars: () => awsClientVars(localUrl(serviceUrl()), opts.config.functionCredentials),
     };
     const every = Math.max(50, Math.min(30_000, Math.floor(opts.config.idleTimeoutMs / 2)));
@@ -297,19 +296,12 @@ export async function createExecutionService(opts: ExecutionServiceOptions): Pro
       fs.chmodSync(codeRoot, 0o711);
     }
   } catch { /* the data dir is the app's; best effort */ }
-  // Unix-socket Runtime API listeners: traversable, not listable, each socket 0600 to its env's uid.
-  let socketDir: string | null = path.join(opts.config.dataDir, 'rapi');
-  try {
-    fs.mkdirSync(socketDir, { recursive: true, mode: 0o711 });
-    fs.chmodSync(socketDir, 0o711);
-    for (const f of fs.readdirSync(socketDir)) fs.rmSync(path.join(socketDir, f), { force: true }); // a previous run's
-  } catch { socketDir = null; }
   const rtDir = runtimesDir();
   const overrides = Object.values(opts.runtimeOverrides ?? {}).map((r) => r.runtimeDir);
-  const keepPaths = [codeRoot, ...(socketDir ? [socketDir] : []), ...(rtDir ? [rtDir] : []), ...overrides];
+  const keepPaths = [codeRoot, ...(rtDir ? [rtDir] : []), ...overrides];
   const prewarm = new PrewarmPool(driver, opts.config.prewarmPerRuntime, keepPaths, opts.logSink, clock,
     (f) => opts.runtimeOverrides?.[f] ?? shippedRuntime(f));
-  const svc = new Service(opts, driver, prewarm, detection, keepPaths, socketDir);
+  const svc = new Service(opts, driver, prewarm, detection, keepPaths);
   prewarm.start();
   return svc;
 }

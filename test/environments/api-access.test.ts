@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CreateFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
@@ -68,36 +66,31 @@ describe('what a function may ask of Stratus from inside its environment', () =>
     assert.equal(JSON.parse(Buffer.from(again.Payload!).toString()), 'secret ran');
   });
 
-  test('an environment cannot connect to another environment\'s Unix-socket Runtime API', async (t) => {
+  test('another environment\'s Runtime API channel is out of reach: no socket file, no other environment\'s process', async (t) => {
     if (!isRoot || server!.stratus.describe().lines[0]!.startsWith('sandbox: process')) return t.skip('needs the namespace sandbox (root)');
-    // 'secret' ran above, so its environment (and socket) exists; the probe is told its path.
-    const dir = path.join(server!.dataDir, 'rapi');
-    const sockets = fs.readdirSync(dir).map((f) => path.join(dir, f));
-    assert.ok(sockets.length >= 1);
+    // 'secret' ran above, so its environment (and its runtime's channel) exists. The channel is a
+    // descriptor of that runtime process only: reachable through /proc/<pid>/fd, if at all.
     await lambda.send(new CreateFunctionCommand({
       FunctionName: 'knocker', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Timeout: 10,
       Code: { ZipFile: await makeZip({ 'index.js': KNOCK }) },
     }));
-    const r = await lambda.send(new InvokeCommand({ FunctionName: 'knocker', Payload: Buffer.from(JSON.stringify({ sockets })) }));
-    const out = JSON.parse(Buffer.from(r.Payload!).toString()) as Record<string, string>;
+    const r = await lambda.send(new InvokeCommand({ FunctionName: 'knocker', Payload: Buffer.from(JSON.stringify({ dataDir: server!.dataDir })) }));
+    const out = JSON.parse(Buffer.from(r.Payload!).toString()) as { socketFiles: string[]; processes: { pid: string; uid: number }[]; myUid: number };
     assert.equal(r.FunctionError, undefined, JSON.stringify(out));
-    // The sockets were listed before the knocker existed: every one belongs to another environment.
-    assert.equal(Object.keys(out).length, sockets.length);
-    for (const [file, result] of Object.entries(out)) assert.equal(result, 'EACCES', `${file}: ${result}`);
+    assert.deepEqual(out.socketFiles, [], 'no Unix socket of Stratus to connect to');
+    // Only its own environment: pid 1 (the namespace's root sh) and processes of its own uid.
+    for (const p of out.processes) assert.ok(p.pid === '1' || p.uid === out.myUid, JSON.stringify(p));
   });
 });
 
-/** Tries to connect to each socket and reports what happened. */
+/** Reports the bound Unix sockets under the data dir and the processes the function can see. */
 const KNOCK = `
-const net = require('node:net');
+const fs = require('node:fs');
 exports.handler = async (e) => {
-  const out = {};
-  for (const file of e.sockets) {
-    out[file] = await new Promise((resolve) => {
-      const s = net.connect({ path: file });
-      s.on('connect', () => { s.destroy(); resolve('connected'); });
-      s.on('error', (err) => resolve(err.code));
-    });
-  }
-  return out;
+  const socketFiles = fs.readFileSync('/proc/net/unix', 'utf8').split('\\n').slice(1)
+    .map((l) => l.trim().split(/\\s+/)[7]).filter((p) => p && p.startsWith(e.dataDir));
+  const processes = fs.readdirSync('/proc').filter((d) => /^\\d+$/.test(d)).map((pid) => {
+    try { return { pid, uid: Number(/^Uid:\\s+(\\d+)/m.exec(fs.readFileSync('/proc/' + pid + '/status', 'utf8'))[1]) }; } catch { return null; }
+  }).filter(Boolean);
+  return { socketFiles, processes, myUid: process.getuid() };
 };`;

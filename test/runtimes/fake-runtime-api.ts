@@ -74,6 +74,11 @@ export class FakeRuntimeApi {
     return this;
   }
 
+  /** Serves a connection made elsewhere (a runtime's own channel) as if it had connected. */
+  adopt(socket: import('node:net').Socket): void {
+    this.server.emit('connection', socket);
+  }
+
   get address(): string {
     return `127.0.0.1:${this.port}`;
   }

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +45,11 @@ export interface StartOptions {
   groups?: number[];
   /** Delay writing the assignment until assign() is called. */
   deferAssign?: boolean;
+  /**
+   * Give the runtime its Runtime API as a connected socket at this descriptor (the assignment's
+   * runtimeApiFd), as the platform does; AWS_LAMBDA_RUNTIME_API then names a closed port.
+   */
+  channelFd?: number;
 }
 
 export interface RuntimeProc {
@@ -100,18 +106,24 @@ export async function startRuntime(o: StartOptions): Promise<RuntimeProc> {
     AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/fn',
     AWS_LAMBDA_LOG_STREAM_NAME: '2026/01/01/[$LATEST]0123456789abcdef0123456789abcdef',
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
-    AWS_LAMBDA_RUNTIME_API: api.address,
+    AWS_LAMBDA_RUNTIME_API: o.channelFd === undefined ? api.address : await closedPort(),
     LAMBDA_TASK_ROOT: taskRoot,
     LAMBDA_RUNTIME_DIR: path.join(RUNTIMES_DIR, o.lang === 'node' ? 'nodejs' : 'python'),
     ...o.env,
   };
   // The command and boot environment the platform launches shipped runtimes with.
   const cmd = shippedRuntime(o.lang)!.command;
-  const child = spawn(cmd[0]!, cmd.slice(1), {
+  const stdio: Array<'pipe' | 'ignore'> = ['pipe', 'pipe', 'pipe'];
+  if (o.channelFd !== undefined) {
+    while (stdio.length < o.channelFd) stdio.push('ignore');
+    stdio.push('pipe');
+  }
+  const child: ChildProcess = spawn(cmd[0]!, cmd.slice(1), {
     env: o.bootEnv ?? { ...BOOT_ENV, STRATUS_BOOT_SECRET: 'boot-only' },
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio,
     cwd: '/',
   });
+  if (o.channelFd !== undefined) api.adopt(child.stdio[o.channelFd] as import('node:net').Socket);
   const lines: string[] = [];
   let partial = '';
   let err = '';
@@ -135,7 +147,9 @@ export async function startRuntime(o: StartOptions): Promise<RuntimeProc> {
   child.stdin!.on('error', () => { /* runtime closed stdin */ });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     child.once('close', (code: number | null, signal: NodeJS.Signals | null) => r({ code, signal })));
-  const assignment = JSON.stringify({ env, taskRoot, uid: o.uid ?? null, gid: o.gid ?? null, groups: o.groups ?? [] }) + '\n';
+  const assignment = JSON.stringify({
+    env, taskRoot, uid: o.uid ?? null, gid: o.gid ?? null, groups: o.groups ?? [], ...(o.channelFd === undefined ? {} : { runtimeApiFd: o.channelFd }),
+  }) + '\n';
   const rp: RuntimeProc = {
     api,
     child,
@@ -165,6 +179,15 @@ export async function startRuntime(o: StartOptions): Promise<RuntimeProc> {
   running.add(rp);
   if (!o.deferAssign) rp.assign();
   return rp;
+}
+
+/** host:port of a loopback port nothing listens on. */
+async function closedPort(): Promise<string> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return `127.0.0.1:${port}`;
 }
 
 /** Resolves `p`, or rejects after `ms` with the runtime's output (so a hang fails with context). */

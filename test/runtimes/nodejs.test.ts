@@ -54,6 +54,17 @@ describe('nodejs runtime: loading', () => {
     await rt.stop();
   });
 
+  test('the Runtime API over the descriptor the assignment names (runtimeApiFd), not TCP', async () => {
+    // AWS_LAMBDA_RUNTIME_API names a closed port: any TCP connection would fail the invocations.
+    const rt = await startRuntime({ lang: 'node', files: { 'index.js': 'exports.handler = async (e) => ({ got: e, api: process.env.AWS_LAMBDA_RUNTIME_API });' }, handler: 'index.handler', channelFd: 11 });
+    for (let i = 0; i < 3; i++) {
+      const r = await within(rt.api.invoke({ i }), rt, 'invoke over the channel');
+      assert.deepEqual(r.json(), { got: { i }, api: rt.env.AWS_LAMBDA_RUNTIME_API });
+    }
+    assert.equal(rt.api.connections, 1, 'the channel only');
+    await rt.stop();
+  });
+
   test('ES module (.mjs), "type": "module" .js, .cjs and a nested handler path', async () => {
     const cases: [Record<string, string>, string][] = [
       [{ 'app.mjs': 'export const handler = async (e) => ({ kind: "mjs", e, meta: typeof import.meta.url });' }, 'app.handler'],

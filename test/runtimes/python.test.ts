@@ -74,6 +74,17 @@ describe('python runtime', { skip: noPython }, () => {
     await rt.stop();
   });
 
+  test('the Runtime API over the descriptor the assignment names (runtimeApiFd), not TCP', async () => {
+    // AWS_LAMBDA_RUNTIME_API names a closed port: any TCP connection would fail the invocations.
+    const rt = await startRuntime({ lang: 'python', files: { 'app.py': 'import os\ndef handler(e, c):\n    return {"got": e, "api": os.environ["AWS_LAMBDA_RUNTIME_API"]}\n' }, handler: 'app.handler', channelFd: 11 });
+    for (let i = 0; i < 3; i++) {
+      const r = await within(rt.api.invoke({ i }), rt, 'invoke over the channel');
+      assert.deepEqual(r.json(), { got: { i }, api: rt.env.AWS_LAMBDA_RUNTIME_API });
+    }
+    assert.equal(rt.api.connections, 1, 'the channel only');
+    await rt.stop();
+  });
+
   test('handler paths: pkg/file.function and pkg.mod.function; bytes results; AWS_LAMBDA_LOG_LEVEL', async () => {
     const files = {
       'pkg/__init__.py': '',

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { CgroupTree, type EnvCgroup } from './cgroups.js';
-import { findExecutable, isUnder, realpathOr, sq } from './shell.js';
+import { findExecutable, isUnder, launchedStreams, launchStdio, realpathOr, sq } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
 import { UidAllocator } from './uids.js';
 
@@ -17,6 +17,8 @@ const KEPT_FD = TABLE_FD + 1;
  * single-digit fds the inner script (dash) works with, which all stay free for kept paths.
  */
 const LOG_FD = 10;
+/** The Runtime API channel (LaunchSpec.apiChannel), next to it. */
+const API_FD = 11;
 
 /** A path in a mount table (fstab): whitespace and backslashes as octal escapes. */
 function fstabPath(p: string): string {
@@ -90,6 +92,7 @@ export class NamespaceDriver implements SandboxDriver {
   readonly name = 'namespace' as const;
   readonly verifiesPeers = true;
   readonly logFd = LOG_FD;
+  readonly apiFd = API_FD;
   private readonly tree: CgroupTree;
   private readonly uids: UidAllocator;
   private readonly handles = new Set<NamespaceHandle>();
@@ -179,7 +182,7 @@ export class NamespaceDriver implements SandboxDriver {
       table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined));
       child = spawn(b.sh, ['-c', outer, 'stratus-launch', inner, ...cg.procsFiles()], {
         // fds 4-9 in between are /dev/null until the inner script uses or closes them.
-        env: spec.env, stdio: ['pipe', 'pipe', 'pipe', table, ...(spec.framedLog ? [...Array<'ignore'>(LOG_FD - 4).fill('ignore'), 'pipe' as const] : [])],
+        env: spec.env, stdio: launchStdio(spec, ['pipe', 'pipe', 'pipe', table], LOG_FD, API_FD),
       });
     } catch (e) {
       void cg.remove();
@@ -188,7 +191,7 @@ export class NamespaceDriver implements SandboxDriver {
     } finally {
       if (table !== undefined) fs.closeSync(table);
     }
-    const h = new NamespaceHandle(child, uid, cg, spec.limits, kept, () => {
+    const h = new NamespaceHandle(child, uid, cg, spec.limits, kept, launchedStreams(child, LOG_FD, API_FD), () => {
       this.handles.delete(h);
       this.uids.release(uid);
     });
@@ -243,16 +246,19 @@ class NamespaceHandle implements SandboxHandle {
   private oomBase = 0;
   readonly gid: number;
   readonly logStream: import('node:stream').Readable | null;
+  readonly apiChannel: import('node:net').Socket | null;
   constructor(
     readonly child: import('node:child_process').ChildProcess,
     readonly uid: number,
     private readonly cg: EnvCgroup,
     private limits: SandboxLimits,
     private readonly kept: string[],
+    streams: ReturnType<typeof launchedStreams>,
     private readonly onGone: () => void,
   ) {
     this.gid = uid;
-    this.logStream = ((child.stdio as unknown as Array<import('node:stream').Readable | null | undefined>)[LOG_FD]) ?? null;
+    this.logStream = streams.logStream;
+    this.apiChannel = streams.apiChannel;
   }
 
   setLimits(limits: SandboxLimits): void {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { findExecutable } from './shell.js';
+import { findExecutable, launchedStreams, launchStdio } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
 
 const POLL_MS = 100;
@@ -34,6 +34,7 @@ export class ProcessDriver implements SandboxDriver {
   readonly name = 'process' as const;
   readonly verifiesPeers = false;
   readonly logFd = 3;
+  readonly apiFd = 4;
   private readonly handles = new Set<ProcessHandle>();
   private timer: NodeJS.Timeout | null = null;
   private readonly setpriv = findExecutable('setpriv');
@@ -54,9 +55,9 @@ export class ProcessDriver implements SandboxDriver {
 
   launch(spec: LaunchSpec): SandboxHandle {
     const cmd = this.setpriv ? [this.setpriv, '--pdeathsig', 'KILL', '--', ...spec.command] : spec.command;
-    const stdio: Array<'pipe'> = spec.framedLog ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'];
+    const stdio = launchStdio(spec, ['pipe', 'pipe', 'pipe'], this.logFd, this.apiFd);
     const child = spawn(cmd[0]!, cmd.slice(1), { env: spec.env, cwd: spec.cwd, stdio, detached: true });
-    const h = new ProcessHandle(child, spec.limits, () => this.handles.delete(h));
+    const h = new ProcessHandle(child, spec.limits, launchedStreams(child, this.logFd, this.apiFd), () => this.handles.delete(h));
     this.handles.add(h);
     if (!this.timer) {
       this.timer = setInterval(() => { for (const x of this.handles) x.poll(); }, POLL_MS);
@@ -79,8 +80,15 @@ class ProcessHandle implements SandboxHandle {
   private oom = false;
   private destroying: Promise<void> | null = null;
   readonly logStream: import('node:stream').Readable | null;
-  constructor(readonly child: ChildProcess, private limits: SandboxLimits, private readonly onGone: () => void) {
-    this.logStream = (child.stdio[3] as import('node:stream').Readable | null | undefined) ?? null;
+  readonly apiChannel: import('node:net').Socket | null;
+  constructor(
+    readonly child: ChildProcess,
+    private limits: SandboxLimits,
+    streams: ReturnType<typeof launchedStreams>,
+    private readonly onGone: () => void,
+  ) {
+    this.logStream = streams.logStream;
+    this.apiChannel = streams.apiChannel;
   }
 
   poll(): void {

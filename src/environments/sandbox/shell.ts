@@ -1,4 +1,8 @@
 import fs from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { ChildProcess, IOType } from 'node:child_process';
+import type { LaunchSpec } from './types.js';
 
 /** Quotes one word for /bin/sh. */
 export function sq(s: string): string {
@@ -20,4 +24,26 @@ export function findExecutable(name: string, dirs = ['/usr/bin', '/bin', '/usr/s
     try { fs.accessSync(f, fs.constants.X_OK); return f; } catch { /* next */ }
   }
   return null;
+}
+
+/**
+ * The spawn's stdio: `first` (stdin, stdout, stderr and what a driver puts next), then the
+ * framed log pipe at `logFd` and the Runtime API channel at `apiFd` when `spec` asks for them,
+ * closed descriptors in between.
+ */
+export function launchStdio(spec: LaunchSpec, first: Array<IOType | number>, logFd: number, apiFd: number): Array<IOType | number> {
+  const stdio = [...first];
+  const put = (fd: number) => {
+    while (stdio.length < fd) stdio.push('ignore');
+    stdio[fd] = 'pipe';
+  };
+  if (spec.framedLog) put(logFd);
+  if (spec.apiChannel) put(apiFd);
+  return stdio;
+}
+
+/** The parent's ends of the descriptors launchStdio asked for. */
+export function launchedStreams(child: ChildProcess, logFd: number, apiFd: number): { logStream: Readable | null; apiChannel: Socket | null } {
+  const at = (fd: number) => (child.stdio as unknown as Array<unknown>)[fd] ?? null;
+  return { logStream: at(logFd) as Readable | null, apiChannel: at(apiFd) as Socket | null };
 }

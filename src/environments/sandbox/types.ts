@@ -34,12 +34,20 @@ export interface LaunchSpec {
    * to the runtime as _STRATUS_LOG_FD in `env` by the caller.
    */
   framedLog?: boolean;
+  /**
+   * Give the runtime its own connection to the Runtime API (the shipped runtimes): one end of a
+   * connected socket pair at the driver's `apiFd`, the other end the handle's `apiChannel`. No
+   * listener, no socket file, no connect on a cold start, and no other process can reach it.
+   */
+  apiChannel?: boolean;
 }
 
 export interface SandboxHandle {
   readonly child: ChildProcess;
   /** The framed log descriptor's read end, when launched with `framedLog`. */
   readonly logStream: import('node:stream').Readable | null;
+  /** The Runtime API channel's server end, when launched with `apiChannel`. */
+  readonly apiChannel: import('node:net').Socket | null;
   /** The uid/gid the environment runs (or will drop to) under; null for the process driver. */
   readonly uid: number | null;
   readonly gid: number | null;
@@ -72,6 +80,8 @@ export interface SandboxDriver {
   readonly verifiesPeers: boolean;
   /** The descriptor number a runtime launched with `framedLog` finds its framed log pipe at. */
   readonly logFd: number;
+  /** The descriptor number a runtime launched with `apiChannel` finds its Runtime API connection at. */
+  readonly apiFd: number;
   describe(): SandboxDescription;
   launch(spec: LaunchSpec): SandboxHandle;
   stop(): Promise<void>;
