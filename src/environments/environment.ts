@@ -27,6 +27,8 @@ export interface BootedRuntime {
   handle: SandboxHandle;
   logs: LogWriter;
   runtimeDir: string;
+  /** Its Runtime API listener, already listening (the port goes into the assignment). */
+  api: RuntimeApiServer;
 }
 
 export interface EnvDeps {
@@ -111,10 +113,14 @@ export class Environment implements RuntimeApiHandler {
   /** INIT_START, START, END and REPORT in the function's log format. */
   private readonly sys: SystemLog;
 
-  private constructor(readonly key: string, readonly target: ExecutionTarget, readonly family: RuntimeFamily, private readonly deps: EnvDeps, id: string) {
+  private constructor(
+    readonly key: string, readonly target: ExecutionTarget, readonly family: RuntimeFamily, private readonly deps: EnvDeps, id: string,
+    api: RuntimeApiServer | undefined,
+  ) {
     this.id = id;
     this.sys = SystemLog.of(target.config.loggingConfig);
-    this.api = new RuntimeApiServer(this);
+    this.api = api ?? new RuntimeApiServer();
+    this.api.bind(this);
     this.ready = new Promise((r) => { this.readyResolve = r; });
   }
 
@@ -126,7 +132,7 @@ export class Environment implements RuntimeApiHandler {
     key: string; target: ExecutionTarget; family: RuntimeFamily; codeDir: string; codeGid: number | null; deps: EnvDeps;
     booted?: BootedRuntime; runtime?: { command: string[]; runtimeDir: string }; keepPaths: string[];
   }): Promise<Environment> {
-    const env = new Environment(o.key, o.target, o.family, o.deps, o.booted?.envId ?? newEnvId());
+    const env = new Environment(o.key, o.target, o.family, o.deps, o.booted?.envId ?? newEnvId(), o.booted?.api);
     env.initStartHr = performance.now();
     const port = await env.api.listen();
     const stream = logStreamName(new Date(o.deps.clock.now()), o.target.version, randomBytes(16).toString('hex'));
@@ -139,7 +145,6 @@ export class Environment implements RuntimeApiHandler {
     if (o.booted) {
       env.handle = o.booted.handle;
       env.logs = o.booted.logs;
-      env.handle.setLimits(limitsOf(o.target));
     } else {
       const custom = o.family === 'custom';
       const nodeOptions = o.family === 'node' ? nodeOptionsOf(o.target) : null;
@@ -169,26 +174,32 @@ export class Environment implements RuntimeApiHandler {
       }
       env.logs = new LogWriter(o.deps.logSink, o.deps.clock, env.handle.child.stdout, env.handle.child.stderr, env.handle.logStream);
     }
-    env.logs.setStream(o.target.logGroupName, stream);
-    // The init phase's lines are kept for a tail: an init that fails shows them in the first
-    // invocation's LogResult (invoke's begin() starts a new window when it succeeds).
-    env.logs.begin(true);
-    env.systemLine(env.sys.initStart(o.target.config.runtime, o.deps.region, o.deps.clock.now()));
     env.api.expectedUid = o.deps.driver.verifiesPeers ? env.handle.uid : null;
-    env.to('assign');
     const child = env.handle.child;
-    child.stdin?.on('error', () => { /* runtime closed stdin */ });
-    if (child.exitCode !== null || child.signalCode !== null) queueMicrotask(() => env.onExit(child.exitCode, child.signalCode));
-    else child.once('exit', (code, signal) => env.onExit(code, signal));
     if (o.family !== 'custom') {
+      // First, so that the runtime gets going while the rest below runs. Nothing it writes or
+      // asks is read before all of this is done: from the listen above on, this function runs
+      // in one turn of the event loop.
       const h = env.handle;
       const assignment: Record<string, unknown> = { env: vars, taskRoot: o.codeDir, uid: h.uid, gid: h.gid, groups };
       if (h.apiChannel) {
         env.api.attach(h.apiChannel);
         assignment.runtimeApiFd = o.deps.driver.apiFd;
       }
+      child.stdin?.on('error', () => { /* runtime closed stdin */ });
       child.stdin?.end(JSON.stringify(assignment) + '\n');
     }
+    // A pooled runtime booted under the pool's limits: the function's, microseconds after the
+    // assignment, long before the runtime has read it, dropped its privileges and loaded code.
+    if (o.booted) env.handle.setLimits(limitsOf(o.target));
+    env.logs.setStream(o.target.logGroupName, stream);
+    // The init phase's lines are kept for a tail: an init that fails shows them in the first
+    // invocation's LogResult (invoke's begin() starts a new window when it succeeds).
+    env.logs.begin(true);
+    env.systemLine(env.sys.initStart(o.target.config.runtime, o.deps.region, o.deps.clock.now()));
+    env.to('assign');
+    if (child.exitCode !== null || child.signalCode !== null) queueMicrotask(() => env.onExit(child.exitCode, child.signalCode));
+    else child.once('exit', (code, signal) => env.onExit(code, signal));
     env.initTimer = setTimeout(() => env.initTimedOut(), INIT_TIMEOUT_MS);
     return env;
   }

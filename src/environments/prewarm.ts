@@ -3,6 +3,7 @@ import type { LogSink } from '../ports/logs.js';
 import { BOOT_ENV } from './env-vars.js';
 import { newEnvId, type BootedRuntime } from './environment.js';
 import { LogWriter } from './log-writer.js';
+import { RuntimeApiServer } from './runtime-api.js';
 import { shippedRuntime, type RuntimeLaunch } from './runtimes.js';
 import type { SandboxDriver, SandboxLimits } from './sandbox/types.js';
 
@@ -110,8 +111,11 @@ export class PrewarmPool {
         envId, command: rt.command, env: { ...BOOT_ENV, STRATUS_POOLED: '1', _STRATUS_LOG_FD: String(this.driver.logFd) }, limits: POOL_LIMITS,
         dropPrivileges: false, groups: [], keepPaths: this.keepPaths, deferCpuLimit: true, framedLog: true, apiChannel: true,
       });
+      // Its Runtime API listens from now on, so that a cold start only binds it to the environment.
+      const api = new RuntimeApiServer();
+      api.listen().catch(() => { /* the environment's own listen() reports it */ });
       b = {
-        envId, family, handle, runtimeDir: rt.runtimeDir,
+        envId, family, handle, runtimeDir: rt.runtimeDir, api,
         logs: new LogWriter(this.logSink, this.clock, handle.child.stdout, handle.child.stderr, handle.logStream),
       };
     } catch {
@@ -122,17 +126,17 @@ export class PrewarmPool {
     child.stdin?.on('error', () => { /* ignore */ });
     child.once('exit', () => {
       const i = p.ready.indexOf(b);
-      if (i >= 0) { p.ready.splice(i, 1); void b.handle.destroy(); }
+      if (i >= 0) { p.ready.splice(i, 1); discard(b); }
     });
     // Ready as soon as it is spawned: the runtime reads its assignment from stdin whenever it
     // gets there, so even a process still booting is a head start. Launch the next one shortly.
     child.once('spawn', () => {
       p.launching--;
-      if (this.stopped) { void b.handle.destroy(); return; }
+      if (this.stopped) { discard(b); return; }
       p.ready.push(b);
       setTimeout(() => this.launch(family), 20).unref();
     });
-    child.once('error', () => { p.launching--; void b.handle.destroy(); });
+    child.once('error', () => { p.launching--; discard(b); });
   }
 
   stats(): Record<Family, { ready: number; hits: number; misses: number; target: number }> {
@@ -145,6 +149,12 @@ export class PrewarmPool {
     const all = [...this.pools.node.ready, ...this.pools.python.ready];
     this.pools.node.ready = [];
     this.pools.python.ready = [];
-    await Promise.all(all.map((b) => b.handle.destroy()));
+    await Promise.all(all.map(discard));
   }
+}
+
+/** Frees a pooled runtime that will never be assigned. */
+function discard(b: BootedRuntime): Promise<void> {
+  b.api.close();
+  return b.handle.destroy();
 }

@@ -49,17 +49,29 @@ export const ApiErrors = {
  */
 export class RuntimeApiServer {
   private readonly server: RtServer;
+  private listening: Promise<number> | null = null;
+  private h: RuntimeApiHandler | null;
   port = 0;
   expectedUid: number | null = null;
   refused = 0;
 
-  constructor(private readonly h: RuntimeApiHandler) {
+  /**
+   * Without a handler (a pooled runtime's, listening before its function is known: `bind` comes
+   * with the assignment), connections are refused: nothing may talk to a runtime without one.
+   */
+  constructor(h: RuntimeApiHandler | null = null) {
+    this.h = h;
     this.server = new RtServer((req, res) => this.route(req, res), (s) => this.admit(s));
   }
 
-  async listen(): Promise<number> {
-    this.port = await this.server.listen(0, '127.0.0.1');
-    return this.port;
+  bind(h: RuntimeApiHandler): void {
+    this.h = h;
+  }
+
+  /** Starts listening once; every call answers the same port. */
+  listen(): Promise<number> {
+    this.listening ??= this.server.listen(0, '127.0.0.1').then((port) => { this.port = port; return port; });
+    return this.listening;
   }
 
   /**
@@ -72,6 +84,7 @@ export class RuntimeApiServer {
   }
 
   private admit(s: Socket): boolean {
+    if (this.h === null) return false;
     if (this.expectedUid === null) return true;
     const uid = peerUid(s.remotePort ?? 0, this.port);
     if (uid === this.expectedUid) return true;
@@ -81,11 +94,12 @@ export class RuntimeApiServer {
 
   private route(req: RtRequest, res: RtResponse): void {
     const url = req.url;
-    if (!url.startsWith(PREFIX)) return ApiErrors.notFound(res);
+    const h = this.h;
+    if (!h || !url.startsWith(PREFIX)) return ApiErrors.notFound(res);
     const rest = url.slice(PREFIX.length);
     if (rest === NEXT) {
       if (req.method !== 'GET') return ApiErrors.methodNotAllowed(res);
-      return this.h.next(req, res);
+      return h.next(req, res);
     }
     if (rest.startsWith('invocation/')) {
       const slash = rest.lastIndexOf('/');
@@ -94,11 +108,11 @@ export class RuntimeApiServer {
         if (req.method !== 'POST') return ApiErrors.methodNotAllowed(res);
         let id: string;
         try { id = decodeURIComponent(rest.slice(11, slash)); } catch { return ApiErrors.invalidRequestId(res); }
-        return verb === 'response' ? this.h.response(id, req, res) : this.h.error(id, req, res);
+        return verb === 'response' ? h.response(id, req, res) : h.error(id, req, res);
       }
     } else if (rest === 'init/error') {
       if (req.method !== 'POST') return ApiErrors.methodNotAllowed(res);
-      return this.h.initError(req, res);
+      return h.initError(req, res);
     }
     return ApiErrors.notFound(res);
   }
