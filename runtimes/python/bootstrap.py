@@ -75,6 +75,7 @@ class Connection(object):
             fd, self.fd = self.fd, None
             try:
                 s = socket.socket(fileno=fd)
+                s.set_inheritable(False)  # the function's child processes do not get it
             except OSError:
                 s = None
         if s is None:

@@ -56,10 +56,16 @@ describe('nodejs runtime: loading', () => {
 
   test('the Runtime API over the descriptor the assignment names (runtimeApiFd), not TCP', async () => {
     // AWS_LAMBDA_RUNTIME_API names a closed port: any TCP connection would fail the invocations.
-    const rt = await startRuntime({ lang: 'node', files: { 'index.js': 'exports.handler = async (e) => ({ got: e, api: process.env.AWS_LAMBDA_RUNTIME_API });' }, handler: 'index.handler', channelFd: 11 });
+    // A child process the function starts does not get the descriptor.
+    const index = `const { execSync } = require('node:child_process');
+exports.handler = async (e) => ({
+  got: e, api: process.env.AWS_LAMBDA_RUNTIME_API,
+  childHas11: execSync('ls /proc/self/fd').toString().split(/\\s+/).includes('11'),
+});`;
+    const rt = await startRuntime({ lang: 'node', files: { 'index.js': index }, handler: 'index.handler', channelFd: 11 });
     for (let i = 0; i < 3; i++) {
       const r = await within(rt.api.invoke({ i }), rt, 'invoke over the channel');
-      assert.deepEqual(r.json(), { got: { i }, api: rt.env.AWS_LAMBDA_RUNTIME_API });
+      assert.deepEqual(r.json(), { got: { i }, api: rt.env.AWS_LAMBDA_RUNTIME_API, childHas11: false });
     }
     assert.equal(rt.api.connections, 1, 'the channel only');
     await rt.stop();

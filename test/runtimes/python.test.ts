@@ -76,10 +76,19 @@ describe('python runtime', { skip: noPython }, () => {
 
   test('the Runtime API over the descriptor the assignment names (runtimeApiFd), not TCP', async () => {
     // AWS_LAMBDA_RUNTIME_API names a closed port: any TCP connection would fail the invocations.
-    const rt = await startRuntime({ lang: 'python', files: { 'app.py': 'import os\ndef handler(e, c):\n    return {"got": e, "api": os.environ["AWS_LAMBDA_RUNTIME_API"]}\n' }, handler: 'app.handler', channelFd: 11 });
+    // A child process the function starts with os.system does not get the descriptor.
+    const app = [
+      'import os, tempfile',
+      'def handler(e, c):',
+      '    out = tempfile.mktemp()',
+      '    os.system("ls /proc/self/fd > " + out)',
+      '    fds = sorted(int(x) for x in open(out).read().split())',
+      '    return {"got": e, "api": os.environ["AWS_LAMBDA_RUNTIME_API"], "child_has_11": 11 in fds}',
+    ].join('\n') + '\n';
+    const rt = await startRuntime({ lang: 'python', files: { 'app.py': app }, handler: 'app.handler', channelFd: 11 });
     for (let i = 0; i < 3; i++) {
       const r = await within(rt.api.invoke({ i }), rt, 'invoke over the channel');
-      assert.deepEqual(r.json(), { got: { i }, api: rt.env.AWS_LAMBDA_RUNTIME_API });
+      assert.deepEqual(r.json(), { got: { i }, api: rt.env.AWS_LAMBDA_RUNTIME_API, child_has_11: false });
     }
     assert.equal(rt.api.connections, 1, 'the channel only');
     await rt.stop();
