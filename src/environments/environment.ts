@@ -134,7 +134,15 @@ export class Environment implements RuntimeApiHandler {
   }): Promise<Environment> {
     const env = new Environment(o.key, o.target, o.family, o.deps, o.booted?.envId ?? newEnvId(), o.booted?.api);
     env.initStartHr = performance.now();
-    const port = await env.api.listen();
+    let port: number;
+    try {
+      port = await env.api.listen();
+    } catch (e) {
+      // A taken pooled runtime goes with it; nothing else exists yet.
+      env.api.close();
+      void o.booted?.handle.destroy();
+      throw e;
+    }
     const stream = logStreamName(new Date(o.deps.clock.now()), o.target.version, randomBytes(16).toString('hex'));
     const runtimeDir = o.booted?.runtimeDir ?? o.runtime?.runtimeDir ?? o.codeDir;
     const vars = functionEnv(o.target, {
