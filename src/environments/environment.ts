@@ -184,6 +184,7 @@ export class Environment implements RuntimeApiHandler {
     }
     env.api.expectedUid = o.deps.driver.verifiesPeers ? env.handle.uid : null;
     const child = env.handle.child;
+    child.stdin?.on('error', () => { /* runtime closed stdin */ });
     if (o.family !== 'custom') {
       // First, so that the runtime gets going while the rest below runs. Nothing it writes or
       // asks is read before all of this is done: from the listen above on, this function runs
@@ -194,7 +195,6 @@ export class Environment implements RuntimeApiHandler {
         env.api.attach(h.apiChannel);
         assignment.runtimeApiFd = o.deps.driver.apiFd;
       }
-      child.stdin?.on('error', () => { /* runtime closed stdin */ });
       child.stdin?.end(JSON.stringify(assignment) + '\n');
     }
     // A pooled runtime booted under the pool's limits: the function's, microseconds after the
