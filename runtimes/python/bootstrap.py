@@ -6,7 +6,6 @@ imports the handler and serves the Lambda Runtime API (2018-06-01) with Lambda's
 programming model. Imports nothing from the platform.
 """
 
-import decimal
 import importlib
 import json
 import logging
@@ -269,7 +268,10 @@ class Encoder(json.JSONEncoder):
         self._raw = None
 
     def default(self, obj):
-        if isinstance(obj, decimal.Decimal):
+        # Not imported here (0.8 MiB of every environment's memory): a Decimal comes from a
+        # function that imported the module already.
+        dec = sys.modules.get("decimal")
+        if dec is not None and isinstance(obj, dec.Decimal):
             if obj.is_nan():
                 return math.nan
             if self._raw is None:
