@@ -31,6 +31,12 @@ export interface BootedRuntime {
   api: RuntimeApiServer;
 }
 
+/** Frees a pooled runtime that will never serve a function. */
+export function discardBooted(b: BootedRuntime): Promise<void> {
+  b.api.close();
+  return b.handle.destroy();
+}
+
 export interface EnvDeps {
   driver: SandboxDriver;
   logSink: LogSink;
@@ -139,8 +145,8 @@ export class Environment implements RuntimeApiHandler {
       port = await env.api.listen();
     } catch (e) {
       // A taken pooled runtime goes with it; nothing else exists yet.
-      env.api.close();
-      void o.booted?.handle.destroy();
+      if (o.booted) void discardBooted(o.booted);
+      else env.api.close();
       throw e;
     }
     const stream = logStreamName(new Date(o.deps.clock.now()), o.target.version, randomBytes(16).toString('hex'));

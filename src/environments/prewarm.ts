@@ -1,7 +1,7 @@
 import type { Clock } from '../ports/clock.js';
 import type { LogSink } from '../ports/logs.js';
 import { BOOT_ENV } from './env-vars.js';
-import { newEnvId, type BootedRuntime } from './environment.js';
+import { discardBooted, newEnvId, type BootedRuntime } from './environment.js';
 import { LogWriter } from './log-writer.js';
 import { RuntimeApiServer } from './runtime-api.js';
 import { shippedRuntime, type RuntimeLaunch } from './runtimes.js';
@@ -126,17 +126,17 @@ export class PrewarmPool {
     child.stdin?.on('error', () => { /* ignore */ });
     child.once('exit', () => {
       const i = p.ready.indexOf(b);
-      if (i >= 0) { p.ready.splice(i, 1); discard(b); }
+      if (i >= 0) { p.ready.splice(i, 1); discardBooted(b); }
     });
     // Ready as soon as it is spawned: the runtime reads its assignment from stdin whenever it
     // gets there, so even a process still booting is a head start. Launch the next one shortly.
     child.once('spawn', () => {
       p.launching--;
-      if (this.stopped) { discard(b); return; }
+      if (this.stopped) { discardBooted(b); return; }
       p.ready.push(b);
       setTimeout(() => this.launch(family), 20).unref();
     });
-    child.once('error', () => { p.launching--; discard(b); });
+    child.once('error', () => { p.launching--; discardBooted(b); });
   }
 
   stats(): Record<Family, { ready: number; hits: number; misses: number; target: number }> {
@@ -149,12 +149,6 @@ export class PrewarmPool {
     const all = [...this.pools.node.ready, ...this.pools.python.ready];
     this.pools.node.ready = [];
     this.pools.python.ready = [];
-    await Promise.all(all.map(discard));
+    await Promise.all(all.map(discardBooted));
   }
-}
-
-/** Frees a pooled runtime that will never be assigned. */
-function discard(b: BootedRuntime): Promise<void> {
-  b.api.close();
-  return b.handle.destroy();
 }

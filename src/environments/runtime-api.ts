@@ -50,17 +50,13 @@ export const ApiErrors = {
 export class RuntimeApiServer {
   private readonly server: RtServer;
   private listening: Promise<number> | null = null;
-  private h: RuntimeApiHandler | null;
+  /** Set by `bind`; until then (a pooled runtime's listener, before its function is known) connections are refused. */
+  private h: RuntimeApiHandler | null = null;
   port = 0;
   expectedUid: number | null = null;
   refused = 0;
 
-  /**
-   * Without a handler (a pooled runtime's, listening before its function is known: `bind` comes
-   * with the assignment), connections are refused: nothing may talk to a runtime without one.
-   */
-  constructor(h: RuntimeApiHandler | null = null) {
-    this.h = h;
+  constructor() {
     this.server = new RtServer((req, res) => this.route(req, res), (s) => this.admit(s));
   }
 
