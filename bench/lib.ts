@@ -350,7 +350,7 @@ export function startRuntimeApiRelay(processes: number, opts: { stratusRuntime?:
 /**
  * Relay code spawning one of Stratus's own Node.js runtimes (runtimes/nodejs) as a worker of
  * startRuntimeApiRelay: booted as the execution service boots it, handed a hello function by the
- * same one-line assignment, its Runtime API on its own channel (runtimeApiFd) as Stratus gives
+ * same one-line assignment, its Runtime API on its own channel (_STRATUS_API_FD) as Stratus gives
  * it. No sandbox, no log descriptor: what the runtime itself costs beside the minimal client.
  */
 function stratusNodeWorker(taskRoot: string): string {
@@ -358,7 +358,6 @@ function stratusNodeWorker(taskRoot: string): string {
   const assignment = JSON.stringify({
     uid: null,
     taskRoot,
-    runtimeApiFd: 3,
     env: {
       AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9', _HANDLER: 'index.handler', LAMBDA_TASK_ROOT: taskRoot,
       AWS_LAMBDA_FUNCTION_NAME: 'hello', AWS_LAMBDA_FUNCTION_VERSION: '$LATEST', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1769',
@@ -367,7 +366,7 @@ function stratusNodeWorker(taskRoot: string): string {
   });
   const bootstrap = path.join(repoRoot, 'runtimes/nodejs/bootstrap.cjs');
   return `(() => {
-      const c = spawn(process.execPath, [${JSON.stringify(bootstrap)}], { stdio: ['pipe', 'inherit', 'inherit', 'pipe'], env: { PATH: process.env.PATH } });
+      const c = spawn(process.execPath, [${JSON.stringify(bootstrap)}], { stdio: ['pipe', 'inherit', 'inherit', 'pipe'], env: { PATH: process.env.PATH, _STRATUS_API_FD: '3' } });
       rapi.emit('connection', c.stdio[3]);
       c.stdin.end(${JSON.stringify(assignment + '\n')});
     })()`;

@@ -14,6 +14,17 @@ const { HttpResponseStream } = require('./response-stream.cjs');
 const { Runtime, RuntimeClient, installFatalHandlers, exitAfterFlush } = require('./runtime.cjs');
 const { warmUp } = require('./warm-up.cjs');
 const { installTraceEnv } = require('./trace-env.cjs');
+const { openDescriptor } = require('./http-client.cjs');
+
+/**
+ * The Runtime API channel the sandbox started this runtime with (_STRATUS_API_FD, see
+ * runtimes/PROTOCOL.md), wrapped at boot: a pooled runtime's cold start does not pay for it.
+ */
+const channel = (() => {
+  const fd = Number(process.env._STRATUS_API_FD);
+  delete process.env._STRATUS_API_FD;
+  return openDescriptor(fd);
+})();
 
 /** Reads fd 0 up to the first newline (blocking: nothing else to do before the assignment). */
 function readAssignmentLine() {
@@ -83,7 +94,7 @@ async function main() {
   patchConsole();
   const api = process.env.AWS_LAMBDA_RUNTIME_API;
   if (!api) fail('AWS_LAMBDA_RUNTIME_API is not set');
-  const client = new RuntimeClient(api, { fd: Number.isInteger(assignment.runtimeApiFd) ? assignment.runtimeApiFd : null });
+  const client = new RuntimeClient(api, { socket: channel });
   let runtime = null;
   installFatalHandlers(client, () => runtime);
 

@@ -4,16 +4,25 @@
 // bodies (trailers are read and dropped) or read-until-close are understood. The socket is
 // unref'd while no request is in flight so that an idle runtime does not keep the event loop
 // alive (the callback programme model relies on 'beforeExit').
+const fs = require('node:fs');
 const net = require('node:net');
 
 const EMPTY = Buffer.alloc(0);
 
 class HttpError extends Error {}
 
-/** A connected socket the runtime was started with, or null when that descriptor is not one. */
+/**
+ * A connected socket the runtime was started with, or null when that descriptor is not one.
+ * Unref'd: until a request is in flight it does not keep the event loop alive. Its failures
+ * before the Connection takes it surface there (a destroyed channel: TCP instead).
+ */
 function openDescriptor(fd) {
   try {
-    return new net.Socket({ fd, readable: true, writable: true });
+    if (!Number.isInteger(fd) || fd < 3 || !fs.fstatSync(fd).isSocket()) return null;
+    const s = new net.Socket({ fd, readable: true, writable: true });
+    s.unref();
+    s.on('error', () => {});
+    return s;
   } catch {
     return null;
   }
@@ -22,12 +31,13 @@ function openDescriptor(fd) {
 class Connection {
   /**
    * @param {string} hostPort host:port (also the Host header)
-   * @param {{fd?: number | null, path?: string | null}} [via] the platform's own connection to
-   *   the same API (a descriptor, see runtimes/PROTOCOL.md), used first; or a Unix socket path
-   *   (the warm-up's). TCP to hostPort otherwise, and whenever the descriptor is gone.
+   * @param {{socket?: net.Socket | null, path?: string | null}} [via] the platform's own
+   *   connection to the same API (openDescriptor of its channel, see runtimes/PROTOCOL.md), used
+   *   first; or a Unix socket path (the warm-up's). TCP to hostPort otherwise, and whenever the
+   *   channel is gone.
    */
   constructor(hostPort, via = {}) {
-    this.fd = via.fd ?? null;
+    this.channel = via.socket ?? null;
     this.socketPath = via.path ?? null;
     const i = hostPort.lastIndexOf(':');
     this.host = i > 0 ? hostPort.slice(0, i).replace(/^\[|\]$/g, '') : hostPort;
@@ -43,9 +53,8 @@ class Connection {
   }
 
   _connect() {
-    const fd = this.fd;
-    this.fd = null;
-    let s = fd === null ? null : openDescriptor(fd);
+    let s = this.channel && !this.channel.destroyed ? this.channel : null;
+    this.channel = null;
     if (!s && this.socketPath) s = net.connect({ path: this.socketPath });
     if (!s) {
       s = net.connect({ host: this.host, port: this.port });
@@ -313,4 +322,4 @@ class Connection {
   }
 }
 
-module.exports = { HttpError, Connection };
+module.exports = { HttpError, Connection, openDescriptor };

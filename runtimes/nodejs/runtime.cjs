@@ -37,7 +37,7 @@ function isPromise(o) {
 }
 
 class RuntimeClient {
-  /** @param {{fd?: number | null, path?: string | null}} [via] see Connection */
+  /** @param {{socket?: import('node:net').Socket | null, path?: string | null}} [via] see Connection */
   constructor(hostPort, via = {}) {
     this.conn = new Connection(hostPort, via);
     /** The next invocation, already asked for in the same write as the last result. */

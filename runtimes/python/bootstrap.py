@@ -362,6 +362,19 @@ def _take_frame_fd():
 
 
 _FRAME_FD = _take_frame_fd()
+
+
+def _take_api_fd():
+    """The Runtime API channel Stratus starts its runtimes with (_STRATUS_API_FD, taken at boot),
+    or None without one: the runtime then connects to AWS_LAMBDA_RUNTIME_API."""
+    raw = os.environ.pop("_STRATUS_API_FD", "")
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+_API_FD = _take_api_fd()
 _FRAME_TYPE_TEXT = 0xA55A0003
 
 
@@ -799,8 +812,7 @@ def main():
     api = os.environ.get("AWS_LAMBDA_RUNTIME_API")
     if not api:
         fail("AWS_LAMBDA_RUNTIME_API is not set")
-    fd = a.get("runtimeApiFd")
-    client = RuntimeClient(api, fd if isinstance(fd, int) and not isinstance(fd, bool) else None)
+    client = RuntimeClient(api, _API_FD)
     setup_logging()
     setup_sys_path(a["taskRoot"])
 

@@ -22,6 +22,15 @@ export const BOOT_ENV: Readonly<Record<string, string>> = Object.freeze({
   MALLOC_MMAP_THRESHOLD_: '262144',
 });
 
+/**
+ * A shipped runtime's boot environment: BOOT_ENV, the descriptors its sandbox driver starts it
+ * with (the framed log pipe, _STRATUS_LOG_FD, and the Runtime API channel, _STRATUS_API_FD; see
+ * runtimes/PROTOCOL.md) and `extra`.
+ */
+export function runtimeBootEnv(fds: { logFd: number; apiFd: number }, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...BOOT_ENV, _STRATUS_LOG_FD: String(fds.logFd), _STRATUS_API_FD: String(fds.apiFd), ...extra };
+}
+
 /** Where Lambda's X-Ray daemon listens, as its environment variables say. */
 const XRAY_DAEMON_IP = '169.254.79.129';
 const XRAY_DAEMON_PORT = '2000';

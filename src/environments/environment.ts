@@ -5,7 +5,7 @@ import { FunctionErrorTypes } from '../core/errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { ExecutionOutcome, ExecutionTarget, Invocation } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
-import { type AwsClientVars, BOOT_ENV, functionEnv, nodeOptionsOf } from './env-vars.js';
+import { type AwsClientVars, functionEnv, nodeOptionsOf, runtimeBootEnv } from './env-vars.js';
 import {
   billedMs, exitText, logStreamName, MAX_RESPONSE_BYTES, platformError, responseTooLargePayload, runtimeExited, SystemLog,
   timeoutLogLine, timeoutPayload,
@@ -171,7 +171,7 @@ export class Environment implements RuntimeApiHandler {
           // A bootstrap that cannot run: the environment starts as any other (its log stream,
           // INIT_START, INIT_REPORT) around a stand-in that exits at once, and reports why.
           command: unusable ? ['/bin/sh', '-c', 'exit 126'] : custom ? [bootstrap] : o.runtime!.command,
-          env: custom ? vars : { ...BOOT_ENV, _STRATUS_LOG_FD: String(o.deps.driver.logFd), ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
+          env: custom ? vars : runtimeBootEnv(o.deps.driver, nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
           framedLog: !custom,
           apiChannel: !custom,
           limits: limitsOf(o.target),
@@ -196,12 +196,8 @@ export class Environment implements RuntimeApiHandler {
       // asks is read before all of this is done: from the listen above on, this function runs
       // in one turn of the event loop.
       const h = env.handle;
-      const assignment: Record<string, unknown> = { env: vars, taskRoot: o.codeDir, uid: h.uid, gid: h.gid, groups };
-      if (h.apiChannel) {
-        env.api.attach(h.apiChannel);
-        assignment.runtimeApiFd = o.deps.driver.apiFd;
-      }
-      child.stdin?.end(JSON.stringify(assignment) + '\n');
+      if (h.apiChannel) env.api.attach(h.apiChannel);
+      child.stdin?.end(JSON.stringify({ env: vars, taskRoot: o.codeDir, uid: h.uid, gid: h.gid, groups }) + '\n');
     }
     // A pooled runtime booted under the pool's limits: the function's, microseconds after the
     // assignment, long before the runtime has read it, dropped its privileges and loaded code.

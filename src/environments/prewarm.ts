@@ -1,6 +1,6 @@
 import type { Clock } from '../ports/clock.js';
 import type { LogSink } from '../ports/logs.js';
-import { BOOT_ENV } from './env-vars.js';
+import { runtimeBootEnv } from './env-vars.js';
 import { discardBooted, newEnvId, type BootedRuntime } from './environment.js';
 import { LogWriter } from './log-writer.js';
 import { RuntimeApiServer } from './runtime-api.js';
@@ -108,7 +108,7 @@ export class PrewarmPool {
     try {
       const envId = newEnvId();
       const handle = this.driver.launch({
-        envId, command: rt.command, env: { ...BOOT_ENV, STRATUS_POOLED: '1', _STRATUS_LOG_FD: String(this.driver.logFd) }, limits: POOL_LIMITS,
+        envId, command: rt.command, env: runtimeBootEnv(this.driver, { STRATUS_POOLED: '1' }), limits: POOL_LIMITS,
         dropPrivileges: false, groups: [], keepPaths: this.keepPaths, deferCpuLimit: true, framedLog: true, apiChannel: true,
       });
       // Its Runtime API listens from now on, so that a cold start only binds it to the environment.

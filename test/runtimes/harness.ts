@@ -46,8 +46,9 @@ export interface StartOptions {
   /** Delay writing the assignment until assign() is called. */
   deferAssign?: boolean;
   /**
-   * Give the runtime its Runtime API as a connected socket at this descriptor (the assignment's
-   * runtimeApiFd), as the platform does; AWS_LAMBDA_RUNTIME_API then names a closed port.
+   * Give the runtime its Runtime API as a connected socket at this descriptor (named by
+   * _STRATUS_API_FD in its boot environment), as the platform does; AWS_LAMBDA_RUNTIME_API then
+   * names a closed port.
    */
   channelFd?: number;
 }
@@ -119,7 +120,7 @@ export async function startRuntime(o: StartOptions): Promise<RuntimeProc> {
     stdio.push('pipe');
   }
   const child: ChildProcess = spawn(cmd[0]!, cmd.slice(1), {
-    env: o.bootEnv ?? { ...BOOT_ENV, STRATUS_BOOT_SECRET: 'boot-only' },
+    env: { ...(o.bootEnv ?? { ...BOOT_ENV, STRATUS_BOOT_SECRET: 'boot-only' }), ...(o.channelFd === undefined ? {} : { _STRATUS_API_FD: String(o.channelFd) }) },
     stdio,
     cwd: '/',
   });
@@ -148,7 +149,7 @@ export async function startRuntime(o: StartOptions): Promise<RuntimeProc> {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     child.once('close', (code: number | null, signal: NodeJS.Signals | null) => r({ code, signal })));
   const assignment = JSON.stringify({
-    env, taskRoot, uid: o.uid ?? null, gid: o.gid ?? null, groups: o.groups ?? [], ...(o.channelFd === undefined ? {} : { runtimeApiFd: o.channelFd }),
+    env, taskRoot, uid: o.uid ?? null, gid: o.gid ?? null, groups: o.groups ?? [],
   }) + '\n';
   const rp: RuntimeProc = {
     api,

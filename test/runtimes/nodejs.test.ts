@@ -54,7 +54,7 @@ describe('nodejs runtime: loading', () => {
     await rt.stop();
   });
 
-  test('the Runtime API over the descriptor the assignment names (runtimeApiFd), not TCP', async () => {
+  test('the Runtime API over the descriptor the boot environment names (_STRATUS_API_FD), not TCP', async () => {
     // AWS_LAMBDA_RUNTIME_API names a closed port: any TCP connection would fail the invocations.
     // A child process the function starts does not get the descriptor.
     const index = `const { execSync } = require('node:child_process');

@@ -74,7 +74,7 @@ describe('python runtime', { skip: noPython }, () => {
     await rt.stop();
   });
 
-  test('the Runtime API over the descriptor the assignment names (runtimeApiFd), not TCP', async () => {
+  test('the Runtime API over the descriptor the boot environment names (_STRATUS_API_FD), not TCP', async () => {
     // AWS_LAMBDA_RUNTIME_API names a closed port: any TCP connection would fail the invocations.
     // A child process the function starts with os.system does not get the descriptor.
     const app = [
