@@ -5,14 +5,14 @@
 // Runtime API (2018-06-01). Imports nothing from the platform.
 // Before anything else: runtime.cjs takes gc at load (see v8-settings.cjs).
 const { exposeGc, tuneForInvocations } = require('./v8-settings.cjs');
-exposeGc();
+/** In the prewarmed pool (see runtimes/PROTOCOL.md): boot time is free, a cold start's is not. */
+const POOLED = process.env.STRATUS_POOLED === '1';
+exposeGc(POOLED);
 const fs = require('node:fs');
 const Module = require('node:module');
 const { patchConsole, logError } = require('./log-patch.cjs');
 const { load, handlerMetadata, checkHandlerSignature, awslambdaGlobal } = require('./user-function.cjs');
-const { HttpResponseStream } = require('./response-stream.cjs');
 const { Runtime, RuntimeClient, installFatalHandlers, exitAfterFlush } = require('./runtime.cjs');
-const { warmUp } = require('./warm-up.cjs');
 const { installTraceEnv } = require('./trace-env.cjs');
 const { openDescriptor } = require('./http-client.cjs');
 
@@ -75,7 +75,7 @@ function apply(a) {
 }
 
 async function main() {
-  await warmUp(process.env.STRATUS_POOLED === '1');
+  if (POOLED) await require('./warm-up.cjs').warmUp();
   const line = readAssignmentLine();
   if (!line.trim()) fail('no assignment on stdin');
   let assignment;
@@ -99,7 +99,7 @@ async function main() {
   installFatalHandlers(client, () => runtime);
 
   const noGlobal = process.env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA;
-  if (noGlobal !== '1' && noGlobal !== 'true') globalThis.awslambda = awslambdaGlobal(HttpResponseStream);
+  if (noGlobal !== '1' && noGlobal !== 'true') globalThis.awslambda = awslambdaGlobal(() => require('./response-stream.cjs').HttpResponseStream);
 
   // The function's modules see require.main undefined, as under Lambda's ES module entry point.
   process.mainModule = undefined;
@@ -137,8 +137,10 @@ async function main() {
     if (process.emit === watch) process.emit = emit;
   }
   if (handler) {
-    tuneForInvocations();
-    runtime = new Runtime(client, handler, meta);
+    // A pooled runtime has node:v8 loaded already; one started for this function would load it
+    // (~3 ms) in its cold start, so it tunes once its first invocation is reported.
+    if (POOLED) tuneForInvocations();
+    runtime = new Runtime(client, handler, meta, POOLED ? undefined : tuneForInvocations);
     runtime.run().catch((e) => runtime.clientFailed(e));
   }
 }

@@ -11,8 +11,6 @@
 //
 // `gc` is the one Lambda's own bootstrap exposes (node --expose-gc), taken at boot so that a
 // function replacing the global cannot change what runs here.
-const v8 = require('node:v8');
-
 const IDLE_MS = 6000;
 
 class IdleGc {
@@ -43,6 +41,7 @@ class IdleGc {
     if (this.busy || this.since === 0) return;
     this.since = 0;
     // Compaction moves the survivors together so that emptied pages are released, not kept.
+    const v8 = require('node:v8');
     v8.setFlagsFromString('--compact-on-every-full-gc');
     try {
       this.gc();

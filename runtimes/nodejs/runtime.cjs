@@ -10,7 +10,6 @@ const { Connection } = require('./http-client.cjs');
 const { NodeJsExit, UnhandledPromiseRejection, toRapidResponse } = require('./errors.cjs');
 const { logError, setCurrentRequestId } = require('./log-patch.cjs');
 const { IdleGc } = require('./idle-gc.cjs');
-const { ResponseStream } = require('./response-stream.cjs');
 const { STREAM_RESPONSE, promiseOnly } = require('./user-function.cjs');
 const { envForReads, setTraceId } = require('./trace-env.cjs');
 
@@ -139,18 +138,22 @@ class Runtime {
    * @param {RuntimeClient} client
    * @param {Function} handler
    * @param {{streaming: string|false, highWaterMark?: number, isAsync: boolean}} meta
+   * @param {() => void} [afterFirst] run once the first invocation's result is written
    */
-  constructor(client, handler, meta) {
+  constructor(client, handler, meta, afterFirst = () => {}) {
     this.client = client;
+    this.afterFirst = afterFirst;
     this.handler = handler;
     this.meta = meta;
     // Read once the function's environment is in place (a pooled runtime loads this file before).
     PROMISE_ONLY = promiseOnly();
-    /** @type {null | {id: string, reported: boolean, stream: ResponseStream | null}} */
+    /** @type {null | {id: string, reported: boolean, stream: import('./response-stream.cjs').ResponseStream | null}} */
     this.current = null;
     /** @type {null | (() => void)} */
     this.beforeExit = null;
     this.idle = new IdleGc(bootGc);
+    // A streaming function's first invocation does not pay for loading its stream.
+    if (meta.streaming === STREAM_RESPONSE) require('./response-stream.cjs');
     process.on('beforeExit', () => {
       const f = this.beforeExit;
       if (f) f();
@@ -167,6 +170,17 @@ class Runtime {
       setCurrentRequestId(id);
       setTraceId(headers['lambda-runtime-trace-id'] || undefined);
       await (streaming ? this.handleStreaming(id, headers, body) : this.handleOnce(id, headers, body));
+    }
+  }
+
+  /** The invocation's result is reported: the runtime waits for its next invocation. */
+  idleNow() {
+    this.idle.idleNow();
+    const f = this.afterFirst;
+    if (f) {
+      this.afterFirst = null;
+      // After this turn, in which the result is written.
+      setImmediate(f);
     }
   }
 
@@ -187,7 +201,7 @@ class Runtime {
       };
       const post = (p) => {
         // The acknowledgement may come only with the next invocation: idle from here on.
-        this.idle.idleNow();
+        this.idleNow();
         p.then(finish, (e) => this.clientFailed(e));
       };
 
@@ -271,6 +285,7 @@ class Runtime {
 
   handleStreaming(id, headers, body) {
     return new Promise((resolve) => {
+      const { ResponseStream } = require('./response-stream.cjs');
       const stream = new ResponseStream(this.client.conn, this.client.responsePath(id), this.meta.highWaterMark);
       const inv = { id, reported: false, stream };
       this.current = inv;
@@ -278,7 +293,7 @@ class Runtime {
       const finish = () => {
         if (finished) return;
         finished = true;
-        this.idle.idleNow();
+        this.idleNow();
         if (this.current === inv) this.current = null;
         this.beforeExit = null;
         resolve();

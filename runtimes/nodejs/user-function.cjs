@@ -151,15 +151,23 @@ function checkHandlerSignature(meta, env = process.env) {
   }
 }
 
-/** The `awslambda` global Lambda provides to user code. */
-function awslambdaGlobal(HttpResponseStream) {
+/**
+ * The `awslambda` global Lambda provides to user code. `httpResponseStream()` gives its
+ * HttpResponseStream, loaded on first use (node:stream and response-stream.cjs take ~2 ms, which
+ * a cold start of a function that never streams does not pay).
+ */
+function awslambdaGlobal(httpResponseStream) {
   return {
     streamifyResponse(handler, options) {
       handler[HANDLER_STREAMING] = STREAM_RESPONSE;
       if (typeof options?.highWaterMark === 'number') handler[HANDLER_HIGHWATERMARK] = parseInt(options.highWaterMark);
       return handler;
     },
-    HttpResponseStream,
+    get HttpResponseStream() {
+      const value = httpResponseStream();
+      Object.defineProperty(this, 'HttpResponseStream', { value, writable: true, enumerable: true, configurable: true });
+      return value;
+    },
   };
 }
 

@@ -6,26 +6,48 @@
 // http, https, crypto, zlib, http2 and a dozen more (what an AWS SDK client pulls in) took
 // 34-40 ms instead of 10.6 ms, in every cold start. Flags set while running change the hash
 // too, so each is either set back at once or set only once the function's code is loaded.
-const v8 = require('node:v8');
-const vm = require('node:vm');
+//
+// node:v8 and node:vm are required only when used: loading them takes ~3 ms, and a runtime
+// started for a known function (no pool) needs neither before its first invocation.
+
+/** V8's own gc function, made once (see exposeGc). */
+let nativeGc = null;
 
 /**
- * `gc`, as Lambda's bootstrap provides it (node --expose-gc): a new context made while the flag
- * is on has it; the flag is off again before anything is compiled.
+ * A new context made while --expose-gc is on has `gc`; the flag is off again before anything
+ * else is compiled.
  */
-function exposeGc() {
-  if (typeof globalThis.gc === 'function') return;
-  v8.setFlagsFromString('--expose-gc');
-  try {
-    const gc = vm.runInNewContext('gc');
-    Object.defineProperty(globalThis, 'gc', { value: gc, writable: true, enumerable: true, configurable: false });
-  } finally {
-    v8.setFlagsFromString('--no-expose-gc');
+function makeNativeGc() {
+  if (nativeGc === null) {
+    const v8 = require('node:v8');
+    v8.setFlagsFromString('--expose-gc');
+    try {
+      nativeGc = require('node:vm').runInNewContext('gc');
+    } finally {
+      v8.setFlagsFromString('--no-expose-gc');
+    }
   }
+  return nativeGc;
 }
 
 /**
- * Once the function's code is loaded (built-in modules it requires later compile from source):
+ * `gc`, as Lambda's bootstrap provides it (node --expose-gc). `eager`: V8's own function now (a
+ * pooled runtime, booting off any invocation's path). Otherwise a function of the same name and
+ * arity that makes V8's on its first call (~5 ms, which a function that never calls gc does not
+ * pay in its cold start) and passes every call and result through.
+ */
+function exposeGc(eager) {
+  if (typeof globalThis.gc === 'function') return;
+  let gc;
+  if (eager) gc = makeNativeGc();
+  else gc = { gc() { return makeNativeGc().apply(undefined, arguments); } }.gc;
+  Object.defineProperty(globalThis, 'gc', { value: gc, writable: true, enumerable: true, configurable: false });
+}
+
+/**
+ * Once the function's code is loaded (a pooled runtime) or its first invocation is reported
+ * (one started for it: node:v8 is not loaded before). Built-in modules the function requires
+ * later compile from source:
  * - the young generation stays at its initial 2 x 1 MiB instead of growing to 2 x 16 MiB, which
  *   an environment then keeps: every invocation allocates into fresh pages, and at 16
  *   environments on two cores switching between so many large working sets costs more than the
@@ -37,6 +59,7 @@ function exposeGc() {
  *   invocations each: 155 us with the default, 85-105 us with a quarter).
  */
 function tuneForInvocations() {
+  const v8 = require('node:v8');
   v8.setFlagsFromString('--semi-space-growth-factor=1');
   v8.setFlagsFromString('--interrupt-budget=16384');
 }

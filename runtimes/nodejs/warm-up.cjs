@@ -60,13 +60,12 @@ async function runtimeApiRoundTrip() {
 }
 
 /**
- * `pooled`: the runtime waits in the prewarmed pool (its boot environment says STRATUS_POOLED=1),
- * so a warm-up is free. A runtime started for a known function has its assignment waiting
+ * Only for a runtime waiting in the prewarmed pool (its boot environment says STRATUS_POOLED=1),
+ * where a warm-up is free. A runtime started for a known function has its assignment waiting
  * already: a warm-up would only delay it (by 8-12 ms here; its cold start measured ~85 ms with it,
- * ~75 ms without), so it does none.
+ * ~75 ms without), so it neither does one nor loads this file.
  */
-async function warmUp(pooled) {
-  if (!pooled) return;
+async function warmUp() {
   // The privilege drop's calls, to the identity this process already has: each costs ~0.3 ms
   // more the first time (measured in a cold start: setgroups 0.3 ms, then 0.09).
   if (process.getuid() === 0) {
@@ -80,9 +79,14 @@ async function warmUp(pooled) {
   // checks): ~0.6 ms of a cold start when this is its first use.
   checkHandlerSignature(handlerMetadata(await load(path.join(__dirname, 'prewarm'), 'index.handler')));
   await import('./prewarm.mjs');
-  const junk = [];
-  for (let i = 0; i < 30_000; i++) junk.push({ i, s: String(i) });
-  JSON.parse(JSON.stringify(junk.slice(0, 500)));
+  // Loaded at init by a function that streams or uses awslambda.HttpResponseStream.
+  require('./response-stream.cjs');
+  // JSON both ways (events and results). No allocation loop to set off scavenges: the loading
+  // above already does, and more made V8 grow the young generation to 4 MiB before the function
+  // is even loaded (it is tuned to stay small only after that), which the environment then kept.
+  const sample = [];
+  for (let i = 0; i < 500; i++) sample.push({ i, s: String(i) });
+  JSON.parse(JSON.stringify(sample));
   try {
     await runtimeApiRoundTrip();
   } catch {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { bashFunction, fixture, invocation, isRoot } from './helpers.js';
+import { bashFunction, fixture, invocation, isRoot, sleep } from './helpers.js';
 
 const reason = !isRoot && 'namespace driver needs root (CI runs these as root)';
 
@@ -38,6 +38,32 @@ describe('isolation (namespace driver)', { skip: reason }, async () => {
     assert.match(r, /db=denied other=denied list=denied own=ok kill=denied write-code=denied tmp=ok/);
     assert.equal(fs.existsSync('/tmp/mine') && fs.readFileSync('/tmp/mine', 'utf8') === 'hello\n', false, '/tmp is private');
     void path;
+  });
+
+  test('a Node.js function runs in its environment\'s cgroups, started for it or taken from the pool', async () => {
+    // The function's code, from its first line on, must find itself in all four.
+    const pooled = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 1 });
+    try {
+      const handler = `const fs = require('node:fs');
+        const atInit = fs.readFileSync('/proc/self/cgroup', 'utf8');
+        exports.handler = async () => ({ atInit, now: fs.readFileSync('/proc/self/cgroup', 'utf8'), pid: process.pid });`;
+      for (const [label, f] of [['unpooled', fx], ['pooled', pooled]] as const) {
+        if (label === 'pooled') await sleep(1500); // the pool has booted its runtime
+        const key = f.code({ 'index.js': handler });
+        const o = await f.svc.execute(f.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 512 }, `cg-${label}`), invocation('{}'));
+        assert.equal(o.status, 'ok', o.payload.toString());
+        if (label === 'pooled') assert.equal(f.svc.stats().prewarm.node.hits, 1, 'taken from the pool');
+        const r = JSON.parse(o.payload.toString()) as { atInit: string; now: string };
+        for (const text of [r.atInit, r.now]) {
+          for (const c of ['memory', 'cpu', 'pids', 'freezer']) {
+            const line = text.split('\n').find((l) => l.split(':')[1]?.split(',').includes(c));
+            assert.match(line ?? '', /:\/stratus\/\d+-\d+\/[0-9a-f]{32}$/, `${label} ${c}: ${text}`);
+          }
+        }
+      }
+    } finally {
+      await pooled.stop();
+    }
   });
 
   test('an environment cannot take another environment\'s invocations', async () => {
