@@ -643,14 +643,48 @@ function errorPayload(errorType: string, bodyB64: string | undefined): Buffer {
   return Buffer.from(JSON.stringify({ errorMessage: '', errorType }));
 }
 
-/** The invoke payload and error type of a runtime's error post: its body (JSON built around it when it is not JSON), the header's type. */
+/** The content type of an error post whose body carries an X-Ray cause beside the error. */
+const ERROR_WITH_CAUSE = 'application/vnd.aws.lambda.error.cause+json';
+
+/**
+ * The invoke payload and error type of a runtime's error post (/invocation/{id}/error and
+ * /init/error). As Lambda's Runtime API does, the body is the payload as it is, JSON or not. A
+ * body of type application/vnd.aws.lambda.error.cause+json is the exception: the caller gets its
+ * errorMessage, errorType and stackTrace without the errorCause (meant for X-Ray), or the JSON
+ * string "Invalid error body" when it does not parse as that shape.
+ */
 function errorFromRuntime(req: RtRequest, body: Buffer): { payload: Buffer; errorType: string } {
   const header = req.headers['lambda-runtime-function-error-type'];
+  let payload = body;
   let parsed: { errorType?: unknown } | null = null;
-  try { parsed = body.length ? JSON.parse(body.toString()) : null; } catch { parsed = null; }
+  if (req.headers['content-type'] === ERROR_WITH_CAUSE) {
+    const e = errorWithCause(body);
+    payload = Buffer.from(JSON.stringify(e ?? 'Invalid error body'));
+    parsed = e;
+  } else {
+    try { parsed = body.length ? JSON.parse(body.toString()) : null; } catch { parsed = null; }
+  }
   // The header names the error (the Runtime API's Lambda-Runtime-Function-Error-Type); the body's
   // errorType stands in for a runtime that sends none.
-  const errorType = typeof header === 'string' && header ? header : typeof parsed?.errorType === 'string' ? parsed.errorType : 'Unhandled';
-  const payload = parsed && typeof parsed === 'object' ? body : Buffer.from(JSON.stringify({ errorMessage: body.toString(), errorType }));
+  const bodyType = parsed !== null && typeof parsed === 'object' && typeof parsed.errorType === 'string' && parsed.errorType ? parsed.errorType : null;
+  const errorType = typeof header === 'string' && header ? header : bodyType ?? 'Unhandled';
   return { payload, errorType };
+}
+
+/** The error of an error-with-cause body, without its cause; null when the body is not that shape. */
+function errorWithCause(body: Buffer): { errorMessage: string; errorType: string; stackTrace?: string[] } | null {
+  let v: unknown;
+  try { v = JSON.parse(body.toString()); } catch { return null; }
+  if (v === null) return { errorMessage: '', errorType: '' };
+  if (typeof v !== 'object' || Array.isArray(v)) return null;
+  const o = v as Record<string, unknown>;
+  const str = (x: unknown) => x === undefined || x === null || typeof x === 'string';
+  const trace = o.stackTrace;
+  if (!str(o.errorMessage) || !str(o.errorType)) return null;
+  if (trace !== undefined && trace !== null && !(Array.isArray(trace) && trace.every((l) => typeof l === 'string'))) return null;
+  const out: { errorMessage: string; errorType: string; stackTrace?: string[] } = {
+    errorMessage: (o.errorMessage as string | null | undefined) ?? '', errorType: (o.errorType as string | null | undefined) ?? '',
+  };
+  if (Array.isArray(trace) && trace.length > 0) out.stackTrace = trace as string[];
+  return out;
 }

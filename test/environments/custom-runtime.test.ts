@@ -88,6 +88,31 @@ done
     assert.deepEqual(JSON.parse(o.payload.toString()), { errorMessage: 'handler failed', errorType: 'Custom.Failed', stackTrace: [] });
   });
 
+  test('an error body is the payload as posted, JSON or not; error-with-cause bodies lose their cause', async () => {
+    // What the runtime posts to /error, with which Content-Type, and the payload the caller gets.
+    const post = (headers: string, body: string) => BASH_BOOTSTRAP.replace(
+      `-H 'Lambda-Runtime-Function-Error-Type: Custom.Failed' "$API/invocation/$REQ/error" \\\n      --data-binary "{\\"errorMessage\\":\\"handler failed\\",\\"errorType\\":\\"Custom.Failed\\",\\"stackTrace\\":[]}"`,
+      `${headers} "$API/invocation/$REQ/error" --data-binary '${body}'`);
+    const cases: [string, string, string, string][] = [
+      // headers, body, expected payload, expected error type
+      ["-H 'Content-Type: text/plain'", 'it broke: not JSON', 'it broke: not JSON', 'Unhandled'],
+      ["-H 'Lambda-Runtime-Function-Error-Type: Custom.Plain'", '[1,2]', '[1,2]', 'Custom.Plain'],
+      ["-H 'Content-Type: application/vnd.aws.lambda.error.cause+json'",
+        '{"errorMessage":"boom","errorType":"Custom.Caused","stackTrace":["at x"],"errorCause":{"paths":[],"working_directory":"/var/task","exceptions":[]}}',
+        '{"errorMessage":"boom","errorType":"Custom.Caused","stackTrace":["at x"]}', 'Custom.Caused'],
+      ["-H 'Content-Type: application/vnd.aws.lambda.error.cause+json'", '{"errorMessage":', '"Invalid error body"', 'Unhandled'],
+    ];
+    for (const [i, [headers, body, payload, errorType]] of cases.entries()) {
+      const bootstrap = post(headers, body);
+      assert.notEqual(bootstrap, BASH_BOOTSTRAP, 'the error post was replaced');
+      const key = fx.code({ ...bashFunction('return 3'), bootstrap: { text: bootstrap, mode: 0o755 } });
+      const o = await fx.svc.execute(fx.target(key, FAST, `err-body-${i}`), invocation('{}'));
+      assert.equal(o.status, 'error');
+      assert.equal(o.payload.toString(), payload, body);
+      assert.equal(o.errorType, errorType, body);
+    }
+  });
+
   test('timeout kills the environment with Lambda\'s message', async () => {
     const key = fx.code(bashFunction('echo "$$" > /tmp/pid; sleep 30; echo "{}"'));
     const t = fx.target(key, { ...FAST, timeout: 1 }, 'slow');
