@@ -444,8 +444,9 @@ export class Environment implements RuntimeApiHandler {
     const c = this.cur;
     if (c && !c.delivered) return this.deliver(res, c);
     // A /next pipelined behind the response post (sent in the same write) waits for the next invocation.
-    if (c && c.delivered && !c.done && !c.responding) return ApiErrors.invalidState(res, 'InvocationResponse-pending', 'InvocationNext');
-    if (this.parked) return ApiErrors.invalidState(res, 'InvocationNext', 'InvocationNext');
+    // In RAPID's runtime state names: an invocation is running, or the runtime is already ready.
+    if (c && c.delivered && !c.done && !c.responding) return ApiErrors.invalidState(res, 'Running', 'Ready');
+    if (this.parked) return ApiErrors.invalidState(res, 'Ready', 'Ready');
     this.parked = res;
     res.onClose = () => { if (this.parked === res) this.parked = null; };
     const w = this.nextWait;
@@ -463,7 +464,8 @@ export class Environment implements RuntimeApiHandler {
       return c;
     }
     if (id === this.lastId || (c && c.requestId === id)) {
-      ApiErrors.invalidState(res, 'InvocationResponse', verb);
+      // RAPID's runtime state names: still receiving that result, or past it.
+      ApiErrors.invalidState(res, c && c.requestId === id && !c.done ? 'InvocationResponse' : 'RuntimeResponseSentState', verb);
       return null;
     }
     ApiErrors.invalidRequestId(res);
@@ -537,7 +539,7 @@ export class Environment implements RuntimeApiHandler {
   initError(req: RtRequest, res: RtResponse): void {
     if (this.state !== 'initializing') {
       req.resume();
-      return ApiErrors.invalidState(res, this.state === 'idle' || this.state === 'busy' ? 'Ready' : this.state, 'InitError');
+      return ApiErrors.invalidState(res, this.state === 'busy' ? 'Running' : this.state === 'idle' ? 'Ready' : this.state, 'InitError');
     }
     readBody(req, ERROR_BODY_MAX, (body) => {
       ApiErrors.accepted(res);
