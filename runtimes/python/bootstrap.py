@@ -344,6 +344,19 @@ class Unbuffered(object):
 _GLOBAL_AWS_REQUEST_ID = None
 
 
+def _take_api_fd():
+    """The Runtime API channel Stratus starts its runtimes with (_STRATUS_API_FD, taken at boot),
+    or None without one: the runtime then connects to AWS_LAMBDA_RUNTIME_API."""
+    raw = os.environ.pop("_STRATUS_API_FD", "")
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+_API_FD = _take_api_fd()
+
+
 def _take_frame_fd():
     """The framed log descriptor Stratus gives its runtimes (taken at boot): each record written
     to it is one log event, newlines kept (Lambda's telemetry frame format). -1 without one."""
@@ -362,19 +375,6 @@ def _take_frame_fd():
 
 
 _FRAME_FD = _take_frame_fd()
-
-
-def _take_api_fd():
-    """The Runtime API channel Stratus starts its runtimes with (_STRATUS_API_FD, taken at boot),
-    or None without one: the runtime then connects to AWS_LAMBDA_RUNTIME_API."""
-    raw = os.environ.pop("_STRATUS_API_FD", "")
-    try:
-        return int(raw)
-    except ValueError:
-        return None
-
-
-_API_FD = _take_api_fd()
 _FRAME_TYPE_TEXT = 0xA55A0003
 
 

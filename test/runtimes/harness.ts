@@ -148,9 +148,7 @@ export async function startRuntime(o: StartOptions): Promise<RuntimeProc> {
   child.stdin!.on('error', () => { /* runtime closed stdin */ });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     child.once('close', (code: number | null, signal: NodeJS.Signals | null) => r({ code, signal })));
-  const assignment = JSON.stringify({
-    env, taskRoot, uid: o.uid ?? null, gid: o.gid ?? null, groups: o.groups ?? [],
-  }) + '\n';
+  const assignment = JSON.stringify({ env, taskRoot, uid: o.uid ?? null, gid: o.gid ?? null, groups: o.groups ?? [] }) + '\n';
   const rp: RuntimeProc = {
     api,
     child,
