@@ -86,9 +86,17 @@ class Connection {
     w.reject(e);
   }
 
-  /** Takes the socket for one exchange (waits for the previous one). */
-  async _acquire() {
-    if (this.busy) await new Promise((r) => this.queue.push(r));
+  /**
+   * Takes the socket for one exchange: at once when it is free (the usual case: no promise to
+   * wait for), else a promise of it once the previous exchange is done.
+   * @returns {net.Socket | Promise<net.Socket>}
+   */
+  _acquire() {
+    if (!this.busy) return this._take();
+    return new Promise((r) => this.queue.push(r)).then(() => this._take());
+  }
+
+  _take() {
     this.busy = true;
     const s = this.socket && !this.socket.destroyed ? this.socket : this._connect();
     s.ref();
@@ -147,8 +155,9 @@ class Connection {
     if (w.mode === 'length') {
       if (this.buf.length - w.bodyStart < w.length) return;
       const body = this.buf.subarray(w.bodyStart, w.bodyStart + w.length);
+      // What follows (the pipelined next response) stays in the chunk it came in: no copy.
       const rest = this.buf.subarray(w.bodyStart + w.length);
-      this.buf = rest.length ? Buffer.from(rest) : EMPTY;
+      this.buf = rest.length ? rest : EMPTY;
       return this._done(body);
     }
     if (w.mode === 'chunked') {
@@ -209,7 +218,8 @@ class Connection {
   async request(method, path, extraHeaders, body) {
     for (let attempt = 0; ; attempt++) {
       const reused = this.socket !== null && !this.socket.destroyed;
-      const s = await this._acquire();
+      const t = this._acquire();
+      const s = t instanceof net.Socket ? t : await t;
       try {
         const p = this._expect();
         const len = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
@@ -243,7 +253,8 @@ class Connection {
     const first = (async () => {
       for (let attempt = 0; ; attempt++) {
         const reused = this.socket !== null && !this.socket.destroyed;
-        const s = await this._acquire();
+        const t = this._acquire();
+        const s = t instanceof net.Socket ? t : await t;
         let handedOver = false;
         try {
           const p = this._expect();

@@ -29,12 +29,27 @@ class IdleGc {
     this.since++;
   }
 
-  /** The invocation's result is reported: the runtime now waits for its next invocation. */
+  /**
+   * The invocation's result is reported: the runtime now waits for its next invocation. The
+   * timer is set once, not moved at every invocation (a busy environment would pay for that
+   * every time): when it fires after invocations that came since it was set, it waits one more
+   * period. The collection comes one to two quiet periods after the last invocation.
+   */
   idleNow() {
     this.busy = false;
-    if (!this.gc || this.since === 0) return;
-    if (this.timer) this.timer.refresh();
-    else this.timer = setTimeout(() => this.collect(), this.idleMs).unref();
+    if (!this.gc || this.since === 0 || this.timer) return;
+    this.arm();
+  }
+
+  arm() {
+    const seen = this.since;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      // Busy: the end of this invocation sets it again.
+      if (this.since === 0 || this.busy) return;
+      if (this.since !== seen) this.arm();
+      else this.collect();
+    }, this.idleMs).unref();
   }
 
   collect() {

@@ -11,7 +11,7 @@ const { NodeJsExit, UnhandledPromiseRejection, toRapidResponse } = require('./er
 const { logError, setCurrentRequestId } = require('./log-patch.cjs');
 const { IdleGc } = require('./idle-gc.cjs');
 const { STREAM_RESPONSE, promiseOnly } = require('./user-function.cjs');
-const { envForReads, setTraceId } = require('./trace-env.cjs');
+const { contextEnv, setTraceId } = require('./trace-env.cjs');
 
 const PREFIX = '/2018-06-01/runtime/';
 const JSON_HEADER = 'Content-Type: application/json\r\n';
@@ -105,23 +105,20 @@ let PROMISE_ONLY = false;
 /** Invocation data Lambda puts on the context object (from the environment and /next headers). */
 function attachEnvironmentData(ctx, h) {
   const deadline = Number(h['lambda-runtime-deadline-ms']);
-  const env = envForReads();
-  return Object.assign(ctx, {
-    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
-    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
-    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
-    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
-    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
-    clientContext: parseJson(h['lambda-runtime-client-context'], 'ClientContext'),
-    identity: parseJson(h['lambda-runtime-cognito-identity'], 'CognitoIdentity'),
-    invokedFunctionArn: h['lambda-runtime-invoked-function-arn'],
-    awsRequestId: h['lambda-runtime-aws-request-id'],
-    tenantId: h['lambda-runtime-aws-tenant-id'],
-    ...(PROMISE_ONLY ? { xRayTraceId: h['lambda-runtime-trace-id'] } : {}),
-    getRemainingTimeInMillis() {
-      return deadline - Date.now();
-    },
-  });
+  const env = contextEnv();
+  ctx.functionVersion = env.AWS_LAMBDA_FUNCTION_VERSION;
+  ctx.functionName = env.AWS_LAMBDA_FUNCTION_NAME;
+  ctx.memoryLimitInMB = env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
+  ctx.logGroupName = env.AWS_LAMBDA_LOG_GROUP_NAME;
+  ctx.logStreamName = env.AWS_LAMBDA_LOG_STREAM_NAME;
+  ctx.clientContext = parseJson(h['lambda-runtime-client-context'], 'ClientContext');
+  ctx.identity = parseJson(h['lambda-runtime-cognito-identity'], 'CognitoIdentity');
+  ctx.invokedFunctionArn = h['lambda-runtime-invoked-function-arn'];
+  ctx.awsRequestId = h['lambda-runtime-aws-request-id'];
+  ctx.tenantId = h['lambda-runtime-aws-tenant-id'];
+  if (PROMISE_ONLY) ctx.xRayTraceId = h['lambda-runtime-trace-id'];
+  ctx.getRemainingTimeInMillis = function getRemainingTimeInMillis() { return deadline - Date.now(); };
+  return ctx;
 }
 
 /** Exits once everything written to stdout so far is flushed. */

@@ -54,6 +54,26 @@ describe('nodejs runtime: loading', () => {
     await rt.stop();
   });
 
+  test('the context follows the function\'s changes to its variables, as Lambda reads them at every invocation', async () => {
+    const index = `exports.handler = async (e, ctx) => {
+  const seen = [ctx.functionName, ctx.logStreamName];
+  if (e.set) process.env.AWS_LAMBDA_FUNCTION_NAME = e.set;
+  if (e.del) delete process.env.AWS_LAMBDA_LOG_STREAM_NAME;
+  if (e.define) Object.defineProperty(process.env, 'AWS_LAMBDA_FUNCTION_NAME', { value: e.define, writable: true, enumerable: true, configurable: true });
+  if (e.replace) process.env = { ...process.env, AWS_LAMBDA_FUNCTION_NAME: e.replace };
+  return seen;
+};`;
+    const rt = await node({ 'index.js': index }, 'index.handler');
+    const seen = async (event: object) => (await within(rt.api.invoke(event), rt, 'invoke')).json();
+    const stream = rt.env.AWS_LAMBDA_LOG_STREAM_NAME;
+    assert.deepEqual(await seen({ set: 'renamed' }), ['fn', stream]);
+    assert.deepEqual(await seen({ del: true }), ['renamed', stream]);
+    assert.deepEqual(await seen({ define: 'defined' }), ['renamed', null]);
+    assert.deepEqual(await seen({ replace: 'replaced' }), ['defined', null]);
+    assert.deepEqual(await seen({}), ['replaced', null]);
+    await rt.stop();
+  });
+
   test('the Runtime API over the descriptor the boot environment names (_STRATUS_API_FD), not TCP', async () => {
     // AWS_LAMBDA_RUNTIME_API names a closed port: any TCP connection would fail the invocations.
     // A child process the function starts does not get the descriptor.
