@@ -60,7 +60,17 @@ export interface InitResult {
    * with error: exit status 2"): the first invocation reports and logs it with its RequestId.
    */
   reason?: string;
+  /** The init ran out of time (Lambda's 10 s, or a suppressed init's function timeout). */
+  timedOut?: boolean;
+  /** Failure: the environment's peak memory, read before its sandbox went. */
+  maxMemoryUsedMB?: number;
 }
+
+/**
+ * A suppressed init (Lambda's second attempt at a failed on-demand init, within the first
+ * invocation): the failed environment's log stream and log tail so far, and the time it has.
+ */
+export interface InitRetry { stream: string; tail: string | undefined; timeoutMs: number }
 
 interface Current {
   inv: Invocation;
@@ -108,7 +118,12 @@ export class Environment implements RuntimeApiHandler {
   private readyResolve!: (r: InitResult) => void;
   readonly ready: Promise<InitResult>;
   /** How init failed, once known; `logged` once its INIT_REPORT is written. */
-  private initFailure: { errorType: string; payload?: Buffer; reason?: string; logged: boolean } | null = null;
+  private initFailure: { errorType: string; payload?: Buffer; reason?: string; logged: boolean; timedOut?: boolean } | null = null;
+  /** Lambda's INIT_REPORT phase: `invoke` for a suppressed init (InitRetry). */
+  private initPhase: 'init' | 'invoke' = 'init';
+  private initTimeoutMs = INIT_TIMEOUT_MS;
+  /** The peak memory of a failed init, read while the sandbox is still there. */
+  private initPeakMB: number | null = null;
   private killReason: { errorType: string; exit: string } | null = null;
   private deadNotified = false;
   /** The deadline of the last invocation: work a runtime does after posting its result counts against it. */
@@ -136,10 +151,14 @@ export class Environment implements RuntimeApiHandler {
    */
   static async start(o: {
     key: string; target: ExecutionTarget; family: RuntimeFamily; codeDir: string; codeGid: number | null; deps: EnvDeps;
-    booted?: BootedRuntime; runtime?: { command: string[]; runtimeDir: string }; keepPaths: string[];
+    booted?: BootedRuntime; runtime?: { command: string[]; runtimeDir: string }; keepPaths: string[]; retry?: InitRetry;
   }): Promise<Environment> {
     const env = new Environment(o.key, o.target, o.family, o.deps, o.booted?.envId ?? newEnvId(), o.booted?.api);
     env.initStartHr = performance.now();
+    if (o.retry) {
+      env.initPhase = 'invoke';
+      env.initTimeoutMs = o.retry.timeoutMs;
+    }
     let port: number;
     try {
       port = await env.api.listen();
@@ -149,7 +168,7 @@ export class Environment implements RuntimeApiHandler {
       else env.api.close();
       throw e;
     }
-    const stream = logStreamName(new Date(o.deps.clock.now()), o.target.version, randomBytes(16).toString('hex'));
+    const stream = o.retry?.stream ?? logStreamName(new Date(o.deps.clock.now()), o.target.version, randomBytes(16).toString('hex'));
     const runtimeDir = o.booted?.runtimeDir ?? o.runtime?.runtimeDir ?? o.codeDir;
     const vars = functionEnv(o.target, {
       family: o.family, region: o.deps.region, runtimeApi: `127.0.0.1:${port}`, taskRoot: o.codeDir, runtimeDir, logStream: stream,
@@ -204,31 +223,38 @@ export class Environment implements RuntimeApiHandler {
     if (o.booted) env.handle.setLimits(limitsOf(o.target));
     env.logs.setStream(o.target.logGroupName, stream);
     // The init phase's lines are kept for a tail: an init that fails shows them in the first
-    // invocation's LogResult (invoke's begin() starts a new window when it succeeds).
-    env.logs.begin(true);
-    env.systemLine(env.sys.initStart(o.target.config.runtime, o.deps.region, o.deps.clock.now()));
+    // invocation's LogResult (invoke's begin() starts a new window when it succeeds). A
+    // suppressed init continues the failed one's stream and tail, without a second INIT_START.
+    env.logs.begin(true, o.retry?.tail);
+    if (!o.retry) env.systemLine(env.sys.initStart(o.target.config.runtime, o.deps.region, o.deps.clock.now()));
     env.to('assign');
     if (child.exitCode !== null || child.signalCode !== null) queueMicrotask(() => env.onExit(child.exitCode, child.signalCode));
     else child.once('exit', (code, signal) => env.onExit(code, signal));
-    env.initTimer = setTimeout(() => env.initTimedOut(), INIT_TIMEOUT_MS);
+    env.initTimer = setTimeout(() => env.initTimedOut(), env.initTimeoutMs);
     return env;
   }
 
   get logStream(): string | null { return this.logs?.streamName ?? null; }
 
+  /** The log tail of the init phase so far (INIT_START, the init's output, INIT_REPORT). */
+  takeInitTail(): string | undefined { return this.logs.takeTail(); }
+
   /**
-   * Logs the first invocation of an environment whose init failed (Lambda reports it as the
-   * init error: START, END, REPORT with the init's error) and returns its log tail: the last
-   * 4 KB of the init phase's lines (its error output, INIT_REPORT) and of these.
+   * Logs the invocation of an environment whose suppressed init failed, as Lambda reports it
+   * (START, the platform's error lines, END, REPORT with the invocation's duration, the
+   * environment's peak memory and the init's error) and returns its log tail: the last 4 KB of
+   * both init attempts' lines and of these.
    */
-  logFailedInit(inv: Invocation, errorType: string, initMs: number, reason?: string): string | undefined {
+  logFailedInit(inv: Invocation, f: { errorType: string; durationMs: number; maxMemoryUsedMB: number; reason?: string; timedOut?: boolean }): string | undefined {
     const now = this.deps.clock.now();
     this.systemLine(this.sys.start(inv.requestId, this.target.version, now));
-    if (reason !== undefined) this.systemLine(this.sys.text(platformError(inv.requestId, errorType, reason).logLines));
-    this.systemLine(this.sys.end(inv.requestId, now, { status: 'error', durationMs: 0, producedBytes: 0 }));
+    if (f.timedOut) this.systemLine(this.sys.text(timeoutLogLine(new Date(now), inv.requestId, this.target.config.timeout)));
+    else if (f.reason !== undefined) this.systemLine(this.sys.text(platformError(inv.requestId, f.errorType, f.reason).logLines));
+    const status = f.timedOut ? 'timeout' : 'error';
+    this.systemLine(this.sys.end(inv.requestId, now, { status, durationMs: f.durationMs, producedBytes: 0 }));
     this.systemLine(this.sys.report({
-      requestId: inv.requestId, durationMs: 0, billedMs: billedMs(0, initMs), memorySizeMB: this.target.config.memorySize,
-      maxMemoryUsedMB: 0, initDurationMs: initMs, status: 'error', errorType,
+      requestId: inv.requestId, durationMs: f.durationMs, billedMs: billedMs(f.durationMs), memorySizeMB: this.target.config.memorySize,
+      maxMemoryUsedMB: f.maxMemoryUsedMB, status, errorType: f.errorType,
     }, now));
     const tail = this.logs.takeTail();
     return inv.wantLogTail ? tail : undefined;
@@ -270,39 +296,48 @@ export class Environment implements RuntimeApiHandler {
   private initDone(r: InitResult): void {
     if (this.initTimer) { clearTimeout(this.initTimer); this.initTimer = null; }
     this.initSettled = true;
+    if (!r.ok) r.maxMemoryUsedMB = this.notePeak();
     this.readyResolve(r);
+  }
+
+  /** The peak memory of a failing init, read once, before the sandbox is destroyed. */
+  private notePeak(): number {
+    if (this.initPeakMB === null) this.initPeakMB = this.handle?.peakMemoryMB() ?? 0;
+    return this.initPeakMB;
   }
 
   private initTimedOut(): void {
     this.initTimer = null;
     if (this.state !== 'initializing') return;
-    this.initFailure = {
-      errorType: FunctionErrorTypes.timedOut,
-      payload: Buffer.from(JSON.stringify({ errorType: FunctionErrorTypes.timedOut, errorMessage: `Init timed out after ${(INIT_TIMEOUT_MS / 1000).toFixed(2)} seconds` })),
-      logged: true,
-    };
-    this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'timeout', durationMs: INIT_TIMEOUT_MS }));
+    this.initFailure = { errorType: FunctionErrorTypes.timedOut, logged: true, timedOut: true };
+    this.notePeak();
+    this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'timeout', durationMs: this.initTimeoutMs, phase: this.initPhase }));
     this.kill();
   }
 
   // ---- invocations ------------------------------------------------------------------------------
 
-  /** Runs one invocation; the environment must be idle. `coldInitMs` marks the cold start's first. */
-  invoke(inv: Invocation, coldInitMs?: number): Promise<ExecutionOutcome> {
+  /**
+   * Runs one invocation; the environment must be idle. `coldInitMs` marks the cold start's first.
+   * `since`: the invocation began earlier, with a suppressed init (InitRetry) that is part of it:
+   * its duration, deadline and log tail count from there.
+   */
+  invoke(inv: Invocation, coldInitMs?: number, since?: { startHr: number; deadline: number }): Promise<ExecutionOutcome> {
     this.to('invoke');
     this.invocations++;
     const timeoutMs = this.target.config.timeout * 1000;
     const logs = this.logs;
-    logs.begin(inv.wantLogTail);
+    logs.begin(inv.wantLogTail, since ? logs.takeTail() : undefined);
     this.systemLine(this.sys.start(inv.requestId, this.target.version, this.deps.clock.now()));
     // Max Memory Used is the environment's peak so far, as Lambda reports it (it never decreases
     // between warm invocations), so the peak is not reset here.
     return new Promise<ExecutionOutcome>((resolve) => {
+      const startHr = since?.startHr ?? performance.now();
       const c: Current = {
-        inv, requestId: inv.requestId, deadline: this.deps.clock.now() + timeoutMs, startHr: performance.now(), delivered: false, responding: false, done: false,
+        inv, requestId: inv.requestId, deadline: since?.deadline ?? this.deps.clock.now() + timeoutMs, startHr, delivered: false, responding: false, done: false,
         coldInitMs, timer: null, pending: null, resolve,
       };
-      c.timer = setTimeout(() => this.timedOut(c), timeoutMs);
+      c.timer = setTimeout(() => this.timedOut(c), Math.max(0, timeoutMs - (performance.now() - startHr)));
       this.cur = c;
       const p = this.parked;
       if (p) {
@@ -547,7 +582,8 @@ export class Environment implements RuntimeApiHandler {
       const { payload, errorType } = errorFromRuntime(req, body);
       this.initFailure = { errorType, payload, logged: true };
       const ms = performance.now() - this.initStartHr;
-      this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'error', errorType, durationMs: ms }));
+      this.notePeak();
+      this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'error', errorType, durationMs: ms, phase: this.initPhase }));
       this.kill();
     });
   }
@@ -569,8 +605,14 @@ export class Environment implements RuntimeApiHandler {
       const f = this.initFailure ?? {
         errorType: r?.errorType ?? errorType, reason: runtimeExited(reason ? 'signal: killed' : exit), logged: false,
       };
-      if (!f.logged) this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'error', errorType: f.errorType, durationMs: performance.now() - this.initStartHr }));
-      this.initDone({ ok: false, initDurationMs: performance.now() - this.initStartHr, errorType: f.errorType, payload: f.payload, reason: f.reason });
+      if (!f.logged) {
+        this.systemLine(this.sys.initReport(this.deps.clock.now(), {
+          status: 'error', errorType: f.errorType, durationMs: performance.now() - this.initStartHr, phase: this.initPhase,
+        }));
+      }
+      this.initDone({
+        ok: false, initDurationMs: performance.now() - this.initStartHr, errorType: f.errorType, payload: f.payload, reason: f.reason, timedOut: f.timedOut,
+      });
     }
     const c = this.cur;
     if (c && !c.done) {

@@ -73,13 +73,17 @@ export class SystemLog {
     });
   }
 
-  /** INIT_REPORT of an init that failed or timed out (a successful init has none in text). */
-  initReport(now: number, r: { status: 'error' | 'timeout'; errorType?: string; durationMs: number }): string | null {
+  /**
+   * INIT_REPORT of an init that failed or timed out (a successful init has none in text). Phase
+   * `invoke`: the suppressed init, Lambda's second attempt within the first invocation.
+   */
+  initReport(now: number, r: { status: 'error' | 'timeout'; errorType?: string; durationMs: number; phase?: 'init' | 'invoke' }): string | null {
+    const phase = r.phase ?? 'init';
     if (!this.json) {
-      return `INIT_REPORT Init Duration: ${r.durationMs.toFixed(2)} ms\tPhase: init\tStatus: ${r.status}` +
+      return `INIT_REPORT Init Duration: ${r.durationMs.toFixed(2)} ms\tPhase: ${phase}\tStatus: ${r.status}` +
         (r.status === 'error' && r.errorType ? `\tError Type: ${r.errorType}` : '') + '\n';
     }
-    const record: Record<string, unknown> = { initializationType: 'on-demand', phase: 'init', status: r.status };
+    const record: Record<string, unknown> = { initializationType: 'on-demand', phase, status: r.status };
     if (r.status === 'error' && r.errorType) record.errorType = r.errorType;
     record.metrics = { durationMs: ms3(r.durationMs) };
     return this.record(now, 'platform.initReport', record);

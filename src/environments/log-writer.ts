@@ -111,12 +111,15 @@ export class LogWriter {
 
   get streamName(): string | null { return this.stream; }
 
-  /** A new accounting window: one invocation (START..REPORT). */
-  begin(wantTail: boolean): void {
+  /**
+   * A new accounting window: one invocation (START..REPORT). `carry`: the tail lines of what came
+   * before that the window's tail starts with (a suppressed init's failed first attempt).
+   */
+  begin(wantTail: boolean, carry?: string): void {
     this.used = 0;
     this.truncated = false;
-    this.tail = wantTail ? [] : null;
-    this.tailLen = 0;
+    this.tail = wantTail ? (carry ? [carry] : []) : null;
+    this.tailLen = this.tail && carry ? carry.length : 0;
   }
 
   /** Lines the platform writes (START, END, REPORT, errors): not counted against the cap. */

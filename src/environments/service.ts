@@ -1,13 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { StratusConfig } from '../app/config.js';
 import { Errors } from '../core/errors.js';
 import { systemClock, type Clock } from '../ports/clock.js';
 import type { ExecutionOutcome, ExecutionService, ExecutionTarget, Invocation } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
-import { billedMs, platformError } from './format.js';
+import { billedMs, platformError, timeoutPayload } from './format.js';
 import { awsClientVars, localUrl, nodeOptionsOf } from './env-vars.js';
-import { Environment, type EnvDeps, type InitResult } from './environment.js';
+import { Environment, type EnvDeps, type InitResult, type InitRetry } from './environment.js';
 import { PrewarmPool } from './prewarm.js';
 import { familyOf, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
 import { peerUid } from './peer.js';
@@ -169,8 +170,8 @@ class Service implements StratusExecutionService {
     return slot;
   }
 
-  private async run(slot: Slot, env: Environment, inv: Invocation, coldInitMs?: number): Promise<ExecutionOutcome> {
-    const outcome = await env.invoke(inv, coldInitMs);
+  private async run(slot: Slot, env: Environment, inv: Invocation, coldInitMs?: number, since?: { startHr: number; deadline: number }): Promise<ExecutionOutcome> {
+    const outcome = await env.invoke(inv, coldInitMs, since);
     if (env.state === 'idle') {
       if (env.readyForNext) this.release(slot, env);
       else {
@@ -199,41 +200,69 @@ class Service implements StratusExecutionService {
     const code = await this.opts.codeDirFor(target.codeKey);
     this.coldStarts++;
     // NODE_OPTIONS acts when node starts, so a function that sets it gets a runtime started with it.
-    const booted = family === 'custom' || (family === 'node' && nodeOptionsOf(target)) ? null
-      : this.prewarm.take(family, { memoryMB: target.config.memorySize, ephemeralMB: target.config.ephemeralStorage }, [code.dir]);
+    const pooled = !(family === 'custom' || (family === 'node' && nodeOptionsOf(target)));
     // A pooled runtime's replacement boots once this cold start is done (or a second into a
     // long first invocation), not beside it.
-    let refill: (() => void) | null = null;
-    if (booted) {
-      let pending = true;
-      refill = () => { if (pending) { pending = false; this.prewarm.refill(family as 'node' | 'python'); } };
-    }
+    let taken = 0;
+    const refill = () => { for (; taken > 0; taken--) this.prewarm.refill(family as 'node' | 'python'); };
+    const start = (retry?: InitRetry) => {
+      const booted = pooled ? this.prewarm.take(family as 'node' | 'python', { memoryMB: target.config.memorySize, ephemeralMB: target.config.ephemeralStorage }, [code.dir]) : null;
+      if (booted) taken++;
+      return Environment.start({
+        key: slot.key, target, family, codeDir: code.dir, codeGid: code.gid, deps: this.deps, booted: booted ?? undefined, runtime: runtime ?? undefined,
+        keepPaths: [...this.keepPaths, code.dir], retry,
+      });
+    };
     let timer: NodeJS.Timeout | undefined;
     try {
-      const env = await Environment.start({
-        key: slot.key, target, family, codeDir: code.dir, codeGid: code.gid, deps: this.deps, booted: booted ?? undefined, runtime: runtime ?? undefined,
-        keepPaths: [...this.keepPaths, code.dir],
-      });
+      const env = await start();
       slot.all.add(env);
       const init = await env.ready;
-      if (!init.ok) return this.initFailed(env, inv, init);
-      if (refill) timer = setTimeout(refill, FIRST_INVOKE_REFILL_MS).unref();
+      if (!init.ok) return await this.suppressedInit(slot, target, inv, env, start);
+      if (taken) timer = setTimeout(refill, FIRST_INVOKE_REFILL_MS).unref();
       return await this.run(slot, env, inv, init.initDurationMs);
     } finally {
       clearTimeout(timer);
-      refill?.();
+      refill();
     }
   }
 
-  /** The first invocation of an environment whose init failed: Lambda reports it as the init error. */
-  private initFailed(env: Environment, inv: Invocation, init: InitResult): ExecutionOutcome {
+  /**
+   * Lambda's suppressed init: an on-demand init that failed or ran past 10 s is run again, in a
+   * new runtime, as part of the invocation that found it failed, within the function's timeout
+   * ("Lambda retries the Init phase at the time of the first function invocation with the
+   * configured function timeout"). Its lines continue the environment's log stream (INIT_REPORT
+   * with Phase: invoke when it fails too); its time counts in the invocation's duration, and
+   * the handler's deadline is the invocation's.
+   */
+  private async suppressedInit(
+    slot: Slot, target: ExecutionTarget, inv: Invocation, failed: Environment, start: (retry: InitRetry) => Promise<Environment>,
+  ): Promise<ExecutionOutcome> {
+    const stream = failed.logStream;
+    const tail = failed.takeInitTail();
+    failed.destroy();
+    if (this.stopped) throw Errors.service('execution service is stopped');
+    const startHr = performance.now();
+    const timeoutMs = target.config.timeout * 1000;
+    const deadline = this.deps.clock.now() + timeoutMs;
+    const env = await start({ stream: stream ?? '', tail, timeoutMs });
+    slot.all.add(env);
+    const init = await env.ready;
+    if (!init.ok) return this.initFailed(env, inv, init, performance.now() - startHr);
+    return this.run(slot, env, inv, undefined, { startHr, deadline });
+  }
+
+  /** The invocation of an environment whose suppressed init failed too: Lambda reports the init's error. */
+  private initFailed(env: Environment, inv: Invocation, init: InitResult, durationMs: number): ExecutionOutcome {
     const errorType = init.errorType!;
-    const initMs = init.initDurationMs;
-    const payload = init.reason !== undefined ? Buffer.from(JSON.stringify(platformError(inv.requestId, errorType, init.reason).payload)) : init.payload!;
-    const logTail = env.logFailedInit(inv, errorType, initMs, init.reason);
+    const sec = env.target.config.timeout;
+    const payload = init.timedOut ? Buffer.from(JSON.stringify(timeoutPayload(inv.requestId, sec)))
+      : init.reason !== undefined ? Buffer.from(JSON.stringify(platformError(inv.requestId, errorType, init.reason).payload)) : init.payload!;
+    const maxMemoryUsedMB = init.maxMemoryUsedMB ?? 0;
+    const logTail = env.logFailedInit(inv, { errorType, durationMs, maxMemoryUsedMB, reason: init.reason, timedOut: init.timedOut });
     env.destroy();
     return {
-      status: 'error', payload, errorType, durationMs: 0, billedDurationMs: billedMs(0, initMs), maxMemoryUsedMB: 0, initDurationMs: initMs, coldStart: true, logTail,
+      status: 'error', payload, errorType, durationMs, billedDurationMs: billedMs(durationMs), maxMemoryUsedMB, coldStart: true, logTail,
     };
   }
 

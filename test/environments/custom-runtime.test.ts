@@ -163,18 +163,53 @@ sleep 5
     assert.equal(o.coldStart, true);
   });
 
-  test('an init past 10 s is killed and fails its invocation; nothing is left running', async () => {
-    // The bootstrap sleeps through Lambda's 10 s init limit before asking for work.
+  test('an init past 10 s is killed and run again within the invocation (suppressed init), bounded by the function timeout', async () => {
+    // The bootstrap sleeps through Lambda's 10 s init limit before asking for work, both times.
     const key = fx.code({ bootstrap: { text: '#!/bin/bash\necho "slow init"\nsleep 30\n', mode: 0o755 } });
     const t = fx.target(key, { ...FAST, timeout: 3 }, 'slowinit');
+    const inv = invocation('{}');
+    const envsBefore = fx.svc.stats().environments;
     const started = Date.now();
-    const o = await fx.svc.execute(t, invocation('{}'));
+    const o = await fx.svc.execute(t, inv);
     const took = Date.now() - started;
     assert.equal(o.status, 'error');
     assert.equal(o.errorType, 'Sandbox.Timedout');
-    assert.ok(took >= 9_900 && took < 20_000, `answered after ${took} ms`);
-    assert.match(o.logTail!, /INIT_REPORT Init Duration: 10000\.00 ms\tPhase: init\tStatus: timeout/);
+    assert.deepEqual(JSON.parse(o.payload.toString()), { errorType: 'Sandbox.Timedout', errorMessage: `RequestId: ${inv.requestId} Error: Task timed out after 3.00 seconds` });
+    assert.ok(took >= 12_900 && took < 25_000, `answered after ${took} ms`);
+    assert.ok(o.durationMs! >= 3000 && o.durationMs! < 6000, `duration ${o.durationMs}`);
+    assert.match(o.logTail!, new RegExp('^INIT_START [^\n]*\nslow init\nINIT_REPORT Init Duration: 10000\\.00 ms\tPhase: init\tStatus: timeout\n' +
+      'slow init\nINIT_REPORT Init Duration: 3000\\.00 ms\tPhase: invoke\tStatus: timeout\n' +
+      `START RequestId: ${inv.requestId} Version: \\$LATEST\n[^\n]+ ${inv.requestId} Task timed out after 3\\.00 seconds\nEND RequestId: ${inv.requestId}\n` +
+      `REPORT RequestId: ${inv.requestId}\tDuration: [\\d.]+ ms\tBilled Duration: \\d+ ms\tMemory Size: 1769 MB\tMax Memory Used: \\d+ MB\tStatus: timeout\t\n$`));
     assert.equal(fx.svc.stats().busy, 0, 'nothing left running');
+    assert.equal(fx.svc.stats().environments, envsBefore, 'both attempts are gone');
+  });
+
+  test('an init past 10 s that fits the function timeout the second time: the invocation succeeds, warm after', async () => {
+    // Each attempt takes 10.5 s: the first is cut at 10 s, the second (suppressed) init has the
+    // function's 15 s timeout for itself and the handler. The handler sees that deadline.
+    const key = fx.code({
+      bootstrap: { text: BASH_BOOTSTRAP, mode: 0o755 },
+      'handler.sh': 'echo "loading"\nsleep 10.5\nhandle() {\n  echo "{\\"deadline\\":$DEADLINE}"\n}\n',
+    });
+    const t = fx.target(key, { ...FAST, timeout: 15 }, 'slowinit-ok');
+    const inv = invocation('{}');
+    const started = Date.now();
+    const o = await fx.svc.execute(t, inv);
+    assert.equal(o.status, 'ok', o.payload.toString());
+    const { deadline } = JSON.parse(o.payload.toString());
+    // The deadline is the invocation's: counted from the start of the second attempt, not the handler's start.
+    assert.ok(deadline >= started + 10_000 + 15_000 - 500 && deadline <= started + 10_000 + 15_000 + 2_000, `deadline ${deadline - started} ms after the call`);
+    assert.ok(o.durationMs! >= 10_500, `duration ${o.durationMs} counts the suppressed init`);
+    assert.equal(o.initDurationMs, undefined);
+    assert.match(o.logTail!, new RegExp('INIT_REPORT Init Duration: 10000\\.00 ms\tPhase: init\tStatus: timeout\nloading\n' +
+      `START RequestId: ${inv.requestId} Version: \\$LATEST\n`));
+    assert.doesNotMatch(o.logTail!, /Phase: invoke/);
+    assert.match(o.logTail!, /\nREPORT RequestId: \S+\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 1769 MB\tMax Memory Used: \d+ MB\t\n$/);
+    assert.equal(o.logTail!.match(/INIT_START/g)?.length, 1, 'one INIT_START: the suppressed init continues the stream');
+    const again = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(again.status, 'ok');
+    assert.equal(again.coldStart, false, 'the environment of the suppressed init stays warm');
   });
 
   test('runtime that exits during init: Runtime.ExitError', async () => {
@@ -184,10 +219,14 @@ sleep 5
     assert.equal(o.errorType, 'Runtime.ExitError');
     assert.equal(JSON.parse(o.payload.toString()).errorMessage, `RequestId: ${inv.requestId} Error: Runtime exited with error: exit status 2`);
     assert.match(fx.sink.text(), /boom\n/);
-    // The invocation's log tail shows why: the init phase's output and INIT_REPORT, then START, the error, END, REPORT.
+    // The invocation's log tail shows why: the init phase's output and INIT_REPORT, the same again
+    // for the suppressed init (Phase: invoke), then START, the error, END, and REPORT with the error.
     assert.match(o.logTail!, new RegExp(`^INIT_START [^\n]*\nboom\nINIT_REPORT Init Duration: [\\d.]+ ms\tPhase: init\tStatus: error\tError Type: Runtime.ExitError\n` +
+      `boom\nINIT_REPORT Init Duration: [\\d.]+ ms\tPhase: invoke\tStatus: error\tError Type: Runtime.ExitError\n` +
       `START RequestId: ${inv.requestId} Version: \\$LATEST\nRequestId: ${inv.requestId} Error: Runtime exited with error: exit status 2\nRuntime.ExitError\n` +
-      `END RequestId: ${inv.requestId}\nREPORT RequestId: ${inv.requestId}\t`));
+      `END RequestId: ${inv.requestId}\nREPORT RequestId: ${inv.requestId}\tDuration: [\\d.]+ ms\tBilled Duration: \\d+ ms\tMemory Size: 1769 MB\t` +
+      `Max Memory Used: [1-9]\\d* MB\tStatus: error\tError Type: Runtime.ExitError\t\n$`));
+    assert.equal(fx.sink.text().split('\n').filter((l) => l === 'boom').length >= 2, true, 'the init ran twice');
   });
 
   test('a bootstrap that is missing or not executable: Runtime.InvalidEntrypoint, in Lambda\'s words', async () => {

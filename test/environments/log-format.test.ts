@@ -160,9 +160,40 @@ describe('JSON system logs when things go wrong', async () => {
     const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256, loggingConfig: json }, 'json-init');
     const o = await fx.svc.execute(t, invocation('{}'));
     assert.equal(o.errorType, 'Runtime.ImportModuleError');
-    const init = records('/aws/lambda/json-init').find((r) => r.type === 'platform.initReport');
-    assert.equal(init.record.status, 'error');
-    assert.equal(init.record.errorType, 'Runtime.ImportModuleError');
-    assert.ok(init.record.metrics.durationMs > 0);
+    // The on-demand init and its suppressed retry within the invocation, then the invocation's records.
+    const platform = records('/aws/lambda/json-init').filter((r) => r.type);
+    assert.deepEqual(platform.map((r) => r.type), [
+      'platform.initStart', 'platform.initReport', 'platform.initReport', 'platform.start', 'platform.runtimeDone', 'platform.report',
+    ]);
+    const [first, second] = platform.filter((r) => r.type === 'platform.initReport');
+    for (const [r, phase] of [[first, 'init'], [second, 'invoke']] as const) {
+      assert.equal(r.record.phase, phase);
+      assert.equal(r.record.status, 'error');
+      assert.equal(r.record.errorType, 'Runtime.ImportModuleError');
+      assert.ok(r.record.metrics.durationMs > 0);
+    }
+    const report = platform.at(-1).record;
+    assert.equal(report.status, 'error');
+    assert.equal(report.errorType, 'Runtime.ImportModuleError');
+    assert.equal(report.metrics.initDurationMs, undefined);
+    assert.ok(report.metrics.maxMemoryUsedMB > 0, JSON.stringify(report));
+  });
+
+  test('a Node.js init that throws runs twice, as Lambda retries a failed init within the invocation', async () => {
+    const key = fx.code({ 'index.js': 'console.log("loading"); throw new TypeError("boom at top");' });
+    const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256 }, 'text-init');
+    const inv = invocation('{}');
+    const o = await fx.svc.execute(t, inv);
+    assert.equal(o.status, 'error');
+    assert.equal(o.errorType, 'TypeError');
+    assert.equal(JSON.parse(o.payload.toString()).errorMessage, 'boom at top');
+    const lines = fx.sink.events.filter((e) => e.group === '/aws/lambda/text-init').map((e) => e.e.message);
+    const kinds = lines.map((l) => /^(INIT_START|INIT_REPORT|START|END|REPORT)\b/.exec(l)?.[1] ?? (/\tINFO\tloading\n$/.test(l) ? 'loading' : /\tERROR\tUncaught Exception/.test(l) ? 'uncaught' : l));
+    assert.deepEqual(kinds, ['INIT_START', 'loading', 'uncaught', 'INIT_REPORT', 'loading', 'uncaught', 'INIT_REPORT', 'START', 'END', 'REPORT']);
+    assert.match(lines[3]!, /^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: TypeError\n$/);
+    assert.match(lines[6]!, /^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: invoke\tStatus: error\tError Type: TypeError\n$/);
+    assert.match(lines[9]!, new RegExp(`^REPORT RequestId: ${inv.requestId}\tDuration: [\\d.]+ ms\tBilled Duration: \\d+ ms\tMemory Size: 256 MB\tMax Memory Used: [1-9]\\d* MB\tStatus: error\tError Type: TypeError\t\n$`));
+    // The same lines, in order, are the invocation's log tail.
+    assert.equal(o.logTail, lines.join(''));
   });
 });
