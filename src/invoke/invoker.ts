@@ -95,9 +95,13 @@ export class PipelineInvoker implements Invoker {
       if (!this.asyncQueue) {
         throw Errors.notImplemented('Asynchronous invocation (InvocationType Event) is not supported by this Stratus build yet.');
       }
+      // Lambda passes the ClientContext to the function for synchronous invocations only: the
+      // event is queued without it. A malformed one is refused here as on the synchronous path.
+      const { clientContextBase64, ...queued } = req;
+      if (clientContextBase64) decodeClientContext(clientContextBase64);
       const requestId = req.requestId ?? randomUUID();
       await this.asyncQueue.enqueue(
-        { ...req, payload, requestId },
+        { ...queued, payload, requestId },
         { functionName: version.functionName, qualifier: resolved.qualifier },
       );
       return { statusCode: 202, requestId, payload: Buffer.alloc(0), executedVersion: version.version };

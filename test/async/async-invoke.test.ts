@@ -103,6 +103,37 @@ describe('asynchronous invocation (time scale 0.001)', () => {
     );
   });
 
+  test('ClientContext reaches synchronous invocations only (as Lambda\'s Invoke reference says); a malformed one is refused for both', async () => {
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'ctx', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Timeout: 30,
+      Code: { ZipFile: await makeZip({ 'index.js': `
+const fs = require('node:fs');
+exports.handler = async (event, context) => {
+  fs.appendFileSync(process.env.OUT, JSON.stringify({ id: context.awsRequestId, clientContext: context.clientContext ?? null }) + '\\n');
+  return context.clientContext ?? null;
+};` }) },
+      Environment: { Variables: { OUT: out('ctx') } },
+    }));
+    const ClientContext = Buffer.from(JSON.stringify({ custom: { k: 'v' }, env: { platform: 'test' } })).toString('base64');
+    const sync = await lambda.send(new InvokeCommand({ FunctionName: 'ctx', ClientContext }));
+    assert.deepEqual(JSON.parse(Buffer.from(sync.Payload!).toString()).custom, { k: 'v' }, 'a synchronous invocation gets it');
+    const res = await lambda.send(new InvokeCommand({ FunctionName: 'ctx', InvocationType: 'Event', ClientContext, Payload: Buffer.from('{}') }));
+    assert.equal(res.StatusCode, 202);
+    const id = res.$metadata.requestId!;
+    assert.equal((await finished(id)).state, 'succeeded');
+    const runs = lines('ctx').filter((l: any) => l.id === id) as any[];
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0].clientContext, null, 'an asynchronous invocation does not');
+    for (const InvocationType of ['RequestResponse', 'Event'] as const) {
+      await assert.rejects(
+        lambda.send(new InvokeCommand({ FunctionName: 'ctx', InvocationType, ClientContext: Buffer.from('not json').toString('base64') })),
+        (e: any) => e.name === 'InvalidRequestContentException' && e.$metadata.httpStatusCode === 400 &&
+          e.message === 'Client context must be a valid Base64-encoded JSON object.',
+        InvocationType,
+      );
+    }
+  });
+
   test('function errors: 2 retries after ~1 and ~2 minutes (scaled), same request id, then OnFailure record', async () => {
     await lambda.send(new PutFunctionEventInvokeConfigCommand({
       FunctionName: 'flaky', DestinationConfig: { OnFailure: { Destination: ARN('collector') } },

@@ -23,7 +23,6 @@ export interface AsyncEventMeta {
   cq: string;
   attempts: number;
   backoffs: number;
-  cc?: string;
   trace?: string;
   lastError?: string;
   lastStatus?: number;
@@ -90,7 +89,6 @@ export class AsyncEngine implements AsyncInvokeQueue {
     const now = this.deps.clock.now();
     const meta: AsyncEventMeta = { fn: req.functionName, cq: resolved.qualifier, attempts: 0, backoffs: 0 };
     if (req.qualifier) meta.qual = req.qualifier;
-    if (req.clientContextBase64) meta.cc = req.clientContextBase64;
     if (req.traceId) meta.trace = req.traceId;
     if (req.source && req.source !== 'api') meta.source = req.source;
     await this.deps.queue.enqueue([
@@ -224,7 +222,6 @@ export class AsyncEngine implements AsyncInvokeQueue {
         source: 'async',
       };
       if (meta.qual) req.qualifier = meta.qual;
-      if (meta.cc) req.clientContextBase64 = meta.cc;
       if (meta.trace) req.traceId = meta.trace;
       result = await this.deps.invoker.invoke(req);
       meta.attempts++;
