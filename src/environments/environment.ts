@@ -222,6 +222,8 @@ export class Environment implements RuntimeApiHandler {
     // assignment, long before the runtime has read it, dropped its privileges and loaded code.
     if (o.booted) env.handle.setLimits(limitsOf(o.target));
     env.logs.setStream(o.target.logGroupName, stream);
+    const lc = o.target.config.loggingConfig;
+    env.logs.filterLevel(lc.logFormat === 'JSON' ? lc.applicationLogLevel ?? 'INFO' : null);
     // The init phase's lines are kept for a tail: an init that fails shows them in the first
     // invocation's LogResult (invoke's begin() starts a new window when it succeeds). A
     // suppressed init continues the failed one's stream and tail, without a second INIT_START.

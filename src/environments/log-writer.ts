@@ -18,6 +18,28 @@ const TAIL_BYTES = 4096;
 export const FRAME_TYPE_TEXT = 0xa55a0003;
 export const FRAME_HEADER_BYTES = 16;
 
+/** Application log levels, least to most severe (LoggingConfig.ApplicationLogLevel). */
+const LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
+const INFO = LEVELS.indexOf('INFO');
+
+/**
+ * The level of a line a function wrote to stdout or stderr, as Lambda's log-level filtering reads
+ * it: a JSON object's "level" (any case), INFO when the line is not one or its level is missing or
+ * invalid.
+ */
+export function lineLevel(message: string): number {
+  const t = message.trimStart();
+  if (t.charCodeAt(0) !== 123 /* { */) return INFO;
+  try {
+    const v: unknown = JSON.parse(t);
+    const level = v !== null && typeof v === 'object' ? (v as { level?: unknown }).level : undefined;
+    const i = typeof level === 'string' ? LEVELS.indexOf(level.toUpperCase()) : -1;
+    return i < 0 ? INFO : i;
+  } catch {
+    return INFO;
+  }
+}
+
 class Channel {
   decoder = new StringDecoder('utf8');
   partial = '';
@@ -92,6 +114,8 @@ export class LogWriter {
   private tailLen = 0;
   private readonly channels: Channel[];
   private readonly drainBuf = Buffer.allocUnsafe(64 * 1024);
+  /** Lines of stdout and stderr below this level are dropped (see `filterLevel`); -1: none are. */
+  private minLevel = -1;
 
   /**
    * @param frames the runtime's framed log descriptor (shipped runtimes): each frame is one log
@@ -110,6 +134,16 @@ export class LogWriter {
   }
 
   get streamName(): string | null { return this.stream; }
+
+  /**
+   * Lambda's log-level filtering of what a function writes to stdout and stderr, for the JSON log
+   * format: each line has the level its JSON "level" gives it, INFO otherwise, and lines below the
+   * function's ApplicationLogLevel are dropped. (The shipped runtimes' own log records, on their
+   * framed descriptor, are filtered where they are made.) Null: nothing is filtered.
+   */
+  filterLevel(applicationLogLevel: string | null): void {
+    this.minLevel = applicationLogLevel ? LEVELS.indexOf(applicationLogLevel.toUpperCase()) : -1;
+  }
 
   /**
    * A new accounting window: one invocation (START..REPORT). `carry`: the tail lines of what came
@@ -166,7 +200,10 @@ export class LogWriter {
     const events: LogEvent[] = [];
     const ts = this.clock.now();
     for (const ch of this.channels) {
-      if (ch.partial) { this.line(events, ts, ch.partial); ch.partial = ''; }
+      if (ch.partial) {
+        if (this.shown(ch.partial)) this.line(events, ts, ch.partial);
+        ch.partial = '';
+      }
     }
     if (events.length) this.emit(events);
   }
@@ -181,13 +218,15 @@ export class LogWriter {
     for (;;) {
       const nl = text.indexOf('\n', start);
       if (nl < 0) break;
-      this.line(events, ts, text.slice(start, nl + 1));
+      const message = text.slice(start, nl + 1);
+      if (this.shown(message)) this.line(events, ts, message);
       start = nl + 1;
       if (this.truncated) break;
     }
     ch.partial = this.truncated ? '' : text.slice(start);
     while (ch.partial.length > MAX_LINE_BYTES && !this.truncated) {
-      this.line(events, ts, ch.partial.slice(0, MAX_LINE_BYTES) + '\n');
+      const piece = ch.partial.slice(0, MAX_LINE_BYTES) + '\n';
+      if (this.shown(piece)) this.line(events, ts, piece);
       ch.partial = ch.partial.slice(MAX_LINE_BYTES);
     }
     if (this.truncated) ch.partial = '';
@@ -201,6 +240,11 @@ export class LogWriter {
       this.line(events, ts, text.endsWith('\n') ? text : `${text}\n`);
     });
     if (events.length) this.emit(events);
+  }
+
+  /** Whether a line of stdout or stderr passes the log-level filter (`filterLevel`). */
+  private shown(message: string): boolean {
+    return this.minLevel < 0 || lineLevel(message) >= this.minLevel;
   }
 
   private line(events: LogEvent[], ts: number, message: string): void {

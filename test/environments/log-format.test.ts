@@ -56,6 +56,32 @@ describe('LoggingConfig', async () => {
     const records = messages('/aws/lambda/json-quiet').map((l) => JSON.parse(l));
     assert.deepEqual(records.map((r) => r.type ?? r.level), ['ERROR']);
   });
+
+  test('JSON, application WARN: stdout and stderr lines are filtered by their JSON "level", INFO without one', async () => {
+    const key = fx.code({
+      'index.js': `exports.handler = async () => {
+  process.stdout.write('plain stdout\\n');
+  process.stderr.write('plain stderr\\n');
+  process.stdout.write(JSON.stringify({ level: 'debug', msg: 'json debug' }) + '\\n');
+  process.stdout.write(JSON.stringify({ level: 'Warn', msg: 'json warn' }) + '\\n');
+  process.stderr.write(JSON.stringify({ level: 'error', msg: 'json error' }) + '\\n');
+  process.stdout.write(JSON.stringify({ level: 'loud', msg: 'json bad level' }) + '\\n');
+  process.stdout.write('{not json\\n');
+  process.stdout.write(JSON.stringify({ level: 'fatal', msg: 'unterminated' }));
+  return 1;
+};`,
+    });
+    const lines = async (name: string, loggingConfig: { logFormat: 'Text' | 'JSON'; logGroup: null; applicationLogLevel: string; systemLogLevel: string } | undefined) => {
+      const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256, ...(loggingConfig ? { loggingConfig } : {}) }, name);
+      await fx.svc.execute(t, invocation('{}'));
+      return messages(`/aws/lambda/${name}`).filter((l) => !/^(\{"time"|INIT_START|START|END|REPORT)/.test(l)).map((l) => l.trim());
+    };
+    assert.deepEqual(await lines('stdout-warn', { logFormat: 'JSON', logGroup: null, applicationLogLevel: 'WARN', systemLogLevel: 'INFO' }), [
+      '{"level":"Warn","msg":"json warn"}', '{"level":"error","msg":"json error"}', '{"level":"fatal","msg":"unterminated"}',
+    ]);
+    // Text format: no filtering at all.
+    assert.equal((await lines('stdout-text', undefined)).length, 8);
+  });
 });
 
 describe('the sandbox user', async () => {
