@@ -604,9 +604,12 @@ export class Environment implements RuntimeApiHandler {
     // Init not reported yet (still running, timed out and killed, or a pooled runtime never assigned).
     if (!this.initSettled) {
       const r = reason && reason.errorType !== 'Retired' ? reason : null;
-      const f = this.initFailure ?? {
+      // A command the kernel refused to start (the sandbox's exec reports the errno): as Lambda
+      // reports a bootstrap it cannot exec, "fork/exec <path>: exec format error".
+      const refused = this.handle.execError();
+      const f = this.initFailure ?? (refused !== null ? { errorType: FunctionErrorTypes.invalidEntrypoint, reason: refused, logged: false } : {
         errorType: r?.errorType ?? errorType, reason: runtimeExited(reason ? 'signal: killed' : exit), logged: false,
-      };
+      });
       if (!f.logged) {
         this.systemLine(this.sys.initReport(this.deps.clock.now(), {
           status: 'error', errorType: f.errorType, durationMs: performance.now() - this.initStartHr, phase: this.initPhase,

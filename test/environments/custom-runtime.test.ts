@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, describe, test } from 'node:test';
+import { shimExecutable } from '../../src/environments/sandbox/exec.js';
 import { BASH_BOOTSTRAP, bashFunction, fixture, invocation, isRoot } from './helpers.js';
 
 const fx = await fixture();
@@ -243,6 +244,28 @@ sleep 5
       assert.match(o.logTail!, /INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: Runtime.InvalidEntrypoint\n/);
       assert.ok(o.logTail!.includes(`${msg}\nRuntime.InvalidEntrypoint\n`), o.logTail);
       assert.doesNotMatch(o.logTail!, /setpriv|exit 126/);
+    }
+  });
+
+  test('a bootstrap the kernel cannot execute: Runtime.InvalidEntrypoint with execve\'s errno, never run by a shell', { skip: !shimExecutable() && `no exec shim for ${process.arch}` }, async () => {
+    // Lambda starts its bootstrap with Go's os/exec (no shell fallback) and reports the errno:
+    // "fork/exec /var/task/bootstrap: exec format error". Through setpriv's execvp, a file
+    // without #! ran as a shell script (exit status 3 here) and the others came back as 126/127.
+    for (const [name, text, errno] of [
+      ['no-shebang', 'echo ran-by-a-shell\nexit 3\n', 'exec format error'],
+      ['crlf-shebang', '#!/bin/bash\r\necho ran-by-a-shell\r\nexit 3\r\n', 'no such file or directory'],
+      ['missing-interpreter', '#!/nonexistent/interp\necho ran-by-a-shell\n', 'no such file or directory'],
+      ['foreign-elf', `\x7fELF${'\0'.repeat(60)}`, 'exec format error'],
+    ] as const) {
+      const key = fx.code({ bootstrap: { text, mode: 0o755 } });
+      const inv = invocation('{}');
+      const o = await fx.svc.execute(fx.target(key, FAST, name), inv);
+      const msg = `RequestId: ${inv.requestId} Error: fork/exec ${fx.codeDir(key)}/bootstrap: ${errno}`;
+      assert.equal(o.errorType, 'Runtime.InvalidEntrypoint', `${name}: ${o.payload.toString()}`);
+      assert.deepEqual(JSON.parse(o.payload.toString()), { errorType: 'Runtime.InvalidEntrypoint', errorMessage: msg }, name);
+      assert.match(o.logTail!, /INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: Runtime.InvalidEntrypoint\n/, name);
+      assert.ok(o.logTail!.includes(`${msg}\nRuntime.InvalidEntrypoint\n`), o.logTail);
+      assert.doesNotMatch(o.logTail!, /ran-by-a-shell|setpriv|cannot execute|exit status/, name);
     }
   });
 

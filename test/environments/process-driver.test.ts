@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { shimExecutable } from '../../src/environments/sandbox/exec.js';
 import { bashFunction, fixture, invocation } from './helpers.js';
 
 const fx = await fixture({ sandbox: 'process' });
@@ -20,4 +21,18 @@ test('process driver: memory polling kills a runaway environment', async () => {
   const key = fx.code(bashFunction('x=aaaaaaaa; while :; do x="$x$x"; done'));
   const o = await fx.svc.execute(fx.target(key, { memorySize: 128, timeout: 30 }, 'plain-oom'), invocation('{}'));
   assert.equal(o.errorType, 'Runtime.OutOfMemory');
+});
+
+test('process driver: a bootstrap the kernel cannot execute is Runtime.InvalidEntrypoint, not run by a shell', { skip: !shimExecutable() && `no exec shim for ${process.arch}` }, async () => {
+  for (const [name, text, errno] of [
+    ['plain-no-shebang', 'echo ran-by-a-shell\nexit 3\n', 'exec format error'],
+    ['plain-crlf', '#!/bin/bash\r\necho ran-by-a-shell\n', 'no such file or directory'],
+  ] as const) {
+    const key = fx.code({ bootstrap: { text, mode: 0o755 } });
+    const inv = invocation('{}');
+    const o = await fx.svc.execute(fx.target(key, { memorySize: 256 }, name), inv);
+    assert.equal(o.errorType, 'Runtime.InvalidEntrypoint', `${name}: ${o.payload.toString()}`);
+    assert.equal(JSON.parse(o.payload.toString()).errorMessage, `RequestId: ${inv.requestId} Error: fork/exec ${fx.codeDir(key)}/bootstrap: ${errno}`);
+    assert.doesNotMatch(o.logTail!, /ran-by-a-shell|setpriv/, name);
+  }
 });

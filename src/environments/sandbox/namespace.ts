@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { CgroupTree, type EnvCgroup } from './cgroups.js';
+import { EXEC_REPORT_FD, ExecShim, SHIM_FD, execErrorText, openExecReport, readExecReport } from './exec.js';
 import { findExecutable, isUnder, launchedStreams, launchStdio, realpathOr, sq } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
 import { UidAllocator } from './uids.js';
@@ -103,6 +104,8 @@ export class NamespaceDriver implements SandboxDriver {
   private hostPasswd: string | null = null;
   /** What is bound over /bin/sh inside environments (the host's bash), or null. */
   private readonly shell: string | null;
+  /** What starts the command inside (see exec.ts), or null: setpriv's execvp then does. */
+  private readonly shim: ExecShim | null;
 
   constructor() {
     this.tree = new CgroupTree();
@@ -112,6 +115,7 @@ export class NamespaceDriver implements SandboxDriver {
       bash: findExecutable('bash'),
     };
     this.shell = this.bins.bash && fs.existsSync('/bin/sh') ? this.bins.bash : null;
+    this.shim = ExecShim.install();
   }
 
   async init(): Promise<number> {
@@ -132,6 +136,8 @@ export class NamespaceDriver implements SandboxDriver {
       warnings: [
         'no network namespace: functions can reach loopback services of the host (as in Lambda, they reach the network)',
         `code is presented at its real path (<dataDir>/code/<sha>), not /var/task`,
+        ...(this.shim ? [] : [`no exec shim for ${process.arch}: a custom runtime's bootstrap starts through setpriv's execvp, `
+          + 'which runs one the kernel refuses (no #! line) with /bin/sh instead of failing with Runtime.InvalidEntrypoint']),
       ],
     };
   }
@@ -178,20 +184,27 @@ export class NamespaceDriver implements SandboxDriver {
     const outer = `s=$1; shift; for f; do echo $$ > "$f" || exit 125; done; exec ${b.setpriv} --pdeathsig KILL ${b.unshare} --mount --pid --ipc --uts --fork --kill-child --mount-proc ${b.sh} -c "$s" stratus-env`;
     let child: import('node:child_process').ChildProcess;
     let table: number | undefined;
+    let report: number | null = null;
     try {
       table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined));
-      child = spawn(b.sh, ['-c', outer, 'stratus-launch', inner, ...cg.procsFiles()], {
-        // fds 4-9 in between are /dev/null until the inner script uses or closes them.
-        env: spec.env, stdio: launchStdio(spec, ['pipe', 'pipe', 'pipe', table], LOG_FD, API_FD),
-      });
+      // fds 4-9 in between are /dev/null until the inner script uses or closes them.
+      const stdio = launchStdio(spec, ['pipe', 'pipe', 'pipe', table], LOG_FD, API_FD);
+      if (this.shim) {
+        report = openExecReport();
+        while (stdio.length < SHIM_FD) stdio.push('ignore');
+        stdio[EXEC_REPORT_FD] = report;
+        stdio[SHIM_FD] = this.shim.fd;
+      }
+      child = spawn(b.sh, ['-c', outer, 'stratus-launch', inner, ...cg.procsFiles()], { env: spec.env, stdio });
     } catch (e) {
+      if (report !== null) fs.closeSync(report);
       void cg.remove();
       this.uids.release(uid);
       throw e;
     } finally {
       if (table !== undefined) fs.closeSync(table);
     }
-    const h = new NamespaceHandle(child, uid, cg, spec.limits, kept, launchedStreams(child, LOG_FD, API_FD), () => {
+    const h = new NamespaceHandle(child, uid, cg, spec.limits, kept, launchedStreams(child, LOG_FD, API_FD), spec.command[0]!, report, () => {
       this.handles.delete(h);
       this.uids.release(uid);
     });
@@ -214,7 +227,9 @@ export class NamespaceDriver implements SandboxDriver {
     // becomes it. (dash applies a command's own redirections in itself while it waits, so
     // `cmd 2>&9` would let its "Killed" through.)
     lines.push('exec 9>&2 2>/dev/null');
-    const cmd = spec.command.map(sq).join(' ');
+    // setpriv runs the shim (SHIM_FD, see exec.ts), which starts the command with one execve
+    // and reports what the kernel refused; never a shell fallback.
+    const cmd = [...(this.shim ? [`/proc/self/fd/${SHIM_FD}`] : []), ...spec.command].map(sq).join(' ');
     const sp = this.bins.setpriv;
     let run: string;
     if (spec.dropPrivileges) {
@@ -238,6 +253,7 @@ export class NamespaceDriver implements SandboxDriver {
     await this.tree.removeAll();
     this.uids.close();
     if (this.etcDir) fs.rmSync(this.etcDir, { recursive: true, force: true });
+    this.shim?.remove();
   }
 }
 
@@ -254,6 +270,8 @@ class NamespaceHandle implements SandboxHandle {
     private limits: SandboxLimits,
     private readonly kept: string[],
     streams: ReturnType<typeof launchedStreams>,
+    private readonly file: string,
+    private report: number | null,
     private readonly onGone: () => void,
   ) {
     this.gid = uid;
@@ -291,6 +309,13 @@ class NamespaceHandle implements SandboxHandle {
     return { code, signal };
   }
 
+  private refused: number | null = null;
+
+  execError(): string | null {
+    if (this.report !== null && this.refused === null) this.refused = readExecReport(this.report);
+    return this.refused === null ? null : execErrorText(this.file, this.refused);
+  }
+
   fits(limits: SandboxLimits, paths: string[]): boolean {
     if (limits.ephemeralMB !== this.limits.ephemeralMB) return false;
     return paths.every((p) => {
@@ -303,6 +328,8 @@ class NamespaceHandle implements SandboxHandle {
   destroy(): Promise<void> {
     if (!this.destroying) {
       this.destroying = (async () => {
+        this.execError(); // read before the descriptor goes
+        if (this.report !== null) { fs.closeSync(this.report); this.report = null; }
         try { this.child.kill('SIGKILL'); } catch { /* gone */ }
         await this.cg.remove();
         this.onGone();

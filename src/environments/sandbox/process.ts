@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { EXEC_REPORT_FD, ExecShim, SHIM_FD, execErrorText, openExecReport, readExecReport } from './exec.js';
 import { findExecutable, launchedStreams, launchStdio } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
 
@@ -38,6 +39,8 @@ export class ProcessDriver implements SandboxDriver {
   private readonly handles = new Set<ProcessHandle>();
   private timer: NodeJS.Timeout | null = null;
   private readonly setpriv = findExecutable('setpriv');
+  /** What starts the command (see exec.ts), or null: setpriv's execvp (or node's spawn) then does. */
+  private readonly shim = ExecShim.install();
 
   constructor(private readonly reasons: string[]) {}
 
@@ -49,15 +52,31 @@ export class ProcessDriver implements SandboxDriver {
         `SANDBOX DISABLED: functions run as plain processes under the server's own uid (${process.getuid?.() ?? '?'}) — ${this.reasons.join('; ')}`,
         'functions can read the data dir, other functions\' code and signal or debug the server; run only trusted code',
         'no CPU, pids or /tmp limits; memory enforced by polling only; processes that leave their process group can outlive environments',
+        ...(this.shim ? [] : [`no exec shim for ${process.arch}: a custom runtime's bootstrap starts through execvp, `
+          + 'which runs one the kernel refuses (no #! line) with /bin/sh instead of failing with Runtime.InvalidEntrypoint']),
       ],
     };
   }
 
   launch(spec: LaunchSpec): SandboxHandle {
-    const cmd = this.setpriv ? [this.setpriv, '--pdeathsig', 'KILL', '--', ...spec.command] : spec.command;
+    // The shim by its descriptor (SHIM_FD), as the namespace driver runs it: its file may go.
+    const run = this.shim ? [`/proc/self/fd/${SHIM_FD}`, ...spec.command] : spec.command;
+    const cmd = this.setpriv ? [this.setpriv, '--pdeathsig', 'KILL', '--', ...run] : run;
     const stdio = launchStdio(spec, ['pipe', 'pipe', 'pipe'], this.logFd, this.apiFd);
-    const child = spawn(cmd[0]!, cmd.slice(1), { env: spec.env, cwd: spec.cwd, stdio, detached: true });
-    const h = new ProcessHandle(child, spec.limits, launchedStreams(child, this.logFd, this.apiFd), () => this.handles.delete(h));
+    const report = this.shim ? openExecReport() : null;
+    if (this.shim && report !== null) {
+      while (stdio.length < SHIM_FD) stdio.push('ignore');
+      stdio[EXEC_REPORT_FD] = report;
+      stdio[SHIM_FD] = this.shim.fd;
+    }
+    let child: ChildProcess;
+    try {
+      child = spawn(cmd[0]!, cmd.slice(1), { env: spec.env, cwd: spec.cwd, stdio, detached: true });
+    } catch (e) {
+      if (report !== null) fs.closeSync(report);
+      throw e;
+    }
+    const h = new ProcessHandle(child, spec.limits, launchedStreams(child, this.logFd, this.apiFd), spec.command[0]!, report, () => this.handles.delete(h));
     this.handles.add(h);
     if (!this.timer) {
       this.timer = setInterval(() => { for (const x of this.handles) x.poll(); }, POLL_MS);
@@ -70,6 +89,7 @@ export class ProcessDriver implements SandboxDriver {
     await Promise.all([...this.handles].map((h) => h.destroy()));
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.shim?.remove();
   }
 }
 
@@ -85,10 +105,19 @@ class ProcessHandle implements SandboxHandle {
     readonly child: ChildProcess,
     private limits: SandboxLimits,
     streams: ReturnType<typeof launchedStreams>,
+    private readonly file: string,
+    private report: number | null,
     private readonly onGone: () => void,
   ) {
     this.logStream = streams.logStream;
     this.apiChannel = streams.apiChannel;
+  }
+
+  private refused: number | null = null;
+
+  execError(): string | null {
+    if (this.report !== null && this.refused === null) this.refused = readExecReport(this.report);
+    return this.refused === null ? null : execErrorText(this.file, this.refused);
   }
 
   poll(): void {
@@ -136,6 +165,8 @@ class ProcessHandle implements SandboxHandle {
 
   destroy(): Promise<void> {
     if (!this.destroying) {
+      this.execError(); // read before the descriptor goes
+      if (this.report !== null) { fs.closeSync(this.report); this.report = null; }
       this.killGroup();
       this.destroying = Promise.resolve().then(() => this.onGone());
     }

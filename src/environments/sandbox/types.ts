@@ -60,6 +60,11 @@ export interface SandboxHandle {
   peakMemoryMB(): number;
   /** True when the environment was killed for exceeding its memory. */
   oomKilled(): boolean;
+  /**
+   * Why the command could not be started, as Go's os/exec words it ("fork/exec <command[0]>: exec
+   * format error"), from the errno its execve got; null when it started (or the driver cannot tell).
+   */
+  execError(): string | null;
   /** The runtime's own exit status, from what the launched process reported. */
   exitStatus(code: number | null, signal: NodeJS.Signals | null): { code: number | null; signal: NodeJS.Signals | null };
   /** Kills every process of the environment and frees its resources. Idempotent. */

@@ -1,0 +1,217 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * How a sandbox starts the program it runs: through the exec shim, a tiny static executable that
+ * makes exactly one execve(2) of its first argument (with the rest as its argv, argv[0] the path,
+ * as Go's os/exec starts Lambda's bootstrap) and, when the kernel refuses, writes the errno to
+ * EXEC_REPORT_FD and exits 127.
+ *
+ * It exists because the tools the sandbox is built from start programs with glibc's execvp, which
+ * on ENOEXEC runs the file with /bin/sh instead: a bootstrap without a `#!` line would run as a
+ * shell script, and what was refused shows up as the exit status of setpriv or a shell (126, 127)
+ * and their messages. Lambda reports those as Runtime.InvalidEntrypoint, "fork/exec <path>: exec
+ * format error" (or "no such file or directory" for a `#!` interpreter that does not exist). The
+ * kernel's own answer, read back from the report descriptor, is what a handle's execError() gives.
+ *
+ * The report descriptor (and the descriptor a sandbox passes the shim itself at, SHIM_FD) is
+ * marked close-on-exec by the shim before its execve: a program that starts never has either.
+ */
+export const EXEC_REPORT_FD = 12;
+/** Where the namespace driver hands the shim to setpriv (it runs it as /proc/self/fd/13). */
+export const SHIM_FD = 13;
+
+/**
+ * The shim's machine code, per architecture, with its source. Both do the same, in Linux's
+ * system-call numbers of their architecture:
+ *
+ *   fcntl(EXEC_REPORT_FD, F_SETFD, FD_CLOEXEC); fcntl(SHIM_FD, F_SETFD, FD_CLOEXEC)
+ *   execve(argv[1], &argv[1], envp)             (envp = &argv[argc + 1])
+ *   errno = -result; write(EXEC_REPORT_FD, &errno, 4); exit_group(127)
+ */
+const CODE: Partial<Record<NodeJS.Architecture, { machine: number; code: string }>> = {
+  // x86-64 (EM_X86_64):
+  //   mov edi, 12; mov esi, 2; mov edx, 1; mov eax, 72 (fcntl); syscall
+  //   mov edi, 13; mov esi, 2; mov edx, 1; mov eax, 72; syscall
+  //   mov rcx, [rsp]; lea rsi, [rsp+16]; lea rdx, [rsi+rcx*8]; mov rdi, [rsi]; mov eax, 59 (execve); syscall
+  //   neg eax; push rax; mov edi, 12; mov rsi, rsp; mov edx, 4; mov eax, 1 (write); syscall
+  //   mov edi, 127; mov eax, 231 (exit_group); syscall
+  x64: {
+    machine: 62,
+    code: 'bf0c000000be02000000ba01000000b8480000000f05'
+      + 'bf0d000000be02000000ba01000000b8480000000f05'
+      + '488b0c24488d742410488d14ce488b3eb83b0000000f05'
+      + 'f7d850bf0c0000004889e6ba04000000b8010000000f05'
+      + 'bf7f000000b8e70000000f05',
+  },
+  // AArch64 (EM_AARCH64):
+  //   mov x0, #12; mov x1, #2; mov x2, #1; mov x8, #25 (fcntl); svc #0
+  //   mov x0, #13; mov x1, #2; mov x2, #1; mov x8, #25; svc #0
+  //   ldr x3, [sp]; add x1, sp, #16; add x2, x1, x3, lsl #3; ldr x0, [x1]; mov x8, #221 (execve); svc #0
+  //   neg x0, x0; str x0, [sp, #-16]!; mov x1, sp; mov x0, #12; mov x2, #4; mov x8, #64 (write); svc #0
+  //   mov x0, #127; mov x8, #94 (exit_group); svc #0
+  arm64: {
+    machine: 183,
+    code: '800180d2410080d2220080d2280380d2010000d4'
+      + 'a00180d2410080d2220080d2280380d2010000d4'
+      + 'e30340f9e1430091220c038b200040f9a81b80d2010000d4'
+      + 'e00300cbe00f1ff8e1030091800180d2820080d2080880d2010000d4'
+      + 'e00f80d2c80b80d2010000d4',
+  },
+};
+
+/** A static ELF executable of one loadable segment: the header, one program header, the code. */
+export function shimExecutable(arch: string = process.arch): Buffer | null {
+  const c = CODE[arch as NodeJS.Architecture];
+  if (!c) return null;
+  const code = Buffer.from(c.code, 'hex');
+  const base = 0x400000;
+  const head = 64 + 56;
+  const size = head + code.length;
+  const b = Buffer.alloc(size);
+  b.write('\x7fELF', 0, 'latin1');
+  b[4] = 2; // ELFCLASS64
+  b[5] = 1; // little-endian
+  b[6] = 1; // EV_CURRENT
+  b.writeUInt16LE(2, 16); // ET_EXEC
+  b.writeUInt16LE(c.machine, 18);
+  b.writeUInt32LE(1, 20);
+  b.writeBigUInt64LE(BigInt(base + head), 24); // entry: the code, right after the headers
+  b.writeBigUInt64LE(64n, 32); // program headers at 64
+  b.writeUInt16LE(64, 52); // header size
+  b.writeUInt16LE(56, 54); // program header size
+  b.writeUInt16LE(1, 56); // one program header
+  b.writeUInt32LE(1, 64); // PT_LOAD
+  b.writeUInt32LE(5, 68); // PF_R | PF_X
+  b.writeBigUInt64LE(0n, 72); // from file offset 0
+  b.writeBigUInt64LE(BigInt(base), 80);
+  b.writeBigUInt64LE(BigInt(base), 88);
+  b.writeBigUInt64LE(BigInt(size), 96);
+  b.writeBigUInt64LE(BigInt(size), 104);
+  b.writeBigUInt64LE(0x10000n, 112); // 64 KiB: fits 4, 16 and 64 KiB pages
+  code.copy(b, head);
+  return b;
+}
+
+/**
+ * An fd of an empty regular file, readable and writable, whose name is already gone: where a
+ * launch's exec shim reports a refused execve. Read with readExecReport; the caller closes it.
+ */
+export function openExecReport(): number {
+  let failure: unknown;
+  for (const dir of [...new Set([os.tmpdir(), '/dev/shm', '/tmp'])]) {
+    const f = path.join(dir, `.stratus-exec-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    let fd: number;
+    try {
+      fd = fs.openSync(f, 'wx+', 0o600);
+    } catch (e) {
+      failure = e;
+      continue;
+    }
+    try { fs.unlinkSync(f); } catch (e) { fs.closeSync(fd); throw e; }
+    return fd;
+  }
+  throw failure;
+}
+
+const reportBuf = Buffer.alloc(4);
+
+/** The errno the shim reported on `fd` (openExecReport), or null when it reported nothing. */
+export function readExecReport(fd: number): number | null {
+  try {
+    const n = fs.readSync(fd, reportBuf, 0, 4, 0);
+    return n === 4 ? reportBuf.readUInt32LE(0) : null;
+  } catch {
+    return null;
+  }
+}
+
+const E = os.constants.errno;
+/**
+ * What Go prints for the errors execve(2) returns (its syscall.Errno texts on Linux), as Lambda's
+ * "fork/exec <path>: <text>" does.
+ */
+const GO_ERRNO_TEXT: ReadonlyMap<number, string> = new Map([
+  [E.EPERM, 'operation not permitted'],
+  [E.ENOENT, 'no such file or directory'],
+  [E.EIO, 'input/output error'],
+  [E.E2BIG, 'argument list too long'],
+  [E.ENOEXEC, 'exec format error'],
+  [E.ENOMEM, 'cannot allocate memory'],
+  [E.EACCES, 'permission denied'],
+  [E.EFAULT, 'bad address'],
+  [E.ENOTDIR, 'not a directory'],
+  [E.EISDIR, 'is a directory'],
+  [E.EINVAL, 'invalid argument'],
+  [E.ENFILE, 'too many open files in system'],
+  [E.EMFILE, 'too many open files'],
+  [E.ETXTBSY, 'text file busy'],
+  [E.ENAMETOOLONG, 'file name too long'],
+  [E.ELOOP, 'too many levels of symbolic links'],
+  [80 /* ELIBBAD */, 'accessing a corrupted shared library'],
+]);
+
+/** Go's error of a failed start, as Lambda's init reports it: "fork/exec /var/task/bootstrap: exec format error". */
+export function execErrorText(file: string, errno: number): string {
+  return `fork/exec ${file}: ${GO_ERRNO_TEXT.get(errno) ?? `errno ${errno}`}`;
+}
+
+/**
+ * The shim of this host, written once per driver into a directory of its own, or null where
+ * there is none (another architecture or OS, or no temporary directory that allows exec): the
+ * drivers then start programs as before, through execvp.
+ */
+export class ExecShim {
+  private constructor(readonly dir: string, readonly file: string, readonly fd: number) {}
+
+  static install(): ExecShim | null {
+    if (process.platform !== 'linux') return null;
+    const bytes = shimExecutable();
+    if (!bytes) return null;
+    for (const base of [...new Set([os.tmpdir(), '/var/tmp', '/dev/shm', '/tmp'])]) {
+      removeStale(base);
+      let dir: string | null = null;
+      try {
+        dir = fs.mkdtempSync(path.join(base, `stratus-exec-${process.pid}-`));
+        fs.chmodSync(dir, 0o755);
+        const file = path.join(dir, 'exec');
+        fs.writeFileSync(file, bytes, { mode: 0o755 });
+        fs.chmodSync(file, 0o755);
+        if (probe(file)) return new ExecShim(dir, file, fs.openSync(file, 'r'));
+      } catch { /* next */ }
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    }
+    return null;
+  }
+
+  remove(): void {
+    try { fs.closeSync(this.fd); } catch { /* closed */ }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Shim directories of servers that are gone (killed before they could remove theirs). */
+function removeStale(base: string): void {
+  let names: string[];
+  try { names = fs.readdirSync(base); } catch { return; }
+  for (const n of names) {
+    const m = /^stratus-exec-(\d+)-/.exec(n);
+    if (!m || fs.existsSync(`/proc/${m[1]}`)) continue;
+    try { fs.rmSync(path.join(base, n), { recursive: true, force: true }); } catch { /* another's */ }
+  }
+}
+
+/** Whether the shim runs here and reports what the kernel says: ENOENT for a path that does not exist. */
+function probe(file: string): boolean {
+  const report = openExecReport();
+  try {
+    const stdio: Array<'ignore' | number> = Array.from({ length: EXEC_REPORT_FD }, () => 'ignore' as const);
+    stdio.push(report);
+    const r = spawnSync(file, [path.join(path.dirname(file), 'missing')], { stdio, env: {}, timeout: 5000 });
+    return r.status === 127 && readExecReport(report) === E.ENOENT;
+  } finally {
+    fs.closeSync(report);
+  }
+}
