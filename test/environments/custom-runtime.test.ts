@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { shimExecutable } from '../../src/environments/sandbox/exec.js';
+import { findExecutable } from '../../src/environments/sandbox/shell.js';
+import { python } from '../runtimes/harness.js';
 import { BASH_BOOTSTRAP, bashFunction, fixture, invocation, isRoot } from './helpers.js';
 
 const fx = await fixture();
@@ -308,8 +312,12 @@ sleep 5
     assert.equal(env.AWS_LAMBDA_LOG_FORMAT, undefined, 'Text logs: no log variables');
     assert.match(env.AWS_LAMBDA_RUNTIME_API!, /^127\.0\.0\.1:\d+$/);
     assert.equal(env.LAMBDA_TASK_ROOT, fx.codeDir(key));
+    // The sandbox's shell changed to the task root: its OLDPWD (where the server was started) was
+    // exported to the bootstrap. PWD is bash's own, the task root (Lambda's: /var/task).
+    assert.equal(env.OLDPWD, undefined, 'no OLDPWD: the server\'s working directory');
+    assert.equal(env.PWD, fx.codeDir(key));
     for (const k of Object.keys(env)) {
-      assert.ok(/^(AWS_|LAMBDA_|_HANDLER|_AWS_XRAY_DAEMON_ADDRESS|_AWS_XRAY_DAEMON_PORT|TZ|LANG|PATH|LD_LIBRARY_PATH|MY_VAR|PWD|SHLVL|_|OLDPWD|REQ|DEADLINE|ARN|TRACE|H|EVENT|API)$/.test(k) || k.startsWith('AWS_') || k.startsWith('LAMBDA_'), `unexpected variable ${k}`);
+      assert.ok(/^(AWS_|LAMBDA_|_HANDLER|_AWS_XRAY_DAEMON_ADDRESS|_AWS_XRAY_DAEMON_PORT|TZ|LANG|PATH|LD_LIBRARY_PATH|MY_VAR|PWD|SHLVL|_|REQ|DEADLINE|ARN|TRACE|H|EVENT|API)$/.test(k) || k.startsWith('AWS_') || k.startsWith('LAMBDA_'), `unexpected variable ${k}`);
     }
   });
 
@@ -334,6 +342,42 @@ sleep 5
     assert.equal(o.status, 'error');
     assert.equal(o.errorType, 'Runtime.ExitError');
   });
+});
+
+describe('a function\'s environment is exactly its own', () => {
+  // Lambda's variables, the function's (MY_VAR) and nothing of the server's: no PWD or OLDPWD of
+  // the directory it was started in (the sandbox's shell exported both to the runtime).
+  const LAMBDA_VARS = [
+    'AWS_ACCESS_KEY_ID', 'AWS_DEFAULT_REGION', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_VERSION',
+    'AWS_LAMBDA_INITIALIZATION_TYPE', 'AWS_LAMBDA_LOG_GROUP_NAME', 'AWS_LAMBDA_LOG_STREAM_NAME', 'AWS_LAMBDA_RUNTIME_API', 'AWS_REGION',
+    'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_XRAY_CONTEXT_MISSING', 'AWS_XRAY_DAEMON_ADDRESS', 'LAMBDA_RUNTIME_DIR', 'LAMBDA_TASK_ROOT',
+    'LANG', 'LD_LIBRARY_PATH', 'MY_VAR', 'PATH', 'TZ', '_AWS_XRAY_DAEMON_ADDRESS', '_AWS_XRAY_DAEMON_PORT', '_HANDLER',
+  ];
+  const expect = (extra: string[]) => [...LAMBDA_VARS, ...extra].sort();
+
+  test('a bootstrap that is no shell: env(1) itself', async () => {
+    const key = fx.code({ 'README': 'env(1) is the bootstrap\n' });
+    const bootstrap = path.join(fx.codeDir(key), 'bootstrap');
+    fs.copyFileSync(findExecutable('env')!, bootstrap);
+    fs.chmodSync(bootstrap, 0o755);
+    const o = await fx.svc.execute(fx.target(key, { ...FAST, environment: { MY_VAR: 'x' } }, 'env-raw'), invocation('{}'));
+    const names = o.logTail!.split('\n').filter((l) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(l)).map((l) => l.slice(0, l.indexOf('='))).sort();
+    assert.deepEqual(names, expect([]), o.logTail);
+  });
+
+  for (const [runtime, handler, files, extra, cfg] of [
+    ['nodejs20.x', 'index.handler', { 'index.js': 'exports.handler = async () => Object.keys(process.env).sort();\n' }, ['AWS_EXECUTION_ENV', 'NODE_PATH', '_X_AMZN_TRACE_ID'], {}],
+    // NODE_OPTIONS: a runtime started for the function, in its task root (the sandbox's shell changes directory).
+    ['nodejs20.x', 'index.handler', { 'index.js': 'exports.handler = async () => Object.keys(process.env).sort();\n' }, ['AWS_EXECUTION_ENV', 'NODE_OPTIONS', 'NODE_PATH', '_X_AMZN_TRACE_ID'], { NODE_OPTIONS: '--no-warnings' }],
+    ['python3.12', 'app.handler', { 'app.py': 'import os\ndef handler(e, c):\n    return sorted(os.environ.keys())\n' }, ['AWS_EXECUTION_ENV', '_X_AMZN_TRACE_ID'], {}],
+  ] as const) {
+    test(`${runtime}${Object.keys(cfg).length ? ' with NODE_OPTIONS' : ''}: process.env / os.environ`, { skip: runtime.startsWith('python') && !python() && 'python3 not installed' }, async () => {
+      const key = fx.code(files);
+      const o = await fx.svc.execute(fx.target(key, { ...FAST, runtime, handler, environment: { MY_VAR: 'x', ...cfg } }, `env-${runtime.replace('.', '-')}${Object.keys(cfg).length ? '-opts' : ''}`), invocation('{}'));
+      assert.equal(o.status, 'ok', o.payload.toString());
+      assert.deepEqual(JSON.parse(o.payload.toString()), expect([...extra]));
+    });
+  }
 });
 
 describe('Runtime API refusals', () => {

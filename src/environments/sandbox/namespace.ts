@@ -222,6 +222,10 @@ export class NamespaceDriver implements SandboxDriver {
     lines.push('exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&-');
     lines.push(`ulimit -n ${FD_LIMIT} || exit 126`);
     if (spec.cwd) lines.push(`cd ${sq(spec.cwd)} || exit 126`);
+    // sh exports PWD (the server's working directory, where it started) and `cd` adds OLDPWD:
+    // neither is the runtime's. Its environment is spec.env alone, as Lambda's is (a shell
+    // bootstrap sets its own PWD, the task root).
+    lines.push('unset OLDPWD PWD');
     // From here on, what this sh itself would print ("Killed" when the runtime dies of a signal)
     // goes nowhere: the runtime gets the real stderr back (kept on fd 9) in a subshell that
     // becomes it. (dash applies a command's own redirections in itself while it waits, so
