@@ -6,6 +6,7 @@ imports the handler and serves the Lambda Runtime API (2018-06-01) with Lambda's
 programming model. Imports nothing from the platform.
 """
 
+import atexit
 import importlib
 import json
 import logging
@@ -13,6 +14,7 @@ import math
 import os
 import socket
 import sys
+import threading
 import time
 import traceback
 
@@ -376,6 +378,34 @@ def _take_frame_fd():
 
 _FRAME_FD = _take_frame_fd()
 _FRAME_TYPE_TEXT = 0xA55A0003
+# Frames written by several threads (logging, print) stay whole: one writer at a time.
+_FRAME_LOCK = threading.RLock()
+
+
+def _new_frame_lock():
+    # A child forked while another thread held the lock (multiprocessing) gets a free one.
+    global _FRAME_LOCK
+    _FRAME_LOCK = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_frame_lock)
+
+
+def _frame(body, ts):
+    return _FRAME_TYPE_TEXT.to_bytes(4, "big") + len(body).to_bytes(4, "big") + ts.to_bytes(8, "big") + body
+
+
+def _write_frames(frames):
+    view = memoryview(frames)
+    with _FRAME_LOCK:
+        while view:
+            try:
+                n = os.write(_FRAME_FD, view)
+            except BlockingIOError:
+                time.sleep(0.001)
+                continue
+            view = view[n:]
 
 
 def write_record(text, unframed=None):
@@ -383,18 +413,89 @@ def write_record(text, unframed=None):
     if _FRAME_FD < 0:
         sys.stdout.write(text if unframed is None else unframed)
         return
-    body = text.encode("utf-8", "replace")
-    frame = (
-        _FRAME_TYPE_TEXT.to_bytes(4, "big") + len(body).to_bytes(4, "big") + int(time.time() * 1000000).to_bytes(8, "big") + body
-    )
-    view = memoryview(frame)
-    while view:
-        try:
-            n = os.write(_FRAME_FD, view)
-        except BlockingIOError:
-            time.sleep(0.001)
-            continue
-        view = view[n:]
+    _write_frames(_frame(text.encode("utf-8", "replace"), int(time.time() * 1000000)))
+
+
+# A log event holds at most 256 KB: a longer line is split (as the platform splits a long line of
+# stdout), never cut short.
+_MAX_EVENT_BYTES = 256 * 1024
+_MAX_EVENT_CHARS = 256 * 1024
+
+
+def _event_pieces(body):
+    """`body` (UTF-8) in pieces of at most _MAX_EVENT_BYTES, cut between characters."""
+    while len(body) > _MAX_EVENT_BYTES:
+        cut = _MAX_EVENT_BYTES
+        while cut > 0 and 0x80 <= body[cut] < 0xC0:
+            cut -= 1
+        yield body[:cut]
+        body = body[cut:]
+    yield body
+
+
+class FramedLines(object):
+    """sys.stdout and sys.stderr once there is a log descriptor: what the function prints goes
+    there too, each line one log event (a frame), so print, sys.stderr and logging records are
+    logged in the order the code wrote them. Three pipes read by the platform as they come
+    (stdout, stderr, the records) had no order between them: print, logging.warning and
+    sys.stderr.write in a loop came out grouped by pipe, timestamps going backwards. Lambda's
+    runtime writes them unbuffered, and they are logged in code order there.
+
+    A line is an event once its newline is written, as on a pipe; an unfinished line waits for
+    the rest (flush() does not end it) and is logged as it is when the invocation (or init) ends.
+    Writes to .buffer, to file descriptors 1 and 2 and by child processes still go to the pipes.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        self._partial = ""
+
+    def __getattr__(self, attr):
+        return getattr(self.stream, attr)
+
+    def write(self, msg):
+        if not isinstance(msg, str):
+            return self.stream.write(msg)  # the stream's own TypeError
+        if not msg:
+            return 0
+        with _FRAME_LOCK:
+            text = self._partial + msg
+            end = text.rfind("\n") + 1
+            events = [line + "\n" for line in text[: end - 1].split("\n")] if end else []
+            rest = text[end:]
+            while len(rest) > _MAX_EVENT_CHARS:
+                events.append(rest[:_MAX_EVENT_CHARS])
+                rest = rest[_MAX_EVENT_CHARS:]
+            self._partial = rest
+            if events:
+                self._emit(events)
+        return len(msg)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        self.stream.flush()
+
+    def end_line(self):
+        """Logs an unfinished line as it is (the end of an invocation or of init)."""
+        with _FRAME_LOCK:
+            if self._partial:
+                events, self._partial = [self._partial], ""
+                self._emit(events)
+
+    @staticmethod
+    def _emit(events):
+        ts = int(time.time() * 1000000)
+        _write_frames(b"".join(_frame(piece, ts) for e in events for piece in _event_pieces(e.encode("utf-8", "replace"))))
+
+
+def end_output_lines():
+    """Before the platform is told that init or an invocation is over: unfinished lines are logged."""
+    for s in (sys.stdout, sys.stderr):
+        if isinstance(s, FramedLines):
+            s.end_line()
 
 
 class LambdaLoggerHandler(logging.Handler):
@@ -664,6 +765,7 @@ def handle_event_request(client, request_handler, invoke_id, headers, body):
         error_result = make_error(e.msg, e.exception_type, e.trace, invoke_id)
     except Exception:
         error_result = build_fault_result(sys.exc_info(), invoke_id)
+    end_output_lines()
     if error_result is not None:
         log_error(error_result)
         client.post_error(invoke_id, error_result)
@@ -807,8 +909,10 @@ def main():
     except Exception as e:
         fail("cannot apply assignment: %s" % e)
 
-    sys.stdout = Unbuffered(sys.stdout)
-    sys.stderr = Unbuffered(sys.stderr)
+    wrap = FramedLines if _FRAME_FD >= 0 else Unbuffered
+    sys.stdout = wrap(sys.stdout)
+    sys.stderr = wrap(sys.stderr)
+    atexit.register(end_output_lines)  # a function that exits (sys.exit) mid-line
     api = os.environ.get("AWS_LAMBDA_RUNTIME_API")
     if not api:
         fail("AWS_LAMBDA_RUNTIME_API is not set")
@@ -825,6 +929,7 @@ def main():
     else:
         error_result = None
     if error_result is not None:
+        end_output_lines()
         sys.stdout.write(LAMBDA_WARNING + "\n")
         log_error(error_result)
         try:
@@ -834,6 +939,7 @@ def main():
         sys.stdout.flush()
         sys.exit(1)
 
+    end_output_lines()  # what init printed without a newline
     while True:
         headers, body = client.next()
         invoke_id = headers.get("lambda-runtime-aws-request-id")

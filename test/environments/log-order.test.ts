@@ -72,3 +72,56 @@ echo "$I"`));
     await check('bash', fx.target(key, { runtime: 'provided.al2023', handler: 'handler', memorySize: 512, timeout: 10 }, 'order-bash'), 10);
   });
 });
+
+/**
+ * A Python function's print, logging records and sys.stderr writes are logged in the order the
+ * code wrote them, with timestamps that never go back, in both log formats: Lambda's runtime
+ * writes them unbuffered. (Read from three pipes as they came, a loop of the three was logged
+ * grouped by pipe.) A line printed without its newline is logged when its phase ends.
+ */
+describe('python: print, logging and sys.stderr in code order', { skip: !python() && 'python3 not installed' }, async () => {
+  const fx = await fixture({ prewarmPerRuntime: 0 });
+  after(() => fx.stop());
+  const APP = `import logging, sys
+print("init without a newline", end="")
+def handler(e, c):
+    for i in range(6):
+        print("print", i)
+        logging.getLogger().warning("log %d", i)
+        sys.stderr.write("err %d\\n" % i)
+    print("unfinished", end="")
+    return 1
+`;
+  const expected = [...Array(6).keys()].flatMap((i) => [`print ${i}`, `log ${i}`, `err ${i}`]).concat('unfinished');
+
+  for (const logFormat of ['Text', 'JSON'] as const) {
+    test(`${logFormat} logs`, async () => {
+      const key = fx.code({ 'app.py': APP });
+      const t = fx.target(key, { runtime: 'python3.12', handler: 'app.handler', memorySize: 1769, loggingConfig: { logFormat, logGroup: null } }, `py-order-${logFormat}`);
+      // What a record or line says: the message of a JSON record, the text after the request id of a text one.
+      const said = (m: string) => {
+        if (m.startsWith('{')) return String((JSON.parse(m) as { message?: unknown }).message ?? '');
+        return m.replace(/^\[WARNING\]\t\S+\t\S+\t/, '').replace(/\n$/, '');
+      };
+      for (let round = 0; round < 3; round++) {
+        const inv = invocation('{}');
+        const o = await fx.svc.execute(t, inv);
+        assert.equal(o.status, 'ok', o.payload.toString());
+        // The invocation's LogResult tail...
+        const tail = o.logTail!.split('\n').slice(0, -1).map((l) => said(l)).filter((l) => /^(print|log|err) \d$|^unfinished$/.test(l));
+        assert.deepEqual(tail, expected, `${logFormat} #${round}: LogResult\n${o.logTail}`);
+        // ... and the stored events (what filter-log-events returns), between START and END.
+        const events = fx.sink.events.filter((e) => e.group === t.logGroupName).map((e) => e.e);
+        const start = events.findIndex((e) => e.message.includes(inv.requestId) && /START|platform\.start/.test(e.message));
+        const end = events.findIndex((e, i) => i > start && e.message.includes(inv.requestId) && /END|platform\.runtimeDone/.test(e.message));
+        const between = events.slice(start + 1, end);
+        assert.deepEqual(between.map((e) => said(e.message)), expected, `${logFormat} #${round}: stored events`);
+        for (let i = 1; i < between.length; i++) {
+          assert.ok(between[i]!.timestamp >= between[i - 1]!.timestamp, `${logFormat} #${round}: timestamps never go back (${between.map((e) => e.timestamp)})`);
+        }
+      }
+      const first = fx.sink.events.find((e) => e.group === t.logGroupName && e.e.message.startsWith('init without a newline'));
+      assert.ok(first, 'the unfinished line of init is logged');
+    });
+  }
+});
