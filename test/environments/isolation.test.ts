@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { shippedRuntime } from '../../src/environments/runtimes.js';
 import { bashFunction, fixture, invocation, isRoot, sleep } from './helpers.js';
 
 const reason = !isRoot && 'namespace driver needs root (CI runs these as root)';
@@ -76,5 +77,51 @@ describe('isolation (namespace driver)', { skip: reason }, async () => {
     const again = await fx.svc.execute(victim, invocation('{}'));
     assert.equal(again.coldStart, false);
     assert.equal(JSON.parse(again.payload.toString()), api);
+  });
+
+  test('/opt holds only the function\'s layers: empty (Stratus has none), not the host\'s', { skip: !fs.existsSync('/opt') && 'the host has no /opt' }, async () => {
+    // Lambda's /opt is the layers' content, read-only; NODE_PATH's /opt/nodejs/node_modules must
+    // not reach packages the host installed there.
+    const marker = fs.mkdtempSync(path.join(fs.realpathSync('/opt'), 'stratus-host-'));
+    try {
+      const handler = `const fs = require('node:fs');
+        exports.handler = async () => {
+          let write = 'ALLOWED';
+          try { fs.writeFileSync('/opt/x', 'x'); } catch (e) { write = e.code; }
+          return { opt: fs.readdirSync('/opt'), write, nodePath: process.env.NODE_PATH.split(':')[0] };
+        };`;
+      const key = fx.code({ 'index.js': handler });
+      const o = await fx.svc.execute(fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 512 }, 'opt-node'), invocation('{}'));
+      assert.equal(o.status, 'ok', o.payload.toString());
+      assert.deepEqual(JSON.parse(o.payload.toString()), { opt: [], write: 'EROFS', nodePath: '/opt/nodejs/node_modules' });
+      const bash = fx.code(bashFunction('printf \'"%s"\' "$(ls -A /opt | wc -l)"'));
+      const b = await fx.svc.execute(fx.target(bash, FAST, 'opt-bash'), invocation('{}'));
+      assert.equal(JSON.parse(b.payload.toString()), '0', 'a custom runtime\'s /opt is empty too');
+    } finally {
+      fs.rmSync(marker, { recursive: true, force: true });
+    }
+  });
+
+  test('a runtime interpreter installed under /opt still runs (its installation stays visible)', { skip: !fs.existsSync('/opt') && 'the host has no /opt' }, async () => {
+    // As on hosts whose node lives in /opt (CI tool caches): a link to this node under /opt/<dir>/bin.
+    const prefix = fs.mkdtempSync(path.join(fs.realpathSync('/opt'), 'stratus-node-'));
+    fs.chmodSync(prefix, 0o755);
+    fs.mkdirSync(path.join(prefix, 'bin'), { mode: 0o755 });
+    const node = path.join(prefix, 'bin', 'node');
+    try {
+      try { fs.linkSync(process.execPath, node); } catch { fs.copyFileSync(process.execPath, node); fs.chmodSync(node, 0o755); }
+      const shipped = shippedRuntime('node')!;
+      const f = await fixture({ sandbox: 'namespace' }, { runtimeOverrides: { node: { command: [node, ...shipped.command.slice(1)], runtimeDir: shipped.runtimeDir } } });
+      try {
+        const key = f.code({ 'index.js': 'exports.handler = async () => ({ exec: process.execPath, opt: require(\'node:fs\').readdirSync(\'/opt\') });\n' });
+        const o = await f.svc.execute(f.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 512 }, 'opt-interp'), invocation('{}'));
+        assert.equal(o.status, 'ok', `${o.payload.toString()}\n${o.logTail}`);
+        assert.deepEqual(JSON.parse(o.payload.toString()), { exec: node, opt: [path.basename(prefix)] });
+      } finally {
+        await f.stop();
+      }
+    } finally {
+      fs.rmSync(prefix, { recursive: true, force: true });
+    }
   });
 });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { NamespaceDriver, mountTable } from '../../src/environments/sandbox/namespace.js';
+import { NamespaceDriver, installPrefix, mountTable } from '../../src/environments/sandbox/namespace.js';
 import { isRoot } from './helpers.js';
 
 describe('the mount table of a namespace environment', () => {
@@ -20,6 +20,27 @@ describe('the mount table of a namespace environment', () => {
     // The environment's passwd goes first, while its file under /tmp is still the host's.
     assert.match(mountTable(512, [], '/tmp/etc dir/passwd-7'), /^\/tmp\/etc\\040dir\/passwd-7 \/etc\/passwd none bind,ro 0 0\nstratus-tmp \/tmp /);
     assert.match(mountTable(512, [], undefined, '/usr/bin/bash'), /^\/usr\/bin\/bash \/bin\/sh none bind,ro 0 0\nstratus-tmp \/tmp /);
+  });
+
+  test('an empty read-only /opt; kept paths under it bound back before it is made read-only', () => {
+    assert.equal(mountTable(512, ['/tmp/code'], undefined, undefined, '/opt'), [
+      'stratus-tmp /tmp tmpfs size=512m,mode=1777,nosuid,nodev 0 0',
+      '/proc/self/fd/4 /tmp/code none bind,X-mount.mkdir 0 0',
+      'stratus-shm /dev/shm tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
+      'stratus-opt /opt tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0',
+      '',
+    ].join('\n'));
+    assert.equal(mountTable(512, ['/tmp/code', '/opt/node/20'], undefined, undefined, '/opt'), [
+      'stratus-tmp /tmp tmpfs size=512m,mode=1777,nosuid,nodev 0 0',
+      '/proc/self/fd/4 /tmp/code none bind,X-mount.mkdir 0 0',
+      'stratus-shm /dev/shm tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
+      'stratus-opt /opt tmpfs size=1m,mode=755,nosuid,nodev 0 0',
+      '/proc/self/fd/5 /opt/node/20 none bind,X-mount.mkdir 0 0',
+      'stratus-opt /opt tmpfs remount,ro,nosuid,nodev 0 0',
+      '',
+    ].join('\n'));
+    assert.equal(installPrefix('/opt/hostedtoolcache/node/20.11.0/x64/bin/node'), '/opt/hostedtoolcache/node/20.11.0/x64');
+    assert.equal(installPrefix('/opt/tools/python3'), '/opt/tools');
   });
 });
 
@@ -64,5 +85,41 @@ describe('mounts inside a namespace environment', { skip: !isRoot && 'namespace 
     // free again (ls takes it for its own directory) and nothing points at the kept directory.
     assert.ok(lines.some((l) => / 3 -> \/proc\/\d+\/fd$/.test(l)), out);
     assert.ok(!lines.some((l) => l.includes('stratus kept dir') || l.includes('(deleted)')), out);
+  });
+
+  test('/opt is empty and read-only, but for a kept path under it', { skip: !fs.existsSync('/opt') && 'the host has no /opt' }, async () => {
+    // A directory of the host's /opt stands in for an interpreter installed there (kept), another
+    // for anything else of the host's (hidden).
+    const opt = fs.realpathSync('/opt');
+    const keptDir = fs.mkdtempSync(path.join(opt, 'stratus-kept-'));
+    const hostOnlyDir = fs.mkdtempSync(path.join(opt, 'stratus-host-only-'));
+    try {
+      fs.chmodSync(keptDir, 0o755);
+      fs.writeFileSync(path.join(keptDir, 'f.txt'), 'KEPT');
+      for (const [keep, expectList] of [[[] as string[], ''], [[keptDir], path.basename(keptDir)]] as const) {
+        const script = [
+          'ls -A /opt | tr "\\n" " "; echo',
+          `cat ${JSON.stringify(path.join(keptDir, 'f.txt'))} 2>/dev/null; echo`,
+          'touch /opt/x 2>&1 | sed "s/.*: //"',
+        ].join('; ');
+        const h = driver.launch({
+          envId: `opt${process.pid}${keep.length}`, command: ['/bin/sh', '-c', script], env: { PATH: '/usr/bin:/bin' },
+          limits: { memoryMB: 256, ephemeralMB: 100 }, dropPrivileges: false, groups: [], keepPaths: [...keep], deferCpuLimit: false,
+        });
+        let out = '';
+        h.child.stdout!.on('data', (d: Buffer) => { out += d; });
+        h.child.stderr!.on('data', (d: Buffer) => { out += d; });
+        const code = await new Promise<number | null>((resolve) => h.child.on('close', (c) => resolve(c)));
+        await h.destroy();
+        assert.equal(code, 0, out);
+        const [list, kept, touch] = out.split('\n');
+        assert.equal(list!.trim(), expectList, `what /opt holds: ${out}`);
+        assert.equal(kept, keep.length ? 'KEPT' : '', out);
+        assert.equal(touch, 'Read-only file system', out);
+      }
+    } finally {
+      fs.rmSync(keptDir, { recursive: true, force: true });
+      fs.rmSync(hostOnlyDir, { recursive: true, force: true });
+    }
   });
 });

@@ -29,10 +29,13 @@ function fstabPath(p: string): string {
 /**
  * The mounts of an environment, in order, as a mount table for `mount -a`: a tmpfs /tmp of the
  * ephemeral size, the kept paths under /tmp bound back from the fds the inner script opened
- * (KEPT_FD..), a tmpfs /dev/shm, the kept paths under it. The tmpfs sources are named so that
- * `mount -a` never takes them for the host's own tmpfs mounts (it skips what looks mounted).
+ * (KEPT_FD..), a tmpfs /dev/shm, the kept paths under it, and with `opt` (the host's /opt, its
+ * real path) an empty read-only tmpfs over it: Lambda's /opt holds the function's layers only,
+ * and Stratus has none. Kept paths under it are bound back before it is made read-only. The tmpfs
+ * sources are named so that `mount -a` never takes them for the host's own tmpfs mounts (it skips
+ * what looks mounted).
  */
-export function mountTable(ephemeralMB: number, kept: readonly string[], passwdFile?: string, shell?: string): string {
+export function mountTable(ephemeralMB: number, kept: readonly string[], passwdFile?: string, shell?: string, opt?: string): string {
   const lines: string[] = [];
   // Before /tmp is hidden (the file may be under it): /etc/passwd with the environment's user.
   if (passwdFile) lines.push(`${fstabPath(passwdFile)} /etc/passwd none bind,ro 0 0`);
@@ -46,7 +49,24 @@ export function mountTable(ephemeralMB: number, kept: readonly string[], passwdF
   bind('/tmp');
   lines.push(`stratus-shm /dev/shm tmpfs size=${SHM_MB}m,mode=1777,nosuid,nodev 0 0`);
   bind('/dev/shm');
+  if (opt) {
+    const binds = kept.some((p) => isUnder(p, opt));
+    lines.push(`stratus-opt ${fstabPath(opt)} tmpfs size=1m,mode=755,nosuid,nodev${binds ? '' : ',ro'} 0 0`);
+    if (binds) {
+      bind(opt);
+      lines.push(`stratus-opt ${fstabPath(opt)} tmpfs remount,ro,nosuid,nodev 0 0`);
+    }
+  }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Where a program is installed: the directory above its bin/ (node's and python's prefix, with
+ * their lib/), else its own directory. Kept visible when it lies under what an environment hides.
+ */
+export function installPrefix(program: string): string {
+  const dir = path.dirname(program);
+  return path.basename(dir) === 'bin' ? path.dirname(dir) : dir;
 }
 
 /**
@@ -82,8 +102,9 @@ function unlinkedFile(text: string): number {
  * before anything else runs, then becomes `setpriv --pdeathsig KILL unshare ... --kill-child`:
  * if the server dies (even SIGKILL) unshare is killed, which kills the namespace's pid 1, which
  * makes the kernel kill everything in the pid namespace. Inside, as root in the new mount
- * namespace: a private tmpfs /tmp (ephemeral storage size) and /dev/shm, host paths that must
- * stay visible under /tmp are bind-mounted back, `ulimit -n 1024`, then the runtime runs.
+ * namespace: a private tmpfs /tmp (ephemeral storage size) and /dev/shm, an empty read-only /opt
+ * (Lambda's holds layers; Stratus has none), host paths that must stay visible under them are
+ * bind-mounted back, `ulimit -n 1024`, then the runtime runs.
  *
  * All of those mounts are made by one `mount -a` from a mount table passed as TABLE_FD (an unlinked
  * file): one exec instead of a mount and a mkdir per path (a cold start without the pool spent
@@ -104,6 +125,8 @@ export class NamespaceDriver implements SandboxDriver {
   private hostPasswd: string | null = null;
   /** What is bound over /bin/sh inside environments (the host's bash), or null. */
   private readonly shell: string | null;
+  /** The host's /opt (its real path), hidden under an empty read-only tmpfs; null without one. */
+  private readonly opt: string | null;
   /** What starts the command inside (see exec.ts), or null: setpriv's execvp then does. */
   private readonly shim: ExecShim | null;
 
@@ -115,6 +138,7 @@ export class NamespaceDriver implements SandboxDriver {
       bash: findExecutable('bash'),
     };
     this.shell = this.bins.bash && fs.existsSync('/bin/sh') ? this.bins.bash : null;
+    this.opt = fs.existsSync('/opt') ? realpathOr('/opt') : null;
     this.shim = ExecShim.install();
   }
 
@@ -128,7 +152,7 @@ export class NamespaceDriver implements SandboxDriver {
       driver: 'namespace',
       isolation: [
         `own uid per environment (${lo}-${hi}), never the server's; no capabilities, no_new_privs`,
-        'mount, pid, ipc and uts namespaces; private tmpfs /tmp (ephemeral storage size) and /dev/shm',
+        `mount, pid, ipc and uts namespaces; private tmpfs /tmp (ephemeral storage size) and /dev/shm${this.opt ? '; an empty read-only /opt (no layers)' : ''}`,
         'cgroup v1 per environment: memory (limit = memory size), cpu (1769 MB = 1 vCPU), pids.max 1024; fd limit 1024',
         'Runtime API listener per environment, connections checked against the environment uid',
         'PR_SET_PDEATHSIG + pid namespace: no environment process outlives the server',
@@ -178,7 +202,11 @@ export class NamespaceDriver implements SandboxDriver {
     }
     cg.setMemory(spec.limits.memoryMB);
     cg.setCpu(spec.deferCpuLimit ? null : spec.limits.memoryMB);
-    const kept = [...new Set(spec.keepPaths.map(realpathOr))].filter((p) => isUnder(p, '/tmp') || isUnder(p, '/dev/shm'));
+    // A shipped runtime's interpreter's installation too (node or python under /opt, say), when
+    // it is hidden. Not a custom runtime's: its command is the function's (a bootstrap symlinked
+    // out of its code must not bring a host directory in).
+    const program = !spec.dropPrivileges && spec.command[0] ? installPrefix(realpathOr(spec.command[0])) : null;
+    const kept = [...new Set([...spec.keepPaths.map(realpathOr), ...(program ? [program] : [])])].filter((p) => this.hidden(p));
     const inner = this.innerScript(spec, uid, kept);
     const b = this.bins;
     const outer = `s=$1; shift; for f; do echo $$ > "$f" || exit 125; done; exec ${b.setpriv} --pdeathsig KILL ${b.unshare} --mount --pid --ipc --uts --fork --kill-child --mount-proc ${b.sh} -c "$s" stratus-env`;
@@ -186,7 +214,7 @@ export class NamespaceDriver implements SandboxDriver {
     let table: number | undefined;
     let report: number | null = null;
     try {
-      table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined));
+      table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.opt ?? undefined));
       // fds 4-9 in between are /dev/null until the inner script uses or closes them.
       const stdio = launchStdio(spec, ['pipe', 'pipe', 'pipe', table], LOG_FD, API_FD);
       if (this.shim) {
@@ -204,12 +232,17 @@ export class NamespaceDriver implements SandboxDriver {
     } finally {
       if (table !== undefined) fs.closeSync(table);
     }
-    const h = new NamespaceHandle(child, uid, cg, spec.limits, kept, launchedStreams(child, LOG_FD, API_FD), spec.command[0]!, report, () => {
+    const h = new NamespaceHandle(child, uid, cg, spec.limits, kept, (p) => this.hidden(p), launchedStreams(child, LOG_FD, API_FD), spec.command[0]!, report, () => {
       this.handles.delete(h);
       this.uids.release(uid);
     });
     this.handles.add(h);
     return h;
+  }
+
+  /** Whether an environment sees `p` only if it is kept (under /tmp, /dev/shm or /opt). */
+  private hidden(p: string): boolean {
+    return isUnder(p, '/tmp') || isUnder(p, '/dev/shm') || (this.opt !== null && isUnder(p, this.opt));
   }
 
   /** TABLE_FD holds the mount table (mountTable); kept paths are opened from KEPT_FD on before /tmp is hidden. */
@@ -273,6 +306,7 @@ class NamespaceHandle implements SandboxHandle {
     private readonly cg: EnvCgroup,
     private limits: SandboxLimits,
     private readonly kept: string[],
+    private readonly hidden: (p: string) => boolean,
     streams: ReturnType<typeof launchedStreams>,
     private readonly file: string,
     private report: number | null,
@@ -324,7 +358,7 @@ class NamespaceHandle implements SandboxHandle {
     if (limits.ephemeralMB !== this.limits.ephemeralMB) return false;
     return paths.every((p) => {
       const r = realpathOr(p);
-      if (!isUnder(r, '/tmp') && !isUnder(r, '/dev/shm')) return true;
+      if (!this.hidden(r)) return true;
       return this.kept.some((k) => isUnder(r, k));
     });
   }
