@@ -21,6 +21,8 @@ export const FRAME_HEADER_BYTES = 16;
 /** Application log levels, least to most severe (LoggingConfig.ApplicationLogLevel). */
 const LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
 const INFO = LEVELS.indexOf('INFO');
+/** Python's level names in its runtime's JSON records (logging's WARNING and CRITICAL). */
+const ALIASES: Record<string, string> = { WARNING: 'WARN', CRITICAL: 'FATAL' };
 
 /**
  * The level of a line a function wrote to stdout or stderr, as Lambda's log-level filtering reads
@@ -33,7 +35,9 @@ export function lineLevel(message: string): number {
   try {
     const v: unknown = JSON.parse(t);
     const level = v !== null && typeof v === 'object' ? (v as { level?: unknown }).level : undefined;
-    const i = typeof level === 'string' ? LEVELS.indexOf(level.toUpperCase()) : -1;
+    if (typeof level !== 'string') return INFO;
+    const name = level.toUpperCase();
+    const i = LEVELS.indexOf(ALIASES[name] ?? name);
     return i < 0 ? INFO : i;
   } catch {
     return INFO;
@@ -138,8 +142,9 @@ export class LogWriter {
   /**
    * Lambda's log-level filtering of what a function writes to stdout and stderr, for the JSON log
    * format: each line has the level its JSON "level" gives it, INFO otherwise, and lines below the
-   * function's ApplicationLogLevel are dropped. (The shipped runtimes' own log records, on their
-   * framed descriptor, are filtered where they are made.) Null: nothing is filtered.
+   * function's ApplicationLogLevel are dropped. The same holds on the shipped runtimes' framed
+   * descriptor, where the Python runtime writes what is printed: their own log records are JSON
+   * with a level and filtered where they are made already. Null: nothing is filtered.
    */
   filterLevel(applicationLogLevel: string | null): void {
     this.minLevel = applicationLogLevel ? LEVELS.indexOf(applicationLogLevel.toUpperCase()) : -1;
@@ -236,7 +241,7 @@ export class LogWriter {
   private onFrames(ch: Channel, chunk: Buffer): void {
     const events: LogEvent[] = [];
     ch.frames!.feed(chunk, (ts, text) => {
-      if (!this.stream || this.truncated) return;
+      if (!this.stream || this.truncated || !this.shown(text)) return;
       this.line(events, ts, text.endsWith('\n') ? text : `${text}\n`);
     });
     if (events.length) this.emit(events);

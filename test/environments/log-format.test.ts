@@ -81,6 +81,29 @@ describe('LoggingConfig', async () => {
     ]);
     // Text format: no filtering at all.
     assert.equal((await lines('stdout-text', undefined)).length, 8);
+
+    // Python: what it prints goes by level too; its logging records keep theirs (WARNING is WARN).
+    const py = fx.code({
+      'app.py': `import logging, sys
+def handler(e, c):
+    print("plain print")
+    print('{"level": "debug", "msg": "json debug"}')
+    print('{"level": "ERROR", "msg": "json error"}')
+    sys.stderr.write("plain stderr\\n")
+    logging.getLogger().info("info record")
+    logging.getLogger().warning("warning record")
+    return 1
+`,
+    });
+    const t = fx.target(py, {
+      runtime: 'python3.12', handler: 'app.handler', memorySize: 256,
+      loggingConfig: { logFormat: 'JSON', logGroup: null, applicationLogLevel: 'WARN', systemLogLevel: 'WARN' },
+    }, 'py-stdout-warn');
+    await fx.svc.execute(t, invocation('{}'));
+    const got = messages('/aws/lambda/py-stdout-warn').map((l) => l.trim());
+    assert.equal(got.length, 2, got.join('\n'));
+    assert.equal(got[0], '{"level": "ERROR", "msg": "json error"}');
+    assert.deepEqual([JSON.parse(got[1]!).level, JSON.parse(got[1]!).message], ['WARNING', 'warning record']);
   });
 });
 
