@@ -54,6 +54,20 @@ describe('mounts inside a namespace environment', { skip: !isRoot && 'namespace 
     fs.rmSync(hostOnly, { force: true });
   });
 
+  /** Runs a shell script in a new environment: its exit code and what it wrote. */
+  async function run(envId: string, script: string, o: { dropPrivileges: boolean; keepPaths: string[] }): Promise<{ code: number | null; out: string }> {
+    const h = driver.launch({
+      envId, command: ['/bin/sh', '-c', script], env: { PATH: '/usr/bin:/bin' },
+      limits: { memoryMB: 256, ephemeralMB: 100 }, dropPrivileges: o.dropPrivileges, groups: [], keepPaths: o.keepPaths, deferCpuLimit: false,
+    });
+    let out = '';
+    h.child.stdout!.on('data', (d: Buffer) => { out += d; });
+    h.child.stderr!.on('data', (d: Buffer) => { out += d; });
+    const code = await new Promise<number | null>((resolve) => h.child.on('close', (c) => resolve(c)));
+    await h.destroy();
+    return { code, out };
+  }
+
   test('a kept path under /tmp (with spaces in its name) stays visible; the rest of /tmp and /dev/shm are private', async () => {
     fs.chmodSync(dir, 0o755);
     fs.writeFileSync(path.join(dir, 'f.txt'), 'KEPT');
@@ -65,15 +79,7 @@ describe('mounts inside a namespace environment', { skip: !isRoot && 'namespace 
       'grep -E " /(tmp|dev/shm) " /proc/self/mountinfo | sed "s/.* - //; s/ rw.*//"',
       'ls -l /proc/self/fd/ | tail -n +2',
     ].join('; ');
-    const h = driver.launch({
-      envId: `mounts${process.pid}`, command: ['/bin/sh', '-c', script], env: { PATH: '/usr/bin:/bin' },
-      limits: { memoryMB: 256, ephemeralMB: 100 }, dropPrivileges: true, groups: [], keepPaths: [dir], deferCpuLimit: false,
-    });
-    let out = '';
-    h.child.stdout!.on('data', (d: Buffer) => { out += d; });
-    h.child.stderr!.on('data', (d: Buffer) => { out += d; });
-    const code = await new Promise<number | null>((resolve) => h.child.on('close', (c) => resolve(c)));
-    await h.destroy();
+    const { code, out } = await run(`mounts${process.pid}`, script, { dropPrivileges: true, keepPaths: [dir] });
     assert.equal(code, 0, out);
     const lines = out.trim().split('\n');
     assert.equal(lines[0], 'KEPT', out);
@@ -102,15 +108,7 @@ describe('mounts inside a namespace environment', { skip: !isRoot && 'namespace 
           `cat ${JSON.stringify(path.join(keptDir, 'f.txt'))} 2>/dev/null; echo`,
           'touch /opt/x 2>&1 | sed "s/.*: //"',
         ].join('; ');
-        const h = driver.launch({
-          envId: `opt${process.pid}${keep.length}`, command: ['/bin/sh', '-c', script], env: { PATH: '/usr/bin:/bin' },
-          limits: { memoryMB: 256, ephemeralMB: 100 }, dropPrivileges: false, groups: [], keepPaths: [...keep], deferCpuLimit: false,
-        });
-        let out = '';
-        h.child.stdout!.on('data', (d: Buffer) => { out += d; });
-        h.child.stderr!.on('data', (d: Buffer) => { out += d; });
-        const code = await new Promise<number | null>((resolve) => h.child.on('close', (c) => resolve(c)));
-        await h.destroy();
+        const { code, out } = await run(`opt${process.pid}${keep.length}`, script, { dropPrivileges: false, keepPaths: [...keep] });
         assert.equal(code, 0, out);
         const [list, kept, touch] = out.split('\n');
         assert.equal(list!.trim(), expectList, `what /opt holds: ${out}`);
