@@ -585,6 +585,9 @@ export class Environment implements RuntimeApiHandler {
       this.initFailure = { errorType, payload, logged: true };
       const ms = performance.now() - this.initStartHr;
       this.notePeak();
+      // What the runtime wrote before it posted the error (its "Uncaught Exception" line) comes first.
+      this.logs.drainNow();
+      this.logs.flushPartial();
       this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'error', errorType, durationMs: ms, phase: this.initPhase }));
       this.kill();
     });
