@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type IOType } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -186,9 +186,50 @@ export class ExecShim {
     return null;
   }
 
+  /**
+   * Readies one launch of `file` through the shim: the shim's descriptor at SHIM_FD and a new
+   * report at EXEC_REPORT_FD in its stdio (entries up to them are 'ignore').
+   */
+  attach(stdio: Array<IOType | number>, file: string): ExecReport {
+    const report = new ExecReport(file);
+    while (stdio.length < SHIM_FD) stdio.push('ignore');
+    stdio[EXEC_REPORT_FD] = report.fd!;
+    stdio[SHIM_FD] = this.fd;
+    return report;
+  }
+
   remove(): void {
     try { fs.closeSync(this.fd); } catch { /* closed */ }
     fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** What a driver without a shim says (`execvp`: whose execvp starts the command there). */
+export function noShimWarning(execvp: string): string {
+  return `no exec shim for ${process.arch}: a custom runtime's bootstrap starts through ${execvp}, `
+    + 'which runs one the kernel refuses (no #! line) with /bin/sh instead of failing with Runtime.InvalidEntrypoint';
+}
+
+/**
+ * One launch's exec report (openExecReport): what the kernel refused, read once and kept, so
+ * that it is still known after the descriptor is closed with the handle.
+ */
+export class ExecReport {
+  fd: number | null = openExecReport();
+  private errno: number | null = null;
+
+  constructor(private readonly file: string) {}
+
+  /** Why `file` could not be started, in Go's words (execErrorText); null when it started. */
+  error(): string | null {
+    if (this.fd !== null && this.errno === null) this.errno = readExecReport(this.fd);
+    return this.errno === null ? null : execErrorText(this.file, this.errno);
+  }
+
+  /** Reads the report, then closes its descriptor. Idempotent. */
+  close(): void {
+    this.error();
+    if (this.fd !== null) { fs.closeSync(this.fd); this.fd = null; }
   }
 }
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { CgroupTree, type EnvCgroup } from './cgroups.js';
-import { EXEC_REPORT_FD, ExecShim, SHIM_FD, execErrorText, openExecReport, readExecReport } from './exec.js';
+import { ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
 import { findExecutable, isUnder, launchedStreams, launchStdio, realpathOr, sq } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
 import { UidAllocator } from './uids.js';
@@ -160,8 +160,7 @@ export class NamespaceDriver implements SandboxDriver {
       warnings: [
         'no network namespace: functions can reach loopback services of the host (as in Lambda, they reach the network)',
         `code is presented at its real path (<dataDir>/code/<sha>), not /var/task`,
-        ...(this.shim ? [] : [`no exec shim for ${process.arch}: a custom runtime's bootstrap starts through setpriv's execvp, `
-          + 'which runs one the kernel refuses (no #! line) with /bin/sh instead of failing with Runtime.InvalidEntrypoint']),
+        ...(this.shim ? [] : [noShimWarning("setpriv's execvp")]),
       ],
     };
   }
@@ -212,27 +211,22 @@ export class NamespaceDriver implements SandboxDriver {
     const outer = `s=$1; shift; for f; do echo $$ > "$f" || exit 125; done; exec ${b.setpriv} --pdeathsig KILL ${b.unshare} --mount --pid --ipc --uts --fork --kill-child --mount-proc ${b.sh} -c "$s" stratus-env`;
     let child: import('node:child_process').ChildProcess;
     let table: number | undefined;
-    let report: number | null = null;
+    let report: ExecReport | null = null;
     try {
       table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.opt ?? undefined));
       // fds 4-9 in between are /dev/null until the inner script uses or closes them.
       const stdio = launchStdio(spec, ['pipe', 'pipe', 'pipe', table], LOG_FD, API_FD);
-      if (this.shim) {
-        report = openExecReport();
-        while (stdio.length < SHIM_FD) stdio.push('ignore');
-        stdio[EXEC_REPORT_FD] = report;
-        stdio[SHIM_FD] = this.shim.fd;
-      }
+      if (this.shim) report = this.shim.attach(stdio, spec.command[0]!);
       child = spawn(b.sh, ['-c', outer, 'stratus-launch', inner, ...cg.procsFiles()], { env: spec.env, stdio });
     } catch (e) {
-      if (report !== null) fs.closeSync(report);
+      report?.close();
       void cg.remove();
       this.uids.release(uid);
       throw e;
     } finally {
       if (table !== undefined) fs.closeSync(table);
     }
-    const h = new NamespaceHandle(child, uid, cg, spec.limits, kept, (p) => this.hidden(p), launchedStreams(child, LOG_FD, API_FD), spec.command[0]!, report, () => {
+    const h = new NamespaceHandle(child, uid, cg, spec.limits, kept, (p) => this.hidden(p), launchedStreams(child, LOG_FD, API_FD), report, () => {
       this.handles.delete(h);
       this.uids.release(uid);
     });
@@ -308,8 +302,7 @@ class NamespaceHandle implements SandboxHandle {
     private readonly kept: string[],
     private readonly hidden: (p: string) => boolean,
     streams: ReturnType<typeof launchedStreams>,
-    private readonly file: string,
-    private report: number | null,
+    private readonly report: ExecReport | null,
     private readonly onGone: () => void,
   ) {
     this.gid = uid;
@@ -347,11 +340,8 @@ class NamespaceHandle implements SandboxHandle {
     return { code, signal };
   }
 
-  private refused: number | null = null;
-
   execError(): string | null {
-    if (this.report !== null && this.refused === null) this.refused = readExecReport(this.report);
-    return this.refused === null ? null : execErrorText(this.file, this.refused);
+    return this.report?.error() ?? null;
   }
 
   fits(limits: SandboxLimits, paths: string[]): boolean {
@@ -366,8 +356,7 @@ class NamespaceHandle implements SandboxHandle {
   destroy(): Promise<void> {
     if (!this.destroying) {
       this.destroying = (async () => {
-        this.execError(); // read before the descriptor goes
-        if (this.report !== null) { fs.closeSync(this.report); this.report = null; }
+        this.report?.close();
         try { this.child.kill('SIGKILL'); } catch { /* gone */ }
         await this.cg.remove();
         this.onGone();

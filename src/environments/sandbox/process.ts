@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { EXEC_REPORT_FD, ExecShim, SHIM_FD, execErrorText, openExecReport, readExecReport } from './exec.js';
+import { ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
 import { findExecutable, launchedStreams, launchStdio } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
 
@@ -52,8 +52,7 @@ export class ProcessDriver implements SandboxDriver {
         `SANDBOX DISABLED: functions run as plain processes under the server's own uid (${process.getuid?.() ?? '?'}) — ${this.reasons.join('; ')}`,
         'functions can read the data dir, other functions\' code and signal or debug the server; run only trusted code',
         'no CPU, pids or /tmp limits; memory enforced by polling only; processes that leave their process group can outlive environments',
-        ...(this.shim ? [] : [`no exec shim for ${process.arch}: a custom runtime's bootstrap starts through execvp, `
-          + 'which runs one the kernel refuses (no #! line) with /bin/sh instead of failing with Runtime.InvalidEntrypoint']),
+        ...(this.shim ? [] : [noShimWarning('execvp')]),
       ],
     };
   }
@@ -63,20 +62,15 @@ export class ProcessDriver implements SandboxDriver {
     const run = this.shim ? [`/proc/self/fd/${SHIM_FD}`, ...spec.command] : spec.command;
     const cmd = this.setpriv ? [this.setpriv, '--pdeathsig', 'KILL', '--', ...run] : run;
     const stdio = launchStdio(spec, ['pipe', 'pipe', 'pipe'], this.logFd, this.apiFd);
-    const report = this.shim ? openExecReport() : null;
-    if (this.shim && report !== null) {
-      while (stdio.length < SHIM_FD) stdio.push('ignore');
-      stdio[EXEC_REPORT_FD] = report;
-      stdio[SHIM_FD] = this.shim.fd;
-    }
+    const report = this.shim ? this.shim.attach(stdio, spec.command[0]!) : null;
     let child: ChildProcess;
     try {
       child = spawn(cmd[0]!, cmd.slice(1), { env: spec.env, cwd: spec.cwd, stdio, detached: true });
     } catch (e) {
-      if (report !== null) fs.closeSync(report);
+      report?.close();
       throw e;
     }
-    const h = new ProcessHandle(child, spec.limits, launchedStreams(child, this.logFd, this.apiFd), spec.command[0]!, report, () => this.handles.delete(h));
+    const h = new ProcessHandle(child, spec.limits, launchedStreams(child, this.logFd, this.apiFd), report, () => this.handles.delete(h));
     this.handles.add(h);
     if (!this.timer) {
       this.timer = setInterval(() => { for (const x of this.handles) x.poll(); }, POLL_MS);
@@ -105,19 +99,15 @@ class ProcessHandle implements SandboxHandle {
     readonly child: ChildProcess,
     private limits: SandboxLimits,
     streams: ReturnType<typeof launchedStreams>,
-    private readonly file: string,
-    private report: number | null,
+    private readonly report: ExecReport | null,
     private readonly onGone: () => void,
   ) {
     this.logStream = streams.logStream;
     this.apiChannel = streams.apiChannel;
   }
 
-  private refused: number | null = null;
-
   execError(): string | null {
-    if (this.report !== null && this.refused === null) this.refused = readExecReport(this.report);
-    return this.refused === null ? null : execErrorText(this.file, this.refused);
+    return this.report?.error() ?? null;
   }
 
   poll(): void {
@@ -165,8 +155,7 @@ class ProcessHandle implements SandboxHandle {
 
   destroy(): Promise<void> {
     if (!this.destroying) {
-      this.execError(); // read before the descriptor goes
-      if (this.report !== null) { fs.closeSync(this.report); this.report = null; }
+      this.report?.close();
       this.killGroup();
       this.destroying = Promise.resolve().then(() => this.onGone());
     }
