@@ -339,7 +339,7 @@ export class Environment implements RuntimeApiHandler {
         inv, requestId: inv.requestId, deadline: since?.deadline ?? this.deps.clock.now() + timeoutMs, startHr, delivered: false, responding: false, done: false,
         coldInitMs, timer: null, pending: null, resolve,
       };
-      c.timer = setTimeout(() => this.timedOut(c), Math.max(0, timeoutMs - (performance.now() - startHr)));
+      c.timer = setTimeout(() => this.timedOut(c), since ? Math.max(0, timeoutMs - (performance.now() - startHr)) : timeoutMs);
       this.cur = c;
       const p = this.parked;
       if (p) {
