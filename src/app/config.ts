@@ -23,6 +23,12 @@ export interface StratusConfig {
   idleTimeoutMs: number;
   /** Sandbox driver: auto picks namespaces+cgroups when the host allows, else a plain process. */
   sandbox: 'auto' | 'namespace' | 'process';
+  /**
+   * Whether the namespace driver turns on the kernel's cgroup `favordynmods` mode while it runs,
+   * so that moving an environment into its cgroups does not wait for an RCU grace period
+   * (environments/sandbox/cgroups.ts). Default true.
+   */
+  cgroupFavorDynmods?: boolean;
   /** Prewarmed runtime processes kept per runtime (0 disables the pool). */
   prewarmPerRuntime: number;
   /** Multiplies async retry waits (tests use small values). Defaults to 1: Lambda's waits. */
@@ -75,6 +81,7 @@ export function defaultConfig(): StratusConfig {
     unreservedConcurrencyMin: env.STRATUS_UNRESERVED_MIN ? Number(env.STRATUS_UNRESERVED_MIN) : 100,
     idleTimeoutMs: env.STRATUS_IDLE_TIMEOUT_MS ? Number(env.STRATUS_IDLE_TIMEOUT_MS) : 10 * 60 * 1000,
     sandbox: (env.STRATUS_SANDBOX as StratusConfig['sandbox']) ?? 'auto',
+    cgroupFavorDynmods: env.STRATUS_CGROUP_FAVORDYNMODS !== '0',
     prewarmPerRuntime: env.STRATUS_PREWARM ? Number(env.STRATUS_PREWARM) : 2,
     asyncTimeScale: env.STRATUS_ASYNC_TIME_SCALE ? Number(env.STRATUS_ASYNC_TIME_SCALE) : 1,
     codeStorageLimitBytes: 75 * 1024 * 1024 * 1024,

@@ -314,7 +314,7 @@ class Service implements StratusExecutionService {
 }
 
 export async function createExecutionService(opts: ExecutionServiceOptions): Promise<StratusExecutionService> {
-  const { driver, detection } = await chooseDriver(opts.config.sandbox);
+  const { driver, detection } = await chooseDriver(opts.config.sandbox, { favorDynmods: opts.config.cgroupFavorDynmods });
   const clock = opts.clock ?? systemClock;
   const codeRoot = path.join(opts.config.dataDir, 'code');
   try {

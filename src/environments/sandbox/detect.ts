@@ -27,13 +27,13 @@ export interface DriverChoice {
   detection: string[];
 }
 
-export async function chooseDriver(mode: 'auto' | 'namespace' | 'process'): Promise<DriverChoice> {
+export async function chooseDriver(mode: 'auto' | 'namespace' | 'process', opts: { favorDynmods?: boolean } = {}): Promise<DriverChoice> {
   if (mode === 'process') {
     return { driver: new ProcessDriver(['sandbox: process was configured']), detection: ['sandbox=process configured: namespace driver not tried'] };
   }
   const blockers = namespaceBlockers();
   if (blockers.length === 0) {
-    const d = new NamespaceDriver();
+    const d = new NamespaceDriver(opts);
     const stale = await d.init();
     return {
       driver: d,

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { CgroupTree, type EnvCgroup } from './cgroups.js';
+import { CgroupTree, favorDynmods, type DynmodsState, type EnvCgroup } from './cgroups.js';
 import { ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
 import { findExecutable, isUnder, launchedStreams, launchStdio, realpathOr, sq } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
@@ -129,8 +129,10 @@ export class NamespaceDriver implements SandboxDriver {
   private readonly opt: string | null;
   /** What starts the command inside (see exec.ts), or null: setpriv's execvp then does. */
   private readonly shim: ExecShim | null;
+  /** Whether cgroup moves skip the RCU grace period wait (see favorDynmods); set by init(). */
+  private dynmods: DynmodsState | null = null;
 
-  constructor() {
+  constructor(private readonly opts: { favorDynmods?: boolean } = {}) {
     this.tree = new CgroupTree();
     this.uids = new UidAllocator();
     this.bins = {
@@ -143,6 +145,7 @@ export class NamespaceDriver implements SandboxDriver {
   }
 
   async init(): Promise<number> {
+    this.dynmods = await favorDynmods(this.bins, this.opts.favorDynmods ?? true);
     return this.tree.cleanStale();
   }
 
@@ -156,11 +159,13 @@ export class NamespaceDriver implements SandboxDriver {
         'cgroup v1 per environment: memory (limit = memory size), cpu (1769 MB = 1 vCPU), pids.max 1024; fd limit 1024',
         'Runtime API listener per environment, connections checked against the environment uid',
         'PR_SET_PDEATHSIG + pid namespace: no environment process outlives the server',
+        ...(this.dynmods?.held ? [this.dynmods.line] : []),
       ],
       warnings: [
         'no network namespace: functions can reach loopback services of the host (as in Lambda, they reach the network)',
         `code is presented at its real path (<dataDir>/code/<sha>), not /var/task`,
         ...(this.shim ? [] : [noShimWarning("setpriv's execvp")]),
+        ...(this.dynmods && !this.dynmods.held ? [this.dynmods.line] : []),
       ],
     };
   }
