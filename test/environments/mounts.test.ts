@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -118,6 +119,31 @@ describe('mounts inside a namespace environment', { skip: !isRoot && 'namespace 
     } finally {
       fs.rmSync(keptDir, { recursive: true, force: true });
       fs.rmSync(hostOnlyDir, { recursive: true, force: true });
+    }
+  });
+  test("a passwd folder a killed server left behind goes at the next server's first environment; a live server's stays", async () => {
+    // The pid of a process that has exited stands for a server killed with SIGKILL.
+    const gone = spawnSync('true').pid!;
+    const stale = fs.mkdtempSync(path.join(os.tmpdir(), `stratus-etc-${gone}-`));
+    const live = fs.mkdtempSync(path.join(os.tmpdir(), `stratus-etc-${process.ppid}-`));
+    try {
+      fs.writeFileSync(path.join(stale, 'passwd-1000001'), 'x');
+      const other = new NamespaceDriver();
+      try {
+        const h = other.launch({
+          envId: `etc${process.pid}`, command: ['/bin/true'], env: {}, limits: { memoryMB: 128, ephemeralMB: 16 },
+          dropPrivileges: true, groups: [], keepPaths: [], deferCpuLimit: false,
+        });
+        await new Promise((resolve) => h.child.on('close', resolve));
+        await h.destroy();
+      } finally {
+        await other.stop();
+      }
+      assert.equal(fs.existsSync(stale), false, 'the dead server\'s folder is removed');
+      assert.equal(fs.existsSync(live), true, 'a running server\'s folder stays');
+    } finally {
+      fs.rmSync(stale, { recursive: true, force: true });
+      fs.rmSync(live, { recursive: true, force: true });
     }
   });
 });

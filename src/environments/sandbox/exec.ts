@@ -2,6 +2,7 @@ import { spawnSync, type IOType } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { removeStale } from './shell.js';
 
 /**
  * How a sandbox starts the program it runs: through the exec shim, a tiny static executable that
@@ -171,7 +172,7 @@ export class ExecShim {
     const bytes = shimExecutable();
     if (!bytes) return null;
     for (const base of [...new Set([os.tmpdir(), '/var/tmp', '/dev/shm', '/tmp'])]) {
-      removeStale(base);
+      removeStale(base, 'stratus-exec');
       let dir: string | null = null;
       try {
         dir = fs.mkdtempSync(path.join(base, `stratus-exec-${process.pid}-`));
@@ -234,16 +235,6 @@ export class ExecReport {
 }
 
 /** Shim directories of servers that are gone (killed before they could remove theirs). */
-function removeStale(base: string): void {
-  let names: string[];
-  try { names = fs.readdirSync(base); } catch { return; }
-  for (const n of names) {
-    const m = /^stratus-exec-(\d+)-/.exec(n);
-    if (!m || fs.existsSync(`/proc/${m[1]}`)) continue;
-    try { fs.rmSync(path.join(base, n), { recursive: true, force: true }); } catch { /* another's */ }
-  }
-}
-
 /** Whether the shim runs here and reports what the kernel says: ENOENT for a path that does not exist. */
 function probe(file: string): boolean {
   const report = openExecReport();

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { CgroupTree, favorDynmods, type DynmodsState, type EnvCgroup } from './cgroups.js';
 import { ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
-import { findExecutable, isUnder, launchedStreams, launchStdio, realpathOr, sq } from './shell.js';
+import { findExecutable, isUnder, launchedStreams, launchStdio, realpathOr, removeStale, sq } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
 import { UidAllocator } from './uids.js';
 
@@ -181,6 +181,7 @@ export class NamespaceDriver implements SandboxDriver {
     try {
       if (this.hostPasswd === null) this.hostPasswd = fs.readFileSync('/etc/passwd', 'utf8');
       if (this.etcDir === null) {
+        removeStale(os.tmpdir(), 'stratus-etc');
         this.etcDir = fs.mkdtempSync(path.join(os.tmpdir(), `stratus-etc-${process.pid}-`));
         fs.chmodSync(this.etcDir, 0o711);
       }

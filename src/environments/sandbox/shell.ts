@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { ChildProcess, IOType } from 'node:child_process';
@@ -7,6 +8,21 @@ import type { LaunchSpec } from './types.js';
 /** Quotes one word for /bin/sh. */
 export function sq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Removes what servers that are gone left in `base` as `<prefix>-<pid>-*` (a SIGKILL gives them
+ * no chance to): the entries whose pid no longer runs.
+ */
+export function removeStale(base: string, prefix: string): void {
+  let names: string[];
+  try { names = fs.readdirSync(base); } catch { return; }
+  for (const n of names) {
+    if (!n.startsWith(`${prefix}-`)) continue;
+    const m = /^(\d+)-/.exec(n.slice(prefix.length + 1));
+    if (!m || fs.existsSync(`/proc/${m[1]}`)) continue;
+    try { fs.rmSync(path.join(base, n), { recursive: true, force: true }); } catch { /* another's */ }
+  }
 }
 
 export function realpathOr(p: string): string {
