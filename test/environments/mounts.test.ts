@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { NamespaceDriver, installPrefix, mountTable } from '../../src/environments/sandbox/namespace.js';
+import { NamespaceDriver, hostDirsToHide, installPrefix, mountTable } from '../../src/environments/sandbox/namespace.js';
 import { isRoot } from './helpers.js';
 
 describe('the mount table of a namespace environment', () => {
@@ -23,21 +23,49 @@ describe('the mount table of a namespace environment', () => {
     assert.match(mountTable(512, [], undefined, '/usr/bin/bash'), /^\/usr\/bin\/bash \/bin\/sh none bind,ro 0 0\nstratus-tmp \/tmp /);
   });
 
+  test('the host directories hidden: real paths of those that exist, a nested one once', () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-hide-'));
+    try {
+      const outer = fs.mkdtempSync('/var/tmp/stratus-hide-');
+      try {
+        fs.mkdirSync(path.join(outer, 'inner'));
+        fs.symlinkSync(path.join(outer, 'inner'), path.join(d, 'link'));
+        // Under /tmp: its own tmpfs hides it already. A link counts as its target; missing ones are skipped.
+        assert.deepEqual(hostDirsToHide([d, path.join(d, 'link'), outer, '/nonexistent-stratus']), [outer]);
+        assert.deepEqual(hostDirsToHide([path.join(d, 'link')]), [path.join(outer, 'inner')]);
+      } finally {
+        fs.rmSync(outer, { recursive: true, force: true });
+      }
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   test('an empty read-only /opt; kept paths under it bound back before it is made read-only', () => {
-    assert.equal(mountTable(512, ['/tmp/code'], undefined, undefined, '/opt'), [
+    assert.equal(mountTable(512, ['/tmp/code'], undefined, undefined, ['/opt']), [
       'stratus-tmp /tmp tmpfs size=512m,mode=1777,nosuid,nodev 0 0',
       '/proc/self/fd/4 /tmp/code none bind,X-mount.mkdir 0 0',
       'stratus-shm /dev/shm tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
-      'stratus-opt /opt tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0',
+      'stratus-hide /opt tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0',
       '',
     ].join('\n'));
-    assert.equal(mountTable(512, ['/tmp/code', '/opt/node/20'], undefined, undefined, '/opt'), [
+    assert.equal(mountTable(512, ['/tmp/code', '/opt/node/20'], undefined, undefined, ['/opt']), [
       'stratus-tmp /tmp tmpfs size=512m,mode=1777,nosuid,nodev 0 0',
       '/proc/self/fd/4 /tmp/code none bind,X-mount.mkdir 0 0',
       'stratus-shm /dev/shm tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
-      'stratus-opt /opt tmpfs size=1m,mode=755,nosuid,nodev 0 0',
+      'stratus-hide /opt tmpfs size=1m,mode=755,nosuid,nodev 0 0',
       '/proc/self/fd/5 /opt/node/20 none bind,X-mount.mkdir 0 0',
-      'stratus-opt /opt tmpfs remount,ro,nosuid,nodev 0 0',
+      'stratus-hide /opt tmpfs remount,ro,nosuid,nodev 0 0',
+      '',
+    ].join('\n'));
+    // Every hidden directory in turn, each with its own kept paths bound back.
+    assert.equal(mountTable(64, ['/var/tmp/data'], undefined, undefined, ['/opt', '/var/tmp']), [
+      'stratus-tmp /tmp tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
+      'stratus-shm /dev/shm tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
+      'stratus-hide /opt tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0',
+      'stratus-hide /var/tmp tmpfs size=1m,mode=755,nosuid,nodev 0 0',
+      '/proc/self/fd/4 /var/tmp/data none bind,X-mount.mkdir 0 0',
+      'stratus-hide /var/tmp tmpfs remount,ro,nosuid,nodev 0 0',
       '',
     ].join('\n'));
     assert.equal(installPrefix('/opt/hostedtoolcache/node/20.11.0/x64/bin/node'), '/opt/hostedtoolcache/node/20.11.0/x64');
@@ -121,6 +149,23 @@ describe('mounts inside a namespace environment', { skip: !isRoot && 'namespace 
       fs.rmSync(hostOnlyDir, { recursive: true, force: true });
     }
   });
+  test('the host\'s shared writable directories (/var/tmp, /run/lock) are empty and read-only: environments share no writable directory', async () => {
+    const hide = hostDirsToHide(['/var/tmp', '/run/lock']);
+    if (hide.length === 0) return;
+    const marks = hide.map((d) => path.join(d, `stratus-host-mark-${process.pid}`));
+    for (const m of marks) fs.writeFileSync(m, 'HOST');
+    try {
+      const script = hide.map((d) => `echo "${d}: $(ls -A ${d} | wc -l) $(touch ${d}/x 2>&1 | sed "s/.*: //")"`).join('; ');
+      for (const dropPrivileges of [true, false]) {
+        const { code, out } = await run(`shared${process.pid}${dropPrivileges}`, script, { dropPrivileges, keepPaths: [] });
+        assert.equal(code, 0, out);
+        assert.deepEqual(out.trim().split('\n'), hide.map((d) => `${d}: 0 Read-only file system`));
+      }
+    } finally {
+      for (const m of marks) fs.rmSync(m, { force: true });
+    }
+  });
+
   test("a passwd folder a killed server left behind goes at the next server's first environment; a live server's stays", async () => {
     // The pid of a process that has exited stands for a server killed with SIGKILL.
     const gone = spawnSync('true').pid!;

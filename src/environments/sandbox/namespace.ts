@@ -29,13 +29,14 @@ function fstabPath(p: string): string {
 /**
  * The mounts of an environment, in order, as a mount table for `mount -a`: a tmpfs /tmp of the
  * ephemeral size, the kept paths under /tmp bound back from the fds the inner script opened
- * (KEPT_FD..), a tmpfs /dev/shm, the kept paths under it, and with `opt` (the host's /opt, its
- * real path) an empty read-only tmpfs over it: Lambda's /opt holds the function's layers only,
- * and Stratus has none. Kept paths under it are bound back before it is made read-only. The tmpfs
- * sources are named so that `mount -a` never takes them for the host's own tmpfs mounts (it skips
- * what looks mounted).
+ * (KEPT_FD..), a tmpfs /dev/shm, the kept paths under it, and over each directory of `hide`
+ * (real paths) an empty read-only tmpfs: the host's /opt (Lambda's holds the function's layers
+ * only, and Stratus has none) and the host's other shared writable directories (/var/tmp,
+ * /run/lock: through them functions could hand each other files). Kept paths under one are bound
+ * back before it is made read-only. The tmpfs sources are named so that `mount -a` never takes
+ * them for the host's own tmpfs mounts (it skips what looks mounted).
  */
-export function mountTable(ephemeralMB: number, kept: readonly string[], passwdFile?: string, shell?: string, opt?: string): string {
+export function mountTable(ephemeralMB: number, kept: readonly string[], passwdFile?: string, shell?: string, hide: readonly string[] = []): string {
   const lines: string[] = [];
   // Before /tmp is hidden (the file may be under it): /etc/passwd with the environment's user.
   if (passwdFile) lines.push(`${fstabPath(passwdFile)} /etc/passwd none bind,ro 0 0`);
@@ -49,15 +50,31 @@ export function mountTable(ephemeralMB: number, kept: readonly string[], passwdF
   bind('/tmp');
   lines.push(`stratus-shm /dev/shm tmpfs size=${SHM_MB}m,mode=1777,nosuid,nodev 0 0`);
   bind('/dev/shm');
-  if (opt) {
-    const binds = kept.some((p) => isUnder(p, opt));
-    lines.push(`stratus-opt ${fstabPath(opt)} tmpfs size=1m,mode=755,nosuid,nodev${binds ? '' : ',ro'} 0 0`);
+  for (const dir of hide) {
+    const binds = kept.some((p) => isUnder(p, dir));
+    lines.push(`stratus-hide ${fstabPath(dir)} tmpfs size=1m,mode=755,nosuid,nodev${binds ? '' : ',ro'} 0 0`);
     if (binds) {
-      bind(opt);
-      lines.push(`stratus-opt ${fstabPath(opt)} tmpfs remount,ro,nosuid,nodev 0 0`);
+      bind(dir);
+      lines.push(`stratus-hide ${fstabPath(dir)} tmpfs remount,ro,nosuid,nodev 0 0`);
     }
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * What an environment must not see of the host (real paths of the directories that exist):
+ * /opt, and the directories every user may write to that /tmp's tmpfs does not cover. Nested
+ * ones (a /var/lock that is /run/lock) count once.
+ */
+export function hostDirsToHide(candidates: readonly string[] = ['/opt', '/var/tmp', '/var/lock', '/run/lock', '/dev/mqueue']): string[] {
+  const found = new Set<string>();
+  for (const c of candidates) {
+    try {
+      const real = fs.realpathSync(c);
+      if (fs.statSync(real).isDirectory() && !isUnder(real, '/tmp') && !isUnder(real, '/dev/shm')) found.add(real);
+    } catch { /* not on this host */ }
+  }
+  return [...found].filter((f) => ![...found].some((g) => g !== f && isUnder(f, g)));
 }
 
 /**
@@ -103,7 +120,7 @@ function unlinkedFile(text: string): number {
  * if the server dies (even SIGKILL) unshare is killed, which kills the namespace's pid 1, which
  * makes the kernel kill everything in the pid namespace. Inside, as root in the new mount
  * namespace: a private tmpfs /tmp (ephemeral storage size) and /dev/shm, an empty read-only /opt
- * (Lambda's holds layers; Stratus has none), host paths that must stay visible under them are
+ * (Lambda's holds layers; Stratus has none), /var/tmp and /run/lock (see mountTable), host paths that must stay visible under them are
  * bind-mounted back, `ulimit -n 1024`, then the runtime runs.
  *
  * All of those mounts are made by one `mount -a` from a mount table passed as TABLE_FD (an unlinked
@@ -125,8 +142,8 @@ export class NamespaceDriver implements SandboxDriver {
   private hostPasswd: string | null = null;
   /** What is bound over /bin/sh inside environments (the host's bash), or null. */
   private readonly shell: string | null;
-  /** The host's /opt (its real path), hidden under an empty read-only tmpfs; null without one. */
-  private readonly opt: string | null;
+  /** Host directories hidden under an empty read-only tmpfs (hostDirsToHide). */
+  private readonly hide: string[];
   /** What starts the command inside (see exec.ts), or null: setpriv's execvp then does. */
   private readonly shim: ExecShim | null;
   /** Whether cgroup moves skip the RCU grace period wait (see favorDynmods); set by init(). */
@@ -140,7 +157,7 @@ export class NamespaceDriver implements SandboxDriver {
       bash: findExecutable('bash'),
     };
     this.shell = this.bins.bash && fs.existsSync('/bin/sh') ? this.bins.bash : null;
-    this.opt = fs.existsSync('/opt') ? realpathOr('/opt') : null;
+    this.hide = hostDirsToHide();
     this.shim = ExecShim.install();
   }
 
@@ -155,7 +172,7 @@ export class NamespaceDriver implements SandboxDriver {
       driver: 'namespace',
       isolation: [
         `own uid per environment (${lo}-${hi}), never the server's; no capabilities, no_new_privs`,
-        `mount, pid, ipc and uts namespaces; private tmpfs /tmp (ephemeral storage size) and /dev/shm${this.opt ? '; an empty read-only /opt (no layers)' : ''}`,
+        `mount, pid, ipc and uts namespaces; private tmpfs /tmp (ephemeral storage size) and /dev/shm${this.hide.length ? `; empty read-only ${this.hide.join(', ')} (no layers, no shared writable directory)` : ''}`,
         'cgroup v1 per environment: memory (limit = memory size), cpu (1769 MB = 1 vCPU), pids.max 1024; fd limit 1024',
         'Runtime API listener per environment, connections checked against the environment uid',
         'PR_SET_PDEATHSIG + pid namespace: no environment process outlives the server',
@@ -219,7 +236,7 @@ export class NamespaceDriver implements SandboxDriver {
     let table: number | undefined;
     let report: ExecReport | null = null;
     try {
-      table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.opt ?? undefined));
+      table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.hide));
       // fds 4-9 in between are /dev/null until the inner script uses or closes them.
       const stdio = launchStdio(spec, ['pipe', 'pipe', 'pipe', table], LOG_FD, API_FD);
       if (this.shim) report = this.shim.attach(stdio, spec.command[0]!);
@@ -240,9 +257,9 @@ export class NamespaceDriver implements SandboxDriver {
     return h;
   }
 
-  /** Whether an environment sees `p` only if it is kept (under /tmp, /dev/shm or /opt). */
+  /** Whether an environment sees `p` only if it is kept (under /tmp, /dev/shm or a hidden directory). */
   private hidden(p: string): boolean {
-    return isUnder(p, '/tmp') || isUnder(p, '/dev/shm') || (this.opt !== null && isUnder(p, this.opt));
+    return isUnder(p, '/tmp') || isUnder(p, '/dev/shm') || this.hide.some((d) => isUnder(p, d));
   }
 
   /** TABLE_FD holds the mount table (mountTable); kept paths are opened from KEPT_FD on before /tmp is hidden. */
