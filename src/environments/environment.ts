@@ -480,9 +480,10 @@ export class Environment implements RuntimeApiHandler {
     if (this.state === 'dead') { res.destroy(); return; }
     const c = this.cur;
     if (c && !c.delivered) return this.deliver(res, c);
+    // A /next while the invocation it got is running, before any result: Lambda's Runtime API
+    // (RAPID) allows it (Running -> Ready is no transition) and answers the current invocation again.
+    if (c && c.delivered && !c.done && !c.responding) return this.deliver(res, c);
     // A /next pipelined behind the response post (sent in the same write) waits for the next invocation.
-    // In RAPID's runtime state names: an invocation is running, or the runtime is already ready.
-    if (c && c.delivered && !c.done && !c.responding) return ApiErrors.invalidState(res, 'Running', 'Ready');
     if (this.parked) return ApiErrors.invalidState(res, 'Ready', 'Ready');
     this.parked = res;
     res.onClose = () => { if (this.parked === res) this.parked = null; };
@@ -500,7 +501,9 @@ export class Environment implements RuntimeApiHandler {
       c.responding = true;
       return c;
     }
-    if (id === this.lastId || (c && c.requestId === id)) {
+    // Any id but the current invocation's is invalid while one is in progress (RAPID checks the id
+    // against the current invocation first): the previous invocation's too.
+    if ((c && c.requestId === id) || (!c && id === this.lastId)) {
       // RAPID's runtime state names: still receiving that result, or past it.
       ApiErrors.invalidState(res, c && c.requestId === id && !c.done ? 'InvocationResponse' : 'RuntimeResponseSentState', verb);
       return null;

@@ -89,7 +89,9 @@ export class RuntimeApiServer {
   }
 
   private route(req: RtRequest, res: RtResponse): void {
-    const url = req.url;
+    // Routed on the path alone, as RAPID's router does: a query string does not change the endpoint.
+    const q = req.url.indexOf('?');
+    const url = q < 0 ? req.url : req.url.slice(0, q);
     const h = this.h;
     if (!h || !url.startsWith(PREFIX)) return ApiErrors.notFound(res);
     const rest = url.slice(PREFIX.length);

@@ -415,6 +415,41 @@ describe('Runtime API refusals', () => {
     assert.equal(r5, '404');
   });
 
+  test('a /next during an invocation answers that invocation again; a query string does not change the endpoint', async () => {
+    // RAPID: Running -> Ready is no transition, and /next renders the current invocation.
+    const body = `
+      H=$(mktemp)
+      again=$(curl -s -D "$H" "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next?from=handler")
+      id=$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$H" | tr -d '\\r' | cut -d' ' -f2)
+      deadline=$(grep -i '^Lambda-Runtime-Deadline-Ms:' "$H" | tr -d '\\r' | cut -d' ' -f2)
+      echo "{\\"id\\":\\"$id\\",\\"sameDeadline\\":$([ "$deadline" = "$DEADLINE" ] && echo true || echo false),\\"event\\":$again}"`;
+    const key = fx.code(bashFunction(body));
+    const inv = invocation('{"n":1}');
+    const o = await fx.svc.execute(fx.target(key, FAST, 'next-again'), inv);
+    assert.equal(o.status, 'ok', o.payload.toString());
+    assert.deepEqual(JSON.parse(o.payload.toString()), { id: inv.requestId, sameDeadline: true, event: { n: 1 } });
+  });
+
+  test('a result for the previous invocation\'s id while the next one runs: 400 InvalidRequestID', async () => {
+    // RAPID checks a posted id against the current invocation's before anything else.
+    const body = `
+      A="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+      if [ -f /tmp/prev ]; then
+        s=$(curl -s -o /tmp/b -w '%{http_code}' -X POST "$A/invocation/$(cat /tmp/prev)/response" -d '"stale"')
+        echo "STALE $s $(cat /tmp/b)" >&2
+      fi
+      echo "$2" > /tmp/prev
+      echo '"ok"'`;
+    const key = fx.code(bashFunction(body));
+    const t = fx.target(key, FAST, 'stale-id');
+    const o1 = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(o1.status, 'ok', o1.payload.toString());
+    const o2 = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(o2.coldStart, false);
+    assert.equal(o2.payload.toString(), '"ok"\n');
+    assert.match(o2.logTail!, /\nSTALE 400 \{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"\}\n/);
+  });
+
   test('streaming response is forwarded chunk by chunk', async () => {
     const body = `
       A="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
