@@ -18,7 +18,6 @@ import { next, transition, type EnvEvent, type EnvState } from './state.js';
 
 /** Lambda's init phase bound. */
 export const INIT_TIMEOUT_MS = 10_000;
-const ERROR_BODY_MAX = 1024 * 1024;
 
 /** A runtime process that has booted (prewarmed) but has no function yet. */
 export interface BootedRuntime {
@@ -567,7 +566,13 @@ export class Environment implements RuntimeApiHandler {
   error(id: string, req: RtRequest, res: RtResponse): void {
     const c = this.check(id, res, 'InvocationErrorResponse');
     if (!c) { req.resume(); return; }
-    readBody(req, ERROR_BODY_MAX, (body) => {
+    // An error document is a payload like a response, with the same limit (RAPID sends both the same way).
+    readBody(req, MAX_RESPONSE_BYTES, (body) => {
+      if (body === null) {
+        ApiErrors.tooLarge(res, MAX_RESPONSE_BYTES);
+        if (!c.done) this.finish(c, 'error', Buffer.from(JSON.stringify(responseTooLargePayload)), responseTooLargePayload.errorType);
+        return;
+      }
       if (!c.done) {
         const { payload, errorType } = errorFromRuntime(req, body);
         this.complete(c, 'error', payload, errorType);
@@ -581,10 +586,11 @@ export class Environment implements RuntimeApiHandler {
       req.resume();
       return ApiErrors.invalidState(res, this.state === 'busy' ? 'Running' : this.state === 'idle' ? 'Ready' : this.state, 'InitError');
     }
-    readBody(req, ERROR_BODY_MAX, (body) => {
+    readBody(req, MAX_RESPONSE_BYTES, (body) => {
       ApiErrors.accepted(res);
       if (this.state !== 'initializing') return;
-      const { payload, errorType } = errorFromRuntime(req, body);
+      const { payload, errorType } = body !== null ? errorFromRuntime(req, body)
+        : { payload: Buffer.from(JSON.stringify(responseTooLargePayload)), errorType: responseTooLargePayload.errorType };
       this.initFailure = { errorType, payload, logged: true };
       const ms = performance.now() - this.initStartHr;
       this.notePeak();
@@ -684,11 +690,17 @@ function entrypointProblem(file: string): string | null {
   return null;
 }
 
-function readBody(req: RtRequest, max: number, done: (b: Buffer) => void): void {
+/** Reads a whole body: null when it is longer than `max` (never a part of it). */
+function readBody(req: RtRequest, max: number, done: (b: Buffer | null) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
-  req.onData = (c) => { if (size + c.length <= max) { chunks.push(c); size += c.length; } else size = max + 1; };
-  req.onEnd = () => done(Buffer.concat(chunks));
+  req.onData = (c) => {
+    if (size > max) return;
+    size += c.length;
+    if (size > max) chunks.length = 0;
+    else chunks.push(c);
+  };
+  req.onEnd = () => done(size > max ? null : Buffer.concat(chunks, size));
 }
 
 function errorPayload(errorType: string, bodyB64: string | undefined): Buffer {

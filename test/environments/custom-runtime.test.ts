@@ -287,6 +287,25 @@ sleep 5
     assert.equal(o2.payload.length, 6291556);
   });
 
+  test('an error document is a payload like a response: whole up to 6 MB, Function.ResponseSizeTooLarge over it', async () => {
+    // The handler posts the error itself (the bootstrap's own response post after it is refused).
+    const post = (n: number) => bashFunction(`
+      { printf '{"errorMessage":"'; head -c ${n} /dev/zero | tr "\\\\0" "e"; printf '","errorType":"Big"}'; } > /tmp/err
+      curl -s -o /dev/null -X POST -H 'Lambda-Runtime-Function-Error-Type: Runtime.Big' "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/$2/error" --data-binary @/tmp/err
+      echo '{}'`);
+    const o = await fx.svc.execute(fx.target(fx.code(post(2 * 1024 * 1024)), FAST, 'big-error'), invocation('{}'));
+    assert.equal(o.status, 'error');
+    assert.equal(o.errorType, 'Runtime.Big');
+    assert.equal(o.payload.length, 2 * 1024 * 1024 + 37);
+    assert.equal(JSON.parse(o.payload.toString()).errorType, 'Big');
+    const o2 = await fx.svc.execute(fx.target(fx.code(post(6291557 - 37)), FAST, 'big-error-2'), invocation('{}'));
+    assert.equal(o2.status, 'error');
+    assert.equal(o2.errorType, 'Function.ResponseSizeTooLarge');
+    assert.deepEqual(JSON.parse(o2.payload.toString()), {
+      errorMessage: 'Response payload size exceeded maximum allowed payload size (6291556 bytes).', errorType: 'Function.ResponseSizeTooLarge',
+    });
+  });
+
   test('environment variables: Lambda\'s, the function\'s, nothing of the host', async () => {
     process.env.STRATUS_SECRET_TEST = 'leaked!';
     const key = fx.code(bashFunction('env | sort | base64 -w0 | sed "s/.*/\\"&\\"/"'));
