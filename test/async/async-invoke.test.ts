@@ -348,17 +348,40 @@ describe('event invoke config API', () => {
     await assert.rejects(lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', Qualifier: '1' })), { name: 'ResourceNotFoundException' });
   });
 
-  const invalid: Array<[string, Record<string, unknown>, string]> = [
-    ['retry attempts above 2', { MaximumRetryAttempts: 3 }, 'InvalidParameterValueException'],
-    ['negative retry attempts', { MaximumRetryAttempts: -1 }, 'InvalidParameterValueException'],
-    ['event age below 60', { MaximumEventAgeInSeconds: 59 }, 'InvalidParameterValueException'],
-    ['event age above 21600', { MaximumEventAgeInSeconds: 21601 }, 'InvalidParameterValueException'],
-    ['destination not an ARN', { DestinationConfig: { OnFailure: { Destination: 'my-queue' } } }, 'InvalidParameterValueException'],
+  // Model constraints (MaximumRetryAttempts 0-2, MaximumEventAgeInSeconds 60-21600, DestinationArn's
+  // pattern) are ValidationException as for Lambda's other operations; a well-formed ARN of a service
+  // that cannot be a destination is Lambda's own InvalidParameterValueException.
+  const invalid: Array<[string, Record<string, unknown>, string, string?]> = [
+    ['retry attempts above 2', { MaximumRetryAttempts: 3 }, 'ValidationException',
+      "1 validation error detected: Value '3' at 'maximumRetryAttempts' failed to satisfy constraint: Member must have value less than or equal to 2"],
+    ['negative retry attempts', { MaximumRetryAttempts: -1 }, 'ValidationException',
+      "1 validation error detected: Value '-1' at 'maximumRetryAttempts' failed to satisfy constraint: Member must have value greater than or equal to 0"],
+    ['event age below 60', { MaximumEventAgeInSeconds: 59 }, 'ValidationException',
+      "1 validation error detected: Value '59' at 'maximumEventAgeInSeconds' failed to satisfy constraint: Member must have value greater than or equal to 60"],
+    ['event age above 21600', { MaximumEventAgeInSeconds: 21601 }, 'ValidationException',
+      "1 validation error detected: Value '21601' at 'maximumEventAgeInSeconds' failed to satisfy constraint: Member must have value less than or equal to 21600"],
+    ['retry attempts and event age both out of range', { MaximumRetryAttempts: 5, MaximumEventAgeInSeconds: 1 }, 'ValidationException',
+      "2 validation errors detected: Value '5' at 'maximumRetryAttempts' failed to satisfy constraint: Member must have value less than or equal to 2; "
+      + "Value '1' at 'maximumEventAgeInSeconds' failed to satisfy constraint: Member must have value greater than or equal to 60"],
+    ['destination not an ARN', { DestinationConfig: { OnFailure: { Destination: 'my-queue' } } }, 'ValidationException'],
     ['S3 on success', { DestinationConfig: { OnSuccess: { Destination: 'arn:aws:s3:::bucket' } } }, 'InvalidParameterValueException'],
   ];
-  for (const [name, input, code] of invalid) {
+  for (const [name, input, code, message] of invalid) {
     test(`refuses ${name}`, async () => {
-      await assert.rejects(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', ...input } as any)), (e: any) => e.name === code);
+      for (const send of [
+        () => lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', ...input } as any)),
+        () => lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', ...input } as any)),
+      ]) {
+        await assert.rejects(send(), (e: any) => {
+          assert.equal(e.name, code);
+          assert.equal(e.$metadata.httpStatusCode, 400);
+          if (message) assert.equal(e.message, message);
+          if (name === 'destination not an ARN') {
+            assert.match(e.message, /^1 validation error detected: Value 'my-queue' at 'destinationConfig\.onFailure\.destination' failed to satisfy constraint: Member must satisfy regular expression pattern: /);
+          }
+          return true;
+        });
+      }
     });
   }
 

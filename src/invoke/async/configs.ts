@@ -1,6 +1,7 @@
 import { functionArn, isNumericVersion, parseFunctionRef, resolveQualifier } from '../../core/arn.js';
 import { Errors } from '../../core/errors.js';
 import { LATEST, type Locale } from '../../core/model.js';
+import { rules, Violations } from '../../core/validation.js';
 import { MAX_RETRY_ATTEMPTS_LIMIT, DEFAULT_MAX_EVENT_AGE_SECONDS, MIN_EVENT_AGE_SECONDS } from '../../core/retry.js';
 import type { ChangeFeed, Clock, ControlSnapshot, SqlDatabase } from '../../ports/index.js';
 
@@ -26,6 +27,9 @@ export interface EventInvokeConfigInput {
 const TABLE = 'event_invoke_configs';
 const CHANGE_TYPE = 'event-invoke-config';
 const DESTINATION_SERVICES = new Set(['sqs', 'sns', 'lambda', 'events', 's3']);
+/** DestinationArn's pattern in Lambda's API model (checked before the semantic checks below). */
+const DESTINATION_ARN_PATTERN = '$|kafka://([^.]([a-zA-Z0-9\\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)';
+const DESTINATION_ARN = /^(?:|kafka:\/\/([^.]([a-zA-Z0-9\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*))$/;
 
 /**
  * Put/Get/Update/Delete/List of event invoke configs, persisted in `event_invoke_configs`, with
@@ -75,6 +79,7 @@ export class EventInvokeConfigs {
   // ------------------------------------------------------------ API operations
 
   async put(input: EventInvokeConfigInput): Promise<EventInvokeConfig> {
+    checkModel(input);
     const { name, qualifier } = await this.target(input);
     const cfg: EventInvokeConfig = {
       functionName: name,
@@ -89,6 +94,7 @@ export class EventInvokeConfigs {
   }
 
   async update(input: EventInvokeConfigInput): Promise<EventInvokeConfig> {
+    checkModel(input);
     const { name, qualifier } = await this.target(input);
     const existing = await this.read(name, qualifier);
     const cfg: EventInvokeConfig = {
@@ -137,9 +143,7 @@ export class EventInvokeConfigs {
     if (input.MaxItems !== undefined && input.MaxItems !== '') {
       max = Number(input.MaxItems);
       if (!Number.isInteger(max) || max < 1 || max > 50) {
-        throw Errors.invalidParameter(
-          `1 validation error detected: Value '${String(input.MaxItems)}' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 50`,
-        );
+        new Violations().add(input.MaxItems, 'maxItems', max < 1 ? rules.minValue(1) : rules.maxValue(50)).throwIfAny();
       }
     }
     let q = this.deps.sql.db.selectFrom(TABLE).selectAll().where('function_name', '=', ref.name);
@@ -238,28 +242,39 @@ function fromRow(r: any): EventInvokeConfig {
   };
 }
 
-function retryAttempts(v: unknown): number | null {
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_RETRY_ATTEMPTS_LIMIT) {
-    throw Errors.invalidParameter(
-      `1 validation error detected: Value '${String(v)}' at 'maximumRetryAttempts' failed to satisfy constraint: Member must have value ${
-        typeof v === 'number' && v < 0 ? 'greater than or equal to 0' : `less than or equal to ${MAX_RETRY_ATTEMPTS_LIMIT}`
-      }`,
-    );
+/**
+ * The API model's constraints on an event invoke config (MaximumRetryAttempts 0-2,
+ * MaximumEventAgeInSeconds 60-21600, DestinationArn's pattern): one ValidationException listing
+ * every violation, as for Lambda's other operations, before the function is looked up.
+ */
+function checkModel(input: EventInvokeConfigInput): void {
+  const v = new Violations();
+  const range = (value: unknown, field: string, min: number, max: number) => {
+    if (value === undefined || value === null) return;
+    if (typeof value !== 'number' || !Number.isInteger(value)) v.add(value, field, 'Member must be an integer');
+    else if (value < min) v.add(value, field, rules.minValue(min));
+    else if (value > max) v.add(value, field, rules.maxValue(max));
+  };
+  range(input.MaximumRetryAttempts, 'maximumRetryAttempts', 0, MAX_RETRY_ATTEMPTS_LIMIT);
+  range(input.MaximumEventAgeInSeconds, 'maximumEventAgeInSeconds', MIN_EVENT_AGE_SECONDS, DEFAULT_MAX_EVENT_AGE_SECONDS);
+  const dc = input.DestinationConfig;
+  if (dc && typeof dc === 'object' && !Array.isArray(dc)) {
+    for (const [key, field] of [['OnSuccess', 'onSuccess'], ['OnFailure', 'onFailure']] as const) {
+      const dest = (dc as Record<string, { Destination?: unknown } | undefined>)[key]?.Destination;
+      if (typeof dest !== 'string') continue;
+      if (dest.length > 350) v.add(dest, `destinationConfig.${field}.destination`, rules.maxLength(350));
+      else if (!DESTINATION_ARN.test(dest)) v.add(dest, `destinationConfig.${field}.destination`, rules.pattern(DESTINATION_ARN_PATTERN));
+    }
   }
-  return v;
+  v.throwIfAny();
+}
+
+function retryAttempts(v: unknown): number | null {
+  return v === undefined || v === null ? null : (v as number);
 }
 
 function eventAge(v: unknown): number | null {
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < MIN_EVENT_AGE_SECONDS || v > DEFAULT_MAX_EVENT_AGE_SECONDS) {
-    throw Errors.invalidParameter(
-      `1 validation error detected: Value '${String(v)}' at 'maximumEventAgeInSeconds' failed to satisfy constraint: Member must have value ${
-        typeof v === 'number' && v < MIN_EVENT_AGE_SECONDS ? `greater than or equal to ${MIN_EVENT_AGE_SECONDS}` : `less than or equal to ${DEFAULT_MAX_EVENT_AGE_SECONDS}`
-      }`,
-    );
-  }
-  return v;
+  return v === undefined || v === null ? null : (v as number);
 }
 
 function destinations(
