@@ -9,8 +9,9 @@ export function malformed(): StratusError {
   return Errors.invalidZipFile(MALFORMED_MESSAGE);
 }
 
+/** Past the unzipped size limit Lambda answers InvalidParameterValueException, not InvalidZipFileException. */
 export function oversize(): StratusError {
-  return Errors.invalidZipFile(OVERSIZE_MESSAGE);
+  return Errors.invalidParameter(OVERSIZE_MESSAGE);
 }
 
 /** A name safe to echo in an error message: no control characters, bounded length. */

@@ -31,7 +31,8 @@ function jail(): { jail: string; dest: string } {
 function invalidZip(message?: string | RegExp) {
   return (e: unknown) => {
     assert.ok(isStratusError(e), `expected a StratusError, got ${String(e)}`);
-    assert.equal(e.code, 'InvalidZipFileException');
+    // Lambda answers the unzipped size limit with InvalidParameterValueException, the rest with InvalidZipFileException.
+    assert.equal(e.code, message === OVERSIZE ? 'InvalidParameterValueException' : 'InvalidZipFileException');
     assert.equal(e.status, 400);
     if (typeof message === 'string') assert.equal(e.message, message);
     else if (message) assert.match(e.message, message);

@@ -104,6 +104,15 @@ describe('Lambda API: errors in AWS shape', () => {
     assert.equal(after.Configuration?.CodeSize, zip.length, 'the refused update did not touch the code');
   });
 
+  test('InvalidParameterValueException for a package over 250 MB unzipped (Lambda\'s message), on create and on update', async () => {
+    const bomb = await makeZip({ 'index.js': 'exports.handler = async () => 1;', 'zeros.bin': Buffer.alloc(251 * 1024 * 1024) });
+    assert.ok(bomb.length < 1024 * 1024);
+    const message = /^Unzipped size must be smaller than 262144000 bytes$/;
+    await fails(lambda.send(new CreateFunctionCommand(base({ FunctionName: 'unzipped', Code: { ZipFile: bomb } }))), 'InvalidParameterValueException', 400, message);
+    await fails(lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'exists', ZipFile: bomb })), 'InvalidParameterValueException', 400, message);
+    await fails(lambda.send(new GetFunctionCommand({ FunctionName: 'unzipped' })), 'ResourceNotFoundException', 404);
+  });
+
   test('CodeStorageExceededException past the code storage limit', async () => {
     const big = await makeZip({ 'index.js': 'exports.handler = async () => 1;', 'noise.bin': Buffer.from(Array.from({ length: 100_000 }, () => Math.floor(Math.random() * 256))) });
     await fails(lambda.send(new CreateFunctionCommand(base({ FunctionName: 'big', Code: { ZipFile: big } }))), 'CodeStorageExceededException', 400);
