@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer } from '../helpers/server.js';
+import { sharedBase, startServer } from '../helpers/server.js';
 
 export { waitFor } from './wait.js';
 
@@ -10,10 +10,10 @@ export const startAsyncServer = startServer;
 
 /**
  * A directory and file every uid can write (functions run as other uids, and the namespace
- * sandbox gives them a private /tmp, so this lives under /var/tmp).
+ * sandbox gives them a private /tmp: see sharedBase).
  */
 export function sharedDir(): { dir: string; file(name: string): string; lines(name: string): string[]; cleanup(): void } {
-  const base = fs.existsSync('/var/tmp') ? '/var/tmp' : os.tmpdir();
+  const base = sharedBase();
   const dir = fs.mkdtempSync(path.join(base, 'stratus-async-'));
   fs.chmodSync(dir, 0o777);
   return {

@@ -38,3 +38,13 @@ export async function startServer(overrides: Partial<StratusConfig> = {}): Promi
     },
   };
 }
+
+/**
+ * Where a test makes a directory that functions and the test share: every host directory that
+ * every user may write to (/tmp, /var/tmp, /run/lock) is private or hidden inside a namespace
+ * environment, so as root it is under /run (root's); without root, functions are plain processes
+ * and the temp dir is shared.
+ */
+export function sharedBase(): string {
+  return process.getuid?.() === 0 && fs.existsSync('/run') ? '/run' : os.tmpdir();
+}

@@ -11,6 +11,7 @@ import {
   CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { StratusModule } from '../../src/app/module.js';
+import { sharedBase } from '../helpers/server.js';
 import { sdkConfig } from '../sqs/harness.js';
 
 const ROLE = 'arn:aws:iam::000000000000:role/test';
@@ -65,7 +66,7 @@ describe('event source mappings through the whole server', () => {
   let skip: string | undefined;
   let lambda: LambdaClient;
   let sqs: SQSClient;
-  const base = fs.existsSync('/var/tmp') ? '/var/tmp' : os.tmpdir();
+  const base = sharedBase();
   const shared = fs.mkdtempSync(path.join(base, 'stratus-esm-'));
   fs.chmodSync(shared, 0o777);
   const out = (fn: string) => {
