@@ -161,16 +161,20 @@ export class Environment implements RuntimeApiHandler {
     let port: number;
     try {
       port = await env.api.listen();
+      // A pooled runtime was launched before its function was known: its code goes to /var/task now.
+      if (o.booted) await o.booted.handle.presentCode(o.codeDir);
     } catch (e) {
       // A taken pooled runtime goes with it; nothing else exists yet.
       if (o.booted) void discardBooted(o.booted);
       else env.api.close();
       throw e;
     }
+    // Where the function sees its code: /var/task as in Lambda where the sandbox can present it.
+    const taskRoot = o.deps.driver.taskRoot(o.codeDir);
     const stream = o.retry?.stream ?? logStreamName(new Date(o.deps.clock.now()), o.target.version, randomBytes(16).toString('hex'));
-    const runtimeDir = o.booted?.runtimeDir ?? o.runtime?.runtimeDir ?? o.codeDir;
+    const runtimeDir = o.booted?.runtimeDir ?? o.runtime?.runtimeDir ?? taskRoot;
     const vars = functionEnv(o.target, {
-      family: o.family, region: o.deps.region, runtimeApi: `127.0.0.1:${port}`, taskRoot: o.codeDir, runtimeDir, logStream: stream,
+      family: o.family, region: o.deps.region, runtimeApi: `127.0.0.1:${port}`, taskRoot, runtimeDir, logStream: stream,
       client: o.deps.clientVars(),
     });
     const groups = o.codeGid === null ? [] : [o.codeGid];
@@ -180,8 +184,8 @@ export class Environment implements RuntimeApiHandler {
     } else {
       const custom = o.family === 'custom';
       const nodeOptions = o.family === 'node' ? nodeOptionsOf(o.target) : null;
-      const bootstrap = `${o.codeDir}/bootstrap`;
-      const unusable = custom ? entrypointProblem(bootstrap) : null;
+      const bootstrap = `${taskRoot}/bootstrap`;
+      const unusable = custom ? entrypointProblem(`${o.codeDir}/bootstrap`, bootstrap) : null;
       if (unusable) env.initFailure = { errorType: FunctionErrorTypes.invalidEntrypoint, reason: unusable, logged: false };
       try {
         env.handle = o.deps.driver.launch({
@@ -197,7 +201,8 @@ export class Environment implements RuntimeApiHandler {
           groups,
           keepPaths: o.keepPaths,
           // In the task root, as Lambda starts its bootstrap (NODE_OPTIONS=--require ./x.js resolves there).
-          cwd: custom || nodeOptions ? o.codeDir : undefined,
+          cwd: custom || nodeOptions ? taskRoot : undefined,
+          code: o.codeDir,
           deferCpuLimit: true,
         });
       } catch (e) {
@@ -215,7 +220,7 @@ export class Environment implements RuntimeApiHandler {
       // in one turn of the event loop.
       const h = env.handle;
       if (h.apiChannel) env.api.attach(h.apiChannel);
-      child.stdin?.end(JSON.stringify({ env: vars, taskRoot: o.codeDir, uid: h.uid, gid: h.gid, groups }) + '\n');
+      child.stdin?.end(JSON.stringify({ env: vars, taskRoot, uid: h.uid, gid: h.gid, groups }) + '\n');
     }
     // A pooled runtime booted under the pool's limits: the function's, microseconds after the
     // assignment, long before the runtime has read it, dropped its privileges and loaded code.
@@ -679,14 +684,15 @@ export class Environment implements RuntimeApiHandler {
  * Why a custom runtime's bootstrap cannot be started, in Lambda's words (Runtime.InvalidEntrypoint),
  * or null when it can. Lambda looks in the task root and then in /opt; Stratus has no layers.
  */
-function entrypointProblem(file: string): string | null {
+/** Why the bootstrap at `file` (a host path; `shown` is where the function sees it) cannot start. */
+function entrypointProblem(file: string, shown: string): string | null {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
   } catch {
-    return `Couldn't find valid bootstrap(s): [${file} /opt/bootstrap]`;
+    return `Couldn't find valid bootstrap(s): [${shown} /opt/bootstrap]`;
   }
-  if (!st.isFile() || (st.mode & 0o111) === 0) return `fork/exec ${file}: permission denied`;
+  if (!st.isFile() || (st.mode & 0o111) === 0) return `fork/exec ${shown}: permission denied`;
   return null;
 }
 

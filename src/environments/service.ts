@@ -10,7 +10,7 @@ import { billedMs, platformError, timeoutPayload } from './format.js';
 import { awsClientVars, localUrl, nodeOptionsOf } from './env-vars.js';
 import { Environment, type EnvDeps, type InitResult, type InitRetry } from './environment.js';
 import { PrewarmPool } from './prewarm.js';
-import { familyOf, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
+import { familyOf, pythonExecutable, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
 import { peerUid } from './peer.js';
 import { chooseDriver } from './sandbox/detect.js';
 import { isEnvironmentUid } from './sandbox/uids.js';
@@ -71,6 +71,8 @@ export interface StratusExecutionService extends ExecutionService {
   stats(): PoolStats;
   /** Detection lines: what was checked and which driver runs. */
   readonly detection: string[];
+  /** Where functions see the code of `codeDir` (a host path): /var/task, or the path itself. */
+  taskRoot(codeDir: string): string;
 }
 
 class Service implements StratusExecutionService {
@@ -101,6 +103,10 @@ class Service implements StratusExecutionService {
     const every = Math.max(50, Math.min(30_000, Math.floor(opts.config.idleTimeoutMs / 2)));
     this.reaper = setInterval(() => this.reap(), every);
     this.reaper.unref();
+  }
+
+  taskRoot(codeDir: string): string {
+    return this.driver.taskRoot(codeDir);
   }
 
   describe() {
@@ -314,7 +320,7 @@ class Service implements StratusExecutionService {
 }
 
 export async function createExecutionService(opts: ExecutionServiceOptions): Promise<StratusExecutionService> {
-  const { driver, detection } = await chooseDriver(opts.config.sandbox, { favorDynmods: opts.config.cgroupFavorDynmods });
+  const { driver, detection } = await chooseDriver(opts.config.sandbox, { favorDynmods: opts.config.cgroupFavorDynmods, python: pythonExecutable() });
   const clock = opts.clock ?? systemClock;
   const codeRoot = path.join(opts.config.dataDir, 'code');
   try {

@@ -243,7 +243,7 @@ sleep 5
       const inv = invocation('{}');
       const o = await fx.svc.execute(fx.target(key, FAST, name), inv);
       assert.equal(o.errorType, 'Runtime.InvalidEntrypoint', name);
-      const msg = `RequestId: ${inv.requestId} Error: ${reason(fx.codeDir(key))}`;
+      const msg = `RequestId: ${inv.requestId} Error: ${reason(fx.taskRoot(key))}`;
       assert.deepEqual(JSON.parse(o.payload.toString()), { errorType: 'Runtime.InvalidEntrypoint', errorMessage: msg });
       assert.match(o.logTail!, /INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: Runtime.InvalidEntrypoint\n/);
       assert.ok(o.logTail!.includes(`${msg}\nRuntime.InvalidEntrypoint\n`), o.logTail);
@@ -264,7 +264,7 @@ sleep 5
       const key = fx.code({ bootstrap: { text, mode: 0o755 } });
       const inv = invocation('{}');
       const o = await fx.svc.execute(fx.target(key, FAST, name), inv);
-      const msg = `RequestId: ${inv.requestId} Error: fork/exec ${fx.codeDir(key)}/bootstrap: ${errno}`;
+      const msg = `RequestId: ${inv.requestId} Error: fork/exec ${fx.taskRoot(key)}/bootstrap: ${errno}`;
       assert.equal(o.errorType, 'Runtime.InvalidEntrypoint', `${name}: ${o.payload.toString()}`);
       assert.deepEqual(JSON.parse(o.payload.toString()), { errorType: 'Runtime.InvalidEntrypoint', errorMessage: msg }, name);
       assert.match(o.logTail!, /INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: Runtime.InvalidEntrypoint\n/, name);
@@ -330,11 +330,11 @@ sleep 5
     assert.equal(env.AWS_XRAY_DAEMON_ADDRESS, `${env._AWS_XRAY_DAEMON_ADDRESS}:${env._AWS_XRAY_DAEMON_PORT}`);
     assert.equal(env.AWS_LAMBDA_LOG_FORMAT, undefined, 'Text logs: no log variables');
     assert.match(env.AWS_LAMBDA_RUNTIME_API!, /^127\.0\.0\.1:\d+$/);
-    assert.equal(env.LAMBDA_TASK_ROOT, fx.codeDir(key));
+    assert.equal(env.LAMBDA_TASK_ROOT, fx.taskRoot(key));
     // The sandbox's shell changed to the task root: its OLDPWD (where the server was started) was
     // exported to the bootstrap. PWD is bash's own, the task root (Lambda's: /var/task).
     assert.equal(env.OLDPWD, undefined, 'no OLDPWD: the server\'s working directory');
-    assert.equal(env.PWD, fx.codeDir(key));
+    assert.equal(env.PWD, fx.taskRoot(key));
     for (const k of Object.keys(env)) {
       assert.ok(/^(AWS_|LAMBDA_|_HANDLER|_AWS_XRAY_DAEMON_ADDRESS|_AWS_XRAY_DAEMON_PORT|TZ|LANG|PATH|LD_LIBRARY_PATH|MY_VAR|PWD|SHLVL|_|REQ|DEADLINE|ARN|TRACE|H|EVENT|API)$/.test(k) || k.startsWith('AWS_') || k.startsWith('LAMBDA_'), `unexpected variable ${k}`);
     }

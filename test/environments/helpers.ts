@@ -58,6 +58,8 @@ export interface Fixture {
   /** Writes a code dir (files relative to it) and returns its codeKey. */
   code(files: Record<string, string | { text: string; mode: number }>): string;
   codeDir(key: string): string;
+  /** Where functions see the code of `key`: /var/task under the namespace driver. */
+  taskRoot(key: string): string;
   target(codeKey: string, cfg?: Partial<FunctionConfig>, name?: string, revisionId?: string): ExecutionTarget;
   stop(): Promise<void>;
 }
@@ -76,6 +78,7 @@ export async function fixture(overrides: Partial<StratusConfig> = {}, extra: Pic
   });
   return {
     dataDir, sink, svc, codeDir,
+    taskRoot: (key) => svc.taskRoot(codeDir(key)),
     code(files) {
       const key = `c${process.pid}x${n++}`;
       const dir = codeDir(key);

@@ -20,7 +20,7 @@ describe('shipped-runtime protocol and the prewarm pool', async () => {
     assert.equal(o.status, 'ok', o.payload.toString());
     const r = JSON.parse(o.payload.toString());
     assert.equal(r.fn, 'pw');
-    assert.equal(r.cwd, fx.codeDir(key));
+    assert.equal(r.cwd, fx.taskRoot(key));
     assert.equal(r.secret, null);
     assert.deepEqual(r.e, { x: 1 });
     if (fx.svc.describe().driver === 'namespace') assert.ok(r.uid >= 1_000_000);

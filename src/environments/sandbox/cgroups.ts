@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { sq } from './shell.js';
+import type { ChildProcess } from 'node:child_process';
+import { sq, startResident } from './shell.js';
 
 /** cgroup v1 controllers each environment gets a group in. */
 export const CONTROLLERS = ['memory', 'cpu', 'pids', 'freezer'] as const;
@@ -214,12 +214,11 @@ export class CgroupTree {
 const DYNMODS_HIERARCHY = 'stratus-dynmods';
 
 export interface DynmodsState {
-  held: boolean;
+  /** The process holding the mount, while it does. */
+  holder: ChildProcess | null;
   /** One line for describe(): what is in effect, or why not. */
   line: string;
 }
-
-let dynmods: Promise<DynmodsState> | null = null;
 
 /**
  * Moving a process into a cgroup v1 group takes the kernel's cgroup_threadgroup_rwsem for
@@ -229,30 +228,14 @@ let dynmods: Promise<DynmodsState> | null = null;
  * cgroup v1 and v2 (Linux 6.0+; the cost is a slower fork and exit, by a memory barrier). One
  * mount of any hierarchy with it turns it on for all: this holds a named hierarchy without
  * controllers mounted in a private mount namespace of a process that reads its stdin. When the
- * server exits, even by SIGKILL, the pipe closes, the process and its namespace go, and with
- * them the mount (some kernels, 6.18 here, keep the mode on once it was on, and say so in dmesg).
- * Once per server process; `enabled` false leaves the kernel as it is.
+ * server stops or exits, even by SIGKILL, the pipe closes, the process and its namespace go, and
+ * with them the mount (some kernels, 6.18 here, keep the mode on once it was on, and say so in
+ * dmesg). `enabled` false leaves the kernel as it is.
  */
-export function favorDynmods(bins: { sh: string; unshare: string; mount: string }, enabled: boolean): Promise<DynmodsState> {
-  if (!enabled) return Promise.resolve({ held: false, line: 'cgroup favordynmods not used (STRATUS_CGROUP_FAVORDYNMODS=0): a cold start without the pool can wait 10–20 ms for an RCU grace period' });
-  dynmods ??= new Promise((resolve) => {
-    const script = `${sq(bins.mount)} -t cgroup -o none,name=${DYNMODS_HIERARCHY},favordynmods ${DYNMODS_HIERARCHY} /tmp || exit 3; echo held; read x`;
-    const child = spawn(bins.unshare, ['--mount', '--propagation', 'private', bins.sh, '-c', script], { env: {}, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const failed = (why: string) => resolve({ held: false, line: `cgroup favordynmods unavailable (${why}): moving an environment into its cgroups can wait for an RCU grace period, 10–20 ms of a cold start without the pool` });
-    child.on('error', (e) => failed(e.message));
-    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (!out.includes('held')) return;
-      // Held for the life of this process: nothing here keeps it running.
-      child.unref();
-      for (const s of [child.stdin, child.stdout, child.stderr] as unknown as Array<{ unref?: () => void }>) s.unref?.();
-      resolve({ held: true, line: 'cgroup v1 moves without an RCU grace period wait (favordynmods, held while the server runs)' });
-    });
-    child.on('exit', (code) => failed((err.trim().split('\n').pop() || `exit ${code}`)));
-    setTimeout(() => { if (!out.includes('held')) { child.kill('SIGKILL'); failed('no answer in 5 s'); } }, 5000).unref();
-  });
-  return dynmods;
+export async function favorDynmods(bins: { sh: string; unshare: string; mount: string }, enabled: boolean): Promise<DynmodsState> {
+  if (!enabled) return { holder: null, line: 'cgroup favordynmods not used (STRATUS_CGROUP_FAVORDYNMODS=0): a cold start without the pool can wait 10–20 ms for an RCU grace period' };
+  const script = `${sq(bins.mount)} -t cgroup -o none,name=${DYNMODS_HIERARCHY},favordynmods ${DYNMODS_HIERARCHY} /tmp || exit 3; echo ready; read x`;
+  const r = await startResident(bins.unshare, ['--mount', '--propagation', 'private', bins.sh, '-c', script], 5000);
+  if (typeof r === 'string') return { holder: null, line: `cgroup favordynmods unavailable (${r}): moving an environment into its cgroups can wait for an RCU grace period, 10–20 ms of a cold start without the pool` };
+  return { holder: r, line: 'cgroup v1 moves without an RCU grace period wait (favordynmods, held while the server runs)' };
 }

@@ -4,8 +4,9 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { CgroupTree, favorDynmods, type DynmodsState, type EnvCgroup } from './cgroups.js';
 import { ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
-import { findExecutable, isUnder, launchedStreams, launchStdio, realpathOr, removeStale, sq } from './shell.js';
+import { findExecutable, isUnder, launchedStreams, launchStdio, realpathOr, removeStale, sq, stopResident } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
+import { TASK_ROOT, TaskMounter } from './task-root.js';
 import { UidAllocator } from './uids.js';
 
 export const FD_LIMIT = 1024;
@@ -33,10 +34,11 @@ function fstabPath(p: string): string {
  * (real paths) an empty read-only tmpfs: the host's /opt (Lambda's holds the function's layers
  * only, and Stratus has none) and the host's other shared writable directories (/var/tmp,
  * /run/lock: through them functions could hand each other files). Kept paths under one are bound
- * back before it is made read-only. The tmpfs sources are named so that `mount -a` never takes
+ * back before it is made read-only. With `code`, the function's code dir, bound read-only at
+ * /var/task (TASK_ROOT) last. The tmpfs sources are named so that `mount -a` never takes
  * them for the host's own tmpfs mounts (it skips what looks mounted).
  */
-export function mountTable(ephemeralMB: number, kept: readonly string[], passwdFile?: string, shell?: string, hide: readonly string[] = []): string {
+export function mountTable(ephemeralMB: number, kept: readonly string[], passwdFile?: string, shell?: string, hide: readonly string[] = [], code?: string): string {
   const lines: string[] = [];
   // Before /tmp is hidden (the file may be under it): /etc/passwd with the environment's user.
   if (passwdFile) lines.push(`${fstabPath(passwdFile)} /etc/passwd none bind,ro 0 0`);
@@ -58,6 +60,8 @@ export function mountTable(ephemeralMB: number, kept: readonly string[], passwdF
       lines.push(`stratus-hide ${fstabPath(dir)} tmpfs remount,ro,nosuid,nodev 0 0`);
     }
   }
+  // Last: its source is seen through the kept paths bound back above.
+  if (code) lines.push(`${fstabPath(code)} ${TASK_ROOT} none bind,ro,nosuid,nodev 0 0`);
   return lines.join('\n') + '\n';
 }
 
@@ -148,8 +152,10 @@ export class NamespaceDriver implements SandboxDriver {
   private readonly shim: ExecShim | null;
   /** Whether cgroup moves skip the RCU grace period wait (see favorDynmods); set by init(). */
   private dynmods: DynmodsState | null = null;
+  /** What binds a pooled runtime's code at /var/task, or why there is none; set by init(). */
+  private mounter: TaskMounter | string = 'not started';
 
-  constructor(private readonly opts: { favorDynmods?: boolean } = {}) {
+  constructor(private readonly opts: { favorDynmods?: boolean; python?: string | null } = {}) {
     this.tree = new CgroupTree();
     this.uids = new UidAllocator();
     this.bins = {
@@ -162,8 +168,16 @@ export class NamespaceDriver implements SandboxDriver {
   }
 
   async init(): Promise<number> {
-    this.dynmods = await favorDynmods(this.bins, this.opts.favorDynmods ?? true);
+    [this.dynmods, this.mounter] = await Promise.all([
+      favorDynmods(this.bins, this.opts.favorDynmods ?? true),
+      TaskMounter.start(this.opts.python ?? null),
+    ]);
     return this.tree.cleanStale();
+  }
+
+  /** /var/task once init() has the mounter: every environment of this driver then sees its code there. */
+  taskRoot(codeDir: string): string {
+    return typeof this.mounter === 'string' ? codeDir : TASK_ROOT;
   }
 
   describe(): SandboxDescription {
@@ -176,13 +190,14 @@ export class NamespaceDriver implements SandboxDriver {
         'cgroup v1 per environment: memory (limit = memory size), cpu (1769 MB = 1 vCPU), pids.max 1024; fd limit 1024',
         'Runtime API listener per environment, connections checked against the environment uid',
         'PR_SET_PDEATHSIG + pid namespace: no environment process outlives the server',
-        ...(this.dynmods?.held ? [this.dynmods.line] : []),
+        ...(this.dynmods?.holder ? [this.dynmods.line] : []),
+        ...(typeof this.mounter === 'string' ? [] : [`the function's code read-only at ${TASK_ROOT}`]),
       ],
       warnings: [
         'no network namespace: functions can reach loopback services of the host (as in Lambda, they reach the network)',
-        `code is presented at its real path (<dataDir>/code/<sha>), not /var/task`,
+        ...(typeof this.mounter === 'string' ? [`code is presented at its real path (<dataDir>/code/<sha>), not /var/task: ${this.mounter}`] : []),
         ...(this.shim ? [] : [noShimWarning("setpriv's execvp")]),
-        ...(this.dynmods && !this.dynmods.held ? [this.dynmods.line] : []),
+        ...(this.dynmods && !this.dynmods.holder ? [this.dynmods.line] : []),
       ],
     };
   }
@@ -236,7 +251,8 @@ export class NamespaceDriver implements SandboxDriver {
     let table: number | undefined;
     let report: ExecReport | null = null;
     try {
-      table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.hide));
+      table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.hide,
+        spec.code && typeof this.mounter !== 'string' ? spec.code : undefined));
       // fds 4-9 in between are /dev/null until the inner script uses or closes them.
       const stdio = launchStdio(spec, ['pipe', 'pipe', 'pipe', table], LOG_FD, API_FD);
       if (this.shim) report = this.shim.attach(stdio, spec.command[0]!);
@@ -252,7 +268,7 @@ export class NamespaceDriver implements SandboxDriver {
     const h = new NamespaceHandle(child, uid, cg, spec.limits, kept, (p) => this.hidden(p), launchedStreams(child, LOG_FD, API_FD), report, () => {
       this.handles.delete(h);
       this.uids.release(uid);
-    });
+    }, typeof this.mounter === 'string' ? null : this.mounter);
     this.handles.add(h);
     return h;
   }
@@ -308,6 +324,10 @@ export class NamespaceDriver implements SandboxDriver {
     this.uids.close();
     if (this.etcDir) fs.rmSync(this.etcDir, { recursive: true, force: true });
     this.shim?.remove();
+    await Promise.all([
+      typeof this.mounter === 'string' ? null : this.mounter.stop(),
+      this.dynmods?.holder ? stopResident(this.dynmods.holder) : null,
+    ]);
   }
 }
 
@@ -327,10 +347,16 @@ class NamespaceHandle implements SandboxHandle {
     streams: ReturnType<typeof launchedStreams>,
     private readonly report: ExecReport | null,
     private readonly onGone: () => void,
+    private readonly mounter: TaskMounter | null,
   ) {
     this.gid = uid;
     this.logStream = streams.logStream;
     this.apiChannel = streams.apiChannel;
+  }
+
+  async presentCode(codeDir: string): Promise<void> {
+    // The launched process (unshare) made the namespace and stays in it, as its pid 1's parent.
+    if (this.mounter && this.child.pid !== undefined) await this.mounter.present(this.child.pid, codeDir);
   }
 
   setLimits(limits: SandboxLimits): void {

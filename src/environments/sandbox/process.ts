@@ -57,6 +57,11 @@ export class ProcessDriver implements SandboxDriver {
     };
   }
 
+  /** A plain process sees the host's filesystem: the code at its own path. */
+  taskRoot(codeDir: string): string {
+    return codeDir;
+  }
+
   launch(spec: LaunchSpec): SandboxHandle {
     // The shim by its descriptor (SHIM_FD), as the namespace driver runs it: its file may go.
     const run = this.shim ? [`/proc/self/fd/${SHIM_FD}`, ...spec.command] : spec.command;
@@ -152,6 +157,8 @@ class ProcessHandle implements SandboxHandle {
   exitStatus(code: number | null, signal: NodeJS.Signals | null) { return { code, signal }; }
   /** No /tmp of its own and no mounts: any function fits. */
   fits(): boolean { return true; }
+
+  async presentCode(): Promise<void> { /* the code is at its own path */ }
 
   destroy(): Promise<void> {
     if (!this.destroying) {

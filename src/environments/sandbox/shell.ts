@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
-import type { ChildProcess, IOType } from 'node:child_process';
+import { spawn, type ChildProcess, type IOType } from 'node:child_process';
 import type { LaunchSpec } from './types.js';
 
 /** Quotes one word for /bin/sh. */
@@ -62,4 +62,42 @@ export function launchStdio(spec: LaunchSpec, first: Array<IOType | number>, log
 export function launchedStreams(child: ChildProcess, logFd: number, apiFd: number): { logStream: Readable | null; apiChannel: Socket | null } {
   const at = (fd: number) => (child.stdio as unknown as Array<unknown>)[fd] ?? null;
   return { logStream: at(logFd) as Readable | null, apiChannel: at(apiFd) as Socket | null };
+}
+
+/**
+ * Starts a helper that serves the sandbox for the server's life: it prints `ready` on a line of
+ * its own once it can, then works from its stdin until that closes, which the server's exit
+ * (even by SIGKILL) does. Resolves to the process, or to why it did not come up (its last line
+ * of stderr, or its exit status) within `timeoutMs`. Nothing of it keeps this process running.
+ */
+export function startResident(file: string, args: string[], timeoutMs = 10_000): Promise<ChildProcess | string> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { env: {}, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(`no answer in ${timeoutMs / 1000} s`); }, timeoutMs);
+    child.on('error', (e) => { clearTimeout(timer); resolve(e.message); });
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    const onReady = (d: Buffer) => {
+      out += d.toString();
+      if (!out.includes('ready\n')) return;
+      clearTimeout(timer);
+      child.stdout!.off('data', onReady);
+      child.unref();
+      for (const s of [child.stdin, child.stdout, child.stderr] as unknown as Array<{ unref?: () => void }>) s.unref?.();
+      resolve(child);
+    };
+    child.stdout!.on('data', onReady);
+    child.on('exit', (code, signal) => { clearTimeout(timer); resolve(err.trim().split('\n').pop() || `exit ${code ?? signal}`); });
+  });
+}
+
+/** Ends a resident helper (startResident): closes its stdin and waits for it to go, killing it after 2 s. */
+export function stopResident(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+    child.once('exit', () => { clearTimeout(timer); resolve(); });
+    child.stdin?.end();
+  });
 }

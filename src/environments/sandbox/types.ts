@@ -26,6 +26,11 @@ export interface LaunchSpec {
   keepPaths: string[];
   /** Working directory of the command (custom runtimes start in the task root). */
   cwd?: string;
+  /**
+   * The function's code dir (a host path), when known at launch: presented at the driver's task
+   * root (SandboxDriver.taskRoot). A pooled runtime gets it later (SandboxHandle.presentCode).
+   */
+  code?: string;
   /** Apply the CPU limit only later (init runs at full speed, as Lambda's init boost). */
   deferCpuLimit: boolean;
   /**
@@ -67,6 +72,8 @@ export interface SandboxHandle {
   execError(): string | null;
   /** The runtime's own exit status, from what the launched process reported. */
   exitStatus(code: number | null, signal: NodeJS.Signals | null): { code: number | null; signal: NodeJS.Signals | null };
+  /** Presents `codeDir` at the task root of an environment launched without `code` (a pooled runtime). */
+  presentCode(codeDir: string): Promise<void>;
   /** Kills every process of the environment and frees its resources. Idempotent. */
   destroy(): Promise<void>;
   /** Whether `limits` fit how this sandbox was launched (e.g. /tmp size, kept paths). */
@@ -88,6 +95,11 @@ export interface SandboxDriver {
   /** The descriptor number a runtime launched with `apiChannel` finds its Runtime API connection at. */
   readonly apiFd: number;
   describe(): SandboxDescription;
+  /**
+   * Where an environment finds the code of `codeDir` (a host path): /var/task where the driver
+   * can present it there, else the path itself.
+   */
+  taskRoot(codeDir: string): string;
   launch(spec: LaunchSpec): SandboxHandle;
   stop(): Promise<void>;
 }

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { pythonExecutable } from '../../src/environments/runtimes.js';
+import { fixture, invocation, isRoot, sleep, type Fixture } from './helpers.js';
+
+// What a function sees of its code, as Lambda shows it: /var/task (LAMBDA_TASK_ROOT, the
+// working directory, module paths and stack traces), read-only, holding its own files only.
+const NODE = `const fs = require('fs');
+exports.handler = async () => {
+  let write; try { fs.writeFileSync('/var/task/new', 'x'); write = 'ALLOWED'; } catch (e) { write = e.code; }
+  return { root: process.env.LAMBDA_TASK_ROOT, cwd: process.cwd(), file: __filename, files: fs.readdirSync('/var/task').sort(),
+    frame: new Error('here').stack.split('\\n')[1].trim(), write, mine: fs.readFileSync('/var/task/mine.txt', 'utf8') };
+};
+`;
+const PYTHON = `import os, traceback
+def handler(event, context):
+    try:
+        open('/var/task/new', 'w').write('x'); write = 'ALLOWED'
+    except OSError as e:
+        write = e.strerror
+    return {"root": os.environ["LAMBDA_TASK_ROOT"], "cwd": os.getcwd(), "file": __file__, "files": sorted(os.listdir('/var/task')),
+            "frame": traceback.format_stack()[-1].split(',')[0].strip(), "write": write, "mine": open('/var/task/mine.txt').read()}
+`;
+
+describe('the code at /var/task', { skip: !isRoot && 'the namespace driver (root) presents code at /var/task' }, async () => {
+  const pooled = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 1 });
+  const cold = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 0 });
+  after(async () => { await pooled.stop(); await cold.stop(); });
+
+  async function run(fx: Fixture, runtime: string, handler: string, files: Record<string, string>, name: string) {
+    const key = fx.code(files);
+    const o = await fx.svc.execute(fx.target(key, { runtime, handler, memorySize: 1769 }, name), invocation('{}'));
+    assert.equal(o.status, 'ok', o.payload.toString());
+    return JSON.parse(o.payload.toString());
+  }
+
+  for (const [label, fx] of [['a pooled runtime', pooled], ['a runtime started for the function', cold]] as const) {
+    test(`Node.js, ${label}: LAMBDA_TASK_ROOT, cwd, __filename and stack frames at /var/task; read-only; its own files only`, async () => {
+      if (fx === pooled) for (let i = 0; i < 100 && fx.svc.stats().prewarm.node.ready < 1; i++) await sleep(20);
+      const coldStarts = fx.svc.stats().prewarm.node.hits;
+      // Two functions one after the other: each sees its own code at the same path.
+      for (const who of ['first', 'second']) {
+        const r = await run(fx, 'nodejs20.x', 'index.handler', { 'index.js': NODE, 'mine.txt': who, [`${who}.txt`]: '' }, `node-${who}-${fx === pooled}`);
+        assert.equal(r.root, '/var/task');
+        assert.equal(r.cwd, '/var/task');
+        assert.equal(r.file, '/var/task/index.js');
+        assert.match(r.frame, /^at exports\.handler \(\/var\/task\/index\.js:\d+:\d+\)$/);
+        assert.equal(r.write, 'EROFS');
+        assert.deepEqual(r.files, [`${who}.txt`, 'index.js', 'mine.txt'].sort());
+        assert.equal(r.mine, who);
+      }
+      if (fx === pooled) assert.ok(fx.svc.stats().prewarm.node.hits > coldStarts, 'a pooled runtime took one of them');
+    });
+
+    test(`Python, ${label}`, { skip: !pythonExecutable() && 'no python3' }, async () => {
+      if (fx === pooled) for (let i = 0; i < 150 && fx.svc.stats().prewarm.python.ready < 1; i++) await sleep(20);
+      const r = await run(fx, 'python3.12', 'app.handler', { 'app.py': PYTHON, 'mine.txt': 'py' }, `py-${fx === pooled}`);
+      assert.deepEqual(r, {
+        root: '/var/task', cwd: '/var/task', file: '/var/task/app.py', files: ['app.py', 'mine.txt'],
+        frame: 'File "/var/task/app.py"', write: 'Read-only file system', mine: 'py',
+      });
+    });
+  }
+
+  test('a custom runtime: its bootstrap runs as /var/task/bootstrap, in /var/task', async () => {
+    const bootstrap = `#!/bin/bash
+api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+while true; do
+  id=$(curl -sS -D - -o /dev/null "$api/next" | tr -d '\\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+  touch /var/task/new 2>/dev/null && w=ALLOWED || w=denied
+  curl -sS -o /dev/null -X POST -d "{\\"root\\":\\"$LAMBDA_TASK_ROOT\\",\\"cwd\\":\\"$PWD\\",\\"self\\":\\"$0\\",\\"files\\":\\"$(ls /var/task | tr '\\n' ' ')\\",\\"write\\":\\"$w\\"}" "$api/$id/response"
+done
+`;
+    const key = cold.code({ bootstrap: { text: bootstrap, mode: 0o755 }, 'mine.txt': 'x' });
+    const o = await cold.svc.execute(cold.target(key, { runtime: 'provided.al2023', handler: 'h', memorySize: 256 }, 'custom'), invocation('{}'));
+    assert.equal(o.status, 'ok', o.payload.toString());
+    assert.deepEqual(JSON.parse(o.payload.toString()), { root: '/var/task', cwd: '/var/task', self: '/var/task/bootstrap', files: 'bootstrap mine.txt ', write: 'denied' });
+  });
+});
