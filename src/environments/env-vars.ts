@@ -54,6 +54,8 @@ export function functionEnv(t: ExecutionTarget, o: {
     LD_LIBRARY_PATH: `/lib64:/usr/lib64:${o.runtimeDir}:${o.runtimeDir}/lib:${o.taskRoot}:${o.taskRoot}/lib:/opt/lib`,
   };
   if (o.family === 'node') env.NODE_PATH = `/opt/nodejs/node_modules:${o.runtimeDir}/node_modules:${o.runtimeDir}:${o.taskRoot}`;
+  // Lambda's Python runtimes: "PYTHONPATH – The Python library path ($LAMBDA_RUNTIME_DIR)".
+  if (o.family === 'python') env.PYTHONPATH = o.runtimeDir;
   env.TZ = ':UTC'; // Lambda's default; a function may set its own TZ (not a reserved key)
   // X-Ray: what Lambda sets (the X-Ray SDKs log instead of throwing outside a segment); a
   // function may set its own (unreserved keys). No daemon listens there on a Stratus host.

@@ -389,7 +389,7 @@ describe('a function\'s environment is exactly its own', () => {
     ['nodejs20.x', 'index.handler', { 'index.js': 'exports.handler = async () => Object.keys(process.env).sort();\n' }, ['AWS_EXECUTION_ENV', 'NODE_PATH', '_X_AMZN_TRACE_ID'], {}],
     // NODE_OPTIONS: a runtime started for the function, in its task root (the sandbox's shell changes directory).
     ['nodejs20.x', 'index.handler', { 'index.js': 'exports.handler = async () => Object.keys(process.env).sort();\n' }, ['AWS_EXECUTION_ENV', 'NODE_OPTIONS', 'NODE_PATH', '_X_AMZN_TRACE_ID'], { NODE_OPTIONS: '--no-warnings' }],
-    ['python3.12', 'app.handler', { 'app.py': 'import os\ndef handler(e, c):\n    return sorted(os.environ.keys())\n' }, ['AWS_EXECUTION_ENV', '_X_AMZN_TRACE_ID'], {}],
+    ['python3.12', 'app.handler', { 'app.py': 'import os\ndef handler(e, c):\n    return sorted(os.environ.keys())\n' }, ['AWS_EXECUTION_ENV', 'PYTHONPATH', '_X_AMZN_TRACE_ID'], {}],
   ] as const) {
     test(`${runtime}${Object.keys(cfg).length ? ' with NODE_OPTIONS' : ''}: process.env / os.environ`, { skip: runtime.startsWith('python') && !python() && 'python3 not installed' }, async () => {
       const key = fx.code(files);

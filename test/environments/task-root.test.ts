@@ -12,14 +12,15 @@ exports.handler = async () => {
     frame: new Error('here').stack.split('\\n')[1].trim(), write, mine: fs.readFileSync('/var/task/mine.txt', 'utf8') };
 };
 `;
-const PYTHON = `import os, traceback
+const PYTHON = `import os, sys, traceback
 def handler(event, context):
     try:
         open('/var/task/new', 'w').write('x'); write = 'ALLOWED'
     except OSError as e:
         write = e.strerror
     return {"root": os.environ["LAMBDA_TASK_ROOT"], "cwd": os.getcwd(), "file": __file__, "files": sorted(os.listdir('/var/task')),
-            "frame": traceback.format_stack()[-1].split(',')[0].strip(), "write": write, "mine": open('/var/task/mine.txt').read()}
+            "frame": traceback.format_stack()[-1].split(',')[0].strip(), "write": write, "mine": open('/var/task/mine.txt').read(),
+            "path0": sys.path[0], "pythonpath": os.environ["PYTHONPATH"] == os.environ["LAMBDA_RUNTIME_DIR"]}
 `;
 
 describe('the code at /var/task', { skip: !isRoot && 'the namespace driver (root) presents code at /var/task' }, async () => {
@@ -58,6 +59,8 @@ describe('the code at /var/task', { skip: !isRoot && 'the namespace driver (root
       assert.deepEqual(r, {
         root: '/var/task', cwd: '/var/task', file: '/var/task/app.py', files: ['app.py', 'mine.txt'],
         frame: 'File "/var/task/app.py"', write: 'Read-only file system', mine: 'py',
+        // Lambda: PYTHONPATH is $LAMBDA_RUNTIME_DIR; the task root comes first on sys.path.
+        path0: '/var/task', pythonpath: true,
       });
     });
   }
