@@ -7,8 +7,8 @@ import type { ExecutionOutcome, ExecutionTarget, Invocation } from '../ports/exe
 import type { LogSink } from '../ports/logs.js';
 import { type AwsClientVars, functionEnv, nodeOptionsOf, runtimeBootEnv } from './env-vars.js';
 import {
-  billedMs, exitText, logStreamName, MAX_RESPONSE_BYTES, platformError, responseTooLargePayload, runtimeExited, SystemLog,
-  timeoutLogLine, timeoutPayload,
+  billedMs, exitText, logStreamName, MAX_RESPONSE_BYTES, MAX_STREAMED_RESPONSE_BYTES, platformError, responseTooLargePayload,
+  runtimeExited, streamedTooLargeError, SystemLog, timeoutLogLine, timeoutPayload, truncatedStreamError,
 } from './format.js';
 import { LogWriter } from './log-writer.js';
 import { ApiErrors, RuntimeApiServer, type RtRequest, type RtResponse, type RuntimeApiHandler } from './runtime-api.js';
@@ -523,7 +523,25 @@ export class Environment implements RuntimeApiHandler {
     const sink = streaming ? c.inv.stream : undefined;
     if (sink) {
       sink.start(req.headers['content-type']);
-      req.onData = (chunk) => { if (!c.done) sink.write(chunk); };
+      // Ends the invocation with a platform-detected failure of the stream (its bytes so far went out).
+      const failStream = (e: { errorType: string; errorMessage: string }) => {
+        sink.end(e);
+        this.finish(c, 'error', Buffer.alloc(0), e.errorType, { streamed: true });
+      };
+      let size = 0;
+      req.onData = (chunk) => {
+        if (c.done) return;
+        size += chunk.length;
+        if (size <= MAX_STREAMED_RESPONSE_BYTES) return void sink.write(chunk);
+        // Past the limit: the bytes up to it are sent, the stream ends with the error, the
+        // runtime is answered 413 at once (the rest of its body is read and dropped).
+        const fit = chunk.length - (size - MAX_STREAMED_RESPONSE_BYTES);
+        if (fit > 0) sink.write(chunk.subarray(0, fit));
+        failStream(streamedTooLargeError);
+        ApiErrors.tooLarge(res, MAX_STREAMED_RESPONSE_BYTES);
+      };
+      // The runtime's connection closed mid-body (it crashed or gave up): the stream cannot end.
+      res.onClose = () => { if (!c.done) failStream(truncatedStreamError); };
       req.onEnd = () => {
         const t = req.trailers;
         const et = t['lambda-runtime-function-error-type'];

@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 /** Lambda's exact texts: log lines, REPORT, runtime failure payloads. Pure functions. */
 
 export const MAX_RESPONSE_BYTES = 6291556;
+/** A streamed response's limit: Lambda documents 200 MB (configuration-response-streaming.html). */
+export const MAX_STREAMED_RESPONSE_BYTES = 200 * 1024 * 1024;
 
 export function logStreamName(now: Date, version: string, hex32: string): string {
   const y = now.getUTCFullYear();
@@ -177,3 +179,12 @@ export const responseTooLargePayload = {
   errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
   errorType: 'Function.ResponseSizeTooLarge',
 };
+
+/** A streamed response cut at its limit: Lambda's RAPID ends the stream with this error type. */
+export const streamedTooLargeError = {
+  errorType: 'Function.ResponseSizeTooLarge',
+  errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_STREAMED_RESPONSE_BYTES} bytes).`,
+};
+
+/** A streamed response whose connection closed before its end (RAPID's error type for a cut body). */
+export const truncatedStreamError = { errorType: 'Runtime.TruncatedResponse', errorMessage: 'The response stream was closed before it ended.' };

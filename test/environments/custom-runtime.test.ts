@@ -489,6 +489,49 @@ describe('Runtime API refusals', () => {
     assert.equal(chunks.join(''), 'one,two');
     assert.ok(ended);
   });
+
+  test('a streamed response whose connection closes before its end fails at once with Runtime.TruncatedResponse', async () => {
+    // RAPID ends a stream whose body read fails with this error type; Stratus waited for the timeout.
+    const body = `
+      exec 3<>"/dev/tcp/\${AWS_LAMBDA_RUNTIME_API%:*}/\${AWS_LAMBDA_RUNTIME_API#*:}"
+      printf 'POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\\r\\nHost: rt\\r\\n' "$2" >&3
+      printf 'Lambda-Runtime-Function-Response-Mode: streaming\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n4\\r\\none,\\r\\n' >&3
+      sleep 0.2; exec 3>&-
+      echo ignored; return 0`;
+    const key = fx.code(bashFunction(body));
+    const chunks: string[] = [];
+    let ended: { errorType: string; errorMessage: string } | undefined;
+    const started = Date.now();
+    const o = await fx.svc.execute(fx.target(key, { ...FAST, timeout: 10 }, 'stream-cut'), invocation('{}', {
+      stream: { start: () => {}, write: (b) => { chunks.push(b.toString()); }, end: (e) => { ended = e; } },
+    }));
+    assert.equal(o.status, 'error');
+    assert.equal(o.errorType, 'Runtime.TruncatedResponse');
+    assert.equal(o.streamed, true);
+    assert.equal(ended?.errorType, 'Runtime.TruncatedResponse');
+    assert.equal(chunks.join(''), 'one,');
+    assert.ok(Date.now() - started < 5000, 'not held until the timeout');
+  });
+
+  test('a streamed response is cut at 200 MB with Function.ResponseSizeTooLarge', async () => {
+    // Lambda documents a 200 MB maximum for a streamed response.
+    const limit = 200 * 1024 * 1024;
+    const body = `
+      A="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+      head -c ${limit + 4096} /dev/zero | curl -s -o /dev/null -X POST -H 'Lambda-Runtime-Function-Response-Mode: streaming' \\
+        -H 'Transfer-Encoding: chunked' --data-binary @- "$A/invocation/$2/response"
+      echo ignored; return 0`;
+    const key = fx.code(bashFunction(body));
+    let bytes = 0;
+    let ended: { errorType: string; errorMessage: string } | undefined;
+    const o = await fx.svc.execute(fx.target(key, { ...FAST, timeout: 30 }, 'stream-big'), invocation('{}', {
+      stream: { start: () => {}, write: (b) => { bytes += b.length; }, end: (e) => { ended = e; } },
+    }));
+    assert.equal(o.status, 'error');
+    assert.equal(o.errorType, 'Function.ResponseSizeTooLarge');
+    assert.equal(ended?.errorType, 'Function.ResponseSizeTooLarge');
+    assert.equal(bytes, limit);
+  });
 });
 
 void http;
