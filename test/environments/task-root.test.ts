@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { pythonExecutable } from '../../src/environments/runtimes.js';
+import { TaskMounter } from '../../src/environments/sandbox/task-root.js';
 import { fixture, invocation, isRoot, sleep, type Fixture } from './helpers.js';
 
 // What a function sees of its code, as Lambda shows it: /var/task (LAMBDA_TASK_ROOT, the
@@ -64,6 +67,42 @@ describe('the code at /var/task', { skip: !isRoot && 'the namespace driver (root
       });
     });
   }
+
+  test('a pooled runtime taken the moment it is spawned: its code is bound in its own namespace, never in the host\'s', async () => {
+    // The pool hands a runtime out as soon as it is spawned, before its launcher has made its
+    // mount namespace (or made it private). A bind then would land on the host's /var/task.
+    const hostMounts = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === '/var/task');
+    const before = hostMounts().length;
+    for (let i = 0; i < 4; i++) {
+      const fx = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 1 });
+      try {
+        // Ready means spawned: take it at once.
+        for (let n = 0; n < 100_000 && fx.svc.stats().prewarm.node.ready < 1; n++) await new Promise((r) => setImmediate(r));
+        const r = await run(fx, 'nodejs20.x', 'index.handler', { 'index.js': NODE, 'mine.txt': `at once ${i}` }, `at-once-${i}`);
+        assert.equal(r.mine, `at once ${i}`);
+        assert.equal(fx.svc.stats().prewarm.node.hits, 1, 'the pooled runtime took it');
+      } finally {
+        await fx.stop();
+      }
+      assert.equal(hostMounts().length, before, 'nothing mounted on the host\'s /var/task');
+    }
+  });
+
+  test('the mounter never binds in the server\'s own mount namespace', { skip: !pythonExecutable() && 'no python3' }, async () => {
+    const m = await TaskMounter.start(pythonExecutable(), 200);
+    assert.notEqual(typeof m, 'string', String(m));
+    const mounter = m as TaskMounter;
+    const host = spawn('sleep', ['30']);
+    try {
+      const before = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+      await assert.rejects(mounter.present(host.pid!, '/usr'), /no mount namespace of its own/);
+      await assert.rejects(mounter.present(process.pid, '/usr'), /no mount namespace of its own/);
+      assert.equal(fs.readFileSync('/proc/self/mountinfo', 'utf8'), before);
+    } finally {
+      host.kill('SIGKILL');
+      await mounter.stop();
+    }
+  });
 
   test('a custom runtime: its bootstrap runs as /var/task/bootstrap, in /var/task', async () => {
     const bootstrap = `#!/bin/bash
