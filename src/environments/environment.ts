@@ -612,8 +612,9 @@ export class Environment implements RuntimeApiHandler {
     readBody(req, MAX_RESPONSE_BYTES, (body) => {
       ApiErrors.accepted(res);
       if (this.state !== 'initializing') return;
-      const { payload, errorType } = body !== null ? errorFromRuntime(req, body)
-        : { payload: Buffer.from(JSON.stringify(responseTooLargePayload)), errorType: responseTooLargePayload.errorType };
+      const posted = body !== null ? errorFromRuntime(req, body) : null;
+      const payload = posted?.payload ?? Buffer.from(JSON.stringify(responseTooLargePayload));
+      const errorType = posted ? initErrorType(req) : responseTooLargePayload.errorType;
       this.initFailure = { errorType, payload, logged: true };
       const ms = performance.now() - this.initStartHr;
       this.notePeak();
@@ -760,6 +761,21 @@ function errorFromRuntime(req: RtRequest, body: Buffer): { payload: Buffer; erro
   const bodyType = parsed !== null && typeof parsed === 'object' && typeof parsed.errorType === 'string' && parsed.errorType ? parsed.errorType : null;
   const errorType = typeof header === 'string' && header ? header : bodyType ?? 'Unhandled';
   return { payload, errorType };
+}
+
+/**
+ * The type the platform records for an init error (INIT_REPORT's and the failed invocation's
+ * Error Type): as Lambda's Runtime API takes Lambda-Runtime-Function-Error-Type, only a name of
+ * the form Runtime.Xxx or Function.Xxx (letters only after the dot, a capital first); any other
+ * value, or none, is Runtime.Unknown (Function.Unknown if it starts with "Function."). A Node.js
+ * init that throws a TypeError logs "Error Type: Runtime.Unknown"; its payload keeps the body's
+ * own errorType.
+ */
+function initErrorType(req: RtRequest): string {
+  const h = req.headers['lambda-runtime-function-error-type'];
+  const t = typeof h === 'string' ? h : '';
+  if (/^(Runtime|Function)\.[A-Z][a-zA-Z]+$/.test(t)) return t;
+  return t.startsWith('Function.') ? 'Function.Unknown' : 'Runtime.Unknown';
 }
 
 /** The error of an error-with-cause body, without its cause; null when the body is not that shape. */

@@ -168,6 +168,22 @@ sleep 5
     assert.equal(o.coldStart, true);
   });
 
+  test('an init error\'s type, as the platform records it: Runtime.Xxx / Function.Xxx as posted, anything else Runtime.Unknown or Function.Unknown', async () => {
+    for (const [header, expected] of [
+      ['Runtime.CustomInit', 'Runtime.CustomInit'], ['Function.BadConfig', 'Function.BadConfig'], ['MyInit.Type', 'Runtime.Unknown'],
+      ['Runtime.bad', 'Runtime.Unknown'], ['Function.with_underscore', 'Function.Unknown'], [null, 'Runtime.Unknown'],
+    ] as const) {
+      const h = header === null ? '' : `-H 'Lambda-Runtime-Function-Error-Type: ${header}'`;
+      const boot = `#!/bin/bash\ncurl -sS -o /dev/null -X POST ${h} "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error" --data-binary '{"errorMessage":"no","errorType":"Own.Type"}'\nsleep 5\n`;
+      const key = fx.code({ bootstrap: { text: boot, mode: 0o755 } });
+      const o = await fx.svc.execute(fx.target(key, FAST, `inittype-${expected}`), invocation('{}'));
+      assert.equal(o.errorType, expected, String(header));
+      // The payload is the runtime's own.
+      assert.deepEqual(JSON.parse(o.payload.toString()), { errorMessage: 'no', errorType: 'Own.Type' });
+      assert.match(o.logTail!, new RegExp(`INIT_REPORT Init Duration: [\\d.]+ ms\tPhase: init\tStatus: error\tError Type: ${expected.replace('.', '\\.')}\n`), o.logTail);
+    }
+  });
+
   test('an init past 10 s is killed and run again within the invocation (suppressed init), bounded by the function timeout', async () => {
     // The bootstrap sleeps through Lambda's 10 s init limit before asking for work, both times.
     const key = fx.code({ bootstrap: { text: '#!/bin/bash\necho "slow init"\nsleep 30\n', mode: 0o755 } });

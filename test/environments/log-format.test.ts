@@ -235,14 +235,17 @@ describe('JSON system logs when things go wrong', async () => {
     const inv = invocation('{}');
     const o = await fx.svc.execute(t, inv);
     assert.equal(o.status, 'error');
-    assert.equal(o.errorType, 'TypeError');
+    // The payload is the runtime's; the platform's Error Type is Runtime.Unknown: Lambda's Runtime
+    // API keeps only Runtime.Xxx / Function.Xxx names from Lambda-Runtime-Function-Error-Type.
+    assert.equal(o.errorType, 'Runtime.Unknown');
+    assert.equal(JSON.parse(o.payload.toString()).errorType, 'TypeError');
     assert.equal(JSON.parse(o.payload.toString()).errorMessage, 'boom at top');
     const lines = fx.sink.events.filter((e) => e.group === '/aws/lambda/text-init').map((e) => e.e.message);
     const kinds = lines.map((l) => /^(INIT_START|INIT_REPORT|START|END|REPORT)\b/.exec(l)?.[1] ?? (/\tINFO\tloading\n$/.test(l) ? 'loading' : /\tERROR\tUncaught Exception/.test(l) ? 'uncaught' : l));
     assert.deepEqual(kinds, ['INIT_START', 'loading', 'uncaught', 'INIT_REPORT', 'loading', 'uncaught', 'INIT_REPORT', 'START', 'END', 'REPORT']);
-    assert.match(lines[3]!, /^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: TypeError\n$/);
-    assert.match(lines[6]!, /^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: invoke\tStatus: error\tError Type: TypeError\n$/);
-    assert.match(lines[9]!, new RegExp(`^REPORT RequestId: ${inv.requestId}\tDuration: [\\d.]+ ms\tBilled Duration: \\d+ ms\tMemory Size: 256 MB\tMax Memory Used: [1-9]\\d* MB\tStatus: error\tError Type: TypeError\t\n$`));
+    assert.match(lines[3]!, /^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: Runtime.Unknown\n$/);
+    assert.match(lines[6]!, /^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: invoke\tStatus: error\tError Type: Runtime.Unknown\n$/);
+    assert.match(lines[9]!, new RegExp(`^REPORT RequestId: ${inv.requestId}\tDuration: [\\d.]+ ms\tBilled Duration: \\d+ ms\tMemory Size: 256 MB\tMax Memory Used: [1-9]\\d* MB\tStatus: error\tError Type: Runtime.Unknown\t\n$`));
     // The same lines, in order, are the invocation's log tail.
     assert.equal(o.logTail, lines.join(''));
   });
