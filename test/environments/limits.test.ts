@@ -57,10 +57,10 @@ describe('limits', () => {
     assert.equal(o2.payload.toString().trim(), '"fine"');
   });
 
-  test('file descriptor limit is 1024', { skip: !isRoot && 'namespace driver only' }, async () => {
-    const key = fx.code(bashFunction('echo "\\"$(ulimit -n) $(ulimit -Hn)\\""'));
+  test('file descriptor and process limits are 1024, as Lambda\'s quotas', { skip: !isRoot && 'namespace driver only' }, async () => {
+    const key = fx.code(bashFunction('echo "\\"$(ulimit -n) $(ulimit -Hn) $(ulimit -u) $(ulimit -Hu)\\""'));
     const o = await fx.svc.execute(fx.target(key, { memorySize: 1769 }, 'fds'), invocation('{}'));
-    assert.equal(o.payload.toString().trim(), '"1024 1024"');
+    assert.equal(o.payload.toString().trim(), '"1024 1024 1024 1024"');
   });
 });
 

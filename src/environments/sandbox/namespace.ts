@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { CgroupTree, favorDynmods, type DynmodsState, type EnvCgroup } from './cgroups.js';
+import { CgroupTree, PIDS_MAX, favorDynmods, type DynmodsState, type EnvCgroup } from './cgroups.js';
 import { ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
 import { findExecutable, isUnder, launchedStreams, launchStdio, realpathOr, removeStale, sq, stopResident } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
@@ -125,7 +125,7 @@ function unlinkedFile(text: string): number {
  * makes the kernel kill everything in the pid namespace. Inside, as root in the new mount
  * namespace: a private tmpfs /tmp (ephemeral storage size) and /dev/shm, an empty read-only /opt
  * (Lambda's holds layers; Stratus has none), /var/tmp and /run/lock (see mountTable), host paths that must stay visible under them are
- * bind-mounted back, `ulimit -n 1024`, then the runtime runs.
+ * bind-mounted back, `ulimit -n 1024` and `-u 1024`, then the runtime runs.
  *
  * All of those mounts are made by one `mount -a` from a mount table passed as TABLE_FD (an unlinked
  * file): one exec instead of a mount and a mkdir per path (a cold start without the pool spent
@@ -287,6 +287,10 @@ export class NamespaceDriver implements SandboxDriver {
     // Every single-digit fd past stderr: the table, the kept paths, the /dev/null fillers.
     lines.push('exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&-');
     lines.push(`ulimit -n ${FD_LIMIT} || exit 126`);
+    // Lambda's quota of processes and threads, as getrlimit(RLIMIT_NPROC) and `ulimit -u` show it
+    // (the uid is the environment's alone, so it counts what pids.max counts; pids.max enforces
+    // it either way). bash names it -u, dash and ash -p.
+    lines.push(`ulimit -u ${PIDS_MAX} 2>/dev/null || ulimit -p ${PIDS_MAX} 2>/dev/null`);
     if (spec.cwd) lines.push(`cd ${sq(spec.cwd)} || exit 126`);
     // sh exports PWD (the server's working directory, where it started) and `cd` adds OLDPWD:
     // neither is the runtime's. Its environment is spec.env alone, as Lambda's is (a shell
