@@ -68,5 +68,6 @@ export const FunctionErrorTypes = {
   syntax: 'Runtime.UserCodeSyntaxError',
   invalidEntrypoint: 'Runtime.InvalidEntrypoint',
   responseTooLarge: 'Function.ResponseSizeTooLarge',
+  invalidResponseMode: 'Runtime.InvalidResponseModeHeader',
   unknown: 'Runtime.Unknown',
 } as const;

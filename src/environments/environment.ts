@@ -519,7 +519,17 @@ export class Environment implements RuntimeApiHandler {
   response(id: string, req: RtRequest, res: RtResponse): void {
     const c = this.check(id, res, 'InvocationResponse');
     if (!c) { req.resume(); return; }
-    const streaming = req.headers['lambda-runtime-function-response-mode'] === 'streaming';
+    // Lambda-Runtime-Function-Response-Mode: "streaming" or "buffered" in any case, as Lambda's
+    // Runtime API reads it; another value fails the invocation (Runtime.InvalidResponseModeHeader,
+    // no payload) and is answered 400 InvalidFunctionResponseMode.
+    const mode = req.headers['lambda-runtime-function-response-mode']?.toLowerCase();
+    if (mode !== undefined && mode !== 'streaming' && mode !== 'buffered') {
+      req.resume();
+      ApiErrors.invalidResponseMode(res);
+      if (!c.done) this.finish(c, 'error', Buffer.alloc(0), FunctionErrorTypes.invalidResponseMode);
+      return;
+    }
+    const streaming = mode === 'streaming';
     const sink = streaming ? c.inv.stream : undefined;
     if (sink) {
       sink.start(req.headers['content-type']);

@@ -29,6 +29,8 @@ export const ApiErrors = {
   accepted: (res: RtResponse) => sendJson(res, 202, ACCEPTED),
   invalidRequestId: (res: RtResponse) =>
     sendJson(res, 400, '{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}'),
+  invalidResponseMode: (res: RtResponse) =>
+    sendJson(res, 400, '{"errorMessage":"Invalid function response mode","errorType":"InvalidFunctionResponseMode"}'),
   invalidState: (res: RtResponse, from: string, to: string) =>
     sendJson(res, 403, JSON.stringify({
       errorMessage: `State transition from ${from} to ${to} failed for runtime. Error: State transition is not allowed`,

@@ -485,6 +485,33 @@ describe('Runtime API refusals', () => {
     assert.match(o2.logTail!, /\nSTALE 400 \{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"\}\n/);
   });
 
+  test('the response mode header: buffered or streaming in any case; another value fails the invocation as Lambda\'s Runtime API does', async () => {
+    // What the runtime was answered is kept in /tmp; the next invocation (same environment) returns it.
+    const post = (mode: string) => `
+      if [ -f /tmp/mode ]; then cat /tmp/mode; return 0; fi
+      A="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+      curl -s -w ' %{http_code}' -X POST -H 'Lambda-Runtime-Function-Response-Mode: ${mode}' --data-binary 'posted' "$A/invocation/$2/response" > /tmp/mode
+      echo ignored; return 0`;
+    const t = fx.target(fx.code(bashFunction(post('Bogus'))), FAST, 'mode-bad');
+    const bad = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(bad.status, 'error');
+    assert.equal(bad.errorType, 'Runtime.InvalidResponseModeHeader');
+    assert.equal(bad.payload.length, 0);
+    const answer = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(answer.coldStart, false);
+    assert.equal(answer.payload.toString(), '{"errorMessage":"Invalid function response mode","errorType":"InvalidFunctionResponseMode"} 400');
+    const buffered = await fx.svc.execute(fx.target(fx.code(bashFunction(post('BUFFERED'))), FAST, 'mode-buffered'), invocation('{}'));
+    assert.equal(buffered.status, 'ok', buffered.payload.toString());
+    assert.equal(buffered.payload.toString(), 'posted');
+    const chunks: string[] = [];
+    const streamed = await fx.svc.execute(fx.target(fx.code(bashFunction(post('Streaming'))), FAST, 'mode-streaming'), invocation('{}', {
+      stream: { start: () => {}, write: (b) => { chunks.push(b.toString()); }, end: () => {} },
+    }));
+    assert.equal(streamed.status, 'ok');
+    assert.equal(streamed.streamed, true);
+    assert.equal(chunks.join(''), 'posted');
+  });
+
   test('streaming response is forwarded chunk by chunk', async () => {
     const body = `
       A="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
