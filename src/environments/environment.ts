@@ -84,7 +84,24 @@ interface Current {
   timer: NodeJS.Timeout | null;
   /** The runtime's result, in and waiting for the end of this I/O phase (see `settle`). */
   pending: (() => void) | null;
+  /** The runtime is streaming its response to the client. */
+  streaming?: boolean;
+  /** That stream was cut (the runtime's connection closed mid-body, or it exited): the client's has ended. */
+  streamCut?: boolean;
   resolve(o: ExecutionOutcome): void;
+}
+
+/**
+ * How long an invocation whose response stream was cut waits for its runtime to exit, so that a
+ * crash is logged as one (the runtime's exit is seen a few milliseconds after its connection closes).
+ */
+const STREAM_CUT_EXIT_MS = 200;
+
+/** Ends the client's side of a cut response stream, once. */
+function cutStream(c: Current): void {
+  if (c.streamCut) return;
+  c.streamCut = true;
+  c.inv.stream?.end(truncatedStreamError);
 }
 
 export function newEnvId(): string {
@@ -550,8 +567,16 @@ export class Environment implements RuntimeApiHandler {
         failStream(streamedTooLargeError);
         ApiErrors.tooLarge(res, MAX_STREAMED_RESPONSE_BYTES);
       };
-      // The runtime's connection closed mid-body (it crashed or gave up): the stream cannot end.
-      res.onClose = () => { if (!c.done) failStream(truncatedStreamError); };
+      // The runtime's connection closed mid-body: the stream cannot end, and the client's ends at
+      // once with Runtime.TruncatedResponse. When the runtime crashed (out of memory, say), its
+      // exit ends the invocation as any exit does (the "Runtime exited" lines, REPORT's error
+      // type); one that lives on ends it STREAM_CUT_EXIT_MS later.
+      c.streaming = true;
+      res.onClose = () => {
+        if (c.done) return;
+        cutStream(c);
+        setTimeout(() => { if (!c.done) this.finish(c, 'error', Buffer.alloc(0), truncatedStreamError.errorType, { streamed: true }); }, STREAM_CUT_EXIT_MS);
+      };
       req.onEnd = () => {
         const t = req.trailers;
         const et = t['lambda-runtime-function-error-type'];
@@ -667,11 +692,14 @@ export class Environment implements RuntimeApiHandler {
     }
     const c = this.cur;
     if (c && !c.done) {
+      // A response stream in progress ends as a cut one, whichever of the exit and the closed
+      // connection is seen first.
+      if (c.streaming) cutStream(c);
       const et = reason?.errorType === 'Retired' ? FunctionErrorTypes.exit : errorType;
       const text = reason ? 'signal: killed' : exit;
       const failed = platformError(c.requestId, et, runtimeExited(text));
       this.systemLine(this.sys.text(failed.logLines));
-      this.finish(c, 'error', Buffer.from(JSON.stringify(failed.payload)), et, { reportStatus: 'error', dying: true });
+      this.finish(c, 'error', Buffer.from(JSON.stringify(failed.payload)), et, { reportStatus: 'error', dying: true, streamed: c.streamCut });
     }
     this.destroy();
   }

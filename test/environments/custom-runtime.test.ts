@@ -556,6 +556,26 @@ describe('Runtime API refusals', () => {
     assert.ok(Date.now() - started < 5000, 'not held until the timeout');
   });
 
+  test('a runtime that dies mid-stream: the client\'s stream ends with Runtime.TruncatedResponse, the log says how the runtime exited', async () => {
+    const body = `
+      exec 3<>"/dev/tcp/\${AWS_LAMBDA_RUNTIME_API%:*}/\${AWS_LAMBDA_RUNTIME_API#*:}"
+      printf 'POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\\r\\nHost: rt\\r\\n' "$2" >&3
+      printf 'Lambda-Runtime-Function-Response-Mode: streaming\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n4\\r\\none,\\r\\n' >&3
+      sleep 0.2; kill -9 $$`;
+    const key = fx.code(bashFunction(body));
+    const chunks: string[] = [];
+    let ended: { errorType: string; errorMessage: string } | undefined;
+    const inv = invocation('{}', { stream: { start: () => {}, write: (b) => { chunks.push(b.toString()); }, end: (e) => { ended = e; } } });
+    const o = await fx.svc.execute(fx.target(key, { ...FAST, timeout: 10 }, 'stream-crash'), inv);
+    assert.equal(ended?.errorType, 'Runtime.TruncatedResponse');
+    assert.equal(chunks.join(''), 'one,');
+    assert.equal(o.status, 'error');
+    assert.equal(o.streamed, true);
+    assert.equal(o.errorType, 'Runtime.ExitError');
+    assert.ok(o.logTail!.includes(`RequestId: ${inv.requestId} Error: Runtime exited with error: signal: killed\nRuntime.ExitError\n`), o.logTail);
+    assert.match(o.logTail!, /\tStatus: error\tError Type: Runtime\.ExitError\t\n$/);
+  });
+
   test('a streamed response is cut at 200 MB with Function.ResponseSizeTooLarge', async () => {
     // Lambda documents a 200 MB maximum for a streamed response.
     const limit = 200 * 1024 * 1024;
