@@ -57,8 +57,12 @@ export function parseFunctionRef(input: string, locale?: Locale): FunctionRef {
   return ref;
 }
 
-/** The model's Qualifier (NumericLatestPublishedOrAliasQualifier): Invoke, GetFunction, ... */
-const QUALIFIER = /^[a-zA-Z0-9$_-]{1,128}$/;
+/**
+ * The model's Qualifier (NumericLatestPublishedOrAliasQualifier): Invoke, GetFunction, ...
+ * $LATEST.PUBLISHED fits it (Lambda Managed Instances' published $LATEST): a function without
+ * one is then not found, not refused by a pattern it matches.
+ */
+const QUALIFIER = /^(\$LATEST\.PUBLISHED|[a-zA-Z0-9$_-]{1,128})$/;
 const QUALIFIER_PATTERN = '\\$(LATEST(\\.PUBLISHED)?)|[a-zA-Z0-9-_$]+';
 
 /**

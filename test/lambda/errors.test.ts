@@ -67,6 +67,9 @@ describe('Lambda API: errors in AWS shape', () => {
       /^1 validation error detected: Value 'bad!q' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: \\\$\(LATEST\(\\\.PUBLISHED\)\?\)\|\[a-zA-Z0-9-_\$\]\+$/);
     await fails(lambda.send(new GetFunctionCommand({ FunctionName: 'exists', Qualifier: 'bad!q' })), 'ValidationException', 400, /at 'qualifier'/);
     await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists', Qualifier: 'q'.repeat(129) })), 'ValidationException', 400, /at 'qualifier'.*length less than or equal to 128/);
+    // $LATEST.PUBLISHED fits the pattern: a function without a published $LATEST is not found.
+    await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists', Qualifier: '$LATEST.PUBLISHED' })), 'ResourceNotFoundException', 404,
+      /^Function not found: arn:aws:lambda:[^:]+:\d+:function:exists:\$LATEST\.PUBLISHED$/);
   });
 
   test('InvalidParameterValueException: Lambda\'s semantic refusals', async () => {
