@@ -211,13 +211,21 @@ class Service implements StratusExecutionService {
     // long first invocation), not beside it.
     let taken = 0;
     const refill = () => { for (; taken > 0; taken--) this.prewarm.refill(family as 'node' | 'python'); };
-    const start = (retry?: InitRetry) => {
+    const start = async (retry?: InitRetry) => {
       const booted = pooled ? this.prewarm.take(family as 'node' | 'python', { memoryMB: target.config.memorySize, ephemeralMB: target.config.ephemeralStorage }, [code.dir]) : null;
       if (booted) taken++;
-      return Environment.start({
+      const o = {
         key: slot.key, target, family, codeDir: code.dir, codeGid: code.gid, deps: this.deps, booted: booted ?? undefined, runtime: runtime ?? undefined,
         keepPaths: [...this.keepPaths, code.dir], retry,
-      });
+      };
+      if (!booted) return Environment.start(o);
+      // A pooled runtime that could not be given the function (its code could not be bound at
+      // /var/task, say) is gone: one started for the function takes its place.
+      try {
+        return await Environment.start(o);
+      } catch {
+        return Environment.start({ ...o, booted: undefined });
+      }
     };
     let timer: NodeJS.Timeout | undefined;
     try {

@@ -104,6 +104,27 @@ describe('the code at /var/task', { skip: !isRoot && 'the namespace driver (root
     }
   });
 
+  test('a mounter that died is started again at the next request', { skip: !pythonExecutable() && 'no python3' }, async () => {
+    const m = await TaskMounter.start(pythonExecutable(), 2000);
+    assert.notEqual(typeof m, 'string', String(m));
+    const mounter = m as TaskMounter;
+    // A process in a mount namespace of its own, as an environment's launcher is.
+    const env = spawn('unshare', ['--mount', '--propagation', 'private', 'sleep', '30']);
+    try {
+      const first = mounter.pid!;
+      process.kill(first, 'SIGKILL');
+      for (let i = 0; i < 100 && fs.existsSync(`/proc/${first}`); i++) await sleep(20);
+      await mounter.present(env.pid!, '/usr');
+      assert.notEqual(mounter.pid, first);
+      const mounts = fs.readFileSync(`/proc/${env.pid}/mountinfo`, 'utf8').split('\n').filter((l) => l.split(' ')[4] === '/var/task');
+      assert.equal(mounts.length, 1, 'the code bound once, in that namespace');
+      assert.match(mounts[0]!, /^\S+ \S+ \S+ \/usr \/var\/task ro,nosuid,nodev/);
+    } finally {
+      env.kill('SIGKILL');
+      await mounter.stop();
+    }
+  });
+
   test('a custom runtime: its bootstrap runs as /var/task/bootstrap, in /var/task', async () => {
     const bootstrap = `#!/bin/bash
 api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"

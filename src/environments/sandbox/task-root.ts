@@ -70,30 +70,46 @@ for line in sys.stdin:
     sys.stdout.write('%s %d\\n' % (rid, present(pid, src))); sys.stdout.flush()
 `;
 
+/** The mounter's process and its requests awaiting an answer. */
+interface Mounter {
+  child: ChildProcess;
+  pending: Map<number, (errno: number) => void>;
+  dead: boolean;
+}
+
 export class TaskMounter {
   private next = 1;
-  private readonly pending = new Map<number, (errno: number) => void>();
-  private buf = '';
-  private dead = false;
+  private current: Mounter;
+  /** A replacement being started after the mounter died (killed by hand, say). */
+  private restarting: Promise<Mounter | string> | null = null;
+  private stopped = false;
 
-  private constructor(private readonly child: ChildProcess) {
+  private constructor(child: ChildProcess, private readonly python: string, private readonly waitMs: number) {
+    this.current = TaskMounter.serve(child);
+  }
+
+  private static serve(child: ChildProcess): Mounter {
+    const m: Mounter = { child, pending: new Map(), dead: false };
+    child.stdin!.on('error', () => { /* it died: its exit fails what is pending */ });
+    let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
-      this.buf += d.toString();
+      buf += d.toString();
       let nl: number;
-      while ((nl = this.buf.indexOf('\n')) >= 0) {
-        const [id, errno] = this.buf.slice(0, nl).split(' ');
-        this.buf = this.buf.slice(nl + 1);
-        const done = this.pending.get(Number(id));
-        this.pending.delete(Number(id));
-        if (this.pending.size === 0) this.hold(false);
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const [id, errno] = buf.slice(0, nl).split(' ');
+        buf = buf.slice(nl + 1);
+        const done = m.pending.get(Number(id));
+        m.pending.delete(Number(id));
+        if (m.pending.size === 0) hold(m, false);
         done?.(Number(errno));
       }
     });
     child.on('exit', () => {
-      this.dead = true;
-      for (const done of this.pending.values()) done(-1);
-      this.pending.clear();
+      m.dead = true;
+      for (const done of m.pending.values()) done(-1);
+      m.pending.clear();
     });
+    return m;
   }
 
   /**
@@ -111,31 +127,52 @@ export class TaskMounter {
       return `cannot make ${TASK_ROOT} on the host: ${(e as Error).message}`;
     }
     const r = await startResident(python, ['-S', '-c', MOUNTER, String(waitMs)]);
-    return typeof r === 'string' ? `the /var/task mounter did not start: ${r}` : new TaskMounter(r);
+    return typeof r === 'string' ? `the /var/task mounter did not start: ${r}` : new TaskMounter(r, python, waitMs);
+  }
+
+  /** The running mounter: a new one if it died. */
+  private async alive(): Promise<Mounter> {
+    if (!this.current.dead) return this.current;
+    if (this.stopped) throw new Error('the /var/task mounter is stopped');
+    this.restarting ??= startResident(this.python, ['-S', '-c', MOUNTER, String(this.waitMs)]).then((r) => {
+      this.restarting = null;
+      if (typeof r === 'string') return r;
+      if (this.stopped) { void stopResident(r); return 'the /var/task mounter is stopped'; }
+      return (this.current = TaskMounter.serve(r));
+    });
+    const m = await this.restarting;
+    if (typeof m === 'string') throw new Error(`the /var/task mounter did not start again: ${m}`);
+    return m;
   }
 
   /** Binds `codeDir` at /var/task, read-only, in the mount namespace of process `pid`. */
-  present(pid: number, codeDir: string): Promise<void> {
-    if (this.dead) return Promise.reject(new Error('the /var/task mounter is gone'));
+  async present(pid: number, codeDir: string): Promise<void> {
+    const m = await this.alive();
     const id = this.next++;
-    if (this.pending.size === 0) this.hold(true);
+    if (m.pending.size === 0) hold(m, true);
     return new Promise((resolve, reject) => {
-      this.pending.set(id, (errno) => {
+      m.pending.set(id, (errno) => {
         if (errno === 0) resolve();
         else reject(new Error(errno < 0 ? 'the /var/task mounter is gone' : `binding the code at ${TASK_ROOT} failed: ${os.constants.errno.EAGAIN === errno ? 'the environment has no mount namespace of its own' : `errno ${errno}`}`));
       });
-      this.child.stdin!.write(`${id} ${pid} ${codeDir}\n`);
+      m.child.stdin!.write(`${id} ${pid} ${codeDir}\n`);
     });
   }
 
-  /** An answer awaited keeps this process running (the mounter's pipes are unref'd otherwise). */
-  private hold(on: boolean): void {
-    const out = this.child.stdout as unknown as { ref?: () => void; unref?: () => void };
-    if (on) out.ref?.();
-    else out.unref?.();
+  /** The pid of the running mounter (tests). */
+  get pid(): number | undefined {
+    return this.current.child.pid;
   }
 
   stop(): Promise<void> {
-    return stopResident(this.child);
+    this.stopped = true;
+    return stopResident(this.current.child);
   }
+}
+
+/** An answer awaited keeps this process running (the mounter's pipes are unref'd otherwise). */
+function hold(m: Mounter, on: boolean): void {
+  const out = m.child.stdout as unknown as { ref?: () => void; unref?: () => void };
+  if (on) out.ref?.();
+  else out.unref?.();
 }
