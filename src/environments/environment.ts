@@ -233,8 +233,9 @@ export class Environment implements RuntimeApiHandler {
     child.stdin?.on('error', () => { /* runtime closed stdin */ });
     if (o.family !== 'custom') {
       // First, so that the runtime gets going while the rest below runs. Nothing it writes or
-      // asks is read before all of this is done: from the listen above on, this function runs
-      // in one turn of the event loop.
+      // asks is read before all of this is done: from the code's bind above on (a pooled
+      // runtime does nothing until it reads this assignment), this function runs in one turn of
+      // the event loop.
       const h = env.handle;
       if (h.apiChannel) env.api.attach(h.apiChannel);
       child.stdin?.end(JSON.stringify({ env: vars, taskRoot, uid: h.uid, gid: h.gid, groups }) + '\n');
