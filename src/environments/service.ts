@@ -42,6 +42,8 @@ export interface PoolStats {
   coldStarts: number;
   warmStarts: number;
   prewarm: ReturnType<PrewarmPool['stats']>;
+  /** Pooled runtimes that could not be given their function (a runtime was started for it instead), and the last reason. */
+  pooledStartFailures: { count: number; last: string | null };
 }
 
 interface Slot {
@@ -77,6 +79,7 @@ export interface StratusExecutionService extends ExecutionService {
 
 class Service implements StratusExecutionService {
   private readonly slots = new Map<string, Slot>();
+  private readonly pooledStartFailures: { count: number; last: string | null } = { count: 0, last: null };
   /** functionName\0version -> current key (revision) */
   private readonly current = new Map<string, string>();
   private readonly reaper: NodeJS.Timeout;
@@ -127,7 +130,10 @@ class Service implements StratusExecutionService {
       idle += s.idle.length;
       for (const e of s.all) if (e.state === 'busy') busy++;
     }
-    return { driver: this.driver.name, environments, idle, busy, coldStarts: this.coldStarts, warmStarts: this.warmStarts, prewarm: this.prewarm.stats() };
+    return {
+      driver: this.driver.name, environments, idle, busy, coldStarts: this.coldStarts, warmStarts: this.warmStarts, prewarm: this.prewarm.stats(),
+      pooledStartFailures: { ...this.pooledStartFailures },
+    };
   }
 
   execute(target: ExecutionTarget, inv: Invocation): Promise<ExecutionOutcome> {
@@ -223,7 +229,10 @@ class Service implements StratusExecutionService {
       // /var/task, say) is gone: one started for the function takes its place.
       try {
         return await Environment.start(o);
-      } catch {
+      } catch (e) {
+        if (this.stopped) throw e;
+        this.pooledStartFailures.count++;
+        this.pooledStartFailures.last = e instanceof Error ? e.message : String(e);
         return Environment.start({ ...o, booted: undefined });
       }
     };

@@ -54,11 +54,16 @@ describe('the code at /var/task', { skip: !isRoot && 'the namespace driver (root
         assert.equal(r.mine, who);
       }
       if (fx === pooled) assert.ok(fx.svc.stats().prewarm.node.hits > coldStarts, 'a pooled runtime took one of them');
+      // ...and was given it: none was replaced by a runtime started for the function.
+      assert.deepEqual(fx.svc.stats().pooledStartFailures, { count: 0, last: null });
     });
 
     test(`Python, ${label}`, { skip: !pythonExecutable() && 'no python3' }, async () => {
       if (fx === pooled) for (let i = 0; i < 150 && fx.svc.stats().prewarm.python.ready < 1; i++) await sleep(20);
+      const hits = fx.svc.stats().prewarm.python.hits;
       const r = await run(fx, 'python3.12', 'app.handler', { 'app.py': PYTHON, 'mine.txt': 'py' }, `py-${fx === pooled}`);
+      if (fx === pooled) assert.equal(fx.svc.stats().prewarm.python.hits, hits + 1, 'a pooled runtime took it');
+      assert.deepEqual(fx.svc.stats().pooledStartFailures, { count: 0, last: null });
       assert.deepEqual(r, {
         root: '/var/task', cwd: '/var/task', file: '/var/task/app.py', files: ['app.py', 'mine.txt'],
         frame: 'File "/var/task/app.py"', write: 'Read-only file system', mine: 'py',
@@ -81,6 +86,7 @@ describe('the code at /var/task', { skip: !isRoot && 'the namespace driver (root
         const r = await run(fx, 'nodejs20.x', 'index.handler', { 'index.js': NODE, 'mine.txt': `at once ${i}` }, `at-once-${i}`);
         assert.equal(r.mine, `at once ${i}`);
         assert.equal(fx.svc.stats().prewarm.node.hits, 1, 'the pooled runtime took it');
+        assert.deepEqual(fx.svc.stats().pooledStartFailures, { count: 0, last: null }, 'and was given the function');
       } finally {
         await fx.stop();
       }
@@ -88,7 +94,7 @@ describe('the code at /var/task', { skip: !isRoot && 'the namespace driver (root
     }
   });
 
-  test('the mounter never binds in the server\'s own mount namespace', { skip: !pythonExecutable() && 'no python3' }, async () => {
+  test('the mounter never binds in the server\'s own mount namespace, nor for a process that is not the server\'s child', { skip: !pythonExecutable() && 'no python3' }, async () => {
     const m = await TaskMounter.start(pythonExecutable(), 200);
     assert.notEqual(typeof m, 'string', String(m));
     const mounter = m as TaskMounter;
@@ -96,7 +102,8 @@ describe('the code at /var/task', { skip: !isRoot && 'the namespace driver (root
     try {
       const before = fs.readFileSync('/proc/self/mountinfo', 'utf8');
       await assert.rejects(mounter.present(host.pid!, '/usr'), /no mount namespace of its own/);
-      await assert.rejects(mounter.present(process.pid, '/usr'), /no mount namespace of its own/);
+      // Not the server's own child: refused whatever its namespace.
+      await assert.rejects(mounter.present(process.ppid, '/usr'), /process is gone/);
       assert.equal(fs.readFileSync('/proc/self/mountinfo', 'utf8'), before);
     } finally {
       host.kill('SIGKILL');

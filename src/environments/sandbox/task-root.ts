@@ -16,48 +16,51 @@ export const TASK_ROOT = '/var/task';
  * the code dir (the environment sees it at its real path, a kept path) on /var/task, a read-only
  * remount of that bind, setns(2) back to the server's namespace.
  *
- * A pooled runtime is handed out as soon as it is spawned: its launcher may not have made its
- * namespace yet (it is the server's until unshare(2)), or not yet made its mounts private (unshare
- * does right after). So the mounter never mounts in its own namespace: it waits (5 s) for
- * the process to be in another one, and there it makes every mount private before the bind, so
- * nothing can propagate back to the host.
+ * It never mounts in its own namespace (EAGAIN): a pooled runtime is handed out as soon as it is
+ * spawned, and its launcher is in the server's namespace until unshare(2); `present` waits for
+ * that before it asks. In the environment's namespace it first makes every mount private (unshare
+ * does so right after it made it), so nothing can propagate back to the host. And the process
+ * must be the server's own child (ESRCH otherwise), checked once its namespace is open: a pid
+ * that was reused cannot pass.
  */
 const MOUNTER = `
-import ctypes, os, sys, time
+import ctypes, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
 NEWNS = 0x20000
 BIND, REMOUNT, RO, NOSUID, NODEV, REC, PRIVATE = 4096, 32, 1, 2, 4, 16384, 262144
-EAGAIN = 11
+EAGAIN, ESRCH, DETACH = 11, 3, 2
 home = os.open('/proc/self/ns/mnt', os.O_RDONLY)
 home_id = (os.fstat(home).st_dev, os.fstat(home).st_ino)
+server = os.getppid()
 
-WAIT_MS = int(sys.argv[1])
-
-def other_ns(pid):
-    for _ in range(WAIT_MS):
-        ns = os.open('/proc/%s/ns/mnt' % pid, os.O_RDONLY)
-        st = os.fstat(ns)
-        if (st.st_dev, st.st_ino) != home_id:
-            return ns
-        os.close(ns)
-        time.sleep(0.001)
-    return None
+def parent(pid):
+    with open('/proc/%s/stat' % pid) as f:
+        s = f.read()
+    return int(s[s.rindex(')') + 2:].split(' ')[1])
 
 def present(pid, src):
     try:
-        ns = other_ns(pid)
+        ns = os.open('/proc/%s/ns/mnt' % pid, os.O_RDONLY)
     except OSError as e:
         return e.errno
-    if ns is None:
-        return EAGAIN
     try:
+        try:
+            if parent(pid) != server:
+                return ESRCH
+        except (OSError, ValueError):
+            return ESRCH
+        st = os.fstat(ns)
+        if (st.st_dev, st.st_ino) == home_id:
+            return EAGAIN
         if libc.setns(ns, NEWNS) != 0:
             return ctypes.get_errno()
         err = 0
         if (libc.mount(None, b'/', None, REC | PRIVATE, None) != 0
-                or libc.mount(src.encode(), b'${TASK_ROOT}', None, BIND, None) != 0
-                or libc.mount(None, b'${TASK_ROOT}', None, REMOUNT | BIND | RO | NOSUID | NODEV, None) != 0):
+                or libc.mount(src.encode(), b'${TASK_ROOT}', None, BIND, None) != 0):
             err = ctypes.get_errno()
+        elif libc.mount(None, b'${TASK_ROOT}', None, REMOUNT | BIND | RO | NOSUID | NODEV, None) != 0:
+            err = ctypes.get_errno()
+            libc.umount2(b'${TASK_ROOT}', DETACH)
         if libc.setns(home, NEWNS) != 0:
             sys.exit(3)
         return err
@@ -69,6 +72,21 @@ for line in sys.stdin:
     rid, pid, src = line.rstrip('\\n').split(' ', 2)
     sys.stdout.write('%s %d\\n' % (rid, present(pid, src))); sys.stdout.flush()
 `;
+
+/** How long a request may take before the mounter is taken for hung, killed and started again. */
+const ANSWER_MS = 10_000;
+
+/** The mount namespace of `pid` (its nsfs device and inode), or null when the process is gone. */
+function mountNs(pid: number | 'self'): string | null {
+  try {
+    const st = fs.statSync(`/proc/${pid}/ns/mnt`);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The mounter's process and its requests awaiting an answer. */
 interface Mounter {
@@ -126,7 +144,7 @@ export class TaskMounter {
     } catch (e) {
       return `cannot make ${TASK_ROOT} on the host: ${(e as Error).message}`;
     }
-    const r = await startResident(python, ['-S', '-c', MOUNTER, String(waitMs)]);
+    const r = await startResident(python, ['-S', '-c', MOUNTER]);
     return typeof r === 'string' ? `the /var/task mounter did not start: ${r}` : new TaskMounter(r, python, waitMs);
   }
 
@@ -134,7 +152,7 @@ export class TaskMounter {
   private async alive(): Promise<Mounter> {
     if (!this.current.dead) return this.current;
     if (this.stopped) throw new Error('the /var/task mounter is stopped');
-    this.restarting ??= startResident(this.python, ['-S', '-c', MOUNTER, String(this.waitMs)]).then((r) => {
+    this.restarting ??= startResident(this.python, ['-S', '-c', MOUNTER]).then((r) => {
       this.restarting = null;
       if (typeof r === 'string') return r;
       if (this.stopped) { void stopResident(r); return 'the /var/task mounter is stopped'; }
@@ -145,15 +163,26 @@ export class TaskMounter {
     return m;
   }
 
-  /** Binds `codeDir` at /var/task, read-only, in the mount namespace of process `pid`. */
+  /**
+   * Binds `codeDir` at /var/task, read-only, in the mount namespace of process `pid` (the
+   * server's child), once that process is in a namespace of its own (up to `waitMs`).
+   */
   async present(pid: number, codeDir: string): Promise<void> {
+    const home = mountNs('self');
+    for (let waited = 0; mountNs(pid) === home && waited < this.waitMs; waited++) await sleep(1);
     const m = await this.alive();
     const id = this.next++;
     if (m.pending.size === 0) hold(m, true);
     return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => m.child.kill('SIGKILL'), ANSWER_MS);
       m.pending.set(id, (errno) => {
-        if (errno === 0) resolve();
-        else reject(new Error(errno < 0 ? 'the /var/task mounter is gone' : `binding the code at ${TASK_ROOT} failed: ${os.constants.errno.EAGAIN === errno ? 'the environment has no mount namespace of its own' : `errno ${errno}`}`));
+        clearTimeout(timer);
+        if (errno === 0) return resolve();
+        const why = errno < 0 ? 'the mounter died or hung'
+          : errno === os.constants.errno.EAGAIN ? 'the environment has no mount namespace of its own'
+          : errno === os.constants.errno.ESRCH ? 'the environment\'s process is gone'
+          : `errno ${errno}`;
+        reject(new Error(`binding the code at ${TASK_ROOT} failed: ${why}`));
       });
       m.child.stdin!.write(`${id} ${pid} ${codeDir}\n`);
     });
