@@ -66,35 +66,13 @@ export function mountTable(ephemeralMB: number, kept: readonly string[], passwdF
 }
 
 /**
- * Directories under `roots` (down to `depth` levels, links not followed) that every user may
- * write to: where one environment could leave files for another (/var/tmp, /run/lock, Ubuntu's
- * /var/crash, a PHP session directory...). Bounded: at most `limit` entries are looked at.
- */
-export function worldWritableDirs(roots: readonly string[] = ['/var', '/run'], depth = 3, limit = 20_000): string[] {
-  const out: string[] = [];
-  let seen = 0;
-  const walk = (dir: string, level: number) => {
-    let entries: fs.Dirent[];
-    try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
-    for (const e of entries) {
-      if (++seen > limit || !e.isDirectory()) continue;
-      const p = path.join(dir, e.name);
-      let mode: number;
-      try { mode = fs.lstatSync(p).mode; } catch { continue; }
-      if (mode & 0o002) out.push(p);
-      else if (level < depth) walk(p, level + 1);
-    }
-  };
-  for (const r of roots) walk(r, 1);
-  return out;
-}
-
-/**
  * What an environment must not see of the host (real paths of the directories that exist):
- * /opt, and the directories every user may write to that /tmp's tmpfs does not cover (the usual
- * ones, and any other under /var and /run). Nested ones (a /var/lock that is /run/lock) count once.
+ * /opt, and the standard directories every user may write to that /tmp's tmpfs does not cover.
+ * Nested ones (a /var/lock that is /run/lock) count once. Other world-writable directories a
+ * host may have (Ubuntu's /var/crash, say) stay visible: a scan at start would miss those made
+ * later, and hide the ones an operator shares with functions on purpose.
  */
-export function hostDirsToHide(candidates: readonly string[] = ['/opt', '/var/tmp', '/var/lock', '/run/lock', '/dev/mqueue', ...worldWritableDirs()]): string[] {
+export function hostDirsToHide(candidates: readonly string[] = ['/opt', '/var/tmp', '/var/lock', '/run/lock', '/dev/mqueue']): string[] {
   const found = new Set<string>();
   for (const c of candidates) {
     try {
@@ -210,7 +188,7 @@ export class NamespaceDriver implements SandboxDriver {
       driver: 'namespace',
       isolation: [
         `own uid per environment (${lo}-${hi}), never the server's; no capabilities, no_new_privs`,
-        `mount, pid, ipc and uts namespaces; private tmpfs /tmp (ephemeral storage size) and /dev/shm${this.hide.length ? `; empty read-only ${this.hide.join(', ')} (no layers; the host's directories every user may write to)` : ''}`,
+        `mount, pid, ipc and uts namespaces; private tmpfs /tmp (ephemeral storage size) and /dev/shm${this.hide.length ? `; empty read-only ${this.hide.join(', ')} (no layers; the host's standard shared writable directories)` : ''}`,
         'cgroup v1 per environment: memory (limit = memory size), cpu (1769 MB = 1 vCPU), pids.max 1024; fd limit 1024',
         'Runtime API listener per environment, connections checked against the environment uid',
         'PR_SET_PDEATHSIG + pid namespace: no environment process outlives the server',
