@@ -101,6 +101,8 @@ export class TaskMounter {
   /** A replacement being started after the mounter died (killed by hand, say). */
   private restarting: Promise<Mounter | string> | null = null;
   private stopped = false;
+  /** The server's own mount namespace. */
+  private readonly home = mountNs('self');
 
   private constructor(child: ChildProcess, private readonly python: string, private readonly waitMs: number) {
     this.current = TaskMounter.serve(child);
@@ -168,8 +170,7 @@ export class TaskMounter {
    * server's child), once that process is in a namespace of its own (up to `waitMs`).
    */
   async present(pid: number, codeDir: string): Promise<void> {
-    const home = mountNs('self');
-    for (let waited = 0; mountNs(pid) === home && waited < this.waitMs; waited++) await sleep(1);
+    for (let waited = 0; mountNs(pid) === this.home && waited < this.waitMs; waited++) await sleep(1);
     const m = await this.alive();
     const id = this.next++;
     if (m.pending.size === 0) hold(m, true);
