@@ -739,10 +739,10 @@ export class Environment implements RuntimeApiHandler {
 }
 
 /**
- * Why a custom runtime's bootstrap cannot be started, in Lambda's words (Runtime.InvalidEntrypoint),
- * or null when it can. Lambda looks in the task root and then in /opt; Stratus has no layers.
+ * Why a custom runtime's bootstrap at `file` (a host path; `shown` is where the function sees it)
+ * cannot be started, in Lambda's words (Runtime.InvalidEntrypoint), or null when it can. Lambda
+ * looks in the task root and then in /opt; Stratus has no layers.
  */
-/** Why the bootstrap at `file` (a host path; `shown` is where the function sees it) cannot start. */
 function entrypointProblem(file: string, shown: string): string | null {
   let st: fs.Stats;
   try {
@@ -814,7 +814,7 @@ function initErrorType(req: RtRequest): string {
   const h = req.headers['lambda-runtime-function-error-type'];
   const t = typeof h === 'string' ? h : '';
   if (/^(Runtime|Function)\.[A-Z][a-zA-Z]+$/.test(t)) return t;
-  return t.startsWith('Function.') ? 'Function.Unknown' : 'Runtime.Unknown';
+  return t.startsWith('Function.') ? 'Function.Unknown' : FunctionErrorTypes.unknown;
 }
 
 /** The error of an error-with-cause body, without its cause; null when the body is not that shape. */

@@ -234,7 +234,6 @@ export class ExecReport {
   }
 }
 
-/** Shim directories of servers that are gone (killed before they could remove theirs). */
 /** Whether the shim runs here and reports what the kernel says: ENOENT for a path that does not exist. */
 function probe(file: string): boolean {
   const report = openExecReport();

@@ -126,8 +126,9 @@ function unlinkedFile(text: string): number {
  * if the server dies (even SIGKILL) unshare is killed, which kills the namespace's pid 1, which
  * makes the kernel kill everything in the pid namespace. Inside, as root in the new mount
  * namespace: a private tmpfs /tmp (ephemeral storage size) and /dev/shm, an empty read-only /opt
- * (Lambda's holds layers; Stratus has none), /var/tmp and /run/lock (see mountTable), host paths that must stay visible under them are
- * bind-mounted back, `ulimit -n 1024` and `-u 1024`, then the runtime runs.
+ * (Lambda's holds layers; Stratus has none), /var/tmp and /run/lock (see mountTable), host paths
+ * that must stay visible under them bound back, `ulimit -n 1024` and `-u 1024`, then the runtime
+ * runs.
  *
  * All of those mounts are made by one `mount -a` from a mount table passed as TABLE_FD (an unlinked
  * file): one exec instead of a mount and a mkdir per path (a cold start without the pool spent
@@ -177,9 +178,14 @@ export class NamespaceDriver implements SandboxDriver {
     return this.tree.cleanStale();
   }
 
+  /** The mounter once init() has started it; null when there is none (this.mounter says why). */
+  private get taskMounter(): TaskMounter | null {
+    return typeof this.mounter === 'string' ? null : this.mounter;
+  }
+
   /** /var/task once init() has the mounter: every environment of this driver then sees its code there. */
   taskRoot(codeDir: string): string {
-    return typeof this.mounter === 'string' ? codeDir : TASK_ROOT;
+    return this.taskMounter ? TASK_ROOT : codeDir;
   }
 
   describe(): SandboxDescription {
@@ -193,7 +199,7 @@ export class NamespaceDriver implements SandboxDriver {
         'Runtime API listener per environment, connections checked against the environment uid',
         'PR_SET_PDEATHSIG + pid namespace: no environment process outlives the server',
         ...(this.dynmods?.holder ? [this.dynmods.line] : []),
-        ...(typeof this.mounter === 'string' ? [] : [`the function's code read-only at ${TASK_ROOT}`]),
+        ...(this.taskMounter ? [`the function's code read-only at ${TASK_ROOT}`] : []),
       ],
       warnings: [
         'no network namespace: functions can reach loopback services of the host (as in Lambda, they reach the network)',
@@ -254,7 +260,7 @@ export class NamespaceDriver implements SandboxDriver {
     let report: ExecReport | null = null;
     try {
       table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.hide,
-        spec.code && typeof this.mounter !== 'string' ? spec.code : undefined));
+        this.taskMounter ? spec.code : undefined));
       // fds 4-9 in between are /dev/null until the inner script uses or closes them.
       const stdio = launchStdio(spec, ['pipe', 'pipe', 'pipe', table], LOG_FD, API_FD);
       if (this.shim) report = this.shim.attach(stdio, spec.command[0]!);
@@ -270,7 +276,7 @@ export class NamespaceDriver implements SandboxDriver {
     const h = new NamespaceHandle(child, uid, cg, spec.limits, kept, (p) => this.hidden(p), launchedStreams(child, LOG_FD, API_FD), report, () => {
       this.handles.delete(h);
       this.uids.release(uid);
-    }, typeof this.mounter === 'string' ? null : this.mounter);
+    }, this.taskMounter);
     this.handles.add(h);
     return h;
   }
@@ -331,7 +337,7 @@ export class NamespaceDriver implements SandboxDriver {
     if (this.etcDir) fs.rmSync(this.etcDir, { recursive: true, force: true });
     this.shim?.remove();
     await Promise.all([
-      typeof this.mounter === 'string' ? null : this.mounter.stop(),
+      this.taskMounter?.stop(),
       this.dynmods?.holder ? stopResident(this.dynmods.holder) : null,
     ]);
   }

@@ -73,6 +73,9 @@ for line in sys.stdin:
     sys.stdout.write('%s %d\\n' % (rid, present(pid, src))); sys.stdout.flush()
 `;
 
+/** How the mounter is started (with a python3 that the server runs as root). */
+const MOUNTER_ARGS = ['-S', '-c', MOUNTER];
+
 /** How long a request may take before the mounter is taken for hung, killed and started again. */
 const ANSWER_MS = 10_000;
 
@@ -146,7 +149,7 @@ export class TaskMounter {
     } catch (e) {
       return `cannot make ${TASK_ROOT} on the host: ${(e as Error).message}`;
     }
-    const r = await startResident(python, ['-S', '-c', MOUNTER]);
+    const r = await startResident(python, MOUNTER_ARGS);
     return typeof r === 'string' ? `the /var/task mounter did not start: ${r}` : new TaskMounter(r, python, waitMs);
   }
 
@@ -154,7 +157,7 @@ export class TaskMounter {
   private async alive(): Promise<Mounter> {
     if (!this.current.dead) return this.current;
     if (this.stopped) throw new Error('the /var/task mounter is stopped');
-    this.restarting ??= startResident(this.python, ['-S', '-c', MOUNTER]).then((r) => {
+    this.restarting ??= startResident(this.python, MOUNTER_ARGS).then((r) => {
       this.restarting = null;
       if (typeof r === 'string') return r;
       if (this.stopped) { void stopResident(r); return 'the /var/task mounter is stopped'; }
