@@ -1,7 +1,6 @@
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import { startResident, stopResident } from './shell.js';
+import { ResidentClient } from './resident.js';
 
 /** Where a function finds its code in Lambda (LAMBDA_TASK_ROOT, the working directory, stack traces). */
 export const TASK_ROOT = '/var/task';
@@ -76,9 +75,6 @@ for line in sys.stdin:
 /** How the mounter is started (with a python3 that the server runs as root). */
 const MOUNTER_ARGS = ['-S', '-c', MOUNTER];
 
-/** How long a request may take before the mounter is taken for hung, killed and started again. */
-const ANSWER_MS = 10_000;
-
 /** The mount namespace of `pid` (its nsfs device and inode), or null when the process is gone. */
 function mountNs(pid: number | 'self'): string | null {
   try {
@@ -91,49 +87,11 @@ function mountNs(pid: number | 'self'): string | null {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The mounter's process and its requests awaiting an answer. */
-interface Mounter {
-  child: ChildProcess;
-  pending: Map<number, (errno: number) => void>;
-  dead: boolean;
-}
-
 export class TaskMounter {
-  private next = 1;
-  private current: Mounter;
-  /** A replacement being started after the mounter died (killed by hand, say). */
-  private restarting: Promise<Mounter | string> | null = null;
-  private stopped = false;
   /** The server's own mount namespace. */
   private readonly home = mountNs('self');
 
-  private constructor(child: ChildProcess, private readonly python: string, private readonly waitMs: number) {
-    this.current = TaskMounter.serve(child);
-  }
-
-  private static serve(child: ChildProcess): Mounter {
-    const m: Mounter = { child, pending: new Map(), dead: false };
-    child.stdin!.on('error', () => { /* it died: its exit fails what is pending */ });
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const [id, errno] = buf.slice(0, nl).split(' ');
-        buf = buf.slice(nl + 1);
-        const done = m.pending.get(Number(id));
-        m.pending.delete(Number(id));
-        if (m.pending.size === 0) hold(m, false);
-        done?.(Number(errno));
-      }
-    });
-    child.on('exit', () => {
-      m.dead = true;
-      for (const done of m.pending.values()) done(-1);
-      m.pending.clear();
-    });
-    return m;
-  }
+  private constructor(private readonly helper: ResidentClient, private readonly waitMs: number) {}
 
   /**
    * Starts the mounter with `python` (null: there is none), once /var/task exists on the host to
@@ -149,23 +107,8 @@ export class TaskMounter {
     } catch (e) {
       return `cannot make ${TASK_ROOT} on the host: ${(e as Error).message}`;
     }
-    const r = await startResident(python, MOUNTER_ARGS);
-    return typeof r === 'string' ? `the /var/task mounter did not start: ${r}` : new TaskMounter(r, python, waitMs);
-  }
-
-  /** The running mounter: a new one if it died. */
-  private async alive(): Promise<Mounter> {
-    if (!this.current.dead) return this.current;
-    if (this.stopped) throw new Error('the /var/task mounter is stopped');
-    this.restarting ??= startResident(this.python, MOUNTER_ARGS).then((r) => {
-      this.restarting = null;
-      if (typeof r === 'string') return r;
-      if (this.stopped) { void stopResident(r); return 'the /var/task mounter is stopped'; }
-      return (this.current = TaskMounter.serve(r));
-    });
-    const m = await this.restarting;
-    if (typeof m === 'string') throw new Error(`the /var/task mounter did not start again: ${m}`);
-    return m;
+    const r = await ResidentClient.start(python, MOUNTER_ARGS, 'the /var/task mounter');
+    return typeof r === 'string' ? r : new TaskMounter(r, waitMs);
   }
 
   /**
@@ -174,38 +117,21 @@ export class TaskMounter {
    */
   async present(pid: number, codeDir: string): Promise<void> {
     for (let waited = 0; mountNs(pid) === this.home && waited < this.waitMs; waited++) await sleep(1);
-    const m = await this.alive();
-    const id = this.next++;
-    if (m.pending.size === 0) hold(m, true);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => m.child.kill('SIGKILL'), ANSWER_MS);
-      m.pending.set(id, (errno) => {
-        clearTimeout(timer);
-        if (errno === 0) return resolve();
-        const why = errno < 0 ? 'the mounter died or hung'
-          : errno === os.constants.errno.EAGAIN ? 'the environment has no mount namespace of its own'
-          : errno === os.constants.errno.ESRCH ? 'the environment\'s process is gone'
-          : `errno ${errno}`;
-        reject(new Error(`binding the code at ${TASK_ROOT} failed: ${why}`));
-      });
-      m.child.stdin!.write(`${id} ${pid} ${codeDir}\n`);
-    });
+    const { errno } = await this.helper.request(`${pid} ${codeDir}`);
+    if (errno === 0) return;
+    const why = errno < 0 ? 'the mounter died or hung'
+      : errno === os.constants.errno.EAGAIN ? 'the environment has no mount namespace of its own'
+      : errno === os.constants.errno.ESRCH ? 'the environment\'s process is gone'
+      : `errno ${errno}`;
+    throw new Error(`binding the code at ${TASK_ROOT} failed: ${why}`);
   }
 
   /** The pid of the running mounter (tests). */
   get pid(): number | undefined {
-    return this.current.child.pid;
+    return this.helper.pid;
   }
 
   stop(): Promise<void> {
-    this.stopped = true;
-    return stopResident(this.current.child);
+    return this.helper.stop();
   }
-}
-
-/** An answer awaited keeps this process running (the mounter's pipes are unref'd otherwise). */
-function hold(m: Mounter, on: boolean): void {
-  const out = m.child.stdout as unknown as { ref?: () => void; unref?: () => void };
-  if (on) out.ref?.();
-  else out.unref?.();
 }
