@@ -9,7 +9,7 @@ import type { LogSink } from '../ports/logs.js';
 import { billedMs, platformError, timeoutPayload } from './format.js';
 import { awsClientVars, localUrl, nodeOptionsOf } from './env-vars.js';
 import { Environment, type EnvDeps, type InitResult, type InitRetry } from './environment.js';
-import { PrewarmPool } from './prewarm.js';
+import { POOL_LIMITS, PrewarmPool } from './prewarm.js';
 import { familyOf, pythonExecutable, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
 import { peerUid } from './peer.js';
 import { chooseDriver } from './sandbox/detect.js';
@@ -337,7 +337,11 @@ class Service implements StratusExecutionService {
 }
 
 export async function createExecutionService(opts: ExecutionServiceOptions): Promise<StratusExecutionService> {
-  const { driver, detection } = await chooseDriver(opts.config.sandbox, { favorDynmods: opts.config.cgroupFavorDynmods, python: pythonExecutable() });
+  const { driver, detection } = await chooseDriver(opts.config.sandbox, {
+    favorDynmods: opts.config.cgroupFavorDynmods, python: pythonExecutable(),
+    // Environments' /tmp volumes (ephemeral.ts): on the data dir's disk, never the host's /tmp.
+    ephemeralDir: path.join(opts.config.dataDir, 'ephemeral'), defaultEphemeralMB: POOL_LIMITS.ephemeralMB,
+  });
   const clock = opts.clock ?? systemClock;
   const codeRoot = path.join(opts.config.dataDir, 'code');
   try {

@@ -155,3 +155,14 @@ export function miniRuntime() {
   const dir = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures');
   return { command: [process.execPath, path.join(dir, 'mini-runtime.js')], runtimeDir: dir };
 }
+
+/** Loop devices whose backing file is under `dir`. */
+export function loopDevicesOf(dir: string): string[] {
+  const out: string[] = [];
+  for (const d of fs.readdirSync('/sys/block')) {
+    try {
+      if (fs.readFileSync(`/sys/block/${d}/loop/backing_file`, 'utf8').startsWith(dir + path.sep)) out.push(d);
+    } catch { /* not a loop device, or detached */ }
+  }
+  return out;
+}

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { isRoot, pidsOfUid, sleep } from './helpers.js';
+import { isRoot, loopDevicesOf, pidsOfUid, sleep } from './helpers.js';
 
 /** Children of `ppid` that hold the favordynmods hierarchy mounted. */
 function dynmodsHolders(ppid: number): number[] {
@@ -37,12 +37,19 @@ test('SIGKILL of the server leaves no environment process behind', { skip: !isRo
     assert.equal(holders.length, 1, 'one favordynmods holder');
     assert.match(fs.readFileSync(`/proc/${holders[0]}/mountinfo`, 'utf8'), /favordynmods.*name=stratus-dynmods|name=stratus-dynmods.*favordynmods/);
     assert.doesNotMatch(fs.readFileSync('/proc/self/mountinfo', 'utf8'), /stratus-dynmods/);
+    // The environment's /tmp volume (sandbox/ephemeral.ts) and the ready ones: loop devices over
+    // files of the data dir, which go with the server's helper and the environments' namespaces.
+    const volumes = path.join(m![2]!, 'ephemeral');
+    assert.ok(loopDevicesOf(volumes).length >= 1, 'the environment has a /tmp volume');
     child.kill('SIGKILL');
     let left = pidsOfUid(uid);
     for (let i = 0; i < 100 && left.length > 0; i++) { await sleep(100); left = pidsOfUid(uid); }
     assert.deepEqual(left, [], 'no process of the environment survives');
     for (let i = 0; i < 50 && fs.existsSync(`/proc/${holders[0]}`); i++) await sleep(100);
     assert.equal(fs.existsSync(`/proc/${holders[0]}`), false, 'the favordynmods holder goes with the server');
+    let devices = loopDevicesOf(volumes);
+    for (let i = 0; i < 50 && devices.length; i++) { await sleep(100); devices = loopDevicesOf(volumes); }
+    assert.deepEqual(devices, [], 'no loop device of the server is left attached');
     fs.rmSync(m![2]!, { recursive: true, force: true });
   } finally {
     child.kill('SIGKILL');

@@ -27,7 +27,7 @@ export interface DriverChoice {
   detection: string[];
 }
 
-export async function chooseDriver(mode: 'auto' | 'namespace' | 'process', opts: { favorDynmods?: boolean; python?: string | null } = {}): Promise<DriverChoice> {
+export async function chooseDriver(mode: 'auto' | 'namespace' | 'process', opts: ConstructorParameters<typeof NamespaceDriver>[0] = {}): Promise<DriverChoice> {
   if (mode === 'process') {
     return { driver: new ProcessDriver(['sandbox: process was configured']), detection: ['sandbox=process configured: namespace driver not tried'] };
   }

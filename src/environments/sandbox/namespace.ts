@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { CgroupTree, PIDS_MAX, favorDynmods, type DynmodsState, type EnvCgroup } from './cgroups.js';
+import { EphemeralVolumes, VOLUME_OPTIONS, type Volume } from './ephemeral.js';
 import { ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
 import { findExecutable, isUnder, launchedStreams, launchStdio, realpathOr, removeStale, sq, stopResident } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
@@ -14,6 +15,12 @@ const SHM_MB = 64;
 /** The launcher's fd holding the mount table (the spawn's 4th stdio entry), then the kept paths'. */
 const TABLE_FD = 3;
 const KEPT_FD = TABLE_FD + 1;
+/**
+ * A pipe the launcher waits on before it mounts, when its /tmp volume is still being made: the
+ * table is written, then a line. The last single-digit fd (dash redirects no others), so at
+ * most GATE_FD - KEPT_FD kept paths.
+ */
+const GATE_FD = 9;
 /**
  * The framed log pipe (LaunchSpec.framedLog), kept open through to the runtime: past the
  * single-digit fds the inner script (dash) works with, which all stay free for kept paths.
@@ -28,9 +35,9 @@ function fstabPath(p: string): string {
 }
 
 /**
- * The mounts of an environment, in order, as a mount table for `mount -a`: a tmpfs /tmp of the
- * ephemeral size, the kept paths under /tmp bound back from the fds the inner script opened
- * (KEPT_FD..), a tmpfs /dev/shm, the kept paths under it, and over each directory of `hide`
+ * The mounts of an environment, in order, as a mount table for `mount -a`: /tmp (the ext4 volume
+ * on device `tmp`, see ephemeral.ts, or where there are none a tmpfs of `tmp` MB), the kept paths
+ * under /tmp bound back from the fds the inner script opened (KEPT_FD..), a tmpfs /dev/shm, the kept paths under it, and over each directory of `hide`
  * (real paths) an empty read-only tmpfs: the host's /opt (Lambda's holds the function's layers
  * only, and Stratus has none) and the host's other shared writable directories (/var/tmp,
  * /run/lock: through them functions could hand each other files). Kept paths under one are bound
@@ -38,14 +45,14 @@ function fstabPath(p: string): string {
  * /var/task (TASK_ROOT) last. The tmpfs sources are named so that `mount -a` never takes
  * them for the host's own tmpfs mounts (it skips what looks mounted).
  */
-export function mountTable(ephemeralMB: number, kept: readonly string[], passwdFile?: string, shell?: string, hide: readonly string[] = [], code?: string): string {
+export function mountTable(tmp: number | string, kept: readonly string[], passwdFile?: string, shell?: string, hide: readonly string[] = [], code?: string): string {
   const lines: string[] = [];
   // Before /tmp is hidden (the file may be under it): /etc/passwd with the environment's user.
   if (passwdFile) lines.push(`${fstabPath(passwdFile)} /etc/passwd none bind,ro 0 0`);
   // /bin/sh is bash in Lambda's Amazon Linux 2023 (bootstraps written for it use `set -o
   // pipefail` and `source` under #!/bin/sh), dash on Debian hosts: here it is the host's bash.
   if (shell) lines.push(`${fstabPath(shell)} /bin/sh none bind,ro 0 0`);
-  lines.push(`stratus-tmp /tmp tmpfs size=${ephemeralMB}m,mode=1777,nosuid,nodev 0 0`);
+  lines.push(typeof tmp === 'string' ? `${fstabPath(tmp)} /tmp ext4 ${VOLUME_OPTIONS} 0 0` : `stratus-tmp /tmp tmpfs size=${tmp}m,mode=1777,nosuid,nodev 0 0`);
   const bind = (under: string) => kept.forEach((p, i) => {
     if (isUnder(p, under)) lines.push(`/proc/self/fd/${i + KEPT_FD} ${fstabPath(p)} none bind,X-mount.mkdir 0 0`);
   });
@@ -157,8 +164,12 @@ export class NamespaceDriver implements SandboxDriver {
   private dynmods: DynmodsState | null = null;
   /** What binds a pooled runtime's code at /var/task, or why there is none; set by init(). */
   private mounter: TaskMounter | string = 'not started';
+  /** What makes environments' /tmp volumes, or why /tmp is a tmpfs; set by init(). */
+  private volumes: EphemeralVolumes | string = 'not started';
+  /** Environments whose /tmp volume could not be made, so that got a tmpfs (with the last reason). */
+  private readonly volumeFailures = { count: 0, last: '' };
 
-  constructor(private readonly opts: { favorDynmods?: boolean; python?: string | null } = {}) {
+  constructor(private readonly opts: { favorDynmods?: boolean; python?: string | null; ephemeralDir?: string; defaultEphemeralMB?: number } = {}) {
     this.tree = new CgroupTree();
     this.uids = new UidAllocator();
     this.bins = {
@@ -171,11 +182,18 @@ export class NamespaceDriver implements SandboxDriver {
   }
 
   async init(): Promise<number> {
-    [this.dynmods, this.mounter] = await Promise.all([
+    const dir = this.opts.ephemeralDir;
+    [this.dynmods, this.mounter, this.volumes] = await Promise.all([
       favorDynmods(this.bins, this.opts.favorDynmods ?? true),
       TaskMounter.start(this.opts.python ?? null),
+      dir ? EphemeralVolumes.start(dir, this.opts.python ?? null, this.opts.defaultEphemeralMB ?? 512) : 'no directory for /tmp volumes was given',
     ]);
     return this.tree.cleanStale();
+  }
+
+  /** The /tmp volumes once init() has started them; null when there are none (this.volumes says why). */
+  private get tmpVolumes(): EphemeralVolumes | null {
+    return typeof this.volumes === 'string' ? null : this.volumes;
   }
 
   /** The mounter once init() has started it; null when there is none (this.mounter says why). */
@@ -194,7 +212,7 @@ export class NamespaceDriver implements SandboxDriver {
       driver: 'namespace',
       isolation: [
         `own uid per environment (${lo}-${hi}), never the server's; no capabilities, no_new_privs`,
-        `mount, pid, ipc and uts namespaces; private tmpfs /tmp (ephemeral storage size) and /dev/shm${this.hide.length ? `; empty read-only ${this.hide.join(', ')} (no layers; the host's standard shared writable directories)` : ''}`,
+        `mount, pid, ipc and uts namespaces; private ${this.tmpVolumes ? '/tmp on an ext4 volume of its own (ephemeral storage size, a loop device over a sparse file; not counted as memory)' : 'tmpfs /tmp (ephemeral storage size)'} and tmpfs /dev/shm${this.hide.length ? `; empty read-only ${this.hide.join(', ')} (no layers; the host's standard shared writable directories)` : ''}`,
         'cgroup v1 per environment: memory (limit = memory size), cpu (1769 MB = 1 vCPU), pids.max 1024; fd limit 1024',
         'Runtime API listener per environment, connections checked against the environment uid',
         'PR_SET_PDEATHSIG + pid namespace: no environment process outlives the server',
@@ -204,6 +222,8 @@ export class NamespaceDriver implements SandboxDriver {
       warnings: [
         'no network namespace: functions can reach loopback services of the host (as in Lambda, they reach the network)',
         ...(typeof this.mounter === 'string' ? [`code is presented at its real path (<dataDir>/code/<sha>), not /var/task: ${this.mounter}`] : []),
+        ...(typeof this.volumes === 'string' ? [`/tmp is a tmpfs, so what a function writes there counts against its memory: ${this.volumes}`] : []),
+        ...(this.volumeFailures.count ? [`${this.volumeFailures.count} environment(s) got a tmpfs /tmp because their volume could not be made: ${this.volumeFailures.last}`] : []),
         ...(this.shim ? [] : [noShimWarning("setpriv's execvp")]),
         ...(this.dynmods && !this.dynmods.holder ? [this.dynmods.line] : []),
       ],
@@ -258,27 +278,66 @@ export class NamespaceDriver implements SandboxDriver {
     let child: import('node:child_process').ChildProcess;
     let table: number | undefined;
     let report: ExecReport | null = null;
+    const volumes = this.tmpVolumes;
+    let volume = volumes?.take(spec.limits.ephemeralMB) ?? null;
+    // No volume ready: the launcher waits for the one made now (without a free fd to wait on, a tmpfs).
+    const gated = volumes !== null && volume === null && kept.length <= GATE_FD - KEPT_FD;
+    if (volumes && !volume && !gated) this.noteVolumeFailure(spec.envId, `${kept.length} host paths kept visible leave no descriptor to wait for a volume on`);
+    const tableFor = (tmp: Volume | null) => mountTable(tmp?.device ?? spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.hide,
+      this.taskMounter ? spec.code : undefined);
     try {
-      table = unlinkedFile(mountTable(spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.hide,
-        this.taskMounter ? spec.code : undefined));
+      table = unlinkedFile(gated ? '' : tableFor(volume));
       // fds 4-9 in between are /dev/null until the inner script uses or closes them.
       const stdio = launchStdio(spec, ['pipe', 'pipe', 'pipe', table], LOG_FD, API_FD);
+      if (gated) {
+        while (stdio.length < GATE_FD) stdio.push('ignore');
+        stdio[GATE_FD] = 'pipe';
+      }
       if (this.shim) report = this.shim.attach(stdio, spec.command[0]!);
-      child = spawn(b.sh, ['-c', outer, 'stratus-launch', inner, ...cg.procsFiles()], { env: spec.env, stdio });
+      child = spawn(b.sh, ['-c', outer, 'stratus-launch', gated ? `read -r _ <&${GATE_FD} || exit 126\n${inner}` : inner, ...cg.procsFiles()], { env: spec.env, stdio });
     } catch (e) {
       report?.close();
+      if (volume) volumes!.release(volume);
+      if (table !== undefined) fs.closeSync(table);
       void cg.remove();
       this.uids.release(uid);
       throw e;
-    } finally {
-      if (table !== undefined) fs.closeSync(table);
     }
+    if (!gated) fs.closeSync(table);
     const h = new NamespaceHandle(child, uid, cg, spec.limits, kept, (p) => this.hidden(p), launchedStreams(child, LOG_FD, API_FD), report, () => {
       this.handles.delete(h);
       this.uids.release(uid);
+      if (volume) volumes!.release(volume);
     }, this.taskMounter);
+    if (gated) {
+      const fd = table;
+      const gate = (child.stdio as unknown as Array<import('node:net').Socket | null>)[GATE_FD]!;
+      gate.on('error', () => { /* the launcher is gone */ });
+      void volumes!.make(spec.limits.ephemeralMB).then((v) => v, (e: Error) => {
+        this.noteVolumeFailure(spec.envId, e.message);
+        return null;
+      }).then((v) => {
+        if (h.destroyed) { if (v) volumes!.release(v); return; }
+        volume = v;
+        try {
+          fs.writeSync(fd, tableFor(v), 0);
+          gate.end('\n');
+        } catch {
+          void h.destroy();
+        } finally {
+          fs.closeSync(fd);
+        }
+      });
+    }
     this.handles.add(h);
     return h;
+  }
+
+  /** An environment gets a tmpfs /tmp after all: said on stderr and in describe(). */
+  private noteVolumeFailure(envId: string, why: string): void {
+    this.volumeFailures.count++;
+    this.volumeFailures.last = why;
+    console.error(`stratus: environment ${envId} gets a tmpfs /tmp, counted against its memory: ${why}`);
   }
 
   /** Whether an environment sees `p` only if it is kept (under /tmp, /dev/shm or a hidden directory). */
@@ -338,6 +397,7 @@ export class NamespaceDriver implements SandboxDriver {
     this.shim?.remove();
     await Promise.all([
       this.taskMounter?.stop(),
+      this.tmpVolumes?.stop(),
       this.dynmods?.holder ? stopResident(this.dynmods.holder) : null,
     ]);
   }
@@ -417,6 +477,10 @@ class NamespaceHandle implements SandboxHandle {
       if (!this.hidden(r)) return true;
       return this.kept.some((k) => isUnder(r, k));
     });
+  }
+
+  get destroyed(): boolean {
+    return this.destroying !== null;
   }
 
   destroy(): Promise<void> {

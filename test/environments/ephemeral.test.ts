@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { imageMiB } from '../../src/environments/sandbox/ephemeral.js';
+import { fixture, invocation, isRoot, loopDevicesOf, sleep, type Fixture } from './helpers.js';
+
+// What a function sees of /tmp, as Lambda gives it: an empty directory of EphemeralStorage's
+// size, on storage of its own: writing there is not using memory.
+const PY = `import errno, os
+def handler(event, context):
+    st = os.statvfs('/tmp')
+    out = {"listing": sorted(os.listdir('/tmp')), "mode": oct(os.stat('/tmp').st_mode & 0o7777), "availMiB": st.f_bavail * st.f_frsize // 1048576,
+           "fs": [l.split(' - ')[1].split(' ')[0] for l in open('/proc/self/mountinfo') if l.split(' ')[4] == '/tmp']}
+    if event.get("writeMiB"):
+        chunk = b'x' * 1048576
+        with open('/tmp/big', 'wb') as f:
+            for _ in range(event["writeMiB"]):
+                f.write(chunk)
+        n = 0
+        with open('/tmp/big', 'rb') as f:
+            while True:
+                b = f.read(1048576)
+                if not b: break
+                n += len(b)
+        out["readBack"] = n
+        os.unlink('/tmp/big')
+    if event.get("allocateMiB"):
+        fd = os.open('/tmp/alloc', os.O_CREAT | os.O_WRONLY, 0o600)
+        try:
+            os.posix_fallocate(fd, 0, event["allocateMiB"] << 20)
+            out["allocate"] = "ok"
+        except OSError as e:
+            out["allocate"] = errno.errorcode[e.errno]
+        finally:
+            os.close(fd)
+            os.unlink('/tmp/alloc')
+    return out
+`;
+
+describe('/tmp: ephemeral storage of its own', { skip: !isRoot && 'the namespace driver (root) gives /tmp a volume' }, async () => {
+  const fx = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 0 });
+  const volumes = path.join(fx.dataDir, 'ephemeral');
+  // The test's data dir is under the host's /tmp: its code is bound back in (a kept path).
+  const kept = fx.dataDir.startsWith('/tmp/') ? [fx.dataDir.split('/')[2]] : [];
+  after(() => fx.stop());
+
+  async function run(f: Fixture, event: object, cfg: { memorySize: number; ephemeralStorage?: number }, name: string) {
+    const key = f.code({ 'app.py': PY });
+    const o = await f.svc.execute(f.target(key, { runtime: 'python3.12', handler: 'app.handler', timeout: 60, ...cfg }, name), invocation(JSON.stringify(event)));
+    assert.equal(o.status, 'ok', o.payload.toString());
+    return { out: JSON.parse(o.payload.toString()), outcome: o };
+  }
+
+  test('a 128 MB function writes 200 MB to /tmp and reads it back (a tmpfs /tmp killed it: its pages were memory)', async () => {
+    const { out, outcome } = await run(fx, { writeMiB: 200 }, { memorySize: 128 }, 'tmp-write');
+    assert.equal(out.readBack, 200 * 1048576);
+    assert.deepEqual(out.fs, ['ext4']);
+    assert.ok(outcome.maxMemoryUsedMB <= 128, `Max Memory Used ${outcome.maxMemoryUsedMB} MB`);
+    assert.match(fx.sink.text(), /REPORT RequestId: \S+\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB/);
+  });
+
+  test('EphemeralStorage sizes /tmp: an empty 1777 directory holding at least that much and not 100 MB more', async () => {
+    for (const size of [512, 1024]) {
+      const { out } = await run(fx, { allocateMiB: 600 }, { memorySize: 128, ephemeralStorage: size }, `tmp-size-${size}`);
+      assert.deepEqual(out.listing, kept, 'no lost+found, nothing of the host');
+      assert.equal(out.mode, '0o1777');
+      assert.ok(out.availMiB >= size && out.availMiB < size + 32, `${out.availMiB} MiB available for ${size} MB`);
+      assert.equal(out.allocate, size === 512 ? 'ENOSPC' : 'ok', `600 MB in a /tmp of ${size} MB`);
+    }
+    assert.ok(imageMiB(10240) - 10240 < 100, 'a 10 GB volume costs less than 100 MB more of sparse file');
+  });
+
+  test('each environment gets its own /tmp: what one leaves there, the next one does not see', async () => {
+    const key = fx.code({ 'app.py': 'import os\ndef handler(event, context):\n    seen = sorted(os.listdir("/tmp"))\n    open("/tmp/mark-" + context.aws_request_id, "w").write("x")\n    return seen\n' });
+    for (const revision of ['a', 'b']) {
+      // A new revision: a new environment.
+      const o = await fx.svc.execute(fx.target(key, { runtime: 'python3.12', handler: 'app.handler' }, 'tmp-own', revision), invocation('{}'));
+      assert.equal(o.status, 'ok', o.payload.toString());
+      assert.deepEqual(JSON.parse(o.payload.toString()), kept);
+    }
+  });
+
+  test('volumes leave nothing behind: none of their files stay, and their devices go with their environments', async () => {
+    const f = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 1 });
+    const dir = path.join(f.dataDir, 'ephemeral');
+    try {
+      await run(f, {}, { memorySize: 128 }, 'tmp-gone');
+      await run(f, {}, { memorySize: 128, ephemeralStorage: 700 }, 'tmp-gone-700');
+      assert.ok(loopDevicesOf(dir).length >= 2, 'the environments\' (and the ready ones\')');
+      // Templates only (one per size): each volume's file was unlinked once attached.
+      assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('stratus-vol')), []);
+      assert.equal(fs.readdirSync(dir).filter((n) => n.startsWith('stratus-tpl')).length, 2);
+    } finally {
+      await f.stop();
+    }
+    let left = loopDevicesOf(dir);
+    for (let i = 0; i < 50 && left.length; i++) { await sleep(100); left = loopDevicesOf(dir); }
+    assert.deepEqual(left, []);
+    assert.ok(loopDevicesOf(volumes).length >= 1, 'the other service keeps its own');
+  });
+});
