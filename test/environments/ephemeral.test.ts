@@ -10,7 +10,7 @@ import { fixture, invocation, isRoot, loopDevicesOf, sleep, type Fixture } from 
 const PY = `import errno, os
 def handler(event, context):
     st = os.statvfs('/tmp')
-    out = {"listing": sorted(os.listdir('/tmp')), "mode": oct(os.stat('/tmp').st_mode & 0o7777), "availMiB": st.f_bavail * st.f_frsize // 1048576,
+    out = {"listing": sorted(os.listdir('/tmp')), "mode": oct(os.stat('/tmp').st_mode & 0o7777), "availMiB": st.f_bavail * st.f_frsize // 1048576, "inodes": st.f_favail,
            "fs": [l.split(' - ')[1].split(' ')[0] for l in open('/proc/self/mountinfo') if l.split(' ')[4] == '/tmp']}
     if event.get("writeMiB"):
         chunk = b'x' * 1048576
@@ -66,9 +66,11 @@ describe('/tmp: ephemeral storage of its own', { skip: !isRoot && 'the namespace
       assert.deepEqual(out.listing, kept, 'no lost+found, nothing of the host');
       assert.equal(out.mode, '0o1777');
       assert.ok(out.availMiB >= size && out.availMiB < size + 32, `${out.availMiB} MiB available for ${size} MB`);
+      assert.ok(out.inodes >= size * 60, `${out.inodes} inodes: room for many small files (ext4's one per 16 KiB)`);
       assert.equal(out.allocate, size === 512 ? 'ENOSPC' : 'ok', `600 MB in a /tmp of ${size} MB`);
     }
-    assert.ok(imageMiB(10240) - 10240 < 100, 'a 10 GB volume costs less than 100 MB more of sparse file');
+    // The largest: its inode tables and ext4's 16 MiB reserve, a little more than 10 GB of disk.
+    assert.ok(imageMiB(10240) > 10240 + 16 && imageMiB(10240) < 10240 * 1.02 + 20, `${imageMiB(10240)} MiB for 10240 MB`);
   });
 
   test('each environment gets its own /tmp: what one leaves there, the next one does not see', async () => {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ResidentClient } from './resident.js';
 import { findExecutable, removeStale } from './shell.js';
@@ -13,29 +14,32 @@ import { findExecutable, removeStale } from './shell.js';
  *
  * A volume is an ext4 file system in a sparse file, attached to a loop device. Per size, one
  * template is made with mkfs.ext4 (no journal, no reserved blocks, no lost+found, root 1777); a
- * volume is a sparse copy of it (its few hundred KB of metadata) attached to a free loop device
- * with direct I/O (no second copy in the host's page cache) and autoclear, and the file is
- * unlinked at once. The helper below holds each device open until `release`: the environment's
- * mount then holds it, and when the environment's mount namespace goes, the kernel detaches the
- * device and frees the file's blocks. Nothing is left to clean up, even when the server is killed
- * (the helper dies with it, and its descriptors with it).
+ * volume is a copy of it (its few hundred KB of metadata, the rest allocated but unwritten: the
+ * disk space is the environment's from the start) attached to a free loop device with direct I/O
+ * (no second copy in the host's page cache) and autoclear by the helper below, and the file is
+ * unlinked at once. The server then opens the device and checks that it is that file's: from
+ * then on its descriptor keeps the device attached, and the environment's mount does once it is
+ * mounted. When both are gone (the environment's mount namespace ends, the server closes it or
+ * dies, even by SIGKILL), the kernel detaches the device and frees the file's blocks: nothing is
+ * left to clean up.
  */
 
 /** The mount options of a volume (inode tables stay uninitialised: the file system lives as long as its environment). */
 export const VOLUME_OPTIONS = 'nosuid,nodev,noinit_itable';
 
-/** Volumes of the default size kept attached and ready, so that a cold start does not wait for one. */
-const READY_DEFAULT = 2;
-/** Of any other size a function asked for. */
-const READY_OTHER = 1;
+/**
+ * Volumes of the default size kept attached and ready, so that a cold start does not wait for
+ * one (other sizes are made when asked for: ~2 ms, a 10 GB one ~20 ms).
+ */
+const READY = 2;
 
 /**
  * The helper: python3 -S with ctypes, as root, in a private mount namespace of its own (it
  * mounts a template once, to remove lost+found and open its root to every user). Its files are
  * in the directory it is given, named after the server's pid. Requests: "<id> make <MB> <n>"
  * copies the template of that size to volume file n, attaches it and unlinks it, answered
- * "<id> 0 /dev/loopN"; "<id> fixup <MB>" prepares the template (made by mkfs.ext4);
- * "0 release /dev/loopN" closes the device (no answer). Errors: "<id> <errno> <message>".
+ * "<id> 0 /dev/loopN", and holds the device open until "0 release /dev/loopN" (no answer);
+ * "<id> fixup <MB>" prepares the template (made by mkfs.ext4). Errors: "<id> <errno> <message>".
  */
 const HELPER = String.raw`
 import ctypes, errno, fcntl, os, struct, sys
@@ -82,7 +86,12 @@ def attach(path):
     try:
         for _ in range(50):
             dev = '/dev/loop%d' % fcntl.ioctl(ctl, CTL_GET_FREE)
-            lfd = os.open(dev, os.O_RDWR | os.O_CLOEXEC)
+            try:
+                lfd = os.open(dev, os.O_RDWR | os.O_CLOEXEC)
+            except OSError as e:
+                if e.errno in (errno.ENOENT, errno.ENXIO):
+                    continue
+                raise
             try:
                 configure(lfd, backing)
                 return dev, lfd
@@ -117,6 +126,9 @@ def copy_sparse(src, dst):
                     start += n
                 pos = end
             os.ftruncate(d, size)
+            # Every block of the volume is the environment's from the start: a full disk shows as
+            # no volume (a tmpfs instead, and why), never as a write error inside the function.
+            os.posix_fallocate(d, 0, size)
         finally:
             os.close(d)
     finally:
@@ -165,23 +177,28 @@ for line in sys.stdin:
         sys.stdout.write('%s 0 %s\n' % (w[0], out))
     except OSError as e:
         sys.stdout.write('%s %d %s\n' % (w[0], e.errno or errno.EIO, e.strerror or e))
+    except Exception as e:
+        sys.stdout.write('%s %d %s\n' % (w[0], errno.EIO, e))
     sys.stdout.flush()
 `;
 
 /**
  * mkfs.ext4 options of a template: no journal (nothing outlives the environment), no blocks
- * reserved for root, no room kept for growing, an inode per 64 KiB, nothing initialised that
- * the kernel does not need (lazy_itable_init: no zeroed inode tables written).
+ * reserved for root, no room kept for growing, ext4's usual inode per 16 KiB (32,768 for 512 MB:
+ * a function may unpack many small files there), nothing initialised that the kernel does not
+ * need (lazy_itable_init: no zeroed inode tables written).
  */
-const MKFS_ARGS = ['-q', '-F', '-O', '^has_journal,^resize_inode', '-m', '0', '-i', '65536',
+const MKFS_ARGS = ['-q', '-F', '-O', '^has_journal,^resize_inode', '-m', '0',
   '-E', 'lazy_itable_init=1,lazy_journal_init=1,nodiscard,root_owner=0:0'];
 
 /**
- * The size of a volume's file for `sizeMB` of free space: ext4 keeps 2% of the blocks (at most
- * 16 MiB) out of what df shows as available, and spends about 0.6% on its metadata.
+ * The size of a volume's file for `sizeMB` of free space: its inode tables and other metadata
+ * take 1.6% of it, and ext4 keeps 2% of the blocks (at most 16 MiB) out of what df shows as
+ * available.
  */
 export function imageMiB(sizeMB: number): number {
-  return sizeMB + Math.ceil(Math.min((sizeMB * 0.02) / 0.98, 16)) + Math.ceil(sizeMB * 0.006) + 2;
+  const small = sizeMB / (0.984 - 0.02);
+  return (small < 800 ? Math.ceil(small) : Math.ceil((sizeMB + 16) / 0.984)) + 2;
 }
 
 function run(file: string, args: string[]): Promise<void> {
@@ -194,27 +211,22 @@ function run(file: string, args: string[]): Promise<void> {
   });
 }
 
-/**
- * An attached volume: its device, and which helper process holds it. A device that a helper no
- * longer holds (it died) may be detached and attached again to another volume: it is never
- * handed out or released again (see `take` and `release`).
- */
+/** A volume ready for an environment: its device, held attached by the server's descriptor. */
 export interface Volume {
   device: string;
-  generation: number;
+  fd: number;
 }
 
 export class EphemeralVolumes {
-  /** Attached volumes no environment has yet, per size (MB). */
-  private readonly ready = new Map<number, Volume[]>();
-  /** How many volumes of each size to keep ready. */
-  private readonly targets = new Map<number, number>();
+  /** Attached volumes of the default size no environment has yet. */
+  private readonly ready: Volume[] = [];
   private readonly templates = new Map<number, Promise<string>>();
   private refilling = false;
   private stopped = false;
   private made = 0;
 
-  private constructor(private readonly dir: string, private readonly scratch: string, private readonly helper: ResidentClient, private readonly mkfs: string) {}
+  private constructor(private readonly dir: string, private readonly scratch: string, private readonly helper: ResidentClient,
+    private readonly mkfs: string, private readonly defaultMB: number) {}
 
   /**
    * Starts the volumes' helper with `python` and checks that a volume of `defaultMB` can be made
@@ -225,55 +237,85 @@ export class EphemeralVolumes {
     const mkfs = findExecutable('mkfs.ext4');
     if (!mkfs) return 'mkfs.ext4 not found (e2fsprogs)';
     if (!fs.existsSync('/dev/loop-control')) return 'no loop devices (/dev/loop-control)';
-    const scratch = path.join(dir, `stratus-scratch-${process.pid}`); // the helper's (its parent's pid)
+    let real: string;
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-      for (const p of ['stratus-tpl', 'stratus-vol', 'stratus-scratch']) removeStale(dir, p);
-      fs.mkdirSync(scratch, { recursive: true, mode: 0o700 });
+      real = fs.realpathSync(dir);
+      // In memory, the volumes' files would be memory outside every environment's limit.
+      const type = fs.statfsSync(real).type;
+      if (type === TMPFS_MAGIC || type === RAMFS_MAGIC) return `the data dir is in memory (${type === TMPFS_MAGIC ? 'tmpfs' : 'ramfs'}), not on a disk`;
+      for (const p of ['stratus-tpl', 'stratus-vol', 'stratus-scratch']) removeStale(real, p);
+      fs.mkdirSync(path.join(real, `stratus-scratch-${process.pid}`), { recursive: true, mode: 0o700 });
     } catch (e) {
       return `cannot use ${dir}: ${(e as Error).message}`;
     }
-    const helper = await ResidentClient.start(python, ['-S', '-c', HELPER, dir], 'the /tmp volume helper');
+    const helper = await ResidentClient.start(python, ['-S', '-c', HELPER, real], 'the /tmp volume helper');
     if (typeof helper === 'string') return helper;
-    const v = new EphemeralVolumes(dir, scratch, helper, mkfs);
+    const v = new EphemeralVolumes(real, path.join(real, `stratus-scratch-${process.pid}`), helper, mkfs, defaultMB);
     try {
       v.release(await v.make(defaultMB));
     } catch (e) {
       await v.stop();
       return (e as Error).message;
     }
-    v.targets.set(defaultMB, READY_DEFAULT);
     v.refill();
     return v;
   }
 
   /** A ready volume of `sizeMB`, or null when none is: then `make` one. */
   take(sizeMB: number): Volume | null {
-    const list = this.ready.get(sizeMB);
-    let v: Volume | null = null;
-    while (list?.length && !v) {
-      const x = list.pop()!;
-      if (this.helper.holds(x.generation)) v = x;
-    }
-    if (!this.targets.has(sizeMB)) this.targets.set(sizeMB, READY_OTHER);
+    if (sizeMB !== this.defaultMB) return null;
+    const v = this.ready.pop() ?? null;
     this.refill();
     return v;
   }
 
-  /** Makes a volume of `sizeMB` (its template first, the first time). */
+  /** Makes a volume of `sizeMB` (its template first, the first time, and again if it was removed). */
   async make(sizeMB: number): Promise<Volume> {
+    try {
+      return await this.makeFrom(sizeMB);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ENOENT' || this.stopped) throw e;
+      this.templates.delete(sizeMB);
+      return this.makeFrom(sizeMB);
+    }
+  }
+
+  private async makeFrom(sizeMB: number): Promise<Volume> {
     await this.template(sizeMB);
-    const a = await this.helper.request(`make ${sizeMB} ${++this.made}`);
-    if (a.errno !== 0) throw new Error(`a /tmp volume of ${sizeMB} MB could not be made: ${a.errno < 0 ? 'its helper died or hung' : a.rest}`);
-    return { device: a.rest, generation: a.generation };
+    const n = ++this.made;
+    const a = await this.helper.request(`make ${sizeMB} ${n}`);
+    if (a.errno !== 0) {
+      const e = new Error(`a /tmp volume of ${sizeMB} MB could not be made: ${a.errno < 0 ? 'its helper died or hung' : a.rest}`);
+      if (a.errno === os.constants.errno.ENOENT) Object.assign(e, { code: 'ENOENT' });
+      throw e;
+    }
+    const device = a.rest;
+    // Held by this descriptor from here on, the device cannot be detached and given to another
+    // file: the one it names is this volume's (the helper held it until now; had the helper died
+    // first, the number could be another file's by now, which the check below refuses).
+    let fd: number;
+    try {
+      fd = fs.openSync(device, 'r');
+    } finally {
+      this.helper.tell(`release ${device}`);
+    }
+    let backing = '';
+    try { backing = fs.readFileSync(`/sys/block/${path.basename(device)}/loop/backing_file`, 'utf8').trim(); } catch { /* detached */ }
+    const file = path.join(this.dir, `stratus-vol-${process.pid}-${n}`);
+    if (backing !== `${file} (deleted)` && backing !== file) {
+      fs.closeSync(fd);
+      throw new Error(`a /tmp volume of ${sizeMB} MB was lost before it was held (${device} is ${backing || 'detached'})`);
+    }
+    return { device, fd };
   }
 
   /**
    * Lets go of a volume, once: when no environment has it mounted (at once if none does), its
-   * device is detached and its blocks freed. One whose helper died is already let go of.
+   * device is detached and its blocks freed.
    */
   release(v: Volume): void {
-    if (this.helper.holds(v.generation)) this.helper.tell(`release ${v.device}`);
+    try { fs.closeSync(v.fd); } catch { /* closed */ }
   }
 
   private template(sizeMB: number): Promise<string> {
@@ -288,25 +330,21 @@ export class EphemeralVolumes {
         return file;
       })();
       this.templates.set(sizeMB, t);
-      t.catch(() => this.templates.delete(sizeMB));
+      t.catch(() => { if (this.templates.get(sizeMB) === t) this.templates.delete(sizeMB); });
     }
     return t;
   }
 
-  /** Makes volumes, one at a time, until every size has as many ready as it should. */
+  /** Makes volumes of the default size, one at a time, until READY are. */
   private refill(): void {
     if (this.refilling || this.stopped) return;
     this.refilling = true;
     void (async () => {
       try {
-        for (;;) {
-          const size = [...this.targets].find(([s, n]) => this.readyCount(s) < n)?.[0];
-          if (size === undefined) break;
-          const v = await this.make(size);
-          if (this.stopped) { this.release(v); break; }
-          let list = this.ready.get(size);
-          if (!list) this.ready.set(size, (list = []));
-          list.push(v);
+        while (this.ready.length < READY && !this.stopped) {
+          const v = await this.make(this.defaultMB);
+          if (this.stopped) this.release(v);
+          else this.ready.push(v);
         }
       } catch {
         // The next take() tries again; a launch that finds none ready makes its own and says why it failed.
@@ -316,20 +354,14 @@ export class EphemeralVolumes {
     })();
   }
 
-  /** Ready volumes of `sizeMB` that the running helper holds (those of a dead one are dropped). */
-  private readyCount(sizeMB: number): number {
-    const list = this.ready.get(sizeMB);
-    if (!list) return 0;
-    const live = list.filter((v) => this.helper.holds(v.generation));
-    if (live.length !== list.length) this.ready.set(sizeMB, live);
-    return live.length;
-  }
-
   async stop(): Promise<void> {
     this.stopped = true;
-    // The helper's exit closes every device it holds: the ready ones are detached at once.
+    for (const v of this.ready.splice(0)) this.release(v);
     await this.helper.stop();
     for (const t of this.templates.values()) await t.then((f) => fs.rmSync(f, { force: true }), () => undefined);
     fs.rmSync(this.scratch, { recursive: true, force: true });
   }
 }
+
+const TMPFS_MAGIC = 0x01021994;
+const RAMFS_MAGIC = 0x858458f6;

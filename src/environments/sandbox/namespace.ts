@@ -314,12 +314,16 @@ export class NamespaceDriver implements SandboxDriver {
       const gate = (child.stdio as unknown as Array<import('node:net').Socket | null>)[GATE_FD]!;
       gate.on('error', () => { /* the launcher is gone */ });
       void volumes!.make(spec.limits.ephemeralMB).then((v) => v, (e: Error) => {
-        this.noteVolumeFailure(spec.envId, e.message);
+        if (!h.destroyed) this.noteVolumeFailure(spec.envId, e.message);
         return null;
       }).then((v) => {
-        if (h.destroyed) { if (v) volumes!.release(v); return; }
-        volume = v;
         try {
+          if (h.destroyed) {
+            if (v) volumes!.release(v);
+            gate.destroy();
+            return;
+          }
+          volume = v;
           fs.writeSync(fd, tableFor(v), 0);
           gate.end('\n');
         } catch {

@@ -7,20 +7,14 @@ const ANSWER_MS = 10_000;
 /** A helper's process and its requests awaiting an answer. */
 interface Proc {
   child: ChildProcess;
-  /** 1, 2, ... as the helper is replaced. */
-  generation: number;
   pending: Map<number, (answer: Answer) => void>;
   dead: boolean;
 }
 
-/**
- * A helper's answer: errno 0 when done (-1: the helper died or hung), the rest of its line, and
- * which of the helper's processes answered (what it holds goes with it: see `generation`).
- */
+/** A helper's answer: errno 0 when done (-1: the helper died or hung), and the rest of its line. */
 export interface Answer {
   errno: number;
   rest: string;
-  generation: number;
 }
 
 /**
@@ -36,7 +30,7 @@ export class ResidentClient {
   private restarting: Promise<Proc | string> | null = null;
   private stopped = false;
   private constructor(child: ChildProcess, private readonly file: string, private readonly args: string[], private readonly what: string) {
-    this.current = ResidentClient.serve(child, 1);
+    this.current = ResidentClient.serve(child);
   }
 
   /** Starts `file args` (see startResident); resolves to the client, or to why it did not start. */
@@ -45,8 +39,8 @@ export class ResidentClient {
     return typeof r === 'string' ? `${what} did not start: ${r}` : new ResidentClient(r, file, args, what);
   }
 
-  private static serve(child: ChildProcess, generation: number): Proc {
-    const m: Proc = { child, generation, pending: new Map(), dead: false };
+  private static serve(child: ChildProcess): Proc {
+    const m: Proc = { child, pending: new Map(), dead: false };
     child.stdin!.on('error', () => { /* it died: its exit fails what is pending */ });
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -59,12 +53,12 @@ export class ResidentClient {
         const done = m.pending.get(Number(id));
         m.pending.delete(Number(id));
         if (m.pending.size === 0) hold(m, false);
-        done?.({ errno: Number(errno), rest: rest.join(' '), generation });
+        done?.({ errno: Number(errno), rest: rest.join(' ') });
       }
     });
     child.on('exit', () => {
       m.dead = true;
-      for (const done of m.pending.values()) done({ errno: -1, rest: '', generation });
+      for (const done of m.pending.values()) done({ errno: -1, rest: '' });
       m.pending.clear();
     });
     return m;
@@ -78,7 +72,7 @@ export class ResidentClient {
       this.restarting = null;
       if (typeof r === 'string') return r;
       if (this.stopped) { void stopResident(r); return `${this.what} is stopped`; }
-      return (this.current = ResidentClient.serve(r, this.current.generation + 1));
+      return (this.current = ResidentClient.serve(r));
     });
     const m = await this.restarting;
     if (typeof m === 'string') throw new Error(`${this.what} did not start again: ${m}`);
@@ -103,19 +97,6 @@ export class ResidentClient {
   /** Sends a request that has no answer, to the helper running now (none when it is dead: nothing to do). */
   tell(request: string): void {
     if (!this.current.dead && !this.stopped) this.current.child.stdin!.write(`0 ${request}\n`);
-  }
-
-  /**
-   * Which process serves now (1, 2, ... as it is replaced; a dead one until the next request
-   * replaces it): what an earlier one held (descriptors) went with it.
-   */
-  get generation(): number {
-    return this.current.generation;
-  }
-
-  /** Whether the process of `generation` is the one running now. */
-  holds(generation: number): boolean {
-    return !this.current.dead && this.current.generation === generation;
   }
 
   /** The pid of the running helper (tests). */
