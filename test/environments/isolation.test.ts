@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { shippedRuntime } from '../../src/environments/runtimes.js';
+import { sharedBase } from '../helpers/server.js';
 import { bashFunction, fixture, invocation, isRoot, sleep } from './helpers.js';
 
 const reason = !isRoot && 'namespace driver needs root (CI runs these as root)';
@@ -16,6 +17,44 @@ describe('isolation (namespace driver)', { skip: reason }, async () => {
     const d = fx.svc.describe();
     assert.equal(d.driver, 'namespace');
     assert.ok(d.isolation.some((l) => l.includes('cgroup')));
+  });
+
+  // A custom runtime's launch runs as root on the host until it drops to the environment's uid:
+  // a function's LD_PRELOAD (AWS documents it for custom runtimes) must reach its bootstrap and
+  // nothing before it. A preloaded library records the uid and name of every process it is loaded in.
+  const cc = ['/usr/bin/cc', '/usr/bin/gcc'].find((f) => fs.existsSync(f));
+  test('a function\'s LD_PRELOAD reaches its bootstrap only, never the sandbox\'s own processes (root)', { skip: !cc && 'no C compiler to build the preloaded library' }, async () => {
+    const dir = fs.mkdtempSync(path.join(sharedBase(), 'stratus-preload-'));
+    try {
+      fs.chmodSync(dir, 0o777);
+      const src = path.join(dir, 'p.c');
+      fs.writeFileSync(src, `#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+__attribute__((constructor)) static void seen(void) {
+  const char *log = getenv("PRELOAD_LOG"); if (!log) return;
+  char comm[64] = ""; FILE *c = fopen("/proc/self/comm", "r"); if (c) { if (!fgets(comm, sizeof comm, c)) comm[0] = 0; fclose(c); }
+  FILE *f = fopen(log, "a"); if (f) { fprintf(f, "%u %s", (unsigned)getuid(), comm); fclose(f); }
+}
+`);
+      const so = path.join(dir, 'p.so');
+      const { spawnSync } = await import('node:child_process');
+      const built = spawnSync(cc!, ['-shared', '-fPIC', '-o', so, src], { encoding: 'utf8' });
+      assert.equal(built.status, 0, built.stderr);
+      fs.chmodSync(so, 0o755);
+      const log = path.join(dir, 'log');
+      fs.writeFileSync(log, '', { mode: 0o666 });
+      fs.chmodSync(log, 0o666);
+      const key = fx.code(bashFunction('echo "\\"$LD_PRELOAD\\""'));
+      const o = await fx.svc.execute(fx.target(key, { ...FAST, environment: { LD_PRELOAD: so, PRELOAD_LOG: log } }, 'preload'), invocation('{}'));
+      assert.equal(o.status, 'ok', o.payload.toString());
+      assert.equal(JSON.parse(o.payload.toString()), so, 'the bootstrap has it');
+      const seen = fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => l.split(' '));
+      assert.ok(seen.some(([, comm]) => comm === 'bootstrap' || comm === 'bash'), `loaded in the bootstrap: ${JSON.stringify(seen)}`);
+      assert.deepEqual(seen.filter(([uid]) => uid === '0'), [], 'never in a process running as root');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('non-root uid, not the server\'s; cannot read the data dir or other code; cannot signal the server', async () => {

@@ -17,18 +17,24 @@ import { removeStale } from './shell.js';
  * format error" (or "no such file or directory" for a `#!` interpreter that does not exist). The
  * kernel's own answer, read back from the report descriptor, is what a handle's execError() gives.
  *
- * The report descriptor (and the descriptor a sandbox passes the shim itself at, SHIM_FD) is
- * marked close-on-exec by the shim before its execve: a program that starts never has either.
+ * The report descriptor (and the descriptors a sandbox passes the shim itself at, SHIM_FD, and
+ * the environment at, ENV_FD) is marked close-on-exec by the shim before its execve: a program
+ * that starts never has any of them.
  */
 export const EXEC_REPORT_FD = 12;
 /** Where the namespace driver hands the shim to setpriv (it runs it as /proc/self/fd/13). */
 export const SHIM_FD = 13;
+/**
+ * Where the namespace driver hands a custom runtime its environment (a file the last shell of
+ * the launch reads once privileges are dropped): closed on exec by the shim too.
+ */
+export const ENV_FD = 14;
 
 /**
  * The shim's machine code, per architecture, with its source. Both do the same, in Linux's
  * system-call numbers of their architecture:
  *
- *   fcntl(EXEC_REPORT_FD, F_SETFD, FD_CLOEXEC); fcntl(SHIM_FD, F_SETFD, FD_CLOEXEC)
+ *   fcntl(EXEC_REPORT_FD, F_SETFD, FD_CLOEXEC); fcntl(SHIM_FD, ...); fcntl(ENV_FD, ...)
  *   execve(argv[1], &argv[1], envp)             (envp = &argv[argc + 1])
  *   errno = -result; write(EXEC_REPORT_FD, &errno, 4); exit_group(127)
  */
@@ -36,6 +42,7 @@ const CODE: Partial<Record<NodeJS.Architecture, { machine: number; code: string 
   // x86-64 (EM_X86_64):
   //   mov edi, 12; mov esi, 2; mov edx, 1; mov eax, 72 (fcntl); syscall
   //   mov edi, 13; mov esi, 2; mov edx, 1; mov eax, 72; syscall
+  //   mov edi, 14; mov esi, 2; mov edx, 1; mov eax, 72; syscall
   //   mov rcx, [rsp]; lea rsi, [rsp+16]; lea rdx, [rsi+rcx*8]; mov rdi, [rsi]; mov eax, 59 (execve); syscall
   //   neg eax; push rax; mov edi, 12; mov rsi, rsp; mov edx, 4; mov eax, 1 (write); syscall
   //   mov edi, 127; mov eax, 231 (exit_group); syscall
@@ -43,6 +50,7 @@ const CODE: Partial<Record<NodeJS.Architecture, { machine: number; code: string 
     machine: 62,
     code: 'bf0c000000be02000000ba01000000b8480000000f05'
       + 'bf0d000000be02000000ba01000000b8480000000f05'
+      + 'bf0e000000be02000000ba01000000b8480000000f05'
       + '488b0c24488d742410488d14ce488b3eb83b0000000f05'
       + 'f7d850bf0c0000004889e6ba04000000b8010000000f05'
       + 'bf7f000000b8e70000000f05',
@@ -50,6 +58,7 @@ const CODE: Partial<Record<NodeJS.Architecture, { machine: number; code: string 
   // AArch64 (EM_AARCH64):
   //   mov x0, #12; mov x1, #2; mov x2, #1; mov x8, #25 (fcntl); svc #0
   //   mov x0, #13; mov x1, #2; mov x2, #1; mov x8, #25; svc #0
+  //   mov x0, #14; mov x1, #2; mov x2, #1; mov x8, #25; svc #0
   //   ldr x3, [sp]; add x1, sp, #16; add x2, x1, x3, lsl #3; ldr x0, [x1]; mov x8, #221 (execve); svc #0
   //   neg x0, x0; str x0, [sp, #-16]!; mov x1, sp; mov x0, #12; mov x2, #4; mov x8, #64 (write); svc #0
   //   mov x0, #127; mov x8, #94 (exit_group); svc #0
@@ -57,6 +66,7 @@ const CODE: Partial<Record<NodeJS.Architecture, { machine: number; code: string 
     machine: 183,
     code: '800180d2410080d2220080d2280380d2010000d4'
       + 'a00180d2410080d2220080d2280380d2010000d4'
+      + 'c00180d2410080d2220080d2280380d2010000d4'
       + 'e30340f9e1430091220c038b200040f9a81b80d2010000d4'
       + 'e00300cbe00f1ff8e1030091800180d2820080d2080880d2010000d4'
       + 'e00f80d2c80b80d2010000d4',

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { CgroupTree, PIDS_MAX, favorDynmods, type DynmodsState, type EnvCgroup } from './cgroups.js';
 import { EphemeralVolumes, VOLUME_OPTIONS, type Volume } from './ephemeral.js';
-import { ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
+import { ENV_FD, ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
 import { findExecutable, isUnder, launchedStreams, launchStdio, realpathOr, removeStale, sq, stopResident } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
 import { TASK_ROOT, TaskMounter } from './task-root.js';
@@ -28,6 +28,18 @@ const GATE_FD = 9;
 const LOG_FD = 10;
 /** The Runtime API channel (LaunchSpec.apiChannel), next to it. */
 const API_FD = 11;
+
+/**
+ * `env` as a script of exports for sh to source: the whole environment a custom runtime's
+ * bootstrap gets. Names are shell names (the API allows [a-zA-Z][a-zA-Z0-9_]+; Stratus's own
+ * start with a letter or _); values are single-quoted, so anything in them stays data.
+ */
+export function exportScript(env: Record<string, string>): string {
+  return Object.entries(env).map(([k, v]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`environment variable name ${JSON.stringify(k)} is not one a shell can export`);
+    return `export ${k}=${sq(v)}\n`;
+  }).join('');
+}
 
 /** A path in a mount table (fstab): whitespace and backslashes as octal escapes. */
 function fstabPath(p: string): string {
@@ -149,7 +161,7 @@ export class NamespaceDriver implements SandboxDriver {
   private readonly tree: CgroupTree;
   private readonly uids: UidAllocator;
   private readonly handles = new Set<NamespaceHandle>();
-  readonly bins: { sh: string; setpriv: string; unshare: string; mount: string; bash: string | null };
+  readonly bins: { sh: string; setpriv: string; unshare: string; mount: string; bash: string | null; env: string | null };
 
   /** Per-uid copies of the host's /etc/passwd with that uid's entry (see `passwdFor`). */
   private etcDir: string | null = null;
@@ -174,7 +186,7 @@ export class NamespaceDriver implements SandboxDriver {
     this.uids = new UidAllocator();
     this.bins = {
       sh: findExecutable('sh')!, setpriv: findExecutable('setpriv')!, unshare: findExecutable('unshare')!, mount: findExecutable('mount')!,
-      bash: findExecutable('bash'),
+      bash: findExecutable('bash'), env: findExecutable('env'),
     };
     this.shell = this.bins.bash && fs.existsSync('/bin/sh') ? this.bins.bash : null;
     this.hide = hostDirsToHide();
@@ -285,7 +297,16 @@ export class NamespaceDriver implements SandboxDriver {
     if (volumes && !volume && !gated) this.noteVolumeFailure(spec.envId, `${kept.length} host paths kept visible leave no descriptor to wait for a volume on`);
     const tableFor = (tmp: Volume | null) => mountTable(tmp?.device ?? spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.hide,
       this.taskMounter ? spec.code : undefined);
+    // A custom runtime's launch runs as root on the host until setpriv: the function's
+    // variables (LD_PRELOAD, GLIBC_TUNABLES, ...) are for its bootstrap only, read from ENV_FD by
+    // the last shell, once privileges are dropped (runFor). The launch itself gets none.
+    let envFile: number | undefined;
     try {
+      if (spec.dropPrivileges) {
+        envFile = unlinkedFile(exportScript(spec.env));
+        fs.fchownSync(envFile, uid, uid);
+        fs.fchmodSync(envFile, 0o400);
+      }
       table = unlinkedFile(gated ? '' : tableFor(volume));
       // fds 4-9 in between are /dev/null until the inner script uses or closes them.
       const stdio = launchStdio(spec, ['pipe', 'pipe', 'pipe', table], LOG_FD, API_FD);
@@ -294,7 +315,12 @@ export class NamespaceDriver implements SandboxDriver {
         stdio[GATE_FD] = 'pipe';
       }
       if (this.shim) report = this.shim.attach(stdio, spec.command[0]!);
-      child = spawn(b.sh, ['-c', outer, 'stratus-launch', gated ? `read -r _ <&${GATE_FD} || exit 126\n${inner}` : inner, ...cg.procsFiles()], { env: spec.env, stdio });
+      if (envFile !== undefined) {
+        while (stdio.length < ENV_FD) stdio.push('ignore');
+        stdio[ENV_FD] = envFile;
+      }
+      child = spawn(b.sh, ['-c', outer, 'stratus-launch', gated ? `read -r _ <&${GATE_FD} || exit 126\n${inner}` : inner, ...cg.procsFiles()],
+        { env: spec.dropPrivileges ? {} : spec.env, stdio });
     } catch (e) {
       report?.close();
       if (volume) volumes!.release(volume);
@@ -302,6 +328,8 @@ export class NamespaceDriver implements SandboxDriver {
       void cg.remove();
       this.uids.release(uid);
       throw e;
+    } finally {
+      if (envFile !== undefined) fs.closeSync(envFile);
     }
     if (!gated) fs.closeSync(table);
     const h = new NamespaceHandle(child, uid, cg, spec.limits, kept, (p) => this.hidden(p), launchedStreams(child, LOG_FD, API_FD), report, () => {
@@ -379,7 +407,13 @@ export class NamespaceDriver implements SandboxDriver {
     let run: string;
     if (spec.dropPrivileges) {
       const groups = spec.groups.length ? `--groups=${spec.groups.join(',')}` : '--clear-groups';
-      run = `${sp} --reuid=${uid} --regid=${uid} ${groups} --inh-caps=-all --bounding-set=-all --no-new-privs -- ${cmd}`;
+      // As the environment's uid: a shell takes the function's variables from ENV_FD (the file is
+      // that uid's, mode 0400) and becomes the command (the shim, which closes ENV_FD on exec).
+      // Inside, sh is bash (mountTable) where the host has one, and bash exports PWD and SHLVL of
+      // its own (SHLVL even when unset: its exec sets it again), which a bootstrap must not get.
+      const clean = this.shell && this.bins.env && !('SHLVL' in spec.env) ? `${this.bins.env} -u SHLVL ` : '';
+      const env = `unset PWD OLDPWD; . /proc/self/fd/${ENV_FD} && exec ${clean}"$@"`;
+      run = `${sp} --reuid=${uid} --regid=${uid} ${groups} --inh-caps=-all --bounding-set=-all --no-new-privs -- ${this.bins.sh} -c ${sq(env)} stratus-env ${cmd}`;
     } else {
       // Root inside the namespaces until the runtime drops to its uid on assignment: only the
       // capabilities needed for that remain.
