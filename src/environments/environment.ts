@@ -214,7 +214,9 @@ export class Environment implements RuntimeApiHandler {
           framedLog: !custom,
           apiChannel: !custom,
           limits: limitsOf(o.target),
-          dropPrivileges: custom,
+          // NODE_OPTIONS (--require ./x.js) is read as node starts: node must start as the
+          // environment's uid already, not drop to it after the code it names has run.
+          dropPrivileges: custom || nodeOptions !== null,
           groups,
           keepPaths: o.keepPaths,
           // In the task root, as Lambda starts its bootstrap (NODE_OPTIONS=--require ./x.js resolves there).

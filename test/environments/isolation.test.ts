@@ -57,6 +57,21 @@ __attribute__((constructor)) static void seen(void) {
     }
   });
 
+  // NODE_OPTIONS is read by node as it starts: a runtime started for such a function must start
+  // as the environment's uid already, or its --require'd code runs as root before the drop.
+  test('a function\'s NODE_OPTIONS=--require runs its code as the environment\'s uid, never as root', async () => {
+    const key = fx.code({
+      'pre.js': 'globalThis.preloaded = { uid: process.getuid(), gid: process.getgid() };\n',
+      'index.js': 'exports.handler = async () => ({ ...globalThis.preloaded, now: process.getuid() });\n',
+    });
+    const o = await fx.svc.execute(fx.target(key, { ...FAST, runtime: 'nodejs20.x', handler: 'index.handler', environment: { NODE_OPTIONS: '--require ./pre.js' } }, 'node-options-uid'), invocation('{}'));
+    assert.equal(o.status, 'ok', o.payload.toString());
+    const r = JSON.parse(o.payload.toString());
+    assert.notEqual(r.uid, 0, 'the required code ran as root');
+    assert.notEqual(r.gid, 0);
+    assert.equal(r.uid, r.now);
+  });
+
   test('non-root uid, not the server\'s; cannot read the data dir or other code; cannot signal the server', async () => {
     const other = fx.code(bashFunction('echo "{}"', { 'secret.txt': 'OTHER-FUNCTION-SECRET' }));
     const otherDir = fx.codeDir(other);
