@@ -142,8 +142,17 @@ export function localUrl(listenUrl: string): string {
   return u.origin;
 }
 
-/** The function's NODE_OPTIONS (read by node as it starts, as Lambda's bootstrap passes it), or null. */
-export function nodeOptionsOf(t: ExecutionTarget): string | null {
-  const v = t.config.environment.NODE_OPTIONS;
-  return v ? v : null;
+/**
+ * What node reads only as it starts, of the function's variables: NODE_OPTIONS (as Lambda's
+ * bootstrap passes it), NODE_EXTRA_CA_CERTS, UV_THREADPOOL_SIZE (libuv's pool starts with the
+ * first file operation, long before a pooled runtime has its function). Null when it sets none:
+ * then a pooled runtime, booted without them, serves it.
+ */
+export function nodeStartupEnv(t: ExecutionTarget): Record<string, string> | null {
+  const out: Record<string, string> = {};
+  for (const k of ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'UV_THREADPOOL_SIZE']) {
+    const v = t.config.environment[k];
+    if (v) out[k] = v;
+  }
+  return Object.keys(out).length ? out : null;
 }

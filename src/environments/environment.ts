@@ -5,7 +5,7 @@ import { FunctionErrorTypes } from '../core/errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { ExecutionOutcome, ExecutionTarget, Invocation } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
-import { type AwsClientVars, functionEnv, nodeOptionsOf, runtimeBootEnv } from './env-vars.js';
+import { type AwsClientVars, functionEnv, nodeStartupEnv, runtimeBootEnv } from './env-vars.js';
 import {
   billedMs, exitText, logStreamName, MAX_RESPONSE_BYTES, MAX_STREAMED_RESPONSE_BYTES, platformError, responseTooLargePayload,
   runtimeExited, streamedTooLargeError, SystemLog, timeoutLogLine, timeoutPayload, truncatedStreamError,
@@ -200,7 +200,7 @@ export class Environment implements RuntimeApiHandler {
       env.logs = o.booted.logs;
     } else {
       const custom = o.family === 'custom';
-      const nodeOptions = o.family === 'node' ? nodeOptionsOf(o.target) : null;
+      const startup = o.family === 'node' ? nodeStartupEnv(o.target) : null;
       const bootstrap = `${taskRoot}/bootstrap`;
       const unusable = custom ? entrypointProblem(`${o.codeDir}/bootstrap`, bootstrap) : null;
       if (unusable) env.initFailure = { errorType: FunctionErrorTypes.invalidEntrypoint, reason: unusable, logged: false };
@@ -210,17 +210,18 @@ export class Environment implements RuntimeApiHandler {
           // A bootstrap that cannot run: the environment starts as any other (its log stream,
           // INIT_START, INIT_REPORT) around a stand-in that exits at once, and reports why.
           command: unusable ? ['/bin/sh', '-c', 'exit 126'] : custom ? [bootstrap] : o.runtime!.command,
-          env: custom ? vars : runtimeBootEnv(o.deps.driver, nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+          env: custom ? vars : runtimeBootEnv(o.deps.driver, startup ?? {}),
           framedLog: !custom,
           apiChannel: !custom,
           limits: limitsOf(o.target),
           // NODE_OPTIONS (--require ./x.js) is read as node starts: node must start as the
           // environment's uid already, not drop to it after the code it names has run.
-          dropPrivileges: custom || nodeOptions !== null,
+          dropPrivileges: custom || startup !== null,
+          shipped: !custom,
           groups,
           keepPaths: o.keepPaths,
           // In the task root, as Lambda starts its bootstrap (NODE_OPTIONS=--require ./x.js resolves there).
-          cwd: custom || nodeOptions ? taskRoot : undefined,
+          cwd: custom || startup ? taskRoot : undefined,
           code: o.codeDir,
           deferCpuLimit: true,
         });

@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../ports/clock.js';
 import type { ExecutionOutcome, ExecutionService, ExecutionTarget, Invocation } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
 import { billedMs, platformError, timeoutPayload } from './format.js';
-import { awsClientVars, localUrl, nodeOptionsOf } from './env-vars.js';
+import { awsClientVars, localUrl, nodeStartupEnv } from './env-vars.js';
 import { Environment, type EnvDeps, type InitResult, type InitRetry } from './environment.js';
 import { POOL_LIMITS, PrewarmPool } from './prewarm.js';
 import { familyOf, pythonExecutable, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
@@ -211,8 +211,8 @@ class Service implements StratusExecutionService {
     if (family !== 'custom' && !runtime) throw Errors.invalidRuntime(`The ${target.config.runtime} runtime is not installed on this Stratus host.`);
     const code = await this.opts.codeDirFor(target.codeKey);
     this.coldStarts++;
-    // NODE_OPTIONS acts when node starts, so a function that sets it gets a runtime started with it.
-    const pooled = !(family === 'custom' || (family === 'node' && nodeOptionsOf(target)));
+    // NODE_OPTIONS and the like act when node starts: a function that sets one gets a runtime started with it.
+    const pooled = !(family === 'custom' || (family === 'node' && nodeStartupEnv(target)));
     // A pooled runtime's replacement boots once this cold start is done (or a second into a
     // long first invocation), not beside it.
     let taken = 0;

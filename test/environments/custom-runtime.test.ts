@@ -401,6 +401,17 @@ describe('a function\'s environment is exactly its own', () => {
     assert.deepEqual(names, expect([]), o.logTail);
   });
 
+  test('the bootstrap gets the variables as given, even names a shell keeps for itself (UID, RANDOM, OPTIND, SHLVL)', async () => {
+    const key = fx.code({ 'README': 'env(1) is the bootstrap\n' });
+    const bootstrap = path.join(fx.codeDir(key), 'bootstrap');
+    fs.copyFileSync(findExecutable('env')!, bootstrap);
+    fs.chmodSync(bootstrap, 0o755);
+    const given = { UID: '5', RANDOM: '7', OPTIND: '3', SHLVL: '5', QUOTED: "it's a \"$HOME\" `x`" };
+    const o = await fx.svc.execute(fx.target(key, { ...FAST, environment: given }, 'env-shell-names'), invocation('{}'));
+    const lines = o.logTail!.split('\n');
+    for (const [k, v] of Object.entries(given)) assert.ok(lines.includes(`${k}=${v}`), `${k}=${v} in:\n${o.logTail}`);
+  });
+
   for (const [runtime, handler, files, extra, cfg] of [
     ['nodejs20.x', 'index.handler', { 'index.js': 'exports.handler = async () => Object.keys(process.env).sort();\n' }, ['AWS_EXECUTION_ENV', 'NODE_PATH', '_X_AMZN_TRACE_ID'], {}],
     // NODE_OPTIONS: a runtime started for the function, in its task root (the sandbox's shell changes directory).

@@ -72,6 +72,32 @@ __attribute__((constructor)) static void seen(void) {
     assert.equal(r.uid, r.now);
   });
 
+  test('a descriptor the server inherited (not close-on-exec) never reaches a function', { timeout: 60_000 }, async () => {
+    const { spawn } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'inherited-fd.js');
+    const secretFile = path.join(sharedBase(), `stratus-inherited-${process.pid}`);
+    fs.writeFileSync(secretFile, 'HOST SECRET', { mode: 0o600 });
+    const secret = fs.openSync(secretFile, 'r');
+    try {
+      const stdio: Array<'ignore' | 'pipe' | 'inherit' | number> = ['ignore', 'pipe', 'inherit'];
+      while (stdio.length < 20) stdio.push('ignore');
+      stdio[20] = secret;
+      const child = spawn(process.execPath, [script], { stdio });
+      let out = '';
+      child.stdout!.on('data', (d) => { out += d; });
+      const code = await new Promise((r) => child.on('close', r));
+      assert.equal(code, 0, out);
+      const fds = JSON.parse(out) as { bash: string; node: string };
+      assert.ok(fds.bash.includes('socket:') || fds.bash.includes('pipe:'), `what the bootstrap has open: ${fds.bash}`);
+      assert.ok(!fds.bash.includes(secretFile), `the bootstrap has it: ${fds.bash}`);
+      assert.ok(!fds.node.includes(secretFile), `the Node.js function has it: ${fds.node}`);
+    } finally {
+      fs.closeSync(secret);
+      fs.rmSync(secretFile, { force: true });
+    }
+  });
+
   test('non-root uid, not the server\'s; cannot read the data dir or other code; cannot signal the server', async () => {
     const other = fx.code(bashFunction('echo "{}"', { 'secret.txt': 'OTHER-FUNCTION-SECRET' }));
     const otherDir = fx.codeDir(other);
@@ -168,9 +194,13 @@ __attribute__((constructor)) static void seen(void) {
       const f = await fixture({ sandbox: 'namespace' }, { runtimeOverrides: { node: { command: [node, ...shipped.command.slice(1)], runtimeDir: shipped.runtimeDir } } });
       try {
         const key = f.code({ 'index.js': 'exports.handler = async () => ({ exec: process.execPath, opt: require(\'node:fs\').readdirSync(\'/opt\') });\n' });
-        const o = await f.svc.execute(f.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 512 }, 'opt-interp'), invocation('{}'));
-        assert.equal(o.status, 'ok', `${o.payload.toString()}\n${o.logTail}`);
-        assert.deepEqual(JSON.parse(o.payload.toString()), { exec: node, opt: [path.basename(prefix)] });
+        // Pooled (started as root, dropping privileges itself) and started for a function with
+        // NODE_OPTIONS (privileges dropped before node starts): both keep the installation.
+        for (const environment of [{}, { NODE_OPTIONS: '--no-warnings' }] as Record<string, string>[]) {
+          const o = await f.svc.execute(f.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 512, environment }, `opt-interp-${Object.keys(environment).length}`), invocation('{}'));
+          assert.equal(o.status, 'ok', `${o.payload.toString()}\n${o.logTail}`);
+          assert.deepEqual(JSON.parse(o.payload.toString()), { exec: node, opt: [path.basename(prefix)] });
+        }
       } finally {
         await f.stop();
       }

@@ -102,4 +102,17 @@ describe('node in a pooled runtime: heap size and NODE_OPTIONS', async () => {
     assert.equal(r.required, 'yes', '--require resolves in the task root');
     assert.equal(pooled.svc.stats().prewarm.node.hits, hits, 'not served by the pool');
   });
+
+  test('a function\'s NODE_EXTRA_CA_CERTS is read by node as it starts too', async () => {
+    await poolReady();
+    const hits = pooled.svc.stats().prewarm.node.hits;
+    const key = pooled.code({ 'index.js': "exports.handler = async () => 'ok';\n" });
+    // node reads the file at start-up only, and says so when it cannot load it.
+    const o = await pooled.svc.execute(pooled.target(key, {
+      runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 512, environment: { NODE_EXTRA_CA_CERTS: '/var/task/missing-ca.pem' },
+    }, 'extracerts'), invocation('{}'));
+    assert.equal(o.status, 'ok', o.payload.toString());
+    assert.match(pooled.sink.text(), /Ignoring extra certs from `\/var\/task\/missing-ca\.pem`/);
+    assert.equal(pooled.svc.stats().prewarm.node.hits, hits, 'not served by the pool');
+  });
 });

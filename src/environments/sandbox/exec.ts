@@ -25,51 +25,77 @@ export const EXEC_REPORT_FD = 12;
 /** Where the namespace driver hands the shim to setpriv (it runs it as /proc/self/fd/13). */
 export const SHIM_FD = 13;
 /**
- * Where the namespace driver hands a custom runtime its environment (a file the last shell of
- * the launch reads once privileges are dropped): closed on exec by the shim too.
+ * Where a sandbox may hand the shim the environment to start the program with (NUL-terminated
+ * "K=V" entries from offset 0, as /proc/<pid>/environ holds them): the namespace driver's custom
+ * runtimes get theirs so, never through the root processes of their launch. Empty or absent: the
+ * shim's own environment. Closed on exec by the shim too.
  */
 export const ENV_FD = 14;
 
 /**
- * The shim's machine code, per architecture, with its source. Both do the same, in Linux's
- * system-call numbers of their architecture:
+ * The shim's machine code, per architecture, assembled (llvm-mc) from the source beside it. Both
+ * do the same, in Linux's system-call numbers of their architecture:
  *
  *   fcntl(EXEC_REPORT_FD, F_SETFD, FD_CLOEXEC); fcntl(SHIM_FD, ...); fcntl(ENV_FD, ...)
- *   execve(argv[1], &argv[1], envp)             (envp = &argv[argc + 1])
+ *   close_range(ENV_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC)   (what else the server inherited: never the program's)
+ *   envp = &argv[argc + 1]
+ *   buf = mmap(2 MiB); n = pread(ENV_FD, buf, 256 KiB, 0)
+ *   if n > 0: envp = the NUL-terminated "K=V" entries of buf[0..n)   (ENV_FD: the environment to start with)
+ *   execve(argv[1], &argv[1], envp)
  *   errno = -result; write(EXEC_REPORT_FD, &errno, 4); exit_group(127)
  */
 const CODE: Partial<Record<NodeJS.Architecture, { machine: number; code: string }>> = {
-  // x86-64 (EM_X86_64):
-  //   mov edi, 12; mov esi, 2; mov edx, 1; mov eax, 72 (fcntl); syscall
-  //   mov edi, 13; mov esi, 2; mov edx, 1; mov eax, 72; syscall
-  //   mov edi, 14; mov esi, 2; mov edx, 1; mov eax, 72; syscall
-  //   mov rcx, [rsp]; lea rsi, [rsp+16]; lea rdx, [rsi+rcx*8]; mov rdi, [rsi]; mov eax, 59 (execve); syscall
+  // x86-64 (EM_X86_64), Intel syntax:
+  //   mov edi, 12; mov esi, 2; mov edx, 1; mov eax, 72 (fcntl); syscall      (and for 13, 14)
+  //   mov edi, 15; mov esi, -1; mov edx, 4; mov eax, 436 (close_range); syscall
+  //   mov rcx, [rsp]; lea r13, [rsp+16]; lea r12, [r13+rcx*8]
+  //   xor edi, edi; mov esi, 0x200000; mov edx, 3; mov r10d, 0x22; mov r8, -1; xor r9d, r9d; mov eax, 9 (mmap); syscall
+  //   cmp rax, -4096; jae run; mov r14, rax
+  //   mov edi, 14; mov rsi, r14; mov edx, 0x40000; xor r10d, r10d; mov eax, 17 (pread64); syscall
+  //   test rax, rax; jle run
+  //   lea r15, [r14+0x40000]; mov rbx, r15; mov rdi, r14; xor ecx, ecx
+  // scan: cmp rcx, rax; jae done; cmp byte ptr [r14+rcx], 0; jne next
+  //   mov [r15], rdi; add r15, 8; lea rdi, [r14+rcx+1]
+  // next: inc rcx; jmp scan
+  // done: mov qword ptr [r15], 0; mov r12, rbx
+  // run: mov rdi, [r13]; mov rsi, r13; mov rdx, r12; mov eax, 59 (execve); syscall
   //   neg eax; push rax; mov edi, 12; mov rsi, rsp; mov edx, 4; mov eax, 1 (write); syscall
   //   mov edi, 127; mov eax, 231 (exit_group); syscall
   x64: {
     machine: 62,
-    code: 'bf0c000000be02000000ba01000000b8480000000f05'
-      + 'bf0d000000be02000000ba01000000b8480000000f05'
-      + 'bf0e000000be02000000ba01000000b8480000000f05'
-      + '488b0c24488d742410488d14ce488b3eb83b0000000f05'
-      + 'f7d850bf0c0000004889e6ba04000000b8010000000f05'
-      + 'bf7f000000b8e70000000f05',
+    code: 'bf0c000000be02000000ba01000000b8480000000f05bf0d000000be02000000ba01000000b8480000000f05'
+      + 'bf0e000000be02000000ba01000000b8480000000f05bf0f000000beffffffffba04000000b8b40100000f05'
+      + '488b0c244c8d6c24104d8d64cd0031ffbe00002000ba0300000041ba2200000049c7c0ffffffff4531c9b809'
+      + '0000000f05483d00f0ffff73554989c6bf0e0000004c89f6ba000004004531d2b8110000000f054885c07e36'
+      + '4d8dbe000004004c89fb4c89f731c94839c1731841803c0e00750c49893f4983c708498d7c0e0148ffc1ebe3'
+      + '49c707000000004989dc498b7d004c89ee4c89e2b83b0000000f05f7d850bf0c0000004889e6ba04000000b8'
+      + '010000000f05bf7f000000b8e70000000f05',
   },
   // AArch64 (EM_AARCH64):
-  //   mov x0, #12; mov x1, #2; mov x2, #1; mov x8, #25 (fcntl); svc #0
-  //   mov x0, #13; mov x1, #2; mov x2, #1; mov x8, #25; svc #0
-  //   mov x0, #14; mov x1, #2; mov x2, #1; mov x8, #25; svc #0
-  //   ldr x3, [sp]; add x1, sp, #16; add x2, x1, x3, lsl #3; ldr x0, [x1]; mov x8, #221 (execve); svc #0
+  //   mov x0, #12; mov x1, #2; mov x2, #1; mov x8, #25 (fcntl); svc #0      (and for 13, 14)
+  //   mov x0, #15; mov w1, #-1; mov x2, #4; mov x8, #436 (close_range); svc #0
+  //   ldr x3, [sp]; add x19, sp, #16; add x20, x19, x3, lsl #3
+  //   mov x0, #0; mov x1, #0x200000; mov x2, #3; mov x3, #0x22; mov x4, #-1; mov x5, #0; mov x8, #222 (mmap); svc #0
+  //   cmn x0, #4096; b.hs run; mov x21, x0
+  //   mov x0, #14; mov x1, x21; mov x2, #0x40000; mov x3, #0; mov x8, #67 (pread64); svc #0
+  //   cmp x0, #0; b.le run
+  //   add x22, x21, #0x40000; mov x23, x22; mov x24, x21; mov x25, #0
+  // scan: cmp x25, x0; b.hs done; ldrb w26, [x21, x25]; cbnz w26, next
+  //   str x24, [x22], #8; add x24, x21, x25; add x24, x24, #1
+  // next: add x25, x25, #1; b scan
+  // done: str xzr, [x22]; mov x20, x23
+  // run: ldr x0, [x19]; mov x1, x19; mov x2, x20; mov x8, #221 (execve); svc #0
   //   neg x0, x0; str x0, [sp, #-16]!; mov x1, sp; mov x0, #12; mov x2, #4; mov x8, #64 (write); svc #0
   //   mov x0, #127; mov x8, #94 (exit_group); svc #0
   arm64: {
     machine: 183,
-    code: '800180d2410080d2220080d2280380d2010000d4'
-      + 'a00180d2410080d2220080d2280380d2010000d4'
-      + 'c00180d2410080d2220080d2280380d2010000d4'
-      + 'e30340f9e1430091220c038b200040f9a81b80d2010000d4'
-      + 'e00300cbe00f1ff8e1030091800180d2820080d2080880d2010000d4'
-      + 'e00f80d2c80b80d2010000d4',
+    code: '800180d2410080d2220080d2280380d2010000d4a00180d2410080d2220080d2280380d2010000d4c00180d2'
+      + '410080d2220080d2280380d2010000d4e00180d201008012820080d2883680d2010000d4e30340f9f3430091'
+      + '740e038b000080d20104a0d2620080d2430480d204008092050080d2c81b80d2010000d41f0440b122030054'
+      + 'f50300aac00180d2e10315aa8200a0d2030080d2680880d2010000d41f0000f10d020054b6024191f70316aa'
+      + 'f80315aa190080d23f0300eb02010054ba6a79389a000035d88600f8b802198b1807009139070091f8ffff17'
+      + 'df0200f9f40317aa600240f9e10313aae20314aaa81b80d2010000d4e00300cbe00f1ff8e1030091800180d2'
+      + '820080d2080880d2010000d4e00f80d2c80b80d2010000d4',
   },
 };
 
@@ -198,14 +224,16 @@ export class ExecShim {
   }
 
   /**
-   * Readies one launch of `file` through the shim: the shim's descriptor at SHIM_FD and a new
-   * report at EXEC_REPORT_FD in its stdio (entries up to them are 'ignore').
+   * Readies one launch of `file` through the shim: the shim's descriptor at SHIM_FD, a new
+   * report at EXEC_REPORT_FD and /dev/null at ENV_FD in its stdio (entries up to them are 'ignore').
    */
   attach(stdio: Array<IOType | number>, file: string): ExecReport {
     const report = new ExecReport(file);
-    while (stdio.length < SHIM_FD) stdio.push('ignore');
+    while (stdio.length <= ENV_FD) stdio.push('ignore');
     stdio[EXEC_REPORT_FD] = report.fd!;
     stdio[SHIM_FD] = this.fd;
+    // /dev/null unless the sandbox hands an environment there: never a descriptor the server inherited.
+    stdio[ENV_FD] = 'ignore';
     return report;
   }
 

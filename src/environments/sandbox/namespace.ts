@@ -29,9 +29,17 @@ const LOG_FD = 10;
 /** The Runtime API channel (LaunchSpec.apiChannel), next to it. */
 const API_FD = 11;
 
+/** `env` as the exec shim reads it from ENV_FD: NUL-terminated "K=V" entries. */
+export function environBlock(env: Record<string, string>): string {
+  return Object.entries(env).map(([k, v]) => {
+    if (k === '' || k.includes('=') || k.includes('\0') || v.includes('\0')) throw new Error(`environment variable ${JSON.stringify(k)} cannot be passed to a program`);
+    return `${k}=${v}\0`;
+  }).join('');
+}
+
 /**
- * `env` as a script of exports for sh to source: the whole environment a custom runtime's
- * bootstrap gets. Names are shell names (the API allows [a-zA-Z][a-zA-Z0-9_]+; Stratus's own
+ * `env` as a script of exports for sh to source (where there is no exec shim): the whole
+ * environment a custom runtime's bootstrap gets. Names are shell names (the API allows [a-zA-Z][a-zA-Z0-9_]+; Stratus's own
  * start with a letter or _); values are single-quoted, so anything in them stays data.
  */
 export function exportScript(env: Record<string, string>): string {
@@ -122,7 +130,7 @@ function unlinkedFile(text: string): number {
   for (const dir of [...new Set([os.tmpdir(), '/dev/shm', '/tmp'])]) {
     f = path.join(dir, `.stratus-mounts-${process.pid}-${Math.random().toString(36).slice(2)}`);
     try {
-      fd = fs.openSync(f, 'wx', 0o600);
+      fd = fs.openSync(f, 'wx+', 0o600); // readable too: the exec shim preads ENV_FD
       break;
     } catch (e) {
       failure = e;
@@ -236,7 +244,7 @@ export class NamespaceDriver implements SandboxDriver {
         ...(typeof this.mounter === 'string' ? [`code is presented at its real path (<dataDir>/code/<sha>), not /var/task: ${this.mounter}`] : []),
         ...(typeof this.volumes === 'string' ? [`/tmp is a tmpfs, so what a function writes there counts against its memory: ${this.volumes}`] : []),
         ...(this.volumeFailures.count ? [`${this.volumeFailures.count} environment(s) got a tmpfs /tmp because their volume could not be made: ${this.volumeFailures.last}`] : []),
-        ...(this.shim ? [] : [noShimWarning("setpriv's execvp")]),
+        ...(this.shim ? [] : [noShimWarning('a shell (which also takes its variables: a shell\'s own, such as UID, cannot be set)')]),
         ...(this.dynmods && !this.dynmods.holder ? [this.dynmods.line] : []),
       ],
     };
@@ -282,7 +290,7 @@ export class NamespaceDriver implements SandboxDriver {
     // A shipped runtime's interpreter's installation too (node or python under /opt, say), when
     // it is hidden. Not a custom runtime's: its command is the function's (a bootstrap symlinked
     // out of its code must not bring a host directory in).
-    const program = !spec.dropPrivileges && spec.command[0] ? installPrefix(realpathOr(spec.command[0])) : null;
+    const program = (spec.shipped ?? !spec.dropPrivileges) && spec.command[0] ? installPrefix(realpathOr(spec.command[0])) : null;
     const kept = [...new Set([...spec.keepPaths.map(realpathOr), ...(program ? [program] : [])])].filter((p) => this.hidden(p));
     const inner = this.innerScript(spec, uid, kept);
     const b = this.bins;
@@ -298,12 +306,13 @@ export class NamespaceDriver implements SandboxDriver {
     const tableFor = (tmp: Volume | null) => mountTable(tmp?.device ?? spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.hide,
       this.taskMounter ? spec.code : undefined);
     // A custom runtime's launch runs as root on the host until setpriv: the function's
-    // variables (LD_PRELOAD, GLIBC_TUNABLES, ...) are for its bootstrap only, read from ENV_FD by
-    // the last shell, once privileges are dropped (runFor). The launch itself gets none.
+    // variables (LD_PRELOAD, GLIBC_TUNABLES, ...) are for its bootstrap only. The launch itself
+    // gets none; the exec shim starts the bootstrap with them, from ENV_FD (or, without a shim,
+    // a shell sources them once privileges are dropped: see innerScript).
     let envFile: number | undefined;
     try {
       if (spec.dropPrivileges) {
-        envFile = unlinkedFile(exportScript(spec.env));
+        envFile = unlinkedFile(this.shim ? environBlock(spec.env) : exportScript(spec.env));
         fs.fchownSync(envFile, uid, uid);
         fs.fchmodSync(envFile, 0o400);
       }
@@ -316,7 +325,7 @@ export class NamespaceDriver implements SandboxDriver {
       }
       if (this.shim) report = this.shim.attach(stdio, spec.command[0]!);
       if (envFile !== undefined) {
-        while (stdio.length < ENV_FD) stdio.push('ignore');
+        while (stdio.length <= ENV_FD) stdio.push('ignore');
         stdio[ENV_FD] = envFile;
       }
       child = spawn(b.sh, ['-c', outer, 'stratus-launch', gated ? `read -r _ <&${GATE_FD} || exit 126\n${inner}` : inner, ...cg.procsFiles()],
@@ -407,13 +416,19 @@ export class NamespaceDriver implements SandboxDriver {
     let run: string;
     if (spec.dropPrivileges) {
       const groups = spec.groups.length ? `--groups=${spec.groups.join(',')}` : '--clear-groups';
-      // As the environment's uid: a shell takes the function's variables from ENV_FD (the file is
-      // that uid's, mode 0400) and becomes the command (the shim, which closes ENV_FD on exec).
-      // Inside, sh is bash (mountTable) where the host has one, and bash exports PWD and SHLVL of
-      // its own (SHLVL even when unset: its exec sets it again), which a bootstrap must not get.
-      const clean = this.shell && this.bins.env && !('SHLVL' in spec.env) ? `${this.bins.env} -u SHLVL ` : '';
-      const env = `unset PWD OLDPWD; . /proc/self/fd/${ENV_FD} && exec ${clean}"$@"`;
-      run = `${sp} --reuid=${uid} --regid=${uid} ${groups} --inh-caps=-all --bounding-set=-all --no-new-privs -- ${this.bins.sh} -c ${sq(env)} stratus-env ${cmd}`;
+      const drop = `${sp} --reuid=${uid} --regid=${uid} ${groups} --inh-caps=-all --bounding-set=-all --no-new-privs --`;
+      if (this.shim) {
+        // The shim starts the command with the environment on ENV_FD (launch()).
+        run = `${drop} ${cmd}`;
+      } else {
+        // No shim: as the environment's uid, a shell sources the variables from ENV_FD (the
+        // file is that uid's, mode 0400) and becomes the command. Inside, sh is bash where the
+        // host has one (mountTable): it exports PWD and SHLVL of its own (SHLVL even when unset),
+        // and can close ENV_FD; a shell's own variables (UID, PPID, ...) cannot be set so.
+        const clean = this.shell && this.bins.env && !('SHLVL' in spec.env) ? `${this.bins.env} -u SHLVL ` : '';
+        const env = `unset PWD OLDPWD; . /proc/self/fd/${ENV_FD} && ${this.shell ? `exec ${ENV_FD}<&- && ` : ''}exec ${clean}"$@"`;
+        run = `${drop} ${this.bins.sh} -c ${sq(env)} stratus-env ${cmd}`;
+      }
     } else {
       // Root inside the namespaces until the runtime drops to its uid on assignment: only the
       // capabilities needed for that remain.

@@ -20,6 +20,11 @@ export interface LaunchSpec {
    * itself on assignment (the shipped runtimes; see the start-up protocol).
    */
   dropPrivileges: boolean;
+  /**
+   * The command is a runtime Stratus ships (its interpreter's installation stays visible where the
+   * sandbox hides the directory it is in), not a function's own bootstrap. Default: !dropPrivileges.
+   */
+  shipped?: boolean;
   /** Supplementary groups when dropPrivileges (the code dir's gid). */
   groups: number[];
   /** Host directories that must stay visible inside (code root, runtimes). */
