@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { runtimesDir } from '../../src/environments/runtimes.js';
 import { imageMiB } from '../../src/environments/sandbox/ephemeral.js';
 import { fixture, invocation, isRoot, loopDevicesOf, sleep, type Fixture } from './helpers.js';
 
@@ -41,8 +42,9 @@ def handler(event, context):
 describe('/tmp: ephemeral storage of its own', { skip: !isRoot && 'the namespace driver (root) gives /tmp a volume' }, async () => {
   const fx = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 0 });
   const volumes = path.join(fx.dataDir, 'ephemeral');
-  // The test's data dir is under the host's /tmp: its code is bound back in (a kept path).
-  const kept = fx.dataDir.startsWith('/tmp/') ? [fx.dataDir.split('/')[2]] : [];
+  // Host paths an environment keeps (the data dir's code, the runtimes) are bound back in where
+  // they are under the host's /tmp, as they are for tests (a checkout or data dir under /tmp).
+  const kept = [...new Set([fx.dataDir, runtimesDir() ?? ''].map((p) => fs.realpathSync(p || '/')).filter((p) => p.startsWith('/tmp/')).map((p) => p.split('/')[2]!))].sort();
   after(() => fx.stop());
 
   async function run(f: Fixture, event: object, cfg: { memorySize: number; ephemeralStorage?: number }, name: string) {
