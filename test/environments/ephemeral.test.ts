@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { runtimesDir } from '../../src/environments/runtimes.js';
@@ -39,7 +40,12 @@ def handler(event, context):
     return out
 `;
 
-describe('/tmp: ephemeral storage of its own', { skip: !isRoot && 'the namespace driver (root) gives /tmp a volume' }, async () => {
+// Each volume holds its whole size of disk while its environment lives (and two wait ready).
+const freeGiB = (() => { try { const s = fs.statfsSync(os.tmpdir()); return (s.bavail * s.bsize) / 2 ** 30; } catch { return Infinity; } })();
+
+describe('/tmp: ephemeral storage of its own', {
+  skip: (!isRoot && 'the namespace driver (root) gives /tmp a volume') || (freeGiB < 4 && `${freeGiB.toFixed(1)} GiB free on the disk of ${os.tmpdir()}: volumes need 4`),
+}, async () => {
   const fx = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 0 });
   const volumes = path.join(fx.dataDir, 'ephemeral');
   // Host paths an environment keeps (the data dir's code, the runtimes) are bound back in where
