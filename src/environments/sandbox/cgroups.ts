@@ -176,7 +176,8 @@ export class CgroupTree {
     const seen = new Set<string>();
     for (const c of CONTROLLERS) {
       let names: string[] = [];
-      try { names = fs.readdirSync(path.join(this.root, c, 'stratus')); } catch { continue; }
+      // Directories only: the hierarchy's own files (cgroup.procs, tasks, ...) are there too.
+      try { names = fs.readdirSync(path.join(this.root, c, 'stratus'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name); } catch { continue; }
       for (const n of names) seen.add(n);
     }
     for (const inst of seen) {
