@@ -238,6 +238,7 @@ export class EphemeralVolumes {
     if (!mkfs) return 'mkfs.ext4 not found (e2fsprogs)';
     if (!fs.existsSync('/dev/loop-control')) return 'no loop devices (/dev/loop-control)';
     let real: string;
+    let scratch: string;
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       real = fs.realpathSync(dir);
@@ -245,13 +246,15 @@ export class EphemeralVolumes {
       const type = fs.statfsSync(real).type;
       if (type === TMPFS_MAGIC || type === RAMFS_MAGIC) return `the data dir is in memory (${type === TMPFS_MAGIC ? 'tmpfs' : 'ramfs'}), not on a disk`;
       for (const p of ['stratus-tpl', 'stratus-vol', 'stratus-scratch']) removeStale(real, p);
-      fs.mkdirSync(path.join(real, `stratus-scratch-${process.pid}`), { recursive: true, mode: 0o700 });
+      // Where the helper (this process's child) mounts a template to prepare it.
+      scratch = path.join(real, `stratus-scratch-${process.pid}`);
+      fs.mkdirSync(scratch, { recursive: true, mode: 0o700 });
     } catch (e) {
       return `cannot use ${dir}: ${(e as Error).message}`;
     }
     const helper = await ResidentClient.start(python, ['-S', '-c', HELPER, real], 'the /tmp volume helper');
     if (typeof helper === 'string') return helper;
-    const v = new EphemeralVolumes(real, path.join(real, `stratus-scratch-${process.pid}`), helper, mkfs, defaultMB);
+    const v = new EphemeralVolumes(real, scratch, helper, mkfs, defaultMB);
     try {
       v.release(await v.make(defaultMB));
     } catch (e) {

@@ -2,7 +2,7 @@ import { spawnSync, type IOType } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { removeStale } from './shell.js';
+import { openUnlinked, removeStale } from './shell.js';
 
 /**
  * How a sandbox starts the program it runs: through the exec shim, a tiny static executable that
@@ -137,20 +137,7 @@ export function shimExecutable(arch: string = process.arch): Buffer | null {
  * launch's exec shim reports a refused execve. Read with readExecReport; the caller closes it.
  */
 export function openExecReport(): number {
-  let failure: unknown;
-  for (const dir of [...new Set([os.tmpdir(), '/dev/shm', '/tmp'])]) {
-    const f = path.join(dir, `.stratus-exec-${process.pid}-${Math.random().toString(36).slice(2)}`);
-    let fd: number;
-    try {
-      fd = fs.openSync(f, 'wx+', 0o600);
-    } catch (e) {
-      failure = e;
-      continue;
-    }
-    try { fs.unlinkSync(f); } catch (e) { fs.closeSync(fd); throw e; }
-    return fd;
-  }
-  throw failure;
+  return openUnlinked('exec');
 }
 
 const reportBuf = Buffer.alloc(4);

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { CgroupTree, PIDS_MAX, favorDynmods, type DynmodsState, type EnvCgroup } from './cgroups.js';
 import { EphemeralVolumes, VOLUME_OPTIONS, type Volume } from './ephemeral.js';
 import { ENV_FD, ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
-import { findExecutable, isUnder, launchedStreams, launchStdio, realpathOr, removeStale, sq, stopResident } from './shell.js';
+import { findExecutable, isUnder, launchedStreams, launchStdio, openUnlinked, realpathOr, removeStale, sq, stopResident } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
 import { TASK_ROOT, TaskMounter } from './task-root.js';
 import { UidAllocator } from './uids.js';
@@ -120,25 +120,12 @@ export function installPrefix(program: string): string {
 }
 
 /**
- * An fd of a regular file holding `text` whose name is already gone (the caller closes it), in
- * the first of the temporary directories that takes it.
+ * An fd of a regular file holding `text` whose name is already gone (the caller closes it),
+ * readable too: the exec shim preads ENV_FD.
  */
 function unlinkedFile(text: string): number {
-  let fd: number | undefined;
-  let f = '';
-  let failure: unknown;
-  for (const dir of [...new Set([os.tmpdir(), '/dev/shm', '/tmp'])]) {
-    f = path.join(dir, `.stratus-mounts-${process.pid}-${Math.random().toString(36).slice(2)}`);
-    try {
-      fd = fs.openSync(f, 'wx+', 0o600); // readable too: the exec shim preads ENV_FD
-      break;
-    } catch (e) {
-      failure = e;
-    }
-  }
-  if (fd === undefined) throw failure;
+  const fd = openUnlinked('mounts');
   try {
-    fs.unlinkSync(f);
     fs.writeFileSync(fd, text);
     return fd;
   } catch (e) {

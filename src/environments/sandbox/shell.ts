@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -23,6 +24,27 @@ export function removeStale(base: string, prefix: string): void {
     if (!m || fs.existsSync(`/proc/${m[1]}`)) continue;
     try { fs.rmSync(path.join(base, n), { recursive: true, force: true }); } catch { /* another's */ }
   }
+}
+
+/**
+ * An fd of an empty regular file, readable and writable, whose name is already gone (the caller
+ * closes it): `.stratus-<tag>-<pid>-*` in the first of the temporary directories that takes it.
+ */
+export function openUnlinked(tag: string): number {
+  let failure: unknown;
+  for (const dir of [...new Set([os.tmpdir(), '/dev/shm', '/tmp'])]) {
+    const f = path.join(dir, `.stratus-${tag}-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    let fd: number;
+    try {
+      fd = fs.openSync(f, 'wx+', 0o600);
+    } catch (e) {
+      failure = e;
+      continue;
+    }
+    try { fs.unlinkSync(f); } catch (e) { fs.closeSync(fd); throw e; }
+    return fd;
+  }
+  throw failure;
 }
 
 export function realpathOr(p: string): string {
