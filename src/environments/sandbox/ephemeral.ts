@@ -36,7 +36,8 @@ const READY = 2;
 /**
  * The helper: python3 -S with ctypes, as root, in a private mount namespace of its own (it
  * mounts a template once, to remove lost+found and open its root to every user). Its files are
- * in the directory it is given, named after the server's pid. Requests: "<id> make <MB> <n>"
+ * in the directory it is given, named after the server's pid, as EphemeralVolumes names them too
+ * (requests carry numbers, never paths: a data dir may have spaces in its name). Requests: "<id> make <MB> <n>"
  * copies the template of that size to volume file n, attaches it and unlinks it, answered
  * "<id> 0 /dev/loopN", and holds the device open until "0 release /dev/loopN" (no answer);
  * "<id> fixup <MB>" prepares the template (made by mkfs.ext4). Errors: "<id> <errno> <message>".
