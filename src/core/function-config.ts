@@ -30,6 +30,14 @@ const LAMBDA_RUNTIMES = new Set([
   'ruby3.2', 'ruby3.3', 'ruby3.4', 'ruby4.0',
 ]);
 
+/**
+ * Runtimes Lambda takes SnapStart for (Java 11+, Python 3.12+, .NET 8+): "Other managed runtimes
+ * (such as nodejs24.x and ruby3.4), OS-only runtimes, and container images are not supported."
+ */
+const SNAPSTART_RUNTIMES = new Set(['java11', 'java17', 'java21', 'java25', 'python3.12', 'python3.13', 'python3.14', 'dotnet8', 'dotnet10']);
+/** SnapStart does not support ephemeral storage greater than 512 MB. */
+const SNAPSTART_EPHEMERAL_MAX = 512;
+
 export const MEMORY_MIN = 128;
 export const MEMORY_MAX = 10240;
 const MEMORY_MODEL_MAX = 32768;
@@ -205,6 +213,16 @@ export function applyConfig(base: FunctionConfig, input: Input, creating: boolea
     else if (typeof d.TargetArn !== 'string') v.add(d.TargetArn, 'deadLetterConfig.targetArn', rules.pattern('(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()'));
     else dlq = d.TargetArn;
   }
+  // SnapStart
+  if (present(input.SnapStart)) {
+    const s = input.SnapStart;
+    if (!isObj(s)) v.addUnvalued('snapStart', 'Member must be a structure');
+    else if (present(s.ApplyOn)) {
+      if (s.ApplyOn !== 'PublishedVersions' && s.ApplyOn !== 'None') v.add(s.ApplyOn, 'snapStart.applyOn', rules.enumOf(['PublishedVersions', 'None']));
+      else if (s.ApplyOn === 'PublishedVersions') c.snapStart = 'PublishedVersions';
+      else delete c.snapStart;
+    }
+  }
   // PackageType
   if (present(input.PackageType) && input.PackageType !== 'Zip' && input.PackageType !== 'Image') {
     v.add(input.PackageType, 'packageType', rules.enumOf(['Zip', 'Image']));
@@ -267,6 +285,14 @@ export function applyConfig(base: FunctionConfig, input: Input, creating: boolea
   }
   if (present(input.CodeSigningConfigArn)) {
     throw Errors.invalidParameter('Code signing (CodeSigningConfigArn) is not supported by Stratus.');
+  }
+  // SnapStart, checked on the resulting configuration: turning it on, or changing the runtime or
+  // the storage of a function that has it, are refused alike.
+  if (c.snapStart && (present(input.SnapStart) || present(input.Runtime) || present(input.EphemeralStorage))) {
+    if (c.runtime && !SNAPSTART_RUNTIMES.has(c.runtime)) throw Errors.invalidParameter(`${c.runtime} is not supported for SnapStart enabled functions.`);
+    if (c.ephemeralStorage > SNAPSTART_EPHEMERAL_MAX) {
+      throw Errors.invalidParameter(`SnapStart enabled functions do not support ephemeral storage greater than ${SNAPSTART_EPHEMERAL_MAX} MB.`);
+    }
   }
   if (c.loggingConfig.logFormat === 'Text' && (c.loggingConfig.applicationLogLevel || c.loggingConfig.systemLogLevel)) {
     if (present((input.LoggingConfig as Input | undefined)?.ApplicationLogLevel) || present((input.LoggingConfig as Input | undefined)?.SystemLogLevel)) {

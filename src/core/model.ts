@@ -27,6 +27,8 @@ export interface FunctionConfig {
   tracingMode: 'PassThrough' | 'Active';
   layers: string[];
   loggingConfig: { logFormat: 'Text' | 'JSON'; logGroup: string | null; applicationLogLevel?: string; systemLogLevel?: string };
+  /** SnapStart's ApplyOn; absent is 'None' (configurations stored before it have none). */
+  snapStart?: 'PublishedVersions';
 }
 
 /** One version of a function: $LATEST (mutable) or a published number (immutable). */

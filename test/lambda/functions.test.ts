@@ -64,6 +64,46 @@ describe('Lambda API: functions', () => {
     assert.deepEqual(out.EphemeralStorage, { Size: 512 });
     assert.deepEqual(out.Architectures, ['x86_64']);
     assert.equal(out.Environment, undefined);
+    assert.deepEqual(out.SnapStart, { ApplyOn: 'None', OptimizationStatus: 'Off' });
+  });
+
+  test('SnapStart: kept for the runtimes Lambda takes it for, On in published versions, refused elsewhere', async () => {
+    const py = await makeZip({ 'app.py': 'def handler(e, c):\n  return 1\n' });
+    const out = await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'snap', Runtime: 'python3.12', Handler: 'app.handler', Role: ROLE, Code: { ZipFile: py }, SnapStart: { ApplyOn: 'PublishedVersions' },
+    }));
+    assert.deepEqual(out.SnapStart, { ApplyOn: 'PublishedVersions', OptimizationStatus: 'Off' });
+    const v1 = await lambda.send(new PublishVersionCommand({ FunctionName: 'snap' }));
+    assert.deepEqual(v1.SnapStart, { ApplyOn: 'PublishedVersions', OptimizationStatus: 'On' });
+    const got = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'snap', Qualifier: v1.Version }));
+    assert.deepEqual(got.SnapStart, { ApplyOn: 'PublishedVersions', OptimizationStatus: 'On' });
+    const ran = await lambda.send(new InvokeCommand({ FunctionName: 'snap', Qualifier: v1.Version }));
+    assert.equal(decode(ran.Payload), '1');
+
+    const refused = async (input: Record<string, unknown>, name: string, message: string | RegExp, update = false) => {
+      await assert.rejects(
+        update ? lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'snap', ...input })) : lambda.send(new CreateFunctionCommand({
+          FunctionName: 'snap-refused', Runtime: 'python3.12', Handler: 'app.handler', Role: ROLE, Code: { ZipFile: py }, ...input,
+        })),
+        (e: Error & { $metadata?: { httpStatusCode?: number } }) => {
+          assert.equal(e.name, name);
+          assert.equal(e.$metadata?.httpStatusCode, 400);
+          assert.match(e.message, typeof message === 'string' ? new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : message);
+          return true;
+        },
+      );
+    };
+    await refused({ Runtime: 'nodejs20.x', Handler: 'index.handler', SnapStart: { ApplyOn: 'PublishedVersions' } }, 'InvalidParameterValueException', 'nodejs20.x is not supported for SnapStart enabled functions.');
+    await refused({ Runtime: 'provided.al2023', SnapStart: { ApplyOn: 'PublishedVersions' } }, 'InvalidParameterValueException', 'provided.al2023 is not supported for SnapStart enabled functions.');
+    await refused({ SnapStart: { ApplyOn: 'Always' } }, 'ValidationException', /Value 'Always' at 'snapStart.applyOn' failed to satisfy constraint: Member must satisfy enum value set: \[PublishedVersions, None\]/);
+    await refused({ SnapStart: { ApplyOn: 'PublishedVersions' }, EphemeralStorage: { Size: 1024 } }, 'InvalidParameterValueException', /ephemeral storage greater than 512 MB/);
+    // On a function that has it: a runtime without it is refused, and nothing changes.
+    await refused({ Runtime: 'nodejs22.x', Handler: 'index.handler' }, 'InvalidParameterValueException', 'nodejs22.x is not supported for SnapStart enabled functions.', true);
+    const still = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'snap' }));
+    assert.equal(still.Runtime, 'python3.12');
+    await assert.rejects(lambda.send(new GetFunctionCommand({ FunctionName: 'snap-refused' })), { name: 'ResourceNotFoundException' });
+    const off = await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'snap', SnapStart: { ApplyOn: 'None' } }));
+    assert.deepEqual(off.SnapStart, { ApplyOn: 'None', OptimizationStatus: 'Off' });
   });
 
   test('GetFunction: Configuration, Code.Location serving the zip, Tags; by name, partial ARN and ARN', async () => {

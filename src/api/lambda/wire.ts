@@ -34,7 +34,9 @@ export function functionConfiguration(view: VersionView, locale: Locale): Record
   out.PackageType = c.packageType;
   out.Architectures = [...c.architectures];
   out.EphemeralStorage = { Size: c.ephemeralStorage };
-  out.SnapStart = { ApplyOn: 'None', OptimizationStatus: 'Off' };
+  // Stratus takes no snapshots: a SnapStart version's environments initialize as any other's.
+  // OptimizationStatus says what Lambda says: On for a published version of a function with it.
+  out.SnapStart = { ApplyOn: c.snapStart ?? 'None', OptimizationStatus: c.snapStart && v.version !== '$LATEST' ? 'On' : 'Off' };
   const logging: Record<string, unknown> = { LogFormat: c.loggingConfig.logFormat, LogGroup: c.loggingConfig.logGroup ?? `/aws/lambda/${v.functionName}` };
   if (c.loggingConfig.applicationLogLevel) logging.ApplicationLogLevel = c.loggingConfig.applicationLogLevel;
   if (c.loggingConfig.systemLogLevel) logging.SystemLogLevel = c.loggingConfig.systemLogLevel;
