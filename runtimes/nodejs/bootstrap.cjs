@@ -11,7 +11,7 @@ exposeGc(POOLED);
 const fs = require('node:fs');
 const Module = require('node:module');
 const { patchConsole, logError } = require('./log-patch.cjs');
-const { load, handlerMetadata, checkHandlerSignature, awslambdaGlobal } = require('./user-function.cjs');
+const { load, handlerMetadata, checkHandlerSignature, awslambdaGlobal, promiseOnly } = require('./user-function.cjs');
 const { Runtime, RuntimeClient, installFatalHandlers, exitAfterFlush } = require('./runtime.cjs');
 const { installTraceEnv } = require('./trace-env.cjs');
 const { openDescriptor } = require('./http-client.cjs');
@@ -125,7 +125,8 @@ async function main() {
   } catch (e) {
     // What Lambda's runtime does with an error thrown while loading the function.
     handler = undefined;
-    logError('Uncaught Exception', e);
+    // Node.js 24's runtime client calls it what it is.
+    logError(promiseOnly() ? 'Init Error' : 'Uncaught Exception', e);
     try {
       await client.postInitError(e);
     } catch { /* exiting anyway */ }

@@ -11,8 +11,13 @@ function intoError(err) {
   return err instanceof Error ? err : new Error(err);
 }
 
-/** The body posted to /invocation/{id}/error and /init/error. */
-function toRapidResponse(error) {
+/**
+ * The body posted to /invocation/{id}/error and /init/error. `awaited`: as Lambda's runtime
+ * client for Node.js 24 and later formats it (only an Error is taken as one; DEL characters are
+ * escaped).
+ */
+function toRapidResponse(error, awaited = false) {
+  if (awaited) return formatAwaited(error);
   try {
     if (util.types.isNativeError(error) || isErrorLike(error)) {
       return { errorType: error.name, errorMessage: error.message, trace: error.stack.split('\n') };
@@ -22,6 +27,25 @@ function toRapidResponse(error) {
     return {
       errorType: 'handled',
       errorMessage: 'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack',
+    };
+  }
+}
+
+function formatAwaited(error) {
+  try {
+    if (error instanceof Error) {
+      return {
+        errorType: error.name?.replaceAll('\x7F', '%7F'),
+        errorMessage: error.message?.replaceAll('\x7F', '%7F'),
+        trace: error.stack?.replaceAll('\x7F', '%7F').split('\n') || [],
+      };
+    }
+    return { errorType: typeof error, errorMessage: String(error), trace: [] };
+  } catch {
+    return {
+      errorType: 'handled',
+      errorMessage: 'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack',
+      trace: [],
     };
   }
 }
@@ -51,6 +75,7 @@ class UserCodeSyntaxError extends Error {}
 class MalformedStreamingHandler extends Error {}
 class InvalidStreamingOperation extends Error {}
 class CallbackHandlerDeprecated extends Error {}
+class JSONStringifyError extends Error {}
 class NodeJsExit extends Error {
   constructor() {
     super(
@@ -66,8 +91,8 @@ class UnhandledPromiseRejection extends Error {
   }
 }
 
-for (const e of [ImportModuleError, HandlerNotFound, MalformedHandlerName, UserCodeSyntaxError, MalformedStreamingHandler, InvalidStreamingOperation, CallbackHandlerDeprecated, NodeJsExit, UnhandledPromiseRejection]) {
+for (const e of [ImportModuleError, HandlerNotFound, MalformedHandlerName, UserCodeSyntaxError, MalformedStreamingHandler, InvalidStreamingOperation, CallbackHandlerDeprecated, JSONStringifyError, NodeJsExit, UnhandledPromiseRejection]) {
   e.prototype.name = `Runtime.${e.name}`;
 }
 
-module.exports = { intoError, toRapidResponse, toFormatted, ImportModuleError, HandlerNotFound, MalformedHandlerName, UserCodeSyntaxError, MalformedStreamingHandler, InvalidStreamingOperation, CallbackHandlerDeprecated, NodeJsExit, UnhandledPromiseRejection };
+module.exports = { intoError, toRapidResponse, toFormatted, ImportModuleError, HandlerNotFound, MalformedHandlerName, UserCodeSyntaxError, MalformedStreamingHandler, InvalidStreamingOperation, CallbackHandlerDeprecated, JSONStringifyError, NodeJsExit, UnhandledPromiseRejection };

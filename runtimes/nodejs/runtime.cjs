@@ -7,7 +7,7 @@
 // socket is unref'd while no request is in flight, so the event loop drains once the function's
 // own pending work (timers, sockets, ...) is done, and only then is the callback's result posted.
 const { Connection } = require('./http-client.cjs');
-const { NodeJsExit, UnhandledPromiseRejection, toRapidResponse } = require('./errors.cjs');
+const { JSONStringifyError, NodeJsExit, UnhandledPromiseRejection, toRapidResponse } = require('./errors.cjs');
 const { logError, setCurrentRequestId } = require('./log-patch.cjs');
 const { IdleGc } = require('./idle-gc.cjs');
 const { STREAM_RESPONSE, promiseOnly } = require('./user-function.cjs');
@@ -32,6 +32,18 @@ function serialize(result) {
     throw new Error('Unable to stringify response body');
   }
 }
+
+/** Node.js 24 and later: as Lambda's newer runtime client serializes a result. */
+function serializeAwaited(result) {
+  try {
+    return JSON.stringify(result === undefined ? null : result);
+  } catch {
+    throw new JSONStringifyError('Unable to stringify response body');
+  }
+}
+
+/** An error as the runtime posts it: formatted as the function's Node.js version's runtime client does. */
+const rapidError = (error) => toRapidResponse(error, promiseOnly());
 
 function isPromise(o) {
   return !!o && typeof o.then === 'function';
@@ -69,18 +81,18 @@ class RuntimeClient {
   }
 
   postError(id, error) {
-    const r = toRapidResponse(error);
+    const r = rapidError(error);
     return this.postThenNext(errorPath(id), errorHeaders(r), JSON.stringify(r));
   }
 
   /** Posts an error without asking for the next invocation: the runtime exits after it. */
   postFinalError(id, error) {
-    const r = toRapidResponse(error);
+    const r = rapidError(error);
     return this.conn.request('POST', errorPath(id), errorHeaders(r), JSON.stringify(r));
   }
 
   postInitError(error) {
-    const r = toRapidResponse(error);
+    const r = rapidError(error);
     return this.conn.request('POST', `${PREFIX}init/error`, errorHeaders(r), JSON.stringify(r));
   }
 }
@@ -168,7 +180,7 @@ class Runtime {
       if (!id) throw new Error('invocation id is missing or invalid');
       setCurrentRequestId(id);
       setTraceId(headers['lambda-runtime-trace-id'] || undefined);
-      await (streaming ? this.handleStreaming(id, headers, body) : this.handleOnce(id, headers, body));
+      await (streaming ? this.handleStreaming(id, headers, body) : PROMISE_ONLY ? this.handleAwaited(id, headers, body) : this.handleOnce(id, headers, body));
     }
   }
 
@@ -281,6 +293,54 @@ class Runtime {
       } catch (err) {
         cb(err);
       }
+    });
+  }
+
+  /**
+   * Node.js 24 and later, as Lambda's newer runtime client: the handler's return value, awaited
+   * (a plain value too), is the result; there is no callback, and nothing else ends the
+   * invocation.
+   */
+  handleAwaited(id, headers, body) {
+    return new Promise((resolve) => {
+      const inv = { id, reported: false, stream: null };
+      this.current = inv;
+      const finish = () => {
+        if (this.current === inv) this.current = null;
+        this.beforeExit = null;
+        resolve();
+      };
+      const post = (p) => {
+        this.beforeExit = null;
+        this.idleNow();
+        p.then(finish, (e) => this.clientFailed(e));
+      };
+      const fail = (err) => {
+        if (inv.reported) return;
+        inv.reported = true;
+        logError('Invoke Error', err);
+        post(this.client.postError(id, err));
+      };
+      // The event loop drained with the handler's promise unsettled.
+      this.beforeExit = () => fail(new NodeJsExit());
+      let result;
+      try {
+        result = Promise.resolve(this.handler(JSON.parse(body.toString('utf8')), attachEnvironmentData({}, headers)));
+      } catch (err) {
+        result = Promise.reject(err);
+      }
+      result.then((value) => {
+        if (inv.reported) return;
+        let s;
+        try {
+          s = serializeAwaited(value);
+        } catch (e) {
+          fail(e);
+          return;
+        }
+        inv.reported = true;
+        post(this.client.postResponse(id, s));
+      }, fail);
     });
   }
 

@@ -80,7 +80,10 @@ async function loadUserApp(appRoot, moduleRoot, module) {
     return await tryRequire(appRoot, moduleRoot, module);
   } catch (e) {
     if (e instanceof SyntaxError) throw new UserCodeSyntaxError(e);
-    if (e && (e.code === 'MODULE_NOT_FOUND' || e.code === 'ERR_MODULE_NOT_FOUND')) throw new ImportModuleError(e);
+    // CommonJS's MODULE_NOT_FOUND only: an ES module's failed import (ERR_MODULE_NOT_FOUND,
+    // "Cannot find package 'x' imported from /var/task/index.mjs") reaches the caller as it is,
+    // as Lambda's runtime client lets it through (errorType "Error").
+    if (e && e.code === 'MODULE_NOT_FOUND') throw new ImportModuleError(e);
     throw e;
   }
 }

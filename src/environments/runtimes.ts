@@ -51,10 +51,13 @@ export interface RuntimeLaunch {
 /**
  * How node runs a shipped Node.js runtime: with no V8 flags at all. Any flag on the command line
  * makes V8 refuse node's code cache of its built-in modules, which a function's init then
- * compiles from source (~25 ms more for what an AWS SDK client requires). gc is exposed and V8
- * is tuned from inside the runtime instead (runtimes/nodejs/v8-settings.cjs).
+ * compiles from source (~25 ms more for what an AWS SDK client requires; --max-old-space-size
+ * alone: 31 ms instead of 10 to load http, https, crypto, zlib, http2 and three more). gc is
+ * exposed and V8 is tuned from inside the runtime instead (runtimes/nodejs/v8-settings.cjs).
+ * node's own options do not touch V8's flags: Lambda's --max-http-header-size is given as it
+ * gives it (an HTTP response the function receives may have 80 KiB of headers, not node's 16).
  */
-const NODE_FLAGS: string[] = [];
+const NODE_FLAGS: string[] = ['--max-http-header-size=81920'];
 
 /** The command that boots a shipped runtime (before it knows its function), or null when absent. */
 export function shippedRuntime(family: 'node' | 'python'): RuntimeLaunch | null {

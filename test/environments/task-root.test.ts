@@ -12,7 +12,8 @@ const NODE = `const fs = require('fs');
 exports.handler = async () => {
   let write; try { fs.writeFileSync('/var/task/new', 'x'); write = 'ALLOWED'; } catch (e) { write = e.code; }
   return { root: process.env.LAMBDA_TASK_ROOT, cwd: process.cwd(), file: __filename, files: fs.readdirSync('/var/task').sort(),
-    frame: new Error('here').stack.split('\\n')[1].trim(), write, mine: fs.readFileSync('/var/task/mine.txt', 'utf8') };
+    frame: new Error('here').stack.split('\\n')[1].trim(), write, mine: fs.readFileSync('/var/task/mine.txt', 'utf8'),
+    maxHeaderSize: require('http').maxHeaderSize };
 };
 `;
 const PYTHON = `import os, sys, traceback
@@ -52,6 +53,8 @@ describe('the code at /var/task', { skip: !isRoot && 'the namespace driver (root
         assert.equal(r.write, 'EROFS');
         assert.deepEqual(r.files, [`${who}.txt`, 'index.js', 'mine.txt'].sort());
         assert.equal(r.mine, who);
+        // node runs with Lambda's --max-http-header-size.
+        assert.equal(r.maxHeaderSize, 81920);
       }
       if (fx === pooled) assert.ok(fx.svc.stats().prewarm.node.hits > coldStarts, 'a pooled runtime took one of them');
       // ...and was given it: none was replaced by a runtime started for the function.
