@@ -268,7 +268,15 @@ export class LogWriter {
         this.tail.push(e.message);
         this.tailLen += e.message.length;
       }
-      while (this.tailLen > TAIL_BYTES * 2 && this.tail.length > 1) this.tailLen -= this.tail.shift()!.length;
+      // Whole messages go once the rest still holds the last 4 KB (at least as many bytes as
+      // characters); a long one that remains first keeps only its end.
+      while (this.tail.length > 1 && this.tailLen - this.tail[0]!.length >= TAIL_BYTES) this.tailLen -= this.tail.shift()!.length;
+      const first = this.tail[0];
+      if (first !== undefined && this.tailLen > TAIL_BYTES * 2) {
+        const cut = this.tailLen - TAIL_BYTES * 2;
+        this.tail[0] = first.slice(cut);
+        this.tailLen -= cut;
+      }
     }
     this.sink.write(this.group!, this.stream!, events);
   }

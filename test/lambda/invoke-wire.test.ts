@@ -18,6 +18,7 @@ describe('Invoke on the wire', () => {
     logs = new CloudWatchLogsClient(clientConfig(server.endpoint));
     const code = `exports.handler = async (e, ctx) => {
       if (e.lines) for (let i = 0; i < e.lines; i++) console.log('line ' + i + ' ' + 'x'.repeat(100));
+      if (e.long) console.log('x'.repeat(e.long) + 'MARKER');
       if (e.sleep) await new Promise((r) => setTimeout(r, e.sleep));
       return { requestId: ctx.awsRequestId, arn: ctx.invokedFunctionArn, version: ctx.functionVersion };
     };`;
@@ -50,6 +51,12 @@ describe('Invoke on the wire', () => {
     assert.match(text, /REPORT RequestId: /);
     const plain = await lambda.send(new InvokeCommand({ FunctionName: 'wire' }));
     assert.equal(plain.LogResult, undefined);
+    // One line longer than the tail (an event logged whole, say): its end is the tail's start.
+    for (const long of [3000, 9000, 100_000]) {
+      const t = Buffer.from((await lambda.send(new InvokeCommand({ FunctionName: 'wire', LogType: 'Tail', Payload: Buffer.from(JSON.stringify({ long })) }))).LogResult!, 'base64');
+      assert.equal(t.length, long > 3000 ? 4096 : t.length, `${long}: ${t.length}`);
+      assert.match(t.toString(), /x+MARKER\nEND RequestId: [^\n]+\nREPORT RequestId: /, `${long}`);
+    }
   });
 
   test('timeout is an Unhandled function error with Lambda\'s message', async () => {
