@@ -7,8 +7,13 @@ const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { CallbackHandlerDeprecated, HandlerNotFound, ImportModuleError, MalformedHandlerName, MalformedStreamingHandler, UserCodeSyntaxError } = require('./errors.cjs');
 
-/** Resolves and loads user modules the way a require() in the task root's runtime would. */
-const userRequire = require('node:module').createRequire(path.join(__dirname, 'bootstrap.cjs'));
+/**
+ * Resolves and loads user modules the way a require() in the task root's runtime would. Its
+ * module is named as Lambda's runtime entry point is, so a failed require's "Require stack:"
+ * ends as Lambda's does ("- /var/runtime/index.mjs", where the sandbox presents this directory
+ * at /var/runtime).
+ */
+const userRequire = require('node:module').createRequire(path.join(__dirname, 'index.mjs'));
 
 const FUNCTION_EXPR = /^([^.]*)\.(.*)$/;
 const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');

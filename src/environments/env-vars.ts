@@ -53,7 +53,11 @@ export function functionEnv(t: ExecutionTarget, o: {
     LANG: 'en_US.UTF-8',
     LD_LIBRARY_PATH: `/lib64:/usr/lib64:${o.runtimeDir}:${o.runtimeDir}/lib:${o.taskRoot}:${o.taskRoot}/lib:/opt/lib`,
   };
-  if (o.family === 'node') env.NODE_PATH = `/opt/nodejs/node_modules:${o.runtimeDir}/node_modules:${o.runtimeDir}:${o.taskRoot}`;
+  if (o.family === 'node') {
+    // Lambda's, version directory of layers first (/opt/nodejs/node20/node_modules for nodejs20.x).
+    const major = /^nodejs(\d+)\.x$/.exec(c.runtime ?? '')?.[1];
+    env.NODE_PATH = `${major ? `/opt/nodejs/node${major}/node_modules:` : ''}/opt/nodejs/node_modules:${o.runtimeDir}/node_modules:${o.runtimeDir}:${o.taskRoot}`;
+  }
   // Lambda's Python runtimes: "PYTHONPATH – The Python library path ($LAMBDA_RUNTIME_DIR)".
   if (o.family === 'python') env.PYTHONPATH = o.runtimeDir;
   env.TZ = ':UTC'; // Lambda's default; a function may set its own TZ (not a reserved key)

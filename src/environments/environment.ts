@@ -12,7 +12,7 @@ import {
 } from './format.js';
 import { LogWriter } from './log-writer.js';
 import { ApiErrors, RuntimeApiServer, type RtRequest, type RtResponse, type RuntimeApiHandler } from './runtime-api.js';
-import type { RuntimeFamily } from './runtimes.js';
+import { presentedRuntime, type RuntimeFamily } from './runtimes.js';
 import type { SandboxDriver, SandboxHandle, SandboxLimits } from './sandbox/types.js';
 import { next, transition, type EnvEvent, type EnvState } from './state.js';
 
@@ -189,7 +189,11 @@ export class Environment implements RuntimeApiHandler {
     // Where the function sees its code: /var/task as in Lambda where the sandbox can present it.
     const taskRoot = o.deps.driver.taskRoot(o.codeDir);
     const stream = o.retry?.stream ?? logStreamName(new Date(o.deps.clock.now()), o.target.version, randomBytes(16).toString('hex'));
-    const runtimeDir = o.booted?.runtimeDir ?? o.runtime?.runtimeDir ?? taskRoot;
+    // Where it sees its runtime: /var/runtime as in Lambda where the sandbox presents it there
+    // (a custom runtime's is empty), else the runtime's host path (a custom runtime's: its code).
+    const root = o.deps.driver.runtimeRoot();
+    const shown = o.runtime ? presentedRuntime(o.runtime, root) : undefined;
+    const runtimeDir = o.booted?.runtimeDir ?? shown?.runtimeDir ?? root ?? taskRoot;
     const vars = functionEnv(o.target, {
       family: o.family, region: o.deps.region, runtimeApi: `127.0.0.1:${port}`, taskRoot, runtimeDir, logStream: stream,
       client: o.deps.clientVars(),
@@ -209,7 +213,8 @@ export class Environment implements RuntimeApiHandler {
           envId: env.id,
           // A bootstrap that cannot run: the environment starts as any other (its log stream,
           // INIT_START, INIT_REPORT) around a stand-in that exits at once, and reports why.
-          command: unusable ? ['/bin/sh', '-c', 'exit 126'] : custom ? [bootstrap] : o.runtime!.command,
+          command: unusable ? ['/bin/sh', '-c', 'exit 126'] : custom ? [bootstrap] : shown!.command,
+          runtimeDir: o.runtime?.runtimeDir,
           env: custom ? vars : runtimeBootEnv(o.deps.driver, startup ?? {}),
           framedLog: !custom,
           apiChannel: !custom,

@@ -4,7 +4,7 @@ import { runtimeBootEnv } from './env-vars.js';
 import { discardBooted, newEnvId, type BootedRuntime } from './environment.js';
 import { LogWriter } from './log-writer.js';
 import { RuntimeApiServer } from './runtime-api.js';
-import { shippedRuntime, type RuntimeLaunch } from './runtimes.js';
+import { presentedRuntime, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
 import type { SandboxDriver, SandboxLimits } from './sandbox/types.js';
 
 /**
@@ -107,15 +107,17 @@ export class PrewarmPool {
     let b: BootedRuntime;
     try {
       const envId = newEnvId();
+      const shown = presentedRuntime(rt, this.driver.runtimeRoot());
       const handle = this.driver.launch({
-        envId, command: rt.command, env: runtimeBootEnv(this.driver, { STRATUS_POOLED: '1' }), limits: POOL_LIMITS,
+        envId, command: shown.command, env: runtimeBootEnv(this.driver, { STRATUS_POOLED: '1' }), limits: POOL_LIMITS,
         dropPrivileges: false, groups: [], keepPaths: this.keepPaths, deferCpuLimit: true, framedLog: true, apiChannel: true,
+        runtimeDir: rt.runtimeDir,
       });
       // Its Runtime API listens from now on, so that a cold start only binds it to the environment.
       const api = new RuntimeApiServer();
       api.listen().catch(() => { /* the environment's own listen() reports it */ });
       b = {
-        envId, family, handle, runtimeDir: rt.runtimeDir, api,
+        envId, family, handle, runtimeDir: shown.runtimeDir, api,
         logs: new LogWriter(this.logSink, this.clock, handle.child.stdout, handle.child.stderr, handle.logStream),
       };
     } catch {

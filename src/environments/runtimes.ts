@@ -59,6 +59,17 @@ export interface RuntimeLaunch {
  */
 const NODE_FLAGS: string[] = ['--max-http-header-size=81920'];
 
+/**
+ * `rt` as an environment sees it when its directory is presented at `root` (SandboxDriver.runtimeRoot):
+ * arguments under the directory point there, and so does LAMBDA_RUNTIME_DIR. Unchanged without a root.
+ */
+export function presentedRuntime(rt: RuntimeLaunch, root: string | null): RuntimeLaunch {
+  if (root === null) return rt;
+  const dir = rt.runtimeDir;
+  const moved = (a: string) => (a === dir ? root : a.startsWith(`${dir}/`) ? root + a.slice(dir.length) : a);
+  return { command: rt.command.map(moved), runtimeDir: root };
+}
+
 /** The command that boots a shipped runtime (before it knows its function), or null when absent. */
 export function shippedRuntime(family: 'node' | 'python'): RuntimeLaunch | null {
   const dir = runtimesDir();

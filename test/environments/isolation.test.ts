@@ -173,7 +173,7 @@ __attribute__((constructor)) static void seen(void) {
       const key = fx.code({ 'index.js': handler });
       const o = await fx.svc.execute(fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 512 }, 'opt-node'), invocation('{}'));
       assert.equal(o.status, 'ok', o.payload.toString());
-      assert.deepEqual(JSON.parse(o.payload.toString()), { opt: [], write: 'EROFS', nodePath: '/opt/nodejs/node_modules' });
+      assert.deepEqual(JSON.parse(o.payload.toString()), { opt: [], write: 'EROFS', nodePath: '/opt/nodejs/node20/node_modules' });
       const bash = fx.code(bashFunction('printf \'"%s"\' "$(ls -A /opt | wc -l)"'));
       const b = await fx.svc.execute(fx.target(bash, FAST, 'opt-bash'), invocation('{}'));
       assert.equal(JSON.parse(b.payload.toString()), '0', 'a custom runtime\'s /opt is empty too');

@@ -13,7 +13,9 @@ exports.handler = async () => {
   let write; try { fs.writeFileSync('/var/task/new', 'x'); write = 'ALLOWED'; } catch (e) { write = e.code; }
   return { root: process.env.LAMBDA_TASK_ROOT, cwd: process.cwd(), file: __filename, files: fs.readdirSync('/var/task').sort(),
     frame: new Error('here').stack.split('\\n')[1].trim(), write, mine: fs.readFileSync('/var/task/mine.txt', 'utf8'),
-    maxHeaderSize: require('http').maxHeaderSize };
+    maxHeaderSize: require('http').maxHeaderSize, runtimeDir: process.env.LAMBDA_RUNTIME_DIR, entry: process.argv[1],
+    nodePath: process.env.NODE_PATH, runtimeFiles: fs.readdirSync('/var/runtime').includes('bootstrap.cjs'),
+    requireStack: (() => { try { require('./missing'); } catch (e) { return e.message.split('\\n').slice(1).join('|'); } })() };
 };
 `;
 const PYTHON = `import os, sys, traceback
@@ -24,7 +26,7 @@ def handler(event, context):
         write = e.strerror
     return {"root": os.environ["LAMBDA_TASK_ROOT"], "cwd": os.getcwd(), "file": __file__, "files": sorted(os.listdir('/var/task')),
             "frame": traceback.format_stack()[-1].split(',')[0].strip(), "write": write, "mine": open('/var/task/mine.txt').read(),
-            "path0": sys.path[0], "pythonpath": os.environ["PYTHONPATH"] == os.environ["LAMBDA_RUNTIME_DIR"]}
+            "path0": sys.path[0], "pythonpath": os.environ["PYTHONPATH"] == os.environ["LAMBDA_RUNTIME_DIR"], "runtimeDir": os.environ["LAMBDA_RUNTIME_DIR"]}
 `;
 
 describe('the code at /var/task', { skip: !isRoot && 'the namespace driver (root) presents code at /var/task' }, async () => {
@@ -55,6 +57,13 @@ describe('the code at /var/task', { skip: !isRoot && 'the namespace driver (root
         assert.equal(r.mine, who);
         // node runs with Lambda's --max-http-header-size.
         assert.equal(r.maxHeaderSize, 81920);
+        // The runtime at /var/runtime, as Lambda's: its variables, module paths and require stacks
+        // name no host path.
+        assert.equal(r.runtimeDir, '/var/runtime');
+        assert.equal(r.entry, '/var/runtime/bootstrap.cjs');
+        assert.equal(r.nodePath, '/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task');
+        assert.equal(r.runtimeFiles, true);
+        assert.equal(r.requireStack, 'Require stack:|- /var/task/index.js|- /var/runtime/index.mjs');
       }
       if (fx === pooled) assert.ok(fx.svc.stats().prewarm.node.hits > coldStarts, 'a pooled runtime took one of them');
       // ...and was given it: none was replaced by a runtime started for the function.
@@ -71,7 +80,7 @@ describe('the code at /var/task', { skip: !isRoot && 'the namespace driver (root
         root: '/var/task', cwd: '/var/task', file: '/var/task/app.py', files: ['app.py', 'mine.txt'],
         frame: 'File "/var/task/app.py"', write: 'Read-only file system', mine: 'py',
         // Lambda: PYTHONPATH is $LAMBDA_RUNTIME_DIR; the task root comes first on sys.path.
-        path0: '/var/task', pythonpath: true,
+        path0: '/var/task', pythonpath: true, runtimeDir: '/var/runtime',
       });
     });
   }

@@ -7,7 +7,7 @@ import { EphemeralVolumes, VOLUME_OPTIONS, type Volume } from './ephemeral.js';
 import { ENV_FD, ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
 import { findExecutable, isUnder, launchedStreams, launchStdio, openUnlinked, realpathOr, removeStale, sq, stopResident } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
-import { TASK_ROOT, TaskMounter } from './task-root.js';
+import { RUNTIME_ROOT, TASK_ROOT, TaskMounter, mountPoint } from './task-root.js';
 import { UidAllocator } from './uids.js';
 
 export const FD_LIMIT = 1024;
@@ -65,8 +65,10 @@ function fstabPath(p: string): string {
  * /var/task (TASK_ROOT) last. The tmpfs sources are named so that `mount -a` never takes
  * them for the host's own tmpfs mounts (it skips what looks mounted).
  */
-export function mountTable(tmp: number | string, kept: readonly string[], passwdFile?: string, shell?: string, hide: readonly string[] = [], code?: string): string {
+export function mountTable(tmp: number | string, kept: readonly string[], passwdFile?: string, shell?: string, hide: readonly string[] = [], code?: string, runtime?: string): string {
   const lines: string[] = [];
+  // First, while its host path is in sight whatever it is under: a shipped runtime's files.
+  if (runtime) lines.push(`${fstabPath(runtime)} ${RUNTIME_ROOT} none bind,ro,nosuid,nodev 0 0`);
   // Before /tmp is hidden (the file may be under it): /etc/passwd with the environment's user.
   if (passwdFile) lines.push(`${fstabPath(passwdFile)} /etc/passwd none bind,ro 0 0`);
   // /bin/sh is bash in Lambda's Amazon Linux 2023 (bootstraps written for it use `set -o
@@ -173,6 +175,8 @@ export class NamespaceDriver implements SandboxDriver {
   private mounter: TaskMounter | string = 'not started';
   /** What makes environments' /tmp volumes, or why /tmp is a tmpfs; set by init(). */
   private volumes: EphemeralVolumes | string = 'not started';
+  /** Whether RUNTIME_ROOT exists on the host to bind runtimes on, or why it does not. */
+  private readonly runtimeMount: true | string;
   /** Environments whose /tmp volume could not be made, so that got a tmpfs (with the last reason). */
   private readonly volumeFailures = { count: 0, last: '' };
 
@@ -186,6 +190,7 @@ export class NamespaceDriver implements SandboxDriver {
     this.shell = this.bins.bash && fs.existsSync('/bin/sh') ? this.bins.bash : null;
     this.hide = hostDirsToHide();
     this.shim = ExecShim.install();
+    this.runtimeMount = mountPoint(RUNTIME_ROOT);
   }
 
   async init(): Promise<number> {
@@ -208,6 +213,11 @@ export class NamespaceDriver implements SandboxDriver {
     return typeof this.mounter === 'string' ? null : this.mounter;
   }
 
+  /** /var/runtime where it could be made on the host (the mount point of each environment's bind). */
+  runtimeRoot(): string | null {
+    return this.runtimeMount === true ? RUNTIME_ROOT : null;
+  }
+
   /** /var/task once init() has the mounter: every environment of this driver then sees its code there. */
   taskRoot(codeDir: string): string {
     return this.taskMounter ? TASK_ROOT : codeDir;
@@ -225,10 +235,12 @@ export class NamespaceDriver implements SandboxDriver {
         'PR_SET_PDEATHSIG + pid namespace: no environment process outlives the server',
         ...(this.dynmods?.holder ? [this.dynmods.line] : []),
         ...(this.taskMounter ? [`the function's code read-only at ${TASK_ROOT}`] : []),
+        ...(this.runtimeMount === true ? [`the runtime's files read-only at ${RUNTIME_ROOT}`] : []),
       ],
       warnings: [
         'no network namespace: functions can reach loopback services of the host (as in Lambda, they reach the network)',
         ...(typeof this.mounter === 'string' ? [`code is presented at its real path (<dataDir>/code/<sha>), not /var/task: ${this.mounter}`] : []),
+        ...(typeof this.runtimeMount === 'string' ? [`runtimes run from their host paths, not ${RUNTIME_ROOT}: ${this.runtimeMount}`] : []),
         ...(typeof this.volumes === 'string' ? [`/tmp is a tmpfs, so what a function writes there counts against its memory: ${this.volumes}`] : []),
         ...(this.volumeFailures.count ? [`${this.volumeFailures.count} environment(s) got a tmpfs /tmp because their volume could not be made: ${this.volumeFailures.last}`] : []),
         ...(this.shim ? [] : [noShimWarning('a shell (which also takes its variables: a shell\'s own, such as UID, cannot be set)')]),
@@ -291,7 +303,7 @@ export class NamespaceDriver implements SandboxDriver {
     const gated = volumes !== null && volume === null && kept.length <= GATE_FD - KEPT_FD;
     if (volumes && !volume && !gated) this.noteVolumeFailure(spec.envId, `${kept.length} host paths kept visible leave no descriptor to wait for a volume on`);
     const tableFor = (tmp: Volume | null) => mountTable(tmp?.device ?? spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.hide,
-      this.taskMounter ? spec.code : undefined);
+      this.taskMounter ? spec.code : undefined, this.runtimeMount === true ? spec.runtimeDir : undefined);
     // A custom runtime's launch runs as root on the host until setpriv: the function's
     // variables (LD_PRELOAD, GLIBC_TUNABLES, ...) are for its bootstrap only. The launch itself
     // gets none; the exec shim starts the bootstrap with them, from ENV_FD (or, without a shim,

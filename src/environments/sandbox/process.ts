@@ -62,6 +62,11 @@ export class ProcessDriver implements SandboxDriver {
     return codeDir;
   }
 
+  /** A plain process sees the host's filesystem: the runtime at its own path. */
+  runtimeRoot(): string | null {
+    return null;
+  }
+
   launch(spec: LaunchSpec): SandboxHandle {
     // The shim by its descriptor (SHIM_FD), as the namespace driver runs it: its file may go.
     const run = this.shim ? [`/proc/self/fd/${SHIM_FD}`, ...spec.command] : spec.command;

@@ -5,6 +5,22 @@ import { ResidentClient } from './resident.js';
 /** Where a function finds its code in Lambda (LAMBDA_TASK_ROOT, the working directory, stack traces). */
 export const TASK_ROOT = '/var/task';
 
+/** Where Lambda keeps its runtime (LAMBDA_RUNTIME_DIR; node's module paths and stack frames). */
+export const RUNTIME_ROOT = '/var/runtime';
+
+/**
+ * `dir` made on the host if need be (empty: an environment's view of /var is the host's), to bind
+ * on inside environments; true, or why it cannot be.
+ */
+export function mountPoint(dir: string): true | string {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    return fs.statSync(dir).isDirectory() ? true : `${dir} on the host is not a directory`;
+  } catch (e) {
+    return `cannot make ${dir} on the host: ${(e as Error).message}`;
+  }
+}
+
 /**
  * The mounter: binds a function's code read-only at /var/task inside the mount namespace of a
  * running environment (a pooled runtime, launched before its function was known). Node cannot
@@ -101,12 +117,8 @@ export class TaskMounter {
    */
   static async start(python: string | null, waitMs = 5000): Promise<TaskMounter | string> {
     if (!python) return 'no python3 to bind code at /var/task in pooled runtimes';
-    try {
-      fs.mkdirSync(TASK_ROOT, { recursive: true, mode: 0o755 });
-      if (!fs.statSync(TASK_ROOT).isDirectory()) return `${TASK_ROOT} on the host is not a directory`;
-    } catch (e) {
-      return `cannot make ${TASK_ROOT} on the host: ${(e as Error).message}`;
-    }
+    const made = mountPoint(TASK_ROOT);
+    if (made !== true) return made;
     const r = await ResidentClient.start(python, MOUNTER_ARGS, 'the /var/task mounter');
     return typeof r === 'string' ? r : new TaskMounter(r, waitMs);
   }

@@ -29,6 +29,11 @@ export interface LaunchSpec {
   groups: number[];
   /** Host directories that must stay visible inside (code root, runtimes). */
   keepPaths: string[];
+  /**
+   * A shipped runtime's directory (a host path), presented read-only at the driver's runtime
+   * root (SandboxDriver.runtimeRoot) where it has one.
+   */
+  runtimeDir?: string;
   /** Working directory of the command (custom runtimes start in the task root). */
   cwd?: string;
   /**
@@ -105,6 +110,12 @@ export interface SandboxDriver {
    * can present it there, else the path itself.
    */
   taskRoot(codeDir: string): string;
+  /**
+   * Where environments find a shipped runtime's directory (LaunchSpec.runtimeDir): /var/runtime,
+   * Lambda's LAMBDA_RUNTIME_DIR, where the driver presents it there; null when it does not (the
+   * runtime then runs from its host path).
+   */
+  runtimeRoot(): string | null;
   launch(spec: LaunchSpec): SandboxHandle;
   stop(): Promise<void>;
 }
