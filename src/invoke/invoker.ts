@@ -179,9 +179,14 @@ function validateJson(payload: Buffer): void {
 
 function decodeClientContext(b64: string): string {
   const text = Buffer.from(b64, 'base64').toString('utf8');
+  let parsed: unknown;
   try {
-    JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
+    parsed = undefined;
+  }
+  // An object, as the message says: the runtimes read its client, custom and env members.
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw Errors.invalidRequestContent('Client context must be a valid Base64-encoded JSON object.');
   }
   return text;

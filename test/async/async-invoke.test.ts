@@ -124,13 +124,16 @@ exports.handler = async (event, context) => {
     const runs = lines('ctx').filter((l: any) => l.id === id) as any[];
     assert.equal(runs.length, 1);
     assert.equal(runs[0].clientContext, null, 'an asynchronous invocation does not');
+    // Not JSON, or JSON that is not an object.
     for (const InvocationType of ['RequestResponse', 'Event'] as const) {
-      await assert.rejects(
-        lambda.send(new InvokeCommand({ FunctionName: 'ctx', InvocationType, ClientContext: Buffer.from('not json').toString('base64') })),
-        (e: any) => e.name === 'InvalidRequestContentException' && e.$metadata.httpStatusCode === 400 &&
-          e.message === 'Client context must be a valid Base64-encoded JSON object.',
-        InvocationType,
-      );
+      for (const bad of ['not json', '[1,2]', '"text"', 'null']) {
+        await assert.rejects(
+          lambda.send(new InvokeCommand({ FunctionName: 'ctx', InvocationType, ClientContext: Buffer.from(bad).toString('base64') })),
+          (e: any) => e.name === 'InvalidRequestContentException' && e.$metadata.httpStatusCode === 400 &&
+            e.message === 'Client context must be a valid Base64-encoded JSON object.',
+          `${InvocationType} ${bad}`,
+        );
+      }
     }
   });
 
