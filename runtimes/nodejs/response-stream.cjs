@@ -5,6 +5,7 @@
 // the trailers Lambda-Runtime-Function-Error-Type / Lambda-Runtime-Function-Error-Body (base64).
 const { Writable } = require('node:stream');
 const { InvalidStreamingOperation, toRapidResponse } = require('./errors.cjs');
+const { promiseOnly } = require('./user-function.cjs');
 
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 const METADATA_PRELUDE_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
@@ -103,7 +104,7 @@ class ResponseStream extends Writable {
   /** Reports `err` for this invocation through the trailers and closes the request. */
   fail(err) {
     if (this._terminated) return this.done;
-    const error = toRapidResponse(err);
+    const error = toRapidResponse(err, promiseOnly());
     const p = this._finish({
       'Lambda-Runtime-Function-Error-Type': error.errorType,
       'Lambda-Runtime-Function-Error-Body': Buffer.from(JSON.stringify(error)).toString('base64'),

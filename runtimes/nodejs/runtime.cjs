@@ -26,20 +26,25 @@ function headerValue(v) {
 }
 
 function serialize(result) {
+  let s;
   try {
-    return JSON.stringify(result === undefined ? null : result);
+    s = JSON.stringify(result === undefined ? null : result);
   } catch {
     throw new Error('Unable to stringify response body');
   }
+  // A function or a Symbol has no JSON text at all: null, as a property of that kind is left out.
+  return s === undefined ? 'null' : s;
 }
 
 /** Node.js 24 and later: as Lambda's newer runtime client serializes a result. */
 function serializeAwaited(result) {
+  let s;
   try {
-    return JSON.stringify(result === undefined ? null : result);
+    s = JSON.stringify(result === undefined ? null : result);
   } catch {
     throw new JSONStringifyError('Unable to stringify response body');
   }
+  return s === undefined ? 'null' : s;
 }
 
 /** An error as the runtime posts it: formatted as the function's Node.js version's runtime client does. */
@@ -359,7 +364,8 @@ class Runtime {
         this.beforeExit = null;
         resolve();
       };
-      let waitForEmptyEventLoop = true;
+      // Node.js 24 and later have no callbackWaitsForEmptyEventLoop: the stream's end ends it.
+      let waitForEmptyEventLoop = !PROMISE_ONLY;
       const scheduleNext = () => {
         this.beforeExit = null;
         if (!waitForEmptyEventLoop) finish();

@@ -173,7 +173,11 @@ export class LogWriter {
     const s = this.tail.join('');
     this.tail = null;
     const b = Buffer.from(s);
-    return b.length <= TAIL_BYTES ? s : b.subarray(b.length - TAIL_BYTES).toString();
+    if (b.length <= TAIL_BYTES) return s;
+    // From the first whole character: one cut in two would come back as U+FFFD, 3 bytes more.
+    let start = b.length - TAIL_BYTES;
+    while (start < b.length && (b[start]! & 0xc0) === 0x80) start++;
+    return b.subarray(start).toString();
   }
 
   /**

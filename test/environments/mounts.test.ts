@@ -41,6 +41,19 @@ describe('the mount table of a namespace environment', () => {
     }
   });
 
+  test('/var/runtime: a shipped runtime\'s directory bound first (its host path may be under /tmp or /opt); a custom runtime\'s empty', () => {
+    assert.equal(mountTable(512, [], undefined, undefined, ['/opt'], '/srv/code', '/tmp/checkout/runtimes/nodejs'), [
+      '/tmp/checkout/runtimes/nodejs /var/runtime none bind,ro,nosuid,nodev 0 0',
+      'stratus-tmp /tmp tmpfs size=512m,mode=1777,nosuid,nodev 0 0',
+      'stratus-shm /dev/shm tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
+      'stratus-hide /opt tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0',
+      '/srv/code /var/task none bind,ro,nosuid,nodev 0 0',
+      '',
+    ].join('\n'));
+    assert.match(mountTable(512, [], undefined, undefined, [], undefined, null), /^stratus-runtime \/var\/runtime tmpfs size=1m,mode=755,ro,nosuid,nodev 0 0\nstratus-tmp /);
+    assert.doesNotMatch(mountTable(512, []), /var\/runtime/);
+  });
+
   test('an empty read-only /opt; kept paths under it bound back before it is made read-only', () => {
     assert.equal(mountTable(512, ['/tmp/code'], undefined, undefined, ['/opt']), [
       'stratus-tmp /tmp tmpfs size=512m,mode=1777,nosuid,nodev 0 0',

@@ -18,7 +18,7 @@ describe('Invoke on the wire', () => {
     logs = new CloudWatchLogsClient(clientConfig(server.endpoint));
     const code = `exports.handler = async (e, ctx) => {
       if (e.lines) for (let i = 0; i < e.lines; i++) console.log('line ' + i + ' ' + 'x'.repeat(100));
-      if (e.long) console.log('x'.repeat(e.long) + 'MARKER');
+      if (e.long) console.log((e.char ?? 'x').repeat(e.long) + 'MARKER');
       if (e.sleep) await new Promise((r) => setTimeout(r, e.sleep));
       return { requestId: ctx.awsRequestId, arn: ctx.invokedFunctionArn, version: ctx.functionVersion };
     };`;
@@ -56,6 +56,12 @@ describe('Invoke on the wire', () => {
       const t = Buffer.from((await lambda.send(new InvokeCommand({ FunctionName: 'wire', LogType: 'Tail', Payload: Buffer.from(JSON.stringify({ long })) }))).LogResult!, 'base64');
       assert.equal(t.length, long > 3000 ? 4096 : t.length, `${long}: ${t.length}`);
       assert.match(t.toString(), /x+MARKER\nEND RequestId: [^\n]+\nREPORT RequestId: /, `${long}`);
+    }
+    // Cut between characters: it starts with a whole one, never a replacement character.
+    for (const char of ['é', '😀']) {
+      const t = Buffer.from((await lambda.send(new InvokeCommand({ FunctionName: 'wire', LogType: 'Tail', Payload: Buffer.from(JSON.stringify({ long: 5000, char })) }))).LogResult!, 'base64');
+      assert.ok(t.length <= 4096 && t.length > 4090, `${char}: ${t.length}`);
+      assert.ok(t.toString().startsWith(char), `${char}: ${t.subarray(0, 8).toString('hex')}`);
     }
   });
 

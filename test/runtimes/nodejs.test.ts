@@ -156,6 +156,7 @@ exports.handler = (event) => {
     case 'circular': { const o = {}; o.o = o; return o; }
     case 'error-like': throw { name: 'Fake', message: 'not an Error', stack: 'Fake: not an Error' };
     case 'throw': throw new RangeError('bad\x7Fvalue');
+    case 'function': return () => 1;
     default: return Promise.resolve(event.how);
   }
 };`,
@@ -178,7 +179,30 @@ exports.handler = (event) => {
     await expect('error-like', 'object', '[object Object]');
     await expect('throw', 'RangeError', 'bad%7Fvalue');
     assert.equal((await within(rt.api.invoke({ how: 'plain' }), rt, 'plain')).json(), 'plain');
+    // What JSON has no text for is null (not a runtime that fails on an undefined body).
+    assert.equal((await within(rt.api.invoke({ how: 'function' }), rt, 'function')).body.toString(), 'null');
     await rt.stop();
+    const old = await node({ 'index.js': 'exports.handler = async () => Symbol("s");' }, 'index.handler');
+    assert.equal((await within(old.api.invoke({}), old, 'symbol')).body.toString(), 'null');
+    await old.stop();
+
+    // A streaming handler: its stream's end ends the invocation, whatever the event loop still
+    // holds (there is no callbackWaitsForEmptyEventLoop to turn off); its errors as above.
+    const streaming = await node({
+      'index.mjs': `setInterval(() => {}, 1000);
+export const handler = awslambda.streamifyResponse(async (event, stream) => {
+  if (event.reject) return Promise.reject();
+  stream.write('hi ' + event.n);
+  stream.end();
+});`,
+    }, 'index.handler', { env });
+    for (let n = 0; n < 3; n++) {
+      const r = await within(streaming.api.invoke({ n }), streaming, `stream ${n}`);
+      assert.equal(r.body.toString(), `hi ${n}`);
+    }
+    const rejected = await within(streaming.api.invoke({ reject: true }), streaming, 'stream rejected');
+    assert.equal(rejected.trailers['lambda-runtime-function-error-type'], 'undefined');
+    await streaming.stop();
 
     // Init failures are logged as "Init Error" by this runtime client.
     const init = await node({ 'index.js': 'throw new TypeError("init failed");' }, 'index.handler', { env });

@@ -65,10 +65,12 @@ function fstabPath(p: string): string {
  * /var/task (TASK_ROOT) last. The tmpfs sources are named so that `mount -a` never takes
  * them for the host's own tmpfs mounts (it skips what looks mounted).
  */
-export function mountTable(tmp: number | string, kept: readonly string[], passwdFile?: string, shell?: string, hide: readonly string[] = [], code?: string, runtime?: string): string {
+export function mountTable(tmp: number | string, kept: readonly string[], passwdFile?: string, shell?: string, hide: readonly string[] = [], code?: string, runtime?: string | null): string {
   const lines: string[] = [];
-  // First, while its host path is in sight whatever it is under: a shipped runtime's files.
+  // First, while its host path is in sight whatever it is under: a shipped runtime's files. A
+  // custom runtime's (null) is empty, whatever the host keeps there.
   if (runtime) lines.push(`${fstabPath(runtime)} ${RUNTIME_ROOT} none bind,ro,nosuid,nodev 0 0`);
+  else if (runtime === null) lines.push(`stratus-runtime ${RUNTIME_ROOT} tmpfs size=1m,mode=755,ro,nosuid,nodev 0 0`);
   // Before /tmp is hidden (the file may be under it): /etc/passwd with the environment's user.
   if (passwdFile) lines.push(`${fstabPath(passwdFile)} /etc/passwd none bind,ro 0 0`);
   // /bin/sh is bash in Lambda's Amazon Linux 2023 (bootstraps written for it use `set -o
@@ -303,7 +305,7 @@ export class NamespaceDriver implements SandboxDriver {
     const gated = volumes !== null && volume === null && kept.length <= GATE_FD - KEPT_FD;
     if (volumes && !volume && !gated) this.noteVolumeFailure(spec.envId, `${kept.length} host paths kept visible leave no descriptor to wait for a volume on`);
     const tableFor = (tmp: Volume | null) => mountTable(tmp?.device ?? spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.hide,
-      this.taskMounter ? spec.code : undefined, this.runtimeMount === true ? spec.runtimeDir : undefined);
+      this.taskMounter ? spec.code : undefined, this.runtimeMount === true ? spec.runtimeDir ?? null : undefined);
     // A custom runtime's launch runs as root on the host until setpriv: the function's
     // variables (LD_PRELOAD, GLIBC_TUNABLES, ...) are for its bootstrap only. The launch itself
     // gets none; the exec shim starts the bootstrap with them, from ENV_FD (or, without a shim,

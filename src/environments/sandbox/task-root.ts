@@ -15,7 +15,8 @@ export const RUNTIME_ROOT = '/var/runtime';
 export function mountPoint(dir: string): true | string {
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-    return fs.statSync(dir).isDirectory() ? true : `${dir} on the host is not a directory`;
+    // A directory itself, not a link to one: a bind on a link lands on what it points to.
+    return fs.lstatSync(dir).isDirectory() ? true : `${dir} on the host is not a directory`;
   } catch (e) {
     return `cannot make ${dir} on the host: ${(e as Error).message}`;
   }
