@@ -25,25 +25,18 @@ function headerValue(v) {
   return String(v).replace(/[^\x20-\x7e]/g, '?');
 }
 
-function serialize(result) {
+/**
+ * A result's JSON text; `Failure` is what a result without one throws (Lambda's newer runtime
+ * client: JSONStringifyError).
+ */
+function serialize(result, Failure = Error) {
   let s;
   try {
     s = JSON.stringify(result === undefined ? null : result);
   } catch {
-    throw new Error('Unable to stringify response body');
+    throw new Failure('Unable to stringify response body');
   }
   // A function or a Symbol has no JSON text at all: null, as a property of that kind is left out.
-  return s === undefined ? 'null' : s;
-}
-
-/** Node.js 24 and later: as Lambda's newer runtime client serializes a result. */
-function serializeAwaited(result) {
-  let s;
-  try {
-    s = JSON.stringify(result === undefined ? null : result);
-  } catch {
-    throw new JSONStringifyError('Unable to stringify response body');
-  }
   return s === undefined ? 'null' : s;
 }
 
@@ -208,20 +201,30 @@ class Runtime {
     exitAfterFlush(129);
   }
 
+  /**
+   * The current invocation `id`: `post` reports its result (a Runtime API request, `p`), and
+   * `resolve` is called once that is acknowledged.
+   */
+  track(id, resolve) {
+    const inv = { id, reported: false, stream: null };
+    this.current = inv;
+    const finish = () => {
+      if (this.current === inv) this.current = null;
+      this.beforeExit = null;
+      resolve();
+    };
+    const post = (p) => {
+      this.beforeExit = null;
+      // The acknowledgement may come only with the next invocation: idle from here on.
+      this.idleNow();
+      p.then(finish, (e) => this.clientFailed(e));
+    };
+    return { inv, post };
+  }
+
   handleOnce(id, headers, body) {
     return new Promise((resolve) => {
-      const inv = { id, reported: false, stream: null };
-      this.current = inv;
-      const finish = () => {
-        if (this.current === inv) this.current = null;
-        this.beforeExit = null;
-        resolve();
-      };
-      const post = (p) => {
-        // The acknowledgement may come only with the next invocation: idle from here on.
-        this.idleNow();
-        p.then(finish, (e) => this.clientFailed(e));
-      };
+      const { inv, post } = this.track(id, resolve);
 
       const postError = (err) => {
         logError('Invoke Error', err);
@@ -308,18 +311,7 @@ class Runtime {
    */
   handleAwaited(id, headers, body) {
     return new Promise((resolve) => {
-      const inv = { id, reported: false, stream: null };
-      this.current = inv;
-      const finish = () => {
-        if (this.current === inv) this.current = null;
-        this.beforeExit = null;
-        resolve();
-      };
-      const post = (p) => {
-        this.beforeExit = null;
-        this.idleNow();
-        p.then(finish, (e) => this.clientFailed(e));
-      };
+      const { inv, post } = this.track(id, resolve);
       const fail = (err) => {
         if (inv.reported) return;
         inv.reported = true;
@@ -338,7 +330,7 @@ class Runtime {
         if (inv.reported) return;
         let s;
         try {
-          s = serializeAwaited(value);
+          s = serialize(value, JSONStringifyError);
         } catch (e) {
           fail(e);
           return;

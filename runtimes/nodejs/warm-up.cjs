@@ -50,8 +50,11 @@ async function runtimeApiRoundTrip() {
     const listeners = process.listeners('beforeExit');
     const rt = new Runtime(client, async (event) => ({ statusCode: 200, body: JSON.stringify(event) }), { streaming: false, isAsync: true });
     for (const l of process.listeners('beforeExit')) if (!listeners.includes(l)) process.off('beforeExit', l);
-    const r = await client.next();
+    let r = await client.next();
     await rt.handleOnce(r.headers['lambda-runtime-aws-request-id'], r.headers, r.body);
+    // Node.js 24's path too (runtime.cjs handleAwaited).
+    r = await client.next();
+    await rt.handleAwaited(r.headers['lambda-runtime-aws-request-id'], r.headers, r.body);
     await client.next();
   } finally {
     client.conn.socket?.destroy();
