@@ -155,7 +155,9 @@ export class Environment implements RuntimeApiHandler {
     api: RuntimeApiServer | undefined,
   ) {
     this.id = id;
-    this.sys = SystemLog.of(target.config.loggingConfig);
+    this.sys = SystemLog.of(target.config.loggingConfig, {
+      functionName: target.functionName, version: target.version, functionArn: target.functionArn, memorySizeMB: target.config.memorySize,
+    });
     this.api = api ?? new RuntimeApiServer();
     this.api.bind(this);
     this.ready = new Promise((r) => { this.readyResolve = r; });
@@ -258,7 +260,7 @@ export class Environment implements RuntimeApiHandler {
     // invocation's LogResult (invoke's begin() starts a new window when it succeeds). A
     // suppressed init continues the failed one's stream and tail, without a second INIT_START.
     env.logs.begin(true, o.retry?.tail);
-    if (!o.retry) env.systemLine(env.sys.initStart(o.target.config.runtime, o.deps.region, o.deps.clock.now()));
+    if (!o.retry) env.systemLine(env.sys.initStart(o.target.config.runtime, o.deps.region, o.deps.clock.now(), stream));
     env.to('assign');
     if (child.exitCode !== null || child.signalCode !== null) queueMicrotask(() => env.onExit(child.exitCode, child.signalCode));
     else child.once('exit', (code, signal) => env.onExit(code, signal));

@@ -29,6 +29,9 @@ export function runtimeVersion(runtime: string | null | undefined, region: strin
 /** What the system log lines need of a function's LoggingConfig. */
 export interface SystemLogConfig { logFormat: 'Text' | 'JSON'; systemLogLevel?: string }
 
+/** The function version whose environment writes the lines (its JSON records name it). */
+export interface SystemLogFunction { functionName: string; version: string; functionArn: string; memorySizeMB: number }
+
 export interface ReportFields {
   requestId: string; durationMs: number; billedMs: number; memorySizeMB: number; maxMemoryUsedMB: number; initDurationMs?: number;
   /** REPORT's Status field: only when the invocation timed out or its runtime failed. */
@@ -41,38 +44,52 @@ const ms3 = (n: number) => Math.round(n * 1000) / 1000;
 /**
  * The lines Lambda writes into a function's log stream itself (INIT_START, START, END, REPORT),
  * in the function's log format: Lambda's text lines, or with LogFormat JSON its platform event
- * records ({"time", "type": "platform.start" | "platform.runtimeDone" | "platform.report" |
- * "platform.initStart", "record"}), which SystemLogLevel filters (all of them are INFO records:
- * WARN leaves none). Each method returns the line, or null when it is filtered out.
+ * records ({"time", "type", "record"}), which SystemLogLevel filters: platform.initStart,
+ * platform.start, platform.initReport and platform.report are INFO records (what CloudWatch gets
+ * at the default level), platform.runtimeDone a DEBUG one; WARN leaves none. Each method returns
+ * the line, or null when it is filtered out.
  */
 export class SystemLog {
-  private constructor(private readonly json: boolean, private readonly shown: boolean) {}
+  private constructor(private readonly json: boolean, private readonly level: number, private readonly fn: SystemLogFunction | null) {}
 
-  static of(c: SystemLogConfig): SystemLog {
+  static of(c: SystemLogConfig, fn: SystemLogFunction | null = null): SystemLog {
     const json = c.logFormat === 'JSON';
-    return new SystemLog(json, !json || SYSTEM_LEVELS.indexOf(c.systemLogLevel ?? 'INFO') <= SYSTEM_LEVELS.indexOf('INFO'));
+    return new SystemLog(json, SYSTEM_LEVELS.indexOf(c.systemLogLevel ?? 'INFO'), fn);
   }
 
-  private record(now: number, type: string, record: Record<string, unknown>): string | null {
-    return this.shown ? `${JSON.stringify({ time: new Date(now).toISOString(), type, record })}\n` : null;
+  private record(now: number, type: string, record: Record<string, unknown>, level = 'INFO'): string | null {
+    if (this.level > SYSTEM_LEVELS.indexOf(level)) return null;
+    return `${JSON.stringify({ time: new Date(now).toISOString(), type, record })}\n`;
   }
 
-  initStart(runtime: string | null | undefined, region: string, now: number): string | null {
+  /** `instanceId`: the environment's log stream, as Lambda names the instance. */
+  initStart(runtime: string | null | undefined, region: string, now: number, instanceId?: string): string | null {
     const { version, arn } = runtimeVersion(runtime, region);
     if (!this.json) return `INIT_START Runtime Version: ${version}\tRuntime Version ARN: ${arn}\n`;
-    return this.record(now, 'platform.initStart', { initializationType: 'on-demand', phase: 'init', runtimeVersion: version, runtimeVersionArn: arn });
+    const record: Record<string, unknown> = { initializationType: 'on-demand', phase: 'init', runtimeVersion: version, runtimeVersionArn: arn };
+    const fn = this.fn;
+    if (fn) {
+      record.functionName = fn.functionName;
+      record.functionVersion = fn.version;
+      if (instanceId) record.instanceId = instanceId;
+      record.instanceMaxMemory = fn.memorySizeMB * 1024 * 1024;
+    }
+    return this.record(now, 'platform.initStart', record);
   }
 
   start(requestId: string, version: string, now: number): string | null {
-    return this.json ? this.record(now, 'platform.start', { requestId, version }) : startLine(requestId, version);
+    if (!this.json) return startLine(requestId, version);
+    const fn = this.fn;
+    const functionArn = fn ? (version === '$LATEST' ? fn.functionArn : `${fn.functionArn}:${version}`) : undefined;
+    return this.record(now, 'platform.start', functionArn ? { requestId, functionArn, version } : { requestId, version });
   }
 
-  /** END; in JSON the runtime's part of the invocation (platform.runtimeDone). */
+  /** END; in JSON the runtime's part of the invocation (platform.runtimeDone, a DEBUG record). */
   end(requestId: string, now: number, done: { status: 'success' | 'error' | 'timeout'; durationMs: number; producedBytes: number }): string | null {
     if (!this.json) return endLine(requestId);
     return this.record(now, 'platform.runtimeDone', {
       requestId, status: done.status, metrics: { durationMs: ms3(done.durationMs), producedBytes: done.producedBytes },
-    });
+    }, 'DEBUG');
   }
 
   /**

@@ -35,16 +35,33 @@ describe('LoggingConfig', async () => {
     const app = records.filter((r) => r.level);
     assert.deepEqual(app.map((r) => [r.level, r.message, r.requestId]), [['WARN', 'warn line', inv.requestId], ['ERROR', 'error line', inv.requestId]]);
     const platform = records.filter((r) => r.type);
-    assert.deepEqual(platform.map((r) => r.type), ['platform.initStart', 'platform.start', 'platform.runtimeDone', 'platform.report']);
+    // What CloudWatch gets at INFO: no platform.runtimeDone (a DEBUG record, below).
+    assert.deepEqual(platform.map((r) => r.type), ['platform.initStart', 'platform.start', 'platform.report']);
     for (const r of platform) assert.match(r.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    assert.deepEqual(platform[1].record, { requestId: inv.requestId, version: '$LATEST' });
-    assert.equal(platform[2].record.status, 'success');
-    const report = platform[3].record;
+    const init = platform[0].record;
+    assert.deepEqual(Object.keys(init), ['initializationType', 'phase', 'runtimeVersion', 'runtimeVersionArn', 'functionName', 'functionVersion', 'instanceId', 'instanceMaxMemory']);
+    assert.deepEqual([init.initializationType, init.phase, init.functionName, init.functionVersion, init.instanceMaxMemory], ['on-demand', 'init', 'json-logs', '$LATEST', 256 * 1024 * 1024]);
+    assert.match(init.instanceId, /^\d{4}\/\d\d\/\d\d\/\[\$LATEST\][0-9a-f]{32}$/);
+    assert.deepEqual(platform[1].record, { requestId: inv.requestId, functionArn: t.functionArn, version: '$LATEST' });
+    const report = platform[2].record;
     assert.equal(report.requestId, inv.requestId);
     assert.equal(report.status, 'success');
     assert.equal(report.metrics.memorySizeMB, 256);
     assert.equal(report.metrics.billedDurationMs, o.billedDurationMs);
     assert.ok(report.metrics.initDurationMs > 0 && report.metrics.maxMemoryUsedMB > 0);
+  });
+
+  test('JSON, system DEBUG: platform.runtimeDone too', async () => {
+    const t = fx.target(code, {
+      runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256,
+      loggingConfig: { logFormat: 'JSON', logGroup: null, applicationLogLevel: 'ERROR', systemLogLevel: 'DEBUG' },
+    }, 'json-debug');
+    const inv = invocation('{}');
+    await fx.svc.execute(t, inv);
+    const platform = messages('/aws/lambda/json-debug').map((l) => JSON.parse(l)).filter((r) => r.type);
+    assert.deepEqual(platform.map((r) => r.type), ['platform.initStart', 'platform.start', 'platform.runtimeDone', 'platform.report']);
+    assert.equal(platform[2].record.requestId, inv.requestId);
+    assert.equal(platform[2].record.status, 'success');
   });
 
   test('JSON, system WARN: no platform records', async () => {
@@ -213,7 +230,7 @@ describe('JSON system logs when things go wrong', async () => {
     // The on-demand init and its suppressed retry within the invocation, then the invocation's records.
     const platform = records('/aws/lambda/json-init').filter((r) => r.type);
     assert.deepEqual(platform.map((r) => r.type), [
-      'platform.initStart', 'platform.initReport', 'platform.initReport', 'platform.start', 'platform.runtimeDone', 'platform.report',
+      'platform.initStart', 'platform.initReport', 'platform.initReport', 'platform.start', 'platform.report',
     ]);
     const [first, second] = platform.filter((r) => r.type === 'platform.initReport');
     for (const [r, phase] of [[first, 'init'], [second, 'invoke']] as const) {

@@ -113,7 +113,7 @@ def handler(e, c):
         // ... and the stored events (what filter-log-events returns), between START and END.
         const events = fx.sink.events.filter((e) => e.group === t.logGroupName).map((e) => e.e);
         const start = events.findIndex((e) => e.message.includes(inv.requestId) && /START|platform\.start/.test(e.message));
-        const end = events.findIndex((e, i) => i > start && e.message.includes(inv.requestId) && /END|platform\.runtimeDone/.test(e.message));
+        const end = events.findIndex((e, i) => i > start && e.message.includes(inv.requestId) && /END|platform\.report/.test(e.message));
         const between = events.slice(start + 1, end);
         assert.deepEqual(between.map((e) => said(e.message)), expected, `${logFormat} #${round}: stored events`);
         for (let i = 1; i < between.length; i++) {
