@@ -288,7 +288,7 @@ export class Environment implements RuntimeApiHandler {
     this.systemLine(this.sys.end(inv.requestId, now, { status, durationMs: f.durationMs, producedBytes: 0 }));
     this.systemLine(this.sys.report({
       requestId: inv.requestId, durationMs: f.durationMs, billedMs: billedMs(f.durationMs), memorySizeMB: this.target.config.memorySize,
-      maxMemoryUsedMB: f.maxMemoryUsedMB, status, errorType: f.errorType,
+      maxMemoryUsedMB: f.maxMemoryUsedMB, status, errorType: f.errorType, traceId: inv.traceId,
     }, now));
     const tail = this.logs.takeTail();
     return inv.wantLogTail ? tail : undefined;
@@ -466,7 +466,7 @@ export class Environment implements RuntimeApiHandler {
     const billed = billedMs(durationMs, c.coldInitMs);
     this.systemLine(this.sys.report({
       requestId: c.requestId, durationMs, billedMs: billed, memorySizeMB: memorySize, maxMemoryUsedMB: maxMem, initDurationMs: c.coldInitMs,
-      status: reportStatus, errorType,
+      status: reportStatus, errorType, traceId: c.inv.traceId,
     }, now));
     const outcome: ExecutionOutcome = {
       status, payload, errorType, durationMs, billedDurationMs: billed, maxMemoryUsedMB: maxMem,

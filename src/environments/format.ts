@@ -36,6 +36,16 @@ export interface ReportFields {
   requestId: string; durationMs: number; billedMs: number; memorySizeMB: number; maxMemoryUsedMB: number; initDurationMs?: number;
   /** REPORT's Status field: only when the invocation timed out or its runtime failed. */
   status?: 'error' | 'timeout'; errorType?: string;
+  /** The invocation's trace header: a sampled one adds REPORT's XRAY line (its tracing member in JSON). */
+  traceId?: string;
+}
+
+/** A sampled trace header's root and parent ids; null when it is not sampled. */
+export function sampledTrace(header: string | undefined): { root: string; parent: string } | null {
+  if (!header || !/(^|;)\s*Sampled=1(;|$)/.test(header)) return null;
+  const root = /(?:^|;)\s*Root=([^;]+)/.exec(header)?.[1];
+  const parent = /(?:^|;)\s*Parent=([^;]+)/.exec(header)?.[1];
+  return root ? { root, parent: parent ?? '' } : null;
 }
 
 const SYSTEM_LEVELS = ['DEBUG', 'INFO', 'WARN'];
@@ -117,16 +127,21 @@ export class SystemLog {
   }
 
   report(r: ReportFields, now: number): string | null {
+    const trace = sampledTrace(r.traceId);
     if (!this.json) {
       let line = reportLine(r);
       if (r.status) line = line.slice(0, -1) + `Status: ${r.status}\t` + (r.errorType && r.status === 'error' ? `Error Type: ${r.errorType}\t` : '') + '\n';
+      // A sampled invocation's trace, on a line of its own in the same event.
+      if (trace) line += `XRAY TraceId: ${trace.root}\tSegmentId: ${trace.parent}\tSampled: true\t\n`;
       return line;
     }
     const metrics: Record<string, number> = {
       durationMs: ms3(r.durationMs), billedDurationMs: r.billedMs, memorySizeMB: r.memorySizeMB, maxMemoryUsedMB: r.maxMemoryUsedMB,
     };
     if (r.initDurationMs !== undefined) metrics.initDurationMs = ms3(r.initDurationMs);
-    const record: Record<string, unknown> = { requestId: r.requestId, metrics, status: r.status ?? 'success' };
+    const record: Record<string, unknown> = { requestId: r.requestId, metrics };
+    if (trace) record.tracing = { spanId: trace.parent, type: 'X-Amzn-Trace-Id', value: r.traceId };
+    record.status = r.status ?? 'success';
     if (r.status === 'error' && r.errorType) record.errorType = r.errorType;
     return this.record(now, 'platform.report', record);
   }

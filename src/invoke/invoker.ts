@@ -122,7 +122,7 @@ export class PipelineInvoker implements Invoker {
         requestId,
         payload,
         invokedFunctionArn: resolved.invokedArn,
-        traceId: req.traceId ?? newTraceId(),
+        traceId: traceFor(version.config.tracingMode, req.traceId),
         clientContext: req.clientContextBase64 ? decodeClientContext(req.clientContextBase64) : undefined,
         cognitoIdentity: req.cognitoIdentity,
         wantLogTail: req.logType === 'Tail',
@@ -192,9 +192,21 @@ function decodeClientContext(b64: string): string {
   return text;
 }
 
-/** X-Ray style trace header: Root=1-<8 hex epoch secs>-<24 hex>;Parent=<16 hex>;Sampled=0 */
-export function newTraceId(): string {
+/** X-Ray style trace header: Root=1-<8 hex epoch secs>-<24 hex>;Parent=<16 hex>;Sampled=0|1 */
+export function newTraceId(sampled = false): string {
   const r = randomString(20, 'hex');
   const t = Math.floor(Date.now() / 1000).toString(16).padStart(8, '0');
-  return `Root=1-${t}-${r.slice(0, 24)};Parent=${r.slice(24, 40)};Sampled=0`;
+  return `Root=1-${t}-${r.slice(0, 24)};Parent=${r.slice(24, 40)};Sampled=${sampled ? 1 : 0}`;
+}
+
+/**
+ * The trace header an invocation runs with: the caller's (X-Amzn-Trace-Id), else a new one. With
+ * active tracing a request that carries no sampling decision is sampled (Lambda's default rule
+ * samples the first request each second and 5% of the rest; Stratus records no traces, so
+ * sampling each one only decides what the function and its REPORT line are told).
+ */
+export function traceFor(mode: 'Active' | 'PassThrough', header: string | undefined): string {
+  const active = mode === 'Active';
+  if (!header) return newTraceId(active);
+  return active && !/(^|;)\s*Sampled=/.test(header) ? `${header};Sampled=1` : header;
 }

@@ -121,7 +121,7 @@ export function invocation(payload: string, extra: Partial<Invocation> = {}): In
   const id = `00000000-0000-4000-8000-${String(++reqN).padStart(6, '0')}${String(process.pid % 1000000).padStart(6, '0')}`;
   return {
     requestId: id, payload: Buffer.from(payload), invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:fn',
-    traceId: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1', wantLogTail: true, ...extra,
+    traceId: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0', wantLogTail: true, ...extra,
   };
 }
 

@@ -65,6 +65,29 @@ describe('Invoke on the wire', () => {
     }
   });
 
+  test('TracingConfig Active: the function\'s trace is sampled and REPORT carries its XRAY line; PassThrough and a caller\'s Sampled=0 are not', async () => {
+    const code = await makeZip({ 'index.js': 'exports.handler = async () => process.env._X_AMZN_TRACE_ID;' });
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'traced', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: code }, TracingConfig: { Mode: 'Active' } }));
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'untraced', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: code } }));
+    const run = async (FunctionName: string) => {
+      const r = await lambda.send(new InvokeCommand({ FunctionName, LogType: 'Tail' }));
+      return { trace: JSON.parse(decode(r.Payload)) as string, log: Buffer.from(r.LogResult!, 'base64').toString() };
+    };
+    const t = await run('traced');
+    const m = /^Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=1$/.exec(t.trace);
+    assert.ok(m, t.trace);
+    assert.match(t.log, new RegExp(`\\nREPORT RequestId: [^\\n]+\\t\\nXRAY TraceId: ${m[1]}\\tSegmentId: ${m[2]}\\tSampled: true\\t\\n$`));
+    const u = await run('untraced');
+    assert.match(u.trace, /;Sampled=0$/);
+    assert.doesNotMatch(u.log, /XRAY/);
+    // The caller's decision stands.
+    const res = await fetch(`${server.endpoint}/2015-03-31/functions/traced/invocations`, {
+      method: 'POST', body: '{}', headers: { 'X-Amzn-Trace-Id': 'Root=1-00000001-000000000000000000000001;Parent=0000000000000001;Sampled=0', 'X-Amz-Log-Type': 'Tail' },
+    });
+    assert.equal(await res.json(), 'Root=1-00000001-000000000000000000000001;Parent=0000000000000001;Sampled=0');
+    assert.doesNotMatch(Buffer.from(res.headers.get('x-amz-log-result')!, 'base64').toString(), /XRAY/);
+  });
+
   test('timeout is an Unhandled function error with Lambda\'s message', async () => {
     const r = await lambda.send(new InvokeCommand({ FunctionName: 'wire', Payload: Buffer.from('{"sleep": 3000}') }));
     assert.equal(r.StatusCode, 200);
