@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { pythonExecutable } from '../../src/environments/runtimes.js';
 import { TaskMounter } from '../../src/environments/sandbox/task-root.js';
@@ -141,6 +143,28 @@ describe('the code at /var/task', { skip: !isRoot && 'the namespace driver (root
     } finally {
       env.kill('SIGKILL');
       await mounter.stop();
+    }
+  });
+
+  test('the code\'s path hidden for a moment (the environment\'s mount table still going up): the mounter waits for it', { skip: !pythonExecutable() && 'no python3' }, async () => {
+    const m = await TaskMounter.start(pythonExecutable(), 2000);
+    assert.notEqual(typeof m, 'string', String(m));
+    const mounter = m as TaskMounter;
+    // As an environment's launcher: a tmpfs over the directory the code is under, bound back
+    // ~150 ms later (here: the tmpfs is taken away).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-hidden-'));
+    fs.mkdirSync(path.join(dir, 'code'));
+    fs.writeFileSync(path.join(dir, 'code', 'index.js'), '');
+    const env = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs hide ${dir} && sleep 0.15 && umount ${dir} && sleep 30`]);
+    try {
+      for (let i = 0; i < 200 && !fs.readFileSync(`/proc/${env.pid}/mountinfo`, 'utf8').includes(` ${dir} `); i++) await sleep(2);
+      await mounter.present(env.pid!, path.join(dir, 'code'));
+      const mounts = fs.readFileSync(`/proc/${env.pid}/mountinfo`, 'utf8').split('\n').filter((l) => l.split(' ')[4] === '/var/task');
+      assert.equal(mounts.length, 1, 'the code bound once it could be seen');
+    } finally {
+      env.kill('SIGKILL');
+      await mounter.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

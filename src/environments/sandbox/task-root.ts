@@ -40,11 +40,11 @@ export function mountPoint(dir: string): true | string {
  * that was reused cannot pass.
  */
 const MOUNTER = `
-import ctypes, os, sys
+import ctypes, os, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 NEWNS = 0x20000
 BIND, REMOUNT, RO, NOSUID, NODEV, REC, PRIVATE = 4096, 32, 1, 2, 4, 16384, 262144
-EAGAIN, ESRCH, DETACH = 11, 3, 2
+EAGAIN, ESRCH, DETACH, ENOENT = 11, 3, 2, 2
 home = os.open('/proc/self/ns/mnt', os.O_RDONLY)
 home_id = (os.fstat(home).st_dev, os.fstat(home).st_ino)
 server = os.getppid()
@@ -71,10 +71,17 @@ def present(pid, src):
         if libc.setns(ns, NEWNS) != 0:
             return ctypes.get_errno()
         err = 0
-        if (libc.mount(None, b'/', None, REC | PRIVATE, None) != 0
-                or libc.mount(src.encode(), b'${TASK_ROOT}', None, BIND, None) != 0):
+        if libc.mount(None, b'/', None, REC | PRIVATE, None) != 0:
             err = ctypes.get_errno()
-        elif libc.mount(None, b'${TASK_ROOT}', None, REMOUNT | BIND | RO | NOSUID | NODEV, None) != 0:
+        else:
+            # The namespace's mount table may still be going up: its /tmp is hidden and the code's
+            # path (a kept path under it) not bound back yet, for a few milliseconds.
+            for _ in range(500):
+                err = 0 if libc.mount(src.encode(), b'${TASK_ROOT}', None, BIND, None) == 0 else ctypes.get_errno()
+                if err != ENOENT:
+                    break
+                time.sleep(0.001)
+        if err == 0 and libc.mount(None, b'${TASK_ROOT}', None, REMOUNT | BIND | RO | NOSUID | NODEV, None) != 0:
             err = ctypes.get_errno()
             libc.umount2(b'${TASK_ROOT}', DETACH)
         if libc.setns(home, NEWNS) != 0:
