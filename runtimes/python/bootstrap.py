@@ -930,7 +930,8 @@ def main():
         error_result = None
     if error_result is not None:
         end_output_lines()
-        sys.stdout.write(LAMBDA_WARNING + "\n")
+        # A logging record, as Lambda's runtime client logs it ("[WARNING]\t<time>\t\tLAMBDA_WARNING: ...").
+        logging.warning(LAMBDA_WARNING)
         log_error(error_result)
         try:
             client.post_init_error(error_result)
