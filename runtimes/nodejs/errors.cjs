@@ -6,6 +6,9 @@ function isErrorLike(o) {
   return !!o && typeof o.name === 'string' && typeof o.message === 'string' && typeof o.stack === 'string' && !!o.name && !!o.message && !!o.stack;
 }
 
+/** What both runtime clients post for an error whose name, message or stack cannot be read. */
+const UNREADABLE = 'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack';
+
 /** Anything thrown or passed to a callback, as an Error. */
 function intoError(err) {
   return err instanceof Error ? err : new Error(err);
@@ -26,7 +29,7 @@ function toRapidResponse(error, awaited = false) {
   } catch {
     return {
       errorType: 'handled',
-      errorMessage: 'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack',
+      errorMessage: UNREADABLE,
     };
   }
 }
@@ -44,7 +47,7 @@ function formatAwaited(error) {
   } catch {
     return {
       errorType: 'handled',
-      errorMessage: 'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack',
+      errorMessage: UNREADABLE,
       trace: [],
     };
   }
