@@ -13,7 +13,7 @@ import {
 import { LogWriter } from './log-writer.js';
 import { ApiErrors, RuntimeApiServer, type RtRequest, type RtResponse, type RuntimeApiHandler } from './runtime-api.js';
 import { presentedRuntime, type RuntimeFamily } from './runtimes.js';
-import type { SandboxDriver, SandboxHandle, SandboxLimits } from './sandbox/types.js';
+import type { SandboxBequest, SandboxDriver, SandboxHandle, SandboxLimits } from './sandbox/types.js';
 import { next, transition, type EnvEvent, type EnvState } from './state.js';
 
 /** Lambda's init phase bound. */
@@ -45,6 +45,8 @@ export interface EnvDeps {
   clientVars(): AwsClientVars;
   /** Called once when the environment is dead (pool bookkeeping). */
   onDead(env: Environment): void;
+  /** Called once, as it dies, for an environment that is to be reset (its successor may start at once). */
+  onReset(env: Environment, reset: EnvReset): void;
 }
 
 export interface InitResult {
@@ -71,6 +73,18 @@ export interface InitResult {
  */
 export interface InitRetry { stream: string; tail: string | undefined; timeoutMs: number }
 
+/**
+ * What an environment that died during its invoke phase (timed out, or its runtime exited or was
+ * killed) leaves for its reset, as Lambda resets it instead of replacing it: the next invocation
+ * that needs an environment initializes a new runtime in its place, as part of that invocation
+ * (a suppressed init), writing on in its log stream and finding its /tmp as it was.
+ */
+export interface EnvReset {
+  stream: string;
+  /** Its /tmp and uid once its sandbox is gone; null where the driver cannot keep them. */
+  bequest: Promise<SandboxBequest | null>;
+}
+
 interface Current {
   inv: Invocation;
   requestId: string;
@@ -81,6 +95,8 @@ interface Current {
   responding: boolean;
   done: boolean;
   coldInitMs: number | undefined;
+  /** The invocation began with a suppressed init: a cold start without an Init Duration of its own. */
+  suppressedInit: boolean;
   timer: NodeJS.Timeout | null;
   /** The runtime's result, in and waiting for the end of this I/O phase (see `settle`). */
   pending: (() => void) | null;
@@ -142,6 +158,11 @@ export class Environment implements RuntimeApiHandler {
   private initPeakMB: number | null = null;
   private killReason: { errorType: string; exit: string } | null = null;
   private deadNotified = false;
+  /** The init succeeded: a death from here on, unless asked for, is a reset (EnvReset). */
+  private initOk = false;
+  /** Set when the environment dies during its invoke phase: what its reset starts from. */
+  private resetFrom: EnvReset | null = null;
+  private resetting = false;
   /** The deadline of the last invocation: work a runtime does after posting its result counts against it. */
   private lastDeadline = 0;
   /** Waiting for the runtime's next /next after a result (see `whenReadyForNext`). */
@@ -170,6 +191,8 @@ export class Environment implements RuntimeApiHandler {
   static async start(o: {
     key: string; target: ExecutionTarget; family: RuntimeFamily; codeDir: string; codeGid: number | null; deps: EnvDeps;
     booted?: BootedRuntime; runtime?: { command: string[]; runtimeDir: string }; keepPaths: string[]; retry?: InitRetry;
+    /** A reset's: the /tmp of the environment this one replaces (the launch takes it; never with `booted`). */
+    bequest?: SandboxBequest;
   }): Promise<Environment> {
     const env = new Environment(o.key, o.target, o.family, o.deps, o.booted?.envId ?? newEnvId(), o.booted?.api);
     env.initStartHr = performance.now();
@@ -186,6 +209,7 @@ export class Environment implements RuntimeApiHandler {
       // A taken pooled runtime goes with it; nothing else exists yet.
       if (o.booted) void discardBooted(o.booted);
       else env.api.close();
+      o.bequest?.release();
       throw e;
     }
     // Where the function sees its code: /var/task as in Lambda where the sandbox can present it.
@@ -231,6 +255,7 @@ export class Environment implements RuntimeApiHandler {
           cwd: custom || startup ? taskRoot : undefined,
           code: o.codeDir,
           deferCpuLimit: true,
+          bequest: o.bequest,
         });
       } catch (e) {
         env.api.close();
@@ -314,6 +339,7 @@ export class Environment implements RuntimeApiHandler {
     if (this.parked) { ready(); return; }
     const timer = setTimeout(() => {
       this.nextWait = null;
+      this.resetting = true;
       this.kill({ errorType: FunctionErrorTypes.timedOut, exit: 'timeout' });
     }, Math.max(0, this.lastDeadline - this.deps.clock.now()));
     this.nextWait = { ready, timer };
@@ -369,7 +395,7 @@ export class Environment implements RuntimeApiHandler {
       const startHr = since?.startHr ?? performance.now();
       const c: Current = {
         inv, requestId: inv.requestId, deadline: since?.deadline ?? this.deps.clock.now() + timeoutMs, startHr, delivered: false, responding: false, done: false,
-        coldInitMs, timer: null, pending: null, resolve,
+        coldInitMs, suppressedInit: since !== undefined, timer: null, pending: null, resolve,
       };
       c.timer = setTimeout(() => this.timedOut(c), since ? Math.max(0, timeoutMs - (performance.now() - startHr)) : timeoutMs);
       this.cur = c;
@@ -470,7 +496,7 @@ export class Environment implements RuntimeApiHandler {
     }, now));
     const outcome: ExecutionOutcome = {
       status, payload, errorType, durationMs, billedDurationMs: billed, maxMemoryUsedMB: maxMem,
-      coldStart: c.coldInitMs !== undefined, initDurationMs: c.coldInitMs, logTail: logs.takeTail(),
+      coldStart: c.coldInitMs !== undefined || c.suppressedInit, initDurationMs: c.coldInitMs, logTail: logs.takeTail(),
     };
     if (extra.streamed) outcome.streamed = true;
     if (!extra.dying && this.state === 'busy') this.to('complete');
@@ -495,6 +521,7 @@ export class Environment implements RuntimeApiHandler {
     this.systemLine(this.sys.text(timeoutLogLine(new Date(this.deps.clock.now()), c.requestId, sec)));
     this.killReason = { errorType: FunctionErrorTypes.timedOut, exit: 'timeout' };
     this.finish(c, 'error', Buffer.from(JSON.stringify(timeoutPayload(c.requestId, sec))), FunctionErrorTypes.timedOut, { reportStatus: 'timeout', dying: true });
+    this.resetting = true;
     this.kill();
   }
 
@@ -503,6 +530,7 @@ export class Environment implements RuntimeApiHandler {
   next(_req: RtRequest, res: RtResponse): void {
     if (this.state === 'initializing') {
       this.to('ready');
+      this.initOk = true;
       const initDurationMs = performance.now() - this.initStartHr;
       this.handle.applyCpuLimit();
       this.parked = res;
@@ -675,6 +703,9 @@ export class Environment implements RuntimeApiHandler {
   // ---- end of life ----------------------------------------------------------------------------------
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    // The runtime died on its own (crashed, exited, killed for its memory) after its init: Lambda
+    // resets the environment. Not one being destroyed or retired (dead or draining already).
+    if (this.initOk && (this.state === 'busy' || this.state === 'idle')) this.resetting = true;
     this.settle(this.cur);
     const oom = this.handle.oomKilled();
     const st = this.handle.exitStatus(code, signal);
@@ -722,7 +753,18 @@ export class Environment implements RuntimeApiHandler {
       const s = transition(this.state, 'kill');
       if (s) this.state = s;
     }
-    void this.handle.destroy();
+    this.endSandbox();
+  }
+
+  /** Ends the sandbox: for a reset, keeping what its successor inherits. */
+  private endSandbox(): void {
+    if (!this.handle) return;
+    if (this.resetting && !this.resetFrom && this.logs?.streamName) {
+      this.resetFrom = { stream: this.logs.streamName, bequest: this.handle.bequeath() };
+      this.deps.onReset(this, this.resetFrom);
+    } else {
+      void this.handle.destroy();
+    }
   }
 
   /** Retires an idle environment, or a busy one once its invocation completes. */
@@ -738,7 +780,7 @@ export class Environment implements RuntimeApiHandler {
     if (this.parked) { this.parked.destroy(); this.parked = null; }
     this.pendingAck = null;
     this.api.close();
-    void this.handle?.destroy();
+    this.endSandbox();
     if (!this.deadNotified) {
       this.deadNotified = true;
       this.deps.onDead(this);

@@ -8,13 +8,13 @@ import type { ExecutionOutcome, ExecutionService, ExecutionTarget, Invocation } 
 import type { LogSink } from '../ports/logs.js';
 import { billedMs, platformError, timeoutPayload } from './format.js';
 import { awsClientVars, localUrl, nodeStartupEnv } from './env-vars.js';
-import { Environment, type EnvDeps, type InitResult, type InitRetry } from './environment.js';
+import { Environment, type EnvDeps, type EnvReset, type InitResult, type InitRetry } from './environment.js';
 import { POOL_LIMITS, PrewarmPool } from './prewarm.js';
 import { familyOf, pythonExecutable, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
 import { peerUid } from './peer.js';
 import { chooseDriver } from './sandbox/detect.js';
 import { isEnvironmentUid } from './sandbox/uids.js';
-import type { SandboxDriver } from './sandbox/types.js';
+import type { SandboxBequest, SandboxDriver } from './sandbox/types.js';
 
 /** How long a cold start's first invocation may run before the prewarm pool refills beside it. */
 const FIRST_INVOKE_REFILL_MS = 1000;
@@ -57,6 +57,11 @@ interface Slot {
   finishing: Set<Environment>;
   /** Invocations waiting a moment for one of those (see FINISHING_WAIT_MS). */
   waiting: Array<{ run(env: Environment | null): void }>;
+  /**
+   * Environments that died during an invoke phase, to be reset by the next cold start (Lambda
+   * resets them, keeping /tmp and the log stream); reaped after the idle time as idle ones are.
+   */
+  resets: Array<EnvReset & { at: number }>;
 }
 
 /**
@@ -100,7 +105,7 @@ class Service implements StratusExecutionService {
     const clock = opts.clock ?? systemClock;
     const serviceUrl = opts.serviceUrl ?? (() => '');
     this.deps = {
-      driver, logSink: opts.logSink, clock, region: opts.config.region, onDead: (e) => this.onDead(e),
+      driver, logSink: opts.logSink, clock, region: opts.config.region, onDead: (e) => this.onDead(e), onReset: (e, r) => this.onReset(e, r),
       clientVars: () => awsClientVars(localUrl(serviceUrl()), opts.config.functionCredentials),
     };
     const every = Math.max(50, Math.min(30_000, Math.floor(opts.config.idleTimeoutMs / 2)));
@@ -176,7 +181,9 @@ class Service implements StratusExecutionService {
       const old = this.slots.get(prev);
       if (old) this.retireSlot(old, false);
     }
-    const slot: Slot = { key, fnVersion, functionName: t.functionName, idle: [], all: new Set(), retired: false, finishing: new Set(), waiting: [] };
+    const slot: Slot = {
+      key, fnVersion, functionName: t.functionName, idle: [], all: new Set(), retired: false, finishing: new Set(), waiting: [], resets: [],
+    };
     this.slots.set(key, slot);
     this.current.set(fnVersion, key);
     return slot;
@@ -217,12 +224,14 @@ class Service implements StratusExecutionService {
     // long first invocation), not beside it.
     let taken = 0;
     const refill = () => { for (; taken > 0; taken--) this.prewarm.refill(family as 'node' | 'python'); };
-    const start = async (retry?: InitRetry) => {
-      const booted = pooled ? this.prewarm.take(family as 'node' | 'python', { memoryMB: target.config.memorySize, ephemeralMB: target.config.ephemeralStorage }, [code.dir]) : null;
+    // A reset's successor that keeps its predecessor's /tmp is launched with it, not pooled.
+    const start = async (retry?: InitRetry, bequest?: SandboxBequest) => {
+      const booted = pooled && !bequest
+        ? this.prewarm.take(family as 'node' | 'python', { memoryMB: target.config.memorySize, ephemeralMB: target.config.ephemeralStorage }, [code.dir]) : null;
       if (booted) taken++;
       const o = {
         key: slot.key, target, family, codeDir: code.dir, codeGid: code.gid, deps: this.deps, booted: booted ?? undefined, runtime: runtime ?? undefined,
-        keepPaths: [...this.keepPaths, code.dir], retry,
+        keepPaths: [...this.keepPaths, code.dir], retry, bequest,
       };
       if (!booted) return Environment.start(o);
       // A pooled runtime that could not be given the function (its code could not be bound at
@@ -237,11 +246,18 @@ class Service implements StratusExecutionService {
       }
     };
     let timer: NodeJS.Timeout | undefined;
+    const reset = slot.resets.shift();
     try {
+      if (reset) return await this.suppressedInit(slot, target, inv, { stream: reset.stream, tail: undefined, bequest: await reset.bequest }, start);
       const env = await start();
       slot.all.add(env);
       const init = await env.ready;
-      if (!init.ok) return await this.suppressedInit(slot, target, inv, env, start);
+      if (!init.ok) {
+        const stream = env.logStream;
+        const tail = env.takeInitTail();
+        env.destroy();
+        return await this.suppressedInit(slot, target, inv, { stream: stream ?? '', tail }, start);
+      }
       if (taken) timer = setTimeout(refill, FIRST_INVOKE_REFILL_MS).unref();
       return await this.run(slot, env, inv, init.initDurationMs);
     } finally {
@@ -251,24 +267,27 @@ class Service implements StratusExecutionService {
   }
 
   /**
-   * Lambda's suppressed init: an on-demand init that failed or ran past 10 s is run again, in a
-   * new runtime, as part of the invocation that found it failed, within the function's timeout
-   * ("Lambda retries the Init phase at the time of the first function invocation with the
-   * configured function timeout"). Its lines continue the environment's log stream (INIT_REPORT
-   * with Phase: invoke when it fails too); its time counts in the invocation's duration, and
-   * the handler's deadline is the invocation's.
+   * Lambda's suppressed init: a new runtime initialized as part of an invocation, within the
+   * function's timeout, for an environment whose on-demand init failed or ran past 10 s ("Lambda
+   * retries the Init phase at the time of the first function invocation with the configured
+   * function timeout"), or that was reset after its invoke phase failed (EnvReset: "Lambda
+   * initializes the runtime and extensions as part of the next invocation", /tmp as it was).
+   * Its lines continue the environment's log stream, with no INIT_START (INIT_REPORT with
+   * Phase: invoke when it fails); its time counts in the invocation's duration, with no Init
+   * Duration of its own, and the handler's deadline is the invocation's.
    */
   private async suppressedInit(
-    slot: Slot, target: ExecutionTarget, inv: Invocation, failed: Environment, start: (retry: InitRetry) => Promise<Environment>,
+    slot: Slot, target: ExecutionTarget, inv: Invocation, from: { stream: string; tail: string | undefined; bequest?: SandboxBequest | null },
+    start: (retry: InitRetry, bequest?: SandboxBequest) => Promise<Environment>,
   ): Promise<ExecutionOutcome> {
-    const stream = failed.logStream;
-    const tail = failed.takeInitTail();
-    failed.destroy();
-    if (this.stopped) throw Errors.service('execution service is stopped');
+    if (this.stopped) {
+      from.bequest?.release();
+      throw Errors.service('execution service is stopped');
+    }
     const startHr = performance.now();
     const timeoutMs = target.config.timeout * 1000;
     const deadline = this.deps.clock.now() + timeoutMs;
-    const env = await start({ stream: stream ?? '', tail, timeoutMs });
+    const env = await start({ stream: from.stream, tail: from.tail, timeoutMs }, from.bequest ?? undefined);
     slot.all.add(env);
     const init = await env.ready;
     if (!init.ok) return this.initFailed(env, inv, init, performance.now() - startHr);
@@ -289,6 +308,12 @@ class Service implements StratusExecutionService {
     };
   }
 
+  private onReset(env: Environment, reset: EnvReset): void {
+    const slot = this.slots.get(env.key);
+    if (slot && !slot.retired && !this.stopped) slot.resets.push({ ...reset, at: this.deps.clock.now() });
+    else dropReset(reset);
+  }
+
   private onDead(env: Environment): void {
     const slot = this.slots.get(env.key);
     if (!slot) return;
@@ -305,6 +330,7 @@ class Service implements StratusExecutionService {
     if (this.current.get(slot.fnVersion) === slot.key) this.current.delete(slot.fnVersion);
     const idle = slot.idle.splice(0);
     for (const e of idle) e.destroy();
+    for (const r of slot.resets.splice(0)) dropReset(r);
     for (const e of [...slot.all]) {
       if (killBusy) e.kill({ errorType: 'Retired', exit: 'signal: killed' });
       else e.drain();
@@ -323,6 +349,7 @@ class Service implements StratusExecutionService {
         const e = s.idle[i]!;
         if (e.lastUsed < cutoff) { s.idle.splice(i, 1); e.destroy(); }
       }
+      while (s.resets.length && s.resets[0]!.at < cutoff) dropReset(s.resets.shift()!);
     }
   }
 
@@ -334,6 +361,11 @@ class Service implements StratusExecutionService {
     await this.prewarm.stop();
     await this.driver.stop();
   }
+}
+
+/** Frees what a reset environment kept for a successor that will not come. */
+function dropReset(r: EnvReset): void {
+  void r.bequest.then((b) => b?.release(), () => undefined);
 }
 
 export async function createExecutionService(opts: ExecutionServiceOptions): Promise<StratusExecutionService> {

@@ -6,7 +6,7 @@ import { CgroupTree, PIDS_MAX, favorDynmods, type DynmodsState, type EnvCgroup }
 import { EphemeralVolumes, VOLUME_OPTIONS, type Volume } from './ephemeral.js';
 import { ENV_FD, ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
 import { findExecutable, isUnder, launchedStreams, launchStdio, openUnlinked, realpathOr, removeStale, sq, stopResident } from './shell.js';
-import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
+import type { LaunchSpec, SandboxBequest, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
 import { RUNTIME_ROOT, TASK_ROOT, TaskMounter, mountPoint } from './task-root.js';
 import { UidAllocator } from './uids.js';
 
@@ -278,12 +278,17 @@ export class NamespaceDriver implements SandboxDriver {
   }
 
   launch(spec: LaunchSpec): SandboxHandle {
-    const uid = this.uids.allocate();
+    // A reset's successor: the /tmp of the environment it replaces, and that one's uid, which
+    // owns what is in it (see bequeath()).
+    const bequest = spec.bequest instanceof NamespaceBequest ? spec.bequest.take(spec.limits.ephemeralMB) : null;
+    if (!bequest) spec.bequest?.release();
+    const uid = bequest?.uid ?? this.uids.allocate();
     let cg: EnvCgroup;
     try {
       cg = this.tree.create(spec.envId);
     } catch (e) {
       this.uids.release(uid);
+      if (bequest) this.tmpVolumes?.release(bequest.volume);
       throw e;
     }
     cg.setMemory(spec.limits.memoryMB);
@@ -300,7 +305,7 @@ export class NamespaceDriver implements SandboxDriver {
     let table: number | undefined;
     let report: ExecReport | null = null;
     const volumes = this.tmpVolumes;
-    let volume = volumes?.take(spec.limits.ephemeralMB) ?? null;
+    let volume = bequest?.volume ?? volumes?.take(spec.limits.ephemeralMB) ?? null;
     // No volume ready: the launcher waits for the one made now (without a free fd to wait on, a tmpfs).
     const gated = volumes !== null && volume === null && kept.length <= GATE_FD - KEPT_FD;
     if (volumes && !volume && !gated) this.noteVolumeFailure(spec.envId, `${kept.length} host paths kept visible leave no descriptor to wait for a volume on`);
@@ -342,10 +347,16 @@ export class NamespaceDriver implements SandboxDriver {
       if (envFile !== undefined) fs.closeSync(envFile);
     }
     if (!gated) fs.closeSync(table);
-    const h = new NamespaceHandle(child, uid, cg, spec.limits, kept, (p) => this.hidden(p), launchedStreams(child, LOG_FD, API_FD), report, () => {
+    const h = new NamespaceHandle(child, uid, cg, spec.limits, kept, (p) => this.hidden(p), launchedStreams(child, LOG_FD, API_FD), report, (keep) => {
       this.handles.delete(h);
+      // Every process of the uid is gone: its /tmp may go to a successor with it.
+      if (keep && volume) return new NamespaceBequest(uid, volume, spec.limits.ephemeralMB, (b) => {
+        this.uids.release(b.uid);
+        volumes!.release(b.volume);
+      });
       this.uids.release(uid);
       if (volume) volumes!.release(volume);
+      return null;
     }, this.taskMounter);
     if (gated) {
       const fd = table;
@@ -458,7 +469,7 @@ export class NamespaceDriver implements SandboxDriver {
 }
 
 class NamespaceHandle implements SandboxHandle {
-  private destroying: Promise<void> | null = null;
+  private destroying: Promise<SandboxBequest | null> | null = null;
   private oomBase = 0;
   readonly gid: number;
   readonly logStream: import('node:stream').Readable | null;
@@ -472,7 +483,7 @@ class NamespaceHandle implements SandboxHandle {
     private readonly hidden: (p: string) => boolean,
     streams: ReturnType<typeof launchedStreams>,
     private readonly report: ExecReport | null,
-    private readonly onGone: () => void,
+    private readonly onGone: (keep: boolean) => SandboxBequest | null,
     private readonly mounter: TaskMounter | null,
   ) {
     this.gid = uid;
@@ -538,14 +549,46 @@ class NamespaceHandle implements SandboxHandle {
   }
 
   destroy(): Promise<void> {
+    return this.end(false).then(() => undefined);
+  }
+
+  bequeath(): Promise<SandboxBequest | null> {
+    return this.end(true);
+  }
+
+  private end(keep: boolean): Promise<SandboxBequest | null> {
     if (!this.destroying) {
       this.destroying = (async () => {
         this.report?.close();
         try { this.child.kill('SIGKILL'); } catch { /* gone */ }
         await this.cg.remove();
-        this.onGone();
+        return this.onGone(keep);
       })();
     }
     return this.destroying;
+  }
+}
+
+/**
+ * A reset environment's /tmp volume (still attached: held by its descriptor) and the uid its
+ * files belong to, both out of their pools until the successor's launch takes them or they are
+ * released.
+ */
+class NamespaceBequest implements SandboxBequest {
+  private done = false;
+  constructor(readonly uid: number, readonly volume: Volume, private readonly ephemeralMB: number, private readonly free: (b: NamespaceBequest) => void) {}
+
+  /** For a launch with /tmp of `ephemeralMB`: this, once; null (and released) when it does not fit. */
+  take(ephemeralMB: number): NamespaceBequest | null {
+    if (this.done) return null;
+    if (ephemeralMB !== this.ephemeralMB) { this.release(); return null; }
+    this.done = true;
+    return this;
+  }
+
+  release(): void {
+    if (this.done) return;
+    this.done = true;
+    this.free(this);
   }
 }

@@ -68,6 +68,7 @@ export class ProcessDriver implements SandboxDriver {
   }
 
   launch(spec: LaunchSpec): SandboxHandle {
+    spec.bequest?.release();
     // The shim by its descriptor (SHIM_FD), as the namespace driver runs it: its file may go.
     const run = this.shim ? [`/proc/self/fd/${SHIM_FD}`, ...spec.command] : spec.command;
     const cmd = this.setpriv ? [this.setpriv, '--pdeathsig', 'KILL', '--', ...run] : run;
@@ -172,5 +173,10 @@ class ProcessHandle implements SandboxHandle {
       this.destroying = Promise.resolve().then(() => this.onGone());
     }
     return this.destroying;
+  }
+
+  /** The host's /tmp is every process's here: nothing to keep. */
+  bequeath(): Promise<null> {
+    return this.destroy().then(() => null);
   }
 }

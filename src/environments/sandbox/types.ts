@@ -55,6 +55,20 @@ export interface LaunchSpec {
    * listener, no socket file, no connect on a cold start, and no other process can reach it.
    */
   apiChannel?: boolean;
+  /**
+   * The environment this one succeeds after a reset (SandboxHandle.bequeath): its /tmp, and the
+   * uid that owns the files in it, become this one's. The launch owns it from here on.
+   */
+  bequest?: SandboxBequest;
+}
+
+/**
+ * What an environment that Lambda would reset (its invocation timed out, or its runtime died)
+ * leaves its successor: Lambda keeps /tmp across a reset. Opaque, read only by the driver that
+ * made it; released once, by the launch that is given it or by release().
+ */
+export interface SandboxBequest {
+  release(): void;
 }
 
 export interface SandboxHandle {
@@ -86,6 +100,11 @@ export interface SandboxHandle {
   presentCode(codeDir: string): Promise<void>;
   /** Kills every process of the environment and frees its resources. Idempotent. */
   destroy(): Promise<void>;
+  /**
+   * Kills every process of the environment as destroy() does, but keeps its /tmp for a successor
+   * (LaunchSpec.bequest). Null when the driver cannot keep it, or destroy() came first.
+   */
+  bequeath(): Promise<SandboxBequest | null>;
   /** Whether `limits` fit how this sandbox was launched (e.g. /tmp size, kept paths). */
   fits(limits: SandboxLimits, paths: string[]): boolean;
 }

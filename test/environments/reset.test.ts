@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import type { ExecutionOutcome } from '../../src/ports/execution.js';
+import { fixture, invocation, isRoot, loopDevicesOf, sleep } from './helpers.js';
+
+// Lambda's lifecycle guide: "If the Lambda function crashes or times out during the Invoke phase,
+// Lambda resets the execution environment. [...] Lambda initializes the runtime and extensions as
+// part of the next invocation. The Lambda reset does not clear the /tmp directory content prior to
+// the next init phase." The next invocation runs the init again (a suppressed init: no INIT_START,
+// no Init Duration) in the same log stream, and finds /tmp as the reset environment left it.
+
+const NODE = `const fs = require('node:fs');
+console.log('init ran');
+let calls = 0;
+exports.handler = async (event, context) => {
+  calls++;
+  if (event.write) fs.writeFileSync('/tmp/kept', event.write);
+  if (event.sleep) await new Promise((r) => setTimeout(r, event.sleep));
+  if (event.exit) process.exit(event.exit);
+  let kept = null;
+  try { kept = fs.readFileSync('/tmp/kept', 'utf8'); } catch { /* none */ }
+  return { calls, kept, stream: context.logStreamName, envStream: process.env.AWS_LAMBDA_LOG_STREAM_NAME };
+};
+`;
+
+const PY = `import os
+print("init ran")
+calls = 0
+def handler(event, context):
+    global calls
+    calls += 1
+    if event.get("write"):
+        open("/tmp/kept", "w").write(event["write"])
+    if event.get("crash"):
+        os._exit(7)
+    kept = open("/tmp/kept").read() if os.path.exists("/tmp/kept") else None
+    return {"calls": calls, "kept": kept, "stream": context.log_stream_name}
+`;
+
+const ok = (o: ExecutionOutcome) => {
+  assert.equal(o.status, 'ok', o.payload.toString());
+  return JSON.parse(o.payload.toString()) as { calls: number; kept: string | null; stream: string; envStream?: string };
+};
+
+describe('an environment whose invoke phase fails is reset, as Lambda resets it', { skip: !isRoot && 'the namespace driver (root) keeps /tmp on a volume of its own' }, async () => {
+  const fx = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 1 });
+  after(() => fx.stop());
+
+  test('after a timeout and after a crash: the init runs again inside the next invocation, in the same stream, with /tmp as it was', async () => {
+    const t = fx.target(fx.code({ 'index.js': NODE }), { runtime: 'nodejs20.x', handler: 'index.handler', timeout: 2 }, 'reset-node');
+    const first = ok(await fx.svc.execute(t, invocation('{"write":"A"}')));
+    assert.equal(first.calls, 1);
+    assert.equal(first.kept, 'A');
+
+    const timedOut = await fx.svc.execute(t, invocation('{"sleep":5000}'));
+    assert.equal(timedOut.errorType, 'Sandbox.Timedout');
+
+    const afterTimeout = await fx.svc.execute(t, invocation('{}'));
+    const a = ok(afterTimeout);
+    assert.equal(a.calls, 1, 'a new runtime ran the init again');
+    assert.equal(a.kept, 'A', '/tmp is kept across the reset');
+    assert.equal(a.stream, first.stream, 'the same log stream');
+    assert.equal(a.envStream, first.stream);
+    assert.equal(afterTimeout.coldStart, true);
+    assert.equal(afterTimeout.initDurationMs, undefined);
+    // The suppressed init's lines, then the invocation's: no INIT_START, no Init Duration.
+    assert.match(afterTimeout.logTail!, /^[^\n]*\tundefined\tINFO\tinit ran\nSTART RequestId: [^\n]+\nEND RequestId: [^\n]+\nREPORT RequestId: [^\n]*Max Memory Used: \d+ MB\t\n$/);
+    assert.doesNotMatch(afterTimeout.logTail!, /INIT_START|Init Duration/);
+
+    const crashed = await fx.svc.execute(t, invocation('{"exit":3}'));
+    assert.equal(crashed.errorType, 'Runtime.ExitError');
+    const b = ok(await fx.svc.execute(t, invocation('{}')));
+    assert.deepEqual([b.calls, b.kept, b.stream], [1, 'A', first.stream]);
+
+    // The stream holds one INIT_START, for the environment's first init only.
+    const lines = fx.sink.events.filter((e) => e.group === '/aws/lambda/reset-node').map((e) => ({ stream: e.stream, m: e.e.message }));
+    assert.deepEqual([...new Set(lines.map((l) => l.stream))], [first.stream]);
+    assert.equal(lines.filter((l) => l.m.startsWith('INIT_START')).length, 1);
+    assert.equal(lines.filter((l) => l.m.includes('init ran')).length, 3);
+    assert.equal(lines.filter((l) => /Init Duration/.test(l.m)).length, 1);
+  });
+
+  test('a warm invocation after the reset reuses the new runtime', async () => {
+    const t = fx.target(fx.code({ 'app.py': PY }), { runtime: 'python3.12', handler: 'app.handler', timeout: 5 }, 'reset-py');
+    const first = ok(await fx.svc.execute(t, invocation('{"write":"P"}')));
+    const crashed = await fx.svc.execute(t, invocation('{"crash":true}'));
+    assert.equal(crashed.errorType, 'Runtime.ExitError');
+    assert.match(crashed.payload.toString(), /Runtime exited with error: exit status 7/);
+    const a = ok(await fx.svc.execute(t, invocation('{}')));
+    assert.deepEqual([a.calls, a.kept, a.stream], [1, 'P', first.stream]);
+    const warm = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(warm.coldStart, false);
+    assert.deepEqual(ok(warm).calls, 2);
+  });
+
+  test('a reset nobody takes within the idle time is dropped: its /tmp volume goes, and the next environment starts afresh', async () => {
+    const f = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 0, idleTimeoutMs: 300 });
+    try {
+      const dir = path.join(f.dataDir, 'ephemeral');
+      const t = f.target(f.code({ 'app.py': PY }), { runtime: 'python3.12', handler: 'app.handler', timeout: 5 }, 'reset-expired');
+      const first = ok(await f.svc.execute(t, invocation('{"write":"gone"}')));
+      const devices = loopDevicesOf(dir).length;
+      assert.equal((await f.svc.execute(t, invocation('{"crash":true}'))).errorType, 'Runtime.ExitError');
+      // Held for the reset meanwhile.
+      await sleep(50);
+      assert.equal(loopDevicesOf(dir).length, devices);
+      let left = devices;
+      for (let i = 0; i < 40 && left >= devices; i++) { await sleep(100); left = loopDevicesOf(dir).length; }
+      assert.equal(left, devices - 1, 'the reset environment\'s volume is detached');
+      const o = await f.svc.execute(t, invocation('{}'));
+      const a = ok(o);
+      assert.equal(a.kept, null);
+      assert.notEqual(a.stream, first.stream);
+      assert.match(o.logTail!, /Init Duration: /);
+      assert.ok(f.sink.events.some((e) => e.stream === a.stream && e.e.message.startsWith('INIT_START')));
+    } finally {
+      await f.stop();
+    }
+  });
+});
