@@ -71,7 +71,14 @@ export interface InitResult {
  * A suppressed init (Lambda's second attempt at a failed on-demand init, within the first
  * invocation): the failed environment's log stream and log tail so far, and the time it has.
  */
-export interface InitRetry { stream: string; tail: string | undefined; timeoutMs: number }
+export interface InitRetry {
+  stream: string;
+  tail: string | undefined;
+  /** The function's timeout, as INIT_REPORT reports a suppressed init that runs out of it. */
+  timeoutMs: number;
+  /** When it runs out (performance.now()): the invocation's deadline, whose clock started before the launch. */
+  deadlineHr: number;
+}
 
 /**
  * What an environment that died during its invoke phase (timed out, or its runtime exited or was
@@ -289,7 +296,7 @@ export class Environment implements RuntimeApiHandler {
     env.to('assign');
     if (child.exitCode !== null || child.signalCode !== null) queueMicrotask(() => env.onExit(child.exitCode, child.signalCode));
     else child.once('exit', (code, signal) => env.onExit(code, signal));
-    env.initTimer = setTimeout(() => env.initTimedOut(), env.initTimeoutMs);
+    env.initTimer = setTimeout(() => env.initTimedOut(), o.retry ? Math.max(0, o.retry.deadlineHr - performance.now()) : env.initTimeoutMs);
     return env;
   }
 
@@ -372,6 +379,7 @@ export class Environment implements RuntimeApiHandler {
     this.initFailure = { errorType: FunctionErrorTypes.timedOut, logged: true, timedOut: true };
     this.notePeak();
     this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'timeout', durationMs: this.initTimeoutMs, phase: this.initPhase }));
+    this.resetAfterSuppressedInit();
     this.kill();
   }
 
@@ -696,6 +704,7 @@ export class Environment implements RuntimeApiHandler {
       this.logs.drainNow();
       this.logs.flushPartial();
       this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'error', errorType, durationMs: ms, phase: this.initPhase }));
+      this.resetAfterSuppressedInit();
       this.kill();
     });
   }
@@ -706,6 +715,7 @@ export class Environment implements RuntimeApiHandler {
     // The runtime died on its own (crashed, exited, killed for its memory) after its init: Lambda
     // resets the environment. Not one being destroyed or retired (dead or draining already).
     if (this.initOk && (this.state === 'busy' || this.state === 'idle')) this.resetting = true;
+    if (this.state === 'initializing') this.resetAfterSuppressedInit();
     this.settle(this.cur);
     const oom = this.handle.oomKilled();
     const st = this.handle.exitStatus(code, signal);
@@ -754,6 +764,14 @@ export class Environment implements RuntimeApiHandler {
       if (s) this.state = s;
     }
     this.endSandbox();
+  }
+
+  /**
+   * A suppressed init that failed leaves the environment to be reset again, as Lambda keeps it:
+   * the next invocation retries the init in the same log stream (Phase: invoke), /tmp as it was.
+   */
+  private resetAfterSuppressedInit(): void {
+    if (this.initPhase === 'invoke') this.resetting = true;
   }
 
   /** Ends the sandbox: for a reset, keeping what its successor inherits. */

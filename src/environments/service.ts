@@ -42,6 +42,11 @@ export interface PoolStats {
   coldStarts: number;
   warmStarts: number;
   prewarm: ReturnType<PrewarmPool['stats']>;
+  /**
+   * Environments reset after a failed invoke phase (or a failed suppressed init) that no
+   * invocation has taken yet: each keeps its /tmp volume and uid until one does, or the idle time passes.
+   */
+  resets: number;
   /** Pooled runtimes that could not be given their function (a runtime was started for it instead), and the last reason. */
   pooledStartFailures: { count: number; last: string | null };
 }
@@ -129,14 +134,15 @@ class Service implements StratusExecutionService {
   }
 
   stats(): PoolStats {
-    let environments = 0; let idle = 0; let busy = 0;
+    let environments = 0; let idle = 0; let busy = 0; let resets = 0;
     for (const s of this.slots.values()) {
       environments += s.all.size;
+      resets += s.resets.length;
       idle += s.idle.length;
       for (const e of s.all) if (e.state === 'busy') busy++;
     }
     return {
-      driver: this.driver.name, environments, idle, busy, coldStarts: this.coldStarts, warmStarts: this.warmStarts, prewarm: this.prewarm.stats(),
+      driver: this.driver.name, environments, idle, busy, resets, coldStarts: this.coldStarts, warmStarts: this.warmStarts, prewarm: this.prewarm.stats(),
       pooledStartFailures: { ...this.pooledStartFailures },
     };
   }
@@ -287,7 +293,7 @@ class Service implements StratusExecutionService {
     const startHr = performance.now();
     const timeoutMs = target.config.timeout * 1000;
     const deadline = this.deps.clock.now() + timeoutMs;
-    const env = await start({ stream: from.stream, tail: from.tail, timeoutMs }, from.bequest ?? undefined);
+    const env = await start({ stream: from.stream, tail: from.tail, timeoutMs, deadlineHr: startHr + timeoutMs }, from.bequest ?? undefined);
     slot.all.add(env);
     const init = await env.ready;
     if (!init.ok) return this.initFailed(env, inv, init, performance.now() - startHr);

@@ -94,6 +94,46 @@ describe('an environment whose invoke phase fails is reset, as Lambda resets it'
     assert.deepEqual(ok(warm).calls, 2);
   });
 
+  test('one invocation takes a reset: others that arrive with it start environments of their own', async () => {
+    const t = fx.target(fx.code({ 'app.py': PY }), { runtime: 'python3.12', handler: 'app.handler', timeout: 5 }, 'reset-many');
+    const first = ok(await fx.svc.execute(t, invocation('{"write":"M"}')));
+    assert.equal((await fx.svc.execute(t, invocation('{"crash":true}'))).errorType, 'Runtime.ExitError');
+    assert.equal(fx.svc.stats().resets, 1);
+    const all = (await Promise.all([0, 1, 2, 3].map(() => fx.svc.execute(t, invocation('{}'))))).map(ok);
+    assert.deepEqual(all.filter((r) => r.kept === 'M').map((r) => r.stream), [first.stream]);
+    assert.equal(all.filter((r) => r.kept === null && r.stream !== first.stream).length, 3);
+    assert.equal(fx.svc.stats().resets, 0);
+  });
+
+  test('a suppressed init that fails leaves the environment to be reset again: same stream, /tmp as it was', async () => {
+    // The init fails once after the handler left /tmp/poison, and succeeds the second time.
+    const src = `import os, time
+n = int(open("/tmp/count").read()) if os.path.exists("/tmp/count") else 0
+if os.path.exists("/tmp/poison"):
+    open("/tmp/count", "w").write(str(n + 1))
+    if n < 1:
+        raise Exception("poisoned")
+def handler(event, context):
+    if event.get("poison"):
+        open("/tmp/poison", "w").write("x")
+        time.sleep(10)
+    return {"count": n, "stream": context.log_stream_name}
+`;
+    const t = fx.target(fx.code({ 'app.py': src }), { runtime: 'python3.12', handler: 'app.handler', timeout: 2 }, 'reset-poison');
+    const first = ok(await fx.svc.execute(t, invocation('{}')));
+    assert.equal((await fx.svc.execute(t, invocation('{"poison":true}'))).errorType, 'Sandbox.Timedout');
+    const failed = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(failed.status, 'error');
+    assert.match(failed.payload.toString(), /poisoned/);
+    assert.match(failed.logTail!, /INIT_REPORT Init Duration: [\d.]+ ms\tPhase: invoke\tStatus: error\tError Type: Runtime.Unknown\n/);
+    assert.doesNotMatch(failed.logTail!, /^INIT_START/m);
+    const again = ok(await fx.svc.execute(t, invocation('{}')));
+    assert.deepEqual(again, { count: 1, stream: first.stream });
+    const events = fx.sink.events.filter((e) => e.group === '/aws/lambda/reset-poison');
+    assert.deepEqual([...new Set(events.map((e) => e.stream))], [first.stream]);
+    assert.equal(events.filter((e) => e.e.message.startsWith('INIT_START')).length, 1);
+  });
+
   test('a reset nobody takes within the idle time is dropped: its /tmp volume goes, and the next environment starts afresh', async () => {
     const f = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 0, idleTimeoutMs: 300 });
     try {
@@ -114,8 +154,36 @@ describe('an environment whose invoke phase fails is reset, as Lambda resets it'
       assert.notEqual(a.stream, first.stream);
       assert.match(o.logTail!, /Init Duration: /);
       assert.ok(f.sink.events.some((e) => e.stream === a.stream && e.e.message.startsWith('INIT_START')));
+
+      // A new revision of the function: a pending reset of the old one goes at once.
+      assert.equal((await f.svc.execute(t, invocation('{"crash":true}'))).errorType, 'Runtime.ExitError');
+      assert.equal(f.svc.stats().resets, 1);
+      const before = loopDevicesOf(dir).length;
+      ok(await f.svc.execute({ ...t, revisionId: 'r2' }, invocation('{}')));
+      assert.equal(f.svc.stats().resets, 0);
+      assert.equal(f.sink.events.filter((e) => e.e.message.startsWith('INIT_START')).length, 3);
+      // The new environment's volume came from the ready ones; the reset's is detached.
+      let now = loopDevicesOf(dir).length;
+      for (let i = 0; i < 40 && now > before; i++) { await sleep(100); now = loopDevicesOf(dir).length; }
+      assert.ok(now <= before, `${now} loop devices, ${before} before`);
     } finally {
       await f.stop();
     }
+  });
+
+  test('stopping the service with a reset pending leaves no volume attached', async () => {
+    const f = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 0 });
+    const dir = path.join(f.dataDir, 'ephemeral');
+    try {
+      const t = f.target(f.code({ 'app.py': PY }), { runtime: 'python3.12', handler: 'app.handler', timeout: 5 }, 'reset-stop');
+      ok(await f.svc.execute(t, invocation('{"write":"S"}')));
+      assert.equal((await f.svc.execute(t, invocation('{"crash":true}'))).errorType, 'Runtime.ExitError');
+      assert.equal(f.svc.stats().resets, 1);
+    } finally {
+      await f.stop();
+    }
+    let left = loopDevicesOf(dir);
+    for (let i = 0; i < 50 && left.length; i++) { await sleep(100); left = loopDevicesOf(dir); }
+    assert.deepEqual(left, []);
   });
 });
