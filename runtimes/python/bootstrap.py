@@ -499,11 +499,10 @@ def end_output_lines():
 
 
 class LambdaLoggerHandler(logging.Handler):
+    # As Lambda's handler: a record that cannot be formatted (arguments that do not fit the
+    # message, an `extra` value JSON cannot encode) raises in the logging call, not "--- Logging error ---".
     def emit(self, record):
-        try:
-            write_record(self.format(record))
-        except Exception:
-            self.handleError(record)
+        write_record(self.format(record))
 
 
 class LambdaLoggerFilter(logging.Filter):
@@ -517,30 +516,31 @@ class LambdaLoggerFilter(logging.Filter):
 _RESERVED_FIELDS = frozenset((
     "name", "msg", "args", "levelname", "levelno", "pathname", "filename", "module", "exc_info", "exc_text",
     "stack_info", "lineno", "funcName", "created", "msecs", "relativeCreated", "thread", "threadName",
-    "processName", "process", "aws_request_id",
+    "processName", "process", "aws_request_id", "tenant_id", "_frame_type",
 ))
-_JSON_LOG_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+_JSON_LOG_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record):
         # Levels are reported by their standard names: a custom level rounds down to one.
         levelno = min(50, max(0, record.levelno)) // 10 * 10
+        exc = record.exc_info
+        # Every field of Lambda's record is there, None until dropped below: `extra` cannot set
+        # one (an extra errorType without an exception is not logged). exc_info=True with no
+        # exception being handled is (None, None, None), which fails as in Lambda's formatter.
         out = {
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + ".%03dZ" % int(record.msecs),
             "level": logging.getLevelName(levelno),
             "message": record.getMessage(),
             "logger": record.name,
+            "stackTrace": traceback.format_tb(exc[2]) if exc else None,
+            "errorType": exc[0].__name__ if exc else None,
+            "errorMessage": str(exc[1]) if exc else None,
+            "requestId": getattr(record, "aws_request_id", None),
+            "location": "%s:%s:%s" % (record.pathname, record.funcName, record.lineno) if exc else None,
         }
-        if record.exc_info:
-            etype, value, tb = record.exc_info
-            out["stackTrace"] = traceback.format_tb(tb)
-            out["errorType"] = etype.__name__ if etype else None
-            out["errorMessage"] = str(value)
-        out["requestId"] = getattr(record, "aws_request_id", None)
-        if record.exc_info:
-            out["location"] = "%s:%s:%s" % (record.pathname, record.funcName, record.lineno)
         for k, v in record.__dict__.items():
             if k not in _RESERVED_FIELDS and k not in out:
                 out[k] = v

@@ -205,6 +205,34 @@ def handler(event, context):
     await rt.stop();
   });
 
+  test('a log record that cannot be formatted raises in the logging call, as Lambda\'s handler lets it; extra cannot set the error fields', async () => {
+    const rt = await py({
+      'app.py': `import datetime, logging
+log = logging.getLogger("app")
+def handler(event, context):
+    if event == "fields":
+        log.error("custom", extra={"errorType": "Mine", "location": "here", "stackTrace": "st", "errorMessage": "em", "tenant": "t"})
+        return "ok"
+    if event == "datetime":
+        log.info("dt", extra={"when": datetime.datetime(2024, 1, 1)})
+    if event == "no-exception":
+        log.error("nothing raised", exc_info=True)
+    if event == "bad-args":
+        log.warning("%d items", "many")
+    return "logged"
+`,
+    }, 'app.handler', { env: { AWS_LAMBDA_LOG_FORMAT: 'JSON', AWS_LAMBDA_LOG_LEVEL: 'INFO' } });
+    assert.equal((await within(rt.api.invoke('fields', { requestId: 'f-1' }), rt, 'fields')).json(), 'ok');
+    const rec = JSON.parse(await rt.waitLine((l) => l.includes('"custom"'), 'the record'));
+    assert.deepEqual(Object.keys(rec), ['timestamp', 'level', 'message', 'logger', 'requestId', 'tenant']);
+    for (const [event, type] of [['datetime', 'TypeError'], ['no-exception', 'AttributeError'], ['bad-args', 'TypeError']]) {
+      const e = await within(rt.api.invoke(event, { requestId: `f-${event}` }), rt, event);
+      assert.equal(e.kind, 'error', event);
+      assert.equal(e.json().errorType, type, event);
+    }
+    await rt.stop();
+  });
+
   test('init errors: ImportModuleError, HandlerNotFound, UserCodeSyntaxError, MalformedHandlerName, raised at import', async () => {
     const cases: { files: Record<string, string>; handler: string; type: string; message: RegExp | string }[] = [
       { files: { 'app.py': '' }, handler: 'nope.handler', type: 'Runtime.ImportModuleError', message: "Unable to import module 'nope': No module named 'nope'" },
