@@ -296,7 +296,7 @@ export function applyConfig(base: FunctionConfig, input: Input, creating: boolea
   }
   if (c.loggingConfig.logFormat === 'Text' && (c.loggingConfig.applicationLogLevel || c.loggingConfig.systemLogLevel)) {
     if (present((input.LoggingConfig as Input | undefined)?.ApplicationLogLevel) || present((input.LoggingConfig as Input | undefined)?.SystemLogLevel)) {
-      throw Errors.invalidParameter('ApplicationLogLevel and SystemLogLevel require LogFormat JSON.');
+      throw Errors.invalidParameter('LogLevel is not supported when LogFormat is set to "Text". Remove LogLevel from your request or change the LogFormat to "JSON" and try again.');
     }
     delete c.loggingConfig.applicationLogLevel;
     delete c.loggingConfig.systemLogLevel;

@@ -67,6 +67,18 @@ describe('Lambda API: functions', () => {
     assert.deepEqual(out.SnapStart, { ApplyOn: 'None', OptimizationStatus: 'Off' });
   });
 
+  test('LoggingConfig: a log level with the Text format is refused in Lambda\'s words, and nothing is created', async () => {
+    for (const LoggingConfig of [{ LogFormat: 'Text' as const, ApplicationLogLevel: 'DEBUG' as const }, { SystemLogLevel: 'WARN' as const }]) {
+      const err = await lambda.send(new CreateFunctionCommand({
+        FunctionName: 'textlevel', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip }, LoggingConfig,
+      })).then(() => null, (e: Error & { $metadata?: { httpStatusCode?: number } }) => e);
+      assert.equal(err?.name, 'InvalidParameterValueException');
+      assert.equal(err?.$metadata?.httpStatusCode, 400);
+      assert.equal(err?.message, 'LogLevel is not supported when LogFormat is set to "Text". Remove LogLevel from your request or change the LogFormat to "JSON" and try again.');
+      await assert.rejects(lambda.send(new GetFunctionCommand({ FunctionName: 'textlevel' })), { name: 'ResourceNotFoundException' });
+    }
+  });
+
   test('SnapStart: kept for the runtimes Lambda takes it for, On in published versions, refused elsewhere', async () => {
     const py = await makeZip({ 'app.py': 'def handler(e, c):\n  return 1\n' });
     const out = await lambda.send(new CreateFunctionCommand({
