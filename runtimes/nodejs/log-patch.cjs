@@ -57,8 +57,9 @@ function writeFrame(text) {
   }
 }
 
-function write(line) {
-  if (FRAME_FD >= 0) writeFrame(line + '\n');
+/** A TEXT record's frame ends with a newline, a JSON record's does not (as Lambda's runtime frames them). */
+function write(line, json) {
+  if (FRAME_FD >= 0) writeFrame(json ? line : line + '\n');
   else process.stdout.write(line.replace(/\n/g, '\r') + '\n');
 }
 
@@ -104,7 +105,7 @@ function formatJson(requestId, timestamp, level, ...params) {
 }
 
 function logJson(level, message, ...params) {
-  write(formatJson(globalThis[REQUEST_ID], new Date().toISOString(), level, message, ...params));
+  write(formatJson(globalThis[REQUEST_ID], new Date().toISOString(), level, message, ...params), true);
 }
 
 const logErrorText = (msg, err) => console.error(msg, toFormatted(intoError(err)));

@@ -587,7 +587,8 @@ def log_error(error_result):
         # As Lambda's runtime logs it: the error result with a timestamp (to the second) and level.
         record = {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), "level": "ERROR"}
         record.update(error_result)
-        write_record(to_json(record) + "\n")
+        # One frame without a newline at its end, as Lambda's sink writes it (stdout: a line).
+        write_record(to_json(record), to_json(record) + "\n")
         return
     description = "[ERROR]"
     etype = error_result.get("errorType")
@@ -608,7 +609,7 @@ def log_error(error_result):
             else:
                 for tl in element.splitlines():
                     lines.append(replace_line_indentation(tl, " ", ERROR_LOG_IDENT))
-    write_record("\n".join(lines) + "\n", ERROR_LOG_LINE_TERMINATE.join(lines) + "\n")
+    write_record("\n".join(lines), ERROR_LOG_LINE_TERMINATE.join(lines) + "\n")
 
 
 # ---- errors ----

@@ -246,7 +246,9 @@ export class LogWriter {
     const events: LogEvent[] = [];
     ch.frames!.feed(chunk, (ts, text) => {
       if (!this.stream || this.truncated || !this.shown(text)) return;
-      this.line(events, ts, text.endsWith('\n') ? text : `${text}\n`);
+      // The record as the runtime framed it: a JSON one has no newline at its end (the tail adds
+      // one). An empty frame is an empty line: a log event is never empty.
+      this.line(events, ts, text || '\n');
     });
     if (events.length) this.emit(events);
   }
@@ -269,8 +271,9 @@ export class LogWriter {
   private emit(events: LogEvent[]): void {
     if (this.tail) {
       for (const e of events) {
-        this.tail.push(e.message);
-        this.tailLen += e.message.length;
+        const m = e.message.endsWith('\n') ? e.message : `${e.message}\n`;
+        this.tail.push(m);
+        this.tailLen += m.length;
       }
       // Whole messages go once the rest still holds the last 4 KB (at least as many bytes as
       // characters); a long one that remains first keeps only its end.

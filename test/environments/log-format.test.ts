@@ -34,6 +34,8 @@ describe('LoggingConfig', async () => {
     const records = messages('/aws/lambda/json-logs').map((l) => JSON.parse(l));
     const app = records.filter((r) => r.level);
     assert.deepEqual(app.map((r) => [r.level, r.message, r.requestId]), [['WARN', 'warn line', inv.requestId], ['ERROR', 'error line', inv.requestId]]);
+    // A JSON record is the event's whole message: Lambda's runtime frames it without a newline.
+    assert.ok(messages('/aws/lambda/json-logs').filter((l) => l.includes('"warn line"')).every((l) => l.endsWith('}')));
     const platform = records.filter((r) => r.type);
     // What CloudWatch gets at INFO: no platform.runtimeDone (a DEBUG record, below).
     assert.deepEqual(platform.map((r) => r.type), ['platform.initStart', 'platform.start', 'platform.report']);
@@ -196,7 +198,7 @@ def handler(event, context):
     assert.equal(o.status, 'ok', o.payload.toString());
     const lines = messages('/aws/lambda/records-py');
     const exc = lines.find((l) => l.startsWith('[ERROR]'));
-    assert.match(exc!, /^\[ERROR\]\t\S+Z\t\S+\tcaught it\nTraceback \(most recent call last\):\n[\s\S]*ZeroDivisionError: division by zero\n$/);
+    assert.match(exc!, /^\[ERROR\]\t\S+Z\t\S+\tcaught it\nTraceback \(most recent call last\):\n[\s\S]*ZeroDivisionError: division by zero$/, 'as the logging formatter ends it: the traceback, no newline after');
     assert.ok(lines.includes('print a\n'), lines.join('|'));
     assert.ok(lines.some((l) => /^\[WARNING\]\t\S+Z\t\S+\tmulti\nline\n$/.test(l)), lines.join('|'));
   });
