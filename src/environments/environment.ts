@@ -235,6 +235,7 @@ export class Environment implements RuntimeApiHandler {
     if (o.booted) {
       env.handle = o.booted.handle;
       env.logs = o.booted.logs;
+      o.bequest?.release();
     } else {
       const custom = o.family === 'custom';
       const startup = o.family === 'node' ? nodeStartupEnv(o.target) : null;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { ExecutionOutcome } from '../../src/ports/execution.js';
@@ -35,13 +36,23 @@ def handler(event, context):
     if event.get("crash"):
         os._exit(7)
     kept = open("/tmp/kept").read() if os.path.exists("/tmp/kept") else None
-    return {"calls": calls, "kept": kept, "stream": context.log_stream_name}
+    dev = os.stat("/tmp").st_dev
+    return {"calls": calls, "kept": kept, "stream": context.log_stream_name, "dev": "%d:%d" % (os.major(dev), os.minor(dev))}
 `;
 
 const ok = (o: ExecutionOutcome) => {
   assert.equal(o.status, 'ok', o.payload.toString());
-  return JSON.parse(o.payload.toString()) as { calls: number; kept: string | null; stream: string; envStream?: string };
+  return JSON.parse(o.payload.toString()) as { calls: number; kept: string | null; stream: string; envStream?: string; dev?: string };
 };
+
+/** The file a loop device (major:minor) is attached to, '' once it is detached. */
+const backing = (dev: string) => { try { return fs.readFileSync(`/sys/dev/block/${dev}/loop/backing_file`, 'utf8').trim(); } catch { return ''; } };
+
+/** Waits (4 s at most) until the loop device no longer holds `file`. */
+async function detached(dev: string, file: string): Promise<boolean> {
+  for (let i = 0; i < 40 && backing(dev) === file; i++) await sleep(100);
+  return backing(dev) !== file;
+}
 
 describe('an environment whose invoke phase fails is reset, as Lambda resets it', { skip: !isRoot && 'the namespace driver (root) keeps /tmp on a volume of its own' }, async () => {
   const fx = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 1 });
@@ -140,14 +151,13 @@ def handler(event, context):
       const dir = path.join(f.dataDir, 'ephemeral');
       const t = f.target(f.code({ 'app.py': PY }), { runtime: 'python3.12', handler: 'app.handler', timeout: 5 }, 'reset-expired');
       const first = ok(await f.svc.execute(t, invocation('{"write":"gone"}')));
-      const devices = loopDevicesOf(dir).length;
+      const file = backing(first.dev!);
+      assert.ok(file.startsWith(dir + path.sep), `${first.dev} is ${file}`);
       assert.equal((await f.svc.execute(t, invocation('{"crash":true}'))).errorType, 'Runtime.ExitError');
-      // Held for the reset meanwhile.
+      // Held for the reset meanwhile, then let go.
       await sleep(50);
-      assert.equal(loopDevicesOf(dir).length, devices);
-      let left = devices;
-      for (let i = 0; i < 40 && left >= devices; i++) { await sleep(100); left = loopDevicesOf(dir).length; }
-      assert.equal(left, devices - 1, 'the reset environment\'s volume is detached');
+      assert.equal(backing(first.dev!), file);
+      assert.ok(await detached(first.dev!, file), 'the reset environment\'s volume is detached');
       const o = await f.svc.execute(t, invocation('{}'));
       const a = ok(o);
       assert.equal(a.kept, null);
@@ -156,16 +166,13 @@ def handler(event, context):
       assert.ok(f.sink.events.some((e) => e.stream === a.stream && e.e.message.startsWith('INIT_START')));
 
       // A new revision of the function: a pending reset of the old one goes at once.
+      const file2 = backing(a.dev!);
       assert.equal((await f.svc.execute(t, invocation('{"crash":true}'))).errorType, 'Runtime.ExitError');
       assert.equal(f.svc.stats().resets, 1);
-      const before = loopDevicesOf(dir).length;
       ok(await f.svc.execute({ ...t, revisionId: 'r2' }, invocation('{}')));
       assert.equal(f.svc.stats().resets, 0);
       assert.equal(f.sink.events.filter((e) => e.e.message.startsWith('INIT_START')).length, 3);
-      // The new environment's volume came from the ready ones; the reset's is detached.
-      let now = loopDevicesOf(dir).length;
-      for (let i = 0; i < 40 && now > before; i++) { await sleep(100); now = loopDevicesOf(dir).length; }
-      assert.ok(now <= before, `${now} loop devices, ${before} before`);
+      assert.ok(await detached(a.dev!, file2), 'the dropped reset\'s volume is detached');
     } finally {
       await f.stop();
     }
