@@ -145,6 +145,34 @@ def handler(event, context):
     assert.equal(events.filter((e) => e.e.message.startsWith('INIT_START')).length, 1);
   });
 
+  test('a runtime that posts its result but does not ask for the next invocation by the deadline is reset too', async () => {
+    // A bash custom runtime that, on "linger", goes on working after its response until it is killed.
+    const boot = `#!/bin/bash
+n=0
+api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+while true; do
+  event=$(curl -sS -D /tmp/headers "$api/next")
+  req=$(grep -i '^Lambda-Runtime-Aws-Request-Id:' /tmp/headers | tr -d '[:space:]' | cut -d: -f2)
+  n=$((n+1))
+  if [ -f /tmp/kept ]; then kept=1; else kept=0; fi
+  echo x > /tmp/kept
+  curl -sS -o /dev/null -X POST "$api/$req/response" -d "{\\"n\\":$n,\\"kept\\":$kept,\\"stream\\":\\"$AWS_LAMBDA_LOG_STREAM_NAME\\"}"
+  case "$event" in *linger*) sleep 30;; esac
+done
+`;
+    const t = fx.target(fx.code({ bootstrap: { text: boot, mode: 0o755 } }), { timeout: 1, memorySize: 1769 }, 'reset-linger');
+    const lingering = await fx.svc.execute(t, invocation('"linger"'));
+    assert.equal(lingering.status, 'ok', 'the caller has its result');
+    const first = JSON.parse(lingering.payload.toString());
+    assert.deepEqual([first.n, first.kept], [1, 0]);
+    // Past the deadline the runtime is killed: the next invocation resets it.
+    await sleep(1200);
+    assert.equal(fx.svc.stats().resets, 1);
+    const after = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(after.status, 'ok', after.payload.toString());
+    assert.deepEqual(JSON.parse(after.payload.toString()), { n: 1, kept: 1, stream: first.stream });
+  });
+
   test('a reset nobody takes within the idle time is dropped: its /tmp volume goes, and the next environment starts afresh', async () => {
     const f = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 0, idleTimeoutMs: 300 });
     try {
