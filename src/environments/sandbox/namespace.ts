@@ -309,6 +309,12 @@ export class NamespaceDriver implements SandboxDriver {
     // No volume ready: the launcher waits for the one made now (without a free fd to wait on, a tmpfs).
     const gated = volumes !== null && volume === null && kept.length <= GATE_FD - KEPT_FD;
     if (volumes && !volume && !gated) this.noteVolumeFailure(spec.envId, `${kept.length} host paths kept visible leave no descriptor to wait for a volume on`);
+    // The uid and the /tmp volume back to their pools: if the launch fails, once the environment
+    // is gone, or once the successor it leaves them to (a reset) does not come.
+    const free = () => {
+      this.uids.release(uid);
+      if (volume) volumes!.release(volume);
+    };
     const tableFor = (tmp: Volume | null) => mountTable(tmp?.device ?? spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.hide,
       this.taskMounter ? spec.code : undefined, this.runtimeMount === true ? spec.runtimeDir ?? null : undefined);
     // A custom runtime's launch runs as root on the host until setpriv: the function's
@@ -338,10 +344,9 @@ export class NamespaceDriver implements SandboxDriver {
         { env: spec.dropPrivileges ? {} : spec.env, stdio });
     } catch (e) {
       report?.close();
-      if (volume) volumes!.release(volume);
       if (table !== undefined) fs.closeSync(table);
       void cg.remove();
-      this.uids.release(uid);
+      free();
       throw e;
     } finally {
       if (envFile !== undefined) fs.closeSync(envFile);
@@ -350,12 +355,8 @@ export class NamespaceDriver implements SandboxDriver {
     const h = new NamespaceHandle(child, uid, cg, spec.limits, kept, (p) => this.hidden(p), launchedStreams(child, LOG_FD, API_FD), report, (keep) => {
       this.handles.delete(h);
       // Every process of the uid is gone: its /tmp may go to a successor with it.
-      if (keep && volume) return new NamespaceBequest(uid, volume, spec.limits.ephemeralMB, (b) => {
-        this.uids.release(b.uid);
-        volumes!.release(b.volume);
-      });
-      this.uids.release(uid);
-      if (volume) volumes!.release(volume);
+      if (keep && volume) return new NamespaceBequest(uid, volume, spec.limits.ephemeralMB, free);
+      free();
       return null;
     }, this.taskMounter);
     if (gated) {
@@ -576,7 +577,7 @@ class NamespaceHandle implements SandboxHandle {
  */
 class NamespaceBequest implements SandboxBequest {
   private done = false;
-  constructor(readonly uid: number, readonly volume: Volume, private readonly ephemeralMB: number, private readonly free: (b: NamespaceBequest) => void) {}
+  constructor(readonly uid: number, readonly volume: Volume, private readonly ephemeralMB: number, private readonly free: () => void) {}
 
   /** For a launch with /tmp of `ephemeralMB`: this, once; null (and released) when it does not fit. */
   take(ephemeralMB: number): NamespaceBequest | null {
@@ -589,6 +590,6 @@ class NamespaceBequest implements SandboxBequest {
   release(): void {
     if (this.done) return;
     this.done = true;
-    this.free(this);
+    this.free();
   }
 }
