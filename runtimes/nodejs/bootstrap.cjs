@@ -26,12 +26,16 @@ const channel = (() => {
   return openDescriptor(fd);
 })();
 
-/** Reads fd 0 up to the first newline (blocking: nothing else to do before the assignment). */
-function readAssignmentLine() {
-  const chunks = [];
+/** What was read from fd 0 past the last line returned. */
+let stdinRest = Buffer.alloc(0);
+
+/** Reads fd 0 up to the next newline (blocking: nothing else to do meanwhile); null at its end. */
+function readStdinLine() {
+  const chunks = [stdinRest];
+  let seen = stdinRest.includes(10);
   const buf = Buffer.alloc(64 * 1024);
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) {
+  while (!seen) {
     let n;
     try {
       n = fs.readSync(0, buf, 0, buf.length, null);
@@ -43,11 +47,13 @@ function readAssignmentLine() {
     if (n === 0) break;
     const c = Buffer.from(buf.subarray(0, n));
     chunks.push(c);
-    if (c.includes(10)) break;
+    seen = c.includes(10);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
-  const nl = text.indexOf('\n');
-  return nl >= 0 ? text.slice(0, nl) : text;
+  const all = Buffer.concat(chunks);
+  const nl = all.indexOf(10);
+  stdinRest = nl >= 0 ? all.subarray(nl + 1) : Buffer.alloc(0);
+  if (nl < 0 && all.length === 0) return null;
+  return all.subarray(0, nl >= 0 ? nl : all.length).toString('utf8');
 }
 
 function fail(msg) {
@@ -55,7 +61,7 @@ function fail(msg) {
   process.exit(1);
 }
 
-/** Privileges, environment, working directory: in this order. */
+/** Privileges, then environment (the working directory: enterTaskRoot). */
 function apply(a) {
   if (a.uid !== null && a.uid !== undefined) {
     if (process.getuid() === 0) {
@@ -69,15 +75,23 @@ function apply(a) {
   }
   for (const k of Object.keys(process.env)) delete process.env[k];
   for (const [k, v] of Object.entries(a.env ?? {})) process.env[k] = String(v);
-  process.chdir(a.taskRoot);
   // NODE_PATH comes with the function's environment (layers, runtime dir): re-read it.
   if (typeof Module._initPaths === 'function') Module._initPaths();
 }
 
+/** The task root, once the code is there (taskRootPending: the platform says so on a line of its own). */
+function enterTaskRoot(a) {
+  if (a.taskRootPending) {
+    const word = readStdinLine();
+    if (word !== 'ready') fail(`the task root was not made ready (${word === null ? 'end of input' : JSON.stringify(word)})`);
+  }
+  process.chdir(a.taskRoot);
+}
+
 async function main() {
   if (POOLED) await require('./warm-up.cjs').warmUp();
-  const line = readAssignmentLine();
-  if (!line.trim()) fail('no assignment on stdin');
+  const line = readStdinLine();
+  if (line === null || !line.trim()) fail('no assignment on stdin');
   let assignment;
   try {
     assignment = JSON.parse(line);
@@ -101,6 +115,11 @@ async function main() {
   const noGlobal = process.env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA;
   if (noGlobal !== '1' && noGlobal !== 'true') globalThis.awslambda = awslambdaGlobal(() => require('./response-stream.cjs').HttpResponseStream);
 
+  try {
+    enterTaskRoot(assignment);
+  } catch (e) {
+    fail(`cannot apply assignment: ${e.message}`);
+  }
   // The function's modules see require.main undefined, as under Lambda's ES module entry point.
   process.mainModule = undefined;
   // An ES module whose top-level await never settles: node ends an ES module entry point with

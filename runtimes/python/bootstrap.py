@@ -774,8 +774,13 @@ def handle_event_request(client, request_handler, invoke_id, headers, body):
         client.post_result(invoke_id, result, content_type)
 
 
-def read_assignment():
-    data = b""
+_stdin_rest = b""
+
+
+def read_stdin_line():
+    """The next line of fd 0 (blocking), or None at its end."""
+    global _stdin_rest
+    data = _stdin_rest
     while b"\n" not in data:
         try:
             chunk = os.read(0, 65536)
@@ -787,7 +792,14 @@ def read_assignment():
         if not chunk:
             break
         data += chunk
-    line = data.split(b"\n", 1)[0]
+    if not data:
+        _stdin_rest = b""
+        return None
+    line, _, _stdin_rest = data.partition(b"\n")
+    return line
+
+
+def close_stdin():
     # Nothing more is read from stdin: point fd 0 at /dev/null.
     try:
         fd = os.open(os.devnull, os.O_RDONLY)
@@ -795,7 +807,6 @@ def read_assignment():
         os.close(fd)
     except OSError:
         pass
-    return line
 
 
 def fail(msg):
@@ -821,6 +832,15 @@ def apply_assignment(a):
         os.environ[k] = str(v)
     if "TZ" in os.environ:
         time.tzset()
+
+
+def enter_task_root(a):
+    """The task root, once the code is there (taskRootPending: the platform says so on a line of its own)."""
+    if a.get("taskRootPending"):
+        word = read_stdin_line()
+        if word != b"ready":
+            fail("the task root was not made ready (%s)" % ("end of input" if word is None else repr(word)))
+    close_stdin()
     os.chdir(a["taskRoot"])
 
 
@@ -898,8 +918,8 @@ class TraceEnv:
 def main():
     trace_env = TraceEnv()  # before the assignment: a pooled runtime loads ctypes while it waits
     global _GLOBAL_AWS_REQUEST_ID
-    line = read_assignment()
-    if not line.strip():
+    line = read_stdin_line()
+    if line is None or not line.strip():
         fail("no assignment on stdin")
     try:
         a = json.loads(line)
@@ -919,6 +939,10 @@ def main():
         fail("AWS_LAMBDA_RUNTIME_API is not set")
     client = RuntimeClient(api, _API_FD)
     setup_logging()
+    try:
+        enter_task_root(a)
+    except Exception as e:
+        fail("cannot apply assignment: %s" % e)
     setup_sys_path(a["taskRoot"])
 
     try:

@@ -208,10 +208,15 @@ export class Environment implements RuntimeApiHandler {
       env.initTimeoutMs = o.retry.timeoutMs;
     }
     let port: number;
+    let presenting: Promise<void> | undefined;
     try {
       port = await env.api.listen();
-      // A pooled runtime was launched before its function was known: its code goes to /var/task now.
-      if (o.booted) await o.booted.handle.presentCode(o.codeDir);
+      // A pooled runtime was launched before its function was known: its code goes to /var/task
+      // while it takes its assignment (it enters the task root only once told it is there).
+      if (o.booted) {
+        presenting = o.booted.handle.presentCode(o.codeDir);
+        presenting.catch(() => { /* awaited below */ });
+      }
     } catch (e) {
       // A taken pooled runtime goes with it; nothing else exists yet.
       if (o.booted) void discardBooted(o.booted);
@@ -276,16 +281,29 @@ export class Environment implements RuntimeApiHandler {
     child.stdin?.on('error', () => { /* runtime closed stdin */ });
     if (o.family !== 'custom') {
       // First, so that the runtime gets going while the rest below runs. Nothing it writes or
-      // asks is read before all of this is done: from the code's bind above on (a pooled
-      // runtime does nothing until it reads this assignment), this function runs in one turn of
-      // the event loop.
+      // asks is read before all of this is done: a runtime does nothing but take its assignment
+      // until it has loaded the function's code, and from the code's presence at the task root
+      // on this function runs in one turn of the event loop.
       const h = env.handle;
       if (h.apiChannel) env.api.attach(h.apiChannel);
-      child.stdin?.end(JSON.stringify({ env: vars, taskRoot, uid: h.uid, gid: h.gid, groups }) + '\n');
+      const assignment = JSON.stringify({ env: vars, taskRoot, uid: h.uid, gid: h.gid, groups, ...(presenting ? { taskRootPending: true } : {}) }) + '\n';
+      if (presenting) child.stdin?.write(assignment);
+      else child.stdin?.end(assignment);
     }
-    // A pooled runtime booted under the pool's limits: the function's, microseconds after the
-    // assignment, long before the runtime has read it, dropped its privileges and loaded code.
-    if (o.booted) env.handle.setLimits(limitsOf(o.target));
+    if (o.booted) {
+      // A pooled runtime booted under the pool's limits: the function's, microseconds after the
+      // assignment, long before the runtime has read it, dropped its privileges and loaded code.
+      env.handle.setLimits(limitsOf(o.target));
+      // It drops its privileges and takes its environment while its code is bound (each ~1 ms
+      // here), then waits for the word that the code is there.
+      try {
+        await presenting;
+      } catch (e) {
+        void discardBooted(o.booted);
+        throw e;
+      }
+      child.stdin?.end('ready\n');
+    }
     env.logs.setStream(o.target.logGroupName, stream);
     const lc = o.target.config.loggingConfig;
     env.logs.filterLevel(lc.logFormat === 'JSON' ? lc.applicationLogLevel ?? 'INFO' : null);

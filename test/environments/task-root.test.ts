@@ -108,6 +108,35 @@ describe('the code at /var/task', { skip: !isRoot && 'the namespace driver (root
     }
   });
 
+  test('a pooled runtime whose code cannot be bound once it has its assignment is discarded; one started for the function answers', async () => {
+    const fx = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 1 });
+    const present = TaskMounter.prototype.present;
+    let launcher = 0;
+    // The bind fails after the runtime got its assignment (it is written while the bind runs).
+    TaskMounter.prototype.present = async function (pid: number) {
+      launcher = pid;
+      await sleep(100);
+      throw new Error('binding the code at /var/task failed: errno 5');
+    };
+    try {
+      for (let n = 0; n < 500 && fx.svc.stats().prewarm.node.ready < 1; n++) await sleep(10);
+      const r = await run(fx, 'nodejs20.x', 'index.handler', { 'index.js': NODE, 'mine.txt': 'fallback' }, 'bind-fails');
+      assert.equal(r.mine, 'fallback');
+      assert.equal(r.root, '/var/task');
+      assert.equal(fx.svc.stats().prewarm.node.hits, 1, 'the pooled runtime was taken');
+      assert.deepEqual(fx.svc.stats().pooledStartFailures, { count: 1, last: 'binding the code at /var/task failed: errno 5' });
+      assert.ok(launcher > 0);
+      for (let i = 0; i < 100 && fs.existsSync(`/proc/${launcher}`); i++) await sleep(20);
+      assert.equal(fs.existsSync(`/proc/${launcher}`), false, 'the pooled runtime is gone');
+      // Its one log stream is the started runtime's: the pooled one logged nothing.
+      assert.equal(fx.sink.streams().length, 1);
+      assert.equal(fx.sink.text().split('INIT_START').length - 1, 1);
+    } finally {
+      TaskMounter.prototype.present = present;
+      await fx.stop();
+    }
+  });
+
   test('the mounter never binds in the server\'s own mount namespace, nor for a process that is not the server\'s child', { skip: !pythonExecutable() && 'no python3' }, async () => {
     const m = await TaskMounter.start(pythonExecutable(), 200);
     assert.notEqual(typeof m, 'string', String(m));

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BOOT_ENV } from '../../src/environments/env-vars.js';
 import { shippedRuntime } from '../../src/environments/runtimes.js';
+import assert from 'node:assert/strict';
 import { FakeRuntimeApi } from './fake-runtime-api.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -45,6 +46,8 @@ export interface StartOptions {
   groups?: number[];
   /** Delay writing the assignment until assign() is called. */
   deferAssign?: boolean;
+  /** The assignment says taskRootPending: the line `ready` follows only when ready() is called. */
+  taskRootPending?: boolean;
   /**
    * Give the runtime its Runtime API as a connected socket at this descriptor (named by
    * _STRATUS_API_FD in its boot environment), as the platform does; AWS_LAMBDA_RUNTIME_API then
@@ -62,6 +65,8 @@ export interface RuntimeProc {
   /** The assignment's env. */
   env: Record<string, string>;
   assign(): void;
+  /** With taskRootPending: writes `word` (the platform's `ready`) and ends stdin. */
+  ready(word?: string): void;
   waitLine(pred: (l: string) => boolean, what?: string): Promise<string>;
   /** Exit status, once stdout/stderr are fully read too. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -148,7 +153,7 @@ export async function startRuntime(o: StartOptions): Promise<RuntimeProc> {
   child.stdin!.on('error', () => { /* runtime closed stdin */ });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     child.once('close', (code: number | null, signal: NodeJS.Signals | null) => r({ code, signal })));
-  const assignment = JSON.stringify({ env, taskRoot, uid: o.uid ?? null, gid: o.gid ?? null, groups: o.groups ?? [] }) + '\n';
+  const assignment = JSON.stringify({ env, taskRoot, uid: o.uid ?? null, gid: o.gid ?? null, groups: o.groups ?? [], ...(o.taskRootPending ? { taskRootPending: true } : {}) }) + '\n';
   const rp: RuntimeProc = {
     api,
     child,
@@ -156,7 +161,8 @@ export async function startRuntime(o: StartOptions): Promise<RuntimeProc> {
     lines,
     env,
     stderr: () => err,
-    assign: () => { child.stdin!.end(assignment); },
+    assign: () => { if (o.taskRootPending) child.stdin!.write(assignment); else child.stdin!.end(assignment); },
+    ready: (word = 'ready') => { child.stdin!.end(`${word}\n`); },
     waitLine: (pred, what = 'line') =>
       new Promise<string>((resolve, reject) => {
         const found = lines.find(pred);
@@ -195,4 +201,35 @@ export function within<T>(p: Promise<T>, rp: RuntimeProc, what: string, ms = 20_
     const t = setTimeout(() => reject(new Error(`timed out: ${what}\nstdout:\n${rp.lines.join('\n')}\nstderr:\n${rp.stderr()}`)), ms);
     p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
   });
+}
+
+/**
+ * The start-up protocol's taskRootPending, for a runtime started by `start` (with a task root
+ * holding `files`): nothing under the task root is touched, nor the Runtime API, before `ready`
+ * (the handler's file is written only then); without `ready`, exit status 1 and a message.
+ */
+export async function checkTaskRootPending(
+  start: (files: Record<string, string>, extra: Partial<StartOptions>) => Promise<RuntimeProc>,
+  handlerFile: string, source: string,
+): Promise<void> {
+  const rt = await start({}, { taskRootPending: true });
+  // The runtime has its assignment and is past its privilege drop and environment by now.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(rt.child.exitCode, null, `still waiting: ${rt.stderr()}`);
+  assert.equal(rt.api.connections, 0, 'no Runtime API request before ready');
+  fs.writeFileSync(path.join(rt.taskRoot, handlerFile), source);
+  rt.ready();
+  assert.deepEqual((await within(rt.api.invoke({ n: 1 }), rt, 'after ready')).json(), { n: 1 });
+  await rt.stop();
+
+  for (const word of [null, 'later']) {
+    const bad = await start({ [handlerFile]: source }, { taskRootPending: true });
+    if (word === null) bad.child.stdin!.end();
+    else bad.ready(word);
+    const { code } = await within(bad.exited, bad, 'exit without ready');
+    assert.equal(code, 1);
+    assert.match(bad.stderr(), /the task root was not made ready/);
+    assert.equal(bad.api.connections, 0);
+    await bad.stop();
+  }
 }

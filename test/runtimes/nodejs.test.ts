@@ -1,6 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isRoot, startRuntime, stopAll, within, type RuntimeProc } from './harness.js';
+import { checkTaskRootPending, isRoot, startRuntime, stopAll, within, type RuntimeProc } from './harness.js';
 
 after(stopAll);
 
@@ -614,5 +614,9 @@ exports.handler = async (e) => {
     rt.assign();
     assert.equal((await within(rt.api.invoke('late'), rt, 'late')).json(), 'late');
     await rt.stop();
+  });
+
+  test('with taskRootPending, enters the task root only once told it is ready', async () => {
+    await checkTaskRootPending((files, extra) => node(files, 'index.handler', extra), 'index.js', 'exports.handler = async (e) => e;');
   });
 });

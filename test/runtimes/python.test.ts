@@ -1,6 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isRoot, python, startRuntime, stopAll, within, type RuntimeProc } from './harness.js';
+import { checkTaskRootPending, isRoot, python, startRuntime, stopAll, within, type RuntimeProc } from './harness.js';
 
 after(stopAll);
 
@@ -318,5 +318,9 @@ def handler(e, c):
     assert.equal(r.capEff, '0000000000000000');
     assert.equal(r.capPrm, '0000000000000000');
     await rt.stop();
+  });
+
+  test('with taskRootPending, enters the task root only once told it is ready', async () => {
+    await checkTaskRootPending((files, extra) => py(files, 'app.handler', extra), 'app.py', 'def handler(e, c):\n    return e\n');
   });
 });
