@@ -73,8 +73,11 @@ function apply(a) {
       process.stderr.write(`stratus nodejs runtime: not root, cannot switch to uid ${a.uid}; staying uid ${process.getuid()}\n`);
     }
   }
-  for (const k of Object.keys(process.env)) delete process.env[k];
-  for (const [k, v] of Object.entries(a.env ?? {})) process.env[k] = String(v);
+  // keepEnv: started by the function's wrapper script, with its environment as the wrapper left it.
+  if (!a.keepEnv) {
+    for (const k of Object.keys(process.env)) delete process.env[k];
+    for (const [k, v] of Object.entries(a.env ?? {})) process.env[k] = String(v);
+  }
   // NODE_PATH comes with the function's environment (layers, runtime dir): re-read it.
   if (typeof Module._initPaths === 'function') Module._initPaths();
 }

@@ -827,9 +827,11 @@ def apply_assignment(a):
                 fail("could not drop root privileges")
         elif os.getuid() != uid:
             sys.stderr.write("stratus python runtime: not root, cannot switch to uid %d\n" % uid)
-    os.environ.clear()
-    for k, v in (a.get("env") or {}).items():
-        os.environ[k] = str(v)
+    # keepEnv: started by the function's wrapper script, with its environment as the wrapper left it.
+    if not a.get("keepEnv"):
+        os.environ.clear()
+        for k, v in (a.get("env") or {}).items():
+            os.environ[k] = str(v)
     if "TZ" in os.environ:
         time.tzset()
 

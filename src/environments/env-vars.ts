@@ -28,7 +28,12 @@ export const BOOT_ENV: Readonly<Record<string, string>> = Object.freeze({
  * runtimes/PROTOCOL.md) and `extra`.
  */
 export function runtimeBootEnv(fds: { logFd: number; apiFd: number }, extra: Record<string, string> = {}): Record<string, string> {
-  return { ...BOOT_ENV, _STRATUS_LOG_FD: String(fds.logFd), _STRATUS_API_FD: String(fds.apiFd), ...extra };
+  return { ...BOOT_ENV, ...runtimeFds(fds), ...extra };
+}
+
+/** The variables naming the descriptors a shipped runtime is started with (it removes them as it boots). */
+export function runtimeFds(fds: { logFd: number; apiFd: number }): Record<string, string> {
+  return { _STRATUS_LOG_FD: String(fds.logFd), _STRATUS_API_FD: String(fds.apiFd) };
 }
 
 /** Where Lambda's X-Ray daemon listens, as its environment variables say. */
@@ -159,4 +164,16 @@ export function nodeStartupEnv(t: ExecutionTarget): Record<string, string> | nul
     if (v) out[k] = v;
   }
   return Object.keys(out).length ? out : null;
+}
+
+/**
+ * The wrapper script a function's shipped runtime is started with (AWS_LAMBDA_EXEC_WRAPPER: the
+ * path of an executable, as the function sees it), or null. Lambda supports wrapper scripts on
+ * its language runtimes, not on the OS-only ones (provided.*), which ignore the variable. The
+ * wrapper gets the runtime's command line as its arguments and the function's environment, and is
+ * expected to exec the runtime (it may change both first); such a runtime is never a pooled one.
+ */
+export function execWrapper(t: ExecutionTarget, family: RuntimeFamily): string | null {
+  if (family === 'custom') return null;
+  return t.config.environment.AWS_LAMBDA_EXEC_WRAPPER || null;
 }

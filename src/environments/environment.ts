@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { FunctionErrorTypes } from '../core/errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { ExecutionOutcome, ExecutionTarget, Invocation } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
-import { type AwsClientVars, functionEnv, nodeStartupEnv, runtimeBootEnv } from './env-vars.js';
+import { type AwsClientVars, execWrapper, functionEnv, nodeStartupEnv, runtimeBootEnv, runtimeFds } from './env-vars.js';
 import {
   billedMs, exitText, logStreamName, MAX_RESPONSE_BYTES, MAX_STREAMED_RESPONSE_BYTES, platformError, responseTooLargePayload,
   runtimeExited, streamedTooLargeError, SystemLog, timeoutLogLine, timeoutPayload, truncatedStreamError,
@@ -13,6 +14,7 @@ import {
 import { LogWriter } from './log-writer.js';
 import { ApiErrors, RuntimeApiServer, type RtRequest, type RtResponse, type RuntimeApiHandler } from './runtime-api.js';
 import { presentedRuntime, type RuntimeFamily } from './runtimes.js';
+import { TASK_ROOT } from './sandbox/task-root.js';
 import type { SandboxBequest, SandboxDriver, SandboxHandle, SandboxLimits } from './sandbox/types.js';
 import { next, transition, type EnvEvent, type EnvState } from './state.js';
 
@@ -237,6 +239,7 @@ export class Environment implements RuntimeApiHandler {
       client: o.deps.clientVars(),
     });
     const groups = o.codeGid === null ? [] : [o.codeGid];
+    let keepEnv = false;
     if (o.booted) {
       env.handle = o.booted.handle;
       env.logs = o.booted.logs;
@@ -245,27 +248,34 @@ export class Environment implements RuntimeApiHandler {
       const custom = o.family === 'custom';
       const startup = o.family === 'node' ? nodeStartupEnv(o.target) : null;
       const bootstrap = `${taskRoot}/bootstrap`;
-      const unusable = custom ? entrypointProblem(`${o.codeDir}/bootstrap`, bootstrap) : null;
+      // A wrapper script starts the runtime (AWS_LAMBDA_EXEC_WRAPPER): with the function's
+      // environment, as the environment's uid, in the task root; the runtime keeps the
+      // environment the wrapper gives it.
+      const wrapper = presentedWrapper(execWrapper(o.target, o.family), taskRoot, o.codeDir);
+      const unusable = custom ? entrypointProblem(`${o.codeDir}/bootstrap`, bootstrap, `Couldn't find valid bootstrap(s): [${bootstrap} /opt/bootstrap]`)
+        : wrapper ? entrypointProblem(wrapper.host, wrapper.shown, `fork/exec ${wrapper.shown}: no such file or directory`) : null;
       if (unusable) env.initFailure = { errorType: FunctionErrorTypes.invalidEntrypoint, reason: unusable, logged: false };
+      keepEnv = wrapper !== null;
       try {
         env.handle = o.deps.driver.launch({
           envId: env.id,
           // A bootstrap that cannot run: the environment starts as any other (its log stream,
           // INIT_START, INIT_REPORT) around a stand-in that exits at once, and reports why.
-          command: unusable ? ['/bin/sh', '-c', 'exit 126'] : custom ? [bootstrap] : shown!.command,
+          command: unusable ? ['/bin/sh', '-c', 'exit 126'] : custom ? [bootstrap] : wrapper ? [wrapper.shown, ...shown!.command] : shown!.command,
           runtimeDir: o.runtime?.runtimeDir,
-          env: custom ? vars : runtimeBootEnv(o.deps.driver, startup ?? {}),
+          env: custom ? vars : wrapper ? { ...vars, ...runtimeFds(o.deps.driver) } : runtimeBootEnv(o.deps.driver, startup ?? {}),
           framedLog: !custom,
           apiChannel: !custom,
           limits: limitsOf(o.target),
           // NODE_OPTIONS (--require ./x.js) is read as node starts: node must start as the
-          // environment's uid already, not drop to it after the code it names has run.
-          dropPrivileges: custom || startup !== null,
+          // environment's uid already, not drop to it after the code it names has run; a
+          // wrapper script is the function's own code.
+          dropPrivileges: custom || startup !== null || wrapper !== null,
           shipped: !custom,
           groups,
           keepPaths: o.keepPaths,
           // In the task root, as Lambda starts its bootstrap (NODE_OPTIONS=--require ./x.js resolves there).
-          cwd: custom || startup ? taskRoot : undefined,
+          cwd: custom || startup || wrapper ? taskRoot : undefined,
           code: o.codeDir,
           deferCpuLimit: true,
           bequest: o.bequest,
@@ -286,7 +296,9 @@ export class Environment implements RuntimeApiHandler {
       // on this function runs in one turn of the event loop.
       const h = env.handle;
       if (h.apiChannel) env.api.attach(h.apiChannel);
-      const assignment = JSON.stringify({ env: vars, taskRoot, uid: h.uid, gid: h.gid, groups, ...(presenting ? { taskRootPending: true } : {}) }) + '\n';
+      const assignment = JSON.stringify({
+        ...(keepEnv ? { keepEnv: true } : { env: vars }), taskRoot, uid: h.uid, gid: h.gid, groups, ...(presenting ? { taskRootPending: true } : {}),
+      }) + '\n';
       if (presenting) child.stdin?.write(assignment);
       else child.stdin?.end(assignment);
     }
@@ -828,19 +840,32 @@ export class Environment implements RuntimeApiHandler {
 }
 
 /**
- * Why a custom runtime's bootstrap at `file` (a host path; `shown` is where the function sees it)
- * cannot be started, in Lambda's words (Runtime.InvalidEntrypoint), or null when it can. Lambda
- * looks in the task root and then in /opt; Stratus has no layers.
+ * Why a custom runtime's bootstrap or a wrapper script at `file` (a host path; `shown` is where
+ * the function sees it) cannot be started, in Lambda's words (Runtime.InvalidEntrypoint; `missing`
+ * when there is no such file), or null when it can. Lambda looks for a bootstrap in the task root
+ * and then in /opt; Stratus has no layers.
  */
-function entrypointProblem(file: string, shown: string): string | null {
+function entrypointProblem(file: string, shown: string, missing: string): string | null {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
   } catch {
-    return `Couldn't find valid bootstrap(s): [${shown} /opt/bootstrap]`;
+    return missing;
   }
   if (!st.isFile() || (st.mode & 0o111) === 0) return `fork/exec ${shown}: permission denied`;
   return null;
+}
+
+/**
+ * A wrapper script's path as the function gave it (`path`, null: none), where the environment
+ * sees it (`shown`: under the task root when given under /var/task, which is where the driver
+ * presents the code or not) and its host path (`host`).
+ */
+function presentedWrapper(p: string | null, taskRoot: string, codeDir: string): { shown: string; host: string } | null {
+  if (!p) return null;
+  const rel = p.startsWith(`${TASK_ROOT}/`) ? p.slice(TASK_ROOT.length + 1) : null;
+  if (rel === null) return { shown: p, host: p };
+  return { shown: `${taskRoot}/${rel}`, host: path.join(codeDir, rel) };
 }
 
 /** Reads a whole body: null when it is longer than `max` (never a part of it). */

@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../ports/clock.js';
 import type { ExecutionOutcome, ExecutionService, ExecutionTarget, Invocation } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
 import { billedMs, platformError, timeoutPayload } from './format.js';
-import { awsClientVars, localUrl, nodeStartupEnv } from './env-vars.js';
+import { awsClientVars, execWrapper, localUrl, nodeStartupEnv } from './env-vars.js';
 import { Environment, type EnvDeps, type EnvReset, type InitResult, type InitRetry } from './environment.js';
 import { POOL_LIMITS, PrewarmPool } from './prewarm.js';
 import { familyOf, pythonExecutable, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
@@ -225,7 +225,8 @@ class Service implements StratusExecutionService {
     const code = await this.opts.codeDirFor(target.codeKey);
     this.coldStarts++;
     // NODE_OPTIONS and the like act when node starts: a function that sets one gets a runtime started with it.
-    const pooled = !(family === 'custom' || (family === 'node' && nodeStartupEnv(target)));
+    // So does a wrapper script (AWS_LAMBDA_EXEC_WRAPPER), which starts the runtime itself.
+    const pooled = !(family === 'custom' || (family === 'node' && nodeStartupEnv(target)) || execWrapper(target, family));
     // A pooled runtime's replacement boots once this cold start is done (or a second into a
     // long first invocation), not beside it.
     let taken = 0;
