@@ -53,9 +53,14 @@ class RuntimeClient {
     this.conn = new Connection(hostPort, via);
     /** The next invocation, already asked for in the same write as the last result. */
     this.prefetched = null;
+    /** A result decided but not written yet (see postThenNext). */
+    this.unsent = null;
+    this.exiting = false;
   }
 
   async next() {
+    // The runtime is exiting (see Runtime.fatal): it asks for nothing more.
+    if (this.exiting) return new Promise(() => {});
     const p = this.prefetched;
     this.prefetched = null;
     const r = await (p ?? this.conn.request('GET', NEXT_PATH, '', null));
@@ -67,10 +72,34 @@ class RuntimeClient {
     return `${PREFIX}invocation/${encodeURIComponent(id)}/response`;
   }
 
-  /** Posts a result and, in the same write, asks for the next invocation. */
+  /**
+   * Posts a result and, in the same write, asks for the next invocation: once the promise
+   * rejections of this turn of the event loop have been seen, as Lambda's client asks for its next
+   * invocation only from a setImmediate. A promise the handler did not await that rejects as it
+   * returns is then logged within its invocation and ends the runtime (see sendUnsent) before it
+   * asks for more, instead of taking down the invocation handed to it next.
+   */
   postThenNext(path, headers, body) {
-    const { first, second } = this.conn.pipeline('POST', path, headers, body, 'GET', NEXT_PATH);
-    this.prefetched = second;
+    return new Promise((resolve, reject) => {
+      this.unsent = { path, headers, body, resolve, reject };
+      setImmediate(() => this.sendUnsent(true));
+    });
+  }
+
+  /** Writes the result decided last, if it is not written yet: asking for the next invocation too, or not (the runtime is about to exit). */
+  sendUnsent(thenNext) {
+    const u = this.unsent;
+    if (!u) return Promise.resolve();
+    this.unsent = null;
+    let first;
+    if (thenNext) {
+      const both = this.conn.pipeline('POST', u.path, u.headers, u.body, 'GET', NEXT_PATH);
+      this.prefetched = both.second;
+      first = both.first;
+    } else {
+      first = this.conn.request('POST', u.path, u.headers, u.body);
+    }
+    first.then(u.resolve, u.reject);
     return first;
   }
 
@@ -413,6 +442,10 @@ class Runtime {
         // next invocation is asked for (it would be handed to a runtime about to exit).
         if (inv.stream) await inv.stream.fail(error);
         else await this.client.postFinalError(inv.id, error);
+      } else {
+        // Its result is decided: it goes out, and the runtime asks for no next invocation.
+        this.client.exiting = true;
+        await this.client.sendUnsent(false);
       }
     } catch { /* exiting anyway */ }
     exitAfterFlush(code);

@@ -173,6 +173,23 @@ done
     assert.deepEqual(JSON.parse(after.payload.toString()), { n: 1, kept: 1, stream: first.stream });
   });
 
+  test('a runtime that exits right after its result (a promise the handler did not await rejects): the result stands, the next invocation is a reset, never the one to fail', async () => {
+    const t = fx.target(fx.code({ 'index.js': "exports.handler = async (e) => { (async () => { throw new Error('HelloError'); })(); return e; };\n" }),
+      { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 1769 }, 'reset-unawaited');
+    // Back to back, as a busy function's invocations come: each one finds the runtime of the one
+    // before it exiting, or gone.
+    for (let i = 0; i < 4; i++) {
+      const inv = invocation(String(i));
+      const o = await fx.svc.execute(t, inv);
+      assert.equal(o.status, 'ok', `invocation ${i}: ${o.payload.toString()}`);
+      assert.equal(o.payload.toString(), String(i));
+      // Its ERROR line is within it, before END.
+      const tail = o.logTail!;
+      assert.ok(tail.indexOf(`\t${inv.requestId}\tERROR\tUnhandled Promise Rejection \t`) > 0 && tail.indexOf(`\t${inv.requestId}\tERROR`) < tail.indexOf(`END RequestId: ${inv.requestId}`), tail);
+      if (i > 0) assert.doesNotMatch(tail, /Init Duration/, 'a reset: its init is part of the invocation');
+    }
+  });
+
   test('a reset nobody takes within the idle time is dropped: its /tmp volume goes, and the next environment starts afresh', async () => {
     const f = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 0, idleTimeoutMs: 300 });
     try {

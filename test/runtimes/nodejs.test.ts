@@ -337,6 +337,17 @@ export const handler = async (event) => {
     await rt.stop();
   });
 
+  test('a promise the handler did not await, rejecting as it returns: its result stands, the rejection is logged within it, the runtime exits before it asks for more', async () => {
+    const rt = await node({ 'index.js': "exports.handler = async (e) => { (async () => { throw new Error('HelloError'); })(); return 'hi ' + e; };\n" }, 'index.handler');
+    const r = await within(rt.api.invoke('there', { requestId: 'unawaited-1' }), rt, 'unawaited');
+    assert.equal(r.kind, 'response');
+    assert.equal(r.json(), 'hi there');
+    assert.equal((await within(rt.exited, rt, 'exit')).code, 128);
+    assert.ok(rt.lines.some((l) => l.includes('\tunawaited-1\tERROR\tUnhandled Promise Rejection \t{"errorType":"Runtime.UnhandledPromiseRejection","errorMessage":"Error: HelloError"')), rt.lines.join('\n'));
+    assert.equal(rt.api.nextCount, 1, 'the one /next that took the invocation, none after it');
+    await rt.stop();
+  });
+
   test('unhandled rejection and uncaught exception: reported for the invocation, then exit (logs flushed)', async () => {
     const files = {
       'index.js': `
