@@ -15,15 +15,19 @@ function intoError(err) {
 }
 
 /**
- * The body posted to /invocation/{id}/error and /init/error. `awaited`: as Lambda's runtime
- * client for Node.js 24 and later formats it (only an Error is taken as one; DEL characters are
- * escaped).
+ * The body posted to /invocation/{id}/error and /init/error (DEL characters escaped). `awaited`:
+ * as Lambda's runtime client for Node.js 24 and later formats it (only an Error is taken as one).
  */
 function toRapidResponse(error, awaited = false) {
   if (awaited) return formatAwaited(error);
   try {
     if (util.types.isNativeError(error) || isErrorLike(error)) {
-      return { errorType: error.name, errorMessage: error.message, trace: error.stack.split('\n') };
+      // DEL is escaped, as from version 3.1 of Lambda's client on (its NodeJsExit's version).
+      return {
+        errorType: error.name?.replaceAll('\x7F', '%7F'),
+        errorMessage: error.message?.replaceAll('\x7F', '%7F'),
+        trace: error.stack.replaceAll('\x7F', '%7F').split('\n'),
+      };
     }
     return { errorType: typeof error, errorMessage: error.toString(), trace: [] };
   } catch {

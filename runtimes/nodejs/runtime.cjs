@@ -36,8 +36,10 @@ function serialize(result, Failure = Error) {
   } catch {
     throw new Failure('Unable to stringify response body');
   }
-  // A function or a Symbol has no JSON text at all: null, as a property of that kind is left out.
-  return s === undefined ? 'null' : s;
+  // A function or a Symbol has no JSON text at all: Lambda's native client refuses the body it
+  // is then handed (undefined) with a TypeError, which fails the invocation.
+  if (s === undefined) throw new TypeError('Wrong arguments');
+  return s;
 }
 
 /** An error as the runtime posts it: formatted as the function's Node.js version's runtime client does. */

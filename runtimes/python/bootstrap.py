@@ -260,7 +260,8 @@ _UNESCAPED_RUNTIMES = ("AWS_Lambda_python3.12", "AWS_Lambda_python3.13", "AWS_La
 
 class Encoder(json.JSONEncoder):
     """Lambda's encoder (simplejson there): a Decimal is written as its own digits, exactly
-    (DynamoDB's numbers come as Decimals), NaN as NaN; bytes as UTF-8 text. The stdlib encoder
+    (DynamoDB's numbers come as Decimals), NaN as NaN; bytes as UTF-8 text (a bytearray is no
+    JSON); what else simplejson sees otherwise, see _as_simplejson_sees. The stdlib encoder
     has no raw output, so each Decimal is encoded as a placeholder string, swapped for its digits
     afterwards; encoding without Decimals pays nothing for it."""
 
@@ -281,12 +282,16 @@ class Encoder(json.JSONEncoder):
             prefix, values = self._raw
             values.append(str(obj))
             return "%s%d" % (prefix, len(values) - 1)
-        if isinstance(obj, (bytes, bytearray)):
-            return bytes(obj).decode("utf-8")
+        if isinstance(obj, bytes):
+            return obj.decode("utf-8")
         return json.JSONEncoder.default(self, obj)
 
     def encode(self, obj):
         self._raw = None
+        try:
+            obj = _as_simplejson_sees(obj, set())
+        except RecursionError:
+            pass  # nested too deep: the encoder says so
         text = json.JSONEncoder.encode(self, obj)
         if self._raw is None:
             return text
@@ -300,6 +305,64 @@ class Encoder(json.JSONEncoder):
             out.append(values[int(part[:end])])
             out.append(part[end + 1 :])
         return "".join(out)
+
+
+_LEAVES = frozenset((str, int, float, bool, type(None)))
+
+
+def _as_simplejson_sees(o, path):
+    """`o` as Lambda's encoder (simplejson, default options) encodes it, where the standard
+    library's would differ: an object with an _asdict() method (a namedtuple, a database row) is
+    the dict that returns, not an array or an error; a bytes key is its UTF-8 text. Containers are
+    copied only where something inside them changes; a cycle (ids on `path`) is left for the
+    encoder to refuse."""
+    t = type(o)
+    if t in _LEAVES or isinstance(o, (str, int, float)) or id(o) in path:
+        return o
+    if t is not dict and t is not list:
+        asdict = getattr(o, "_asdict", None)
+        if asdict is not None and callable(asdict):
+            o = asdict()
+            if not isinstance(o, dict):
+                raise TypeError("_asdict() must return a dict, not %s" % type(o).__name__)
+    if isinstance(o, dict):
+        path.add(id(o))
+        out = None
+        leaves = _LEAVES
+        for k, v in o.items():
+            if type(v) in leaves and type(k) is not bytes:
+                if out is not None:
+                    out[k] = v
+                continue
+            k2 = k.decode("utf-8") if type(k) is bytes else k
+            v2 = _as_simplejson_sees(v, path)
+            if out is None and (k2 is not k or v2 is not v):
+                out = {}
+                for k0, v0 in o.items():
+                    if k0 is k:
+                        break
+                    out[k0] = v0
+            if out is not None:
+                out[k2] = v2
+        path.discard(id(o))
+        return o if out is None else out
+    if isinstance(o, (list, tuple)):
+        path.add(id(o))
+        out = None
+        leaves = _LEAVES
+        for i, v in enumerate(o):
+            if type(v) in leaves:
+                if out is not None:
+                    out.append(v)
+                continue
+            v2 = _as_simplejson_sees(v, path)
+            if out is None and v2 is not v:
+                out = list(o[:i])
+            if out is not None:
+                out.append(v2)
+        path.discard(id(o))
+        return o if out is None else out
+    return o
 
 
 def to_json(obj):
@@ -328,8 +391,15 @@ def marshal_response(response):
 
 
 class Unbuffered(object):
+    # A context manager that does nothing (`with sys.stdout:` closes nothing), as Lambda's.
     def __init__(self, stream):
         self.stream = stream
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, exc_tb):
+        pass
 
     def __getattr__(self, attr):
         return getattr(self.stream, attr)
@@ -450,6 +520,12 @@ class FramedLines(object):
         self.stream = stream
         self._partial = ""
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, exc_tb):
+        pass
+
     def __getattr__(self, attr):
         return getattr(self.stream, attr)
 
@@ -457,7 +533,7 @@ class FramedLines(object):
         if not isinstance(msg, str):
             return self.stream.write(msg)  # the stream's own TypeError
         if not msg:
-            return 0
+            return None
         with _FRAME_LOCK:
             text = self._partial + msg
             end = text.rfind("\n") + 1
@@ -469,7 +545,8 @@ class FramedLines(object):
             self._partial = rest
             if events:
                 self._emit(events)
-        return len(msg)
+        # None, as Lambda's stdout wrapper returns.
+        return None
 
     def writelines(self, lines):
         for line in lines:
@@ -683,9 +760,17 @@ class CognitoIdentity(object):
 class Client(object):
     __slots__ = ["installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name"]
 
+    def __repr__(self):
+        return "Client([installation_id={},app_title={},app_version_name={},app_version_code={},app_package_name={}])".format(
+            self.installation_id, self.app_title, self.app_version_name, self.app_version_code, self.app_package_name
+        )
+
 
 class ClientContext(object):
     __slots__ = ["custom", "env", "client"]
+
+    def __repr__(self):
+        return "ClientContext([custom={},env={},client={}])".format(self.custom, self.env, self.client)
 
 
 def _obj_from_dict(cls, d):
@@ -728,11 +813,11 @@ class LambdaContext(object):
     def __repr__(self):
         return (
             "LambdaContext([aws_request_id={},log_group_name={},log_stream_name={},function_name={},"
-            "memory_limit_in_mb={},function_version={},invoked_function_arn={},client_context={},identity={}])"
+            "memory_limit_in_mb={},function_version={},invoked_function_arn={},client_context={},identity={},tenant_id={}])"
         ).format(
             self.aws_request_id, self.log_group_name, self.log_stream_name, self.function_name,
             self.memory_limit_in_mb, self.function_version, self.invoked_function_arn,
-            self.client_context, self.identity,
+            self.client_context, self.identity, self.tenant_id,
         )
 
 

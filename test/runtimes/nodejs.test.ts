@@ -179,11 +179,12 @@ exports.handler = (event) => {
     await expect('error-like', 'object', '[object Object]');
     await expect('throw', 'RangeError', 'bad%7Fvalue');
     assert.equal((await within(rt.api.invoke({ how: 'plain' }), rt, 'plain')).json(), 'plain');
-    // What JSON has no text for is null (not a runtime that fails on an undefined body).
-    assert.equal((await within(rt.api.invoke({ how: 'function' }), rt, 'function')).body.toString(), 'null');
+    // What JSON has no text for: Lambda's native client refuses the undefined body (rapid-client.cc, Done).
+    await expect('function', 'TypeError', 'Wrong arguments');
     await rt.stop();
     const old = await node({ 'index.js': 'exports.handler = async () => Symbol("s");' }, 'index.handler');
-    assert.equal((await within(old.api.invoke({}), old, 'symbol')).body.toString(), 'null');
+    const sym = await within(old.api.invoke({}), old, 'symbol');
+    assert.deepEqual([sym.kind, sym.json().errorType, sym.json().errorMessage], ['error', 'TypeError', 'Wrong arguments']);
     await old.stop();
 
     // A streaming handler: its stream's end ends the invocation, whatever the event loop still
@@ -334,6 +335,14 @@ export const handler = async (event) => {
     assert.equal(c.headers['lambda-runtime-function-error-type'], 'MyError');
     const s = await within(rt.api.invoke({ t: 'string' }), rt, 'string');
     assert.deepEqual(s.json(), { errorType: 'string', errorMessage: 'just a string', trace: [] });
+    await rt.stop();
+  });
+
+  test('DEL characters in an error are escaped, as Lambda\'s client does since 3.1', async () => {
+    const rt = await node({ 'index.js': "exports.handler = async () => { const e = new Error('bad\\x7Fvalue'); e.name = 'My\\x7FErr'; throw e; };\n" }, 'index.handler');
+    const r = (await within(rt.api.invoke({}), rt, 'del')).json();
+    assert.deepEqual([r.errorType, r.errorMessage], ['My%7FErr', 'bad%7Fvalue']);
+    assert.ok(r.trace.every((l: string) => !l.includes('\x7F')));
     await rt.stop();
   });
 

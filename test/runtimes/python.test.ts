@@ -169,6 +169,50 @@ def handler(event, context):
     }
   });
 
+  test('what simplejson (Lambda\'s encoder) sees: _asdict() objects as dicts, bytes keys as text, a bytearray as no JSON', async () => {
+    const rt = await py({
+      'app.py': `import collections
+Point = collections.namedtuple("Point", "x y")
+class Row:
+    def _asdict(self):
+        return {"id": 7}
+def handler(event, context):
+    if event == "bytearray":
+        return {"b": bytearray(b"ab")}
+    return {"point": Point(1, 2), "points": [Point(3, [Point(4, 5)])], "row": Row(), b"key": "v", "pair": (1, 2)}
+`,
+    }, 'app.handler');
+    const r = await within(rt.api.invoke({}), rt, 'asdict');
+    assert.deepEqual(r.json(), { point: { x: 1, y: 2 }, points: [{ x: 3, y: [{ x: 4, y: 5 }] }], row: { id: 7 }, key: 'v', pair: [1, 2] });
+    const b = await within(rt.api.invoke('bytearray', { requestId: 'ba-1' }), rt, 'bytearray');
+    assert.equal(b.json().errorType, 'Runtime.MarshalError');
+    assert.equal(b.json().errorMessage, 'Unable to marshal response: Object of type bytearray is not JSON serializable');
+    await rt.stop();
+  });
+
+  test('sys.stdout and sys.stderr as Lambda\'s wrapper: a context manager that closes nothing, write() returning None; the context\'s reprs', async () => {
+    const rt = await py({
+      'app.py': `import sys
+def handler(event, context):
+    with sys.stdout:
+        n = sys.stdout.write("inside with\\n")
+    with sys.stderr as e:
+        e.write("stderr too\\n")
+    print("after with")
+    return {"n": n, "cc": repr(context.client_context), "ctx": repr(context)}
+`,
+    }, 'app.handler');
+    const clientContext = JSON.stringify({ custom: { k: 'v' }, env: { e: 1 }, client: { installation_id: 'iid', app_title: 't' } });
+    const r = await within(rt.api.invoke({}, { requestId: 'with-1', clientContext }), rt, 'with');
+    assert.equal(r.kind, 'response', r.body.toString());
+    const out = r.json();
+    assert.equal(out.n, null);
+    assert.equal(out.cc, "ClientContext([custom={'k': 'v'},env={'e': 1},client=Client([installation_id=iid,app_title=t,app_version_name=None,app_version_code=None,app_package_name=None])])");
+    assert.match(out.ctx, /^LambdaContext\(\[aws_request_id=with-1,.*,client_context=ClientContext\(\[.*\]\),identity=CognitoIdentity\(\[cognito_identity_id=None,cognito_identity_pool_id=None\]\),tenant_id=None\]\)$/);
+    await rt.waitLine((l) => l.includes('after with'), 'print after with');
+    await rt.stop();
+  });
+
   test('JSON logs: the unhandled error record, extra fields, location, levels by their standard names, TRACE as DEBUG', async () => {
     const rt = await py({
       'app.py': `import logging
