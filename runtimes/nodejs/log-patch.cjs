@@ -9,12 +9,20 @@
 const fs = require('node:fs');
 const util = require('node:util');
 const { intoError, toFormatted } = require('./errors.cjs');
+const { promiseOnly } = require('./user-function.cjs');
 
 const REQUEST_ID = Symbol.for('aws.lambda.runtime.requestId');
 
 function setCurrentRequestId(id) {
   globalThis[REQUEST_ID] = id;
 }
+
+/**
+ * The request id a record shows: outside an invocation (init) undefined, as Lambda's client
+ * before Node.js 24 shows it; from Node.js 24 on, '-' (its invoke store's placeholder).
+ */
+let outsideInvocation;
+const requestId = () => globalThis[REQUEST_ID] ?? outsideInvocation;
 
 const LEVELS = Object.freeze({
   TRACE: { name: 'TRACE', priority: 1 },
@@ -64,7 +72,7 @@ function write(line, json) {
 }
 
 function logText(level, message, ...params) {
-  write(`${new Date().toISOString()}\t${globalThis[REQUEST_ID]}\t${level.name}\t${util.format(message, ...params)}`);
+  write(`${new Date().toISOString()}\t${requestId()}\t${level.name}\t${util.format(message, ...params)}`);
 }
 
 function jsonErrorReplacer(_k, value) {
@@ -105,7 +113,7 @@ function formatJson(requestId, timestamp, level, ...params) {
 }
 
 function logJson(level, message, ...params) {
-  write(formatJson(globalThis[REQUEST_ID], new Date().toISOString(), level, message, ...params), true);
+  write(formatJson(requestId(), new Date().toISOString(), level, message, ...params), true);
 }
 
 const logErrorText = (msg, err) => console.error(msg, toFormatted(intoError(err)));
@@ -120,6 +128,7 @@ function logError(msg, err) {
 
 /** Replaces console methods; call once the function's environment is in place. */
 function patchConsole() {
+  if (promiseOnly()) outsideInvocation = '-';
   const json = process.env.AWS_LAMBDA_LOG_FORMAT?.toUpperCase() === 'JSON';
   const log = json ? logJson : logText;
   const min = LEVELS[process.env.AWS_LAMBDA_LOG_LEVEL?.toUpperCase()] ?? LEVELS.TRACE;

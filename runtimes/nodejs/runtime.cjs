@@ -45,6 +45,9 @@ function serialize(result, Failure = Error) {
 /** An error as the runtime posts it: formatted as the function's Node.js version's runtime client does. */
 const rapidError = (error) => toRapidResponse(error, promiseOnly());
 
+/** A streaming failure of the runtime's own: an Error from Node.js 24 on, the message itself before. */
+const asFailure = (message) => (promiseOnly() ? new Error(message) : message);
+
 function isPromise(o) {
   return !!o && typeof o.then === 'function';
 }
@@ -408,13 +411,14 @@ class Runtime {
       this.beforeExit = () => {
         this.beforeExit = null;
         if (stream._terminated) stream.done.then(finish);
-        else fail(settled ? 'Response stream is not finished.' : new NodeJsExit()).then(finish);
+        // Node.js 24's client throws Errors where the older one passes strings.
+        else fail(settled ? asFailure('Response stream is not finished.') : new NodeJsExit()).then(finish);
       };
       (async () => {
         try {
           const r = this.handler(JSON.parse(body.toString('utf8')), stream, attachEnvironmentData(ctx, headers));
           if (!isPromise(r)) {
-            await fail('Streaming does not support non-async handlers.');
+            await fail(asFailure('Streaming does not support non-async handlers.'));
             scheduleNext();
             return;
           }

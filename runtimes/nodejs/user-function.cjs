@@ -32,7 +32,13 @@ function splitHandlerString(handler) {
 }
 
 function resolveHandler(object, nested) {
-  return nested.split('.').reduce((o, key) => o && o[key], object);
+  if (!promiseOnly()) return nested.split('.').reduce((o, key) => o && o[key], object);
+  // Node.js 24's client: only objects are walked into, and a module's default export is looked
+  // in when the module itself has no such handler (export default { handler }).
+  const findIn = (root) => nested.split('.').reduce((o, key) => (o && typeof o === 'object' ? o[key] : undefined), root);
+  let fn = findIn(object);
+  if (!fn && typeof object === 'object' && object !== null && 'default' in object) fn = findIn(object.default);
+  return fn;
 }
 
 function tryRequireFile(file, ext = '') {

@@ -144,6 +144,30 @@ exports.handler = async (e) => ({
     await quiet.stop();
   });
 
+  test('nodejs24.x: a default export\'s handler is found, functions are not walked into; records outside an invocation show the request id as -', async () => {
+    const env = { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x' };
+    const files = {
+      'index.mjs': 'console.log("at init");\nexport default { handler: async (e) => ({ from: "default", e }) };\n',
+      'app.js': 'exports.app = function () {};\nexports.app.handler = async () => 1;\n',
+    };
+    const rt = await node(files, 'index.handler', { env });
+    assert.deepEqual((await within(rt.api.invoke(1), rt, 'default export')).json(), { from: 'default', e: 1 });
+    await rt.waitLine((l) => /^\S+\t-\tINFO\tat init$/.test(l), 'init record with -');
+    await rt.stop();
+    const json = await node(files, 'index.handler', { env: { ...env, AWS_LAMBDA_LOG_FORMAT: 'JSON' } });
+    await within(json.api.invoke(1), json, 'json');
+    assert.equal(JSON.parse(json.lines.find((l) => l.includes('"at init"'))!).requestId, '-');
+    await json.stop();
+    const nested = await node(files, 'app.app.handler', { env });
+    const e = await within(nested.api.initError(), nested, 'not walked into');
+    assert.deepEqual([e.json().errorType, e.json().errorMessage], ['Runtime.HandlerNotFound', 'app.app.handler is undefined or not exported']);
+    await nested.stop();
+    // Before Node.js 24: a function's properties are walked into, the request id is undefined at init.
+    const old = await node(files, 'app.app.handler', { env: { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x' } });
+    assert.equal((await within(old.api.invoke({}), old, 'walked into')).json(), 1);
+    await old.stop();
+  });
+
   test('nodejs24.x: the awaited return value is the result, a plain one too; errors are formatted as its runtime client does', async () => {
     const env = { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x' };
     const rt = await node({
@@ -204,12 +228,20 @@ export const handler = awslambda.streamifyResponse(async (event, stream) => {
     const rejected = await within(streaming.api.invoke({ reject: true }), streaming, 'stream rejected');
     assert.equal(rejected.trailers['lambda-runtime-function-error-type'], 'undefined');
     await streaming.stop();
+    // A non-async streaming handler: an Error of the runtime's (a string before Node.js 24).
+    for (const [version, errorType] of [['nodejs24.x', 'Error'], ['nodejs22.x', 'string']] as const) {
+      const sync = await node({ 'index.mjs': 'export const handler = awslambda.streamifyResponse((event, stream) => { stream.end("sync"); });\n' },
+        'index.handler', { env: { AWS_EXECUTION_ENV: `AWS_Lambda_${version}` } });
+      const r = await within(sync.api.invoke({}), sync, `non-async ${version}`);
+      assert.equal(r.trailers['lambda-runtime-function-error-type'], errorType, version);
+      await sync.stop();
+    }
 
-    // Init failures are logged as "Init Error" by this runtime client.
+    // Init failures are logged as "Init Error" by this runtime client, with the invoke store's placeholder request id.
     const init = await node({ 'index.js': 'throw new TypeError("init failed");' }, 'index.handler', { env });
     assert.equal((await within(init.api.initError(), init, 'init error')).json().errorType, 'TypeError');
     await within(init.exited, init, 'exit');
-    assert.ok(init.lines.some((l) => l.includes('\tundefined\tERROR\tInit Error \t{"errorType":"TypeError"')), init.lines.join('\n'));
+    assert.ok(init.lines.some((l) => l.includes('\t-\tERROR\tInit Error \t{"errorType":"TypeError"')), init.lines.join('\n'));
     await init.stop();
   });
 
