@@ -159,7 +159,7 @@ export class Environment implements RuntimeApiHandler {
   private readyResolve!: (r: InitResult) => void;
   readonly ready: Promise<InitResult>;
   /** How init failed, once known; `logged` once its INIT_REPORT is written. */
-  private initFailure: { errorType: string; payload?: Buffer; reason?: string; logged: boolean; timedOut?: boolean } | null = null;
+  private initFailure: { errorType: string; payload?: Buffer; reason?: string; logged: boolean; timedOut?: boolean; posted?: boolean } | null = null;
   /** Lambda's INIT_REPORT phase: `invoke` for a suppressed init (InitRetry). */
   private initPhase: 'init' | 'invoke' = 'init';
   private initTimeoutMs = INIT_TIMEOUT_MS;
@@ -172,6 +172,10 @@ export class Environment implements RuntimeApiHandler {
   /** Set when the environment dies during its invoke phase: what its reset starts from. */
   private resetFrom: EnvReset | null = null;
   private resetting = false;
+  /** An on-demand init that failed: its /tmp and uid, for the retry (endForRetry). */
+  private retryBequest: Promise<SandboxBequest | null> | null = null;
+  /** Its sandbox went to the retry: whatever ends it later frees nothing more. */
+  private handedOn = false;
   /** The deadline of the last invocation: work a runtime does after posting its result counts against it. */
   private lastDeadline = 0;
   /** Waiting for the runtime's next /next after a result (see `whenReadyForNext`). */
@@ -407,6 +411,9 @@ export class Environment implements RuntimeApiHandler {
   private initTimedOut(): void {
     this.initTimer = null;
     if (this.state !== 'initializing') return;
+    // The init failed already (posted) and the runtime did not exit by the limit: it ends here,
+    // with the error it posted.
+    if (this.initFailure?.posted) { this.kill(); return; }
     this.initFailure = { errorType: FunctionErrorTypes.timedOut, logged: true, timedOut: true };
     this.notePeak();
     this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'timeout', durationMs: this.initTimeoutMs, phase: this.initPhase }));
@@ -567,6 +574,8 @@ export class Environment implements RuntimeApiHandler {
   // ---- Runtime API --------------------------------------------------------------------------------
 
   next(_req: RtRequest, res: RtResponse): void {
+    // After an init error the runtime is on its way out: nothing more is handed to it.
+    if (this.state === 'initializing' && this.initFailure?.posted) return ApiErrors.invalidState(res, 'InitError', 'Ready');
     if (this.state === 'initializing') {
       this.to('ready');
       this.initOk = true;
@@ -718,25 +727,22 @@ export class Environment implements RuntimeApiHandler {
   }
 
   initError(req: RtRequest, res: RtResponse): void {
-    if (this.state !== 'initializing') {
+    if (this.state !== 'initializing' || this.initFailure?.posted) {
       req.resume();
-      return ApiErrors.invalidState(res, this.state === 'busy' ? 'Running' : this.state === 'idle' ? 'Ready' : this.state, 'InitError');
+      const from = this.initFailure?.posted ? 'InitError' : this.state === 'busy' ? 'Running' : this.state === 'idle' ? 'Ready' : this.state;
+      return ApiErrors.invalidState(res, from, 'InitError');
     }
     readBody(req, MAX_RESPONSE_BYTES, (body) => {
       ApiErrors.accepted(res);
-      if (this.state !== 'initializing') return;
+      if (this.state !== 'initializing' || this.initFailure) return;
       const posted = body !== null ? errorFromRuntime(req, body) : null;
       const payload = posted?.payload ?? Buffer.from(JSON.stringify(responseTooLargePayload));
       const errorType = posted ? initErrorType(req) : responseTooLargePayload.errorType;
-      this.initFailure = { errorType, payload, logged: true };
-      const ms = performance.now() - this.initStartHr;
-      this.notePeak();
-      // What the runtime wrote before it posted the error (its "Uncaught Exception" line) comes first.
-      this.logs.drainNow();
-      this.logs.flushPartial();
-      this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'error', errorType, durationMs: ms, phase: this.initPhase }));
+      // As RAPID: the init phase ends when the runtime exits (or at its limit), not at the post.
+      // What it writes after the post is the init's, INIT_REPORT's duration runs to its exit
+      // (onExit reports it), and it is asked for nothing more.
+      this.initFailure = { errorType, payload, logged: false, posted: true };
       this.resetAfterSuppressedInit();
-      this.kill();
     });
   }
 
@@ -805,15 +811,33 @@ export class Environment implements RuntimeApiHandler {
     if (this.initPhase === 'invoke') this.resetting = true;
   }
 
-  /** Ends the sandbox: for a reset, keeping what its successor inherits. */
+  /**
+   * Ends the sandbox: for a reset, keeping what its successor inherits; for an on-demand init
+   * that failed, keeping what the retry within the first invocation inherits (endForRetry).
+   */
   private endSandbox(): void {
     if (!this.handle) return;
     if (this.resetting && !this.resetFrom && this.logs?.streamName) {
       this.resetFrom = { stream: this.logs.streamName, bequest: this.handle.bequeath() };
       this.deps.onReset(this, this.resetFrom);
+    } else if (!this.initOk && this.initPhase === 'init' && !this.retryBequest && !this.handedOn) {
+      this.retryBequest = this.handle.bequeath();
     } else {
       void this.handle.destroy();
     }
+  }
+
+  /**
+   * Ends an environment whose init failed, leaving its /tmp (and the uid its files belong to) to
+   * the runtime that retries the init within the first invocation: Lambda retries it in the same
+   * sandbox.
+   */
+  endForRetry(): Promise<SandboxBequest | null> {
+    const bequest = this.retryBequest ?? (this.handle ? this.handle.bequeath() : Promise.resolve(null));
+    this.retryBequest = null;
+    this.handedOn = true;
+    this.destroy();
+    return bequest;
   }
 
   /** Retires an idle environment, or a busy one once its invocation completes. */
@@ -918,16 +942,17 @@ function errorFromRuntime(req: RtRequest, body: Buffer): { payload: Buffer; erro
 
 /**
  * The type the platform records for an init error (INIT_REPORT's and the failed invocation's
- * Error Type): as Lambda's Runtime API takes Lambda-Runtime-Function-Error-Type, only a name of
- * the form Runtime.Xxx or Function.Xxx (letters only after the dot, a capital first); any other
- * value, or none, is Runtime.Unknown (Function.Unknown if it starts with "Function."). A Node.js
+ * Error Type): as Lambda's Runtime API takes Lambda-Runtime-Function-Error-Type, only a value
+ * holding a name of the form Runtime.Xxx or Function.Xxx (letters after the dot, a capital first);
+ * any other value, or none, is Runtime.Unknown (Function.Unknown if it starts with "Function."). A Node.js
  * init that throws a TypeError logs "Error Type: Runtime.Unknown"; its payload keeps the body's
  * own errorType.
  */
 function initErrorType(req: RtRequest): string {
   const h = req.headers['lambda-runtime-function-error-type'];
   const t = typeof h === 'string' ? h : '';
-  if (/^(Runtime|Function)\.[A-Z][a-zA-Z]+$/.test(t)) return t;
+  // RAPID's test is not anchored: the pattern anywhere in the value keeps it as posted.
+  if (/(Runtime|Function)\.[A-Z][a-zA-Z]+/.test(t)) return t;
   return t.startsWith('Function.') ? 'Function.Unknown' : FunctionErrorTypes.unknown;
 }
 

@@ -17,12 +17,13 @@ const NEXT = 'invocation/next';
 
 const JSON_HEADERS = ['Content-Type', 'application/json'] as const;
 
+/** A JSON reply, ended by a newline as RAPID's JSON encoder ends it. */
 export function sendJson(res: RtResponse, status: number, body: string | Buffer): void {
-  res.send(status, JSON_HEADERS, body);
+  res.send(status, JSON_HEADERS, typeof body === 'string' ? `${body}\n` : body);
 }
 
 /** The body of every accepted result (once per invocation: not converted from a string each time). */
-const ACCEPTED = Buffer.from('{"status":"OK"}');
+const ACCEPTED = Buffer.from('{"status":"OK"}\n');
 
 /** Lambda's Runtime API error shapes. */
 export const ApiErrors = {
@@ -38,10 +39,9 @@ export const ApiErrors = {
     })),
   tooLarge: (res: RtResponse, max: number) =>
     sendJson(res, 413, JSON.stringify({ errorMessage: `Exceeded maximum allowed payload size (${max} bytes).`, errorType: 'RequestEntityTooLarge' })),
-  notFound: (res: RtResponse) =>
-    sendJson(res, 404, '{"errorMessage":"Unknown Runtime API endpoint","errorType":"NotFound"}'),
-  methodNotAllowed: (res: RtResponse) =>
-    sendJson(res, 405, '{"errorMessage":"Method not allowed","errorType":"MethodNotAllowed"}'),
+  // What RAPID's router (go-chi) answers for a path it has no route for, and for a method a route does not take.
+  notFound: (res: RtResponse) => res.send(404, ['Content-Type', 'text/plain; charset=utf-8', 'X-Content-Type-Options', 'nosniff'], '404 page not found\n'),
+  methodNotAllowed: (res: RtResponse) => res.send(405, [], ''),
 };
 
 /**

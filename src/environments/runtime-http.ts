@@ -12,7 +12,7 @@ import net from 'node:net';
  * and the connection is closed.
  */
 
-const MAX_HEAD = 64 * 1024;
+const MAX_HEAD = 1024 * 1024;
 const CRLF2 = Buffer.from('\r\n\r\n');
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n');
 const STATUS_TEXT: Record<number, string> = {

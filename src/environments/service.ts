@@ -262,8 +262,8 @@ class Service implements StratusExecutionService {
       if (!init.ok) {
         const stream = env.logStream;
         const tail = env.takeInitTail();
-        env.destroy();
-        return await this.suppressedInit(slot, target, inv, { stream: stream ?? '', tail }, start);
+        const bequest = await env.endForRetry();
+        return await this.suppressedInit(slot, target, inv, { stream: stream ?? '', tail, bequest }, start);
       }
       if (taken) timer = setTimeout(refill, FIRST_INVOKE_REFILL_MS).unref();
       return await this.run(slot, env, inv, init.initDurationMs);

@@ -158,7 +158,11 @@ done
 curl -sS -o /dev/null -X POST -H 'Lambda-Runtime-Function-Error-Type: Runtime.ImportModuleError' \\
   "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error" \\
   --data-binary '{"errorMessage":"Cannot find module x","errorType":"Runtime.ImportModuleError","stackTrace":[]}'
-sleep 5
+# The init phase ends when the runtime exits, as RAPID ends it: this is the init's too.
+next=$(curl -s -o /dev/null -w '%{http_code}' "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next")
+echo "after the init error: next $next"
+sleep 0.4
+exit 1
 `;
     const key = fx.code({ bootstrap: { text: boot, mode: 0o755 } });
     const o = await fx.svc.execute(fx.target(key, FAST, 'initerr'), invocation('{}'));
@@ -166,17 +170,24 @@ sleep 5
     assert.equal(o.errorType, 'Runtime.ImportModuleError');
     assert.equal(JSON.parse(o.payload.toString()).errorMessage, 'Cannot find module x');
     assert.equal(o.coldStart, true);
+    const log = fx.sink.text();
+    const first = log.indexOf('after the init error: next 403\n');
+    const report = /INIT_REPORT Init Duration: ([\d.]+) ms\tPhase: init\tStatus: error\tError Type: Runtime.ImportModuleError\n/.exec(log);
+    assert.ok(first >= 0 && report && first < report.index, log);
+    assert.ok(Number(report![1]) >= 400, `Init Duration ${report![1]} ms runs to the exit`);
   });
 
-  test('an init error\'s type, as the platform records it: Runtime.Xxx / Function.Xxx as posted, anything else Runtime.Unknown or Function.Unknown', async () => {
+  test('an init error\'s type, as the platform records it: holding Runtime.Xxx / Function.Xxx as posted, anything else Runtime.Unknown or Function.Unknown', async () => {
     for (const [header, expected] of [
       ['Runtime.CustomInit', 'Runtime.CustomInit'], ['Function.BadConfig', 'Function.BadConfig'], ['MyInit.Type', 'Runtime.Unknown'],
       ['Runtime.bad', 'Runtime.Unknown'], ['Function.with_underscore', 'Function.Unknown'], [null, 'Runtime.Unknown'],
+      // RAPID's pattern is not anchored: a value that holds one anywhere is kept as posted.
+      ['Runtime.Bad_Type', 'Runtime.Bad_Type'], ['MyApp Runtime.Weird', 'MyApp Runtime.Weird'],
     ] as const) {
       const h = header === null ? '' : `-H 'Lambda-Runtime-Function-Error-Type: ${header}'`;
       // A function of its own each (a reset left by the one before must not be this one's).
       const name = `inittype-${String(header).replace(/[^A-Za-z0-9_-]/g, '_')}`;
-      const boot = `#!/bin/bash\ncurl -sS -o /dev/null -X POST ${h} "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error" --data-binary '{"errorMessage":"no","errorType":"Own.Type"}'\nsleep 5\n`;
+      const boot = `#!/bin/bash\ncurl -sS -o /dev/null -X POST ${h} "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error" --data-binary '{"errorMessage":"no","errorType":"Own.Type"}'\nexit 1\n`;
       const key = fx.code({ bootstrap: { text: boot, mode: 0o755 } });
       const o = await fx.svc.execute(fx.target(key, FAST, name), invocation('{}'));
       assert.equal(o.errorType, expected, String(header));
@@ -512,7 +523,7 @@ describe('Runtime API refusals', () => {
     assert.equal(bad.payload.length, 0);
     const answer = await fx.svc.execute(t, invocation('{}'));
     assert.equal(answer.coldStart, false);
-    assert.equal(answer.payload.toString(), '{"errorMessage":"Invalid function response mode","errorType":"InvalidFunctionResponseMode"} 400');
+    assert.equal(answer.payload.toString(), '{"errorMessage":"Invalid function response mode","errorType":"InvalidFunctionResponseMode"}\n 400');
     const buffered = await fx.svc.execute(fx.target(fx.code(bashFunction(post('BUFFERED'))), FAST, 'mode-buffered'), invocation('{}'));
     assert.equal(buffered.status, 'ok', buffered.payload.toString());
     assert.equal(buffered.payload.toString(), 'posted');

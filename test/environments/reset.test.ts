@@ -145,6 +145,24 @@ def handler(event, context):
     assert.equal(events.filter((e) => e.e.message.startsWith('INIT_START')).length, 1);
   });
 
+  test('an init that fails is retried within the first invocation in the same sandbox: /tmp as the failed init left it', async () => {
+    // Lambda retries a failed init "at the time of the first function invocation" in the same
+    // execution environment: what the first attempt wrote to /tmp is there for the second.
+    const src = `import os
+n = int(open("/tmp/attempts").read()) if os.path.exists("/tmp/attempts") else 0
+open("/tmp/attempts", "w").write(str(n + 1))
+if n == 0:
+    raise Exception("first init fails")
+def handler(event, context):
+    return {"attempts": n + 1}
+`;
+    const t = fx.target(fx.code({ 'app.py': src }), { runtime: 'python3.12', handler: 'app.handler', timeout: 5 }, 'retry-keeps-tmp');
+    const o = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(o.status, 'ok', o.payload.toString());
+    assert.deepEqual(JSON.parse(o.payload.toString()), { attempts: 2 });
+    assert.match(o.logTail!, /INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: Runtime.Unknown\n/);
+  });
+
   test('a runtime that posts its result but does not ask for the next invocation by the deadline is reset too', async () => {
     // A bash custom runtime that, on "linger", goes on working after its response until it is killed.
     const boot = `#!/bin/bash
