@@ -524,7 +524,10 @@ export class Environment implements RuntimeApiHandler {
     if (this.cur === c) this.cur = null;
     this.lastId = c.requestId;
     this.lastDeadline = c.deadline;
-    const durationMs = performance.now() - c.startHr;
+    // A timed-out invocation's duration is its timeout, as Lambda reports it (production REPORT
+    // lines of timeouts read "Duration: 31000.00 ms" for a 31 s timeout, billed with the Init
+    // Duration added).
+    const durationMs = extra.reportStatus === 'timeout' ? this.target.config.timeout * 1000 : performance.now() - c.startHr;
     const logs = this.logs;
     if (!extra.drained) logs.drainNow();
     logs.flushPartial();
@@ -533,8 +536,6 @@ export class Environment implements RuntimeApiHandler {
     const now = this.deps.clock.now();
     const reportStatus = extra.reportStatus === 'timeout' ? 'timeout' : extra.reportStatus === 'error' ? 'error' : undefined;
     this.systemLine(this.sys.end(c.requestId, now, { status: reportStatus ?? (status === 'error' ? 'error' : 'success'), durationMs, producedBytes: payload.length }));
-    // Not capped at the timeout: Lambda bills a timed-out invocation's measured duration (its
-    // lifecycle guide: Duration 3016.78 ms, Init Duration 84.00 ms, Billed Duration 3101 ms).
     const billed = billedMs(durationMs, c.coldInitMs);
     this.systemLine(this.sys.report({
       requestId: c.requestId, durationMs, billedMs: billed, memorySizeMB: memorySize, maxMemoryUsedMB: maxMem, initDurationMs: c.coldInitMs,

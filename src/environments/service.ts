@@ -297,7 +297,7 @@ class Service implements StratusExecutionService {
     const env = await start({ stream: from.stream, tail: from.tail, timeoutMs, deadlineHr: startHr + timeoutMs }, from.bequest ?? undefined);
     slot.all.add(env);
     const init = await env.ready;
-    if (!init.ok) return this.initFailed(env, inv, init, performance.now() - startHr);
+    if (!init.ok) return this.initFailed(env, inv, init, init.timedOut ? timeoutMs : performance.now() - startHr);
     return this.run(slot, env, inv, undefined, { startHr, deadline });
   }
 

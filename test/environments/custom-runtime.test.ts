@@ -127,7 +127,8 @@ done
     assert.equal(o.errorType, 'Sandbox.Timedout');
     assert.deepEqual(JSON.parse(o.payload.toString()), { errorType: 'Sandbox.Timedout', errorMessage: `RequestId: ${inv.requestId} Error: Task timed out after 1.00 seconds` });
     assert.match(o.logTail!, new RegExp(`\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z ${inv.requestId} Task timed out after 1.00 seconds\\n`));
-    assert.match(o.logTail!, /Status: timeout/);
+    assert.match(o.logTail!, /\tDuration: 1000\.00 ms\tBilled Duration: \d+ ms\t.*\tStatus: timeout/);
+    assert.equal(o.durationMs, 1000);
     // the next invocation gets a fresh environment
     const o2 = await fx.svc.execute(t, invocation('{}'));
     assert.equal(o2.coldStart, true);
