@@ -270,10 +270,12 @@ export class LogWriter {
 
   private emit(events: LogEvent[]): void {
     if (this.tail) {
+      // The events as they are, one after the other: a record framed without a newline (a
+      // Python error record, a JSON console record) runs into the next line in the tail, as it
+      // does in Lambda's LogResult ("...raise ValueError('x')END RequestId: ...").
       for (const e of events) {
-        const m = e.message.endsWith('\n') ? e.message : `${e.message}\n`;
-        this.tail.push(m);
-        this.tailLen += m.length;
+        this.tail.push(e.message);
+        this.tailLen += e.message.length;
       }
       // Whole messages go once the rest still holds the last 4 KB (at least as many bytes as
       // characters); a long one that remains first keeps only its end.
