@@ -187,9 +187,16 @@ const SIGNAL_TEXT: Record<string, string> = {
   SIGQUIT: 'quit', SIGTRAP: 'trace/breakpoint trap', SIGUSR1: 'user defined signal 1', SIGUSR2: 'user defined signal 2',
 };
 
+/**
+ * The signals whose default action dumps core: Lambda's runtimes may dump core, and Go's
+ * ProcessState says so ("signal: segmentation fault (core dumped)", as reports of Lambda's own
+ * messages show).
+ */
+const CORE_SIGNALS = new Set(['SIGSEGV', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGQUIT', 'SIGTRAP', 'SIGSYS', 'SIGXCPU', 'SIGXFSZ']);
+
 /** How Lambda (Go's ProcessState) describes a runtime exit: "exit status 1", "signal: killed". */
 export function exitText(code: number | null, signal: string | null): string {
-  if (signal) return `signal: ${SIGNAL_TEXT[signal] ?? signal}`;
+  if (signal) return `signal: ${SIGNAL_TEXT[signal] ?? signal}${CORE_SIGNALS.has(signal) ? ' (core dumped)' : ''}`;
   return `exit status ${code ?? 0}`;
 }
 

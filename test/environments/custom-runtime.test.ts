@@ -135,7 +135,7 @@ done
   });
 
   test('crash mid-invocation: Runtime.ExitError and the environment is replaced', async () => {
-    const key = fx.code(bashFunction('if [ "$1" = \'"crash"\' ]; then exit 1; fi; if [ "$1" = \'"quit"\' ]; then exit 0; fi; echo "$$"'));
+    const key = fx.code(bashFunction('if [ "$1" = \'"crash"\' ]; then exit 1; fi; if [ "$1" = \'"quit"\' ]; then exit 0; fi; if [ "$1" = \'"segv"\' ]; then kill -SEGV $$; fi; echo "$$"'));
     const t = fx.target(key, FAST, 'crashy');
     const pid1 = (await fx.svc.execute(t, invocation('"hi"'))).payload.toString();
     const inv = invocation('"crash"');
@@ -151,6 +151,10 @@ done
     const o3 = await fx.svc.execute(t, quit);
     assert.deepEqual(JSON.parse(o3.payload.toString()), { errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${quit.requestId} Error: Runtime exited without providing a reason` });
     assert.match(o3.logTail!, new RegExp(`RequestId: ${quit.requestId} Error: Runtime exited without providing a reason\nRuntime.ExitError\n`));
+    // A signal that dumps core, as Go's ProcessState words it.
+    const segv = invocation('"segv"');
+    const o4 = await fx.svc.execute(t, segv);
+    assert.deepEqual(JSON.parse(o4.payload.toString()), { errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${segv.requestId} Error: Runtime exited with error: signal: segmentation fault (core dumped)` });
     void pid1;
   });
 

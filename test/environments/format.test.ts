@@ -23,7 +23,9 @@ test('timeouts, exits, stream names', () => {
   assert.deepEqual(timeoutPayload('id', 3), { errorType: 'Sandbox.Timedout', errorMessage: 'RequestId: id Error: Task timed out after 3.00 seconds' });
   assert.equal(exitText(1, null), 'exit status 1');
   assert.equal(exitText(null, 'SIGKILL'), 'signal: killed');
-  assert.equal(exitText(null, 'SIGSEGV'), 'signal: segmentation fault');
+  assert.equal(exitText(null, 'SIGSEGV'), 'signal: segmentation fault (core dumped)');
+  assert.equal(exitText(null, 'SIGABRT'), 'signal: aborted (core dumped)');
+  assert.equal(exitText(null, 'SIGTERM'), 'signal: terminated');
   assert.equal(logStreamName(new Date('2026-01-05T00:00:00Z'), '$LATEST', 'a'.repeat(32)), `2026/01/05/[$LATEST]${'a'.repeat(32)}`);
 });
 
