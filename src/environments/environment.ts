@@ -257,7 +257,7 @@ export class Environment implements RuntimeApiHandler {
       // environment the wrapper gives it.
       const wrapper = presentedWrapper(execWrapper(o.target, o.family), taskRoot, o.codeDir);
       const unusable = custom ? entrypointProblem(`${o.codeDir}/bootstrap`, bootstrap, `Couldn't find valid bootstrap(s): [${bootstrap} /opt/bootstrap]`)
-        : wrapper ? entrypointProblem(wrapper.host, wrapper.shown, `fork/exec ${wrapper.shown}: no such file or directory`) : null;
+        : wrapper?.host ? entrypointProblem(wrapper.host, wrapper.shown, `fork/exec ${wrapper.shown}: no such file or directory`) : null;
       if (unusable) env.initFailure = { errorType: FunctionErrorTypes.invalidEntrypoint, reason: unusable, logged: false };
       keepEnv = wrapper !== null;
       try {
@@ -882,14 +882,17 @@ function entrypointProblem(file: string, shown: string, missing: string): string
 }
 
 /**
- * A wrapper script's path as the function gave it (`path`, null: none), where the environment
- * sees it (`shown`: under the task root when given under /var/task, which is where the driver
- * presents the code or not) and its host path (`host`).
+ * A wrapper script's path as the function gave it (`p`, null: none): where the environment sees it
+ * (`shown`: under the task root when given under /var/task, which is where the driver presents
+ * the code or not) and, for one in the function's code, its host path (`host`), which the server
+ * checks before the launch. Any other path is only ever looked at from inside the sandbox, as the
+ * environment's uid: the server (root) tells nothing about host files the function cannot see.
  */
-function presentedWrapper(p: string | null, taskRoot: string, codeDir: string): { shown: string; host: string } | null {
+function presentedWrapper(p: string | null, taskRoot: string, codeDir: string): { shown: string; host: string | null } | null {
   if (!p) return null;
-  const rel = p.startsWith(`${TASK_ROOT}/`) ? p.slice(TASK_ROOT.length + 1) : null;
-  if (rel === null) return { shown: p, host: p };
+  const normal = path.posix.normalize(p);
+  if (!normal.startsWith(`${TASK_ROOT}/`)) return { shown: p, host: null };
+  const rel = normal.slice(TASK_ROOT.length + 1);
   return { shown: `${taskRoot}/${rel}`, host: path.join(codeDir, rel) };
 }
 

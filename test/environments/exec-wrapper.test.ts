@@ -59,14 +59,17 @@ describe('wrapper scripts (AWS_LAMBDA_EXEC_WRAPPER)', { skip: !isRoot && 'the na
   });
 
   test('a wrapper that is missing or not executable: Runtime.InvalidEntrypoint; one that does not start the runtime: Runtime.ExitError', async () => {
-    for (const [name, files, errorType, reason] of [
+    for (const [name, files, errorType, reason, ...rest] of [
       ['wrapper-missing', { 'index.js': 'exports.handler = async () => 1;\n' }, 'Runtime.InvalidEntrypoint', 'fork/exec /var/task/wrapper.sh: no such file or directory'],
       ['wrapper-noexec', { 'wrapper.sh': { text: WRAPPER, mode: 0o644 }, 'index.js': 'exports.handler = async () => 1;\n' }, 'Runtime.InvalidEntrypoint', 'fork/exec /var/task/wrapper.sh: permission denied'],
       ['wrapper-exits', { 'wrapper.sh': { text: '#!/bin/bash\necho not today >&2\nexit 3\n', mode: 0o755 }, 'index.js': 'exports.handler = async () => 1;\n' }, 'Runtime.ExitError', 'Runtime exited with error: exit status 3'],
+      // Outside the code, looked at only from inside the sandbox (as the environment's uid).
+      ['wrapper-elsewhere', { 'index.js': 'exports.handler = async () => 1;\n' }, 'Runtime.InvalidEntrypoint', 'fork/exec /nonexistent/wrapper: no such file or directory', '/nonexistent/wrapper'],
     ] as const) {
       const key = fx.code(files);
       const inv = invocation('{}');
-      const o = await fx.svc.execute(fx.target(key, { ...base, runtime: 'nodejs20.x', handler: 'index.handler' }, name), inv);
+      const environment = { AWS_LAMBDA_EXEC_WRAPPER: (rest[0] as string | undefined) ?? '/var/task/wrapper.sh' };
+      const o = await fx.svc.execute(fx.target(key, { ...base, environment, runtime: 'nodejs20.x', handler: 'index.handler' }, name), inv);
       assert.equal(o.errorType, errorType, name);
       assert.deepEqual(JSON.parse(o.payload.toString()), { errorType, errorMessage: `RequestId: ${inv.requestId} Error: ${reason}` }, name);
     }
