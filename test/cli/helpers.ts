@@ -183,9 +183,14 @@ export async function closedPort(): Promise<number> {
   return port;
 }
 
+/** Directories writeDir made: gone when the test process exits, whoever forgot them. */
+const written: string[] = [];
+process.once('exit', () => { for (const d of written) fs.rmSync(d, { recursive: true, force: true }); });
+
 /** Writes a function directory: { 'index.mjs': source, ... }. */
 export function writeDir(files: Record<string, string | { content: string; mode: number }>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-cli-fn-'));
+  written.push(dir);
   for (const [name, v] of Object.entries(files)) {
     const file = path.join(dir, name);
     fs.mkdirSync(path.dirname(file), { recursive: true });
