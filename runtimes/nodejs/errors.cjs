@@ -14,6 +14,9 @@ function intoError(err) {
   return err instanceof Error ? err : new Error(err);
 }
 
+/** DEL characters as Lambda's runtime clients write them in an error (since version 3.1, its NodeJsExit's). */
+const escapeDel = (text) => text?.replaceAll('\x7F', '%7F');
+
 /**
  * The body posted to /invocation/{id}/error and /init/error (DEL characters escaped). `awaited`:
  * as Lambda's runtime client for Node.js 24 and later formats it (only an Error is taken as one).
@@ -22,12 +25,7 @@ function toRapidResponse(error, awaited = false) {
   if (awaited) return formatAwaited(error);
   try {
     if (util.types.isNativeError(error) || isErrorLike(error)) {
-      // DEL is escaped, as from version 3.1 of Lambda's client on (its NodeJsExit's version).
-      return {
-        errorType: error.name?.replaceAll('\x7F', '%7F'),
-        errorMessage: error.message?.replaceAll('\x7F', '%7F'),
-        trace: error.stack.replaceAll('\x7F', '%7F').split('\n'),
-      };
+      return { errorType: escapeDel(error.name), errorMessage: escapeDel(error.message), trace: escapeDel(error.stack).split('\n') };
     }
     return { errorType: typeof error, errorMessage: error.toString(), trace: [] };
   } catch {
@@ -41,11 +39,7 @@ function toRapidResponse(error, awaited = false) {
 function formatAwaited(error) {
   try {
     if (error instanceof Error) {
-      return {
-        errorType: error.name?.replaceAll('\x7F', '%7F'),
-        errorMessage: error.message?.replaceAll('\x7F', '%7F'),
-        trace: error.stack?.replaceAll('\x7F', '%7F').split('\n') || [],
-      };
+      return { errorType: escapeDel(error.name), errorMessage: escapeDel(error.message), trace: escapeDel(error.stack)?.split('\n') || [] };
     }
     return { errorType: typeof error, errorMessage: String(error), trace: [] };
   } catch {

@@ -169,13 +169,11 @@ export class Environment implements RuntimeApiHandler {
   private deadNotified = false;
   /** The init succeeded: a death from here on, unless asked for, is a reset (EnvReset). */
   private initOk = false;
-  /** Set when the environment dies during its invoke phase: what its reset starts from. */
-  private resetFrom: EnvReset | null = null;
   private resetting = false;
   /** An on-demand init that failed: its /tmp and uid, for the retry (endForRetry). */
   private retryBequest: Promise<SandboxBequest | null> | null = null;
-  /** Its sandbox went to the retry: whatever ends it later frees nothing more. */
-  private handedOn = false;
+  /** endSandbox ran: the sandbox is ended once, whoever asks again. */
+  private sandboxEnded = false;
   /** The deadline of the last invocation: work a runtime does after posting its result counts against it. */
   private lastDeadline = 0;
   /** Waiting for the runtime's next /next after a result (see `whenReadyForNext`). */
@@ -817,11 +815,11 @@ export class Environment implements RuntimeApiHandler {
    * that failed, keeping what the retry within the first invocation inherits (endForRetry).
    */
   private endSandbox(): void {
-    if (!this.handle) return;
-    if (this.resetting && !this.resetFrom && this.logs?.streamName) {
-      this.resetFrom = { stream: this.logs.streamName, bequest: this.handle.bequeath() };
-      this.deps.onReset(this, this.resetFrom);
-    } else if (!this.initOk && this.initPhase === 'init' && !this.retryBequest && !this.handedOn) {
+    if (!this.handle || this.sandboxEnded) return;
+    this.sandboxEnded = true;
+    if (this.resetting && this.logs?.streamName) {
+      this.deps.onReset(this, { stream: this.logs.streamName, bequest: this.handle.bequeath() });
+    } else if (!this.initOk && this.initPhase === 'init') {
       this.retryBequest = this.handle.bequeath();
     } else {
       void this.handle.destroy();
@@ -834,10 +832,9 @@ export class Environment implements RuntimeApiHandler {
    * sandbox.
    */
   endForRetry(): Promise<SandboxBequest | null> {
-    const bequest = this.retryBequest ?? (this.handle ? this.handle.bequeath() : Promise.resolve(null));
-    this.retryBequest = null;
-    this.handedOn = true;
     this.destroy();
+    const bequest = this.retryBequest ?? Promise.resolve(null);
+    this.retryBequest = null;
     return bequest;
   }
 

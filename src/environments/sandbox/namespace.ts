@@ -283,12 +283,19 @@ export class NamespaceDriver implements SandboxDriver {
     const bequest = spec.bequest instanceof NamespaceBequest ? spec.bequest.take(spec.limits.ephemeralMB) : null;
     if (!bequest) spec.bequest?.release();
     const uid = bequest?.uid ?? this.uids.allocate();
+    const volumes = this.tmpVolumes;
+    let volume: Volume | null = bequest?.volume ?? null;
+    // The uid and the /tmp volume back to their pools: if the launch fails, once the environment
+    // is gone, or once the successor it leaves them to (a reset) does not come.
+    const free = () => {
+      this.uids.release(uid);
+      if (volume) volumes?.release(volume);
+    };
     let cg: EnvCgroup;
     try {
       cg = this.tree.create(spec.envId);
     } catch (e) {
-      this.uids.release(uid);
-      if (bequest) this.tmpVolumes?.release(bequest.volume);
+      free();
       throw e;
     }
     cg.setMemory(spec.limits.memoryMB);
@@ -304,17 +311,10 @@ export class NamespaceDriver implements SandboxDriver {
     let child: import('node:child_process').ChildProcess;
     let table: number | undefined;
     let report: ExecReport | null = null;
-    const volumes = this.tmpVolumes;
-    let volume = bequest?.volume ?? volumes?.take(spec.limits.ephemeralMB) ?? null;
+    volume ??= volumes?.take(spec.limits.ephemeralMB) ?? null;
     // No volume ready: the launcher waits for the one made now (without a free fd to wait on, a tmpfs).
     const gated = volumes !== null && volume === null && kept.length <= GATE_FD - KEPT_FD;
     if (volumes && !volume && !gated) this.noteVolumeFailure(spec.envId, `${kept.length} host paths kept visible leave no descriptor to wait for a volume on`);
-    // The uid and the /tmp volume back to their pools: if the launch fails, once the environment
-    // is gone, or once the successor it leaves them to (a reset) does not come.
-    const free = () => {
-      this.uids.release(uid);
-      if (volume) volumes!.release(volume);
-    };
     const tableFor = (tmp: Volume | null) => mountTable(tmp?.device ?? spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.hide,
       this.taskMounter ? spec.code : undefined, this.runtimeMount === true ? spec.runtimeDir ?? null : undefined);
     // A custom runtime's launch runs as root on the host until setpriv: the function's
