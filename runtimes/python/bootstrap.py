@@ -931,15 +931,22 @@ def enter_task_root(a):
     os.chdir(a["taskRoot"])
 
 
-def setup_sys_path(task_root):
+def setup_sys_path(task_root, opt_root="/opt"):
+    """
+    Lambda's precedence: the task root, the layers' site-packages and python/ under /opt (unless
+    the function sets its own PYTHONPATH: Lambda's default is the runtime directory), then the
+    PYTHONPATH entries.
+    """
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != here]
     extra = [task_root]
-    for p in (os.environ.get("PYTHONPATH") or "").split(":"):
+    pythonpath = os.environ.get("PYTHONPATH") or ""
+    if pythonpath in ("", os.environ.get("LAMBDA_RUNTIME_DIR")):
+        v = "python%d.%d" % sys.version_info[:2]
+        extra += ["%s/python/lib/%s/site-packages" % (opt_root, v), "%s/python" % opt_root]
+    for p in pythonpath.split(":"):
         if p and p not in extra:
             extra.append(p)
-    v = "python%d.%d" % sys.version_info[:2]
-    extra += ["/opt/python/lib/%s/site-packages" % v, "/opt/python"]
     sys.path[:0] = [p for p in extra if p not in sys.path]
 
 
@@ -1030,7 +1037,7 @@ def main():
         enter_task_root(a)
     except Exception as e:
         fail("cannot apply assignment: %s" % e)
-    setup_sys_path(a["taskRoot"])
+    setup_sys_path(a["taskRoot"], a.get("optRoot") or "/opt")
 
     try:
         request_handler = get_handler(os.environ.get("_HANDLER", ""))

@@ -4,6 +4,7 @@
  */
 export { openSqlDatabase, type SqlDatabaseOptions } from './sql/open.js';
 export { SqlFunctionStore } from './sql/function-store.js';
+export { SqlLayerStore } from './sql/layer-store.js';
 export { SqlLogStore } from './sql/log-store.js';
 export { SqlEventQueue } from './sql/event-queue.js';
 export { FsBlobStore } from './fs/blob-store.js';

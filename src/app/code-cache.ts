@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { unpackZip } from '../code/index.js';
@@ -33,15 +34,61 @@ export class CodeCache {
     }
   }
 
-  dirFor(codeKey: string): Promise<{ dir: string; gid: number | null }> {
-    const hit = this.ready.get(codeKey);
+  /**
+   * The layers of a function merged into one directory, what it sees at /opt: each layer's
+   * archive extracted in order, a later layer's files replacing an earlier one's (Lambda's merge
+   * order). Kept as <root>/layers-<sha256 of the keys in order>, with a group of its own as code
+   * directories have.
+   */
+  layersDirFor(codeKeys: readonly string[]): Promise<{ dir: string; gid: number | null }> {
+    const name = `layers-${createHash('sha256').update(codeKeys.join('\n')).digest('hex')}`;
+    return this.once(name, () => this.merge(name, codeKeys));
+  }
+
+  private once(name: string, make: () => Promise<{ dir: string; gid: number | null }>): Promise<{ dir: string; gid: number | null }> {
+    const hit = this.ready.get(name);
     if (hit) return Promise.resolve(hit);
-    let p = this.inflight.get(codeKey);
+    let p = this.inflight.get(name);
     if (!p) {
-      p = this.unpack(codeKey).finally(() => this.inflight.delete(codeKey));
-      this.inflight.set(codeKey, p);
+      p = make().finally(() => this.inflight.delete(name));
+      this.inflight.set(name, p);
     }
     return p;
+  }
+
+  private async merge(name: string, codeKeys: readonly string[]): Promise<{ dir: string; gid: number | null }> {
+    const dir = path.join(this.root, name);
+    if (!fs.existsSync(dir)) {
+      const layers = [];
+      for (const key of codeKeys) layers.push(await this.dirFor(key));
+      const tmp = path.join(this.root, `.${name}.${process.pid}.${Date.now()}`);
+      try {
+        fs.mkdirSync(tmp, { mode: 0o755 });
+        for (const l of layers) overlay(l.dir, tmp);
+        this.seal(tmp);
+        fs.renameSync(tmp, dir);
+      } catch (e) {
+        fs.rmSync(tmp, { recursive: true, force: true });
+        throw e;
+      }
+    }
+    const entry = { dir, gid: this.privileged ? fs.statSync(dir).gid : null };
+    this.ready.set(name, entry);
+    return entry;
+  }
+
+  /** Readable to its own group only when running as root (0750 root:<new gid>), else to all. */
+  private seal(dir: string): void {
+    if (this.privileged) {
+      fs.chownSync(dir, 0, this.nextGid++);
+      fs.chmodSync(dir, 0o750);
+    } else {
+      fs.chmodSync(dir, 0o755);
+    }
+  }
+
+  dirFor(codeKey: string): Promise<{ dir: string; gid: number | null }> {
+    return this.once(codeKey, () => this.unpack(codeKey));
   }
 
   private async unpack(codeKey: string): Promise<{ dir: string; gid: number | null }> {
@@ -62,16 +109,9 @@ export class CodeCache {
         if (!data) throw Errors.service(`Code blob ${codeKey} is missing`);
         await unpackZip(data, tmp);
       }
-      let gid: number | null = null;
-      if (this.privileged) {
-        gid = this.nextGid++;
-        fs.chownSync(tmp, 0, gid);
-        fs.chmodSync(tmp, 0o750);
-      } else {
-        fs.chmodSync(tmp, 0o755);
-      }
+      this.seal(tmp);
       fs.renameSync(tmp, dir);
-      const entry = { dir, gid };
+      const entry = { dir, gid: this.privileged ? fs.statSync(dir).gid : null };
       this.ready.set(codeKey, entry);
       return entry;
     } catch (e) {
@@ -86,6 +126,31 @@ export class CodeCache {
       if (name.startsWith('.') || inUse.has(name)) continue;
       this.ready.delete(name);
       fs.rmSync(path.join(this.root, name), { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * Copies the tree `src` into `dest` (an unpacked archive: directories, files, symlinks), replacing
+ * what is there: a file or link over a file, link or directory; a directory's entries merged into
+ * a directory of the same name.
+ */
+function overlay(src: string, dest: string): void {
+  for (const entry of fs.readdirSync(src, { withFileTypes: true })) {
+    const from = path.join(src, entry.name);
+    const to = path.join(dest, entry.name);
+    let existing: fs.Stats | null = null;
+    try {
+      existing = fs.lstatSync(to);
+    } catch { /* none */ }
+    if (entry.isDirectory()) {
+      if (existing && !existing.isDirectory()) fs.rmSync(to, { force: true });
+      if (!existing?.isDirectory()) fs.mkdirSync(to, { mode: 0o755 });
+      overlay(from, to);
+    } else {
+      if (existing) fs.rmSync(to, { recursive: true, force: true });
+      if (entry.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(from), to);
+      else fs.copyFileSync(from, to);
     }
   }
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { FsBlobStore, MemoryChangeFeed, SqlFunctionStore, SqlLogStore, openSqlDatabase } from '../adapters/index.js';
+import { FsBlobStore, MemoryChangeFeed, SqlFunctionStore, SqlLayerStore, SqlLogStore, openSqlDatabase } from '../adapters/index.js';
 import { migrate } from '../adapters/sql/migrations/index.js';
 import { registerLambdaApi } from '../api/lambda/index.js';
 import { logsJsonService } from '../api/logs/index.js';
@@ -58,6 +58,7 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
   await migrate(sql);
   const blobs = new FsBlobStore(config.dataDir);
   const functions = new SqlFunctionStore(sql);
+  const layers = new SqlLayerStore(sql);
   const logStore = new SqlLogStore(sql);
   const logService = createLogService(logStore, clock);
   const codeCache = new CodeCache(config.dataDir, blobs);
@@ -66,6 +67,7 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
     config,
     logSink: logService,
     codeDirFor: (key: string) => codeCache.dirFor(key),
+    layersDirFor: (keys: readonly string[]) => codeCache.layersDirFor(keys),
     clock,
     serviceUrl: () => url,
   });
@@ -104,11 +106,14 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
     if (event.kind !== 'function') return;
     const fsnap = snapshot.get(event.name);
     if (!fsnap) return;
-    for (const v of fsnap.versions.values()) void codeCache.dirFor(v.codeKey).catch(() => undefined);
+    for (const v of fsnap.versions.values()) {
+      void codeCache.dirFor(v.codeKey).catch(() => undefined);
+      if (v.config.layers.length) void codeCache.layersDirFor(v.config.layers.map((l) => l.codeKey)).catch(() => undefined);
+    }
   });
 
   const invoker = new PipelineInvoker({ locale, snapshot, execution, leases });
-  const control = createControlPlane({ functions, blobs, changes, locale, clock, config });
+  const control = createControlPlane({ functions, layers, blobs, changes, locale, clock, config });
   const http = createHttpServer(config.sandboxApiAccess === 'full' ? {} : { fromEnvironment: (r, l) => execution.fromEnvironment(r, l) });
   const jsonTargets = new JsonTargetRouter();
   const targets = new ArnTargetDispatcher();

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { inspectZip } from '../code/index.js';
 import { Errors } from '../core/errors.js';
-import type { BlobStore, FunctionStore } from '../ports/index.js';
+import type { BlobStore } from '../ports/index.js';
 import type { ControlLimits } from './types.js';
 
 export interface StoredCode {
@@ -16,7 +16,7 @@ export interface StoredCode {
 const LOCATION_TTL_MS = 10 * 60 * 1000;
 
 /**
- * Deployment packages: validates a zip completely before anything is stored (a refused zip
+ * Deployment packages and layer archives: validates a zip completely before anything is stored (a refused zip
  * leaves nothing behind), stores it content-addressed, deletes blobs no version references any
  * more, and signs the download URLs GetFunction hands out.
  */
@@ -30,7 +30,8 @@ export class CodeStore {
 
   constructor(
     private readonly blobs: BlobStore,
-    private readonly functions: FunctionStore,
+    /** Every key a function version or a layer version still references. */
+    private readonly keysInUse: () => Promise<Set<string>>,
     private readonly limits: ControlLimits,
     secret?: Buffer,
   ) {
@@ -89,7 +90,7 @@ export class CodeStore {
       if (this.pendingPuts > 0 || this.candidates.size === 0) return;
       const keys = [...this.candidates];
       this.candidates.clear();
-      const inUse = await this.functions.codeKeysInUse();
+      const inUse = await this.keysInUse();
       for (const k of keys) if (!inUse.has(k)) await this.blobs.delete(k);
     };
     this.gcChain = this.gcChain.then(run, run).catch(() => undefined);
@@ -100,7 +101,7 @@ export class CodeStore {
     return this.blobs.get(codeKey);
   }
 
-  /** Query string that authorises downloading one version's code until it expires. */
+  /** Query string that authorises downloading one version's code until it expires (a layer's: `layer:<name>`). */
   signLocation(functionName: string, version: string, now: number): string {
     const expires = now + LOCATION_TTL_MS;
     return `X-Stratus-Expires=${expires}&X-Stratus-Signature=${this.signature(functionName, version, expires)}`;

@@ -12,7 +12,11 @@ export class ControlContext {
   readonly code: CodeStore;
 
   constructor(readonly deps: ControlDeps) {
-    this.code = new CodeStore(deps.blobs, deps.functions, deps.config, deps.urlSecret);
+    this.code = new CodeStore(deps.blobs, async () => {
+      const [fns, layers] = await Promise.all([deps.functions.codeKeysInUse(), deps.layers.codeKeys()]);
+      for (const k of layers) fns.add(k);
+      return fns;
+    }, deps.config, deps.urlSecret);
   }
 
   get store() {

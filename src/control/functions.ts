@@ -4,6 +4,7 @@ import { applyConfig, defaultConfig, validateTags } from '../core/function-confi
 import { LATEST, type FunctionRecord, type VersionRecord } from '../core/model.js';
 import { rules, violation } from '../core/validation.js';
 import { checkRevision, ControlContext, revisionMismatch } from './context.js';
+import type { Layers } from './layers.js';
 import type { Versions } from './versions.js';
 import type { Input } from './types.js';
 
@@ -19,13 +20,13 @@ export interface FunctionView extends VersionView {
 
 const isObj = (v: unknown): v is Input => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** MaxItems of the Lambda list operations (1..10000, default 50). */
-export function maxItems(raw: unknown, fallback = 50): number {
+/** MaxItems of the Lambda list operations (1..max: 10000, the layer lists' 50; default 50). */
+export function maxItems(raw: unknown, fallback = 50, max = 10000): number {
   if (raw === undefined || raw === null || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n)) violation(raw, 'maxItems', 'Member must be an integer');
   if (n < 1) violation(n, 'maxItems', rules.minValue(1));
-  if (n > 10000) violation(n, 'maxItems', rules.maxValue(10000));
+  if (n > max) violation(n, 'maxItems', rules.maxValue(max));
   return n;
 }
 
@@ -34,7 +35,7 @@ export function maxItems(raw: unknown, fallback = 50): number {
  * UpdateFunctionConfiguration, DeleteFunction.
  */
 export class Functions {
-  constructor(private readonly ctx: ControlContext, private readonly versions: Versions) {}
+  constructor(private readonly ctx: ControlContext, private readonly versions: Versions, private readonly layers: Layers) {}
 
   async create(input: Input): Promise<VersionView> {
     const { ctx } = this;
@@ -42,6 +43,7 @@ export class Functions {
     const config = applyConfig(defaultConfig(), input, true);
     const tags = validateTags(input.Tags);
     const zip = codeOf(input.Code);
+    config.layers = (await this.layers.resolveFunctionLayers(input.Layers)) ?? [];
     return ctx.lock.run(name, async () => {
       if (await ctx.store.getFunction(name)) throw Errors.resourceConflict(`Function already exist: ${name}`);
       const stored = await ctx.code.put(zip);
@@ -174,6 +176,8 @@ export class Functions {
       const latest = await ctx.requireLatest(name);
       checkRevision(input.RevisionId, latest.revisionId);
       const config = applyConfig(latest.config, input, false);
+      const layers = await this.layers.resolveFunctionLayers(input.Layers);
+      if (layers) config.layers = layers;
       const next: VersionRecord = { ...latest, config, ...written(ctx) };
       if (!(await ctx.store.putVersion(next, latest.revisionId))) throw concurrentUpdate(ctx, name, input);
       await ctx.changed(name);

@@ -4,6 +4,7 @@ import type { CodeStore } from './code.js';
 import { Concurrency } from './concurrency.js';
 import { ControlContext } from './context.js';
 import { Functions } from './functions.js';
+import { Layers } from './layers.js';
 import { Tags } from './tags.js';
 import type { ControlDeps } from './types.js';
 import { Versions } from './versions.js';
@@ -17,6 +18,7 @@ export type { CodeStore } from './code.js';
 export interface ControlPlane {
   functions: Functions;
   versions: Versions;
+  layers: Layers;
   aliases: Aliases;
   concurrency: Concurrency;
   tags: Tags;
@@ -27,9 +29,11 @@ export interface ControlPlane {
 export function createControlPlane(deps: ControlDeps): ControlPlane {
   const ctx = new ControlContext(deps);
   const versions = new Versions(ctx);
+  const layers = new Layers(ctx);
   return {
-    functions: new Functions(ctx, versions),
+    functions: new Functions(ctx, versions, layers),
     versions,
+    layers,
     aliases: new Aliases(ctx),
     concurrency: new Concurrency(ctx),
     tags: new Tags(ctx),

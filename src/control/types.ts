@@ -1,5 +1,5 @@
 import type { Locale } from '../core/model.js';
-import type { BlobStore, ChangeFeed, Clock, FunctionStore } from '../ports/index.js';
+import type { BlobStore, ChangeFeed, Clock, FunctionStore, LayerStore } from '../ports/index.js';
 
 /** The limits the control plane enforces (a subset of the server's configuration). */
 export interface ControlLimits {
@@ -13,6 +13,7 @@ export interface ControlLimits {
 
 export interface ControlDeps {
   functions: FunctionStore;
+  layers: LayerStore;
   blobs: BlobStore;
   changes: ChangeFeed;
   locale: Locale;

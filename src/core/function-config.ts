@@ -1,5 +1,6 @@
 import { ENV_VARS_MAX_BYTES, RESERVED_ENV_KEYS } from './env.js';
 import { Errors } from './errors.js';
+import { functionLayerArns } from './layers.js';
 import type { FunctionConfig } from './model.js';
 import { rules, Violations } from './validation.js';
 
@@ -25,7 +26,7 @@ const DEPRECATED_RUNTIMES = new Set([
 ]);
 
 /** Every value of the Runtime enum in Lambda's API model. */
-const LAMBDA_RUNTIMES = new Set([
+export const LAMBDA_RUNTIMES: ReadonlySet<string> = new Set([
   ...DEPRECATED_RUNTIMES, ...SUPPORTED_RUNTIMES, 'java8.al2', 'java11', 'java17', 'java21', 'java25', 'dotnet8', 'dotnet10',
   'ruby3.2', 'ruby3.3', 'ruby3.4', 'ruby4.0',
 ]);
@@ -34,6 +35,9 @@ const LAMBDA_RUNTIMES = new Set([
  * Runtimes Lambda takes SnapStart for (Java 11+, Python 3.12+, .NET 8+): "Other managed runtimes
  * (such as nodejs24.x and ruby3.4), OS-only runtimes, and container images are not supported."
  */
+/** The runtimes Lambda's enum-constraint messages list: every one but the deprecated. */
+export const CURRENT_RUNTIMES: readonly string[] = [...LAMBDA_RUNTIMES].filter((r) => !DEPRECATED_RUNTIMES.has(r));
+
 const SNAPSTART_RUNTIMES = new Set(['java11', 'java17', 'java21', 'java25', 'python3.12', 'python3.13', 'python3.14', 'dotnet8', 'dotnet10']);
 /** SnapStart does not support ephemeral storage greater than 512 MB. */
 const SNAPSTART_EPHEMERAL_MAX = 512;
@@ -96,7 +100,7 @@ export function applyConfig(base: FunctionConfig, input: Input, creating: boolea
   // Runtime
   if (present(input.Runtime)) {
     if (typeof input.Runtime !== 'string' || !LAMBDA_RUNTIMES.has(input.Runtime)) {
-      v.add(input.Runtime, 'runtime', `${rules.enumOf([...LAMBDA_RUNTIMES].filter((r) => !DEPRECATED_RUNTIMES.has(r)))} or be a valid ARN`);
+      v.add(input.Runtime, 'runtime', `${rules.enumOf(CURRENT_RUNTIMES)} or be a valid ARN`);
     } else c.runtime = input.Runtime;
   }
   // Role
@@ -271,11 +275,8 @@ export function applyConfig(base: FunctionConfig, input: Input, creating: boolea
     }
     c.deadLetterTargetArn = dlq;
   }
-  if (present(input.Layers)) {
-    if (!Array.isArray(input.Layers)) throw Errors.invalidParameter('Layers must be a list of layer version ARNs.');
-    if (input.Layers.length > 0) throw Errors.invalidParameter('Layers are not supported by Stratus yet: include the layer\'s content in the function\'s .zip package.');
-    c.layers = [];
-  }
+  // Layers: checked here (functionLayerArns), looked up and set by the control plane.
+  functionLayerArns(input.Layers);
   if (isObj(input.VpcConfig) && ((Array.isArray(input.VpcConfig.SubnetIds) && input.VpcConfig.SubnetIds.length > 0)
     || (Array.isArray(input.VpcConfig.SecurityGroupIds) && input.VpcConfig.SecurityGroupIds.length > 0))) {
     throw Errors.invalidParameter('VpcConfig with subnets or security groups is not supported by Stratus: functions reach the host\'s network directly.');

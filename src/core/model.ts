@@ -25,10 +25,51 @@ export interface FunctionConfig {
   packageType: 'Zip';
   deadLetterTargetArn: string | null;
   tracingMode: 'PassThrough' | 'Active';
-  layers: string[];
+  /** Layer versions, in the order they are extracted into /opt (later ones win). */
+  layers: LayerRef[];
   loggingConfig: { logFormat: 'Text' | 'JSON'; logGroup: string | null; applicationLogLevel?: string; systemLogLevel?: string };
   /** SnapStart's ApplyOn; absent is 'None' (configurations stored before it have none). */
   snapStart?: 'PublishedVersions';
+}
+
+/**
+ * A layer version a function uses: its ARN and its archive, captured when the configuration
+ * names it (a layer version never changes, and a function keeps working after it is deleted).
+ */
+export interface LayerRef {
+  arn: string;
+  /** Hex sha256 of the layer's zip: the blob store key. */
+  codeKey: string;
+  codeSize: number;
+}
+
+/** One version of a layer (PublishLayerVersion): immutable but for its permissions. */
+export interface LayerVersionRecord {
+  layerName: string;
+  version: number;
+  description: string;
+  createdDate: string; // Lambda's format: 2026-11-22T10:00:00.000+0000
+  /** Null when the publisher named none (Lambda then leaves them out); [] when it named an empty list. */
+  compatibleRuntimes: string[] | null;
+  compatibleArchitectures: string[] | null;
+  licenseInfo: string | null;
+  codeSha256: string;
+  codeKey: string;
+  codeSize: number;
+  /** AddLayerVersionPermission statements; null before the first. */
+  policy: LayerPolicy | null;
+}
+
+export interface LayerPolicy {
+  revisionId: string;
+  statements: LayerStatement[];
+}
+
+export interface LayerStatement {
+  sid: string;
+  action: string;
+  principal: string;
+  organizationId?: string;
 }
 
 /** One version of a function: $LATEST (mutable) or a published number (immutable). */

@@ -4,8 +4,10 @@ import { RESERVED_ENV_KEYS } from '../core/env.js';
 import type { ExecutionTarget } from '../ports/execution.js';
 import type { RuntimeFamily } from './runtimes.js';
 
-/** Lambda's PATH. */
-export const LAMBDA_PATH = '/usr/local/bin:/usr/bin/:/bin:/opt/bin';
+/** Lambda's PATH, with its layers' bin/ under `optRoot` (/opt). */
+export function lambdaPath(optRoot = '/opt'): string {
+  return `/usr/local/bin:/usr/bin/:/bin:${optRoot}/bin`;
+}
 
 /**
  * What a shipped runtime gets before it knows its function (it replaces its environment with the
@@ -14,7 +16,7 @@ export const LAMBDA_PATH = '/usr/local/bin:/usr/bin/:/bin:/opt/bin';
  * environment otherwise keeps ~3 MiB more private memory than it uses.
  */
 export const BOOT_ENV: Readonly<Record<string, string>> = Object.freeze({
-  PATH: LAMBDA_PATH,
+  PATH: lambdaPath(),
   LANG: 'en_US.UTF-8',
   TZ: ':UTC',
   MALLOC_ARENA_MAX: '2',
@@ -49,19 +51,22 @@ export const RESERVED = RESERVED_ENV_KEYS;
  */
 export function functionEnv(t: ExecutionTarget, o: {
   family: RuntimeFamily; region: string; runtimeApi: string; taskRoot: string; runtimeDir: string; logStream: string;
+  /** Where the function sees its layers: /opt, or their host path where the sandbox cannot present them there. */
+  optRoot?: string;
   /** What an AWS SDK in the function needs to reach Stratus (`awsClientVars`). */
   client?: AwsClientVars;
 }): Record<string, string> {
   const c = t.config;
+  const opt = o.optRoot ?? '/opt';
   const env: Record<string, string> = {
-    PATH: LAMBDA_PATH,
+    PATH: lambdaPath(opt),
     LANG: 'en_US.UTF-8',
-    LD_LIBRARY_PATH: `/lib64:/usr/lib64:${o.runtimeDir}:${o.runtimeDir}/lib:${o.taskRoot}:${o.taskRoot}/lib:/opt/lib`,
+    LD_LIBRARY_PATH: `/lib64:/usr/lib64:${o.runtimeDir}:${o.runtimeDir}/lib:${o.taskRoot}:${o.taskRoot}/lib:${opt}/lib`,
   };
   if (o.family === 'node') {
     // Lambda's, version directory of layers first (/opt/nodejs/node20/node_modules for nodejs20.x).
     const major = /^nodejs(\d+)\.x$/.exec(c.runtime ?? '')?.[1];
-    env.NODE_PATH = `${major ? `/opt/nodejs/node${major}/node_modules:` : ''}/opt/nodejs/node_modules:${o.runtimeDir}/node_modules:${o.runtimeDir}:${o.taskRoot}`;
+    env.NODE_PATH = `${major ? `${opt}/nodejs/node${major}/node_modules:` : ''}${opt}/nodejs/node_modules:${o.runtimeDir}/node_modules:${o.runtimeDir}:${o.taskRoot}`;
   }
   // Lambda's Python runtimes: "PYTHONPATH – The Python library path ($LAMBDA_RUNTIME_DIR)".
   if (o.family === 'python') env.PYTHONPATH = o.runtimeDir;

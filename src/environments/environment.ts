@@ -14,7 +14,7 @@ import {
 import { LogWriter } from './log-writer.js';
 import { ApiErrors, RuntimeApiServer, type RtRequest, type RtResponse, type RuntimeApiHandler } from './runtime-api.js';
 import { presentedRuntime, type RuntimeFamily } from './runtimes.js';
-import { TASK_ROOT } from './sandbox/task-root.js';
+import { OPT_ROOT, TASK_ROOT } from './sandbox/task-root.js';
 import type { SandboxBequest, SandboxDriver, SandboxHandle, SandboxLimits } from './sandbox/types.js';
 import { next, transition, type EnvEvent, type EnvState } from './state.js';
 
@@ -201,6 +201,8 @@ export class Environment implements RuntimeApiHandler {
    */
   static async start(o: {
     key: string; target: ExecutionTarget; family: RuntimeFamily; codeDir: string; codeGid: number | null; deps: EnvDeps;
+    /** The function's layers merged into one dir (none: it has no layers) and the gid that may read it. */
+    layers?: { dir: string; gid: number | null };
     booted?: BootedRuntime; runtime?: { command: string[]; runtimeDir: string }; keepPaths: string[]; retry?: InitRetry;
     /** A reset's: the /tmp of the environment this one replaces (the launch takes it; never with `booted`). */
     bequest?: SandboxBequest;
@@ -218,7 +220,7 @@ export class Environment implements RuntimeApiHandler {
       // A pooled runtime was launched before its function was known: its code goes to /var/task
       // while it takes its assignment (it enters the task root only once told it is there).
       if (o.booted) {
-        presenting = o.booted.handle.presentCode(o.codeDir);
+        presenting = o.booted.handle.presentCode(o.codeDir, o.layers?.dir);
         presenting.catch(() => { /* awaited below */ });
       }
     } catch (e) {
@@ -236,11 +238,13 @@ export class Environment implements RuntimeApiHandler {
     const root = o.deps.driver.runtimeRoot();
     const shown = o.runtime ? presentedRuntime(o.runtime, root) : undefined;
     const runtimeDir = o.booted?.runtimeDir ?? shown?.runtimeDir ?? root ?? taskRoot;
+    // Where it sees its layers: /opt, as in Lambda, where the sandbox presents them there.
+    const optRoot = o.deps.driver.optRoot(o.layers?.dir);
     const vars = functionEnv(o.target, {
-      family: o.family, region: o.deps.region, runtimeApi: `127.0.0.1:${port}`, taskRoot, runtimeDir, logStream: stream,
+      family: o.family, region: o.deps.region, runtimeApi: `127.0.0.1:${port}`, taskRoot, runtimeDir, logStream: stream, optRoot,
       client: o.deps.clientVars(),
     });
-    const groups = o.codeGid === null ? [] : [o.codeGid];
+    const groups = [o.codeGid, o.layers?.gid ?? null].filter((g): g is number => g !== null);
     let keepEnv = false;
     if (o.booted) {
       env.handle = o.booted.handle;
@@ -249,12 +253,14 @@ export class Environment implements RuntimeApiHandler {
     } else {
       const custom = o.family === 'custom';
       const startup = o.family === 'node' ? nodeStartupEnv(o.target) : null;
-      const bootstrap = `${taskRoot}/bootstrap`;
+      // A custom runtime's bootstrap: the code's, else one of its layers' (Lambda looks in /var/task, then /opt).
+      const fromLayers = custom && o.layers && !exists(`${o.codeDir}/bootstrap`) && exists(`${o.layers.dir}/bootstrap`);
+      const bootstrap = fromLayers ? `${optRoot}/bootstrap` : `${taskRoot}/bootstrap`;
       // A wrapper script starts the runtime (AWS_LAMBDA_EXEC_WRAPPER): with the function's
       // environment, as the environment's uid, in the task root; the runtime keeps the
       // environment the wrapper gives it.
       const wrapper = presentedWrapper(execWrapper(o.target, o.family), taskRoot, o.codeDir);
-      const unusable = custom ? entrypointProblem(`${o.codeDir}/bootstrap`, bootstrap, `Couldn't find valid bootstrap(s): [${bootstrap} /opt/bootstrap]`)
+      const unusable = custom ? entrypointProblem(fromLayers ? `${o.layers!.dir}/bootstrap` : `${o.codeDir}/bootstrap`, bootstrap, `Couldn't find valid bootstrap(s): [${taskRoot}/bootstrap ${optRoot}/bootstrap]`)
         : wrapper?.host ? entrypointProblem(wrapper.host, wrapper.shown, `fork/exec ${wrapper.shown}: no such file or directory`) : null;
       if (unusable) env.initFailure = { errorType: FunctionErrorTypes.invalidEntrypoint, reason: unusable, logged: false };
       keepEnv = wrapper !== null;
@@ -279,6 +285,7 @@ export class Environment implements RuntimeApiHandler {
           // In the task root, as Lambda starts its bootstrap (NODE_OPTIONS=--require ./x.js resolves there).
           cwd: custom || startup || wrapper ? taskRoot : undefined,
           code: o.codeDir,
+          layers: o.layers?.dir,
           deferCpuLimit: true,
           bequest: o.bequest,
         });
@@ -299,7 +306,8 @@ export class Environment implements RuntimeApiHandler {
       const h = env.handle;
       if (h.apiChannel) env.api.attach(h.apiChannel);
       const assignment = JSON.stringify({
-        ...(keepEnv ? { keepEnv: true } : { env: vars }), taskRoot, uid: h.uid, gid: h.gid, groups, ...(presenting ? { taskRootPending: true } : {}),
+        ...(keepEnv ? { keepEnv: true } : { env: vars }), taskRoot, ...(optRoot !== OPT_ROOT ? { optRoot } : {}), uid: h.uid, gid: h.gid, groups,
+        ...(presenting ? { taskRootPending: true } : {}),
       }) + '\n';
       if (presenting) child.stdin?.write(assignment);
       else child.stdin?.end(assignment);
@@ -861,11 +869,20 @@ export class Environment implements RuntimeApiHandler {
   get refusedConnections(): number { return this.api.refused; }
 }
 
+/** Whether `file` (a host path) exists, following links. */
+function exists(file: string): boolean {
+  try {
+    fs.statSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Why a custom runtime's bootstrap or a wrapper script at `file` (a host path; `shown` is where
  * the function sees it) cannot be started, in Lambda's words (Runtime.InvalidEntrypoint; `missing`
- * when there is no such file), or null when it can. Lambda looks for a bootstrap in the task root
- * and then in /opt; Stratus has no layers.
+ * when there is no such file), or null when it can.
  */
 function entrypointProblem(file: string, shown: string, missing: string): string | null {
   let st: fs.Stats;

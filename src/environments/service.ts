@@ -24,6 +24,8 @@ export interface ExecutionServiceOptions {
   logSink: LogSink;
   /** The unpacked code of a version (unpacked once per codeKey) and the gid that may read it. */
   codeDirFor(codeKey: string): Promise<{ dir: string; gid: number | null }>;
+  /** A function's layers merged into one dir, in order (once per list of layer code keys), and the gid that may read it. */
+  layersDirFor?(codeKeys: readonly string[]): Promise<{ dir: string; gid: number | null }>;
   clock?: Clock;
   /** Replaces the shipped runtime bootstraps (tests, benchmarks): same start-up protocol. */
   runtimeOverrides?: Partial<Record<'node' | 'python', RuntimeLaunch>>;
@@ -207,6 +209,14 @@ class Service implements StratusExecutionService {
     return outcome;
   }
 
+  /** The merged layers of a function that has any. */
+  private async layersOf(target: ExecutionTarget): Promise<{ dir: string; gid: number | null } | undefined> {
+    const keys = target.config.layers.map((l) => l.codeKey);
+    if (keys.length === 0) return undefined;
+    if (!this.opts.layersDirFor) throw Errors.service('This Stratus host cannot present layers to environments.');
+    return this.opts.layersDirFor(keys);
+  }
+
   /** An environment whose runtime asked for its next invocation: reusable. */
   private release(slot: Slot, env: Environment): void {
     slot.finishing.delete(env);
@@ -223,6 +233,7 @@ class Service implements StratusExecutionService {
     const runtime = family === 'custom' ? undefined : this.opts.runtimeOverrides?.[family] ?? shippedRuntime(family);
     if (family !== 'custom' && !runtime) throw Errors.invalidRuntime(`The ${target.config.runtime} runtime is not installed on this Stratus host.`);
     const code = await this.opts.codeDirFor(target.codeKey);
+    const layers = await this.layersOf(target);
     this.coldStarts++;
     // NODE_OPTIONS and the like act when node starts: a function that sets one gets a runtime started with it.
     // So does a wrapper script (AWS_LAMBDA_EXEC_WRAPPER), which starts the runtime itself.
@@ -231,14 +242,15 @@ class Service implements StratusExecutionService {
     // long first invocation), not beside it.
     let taken = 0;
     const refill = () => { for (; taken > 0; taken--) this.prewarm.refill(family as 'node' | 'python'); };
+    const paths = layers ? [code.dir, layers.dir] : [code.dir];
     // A reset's successor that keeps its predecessor's /tmp is launched with it, not pooled.
     const start = async (retry?: InitRetry, bequest?: SandboxBequest) => {
       const booted = pooled && !bequest
-        ? this.prewarm.take(family as 'node' | 'python', { memoryMB: target.config.memorySize, ephemeralMB: target.config.ephemeralStorage }, [code.dir]) : null;
+        ? this.prewarm.take(family as 'node' | 'python', { memoryMB: target.config.memorySize, ephemeralMB: target.config.ephemeralStorage }, paths) : null;
       if (booted) taken++;
       const o = {
-        key: slot.key, target, family, codeDir: code.dir, codeGid: code.gid, deps: this.deps, booted: booted ?? undefined, runtime: runtime ?? undefined,
-        keepPaths: [...this.keepPaths, code.dir], retry, bequest,
+        key: slot.key, target, family, codeDir: code.dir, codeGid: code.gid, layers, deps: this.deps, booted: booted ?? undefined, runtime: runtime ?? undefined,
+        keepPaths: [...this.keepPaths, ...paths], retry, bequest,
       };
       if (!booted) return Environment.start(o);
       // A pooled runtime that could not be given the function (its code could not be bound at

@@ -43,7 +43,7 @@ export interface FunctionStore {
   updateAlias(a: AliasRecord, expectedRevision?: string): Promise<boolean>;
   deleteAlias(name: string, alias: string): Promise<boolean>;
 
-  /** Every code key still referenced by some version (for blob garbage collection). */
+  /** Every code key still referenced by some version, its own or one of its layers' (for blob garbage collection). */
   codeKeysInUse(): Promise<Set<string>>;
   /** Sum of reserved concurrency over all functions, excluding `exceptName`. */
   totalReserved(exceptName?: string): Promise<number>;

@@ -2,6 +2,7 @@ export * from './clock.js';
 export * from './blobs.js';
 export * from './changes.js';
 export * from './functions.js';
+export * from './layers.js';
 export * from './logs.js';
 export * from './sql.js';
 export * from './execution.js';

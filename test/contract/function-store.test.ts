@@ -77,7 +77,7 @@ describeEachDatabase('FunctionStore contract', (db) => {
 
   it('creates a function with its $LATEST, refuses a duplicate name, names are case-sensitive', async () => {
     const latest = version('create-me', LATEST, {
-      config: config({ environment: { GREETING: 'héllo ✓', EMPTY: '' }, description: 'quotes \' " and \\ backslash', layers: ['arn:x'] }),
+      config: config({ environment: { GREETING: 'héllo ✓', EMPTY: '' }, description: 'quotes \' " and \\ backslash', layers: [{ arn: 'arn:x', codeKey: 'a'.repeat(64), codeSize: 7 }] }),
     });
     const fn = fnRecord('create-me', { tags: { team: 'a', 'k:v': 'x y' }, reservedConcurrency: 5 });
     assert.equal(await store.createFunction(fn, latest), true);
@@ -267,6 +267,15 @@ describeEachDatabase('FunctionStore contract', (db) => {
     assert.ok(keys.has((await store.getVersion('keys-b', LATEST))!.codeKey));
     await store.deleteFunction('keys-a');
     assert.equal((await store.codeKeysInUse()).has(p.codeKey), false);
+  });
+
+  it('codeKeysInUse covers the archives of the layers versions use', async () => {
+    const layer = { arn: 'arn:aws:lambda:us-east-1:000000000000:layer:l:1', codeKey: 'e'.repeat(64), codeSize: 5 };
+    await create(store, 'keys-layers');
+    const p = await publish(store, 'keys-layers', { config: config({ layers: [layer] }) });
+    assert.ok((await store.codeKeysInUse()).has(layer.codeKey));
+    await store.deleteVersion('keys-layers', p.version);
+    assert.equal((await store.codeKeysInUse()).has(layer.codeKey), false);
   });
 
   it('totalReserved sums reserved concurrency, optionally excluding one function', async () => {

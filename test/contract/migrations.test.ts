@@ -9,9 +9,9 @@ import { MIGRATIONS, appliedMigrations, migrate, type Migration } from '../../sr
 import type { SqlDatabase } from '../../src/ports/sql.js';
 import { databaseTargets, describeEachDatabase, openTestDatabase } from './db.js';
 
-const ALL = ['001-functions', '002-logs', '003-async', '004-sqs', '005-events', '006-gateway', '007-mappings'];
+const ALL = ['001-functions', '002-logs', '003-async', '004-sqs', '005-events', '006-gateway', '007-mappings', '008-layers'];
 
-/** Tables each migration must have created (a sample that covers all seven). */
+/** Tables each migration must have created (a sample that covers all eight). */
 const TABLES = [
   'functions', 'function_versions', 'function_aliases',
   'log_groups', 'log_streams', 'log_events',
@@ -20,6 +20,7 @@ const TABLES = [
   'events_buses', 'events_rules', 'events_targets',
   'gw_apis', 'gw_children', 'function_urls',
   'event_source_mappings',
+  'layers', 'layer_versions',
   'schema_migrations',
 ];
 
@@ -37,13 +38,13 @@ async function appliedAt(d: SqlDatabase): Promise<Record<string, number>> {
 }
 
 describe('migration list', () => {
-  it('has all seven, in order', () => {
+  it('has all eight, in order', () => {
     assert.deepEqual(MIGRATIONS.map((m) => m.name), ALL);
   });
 });
 
 describeEachDatabase('migrate', (db) => {
-  it('applies all seven migrations and creates their tables', async () => {
+  it('applies all eight migrations and creates their tables', async () => {
     const d = db().sql;
     assert.deepEqual(await appliedMigrations(d), ALL);
     assert.deepEqual(await tables(d), [...TABLES].sort());

@@ -75,6 +75,11 @@ export async function fixture(overrides: Partial<StratusConfig> = {}, extra: Pic
   const svc = await createExecutionService({
     config, logSink: sink, ...extra,
     async codeDirFor(key) { return { dir: codeDir(key), gid: gids.get(key) ?? null }; },
+    // A function's layers: here one code dir made with code() stands for the merged layers.
+    async layersDirFor(keys) {
+      if (keys.length !== 1) throw new Error('the test fixture presents one code dir as a function\'s layers');
+      return { dir: codeDir(keys[0]!), gid: gids.get(keys[0]!) ?? null };
+    },
   });
   return {
     dataDir, sink, svc, codeDir,

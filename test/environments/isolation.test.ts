@@ -159,7 +159,7 @@ __attribute__((constructor)) static void seen(void) {
     assert.equal(JSON.parse(again.payload.toString()), api);
   });
 
-  test('/opt holds only the function\'s layers: empty (Stratus has none), not the host\'s', { skip: !fs.existsSync('/opt') && 'the host has no /opt' }, async () => {
+  test('/opt holds only the function\'s layers: empty for a function without, not the host\'s', { skip: !fs.existsSync('/opt') && 'the host has no /opt' }, async () => {
     // Lambda's /opt is the layers' content, read-only; NODE_PATH's /opt/nodejs/node_modules must
     // not reach packages the host installed there.
     const marker = fs.mkdtempSync(path.join(fs.realpathSync('/opt'), 'stratus-host-'));
@@ -201,6 +201,10 @@ __attribute__((constructor)) static void seen(void) {
           assert.equal(o.status, 'ok', `${o.payload.toString()}\n${o.logTail}`);
           assert.deepEqual(JSON.parse(o.payload.toString()), { exec: node, opt: [path.basename(prefix)] });
         }
+        // A function with layers cannot have them over this host's /opt: said, not hidden.
+        const layer = f.code({ 'x.txt': 'x' });
+        const withLayers = f.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', layers: [{ arn: 'arn:aws:lambda:us-east-1:000000000000:layer:l:1', codeKey: layer, codeSize: 1 }] }, 'opt-interp-layers');
+        await assert.rejects(f.svc.execute(withLayers, invocation('{}')), new RegExp(`layers cannot be presented at /opt: this host's runtime interpreter is installed under it \\(${prefix}\\)`));
       } finally {
         await f.stop();
       }

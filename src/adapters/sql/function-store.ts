@@ -338,7 +338,13 @@ export class SqlFunctionStore implements FunctionStore {
 
   async codeKeysInUse(): Promise<Set<string>> {
     const rows = await this.db.selectFrom(VERSIONS).select('code_key').distinct().execute();
-    return new Set(rows.map((r: { code_key: string }) => r.code_key));
+    const keys = new Set(rows.map((r: { code_key: string }) => r.code_key));
+    // The archives of the layers versions use (kept after the layer version itself is deleted).
+    const configs = await this.db.selectFrom(VERSIONS).select('config').where('config', 'like', '%"codeKey"%').execute();
+    for (const r of configs as Array<{ config: string }>) {
+      for (const l of (JSON.parse(r.config) as VersionRecord['config']).layers ?? []) keys.add(l.codeKey);
+    }
+    return keys;
   }
 
   async totalReserved(exceptName?: string): Promise<number> {

@@ -7,6 +7,7 @@ import { writeRestJsonError } from '../errors.js';
 import { claimTraffic } from '../raw.js';
 import { restRoutes, RestResponse } from '../rest.js';
 import { invokeRequestOf, readInvokeWire, type InvokeWire } from './invoke-wire.js';
+import { registerLayerRoutes } from './layers.js';
 import { registerStreamInvoke } from './stream-invoke.js';
 import { accountSettings, aliasConfiguration, functionConfiguration } from './wire.js';
 
@@ -115,6 +116,9 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
     r.route('POST', '/2017-03-31/tags/:Resource', 204, async (req) => control.tags.tag(req.input()));
     r.route('DELETE', '/2017-03-31/tags/:Resource', 204, async (req) => control.tags.untag({ Resource: req.params.Resource, TagKeys: req.query.tagKeys }));
     r.route('GET', '/2017-03-31/tags/:Resource', 200, async (req) => ({ Tags: await control.tags.list(req.input()) }));
+
+    // Layers
+    registerLayerRoutes(r, control, deps.baseUrl, { bodyLimit: CODE_REQUEST_LIMIT, tooLarge: tooLarge('PublishLayerVersion', CODE_REQUEST_LIMIT) });
 
     // Code download (GetFunction's Code.Location): signed, expires like a presigned URL.
     r.route('GET', '/_stratus/code/:FunctionName/:Version', 200, async (req) => {

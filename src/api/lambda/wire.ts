@@ -24,7 +24,7 @@ export function functionConfiguration(view: VersionView, locale: Locale): Record
   if (c.deadLetterTargetArn) out.DeadLetterConfig = { TargetArn: c.deadLetterTargetArn };
   out.TracingConfig = { Mode: c.tracingMode };
   out.RevisionId = v.revisionId;
-  if (c.layers.length) out.Layers = c.layers.map((arn) => ({ Arn: arn, CodeSize: 0 }));
+  if (c.layers.length) out.Layers = c.layers.map((l) => ({ Arn: l.arn, CodeSize: l.codeSize }));
   out.State = v.state;
   if (v.stateReason) out.StateReason = v.stateReason;
   if (v.stateReasonCode) out.StateReasonCode = v.stateReasonCode;

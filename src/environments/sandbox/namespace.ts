@@ -7,7 +7,7 @@ import { EphemeralVolumes, VOLUME_OPTIONS, type Volume } from './ephemeral.js';
 import { ENV_FD, ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
 import { findExecutable, isUnder, launchedStreams, launchStdio, openUnlinked, realpathOr, removeStale, sq, stopResident } from './shell.js';
 import type { LaunchSpec, SandboxBequest, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
-import { RUNTIME_ROOT, TASK_ROOT, TaskMounter, mountPoint } from './task-root.js';
+import { OPT_ROOT, RUNTIME_ROOT, TASK_ROOT, TaskMounter, mountPoint } from './task-root.js';
 import { UidAllocator } from './uids.js';
 
 export const FD_LIMIT = 1024;
@@ -59,13 +59,13 @@ function fstabPath(p: string): string {
  * on device `tmp`, see ephemeral.ts, or where there are none a tmpfs of `tmp` MB), the kept paths
  * under /tmp bound back from the fds the inner script opened (KEPT_FD..), a tmpfs /dev/shm, the kept paths under it, and over each directory of `hide`
  * (real paths) an empty read-only tmpfs: the host's /opt (Lambda's holds the function's layers
- * only, and Stratus has none) and the host's other shared writable directories (/var/tmp,
+ * only) and the host's other shared writable directories (/var/tmp,
  * /run/lock: through them functions could hand each other files). Kept paths under one are bound
  * back before it is made read-only. With `code`, the function's code dir, bound read-only at
- * /var/task (TASK_ROOT) last. The tmpfs sources are named so that `mount -a` never takes
+ * /var/task (TASK_ROOT) last, and with `layers`, its merged layers, at /opt (over the empty one). The tmpfs sources are named so that `mount -a` never takes
  * them for the host's own tmpfs mounts (it skips what looks mounted).
  */
-export function mountTable(tmp: number | string, kept: readonly string[], passwdFile?: string, shell?: string, hide: readonly string[] = [], code?: string, runtime?: string | null): string {
+export function mountTable(tmp: number | string, kept: readonly string[], passwdFile?: string, shell?: string, hide: readonly string[] = [], code?: string, runtime?: string | null, layers?: string): string {
   const lines: string[] = [];
   // First, while its host path is in sight whatever it is under: a shipped runtime's files. A
   // custom runtime's (null) is empty, whatever the host keeps there.
@@ -91,9 +91,15 @@ export function mountTable(tmp: number | string, kept: readonly string[], passwd
       lines.push(`stratus-hide ${fstabPath(dir)} tmpfs remount,ro,nosuid,nodev 0 0`);
     }
   }
-  // Last: its source is seen through the kept paths bound back above.
+  // Last: their sources are seen through the kept paths bound back above.
   if (code) lines.push(`${fstabPath(code)} ${TASK_ROOT} none bind,ro,nosuid,nodev 0 0`);
+  if (layers) lines.push(`${fstabPath(layers)} ${OPT_ROOT} none bind,ro,nosuid,nodev 0 0`);
   return lines.join('\n') + '\n';
+}
+
+/** Why a function's layers cannot go to /opt on this host. */
+function layersClash(runtimeAt: string): string {
+  return `the function's layers cannot be presented at ${OPT_ROOT}: this host's runtime interpreter is installed under it (${runtimeAt}), and would be hidden by them`;
 }
 
 /**
@@ -179,6 +185,8 @@ export class NamespaceDriver implements SandboxDriver {
   private volumes: EphemeralVolumes | string = 'not started';
   /** Whether RUNTIME_ROOT exists on the host to bind runtimes on, or why it does not. */
   private readonly runtimeMount: true | string;
+  /** Whether OPT_ROOT exists on the host to bind layers on, or why it does not. */
+  private readonly optMount: true | string;
   /** Environments whose /tmp volume could not be made, so that got a tmpfs (with the last reason). */
   private readonly volumeFailures = { count: 0, last: '' };
 
@@ -193,6 +201,7 @@ export class NamespaceDriver implements SandboxDriver {
     this.hide = hostDirsToHide();
     this.shim = ExecShim.install();
     this.runtimeMount = mountPoint(RUNTIME_ROOT);
+    this.optMount = mountPoint(OPT_ROOT);
   }
 
   async init(): Promise<number> {
@@ -225,24 +234,35 @@ export class NamespaceDriver implements SandboxDriver {
     return this.taskMounter ? TASK_ROOT : codeDir;
   }
 
+  /** /opt once init() has the mounter (and /opt could be made on the host), as /var/task. */
+  optRoot(layersDir?: string): string {
+    return this.layersAt ?? layersDir ?? OPT_ROOT;
+  }
+
+  /** Where environments' layers are bound (OPT_ROOT), or null when they stay at their real paths. */
+  private get layersAt(): typeof OPT_ROOT | null {
+    return this.taskMounter && this.optMount === true ? OPT_ROOT : null;
+  }
+
   describe(): SandboxDescription {
     const [lo, hi] = this.uids.range;
     return {
       driver: 'namespace',
       isolation: [
         `own uid per environment (${lo}-${hi}), never the server's; no capabilities, no_new_privs`,
-        `mount, pid, ipc and uts namespaces; private ${this.tmpVolumes ? '/tmp on an ext4 volume of its own (ephemeral storage size, a loop device over a file of that size in the data dir; not counted as memory)' : 'tmpfs /tmp (ephemeral storage size)'} and tmpfs /dev/shm${this.hide.length ? `; empty read-only ${this.hide.join(', ')} (no layers; the host's standard shared writable directories)` : ''}`,
+        `mount, pid, ipc and uts namespaces; private ${this.tmpVolumes ? '/tmp on an ext4 volume of its own (ephemeral storage size, a loop device over a file of that size in the data dir; not counted as memory)' : 'tmpfs /tmp (ephemeral storage size)'} and tmpfs /dev/shm${this.hide.length ? `; empty read-only ${this.hide.join(', ')} (the host's /opt, where the function's layers go, and its standard shared writable directories)` : ''}`,
         'cgroup v1 per environment: memory (limit = memory size), cpu (1769 MB = 1 vCPU), pids.max 1024; fd limit 1024',
         'Runtime API listener per environment, connections checked against the environment uid',
         'PR_SET_PDEATHSIG + pid namespace: no environment process outlives the server',
         ...(this.dynmods?.holder ? [this.dynmods.line] : []),
-        ...(this.taskMounter ? [`the function's code read-only at ${TASK_ROOT}`] : []),
+        ...(this.taskMounter ? [`the function's code read-only at ${TASK_ROOT}${this.optMount === true ? `, its layers read-only at ${OPT_ROOT}` : ''}`] : []),
         ...(this.runtimeMount === true ? [`the runtime's files read-only at ${RUNTIME_ROOT}`] : []),
       ],
       warnings: [
         'no network namespace: functions can reach loopback services of the host (as in Lambda, they reach the network)',
         ...(typeof this.mounter === 'string' ? [`code is presented at its real path (<dataDir>/code/<sha>), not /var/task: ${this.mounter}`] : []),
         ...(typeof this.runtimeMount === 'string' ? [`runtimes run from their host paths, not ${RUNTIME_ROOT}: ${this.runtimeMount}`] : []),
+        ...(this.taskMounter && typeof this.optMount === 'string' ? [`layers are presented at their real paths (<dataDir>/code/layers-<sha>), not ${OPT_ROOT}: ${this.optMount}`] : []),
         ...(typeof this.volumes === 'string' ? [`/tmp is a tmpfs, so what a function writes there counts against its memory: ${this.volumes}`] : []),
         ...(this.volumeFailures.count ? [`${this.volumeFailures.count} environment(s) got a tmpfs /tmp because their volume could not be made: ${this.volumeFailures.last}`] : []),
         ...(this.shim ? [] : [noShimWarning('a shell (which also takes its variables: a shell\'s own, such as UID, cannot be set)')]),
@@ -278,6 +298,17 @@ export class NamespaceDriver implements SandboxDriver {
   }
 
   launch(spec: LaunchSpec): SandboxHandle {
+    // A shipped runtime's interpreter's installation too (node or python under /opt, say), when
+    // it is hidden. Not a custom runtime's: its command is the function's (a bootstrap symlinked
+    // out of its code must not bring a host directory in).
+    const program = (spec.shipped ?? !spec.dropPrivileges) && spec.command[0] ? installPrefix(realpathOr(spec.command[0])) : null;
+    // Layers go over /opt: an interpreter installed there would vanish from under the runtime.
+    const layersAt = this.layersAt;
+    const clash = layersAt && program && isUnder(program, OPT_ROOT) ? program : null;
+    if (spec.layers && layersAt && clash) {
+      spec.bequest?.release();
+      throw new Error(layersClash(clash));
+    }
     // A reset's successor: the /tmp of the environment it replaces, and that one's uid, which
     // owns what is in it (see bequeath()).
     const bequest = spec.bequest instanceof NamespaceBequest ? spec.bequest.take(spec.limits.ephemeralMB) : null;
@@ -300,10 +331,6 @@ export class NamespaceDriver implements SandboxDriver {
     }
     cg.setMemory(spec.limits.memoryMB);
     cg.setCpu(spec.deferCpuLimit ? null : spec.limits.memoryMB);
-    // A shipped runtime's interpreter's installation too (node or python under /opt, say), when
-    // it is hidden. Not a custom runtime's: its command is the function's (a bootstrap symlinked
-    // out of its code must not bring a host directory in).
-    const program = (spec.shipped ?? !spec.dropPrivileges) && spec.command[0] ? installPrefix(realpathOr(spec.command[0])) : null;
     const kept = [...new Set([...spec.keepPaths.map(realpathOr), ...(program ? [program] : [])])].filter((p) => this.hidden(p));
     const inner = this.innerScript(spec, uid, kept);
     const b = this.bins;
@@ -316,7 +343,8 @@ export class NamespaceDriver implements SandboxDriver {
     const gated = volumes !== null && volume === null && kept.length <= GATE_FD - KEPT_FD;
     if (volumes && !volume && !gated) this.noteVolumeFailure(spec.envId, `${kept.length} host paths kept visible leave no descriptor to wait for a volume on`);
     const tableFor = (tmp: Volume | null) => mountTable(tmp?.device ?? spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.hide,
-      this.taskMounter ? spec.code : undefined, this.runtimeMount === true ? spec.runtimeDir ?? null : undefined);
+      this.taskMounter ? spec.code : undefined, this.runtimeMount === true ? spec.runtimeDir ?? null : undefined,
+      layersAt ? spec.layers : undefined);
     // A custom runtime's launch runs as root on the host until setpriv: the function's
     // variables (LD_PRELOAD, GLIBC_TUNABLES, ...) are for its bootstrap only. The launch itself
     // gets none; the exec shim starts the bootstrap with them, from ENV_FD (or, without a shim,
@@ -358,7 +386,7 @@ export class NamespaceDriver implements SandboxDriver {
       if (keep && volume) return new NamespaceBequest(uid, volume, spec.limits.ephemeralMB, free);
       free();
       return null;
-    }, this.taskMounter);
+    }, this.taskMounter, { layersAt, clash });
     if (gated) {
       const fd = table;
       const gate = (child.stdio as unknown as Array<import('node:net').Socket | null>)[GATE_FD]!;
@@ -486,20 +514,24 @@ class NamespaceHandle implements SandboxHandle {
     private readonly report: ExecReport | null,
     private readonly onGone: (keep: boolean) => SandboxBequest | null,
     private readonly mounter: TaskMounter | null,
+    /** Where presentCode binds layers (null: they stay at their paths), and the runtime installation under it, if any. */
+    private readonly opt: { layersAt: typeof OPT_ROOT | null; clash: string | null },
   ) {
     this.gid = uid;
     this.logStream = streams.logStream;
     this.apiChannel = streams.apiChannel;
   }
 
-  async presentCode(codeDir: string): Promise<void> {
+  async presentCode(codeDir: string, layersDir?: string): Promise<void> {
     if (!this.mounter) return;
+    if (layersDir && this.opt.layersAt && this.opt.clash) throw new Error(layersClash(this.opt.clash));
     // The launched process (unshare) made the namespace and stays in it, as its pid 1's parent;
     // once it has exited, its pid may be another process's.
     if (this.child.pid === undefined || this.child.exitCode !== null || this.child.signalCode !== null) {
       throw new Error('the environment exited before its code was bound at /var/task');
     }
     await this.mounter.present(this.child.pid, codeDir);
+    if (layersDir && this.opt.layersAt) await this.mounter.present(this.child.pid, layersDir, this.opt.layersAt);
   }
 
   setLimits(limits: SandboxLimits): void {

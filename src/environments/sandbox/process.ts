@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
+import { OPT_ROOT } from './task-root.js';
 import { findExecutable, launchedStreams, launchStdio } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
 
@@ -52,6 +53,7 @@ export class ProcessDriver implements SandboxDriver {
         `SANDBOX DISABLED: functions run as plain processes under the server's own uid (${process.getuid?.() ?? '?'}) — ${this.reasons.join('; ')}`,
         'functions can read the data dir, other functions\' code and signal or debug the server; run only trusted code',
         'no CPU, pids or /tmp limits; memory enforced by polling only; processes that leave their process group can outlive environments',
+        'code and layers at their paths in the data dir, not /var/task and /opt (module paths point there; a function that names /opt itself misses its layers)',
         ...(this.shim ? [] : [noShimWarning('execvp')]),
       ],
     };
@@ -60,6 +62,11 @@ export class ProcessDriver implements SandboxDriver {
   /** A plain process sees the host's filesystem: the code at its own path. */
   taskRoot(codeDir: string): string {
     return codeDir;
+  }
+
+  /** No mounts: the layers at their own path (a function without layers sees the host's /opt). */
+  optRoot(layersDir?: string): string {
+    return layersDir ?? OPT_ROOT;
   }
 
   /** A plain process sees the host's filesystem: the runtime at its own path. */

@@ -5,6 +5,9 @@ import { ResidentClient } from './resident.js';
 /** Where a function finds its code in Lambda (LAMBDA_TASK_ROOT, the working directory, stack traces). */
 export const TASK_ROOT = '/var/task';
 
+/** Where Lambda extracts a function's layers, in order (NODE_PATH, sys.path, PATH and LD_LIBRARY_PATH name it). */
+export const OPT_ROOT = '/opt';
+
 /** Where Lambda keeps its runtime (LAMBDA_RUNTIME_DIR; node's module paths and stack frames). */
 export const RUNTIME_ROOT = '/var/runtime';
 
@@ -23,14 +26,15 @@ export function mountPoint(dir: string): true | string {
 }
 
 /**
- * The mounter: binds a function's code read-only at /var/task inside the mount namespace of a
- * running environment (a pooled runtime, launched before its function was known). Node cannot
- * enter a namespace or mount, and mount(8) takes ~2.5 ms to start here, more than a third of a
- * pooled cold start; this stays running and answers in a fraction of a millisecond. One request
- * per line, "<id> <pid> <code dir>", answered "<id> <errno>": setns(2) into /proc/<pid>/ns/mnt
- * (the namespace's, whose /proc is its own: the descriptor is opened first), mount(2) MS_BIND of
- * the code dir (the environment sees it at its real path, a kept path) on /var/task, a read-only
- * remount of that bind, setns(2) back to the server's namespace.
+ * The mounter: binds a function's code read-only at /var/task (and its layers at /opt) inside the
+ * mount namespace of a running environment (a pooled runtime, launched before its function was
+ * known). Node cannot enter a namespace or mount, and mount(8) takes ~2.5 ms to start here, more
+ * than a third of a pooled cold start; this stays running and answers in a fraction of a
+ * millisecond. One request per line, "<id> <pid> <target> <dir>" (target /var/task or /opt),
+ * answered "<id> <errno>": setns(2) into /proc/<pid>/ns/mnt (the namespace's, whose /proc is its
+ * own: the descriptor is opened first), mount(2) MS_BIND of the dir (the environment sees it at
+ * its real path, a kept path) on the target, a read-only remount of that bind, setns(2) back to
+ * the server's namespace.
  *
  * It never mounts in its own namespace (EAGAIN): a pooled runtime is handed out as soon as it is
  * spawned, and its launcher is in the server's namespace until unshare(2); `present` waits for
@@ -54,7 +58,7 @@ def parent(pid):
         s = f.read()
     return int(s[s.rindex(')') + 2:].split(' ')[1])
 
-def present(pid, src):
+def present(pid, target, src):
     try:
         ns = os.open('/proc/%s/ns/mnt' % pid, os.O_RDONLY)
     except OSError as e:
@@ -77,13 +81,13 @@ def present(pid, src):
             # The namespace's mount table may still be going up: its /tmp is hidden and the code's
             # path (a kept path under it) not bound back yet, for a few milliseconds.
             for _ in range(500):
-                err = 0 if libc.mount(src.encode(), b'${TASK_ROOT}', None, BIND, None) == 0 else ctypes.get_errno()
+                err = 0 if libc.mount(src.encode(), target, None, BIND, None) == 0 else ctypes.get_errno()
                 if err != ENOENT:
                     break
                 time.sleep(0.001)
-        if err == 0 and libc.mount(None, b'${TASK_ROOT}', None, REMOUNT | BIND | RO | NOSUID | NODEV, None) != 0:
+        if err == 0 and libc.mount(None, target, None, REMOUNT | BIND | RO | NOSUID | NODEV, None) != 0:
             err = ctypes.get_errno()
-            libc.umount2(b'${TASK_ROOT}', DETACH)
+            libc.umount2(target, DETACH)
         if libc.setns(home, NEWNS) != 0:
             sys.exit(3)
         return err
@@ -92,8 +96,9 @@ def present(pid, src):
 
 sys.stdout.write('ready\\n'); sys.stdout.flush()
 for line in sys.stdin:
-    rid, pid, src = line.rstrip('\\n').split(' ', 2)
-    sys.stdout.write('%s %d\\n' % (rid, present(pid, src))); sys.stdout.flush()
+    rid, pid, target, src = line.rstrip('\\n').split(' ', 3)
+    err = present(pid, target.encode(), src) if target in ('${TASK_ROOT}', '${OPT_ROOT}') else 22
+    sys.stdout.write('%s %d\\n' % (rid, err)); sys.stdout.flush()
 `;
 
 /** How the mounter is started (with a python3 that the server runs as root). */
@@ -132,18 +137,19 @@ export class TaskMounter {
   }
 
   /**
-   * Binds `codeDir` at /var/task, read-only, in the mount namespace of process `pid` (the
-   * server's child), once that process is in a namespace of its own (up to `waitMs`).
+   * Binds `dir` at `target` (/var/task: the code; /opt: the layers), read-only, in the mount
+   * namespace of process `pid` (the server's child), once that process is in a namespace of its
+   * own (up to `waitMs`).
    */
-  async present(pid: number, codeDir: string): Promise<void> {
+  async present(pid: number, dir: string, target: typeof TASK_ROOT | typeof OPT_ROOT = TASK_ROOT): Promise<void> {
     for (let waited = 0; mountNs(pid) === this.home && waited < this.waitMs; waited++) await sleep(1);
-    const { errno } = await this.helper.request(`${pid} ${codeDir}`);
+    const { errno } = await this.helper.request(`${pid} ${target} ${dir}`);
     if (errno === 0) return;
     const why = errno < 0 ? 'the mounter died or hung'
       : errno === os.constants.errno.EAGAIN ? 'the environment has no mount namespace of its own'
       : errno === os.constants.errno.ESRCH ? 'the environment\'s process is gone'
       : `errno ${errno}`;
-    throw new Error(`binding the code at ${TASK_ROOT} failed: ${why}`);
+    throw new Error(`binding the ${target === TASK_ROOT ? 'code' : 'layers'} at ${target} failed: ${why}`);
   }
 
   /** The pid of the running mounter (tests). */

@@ -41,6 +41,11 @@ export interface LaunchSpec {
    * root (SandboxDriver.taskRoot). A pooled runtime gets it later (SandboxHandle.presentCode).
    */
   code?: string;
+  /**
+   * The function's layers merged into one dir (a host path), when it has any: presented at the
+   * driver's layers root (SandboxDriver.optRoot) at launch, or later with presentCode (pooled).
+   */
+  layers?: string;
   /** Apply the CPU limit only later (init runs at full speed, as Lambda's init boost). */
   deferCpuLimit: boolean;
   /**
@@ -96,8 +101,11 @@ export interface SandboxHandle {
   execError(): string | null;
   /** The runtime's own exit status, from what the launched process reported. */
   exitStatus(code: number | null, signal: NodeJS.Signals | null): { code: number | null; signal: NodeJS.Signals | null };
-  /** Presents `codeDir` at the task root of an environment launched without `code` (a pooled runtime). */
-  presentCode(codeDir: string): Promise<void>;
+  /**
+   * Presents `codeDir` at the task root (and `layersDir`, if any, at the layers root) of an
+   * environment launched without `code` (a pooled runtime).
+   */
+  presentCode(codeDir: string, layersDir?: string): Promise<void>;
   /** Kills every process of the environment and frees its resources. Idempotent. */
   destroy(): Promise<void>;
   /**
@@ -129,6 +137,11 @@ export interface SandboxDriver {
    * can present it there, else the path itself.
    */
   taskRoot(codeDir: string): string;
+  /**
+   * Where an environment finds the merged layers of `layersDir` (a host path; none: where they
+   * would be): /opt, as in Lambda, where the driver can present them there, else the path itself.
+   */
+  optRoot(layersDir?: string): string;
   /**
    * Where environments find a shipped runtime's directory (LaunchSpec.runtimeDir): /var/runtime,
    * Lambda's LAMBDA_RUNTIME_DIR, where the driver presents it there; null when it does not (the

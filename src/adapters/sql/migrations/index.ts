@@ -8,6 +8,7 @@ import * as m004 from './004-sqs.js';
 import * as m005 from './005-events.js';
 import * as m006 from './006-gateway.js';
 import * as m007 from './007-mappings.js';
+import * as m008 from './008-layers.js';
 
 export interface Migration {
   name: string;
@@ -15,7 +16,7 @@ export interface Migration {
 }
 
 /** Every schema migration, in the order they apply. Names are recorded once applied. */
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008];
 
 const TABLE = 'schema_migrations';
 

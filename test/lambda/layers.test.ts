@@ -1,0 +1,298 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import {
+  AddLayerVersionPermissionCommand, CreateFunctionCommand, DeleteLayerVersionCommand, GetFunctionCommand, GetFunctionConfigurationCommand,
+  GetLayerVersionByArnCommand, GetLayerVersionCommand, GetLayerVersionPolicyCommand, InvokeCommand, LambdaClient, ListLayersCommand,
+  ListLayerVersionsCommand, PublishLayerVersionCommand, RemoveLayerVersionPermissionCommand, UpdateFunctionConfigurationCommand,
+} from '@aws-sdk/client-lambda';
+import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
+import { makeZip } from '../helpers/zip.js';
+
+const ROLE = 'arn:aws:iam::000000000000:role/test';
+const LAYER = (name: string, v?: number) => `arn:aws:lambda:us-east-1:000000000000:layer:${name}${v === undefined ? '' : `:${v}`}`;
+const LAMBDA_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$/;
+const decode = (p?: Uint8Array) => (p ? Buffer.from(p).toString('utf8') : '');
+
+async function rejects(p: Promise<unknown>, name: string, message: string | RegExp, status?: number): Promise<void> {
+  await assert.rejects(p, (e: Error & { $metadata?: { httpStatusCode?: number } }) => {
+    assert.equal(e.name, name, e.message);
+    if (typeof message === 'string') assert.equal(e.message, message);
+    else assert.match(e.message, message);
+    if (status !== undefined) assert.equal(e.$metadata?.httpStatusCode, status);
+    return true;
+  });
+}
+
+/** A layer's archive: a module for Node.js and Python, a program in bin/, and a file both layers hold. */
+async function layerZip(tag: string): Promise<Buffer> {
+  return makeZip({
+    'nodejs/node_modules/greet/index.js': `module.exports = (n) => '${tag} hello ' + n;\n`,
+    'python/greet.py': `def greet(n):\n    return '${tag} hi ' + n\n`,
+    'shared.txt': `from ${tag}`,
+    'bin/tool': { content: `#!/bin/sh\necho tool ${tag}\n`, mode: 0o755 },
+  });
+}
+
+const NODE_HANDLER = `const fs = require('node:fs');
+const { execSync } = require('node:child_process');
+exports.handler = async () => {
+  let write = 'ALLOWED';
+  try { fs.writeFileSync('/opt/x', 'x'); } catch (e) { write = e.code; }
+  let shared = null;
+  try { shared = fs.readFileSync('/opt/shared.txt', 'utf8'); } catch { /* the process driver has no /opt of its own */ }
+  return { greet: require('greet')('node'), shared, tool: execSync('tool').toString().trim(), write };
+};
+`;
+
+const PY_HANDLER = `import sys, greet
+def handler(event, context):
+    try:
+        shared = open('/opt/shared.txt').read()
+    except OSError:
+        shared = None
+    return {'greet': greet.greet('py'), 'shared': shared, 'path': sys.path[1:3]}
+`;
+
+/** A bash custom runtime: the bootstrap a layer ships, answering with what /opt/shared.txt holds. */
+const BOOTSTRAP = `#!/bin/bash
+set -euo pipefail
+API="http://\${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+while true; do
+  H=$(mktemp)
+  curl -sS -LD "$H" "$API/invocation/next" -o /dev/null
+  ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$H" | tr -d '[:space:]' | cut -d: -f2)
+  curl -sS -X POST "$API/invocation/$ID/response" -d "\\"bootstrap $(cat /opt/shared.txt)\\"" -o /dev/null
+done
+`;
+
+for (const mode of [
+  { label: 'namespace sandbox, prewarmed runtimes', config: { prewarmPerRuntime: 1 } },
+  { label: 'namespace sandbox, runtimes started per function', config: { prewarmPerRuntime: 0 } },
+  { label: 'process sandbox', config: { sandbox: 'process' as const } },
+]) {
+  describe(`Layers in execution environments (${mode.label})`, () => {
+    let server: TestServer;
+    let lambda: LambdaClient;
+    const process_ = mode.config.sandbox === 'process';
+    before(async () => {
+      server = await startServer(mode.config);
+      lambda = new LambdaClient(clientConfig(server.endpoint));
+    });
+    after(async () => server?.stop());
+
+    test('layers are merged in order (later ones win) and reach node, python and a custom runtime', async () => {
+      const a = await lambda.send(new PublishLayerVersionCommand({ LayerName: 'a', Content: { ZipFile: await layerZip('A') } }));
+      const b = await lambda.send(new PublishLayerVersionCommand({ LayerName: 'b', Content: { ZipFile: await makeZip({ 'shared.txt': 'from B', bootstrap: { content: BOOTSTRAP, mode: 0o755 } }) } }));
+      await lambda.send(new CreateFunctionCommand({
+        FunctionName: 'node-layers', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await makeZip({ 'index.js': NODE_HANDLER }) },
+        Layers: [a.LayerVersionArn!, b.LayerVersionArn!],
+      }));
+      const nodeOut = await lambda.send(new InvokeCommand({ FunctionName: 'node-layers' }));
+      assert.equal(nodeOut.FunctionError, undefined, decode(nodeOut.Payload));
+      const node = JSON.parse(decode(nodeOut.Payload));
+      // Under the process driver the layers are at their path in the data dir, not a read-only /opt.
+      if (process_) assert.deepEqual({ greet: node.greet, tool: node.tool }, { greet: 'A hello node', tool: 'tool A' });
+      else assert.deepEqual(node, { greet: 'A hello node', shared: 'from B', tool: 'tool A', write: 'EROFS' });
+
+      await lambda.send(new CreateFunctionCommand({
+        FunctionName: 'py-layers', Runtime: 'python3.12', Handler: 'app.handler', Role: ROLE, Code: { ZipFile: await makeZip({ 'app.py': PY_HANDLER }) },
+        Layers: [b.LayerVersionArn!, a.LayerVersionArn!],
+      }));
+      const py = JSON.parse(decode((await lambda.send(new InvokeCommand({ FunctionName: 'py-layers' }))).Payload));
+      assert.equal(py.greet, 'A hi py');
+      if (!process_) {
+        assert.equal(py.shared, 'from A', 'the order of this function\'s list: A last');
+        assert.match(py.path[0], /^\/opt\/python\/lib\/python3\.\d+\/site-packages$/);
+        assert.equal(py.path[1], '/opt/python');
+      }
+
+      if (process_) return; // a bootstrap reading /opt itself needs /opt
+      await lambda.send(new CreateFunctionCommand({
+        FunctionName: 'custom-layers', Runtime: 'provided.al2023', Handler: 'x', Role: ROLE, Code: { ZipFile: await makeZip({ 'README': 'no bootstrap here' }) },
+        Layers: [b.LayerVersionArn!],
+      }));
+      const custom = await lambda.send(new InvokeCommand({ FunctionName: 'custom-layers' }));
+      assert.equal(custom.FunctionError, undefined, decode(custom.Payload));
+      assert.equal(JSON.parse(decode(custom.Payload)), 'bootstrap from B');
+    });
+
+    test('a function keeps its layer after the layer version is deleted; new references are refused', async () => {
+      const v = await lambda.send(new PublishLayerVersionCommand({ LayerName: 'gone', Content: { ZipFile: await layerZip('G') } }));
+      await lambda.send(new CreateFunctionCommand({
+        FunctionName: 'keeps', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE,
+        Code: { ZipFile: await makeZip({ 'index.js': "exports.handler = async () => require('greet')('k');" }) }, Layers: [v.LayerVersionArn!],
+      }));
+      await lambda.send(new DeleteLayerVersionCommand({ LayerName: 'gone', VersionNumber: 1 }));
+      // A new configuration (new environments) still gets the deleted version's content.
+      await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'keeps', Description: 'changed' }));
+      const out = await lambda.send(new InvokeCommand({ FunctionName: 'keeps' }));
+      assert.equal(JSON.parse(decode(out.Payload)), 'G hello k');
+      const cfg = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'keeps' }));
+      assert.deepEqual(cfg.Layers?.map((l) => l.Arn), [LAYER('gone', 1)]);
+      await rejects(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'keeps', Layers: [LAYER('gone', 1)] })),
+        'InvalidParameterValueException', `Layer version ${LAYER('gone', 1)} does not exist.`, 400);
+    });
+  });
+}
+
+describe('Lambda API: layers', () => {
+  let server: TestServer;
+  let lambda: LambdaClient;
+  let zip: Buffer;
+  before(async () => {
+    server = await startServer();
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    zip = await layerZip('X');
+  });
+  after(async () => server?.stop());
+
+  test('PublishLayerVersion answers 201 with Lambda\'s shape; Get, GetByArn and the download agree', async () => {
+    const out = await lambda.send(new PublishLayerVersionCommand({
+      LayerName: 'shape', Description: 'first', Content: { ZipFile: zip }, CompatibleRuntimes: ['nodejs20.x', 'python3.12'],
+      CompatibleArchitectures: ['x86_64'], LicenseInfo: 'MIT',
+    }));
+    assert.equal(out.$metadata.httpStatusCode, 201);
+    assert.equal(out.LayerArn, LAYER('shape'));
+    assert.equal(out.LayerVersionArn, LAYER('shape', 1));
+    assert.equal(out.Version, 1);
+    assert.equal(out.Description, 'first');
+    assert.match(out.CreatedDate!, LAMBDA_TIME);
+    assert.deepEqual(out.CompatibleRuntimes, ['nodejs20.x', 'python3.12']);
+    assert.deepEqual(out.CompatibleArchitectures, ['x86_64']);
+    assert.equal(out.LicenseInfo, 'MIT');
+    assert.equal(out.Content?.CodeSha256, createHash('sha256').update(zip).digest('base64'));
+    assert.equal(out.Content?.CodeSize, zip.length);
+    const download = await fetch(out.Content!.Location!);
+    assert.equal(download.status, 200);
+    assert.deepEqual(Buffer.from(await download.arrayBuffer()), zip);
+    const tampered = await fetch(out.Content!.Location!.replace(/Signature=[0-9a-f]/, 'Signature=z'));
+    assert.equal(tampered.status, 403);
+
+    const got = await lambda.send(new GetLayerVersionCommand({ LayerName: 'shape', VersionNumber: 1 }));
+    const byArn = await lambda.send(new GetLayerVersionByArnCommand({ Arn: LAYER('shape', 1) }));
+    const byLayerArn = await lambda.send(new GetLayerVersionCommand({ LayerName: LAYER('shape'), VersionNumber: 1 }));
+    for (const g of [got, byArn, byLayerArn]) {
+      assert.equal(g.LayerVersionArn, out.LayerVersionArn);
+      assert.equal(g.CreatedDate, out.CreatedDate);
+      assert.equal(g.Content?.CodeSha256, out.Content?.CodeSha256);
+    }
+  });
+
+  test('fields not given are left out; empty lists stay empty lists', async () => {
+    const bare = await lambda.send(new PublishLayerVersionCommand({ LayerName: 'bare', Content: { ZipFile: zip } }));
+    assert.equal(bare.Description, '');
+    assert.equal(bare.CompatibleRuntimes, undefined);
+    assert.equal(bare.CompatibleArchitectures, undefined);
+    assert.equal(bare.LicenseInfo, undefined);
+    const empty = await lambda.send(new PublishLayerVersionCommand({ LayerName: 'bare', Content: { ZipFile: zip }, CompatibleRuntimes: [], CompatibleArchitectures: [] }));
+    assert.equal(empty.Version, 2);
+    assert.deepEqual(empty.CompatibleRuntimes, []);
+    assert.deepEqual(empty.CompatibleArchitectures, []);
+  });
+
+  test('version numbers are never reused, not even after every version is deleted; delete is idempotent', async () => {
+    for (const n of [1, 2]) assert.equal((await lambda.send(new PublishLayerVersionCommand({ LayerName: 'numbers', Content: { ZipFile: zip } }))).Version, n);
+    for (const n of [1, 2, 2, 7]) {
+      const d = await lambda.send(new DeleteLayerVersionCommand({ LayerName: 'numbers', VersionNumber: n }));
+      assert.equal(d.$metadata.httpStatusCode, 204);
+    }
+    await lambda.send(new DeleteLayerVersionCommand({ LayerName: 'never-was', VersionNumber: 1 }));
+    const listed = await lambda.send(new ListLayersCommand({}));
+    assert.ok(!listed.Layers?.some((l) => l.LayerName === 'numbers'), 'a layer without versions is not listed');
+    assert.equal((await lambda.send(new PublishLayerVersionCommand({ LayerName: 'numbers', Content: { ZipFile: zip } }))).Version, 3);
+    assert.deepEqual((await lambda.send(new ListLayerVersionsCommand({ LayerName: 'never-was' }))).LayerVersions, []);
+  });
+
+  test('ListLayerVersions: newest first, filters, pages; ListLayers: the latest matching version', async () => {
+    await lambda.send(new PublishLayerVersionCommand({ LayerName: 'lst', Content: { ZipFile: zip }, CompatibleRuntimes: ['python3.12'], CompatibleArchitectures: ['arm64'] }));
+    await lambda.send(new PublishLayerVersionCommand({ LayerName: 'lst', Content: { ZipFile: zip }, CompatibleRuntimes: ['nodejs20.x'] }));
+    await lambda.send(new PublishLayerVersionCommand({ LayerName: 'lst', Content: { ZipFile: zip } }));
+    const all = await lambda.send(new ListLayerVersionsCommand({ LayerName: 'lst' }));
+    assert.deepEqual(all.LayerVersions?.map((v) => v.Version), [3, 2, 1]);
+    assert.equal(all.LayerVersions?.[0]?.LayerVersionArn, LAYER('lst', 3));
+    assert.equal(all.NextMarker, undefined);
+    const page1 = await lambda.send(new ListLayerVersionsCommand({ LayerName: 'lst', MaxItems: 2 }));
+    assert.deepEqual(page1.LayerVersions?.map((v) => v.Version), [3, 2]);
+    const page2 = await lambda.send(new ListLayerVersionsCommand({ LayerName: 'lst', MaxItems: 2, Marker: page1.NextMarker }));
+    assert.deepEqual(page2.LayerVersions?.map((v) => v.Version), [1]);
+    assert.equal(page2.NextMarker, undefined);
+    const py = await lambda.send(new ListLayerVersionsCommand({ LayerName: 'lst', CompatibleRuntime: 'python3.12' }));
+    assert.deepEqual(py.LayerVersions?.map((v) => v.Version), [1]);
+    const layers = await lambda.send(new ListLayersCommand({ CompatibleRuntime: 'nodejs20.x' }));
+    const lst = layers.Layers?.find((l) => l.LayerName === 'lst');
+    assert.equal(lst?.LayerArn, LAYER('lst'));
+    assert.equal(lst?.LatestMatchingVersion?.Version, 2);
+    const arm = await lambda.send(new ListLayersCommand({ CompatibleArchitecture: 'arm64' }));
+    assert.deepEqual(arm.Layers?.map((l) => [l.LayerName, l.LatestMatchingVersion?.Version]), [['lst', 1]]);
+    await rejects(lambda.send(new ListLayersCommand({ CompatibleRuntime: 'cobol' as never })), 'ValidationException',
+      /^1 validation error detected: Value 'cobol' at 'compatibleRuntime' failed to satisfy constraint: Member must satisfy enum value set: \[/);
+  });
+
+  test('errors: missing versions, bad numbers and ARNs, bad runtimes, no content', async () => {
+    await rejects(lambda.send(new GetLayerVersionCommand({ LayerName: 'nope', VersionNumber: 1 })), 'ResourceNotFoundException', 'The resource you requested does not exist.', 404);
+    await rejects(lambda.send(new GetLayerVersionByArnCommand({ Arn: LAYER('nope', 1) })), 'ResourceNotFoundException', 'The resource you requested does not exist.', 404);
+    await rejects(lambda.send(new GetLayerVersionCommand({ LayerName: 'nope', VersionNumber: 0 })), 'InvalidParameterValueException', 'Layer Version Cannot be less than 1', 400);
+    await rejects(lambda.send(new GetLayerVersionByArnCommand({ Arn: LAYER('nope') })), 'ValidationException',
+      `1 validation error detected: Value '${LAYER('nope')}' at 'arn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\\d{1}:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+`);
+    await rejects(lambda.send(new PublishLayerVersionCommand({ LayerName: 'bad', Content: { ZipFile: zip }, CompatibleRuntimes: ['cobol' as never], CompatibleArchitectures: ['sparc' as never] })),
+      'ValidationException', /^2 validation errors detected: Value '\[cobol\]' at 'compatibleRuntimes' failed to satisfy constraint: Member must satisfy enum value set: \[.*\]; Value '\[sparc\]' at 'compatibleArchitectures' failed to satisfy constraint: Member must satisfy constraint: \[Member must satisfy enum value set: \[x86_64, arm64\]\]$/);
+    await rejects(lambda.send(new PublishLayerVersionCommand({ LayerName: 'bad', Content: { ZipFile: Buffer.from('not a zip') } })), 'InvalidParameterValueException', /unzip/i, 400);
+    await rejects(lambda.send(new PublishLayerVersionCommand({ LayerName: 'bad name!', Content: { ZipFile: zip } })), 'ValidationException', /at 'layerName' failed to satisfy constraint/);
+    // Nothing of a refused publish is left: the name has no versions, and numbering starts at 1.
+    assert.equal((await lambda.send(new PublishLayerVersionCommand({ LayerName: 'bad', Content: { ZipFile: zip } }))).Version, 1);
+  });
+
+  test('a function\'s Layers: shown with their sizes, at most five, each once, each existing', async () => {
+    const code = { ZipFile: await makeZip({ 'index.js': 'exports.handler = async () => 1;' }) };
+    const v = await Promise.all(['f1', 'f2', 'f3', 'f4', 'f5', 'f6'].map((n) => lambda.send(new PublishLayerVersionCommand({ LayerName: n, Content: { ZipFile: zip } }))));
+    const arns = v.map((x) => x.LayerVersionArn!);
+    const created = await lambda.send(new CreateFunctionCommand({ FunctionName: 'with-layers', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: code, Layers: arns.slice(0, 2) }));
+    assert.deepEqual(created.Layers, [{ Arn: arns[0], CodeSize: zip.length }, { Arn: arns[1], CodeSize: zip.length }]);
+    const fn = await lambda.send(new GetFunctionCommand({ FunctionName: 'with-layers' }));
+    assert.deepEqual(fn.Configuration?.Layers?.map((l) => l.Arn), arns.slice(0, 2));
+    const none = await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'with-layers', Layers: [] }));
+    assert.equal(none.Layers, undefined);
+    await rejects(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'with-layers', Layers: arns })), 'InvalidParameterValueException', 'Cannot reference more than 5 layers.', 400);
+    const again = await lambda.send(new PublishLayerVersionCommand({ LayerName: 'f1', Content: { ZipFile: zip } }));
+    await rejects(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'with-layers', Layers: [arns[0]!, again.LayerVersionArn!] })), 'InvalidParameterValueException',
+      `Two different versions of the same layer are not allowed to be referenced in the same function. ${arns[0]} and ${again.LayerVersionArn} are versions of the same layer.`);
+    await rejects(lambda.send(new CreateFunctionCommand({ FunctionName: 'missing-layer', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: code, Layers: [LAYER('f1', 9)] })),
+      'InvalidParameterValueException', `Layer version ${LAYER('f1', 9)} does not exist.`, 400);
+    await rejects(lambda.send(new CreateFunctionCommand({ FunctionName: 'other-region', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: code, Layers: ['arn:aws:lambda:eu-west-1:000000000000:layer:f1:1'] })),
+      'InvalidParameterValueException', 'Layers are not in the same region as the function. Layers are expected to be in region us-east-1.');
+    await rejects(lambda.send(new CreateFunctionCommand({ FunctionName: 'unversioned', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: code, Layers: [LAYER('f1')] })),
+      'ValidationException', new RegExp(`^1 validation error detected: Value '\\[${LAYER('f1')}\\]' at 'layers' failed to satisfy constraint: Member must satisfy constraint: \\[`));
+    // A refused CreateFunction leaves no function behind.
+    await rejects(lambda.send(new GetFunctionCommand({ FunctionName: 'missing-layer' })), 'ResourceNotFoundException', /Function not found/);
+  });
+
+  test('layer version permissions: add, read, remove, with Lambda\'s refusals', async () => {
+    await lambda.send(new PublishLayerVersionCommand({ LayerName: 'shared', Content: { ZipFile: zip } }));
+    await rejects(lambda.send(new GetLayerVersionPolicyCommand({ LayerName: 'shared', VersionNumber: 1 })), 'ResourceNotFoundException', 'No policy is associated with the given resource.', 404);
+    const added = await lambda.send(new AddLayerVersionPermissionCommand({ LayerName: 'shared', VersionNumber: 1, StatementId: 'acct', Action: 'lambda:GetLayerVersion', Principal: '123456789012' }));
+    assert.equal(added.$metadata.httpStatusCode, 201);
+    assert.deepEqual(JSON.parse(added.Statement!), {
+      Sid: 'acct', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'lambda:GetLayerVersion', Resource: LAYER('shared', 1),
+    });
+    await rejects(lambda.send(new AddLayerVersionPermissionCommand({ LayerName: 'shared', VersionNumber: 1, StatementId: 'acct', Action: 'lambda:GetLayerVersion', Principal: '*' })),
+      'ResourceConflictException', 'The statement id (acct) provided already exists. Please provide a new statement id, or remove the existing statement.', 409);
+    await rejects(lambda.send(new AddLayerVersionPermissionCommand({ LayerName: 'shared', VersionNumber: 1, StatementId: 'x', Action: 'lambda:GetLayerVersion', Principal: '*', RevisionId: 'stale' })),
+      'PreconditionFailedException', 'The Revision Id provided does not match the latest Revision Id. Call the GetLayerPolicy API to retrieve the latest Revision Id', 412);
+    const org = await lambda.send(new AddLayerVersionPermissionCommand({ LayerName: 'shared', VersionNumber: 1, StatementId: 'org', Action: 'lambda:GetLayerVersion', Principal: '*', OrganizationId: 'o-abcdefghij', RevisionId: added.RevisionId }));
+    const policy = await lambda.send(new GetLayerVersionPolicyCommand({ LayerName: 'shared', VersionNumber: 1 }));
+    assert.equal(policy.RevisionId, org.RevisionId);
+    const doc = JSON.parse(policy.Policy!);
+    assert.equal(doc.Version, '2012-10-17');
+    assert.deepEqual(doc.Statement.map((s: { Sid: string }) => s.Sid), ['acct', 'org']);
+    assert.deepEqual(doc.Statement[1].Condition, { StringEquals: { 'aws:PrincipalOrgID': 'o-abcdefghij' } });
+    await rejects(lambda.send(new RemoveLayerVersionPermissionCommand({ LayerName: 'shared', VersionNumber: 1, StatementId: 'nope' })),
+      'ResourceNotFoundException', 'Statement nope is not found in resource policy.', 404);
+    for (const sid of ['acct', 'org']) await lambda.send(new RemoveLayerVersionPermissionCommand({ LayerName: 'shared', VersionNumber: 1, StatementId: sid }));
+    await rejects(lambda.send(new GetLayerVersionPolicyCommand({ LayerName: 'shared', VersionNumber: 1 })), 'ResourceNotFoundException', 'No policy is associated with the given resource.');
+    await rejects(lambda.send(new AddLayerVersionPermissionCommand({ LayerName: 'shared', VersionNumber: 5, StatementId: 'a', Action: 'lambda:GetLayerVersion', Principal: '*' })),
+      'ResourceNotFoundException', `Layer version ${LAYER('shared', 5)} does not exist.`, 404);
+    await rejects(lambda.send(new AddLayerVersionPermissionCommand({ LayerName: 'shared', VersionNumber: 1, StatementId: 'a', Action: '*', Principal: '*' })),
+      'ValidationException', "1 validation error detected: Value '*' at 'action' failed to satisfy constraint: Member must satisfy regular expression pattern: lambda:GetLayerVersion");
+  });
+});
