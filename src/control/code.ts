@@ -10,6 +10,8 @@ export interface StoredCode {
   /** base64 sha256, as Lambda reports CodeSha256. */
   codeSha256: string;
   codeSize: number;
+  /** What the archive unpacks to (bytes of its files). */
+  unpackedSize: number;
 }
 
 /** How long a GetFunction Code.Location URL stays valid (Lambda's presigned URLs: 10 minutes). */
@@ -44,14 +46,14 @@ export class CodeStore {
       throw Errors.invalidParameter('Please provide a source for function code: ZipFile must carry the base64 of a .zip file.');
     }
     const zip = Buffer.from(zipBase64, 'base64');
-    await inspectZip(zip);
+    const { unpackedSize } = await inspectZip(zip);
     const digest = createHash('sha256').update(zip).digest();
-    return { zip, codeKey: digest.toString('hex'), codeSha256: digest.toString('base64'), codeSize: zip.length };
+    return { zip, codeKey: digest.toString('hex'), codeSha256: digest.toString('base64'), codeSize: zip.length, unpackedSize };
   }
 
   /** Validates and stores a zip. Call `done()` once a version references it (or the write failed). */
   async put(zipBase64: unknown): Promise<StoredCode & { done(): void }> {
-    const { zip, codeKey, codeSha256, codeSize } = await this.check(zipBase64);
+    const { zip, codeKey, codeSha256, codeSize, unpackedSize } = await this.check(zipBase64);
     if (!(await this.blobs.has(codeKey))) {
       const total = await this.blobs.totalSize();
       if (total + zip.length > this.limits.codeStorageLimitBytes) throw Errors.codeStorageExceeded('Code storage limit exceeded.');
@@ -69,7 +71,7 @@ export class CodeStore {
       await this.gcChain;
       const key = await this.blobs.put(zip);
       if (key !== codeKey) throw Errors.service(`blob store returned key ${key} for content ${codeKey}`);
-      return { codeKey, codeSha256, codeSize, done };
+      return { codeKey, codeSha256, codeSize, unpackedSize, done };
     } catch (e) {
       done();
       throw e;
@@ -99,6 +101,13 @@ export class CodeStore {
 
   async read(codeKey: string): Promise<Buffer | undefined> {
     return this.blobs.get(codeKey);
+  }
+
+  /** What a stored archive unpacks to (it was checked whole when stored). */
+  async unpackedSize(codeKey: string): Promise<number> {
+    const zip = await this.blobs.get(codeKey);
+    if (!zip) throw Errors.service(`Code blob ${codeKey} is missing`);
+    return (await inspectZip(zip)).unpackedSize;
   }
 
   /** Query string that authorises downloading one version's code until it expires (a layer's: `layer:<name>`). */

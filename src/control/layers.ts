@@ -59,7 +59,7 @@ export class Layers {
     try {
       const rec = await this.store.publish({
         layerName: name, description, createdDate: lambdaTimestamp(ctx.now()), compatibleRuntimes, compatibleArchitectures, licenseInfo,
-        codeSha256: stored.codeSha256, codeKey: stored.codeKey, codeSize: stored.codeSize,
+        codeSha256: stored.codeSha256, codeKey: stored.codeKey, codeSize: stored.codeSize, unpackedSize: stored.unpackedSize,
       });
       published = true;
       return rec;
@@ -205,7 +205,7 @@ export class Layers {
       // attaches any layer to any function.
       const rec = ref.accountId === locale.accountId ? await this.store.getVersion(ref.name, ref.version) : undefined;
       if (!rec) throw Errors.invalidParameter(`Layer version ${arn} does not exist.`);
-      refs.push({ arn, codeKey: rec.codeKey, codeSize: rec.codeSize });
+      refs.push({ arn, codeKey: rec.codeKey, codeSize: rec.codeSize, unpackedSize: rec.unpackedSize });
     }
     return refs;
   }

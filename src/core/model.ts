@@ -41,6 +41,8 @@ export interface LayerRef {
   /** Hex sha256 of the layer's zip: the blob store key. */
   codeKey: string;
   codeSize: number;
+  /** What its archive unpacks to: counted with the function's code against Lambda's 250 MB. */
+  unpackedSize: number;
 }
 
 /** One version of a layer (PublishLayerVersion): immutable but for its permissions. */
@@ -56,6 +58,7 @@ export interface LayerVersionRecord {
   codeSha256: string;
   codeKey: string;
   codeSize: number;
+  unpackedSize: number;
   /** AddLayerVersionPermission statements; null before the first. */
   policy: LayerPolicy | null;
 }

@@ -77,7 +77,7 @@ describeEachDatabase('FunctionStore contract', (db) => {
 
   it('creates a function with its $LATEST, refuses a duplicate name, names are case-sensitive', async () => {
     const latest = version('create-me', LATEST, {
-      config: config({ environment: { GREETING: 'héllo ✓', EMPTY: '' }, description: 'quotes \' " and \\ backslash', layers: [{ arn: 'arn:x', codeKey: 'a'.repeat(64), codeSize: 7 }] }),
+      config: config({ environment: { GREETING: 'héllo ✓', EMPTY: '' }, description: 'quotes \' " and \\ backslash', layers: [{ arn: 'arn:x', codeKey: 'a'.repeat(64), codeSize: 7, unpackedSize: 9 }] }),
     });
     const fn = fnRecord('create-me', { tags: { team: 'a', 'k:v': 'x y' }, reservedConcurrency: 5 });
     assert.equal(await store.createFunction(fn, latest), true);
@@ -270,7 +270,7 @@ describeEachDatabase('FunctionStore contract', (db) => {
   });
 
   it('codeKeysInUse covers the archives of the layers versions use', async () => {
-    const layer = { arn: 'arn:aws:lambda:us-east-1:000000000000:layer:l:1', codeKey: 'e'.repeat(64), codeSize: 5 };
+    const layer = { arn: 'arn:aws:lambda:us-east-1:000000000000:layer:l:1', codeKey: 'e'.repeat(64), codeSize: 5, unpackedSize: 6 };
     await create(store, 'keys-layers');
     const p = await publish(store, 'keys-layers', { config: config({ layers: [layer] }) });
     assert.ok((await store.codeKeysInUse()).has(layer.codeKey));

@@ -9,7 +9,7 @@ function rec(layerName: string, over: Partial<LayerVersionRecord> = {}): Omit<La
   const key = layerName.padEnd(64, '0').slice(0, 64).replace(/[^0-9a-f]/g, 'b');
   return {
     layerName, description: '', createdDate: '2026-12-06T10:00:00.000+0000', compatibleRuntimes: null, compatibleArchitectures: [],
-    licenseInfo: null, codeSha256: Buffer.from(key, 'hex').toString('base64'), codeKey: key, codeSize: 99, ...over,
+    licenseInfo: null, codeSha256: Buffer.from(key, 'hex').toString('base64'), codeKey: key, codeSize: 99, unpackedSize: 120, ...over,
   };
 }
 

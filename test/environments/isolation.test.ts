@@ -203,7 +203,7 @@ __attribute__((constructor)) static void seen(void) {
         }
         // A function with layers cannot have them over this host's /opt: said, not hidden.
         const layer = f.code({ 'x.txt': 'x' });
-        const withLayers = f.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', layers: [{ arn: 'arn:aws:lambda:us-east-1:000000000000:layer:l:1', codeKey: layer, codeSize: 1 }] }, 'opt-interp-layers');
+        const withLayers = f.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', layers: [{ arn: 'arn:aws:lambda:us-east-1:000000000000:layer:l:1', codeKey: layer, codeSize: 1, unpackedSize: 1 }] }, 'opt-interp-layers');
         await assert.rejects(f.svc.execute(withLayers, invocation('{}')), new RegExp(`layers cannot be presented at /opt: this host's runtime interpreter is installed under it \\(${prefix}\\)`));
       } finally {
         await f.stop();

@@ -267,6 +267,23 @@ describe('Lambda API: layers', () => {
     await rejects(lambda.send(new GetFunctionCommand({ FunctionName: 'missing-layer' })), 'ResourceNotFoundException', /Function not found/);
   });
 
+  test('code and layers may unpack to 250 MB together, no more', async () => {
+    // Zeros compress to almost nothing: two layers of 131,072,001 bytes unpacked each.
+    const big = await makeZip({ 'big.bin': Buffer.alloc(131_072_001) });
+    const a = await lambda.send(new PublishLayerVersionCommand({ LayerName: 'big-a', Content: { ZipFile: big } }));
+    const b = await lambda.send(new PublishLayerVersionCommand({ LayerName: 'big-b', Content: { ZipFile: big } }));
+    const source = 'exports.handler = async () => 1;';
+    const code = { ZipFile: await makeZip({ 'index.js': source }) };
+    const message = `Function code combined with layers exceeds the maximum allowed size of 262144000 bytes. The actual size is ${2 * 131_072_001 + source.length} bytes.`;
+    await rejects(lambda.send(new CreateFunctionCommand({ FunctionName: 'too-big', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: code, Layers: [a.LayerVersionArn!, b.LayerVersionArn!] })),
+      'InvalidParameterValueException', message, 400);
+    await rejects(lambda.send(new GetFunctionCommand({ FunctionName: 'too-big' })), 'ResourceNotFoundException', /Function not found/);
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'almost', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: code, Layers: [a.LayerVersionArn!] }));
+    await rejects(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'almost', Layers: [a.LayerVersionArn!, b.LayerVersionArn!] })), 'InvalidParameterValueException', message);
+    const cfg = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'almost' }));
+    assert.deepEqual(cfg.Layers?.map((l) => l.Arn), [a.LayerVersionArn], 'nothing changed');
+  });
+
   test('layer version permissions: add, read, remove, with Lambda\'s refusals', async () => {
     await lambda.send(new PublishLayerVersionCommand({ LayerName: 'shared', Content: { ZipFile: zip } }));
     await rejects(lambda.send(new GetLayerVersionPolicyCommand({ LayerName: 'shared', VersionNumber: 1 })), 'ResourceNotFoundException', 'No policy is associated with the given resource.', 404);

@@ -17,6 +17,7 @@ interface VersionRow {
   code_sha256: string;
   code_key: string;
   code_size: number | string;
+  unpacked_size: number | string;
   policy: string | null;
 }
 
@@ -32,6 +33,7 @@ function toVersion(r: VersionRow): LayerVersionRecord {
     codeSha256: r.code_sha256,
     codeKey: r.code_key,
     codeSize: Number(r.code_size),
+    unpackedSize: Number(r.unpacked_size),
     policy: r.policy === null ? null : (JSON.parse(r.policy) as LayerPolicy),
   };
 }
@@ -65,6 +67,7 @@ export class SqlLayerStore implements LayerStore {
         code_sha256: rec.codeSha256,
         code_key: rec.codeKey,
         code_size: rec.codeSize,
+        unpacked_size: rec.unpackedSize,
         policy: null,
       }).execute();
       return { ...rec, version, policy: null };

@@ -530,8 +530,12 @@ class NamespaceHandle implements SandboxHandle {
     if (this.child.pid === undefined || this.child.exitCode !== null || this.child.signalCode !== null) {
       throw new Error('the environment exited before its code was bound at /var/task');
     }
-    await this.mounter.present(this.child.pid, codeDir);
-    if (layersDir && this.opt.layersAt) await this.mounter.present(this.child.pid, layersDir, this.opt.layersAt);
+    // Both requests at once: the mounter answers them in turn, without a round trip between.
+    const pid = this.child.pid;
+    await Promise.all([
+      this.mounter.present(pid, codeDir),
+      ...(layersDir && this.opt.layersAt ? [this.mounter.present(pid, layersDir, this.opt.layersAt)] : []),
+    ]);
   }
 
   setLimits(limits: SandboxLimits): void {

@@ -27,6 +27,7 @@ export async function up(db: Kysely<any>, dialect: 'sqlite' | 'postgres'): Promi
     .addColumn('code_sha256', 'text', (c) => c.notNull())
     .addColumn('code_key', 'text', (c) => c.notNull())
     .addColumn('code_size', 'bigint', (c) => c.notNull())
+    .addColumn('unpacked_size', 'bigint', (c) => c.notNull())
     .addColumn('policy', 'text')
     .addPrimaryKeyConstraint('layer_versions_pk', ['layer_name', 'version'])
     .execute();
