@@ -942,8 +942,13 @@ def setup_sys_path(task_root, opt_root="/opt"):
     extra = [task_root]
     pythonpath = os.environ.get("PYTHONPATH") or ""
     if pythonpath in ("", os.environ.get("LAMBDA_RUNTIME_DIR")):
-        v = "python%d.%d" % sys.version_info[:2]
-        extra += ["%s/python/lib/%s/site-packages" % (opt_root, v), "%s/python" % opt_root]
+        # The function's runtime's version (a layer built for python3.12 has python/lib/python3.12),
+        # then this interpreter's when it is another (the host's python3 runs every python3.x).
+        versions = ["python%d.%d" % sys.version_info[:2]]
+        declared = (os.environ.get("AWS_EXECUTION_ENV") or "").partition("AWS_Lambda_")[2]
+        if declared.startswith("python3.") and declared != versions[0]:
+            versions.insert(0, declared)
+        extra += ["%s/python/lib/%s/site-packages" % (opt_root, v) for v in versions] + ["%s/python" % opt_root]
     for p in pythonpath.split(":"):
         if p and p not in extra:
             extra.append(p)

@@ -40,20 +40,24 @@ export class CodeStore {
     this.secret = secret ?? randomBytes(32);
   }
 
-  /** Decodes the wire's ZipFile (base64) and validates it completely, storing nothing (DryRun). */
-  async check(zipBase64: unknown): Promise<StoredCode & { zip: Buffer }> {
+  /**
+   * Decodes the wire's ZipFile (base64) and validates it completely, storing nothing (DryRun).
+   * A layer's archive (`layer`) must hold something.
+   */
+  async check(zipBase64: unknown, layer = false): Promise<StoredCode & { zip: Buffer }> {
     if (typeof zipBase64 !== 'string' || zipBase64.length === 0) {
-      throw Errors.invalidParameter('Please provide a source for function code: ZipFile must carry the base64 of a .zip file.');
+      throw Errors.invalidParameter(`Please provide a source for ${layer ? 'layer content' : 'function code'}: ZipFile must carry the base64 of a .zip file.`);
     }
     const zip = Buffer.from(zipBase64, 'base64');
-    const { unpackedSize } = await inspectZip(zip);
+    const { unpackedSize, entries } = await inspectZip(zip);
+    if (layer && entries === 0) throw Errors.invalidParameter('Uploaded file must be a non-empty zip');
     const digest = createHash('sha256').update(zip).digest();
     return { zip, codeKey: digest.toString('hex'), codeSha256: digest.toString('base64'), codeSize: zip.length, unpackedSize };
   }
 
   /** Validates and stores a zip. Call `done()` once a version references it (or the write failed). */
-  async put(zipBase64: unknown): Promise<StoredCode & { done(): void }> {
-    const { zip, codeKey, codeSha256, codeSize, unpackedSize } = await this.check(zipBase64);
+  async put(zipBase64: unknown, layer = false): Promise<StoredCode & { done(): void }> {
+    const { zip, codeKey, codeSha256, codeSize, unpackedSize } = await this.check(zipBase64, layer);
     if (!(await this.blobs.has(codeKey))) {
       const total = await this.blobs.totalSize();
       if (total + zip.length > this.limits.codeStorageLimitBytes) throw Errors.codeStorageExceeded('Code storage limit exceeded.');

@@ -192,6 +192,8 @@ export class Functions {
       const next: VersionRecord = { ...latest, config, ...written(ctx) };
       if (!(await ctx.store.putVersion(next, latest.revisionId))) throw concurrentUpdate(ctx, name, input);
       await ctx.changed(name);
+      // Layers it no longer uses may have been its last user (their versions deleted).
+      if (layers) await ctx.code.collect(latest.config.layers.map((l) => l.codeKey));
       return { version: next };
     });
   }
@@ -205,7 +207,7 @@ export class Functions {
         const versions = await ctx.store.listVersions(name);
         if (!(await ctx.store.deleteFunction(name))) throw ctx.notFound(name);
         await ctx.deleted(name);
-        await ctx.code.collect(versions.map((v) => v.codeKey));
+        await ctx.code.collect(versions.flatMap(archives));
         return;
       }
       if (qualifier === LATEST) throw Errors.invalidParameter('$LATEST version cannot be deleted without deleting the function.');
@@ -222,9 +224,14 @@ export class Functions {
       }
       if (!(await ctx.store.deleteVersion(name, qualifier))) throw ctx.notFound(name, qualifier);
       await ctx.changed(name);
-      await ctx.code.collect([version.codeKey]);
+      await ctx.code.collect(archives(version));
     });
   }
+}
+
+/** The archives a version holds: its code's and its layers'. */
+function archives(v: VersionRecord): string[] {
+  return [v.codeKey, ...v.config.layers.map((l) => l.codeKey)];
 }
 
 /** The code fields of a version, from a stored zip. */

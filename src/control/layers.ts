@@ -52,7 +52,7 @@ export class Layers {
     }
     if (content.ZipFile === undefined || content.ZipFile === null) throw Errors.invalidParameter('Please provide a source for layer content: ZipFile must carry the .zip file.');
     // Lambda refuses a bad archive here as an invalid parameter (PublishLayerVersion has no InvalidZipFileException).
-    const stored = await ctx.code.put(content.ZipFile).catch((e: unknown) => {
+    const stored = await ctx.code.put(content.ZipFile, true).catch((e: unknown) => {
       throw e instanceof StratusError && e.code === 'InvalidZipFileException' ? Errors.invalidParameter(e.message) : e;
     });
     let published = false;

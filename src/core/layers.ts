@@ -66,6 +66,12 @@ export function parseLayerVersionArn(raw: unknown, field: string): { region: str
   return { region: m[2]!, accountId: m[3]!, name: m[4]!, version: Number(m[5]) };
 }
 
+/**
+ * The longest layer version ARN a function's Layers take: Lambda's current limit, past the
+ * model's 140 (a layer name may be 140 characters, its version ARN then longer).
+ */
+const FUNCTION_LAYER_MAX = 2048;
+
 /** The pattern Lambda's Layers constraint message quotes (a layer version ARN, or one of its own). */
 const FUNCTION_LAYER_PATTERN = '(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)';
 
@@ -77,9 +83,9 @@ const FUNCTION_LAYER_PATTERN = '(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:
 export function functionLayerArns(raw: unknown): string[] | undefined {
   if (raw === undefined || raw === null) return undefined;
   if (!Array.isArray(raw)) violation(raw, 'layers', 'Member must be a list');
-  if (raw.some((arn) => typeof arn !== 'string' || arn.length === 0 || arn.length > NAME_MAX || !LAYER_VERSION_ARN.test(arn))) {
+  if (raw.some((arn) => typeof arn !== 'string' || arn.length === 0 || arn.length > FUNCTION_LAYER_MAX || !LAYER_VERSION_ARN.test(arn))) {
     // Lambda echoes the whole list and every constraint of its members.
-    throw validationError([`Value '[${raw.map(String).join(', ')}]' at 'layers' failed to satisfy constraint: Member must satisfy constraint: [${rules.maxLength(NAME_MAX)}, ${rules.minLength(1)}, ${rules.pattern(FUNCTION_LAYER_PATTERN)}, ${rules.notNull}]`]);
+    throw validationError([`Value '[${raw.map(String).join(', ')}]' at 'layers' failed to satisfy constraint: Member must satisfy constraint: [${rules.maxLength(FUNCTION_LAYER_MAX)}, ${rules.minLength(1)}, ${rules.pattern(FUNCTION_LAYER_PATTERN)}, ${rules.notNull}]`]);
   }
   const arns = raw as string[];
   if (arns.length > MAX_FUNCTION_LAYERS) throw Errors.invalidParameter(`Cannot reference more than ${MAX_FUNCTION_LAYERS} layers.`);

@@ -280,6 +280,7 @@ export class Environment implements RuntimeApiHandler {
           // wrapper script is the function's own code.
           dropPrivileges: custom || startup !== null || wrapper !== null,
           shipped: !custom,
+          interpreter: wrapper ? shown!.command[0] : undefined,
           groups,
           keepPaths: o.keepPaths,
           // In the task root, as Lambda starts its bootstrap (NODE_OPTIONS=--require ./x.js resolves there).

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  AddLayerVersionPermissionCommand, CreateFunctionCommand, DeleteLayerVersionCommand, GetFunctionCommand, GetFunctionConfigurationCommand,
+  AddLayerVersionPermissionCommand, CreateFunctionCommand, DeleteFunctionCommand, DeleteLayerVersionCommand, GetFunctionCommand, GetFunctionConfigurationCommand,
   GetLayerVersionByArnCommand, GetLayerVersionCommand, GetLayerVersionPolicyCommand, InvokeCommand, LambdaClient, ListLayersCommand,
   ListLayerVersionsCommand, PublishLayerVersionCommand, RemoveLayerVersionPermissionCommand, UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
@@ -29,6 +31,8 @@ async function layerZip(tag: string): Promise<Buffer> {
   return makeZip({
     'nodejs/node_modules/greet/index.js': `module.exports = (n) => '${tag} hello ' + n;\n`,
     'python/greet.py': `def greet(n):\n    return '${tag} hi ' + n\n`,
+    // Built for python3.12 (pip install -t python/lib/python3.12/site-packages), whatever python3 the host has.
+    'python/lib/python3.12/site-packages/sitepkg.py': `WHERE = '${tag} 3.12'\n`,
     'shared.txt': `from ${tag}`,
     'bin/tool': { content: `#!/bin/sh\necho tool ${tag}\n`, mode: 0o755 },
   });
@@ -37,21 +41,22 @@ async function layerZip(tag: string): Promise<Buffer> {
 const NODE_HANDLER = `const fs = require('node:fs');
 const { execSync } = require('node:child_process');
 exports.handler = async () => {
-  let write = 'ALLOWED';
-  try { fs.writeFileSync('/opt/x', 'x'); } catch (e) { write = e.code; }
+  // Only where /opt is the environment's own (under the process driver it would be the host's).
+  let write = null;
+  if (process.env.TRY_WRITE) try { fs.writeFileSync('/opt/x', 'x'); write = 'ALLOWED'; } catch (e) { write = e.code; }
   let shared = null;
   try { shared = fs.readFileSync('/opt/shared.txt', 'utf8'); } catch { /* the process driver has no /opt of its own */ }
   return { greet: require('greet')('node'), shared, tool: execSync('tool').toString().trim(), write };
 };
 `;
 
-const PY_HANDLER = `import sys, greet
+const PY_HANDLER = `import sys, greet, sitepkg
 def handler(event, context):
     try:
         shared = open('/opt/shared.txt').read()
     except OSError:
         shared = None
-    return {'greet': greet.greet('py'), 'shared': shared, 'path': sys.path[1:3]}
+    return {'greet': greet.greet('py'), 'shared': shared, 'path': sys.path[1:3], 'sitepkg': sitepkg.WHERE}
 `;
 
 /** A bash custom runtime: the bootstrap a layer ships, answering with what /opt/shared.txt holds. */
@@ -86,7 +91,7 @@ for (const mode of [
       const b = await lambda.send(new PublishLayerVersionCommand({ LayerName: 'b', Content: { ZipFile: await makeZip({ 'shared.txt': 'from B', bootstrap: { content: BOOTSTRAP, mode: 0o755 } }) } }));
       await lambda.send(new CreateFunctionCommand({
         FunctionName: 'node-layers', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await makeZip({ 'index.js': NODE_HANDLER }) },
-        Layers: [a.LayerVersionArn!, b.LayerVersionArn!],
+        Layers: [a.LayerVersionArn!, b.LayerVersionArn!], ...(process_ ? {} : { Environment: { Variables: { TRY_WRITE: '1' } } }),
       }));
       const nodeOut = await lambda.send(new InvokeCommand({ FunctionName: 'node-layers' }));
       assert.equal(nodeOut.FunctionError, undefined, decode(nodeOut.Payload));
@@ -101,10 +106,11 @@ for (const mode of [
       }));
       const py = JSON.parse(decode((await lambda.send(new InvokeCommand({ FunctionName: 'py-layers' }))).Payload));
       assert.equal(py.greet, 'A hi py');
+      assert.equal(py.sitepkg, 'A 3.12');
       if (!process_) {
         assert.equal(py.shared, 'from A', 'the order of this function\'s list: A last');
-        assert.match(py.path[0], /^\/opt\/python\/lib\/python3\.\d+\/site-packages$/);
-        assert.equal(py.path[1], '/opt/python');
+        assert.equal(py.path[0], '/opt/python/lib/python3.12/site-packages');
+        assert.match(py.path[1], /^\/opt\/python(\/lib\/python3\.\d+\/site-packages)?$/);
       }
 
       if (process_) return; // a bootstrap reading /opt itself needs /opt
@@ -115,6 +121,31 @@ for (const mode of [
       const custom = await lambda.send(new InvokeCommand({ FunctionName: 'custom-layers' }));
       assert.equal(custom.FunctionError, undefined, decode(custom.Payload));
       assert.equal(JSON.parse(decode(custom.Payload)), 'bootstrap from B');
+    });
+
+    test('every cold start sees its layers, however soon after its runtime was started; a wrapper script in a layer starts the runtime', async () => {
+      const v = await lambda.send(new PublishLayerVersionCommand({
+        LayerName: 'many', Content: { ZipFile: await makeZip({
+          'nodejs/node_modules/many/index.js': 'module.exports = 7;',
+          wrap: { content: '#!/bin/sh\nexport WRAPPED=yes\nexec "$@"\n', mode: 0o755 },
+        }) },
+      }));
+      const code = { ZipFile: await makeZip({ 'index.js': "exports.handler = async () => [require('many'), process.env.WRAPPED ?? null];" }) };
+      // One after the other: each takes the runtime the pool started for the one before.
+      for (let i = 0; i < 10; i++) {
+        await lambda.send(new CreateFunctionCommand({ FunctionName: `many-${i}`, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: code, Layers: [v.LayerVersionArn!] }));
+        const out = await lambda.send(new InvokeCommand({ FunctionName: `many-${i}` }));
+        assert.equal(out.FunctionError, undefined, `many-${i}: ${decode(out.Payload)}`);
+        assert.deepEqual(JSON.parse(decode(out.Payload)), [7, null]);
+      }
+      if (process_) return; // a wrapper named under /opt needs /opt
+      await lambda.send(new CreateFunctionCommand({
+        FunctionName: 'wrapped', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: code, Layers: [v.LayerVersionArn!],
+        Environment: { Variables: { AWS_LAMBDA_EXEC_WRAPPER: '/opt/wrap' } },
+      }));
+      const out = await lambda.send(new InvokeCommand({ FunctionName: 'wrapped' }));
+      assert.equal(out.FunctionError, undefined, decode(out.Payload));
+      assert.deepEqual(JSON.parse(decode(out.Payload)), [7, 'yes']);
     });
 
     test('a function keeps its layer after the layer version is deleted; new references are refused', async () => {
@@ -132,6 +163,11 @@ for (const mode of [
       assert.deepEqual(cfg.Layers?.map((l) => l.Arn), [LAYER('gone', 1)]);
       await rejects(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'keeps', Layers: [LAYER('gone', 1)] })),
         'InvalidParameterValueException', `Layer version ${LAYER('gone', 1)} does not exist.`, 400);
+      // Its last user gone, the archive goes too.
+      const blob = path.join(server.dataDir, 'blobs', Buffer.from(v.Content!.CodeSha256!, 'base64').toString('hex').slice(0, 2), Buffer.from(v.Content!.CodeSha256!, 'base64').toString('hex'));
+      assert.ok(fs.existsSync(blob), blob);
+      await lambda.send(new DeleteFunctionCommand({ FunctionName: 'keeps' }));
+      assert.ok(!fs.existsSync(blob), 'removed with the last function that used it');
     });
   });
 }
@@ -238,6 +274,7 @@ describe('Lambda API: layers', () => {
     await rejects(lambda.send(new PublishLayerVersionCommand({ LayerName: 'bad', Content: { ZipFile: zip }, CompatibleRuntimes: ['cobol' as never], CompatibleArchitectures: ['sparc' as never] })),
       'ValidationException', /^2 validation errors detected: Value '\[cobol\]' at 'compatibleRuntimes' failed to satisfy constraint: Member must satisfy enum value set: \[.*\]; Value '\[sparc\]' at 'compatibleArchitectures' failed to satisfy constraint: Member must satisfy constraint: \[Member must satisfy enum value set: \[x86_64, arm64\]\]$/);
     await rejects(lambda.send(new PublishLayerVersionCommand({ LayerName: 'bad', Content: { ZipFile: Buffer.from('not a zip') } })), 'InvalidParameterValueException', /unzip/i, 400);
+    await rejects(lambda.send(new PublishLayerVersionCommand({ LayerName: 'bad', Content: { ZipFile: await makeZip({}) } })), 'InvalidParameterValueException', 'Uploaded file must be a non-empty zip', 400);
     await rejects(lambda.send(new PublishLayerVersionCommand({ LayerName: 'bad name!', Content: { ZipFile: zip } })), 'ValidationException', /at 'layerName' failed to satisfy constraint/);
     // Nothing of a refused publish is left: the name has no versions, and numbering starts at 1.
     assert.equal((await lambda.send(new PublishLayerVersionCommand({ LayerName: 'bad', Content: { ZipFile: zip } }))).Version, 1);

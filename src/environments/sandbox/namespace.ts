@@ -198,10 +198,12 @@ export class NamespaceDriver implements SandboxDriver {
       bash: findExecutable('bash'), env: findExecutable('env'),
     };
     this.shell = this.bins.bash && fs.existsSync('/bin/sh') ? this.bins.bash : null;
+    // /opt first, made if need be: hidden under an empty tmpfs whatever the host keeps there,
+    // with a function's layers bound over that (the mounter waits for the tmpfs, see task-root.ts).
+    this.optMount = mountPoint(OPT_ROOT);
     this.hide = hostDirsToHide();
     this.shim = ExecShim.install();
     this.runtimeMount = mountPoint(RUNTIME_ROOT);
-    this.optMount = mountPoint(OPT_ROOT);
   }
 
   async init(): Promise<number> {
@@ -299,9 +301,11 @@ export class NamespaceDriver implements SandboxDriver {
 
   launch(spec: LaunchSpec): SandboxHandle {
     // A shipped runtime's interpreter's installation too (node or python under /opt, say), when
-    // it is hidden. Not a custom runtime's: its command is the function's (a bootstrap symlinked
-    // out of its code must not bring a host directory in).
-    const program = (spec.shipped ?? !spec.dropPrivileges) && spec.command[0] ? installPrefix(realpathOr(spec.command[0])) : null;
+    // it is hidden. Not a custom runtime's, nor a wrapper script's: those are the function's (a
+    // bootstrap symlinked out of its code, or a wrapper named anywhere, must not bring a host
+    // directory in).
+    const interpreter = (spec.shipped ?? !spec.dropPrivileges) ? spec.interpreter ?? spec.command[0] : undefined;
+    const program = interpreter ? installPrefix(realpathOr(interpreter)) : null;
     // Layers go over /opt: an interpreter installed there would vanish from under the runtime.
     const layersAt = this.layersAt;
     const clash = layersAt && program && isUnder(program, OPT_ROOT) ? program : null;

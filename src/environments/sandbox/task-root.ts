@@ -48,7 +48,7 @@ import ctypes, os, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 NEWNS = 0x20000
 BIND, REMOUNT, RO, NOSUID, NODEV, REC, PRIVATE = 4096, 32, 1, 2, 4, 16384, 262144
-EAGAIN, ESRCH, DETACH, ENOENT = 11, 3, 2, 2
+EAGAIN, ESRCH, DETACH, ENOENT, ETIMEDOUT = 11, 3, 2, 2, 110
 home = os.open('/proc/self/ns/mnt', os.O_RDONLY)
 home_id = (os.fstat(home).st_dev, os.fstat(home).st_ino)
 server = os.getppid()
@@ -58,7 +58,31 @@ def parent(pid):
         s = f.read()
     return int(s[s.rindex(')') + 2:].split(' ')[1])
 
+def opt_hidden(pid):
+    # Whether the namespace's /opt is the read-only tmpfs its mount table puts over the host's:
+    # a bind made before it would end up under it.
+    last = None
+    with open('/proc/%s/mountinfo' % pid) as f:
+        for line in f:
+            fields = line.split(' ')
+            if fields[4] == '${OPT_ROOT}':
+                last = fields
+    if last is None:
+        return False
+    rest = last[last.index('-') + 1:]
+    return rest[1] == 'stratus-hide' and last[5].split(',')[0] == 'ro'
+
 def present(pid, target, src):
+    if target == b'${OPT_ROOT}':
+        try:
+            for _ in range(5000):
+                if opt_hidden(pid):
+                    break
+                time.sleep(0.001)
+            else:
+                return ETIMEDOUT
+        except OSError as e:
+            return e.errno
     try:
         ns = os.open('/proc/%s/ns/mnt' % pid, os.O_RDONLY)
     except OSError as e:

@@ -25,6 +25,11 @@ export interface LaunchSpec {
    * sandbox hides the directory it is in), not a function's own bootstrap. Default: !dropPrivileges.
    */
   shipped?: boolean;
+  /**
+   * A shipped runtime's interpreter (a host path) when the command is not it: a wrapper script
+   * (AWS_LAMBDA_EXEC_WRAPPER) that starts it. Default: command[0].
+   */
+  interpreter?: string;
   /** Supplementary groups when dropPrivileges (the code dir's gid). */
   groups: number[];
   /** Host directories that must stay visible inside (code root, runtimes). */
