@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { pythonExecutable } from '../../src/environments/runtimes.js';
 import { bashFunction, fixture, invocation, isRoot } from './helpers.js';
@@ -72,6 +74,22 @@ describe('wrapper scripts (AWS_LAMBDA_EXEC_WRAPPER)', { skip: !isRoot && 'the na
       const o = await fx.svc.execute(fx.target(key, { ...base, environment, runtime: 'nodejs20.x', handler: 'index.handler' }, name), inv);
       assert.equal(o.errorType, errorType, name);
       assert.deepEqual(JSON.parse(o.payload.toString()), { errorType, errorMessage: `RequestId: ${inv.requestId} Error: ${reason}` }, name);
+    }
+  });
+
+  test('a wrapper named in the host\'s hidden /opt is not run, nor does it bring /opt into sight', { skip: !fs.existsSync('/opt') && 'the host has no /opt' }, async () => {
+    const dir = fs.mkdtempSync(path.join(fs.realpathSync('/opt'), 'stratus-wrap-'));
+    try {
+      fs.chmodSync(dir, 0o755);
+      fs.writeFileSync(path.join(dir, 'w.sh'), WRAPPER, { mode: 0o755 });
+      const shown = path.join(dir, 'w.sh');
+      const key = fx.code({ 'index.js': 'exports.handler = async () => 1;\n' });
+      const inv = invocation('{}');
+      const o = await fx.svc.execute(fx.target(key, { ...base, environment: { AWS_LAMBDA_EXEC_WRAPPER: shown }, runtime: 'nodejs20.x', handler: 'index.handler' }, 'wrapper-host-opt'), inv);
+      assert.equal(o.errorType, 'Runtime.InvalidEntrypoint', o.payload.toString());
+      assert.equal(JSON.parse(o.payload.toString()).errorMessage, `RequestId: ${inv.requestId} Error: fork/exec ${shown}: no such file or directory`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
