@@ -150,7 +150,11 @@ function overlay(src: string, dest: string): void {
     } else {
       if (existing) fs.rmSync(to, { recursive: true, force: true });
       if (entry.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(from), to);
-      else fs.copyFileSync(from, to);
+      else {
+        fs.copyFileSync(from, to);
+        const st = fs.statSync(from);
+        fs.utimesSync(to, st.atime, st.mtime); // what Python's cached bytecode is checked against
+      }
     }
   }
 }

@@ -90,7 +90,7 @@ class DirectoryWriter implements ZipVisitor {
     return abs;
   }
 
-  async file(segments: string[], mode: number, replaces: boolean): Promise<FileSink> {
+  async file(segments: string[], mode: number, replaces: boolean, mtime: Date): Promise<FileSink> {
     const abs = this.prepare(segments, replaces);
     const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
     const fd = fs.openSync(abs, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
@@ -104,6 +104,9 @@ class DirectoryWriter implements ZipVisitor {
         open = false;
         try {
           fs.fchmodSync(fd, mode); // the umask applied at open
+          // As unzip keeps it: Python's cached bytecode (__pycache__) is valid only for a source
+          // with the modification time it was compiled from, and /var/task and /opt are read-only.
+          fs.futimesSync(fd, mtime, mtime);
         } finally {
           fs.closeSync(fd);
         }

@@ -26,7 +26,8 @@ export interface FileSink {
  */
 export interface ZipVisitor {
   dir(segments: string[]): Promise<void>;
-  file(segments: string[], mode: number, replaces: boolean): Promise<FileSink>;
+  /** `mtime`: the entry's modification time (what Python's cached bytecode is checked against). */
+  file(segments: string[], mode: number, replaces: boolean, mtime: Date): Promise<FileSink>;
   symlink(segments: string[], target: string, replaces: boolean): Promise<void>;
 }
 
@@ -100,7 +101,7 @@ export async function walkZip(source: ZipSource, visitor: ZipVisitor): Promise<{
         await host(() => visitor.symlink(segments, target, replaces));
       } else {
         const mode = fileMode(entry, segments[segments.length - 1]!);
-        const sink = await host(() => visitor.file(segments, mode, replaces));
+        const sink = await host(() => visitor.file(segments, mode, replaces, modifiedAt(entry)));
         try {
           await pump(zipfile, entry, budget, sink);
         } catch (e) {
@@ -117,6 +118,15 @@ export async function walkZip(source: ZipSource, visitor: ZipVisitor): Promise<{
   } finally {
     zipfile.close();
   }
+}
+
+/**
+ * An entry's modification time as unzip(1) gives it: the Info-ZIP extended timestamp (UTC) or
+ * NTFS time where the archive has one, else the DOS date and time (local time, 2 s steps).
+ */
+function modifiedAt(entry: yauzl.Entry): Date {
+  const d = entry.getLastModDate();
+  return Number.isFinite(d.getTime()) ? d : new Date(0);
 }
 
 async function openZip(source: ZipSource): Promise<yauzl.ZipFile> {

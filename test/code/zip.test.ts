@@ -117,6 +117,15 @@ describe('inspectZip / unpackZip: good archives', () => {
     assert.equal(fs.statSync(path.join(dest, 'index.mjs')).mode & 0o777, 0o644);
   });
 
+  it('files keep their modification time (Python\'s cached bytecode is checked against it)', async () => {
+    const mtime = new Date('2024-03-05T06:07:09Z'); // an odd second: DOS time alone would round it
+    const zip = await makeZip({ 'pkg/mod.py': { content: 'X = 1\n', mtime }, 'now.txt': 'x' });
+    const { dest } = jail();
+    await unpackZip(zip, dest);
+    assert.equal(fs.statSync(path.join(dest, 'pkg/mod.py')).mtimeMs, mtime.getTime());
+    assert.ok(Math.abs(fs.statSync(path.join(dest, 'now.txt')).mtimeMs - Date.now()) < 60_000);
+  });
+
   it('zips made on Windows (no unix mode): bootstrap is executable, directories from DOS attributes', async () => {
     const zip = rawZip([
       { name: 'bootstrap', data: Buffer.from('#!/bin/sh\n'), host: 0, dosAttributes: 0x20 },

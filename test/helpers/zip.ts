@@ -4,6 +4,8 @@ export interface ZipEntry {
   content: string | Buffer;
   /** Unix mode, e.g. 0o755 for an executable bootstrap. */
   mode?: number;
+  /** Modification time (default: now). */
+  mtime?: Date;
 }
 
 /** Builds a zip in memory from { 'path/in/zip': content }. */
@@ -12,7 +14,7 @@ export function makeZip(files: Record<string, string | Buffer | ZipEntry>): Prom
   for (const [name, v] of Object.entries(files)) {
     const entry: ZipEntry = typeof v === 'string' || Buffer.isBuffer(v) ? { content: v } : v;
     const data = typeof entry.content === 'string' ? Buffer.from(entry.content) : entry.content;
-    zip.addBuffer(data, name, { mode: entry.mode ?? 0o644 });
+    zip.addBuffer(data, name, { mode: entry.mode ?? 0o644, ...(entry.mtime ? { mtime: entry.mtime } : {}) });
   }
   zip.end();
   return new Promise((resolve, reject) => {

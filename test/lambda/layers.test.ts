@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import {
   GetLayerVersionByArnCommand, GetLayerVersionCommand, GetLayerVersionPolicyCommand, InvokeCommand, LambdaClient, ListLayersCommand,
   ListLayerVersionsCommand, PublishLayerVersionCommand, RemoveLayerVersionPermissionCommand, UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
+import { pythonExecutable } from '../../src/environments/runtimes.js';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -146,6 +148,40 @@ for (const mode of [
       const out = await lambda.send(new InvokeCommand({ FunctionName: 'wrapped' }));
       assert.equal(out.FunctionError, undefined, decode(out.Payload));
       assert.deepEqual(JSON.parse(decode(out.Payload)), [7, 'yes']);
+    });
+
+    test('Python loads the bytecode a package ships (in its code or a layer): file times are kept', async () => {
+      // Two sources of one size and time: the cached bytecode of the first, shipped with the second.
+      // Python takes the bytecode only if the source's time and size match what it recorded.
+      const mtime = new Date('2024-03-05T06:07:09Z');
+      const compiled = execFileSync(pythonExecutable()!, ['-c', `
+import importlib.util, marshal, sys, time
+src = b"WHERE = 'bytecode'\\n"
+code = compile(src, 'shipped.py', 'exec')
+data = bytearray(importlib.util.MAGIC_NUMBER) + (0).to_bytes(4, 'little') + (${mtime.getTime() / 1000}).to_bytes(4, 'little') + len(src).to_bytes(4, 'little') + marshal.dumps(code)
+sys.stdout.buffer.write(importlib.util.cache_from_source('shipped.py').encode() + b'\\0' + bytes(data))
+`]);
+      const nul = compiled.indexOf(0);
+      const pycName = compiled.subarray(0, nul).toString();
+      const pyc = compiled.subarray(nul + 1);
+      const files = (dir: string) => ({
+        [`${dir}shipped.py`]: { content: "WHERE = 'source!!'\n", mtime },
+        [`${dir}${pycName}`]: { content: pyc, mtime },
+      });
+      const layer = await lambda.send(new PublishLayerVersionCommand({ LayerName: 'pyc', Content: { ZipFile: await makeZip(files('python/')) } }));
+      await lambda.send(new CreateFunctionCommand({
+        FunctionName: 'pyc-code', Runtime: 'python3.12', Handler: 'app.handler', Role: ROLE, Layers: [layer.LayerVersionArn!],
+        Code: { ZipFile: await makeZip({ 'app.py': 'import shipped\ndef handler(e, c):\n    return shipped.WHERE\n', ...files('vendored/') }) },
+      }));
+      const code = await lambda.send(new CreateFunctionCommand({
+        FunctionName: 'pyc-both', Runtime: 'python3.12', Handler: 'app.handler', Role: ROLE, Layers: [layer.LayerVersionArn!],
+        Code: { ZipFile: await makeZip({ 'app.py': 'import sys\nsys.path.insert(0, "vendored")\nimport shipped\ndef handler(e, c):\n    return shipped.WHERE\n', ...files('vendored/') }) },
+      }));
+      assert.ok(code.FunctionArn);
+      for (const name of ['pyc-code', 'pyc-both']) {
+        const out = await lambda.send(new InvokeCommand({ FunctionName: name }));
+        assert.equal(JSON.parse(decode(out.Payload)), 'bytecode', name);
+      }
     });
 
     test('a function keeps its layer after the layer version is deleted; new references are refused', async () => {
