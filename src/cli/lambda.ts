@@ -17,6 +17,7 @@ export interface FunctionConfiguration {
   CodeSha256?: string;
   Version?: string;
   Environment?: { Variables?: Record<string, string> };
+  Layers?: Array<{ Arn: string; CodeSize?: number }>;
   State?: string;
   StateReason?: string;
   LastUpdateStatus?: string;
@@ -42,6 +43,8 @@ export interface FunctionSettings {
   Description?: string;
   Role?: string;
   Environment?: { Variables: Record<string, string> };
+  /** Layer version ARNs, in the order they are extracted into /opt. */
+  Layers?: string[];
 }
 
 export interface InvokeResult {

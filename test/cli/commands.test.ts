@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { LambdaClient, PublishLayerVersionCommand } from '@aws-sdk/client-lambda';
+import { makeZip } from '../helpers/zip.js';
 import { bin, childEnv, closedPort, eventually, oneErrorLine, repoRoot, run, up, writeDir, type UpProcess } from './helpers.js';
 
 const V1 = `export const handler = async (event, context) => {
@@ -64,6 +66,15 @@ test('deploy-function creates from a directory, then updates code and only the s
   assert.equal(codeOnly.MemorySize, 256);
   assert.deepEqual(codeOnly.Environment?.Variables, { GREETING: 'hello', EMPTY: '' });
   assert.equal(JSON.parse((await ok('invoke', 'greeter')).stdout).code, 1);
+});
+
+test('deploy-function --layer: the function gets those layers, in order', async () => {
+  const lambda = new LambdaClient({ endpoint: s.url, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+  const layer = await lambda.send(new PublishLayerVersionCommand({ LayerName: 'cli-layer', Content: { ZipFile: await makeZip({ 'nodejs/node_modules/hello/index.js': "module.exports = 'from the layer';" }) } }));
+  const src = dir({ 'index.js': "exports.handler = async () => require('hello');\n" });
+  const created = await ok('deploy-function', 'layered', src, '--layer', layer.LayerVersionArn!);
+  assert.match(created.stdout, new RegExp(`^Layers\\s+${layer.LayerVersionArn}$`, 'm'));
+  assert.equal(JSON.parse((await ok('invoke', 'layered')).stdout), 'from the layer');
 });
 
 test('deploy-function infers python from a directory of .py files, and takes a .zip file', async () => {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { LambdaClient, type FunctionConfiguration, type FunctionSettings } from '../lambda.js';
-import { intArg, keyValueArg, serverOptions } from '../options.js';
+import { collect, intArg, keyValueArg, serverOptions } from '../options.js';
 import { CUSTOM_RUNTIME, DEFAULT_HANDLER, DEFAULT_RUNTIME, inferDefaults, loadPackage, PYTHON_HANDLER, PYTHON_RUNTIME } from '../package.js';
 import { formatRecord } from '../table.js';
 
@@ -14,6 +14,7 @@ interface DeployOptions {
   memory?: number;
   timeout?: number;
   env?: Record<string, string>;
+  layer?: string[];
   description?: string;
   role?: string;
 }
@@ -30,6 +31,7 @@ export function formatConfiguration(c: FunctionConfiguration): string {
     ['Timeout', c.Timeout === undefined ? undefined : `${c.Timeout} s`],
     ['CodeSize', c.CodeSize === undefined ? undefined : `${c.CodeSize} bytes`],
     ['CodeSha256', c.CodeSha256],
+    ['Layers', c.Layers?.length ? c.Layers.map((l) => l.Arn).join(', ') : undefined],
     ['State', c.State],
     ['LastUpdateStatus', c.LastUpdateStatus],
   ]);
@@ -45,6 +47,7 @@ function givenSettings(opts: DeployOptions): FunctionSettings {
   if (opts.description !== undefined) s.Description = opts.description;
   if (opts.role !== undefined) s.Role = opts.role;
   if (opts.env !== undefined) s.Environment = { Variables: opts.env };
+  if (opts.layer !== undefined) s.Layers = opts.layer;
   return s;
 }
 
@@ -89,6 +92,7 @@ export function registerDeployCommand(program: Command): void {
     .option('--memory <MB>', 'memory size in MB', intArg(1, 1_000_000))
     .option('--timeout <seconds>', 'timeout in seconds', intArg(1, 1_000_000))
     .option('--env <KEY=VALUE>', 'environment variable (repeatable); on update the given set replaces the old one', keyValueArg('--env'))
+    .option('--layer <arn>', 'layer version ARN (repeatable, in the order they go to /opt); on update the given list replaces the old one', collect)
     .option('--description <text>', 'description')
     .option('--role <arn>', `execution role (default on create: ${DEFAULT_ROLE})`);
   serverOptions(cmd)
