@@ -15,6 +15,7 @@ import { LogWriter } from './log-writer.js';
 import { ApiErrors, RuntimeApiServer, type RtRequest, type RtResponse, type RuntimeApiHandler } from './runtime-api.js';
 import { presentedRuntime, type RuntimeFamily } from './runtimes.js';
 import { OPT_ROOT, TASK_ROOT } from './sandbox/task-root.js';
+import { Extensions, extensionHiddenVars, extensionLauncher, SHUTDOWN_GRACE_MS } from './extensions.js';
 import type { SandboxBequest, SandboxDriver, SandboxHandle, SandboxLimits } from './sandbox/types.js';
 import { next, transition, type EnvEvent, type EnvState } from './state.js';
 
@@ -178,6 +179,12 @@ export class Environment implements RuntimeApiHandler {
   private lastDeadline = 0;
   /** Waiting for the runtime's next /next after a result (see `whenReadyForNext`). */
   private nextWait: { ready: () => void; timer: NodeJS.Timeout } | null = null;
+  /** The function's external extensions (its layers' /opt/extensions), when it has any. */
+  private ext: Extensions | null = null;
+  /** The runtime asked for its first invocation before every extension was ready: init ends when they are. */
+  private initWaitsForExtensions: { initDurationMs: number } | null = null;
+  /** Its extensions have their SHUTDOWN event; the sandbox ends when they are done. */
+  private shuttingDown = false;
 
   /** INIT_START, START, END and REPORT in the function's log format. */
   private readonly sys: SystemLog;
@@ -203,6 +210,8 @@ export class Environment implements RuntimeApiHandler {
     key: string; target: ExecutionTarget; family: RuntimeFamily; codeDir: string; codeGid: number | null; deps: EnvDeps;
     /** The function's layers merged into one dir (none: it has no layers) and the gid that may read it. */
     layers?: { dir: string; gid: number | null };
+    /** The external extensions in its layers (file names under extensions/), never with `booted`. */
+    extensions?: string[];
     booted?: BootedRuntime; runtime?: { command: string[]; runtimeDir: string }; keepPaths: string[]; retry?: InitRetry;
     /** A reset's: the /tmp of the environment this one replaces (the launch takes it; never with `booted`). */
     bequest?: SandboxBequest;
@@ -263,28 +272,35 @@ export class Environment implements RuntimeApiHandler {
       const unusable = custom ? entrypointProblem(fromLayers ? `${o.layers!.dir}/bootstrap` : `${o.codeDir}/bootstrap`, bootstrap, `Couldn't find valid bootstrap(s): [${taskRoot}/bootstrap ${optRoot}/bootstrap]`)
         : wrapper?.host ? entrypointProblem(wrapper.host, wrapper.shown, `fork/exec ${wrapper.shown}: no such file or directory`) : null;
       if (unusable) env.initFailure = { errorType: FunctionErrorTypes.invalidEntrypoint, reason: unusable, logged: false };
-      keepEnv = wrapper !== null;
+      // Extensions (in the layers' extensions/) start first, as the environment's uid, then the
+      // runtime once they have registered: a launcher starts them and becomes the runtime.
+      const extensions = o.extensions?.length ? o.extensions : null;
+      if (extensions) env.startExtensions(extensions, vars);
+      const launcher = extensions
+        ? extensionLauncher(`${optRoot}/extensions`, extensions, [...extensionHiddenVars(vars), ...(custom ? [] : Object.keys(runtimeFds(o.deps.driver)))], o.target.config.environment)
+        : [];
+      keepEnv = wrapper !== null || (extensions !== null && !custom);
       try {
         env.handle = o.deps.driver.launch({
           envId: env.id,
           // A bootstrap that cannot run: the environment starts as any other (its log stream,
           // INIT_START, INIT_REPORT) around a stand-in that exits at once, and reports why.
-          command: unusable ? ['/bin/sh', '-c', 'exit 126'] : custom ? [bootstrap] : wrapper ? [wrapper.shown, ...shown!.command] : shown!.command,
+          command: unusable ? ['/bin/sh', '-c', 'exit 126'] : [...launcher, ...(custom ? [bootstrap] : wrapper ? [wrapper.shown, ...shown!.command] : shown!.command)],
           runtimeDir: o.runtime?.runtimeDir,
-          env: custom ? vars : wrapper ? { ...vars, ...runtimeFds(o.deps.driver) } : runtimeBootEnv(o.deps.driver, startup ?? {}),
+          env: custom ? vars : keepEnv ? { ...vars, ...runtimeFds(o.deps.driver) } : runtimeBootEnv(o.deps.driver, startup ?? {}),
           framedLog: !custom,
           apiChannel: !custom,
           limits: limitsOf(o.target),
           // NODE_OPTIONS (--require ./x.js) is read as node starts: node must start as the
           // environment's uid already, not drop to it after the code it names has run; a
           // wrapper script is the function's own code.
-          dropPrivileges: custom || startup !== null || wrapper !== null,
+          dropPrivileges: custom || startup !== null || keepEnv,
           shipped: !custom,
-          interpreter: wrapper ? shown!.command[0] : undefined,
+          interpreter: keepEnv && !custom ? shown!.command[0] : undefined,
           groups,
           keepPaths: o.keepPaths,
           // In the task root, as Lambda starts its bootstrap (NODE_OPTIONS=--require ./x.js resolves there).
-          cwd: custom || startup || wrapper ? taskRoot : undefined,
+          cwd: custom || startup || keepEnv ? taskRoot : undefined,
           code: o.codeDir,
           layers: o.layers?.dir,
           deferCpuLimit: true,
@@ -311,7 +327,10 @@ export class Environment implements RuntimeApiHandler {
         ...(presenting ? { taskRootPending: true } : {}),
       }) + '\n';
       if (presenting) child.stdin?.write(assignment);
+      else if (env.ext) env.ext.onRegistered = () => child.stdin?.end(`go\n${assignment}`);
       else child.stdin?.end(assignment);
+    } else if (env.ext) {
+      env.ext.onRegistered = () => child.stdin?.end('go\n');
     }
     if (o.booted) {
       // A pooled runtime booted under the pool's limits: the function's, microseconds after the
@@ -343,6 +362,37 @@ export class Environment implements RuntimeApiHandler {
   }
 
   get logStream(): string | null { return this.logs?.streamName ?? null; }
+
+  /** Serves the Extensions API for the function's extensions `names` (their launch is the launcher's). */
+  private startExtensions(names: string[], vars: Record<string, string>): void {
+    const ext = new Extensions(names, () => ({ functionName: this.target.functionName, functionVersion: this.target.version, handler: vars._HANDLER ?? '' }));
+    this.ext = ext;
+    ext.onReady = () => this.extensionReady();
+    this.api.bind(this, {
+      register: (req, res) => ext.register(req, res, (done) => readBody(req, 64 * 1024, done)),
+      next: (req, res) => ext.next(req, res),
+      initError: (req, res) => ext.error(req, res, 'init'),
+      exitError: (req, res) => ext.error(req, res, 'exit'),
+    });
+  }
+
+  /** An extension asked for its next event: the init, or an invocation's work, may be over. */
+  private extensionReady(): void {
+    const ext = this.ext;
+    if (!ext?.idle) return;
+    const w = this.initWaitsForExtensions;
+    if (w && this.state === 'initializing') {
+      this.initWaitsForExtensions = null;
+      this.completeInit(w.initDurationMs);
+      return;
+    }
+    const n = this.nextWait;
+    if (n && this.readyForNext) {
+      this.nextWait = null;
+      clearTimeout(n.timer);
+      n.ready();
+    }
+  }
 
   /** The log tail of the init phase so far (INIT_START, the init's output, INIT_REPORT). */
   takeInitTail(): string | undefined { return this.logs.takeTail(); }
@@ -378,14 +428,14 @@ export class Environment implements RuntimeApiHandler {
    * already) and is handed nothing new until it asks; one that exits instead (Node after an
    * uncaught exception) is replaced. The shipped runtimes ask in the same write as the result.
    */
-  get readyForNext(): boolean { return this.parked !== null; }
+  get readyForNext(): boolean { return this.parked !== null && (this.ext?.idle ?? true); }
 
   /**
    * Calls `ready` once the runtime asks for its next invocation. A runtime that has not asked by
    * the last invocation's deadline is killed (its invoke phase timed out).
    */
   whenReadyForNext(ready: () => void): void {
-    if (this.parked) { ready(); return; }
+    if (this.readyForNext) { ready(); return; }
     const timer = setTimeout(() => {
       this.nextWait = null;
       this.resetting = true;
@@ -461,8 +511,9 @@ export class Environment implements RuntimeApiHandler {
   }
 
   private deliver(res: RtResponse, c: Current): void {
-    c.delivered = true;
     const inv = c.inv;
+    if (!c.delivered && this.ext) this.ext.invoke({ deadlineMs: c.deadline, requestId: c.requestId, invokedFunctionArn: inv.invokedFunctionArn, traceId: inv.traceId });
+    c.delivered = true;
     const h: string[] = [
       'Content-Type', 'application/json',
       'Lambda-Runtime-Aws-Request-Id', c.requestId,
@@ -585,12 +636,14 @@ export class Environment implements RuntimeApiHandler {
     // After an init error the runtime is on its way out: nothing more is handed to it.
     if (this.state === 'initializing' && this.initFailure?.posted) return ApiErrors.invalidState(res, 'InitError', 'Ready');
     if (this.state === 'initializing') {
-      this.to('ready');
-      this.initOk = true;
       const initDurationMs = performance.now() - this.initStartHr;
-      this.handle.applyCpuLimit();
       this.parked = res;
-      this.initDone({ ok: true, initDurationMs });
+      // With extensions, the init ends when they too have asked for their first event.
+      if (this.ext && !this.ext.idle) {
+        this.initWaitsForExtensions = { initDurationMs };
+        return;
+      }
+      this.completeInit(initDurationMs);
       return;
     }
     if (this.state === 'dead') { res.destroy(); return; }
@@ -604,11 +657,23 @@ export class Environment implements RuntimeApiHandler {
     this.parked = res;
     res.onClose = () => { if (this.parked === res) this.parked = null; };
     const w = this.nextWait;
-    if (w) {
+    if (w && this.readyForNext) {
       this.nextWait = null;
       clearTimeout(w.timer);
       w.ready();
     }
+  }
+
+  /** The init is over: the runtime (and every extension) asked for the first invocation. */
+  private completeInit(initDurationMs: number): void {
+    this.to('ready');
+    this.initOk = true;
+    this.handle.applyCpuLimit();
+    if (this.ext) {
+      this.ext.closeRegistration();
+      for (const e of this.ext.states()) this.systemLine(this.sys.extension(this.deps.clock.now(), e));
+    }
+    this.initDone({ ok: true, initDurationMs });
   }
 
   private check(id: string, res: RtResponse, verb: string): Current | null {
@@ -854,6 +919,15 @@ export class Environment implements RuntimeApiHandler {
   }
 
   destroy(): void {
+    // An idle environment whose extensions asked for SHUTDOWN gives them their grace time first.
+    const ext = this.ext;
+    if (ext && this.state === 'idle' && ext.subscribesToShutdown && !this.shuttingDown) {
+      this.shuttingDown = true;
+      this.state = 'dead';
+      void ext.shutdown('spindown', Date.now() + SHUTDOWN_GRACE_MS).then(() => this.destroy());
+      return;
+    }
+    this.ext?.close();
     if (this.state !== 'dead') this.state = 'dead';
     if (this.initTimer) { clearTimeout(this.initTimer); this.initTimer = null; }
     if (this.nextWait) { clearTimeout(this.nextWait.timer); this.nextWait = null; }

@@ -118,6 +118,14 @@ export class SystemLog {
     return this.record(now, 'platform.initReport', record);
   }
 
+  /** An extension's state at the end of an init (Lambda's EXTENSION line; platform.extension in JSON). */
+  extension(now: number, e: { name: string; state: string; events: string[]; errorType?: string }): string | null {
+    if (!this.json) {
+      return `EXTENSION\tName: ${e.name}\tState: ${e.state}\tEvents: [${e.events.join(',')}]${e.errorType ? `\tError Type: ${e.errorType}` : ''}\n`;
+    }
+    return this.record(now, 'platform.extension', { name: e.name, state: e.state, events: e.events, ...(e.errorType ? { errorType: e.errorType } : {}) });
+  }
+
   /**
    * The text lines Lambda writes when an invocation times out or its runtime exits. With JSON
    * system logs their facts are in the platform.report record (status, errorType): none.

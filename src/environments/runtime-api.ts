@@ -12,6 +12,16 @@ export interface RuntimeApiHandler {
   initError(req: RtRequest, res: RtResponse): void;
 }
 
+/** The Extensions API (2020-01-01), for environments whose function has extensions. */
+export interface ExtensionsApiHandler {
+  register(req: RtRequest, res: RtResponse): void;
+  next(req: RtRequest, res: RtResponse): void;
+  initError(req: RtRequest, res: RtResponse): void;
+  exitError(req: RtRequest, res: RtResponse): void;
+}
+
+const EXTENSION_PREFIX = '/2020-01-01/extension/';
+
 const PREFIX = '/2018-06-01/runtime/';
 const NEXT = 'invocation/next';
 
@@ -54,6 +64,7 @@ export class RuntimeApiServer {
   private listening: Promise<number> | null = null;
   /** Set by `bind`; until then (a pooled runtime's listener, before its function is known) connections are refused. */
   private h: RuntimeApiHandler | null = null;
+  private ext: ExtensionsApiHandler | null = null;
   port = 0;
   expectedUid: number | null = null;
   refused = 0;
@@ -62,8 +73,9 @@ export class RuntimeApiServer {
     this.server = new RtServer((req, res) => this.route(req, res), (s) => this.admit(s));
   }
 
-  bind(h: RuntimeApiHandler): void {
+  bind(h: RuntimeApiHandler, ext?: ExtensionsApiHandler): void {
     this.h = h;
+    this.ext = ext ?? null;
   }
 
   /** Starts listening once; every call answers the same port. */
@@ -95,6 +107,7 @@ export class RuntimeApiServer {
     const q = req.url.indexOf('?');
     const url = q < 0 ? req.url : req.url.slice(0, q);
     const h = this.h;
+    if (this.ext && url.startsWith(EXTENSION_PREFIX)) return this.routeExtension(url.slice(EXTENSION_PREFIX.length), req, res, this.ext);
     if (!h || !url.startsWith(PREFIX)) return ApiErrors.notFound(res);
     const rest = url.slice(PREFIX.length);
     if (rest === NEXT) {
@@ -115,6 +128,19 @@ export class RuntimeApiServer {
       return h.initError(req, res);
     }
     return ApiErrors.notFound(res);
+  }
+
+  private routeExtension(rest: string, req: RtRequest, res: RtResponse, ext: ExtensionsApiHandler): void {
+    const routes: Record<string, [string, (req: RtRequest, res: RtResponse) => void]> = {
+      register: ['POST', (q, r) => ext.register(q, r)],
+      'event/next': ['GET', (q, r) => ext.next(q, r)],
+      'init/error': ['POST', (q, r) => ext.initError(q, r)],
+      'exit/error': ['POST', (q, r) => ext.exitError(q, r)],
+    };
+    const route = routes[rest];
+    if (!route) return ApiErrors.notFound(res);
+    if (req.method !== route[0]) return ApiErrors.methodNotAllowed(res);
+    route[1](req, res);
   }
 
   close(): void {

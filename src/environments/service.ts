@@ -12,6 +12,7 @@ import { Environment, type EnvDeps, type EnvReset, type InitResult, type InitRet
 import { POOL_LIMITS, PrewarmPool } from './prewarm.js';
 import { familyOf, pythonExecutable, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
 import { peerUid } from './peer.js';
+import { listExtensions, MAX_EXTENSIONS } from './extensions.js';
 import { chooseDriver } from './sandbox/detect.js';
 import { isEnvironmentUid } from './sandbox/uids.js';
 import type { SandboxBequest, SandboxDriver } from './sandbox/types.js';
@@ -234,10 +235,15 @@ class Service implements StratusExecutionService {
     if (family !== 'custom' && !runtime) throw Errors.invalidRuntime(`The ${target.config.runtime} runtime is not installed on this Stratus host.`);
     const code = await this.opts.codeDirFor(target.codeKey);
     const layers = await this.layersOf(target);
+    // External extensions (its layers' extensions/): started before the runtime, which is then not a pooled one.
+    const extensions = layers ? listExtensions(layers.dir) : [];
+    if (extensions.length > MAX_EXTENSIONS) {
+      throw Errors.invalidParameter(`The function's layers hold ${extensions.length} extensions: Lambda runs at most ${MAX_EXTENSIONS}.`);
+    }
     this.coldStarts++;
     // NODE_OPTIONS and the like act when node starts: a function that sets one gets a runtime started with it.
     // So does a wrapper script (AWS_LAMBDA_EXEC_WRAPPER), which starts the runtime itself.
-    const pooled = !(family === 'custom' || (family === 'node' && nodeStartupEnv(target)) || execWrapper(target, family));
+    const pooled = !(family === 'custom' || (family === 'node' && nodeStartupEnv(target)) || execWrapper(target, family) || extensions.length > 0);
     // A pooled runtime's replacement boots once this cold start is done (or a second into a
     // long first invocation), not beside it.
     let taken = 0;
@@ -249,7 +255,7 @@ class Service implements StratusExecutionService {
         ? this.prewarm.take(family as 'node' | 'python', { memoryMB: target.config.memorySize, ephemeralMB: target.config.ephemeralStorage }, paths) : null;
       if (booted) taken++;
       const o = {
-        key: slot.key, target, family, codeDir: code.dir, codeGid: code.gid, layers, deps: this.deps, booted: booted ?? undefined, runtime: runtime ?? undefined,
+        key: slot.key, target, family, codeDir: code.dir, codeGid: code.gid, layers, extensions, deps: this.deps, booted: booted ?? undefined, runtime: runtime ?? undefined,
         keepPaths: [...this.keepPaths, ...paths], retry, bequest,
       };
       if (!booted) return Environment.start(o);

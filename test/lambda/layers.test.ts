@@ -9,6 +9,7 @@ import {
   GetLayerVersionByArnCommand, GetLayerVersionCommand, GetLayerVersionPolicyCommand, InvokeCommand, LambdaClient, ListLayersCommand,
   ListLayerVersionsCommand, PublishLayerVersionCommand, RemoveLayerVersionPermissionCommand, UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
+import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { pythonExecutable } from '../../src/environments/runtimes.js';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
@@ -207,6 +208,71 @@ sys.stdout.buffer.write(importlib.util.cache_from_source('shipped.py').encode() 
     });
   });
 }
+
+/** An external extension (bash + curl) that logs what it gets, as extensions in layers do. */
+const EXTENSION = `#!/bin/bash
+set -euo pipefail
+API="http://\${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension"
+echo "ext env: handler=\${_HANDLER:-unset} task=\${LAMBDA_TASK_ROOT:-unset} fn=\${AWS_LAMBDA_FUNCTION_NAME}"
+echo "ext no id: $(curl -sS -w ' %{http_code}' "$API/event/next")"
+echo ready > /tmp/ext-ready
+H=$(mktemp)
+REG=$(curl -sS -D "$H" -X POST "$API/register" -H "Lambda-Extension-Name: $(basename "$0")" -d '{"events":["INVOKE","SHUTDOWN"]}')
+ID=$(grep -i Lambda-Extension-Identifier "$H" | tr -d '[:space:]' | cut -d: -f2)
+echo "ext registered $REG"
+echo "ext again: $(curl -sS -w ' %{http_code}' -X POST "$API/register" -H "Lambda-Extension-Name: $(basename "$0")" -d '{"events":["INVOKE"]}')"
+while true; do
+  EV=$(curl -sS "$API/event/next" -H "Lambda-Extension-Identifier: $ID")
+  echo "ext event $EV"
+  case "$EV" in *SHUTDOWN*) echo "ext bye"; exit 0;; esac
+done
+`;
+
+describe('Extensions in layers (namespace sandbox)', () => {
+  let server: TestServer;
+  let lambda: LambdaClient;
+  let logs: CloudWatchLogsClient;
+  before(async () => {
+    server = await startServer({ idleTimeoutMs: 1500 });
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    logs = new CloudWatchLogsClient(clientConfig(server.endpoint));
+  });
+  after(async () => server?.stop());
+
+  test('an extension registers before the runtime starts, gets INVOKE and SHUTDOWN events, and logs to the function\'s stream', async () => {
+    const layer = await lambda.send(new PublishLayerVersionCommand({ LayerName: 'ext', Content: { ZipFile: await makeZip({ 'extensions/probe': { content: EXTENSION, mode: 0o755 } }) } }));
+    const handler = `const fs = require('node:fs');
+const atInit = fs.existsSync('/tmp/ext-ready');
+exports.handler = async () => ({ atInit, shellVars: ['SHLVL', '_', 'PWD', 'OLDPWD'].filter((k) => k in process.env) });`;
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'with-ext', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await makeZip({ 'index.js': handler }) }, Layers: [layer.LayerVersionArn!],
+    }));
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'with-ext', LogType: 'Tail' }));
+    assert.equal(out.FunctionError, undefined, decode(out.Payload));
+    assert.deepEqual(JSON.parse(decode(out.Payload)), { atInit: true, shellVars: [] }, 'the runtime started after the extension registered; its environment is the function\'s');
+    const requestId = out.$metadata.requestId!;
+    const tail = Buffer.from(out.LogResult!, 'base64').toString();
+    assert.match(tail, new RegExp(`ext event \\{"eventType":"INVOKE","deadlineMs":\\d+,"requestId":"${requestId}","invokedFunctionArn":"arn:aws:lambda:us-east-1:000000000000:function:with-ext","tracing":\\{"type":"X-Amzn-Trace-Id","value":"Root=`));
+    // Idle past the idle timeout: the environment ends, its extension gets SHUTDOWN first.
+    let messages: string[] = [];
+    for (let i = 0; i < 100 && !messages.some((m) => m.startsWith('ext bye')); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const ev = await logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/with-ext' }));
+      messages = (ev.events ?? []).map((e) => (e.message ?? '').replace(/\n$/, ''));
+    }
+    const at = (re: RegExp) => messages.findIndex((m) => re.test(m));
+    assert.ok(at(/^ext env: handler=unset task=unset fn=with-ext$/) >= 0, messages.join('\n'));
+    // (JSON replies end with a newline, as RAPID's do: curl's status comes on a line of its own.)
+    assert.ok(at(/^ext no id: \{"errorMessage":"Missing Lambda-Extension-Identifier header","errorType":"Extension.MissingExtensionIdentifier"\}$/) >= 0, messages.join('\n'));
+    assert.ok(at(/^ext registered \{"functionName":"with-ext","functionVersion":"\$LATEST","handler":"index.handler"\}$/) >= 0, messages.join('\n'));
+    assert.ok(at(/^ext again: \{"errorMessage":"State transition from Registered to Registered failed for extension probe. Error: State transition is not allowed","errorType":"Extension.InvalidExtensionState"\}$/) >= 0, messages.join('\n'));
+    assert.equal(messages.filter((m) => m === ' 403').length, 2, messages.join('\n'));
+    const extLine = at(/^EXTENSION\tName: probe\tState: Ready\tEvents: \[INVOKE,SHUTDOWN\]$/);
+    assert.ok(extLine >= 0 && extLine < at(/^START RequestId/), messages.join('\n'));
+    assert.ok(at(/^ext event \{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":\d+\}$/) > at(/^REPORT RequestId/), messages.join('\n'));
+    assert.ok(at(/^ext bye$/) >= 0, messages.join('\n'));
+  });
+});
 
 describe('Lambda API: layers', () => {
   let server: TestServer;
