@@ -15,7 +15,7 @@ import { LogWriter } from './log-writer.js';
 import { ApiErrors, RuntimeApiServer, type RtRequest, type RtResponse, type RuntimeApiHandler } from './runtime-api.js';
 import { presentedRuntime, type RuntimeFamily } from './runtimes.js';
 import { OPT_ROOT, TASK_ROOT } from './sandbox/task-root.js';
-import { Extensions, extensionHiddenVars, extensionLauncher, SHUTDOWN_GRACE_MS } from './extensions.js';
+import { Extensions, extensionHiddenVars, extensionLauncher, extensionLaunchProblem, SHUTDOWN_GRACE_MS } from './extensions.js';
 import type { SandboxBequest, SandboxDriver, SandboxHandle, SandboxLimits } from './sandbox/types.js';
 import { next, transition, type EnvEvent, type EnvState } from './state.js';
 
@@ -183,8 +183,8 @@ export class Environment implements RuntimeApiHandler {
   private ext: Extensions | null = null;
   /** The runtime asked for its first invocation before every extension was ready: init ends when they are. */
   private initWaitsForExtensions: { initDurationMs: number } | null = null;
-  /** Its extensions have their SHUTDOWN event; the sandbox ends when they are done. */
-  private shuttingDown = false;
+  /** Its extensions have their SHUTDOWN event ('grace'); the sandbox ends when they are done ('over'). */
+  private shuttingDown: false | 'grace' | 'over' = false;
 
   /** INIT_START, START, END and REPORT in the function's log format. */
   private readonly sys: SystemLog;
@@ -272,12 +272,15 @@ export class Environment implements RuntimeApiHandler {
       const unusable = custom ? entrypointProblem(fromLayers ? `${o.layers!.dir}/bootstrap` : `${o.codeDir}/bootstrap`, bootstrap, `Couldn't find valid bootstrap(s): [${taskRoot}/bootstrap ${optRoot}/bootstrap]`)
         : wrapper?.host ? entrypointProblem(wrapper.host, wrapper.shown, `fork/exec ${wrapper.shown}: no such file or directory`) : null;
       if (unusable) env.initFailure = { errorType: FunctionErrorTypes.invalidEntrypoint, reason: unusable, logged: false };
+      const extensions = o.extensions?.length ? o.extensions : null;
+      const extProblem = extensions && o.layers ? extensionLaunchProblem(o.layers.dir, extensions, `${optRoot}/extensions`) : null;
+      if (extProblem && !unusable) env.initFailure = { errorType: 'Extension.LaunchError', reason: extProblem, logged: false };
       // Extensions (in the layers' extensions/) start first, as the environment's uid, then the
       // runtime once they have registered: a launcher starts them and becomes the runtime.
-      const extensions = o.extensions?.length ? o.extensions : null;
       if (extensions) env.startExtensions(extensions, vars);
       const launcher = extensions
-        ? extensionLauncher(`${optRoot}/extensions`, extensions, [...extensionHiddenVars(vars), ...(custom ? [] : Object.keys(runtimeFds(o.deps.driver)))], o.target.config.environment)
+        ? extensionLauncher(`${optRoot}/extensions`, extensions, [...extensionHiddenVars(vars), ...(custom ? [] : Object.keys(runtimeFds(o.deps.driver)))], o.target.config.environment,
+          custom ? [] : [o.deps.driver.logFd, o.deps.driver.apiFd])
         : [];
       keepEnv = wrapper !== null || (extensions !== null && !custom);
       try {
@@ -285,7 +288,7 @@ export class Environment implements RuntimeApiHandler {
           envId: env.id,
           // A bootstrap that cannot run: the environment starts as any other (its log stream,
           // INIT_START, INIT_REPORT) around a stand-in that exits at once, and reports why.
-          command: unusable ? ['/bin/sh', '-c', 'exit 126'] : [...launcher, ...(custom ? [bootstrap] : wrapper ? [wrapper.shown, ...shown!.command] : shown!.command)],
+          command: unusable || extProblem ? ['/bin/sh', '-c', 'exit 126'] : [...launcher, ...(custom ? [bootstrap] : wrapper ? [wrapper.shown, ...shown!.command] : shown!.command)],
           runtimeDir: o.runtime?.runtimeDir,
           env: custom ? vars : keepEnv ? { ...vars, ...runtimeFds(o.deps.driver) } : runtimeBootEnv(o.deps.driver, startup ?? {}),
           framedLog: !custom,
@@ -368,6 +371,13 @@ export class Environment implements RuntimeApiHandler {
     const ext = new Extensions(names, () => ({ functionName: this.target.functionName, functionVersion: this.target.version, handler: vars._HANDLER ?? '' }));
     this.ext = ext;
     ext.onReady = () => this.extensionReady();
+    // An extension that reports an init error ends the init (it is expected to exit at once).
+    ext.onInitError = (name, type) => {
+      if (this.state !== 'initializing' || this.initFailure) return;
+      this.initFailure = { errorType: 'Extension.InitError', reason: `extension ${name} reported ${type}`, logged: false };
+      this.resetAfterSuppressedInit();
+      this.kill();
+    };
     this.api.bind(this, {
       register: (req, res) => ext.register(req, res, (done) => readBody(req, 64 * 1024, done)),
       next: (req, res) => ext.next(req, res),
@@ -380,10 +390,10 @@ export class Environment implements RuntimeApiHandler {
   private extensionReady(): void {
     const ext = this.ext;
     if (!ext?.idle) return;
-    const w = this.initWaitsForExtensions;
-    if (w && this.state === 'initializing') {
+    if (this.initWaitsForExtensions && this.state === 'initializing') {
       this.initWaitsForExtensions = null;
-      this.completeInit(w.initDurationMs);
+      // The init lasted until the last of them was ready, as Lambda's Init Duration counts it.
+      this.completeInit(performance.now() - this.initStartHr);
       return;
     }
     const n = this.nextWait;
@@ -473,6 +483,7 @@ export class Environment implements RuntimeApiHandler {
     if (this.initFailure?.posted) { this.kill(); return; }
     this.initFailure = { errorType: FunctionErrorTypes.timedOut, logged: true, timedOut: true };
     this.notePeak();
+    this.logExtensionStates();
     this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'timeout', durationMs: this.initTimeoutMs, phase: this.initPhase }));
     this.resetAfterSuppressedInit();
     this.kill();
@@ -664,15 +675,18 @@ export class Environment implements RuntimeApiHandler {
     }
   }
 
+  /** Lambda's EXTENSION line for each extension, at the end of every init attempt. */
+  private logExtensionStates(): void {
+    for (const e of this.ext?.states() ?? []) this.systemLine(this.sys.extension(this.deps.clock.now(), e));
+  }
+
   /** The init is over: the runtime (and every extension) asked for the first invocation. */
   private completeInit(initDurationMs: number): void {
     this.to('ready');
     this.initOk = true;
     this.handle.applyCpuLimit();
-    if (this.ext) {
-      this.ext.closeRegistration();
-      for (const e of this.ext.states()) this.systemLine(this.sys.extension(this.deps.clock.now(), e));
-    }
+    this.ext?.closeRegistration();
+    this.logExtensionStates();
     this.initDone({ ok: true, initDurationMs });
   }
 
@@ -844,6 +858,7 @@ export class Environment implements RuntimeApiHandler {
         errorType: r?.errorType ?? errorType, reason: runtimeExited(reason ? 'signal: killed' : exit), logged: false,
       });
       if (!f.logged) {
+        this.logExtensionStates();
         this.systemLine(this.sys.initReport(this.deps.clock.now(), {
           status: 'error', errorType: f.errorType, durationMs: performance.now() - this.initStartHr, phase: this.initPhase,
         }));
@@ -868,6 +883,7 @@ export class Environment implements RuntimeApiHandler {
 
   /** Kills the runtime; the exit handler fails whatever is in flight. */
   kill(reason?: { errorType: string; exit: string }): void {
+    if (this.shuttingDown === 'grace') return; // its extensions' SHUTDOWN grace ends it
     if (reason && !this.killReason) this.killReason = reason;
     if (this.state !== 'dead') {
       const s = transition(this.state, 'kill');
@@ -919,12 +935,17 @@ export class Environment implements RuntimeApiHandler {
   }
 
   destroy(): void {
-    // An idle environment whose extensions asked for SHUTDOWN gives them their grace time first.
+    // An idle environment whose extensions asked for SHUTDOWN gives them their grace time first
+    // (reaped, or retired by an update or a delete); asked again meanwhile, it goes on waiting.
     const ext = this.ext;
+    if (this.shuttingDown === 'grace') return;
     if (ext && this.state === 'idle' && ext.subscribesToShutdown && !this.shuttingDown) {
-      this.shuttingDown = true;
+      this.shuttingDown = 'grace';
       this.state = 'dead';
-      void ext.shutdown('spindown', Date.now() + SHUTDOWN_GRACE_MS).then(() => this.destroy());
+      void ext.shutdown('spindown', Date.now() + SHUTDOWN_GRACE_MS).then(() => {
+        this.shuttingDown = 'over';
+        this.destroy();
+      });
       return;
     }
     this.ext?.close();

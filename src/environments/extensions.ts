@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sendJson, type RtRequest, type RtResponse } from './runtime-api.js';
+import { findExecutable } from './sandbox/shell.js';
 
 /** Lambda's limit on extensions per function. */
 export const MAX_EXTENSIONS = 10;
@@ -27,6 +28,24 @@ export function listExtensions(layersDir: string): string[] {
 }
 
 /**
+ * Why the extensions `names` of a function's layers cannot all be started, in Lambda's words
+ * (Extension.LaunchError), or null. `shownDir`: where the function sees them (/opt/extensions).
+ */
+export function extensionLaunchProblem(layersDir: string, names: readonly string[], shownDir: string): string | null {
+  if (names.length > MAX_EXTENSIONS) return `Extension limit (${MAX_EXTENSIONS}) reached`;
+  for (const name of names) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(path.join(layersDir, 'extensions', name));
+    } catch {
+      return `fork/exec ${shownDir}/${name}: no such file or directory`;
+    }
+    if (!st.isFile() || (st.mode & 0o111) === 0) return `fork/exec ${shownDir}/${name}: permission denied`;
+  }
+  return null;
+}
+
+/**
  * The variables a function's extensions do not get of its environment, as Lambda leaves them out:
  * those starting with `_` and the ones only the runtime uses.
  */
@@ -35,6 +54,8 @@ export function extensionHiddenVars(env: Record<string, string>): string[] {
     'LAMBDA_RUNTIME_DIR', 'AWS_XRAY_CONTEXT_MISSING', 'AWS_XRAY_DAEMON_ADDRESS']);
   return Object.keys(env).filter((k) => k.startsWith('_') || runtimeOnly.has(k));
 }
+
+const BASH = findExecutable('bash');
 
 /** A quoted word for sh. */
 const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -47,19 +68,24 @@ const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * runtime gets the environment as it was (the shell's own SHLVL, `_`, PWD and OLDPWD removed,
  * unless the function sets them itself).
  */
-export function extensionLauncher(dir: string, names: readonly string[], hidden: readonly string[], functionEnv: Readonly<Record<string, string>>): string[] {
+export function extensionLauncher(
+  dir: string, names: readonly string[], hidden: readonly string[], functionEnv: Readonly<Record<string, string>>, runtimeFds: readonly number[],
+): string[] {
   // What sh adds of its own to the environment it hands on (unless the function sets them).
   const shellVars = ['SHLVL', '_', 'PWD', 'OLDPWD'].filter((k) => !(k in functionEnv));
-  const unset = hidden.map((k) => `-u ${sq(k)}`).join(' ');
+  const unset = [...hidden, ...shellVars].map((k) => `-u ${sq(k)}`).join(' ');
+  // bash closes any descriptor; a POSIX sh (dash) only single-digit ones.
+  const shell = BASH ?? '/bin/sh';
+  const closed = [...new Set([3, 4, 5, 6, 7, 8, 9, ...(BASH ? runtimeFds : [])])].map((fd) => `${fd}>&-`).join(' ');
   const script = [
     `for name in ${names.map(sq).join(' ')}; do`,
-    `  ( exec env ${unset} ${sq(dir)}/"$name" ) </dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &`,
+    `  ( exec env ${unset} ${sq(dir)}/"$name" ) </dev/null ${closed} &`,
     'done',
     'read -r go || exit 1',
     '[ "$go" = go ] || exit 1',
     `exec env ${shellVars.map((k) => `-u ${k}`).join(' ')} "$@"`,
   ].join('\n');
-  return ['/bin/sh', '-c', script, 'stratus-extensions'];
+  return [shell, '-c', script, 'stratus-extensions'];
 }
 
 interface Agent {
@@ -97,6 +123,8 @@ export class Extensions {
   onRegistered: (() => void) | null = null;
   /** Called whenever an extension becomes ready (it asked for its next event). */
   onReady: (() => void) | null = null;
+  /** Called when an extension posts /init/error (its name, its error type). */
+  onInitError: ((name: string, errorType: string) => void) | null = null;
 
   constructor(readonly expected: readonly string[], private readonly context: () => ExtensionEventContext) {}
 
@@ -183,10 +211,12 @@ export class Extensions {
     req.resume();
     const agent = this.agent(req, res, 'error');
     if (!agent) return;
-    if (!req.headers['lambda-extension-function-error-type']) return refuse(res, 'Extension.MissingHeader', 'Lambda-Extension-Function-Error-Type not found');
+    const type = req.headers['lambda-extension-function-error-type'];
+    if (!type) return refuse(res, 'Extension.MissingHeader', 'Lambda-Extension-Function-Error-Type not found');
     agent.state = kind === 'init' ? 'InitError' : 'ExitError';
     this.fatal ??= kind === 'init' ? 'Extension.InitError' : 'Extension.ExitError';
     sendJson(res, 202, '{"status":"OK"}');
+    if (kind === 'init') this.onInitError?.(agent.name, type);
   }
 
   /** Hands an invocation to the extensions that asked for INVOKE events (as the runtime gets it). */

@@ -12,7 +12,7 @@ import { Environment, type EnvDeps, type EnvReset, type InitResult, type InitRet
 import { POOL_LIMITS, PrewarmPool } from './prewarm.js';
 import { familyOf, pythonExecutable, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
 import { peerUid } from './peer.js';
-import { listExtensions, MAX_EXTENSIONS } from './extensions.js';
+import { listExtensions } from './extensions.js';
 import { chooseDriver } from './sandbox/detect.js';
 import { isEnvironmentUid } from './sandbox/uids.js';
 import type { SandboxBequest, SandboxDriver } from './sandbox/types.js';
@@ -237,9 +237,6 @@ class Service implements StratusExecutionService {
     const layers = await this.layersOf(target);
     // External extensions (its layers' extensions/): started before the runtime, which is then not a pooled one.
     const extensions = layers ? listExtensions(layers.dir) : [];
-    if (extensions.length > MAX_EXTENSIONS) {
-      throw Errors.invalidParameter(`The function's layers hold ${extensions.length} extensions: Lambda runs at most ${MAX_EXTENSIONS}.`);
-    }
     this.coldStarts++;
     // NODE_OPTIONS and the like act when node starts: a function that sets one gets a runtime started with it.
     // So does a wrapper script (AWS_LAMBDA_EXEC_WRAPPER), which starts the runtime itself.

@@ -274,6 +274,56 @@ exports.handler = async () => ({ atInit, shellVars: ['SHLVL', '_', 'PWD', 'OLDPW
   });
 });
 
+describe('Extensions in layers: failures and retirement', () => {
+  let server: TestServer;
+  let lambda: LambdaClient;
+  let logs: CloudWatchLogsClient;
+  before(async () => {
+    server = await startServer({ idleTimeoutMs: 60_000 });
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    logs = new CloudWatchLogsClient(clientConfig(server.endpoint));
+  });
+  after(async () => server?.stop());
+  let handler: { ZipFile: Uint8Array };
+  before(async () => { handler = { ZipFile: await makeZip({ 'index.js': 'exports.handler = async () => "ok";' }) }; });
+
+  async function withExtension(name: string, files: Record<string, { content: string; mode: number }>) {
+    const layer = await lambda.send(new PublishLayerVersionCommand({ LayerName: name, Content: { ZipFile: await makeZip(files) } }));
+    await lambda.send(new CreateFunctionCommand({ FunctionName: name, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: handler, Layers: [layer.LayerVersionArn!], Timeout: 30 }));
+  }
+
+  test('an extension that cannot be started, or that reports an init error, fails the init at once', async () => {
+    await withExtension('ext-noexec', { 'extensions/lazy': { content: EXTENSION, mode: 0o644 } });
+    const t0 = Date.now();
+    const a = await lambda.send(new InvokeCommand({ FunctionName: 'ext-noexec' }));
+    assert.equal(a.FunctionError, 'Unhandled');
+    assert.deepEqual(JSON.parse(decode(a.Payload)), { errorType: 'Extension.LaunchError', errorMessage: `RequestId: ${a.$metadata.requestId} Error: fork/exec /opt/extensions/lazy: permission denied` });
+    const initError = EXTENSION.replace('echo "ext registered $REG"', 'curl -sS -X POST "$API/init/error" -H "Lambda-Extension-Identifier: $ID" -H "Lambda-Extension-Function-Error-Type: Extension.ConfigInvalid" -d "{}"; exit 0');
+    await withExtension('ext-initerror', { 'extensions/picky': { content: initError, mode: 0o755 } });
+    const b = await lambda.send(new InvokeCommand({ FunctionName: 'ext-initerror' }));
+    assert.equal(b.FunctionError, 'Unhandled');
+    assert.equal(JSON.parse(decode(b.Payload)).errorType, 'Extension.InitError');
+    assert.ok(Date.now() - t0 < 8000, 'neither waits for the init timeout');
+  });
+
+  test('an idle environment retired by an update gives its extensions their SHUTDOWN first', async () => {
+    await withExtension('ext-retire', { 'extensions/probe': { content: EXTENSION, mode: 0o755 } });
+    const first = await lambda.send(new InvokeCommand({ FunctionName: 'ext-retire' }));
+    assert.equal(first.FunctionError, undefined, decode(first.Payload));
+    // The next invocation goes to a new environment; the old one is retired.
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'ext-retire', Description: 'new' }));
+    const second = await lambda.send(new InvokeCommand({ FunctionName: 'ext-retire' }));
+    assert.equal(second.FunctionError, undefined, decode(second.Payload));
+    let messages: string[] = [];
+    for (let i = 0; i < 60 && !messages.includes('ext bye'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      messages = ((await logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/ext-retire' }))).events ?? []).map((e) => (e.message ?? '').replace(/\n$/, ''));
+    }
+    assert.ok(messages.some((m) => /^ext event \{"eventType":"SHUTDOWN","shutdownReason":"spindown"/.test(m)), messages.join('\n'));
+    assert.ok(messages.includes('ext bye'), messages.join('\n'));
+  });
+});
+
 describe('Lambda API: layers', () => {
   let server: TestServer;
   let lambda: LambdaClient;
