@@ -183,6 +183,8 @@ export class Environment implements RuntimeApiHandler {
   private ext: Extensions | null = null;
   /** The runtime asked for its first invocation before every extension was ready: init ends when they are. */
   private initWaitsForExtensions: { initDurationMs: number } | null = null;
+  /** END and REPORT of the last invocation, written once its extensions are done with it. */
+  private pendingReport: (() => void) | null = null;
   /** Its extensions have their SHUTDOWN event ('grace'); the sandbox ends when they are done ('over'). */
   private shuttingDown: false | 'grace' | 'over' = false;
 
@@ -386,10 +388,17 @@ export class Environment implements RuntimeApiHandler {
     });
   }
 
+  private writePendingReport(): void {
+    const r = this.pendingReport;
+    this.pendingReport = null;
+    r?.();
+  }
+
   /** An extension asked for its next event: the init, or an invocation's work, may be over. */
   private extensionReady(): void {
     const ext = this.ext;
     if (!ext?.idle) return;
+    this.writePendingReport();
     if (this.initWaitsForExtensions && this.state === 'initializing') {
       this.initWaitsForExtensions = null;
       // The init lasted until the last of them was ready, as Lambda's Init Duration counts it.
@@ -604,12 +613,22 @@ export class Environment implements RuntimeApiHandler {
     const memorySize = this.target.config.memorySize;
     const now = this.deps.clock.now();
     const reportStatus = extra.reportStatus === 'timeout' ? 'timeout' : extra.reportStatus === 'error' ? 'error' : undefined;
-    this.systemLine(this.sys.end(c.requestId, now, { status: reportStatus ?? (status === 'error' ? 'error' : 'success'), durationMs, producedBytes: payload.length }));
     const billed = billedMs(durationMs, c.coldInitMs);
-    this.systemLine(this.sys.report({
-      requestId: c.requestId, durationMs, billedMs: billed, memorySizeMB: memorySize, maxMemoryUsedMB: maxMem, initDurationMs: c.coldInitMs,
-      status: reportStatus, errorType, traceId: c.inv.traceId,
-    }, now));
+    const report = (at: number, ms: number) => {
+      this.systemLine(this.sys.end(c.requestId, at, { status: reportStatus ?? (status === 'error' ? 'error' : 'success'), durationMs: ms, producedBytes: payload.length }));
+      this.systemLine(this.sys.report({
+        requestId: c.requestId, durationMs: ms, billedMs: billedMs(ms, c.coldInitMs), memorySizeMB: memorySize, maxMemoryUsedMB: maxMem, initDurationMs: c.coldInitMs,
+        status: reportStatus, errorType, traceId: c.inv.traceId,
+      }, at));
+    };
+    // Extensions still at work on it: as Lambda, END and REPORT wait for them (the invoke phase
+    // lasts until they ask for their next event, and its duration counts their time); the caller
+    // has the result now.
+    if (this.ext && !this.ext.idle && !extra.dying) {
+      this.pendingReport = () => report(this.deps.clock.now(), performance.now() - c.startHr);
+    } else {
+      report(now, durationMs);
+    }
     const outcome: ExecutionOutcome = {
       status, payload, errorType, durationMs, billedDurationMs: billed, maxMemoryUsedMB: maxMem,
       coldStart: c.coldInitMs !== undefined || c.suppressedInit, initDurationMs: c.coldInitMs, logTail: logs.takeTail(),
@@ -939,6 +958,7 @@ export class Environment implements RuntimeApiHandler {
     // (reaped, or retired by an update or a delete); asked again meanwhile, it goes on waiting.
     const ext = this.ext;
     if (this.shuttingDown === 'grace') return;
+    this.writePendingReport();
     if (ext && this.state === 'idle' && ext.subscribesToShutdown && !this.shuttingDown) {
       this.shuttingDown = 'grace';
       this.state = 'dead';
