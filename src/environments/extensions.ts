@@ -117,8 +117,6 @@ export class Extensions {
   private readonly agents = new Map<string, Agent>();
   private readonly byName = new Map<string, Agent>();
   private open = true;
-  /** The first error an extension reported (init/error, exit/error). */
-  fatal: string | null = null;
   /** Called once every expected extension has registered. */
   onRegistered: (() => void) | null = null;
   /** Called whenever an extension becomes ready (it asked for its next event). */
@@ -206,7 +204,7 @@ export class Extensions {
     }
   }
 
-  /** init/error and exit/error: recorded (the first wins); the extension is expected to exit. */
+  /** init/error and exit/error: the extension's state; an init error ends the init (onInitError). */
   error(req: RtRequest, res: RtResponse, kind: 'init' | 'exit'): void {
     req.resume();
     const agent = this.agent(req, res, 'error');
@@ -214,7 +212,6 @@ export class Extensions {
     const type = req.headers['lambda-extension-function-error-type'];
     if (!type) return refuse(res, 'Extension.MissingHeader', 'Lambda-Extension-Function-Error-Type not found');
     agent.state = kind === 'init' ? 'InitError' : 'ExitError';
-    this.fatal ??= kind === 'init' ? 'Extension.InitError' : 'Extension.ExitError';
     sendJson(res, 202, '{"status":"OK"}');
     if (kind === 'init') this.onInitError?.(agent.name, type);
   }
