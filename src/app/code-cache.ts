@@ -72,6 +72,11 @@ export class CodeCache {
         throw e;
       }
     }
+    return this.remember(name, dir);
+  }
+
+  /** A directory in place, with the group that may read it (running as root), kept for next time. */
+  private remember(name: string, dir: string): { dir: string; gid: number | null } {
     const entry = { dir, gid: this.privileged ? fs.statSync(dir).gid : null };
     this.ready.set(name, entry);
     return entry;
@@ -94,12 +99,7 @@ export class CodeCache {
   private async unpack(codeKey: string): Promise<{ dir: string; gid: number | null }> {
     if (!/^[0-9a-f]{64}$/.test(codeKey)) throw Errors.service(`Bad code key ${codeKey}`);
     const dir = path.join(this.root, codeKey);
-    if (fs.existsSync(dir)) {
-      const gid = this.privileged ? fs.statSync(dir).gid : null;
-      const entry = { dir, gid };
-      this.ready.set(codeKey, entry);
-      return entry;
-    }
+    if (fs.existsSync(dir)) return this.remember(codeKey, dir);
     const tmp = path.join(this.root, `.${codeKey}.${process.pid}.${Date.now()}`);
     try {
       const local = this.blobs.localPath?.(codeKey);
@@ -111,9 +111,7 @@ export class CodeCache {
       }
       this.seal(tmp);
       fs.renameSync(tmp, dir);
-      const entry = { dir, gid: this.privileged ? fs.statSync(dir).gid : null };
-      this.ready.set(codeKey, entry);
-      return entry;
+      return this.remember(codeKey, dir);
     } catch (e) {
       fs.rmSync(tmp, { recursive: true, force: true });
       throw e;

@@ -1,7 +1,7 @@
 import { isNumericVersion } from '../core/arn.js';
 import { Errors } from '../core/errors.js';
 import { applyConfig, defaultConfig, validateTags } from '../core/function-config.js';
-import { combinedSizeError } from '../core/layers.js';
+import { checkCombinedSize } from '../core/layers.js';
 import { LATEST, type FunctionRecord, type VersionRecord } from '../core/model.js';
 import { rules, violation } from '../core/validation.js';
 import { checkRevision, ControlContext, revisionMismatch } from './context.js';
@@ -50,8 +50,7 @@ export class Functions {
       const stored = await ctx.code.put(zip);
       let created = false;
       try {
-        const tooLarge = combinedSizeError(stored.unpackedSize, config.layers);
-        if (tooLarge) throw tooLarge;
+        checkCombinedSize(stored.unpackedSize, config.layers);
         const fn: FunctionRecord = { name, createdAt: new Date(ctx.now()).toISOString(), tags, reservedConcurrency: null, lastVersion: 0 };
         const latest: VersionRecord = {
           functionName: name,
@@ -154,15 +153,13 @@ export class Functions {
       const config = input.Architectures !== undefined ? applyConfig(latest.config, { Architectures: input.Architectures }, false) : latest.config;
       if (input.DryRun === true) {
         const checked = await ctx.code.check(zip);
-        const tooLarge = combinedSizeError(checked.unpackedSize, config.layers);
-        if (tooLarge) throw tooLarge;
+        checkCombinedSize(checked.unpackedSize, config.layers);
         return { version: { ...latest, config, codeSha256: checked.codeSha256, codeKey: checked.codeKey, codeSize: checked.codeSize } };
       }
       const stored = await ctx.code.put(zip);
       let saved = false;
       try {
-        const tooLarge = combinedSizeError(stored.unpackedSize, config.layers);
-        if (tooLarge) throw tooLarge;
+        checkCombinedSize(stored.unpackedSize, config.layers);
         const next: VersionRecord = { ...latest, config, ...codeFields(stored), ...written(ctx) };
         saved = await ctx.store.putVersion(next, latest.revisionId);
         if (!saved) throw concurrentUpdate(ctx, name, input);
@@ -185,8 +182,7 @@ export class Functions {
       const config = applyConfig(latest.config, input, false);
       const layers = await this.layers.resolveFunctionLayers(input.Layers);
       if (layers) {
-        const tooLarge = combinedSizeError(layers.length ? await ctx.code.unpackedSize(latest.codeKey) : 0, layers);
-        if (tooLarge) throw tooLarge;
+        checkCombinedSize(layers.length ? await ctx.code.unpackedSize(latest.codeKey) : 0, layers);
         config.layers = layers;
       }
       const next: VersionRecord = { ...latest, config, ...written(ctx) };

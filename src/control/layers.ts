@@ -70,10 +70,15 @@ export class Layers {
   }
 
   async get(input: Input): Promise<LayerVersionRecord> {
+    return this.find(input, () => NOT_FOUND);
+  }
+
+  /** The version LayerName and VersionNumber name; ResourceNotFound in the words `missing` gives. */
+  private async find(input: Input, missing: (name: string, version: number) => string): Promise<LayerVersionRecord> {
     const name = parseLayerName(input.LayerName, this.ctx.deps.locale);
     const version = parseLayerVersionNumber(input.VersionNumber);
     const rec = await this.store.getVersion(name, version);
-    if (!rec) throw Errors.resourceNotFound(NOT_FOUND);
+    if (!rec) throw Errors.resourceNotFound(missing(name, version));
     return rec;
   }
 
@@ -125,12 +130,8 @@ export class Layers {
   }
 
   /** The version a permission operation is about; ResourceNotFound names it as Lambda does. */
-  private async forPolicy(input: Input): Promise<LayerVersionRecord> {
-    const name = parseLayerName(input.LayerName, this.ctx.deps.locale);
-    const version = parseLayerVersionNumber(input.VersionNumber);
-    const rec = await this.store.getVersion(name, version);
-    if (!rec) throw Errors.resourceNotFound(`Layer version ${this.arn(name, version)} does not exist.`);
-    return rec;
+  private forPolicy(input: Input): Promise<LayerVersionRecord> {
+    return this.find(input, (name, version) => `Layer version ${this.arn(name, version)} does not exist.`);
   }
 
   async addPermission(input: Input): Promise<{ statement: string; revisionId: string }> {

@@ -19,12 +19,12 @@ export const MAX_FUNCTION_LAYERS = 5;
 /** What a function's code and its layers may unpack to together (Lambda's 250 MB). */
 export const UNZIPPED_MAX_BYTES = 262_144_000;
 
-/** Lambda's refusal of code and layers that unpack to more than 250 MB together, or null. */
-export function combinedSizeError(codeUnpacked: number, layers: ReadonlyArray<{ unpackedSize: number }>): Error | null {
-  if (layers.length === 0) return null;
+/** Refuses, as Lambda does, code and layers that unpack to more than 250 MB together. */
+export function checkCombinedSize(codeUnpacked: number, layers: ReadonlyArray<{ unpackedSize: number }>): void {
+  if (layers.length === 0) return;
   const total = layers.reduce((n, l) => n + l.unpackedSize, codeUnpacked);
-  if (total <= UNZIPPED_MAX_BYTES) return null;
-  return Errors.invalidParameter(`Function code combined with layers exceeds the maximum allowed size of ${UNZIPPED_MAX_BYTES} bytes. The actual size is ${total} bytes.`);
+  if (total <= UNZIPPED_MAX_BYTES) return;
+  throw Errors.invalidParameter(`Function code combined with layers exceeds the maximum allowed size of ${UNZIPPED_MAX_BYTES} bytes. The actual size is ${total} bytes.`);
 }
 
 export function layerArn(locale: Locale, name: string, version?: number): string {

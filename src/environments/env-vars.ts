@@ -3,9 +3,10 @@ import type { FunctionCredentials } from '../app/config.js';
 import { RESERVED_ENV_KEYS } from '../core/env.js';
 import type { ExecutionTarget } from '../ports/execution.js';
 import type { RuntimeFamily } from './runtimes.js';
+import { OPT_ROOT } from './sandbox/task-root.js';
 
 /** Lambda's PATH, with its layers' bin/ under `optRoot` (/opt). */
-export function lambdaPath(optRoot = '/opt'): string {
+export function lambdaPath(optRoot = OPT_ROOT): string {
   return `/usr/local/bin:/usr/bin/:/bin:${optRoot}/bin`;
 }
 
@@ -57,7 +58,7 @@ export function functionEnv(t: ExecutionTarget, o: {
   client?: AwsClientVars;
 }): Record<string, string> {
   const c = t.config;
-  const opt = o.optRoot ?? '/opt';
+  const opt = o.optRoot ?? OPT_ROOT;
   const env: Record<string, string> = {
     PATH: lambdaPath(opt),
     LANG: 'en_US.UTF-8',

@@ -15,7 +15,7 @@ import { LogWriter } from './log-writer.js';
 import { ApiErrors, RuntimeApiServer, type RtRequest, type RtResponse, type RuntimeApiHandler } from './runtime-api.js';
 import { presentedRuntime, type RuntimeFamily } from './runtimes.js';
 import { OPT_ROOT, TASK_ROOT } from './sandbox/task-root.js';
-import { Extensions, extensionHiddenVars, extensionLauncher, extensionLaunchProblem, SHUTDOWN_GRACE_MS } from './extensions.js';
+import { Extensions, extensionHiddenVars, extensionLauncher, MAX_EXTENSIONS, SHUTDOWN_GRACE_MS } from './extensions.js';
 import type { SandboxBequest, SandboxDriver, SandboxHandle, SandboxLimits } from './sandbox/types.js';
 import { next, transition, type EnvEvent, type EnvState } from './state.js';
 
@@ -182,7 +182,7 @@ export class Environment implements RuntimeApiHandler {
   /** The function's external extensions (its layers' /opt/extensions), when it has any. */
   private ext: Extensions | null = null;
   /** The runtime asked for its first invocation before every extension was ready: init ends when they are. */
-  private initWaitsForExtensions: { initDurationMs: number } | null = null;
+  private initWaitsForExtensions = false;
   /** END and REPORT of the last invocation, written once its extensions are done with it. */
   private pendingReport: (() => void) | null = null;
   /** Its extensions have their SHUTDOWN event ('grace'); the sandbox ends when they are done ('over'). */
@@ -265,7 +265,7 @@ export class Environment implements RuntimeApiHandler {
       const custom = o.family === 'custom';
       const startup = o.family === 'node' ? nodeStartupEnv(o.target) : null;
       // A custom runtime's bootstrap: the code's, else one of its layers' (Lambda looks in /var/task, then /opt).
-      const fromLayers = custom && o.layers && !exists(`${o.codeDir}/bootstrap`) && exists(`${o.layers.dir}/bootstrap`);
+      const fromLayers = custom && o.layers && !fs.existsSync(`${o.codeDir}/bootstrap`) && fs.existsSync(`${o.layers.dir}/bootstrap`);
       const bootstrap = fromLayers ? `${optRoot}/bootstrap` : `${taskRoot}/bootstrap`;
       // A wrapper script starts the runtime (AWS_LAMBDA_EXEC_WRAPPER): with the function's
       // environment, as the environment's uid, in the task root; the runtime keeps the
@@ -275,7 +275,7 @@ export class Environment implements RuntimeApiHandler {
         : wrapper?.host ? entrypointProblem(wrapper.host, wrapper.shown, `fork/exec ${wrapper.shown}: no such file or directory`) : null;
       if (unusable) env.initFailure = { errorType: FunctionErrorTypes.invalidEntrypoint, reason: unusable, logged: false };
       const extensions = o.extensions?.length ? o.extensions : null;
-      const extProblem = extensions && o.layers ? extensionLaunchProblem(o.layers.dir, extensions, `${optRoot}/extensions`) : null;
+      const extProblem = extensions && o.layers ? extensionLaunchProblem(o.layers.dir, extensions, optRoot) : null;
       if (extProblem && !unusable) env.initFailure = { errorType: 'Extension.LaunchError', reason: extProblem, logged: false };
       // Extensions (in the layers' extensions/) start first, as the environment's uid, then the
       // runtime once they have registered: a launcher starts them and becomes the runtime.
@@ -400,7 +400,7 @@ export class Environment implements RuntimeApiHandler {
     if (!ext?.idle) return;
     this.writePendingReport();
     if (this.initWaitsForExtensions && this.state === 'initializing') {
-      this.initWaitsForExtensions = null;
+      this.initWaitsForExtensions = false;
       // The init lasted until the last of them was ready, as Lambda's Init Duration counts it.
       this.completeInit(performance.now() - this.initStartHr);
       return;
@@ -666,14 +666,13 @@ export class Environment implements RuntimeApiHandler {
     // After an init error the runtime is on its way out: nothing more is handed to it.
     if (this.state === 'initializing' && this.initFailure?.posted) return ApiErrors.invalidState(res, 'InitError', 'Ready');
     if (this.state === 'initializing') {
-      const initDurationMs = performance.now() - this.initStartHr;
       this.parked = res;
       // With extensions, the init ends when they too have asked for their first event.
       if (this.ext && !this.ext.idle) {
-        this.initWaitsForExtensions = { initDurationMs };
+        this.initWaitsForExtensions = true;
         return;
       }
-      this.completeInit(initDurationMs);
+      this.completeInit(performance.now() - this.initStartHr);
       return;
     }
     if (this.state === 'dead') { res.destroy(); return; }
@@ -985,14 +984,18 @@ export class Environment implements RuntimeApiHandler {
   get refusedConnections(): number { return this.api.refused; }
 }
 
-/** Whether `file` (a host path) exists, following links. */
-function exists(file: string): boolean {
-  try {
-    fs.statSync(file);
-    return true;
-  } catch {
-    return false;
+/**
+ * Why the extensions `names` in a function's layers (`layersDir`, seen at `optRoot`) cannot all be
+ * started, in Lambda's words (Extension.LaunchError), or null: as a bootstrap is checked.
+ */
+function extensionLaunchProblem(layersDir: string, names: readonly string[], optRoot: string): string | null {
+  if (names.length > MAX_EXTENSIONS) return `Extension limit (${MAX_EXTENSIONS}) reached`;
+  for (const name of names) {
+    const shown = `${optRoot}/extensions/${name}`;
+    const problem = entrypointProblem(path.join(layersDir, 'extensions', name), shown, `fork/exec ${shown}: no such file or directory`);
+    if (problem) return problem;
   }
+  return null;
 }
 
 /**

@@ -28,24 +28,6 @@ export function listExtensions(layersDir: string): string[] {
 }
 
 /**
- * Why the extensions `names` of a function's layers cannot all be started, in Lambda's words
- * (Extension.LaunchError), or null. `shownDir`: where the function sees them (/opt/extensions).
- */
-export function extensionLaunchProblem(layersDir: string, names: readonly string[], shownDir: string): string | null {
-  if (names.length > MAX_EXTENSIONS) return `Extension limit (${MAX_EXTENSIONS}) reached`;
-  for (const name of names) {
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(path.join(layersDir, 'extensions', name));
-    } catch {
-      return `fork/exec ${shownDir}/${name}: no such file or directory`;
-    }
-    if (!st.isFile() || (st.mode & 0o111) === 0) return `fork/exec ${shownDir}/${name}: permission denied`;
-  }
-  return null;
-}
-
-/**
  * The variables a function's extensions do not get of its environment, as Lambda leaves them out:
  * those starting with `_` and the ones only the runtime uses.
  */

@@ -7,6 +7,7 @@ import { writeRestJsonError } from '../errors.js';
 import { claimTraffic } from '../raw.js';
 import { restRoutes, RestResponse } from '../rest.js';
 import { invokeRequestOf, readInvokeWire, type InvokeWire } from './invoke-wire.js';
+import { signedDownload } from './download.js';
 import { registerLayerRoutes } from './layers.js';
 import { registerStreamInvoke } from './stream-invoke.js';
 import { accountSettings, aliasConfiguration, functionConfiguration } from './wire.js';
@@ -123,12 +124,10 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
     // Code download (GetFunction's Code.Location): signed, expires like a presigned URL.
     r.route('GET', '/_stratus/code/:FunctionName/:Version', 200, async (req) => {
       const { FunctionName: name, Version: version } = req.params as { FunctionName: string; Version: string };
-      const ok = control.code.verifyLocation(name, version, req.query['X-Stratus-Expires'], req.query['X-Stratus-Signature'], Date.now());
-      if (!ok) return new RestResponse(403, '<Error><Code>AccessDenied</Code><Message>Request has expired or the signature does not match</Message></Error>', { 'content-type': 'application/xml' });
-      const view = await control.functions.get({ FunctionName: name, Qualifier: version === LATEST ? undefined : version });
-      const zip = await control.code.read(view.version.codeKey);
-      if (!zip) return new RestResponse(404, '<Error><Code>NoSuchKey</Code><Message>The code of this version is gone</Message></Error>', { 'content-type': 'application/xml' });
-      return new RestResponse(200, zip, { 'content-type': 'application/zip', 'content-length': String(zip.length) });
+      return signedDownload(control.code, { name, version }, req.query, async () => {
+        const view = await control.functions.get({ FunctionName: name, Qualifier: version === LATEST ? undefined : version });
+        return control.code.read(view.version.codeKey);
+      }, 'The code of this version is gone');
     });
   });
 }

@@ -1,6 +1,7 @@
 import type { LayerVersionRecord } from '../../core/model.js';
 import type { ControlPlane } from '../../control/index.js';
-import { RestResponse, type RestRouter, type RouteOptions } from '../rest.js';
+import type { RestRouter, RouteOptions } from '../rest.js';
+import { signedDownload } from './download.js';
 
 const L = '/2018-10-31/layers';
 
@@ -52,12 +53,10 @@ export function registerLayerRoutes(r: RestRouter, control: ControlPlane, baseUr
   // Content.Location: signed, expires like a presigned URL.
   r.route('GET', '/_stratus/layers/:LayerName/:Version', 200, async (req) => {
     const { LayerName: name, Version: version } = req.params as { LayerName: string; Version: string };
-    const ok = control.code.verifyLocation(`layer:${name}`, version, req.query['X-Stratus-Expires'], req.query['X-Stratus-Signature'], Date.now());
-    if (!ok) return new RestResponse(403, '<Error><Code>AccessDenied</Code><Message>Request has expired or the signature does not match</Message></Error>', { 'content-type': 'application/xml' });
-    const rec = await layers.get({ LayerName: name, VersionNumber: version }).catch(() => undefined);
-    const zip = rec ? await control.code.read(rec.codeKey) : undefined;
-    if (!zip) return new RestResponse(404, '<Error><Code>NoSuchKey</Code><Message>The layer version is gone</Message></Error>', { 'content-type': 'application/xml' });
-    return new RestResponse(200, zip, { 'content-type': 'application/zip', 'content-length': String(zip.length) });
+    return signedDownload(control.code, { name: `layer:${name}`, version }, req.query, async () => {
+      const rec = await layers.get({ LayerName: name, VersionNumber: version }).catch(() => undefined);
+      return rec ? control.code.read(rec.codeKey) : undefined;
+    }, 'The layer version is gone');
   });
 }
 
