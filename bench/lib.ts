@@ -179,9 +179,9 @@ export interface ChildServer {
 }
 
 /** Starts `stratus up --port 0` in a child process (the server gets its own CPU scheduling). */
-export async function startStratusChild(opts: { dataDir?: string; env?: Record<string, string>; args?: string[] } = {}): Promise<ChildServer & { dataDir: string }> {
+export async function startStratusChild(opts: { dataDir?: string; env?: Record<string, string>; args?: string[]; nodeArgs?: string[] } = {}): Promise<ChildServer & { dataDir: string }> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-bench-'));
-  const proc = spawn(process.execPath, [path.join(repoRoot, 'bin/stratus.js'), 'up', '--port', '0', '--data-dir', dataDir, ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(repoRoot, 'bin/stratus.js'), 'up', '--port', '0', '--data-dir', dataDir, ...(opts.args ?? [])], {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -228,12 +228,6 @@ export class Environment implements RuntimeApiHandler {
     let presenting: Promise<void> | undefined;
     try {
       port = await env.api.listen();
-      // A pooled runtime was launched before its function was known: its code goes to /var/task
-      // while it takes its assignment (it enters the task root only once told it is there).
-      if (o.booted) {
-        presenting = o.booted.handle.presentCode(o.codeDir, o.layers?.dir);
-        presenting.catch(() => { /* awaited below */ });
-      }
     } catch (e) {
       // A taken pooled runtime goes with it; nothing else exists yet.
       if (o.booted) void discardBooted(o.booted);
@@ -329,10 +323,17 @@ export class Environment implements RuntimeApiHandler {
       if (h.apiChannel) env.api.attach(h.apiChannel);
       const assignment = JSON.stringify({
         ...(keepEnv ? { keepEnv: true } : { env: vars }), taskRoot, ...(optRoot !== OPT_ROOT ? { optRoot } : {}), uid: h.uid, gid: h.gid, groups,
-        ...(presenting ? { taskRootPending: true } : {}),
+        ...(o.booted ? { taskRootPending: true } : {}),
       }) + '\n';
-      if (presenting) child.stdin?.write(assignment);
-      else if (env.ext) env.ext.onRegistered = () => child.stdin?.end(`go\n${assignment}`);
+      if (o.booted) {
+        // A pooled runtime was launched before its function was known: it takes its assignment
+        // (its privilege drop and environment take longer than a bind) while its code goes to
+        // /var/task, and enters the task root only once told it is there. So the assignment
+        // leaves first: the runtime's wake-up and work are the longer of the two.
+        child.stdin?.write(assignment);
+        presenting = o.booted.handle.presentCode(o.codeDir, o.layers?.dir);
+        presenting.catch(() => { /* awaited below */ });
+      } else if (env.ext) env.ext.onRegistered = () => child.stdin?.end(`go\n${assignment}`);
       else child.stdin?.end(assignment);
     } else if (env.ext) {
       env.ext.onRegistered = () => child.stdin?.end('go\n');
@@ -702,7 +703,9 @@ export class Environment implements RuntimeApiHandler {
   private completeInit(initDurationMs: number): void {
     this.to('ready');
     this.initOk = true;
-    this.handle.applyCpuLimit();
+    // The invocation's CPU share, once its event is on its way (the cold start's first delivery
+    // follows from here in promise callbacks; these writes to the cgroup need not come before it).
+    setImmediate(() => this.handle.applyCpuLimit());
     this.ext?.closeRegistration();
     this.logExtensionStates();
     this.initDone({ ok: true, initDurationMs });
