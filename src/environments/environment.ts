@@ -658,7 +658,27 @@ export class Environment implements RuntimeApiHandler {
     this.killReason = { errorType: FunctionErrorTypes.timedOut, exit: 'timeout' };
     this.finish(c, 'error', Buffer.from(JSON.stringify(timeoutPayload(c.requestId, sec))), FunctionErrorTypes.timedOut, { reportStatus: 'timeout', dying: true });
     this.resetting = true;
+    // Lambda resets the environment, and a reset sends SHUTDOWN (reason "timeout") to the
+    // extensions that asked for it, with their grace time, before the sandbox ends. The runtime
+    // is not handed anything meanwhile.
+    if (this.ext?.subscribesToShutdown) {
+      this.state = 'dead';
+      this.shutdownExtensions('timeout');
+      return;
+    }
     this.kill();
+  }
+
+  /**
+   * SHUTDOWN to the extensions that asked for it; the environment ends once they are done with it
+   * (each asked for its next event, or exited) or their grace time is over.
+   */
+  private shutdownExtensions(reason: 'spindown' | 'timeout'): void {
+    this.shuttingDown = 'grace';
+    void this.ext!.shutdown(reason, Date.now() + SHUTDOWN_GRACE_MS).then(() => {
+      this.shuttingDown = 'over';
+      this.destroy();
+    });
   }
 
   // ---- Runtime API --------------------------------------------------------------------------------
@@ -962,12 +982,8 @@ export class Environment implements RuntimeApiHandler {
     if (this.shuttingDown === 'grace') return;
     this.writePendingReport();
     if (ext && this.state === 'idle' && ext.subscribesToShutdown && !this.shuttingDown) {
-      this.shuttingDown = 'grace';
       this.state = 'dead';
-      void ext.shutdown('spindown', Date.now() + SHUTDOWN_GRACE_MS).then(() => {
-        this.shuttingDown = 'over';
-        this.destroy();
-      });
+      this.shutdownExtensions('spindown');
       return;
     }
     this.ext?.close();

@@ -325,6 +325,29 @@ describe('Extensions in layers: failures and retirement', () => {
     assert.ok(duration >= 2000, report);
   });
 
+  test('an invocation that times out resets the environment: its extensions get SHUTDOWN with reason timeout, and the next invocation works', async () => {
+    const layer = await lambda.send(new PublishLayerVersionCommand({ LayerName: 'ext-timeout', Content: { ZipFile: await makeZip({ 'extensions/probe': { content: EXTENSION, mode: 0o755 } }) } }));
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'ext-timeout', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Layers: [layer.LayerVersionArn!], Timeout: 1,
+      Code: { ZipFile: await makeZip({ 'index.js': 'exports.handler = async (e) => { if (e.hang) { console.log("hanging"); await new Promise(() => setInterval(() => {}, 1000)); } return "ok"; };' }) },
+    }));
+    const hung = await lambda.send(new InvokeCommand({ FunctionName: 'ext-timeout', Payload: Buffer.from('{"hang":true}') }));
+    assert.equal(hung.FunctionError, 'Unhandled');
+    assert.equal(JSON.parse(decode(hung.Payload)).errorType, 'Sandbox.Timedout');
+    let messages: string[] = [];
+    for (let i = 0; i < 60 && !messages.includes('ext bye'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      messages = ((await logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/ext-timeout' }))).events ?? []).map((e) => (e.message ?? '').replace(/\n$/, ''));
+    }
+    const at = (re: RegExp) => messages.findIndex((m) => re.test(m));
+    const shutdown = at(/^ext event \{"eventType":"SHUTDOWN","shutdownReason":"timeout","deadlineMs":\d+\}$/);
+    assert.ok(shutdown > at(/Task timed out after 1\.00 seconds/), messages.join('\n'));
+    assert.ok(at(/^ext bye$/) > shutdown, messages.join('\n'));
+    const next = await lambda.send(new InvokeCommand({ FunctionName: 'ext-timeout' }));
+    assert.equal(next.FunctionError, undefined, decode(next.Payload));
+    assert.equal(JSON.parse(decode(next.Payload)), 'ok');
+  });
+
   test('an idle environment retired by an update gives its extensions their SHUTDOWN first', async () => {
     await withExtension('ext-retire', { 'extensions/probe': { content: EXTENSION, mode: 0o755 } });
     const first = await lambda.send(new InvokeCommand({ FunctionName: 'ext-retire' }));
