@@ -3,8 +3,10 @@
 // runtimes/PROTOCOL.md): it boots, reads one JSON assignment line from stdin, drops privileges,
 // replaces its environment, enters the task root, loads the handler and serves the Lambda
 // Runtime API (2018-06-01). Imports nothing from the platform.
-// Before anything else: runtime.cjs takes gc at load (see v8-settings.cjs).
-const { exposeGc, tuneForInvocations } = require('./v8-settings.cjs');
+// Before anything else: the heap flags node was started with go (node's code cache is checked
+// against V8's flags), then gc, which runtime.cjs takes at load (see v8-settings.cjs).
+const { exposeGc, tuneForInvocations, forgetHeapFlags } = require('./v8-settings.cjs');
+forgetHeapFlags();
 /** In the prewarmed pool (see runtimes/PROTOCOL.md): boot time is free, a cold start's is not. */
 const POOLED = process.env.STRATUS_POOLED === '1';
 exposeGc(POOLED);

@@ -17,29 +17,45 @@ import type { SandboxDriver, SandboxLimits } from './sandbox/types.js';
 export const POOL_LIMITS: SandboxLimits = { memoryMB: 10240, ephemeralMB: 512 };
 const DEMAND_WINDOW_MS = 60_000;
 const MAX_POOL = 8;
+/** The heap a Node.js pool boots for before any cold start asked: Lambda's default memory size. */
+const FIRST_HEAP_MB = 128;
 
 type Family = 'node' | 'python';
 
 interface FamilyPool {
-  ready: BootedRuntime[];
+  ready: Array<BootedRuntime & { heapMB: number }>;
   launching: number;
   /** Hits whose cold start is not done yet: no process boots beside them (see `take`). */
   held: number;
-  coldStarts: number[];
+  /** Recent cold starts, with the heap size each asked for (see heapOf). */
+  coldStarts: Array<{ at: number; heapMB: number }>;
+  /** The heap size of the last cold start (what the pool keeps `base` runtimes of). */
+  lastHeapMB: number;
   hits: number;
   misses: number;
+}
+
+/**
+ * The heap size a function's runtime is booted for: a Node.js runtime's heap is sized as it starts,
+ * for the function's memory as Lambda sizes it (runtimes.ts nodeHeapFlags), so a pooled one fits
+ * only functions of the memory size it was booted for. Python's is not sized (0: any).
+ */
+function heapOf(family: Family, memoryMB: number): number {
+  return family === 'node' ? memoryMB : 0;
 }
 
 /**
  * Booted-but-unassigned runtime processes per runtime family, already inside their sandbox and
  * cgroups, so a cold start only loads the function's code. The pool keeps `base` processes and
  * grows towards the number of cold starts seen in the last minute (capped at 8), refilling in
- * the background one process at a time.
+ * the background one process at a time. Node.js runtimes are booted for a memory size (their
+ * heap): the pool boots for the sizes of recent cold starts, in proportion, `base` of them for the
+ * last one's, and lets a runtime of a size no longer asked for go to make room.
  */
 export class PrewarmPool {
   private readonly pools: Record<Family, FamilyPool> = {
-    node: { ready: [], launching: 0, held: 0, coldStarts: [], hits: 0, misses: 0 },
-    python: { ready: [], launching: 0, held: 0, coldStarts: [], hits: 0, misses: 0 },
+    node: { ready: [], launching: 0, held: 0, coldStarts: [], lastHeapMB: FIRST_HEAP_MB, hits: 0, misses: 0 },
+    python: { ready: [], launching: 0, held: 0, coldStarts: [], lastHeapMB: 0, hits: 0, misses: 0 },
   };
   private stopped = false;
 
@@ -49,7 +65,7 @@ export class PrewarmPool {
     private readonly keepPaths: string[],
     private readonly logSink: LogSink,
     private readonly clock: Clock,
-    private readonly runtimeFor: (f: Family) => RuntimeLaunch | null = shippedRuntime,
+    private readonly runtimeFor: (f: Family, memoryMB: number) => RuntimeLaunch | null = shippedRuntime,
   ) {}
 
   start(): void {
@@ -68,13 +84,15 @@ export class PrewarmPool {
     if (this.base <= 0) return null;
     const p = this.pools[family];
     const now = this.clock.now();
-    p.coldStarts.push(now);
-    while (p.coldStarts.length && p.coldStarts[0]! < now - DEMAND_WINDOW_MS) p.coldStarts.shift();
+    const heapMB = heapOf(family, limits.memoryMB);
+    p.coldStarts.push({ at: now, heapMB });
+    p.lastHeapMB = heapMB;
+    this.forgetOld(p);
     let found: BootedRuntime | null = null;
     for (let i = p.ready.length - 1; i >= 0; i--) {
       const b = p.ready[i]!;
       if (b.handle.child.exitCode !== null || b.handle.child.signalCode !== null) { p.ready.splice(i, 1); continue; }
-      if (b.handle.fits(limits, paths)) { found = b; p.ready.splice(i, 1); break; }
+      if (b.heapMB === heapMB && b.handle.fits(limits, paths)) { found = b; p.ready.splice(i, 1); break; }
     }
     if (found) {
       p.hits++;
@@ -94,17 +112,55 @@ export class PrewarmPool {
   }
 
   private target(family: Family): number {
-    const recent = this.pools[family].coldStarts.length;
-    return Math.min(Math.max(this.base, MAX_POOL), Math.max(this.base, recent));
+    const p = this.pools[family];
+    this.forgetOld(p);
+    return Math.min(Math.max(this.base, MAX_POOL), Math.max(this.base, p.coldStarts.length));
+  }
+
+  private forgetOld(p: FamilyPool): void {
+    const since = this.clock.now() - DEMAND_WINDOW_MS;
+    while (p.coldStarts.length && p.coldStarts[0]!.at < since) p.coldStarts.shift();
+  }
+
+  /**
+   * The heap size to boot the next runtime for: the one furthest below its share of the target
+   * (recent cold starts of that size, and `base` for the last one's), or null when every size has
+   * its share. A full pool first lets go of a runtime of a size that has more than its share.
+   */
+  private nextHeap(family: Family): number | null {
+    const p = this.pools[family];
+    const target = this.target(family);
+    const want = new Map<number, number>();
+    for (const c of p.coldStarts) want.set(c.heapMB, (want.get(c.heapMB) ?? 0) + 1);
+    want.set(p.lastHeapMB, Math.max(this.base, want.get(p.lastHeapMB) ?? 0));
+    const have = new Map<number, number>();
+    for (const b of p.ready) have.set(b.heapMB, (have.get(b.heapMB) ?? 0) + 1);
+    let best: number | null = null;
+    let bestGap = 0;
+    for (const [heap, n] of want) {
+      const gap = Math.min(n, target) - (have.get(heap) ?? 0);
+      if (gap > bestGap) { best = heap; bestGap = gap; }
+    }
+    if (best === null) return null;
+    if (p.ready.length >= target) {
+      // Oldest first: the runtime of a size with more than its share that has waited longest.
+      const i = p.ready.findIndex((b) => (have.get(b.heapMB) ?? 0) > (want.get(b.heapMB) ?? 0));
+      if (i < 0) return null;
+      const [gone] = p.ready.splice(i, 1);
+      void discardBooted(gone!);
+    }
+    return best;
   }
 
   private launch(family: Family): void {
     const p = this.pools[family];
-    if (this.stopped || p.held > 0 || p.launching > 0 || p.ready.length >= this.target(family)) return;
-    const rt = this.runtimeFor(family);
+    if (this.stopped || p.held > 0 || p.launching > 0) return;
+    const heapMB = this.nextHeap(family);
+    if (heapMB === null) return;
+    const rt = this.runtimeFor(family, heapMB || FIRST_HEAP_MB);
     if (!rt) return;
     p.launching++;
-    let b: BootedRuntime;
+    let b: BootedRuntime & { heapMB: number };
     try {
       const envId = newEnvId();
       const shown = presentedRuntime(rt, this.driver.runtimeRoot());
@@ -117,7 +173,7 @@ export class PrewarmPool {
       const api = new RuntimeApiServer();
       api.listen().catch(() => { /* the environment's own listen() reports it */ });
       b = {
-        envId, family, handle, runtimeDir: shown.runtimeDir, api,
+        envId, family, handle, runtimeDir: shown.runtimeDir, api, heapMB,
         logs: new LogWriter(this.logSink, this.clock, handle.child.stdout, handle.child.stderr, handle.logStream),
       };
     } catch {
@@ -141,8 +197,13 @@ export class PrewarmPool {
     child.once('error', () => { p.launching--; discardBooted(b); });
   }
 
-  stats(): Record<Family, { ready: number; hits: number; misses: number; target: number }> {
-    const s = (f: Family) => ({ ready: this.pools[f].ready.length, hits: this.pools[f].hits, misses: this.pools[f].misses, target: this.target(f) });
+  /** Per family; `readyByMemory`: ready runtimes by the memory size they were booted for (Node.js; 0: any). */
+  stats(): Record<Family, { ready: number; hits: number; misses: number; target: number; readyByMemory: Record<number, number> }> {
+    const s = (f: Family) => {
+      const readyByMemory: Record<number, number> = {};
+      for (const b of this.pools[f].ready) readyByMemory[b.heapMB] = (readyByMemory[b.heapMB] ?? 0) + 1;
+      return { ready: this.pools[f].ready.length, hits: this.pools[f].hits, misses: this.pools[f].misses, target: this.target(f), readyByMemory };
+    };
     return { node: s('node'), python: s('python') };
   }
 

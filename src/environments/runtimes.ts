@@ -49,13 +49,13 @@ export interface RuntimeLaunch {
 }
 
 /**
- * How node runs a shipped Node.js runtime: with no V8 flags at all. Any flag on the command line
- * makes V8 refuse node's code cache of its built-in modules, which a function's init then
- * compiles from source (~25 ms more for what an AWS SDK client requires; --max-old-space-size
- * alone: 31 ms instead of 10 to load http, https, crypto, zlib, http2 and three more). gc is
- * exposed and V8 is tuned from inside the runtime instead (runtimes/nodejs/v8-settings.cjs).
- * node's own options do not touch V8's flags: Lambda's --max-http-header-size is given as it
- * gives it (an HTTP response the function receives may have 80 KiB of headers, not node's 16).
+ * How node runs a shipped Node.js runtime: with no V8 flags but the heap's (nodeHeapFlags), which
+ * the runtime sets back as it starts. Any V8 flag still set makes V8 refuse node's code cache of
+ * its built-in modules, which a function's init then compiles from source (~25 ms more for what an
+ * AWS SDK client requires). gc is exposed and V8 is tuned from inside the runtime instead
+ * (runtimes/nodejs/v8-settings.cjs). node's own options do not touch V8's flags: Lambda's
+ * --max-http-header-size is given as it gives it (an HTTP response the function receives may have
+ * 80 KiB of headers, not node's 16).
  */
 const NODE_FLAGS: string[] = ['--max-http-header-size=81920'];
 
@@ -70,13 +70,30 @@ export function presentedRuntime(rt: RuntimeLaunch, root: string | null): Runtim
   return { command: rt.command.map(moved), runtimeDir: root };
 }
 
-/** The command that boots a shipped runtime (before it knows its function), or null when absent. */
-export function shippedRuntime(family: 'node' | 'python'): RuntimeLaunch | null {
+/**
+ * The heap Lambda's Node.js bootstrap gives node for a function of `memoryMB`: a tenth of the memory
+ * for the young generation (half of it per semi-space), the rest for the old generation
+ * (`--max-semi-space-size=6 --max-old-space-size=116` at 128 MB). V8 collects by these limits: at
+ * 128 MB a function that churns through more garbage than its memory is collected in time,
+ * where with node's default (a heap of 259 MB or more) it ran into the memory limit and was
+ * killed. They are V8 flags, so the runtime sets them back to their defaults as it starts (the
+ * heap keeps its size) and node's code cache stays valid (runtimes/nodejs/v8-settings.cjs).
+ */
+export function nodeHeapFlags(memoryMB: number): string[] {
+  const newSpace = Math.floor(memoryMB / 10);
+  return [`--max-semi-space-size=${Math.floor(newSpace / 2)}`, `--max-old-space-size=${memoryMB - newSpace}`];
+}
+
+/**
+ * The command that boots a shipped runtime (before it knows its function), or null when absent.
+ * A Node.js runtime's heap is sized for `memoryMB` (see nodeHeapFlags); Python's is not sized.
+ */
+export function shippedRuntime(family: 'node' | 'python', memoryMB: number): RuntimeLaunch | null {
   const dir = runtimesDir();
   if (!dir) return null;
   if (family === 'node') {
     const f = path.join(dir, 'nodejs', 'bootstrap.cjs');
-    return fs.existsSync(f) ? { command: [process.execPath, ...NODE_FLAGS, f], runtimeDir: path.dirname(f) } : null;
+    return fs.existsSync(f) ? { command: [process.execPath, ...NODE_FLAGS, ...nodeHeapFlags(memoryMB), f], runtimeDir: path.dirname(f) } : null;
   }
   const py = pythonExecutable();
   const f = path.join(dir, 'python', 'bootstrap.py');

@@ -231,7 +231,7 @@ class Service implements StratusExecutionService {
   private async cold(slot: Slot, target: ExecutionTarget, inv: Invocation): Promise<ExecutionOutcome> {
     const family = familyOf(target.config.runtime);
     if (!family) throw Errors.invalidRuntime(`The runtime ${target.config.runtime} is not supported by Stratus.`);
-    const runtime = family === 'custom' ? undefined : this.opts.runtimeOverrides?.[family] ?? shippedRuntime(family);
+    const runtime = family === 'custom' ? undefined : this.opts.runtimeOverrides?.[family] ?? shippedRuntime(family, target.config.memorySize);
     if (family !== 'custom' && !runtime) throw Errors.invalidRuntime(`The ${target.config.runtime} runtime is not installed on this Stratus host.`);
     const code = await this.opts.codeDirFor(target.codeKey);
     const layers = await this.layersOf(target);
@@ -410,7 +410,7 @@ export async function createExecutionService(opts: ExecutionServiceOptions): Pro
   const overrides = Object.values(opts.runtimeOverrides ?? {}).map((r) => r.runtimeDir);
   const keepPaths = [codeRoot, ...(rtDir ? [rtDir] : []), ...overrides];
   const prewarm = new PrewarmPool(driver, opts.config.prewarmPerRuntime, keepPaths, opts.logSink, clock,
-    (f) => opts.runtimeOverrides?.[f] ?? shippedRuntime(f));
+    (f, memoryMB) => opts.runtimeOverrides?.[f] ?? shippedRuntime(f, memoryMB));
   const svc = new Service(opts, driver, prewarm, detection, keepPaths);
   prewarm.start();
   return svc;

@@ -131,7 +131,7 @@ __attribute__((constructor)) static void seen(void) {
       for (const [label, f] of [['unpooled', fx], ['pooled', pooled]] as const) {
         if (label === 'pooled') await sleep(1500); // the pool has booted its runtime
         const key = f.code({ 'index.js': handler });
-        const o = await f.svc.execute(f.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 512 }, `cg-${label}`), invocation('{}'));
+        const o = await f.svc.execute(f.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 128 }, `cg-${label}`), invocation('{}'));
         assert.equal(o.status, 'ok', o.payload.toString());
         if (label === 'pooled') assert.equal(f.svc.stats().prewarm.node.hits, 1, 'taken from the pool');
         const r = JSON.parse(o.payload.toString()) as { atInit: string; now: string };
@@ -190,7 +190,7 @@ __attribute__((constructor)) static void seen(void) {
     const node = path.join(prefix, 'bin', 'node');
     try {
       try { fs.linkSync(process.execPath, node); } catch { fs.copyFileSync(process.execPath, node); fs.chmodSync(node, 0o755); }
-      const shipped = shippedRuntime('node')!;
+      const shipped = shippedRuntime('node', 512)!;
       const f = await fixture({ sandbox: 'namespace' }, { runtimeOverrides: { node: { command: [node, ...shipped.command.slice(1)], runtimeDir: shipped.runtimeDir } } });
       try {
         const key = f.code({ 'index.js': 'exports.handler = async () => ({ exec: process.execPath, opt: require(\'node:fs\').readdirSync(\'/opt\') });\n' });

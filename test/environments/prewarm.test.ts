@@ -15,7 +15,7 @@ describe('shipped-runtime protocol and the prewarm pool', async () => {
     for (let i = 0; i < 100 && fx.svc.stats().prewarm.node.ready < 1; i++) await sleep(20);
     assert.equal(fx.svc.stats().prewarm.node.ready, 1);
     const key = fx.code({ 'index.mjs': HANDLER });
-    const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 1769 }, 'pw');
+    const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 128 }, 'pw');
     const o = await fx.svc.execute(t, invocation('{"x":1}'));
     assert.equal(o.status, 'ok', o.payload.toString());
     const r = JSON.parse(o.payload.toString());
@@ -41,7 +41,7 @@ describe('shipped-runtime protocol and the prewarm pool', async () => {
     // The cgroups share the process's directory: the other's stop used to remove (and kill) these too.
     const hits = fx.svc.stats().prewarm.node.hits;
     const key = fx.code({ 'index.mjs': HANDLER });
-    const o = await fx.svc.execute(fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 1769 }, 'survivor'), invocation('{}'));
+    const o = await fx.svc.execute(fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 128 }, 'survivor'), invocation('{}'));
     assert.equal(o.status, 'ok', o.payload.toString());
     assert.equal(fx.svc.stats().prewarm.node.hits, hits + 1, 'the pooled runtime was still there');
   });
@@ -50,7 +50,7 @@ describe('shipped-runtime protocol and the prewarm pool', async () => {
     for (let i = 0; i < 100 && fx.svc.stats().prewarm.node.ready < 1; i++) await sleep(20);
     assert.equal(fx.svc.stats().prewarm.node.ready, 1);
     const key = fx.code({ 'index.mjs': 'export const handler = async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return e.ms; };\n' });
-    const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 1769, timeout: 10 }, 'slowfirst');
+    const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 128, timeout: 10 }, 'slowfirst');
     const hits = fx.svc.stats().prewarm.node.hits;
     let finished = false;
     const first = fx.svc.execute(t, invocation('{"ms":4000}')).finally(() => { finished = true; });
@@ -105,7 +105,7 @@ describe('the shipped Node.js runtime in the prewarm pool', () => {
         '};',
       ].join('\n'),
     });
-    const target = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 1769, timeout: 10 }, 'pooledshipped');
+    const target = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 128, timeout: 10 }, 'pooledshipped');
     const hits = fx.svc.stats().prewarm.node.hits;
     const inv = invocation('{}');
     const o = await fx.svc.execute(target, inv);

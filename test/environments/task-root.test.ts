@@ -38,7 +38,7 @@ describe('the code at /var/task', { skip: !isRoot && 'the namespace driver (root
 
   async function run(fx: Fixture, runtime: string, handler: string, files: Record<string, string>, name: string) {
     const key = fx.code(files);
-    const o = await fx.svc.execute(fx.target(key, { runtime, handler, memorySize: 1769 }, name), invocation('{}'));
+    const o = await fx.svc.execute(fx.target(key, { runtime, handler, memorySize: 128 }, name), invocation('{}'));
     assert.equal(o.status, 'ok', o.payload.toString());
     return JSON.parse(o.payload.toString());
   }

@@ -118,7 +118,7 @@ export async function startRuntime(o: StartOptions): Promise<RuntimeProc> {
     ...o.env,
   };
   // The command and boot environment the platform launches shipped runtimes with.
-  const cmd = shippedRuntime(o.lang)!.command;
+  const cmd = shippedRuntime(o.lang, 128)!.command;
   const stdio: Array<'pipe' | 'ignore'> = ['pipe', 'pipe', 'pipe'];
   if (o.channelFd !== undefined) {
     while (stdio.length < o.channelFd) stdio.push('ignore');

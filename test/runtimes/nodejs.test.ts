@@ -1,5 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { checkTaskRootPending, isRoot, startRuntime, stopAll, within, type RuntimeProc } from './harness.js';
 
 after(stopAll);
@@ -622,19 +623,22 @@ exports.handler = async () => {
     await rt.stop();
   });
 
-  test('no V8 flags on the command line; the young generation stays small once tuned', async () => {
+  test('the heap sized as Lambda sizes it, with node\'s code cache still valid; the young generation stays small once tuned', async () => {
     // A pooled runtime tunes V8 before the first invocation; one started for its function (no
     // node:v8 in its cold start) shortly after its first invocation is reported.
     const files = {
       'index.js': `
 const v8 = require('node:v8');
+const initTag = v8.cachedDataVersionTag();
 exports.handler = async (e) => {
   if (e.light) return null;
   let keep = [];
   for (let i = 0; i < 300000; i++) { keep.push({ i, s: 'x' + i }); if (keep.length > 5000) keep = []; if (i % 1000 === 0) await null; }
-  return { execArgv: process.execArgv, newSpaceMiB: v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576 };
+  return { execArgv: process.execArgv, newSpaceMiB: v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576,
+    heapMiB: v8.getHeapStatistics().heap_size_limit / 1048576, tag: initTag };
 };`,
     };
+    const plainTag = Number(spawnSync(process.execPath, ['-p', "require('node:v8').cachedDataVersionTag()"], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' }).stdout);
     for (const pooled of [true, false]) {
       const rt = await node(files, 'index.handler', pooled ? { bootEnv: { PATH: '/usr/bin:/bin', STRATUS_POOLED: '1' } } : {});
       if (!pooled) {
@@ -642,8 +646,14 @@ exports.handler = async (e) => {
         await new Promise((r) => setTimeout(r, 300)); // the runtime tunes 50 ms after it
       }
       const r = (await within(rt.api.invoke({}), rt, 'young generation')).json();
-      // Lambda's node option only: node's code cache of its built-in modules needs V8's default flags.
-      assert.deepEqual(r.execArgv, ['--max-http-header-size=81920']);
+      // Lambda's node options, and its heap for the memory size (128 MB here: a tenth for the young
+      // generation, the rest old space)...
+      assert.deepEqual(r.execArgv, ['--max-http-header-size=81920', '--max-semi-space-size=6', '--max-old-space-size=116']);
+      assert.ok(r.heapMiB > 116 && r.heapMiB < 160, `heap limit ${r.heapMiB} MiB`);
+      // ...whose V8 flags are set back as the runtime starts: node's code cache of its built-in
+      // modules, checked against V8's flags, is taken by the function's init as by a node started
+      // without any (the runtime's own tuning comes after the init).
+      assert.equal(r.tag, plainTag, 'V8 flags as a plain node\'s');
       assert.ok(r.newSpaceMiB <= 2, `pooled ${pooled}: new space ${r.newSpaceMiB} MiB (V8's default grows it to 8 MiB and more under this churn)`);
       await rt.stop();
     }
