@@ -21,6 +21,13 @@ import { next, transition, type EnvEvent, type EnvState } from './state.js';
 
 /** Lambda's init phase bound. */
 export const INIT_TIMEOUT_MS = 10_000;
+/**
+ * How long an environment stays idle before it is stopped (Lambda freezes it once the runtime and
+ * its extensions have asked for their next event). Not at once: an environment invoked back to
+ * back would pay a stop and a resume per invocation; what a function leaves running after its
+ * result (a timer, a late rejection) waits for the next invocation all the same.
+ */
+export const FREEZE_AFTER_MS = 20;
 
 /** A runtime process that has booted (prewarmed) but has no function yet. */
 export interface BootedRuntime {
@@ -187,6 +194,10 @@ export class Environment implements RuntimeApiHandler {
   private pendingReport: (() => void) | null = null;
   /** Its extensions have their SHUTDOWN event ('grace'); the sandbox ends when they are done ('over'). */
   private shuttingDown: false | 'grace' | 'over' = false;
+  /** Stopped while idle (see FREEZE_AFTER_MS), and when it last became idle. */
+  private frozen = false;
+  private freezeTimer: NodeJS.Timeout | null = null;
+  private idleSinceHr = 0;
 
   /** INIT_START, START, END and REPORT in the function's log format. */
   private readonly sys: SystemLog;
@@ -412,6 +423,7 @@ export class Environment implements RuntimeApiHandler {
       clearTimeout(n.timer);
       n.ready();
     }
+    if (this.state === 'idle') this.freezeWhenIdle();
   }
 
   /** The log tail of the init phase so far (INIT_START, the init's output, INIT_REPORT). */
@@ -508,6 +520,7 @@ export class Environment implements RuntimeApiHandler {
    */
   invoke(inv: Invocation, coldInitMs?: number, since?: { startHr: number; deadline: number }): Promise<ExecutionOutcome> {
     this.to('invoke');
+    this.thaw();
     this.invocations++;
     const timeoutMs = this.target.config.timeout * 1000;
     const logs = this.logs;
@@ -635,7 +648,7 @@ export class Environment implements RuntimeApiHandler {
       coldStart: c.coldInitMs !== undefined || c.suppressedInit, initDurationMs: c.coldInitMs, logTail: logs.takeTail(),
     };
     if (extra.streamed) outcome.streamed = true;
-    if (!extra.dying && this.state === 'busy') this.to('complete');
+    if (!extra.dying && this.state === 'busy') { this.to('complete'); this.freezeWhenIdle(); }
     else if (!extra.dying && this.state === 'draining') { this.to('complete'); this.destroy(); }
     this.lastUsed = now;
     c.resolve(outcome);
@@ -706,6 +719,7 @@ export class Environment implements RuntimeApiHandler {
     if (this.parked) return ApiErrors.invalidState(res, 'Ready', 'Ready');
     this.parked = res;
     res.onClose = () => { if (this.parked === res) this.parked = null; };
+    if (this.state === 'idle') this.freezeWhenIdle();
     const w = this.nextWait;
     if (w && this.readyForNext) {
       this.nextWait = null;
@@ -925,12 +939,42 @@ export class Environment implements RuntimeApiHandler {
   /** Kills the runtime; the exit handler fails whatever is in flight. */
   kill(reason?: { errorType: string; exit: string }): void {
     if (this.shuttingDown === 'grace') return; // its extensions' SHUTDOWN grace ends it
+    this.thaw();
     if (reason && !this.killReason) this.killReason = reason;
     if (this.state !== 'dead') {
       const s = transition(this.state, 'kill');
       if (s) this.state = s;
     }
     this.endSandbox();
+  }
+
+  /**
+   * Stops the environment once it has been idle for FREEZE_AFTER_MS, its runtime (and extensions)
+   * waiting for their next event. One timer per environment, not one per invocation: when it
+   * fires early (the environment was used meanwhile) it waits for the rest.
+   */
+  private freezeWhenIdle(): void {
+    this.idleSinceHr = performance.now();
+    if (!this.freezeTimer && !this.frozen) this.armFreeze(FREEZE_AFTER_MS);
+  }
+
+  private armFreeze(ms: number): void {
+    this.freezeTimer = setTimeout(() => {
+      this.freezeTimer = null;
+      // Busy or on its way out: the end of the invocation arms it again.
+      if (this.state !== 'idle' || !this.readyForNext || this.shuttingDown || this.frozen) return;
+      const left = FREEZE_AFTER_MS - (performance.now() - this.idleSinceHr);
+      if (left >= 1) this.armFreeze(left);
+      else this.frozen = this.handle.freeze(true);
+    }, ms);
+    this.freezeTimer.unref();
+  }
+
+  /** Resumes a stopped environment. */
+  private thaw(): void {
+    if (!this.frozen) return;
+    this.frozen = false;
+    this.handle.freeze(false);
   }
 
   /**
@@ -980,6 +1024,8 @@ export class Environment implements RuntimeApiHandler {
     // (reaped, or retired by an update or a delete); asked again meanwhile, it goes on waiting.
     const ext = this.ext;
     if (this.shuttingDown === 'grace') return;
+    // Resumed first: its extensions get their SHUTDOWN, and its processes their end.
+    this.thaw();
     this.writePendingReport();
     if (ext && this.state === 'idle' && ext.subscribesToShutdown && !this.shuttingDown) {
       this.state = 'dead';

@@ -551,6 +551,17 @@ class NamespaceHandle implements SandboxHandle {
     this.cg.setCpu(this.limits.memoryMB);
   }
 
+  freeze(stopped: boolean): boolean {
+    if (this.destroying) return false;
+    // Every process of the environment's namespace; not the one outside it that made it (its
+    // parent, the server, would be told it stopped).
+    const outside = this.child.pid;
+    for (const pid of this.cg.members()) {
+      if (pid !== outside) { try { process.kill(pid, stopped ? 'SIGSTOP' : 'SIGCONT'); } catch { /* gone */ } }
+    }
+    return true;
+  }
+
   resetPeakMemory(): void {
     this.cg.resetPeak();
   }

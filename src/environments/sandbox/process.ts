@@ -147,6 +147,12 @@ class ProcessHandle implements SandboxHandle {
   }
 
   setLimits(limits: SandboxLimits): void { this.limits = limits; }
+
+  freeze(stopped: boolean): boolean {
+    const pid = this.child.pid;
+    if (!pid || this.destroying) return false;
+    try { process.kill(-pid, stopped ? 'SIGSTOP' : 'SIGCONT'); return true; } catch { return false; }
+  }
   applyCpuLimit(): void { /* not enforceable */ }
   resetPeakMemory(): void {
     this.peakKB = 0;

@@ -111,6 +111,12 @@ export interface SandboxHandle {
    * environment launched without `code` (a pooled runtime).
    */
   presentCode(codeDir: string, layersDir?: string): Promise<void>;
+  /**
+   * Stops (`true`) or resumes (`false`) every process of the environment, as Lambda freezes an
+   * idle environment. Processes stay killable while stopped (SIGSTOP, not the cgroup freezer: a
+   * frozen process would outlive a server killed with SIGKILL). False when the driver cannot.
+   */
+  freeze(stopped: boolean): boolean;
   /** Kills every process of the environment and frees its resources. Idempotent. */
   destroy(): Promise<void>;
   /**
