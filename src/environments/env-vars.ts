@@ -113,7 +113,7 @@ export const SERVED_SERVICE_ENDPOINTS = ['LAMBDA', 'SQS', 'EVENTBRIDGE', 'CLOUDW
 export interface AwsClientVars {
   /** AWS_ENDPOINT_URL_<SERVICE>: not reserved, a function's configuration may point them elsewhere. */
   endpoints: Record<string, string>;
-  /** AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN: reserved keys, as in Lambda. */
+  /** AWS_ACCESS_KEY_ID (and AWS_ACCESS_KEY) / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN: reserved keys, as in Lambda. */
   credentials: Record<string, string>;
 }
 
@@ -142,6 +142,8 @@ export function awsClientVars(serviceUrl: string, credentials: FunctionCredentia
       if (v) creds[k] = v;
     }
   }
+  // Lambda's list of runtime variables names the key id twice: AWS_ACCESS_KEY too.
+  if (creds.AWS_ACCESS_KEY_ID) creds.AWS_ACCESS_KEY = creds.AWS_ACCESS_KEY_ID;
   return { endpoints, credentials: creds };
 }
 

@@ -89,6 +89,7 @@ describe('an AWS SDK inside a function reaches Stratus as it reaches Lambda\'s s
       for (const s of SERVED_SERVICE_ENDPOINTS) assert.equal(out.env[`AWS_ENDPOINT_URL_${s}`], server.endpoint, s);
       assert.equal(out.env.AWS_ENDPOINT_URL, undefined, 'services Stratus does not serve keep their AWS endpoints');
       assert.match(out.env.AWS_ACCESS_KEY_ID!, /^ASIA[A-Z2-7]{16}$/);
+      assert.equal(out.env.AWS_ACCESS_KEY, out.env.AWS_ACCESS_KEY_ID, 'Lambda\'s list names it twice');
       assert.match(out.env.AWS_SECRET_ACCESS_KEY!, /^[A-Za-z0-9+/]{40}$/);
       assert.match(out.env.AWS_SESSION_TOKEN!, /^[A-Za-z0-9+/=]{200,}$/);
       assert.equal(out.status, 200);
@@ -130,7 +131,7 @@ describe('an AWS SDK inside a function reaches Stratus as it reaches Lambda\'s s
     test('none: no credential variables (an SDK goes on to what the host offers); endpoints stay', async () => {
       await start({ functionCredentials: 'none' });
       const out = await probe();
-      for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) assert.equal(out.env[k], undefined, k);
+      for (const k of ['AWS_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) assert.equal(out.env[k], undefined, k);
       assert.equal(out.env.AWS_ENDPOINT_URL_SQS, server.endpoint);
     });
 
