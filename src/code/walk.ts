@@ -204,13 +204,17 @@ function kindOf(entry: yauzl.Entry, name: string): Kind {
 }
 
 /**
- * 0755 when the zip's unix mode has any execute bit, else 0644. Zips made on Windows carry no
- * unix mode: a file named `bootstrap` (a custom runtime's entry point) is executable then.
+ * The zip's permission bits, kept as Lambda keeps them: a function runs as a user that owns none
+ * of its files, so one without read for others cannot be loaded (Lambda: "Lambda requires global
+ * read permissions on code files"; a 0600 module fails with EACCES) and a bootstrap without
+ * execute for others cannot be started. The owner (the platform) may always read and write; no
+ * setuid, setgid or sticky bit. Zips made on Windows carry no unix mode: 0644, and 0755 for a
+ * file named `bootstrap` (a custom runtime's entry point).
  */
 function fileMode(entry: yauzl.Entry, basename: string): number {
   const mode = unixModeOf(entry);
   if (mode === null) return basename === 'bootstrap' ? 0o755 : 0o644;
-  return mode & 0o111 ? 0o755 : 0o644;
+  return (mode & 0o777) | 0o600;
 }
 
 /** Runs a visitor call; a non-Stratus failure is the host's, reported as ServiceException. */

@@ -90,9 +90,9 @@ describe('inspectZip / unpackZip: good archives', () => {
     assert.equal(fs.statSync(dest).mode & 0o777, 0o755);
     assert.equal(fs.readFileSync(path.join(dest, 'index.js'), 'utf8'), 'exports.handler = async () => 1;\n');
     assert.equal(mode('index.js'), 0o644);
-    assert.equal(mode('bootstrap'), 0o755);
+    assert.equal(mode('bootstrap'), 0o700, 'as Lambda keeps it: not executable by the function\'s user');
     assert.equal(mode('lib'), 0o755);
-    assert.equal(mode('lib/util.js'), 0o644);
+    assert.equal(mode('lib/util.js'), 0o600, 'as Lambda keeps it: not readable by the function\'s user');
     assert.equal(mode('lib/deep'), 0o755);
     assert.equal(mode('lib/deep/more'), 0o755);
     assert.equal(mode('lib/deep/more/x.txt'), 0o755);
