@@ -59,10 +59,15 @@ export function functionEnv(t: ExecutionTarget, o: {
 }): Record<string, string> {
   const c = t.config;
   const opt = o.optRoot ?? OPT_ROOT;
+  // A language runtime's image has its interpreter under /var/lang, first in both paths (the
+  // nodejs and python images: PATH=/var/lang/bin:..., LD_LIBRARY_PATH=/var/lang/lib:...); an
+  // OS-only runtime's (provided.*) has none. Stratus's interpreters are the host's, so the
+  // directory is empty here, but a function sees the values it sees in Lambda.
+  const lang = o.family === 'custom' ? '' : '/var/lang/';
   const env: Record<string, string> = {
-    PATH: lambdaPath(opt),
+    PATH: `${lang ? `${lang}bin:` : ''}${lambdaPath(opt)}`,
     LANG: 'en_US.UTF-8',
-    LD_LIBRARY_PATH: `/lib64:/usr/lib64:${o.runtimeDir}:${o.runtimeDir}/lib:${o.taskRoot}:${o.taskRoot}/lib:${opt}/lib`,
+    LD_LIBRARY_PATH: `${lang ? `${lang}lib:` : ''}/lib64:/usr/lib64:${o.runtimeDir}:${o.runtimeDir}/lib:${o.taskRoot}:${o.taskRoot}/lib:${opt}/lib`,
   };
   if (o.family === 'node') {
     // Lambda's, version directory of layers first (/opt/nodejs/node20/node_modules for nodejs20.x).

@@ -24,7 +24,7 @@ const hasAws = spawnSync('aws', ['--version'], { encoding: 'utf8' }).status === 
 const PROBE = `
 exports.handler = async () => {
   const env = {};
-  for (const k of Object.keys(process.env)) if (/^AWS_(ENDPOINT_URL|ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|REGION|DEFAULT_REGION)/.test(k)) env[k] = process.env[k];
+  for (const k of Object.keys(process.env)) if (/^AWS_(ENDPOINT_URL|ACCESS_KEY|SECRET_ACCESS_KEY|SESSION_TOKEN|REGION|DEFAULT_REGION)/.test(k)) env[k] = process.env[k];
   const r = await fetch(process.env.AWS_ENDPOINT_URL_SQS, {
     method: 'POST',
     headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AmazonSQS.GetQueueUrl' },
@@ -137,7 +137,7 @@ describe('an AWS SDK inside a function reaches Stratus as it reaches Lambda\'s s
 
     test('host: the server\'s own credential variables', () => {
       const vars = awsClientVars('', 'host', { AWS_ACCESS_KEY_ID: 'AKIAHOST', AWS_SECRET_ACCESS_KEY: 'shh', HOME: '/root' });
-      assert.deepEqual(vars, { endpoints: {}, credentials: { AWS_ACCESS_KEY_ID: 'AKIAHOST', AWS_SECRET_ACCESS_KEY: 'shh' } });
+      assert.deepEqual(vars, { endpoints: {}, credentials: { AWS_ACCESS_KEY_ID: 'AKIAHOST', AWS_SECRET_ACCESS_KEY: 'shh', AWS_ACCESS_KEY: 'AKIAHOST' } });
     });
   });
 

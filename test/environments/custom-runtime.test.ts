@@ -419,6 +419,19 @@ describe('a function\'s environment is exactly its own', () => {
     assert.deepEqual(names, expect([]), o.logTail);
   });
 
+  test('PATH and LD_LIBRARY_PATH as Lambda\'s images set them: /var/lang first for a language runtime, not for an OS-only one', async () => {
+    const key = fx.code({ 'index.js': 'exports.handler = async () => [process.env.PATH, process.env.LD_LIBRARY_PATH];\n' });
+    const o = await fx.svc.execute(fx.target(key, { ...FAST, runtime: 'nodejs20.x', handler: 'index.handler' }, 'paths-node'), invocation('{}'));
+    const root = fx.svc.describe().driver === 'namespace' ? { task: '/var/task', rt: '/var/runtime' } : null;
+    const [p, ld] = JSON.parse(o.payload.toString()) as string[];
+    assert.equal(p, '/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin');
+    if (root) assert.equal(ld, '/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib');
+    const custom = fx.code({ bootstrap: { text: '#!/bin/sh\nenv\nexit 1\n', mode: 0o755 } });
+    const c = await fx.svc.execute(fx.target(custom, FAST, 'paths-custom'), invocation('{}'));
+    assert.match(c.logTail!, /^PATH=\/usr\/local\/bin:\/usr\/bin\/:\/bin:\/opt\/bin$/m);
+    if (root) assert.match(c.logTail!, /^LD_LIBRARY_PATH=\/lib64:\/usr\/lib64:\/var\/runtime:\/var\/runtime\/lib:\/var\/task:\/var\/task\/lib:\/opt\/lib$/m);
+  });
+
   test('the bootstrap gets the variables as given, even names a shell keeps for itself (UID, RANDOM, OPTIND, SHLVL)', async () => {
     const key = fx.code({ 'README': 'env(1) is the bootstrap\n' });
     const bootstrap = path.join(fx.codeDir(key), 'bootstrap');
