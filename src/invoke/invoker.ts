@@ -173,7 +173,9 @@ function validateJson(payload: Buffer): void {
   try {
     JSON.parse(payload.toString('utf8'));
   } catch (e) {
-    throw Errors.invalidRequestContent(`Could not parse request body into json: ${(e as Error).message}`);
+    // Lambda's words around its parser's (Jackson's; the detail here is V8's): "Could not parse
+    // request body into json: Could not parse payload into json: Unexpected character ...".
+    throw Errors.invalidRequestContent(`Could not parse request body into json: Could not parse payload into json: ${(e as Error).message}`);
   }
 }
 

@@ -127,7 +127,7 @@ describe('Lambda API: errors in AWS shape', () => {
     await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists', Payload: big })), 'RequestEntityTooLargeException', 413,
       /Request must be smaller than 6291456 bytes for the InvokeFunction operation/);
     await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists', Payload: Buffer.from('{"unterminated') })), 'InvalidRequestContentException', 400,
-      /Could not parse request body into json/);
+      /^Could not parse request body into json: Could not parse payload into json: /);
     const res = await fetch(`${server.endpoint}/2015-03-31/functions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
     assert.equal(res.status, 400);
     assert.equal(res.headers.get('x-amzn-errortype'), 'InvalidRequestContentException');
