@@ -743,6 +743,9 @@ export class Environment implements RuntimeApiHandler {
     this.ext?.closeRegistration();
     this.logExtensionStates();
     this.initDone({ ok: true, initDurationMs });
+    // An init with no invocation waiting for it (its first comes at once on a cold start) is
+    // frozen until one comes, as Lambda freezes an initialized environment.
+    this.freezeWhenIdle();
   }
 
   private check(id: string, res: RtResponse, verb: string): Current | null {
