@@ -216,6 +216,11 @@ class Runtime {
     }
   }
 
+  /** The platform is about to freeze the environment (see bootstrap.cjs listenToPlatform). */
+  compactNow() {
+    this.idle.collect();
+  }
+
   /** The invocation's result is reported: the runtime waits for its next invocation. */
   idleNow() {
     this.idle.idleNow();
