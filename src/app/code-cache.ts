@@ -151,6 +151,7 @@ function overlay(src: string, dest: string): void {
       else {
         fs.copyFileSync(from, to);
         const st = fs.statSync(from);
+        fs.chmodSync(to, (st.mode & 0o755) | 0o600); // as unpacked (code/walk.ts): written by no one else
         fs.utimesSync(to, st.atime, st.mtime); // what Python's cached bytecode is checked against
       }
     }

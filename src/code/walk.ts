@@ -208,13 +208,15 @@ function kindOf(entry: yauzl.Entry, name: string): Kind {
  * of its files, so one without read for others cannot be loaded (Lambda: "Lambda requires global
  * read permissions on code files"; a 0600 module fails with EACCES) and a bootstrap without
  * execute for others cannot be started. The owner (the platform) may always read and write; no
- * setuid, setgid or sticky bit. Zips made on Windows carry no unix mode: 0644, and 0755 for a
+ * one else may write (code and layers are shared by every environment of a version, and a host
+ * path of theirs is writable in the sandbox where the mode allows it); no setuid, setgid or
+ * sticky bit. Zips made on Windows carry no unix mode: 0644, and 0755 for a
  * file named `bootstrap` (a custom runtime's entry point).
  */
 function fileMode(entry: yauzl.Entry, basename: string): number {
   const mode = unixModeOf(entry);
   if (mode === null) return basename === 'bootstrap' ? 0o755 : 0o644;
-  return (mode & 0o777) | 0o600;
+  return (mode & 0o755) | 0o600;
 }
 
 /** Runs a visitor call; a non-Stratus failure is the host's, reported as ServiceException. */

@@ -78,10 +78,11 @@ describe('inspectZip / unpackZip: good archives', () => {
       { name: 'lib/up', data: Buffer.from('../index.js'), mode: 0o120777 },
       { name: 'lib/self', data: Buffer.from('.'), mode: 0o120777 },
       { name: './dot/./a.txt', data: Buffer.from('a'), mode: 0o100644 },
+      { name: 'shared.txt', data: Buffer.from('s'), mode: 0o100666 },
     ]);
     const info = await inspectZip(zip);
-    assert.equal(info.entries, 9);
-    const expectedSize = 33 + 18 + 20 + 1 + 'index.js'.length + '../index.js'.length + 1 + 1;
+    assert.equal(info.entries, 10);
+    const expectedSize = 33 + 18 + 20 + 1 + 'index.js'.length + '../index.js'.length + 1 + 1 + 1;
     assert.equal(info.unpackedSize, expectedSize);
 
     const { dest } = jail();
@@ -93,6 +94,7 @@ describe('inspectZip / unpackZip: good archives', () => {
     assert.equal(mode('bootstrap'), 0o700, 'as Lambda keeps it: not executable by the function\'s user');
     assert.equal(mode('lib'), 0o755);
     assert.equal(mode('lib/util.js'), 0o600, 'as Lambda keeps it: not readable by the function\'s user');
+    assert.equal(mode('shared.txt'), 0o644, 'written by no one but the platform');
     assert.equal(mode('lib/deep'), 0o755);
     assert.equal(mode('lib/deep/more'), 0o755);
     assert.equal(mode('lib/deep/more/x.txt'), 0o755);
