@@ -167,36 +167,11 @@ async function main() {
     if (POOLED) tuneForInvocations();
     runtime = new Runtime(client, handler, meta, POOLED ? undefined : tuneForInvocations);
     runtime.run().catch((e) => runtime.clientFailed(e));
-    listenToPlatform(runtime);
+    // SIGWINCH (ignored by default; there is no terminal): the platform asks for the heap
+    // compaction an idle runtime does by itself after a quiet while (idle-gc.cjs) before it
+    // freezes the environment, which would keep that timer from ever firing (PROTOCOL.md).
+    process.on('SIGWINCH', () => runtime.compactNow());
   }
-}
-
-/**
- * After the assignment the platform keeps fd 0 open (see runtimes/PROTOCOL.md): a line `gc` asks
- * for the heap compaction an idle runtime does by itself after a quiet while (idle-gc.cjs), before
- * the platform freezes the environment, which would keep that timer from ever firing.
- */
-function listenToPlatform(runtime) {
-  let input;
-  try {
-    input = new (require('node:net').Socket)({ fd: 0, readable: true, writable: false });
-  } catch {
-    return; // not a socket or pipe: nothing more comes
-  }
-  input.unref();
-  input.on('error', () => { /* the platform went */ });
-  let buf = stdinRest.toString('latin1');
-  stdinRest = Buffer.alloc(0);
-  const lines = () => {
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (line === 'gc') runtime.compactNow();
-    }
-  };
-  input.on('data', (d) => { buf += d.toString('latin1'); lines(); });
-  lines();
 }
 
 main().catch((e) => fail(e && e.stack ? e.stack : String(e)));

@@ -30,8 +30,8 @@ export const INIT_TIMEOUT_MS = 10_000;
 export const FREEZE_AFTER_MS = 20;
 /**
  * A Node.js runtime that served this many invocations since it last compacted its heap compacts it
- * before it is frozen (runtimes/nodejs/idle-gc.cjs: frozen, it would keep all a burst left behind,
- * its own timer for it never firing). Not at once: a collection shrinks V8's young generation only
+ * before it is frozen, asked with SIGWINCH (runtimes/nodejs/idle-gc.cjs: frozen, it would keep all
+ * a burst left behind, its own timer for it never firing). Not at once: a collection shrinks V8's young generation only
  * after a quiet while (its allocation-rate window is 5 s; collected right after a burst, the
  * busiest environment of the benchmark kept 10.7-11.6 MiB against 9.7). Such an environment stays
  * unfrozen for COMPACT_QUIET_MS, is asked, and is frozen COMPACT_MS later; others are frozen at once.
@@ -289,11 +289,13 @@ export class Environment implements RuntimeApiHandler {
       // environment, as the environment's uid, in the task root; the runtime keeps the
       // environment the wrapper gives it.
       const wrapper = presentedWrapper(execWrapper(o.target, o.family), taskRoot, o.codeDir);
-      const unusable = custom ? entrypointProblem(fromLayers ? `${o.layers!.dir}/bootstrap` : `${o.codeDir}/bootstrap`, bootstrap, `Couldn't find valid bootstrap(s): [${taskRoot}/bootstrap ${optRoot}/bootstrap]`)
-        : wrapper?.host ? entrypointProblem(wrapper.host, wrapper.shown, `fork/exec ${wrapper.shown}: no such file or directory`) : null;
+      // Under the namespace driver the environment's uid owns none of the files: they must be executable by others.
+      const asOther = o.deps.driver.name === 'namespace';
+      const unusable = custom ? entrypointProblem(fromLayers ? `${o.layers!.dir}/bootstrap` : `${o.codeDir}/bootstrap`, bootstrap, `Couldn't find valid bootstrap(s): [${taskRoot}/bootstrap ${optRoot}/bootstrap]`, asOther)
+        : wrapper?.host ? entrypointProblem(wrapper.host, wrapper.shown, `fork/exec ${wrapper.shown}: no such file or directory`, asOther) : null;
       if (unusable) env.initFailure = { errorType: FunctionErrorTypes.invalidEntrypoint, reason: unusable, logged: false };
       const extensions = o.extensions?.length ? o.extensions : null;
-      const extProblem = extensions && o.layers ? extensionLaunchProblem(o.layers.dir, extensions, optRoot) : null;
+      const extProblem = extensions && o.layers ? extensionLaunchProblem(o.layers.dir, extensions, optRoot, asOther) : null;
       if (extProblem && !unusable) env.initFailure = { errorType: 'Extension.LaunchError', reason: extProblem, logged: false };
       // Extensions (in the layers' extensions/) start first, as the environment's uid, then the
       // runtime once they have registered: a launcher starts them and becomes the runtime.
@@ -357,8 +359,8 @@ export class Environment implements RuntimeApiHandler {
         child.stdin?.write(assignment);
         presenting = o.booted.handle.presentCode(o.codeDir, o.layers?.dir);
         presenting.catch(() => { /* awaited below */ });
-      } else if (env.ext) env.ext.onRegistered = () => env.toRuntime(`go\n${assignment}`);
-      else env.toRuntime(assignment);
+      } else if (env.ext) env.ext.onRegistered = () => child.stdin?.end(`go\n${assignment}`);
+      else child.stdin?.end(assignment);
     } else if (env.ext) {
       env.ext.onRegistered = () => child.stdin?.end('go\n');
     }
@@ -374,7 +376,7 @@ export class Environment implements RuntimeApiHandler {
         void discardBooted(o.booted);
         throw e;
       }
-      env.toRuntime('ready\n');
+      child.stdin?.end('ready\n');
     }
     env.logs.setStream(o.target.logGroupName, stream);
     const lc = o.target.config.loggingConfig;
@@ -983,7 +985,8 @@ export class Environment implements RuntimeApiHandler {
       if (idleFor < FREEZE_AFTER_MS - 1) { this.armFreeze(FREEZE_AFTER_MS - idleFor); return; }
       if (this.family === 'node' && this.invocations - this.compactedAt >= COMPACT_EVERY) {
         if (idleFor < COMPACT_QUIET_MS - 1) { this.armFreeze(COMPACT_QUIET_MS - idleFor); return; }
-        if (this.toRuntime('gc\n')) {
+        // SIGWINCH: ignored by default (no terminal here), handled by Stratus's Node.js runtime.
+        if (this.handle.signal('SIGWINCH')) {
           this.compactedAt = this.invocations;
           this.armFreeze(COMPACT_MS);
           return;
@@ -992,19 +995,6 @@ export class Environment implements RuntimeApiHandler {
       this.frozen = this.handle.freeze(true);
     }, ms);
     this.freezeTimer.unref();
-  }
-
-  /**
-   * A line to a shipped runtime on its stdin: its assignment and the word that its code is there,
-   * then (a Node.js runtime's stdin stays open) requests to compact its heap. Other runtimes' is
-   * closed after the assignment. False when it cannot be written.
-   */
-  private toRuntime(line: string): boolean {
-    const stdin = this.handle.child.stdin;
-    if (!stdin || stdin.destroyed || stdin.writableEnded) return false;
-    if (this.family === 'node') stdin.write(line);
-    else stdin.end(line);
-    return true;
   }
 
   /** Resumes a stopped environment. */
@@ -1090,11 +1080,11 @@ export class Environment implements RuntimeApiHandler {
  * Why the extensions `names` in a function's layers (`layersDir`, seen at `optRoot`) cannot all be
  * started, in Lambda's words (Extension.LaunchError), or null: as a bootstrap is checked.
  */
-function extensionLaunchProblem(layersDir: string, names: readonly string[], optRoot: string): string | null {
+function extensionLaunchProblem(layersDir: string, names: readonly string[], optRoot: string, asOther: boolean): string | null {
   if (names.length > MAX_EXTENSIONS) return `Extension limit (${MAX_EXTENSIONS}) reached`;
   for (const name of names) {
     const shown = `${optRoot}/extensions/${name}`;
-    const problem = entrypointProblem(path.join(layersDir, 'extensions', name), shown, `fork/exec ${shown}: no such file or directory`);
+    const problem = entrypointProblem(path.join(layersDir, 'extensions', name), shown, `fork/exec ${shown}: no such file or directory`, asOther);
     if (problem) return problem;
   }
   return null;
@@ -1105,14 +1095,15 @@ function extensionLaunchProblem(layersDir: string, names: readonly string[], opt
  * the function sees it) cannot be started, in Lambda's words (Runtime.InvalidEntrypoint; `missing`
  * when there is no such file), or null when it can.
  */
-function entrypointProblem(file: string, shown: string, missing: string): string | null {
+function entrypointProblem(file: string, shown: string, missing: string, asOther: boolean): string | null {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
   } catch {
     return missing;
   }
-  if (!st.isFile() || (st.mode & 0o111) === 0) return `fork/exec ${shown}: permission denied`;
+  // `asOther`: run by a uid that is neither the file's owner nor in its group.
+  if (!st.isFile() || (st.mode & (asOther ? 0o001 : 0o111)) === 0) return `fork/exec ${shown}: permission denied`;
   return null;
 }
 

@@ -44,6 +44,17 @@ exports.handler = (event, context, callback) => {
       assert.ok(text.indexOf('late timer ran') > starts[1]!, text);
     });
 
+    test('the runtime\'s stdin is at its end: a child that reads it is not held up', async () => {
+      const key = fx.code({
+        'index.js': `const { spawnSync } = require('node:child_process');
+exports.handler = async () => spawnSync('sh', ['-c', 'cat; echo done'], { stdio: ['inherit', 'pipe', 'pipe'], timeout: 2000 }).stdout.toString().trim();
+`,
+      });
+      const o = await fx.svc.execute(fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 512, timeout: 5 }, `stdin-eof-${sandbox}`), invocation('{}'));
+      assert.equal(o.status, 'ok', o.payload.toString());
+      assert.equal(o.payload.toString(), '"done"');
+    });
+
     test('a Python thread left running after the result is stopped while idle', { skip: !pythonExecutable() && 'no python3' }, async () => {
       const key = fx.code({
         'app.py': `import threading, time

@@ -552,12 +552,16 @@ class NamespaceHandle implements SandboxHandle {
   }
 
   freeze(stopped: boolean): boolean {
+    return this.signal(stopped ? 'SIGSTOP' : 'SIGCONT');
+  }
+
+  signal(signal: NodeJS.Signals): boolean {
     if (this.destroying) return false;
     // Every process of the environment's namespace; not the one outside it that made it (its
     // parent, the server, would be told it stopped).
     const outside = this.child.pid;
     for (const pid of this.cg.members()) {
-      if (pid !== outside) { try { process.kill(pid, stopped ? 'SIGSTOP' : 'SIGCONT'); } catch { /* gone */ } }
+      if (pid !== outside) { try { process.kill(pid, signal); } catch { /* gone */ } }
     }
     return true;
   }
@@ -571,8 +575,10 @@ class NamespaceHandle implements SandboxHandle {
    * resident. The memory cgroup's peak leaves out the pages of files its processes share with
    * other environments (node's or python's own code, its libraries: in the page cache, charged to
    * whoever read them first), which Lambda, one micro-VM per environment, counts: a Node.js hello
-   * world reported 8 MB here with 45 MB resident. So the peak is the larger of the cgroup's and
-   * of its processes' peak resident sizes (VmHWM, summed), at most the memory size. Their /proc
+   * world reported 8 MB here with 45 MB resident. So the peak is the larger of the cgroup's and of
+   * the largest peak resident size (VmHWM) among its processes, at most the memory size (summed,
+   * pages processes share after a fork counted once each: 4 sleeping children of a 150 MB Python
+   * made 812 MB). Their /proc
    * files are read when the cgroup's peak has grown, or a second after the last reading, not at
    * every invocation.
    */
@@ -590,7 +596,7 @@ class NamespaceHandle implements SandboxHandle {
   private residentPeakKB = 0;
   private residentAt = { charged: -1, time: 0 };
 
-  /** The peak resident sizes of the environment's processes (those in its namespace), summed. */
+  /** The largest peak resident size among the environment's processes (those in its namespace). */
   private residentHwmKB(): number {
     let kb = 0;
     const outside = this.child.pid;
@@ -598,7 +604,7 @@ class NamespaceHandle implements SandboxHandle {
       if (pid === outside) continue;
       try {
         const m = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-        if (m) kb += Number(m[1]);
+        if (m) kb = Math.max(kb, Number(m[1]));
       } catch { /* gone */ }
     }
     return kb;

@@ -149,9 +149,13 @@ class ProcessHandle implements SandboxHandle {
   setLimits(limits: SandboxLimits): void { this.limits = limits; }
 
   freeze(stopped: boolean): boolean {
+    return this.signal(stopped ? 'SIGSTOP' : 'SIGCONT');
+  }
+
+  signal(signal: NodeJS.Signals): boolean {
     const pid = this.child.pid;
     if (!pid || this.destroying) return false;
-    try { process.kill(-pid, stopped ? 'SIGSTOP' : 'SIGCONT'); return true; } catch { return false; }
+    try { process.kill(-pid, signal); return true; } catch { return false; }
   }
   applyCpuLimit(): void { /* not enforceable */ }
   resetPeakMemory(): void {

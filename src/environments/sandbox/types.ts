@@ -117,6 +117,8 @@ export interface SandboxHandle {
    * frozen process would outlive a server killed with SIGKILL). False when the driver cannot.
    */
   freeze(stopped: boolean): boolean;
+  /** Sends `signal` to every process of the environment; false when the driver cannot. */
+  signal(signal: NodeJS.Signals): boolean;
   /** Kills every process of the environment and frees its resources. Idempotent. */
   destroy(): Promise<void>;
   /**
