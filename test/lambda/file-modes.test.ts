@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CreateFunctionCommand, InvokeCommand, LambdaClient, type Runtime } from '@aws-sdk/client-lambda';
+import { CreateFunctionCommand, InvokeCommand, LambdaClient, PublishLayerVersionCommand, type Runtime } from '@aws-sdk/client-lambda';
 import { pythonExecutable } from '../../src/environments/runtimes.js';
 import { isRoot } from '../environments/helpers.js';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
@@ -40,6 +40,17 @@ describe('file modes from the zip, as Lambda keeps them', { skip: !isRoot && 'th
     assert.equal(custom.error, 'Unhandled');
     assert.equal(custom.payload.errorType, 'Runtime.InvalidEntrypoint');
     assert.match(custom.payload.errorMessage, /Error: fork\/exec \/var\/task\/bootstrap: permission denied$/);
+    // An extension in a layer likewise, at once (not at the init's time limit).
+    const layer = await lambda.send(new PublishLayerVersionCommand({ LayerName: 'owner-only', Content: { ZipFile: await makeZip({ 'extensions/probe': { content: '#!/bin/sh\nsleep 60\n', mode: 0o700 } }) } }));
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'mode-ext', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Layers: [layer.LayerVersionArn!],
+      Code: { ZipFile: await makeZip({ 'index.js': { content: 'exports.handler = async () => "ok";\n', mode: 0o644 } }) },
+    }));
+    const t0 = Date.now();
+    const ext = await lambda.send(new InvokeCommand({ FunctionName: 'mode-ext' }));
+    assert.equal(ext.FunctionError, 'Unhandled');
+    assert.deepEqual(JSON.parse(decode(ext.Payload)), { errorType: 'Extension.LaunchError', errorMessage: `RequestId: ${ext.$metadata.requestId} Error: fork/exec /opt/extensions/probe: permission denied` });
+    assert.ok(Date.now() - t0 < 5000, `${Date.now() - t0} ms`);
     // The usual modes work.
     const ok = await create('mode-ok', 'nodejs20.x', 'index.handler', { 'index.js': { content: 'exports.handler = async () => "ok";\n', mode: 0o644 } });
     assert.equal(ok.error, undefined, JSON.stringify(ok.payload));
