@@ -19,6 +19,8 @@ const DEMAND_WINDOW_MS = 60_000;
 const MAX_POOL = 8;
 /** The heap a Node.js pool boots for before any cold start asked: Lambda's default memory size. */
 const FIRST_HEAP_MB = 128;
+/** Memory sizes of the last cold starts, whenever they came, the pool keeps one runtime of each for. */
+const RECENT_SIZES = 3;
 
 type Family = 'node' | 'python';
 
@@ -31,6 +33,8 @@ interface FamilyPool {
   coldStarts: Array<{ at: number; heapMB: number }>;
   /** The heap size of the last cold start (what the pool keeps `base` runtimes of). */
   lastHeapMB: number;
+  /** The distinct heap sizes of the last cold starts, the latest first (at most RECENT_SIZES). */
+  recentHeaps: number[];
   hits: number;
   misses: number;
 }
@@ -54,8 +58,8 @@ function heapOf(family: Family, memoryMB: number): number {
  */
 export class PrewarmPool {
   private readonly pools: Record<Family, FamilyPool> = {
-    node: { ready: [], launching: 0, held: 0, coldStarts: [], lastHeapMB: FIRST_HEAP_MB, hits: 0, misses: 0 },
-    python: { ready: [], launching: 0, held: 0, coldStarts: [], lastHeapMB: 0, hits: 0, misses: 0 },
+    node: { ready: [], launching: 0, held: 0, coldStarts: [], lastHeapMB: FIRST_HEAP_MB, recentHeaps: [], hits: 0, misses: 0 },
+    python: { ready: [], launching: 0, held: 0, coldStarts: [], lastHeapMB: 0, recentHeaps: [], hits: 0, misses: 0 },
   };
   private stopped = false;
 
@@ -87,6 +91,7 @@ export class PrewarmPool {
     const heapMB = heapOf(family, limits.memoryMB);
     p.coldStarts.push({ at: now, heapMB });
     p.lastHeapMB = heapMB;
+    p.recentHeaps = [heapMB, ...p.recentHeaps.filter((h) => h !== heapMB)].slice(0, RECENT_SIZES);
     this.forgetOld(p);
     let found: BootedRuntime | null = null;
     for (let i = p.ready.length - 1; i >= 0; i--) {
@@ -124,15 +129,22 @@ export class PrewarmPool {
 
   /**
    * The heap size to boot the next runtime for: the one furthest below its share of the target
-   * (recent cold starts of that size, and `base` for the last one's), or null when every size has
-   * its share. A full pool first lets go of a runtime of a size that has more than its share.
+   * (cold starts of that size in the last minute, `base` for the last one's, one for each of the
+   * last few sizes however long ago: functions of two sizes cold-starting in turn minutes apart
+   * would otherwise miss every time), or null when every size has its share. A full pool first
+   * lets go of a runtime of a size that has more than its share.
    */
   private nextHeap(family: Family): number | null {
     const p = this.pools[family];
-    const target = this.target(family);
+    const demand = this.target(family);
     const want = new Map<number, number>();
     for (const c of p.coldStarts) want.set(c.heapMB, (want.get(c.heapMB) ?? 0) + 1);
+    for (const h of p.recentHeaps) want.set(h, Math.max(1, want.get(h) ?? 0));
     want.set(p.lastHeapMB, Math.max(this.base, want.get(p.lastHeapMB) ?? 0));
+    // Room for one of each recent size besides the last one's `base`.
+    let wanted = 0;
+    for (const n of want.values()) wanted += n;
+    const target = Math.min(Math.max(this.base, MAX_POOL), Math.max(demand, wanted));
     const have = new Map<number, number>();
     for (const b of p.ready) have.set(b.heapMB, (have.get(b.heapMB) ?? 0) + 1);
     let best: number | null = null;
