@@ -31,14 +31,16 @@ export const FREEZE_AFTER_MS = 20;
 /**
  * A Node.js runtime that served this many invocations since it last compacted its heap compacts it
  * before it is frozen, asked with SIGWINCH (runtimes/nodejs/idle-gc.cjs: frozen, it would keep all
- * a burst left behind, its own timer for it never firing). Not at once: a collection shrinks V8's young generation only
- * after a quiet while (its allocation-rate window is 5 s; collected right after a burst, the
- * busiest environment of the benchmark kept 10.7-11.6 MiB against 9.7). Such an environment stays
- * unfrozen for COMPACT_QUIET_MS, is asked, and is frozen COMPACT_MS later; others are frozen at once.
+ * a burst left behind, its own timer for it never firing). Not at once: a collection shrinks V8's
+ * young generation only after a quiet while (its allocation-rate window is 5 s; collected right
+ * after a burst, the busiest environment of the benchmark kept 10.7-11.6 MiB against 9.7), and V8
+ * gives pages back after it, its memory reducer 8 s later (frozen 250 ms after the collection,
+ * 14.1-16.9 MiB; 10 s after, 8.7). Such an environment stays unfrozen for COMPACT_QUIET_MS, is
+ * asked, and is frozen COMPACT_MS later; others are frozen at once.
  */
 const COMPACT_EVERY = 100;
 const COMPACT_QUIET_MS = 6000;
-const COMPACT_MS = 250;
+const COMPACT_MS = 10_000;
 
 /** A runtime process that has booted (prewarmed) but has no function yet. */
 export interface BootedRuntime {
