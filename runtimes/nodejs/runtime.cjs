@@ -219,7 +219,7 @@ class Runtime {
     }
   }
 
-  /** The platform is about to freeze the environment (see bootstrap.cjs listenToPlatform). */
+  /** The platform is about to freeze the environment (SIGWINCH, see bootstrap.cjs). */
   compactNow() {
     this.idle.collect();
   }

@@ -692,7 +692,6 @@ export class Environment implements RuntimeApiHandler {
     // extensions that asked for it, with their grace time, before the sandbox ends. The runtime
     // is not handed anything meanwhile.
     if (this.ext?.subscribesToShutdown) {
-      this.state = 'dead';
       this.shutdownExtensions('timeout');
       return;
     }
@@ -704,6 +703,7 @@ export class Environment implements RuntimeApiHandler {
    * (each asked for its next event, or exited) or their grace time is over.
    */
   private shutdownExtensions(reason: 'spindown' | 'timeout'): void {
+    this.state = 'dead';
     this.shuttingDown = 'grace';
     void this.ext!.shutdown(reason, Date.now() + SHUTDOWN_GRACE_MS).then(() => {
       this.shuttingDown = 'over';
@@ -994,7 +994,9 @@ export class Environment implements RuntimeApiHandler {
           return;
         }
       }
-      this.frozen = this.handle.freeze(true);
+      // SIGSTOP, not the cgroup freezer: a frozen process ignores SIGKILL until thawed, and would
+      // outlive a server killed with SIGKILL; a stopped one dies with it.
+      this.frozen = this.handle.signal('SIGSTOP');
     }, ms);
     this.freezeTimer.unref();
   }
@@ -1003,7 +1005,7 @@ export class Environment implements RuntimeApiHandler {
   private thaw(): void {
     if (!this.frozen) return;
     this.frozen = false;
-    this.handle.freeze(false);
+    this.handle.signal('SIGCONT');
   }
 
   /**
@@ -1057,7 +1059,6 @@ export class Environment implements RuntimeApiHandler {
     this.thaw();
     this.writePendingReport();
     if (ext && this.state === 'idle' && ext.subscribesToShutdown && !this.shuttingDown) {
-      this.state = 'dead';
       this.shutdownExtensions('spindown');
       return;
     }

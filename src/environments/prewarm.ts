@@ -116,10 +116,23 @@ export class PrewarmPool {
     setImmediate(() => this.launch(family));
   }
 
-  private target(family: Family): number {
+  /**
+   * How many runtimes of each heap size the pool keeps (`want`): cold starts of that size in the
+   * last minute, `base` for the last one's, one for each of the last few sizes however long ago
+   * (functions of two sizes cold-starting in turn minutes apart would otherwise miss every time);
+   * and how many in all (`target`): their sum or the last minute's cold starts, at least `base`,
+   * at most MAX_POOL.
+   */
+  private plan(family: Family): { want: Map<number, number>; target: number } {
     const p = this.pools[family];
     this.forgetOld(p);
-    return Math.min(Math.max(this.base, MAX_POOL), Math.max(this.base, p.coldStarts.length));
+    const want = new Map<number, number>();
+    for (const c of p.coldStarts) want.set(c.heapMB, (want.get(c.heapMB) ?? 0) + 1);
+    for (const h of p.recentHeaps) want.set(h, Math.max(1, want.get(h) ?? 0));
+    want.set(p.lastHeapMB, Math.max(this.base, want.get(p.lastHeapMB) ?? 0));
+    let wanted = 0;
+    for (const n of want.values()) wanted += n;
+    return { want, target: Math.min(Math.max(this.base, MAX_POOL), Math.max(this.base, p.coldStarts.length, wanted)) };
   }
 
   private forgetOld(p: FamilyPool): void {
@@ -128,23 +141,13 @@ export class PrewarmPool {
   }
 
   /**
-   * The heap size to boot the next runtime for: the one furthest below its share of the target
-   * (cold starts of that size in the last minute, `base` for the last one's, one for each of the
-   * last few sizes however long ago: functions of two sizes cold-starting in turn minutes apart
-   * would otherwise miss every time), or null when every size has its share. A full pool first
-   * lets go of a runtime of a size that has more than its share.
+   * The heap size to boot the next runtime for: the one furthest below its share (`plan`), or null
+   * when every size has its share. A full pool first lets go of a runtime of a size that has more
+   * than its share.
    */
   private nextHeap(family: Family): number | null {
     const p = this.pools[family];
-    const demand = this.target(family);
-    const want = new Map<number, number>();
-    for (const c of p.coldStarts) want.set(c.heapMB, (want.get(c.heapMB) ?? 0) + 1);
-    for (const h of p.recentHeaps) want.set(h, Math.max(1, want.get(h) ?? 0));
-    want.set(p.lastHeapMB, Math.max(this.base, want.get(p.lastHeapMB) ?? 0));
-    // Room for one of each recent size besides the last one's `base`.
-    let wanted = 0;
-    for (const n of want.values()) wanted += n;
-    const target = Math.min(Math.max(this.base, MAX_POOL), Math.max(demand, wanted));
+    const { want, target } = this.plan(family);
     const have = new Map<number, number>();
     for (const b of p.ready) have.set(b.heapMB, (have.get(b.heapMB) ?? 0) + 1);
     let best: number | null = null;
@@ -214,7 +217,7 @@ export class PrewarmPool {
     const s = (f: Family) => {
       const readyByMemory: Record<number, number> = {};
       for (const b of this.pools[f].ready) readyByMemory[b.heapMB] = (readyByMemory[b.heapMB] ?? 0) + 1;
-      return { ready: this.pools[f].ready.length, hits: this.pools[f].hits, misses: this.pools[f].misses, target: this.target(f), readyByMemory };
+      return { ready: this.pools[f].ready.length, hits: this.pools[f].hits, misses: this.pools[f].misses, target: this.plan(f).target, readyByMemory };
     };
     return { node: s('node'), python: s('python') };
   }

@@ -228,6 +228,19 @@ while true; do
 done
 `;
 
+/**
+ * A log group's messages (without their final newline) once the EXTENSION probe's last line ("ext
+ * bye", after its SHUTDOWN) is among them, or after `tries` polls 100 ms apart.
+ */
+async function messagesOnceBye(logs: CloudWatchLogsClient, group: string, tries = 60): Promise<string[]> {
+  let messages: string[] = [];
+  for (let i = 0; i < tries && !messages.includes('ext bye'); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    messages = ((await logs.send(new FilterLogEventsCommand({ logGroupName: group }))).events ?? []).map((e) => (e.message ?? '').replace(/\n$/, ''));
+  }
+  return messages;
+}
+
 describe('Extensions in layers (namespace sandbox)', () => {
   let server: TestServer;
   let lambda: LambdaClient;
@@ -252,12 +265,7 @@ exports.handler = async () => ({ atInit, shellVars: ['SHLVL', '_', 'PWD', 'OLDPW
     assert.deepEqual(JSON.parse(decode(out.Payload)), { atInit: true, shellVars: [] }, 'the runtime started after the extension registered; its environment is the function\'s');
     const requestId = out.$metadata.requestId!;
     // Idle past the idle timeout: the environment ends, its extension gets SHUTDOWN first.
-    let messages: string[] = [];
-    for (let i = 0; i < 100 && !messages.some((m) => m.startsWith('ext bye')); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      const ev = await logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/with-ext' }));
-      messages = (ev.events ?? []).map((e) => (e.message ?? '').replace(/\n$/, ''));
-    }
+    const messages = await messagesOnceBye(logs, '/aws/lambda/with-ext', 100);
     const at = (re: RegExp) => messages.findIndex((m) => re.test(m));
     assert.ok(at(/^ext env: handler=unset task=unset fn=with-ext$/) >= 0, messages.join('\n'));
     // (JSON replies end with a newline, as RAPID's do: curl's status comes on a line of its own.)
@@ -334,11 +342,7 @@ describe('Extensions in layers: failures and retirement', () => {
     const hung = await lambda.send(new InvokeCommand({ FunctionName: 'ext-timeout', Payload: Buffer.from('{"hang":true}') }));
     assert.equal(hung.FunctionError, 'Unhandled');
     assert.equal(JSON.parse(decode(hung.Payload)).errorType, 'Sandbox.Timedout');
-    let messages: string[] = [];
-    for (let i = 0; i < 60 && !messages.includes('ext bye'); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      messages = ((await logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/ext-timeout' }))).events ?? []).map((e) => (e.message ?? '').replace(/\n$/, ''));
-    }
+    const messages = await messagesOnceBye(logs, '/aws/lambda/ext-timeout');
     const at = (re: RegExp) => messages.findIndex((m) => re.test(m));
     const shutdown = at(/^ext event \{"eventType":"SHUTDOWN","shutdownReason":"timeout","deadlineMs":\d+\}$/);
     assert.ok(shutdown > at(/Task timed out after 1\.00 seconds/), messages.join('\n'));
@@ -356,11 +360,7 @@ describe('Extensions in layers: failures and retirement', () => {
     await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'ext-retire', Description: 'new' }));
     const second = await lambda.send(new InvokeCommand({ FunctionName: 'ext-retire' }));
     assert.equal(second.FunctionError, undefined, decode(second.Payload));
-    let messages: string[] = [];
-    for (let i = 0; i < 60 && !messages.includes('ext bye'); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      messages = ((await logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/ext-retire' }))).events ?? []).map((e) => (e.message ?? '').replace(/\n$/, ''));
-    }
+    const messages = await messagesOnceBye(logs, '/aws/lambda/ext-retire');
     assert.ok(messages.some((m) => /^ext event \{"eventType":"SHUTDOWN","shutdownReason":"spindown"/.test(m)), messages.join('\n'));
     assert.ok(messages.includes('ext bye'), messages.join('\n'));
   });

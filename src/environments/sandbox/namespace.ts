@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { CgroupTree, PIDS_MAX, favorDynmods, type DynmodsState, type EnvCgroup } from './cgroups.js';
 import { EphemeralVolumes, VOLUME_OPTIONS, type Volume } from './ephemeral.js';
 import { ENV_FD, ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
-import { findExecutable, isUnder, launchedStreams, launchStdio, openUnlinked, realpathOr, removeStale, sq, stopResident } from './shell.js';
+import { findExecutable, isUnder, launchedStreams, launchStdio, openUnlinked, peakResidentKB, realpathOr, removeStale, sq, stopResident } from './shell.js';
 import type { LaunchSpec, SandboxBequest, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
 import { OPT_ROOT, RUNTIME_ROOT, TASK_ROOT, TaskMounter, mountPoint } from './task-root.js';
 import { UidAllocator } from './uids.js';
@@ -551,19 +551,20 @@ class NamespaceHandle implements SandboxHandle {
     this.cg.setCpu(this.limits.memoryMB);
   }
 
-  freeze(stopped: boolean): boolean {
-    return this.signal(stopped ? 'SIGSTOP' : 'SIGCONT');
-  }
-
   signal(signal: NodeJS.Signals): boolean {
     if (this.destroying) return false;
-    // Every process of the environment's namespace; not the one outside it that made it (its
-    // parent, the server, would be told it stopped).
-    const outside = this.child.pid;
-    for (const pid of this.cg.members()) {
-      if (pid !== outside) { try { process.kill(pid, signal); } catch { /* gone */ } }
-    }
+    for (const pid of this.inside()) { try { process.kill(pid, signal); } catch { /* gone */ } }
     return true;
+  }
+
+  /**
+   * The processes of the environment's namespace (its cgroup's members), not the one outside it
+   * that made it: its parent, the server, would be told it stopped, and it runs none of the
+   * function's code.
+   */
+  private inside(): number[] {
+    const outside = this.child.pid;
+    return this.cg.members().filter((pid) => pid !== outside);
   }
 
   resetPeakMemory(): void {
@@ -578,16 +579,15 @@ class NamespaceHandle implements SandboxHandle {
    * world reported 8 MB here with 45 MB resident. So the peak is the larger of the cgroup's and of
    * the largest peak resident size (VmHWM) among its processes, at most the memory size (summed,
    * pages processes share after a fork counted once each: 4 sleeping children of a 150 MB Python
-   * made 812 MB). Their /proc
-   * files are read when the cgroup's peak has grown, or a second after the last reading, not at
-   * every invocation.
+   * made 812 MB). Their /proc files are read when the cgroup's peak has grown, or a second after
+   * the last reading, not at every invocation.
    */
   peakMemoryMB(): number {
     const charged = this.cg.peakBytes();
     const now = performance.now();
     if (charged > this.residentAt.charged || now - this.residentAt.time > 1000) {
       this.residentAt = { charged, time: now };
-      this.residentPeakKB = Math.max(this.residentPeakKB, this.residentHwmKB());
+      this.residentPeakKB = Math.max(this.residentPeakKB, ...this.inside().map(peakResidentKB));
     }
     const bytes = Math.max(charged, this.residentPeakKB * 1024);
     return Math.min(this.limits.memoryMB, Math.ceil(bytes / (1024 * 1024)));
@@ -595,20 +595,6 @@ class NamespaceHandle implements SandboxHandle {
 
   private residentPeakKB = 0;
   private residentAt = { charged: -1, time: 0 };
-
-  /** The largest peak resident size among the environment's processes (those in its namespace). */
-  private residentHwmKB(): number {
-    let kb = 0;
-    const outside = this.child.pid;
-    for (const pid of this.cg.members()) {
-      if (pid === outside) continue;
-      try {
-        const m = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-        if (m) kb = Math.max(kb, Number(m[1]));
-      } catch { /* gone */ }
-    }
-    return kb;
-  }
 
   oomKilled(): boolean {
     return this.cg.oomKills() > this.oomBase;

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
 import { OPT_ROOT } from './task-root.js';
-import { findExecutable, launchedStreams, launchStdio } from './shell.js';
+import { findExecutable, launchedStreams, launchStdio, peakResidentKB } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
 
 const POLL_MS = 100;
@@ -148,10 +148,6 @@ class ProcessHandle implements SandboxHandle {
 
   setLimits(limits: SandboxLimits): void { this.limits = limits; }
 
-  freeze(stopped: boolean): boolean {
-    return this.signal(stopped ? 'SIGSTOP' : 'SIGCONT');
-  }
-
   signal(signal: NodeJS.Signals): boolean {
     const pid = this.child.pid;
     if (!pid || this.destroying) return false;
@@ -166,13 +162,7 @@ class ProcessHandle implements SandboxHandle {
 
   peakMemoryMB(): number {
     const pid = this.child.pid;
-    let kb = this.peakKB;
-    if (pid) {
-      try {
-        const m = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-        if (m) kb = Math.max(kb, Number(m[1]));
-      } catch { /* gone */ }
-    }
+    const kb = Math.max(this.peakKB, pid ? peakResidentKB(pid) : 0);
     return Math.ceil(kb / 1024);
   }
 

@@ -47,6 +47,15 @@ export function openUnlinked(tag: string): number {
   throw failure;
 }
 
+/** A process's peak resident size in KiB (VmHWM), 0 when it is gone. */
+export function peakResidentKB(pid: number): number {
+  try {
+    return Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
 export function realpathOr(p: string): string {
   try { return fs.realpathSync(p); } catch { return p; }
 }

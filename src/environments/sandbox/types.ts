@@ -112,12 +112,9 @@ export interface SandboxHandle {
    */
   presentCode(codeDir: string, layersDir?: string): Promise<void>;
   /**
-   * Stops (`true`) or resumes (`false`) every process of the environment, as Lambda freezes an
-   * idle environment. Processes stay killable while stopped (SIGSTOP, not the cgroup freezer: a
-   * frozen process would outlive a server killed with SIGKILL). False when the driver cannot.
+   * Sends `signal` to every process of the environment (SIGSTOP and SIGCONT freeze and resume an
+   * idle one); false when the driver cannot.
    */
-  freeze(stopped: boolean): boolean;
-  /** Sends `signal` to every process of the environment; false when the driver cannot. */
   signal(signal: NodeJS.Signals): boolean;
   /** Kills every process of the environment and frees its resources. Idempotent. */
   destroy(): Promise<void>;
