@@ -165,7 +165,7 @@ async function main() {
     // A pooled runtime has node:v8 loaded already; one started for this function would load it
     // (~3 ms) in its cold start, so it tunes once its first invocation is reported.
     if (POOLED) tuneForInvocations();
-    runtime = new Runtime(client, handler, meta, POOLED ? undefined : tuneForInvocations);
+    runtime = new Runtime(client, handler, meta, POOLED ? null : tuneForInvocations);
     runtime.run().catch((e) => runtime.clientFailed(e));
     // SIGWINCH (ignored by default; there is no terminal): the platform asks for the heap
     // compaction an idle runtime does by itself after a quiet while (idle-gc.cjs) before it

@@ -184,9 +184,10 @@ class Runtime {
    * @param {RuntimeClient} client
    * @param {Function} handler
    * @param {{streaming: string|false, highWaterMark?: number, isAsync: boolean}} meta
-   * @param {() => void} [afterFirst] run once, shortly after the first invocation's result is written
+   * @param {(() => void) | null} [afterFirst] run once, shortly after the first invocation's result is
+   *   written (none: no timer is set for it)
    */
-  constructor(client, handler, meta, afterFirst = () => {}) {
+  constructor(client, handler, meta, afterFirst = null) {
     this.client = client;
     this.afterFirst = afterFirst;
     this.handler = handler;

@@ -101,7 +101,7 @@ describe('the shipped Node.js runtime in the prewarm pool', () => {
         'exports.handler = (event, context, callback) => {',
         '  const t0 = Date.now();',
         '  setTimeout(() => console.log("timer fired"), 300);',
-        "  callback(null, { id: context.awsRequestId, waited: Date.now() - t0, handles: process.getActiveResourcesInfo().filter((r) => r !== 'Timeout' && r !== 'TTYWrap') });",
+        "  callback(null, { id: context.awsRequestId, waited: Date.now() - t0, resources: process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap') });",
         '};',
       ].join('\n'),
     });
@@ -113,6 +113,9 @@ describe('the shipped Node.js runtime in the prewarm pool', () => {
     if (fx.svc.describe().driver === 'namespace') assert.equal(fx.svc.stats().prewarm.node.hits, hits + 1, 'served by the pooled runtime');
     const r = JSON.parse(o.payload.toString());
     assert.equal(r.id, inv.requestId);
+    // What keeps its event loop: its own timer and the runtime's Runtime API channel, nothing of
+    // the warm-up's (its server's end of the connection stayed open until the first invocation).
+    assert.deepEqual(r.resources.sort(), ['PipeWrap', 'Timeout']);
     // callbackWaitsForEmptyEventLoop: the result waits for the timer, so nothing else keeps the loop.
     assert.ok(o.durationMs >= 290, `result posted after the event loop drained (${o.durationMs} ms)`);
     await sleep(300);
