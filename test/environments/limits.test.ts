@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { after, describe, test } from 'node:test';
 import { LOG_CAP_BYTES } from '../../src/environments/index.js';
+import { nodeThreadFlags } from '../../src/environments/runtimes.js';
 import { bashFunction, fixture, invocation, isRoot, sleep } from './helpers.js';
 
 const fx = await fixture();
@@ -143,5 +145,15 @@ describe('node in a pooled runtime: heap size and NODE_OPTIONS', async () => {
     assert.equal(o.status, 'ok', o.payload.toString());
     assert.match(pooled.sink.text(), /Ignoring extra certs from `\/var\/task\/missing-ca\.pem`/);
     assert.equal(pooled.svc.stats().prewarm.node.hits, hits, 'not served by the pool');
+  });
+});
+
+describe('V8 worker threads of a Node.js runtime', () => {
+  test('one per vCPU the function gets (1769 MB buys one), at most node\'s default of 4 and the host\'s CPUs', () => {
+    const cpus = os.availableParallelism();
+    assert.deepEqual(nodeThreadFlags(128), ['--v8-pool-size=1']);
+    assert.deepEqual(nodeThreadFlags(1769), ['--v8-pool-size=1']);
+    assert.deepEqual(nodeThreadFlags(1770), [`--v8-pool-size=${Math.min(2, cpus)}`]);
+    assert.deepEqual(nodeThreadFlags(10240), [`--v8-pool-size=${Math.min(4, cpus)}`]);
   });
 });

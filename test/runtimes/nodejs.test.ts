@@ -646,9 +646,9 @@ exports.handler = async (e) => {
         await new Promise((r) => setTimeout(r, 300)); // the runtime tunes 50 ms after it
       }
       const r = (await within(rt.api.invoke({}), rt, 'young generation')).json();
-      // Lambda's node options, and its heap for the memory size (128 MB here: a tenth for the young
-      // generation, the rest old space)...
-      assert.deepEqual(r.execArgv, ['--max-http-header-size=81920', '--max-semi-space-size=6', '--max-old-space-size=116']);
+      // Lambda's node options, V8's worker threads for the function's one vCPU (at most), and its
+      // heap for the memory size (128 MB here: a tenth for the young generation, the rest old space)...
+      assert.deepEqual(r.execArgv, ['--max-http-header-size=81920', '--v8-pool-size=1', '--max-semi-space-size=6', '--max-old-space-size=116']);
       assert.ok(r.heapMiB > 116 && r.heapMiB < 160, `heap limit ${r.heapMiB} MiB`);
       // ...whose V8 flags are set back as the runtime starts: node's code cache of its built-in
       // modules, checked against V8's flags, is taken by the function's init as by a node started
