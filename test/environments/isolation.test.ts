@@ -147,6 +147,30 @@ __attribute__((constructor)) static void seen(void) {
     }
   });
 
+  test('/tmp starts empty, with a data dir under /tmp too: nothing of the host in it, started for the function or pooled', async () => {
+    // The data dir's code root (where /var/task and /opt are bound from) had been bound back at
+    // its host path, inside the function's /tmp: a listing of /tmp showed it, and so did its mounts.
+    const pooled = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 1 });
+    try {
+      assert.ok(fx.dataDir.startsWith('/tmp/'), fx.dataDir);
+      const node = { 'index.js': "const fs = require('node:fs');\nexports.handler = async () => ({ tmp: fs.readdirSync('/tmp'), mounts: fs.readFileSync('/proc/self/mounts', 'utf8') });\n" };
+      const python = { 'app.py': "import os\ndef handler(e, c):\n    return {'tmp': os.listdir('/tmp'), 'mounts': open('/proc/self/mounts').read()}\n" };
+      for (const [label, f] of [['unpooled', fx], ['pooled', pooled]] as const) {
+        if (label === 'pooled') for (let i = 0; i < 200 && (f.svc.stats().prewarm.node.ready < 1 || f.svc.stats().prewarm.python.ready < 1); i++) await sleep(25);
+        for (const [rt, files, handler] of [['nodejs20.x', node, 'index.handler'], ['python3.12', python, 'app.handler']] as const) {
+          const o = await f.svc.execute(f.target(f.code(files), { runtime: rt, handler, memorySize: 128 }, `tmp-${label}-${rt.slice(0, 4)}`), invocation('{}'));
+          assert.equal(o.status, 'ok', o.payload.toString());
+          const r = JSON.parse(o.payload.toString()) as { tmp: string[]; mounts: string };
+          assert.deepEqual(r.tmp, [], `${label} ${rt}`);
+          assert.ok(!r.mounts.includes(f.dataDir), `${label} ${rt}: ${r.mounts}`);
+        }
+        if (label === 'pooled') assert.equal(f.svc.stats().prewarm.node.hits + f.svc.stats().prewarm.python.hits, 2, 'both taken from the pool');
+      }
+    } finally {
+      await pooled.stop();
+    }
+  });
+
   test('an environment cannot take another environment\'s invocations', async () => {
     const victimKey = fx.code(bashFunction('printf \'"%s"\' "$AWS_LAMBDA_RUNTIME_API"'));
     const victim = fx.target(victimKey, FAST, 'victim');

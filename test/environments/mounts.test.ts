@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { NamespaceDriver, hostDirsToHide, installPrefix, mountTable } from '../../src/environments/sandbox/namespace.js';
+import { NamespaceDriver, hostDirsToHide, installPrefix, keptPathIn, mountTable } from '../../src/environments/sandbox/namespace.js';
 import { isRoot } from './helpers.js';
 
 describe('the mount table of a namespace environment', () => {
@@ -21,6 +21,25 @@ describe('the mount table of a namespace environment', () => {
     // The environment's passwd goes first, while its file under /tmp is still the host's.
     assert.match(mountTable(512, [], '/tmp/etc dir/passwd-7'), /^\/tmp\/etc\\040dir\/passwd-7 \/etc\/passwd none bind,ro 0 0\nstratus-tmp \/tmp /);
     assert.match(mountTable(512, [], undefined, '/usr/bin/bash'), /^\/usr\/bin\/bash \/bin\/sh none bind,ro 0 0\nstratus-tmp \/tmp /);
+  });
+
+  test('kept paths that are only bind sources go to a 0700 tmpfs over /root, out of /tmp; the code bound from there', () => {
+    const t = mountTable(512, ['/tmp/d/code', '/tmp/node'], undefined, undefined, ['/opt'], '/tmp/d/code/abc', '/tmp/checkout/runtimes/nodejs', '/tmp/d/code/layers-1', [true, false]);
+    assert.equal(t, [
+      '/tmp/checkout/runtimes/nodejs /var/runtime none bind,ro,nosuid,nodev 0 0',
+      'stratus-tmp /tmp tmpfs size=512m,mode=1777,nosuid,nodev 0 0',
+      '/proc/self/fd/5 /tmp/node none bind,X-mount.mkdir 0 0',
+      'stratus-shm /dev/shm tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
+      'stratus-hide /opt tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0',
+      'stratus-kept /root tmpfs size=1m,mode=700,nosuid,nodev 0 0',
+      '/proc/self/fd/4 /root/0 none bind,X-mount.mkdir 0 0',
+      '/root/0/abc /var/task none bind,ro,nosuid,nodev 0 0',
+      '/root/0/layers-1 /opt none bind,ro,nosuid,nodev 0 0',
+      '',
+    ].join('\n'));
+    assert.equal(keptPathIn(['/tmp/d/code', '/tmp/node'], [true, false], '/tmp/d/code/abc'), '/root/0/abc');
+    assert.equal(keptPathIn(['/tmp/d/code', '/tmp/node'], [true, false], '/tmp/node/bin'), '/tmp/node/bin');
+    assert.equal(keptPathIn(['/tmp/d/code'], [true], '/tmp/d/codex'), '/tmp/d/codex');
   });
 
   test('the host directories hidden: real paths of those that exist, a nested one once', () => {

@@ -49,6 +49,18 @@ export function exportScript(env: Record<string, string>): string {
   }).join('');
 }
 
+/**
+ * Where an environment's relocated kept paths are bound (KEPT_ROOT/<index>): a tmpfs of mode 0700
+ * over /root (the host's /root, root's home, is 0700 too), which the function's uid cannot enter.
+ */
+export const KEPT_ROOT = '/root';
+
+/** Where `p`, a host path under one of the `kept` paths, is inside the environment (see mountTable). */
+export function keptPathIn(kept: readonly string[], relocated: readonly boolean[], p: string): string {
+  const i = kept.findIndex((k, j) => relocated[j] && isUnder(p, k));
+  return i < 0 ? p : `${KEPT_ROOT}/${i}${p.slice(kept[i]!.length)}`;
+}
+
 /** A path in a mount table (fstab): whitespace and backslashes as octal escapes. */
 function fstabPath(p: string): string {
   return p.replace(/[\s\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
@@ -64,8 +76,12 @@ function fstabPath(p: string): string {
  * back before it is made read-only. With `code`, the function's code dir, bound read-only at
  * /var/task (TASK_ROOT) last, and with `layers`, its merged layers, at /opt (over the empty one). The tmpfs sources are named so that `mount -a` never takes
  * them for the host's own tmpfs mounts (it skips what looks mounted).
+ *
+ * Kept paths marked `relocated` are only the sources of those binds (the code and layers roots,
+ * the runtimes' directory): they go to KEPT_ROOT/<index>, out of the function's sight, not back to
+ * their host paths, where a data dir under /tmp showed in every function's /tmp (see keptPathIn).
  */
-export function mountTable(tmp: number | string, kept: readonly string[], passwdFile?: string, shell?: string, hide: readonly string[] = [], code?: string, runtime?: string | null, layers?: string): string {
+export function mountTable(tmp: number | string, kept: readonly string[], passwdFile?: string, shell?: string, hide: readonly string[] = [], code?: string, runtime?: string | null, layers?: string, relocated: readonly boolean[] = []): string {
   const lines: string[] = [];
   // First, while its host path is in sight whatever it is under: a shipped runtime's files. A
   // custom runtime's (null) is empty, whatever the host keeps there.
@@ -78,22 +94,26 @@ export function mountTable(tmp: number | string, kept: readonly string[], passwd
   if (shell) lines.push(`${fstabPath(shell)} /bin/sh none bind,ro 0 0`);
   lines.push(typeof tmp === 'string' ? `${fstabPath(tmp)} /tmp ext4 ${VOLUME_OPTIONS} 0 0` : `stratus-tmp /tmp tmpfs size=${tmp}m,mode=1777,nosuid,nodev 0 0`);
   const bind = (under: string) => kept.forEach((p, i) => {
-    if (isUnder(p, under)) lines.push(`/proc/self/fd/${i + KEPT_FD} ${fstabPath(p)} none bind,X-mount.mkdir 0 0`);
+    if (!relocated[i] && isUnder(p, under)) lines.push(`/proc/self/fd/${i + KEPT_FD} ${fstabPath(p)} none bind,X-mount.mkdir 0 0`);
   });
   bind('/tmp');
   lines.push(`stratus-shm /dev/shm tmpfs size=${SHM_MB}m,mode=1777,nosuid,nodev 0 0`);
   bind('/dev/shm');
   for (const dir of hide) {
-    const binds = kept.some((p) => isUnder(p, dir));
+    const binds = kept.some((p, i) => !relocated[i] && isUnder(p, dir));
     lines.push(`stratus-hide ${fstabPath(dir)} tmpfs size=1m,mode=755,nosuid,nodev${binds ? '' : ',ro'} 0 0`);
     if (binds) {
       bind(dir);
       lines.push(`stratus-hide ${fstabPath(dir)} tmpfs remount,ro,nosuid,nodev 0 0`);
     }
   }
-  // Last: their sources are seen through the kept paths bound back above.
-  if (code) lines.push(`${fstabPath(code)} ${TASK_ROOT} none bind,ro,nosuid,nodev 0 0`);
-  if (layers) lines.push(`${fstabPath(layers)} ${OPT_ROOT} none bind,ro,nosuid,nodev 0 0`);
+  if (relocated.some(Boolean)) {
+    lines.push(`stratus-kept ${KEPT_ROOT} tmpfs size=1m,mode=700,nosuid,nodev 0 0`);
+    kept.forEach((_, i) => { if (relocated[i]) lines.push(`/proc/self/fd/${i + KEPT_FD} ${KEPT_ROOT}/${i} none bind,X-mount.mkdir 0 0`); });
+  }
+  // Last: their sources are seen through the kept paths bound above.
+  if (code) lines.push(`${fstabPath(keptPathIn(kept, relocated, code))} ${TASK_ROOT} none bind,ro,nosuid,nodev 0 0`);
+  if (layers) lines.push(`${fstabPath(keptPathIn(kept, relocated, layers))} ${OPT_ROOT} none bind,ro,nosuid,nodev 0 0`);
   return lines.join('\n') + '\n';
 }
 
@@ -336,6 +356,10 @@ export class NamespaceDriver implements SandboxDriver {
     cg.setMemory(spec.limits.memoryMB);
     cg.setCpu(spec.deferCpuLimit ? null : spec.limits.memoryMB);
     const kept = [...new Set([...spec.keepPaths.map(realpathOr), ...(program ? [program] : [])])].filter((p) => this.hidden(p));
+    // Where the code, layers and runtime are bound at /var/task, /opt and /var/runtime, the kept
+    // paths but the interpreter's installation are only the sources of those binds: out of sight.
+    const relocate = this.taskMounter !== null && layersAt !== null && this.runtimeMount === true;
+    const relocated = kept.map((p) => relocate && p !== program);
     const inner = this.innerScript(spec, uid, kept);
     const b = this.bins;
     const outer = `s=$1; shift; for f; do echo $$ > "$f" || exit 125; done; exec ${b.setpriv} --pdeathsig KILL ${b.unshare} --mount --pid --ipc --uts --fork --kill-child --mount-proc ${b.sh} -c "$s" stratus-env`;
@@ -347,8 +371,8 @@ export class NamespaceDriver implements SandboxDriver {
     const gated = volumes !== null && volume === null && kept.length <= GATE_FD - KEPT_FD;
     if (volumes && !volume && !gated) this.noteVolumeFailure(spec.envId, `${kept.length} host paths kept visible leave no descriptor to wait for a volume on`);
     const tableFor = (tmp: Volume | null) => mountTable(tmp?.device ?? spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.hide,
-      this.taskMounter ? spec.code : undefined, this.runtimeMount === true ? spec.runtimeDir ?? null : undefined,
-      layersAt ? spec.layers : undefined);
+      this.taskMounter && spec.code ? realpathOr(spec.code) : undefined, this.runtimeMount === true ? spec.runtimeDir ?? null : undefined,
+      layersAt && spec.layers ? realpathOr(spec.layers) : undefined, relocated);
     // A custom runtime's launch runs as root on the host until setpriv: the function's
     // variables (LD_PRELOAD, GLIBC_TUNABLES, ...) are for its bootstrap only. The launch itself
     // gets none; the exec shim starts the bootstrap with them, from ENV_FD (or, without a shim,
@@ -390,7 +414,7 @@ export class NamespaceDriver implements SandboxDriver {
       if (keep && volume) return new NamespaceBequest(uid, volume, spec.limits.ephemeralMB, free);
       free();
       return null;
-    }, this.taskMounter, { layersAt, clash });
+    }, this.taskMounter, { layersAt, clash, relocated });
     if (gated) {
       const fd = table;
       const gate = (child.stdio as unknown as Array<import('node:net').Socket | null>)[GATE_FD]!;
@@ -519,7 +543,7 @@ class NamespaceHandle implements SandboxHandle {
     private readonly onGone: (keep: boolean) => SandboxBequest | null,
     private readonly mounter: TaskMounter | null,
     /** Where presentCode binds layers (null: they stay at their paths), and the runtime installation under it, if any. */
-    private readonly opt: { layersAt: typeof OPT_ROOT | null; clash: string | null },
+    private readonly opt: { layersAt: typeof OPT_ROOT | null; clash: string | null; relocated: boolean[] },
   ) {
     this.gid = uid;
     this.logStream = streams.logStream;
@@ -536,9 +560,11 @@ class NamespaceHandle implements SandboxHandle {
     }
     // Both requests at once: the mounter answers them in turn, without a round trip between.
     const pid = this.child.pid;
+    // The directories as the environment sees them (relocated kept paths: see mountTable).
+    const at = (dir: string) => keptPathIn(this.kept, this.opt.relocated, realpathOr(dir));
     await Promise.all([
-      this.mounter.present(pid, codeDir),
-      ...(layersDir && this.opt.layersAt ? [this.mounter.present(pid, layersDir, this.opt.layersAt)] : []),
+      this.mounter.present(pid, at(codeDir)),
+      ...(layersDir && this.opt.layersAt ? [this.mounter.present(pid, at(layersDir), this.opt.layersAt)] : []),
     ]);
   }
 

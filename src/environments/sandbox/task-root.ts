@@ -32,8 +32,8 @@ export function mountPoint(dir: string): true | string {
  * than a third of a pooled cold start; this stays running and answers in a fraction of a
  * millisecond. One request per line, "<id> <pid> <target> <dir>" (target /var/task or /opt),
  * answered "<id> <errno>": setns(2) into /proc/<pid>/ns/mnt (the namespace's, whose /proc is its
- * own: the descriptor is opened first), mount(2) MS_BIND of the dir (the environment sees it at
- * its real path, a kept path) on the target, a read-only remount of that bind, setns(2) back to
+ * own: the descriptor is opened first), mount(2) MS_BIND of the dir (as the environment sees it:
+ * under a kept path, see namespace.ts mountTable) on the target, a read-only remount of that bind, setns(2) back to
  * the server's namespace.
  *
  * It never mounts in its own namespace (EAGAIN): a pooled runtime is handed out as soon as it is
@@ -102,8 +102,8 @@ def present(pid, target, src):
         if libc.mount(None, b'/', None, REC | PRIVATE, None) != 0:
             err = ctypes.get_errno()
         else:
-            # The namespace's mount table may still be going up: its /tmp is hidden and the code's
-            # path (a kept path under it) not bound back yet, for a few milliseconds.
+            # The namespace's mount table may still be going up: the code's path (under a kept
+            # path) not bound yet, for a few milliseconds.
             for _ in range(500):
                 err = 0 if libc.mount(src.encode(), target, None, BIND, None) == 0 else ctypes.get_errno()
                 if err != ENOENT:
