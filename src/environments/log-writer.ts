@@ -148,7 +148,11 @@ export class LogWriter {
    */
   filterLevel(applicationLogLevel: string | null): void {
     this.minLevel = applicationLogLevel ? LEVELS.indexOf(applicationLogLevel.toUpperCase()) : -1;
+    this.json = applicationLogLevel !== null;
   }
+
+  /** The JSON log format (filterLevel): each record on a line of its own in the tail. */
+  private json = false;
 
   /**
    * A new accounting window: one invocation (START..REPORT). `carry`: the tail lines of what came
@@ -247,7 +251,7 @@ export class LogWriter {
     ch.frames!.feed(chunk, (ts, text) => {
       if (!this.stream || this.truncated || !this.shown(text)) return;
       // The record as the runtime framed it: a JSON one has no newline at its end (the tail adds
-      // one). An empty frame is an empty line: a log event is never empty.
+      // one, see emit). An empty frame is an empty line: a log event is never empty.
       this.line(events, ts, text || '\n');
     });
     if (events.length) this.emit(events);
@@ -270,12 +274,15 @@ export class LogWriter {
 
   private emit(events: LogEvent[]): void {
     if (this.tail) {
-      // The events as they are, one after the other: a record framed without a newline (a
-      // Python error record, a JSON console record) runs into the next line in the tail, as it
-      // does in Lambda's LogResult ("...raise ValueError('x')END RequestId: ...").
+      // The events as they are, one after the other: a text record framed without a newline (a
+      // Python error record) runs into the next line in the tail, as it does in Lambda's
+      // LogResult ("...raise ValueError('x')END RequestId: ..."). A JSON record (the JSON log
+      // format) is a line of its own, as every record of a JSON LogResult is: read line by line,
+      // each line parses (two records on one line did not, nor did the platform.report after them).
       for (const e of events) {
-        this.tail.push(e.message);
-        this.tailLen += e.message.length;
+        const m = this.json && !e.message.endsWith('\n') ? `${e.message}\n` : e.message;
+        this.tail.push(m);
+        this.tailLen += m.length;
       }
       // Whole messages go once the rest still holds the last 4 KB (at least as many bytes as
       // characters); a long one that remains first keeps only its end.

@@ -36,6 +36,10 @@ describe('LoggingConfig', async () => {
     assert.deepEqual(app.map((r) => [r.level, r.message, r.requestId]), [['WARN', 'warn line', inv.requestId], ['ERROR', 'error line', inv.requestId]]);
     // A JSON record is the event's whole message: Lambda's runtime frames it without a newline.
     assert.ok(messages('/aws/lambda/json-logs').filter((l) => l.includes('"warn line"')).every((l) => l.endsWith('}')));
+    // The LogResult tail, read line by line as tools read it: every line one JSON record, the
+    // application's too (they had run together: "...}{...}{\"time\"...platform.report...}").
+    const tail = o.logTail!.split('\n').filter((l) => l !== '');
+    assert.deepEqual(tail.map((l) => { const r = JSON.parse(l); return r.type ?? r.level; }), ['platform.start', 'WARN', 'ERROR', 'platform.report'], o.logTail);
     const platform = records.filter((r) => r.type);
     // What CloudWatch gets at INFO: no platform.runtimeDone (a DEBUG record, below).
     assert.deepEqual(platform.map((r) => r.type), ['platform.initStart', 'platform.start', 'platform.report']);
