@@ -48,7 +48,28 @@ function tryRequireFile(file, ext = '') {
 
 async function tryImport(file, ext) {
   const p = file + ext;
-  return fs.existsSync(p) ? import(pathToFileURL(p).href) : undefined;
+  if (!fs.existsSync(p)) return undefined;
+  resolveEsmFromNodePath();
+  return import(pathToFileURL(p).href);
+}
+
+let esmNodePath = false;
+
+/**
+ * An ES module handler imports packages of its layers as a CommonJS one requires them: node's ES
+ * module resolution ignores NODE_PATH, and Lambda's Node.js 18+ runtimes resolve such imports
+ * from it (their SDK in /var/runtime/node_modules, the layers' /opt/nodejs/node_modules). Hooks
+ * (esm-node-path.mjs) look there for what node does not find from the importing file; they run
+ * on a thread of their own, so only where NODE_PATH names a node_modules directory that exists
+ * (a function with layers for Node.js), once.
+ */
+function resolveEsmFromNodePath() {
+  if (esmNodePath) return;
+  esmNodePath = true;
+  const dirs = (process.env.NODE_PATH || '').split(':').filter((d) => path.isAbsolute(d) && path.basename(d) === 'node_modules' && fs.existsSync(d));
+  const { register } = require('node:module');
+  if (dirs.length === 0 || typeof register !== 'function') return;
+  register(pathToFileURL(path.join(__dirname, 'esm-node-path.mjs')).href, { data: { dirs } });
 }
 
 function folderHasTypeModule(folder) {

@@ -116,6 +116,17 @@ for (const mode of [
         assert.match(py.path[1], /^\/opt\/python(\/lib\/python3\.\d+\/site-packages)?$/);
       }
 
+      // An ES module imports the layer's package as a CommonJS module requires it (node's own ES
+      // module resolution ignores NODE_PATH: "Cannot find package 'greet' imported from /var/task/index.mjs").
+      await lambda.send(new CreateFunctionCommand({
+        FunctionName: 'esm-layers', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE,
+        Code: { ZipFile: await makeZip({ 'index.mjs': "import greet from 'greet';\nexport const handler = async () => greet('esm');\n" }) },
+        Layers: [a.LayerVersionArn!],
+      }));
+      const esm = await lambda.send(new InvokeCommand({ FunctionName: 'esm-layers' }));
+      assert.equal(esm.FunctionError, undefined, decode(esm.Payload));
+      assert.equal(JSON.parse(decode(esm.Payload)), 'A hello esm');
+
       if (process_) return; // a bootstrap reading /opt itself needs /opt
       await lambda.send(new CreateFunctionCommand({
         FunctionName: 'custom-layers', Runtime: 'provided.al2023', Handler: 'x', Role: ROLE, Code: { ZipFile: await makeZip({ 'README': 'no bootstrap here' }) },
