@@ -246,6 +246,11 @@ export class NamespaceDriver implements SandboxDriver {
     return typeof this.mounter === 'string' ? null : this.mounter;
   }
 
+  /** Whether the host has a /root to mount KEPT_ROOT's tmpfs on (see mountTable). */
+  private readonly keptRootExists = (() => {
+    try { return fs.lstatSync(KEPT_ROOT).isDirectory(); } catch { return false; }
+  })();
+
   /** /var/runtime where it could be made on the host (the mount point of each environment's bind). */
   runtimeRoot(): string | null {
     return this.runtimeMount === true ? RUNTIME_ROOT : null;
@@ -358,7 +363,7 @@ export class NamespaceDriver implements SandboxDriver {
     const kept = [...new Set([...spec.keepPaths.map(realpathOr), ...(program ? [program] : [])])].filter((p) => this.hidden(p));
     // Where the code, layers and runtime are bound at /var/task, /opt and /var/runtime, the kept
     // paths but the interpreter's installation are only the sources of those binds: out of sight.
-    const relocate = this.taskMounter !== null && layersAt !== null && this.runtimeMount === true;
+    const relocate = this.taskMounter !== null && layersAt !== null && this.runtimeMount === true && this.keptRootExists;
     const relocated = kept.map((p) => relocate && p !== program);
     const inner = this.innerScript(spec, uid, kept);
     const b = this.bins;
