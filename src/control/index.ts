@@ -5,6 +5,7 @@ import { Concurrency } from './concurrency.js';
 import { ControlContext } from './context.js';
 import { Functions } from './functions.js';
 import { Layers } from './layers.js';
+import { Policies } from './policies.js';
 import { Tags } from './tags.js';
 import type { ControlDeps } from './types.js';
 import { Versions } from './versions.js';
@@ -22,6 +23,7 @@ export interface ControlPlane {
   aliases: Aliases;
   concurrency: Concurrency;
   tags: Tags;
+  policies: Policies;
   account: Account;
   code: CodeStore;
 }
@@ -37,6 +39,7 @@ export function createControlPlane(deps: ControlDeps): ControlPlane {
     aliases: new Aliases(ctx),
     concurrency: new Concurrency(ctx),
     tags: new Tags(ctx),
+    policies: new Policies(ctx),
     account: new Account(ctx),
     code: ctx.code,
   };

@@ -38,6 +38,7 @@ export const Errors = {
   unsupportedMediaType: make('UnsupportedMediaTypeException', 415),
   invalidRequestContent: make('InvalidRequestContentException', 400),
   invalidRuntime: make('InvalidRuntimeException', 502),
+  policyLengthExceeded: make('PolicyLengthExceededException', 400),
   service: make('ServiceException', 500),
   /** Validation errors as the AWS query/JSON services name them (logs, sqs, events...). */
   validation: make('ValidationException', 400),

@@ -63,6 +63,15 @@ export interface LayerVersionRecord {
   policy: LayerPolicy | null;
 }
 
+/**
+ * A function's resource-based policy for one qualifier (AddPermission): its statements as IAM
+ * policy statements (Sid, Effect, Principal, Action, Resource, Condition), in the order added.
+ */
+export interface FunctionPolicy {
+  revisionId: string;
+  statements: Array<Record<string, unknown>>;
+}
+
 export interface LayerPolicy {
   revisionId: string;
   statements: LayerStatement[];

@@ -1,4 +1,4 @@
-import type { AliasRecord, FunctionRecord, VersionRecord } from '../core/model.js';
+import type { AliasRecord, FunctionPolicy, FunctionRecord, VersionRecord } from '../core/model.js';
 
 /**
  * The metadata store for functions, versions and aliases. One implementation (adapters/sql)
@@ -42,6 +42,13 @@ export interface FunctionStore {
   /** Replaces; false when missing or when expectedRevision does not match. */
   updateAlias(a: AliasRecord, expectedRevision?: string): Promise<boolean>;
   deleteAlias(name: string, alias: string): Promise<boolean>;
+  /** The resource policy of a function ('' qualifier) or of one of its versions or aliases. */
+  getPolicy(name: string, qualifier: string): Promise<FunctionPolicy | undefined>;
+  /**
+   * Replaces (null: deletes) that policy if its revision is `expectedRevision` (null: there is
+   * none). False when it changed meanwhile, or the function is gone.
+   */
+  putPolicy(name: string, qualifier: string, policy: FunctionPolicy | null, expectedRevision: string | null): Promise<boolean>;
 
   /** Every code key still referenced by some version, its own or one of its layers' (for blob garbage collection). */
   codeKeysInUse(): Promise<Set<string>>;

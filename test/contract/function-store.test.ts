@@ -257,6 +257,31 @@ describeEachDatabase('FunctionStore contract', (db) => {
     assert.equal(await store.getAlias('al', 'live'), undefined);
   });
 
+  it('policies: per qualifier, replaced only at the expected revision, gone with their version, alias or function', async () => {
+    await create(store, 'po');
+    await publish(store, 'po');
+    assert.equal(await store.createAlias(alias('po', 'live', { functionVersion: '1' })), true);
+    const p = (rev: string, sid: string) => ({ revisionId: rev, statements: [{ Sid: sid, Effect: 'Allow' }] });
+    assert.equal(await store.getPolicy('po', ''), undefined);
+    assert.equal(await store.putPolicy('po', '', p('r1', 'a'), null), true);
+    assert.equal(await store.putPolicy('po', '', p('r2', 'b'), null), false, 'one exists: its revision is expected');
+    assert.equal(await store.putPolicy('po', '', p('r2', 'b'), 'r1'), true);
+    assert.deepEqual(await store.getPolicy('po', ''), p('r2', 'b'));
+    assert.equal(await store.putPolicy('po', '1', p('v1', 'v'), null), true);
+    assert.equal(await store.putPolicy('po', 'live', p('l1', 'l'), null), true);
+    assert.equal(await store.putPolicy('nope', '', p('x', 'x'), null), false, 'no such function');
+    assert.equal(await store.deleteAlias('po', 'live'), true);
+    assert.equal(await store.getPolicy('po', 'live'), undefined);
+    assert.equal(await store.deleteVersion('po', '1'), true);
+    assert.equal(await store.getPolicy('po', '1'), undefined);
+    assert.equal(await store.putPolicy('po', '', null, 'r2'), true);
+    assert.equal(await store.getPolicy('po', ''), undefined);
+    assert.equal(await store.putPolicy('po', '', p('r3', 'c'), null), true);
+    assert.equal(await store.deleteFunction('po'), true);
+    await create(store, 'po');
+    assert.equal(await store.getPolicy('po', ''), undefined, 'a new function of the name has none');
+  });
+
   it('codeKeysInUse covers every version of every function', async () => {
     await create(store, 'keys-a');
     const p = await publish(store, 'keys-a', { codeKey: 'f'.repeat(64) });

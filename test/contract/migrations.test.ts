@@ -9,9 +9,9 @@ import { MIGRATIONS, appliedMigrations, migrate, type Migration } from '../../sr
 import type { SqlDatabase } from '../../src/ports/sql.js';
 import { databaseTargets, describeEachDatabase, openTestDatabase } from './db.js';
 
-const ALL = ['001-functions', '002-logs', '003-async', '004-sqs', '005-events', '006-gateway', '007-mappings', '008-layers'];
+const ALL = ['001-functions', '002-logs', '003-async', '004-sqs', '005-events', '006-gateway', '007-mappings', '008-layers', '009-function-policies'];
 
-/** Tables each migration must have created (a sample that covers all eight). */
+/** Tables each migration must have created (a sample that covers all nine). */
 const TABLES = [
   'functions', 'function_versions', 'function_aliases',
   'log_groups', 'log_streams', 'log_events',
@@ -21,6 +21,7 @@ const TABLES = [
   'gw_apis', 'gw_children', 'function_urls',
   'event_source_mappings',
   'layers', 'layer_versions',
+  'function_policies',
   'schema_migrations',
 ];
 
@@ -38,13 +39,13 @@ async function appliedAt(d: SqlDatabase): Promise<Record<string, number>> {
 }
 
 describe('migration list', () => {
-  it('has all eight, in order', () => {
+  it('has all nine, in order', () => {
     assert.deepEqual(MIGRATIONS.map((m) => m.name), ALL);
   });
 });
 
 describeEachDatabase('migrate', (db) => {
-  it('applies all eight migrations and creates their tables', async () => {
+  it('applies all nine migrations and creates their tables', async () => {
     const d = db().sql;
     assert.deepEqual(await appliedMigrations(d), ALL);
     assert.deepEqual(await tables(d), [...TABLES].sort());

@@ -1,12 +1,13 @@
 import type { Kysely, Transaction } from 'kysely';
 import { Errors } from '../../core/errors.js';
-import { LATEST, type AliasRecord, type FunctionRecord, type VersionRecord } from '../../core/model.js';
+import { LATEST, type AliasRecord, type FunctionPolicy, type FunctionRecord, type VersionRecord } from '../../core/model.js';
 import type { FunctionStore } from '../../ports/functions.js';
 import type { SqlDatabase } from '../../ports/sql.js';
 
 const FUNCTIONS = 'functions';
 const VERSIONS = 'function_versions';
 const ALIASES = 'function_aliases';
+const POLICIES = 'function_policies';
 /** Bound parameters per IN (...) list: far below SQLite's and Postgres's limits. */
 const IN_CHUNK = 500;
 
@@ -206,6 +207,7 @@ export class SqlFunctionStore implements FunctionStore {
 
   async deleteFunction(name: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom(POLICIES).where('function_name', '=', name).execute();
       await trx.deleteFrom(ALIASES).where('function_name', '=', name).execute();
       await trx.deleteFrom(VERSIONS).where('function_name', '=', name).execute();
       const res = await trx.deleteFrom(FUNCTIONS).where('name', '=', name).executeTakeFirst();
@@ -296,8 +298,10 @@ export class SqlFunctionStore implements FunctionStore {
   }
 
   async deleteVersion(name: string, version: string): Promise<boolean> {
-    const res = await this.db.deleteFrom(VERSIONS).where('function_name', '=', name).where('version', '=', version).executeTakeFirst();
-    return changed(res);
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom(POLICIES).where('function_name', '=', name).where('qualifier', '=', version).execute();
+      return changed(await trx.deleteFrom(VERSIONS).where('function_name', '=', name).where('version', '=', version).executeTakeFirst());
+    });
   }
 
   async getAlias(name: string, alias: string): Promise<AliasRecord | undefined> {
@@ -332,8 +336,32 @@ export class SqlFunctionStore implements FunctionStore {
   }
 
   async deleteAlias(name: string, alias: string): Promise<boolean> {
-    const res = await this.db.deleteFrom(ALIASES).where('function_name', '=', name).where('name', '=', alias).executeTakeFirst();
-    return changed(res);
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom(POLICIES).where('function_name', '=', name).where('qualifier', '=', alias).execute();
+      return changed(await trx.deleteFrom(ALIASES).where('function_name', '=', name).where('name', '=', alias).executeTakeFirst());
+    });
+  }
+
+  async getPolicy(name: string, qualifier: string): Promise<FunctionPolicy | undefined> {
+    const r = await this.db.selectFrom(POLICIES).select('policy').where('function_name', '=', name).where('qualifier', '=', qualifier).executeTakeFirst();
+    return r ? (JSON.parse((r as { policy: string }).policy) as FunctionPolicy) : undefined;
+  }
+
+  async putPolicy(name: string, qualifier: string, policy: FunctionPolicy | null, expectedRevision: string | null): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      if (!(await trx.selectFrom(FUNCTIONS).select('name').where('name', '=', name).executeTakeFirst())) return false;
+      const r = await trx.selectFrom(POLICIES).select('policy').where('function_name', '=', name).where('qualifier', '=', qualifier).executeTakeFirst();
+      const current = r ? (JSON.parse((r as { policy: string }).policy) as FunctionPolicy) : null;
+      if ((current?.revisionId ?? null) !== expectedRevision) return false;
+      if (policy === null) {
+        await trx.deleteFrom(POLICIES).where('function_name', '=', name).where('qualifier', '=', qualifier).execute();
+      } else if (current) {
+        await trx.updateTable(POLICIES).set({ policy: JSON.stringify(policy) }).where('function_name', '=', name).where('qualifier', '=', qualifier).execute();
+      } else {
+        await trx.insertInto(POLICIES).values({ function_name: name, qualifier, policy: JSON.stringify(policy) }).execute();
+      }
+      return true;
+    });
   }
 
   async codeKeysInUse(): Promise<Set<string>> {

@@ -100,6 +100,14 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
     r.route('PUT', `${F}/:FunctionName/aliases/:Name`, 200, async (req) => alias(await control.aliases.update(req.input())));
     r.route('DELETE', `${F}/:FunctionName/aliases/:Name`, 204, async (req) => control.aliases.delete(req.input()));
 
+    // Resource-based policy of a function, version or alias (Qualifier).
+    r.route('POST', `${F}/:FunctionName/policy`, 201, async (req) => ({ Statement: (await control.policies.add(req.input())).statement }));
+    r.route('GET', `${F}/:FunctionName/policy`, 200, async (req) => {
+      const { policy, revisionId } = await control.policies.get(req.input());
+      return { Policy: policy, RevisionId: revisionId };
+    });
+    r.route('DELETE', `${F}/:FunctionName/policy/:StatementId`, 204, async (req) => control.policies.remove(req.input()));
+
     // Reserved concurrency
     r.route('PUT', '/2017-10-31/functions/:FunctionName/concurrency', 200, async (req) => ({
       ReservedConcurrentExecutions: await control.concurrency.put(req.input()),

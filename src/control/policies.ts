@@ -1,0 +1,134 @@
+import { isNumericVersion } from '../core/arn.js';
+import { Errors } from '../core/errors.js';
+import { LATEST, type FunctionPolicy } from '../core/model.js';
+import { rules, Violations } from '../core/validation.js';
+import type { ControlContext } from './context.js';
+import type { Input } from './types.js';
+
+const STATEMENT_ID = /^[a-zA-Z0-9-_]+$/;
+const ACTION = /^(lambda:[*]|lambda:[a-zA-Z]+|[*])$/;
+const PRINCIPAL = /^[^\s]+$/;
+const SOURCE_ARN = /^arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)$/;
+const SOURCE_ACCOUNT = /^\d{12}$/;
+const EVENT_SOURCE_TOKEN = /^[a-zA-Z0-9._-]+$/;
+const ORGANIZATION = /^o-[a-z0-9]{10,32}$/;
+const URL_AUTH_TYPES = ['NONE', 'AWS_IAM'] as const;
+/** Lambda's limit on a function's policy document (PolicyLengthExceededException). */
+const MAX_POLICY_BYTES = 20 * 1024;
+
+/**
+ * A function's resource-based policy: AddPermission, RemovePermission, GetPolicy, for the
+ * function or one of its versions or aliases (Qualifier), with Lambda's statements, errors and
+ * RevisionId precondition. Stratus authorizes no caller by it (it has no IAM): it is kept and
+ * returned as Lambda keeps it, for the tools that write and read it (SAM, Terraform, CDK).
+ */
+export class Policies {
+  constructor(private readonly ctx: ControlContext) {}
+
+  /** The function and qualifier ('' for none) a request names; ResourceNotFound when either is missing. */
+  private async target(input: Input): Promise<{ name: string; qualifier?: string; key: string }> {
+    const { ctx } = this;
+    const { name, qualifier } = ctx.ref(input.FunctionName, input.Qualifier);
+    await ctx.requireFunction(name);
+    if (qualifier !== undefined && qualifier !== LATEST) {
+      const found = isNumericVersion(qualifier) ? await ctx.store.getVersion(name, qualifier) : await ctx.store.getAlias(name, qualifier);
+      if (!found) throw ctx.notFound(name, qualifier);
+    }
+    return { name, qualifier, key: qualifier ?? '' };
+  }
+
+  async add(input: Input): Promise<{ statement: string }> {
+    const v = new Violations();
+    const str = (field: string, value: unknown, re: RegExp, pattern: string, max?: number, required = false) => {
+      if (value === undefined || value === null) { if (required) v.add(null, field, rules.notNull); return; }
+      if (typeof value !== 'string') { v.add(value, field, rules.pattern(pattern)); return; }
+      if (required && value.length === 0) v.add(value, field, rules.minLength(1));
+      else if (max !== undefined && value.length > max) v.add(value, field, rules.maxLength(max));
+      else if (value.length > 0 && !re.test(value)) v.add(value, field, rules.pattern(pattern));
+    };
+    str('statementId', input.StatementId, STATEMENT_ID, '([a-zA-Z0-9-_]+)', 100, true);
+    str('action', input.Action, ACTION, '(lambda:[*]|lambda:[a-zA-Z]+|[*])', undefined, true);
+    str('principal', input.Principal, PRINCIPAL, '[^\\s]+', undefined, true);
+    str('sourceArn', input.SourceArn, SOURCE_ARN, 'arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{2}(-gov)?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)');
+    str('sourceAccount', input.SourceAccount, SOURCE_ACCOUNT, '\\d{12}', 12);
+    str('eventSourceToken', input.EventSourceToken, EVENT_SOURCE_TOKEN, '[a-zA-Z0-9._\\-]+', 256);
+    str('principalOrgID', input.PrincipalOrgID, ORGANIZATION, 'o-[a-z0-9]{10,32}', 34);
+    const authType = input.FunctionUrlAuthType;
+    if (authType !== undefined && authType !== null && !URL_AUTH_TYPES.includes(authType as never)) v.add(authType, 'functionUrlAuthType', rules.enumOf(URL_AUTH_TYPES));
+    v.throwIfAny();
+    const { ctx } = this;
+    const { name, qualifier, key } = await this.target(input);
+    return ctx.lock.run(name, async () => {
+      const current = await ctx.store.getPolicy(name, key);
+      checkPolicyRevision(input.RevisionId, current);
+      const sid = input.StatementId as string;
+      if (current?.statements.some((s) => s.Sid === sid)) {
+        throw Errors.resourceConflict(`The statement id (${sid}) provided already exists. Please provide a new statement id, or remove the existing statement.`);
+      }
+      const statement = this.statement(input, ctx.arn(name, qualifier));
+      const policy: FunctionPolicy = { revisionId: ctx.newRevision(), statements: [...(current?.statements ?? []), statement] };
+      if (Buffer.byteLength(JSON.stringify(document(policy))) > MAX_POLICY_BYTES) {
+        throw Errors.policyLengthExceeded('The final policy size is bigger than the limit.');
+      }
+      if (!(await ctx.store.putPolicy(name, key, policy, current?.revisionId ?? null))) throw concurrentChange();
+      return { statement: JSON.stringify(statement) };
+    });
+  }
+
+  async remove(input: Input): Promise<void> {
+    const { ctx } = this;
+    const { name, key } = await this.target(input);
+    const sid = input.StatementId;
+    await ctx.lock.run(name, async () => {
+      const current = await ctx.store.getPolicy(name, key);
+      checkPolicyRevision(input.RevisionId, current);
+      if (!current?.statements.some((s) => s.Sid === sid)) throw Errors.resourceNotFound(`Statement ${String(sid)} is not found in resource policy.`);
+      const rest = current.statements.filter((s) => s.Sid !== sid);
+      const policy = rest.length ? { revisionId: ctx.newRevision(), statements: rest } : null;
+      if (!(await ctx.store.putPolicy(name, key, policy, current.revisionId))) throw concurrentChange();
+    });
+  }
+
+  async get(input: Input): Promise<{ policy: string; revisionId: string }> {
+    const { name, key } = await this.target(input);
+    const current = await this.ctx.store.getPolicy(name, key);
+    if (!current) throw Errors.resourceNotFound('The resource you requested does not exist.');
+    return { policy: JSON.stringify(document(current)), revisionId: current.revisionId };
+  }
+
+  /** The IAM statement Lambda writes for an AddPermission request. */
+  private statement(input: Input, resource: string): Record<string, unknown> {
+    const p = input.Principal as string;
+    const principal = p === '*' ? '*'
+      : /^\d{12}$/.test(p) ? { AWS: `arn:aws:iam::${p}:root` }
+      : p.startsWith('arn:') ? { AWS: p }
+      : { Service: p };
+    const equals: Record<string, unknown> = {};
+    if (typeof input.SourceAccount === 'string' && input.SourceAccount) equals['AWS:SourceAccount'] = input.SourceAccount;
+    if (typeof input.PrincipalOrgID === 'string') equals['aws:PrincipalOrgID'] = input.PrincipalOrgID;
+    if (typeof input.EventSourceToken === 'string' && input.EventSourceToken) equals['lambda:EventSourceToken'] = input.EventSourceToken;
+    if (typeof input.FunctionUrlAuthType === 'string') equals['lambda:FunctionUrlAuthType'] = input.FunctionUrlAuthType;
+    if (input.InvokedViaFunctionUrl === true) equals['lambda:InvokedViaFunctionUrl'] = 'true';
+    const condition: Record<string, unknown> = {};
+    if (Object.keys(equals).length) condition.StringEquals = equals;
+    if (typeof input.SourceArn === 'string') condition.ArnLike = { 'AWS:SourceArn': input.SourceArn };
+    return {
+      Sid: input.StatementId, Effect: 'Allow', Principal: principal, Action: input.Action, Resource: resource,
+      ...(Object.keys(condition).length ? { Condition: condition } : {}),
+    };
+  }
+}
+
+function document(policy: FunctionPolicy): Record<string, unknown> {
+  return { Version: '2012-10-17', Id: 'default', Statement: policy.statements };
+}
+
+function checkPolicyRevision(given: unknown, current: FunctionPolicy | undefined): void {
+  if (typeof given === 'string' && given !== (current?.revisionId ?? '')) {
+    throw Errors.preconditionFailed('The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id');
+  }
+}
+
+function concurrentChange(): Error {
+  return Errors.preconditionFailed('The policy was changed by another request meanwhile. Read it again and retry.');
+}

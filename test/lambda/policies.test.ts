@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  AddPermissionCommand, CreateAliasCommand, CreateFunctionCommand, DeleteAliasCommand, DeleteFunctionCommand, GetPolicyCommand,
+  LambdaClient, PublishVersionCommand, RemovePermissionCommand,
+} from '@aws-sdk/client-lambda';
+import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
+import { makeZip } from '../helpers/zip.js';
+
+const ROLE = 'arn:aws:iam::000000000000:role/test';
+const ARN = 'arn:aws:lambda:us-east-1:000000000000:function';
+
+async function rejects(p: Promise<unknown>, name: string, message: string | RegExp, status: number): Promise<void> {
+  await assert.rejects(p, (e: Error & { $metadata?: { httpStatusCode?: number } }) => {
+    assert.equal(e.name, name, e.message);
+    if (typeof message === 'string') assert.equal(e.message, message);
+    else assert.match(e.message, message);
+    assert.equal(e.$metadata?.httpStatusCode, status);
+    return true;
+  });
+}
+
+describe('resource-based policies: AddPermission, GetPolicy, RemovePermission', () => {
+  let server: TestServer;
+  let lambda: LambdaClient;
+  before(async () => {
+    server = await startServer();
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'pol', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE,
+      Code: { ZipFile: await makeZip({ 'index.js': 'exports.handler = async () => 1;\n' }) },
+    }));
+  });
+  after(async () => server?.stop());
+
+  test('statements as Lambda writes them, in order; GetPolicy returns the document and its revision', async () => {
+    await rejects(lambda.send(new GetPolicyCommand({ FunctionName: 'pol' })), 'ResourceNotFoundException', 'The resource you requested does not exist.', 404);
+    const s3 = await lambda.send(new AddPermissionCommand({
+      FunctionName: 'pol', StatementId: 's3-invoke', Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com',
+      SourceArn: 'arn:aws:s3:::my-bucket', SourceAccount: '123456789012',
+    }));
+    assert.equal(s3.$metadata.httpStatusCode, 201);
+    assert.deepEqual(JSON.parse(s3.Statement!), {
+      Sid: 's3-invoke', Effect: 'Allow', Principal: { Service: 's3.amazonaws.com' }, Action: 'lambda:InvokeFunction', Resource: `${ARN}:pol`,
+      Condition: { StringEquals: { 'AWS:SourceAccount': '123456789012' }, ArnLike: { 'AWS:SourceArn': 'arn:aws:s3:::my-bucket' } },
+    });
+    const account = await lambda.send(new AddPermissionCommand({ FunctionName: `${ARN}:pol`, StatementId: 'acct', Action: 'lambda:GetFunction', Principal: '111122223333' }));
+    assert.deepEqual(JSON.parse(account.Statement!).Principal, { AWS: 'arn:aws:iam::111122223333:root' });
+    await lambda.send(new AddPermissionCommand({ FunctionName: 'pol', StatementId: 'url', Action: 'lambda:InvokeFunctionUrl', Principal: '*', FunctionUrlAuthType: 'NONE' }));
+    const got = await lambda.send(new GetPolicyCommand({ FunctionName: 'pol' }));
+    const doc = JSON.parse(got.Policy!);
+    assert.equal(doc.Version, '2012-10-17');
+    assert.equal(doc.Id, 'default');
+    assert.deepEqual(doc.Statement.map((s: { Sid: string }) => s.Sid), ['s3-invoke', 'acct', 'url']);
+    assert.deepEqual(doc.Statement[2], { Sid: 'url', Effect: 'Allow', Principal: '*', Action: 'lambda:InvokeFunctionUrl', Resource: `${ARN}:pol`, Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'NONE' } } });
+    assert.match(got.RevisionId!, /^[0-9a-f-]{36}$/);
+
+    // A statement id is used once; a stale RevisionId is refused; removing needs an existing id.
+    await rejects(lambda.send(new AddPermissionCommand({ FunctionName: 'pol', StatementId: 'acct', Action: 'lambda:InvokeFunction', Principal: '*' })),
+      'ResourceConflictException', 'The statement id (acct) provided already exists. Please provide a new statement id, or remove the existing statement.', 409);
+    await rejects(lambda.send(new RemovePermissionCommand({ FunctionName: 'pol', StatementId: 'acct', RevisionId: 'stale' })),
+      'PreconditionFailedException', /does not match the latest Revision Id/, 412);
+    await lambda.send(new RemovePermissionCommand({ FunctionName: 'pol', StatementId: 'acct', RevisionId: got.RevisionId }));
+    await rejects(lambda.send(new RemovePermissionCommand({ FunctionName: 'pol', StatementId: 'acct' })), 'ResourceNotFoundException', 'Statement acct is not found in resource policy.', 404);
+    const after = await lambda.send(new GetPolicyCommand({ FunctionName: 'pol' }));
+    assert.notEqual(after.RevisionId, got.RevisionId);
+    assert.deepEqual(JSON.parse(after.Policy!).Statement.map((s: { Sid: string }) => s.Sid), ['s3-invoke', 'url']);
+    // The last statement gone, the policy is gone.
+    await lambda.send(new RemovePermissionCommand({ FunctionName: 'pol', StatementId: 's3-invoke' }));
+    await lambda.send(new RemovePermissionCommand({ FunctionName: 'pol', StatementId: 'url' }));
+    await rejects(lambda.send(new GetPolicyCommand({ FunctionName: 'pol' })), 'ResourceNotFoundException', 'The resource you requested does not exist.', 404);
+  });
+
+  test('a version or alias has a policy of its own, which goes with it', async () => {
+    const v = await lambda.send(new PublishVersionCommand({ FunctionName: 'pol' }));
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'pol', Name: 'live', FunctionVersion: v.Version! }));
+    const onAlias = await lambda.send(new AddPermissionCommand({ FunctionName: 'pol', Qualifier: 'live', StatementId: 'gw', Action: 'lambda:InvokeFunction', Principal: 'apigateway.amazonaws.com' }));
+    assert.equal(JSON.parse(onAlias.Statement!).Resource, `${ARN}:pol:live`);
+    await lambda.send(new AddPermissionCommand({ FunctionName: `pol:${v.Version}`, StatementId: 'ev', Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com' }));
+    await rejects(lambda.send(new GetPolicyCommand({ FunctionName: 'pol' })), 'ResourceNotFoundException', 'The resource you requested does not exist.', 404);
+    assert.deepEqual(JSON.parse((await lambda.send(new GetPolicyCommand({ FunctionName: 'pol', Qualifier: 'live' }))).Policy!).Statement.map((s: { Sid: string }) => s.Sid), ['gw']);
+    assert.equal(JSON.parse((await lambda.send(new GetPolicyCommand({ FunctionName: 'pol', Qualifier: v.Version }))).Policy!).Statement[0].Resource, `${ARN}:pol:${v.Version}`);
+    await rejects(lambda.send(new AddPermissionCommand({ FunctionName: 'pol', Qualifier: 'nosuch', StatementId: 'x', Action: 'lambda:InvokeFunction', Principal: '*' })),
+      'ResourceNotFoundException', `Function not found: ${ARN}:pol:nosuch`, 404);
+    await lambda.send(new DeleteAliasCommand({ FunctionName: 'pol', Name: 'live' }));
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'pol', Name: 'live', FunctionVersion: v.Version! }));
+    await rejects(lambda.send(new GetPolicyCommand({ FunctionName: 'pol', Qualifier: 'live' })), 'ResourceNotFoundException', 'The resource you requested does not exist.', 404);
+  });
+
+  test('bad input: the model\'s constraints, and a function that does not exist', async () => {
+    await rejects(lambda.send(new AddPermissionCommand({ FunctionName: 'pol', StatementId: 'bad id', Action: 'lambda:InvokeFunction', Principal: '*' })),
+      'ValidationException', "1 validation error detected: Value 'bad id' at 'statementId' failed to satisfy constraint: Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)", 400);
+    await rejects(lambda.send(new AddPermissionCommand({ FunctionName: 'pol', StatementId: 'a', Action: 'invoke', Principal: '*', SourceAccount: '12' })),
+      'ValidationException', /^2 validation errors detected: Value 'invoke' at 'action' .*; Value '12' at 'sourceAccount' failed to satisfy constraint: Member must satisfy regular expression pattern: \\d\{12\}$/, 400);
+    await rejects(lambda.send(new AddPermissionCommand({ FunctionName: 'nosuch', StatementId: 'a', Action: 'lambda:InvokeFunction', Principal: '*' })),
+      'ResourceNotFoundException', `Function not found: ${ARN}:nosuch`, 404);
+    await rejects(lambda.send(new GetPolicyCommand({ FunctionName: 'nosuch' })), 'ResourceNotFoundException', `Function not found: ${ARN}:nosuch`, 404);
+  });
+
+  test('a policy goes with its function: a new function of the same name has none', async () => {
+    await lambda.send(new AddPermissionCommand({ FunctionName: 'pol', StatementId: 'keep', Action: 'lambda:InvokeFunction', Principal: '*' }));
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'pol' }));
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'pol', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE,
+      Code: { ZipFile: await makeZip({ 'index.js': 'exports.handler = async () => 1;\n' }) },
+    }));
+    await rejects(lambda.send(new GetPolicyCommand({ FunctionName: 'pol' })), 'ResourceNotFoundException', 'The resource you requested does not exist.', 404);
+  });
+});
