@@ -314,6 +314,12 @@ describe('event invoke config API', () => {
   after(async () => server?.stop());
 
   test('put, get, update, list, delete', async () => {
+    // Update changes a config that exists: none yet, Lambda's ResourceNotFound (it made one before).
+    await assert.rejects(lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', MaximumRetryAttempts: 1 })), (e: Error) => {
+      assert.equal(e.name, 'ResourceNotFoundException');
+      assert.equal(e.message, `The function ${ARN('cfg', '$LATEST')} doesn't have an EventInvokeConfig`);
+      return true;
+    });
     const put = await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 3600 }));
     assert.equal(put.FunctionArn, ARN('cfg', '$LATEST'));
     assert.equal(put.MaximumRetryAttempts, 1);

@@ -96,19 +96,21 @@ export class EventInvokeConfigs {
   async update(input: EventInvokeConfigInput): Promise<EventInvokeConfig> {
     checkModel(input);
     const { name, qualifier } = await this.target(input);
+    // Update changes a config that exists (Put makes one): Lambda's ResourceNotFound otherwise.
     const existing = await this.read(name, qualifier);
+    if (!existing) throw this.missing(name, qualifier);
     const cfg: EventInvokeConfig = {
       functionName: name,
       qualifier,
       maximumRetryAttempts:
         input.MaximumRetryAttempts === undefined || input.MaximumRetryAttempts === null
-          ? existing?.maximumRetryAttempts ?? null
+          ? existing.maximumRetryAttempts
           : retryAttempts(input.MaximumRetryAttempts),
       maximumEventAgeInSeconds:
         input.MaximumEventAgeInSeconds === undefined || input.MaximumEventAgeInSeconds === null
-          ? existing?.maximumEventAgeInSeconds ?? null
+          ? existing.maximumEventAgeInSeconds
           : eventAge(input.MaximumEventAgeInSeconds),
-      ...destinations(input.DestinationConfig, { onSuccess: existing?.onSuccess ?? null, onFailure: existing?.onFailure ?? null }),
+      ...destinations(input.DestinationConfig, { onSuccess: existing.onSuccess, onFailure: existing.onFailure }),
       lastModified: this.deps.clock.now(),
     };
     await this.write(cfg);
