@@ -191,6 +191,10 @@ exports.handler = async (event, context) => {
     const rec = await recordFor('collector', id);
     assert.equal(rec.event.requestContext.condition, 'EventAgeExceeded');
     assert.equal(rec.event.requestContext.approximateInvokeCount, 1);
+    // What the last attempt answered, as Lambda's record carries it (they were left out).
+    assert.equal(rec.event.responseContext.functionError, 'Unhandled', JSON.stringify(rec.event));
+    assert.equal(rec.event.responseContext.statusCode, 200);
+    assert.equal(typeof rec.event.responsePayload?.errorMessage, 'string', JSON.stringify(rec.event));
     assert.equal(runsOf('aged', id).length, 1, 'the 1-minute retry falls after the 60 s age (both scaled)');
   });
 

@@ -148,8 +148,8 @@ describe('async engine on SQLite', () => {
     assert.equal(attemptsOf(id), 1);
   });
 
-  test('an event older than its maximum age is not attempted', async () => {
-    snapshot.add('old');
+  test('an event older than its maximum age is not attempted; the record and the DLQ say what its last attempt answered', async () => {
+    snapshot.add('old', { dlq: 'arn:aws:sqs:us-east-1:000000000000:olddlq' });
     scripts.set('old', () => err('x'));
     await configs.put({ FunctionName: 'old', MaximumEventAgeInSeconds: 60, DestinationConfig: { OnFailure: { Destination: 'arn:aws:sqs:us-east-1:000000000000:aged' } } });
     const id = await send('old', {});
@@ -157,6 +157,10 @@ describe('async engine on SQLite', () => {
     assert.equal(rec.requestContext.condition, 'EventAgeExceeded');
     assert.equal(rec.requestContext.approximateInvokeCount, 1);
     assert.equal(attemptsOf(id), 1);
+    assert.deepEqual(rec.responseContext, { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' });
+    assert.deepEqual(rec.responsePayload, { errorType: 'Error', errorMessage: 'x' });
+    const dlq = await waitFor('dlq message', () => delivered.find((d) => d.arn.endsWith(':olddlq') && d.msg.attributes?.RequestID === id));
+    assert.equal(dlq.msg.attributes?.ErrorMessage, 'x', 'the error\'s message, not its type');
   });
 
   test('reserved concurrency 0: DLQ with 429, no attempt', async () => {

@@ -27,11 +27,20 @@ export interface AsyncEventMeta {
   lastError?: string;
   lastStatus?: number;
   executedVersion?: string;
+  /**
+   * The last attempt's function error (X-Amz-Function-Error) and its error payload (UTF-8, at
+   * most LAST_PAYLOAD_MAX bytes): an event whose age runs out between retries reports them.
+   */
+  lastFunctionError?: string;
+  lastPayload?: string;
   condition?: RecordCondition;
   nextAttemptAt?: number;
   destinationError?: string;
   source?: string;
 }
+
+/** The largest error payload kept with an event between its attempts (see AsyncEventMeta.lastPayload). */
+const LAST_PAYLOAD_MAX = 256 * 1024;
 
 export interface AsyncEngineDeps {
   queue: EventQueue;
@@ -231,9 +240,14 @@ export class AsyncEngine implements AsyncInvokeQueue {
       if (result.functionError) {
         outcome = 'function-error';
         meta.lastError = result.errorType ?? 'Unhandled';
+        meta.lastFunctionError = result.functionError;
+        if (result.payload.length <= LAST_PAYLOAD_MAX) meta.lastPayload = result.payload.toString('utf8');
+        else delete meta.lastPayload;
       } else {
         outcome = 'success';
         delete meta.lastError;
+        delete meta.lastFunctionError;
+        delete meta.lastPayload;
       }
     } catch (err) {
       if (isStratusError(err) && err.status === 429) outcome = 'throttle';
@@ -241,6 +255,8 @@ export class AsyncEngine implements AsyncInvokeQueue {
       else outcome = 'system-error';
       meta.lastError = isStratusError(err) ? err.code : 'ServiceException';
       meta.lastStatus = isStratusError(err) ? err.status : 500;
+      delete meta.lastFunctionError;
+      delete meta.lastPayload;
     }
     // Shutting down: environments are being stopped, so this outcome says nothing about the
     // function. Leave the event leased; it runs again after the restart.
@@ -273,6 +289,9 @@ export class AsyncEngine implements AsyncInvokeQueue {
     result: InvokeResult | undefined,
   ): Promise<void> {
     meta.condition = condition;
+    // An event whose age ran out between attempts: what its last attempt answered, as Lambda
+    // reports it (functionError and the error in the record, the error's message in the DLQ's).
+    result ??= lastAttempt(meta, e.id);
     if (onFailure) await this.sendRecord(onFailure, meta, e, condition, recordArn, result);
     const version = this.deps.snapshot.get(e.group)?.versions.get(meta.executedVersion ?? resolveVersion(this.deps.snapshot, e.group, meta.cq));
     const dlq = version?.config.deadLetterTargetArn;
@@ -357,4 +376,11 @@ function resolveVersion(snapshot: ControlSnapshot, fn: string, qualifier: string
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The last attempt's result, when it was a function error kept with the event (AsyncEventMeta.lastPayload). */
+function lastAttempt(meta: AsyncEventMeta, requestId: string): InvokeResult | undefined {
+  const { lastFunctionError: functionError, lastPayload, lastStatus, executedVersion } = meta;
+  if ((functionError !== 'Unhandled' && functionError !== 'Handled') || lastPayload === undefined || lastStatus === undefined || executedVersion === undefined) return undefined;
+  return { statusCode: lastStatus, requestId, executedVersion, payload: Buffer.from(lastPayload, 'utf8'), functionError, ...(meta.lastError ? { errorType: meta.lastError } : {}) };
 }
