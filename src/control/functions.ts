@@ -97,7 +97,8 @@ export class Functions {
    */
   async list(input: Input): Promise<{ items: VersionView[]; nextMarker?: string }> {
     const { ctx } = this;
-    const limit = maxItems(input.MaxItems);
+    // "ListFunctions returns a maximum of 50 items in each response, even if you set the number higher."
+    const limit = Math.min(50, maxItems(input.MaxItems));
     const all = input.FunctionVersion !== undefined && input.FunctionVersion !== '';
     if (all && input.FunctionVersion !== 'ALL') violation(input.FunctionVersion, 'functionVersion', rules.enumOf(['ALL']));
     const marker = typeof input.Marker === 'string' && input.Marker !== '' ? input.Marker : undefined;

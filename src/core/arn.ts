@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Errors } from './errors.js';
 import type { Locale } from './model.js';
 import { rules, violation } from './validation.js';
@@ -94,4 +95,17 @@ export function isNumericVersion(q: string): boolean {
 /** Lambda's LastModified format: 2026-11-22T10:00:00.000+0000 */
 export function lambdaTimestamp(ms: number): string {
   return new Date(ms).toISOString().replace('Z', '+0000');
+}
+
+/**
+ * The runtime version and its ARN that the first line of a new execution environment's log
+ * stream names (Lambda: "INIT_START Runtime Version: python:3.12.v14\tRuntime Version ARN:
+ * arn:aws:lambda:...::runtime:<sha256>").
+ * Stratus's runtimes have one version each (v1); custom runtimes run the function's own
+ * bootstrap, named after the runtime identifier (provided:al2023.v1, provided:v1).
+ */
+export function runtimeVersion(runtime: string | null | undefined, region: string): { version: string; arn: string } {
+  const m = /^([a-z]+)(\d.*?)(?:\.x)?$/.exec(runtime ?? '') ?? /^(provided)\.?(.*)$/.exec(runtime ?? '');
+  const version = m && m[2] ? `${m[1]}:${m[2]}.v1` : `${m?.[1] ?? (runtime || 'provided')}:v1`;
+  return { version, arn: `arn:aws:lambda:${region}::runtime:${createHash('sha256').update(`stratus ${version}`).digest('hex')}` };
 }

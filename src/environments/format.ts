@@ -1,6 +1,8 @@
-import { createHash } from 'node:crypto';
+import { runtimeVersion } from '../core/arn.js';
 
 /** Lambda's exact texts: log lines, REPORT, runtime failure payloads. Pure functions. */
+
+export { runtimeVersion };
 
 export const MAX_RESPONSE_BYTES = 6291556;
 /** A streamed response's limit: Lambda documents 200 MB (configuration-response-streaming.html). */
@@ -11,19 +13,6 @@ export function logStreamName(now: Date, version: string, hex32: string): string
   const m = String(now.getUTCMonth() + 1).padStart(2, '0');
   const d = String(now.getUTCDate()).padStart(2, '0');
   return `${y}/${m}/${d}/[${version}]${hex32}`;
-}
-
-/**
- * The runtime version and its ARN that the first line of a new execution environment's log
- * stream names (Lambda: "INIT_START Runtime Version: python:3.12.v14\tRuntime Version ARN:
- * arn:aws:lambda:...::runtime:<sha256>").
- * Stratus's runtimes have one version each (v1); custom runtimes run the function's own
- * bootstrap, named after the runtime identifier (provided:al2023.v1, provided:v1).
- */
-export function runtimeVersion(runtime: string | null | undefined, region: string): { version: string; arn: string } {
-  const m = /^([a-z]+)(\d.*?)(?:\.x)?$/.exec(runtime ?? '') ?? /^(provided)\.?(.*)$/.exec(runtime ?? '');
-  const version = m && m[2] ? `${m[1]}:${m[2]}.v1` : `${m?.[1] ?? (runtime || 'provided')}:v1`;
-  return { version, arn: `arn:aws:lambda:${region}::runtime:${createHash('sha256').update(`stratus ${version}`).digest('hex')}` };
 }
 
 /** What the system log lines need of a function's LoggingConfig. */

@@ -55,6 +55,18 @@ describe('Lambda API: functions', () => {
     assert.deepEqual(out.TracingConfig, { Mode: 'PassThrough' });
     assert.equal(out.LoggingConfig?.LogGroup, '/aws/lambda/shape');
     assert.equal(out.LoggingConfig?.LogFormat, 'Text');
+    // The runtime version its environments start, the ARN their INIT_START line names.
+    assert.match(out.RuntimeVersionConfig?.RuntimeVersionArn ?? '', /^arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}$/);
+  });
+
+  test('ListFunctions: at most 50 in a page, even when MaxItems asks for more', async () => {
+    for (let i = 0; i < 51; i++) {
+      await lambda.send(new CreateFunctionCommand({ FunctionName: `many-${String(i).padStart(2, '0')}`, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip } }));
+    }
+    const page = await lambda.send(new ListFunctionsCommand({ MaxItems: 1000 }));
+    assert.equal(page.Functions?.length, 50);
+    assert.ok(page.NextMarker);
+    for (let i = 0; i < 51; i++) await lambda.send(new DeleteFunctionCommand({ FunctionName: `many-${String(i).padStart(2, '0')}` }));
   });
 
   test('defaults: 128 MB, 3 s, 512 MB /tmp, x86_64', async () => {

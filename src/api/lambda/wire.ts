@@ -1,4 +1,4 @@
-import { functionArn } from '../../core/arn.js';
+import { functionArn, runtimeVersion } from '../../core/arn.js';
 import type { AliasRecord, Locale } from '../../core/model.js';
 import type { AccountSettings, VersionView } from '../../control/index.js';
 
@@ -41,6 +41,8 @@ export function functionConfiguration(view: VersionView, locale: Locale): Record
   if (c.loggingConfig.applicationLogLevel) logging.ApplicationLogLevel = c.loggingConfig.applicationLogLevel;
   if (c.loggingConfig.systemLogLevel) logging.SystemLogLevel = c.loggingConfig.systemLogLevel;
   out.LoggingConfig = logging;
+  // The runtime version its environments start (INIT_START names the same ARN).
+  if (c.runtime) out.RuntimeVersionConfig = { RuntimeVersionArn: runtimeVersion(c.runtime, locale.region).arn };
   for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
   return out;
 }
