@@ -217,6 +217,13 @@ export function applyConfig(base: FunctionConfig, input: Input, creating: boolea
     else if (typeof d.TargetArn !== 'string') v.add(d.TargetArn, 'deadLetterConfig.targetArn', rules.pattern('(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()'));
     else dlq = d.TargetArn;
   }
+  // KMSKeyArn ('' removes it)
+  if (present(input.KMSKeyArn)) {
+    const k = input.KMSKeyArn;
+    if (typeof k !== 'string' || (k !== '' && !/^arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*$/.test(k))) v.add(k, 'kMSKeyArn', rules.pattern('(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()'));
+    else if (k === '') delete c.kmsKeyArn;
+    else c.kmsKeyArn = k;
+  }
   // SnapStart
   if (present(input.SnapStart)) {
     const s = input.SnapStart;

@@ -30,6 +30,11 @@ export interface FunctionConfig {
   loggingConfig: { logFormat: 'Text' | 'JSON'; logGroup: string | null; applicationLogLevel?: string; systemLogLevel?: string };
   /** SnapStart's ApplyOn; absent is 'None' (configurations stored before it have none). */
   snapStart?: 'PublishedVersions';
+  /**
+   * The customer managed key its environment variables are said to be encrypted with
+   * (KMSKeyArn): kept and returned; Stratus encrypts nothing with it. Absent: none.
+   */
+  kmsKeyArn?: string;
 }
 
 /**

@@ -59,6 +59,18 @@ describe('Lambda API: functions', () => {
     assert.match(out.RuntimeVersionConfig?.RuntimeVersionArn ?? '', /^arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}$/);
   });
 
+  test('KMSKeyArn: kept and returned; an empty one removes it', async () => {
+    const key = 'arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const made = await lambda.send(new CreateFunctionCommand({ FunctionName: 'kms', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip }, KMSKeyArn: key }));
+    assert.equal(made.KMSKeyArn, key);
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'kms', Timeout: 5 }));
+    assert.equal((await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'kms' }))).KMSKeyArn, key, 'an update that does not name it keeps it');
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'kms', KMSKeyArn: '' }));
+    assert.equal((await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'kms' }))).KMSKeyArn, undefined);
+    await assert.rejects(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'kms', KMSKeyArn: 'not-an-arn' })), /ValidationException|kMSKeyArn/);
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'kms' }));
+  });
+
   test('ListFunctions: at most 50 in a page, even when MaxItems asks for more', async () => {
     for (let i = 0; i < 51; i++) {
       await lambda.send(new CreateFunctionCommand({ FunctionName: `many-${String(i).padStart(2, '0')}`, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip } }));

@@ -21,6 +21,7 @@ export function functionConfiguration(view: VersionView, locale: Locale): Record
     Version: v.version,
   };
   if (Object.keys(c.environment).length > 0) out.Environment = { Variables: { ...c.environment } };
+  if (c.kmsKeyArn) out.KMSKeyArn = c.kmsKeyArn;
   if (c.deadLetterTargetArn) out.DeadLetterConfig = { TargetArn: c.deadLetterTargetArn };
   out.TracingConfig = { Mode: c.tracingMode };
   out.RevisionId = v.revisionId;
