@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { pythonExecutable } from '../../src/environments/runtimes.js';
+import { rejects } from '../helpers/errors.js';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -18,16 +19,6 @@ const ROLE = 'arn:aws:iam::000000000000:role/test';
 const LAYER = (name: string, v?: number) => `arn:aws:lambda:us-east-1:000000000000:layer:${name}${v === undefined ? '' : `:${v}`}`;
 const LAMBDA_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$/;
 const decode = (p?: Uint8Array) => (p ? Buffer.from(p).toString('utf8') : '');
-
-async function rejects(p: Promise<unknown>, name: string, message: string | RegExp, status?: number): Promise<void> {
-  await assert.rejects(p, (e: Error & { $metadata?: { httpStatusCode?: number } }) => {
-    assert.equal(e.name, name, e.message);
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else assert.match(e.message, message);
-    if (status !== undefined) assert.equal(e.$metadata?.httpStatusCode, status);
-    return true;
-  });
-}
 
 /** A layer's archive: a module for Node.js and Python, a program in bin/, and a file both layers hold. */
 async function layerZip(tag: string): Promise<Buffer> {

@@ -4,21 +4,12 @@ import {
   AddPermissionCommand, CreateAliasCommand, CreateFunctionCommand, DeleteAliasCommand, DeleteFunctionCommand, GetPolicyCommand,
   LambdaClient, PublishVersionCommand, RemovePermissionCommand,
 } from '@aws-sdk/client-lambda';
+import { rejects } from '../helpers/errors.js';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 
 const ROLE = 'arn:aws:iam::000000000000:role/test';
 const ARN = 'arn:aws:lambda:us-east-1:000000000000:function';
-
-async function rejects(p: Promise<unknown>, name: string, message: string | RegExp, status: number): Promise<void> {
-  await assert.rejects(p, (e: Error & { $metadata?: { httpStatusCode?: number } }) => {
-    assert.equal(e.name, name, e.message);
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else assert.match(e.message, message);
-    assert.equal(e.$metadata?.httpStatusCode, status);
-    return true;
-  });
-}
 
 describe('resource-based policies: AddPermission, GetPolicy, RemovePermission', () => {
   let server: TestServer;
