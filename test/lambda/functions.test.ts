@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
-  CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, LambdaClient,
+  CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCodeSigningConfigCommand, GetFunctionCommand, GetFunctionConfigurationCommand,
+  GetRuntimeManagementConfigCommand, InvokeCommand, LambdaClient,
   ListFunctionsCommand, ListVersionsByFunctionCommand, PublishVersionCommand, UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand, paginateListFunctions,
 } from '@aws-sdk/client-lambda';
@@ -57,6 +58,16 @@ describe('Lambda API: functions', () => {
     assert.equal(out.LoggingConfig?.LogFormat, 'Text');
     // The runtime version its environments start, the ARN their INIT_START line names.
     assert.match(out.RuntimeVersionConfig?.RuntimeVersionArn ?? '', /^arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}$/);
+  });
+
+  test('the code signing and runtime management configs read as a function that never set them', async () => {
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'reads', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip } }));
+    const csc = await lambda.send(new GetFunctionCodeSigningConfigCommand({ FunctionName: ARN('reads') }));
+    assert.deepEqual([csc.CodeSigningConfigArn, csc.FunctionName], ['', 'reads']);
+    const rm = await lambda.send(new GetRuntimeManagementConfigCommand({ FunctionName: 'reads' }));
+    assert.deepEqual([rm.UpdateRuntimeOn, rm.FunctionArn, rm.RuntimeVersionArn], ['Auto', ARN('reads'), undefined]);
+    await assert.rejects(lambda.send(new GetFunctionCodeSigningConfigCommand({ FunctionName: 'nosuch' })), /ResourceNotFoundException|Function not found/);
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'reads' }));
   });
 
   test('KMSKeyArn: kept and returned; an empty one removes it', async () => {

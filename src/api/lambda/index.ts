@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { functionArn } from '../../core/arn.js';
 import { StratusError } from '../../core/errors.js';
 import { LATEST, type Locale } from '../../core/model.js';
 import type { ControlPlane } from '../../control/index.js';
@@ -99,6 +100,18 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
     r.route('GET', `${F}/:FunctionName/aliases/:Name`, 200, async (req) => alias(await control.aliases.get(req.input())));
     r.route('PUT', `${F}/:FunctionName/aliases/:Name`, 200, async (req) => alias(await control.aliases.update(req.input())));
     r.route('DELETE', `${F}/:FunctionName/aliases/:Name`, 204, async (req) => control.aliases.delete(req.input()));
+
+    // Settings Stratus has only one value of, read as Lambda answers for a function that never
+    // set them (infrastructure tools read them with every function: Terraform the code signing
+    // config). Stratus verifies no code signatures, and its runtimes have one version each.
+    r.route('GET', '/2020-06-30/functions/:FunctionName/code-signing-config', 200, async (req) => {
+      const { version } = await control.functions.get({ FunctionName: req.params.FunctionName });
+      return { CodeSigningConfigArn: '', FunctionName: version.functionName };
+    });
+    r.route('GET', '/2021-07-20/functions/:FunctionName/runtime-management-config', 200, async (req) => {
+      const { version, arnQualifier } = await control.functions.get(req.input());
+      return { UpdateRuntimeOn: 'Auto', FunctionArn: functionArn(locale, version.functionName, arnQualifier) };
+    });
 
     // Resource-based policy of a function, version or alias (Qualifier).
     r.route('POST', `${F}/:FunctionName/policy`, 201, async (req) => ({ Statement: (await control.policies.add(req.input())).statement }));
