@@ -32,14 +32,15 @@ export function createControlPlane(deps: ControlDeps): ControlPlane {
   const ctx = new ControlContext(deps);
   const versions = new Versions(ctx);
   const layers = new Layers(ctx);
+  const functions = new Functions(ctx, versions, layers);
   return {
-    functions: new Functions(ctx, versions, layers),
+    functions,
     versions,
     layers,
     aliases: new Aliases(ctx),
     concurrency: new Concurrency(ctx),
     tags: new Tags(ctx),
-    policies: new Policies(ctx),
+    policies: new Policies(ctx, functions),
     account: new Account(ctx),
     code: ctx.code,
   };

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { lambdaTimestamp } from '../core/arn.js';
 import { Errors, StratusError } from '../core/errors.js';
 import { CURRENT_RUNTIMES, LAMBDA_RUNTIMES } from '../core/function-config.js';
@@ -7,12 +6,11 @@ import type { LayerPolicy, LayerRef, LayerStatement, LayerVersionRecord } from '
 import { rules, Violations } from '../core/validation.js';
 import type { ControlContext } from './context.js';
 import { maxItems } from './functions.js';
+import { checkPolicyRevision, concurrentPolicyChange, ORGANIZATION, STATEMENT_ID, withoutStatement, withStatement } from './resource-policy.js';
 import type { Input } from './types.js';
 
 const ARCHITECTURES = ['x86_64', 'arm64'];
-const STATEMENT_ID = /^[a-zA-Z0-9-_]+$/;
 const PRINCIPAL = /^(\d{12}|\*|arn:(aws[a-zA-Z-]*):iam::\d{12}:root)$/;
-const ORGANIZATION = /^o-[a-z0-9]{10,32}$/;
 const NOT_FOUND = 'The resource you requested does not exist.';
 /** MaxItems of ListLayers / ListLayerVersions (1..50, default 50). */
 const MAX_ITEMS = 50;
@@ -149,28 +147,25 @@ export class Layers {
     v.throwIfAny();
     const sid = input.StatementId as string;
     const current = rec.policy;
-    if (typeof input.RevisionId === 'string' && input.RevisionId !== (current?.revisionId ?? '')) throw policyRevisionMismatch();
-    if (current?.statements.some((s) => s.sid === sid)) {
-      throw Errors.resourceConflict(`The statement id (${sid}) provided already exists. Please provide a new statement id, or remove the existing statement.`);
-    }
-    if (typeof org === 'string' && input.Principal !== '*') {
-      throw Errors.invalidParameter('OrganizationId can only be specified when Principal is "*".');
-    }
-    const statement: LayerStatement = { sid, action: input.Action as string, principal: input.Principal as string, ...(typeof org === 'string' ? { organizationId: org } : {}) };
-    const policy: LayerPolicy = { revisionId: randomUUID(), statements: [...(current?.statements ?? []), statement] };
-    if (!(await this.store.putPolicy(rec.layerName, rec.version, policy, current?.revisionId ?? null))) throw concurrentChange();
-    return { statement: JSON.stringify(this.statementDoc(rec, statement)), revisionId: policy.revisionId };
+    checkPolicyRevision(input.RevisionId, current, 'GetLayerPolicy');
+    let statement: LayerStatement | undefined;
+    const policy: LayerPolicy = withStatement(current, sid, (s) => s.sid, () => {
+      if (typeof org === 'string' && input.Principal !== '*') {
+        throw Errors.invalidParameter('OrganizationId can only be specified when Principal is "*".');
+      }
+      statement = { sid, action: input.Action as string, principal: input.Principal as string, ...(typeof org === 'string' ? { organizationId: org } : {}) };
+      return statement;
+    });
+    if (!(await this.store.putPolicy(rec.layerName, rec.version, policy, current?.revisionId ?? null))) throw concurrentPolicyChange();
+    return { statement: JSON.stringify(this.statementDoc(rec, statement!)), revisionId: policy.revisionId };
   }
 
   async removePermission(input: Input): Promise<void> {
     const rec = await this.forPolicy(input);
-    const sid = input.StatementId;
     const current = rec.policy;
-    if (typeof input.RevisionId === 'string' && input.RevisionId !== (current?.revisionId ?? '')) throw policyRevisionMismatch();
-    if (!current?.statements.some((s) => s.sid === sid)) throw Errors.resourceNotFound(`Statement ${String(sid)} is not found in resource policy.`);
-    const rest = current.statements.filter((s) => s.sid !== sid);
-    const policy = rest.length ? { revisionId: randomUUID(), statements: rest } : null;
-    if (!(await this.store.putPolicy(rec.layerName, rec.version, policy, current.revisionId))) throw concurrentChange();
+    checkPolicyRevision(input.RevisionId, current, 'GetLayerPolicy');
+    const policy = withoutStatement(current, input.StatementId, (s) => s.sid);
+    if (!(await this.store.putPolicy(rec.layerName, rec.version, policy, current!.revisionId))) throw concurrentPolicyChange();
   }
 
   async getPolicy(input: Input): Promise<{ policy: string; revisionId: string }> {
@@ -210,14 +205,6 @@ export class Layers {
     }
     return refs;
   }
-}
-
-function policyRevisionMismatch(): Error {
-  return Errors.preconditionFailed('The Revision Id provided does not match the latest Revision Id. Call the GetLayerPolicy API to retrieve the latest Revision Id');
-}
-
-function concurrentChange(): Error {
-  return Errors.preconditionFailed('The policy was changed by another request meanwhile. Read it again and retry.');
 }
 
 function optionalString(raw: unknown, field: string, max: number, v: Violations): string | undefined {

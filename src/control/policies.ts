@@ -1,17 +1,16 @@
-import { isNumericVersion } from '../core/arn.js';
 import { Errors } from '../core/errors.js';
-import { LATEST, type FunctionPolicy } from '../core/model.js';
+import type { FunctionPolicy } from '../core/model.js';
 import { rules, Violations } from '../core/validation.js';
 import type { ControlContext } from './context.js';
+import type { Functions } from './functions.js';
+import { checkPolicyRevision, concurrentPolicyChange, ORGANIZATION, STATEMENT_ID, withoutStatement, withStatement } from './resource-policy.js';
 import type { Input } from './types.js';
 
-const STATEMENT_ID = /^[a-zA-Z0-9-_]+$/;
 const ACTION = /^(lambda:[*]|lambda:[a-zA-Z]+|[*])$/;
 const PRINCIPAL = /^[^\s]+$/;
 const SOURCE_ARN = /^arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)$/;
 const SOURCE_ACCOUNT = /^\d{12}$/;
 const EVENT_SOURCE_TOKEN = /^[a-zA-Z0-9._-]+$/;
-const ORGANIZATION = /^o-[a-z0-9]{10,32}$/;
 const URL_AUTH_TYPES = ['NONE', 'AWS_IAM'] as const;
 /** Lambda's limit on a function's policy document (PolicyLengthExceededException). */
 const MAX_POLICY_BYTES = 20 * 1024;
@@ -23,18 +22,12 @@ const MAX_POLICY_BYTES = 20 * 1024;
  * returned as Lambda keeps it, for the tools that write and read it (SAM, Terraform, CDK).
  */
 export class Policies {
-  constructor(private readonly ctx: ControlContext) {}
+  constructor(private readonly ctx: ControlContext, private readonly functions: Functions) {}
 
   /** The function and qualifier ('' for none) a request names; ResourceNotFound when either is missing. */
   private async target(input: Input): Promise<{ name: string; qualifier?: string; key: string }> {
-    const { ctx } = this;
-    const { name, qualifier } = ctx.ref(input.FunctionName, input.Qualifier);
-    await ctx.requireFunction(name);
-    if (qualifier !== undefined && qualifier !== LATEST) {
-      const found = isNumericVersion(qualifier) ? await ctx.store.getVersion(name, qualifier) : await ctx.store.getAlias(name, qualifier);
-      if (!found) throw ctx.notFound(name, qualifier);
-    }
-    return { name, qualifier, key: qualifier ?? '' };
+    const { version, arnQualifier } = await this.functions.get({ FunctionName: input.FunctionName, Qualifier: input.Qualifier });
+    return { name: version.functionName, qualifier: arnQualifier, key: arnQualifier ?? '' };
   }
 
   async add(input: Input): Promise<{ statement: string }> {
@@ -60,32 +53,24 @@ export class Policies {
     const { name, qualifier, key } = await this.target(input);
     return ctx.lock.run(name, async () => {
       const current = await ctx.store.getPolicy(name, key);
-      checkPolicyRevision(input.RevisionId, current);
-      const sid = input.StatementId as string;
-      if (current?.statements.some((s) => s.Sid === sid)) {
-        throw Errors.resourceConflict(`The statement id (${sid}) provided already exists. Please provide a new statement id, or remove the existing statement.`);
-      }
-      const statement = this.statement(input, ctx.arn(name, qualifier));
-      const policy: FunctionPolicy = { revisionId: ctx.newRevision(), statements: [...(current?.statements ?? []), statement] };
+      checkPolicyRevision(input.RevisionId, current, 'GetPolicy');
+      const policy: FunctionPolicy = withStatement(current, input.StatementId as string, (s) => s.Sid, () => this.statement(input, ctx.arn(name, qualifier)));
       if (Buffer.byteLength(JSON.stringify(document(policy))) > MAX_POLICY_BYTES) {
         throw Errors.policyLengthExceeded('The final policy size is bigger than the limit.');
       }
-      if (!(await ctx.store.putPolicy(name, key, policy, current?.revisionId ?? null))) throw concurrentChange();
-      return { statement: JSON.stringify(statement) };
+      if (!(await ctx.store.putPolicy(name, key, policy, current?.revisionId ?? null))) throw concurrentPolicyChange();
+      return { statement: JSON.stringify(policy.statements[policy.statements.length - 1]) };
     });
   }
 
   async remove(input: Input): Promise<void> {
     const { ctx } = this;
     const { name, key } = await this.target(input);
-    const sid = input.StatementId;
     await ctx.lock.run(name, async () => {
       const current = await ctx.store.getPolicy(name, key);
-      checkPolicyRevision(input.RevisionId, current);
-      if (!current?.statements.some((s) => s.Sid === sid)) throw Errors.resourceNotFound(`Statement ${String(sid)} is not found in resource policy.`);
-      const rest = current.statements.filter((s) => s.Sid !== sid);
-      const policy = rest.length ? { revisionId: ctx.newRevision(), statements: rest } : null;
-      if (!(await ctx.store.putPolicy(name, key, policy, current.revisionId))) throw concurrentChange();
+      checkPolicyRevision(input.RevisionId, current, 'GetPolicy');
+      const policy = withoutStatement(current, input.StatementId, (s) => s.Sid);
+      if (!(await ctx.store.putPolicy(name, key, policy, current!.revisionId))) throw concurrentPolicyChange();
     });
   }
 
@@ -121,14 +106,4 @@ export class Policies {
 
 function document(policy: FunctionPolicy): Record<string, unknown> {
   return { Version: '2012-10-17', Id: 'default', Statement: policy.statements };
-}
-
-function checkPolicyRevision(given: unknown, current: FunctionPolicy | undefined): void {
-  if (typeof given === 'string' && given !== (current?.revisionId ?? '')) {
-    throw Errors.preconditionFailed('The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id');
-  }
-}
-
-function concurrentChange(): Error {
-  return Errors.preconditionFailed('The policy was changed by another request meanwhile. Read it again and retry.');
 }
