@@ -2,8 +2,6 @@ import { runtimeVersion } from '../core/arn.js';
 
 /** Lambda's exact texts: log lines, REPORT, runtime failure payloads. Pure functions. */
 
-export { runtimeVersion };
-
 export const MAX_RESPONSE_BYTES = 6291556;
 /** A streamed response's limit: Lambda documents 200 MB (configuration-response-streaming.html). */
 export const MAX_STREAMED_RESPONSE_BYTES = 200 * 1024 * 1024;

@@ -31,7 +31,7 @@ export interface AsyncEventMeta {
    * The last attempt's function error (X-Amz-Function-Error) and its error payload (UTF-8, at
    * most LAST_PAYLOAD_MAX bytes): an event whose age runs out between retries reports them.
    */
-  lastFunctionError?: string;
+  lastFunctionError?: InvokeResult['functionError'];
   lastPayload?: string;
   condition?: RecordCondition;
   nextAttemptAt?: number;
@@ -222,6 +222,9 @@ export class AsyncEngine implements AsyncInvokeQueue {
     let outcome: AttemptOutcome;
     let result: InvokeResult | undefined;
     if (asyncChannel.hasSubscribers) asyncChannel.publish({ type: 'attempt', requestId: e.id, functionName: fnName, attempt: meta.attempts + 1 });
+    // What this attempt answers replaces what the last one did.
+    delete meta.lastFunctionError;
+    delete meta.lastPayload;
     try {
       const req: InvokeRequest = {
         functionName: meta.fn,
@@ -242,12 +245,9 @@ export class AsyncEngine implements AsyncInvokeQueue {
         meta.lastError = result.errorType ?? 'Unhandled';
         meta.lastFunctionError = result.functionError;
         if (result.payload.length <= LAST_PAYLOAD_MAX) meta.lastPayload = result.payload.toString('utf8');
-        else delete meta.lastPayload;
       } else {
         outcome = 'success';
         delete meta.lastError;
-        delete meta.lastFunctionError;
-        delete meta.lastPayload;
       }
     } catch (err) {
       if (isStratusError(err) && err.status === 429) outcome = 'throttle';
@@ -255,8 +255,6 @@ export class AsyncEngine implements AsyncInvokeQueue {
       else outcome = 'system-error';
       meta.lastError = isStratusError(err) ? err.code : 'ServiceException';
       meta.lastStatus = isStratusError(err) ? err.status : 500;
-      delete meta.lastFunctionError;
-      delete meta.lastPayload;
     }
     // Shutting down: environments are being stopped, so this outcome says nothing about the
     // function. Leave the event leased; it runs again after the restart.
@@ -381,6 +379,6 @@ function sleep(ms: number): Promise<void> {
 /** The last attempt's result, when it was a function error kept with the event (AsyncEventMeta.lastPayload). */
 function lastAttempt(meta: AsyncEventMeta, requestId: string): InvokeResult | undefined {
   const { lastFunctionError: functionError, lastPayload, lastStatus, executedVersion } = meta;
-  if ((functionError !== 'Unhandled' && functionError !== 'Handled') || lastPayload === undefined || lastStatus === undefined || executedVersion === undefined) return undefined;
+  if (functionError === undefined || lastPayload === undefined || lastStatus === undefined || executedVersion === undefined) return undefined;
   return { statusCode: lastStatus, requestId, executedVersion, payload: Buffer.from(lastPayload, 'utf8'), functionError, ...(meta.lastError ? { errorType: meta.lastError } : {}) };
 }
