@@ -22,17 +22,22 @@ const INVOKE_PATH = /^\/(2015-03-31\/functions\/[^/]+\/invocations|2014-11-13\/f
 export type SandboxDecision = { allow: true } | { allow: false; action: string };
 
 /**
- * Decides for one request from inside an environment. `target` is X-Amz-Target. Requests without
- * a target outside the management paths (HTTP API and function URL traffic, SQS query-protocol
- * posts to queue URLs) are user traffic and pass.
+ * Decides for one request from inside an environment, on what the server will do with it:
+ * `route` is the route the router matched (its pattern, e.g. /2015-03-31/functions/:FunctionName,
+ * undefined when none did: the answer is a 404), `target` is X-Amz-Target. Both must be open:
+ * - an X-Amz-Target names an operation functions may call, whatever the path (the AWS JSON
+ *   dispatcher takes any POST path no other route claims, as the SQS SDK posts to queue URLs);
+ * - a management route is one of the invoke operations, whatever the header (REST routes never
+ *   read it: a header naming an open operation once opened every management route).
+ * The matched route, not the request's own path: the router decodes percent-escapes and accepts
+ * an absolute-form target (`GET http://host/2015-03-31/...`), which a test on the raw path did not
+ * see. Requests matching no management route (HTTP API and function URL traffic, SQS
+ * query-protocol posts to queue URLs) are user traffic and pass.
  */
-export function sandboxMayCall(method: string, path: string, target: string | undefined): SandboxDecision {
-  if (target) {
-    return OPEN_TARGETS.some((re) => re.test(target)) ? { allow: true } : { allow: false, action: target };
+export function sandboxMayCall(method: string, route: string | undefined, target: string | undefined): SandboxDecision {
+  if (target && !OPEN_TARGETS.some((re) => re.test(target))) return { allow: false, action: target };
+  if (route !== undefined && MANAGEMENT_PATH.test(route) && !(method === 'POST' && INVOKE_PATH.test(route))) {
+    return { allow: false, action: `${method} ${route}` };
   }
-  if (MANAGEMENT_PATH.test(path)) {
-    return method === 'POST' && INVOKE_PATH.test(path) ? { allow: true } : { allow: false, action: `${method} ${path}` };
-  }
-  // Everything else is user traffic (HTTP APIs, function URLs) or unknown paths (answered 404).
   return { allow: true };
 }

@@ -19,7 +19,7 @@ export interface HttpServerOptions {
    * Tells whether a connection comes from inside an execution environment (by its sandbox uid);
    * such callers get only what functions may do (api/sandbox-access.ts).
    */
-  fromEnvironment?: (remotePort: number, localPort: number) => boolean;
+  fromEnvironment?: (client: { address: string; port: number }, server: { address: string; port: number }) => boolean;
 }
 
 export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance {
@@ -41,12 +41,12 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
       // The route decides first: what functions may call anyway (invoke, queues, HTTP traffic)
       // never pays for finding out who the caller is (a /proc/net/tcp read, ~2 ms here).
       const target = req.headers['x-amz-target'] as string | undefined;
-      const d = sandboxMayCall(req.method, req.url.split('?')[0]!, target);
+      const d = sandboxMayCall(req.method, req.routeOptions.url, target);
       if (d.allow) return done();
       const sock = req.raw.socket;
       let fromEnv = inside.get(sock);
       if (fromEnv === undefined) {
-        fromEnv = guard(sock.remotePort ?? 0, sock.localPort ?? 0);
+        fromEnv = guard({ address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 }, { address: sock.localAddress ?? '', port: sock.localPort ?? 0 });
         inside.set(sock, fromEnv);
       }
       if (!fromEnv) return done();

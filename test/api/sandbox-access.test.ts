@@ -2,7 +2,19 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sandboxMayCall } from '../../src/api/sandbox-access.js';
 
-const cases: Array<[string, string, string | undefined, boolean]> = [
+// The route is the pattern the router matched (undefined: none did, a 404).
+const cases: Array<[string, string | undefined, string | undefined, boolean]> = [
+  ['POST', '/2015-03-31/functions/:FunctionName/invocations', undefined, true],
+  ['GET', '/2015-03-31/functions/:FunctionName', undefined, false],
+  ['POST', '/*', 'AmazonSQS.SendMessage', true],
+  ['POST', '/*', undefined, true],
+  ['GET', undefined, undefined, true],
+  // An open operation's X-Amz-Target does not open a management route (REST routes ignore it).
+  ['GET', '/2015-03-31/functions/:FunctionName', 'AWSEvents.PutEvents', false],
+  ['PUT', '/2015-03-31/functions/:FunctionName/configuration', 'AmazonSQS.SendMessage', false],
+  ['GET', '/_stratus/async/events', 'Logs_20140328.PutLogEvents', false],
+  // Nor does a closed one become open on a route functions may use.
+  ['POST', '/2015-03-31/functions/:FunctionName/invocations', 'Logs_20140328.FilterLogEvents', false],
   ['POST', '/2015-03-31/functions/other/invocations', undefined, true],
   ['POST', '/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Aother/invocations/', undefined, true],
   ['POST', '/2014-11-13/functions/other/invoke-async/', undefined, true],

@@ -17,7 +17,26 @@ exports.handler = async (e) => {
     const r = await fetch(base + path, { method, headers, body });
     return { status: r.status, type: r.headers.get('x-amzn-errortype'), text: await r.text() };
   };
+  // One raw HTTP/1.1 request on a socket of its own, optionally bound to a local address and port.
+  const raw = (head, bind) => new Promise((resolve) => {
+    const u = new URL(base);
+    const s = require('node:net').connect({ host: u.hostname, port: Number(u.port), ...(bind ?? {}) });
+    let text = '';
+    s.on('data', (d) => { text += d; });
+    s.on('error', (e) => resolve({ status: 0, type: e.code, text: String(e) }));
+    s.on('close', () => resolve({ status: Number(text.split(' ')[1]), type: /x-amzn-errortype: *([^\\r:]+)/i.exec(text)?.[1], text }));
+    s.write(head + '\\r\\nHost: ' + u.host + '\\r\\nConnection: close\\r\\n\\r\\n');
+  });
+  const port = new URL(base).port;
   return {
+    // Ways around the check: an X-Amz-Target naming an open operation on a REST path, an encoded
+    // or absolute-form path, a connection from another loopback address bound to the server's port.
+    withOpenTarget: await call('GET', '/2015-03-31/functions/secret', undefined, 'AWSEvents.PutEvents'),
+    encoded: await raw('GET /2015%2D03-31/functions/secret HTTP/1.1'),
+    encodedDelete: await raw('DELETE /%32015-03-31/functions/secret HTTP/1.1'),
+    absolute: await raw('GET ' + base + '/2015-03-31/functions/secret HTTP/1.1'),
+    ...Object.fromEntries(await Promise.all([2, 3, 4, 5].map(async (i) =>
+      ['boundToServerPort' + i, await raw('GET /2015-03-31/functions/secret HTTP/1.1', { localAddress: '127.0.0.' + i, localPort: Number(port) })]))),
     config: await call('GET', '/2015-03-31/functions/secret/configuration'),
     list: await call('GET', '/2015-03-31/functions'),
     code: await call('GET', '/2015-03-31/functions/secret'),
@@ -53,7 +72,7 @@ describe('what a function may ask of Stratus from inside its environment', () =>
     const r = await lambda.send(new InvokeCommand({ FunctionName: 'probe' }));
     const out = JSON.parse(Buffer.from(r.Payload!).toString());
     assert.equal(r.FunctionError, undefined, JSON.stringify(out));
-    for (const k of ['config', 'list', 'code', 'del', 'logs']) {
+    for (const k of ['config', 'list', 'code', 'del', 'logs', 'withOpenTarget', 'encoded', 'encodedDelete', 'absolute', 'boundToServerPort2', 'boundToServerPort3', 'boundToServerPort4', 'boundToServerPort5']) {
       assert.equal(out[k].status, 403, `${k}: ${JSON.stringify(out[k])}`);
       assert.equal(out[k].type, 'AccessDeniedException', k);
       assert.doesNotMatch(out[k].text, /hunter2/);
