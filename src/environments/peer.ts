@@ -1,31 +1,100 @@
 import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+
+/** One end of a TCP connection, as node's sockets report it (remoteAddress/remotePort, ...). */
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+/** /proc/net/tcp* states of sockets whose uid is no longer the owner's (TIME_WAIT, CLOSE). */
+const GONE_STATES = new Set(['06', '07']);
+
+/**
+ * The uid owning the client end of a loopback TCP connection, from /proc/net/tcp and tcp6: the
+ * socket whose local address and port are the client's and whose remote address and port are the
+ * server's, both in full. Null when not found.
+ *
+ * The whole four-tuple, not the ports alone: environments share the host's network, so a function
+ * can bind any 127.0.0.0/8 address with any port. Matched on ports, a connection from 127.0.0.2
+ * bound to the server's own port found the server's accepted socket (uid 0: "not an
+ * environment"), and one bound to another environment's client port found that environment's
+ * line (its uid: admitted to its Runtime API). The four-tuple of a live connection is unique.
+ */
+export function peerUid(client: Endpoint, server: Endpoint): number | null {
+  const c = procAddresses(client);
+  const s = procAddresses(server);
+  if (!c || !s) return null;
+  return (c.v4 && s.v4 ? lookup('/proc/net/tcp', `${c.v4}:${hexPort(client.port)}`, `${s.v4}:${hexPort(server.port)}`) : null)
+    ?? lookup('/proc/net/tcp6', `${c.v6}:${hexPort(client.port)}`, `${s.v6}:${hexPort(server.port)}`);
+}
 
 function hexPort(p: number): string {
   return p.toString(16).toUpperCase().padStart(4, '0');
 }
 
-/**
- * The uid owning the client end of a loopback TCP connection, from /proc/net/tcp: the line whose
- * local address is the client's port and remote address is our port (IPv4, then IPv6). Null
- * when not found.
- */
-export function peerUid(clientPort: number, serverPort: number): number | null {
-  return lookup('/proc/net/tcp', clientPort, serverPort) ?? lookup('/proc/net/tcp6', clientPort, serverPort);
+/** A 32-bit word of an address as /proc/net shows it: in the host's byte order. */
+function word(bytes: number[]): string {
+  const b = os.endianness() === 'LE' ? [...bytes].reverse() : bytes;
+  return b.map((x) => x.toString(16).toUpperCase().padStart(2, '0')).join('');
 }
 
-function lookup(file: string, clientPort: number, serverPort: number): number | null {
+/**
+ * An address as /proc/net/tcp (IPv4: v4) and tcp6 (v6) write it. An IPv4 address, or an
+ * IPv4-mapped IPv6 one (a dual-stack listener's view of an IPv4 client), may be in either file.
+ */
+function procAddresses(e: Endpoint): { v4: string | null; v6: string } | null {
+  let addr = e.address;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
+  if (mapped) addr = mapped[1]!;
+  if (net.isIPv4(addr)) {
+    const b = addr.split('.').map(Number);
+    return { v4: word(b), v6: word([0, 0, 0, 0]) + word([0, 0, 0, 0]) + word([0, 0, 0xff, 0xff]) + word(b) };
+  }
+  if (!net.isIPv6(addr)) return null;
+  const bytes = ipv6Bytes(addr);
+  if (!bytes) return null;
+  let v6 = '';
+  for (let i = 0; i < 16; i += 4) v6 += word(bytes.slice(i, i + 4));
+  return { v4: null, v6 };
+}
+
+/** The 16 bytes of an IPv6 address (no zone; an embedded dotted IPv4 tail allowed). */
+function ipv6Bytes(addr: string): number[] | null {
+  let a = addr.split('%')[0]!;
+  const tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+  if (tail) {
+    const b = tail[1]!.split('.').map(Number);
+    a = a.slice(0, -tail[1]!.length) + `${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
+  }
+  const halves = a.split('::');
+  if (halves.length > 2) return null;
+  const head = halves[0] ? halves[0].split(':') : [];
+  const rest = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const fill = halves.length === 2 ? 8 - head.length - rest.length : 0;
+  const groups = [...head, ...Array<string>(fill).fill('0'), ...rest];
+  if (groups.length !== 8) return null;
+  const out: number[] = [];
+  for (const g of groups) {
+    const n = parseInt(g, 16);
+    if (!/^[0-9a-f]{1,4}$/i.test(g)) return null;
+    out.push(n >> 8, n & 0xff);
+  }
+  return out;
+}
+
+function lookup(file: string, local: string, remote: string): number | null {
   let text: string;
   try { text = fs.readFileSync(file, 'latin1'); } catch { return null; }
-  const local = `:${hexPort(clientPort)} `;
-  const remote = `:${hexPort(serverPort)} `;
-  let i = text.indexOf(local);
+  const key = ` ${local} ${remote} `;
+  let i = text.indexOf(key);
   while (i >= 0) {
-    const lineStart = text.lastIndexOf('\n', i) + 1;
     const lineEnd = text.indexOf('\n', i);
-    const f = text.slice(lineStart, lineEnd < 0 ? undefined : lineEnd).trim().split(/\s+/);
-    // f[1] local, f[2] remote, f[7] uid
-    if (f[1]?.endsWith(local.trimEnd()) && f[2]?.endsWith(remote.trimEnd())) return Number(f[7]);
-    i = text.indexOf(local, i + 1);
+    // After the addresses: st tx_queue:rx_queue tr:tm->when retrnsmt uid ...
+    const f = text.slice(i + key.length, lineEnd < 0 ? undefined : lineEnd).trim().split(/\s+/);
+    if (!GONE_STATES.has(f[0]!)) return Number(f[4]);
+    i = text.indexOf(key, i + 1);
   }
   return null;
 }

@@ -96,7 +96,7 @@ export class RuntimeApiServer {
   private admit(s: Socket): boolean {
     if (this.h === null) return false;
     if (this.expectedUid === null) return true;
-    const uid = peerUid(s.remotePort ?? 0, this.port);
+    const uid = peerUid({ address: s.remoteAddress ?? '', port: s.remotePort ?? 0 }, { address: s.localAddress ?? '', port: s.localPort ?? 0 });
     if (uid === this.expectedUid) return true;
     this.refused++;
     return false;

@@ -11,7 +11,7 @@ import { awsClientVars, execWrapper, localUrl, nodeStartupEnv } from './env-vars
 import { Environment, type EnvDeps, type EnvReset, type InitResult, type InitRetry } from './environment.js';
 import { POOL_LIMITS, PrewarmPool } from './prewarm.js';
 import { familyOf, pythonExecutable, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
-import { peerUid } from './peer.js';
+import { peerUid, type Endpoint } from './peer.js';
 import { listExtensions } from './extensions.js';
 import { chooseDriver } from './sandbox/detect.js';
 import { isEnvironmentUid } from './sandbox/uids.js';
@@ -130,9 +130,9 @@ class Service implements StratusExecutionService {
     return { driver: d.driver, isolation: [...d.isolation, ...this.detection], warnings: d.warnings };
   }
 
-  fromEnvironment(remotePort: number, localPort: number): boolean {
+  fromEnvironment(client: Endpoint, server: Endpoint): boolean {
     if (!this.driver.verifiesPeers) return false;
-    const uid = peerUid(remotePort, localPort);
+    const uid = peerUid(client, server);
     return uid !== null && isEnvironmentUid(uid);
   }
 

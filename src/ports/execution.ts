@@ -73,10 +73,11 @@ export interface ExecutionService {
   /** Startup diagnostics: which sandbox driver runs and what it cannot enforce on this host. */
   describe(): { driver: string; isolation: string[]; warnings: string[] };
   /**
-   * True when the local TCP connection from `remotePort` to our `localPort` belongs to a process
-   * of an execution environment (known by its sandbox uid). False when the driver does not give
-   * environments their own uids (then there is no telling them apart from other local callers).
+   * True when the local TCP connection from `client` to our `server` end (address and port, as
+   * the accepted socket reports them) belongs to a process of an execution environment (known by
+   * its sandbox uid). False when the driver does not give environments their own uids (then there
+   * is no telling them apart from other local callers).
    */
-  fromEnvironment(remotePort: number, localPort: number): boolean;
+  fromEnvironment(client: { address: string; port: number }, server: { address: string; port: number }): boolean;
   stop(): Promise<void>;
 }
