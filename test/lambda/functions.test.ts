@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCodeSigningConfigCommand, GetFunctionCommand, GetFunctionConfigurationCommand,
@@ -171,6 +172,25 @@ describe('Lambda API: functions', () => {
     assert.equal(cfg.RevisionId, got.Configuration?.RevisionId);
     const q = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'shape', Qualifier: '$LATEST' }));
     assert.equal(q.FunctionArn, ARN('shape', '$LATEST'));
+  });
+
+  test('Code.Location names the server as the client reached it (its Host header), not its listen address', async () => {
+    // A server behind a port mapping or a tunnel, or listening on 0.0.0.0, is reached at another
+    // address than its own: the URL must be one the caller can fetch, as a presigned S3 URL is.
+    const port = new URL(server!.endpoint).port;
+    const get = (host: string) => new Promise<any>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/2015-03-31/functions/shape', headers: { host } }, (res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => resolve(JSON.parse(body)));
+      }).on('error', reject);
+    });
+    const viaName = await get(`localhost:${port}`);
+    assert.match(viaName.Code.Location, new RegExp(`^http://localhost:${port}/_stratus/code/shape/`));
+    assert.deepEqual(Buffer.from(await (await fetch(viaName.Code.Location)).arrayBuffer()), zip);
+    assert.match((await get('stratus.example:19070')).Code.Location, /^http:\/\/stratus\.example:19070\/_stratus\/code\/shape\//);
+    // Not a host name: the listen address.
+    assert.ok((await get('a b/c')).Code.Location.startsWith(`${server!.endpoint}/_stratus/code/shape/`));
   });
 
   test('UpdateFunctionConfiguration changes RevisionId and LastModified, keeps code; new settings reach the function', async () => {

@@ -8,7 +8,7 @@ import { writeRestJsonError } from '../errors.js';
 import { claimTraffic } from '../raw.js';
 import { restRoutes, RestResponse } from '../rest.js';
 import { invokeRequestOf, readInvokeWire, type InvokeWire } from './invoke-wire.js';
-import { signedDownload } from './download.js';
+import { downloadBase, signedDownload } from './download.js';
 import { registerLayerRoutes } from './layers.js';
 import { registerStreamInvoke } from './stream-invoke.js';
 import { accountSettings, aliasConfiguration, functionConfiguration } from './wire.js';
@@ -16,7 +16,7 @@ import { accountSettings, aliasConfiguration, functionConfiguration } from './wi
 export interface LambdaApiDeps {
   control: ControlPlane;
   invoker: Invoker;
-  /** http://host:port clients reach this server at (for Code.Location). */
+  /** http://host:port this server listens at (Code.Location when a request names no Host). */
   baseUrl(): string;
   locale: Locale;
 }
@@ -57,7 +57,7 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
         Configuration: cfg(view),
         Code: {
           RepositoryType: 'S3',
-          Location: `${deps.baseUrl()}/_stratus/code/${encodeURIComponent(fn.name)}/${encodeURIComponent(version.version)}?${control.code.signLocation(fn.name, version.version, Date.now())}`,
+          Location: `${downloadBase(req.headers, deps.baseUrl)}/_stratus/code/${encodeURIComponent(fn.name)}/${encodeURIComponent(version.version)}?${control.code.signLocation(fn.name, version.version, Date.now())}`,
         },
       };
       if (Object.keys(fn.tags).length) out.Tags = { ...fn.tags };

@@ -1,7 +1,7 @@
 import type { LayerVersionRecord } from '../../core/model.js';
 import type { ControlPlane } from '../../control/index.js';
-import type { RestRouter, RouteOptions } from '../rest.js';
-import { signedDownload } from './download.js';
+import type { RestRequest, RestRouter, RouteOptions } from '../rest.js';
+import { downloadBase, signedDownload } from './download.js';
 
 const L = '/2018-10-31/layers';
 
@@ -12,22 +12,22 @@ const L = '/2018-10-31/layers';
  */
 export function registerLayerRoutes(r: RestRouter, control: ControlPlane, baseUrl: () => string, publishOptions: RouteOptions): void {
   const { layers } = control;
-  const location = (rec: LayerVersionRecord) =>
-    `${baseUrl()}/_stratus/layers/${encodeURIComponent(rec.layerName)}/${rec.version}?${control.code.signLocation(`layer:${rec.layerName}`, String(rec.version), Date.now())}`;
-  const full = (rec: LayerVersionRecord) => layerVersion(rec, layers.arn(rec.layerName), layers.arn(rec.layerName, rec.version), location(rec));
+  const location = (rec: LayerVersionRecord, req: RestRequest) =>
+    `${downloadBase(req.headers, baseUrl)}/_stratus/layers/${encodeURIComponent(rec.layerName)}/${rec.version}?${control.code.signLocation(`layer:${rec.layerName}`, String(rec.version), Date.now())}`;
+  const full = (rec: LayerVersionRecord, req: RestRequest) => layerVersion(rec, layers.arn(rec.layerName), layers.arn(rec.layerName, rec.version), location(rec, req));
 
-  r.route('POST', `${L}/:LayerName/versions`, 201, async (req) => full(await layers.publish({ ...req.json(), LayerName: req.params.LayerName })), publishOptions);
+  r.route('POST', `${L}/:LayerName/versions`, 201, async (req) => full(await layers.publish({ ...req.json(), LayerName: req.params.LayerName }), req), publishOptions);
   r.route('GET', `${L}/:LayerName/versions`, 200, async (req) => {
     const page = await layers.listVersions(req.input());
     const out: Record<string, unknown> = { LayerVersions: page.items.map((rec) => listItem(rec, layers.arn(rec.layerName, rec.version))) };
     if (page.nextMarker !== undefined) out.NextMarker = page.nextMarker;
     return out;
   });
-  r.route('GET', `${L}/:LayerName/versions/:VersionNumber`, 200, async (req) => full(await layers.get(req.input())));
+  r.route('GET', `${L}/:LayerName/versions/:VersionNumber`, 200, async (req) => full(await layers.get(req.input()), req));
   r.route('DELETE', `${L}/:LayerName/versions/:VersionNumber`, 204, async (req) => layers.delete(req.input()));
   // ListLayers, and GetLayerVersionByArn (?find=LayerVersion&Arn=...) on the same path.
   r.route('GET', L, 200, async (req) => {
-    if (req.query.find === 'LayerVersion') return full(await layers.getByArn(req.input()));
+    if (req.query.find === 'LayerVersion') return full(await layers.getByArn(req.input()), req);
     const page = await layers.list(req.input());
     const out: Record<string, unknown> = {
       Layers: page.items.map(({ name, latest }) => ({
