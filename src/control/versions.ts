@@ -65,7 +65,8 @@ export class Versions {
   async list(input: Input): Promise<{ items: VersionView[]; nextMarker?: string }> {
     const { ctx } = this;
     const { name } = ctx.ref(input.FunctionName, undefined, 'ignore');
-    const limit = maxItems(input.MaxItems);
+    // "ListVersionsByFunction returns a maximum of 50 items in each response, even if you set the number higher."
+    const limit = Math.min(50, maxItems(input.MaxItems));
     await ctx.requireFunction(name);
     const all = await ctx.store.listVersions(name);
     const marker = typeof input.Marker === 'string' && input.Marker !== '' ? input.Marker : undefined;

@@ -134,4 +134,18 @@ describe('Lambda API: versions and aliases', () => {
     assert.ok((counts['2'] ?? 0) > 30 && (counts['2'] ?? 0) < 95, JSON.stringify(counts));
     assert.equal((counts['1'] ?? 0) + (counts['2'] ?? 0), n);
   });
+
+  test('ListVersionsByFunction returns at most 50 versions a page, whatever MaxItems asks', async () => {
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'many', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await code('m') } }));
+    for (let i = 1; i <= 50; i++) {
+      await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'many', Description: `d${i}` }));
+      await lambda.send(new PublishVersionCommand({ FunctionName: 'many' }));
+    }
+    const first = await lambda.send(new ListVersionsByFunctionCommand({ FunctionName: 'many', MaxItems: 1000 }));
+    assert.equal(first.Versions!.length, 50);
+    assert.equal(first.NextMarker, '49');
+    const rest = await lambda.send(new ListVersionsByFunctionCommand({ FunctionName: 'many', MaxItems: 1000, Marker: first.NextMarker }));
+    assert.deepEqual(rest.Versions!.map((v) => v.Version), ['50']);
+    assert.equal(rest.NextMarker, undefined);
+  });
 });

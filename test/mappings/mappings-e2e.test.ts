@@ -168,6 +168,30 @@ describe('event source mappings through the whole server', () => {
     await assert.rejects(lambda.send(new GetEventSourceMappingCommand({ UUID: uuid })), (e: any) => e.name === 'ResourceNotFoundException');
   });
 
+  test('ListEventSourceMappings returns at most 100 mappings a page, whatever MaxItems asks', async (t) => {
+    if (skip) return t.skip(skip);
+    const made: string[] = [];
+    for (let i = 0; i < 101; i++) {
+      await queue(`many-q-${i}`);
+      made.push((await lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'other', EventSourceArn: QARN(`many-q-${i}`), Enabled: false }))).UUID!);
+    }
+    try {
+      const pages: string[][] = [];
+      let Marker: string | undefined;
+      do {
+        const page = await lambda.send(new ListEventSourceMappingsCommand({ FunctionName: 'other', MaxItems: 1000, Marker }));
+        pages.push(page.EventSourceMappings!.map((m) => m.UUID!));
+        Marker = page.NextMarker;
+      } while (Marker);
+      assert.equal(pages[0]!.length, 100);
+      assert.ok(pages.length >= 2 && pages.every((p) => p.length <= 100));
+      const seen = new Set(pages.flat());
+      for (const u of made) assert.ok(seen.has(u), u);
+    } finally {
+      for (const UUID of made) await lambda.send(new DeleteEventSourceMappingCommand({ UUID }));
+    }
+  });
+
   test('delivery with the exact Records shape, partial batch response, filters', async (t) => {
     if (skip) return t.skip(skip);
     const url = await queue('work-q');

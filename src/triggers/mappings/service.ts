@@ -222,6 +222,8 @@ export class MappingService {
         throw Errors.invalidParameter(`1 validation error detected: Value '${q.MaxItems}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000`);
       }
     }
+    // "ListEventSourceMappings returns a maximum of 100 items in each response, even if you set the number higher."
+    max = Math.min(100, max);
     const all = await this.deps.store.list(filter);
     let start = 0;
     if (q.Marker) {
