@@ -115,6 +115,12 @@ export interface EnvReset {
   bequest: Promise<SandboxBequest | null>;
 }
 
+/** How an invoke phase that went on past its result ended, when not by the runtime's next /next. */
+interface PhaseEnd {
+  status: 'error' | 'timeout';
+  errorType: string;
+}
+
 interface Current {
   inv: Invocation;
   requestId: string;
@@ -172,7 +178,6 @@ export class Environment implements RuntimeApiHandler {
    */
   private pendingAck: RtResponse | null = null;
   private cur: Current | null = null;
-  private lastId: string | null = null;
   private initStartHr = 0;
   private initTimer: NodeJS.Timeout | null = null;
   /** `ready` has resolved: the init's outcome is reported, once. */
@@ -195,16 +200,21 @@ export class Environment implements RuntimeApiHandler {
   private retryBequest: Promise<SandboxBequest | null> | null = null;
   /** endSandbox ran: the sandbox is ended once, whoever asks again. */
   private sandboxEnded = false;
-  /** The deadline of the last invocation: work a runtime does after posting its result counts against it. */
-  private lastDeadline = 0;
+  /** The invocation whose invoke phase goes on past its result (see finish), for its timeout line. */
+  private lastPhase: Current | null = null;
   /** Waiting for the runtime's next /next after a result (see `whenReadyForNext`). */
-  private nextWait: { ready: () => void; timer: NodeJS.Timeout } | null = null;
+  private nextWait: (() => void) | null = null;
+  /** The end of the last invocation's invoke phase is awaited past its result: its deadline. */
+  private phaseTimer: NodeJS.Timeout | null = null;
   /** The function's external extensions (its layers' /opt/extensions), when it has any. */
   private ext: Extensions | null = null;
   /** The runtime asked for its first invocation before every extension was ready: init ends when they are. */
   private initWaitsForExtensions = false;
-  /** END and REPORT of the last invocation, written once its extensions are done with it. */
-  private pendingReport: (() => void) | null = null;
+  /**
+   * END and REPORT of the last invocation, written once its invoke phase is over (see finish):
+   * as it ended, or (`end`) ended by the runtime's exit or the deadline.
+   */
+  private pendingReport: ((end?: PhaseEnd) => void) | null = null;
   /** Its extensions have their SHUTDOWN event ('grace'); the sandbox ends when they are done ('over'). */
   private shuttingDown: false | 'grace' | 'over' = false;
   /** Stopped while idle (see FREEZE_AFTER_MS), and when it last became idle. */
@@ -417,29 +427,54 @@ export class Environment implements RuntimeApiHandler {
     });
   }
 
-  private writePendingReport(): void {
+  private writePendingReport(end?: PhaseEnd): void {
     const r = this.pendingReport;
     this.pendingReport = null;
-    r?.();
+    this.lastPhase = null;
+    if (this.phaseTimer) { clearTimeout(this.phaseTimer); this.phaseTimer = null; }
+    r?.(end);
+  }
+
+  /**
+   * The runtime asked for its next invocation, or an extension for its next event: when all of
+   * them have, the last invocation's invoke phase is over (its END and REPORT are written) and
+   * the environment can take the next one.
+   */
+  private phaseMayBeOver(): void {
+    if (!this.readyForNext) return;
+    this.writePendingReport();
+    const ready = this.nextWait;
+    if (ready) {
+      this.nextWait = null;
+      ready();
+    }
+  }
+
+  /**
+   * The deadline of an invocation passed between its result and the end of its invoke phase (the
+   * runtime, or an extension, still at work on it): a timeout, as Lambda reports one, and a reset.
+   */
+  private phaseTimedOut(): void {
+    this.phaseTimer = null;
+    if (!this.pendingReport) return;
+    const c = this.lastPhase;
+    if (c) this.systemLine(this.sys.text(timeoutLogLine(new Date(this.deps.clock.now()), c.requestId, this.target.config.timeout)));
+    this.writePendingReport({ status: 'timeout', errorType: FunctionErrorTypes.timedOut });
+    this.resetting = true;
+    this.kill({ errorType: FunctionErrorTypes.timedOut, exit: 'timeout' });
   }
 
   /** An extension asked for its next event: the init, or an invocation's work, may be over. */
   private extensionReady(): void {
     const ext = this.ext;
     if (!ext?.idle) return;
-    this.writePendingReport();
     if (this.initWaitsForExtensions && this.state === 'initializing') {
       this.initWaitsForExtensions = false;
       // The init lasted until the last of them was ready, as Lambda's Init Duration counts it.
       this.completeInit(performance.now() - this.initStartHr);
       return;
     }
-    const n = this.nextWait;
-    if (n && this.readyForNext) {
-      this.nextWait = null;
-      clearTimeout(n.timer);
-      n.ready();
-    }
+    this.phaseMayBeOver();
     if (this.state === 'idle') this.freezeWhenIdle();
   }
 
@@ -458,7 +493,7 @@ export class Environment implements RuntimeApiHandler {
     if (f.timedOut) this.systemLine(this.sys.text(timeoutLogLine(new Date(now), inv.requestId, this.target.config.timeout)));
     else if (f.reason !== undefined) this.systemLine(this.sys.text(platformError(inv.requestId, f.errorType, f.reason).logLines));
     const status = f.timedOut ? 'timeout' : 'error';
-    this.systemLine(this.sys.end(inv.requestId, now, { status, durationMs: f.durationMs, producedBytes: 0 }));
+    this.systemLine(this.sys.end(inv.requestId, now, { status, errorType: f.errorType, durationMs: f.durationMs, producedBytes: 0 }));
     this.systemLine(this.sys.report({
       requestId: inv.requestId, durationMs: f.durationMs, billedMs: billedMs(f.durationMs), memorySizeMB: this.target.config.memorySize,
       maxMemoryUsedMB: f.maxMemoryUsedMB, status, errorType: f.errorType, traceId: inv.traceId,
@@ -480,17 +515,12 @@ export class Environment implements RuntimeApiHandler {
   get readyForNext(): boolean { return this.parked !== null && (this.ext?.idle ?? true); }
 
   /**
-   * Calls `ready` once the runtime asks for its next invocation. A runtime that has not asked by
-   * the last invocation's deadline is killed (its invoke phase timed out).
+   * Calls `ready` once the runtime asks for its next invocation (and the extensions for their next
+   * event). One that has not by the last invocation's deadline is killed (see phaseTimedOut).
    */
   whenReadyForNext(ready: () => void): void {
     if (this.readyForNext) { ready(); return; }
-    const timer = setTimeout(() => {
-      this.nextWait = null;
-      this.resetting = true;
-      this.kill({ errorType: FunctionErrorTypes.timedOut, exit: 'timeout' });
-    }, Math.max(0, this.lastDeadline - this.deps.clock.now()));
-    this.nextWait = { ready, timer };
+    this.nextWait = ready;
   }
   get peakMemoryMB(): number { return this.handle.peakMemoryMB(); }
   get pid(): number | undefined { return this.handle?.child.pid; }
@@ -631,8 +661,6 @@ export class Environment implements RuntimeApiHandler {
     c.pending = null;
     if (c.timer) clearTimeout(c.timer);
     if (this.cur === c) this.cur = null;
-    this.lastId = c.requestId;
-    this.lastDeadline = c.deadline;
     // A timed-out invocation's duration is its timeout, as Lambda reports it (production REPORT
     // lines of timeouts read "Duration: 31000.00 ms" for a 31 s timeout, billed with the Init
     // Duration added).
@@ -645,30 +673,47 @@ export class Environment implements RuntimeApiHandler {
     const now = this.deps.clock.now();
     const reportStatus = extra.reportStatus === 'timeout' ? 'timeout' : extra.reportStatus === 'error' ? 'error' : undefined;
     const billed = billedMs(durationMs, c.coldInitMs);
-    const report = (at: number, ms: number) => {
-      this.systemLine(this.sys.end(c.requestId, at, { status: reportStatus ?? (status === 'error' ? 'error' : 'success'), durationMs: ms, producedBytes: payload.length }));
+    const report = (at: number, ms: number, peakMB: number, end?: PhaseEnd) => {
+      const st = end?.status ?? reportStatus;
+      this.systemLine(this.sys.end(c.requestId, at, { status: st ?? (status === 'error' ? 'error' : 'success'), errorType: end?.errorType ?? errorType, durationMs: ms, producedBytes: payload.length }));
       this.systemLine(this.sys.report({
-        requestId: c.requestId, durationMs: ms, billedMs: billedMs(ms, c.coldInitMs), memorySizeMB: memorySize, maxMemoryUsedMB: maxMem, initDurationMs: c.coldInitMs,
-        status: reportStatus, errorType, traceId: c.inv.traceId,
+        requestId: c.requestId, durationMs: ms, billedMs: billedMs(ms, c.coldInitMs), memorySizeMB: memorySize, maxMemoryUsedMB: peakMB, initDurationMs: c.coldInitMs,
+        status: st, errorType: end?.errorType ?? errorType, traceId: c.inv.traceId,
       }, at));
     };
-    // Extensions still at work on it: as Lambda, END and REPORT wait for them (the invoke phase
-    // lasts until they ask for their next event, and its duration counts their time); the caller
-    // has the result now.
-    if (this.ext && !this.ext.idle && !extra.dying) {
-      this.pendingReport = () => report(this.deps.clock.now(), performance.now() - c.startHr);
-    } else {
-      report(now, durationMs);
-    }
     const outcome: ExecutionOutcome = {
       status, payload, errorType, durationMs, billedDurationMs: billed, maxMemoryUsedMB: maxMem,
-      coldStart: c.coldInitMs !== undefined || c.suppressedInit, initDurationMs: c.coldInitMs, logTail: logs.takeTail(),
+      coldStart: c.coldInitMs !== undefined || c.suppressedInit, initDurationMs: c.coldInitMs,
     };
     if (extra.streamed) outcome.streamed = true;
+    // The invoke phase lasts until the runtime asks for its next invocation and every extension
+    // for its next event, not until the result (Lambda: "The runtime and each extension indicate
+    // completion by sending a Next API request"): END and REPORT wait for it, the duration counts
+    // the work done after the result, and what is written meanwhile is this invocation's. An exit
+    // meanwhile is this invocation's error, the deadline its timeout. The caller has the result
+    // at once; with LogType Tail, once the phase is over (its tail ends with the REPORT). The
+    // shipped runtimes ask in the same write as the result: over by now.
+    const deferred = !extra.dying && !this.readyForNext;
+    const tailLater = deferred && c.inv.wantLogTail;
+    if (deferred) {
+      this.lastPhase = c;
+      this.pendingReport = (end) => {
+        const ms = end?.status === 'timeout' ? this.target.config.timeout * 1000 : performance.now() - c.startHr;
+        report(this.deps.clock.now(), ms, Math.max(maxMem, this.handle.peakMemoryMB()), end);
+        if (tailLater) {
+          outcome.logTail = logs.takeTail();
+          c.resolve(outcome);
+        }
+      };
+      this.phaseTimer = setTimeout(() => this.phaseTimedOut(), Math.max(0, c.deadline - now));
+    } else {
+      report(now, durationMs, maxMem);
+      outcome.logTail = logs.takeTail();
+    }
     if (!extra.dying && this.state === 'busy') { this.to('complete'); this.freezeWhenIdle(); }
     else if (!extra.dying && this.state === 'draining') { this.to('complete'); this.destroy(); }
     this.lastUsed = now;
-    c.resolve(outcome);
+    if (!tailLater) c.resolve(outcome);
   }
 
   private timedOut(c: Current): void {
@@ -736,13 +781,8 @@ export class Environment implements RuntimeApiHandler {
     if (this.parked) return ApiErrors.invalidState(res, 'Ready', 'Ready');
     this.parked = res;
     res.onClose = () => { if (this.parked === res) this.parked = null; };
+    this.phaseMayBeOver();
     if (this.state === 'idle') this.freezeWhenIdle();
-    const w = this.nextWait;
-    if (w && this.readyForNext) {
-      this.nextWait = null;
-      clearTimeout(w.timer);
-      w.ready();
-    }
   }
 
   /** Lambda's EXTENSION line for each extension, at the end of every init attempt. */
@@ -765,18 +805,35 @@ export class Environment implements RuntimeApiHandler {
     this.freezeWhenIdle();
   }
 
-  private check(id: string, res: RtResponse, verb: string): Current | null {
+  /**
+   * The runtime's state as Lambda's Runtime API (RAPID, core/states.go) names it, for its
+   * refusals: Started until its first /next, Ready from then on (waiting for an invocation or
+   * running one), InvocationResponse while posting a result, RuntimeResponseSentState from the
+   * result to its next /next, InitError once it posted one.
+   */
+  private runtimeStateName(): string {
+    if (this.state === 'initializing' && this.initFailure?.posted) return 'InitError';
     const c = this.cur;
-    if (c && c.delivered && !c.done && !c.responding && c.requestId === id) {
+    if (c && c.responding && !c.done) return 'InvocationResponse';
+    if (this.parked || (c && c.delivered && !c.done)) return 'Ready';
+    return this.state === 'initializing' ? 'Started' : 'RuntimeResponseSentState';
+  }
+
+  /**
+   * The invocation a result is posted for. As RAPID: the state first (a result is a transition
+   * only from Ready: 403 InvalidStateTransition otherwise, whatever the id), then the id (400
+   * InvalidRequestID unless it is the invocation the runtime is running).
+   */
+  private check(id: string, res: RtResponse, verb: string): Current | null {
+    const state = this.runtimeStateName();
+    if (state !== 'Ready') {
+      ApiErrors.invalidState(res, state, verb);
+      return null;
+    }
+    const c = this.cur;
+    if (c && c.delivered && !c.done && c.requestId === id) {
       c.responding = true;
       return c;
-    }
-    // Any id but the current invocation's is invalid while one is in progress (RAPID checks the id
-    // against the current invocation first): the previous invocation's too.
-    if ((c && c.requestId === id) || (!c && id === this.lastId)) {
-      // RAPID's runtime state names: still receiving that result, or past it.
-      ApiErrors.invalidState(res, c && c.requestId === id && !c.done ? 'InvocationResponse' : 'RuntimeResponseSentState', verb);
-      return null;
     }
     ApiErrors.invalidRequestId(res);
     return null;
@@ -889,9 +946,9 @@ export class Environment implements RuntimeApiHandler {
   }
 
   initError(req: RtRequest, res: RtResponse): void {
-    if (this.state !== 'initializing' || this.initFailure?.posted) {
+    const from = this.runtimeStateName();
+    if (from !== 'Started') {
       req.resume();
-      const from = this.initFailure?.posted ? 'InitError' : this.state === 'busy' ? 'Running' : this.state === 'idle' ? 'Ready' : this.state;
       return ApiErrors.invalidState(res, from, 'InitError');
     }
     readBody(req, MAX_RESPONSE_BYTES, (body) => {
@@ -952,6 +1009,11 @@ export class Environment implements RuntimeApiHandler {
       const failed = platformError(c.requestId, et, runtimeExited(text));
       this.systemLine(this.sys.text(failed.logLines));
       this.finish(c, 'error', Buffer.from(JSON.stringify(failed.payload)), et, { reportStatus: 'error', dying: true, streamed: c.streamCut });
+    } else if (this.pendingReport && !reason && this.lastPhase) {
+      // The runtime (or an extension's exit took it down) died after its result, before asking
+      // for its next invocation: as Lambda, that invocation's invoke phase failed.
+      this.systemLine(this.sys.text(platformError(this.lastPhase.requestId, errorType, runtimeExited(exit)).logLines));
+      this.writePendingReport({ status: 'error', errorType });
     }
     this.destroy();
   }
@@ -1065,7 +1127,8 @@ export class Environment implements RuntimeApiHandler {
     this.ext?.close();
     if (this.state !== 'dead') this.state = 'dead';
     if (this.initTimer) { clearTimeout(this.initTimer); this.initTimer = null; }
-    if (this.nextWait) { clearTimeout(this.nextWait.timer); this.nextWait = null; }
+    this.nextWait = null;
+    if (this.phaseTimer) { clearTimeout(this.phaseTimer); this.phaseTimer = null; }
     if (this.parked) { this.parked.destroy(); this.parked = null; }
     this.pendingAck = null;
     this.api.close();

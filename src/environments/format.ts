@@ -82,10 +82,11 @@ export class SystemLog {
   }
 
   /** END; in JSON the runtime's part of the invocation (platform.runtimeDone, a DEBUG record). */
-  end(requestId: string, now: number, done: { status: 'success' | 'error' | 'timeout'; durationMs: number; producedBytes: number }): string | null {
+  end(requestId: string, now: number, done: { status: 'success' | 'error' | 'timeout'; errorType?: string; durationMs: number; producedBytes: number }): string | null {
     if (!this.json) return endLine(requestId);
     return this.record(now, 'platform.runtimeDone', {
-      requestId, status: done.status, metrics: { durationMs: ms3(done.durationMs), producedBytes: done.producedBytes },
+      requestId, status: done.status, ...(done.status !== 'success' && done.errorType ? { errorType: done.errorType } : {}),
+      metrics: { durationMs: ms3(done.durationMs), producedBytes: done.producedBytes },
     }, 'DEBUG');
   }
 

@@ -470,7 +470,9 @@ describe('Runtime API refusals', () => {
       s3=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$A/invocation/$2/response" -d '"first"')
       s4=$(curl -s -o /tmp/b4 -w '%{http_code}' -X POST "$A/invocation/$2/response" -d '"second"')
       s5=$(curl -s -o /dev/null -w '%{http_code}' "$A/nope")
-      echo "REFUSALS $s1 $(cat /tmp/b1) | $s2 $(cat /tmp/b2) | $s3 | $s4 $(cat /tmp/b4) | $s5" >&2
+      s6=$(curl -s -o /tmp/b6 -w '%{http_code}' -X POST "$A/invocation/not-my-id/error" -d '{}')
+      s7=$(curl -s -o /tmp/b7 -w '%{http_code}' -X POST "$A/init/error" -d '{}')
+      echo "REFUSALS $s1 $(cat /tmp/b1) | $s2 $(cat /tmp/b2) | $s3 | $s4 $(cat /tmp/b4) | $s5 | $s6 $(cat /tmp/b6) | $s7 $(cat /tmp/b7)" >&2
       echo '"unused"'`;
     const key = fx.code(bashFunction(body));
     const t = fx.target(key, FAST, 'refuse');
@@ -483,13 +485,30 @@ describe('Runtime API refusals', () => {
       if (!line) await sleep(50);
     }
     assert.ok(line, 'the handler logged what it got');
-    const [r1, r2, r3, r4, r5] = line.slice('REFUSALS '.length).trim().split(' | ');
+    const [r1, r2, r3, r4, r5, r6, r7] = line.slice('REFUSALS '.length).trim().split(' | ');
     assert.equal(r1, '400 {"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}');
     // RAPID's messages and state names (Lambda's Runtime API, as in its runtime interface emulator).
-    assert.equal(r2, '403 {"errorMessage":"State transition from Running to InitError failed for runtime. Error: State transition is not allowed","errorType":"InvalidStateTransition"}');
+    assert.equal(r2, '403 {"errorMessage":"State transition from Ready to InitError failed for runtime. Error: State transition is not allowed","errorType":"InvalidStateTransition"}');
     assert.equal(r3, '202');
     assert.equal(r4, '403 {"errorMessage":"State transition from RuntimeResponseSentState to InvocationResponse failed for runtime. Error: State transition is not allowed","errorType":"InvalidStateTransition"}');
     assert.equal(r5, '404');
+    // After its result, before its next /next, the state refuses first, whatever the id.
+    assert.equal(r6, '403 {"errorMessage":"State transition from RuntimeResponseSentState to InvocationErrorResponse failed for runtime. Error: State transition is not allowed","errorType":"InvalidStateTransition"}');
+    assert.equal(r7, '403 {"errorMessage":"State transition from RuntimeResponseSentState to InitError failed for runtime. Error: State transition is not allowed","errorType":"InvalidStateTransition"}');
+  });
+
+  test('a result posted during the init, before the first /next: refused by the state (Started), whatever the id', async () => {
+    const bootstrap = BASH_BOOTSTRAP.replace('source ./handler.sh\n', 'source ./handler.sh\n'
+      + 'c1=$(curl -s -o /tmp/e1 -w \'%{http_code}\' -X POST "$API/invocation/some-id/response" -d \'{}\')\n'
+      + 'c2=$(curl -s -o /tmp/e2 -w \'%{http_code}\' -X POST "$API/invocation/some-id/error" -d \'{}\')\n'
+      + 'echo "EARLY $c1 $(cat /tmp/e1) | $c2 $(cat /tmp/e2)" >&2\n');
+    assert.notEqual(bootstrap, BASH_BOOTSTRAP);
+    const key = fx.code({ bootstrap: { text: bootstrap, mode: 0o755 }, 'handler.sh': 'handle() { echo \'"ok"\'; }\n' });
+    const o = await fx.svc.execute(fx.target(key, FAST, 'refuse-started'), invocation('{}'));
+    assert.equal(o.status, 'ok', o.payload.toString());
+    const line = fx.sink.events.find((e) => e.group === '/aws/lambda/refuse-started' && e.e.message.startsWith('EARLY '))?.e.message;
+    assert.equal(line, 'EARLY 403 {"errorMessage":"State transition from Started to InvocationResponse failed for runtime. Error: State transition is not allowed","errorType":"InvalidStateTransition"}'
+      + ' | 403 {"errorMessage":"State transition from Started to InvocationErrorResponse failed for runtime. Error: State transition is not allowed","errorType":"InvalidStateTransition"}\n');
   });
 
   test('a /next during an invocation answers that invocation again; a query string does not change the endpoint', async () => {

@@ -68,6 +68,19 @@ describe('LoggingConfig', async () => {
     assert.deepEqual(platform.map((r) => r.type), ['platform.initStart', 'platform.start', 'platform.runtimeDone', 'platform.report']);
     assert.equal(platform[2].record.requestId, inv.requestId);
     assert.equal(platform[2].record.status, 'success');
+    assert.equal(platform[2].record.errorType, undefined);
+  });
+
+  test('JSON, system DEBUG: a failed invocation\'s platform.runtimeDone names its error type', async () => {
+    const key = fx.code({ 'index.js': 'exports.handler = async () => { process.exit(2); };' });
+    const t = fx.target(key, {
+      runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256,
+      loggingConfig: { logFormat: 'JSON', logGroup: null, applicationLogLevel: 'ERROR', systemLogLevel: 'DEBUG' },
+    }, 'json-debug-exit');
+    await fx.svc.execute(t, invocation('{}'));
+    const done = messages('/aws/lambda/json-debug-exit').map((l) => JSON.parse(l)).find((r) => r.type === 'platform.runtimeDone');
+    assert.equal(done.record.status, 'error');
+    assert.equal(done.record.errorType, 'Runtime.ExitError');
   });
 
   test('JSON, system WARN: no platform records', async () => {

@@ -18,9 +18,17 @@ describe('function output lands between START and END', async () => {
       const inv = invocation(JSON.stringify({ i }), { wantLogTail: false });
       const o = await fx.svc.execute(t, inv);
       assert.equal(o.status, 'ok', `${name} #${i}: ${o.payload.toString()}`);
-      const lines = fx.sink.events.filter((e) => e.group === t.logGroupName).map((e) => e.e.message);
-      const start = lines.findIndex((l) => l.startsWith(`START RequestId: ${inv.requestId}`));
-      const end = lines.findIndex((l) => l.startsWith(`END RequestId: ${inv.requestId}`));
+      // END comes when the runtime asks for its next invocation: with the result (the shipped
+      // runtimes), or a moment after it (the bash runtime's next curl).
+      let lines: string[] = [];
+      let start = -1;
+      let end = -1;
+      for (let w = 0; w < 50 && end < 0; w++) {
+        if (w) await new Promise((r) => setTimeout(r, 20));
+        lines = fx.sink.events.filter((e) => e.group === t.logGroupName).map((e) => e.e.message);
+        start = lines.findIndex((l) => l.startsWith(`START RequestId: ${inv.requestId}`));
+        end = lines.findIndex((l) => l.startsWith(`END RequestId: ${inv.requestId}`));
+      }
       assert.ok(start >= 0 && end > start, `${name} #${i}: START and END`);
       const between = lines.slice(start + 1, end).join('');
       for (const marker of [`first ${i}`, `err ${i}`, `child ${i}`, `last ${i}`]) {
