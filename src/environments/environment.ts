@@ -409,7 +409,7 @@ export class Environment implements RuntimeApiHandler {
 
   /** Serves the Extensions API for the function's extensions `names` (their launch is the launcher's). */
   private startExtensions(names: string[], vars: Record<string, string>): void {
-    const ext = new Extensions(names, () => ({ functionName: this.target.functionName, functionVersion: this.target.version, handler: vars._HANDLER ?? '' }));
+    const ext = new Extensions(names, () => ({ functionName: this.target.functionName, functionVersion: this.target.version, handler: vars._HANDLER ?? '', accountId: this.target.functionArn.split(':')[4] ?? '' }));
     this.ext = ext;
     ext.onReady = () => this.extensionReady();
     // An extension that reports an init error ends the init (it is expected to exit at once).

@@ -88,6 +88,8 @@ export interface ExtensionEventContext {
   functionName: string;
   functionVersion: string;
   handler: string;
+  /** The account the function is in (register answers it to an extension that accepts the feature). */
+  accountId: string;
 }
 
 /**
@@ -153,6 +155,9 @@ export class Extensions {
       this.byName.set(name, agent);
       const ctx = this.context();
       const out: Record<string, string> = { functionName: ctx.functionName, functionVersion: ctx.functionVersion, handler: ctx.handler };
+      // Lambda-Extension-Accept-Feature: the optional fields the extension takes (Lambda's one: accountId).
+      const accepts = String(req.headers['lambda-extension-accept-feature'] ?? '').split(',').map((f) => f.trim());
+      if (accepts.includes('accountId')) out.accountId = ctx.accountId;
       res.send(200, ['Content-Type', 'application/json', 'Lambda-Extension-Identifier', agent.id], `${JSON.stringify(out)}\n`);
       if (this.allRegistered) {
         const f = this.onRegistered;

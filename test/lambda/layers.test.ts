@@ -219,7 +219,7 @@ echo "ext env: handler=\${_HANDLER:-unset} task=\${LAMBDA_TASK_ROOT:-unset} fn=\
 echo "ext no id: $(curl -sS -w ' %{http_code}' "$API/event/next")"
 echo ready > /tmp/ext-ready
 H=$(mktemp)
-REG=$(curl -sS -D "$H" -X POST "$API/register" -H "Lambda-Extension-Name: $(basename "$0")" -d '{"events":["INVOKE","SHUTDOWN"]}')
+REG=$(curl -sS -D "$H" -X POST "$API/register" -H "Lambda-Extension-Name: $(basename "$0")" -H 'Lambda-Extension-Accept-Feature: accountId' -d '{"events":["INVOKE","SHUTDOWN"]}')
 ID=$(grep -i Lambda-Extension-Identifier "$H" | tr -d '[:space:]' | cut -d: -f2)
 echo "ext registered $REG"
 echo "ext again: $(curl -sS -w ' %{http_code}' -X POST "$API/register" -H "Lambda-Extension-Name: $(basename "$0")" -d '{"events":["INVOKE"]}')"
@@ -272,7 +272,7 @@ exports.handler = async () => ({ atInit, shellVars: ['SHLVL', '_', 'PWD', 'OLDPW
     assert.ok(at(/^ext env: handler=unset task=unset fn=with-ext$/) >= 0, messages.join('\n'));
     // (JSON replies end with a newline, as RAPID's do: curl's status comes on a line of its own.)
     assert.ok(at(/^ext no id: \{"errorMessage":"Missing Lambda-Extension-Identifier header","errorType":"Extension.MissingExtensionIdentifier"\}$/) >= 0, messages.join('\n'));
-    assert.ok(at(/^ext registered \{"functionName":"with-ext","functionVersion":"\$LATEST","handler":"index.handler"\}$/) >= 0, messages.join('\n'));
+    assert.ok(at(/^ext registered \{"functionName":"with-ext","functionVersion":"\$LATEST","handler":"index.handler","accountId":"000000000000"\}$/) >= 0, messages.join('\n'));
     assert.ok(at(/^ext again: \{"errorMessage":"State transition from Registered to Registered failed for extension probe. Error: State transition is not allowed","errorType":"Extension.InvalidExtensionState"\}$/) >= 0, messages.join('\n'));
     assert.equal(messages.filter((m) => m === ' 403').length, 2, messages.join('\n'));
     const extLine = at(/^EXTENSION\tName: probe\tState: Ready\tEvents: \[INVOKE,SHUTDOWN\]$/);
