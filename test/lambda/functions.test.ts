@@ -6,7 +6,7 @@ import {
   CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCodeSigningConfigCommand, GetFunctionCommand, GetFunctionConfigurationCommand,
   GetRuntimeManagementConfigCommand, InvokeCommand, LambdaClient,
   ListFunctionsCommand, ListVersionsByFunctionCommand, PublishVersionCommand, UpdateFunctionCodeCommand,
-  UpdateFunctionConfigurationCommand, paginateListFunctions,
+  UpdateFunctionConfigurationCommand, paginateListFunctions, waitUntilFunctionActiveV2, waitUntilFunctionUpdatedV2,
 } from '@aws-sdk/client-lambda';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
@@ -48,8 +48,12 @@ describe('Lambda API: functions', () => {
     assert.equal(out.CodeSize, zip.length);
     assert.match(out.LastModified!, LAMBDA_TIME);
     assert.match(out.RevisionId!, UUID);
-    assert.equal(out.State, 'Active');
-    assert.equal(out.LastUpdateStatus, 'Successful');
+    // As Lambda answers a create: Pending, being created (no LastUpdateStatus yet). Stratus is
+    // done by the time it answers: the next read says Active, and the waiters return at once.
+    assert.deepEqual([out.State, out.StateReason, out.StateReasonCode, out.LastUpdateStatus], ['Pending', 'The function is being created.', 'Creating', undefined]);
+    const read = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'shape' }));
+    assert.deepEqual([read.State, read.StateReason, read.StateReasonCode, read.LastUpdateStatus], ['Active', undefined, undefined, 'Successful']);
+    await waitUntilFunctionActiveV2({ client: lambda, maxWaitTime: 5 }, { FunctionName: 'shape' });
     assert.equal(out.PackageType, 'Zip');
     assert.deepEqual(out.Architectures, ['arm64']);
     assert.deepEqual(out.EphemeralStorage, { Size: 1024 });
@@ -201,6 +205,10 @@ describe('Lambda API: functions', () => {
     assert.equal(out.Timeout, 20);
     assert.equal(out.MemorySize, 256, 'fields not given are kept');
     assert.equal(out.CodeSha256, before.CodeSha256);
+    // As Lambda answers an update: in progress; the next read says Successful.
+    assert.deepEqual([out.State, out.LastUpdateStatus, out.LastUpdateStatusReason, out.LastUpdateStatusReasonCode], ['Active', 'InProgress', 'The function is being created.', undefined]);
+    await waitUntilFunctionUpdatedV2({ client: lambda, maxWaitTime: 5 }, { FunctionName: 'shape' });
+    assert.equal((await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'shape' }))).LastUpdateStatus, 'Successful');
     const r = await lambda.send(new InvokeCommand({ FunctionName: 'shape', Payload: Buffer.from('{"a":1}') }));
     assert.deepEqual(JSON.parse(decode(r.Payload)), { got: { a: 1 }, v: 'hello' });
     const cleared = await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'shape', Environment: { Variables: {} } }));
@@ -217,6 +225,10 @@ describe('Lambda API: functions', () => {
     const dry = await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'shape', ZipFile: zip2, DryRun: true }));
     assert.equal(dry.CodeSha256, createHash('sha256').update(zip2).digest('base64'));
     assert.equal((await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'shape' }))).CodeSha256, current.CodeSha256, 'DryRun changes nothing');
+    assert.equal(dry.LastUpdateStatus, 'Successful', 'nothing in progress after a dry run');
+    const plain = await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'shape', ZipFile: zip }));
+    assert.deepEqual([plain.State, plain.LastUpdateStatus, plain.LastUpdateStatusReason], ['Active', 'InProgress', 'The function is being created.']);
+    current.RevisionId = plain.RevisionId;
     const out = await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'shape', ZipFile: zip2, RevisionId: current.RevisionId, Publish: true }));
     assert.equal(out.Version, '1');
     assert.equal(out.FunctionArn, ARN('shape', '1'));

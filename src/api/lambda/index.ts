@@ -11,7 +11,7 @@ import { invokeRequestOf, readInvokeWire, type InvokeWire } from './invoke-wire.
 import { downloadBase, signedDownload } from './download.js';
 import { registerLayerRoutes } from './layers.js';
 import { registerStreamInvoke } from './stream-invoke.js';
-import { accountSettings, aliasConfiguration, functionConfiguration } from './wire.js';
+import { accountSettings, aliasConfiguration, asAccepted, functionConfiguration } from './wire.js';
 
 export interface LambdaApiDeps {
   control: ControlPlane;
@@ -43,7 +43,7 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
 
   restRoutes(http, (r) => {
     // Functions
-    r.route('POST', F, 201, async (req) => cfg(await control.functions.create(req.json())), {
+    r.route('POST', F, 201, async (req) => asAccepted(cfg(await control.functions.create(req.json())), 'create'), {
       bodyLimit: CODE_REQUEST_LIMIT, tooLarge: tooLarge('CreateFunction', CODE_REQUEST_LIMIT),
     });
     r.route('GET', F, 200, async (req) => {
@@ -65,10 +65,15 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
       return out;
     });
     r.route('GET', `${F}/:FunctionName/configuration`, 200, async (req) => cfg(await control.functions.get(req.input())));
-    r.route('PUT', `${F}/:FunctionName/code`, 200, async (req) => cfg(await control.functions.updateCode(req.input())), {
+    r.route('PUT', `${F}/:FunctionName/code`, 200, async (req) => {
+      const input = req.input();
+      const view = await control.functions.updateCode(input);
+      // A dry run changes nothing; a published version's configuration is that version's.
+      return input.DryRun === true || view.version.version !== LATEST ? cfg(view) : asAccepted(cfg(view), 'update');
+    }, {
       bodyLimit: CODE_REQUEST_LIMIT, tooLarge: tooLarge('UpdateFunctionCode', CODE_REQUEST_LIMIT),
     });
-    r.route('PUT', `${F}/:FunctionName/configuration`, 200, async (req) => cfg(await control.functions.updateConfig(req.input())));
+    r.route('PUT', `${F}/:FunctionName/configuration`, 200, async (req) => asAccepted(cfg(await control.functions.updateConfig(req.input())), 'update'));
     r.route('DELETE', `${F}/:FunctionName`, 204, async (req) => control.functions.delete(req.input()));
 
     // Invoke is a raw route (below), ahead of Fastify's routing and reply machinery.

@@ -2,6 +2,34 @@ import { functionArn, runtimeVersion } from '../../core/arn.js';
 import type { AliasRecord, Locale } from '../../core/model.js';
 import type { AccountSettings, VersionView } from '../../control/index.js';
 
+/** The reason Lambda gives while a function's creation or update is being applied. */
+const BEING_CREATED = { reason: 'The function is being created.', code: 'Creating' };
+
+/**
+ * A configuration as CreateFunction / UpdateFunctionCode / UpdateFunctionConfiguration answer it:
+ * as Lambda reports the function when it accepts the change, before applying it (State Pending
+ * after a create, LastUpdateStatus InProgress after an update, with the reason Lambda gives).
+ * Stratus applies the change before answering: from the next read on (GetFunction, the waiters)
+ * the function is Active and the update Successful.
+ */
+export function asAccepted(out: Record<string, unknown>, change: 'create' | 'update'): Record<string, unknown> {
+  if (change === 'create') {
+    out.State = 'Pending';
+    out.StateReason = BEING_CREATED.reason;
+    out.StateReasonCode = BEING_CREATED.code;
+    delete out.LastUpdateStatus;
+    delete out.LastUpdateStatusReason;
+    delete out.LastUpdateStatusReasonCode;
+  } else {
+    // Lambda's answers also say LastUpdateStatusReasonCode "Creating", a value its model's enum
+    // for that field does not have (it has it for StateReasonCode): left out, as the model has it.
+    out.LastUpdateStatus = 'InProgress';
+    out.LastUpdateStatusReason = BEING_CREATED.reason;
+    delete out.LastUpdateStatusReasonCode;
+  }
+  return out;
+}
+
 /** A version as Lambda's FunctionConfiguration shape (botocore lambda 2015-03-31). */
 export function functionConfiguration(view: VersionView, locale: Locale): Record<string, unknown> {
   const v = view.version;
