@@ -10,6 +10,13 @@ export interface Endpoint {
 
 /** /proc/net/tcp* states of sockets whose uid is no longer the owner's (TIME_WAIT, CLOSE). */
 const GONE_STATES = new Set(['06', '07']);
+const ESTABLISHED = '01';
+
+/** The socket of a connection's client end: its owner's uid and its TCP state (/proc/net/tcp's hex code). */
+export interface PeerSocket {
+  uid: number;
+  state: string;
+}
 
 /**
  * The uid owning the client end of a loopback TCP connection, from /proc/net/tcp and tcp6: the
@@ -23,6 +30,22 @@ const GONE_STATES = new Set(['06', '07']);
  * line (its uid: admitted to its Runtime API). The four-tuple of a live connection is unique.
  */
 export function peerUid(client: Endpoint, server: Endpoint): number | null {
+  return peerSocket(client, server)?.uid ?? null;
+}
+
+/**
+ * The uid owning the client end of a connection, when it can be told: null when its socket is not
+ * found (or /proc/net cannot be read), or when it is closing with uid 0. A socket its process
+ * closed is orphaned, and the kernel lists an orphan as uid 0 whoever owned it: a function that
+ * sent a request and closed its socket at once passed for root.
+ */
+export function peerOwner(client: Endpoint, server: Endpoint): number | null {
+  const sock = peerSocket(client, server);
+  if (!sock || (sock.uid === 0 && sock.state !== ESTABLISHED)) return null;
+  return sock.uid;
+}
+
+function peerSocket(client: Endpoint, server: Endpoint): PeerSocket | null {
   const c = procAddresses(client);
   const s = procAddresses(server);
   if (!c || !s) return null;
@@ -84,7 +107,7 @@ function ipv6Bytes(addr: string): number[] | null {
   return out;
 }
 
-function lookup(file: string, local: string, remote: string): number | null {
+function lookup(file: string, local: string, remote: string): PeerSocket | null {
   let text: string;
   try { text = fs.readFileSync(file, 'latin1'); } catch { return null; }
   const key = ` ${local} ${remote} `;
@@ -93,7 +116,7 @@ function lookup(file: string, local: string, remote: string): number | null {
     const lineEnd = text.indexOf('\n', i);
     // After the addresses: st tx_queue:rx_queue tr:tm->when retrnsmt uid ...
     const f = text.slice(i + key.length, lineEnd < 0 ? undefined : lineEnd).trim().split(/\s+/);
-    if (!GONE_STATES.has(f[0]!)) return Number(f[4]);
+    if (!GONE_STATES.has(f[0]!)) return { uid: Number(f[4]), state: f[0]! };
     i = text.indexOf(key, i + 1);
   }
   return null;

@@ -11,7 +11,7 @@ import { awsClientVars, execWrapper, localUrl, nodeStartupEnv } from './env-vars
 import { Environment, type EnvDeps, type EnvReset, type InitResult, type InitRetry } from './environment.js';
 import { POOL_LIMITS, PrewarmPool } from './prewarm.js';
 import { familyOf, pythonExecutable, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
-import { peerUid, type Endpoint } from './peer.js';
+import { peerOwner, type Endpoint } from './peer.js';
 import { listExtensions } from './extensions.js';
 import { chooseDriver } from './sandbox/detect.js';
 import { isEnvironmentUid } from './sandbox/uids.js';
@@ -130,10 +130,15 @@ class Service implements StratusExecutionService {
     return { driver: d.driver, isolation: [...d.isolation, ...this.detection], warnings: d.warnings };
   }
 
+  /**
+   * Fails closed: a caller whose owner cannot be told (see peerOwner) is taken for an environment.
+   * Only what functions may not do asks (the route decides first), and a client on the host that
+   * reads its answers has an established, owned socket.
+   */
   fromEnvironment(client: Endpoint, server: Endpoint): boolean {
     if (!this.driver.verifiesPeers) return false;
-    const uid = peerUid(client, server);
-    return uid !== null && isEnvironmentUid(uid);
+    const uid = peerOwner(client, server);
+    return uid === null || isEnvironmentUid(uid);
   }
 
   stats(): PoolStats {

@@ -75,8 +75,9 @@ export interface ExecutionService {
   /**
    * True when the local TCP connection from `client` to our `server` end (address and port, as
    * the accepted socket reports them) belongs to a process of an execution environment (known by
-   * its sandbox uid). False when the driver does not give environments their own uids (then there
-   * is no telling them apart from other local callers).
+   * its sandbox uid), or may (its owner cannot be told: refused, not let through). False when the
+   * driver does not give environments their own uids (then there is no telling them apart from
+   * other local callers).
    */
   fromEnvironment(client: { address: string; port: number }, server: { address: string; port: number }): boolean;
   stop(): Promise<void>;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CreateFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { CreateFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -37,6 +37,30 @@ exports.handler = async (e) => {
     absolute: await raw('GET ' + base + '/2015-03-31/functions/secret HTTP/1.1'),
     ...Object.fromEntries(await Promise.all([2, 3, 4, 5].map(async (i) =>
       ['boundToServerPort' + i, await raw('GET /2015-03-31/functions/secret HTTP/1.1', { localAddress: '127.0.0.' + i, localPort: Number(port) })]))),
+    // A request whose socket is closed at once, while the server is kept busy: the kernel lists
+    // a closed socket past its FIN as uid 0, which once passed for a caller on the host.
+    orphaned: await (async () => {
+      const net = require('node:net');
+      const u = new URL(base);
+      const body = JSON.stringify({ Description: 'set from inside' });
+      const put = 'PUT /2015-03-31/functions/secret/configuration HTTP/1.1\\r\\nHost: ' + u.host + '\\r\\nContent-Type: application/json\\r\\nContent-Length: ' + body.length + '\\r\\n\\r\\n' + body;
+      const junk = [];
+      for (let i = 0; i < 50; i++) {
+        const j = net.connect({ host: u.hostname, port: Number(u.port) });
+        j.on('error', () => {});
+        j.resume();
+        j.write('GET /2015-03-31/functions HTTP/1.1\\r\\nHost: ' + u.host + '\\r\\n\\r\\n');
+        junk.push(j);
+      }
+      for (let i = 0; i < 5; i++) {
+        const s = net.connect({ host: u.hostname, port: Number(u.port) });
+        s.on('error', () => {});
+        s.write(put, () => s.destroy());
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+      for (const j of junk) j.destroy();
+      return 'sent';
+    })(),
     config: await call('GET', '/2015-03-31/functions/secret/configuration'),
     list: await call('GET', '/2015-03-31/functions'),
     code: await call('GET', '/2015-03-31/functions/secret'),
@@ -80,6 +104,7 @@ describe('what a function may ask of Stratus from inside its environment', () =>
     assert.equal(out.invoke.status, 200);
     assert.equal(JSON.parse(out.invoke.text), 'secret ran');
     assert.notEqual(out.queue.status, 403, 'queue operations are open to functions');
+    assert.equal((await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'secret' }))).Description, '', 'the orphaned request was refused');
     // The function still exists: the DELETE was refused.
     const again = await lambda.send(new InvokeCommand({ FunctionName: 'secret' }));
     assert.equal(JSON.parse(Buffer.from(again.Payload!).toString()), 'secret ran');

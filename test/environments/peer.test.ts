@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { test } from 'node:test';
-import { peerUid } from '../../src/environments/peer.js';
+import { peerOwner, peerUid } from '../../src/environments/peer.js';
 
 const isRoot = process.getuid?.() === 0;
 const UID = 54_321;
@@ -68,4 +68,49 @@ test('an IPv4 client of a dual-stack listener (an IPv4-mapped address) is found'
 test('no connection, or one of other addresses, has no owner', () => {
   assert.equal(peerUid({ address: '127.0.0.9', port: 1 }, { address: '127.0.0.1', port: 2 }), null);
   assert.equal(peerUid({ address: 'not an address', port: 1 }, { address: '127.0.0.1', port: 2 }), null);
+});
+
+test('a socket its process closed (orphaned: uid 0 in /proc/net/tcp) has no owner to tell; a half-closed one still has its own', async (t) => {
+  if (!isRoot) return t.skip('needs root, to connect as another uid');
+  // Half-open allowed: the server's end stays open, as while a request is being processed.
+  const server = net.createServer({ allowHalfOpen: true });
+  const seen: Array<{ owner: number | null; uid: number | null }> = [];
+  const both = new Promise<void>((resolve) => {
+    server.on('connection', (s) => {
+      s.resume();
+      // The client's FIN is in: it closed (or shut down writing) before the server looked. (A
+      // closed socket whose FIN is acknowledged is in FIN_WAIT2, a stub without its owner.)
+      s.on('end', async () => {
+        await new Promise((r) => setTimeout(r, 100));
+        const c = { address: s.remoteAddress!, port: s.remotePort! };
+        const me = { address: s.localAddress!, port: s.localPort! };
+        seen.push({ owner: peerOwner(c, me), uid: peerUid(c, me) });
+        s.destroy();
+        if (seen.length === 2) resolve();
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  // First a connection closed at once (a request sent, its answer never read), then one only
+  // shut down for writing while its process holds it.
+  const script = `
+    const net = require('node:net');
+    const a = net.connect({ host: '127.0.0.1', port: ${port} }, () => {
+      a.write('GET / HTTP/1.1\\r\\n\\r\\n', () => a.destroy());
+      a.on('close', () => {
+        const b = net.connect({ host: '127.0.0.1', port: ${port}, allowHalfOpen: true }, () => b.end());
+        setTimeout(() => process.exit(0), 3000);
+      });
+    });`;
+  const child = spawn(process.execPath, ['-e', script], { uid: UID, gid: UID, stdio: 'ignore' });
+  try {
+    await both;
+  } finally {
+    child.kill();
+    server.close();
+  }
+  assert.equal(seen[0]!.uid, 0, 'the kernel lists an orphaned socket as uid 0');
+  assert.equal(seen[0]!.owner, null);
+  assert.deepEqual(seen[1], { owner: UID, uid: UID });
 });
