@@ -53,6 +53,17 @@ function peerSocket(client: Endpoint, server: Endpoint): PeerSocket | null {
     ?? lookup('/proc/net/tcp6', `${c.v6}:${hexPort(client.port)}`, `${s.v6}:${hexPort(server.port)}`);
 }
 
+/** Whether `address` is one of this host's own: loopback, or an address of one of its interfaces. */
+export function isHostAddress(address: string): boolean {
+  const a = address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '').split('%')[0]!.toLowerCase();
+  if (net.isIPv4(a) && a.startsWith('127.')) return true;
+  if (a === '::1') return true;
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const i of list ?? []) if (i.address.split('%')[0]!.toLowerCase() === a) return true;
+  }
+  return false;
+}
+
 function hexPort(p: number): string {
   return p.toString(16).toUpperCase().padStart(4, '0');
 }

@@ -11,7 +11,7 @@ import { awsClientVars, execWrapper, localUrl, nodeStartupEnv } from './env-vars
 import { Environment, type EnvDeps, type EnvReset, type InitResult, type InitRetry } from './environment.js';
 import { POOL_LIMITS, PrewarmPool } from './prewarm.js';
 import { familyOf, pythonExecutable, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
-import { peerOwner, type Endpoint } from './peer.js';
+import { isHostAddress, peerOwner, type Endpoint } from './peer.js';
 import { listExtensions } from './extensions.js';
 import { chooseDriver } from './sandbox/detect.js';
 import { isEnvironmentUid } from './sandbox/uids.js';
@@ -137,6 +137,9 @@ class Service implements StratusExecutionService {
    */
   fromEnvironment(client: Endpoint, server: Endpoint): boolean {
     if (!this.driver.verifiesPeers) return false;
+    // Environments share the host's network: their connections come from its own addresses. One
+    // from elsewhere (a server listening beyond loopback) is not theirs, and not in /proc/net.
+    if (!isHostAddress(client.address)) return false;
     const uid = peerOwner(client, server);
     return uid === null || isEnvironmentUid(uid);
   }

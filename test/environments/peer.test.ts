@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { test } from 'node:test';
-import { peerOwner, peerUid } from '../../src/environments/peer.js';
+import os from 'node:os';
+import { isHostAddress, peerOwner, peerUid } from '../../src/environments/peer.js';
 
 const isRoot = process.getuid?.() === 0;
 const UID = 54_321;
@@ -113,4 +114,10 @@ test('a socket its process closed (orphaned: uid 0 in /proc/net/tcp) has no owne
   assert.equal(seen[0]!.uid, 0, 'the kernel lists an orphaned socket as uid 0');
   assert.equal(seen[0]!.owner, null);
   assert.deepEqual(seen[1], { owner: UID, uid: UID });
+});
+
+test("the host's own addresses are told from others'", () => {
+  for (const a of ['127.0.0.1', '127.3.4.5', '::1', '::ffff:127.0.0.2']) assert.ok(isHostAddress(a), a);
+  for (const list of Object.values(os.networkInterfaces())) for (const i of list ?? []) assert.ok(isHostAddress(i.address), i.address);
+  for (const a of ['192.0.2.7', '::ffff:198.51.100.1', '2001:db8::1']) assert.ok(!isHostAddress(a), a);
 });
