@@ -95,6 +95,14 @@ describe('EventBridge API', () => {
     await eb.send(new CreateEventBusCommand({ Name: 'custom' }));
     await assert.rejects(eb.send(new PutRuleCommand({ Name: 'bad', ScheduleExpression: 'rate(5 minutes)', EventBusName: 'custom' })), { name: 'ValidationException' });
     await assert.rejects(eb.send(new PutTargetsCommand({ Rule: 'missing', Targets: [{ Id: 'x', Arn: FN('collector') }] })), { name: 'ResourceNotFoundException' });
+    // RetryPolicy within the model's ranges.
+    await eb.send(new PutRuleCommand({ Name: 'rp-rule', EventPattern: '{"source":["rp"]}' }));
+    for (const [RetryPolicy, message] of [
+      [{ MaximumRetryAttempts: 186 }, /Value '186' at 'targets.member.retryPolicy.maximumRetryAttempts' failed to satisfy constraint: Member must have value less than or equal to 185/],
+      [{ MaximumEventAgeInSeconds: 59 }, /Value '59' at 'targets.member.retryPolicy.maximumEventAgeInSeconds' failed to satisfy constraint: Member must have value greater than or equal to 60/],
+    ] as const) {
+      await assert.rejects(eb.send(new PutTargetsCommand({ Rule: 'rp-rule', Targets: [{ Id: 'rp', Arn: FN('collector'), RetryPolicy }] })), (e: any) => e.name === 'ValidationException' && message.test(e.message));
+    }
     await eb.send(new PutRuleCommand({ Name: 'limits', EventPattern: '{"source":["a"]}' }));
     await assert.rejects(
       eb.send(new PutTargetsCommand({ Rule: 'limits', Targets: [{ Id: 'x', Arn: FN('collector'), Input: '{}', InputPath: '$.detail' }] })),
@@ -272,9 +280,12 @@ describe('EventBridge API', () => {
         { Source: 'a', DetailType: 'b', Detail: 'not json' },
         { Source: 'a', DetailType: 'b' },
         { Source: 'a', DetailType: 'b', Detail: '{}', EventBusName: 'missing-bus' },
+        // AWS services' sources are theirs alone.
+        { Source: 'aws.ec2', DetailType: 'EC2 Instance State-change Notification', Detail: '{}' },
       ],
     }));
-    assert.equal(res.FailedEntryCount, 3);
+    assert.equal(res.FailedEntryCount, 4);
+    assert.deepEqual([res.Entries![4]!.ErrorCode, res.Entries![4]!.ErrorMessage], ['NotAuthorizedForSourceException', 'Not authorized for the source.']);
     assert.ok(res.Entries![0]!.EventId);
     assert.equal(res.Entries![1]!.ErrorCode, 'MalformedDetail');
     assert.equal(res.Entries![2]!.ErrorCode, 'InvalidArgument');

@@ -48,6 +48,23 @@ function constraint(value: unknown, field: string, rule: string): StratusError {
   return Errors.validation(`1 validation error detected: Value '${String(value)}' at '${field}' failed to satisfy constraint: ${rule}`);
 }
 
+/** A target's RetryPolicy, in the model's ranges (attempts 0-185, event age 60-86400 s). */
+function validateRetryPolicy(p: unknown): void {
+  if (p === undefined || p === null) return;
+  if (typeof p !== 'object' || Array.isArray(p)) throw Errors.validation('RetryPolicy must be an object');
+  const ranges: Array<[string, string, number, number]> = [
+    ['MaximumRetryAttempts', 'targets.member.retryPolicy.maximumRetryAttempts', 0, 185],
+    ['MaximumEventAgeInSeconds', 'targets.member.retryPolicy.maximumEventAgeInSeconds', 60, 86400],
+  ];
+  for (const [key, field, min, max] of ranges) {
+    const v = (p as Input)[key];
+    if (v === undefined || v === null) continue;
+    if (!Number.isInteger(v)) throw constraint(v, field, 'Member must be an integer');
+    if ((v as number) < min) throw constraint(v, field, `Member must have value greater than or equal to ${min}`);
+    if ((v as number) > max) throw constraint(v, field, `Member must have value less than or equal to ${max}`);
+  }
+}
+
 function str(input: Input, key: string, field: string, opts: { required?: boolean; max?: number; pattern?: RegExp } = {}): string | undefined {
   const v = input[key];
   if (v === undefined || v === null) {
@@ -316,6 +333,7 @@ export class EventsService {
       if (ids.has(id)) throw Errors.validation(`The request contains duplicate target ids: ${id}`);
       ids.add(id);
       validateTargetInput({ Id: id, Input: t.Input, InputPath: t.InputPath, InputTransformer: t.InputTransformer });
+      validateRetryPolicy(t.RetryPolicy);
       if (!this.deps.targets.serves(arn)) {
         failed.push({ TargetId: id, ErrorCode: 'ValidationException', ErrorMessage: `Stratus cannot deliver to ${arn}: no service serves this ARN` });
         continue;
@@ -391,7 +409,11 @@ export class EventsService {
     }
     const size = entries.reduce((n: number, e: PutEventsEntry) => n + entrySize(e), 0);
     if (size > MAX_PUT_EVENTS_BYTES) throw Errors.validation('Total size of the entries in the request is over the limit.');
-    const results = await Promise.all((entries as PutEventsEntry[]).map((e) => this.putEvent(e)));
+    // AWS services' own sources (aws.*): no caller of PutEvents may put events as one, whatever its
+    // permissions. (Events Stratus forwards from bus to bus keep theirs: see putEvent's other caller.)
+    const results = await Promise.all((entries as PutEventsEntry[]).map((e) => (typeof e.Source === 'string' && e.Source.startsWith('aws.')
+      ? { ErrorCode: 'NotAuthorizedForSourceException', ErrorMessage: 'Not authorized for the source.' }
+      : this.putEvent(e))));
     return { FailedEntryCount: results.filter((r) => r.ErrorCode).length, Entries: results };
   }
 
