@@ -114,6 +114,7 @@ describe('function URLs', () => {
       assert.deepEqual(ev.cookies, ['a=b']);
       assert.equal(ev.requestContext.apiId, id);
       assert.equal(ev.requestContext.stage, '$default');
+      assert.equal(ev.requestContext.accountId, 'anonymous', 'an AuthType NONE caller is nobody\'s');
     }
   });
 

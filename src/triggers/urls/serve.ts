@@ -122,7 +122,8 @@ export async function serveUrl(deps: UrlServeDeps, req: IncomingMessage, res: Se
   const now = deps.clock.now();
   const info = requestInfo(req, path, query, body, domainOf(req, urlId, 'lambda-url'), now);
   const event = buildEventV2(info, {
-    accountId: deps.locale.accountId,
+    // An AuthType NONE URL's caller is nobody's: Lambda's event says "anonymous".
+    accountId: cfg.authType === 'NONE' ? 'anonymous' : deps.locale.accountId,
     apiId: urlId,
     stage: '$default',
     routeKey: '$default',
