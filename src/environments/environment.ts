@@ -273,7 +273,10 @@ export class Environment implements RuntimeApiHandler {
     }
     // Where the function sees its code: /var/task as in Lambda where the sandbox can present it.
     const taskRoot = o.deps.driver.taskRoot(o.codeDir);
-    const stream = o.retry?.stream ?? logStreamName(new Date(o.deps.clock.now()), o.target.version, randomBytes(16).toString('hex'));
+    // In a log group of the function's choosing (shared, maybe, with other functions), Lambda's
+    // streams name the function too: YYYY/MM/DD/<function>[<version>]<environment id>.
+    const custom = o.target.config.loggingConfig.logGroup ? o.target.functionName : undefined;
+    const stream = o.retry?.stream ?? logStreamName(new Date(o.deps.clock.now()), o.target.version, randomBytes(16).toString('hex'), custom);
     // Where it sees its runtime: /var/runtime as in Lambda where the sandbox presents it there
     // (a custom runtime's is empty), else the runtime's host path (a custom runtime's: its code).
     const root = o.deps.driver.runtimeRoot();

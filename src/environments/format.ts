@@ -6,11 +6,11 @@ export const MAX_RESPONSE_BYTES = 6291556;
 /** A streamed response's limit: Lambda documents 200 MB (configuration-response-streaming.html). */
 export const MAX_STREAMED_RESPONSE_BYTES = 200 * 1024 * 1024;
 
-export function logStreamName(now: Date, version: string, hex32: string): string {
+export function logStreamName(now: Date, version: string, hex32: string, functionName?: string): string {
   const y = now.getUTCFullYear();
   const m = String(now.getUTCMonth() + 1).padStart(2, '0');
   const d = String(now.getUTCDate()).padStart(2, '0');
-  return `${y}/${m}/${d}/[${version}]${hex32}`;
+  return `${y}/${m}/${d}/${functionName ?? ''}[${version}]${hex32}`;
 }
 
 /** What the system log lines need of a function's LoggingConfig. */

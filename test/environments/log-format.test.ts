@@ -23,6 +23,16 @@ describe('LoggingConfig', async () => {
     assert.ok(lines.some((l) => l.startsWith('START RequestId: ')) && lines.some((l) => /\tDEBUG\tdbg\n$/.test(l)));
   });
 
+  test('a log group of the function\'s choosing: its streams name the function, as Lambda\'s do', async () => {
+    const t = { ...fx.target(code, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256, loggingConfig: { logFormat: 'Text', logGroup: '/custom/shared' } }, 'in-shared'), logGroupName: '/custom/shared' };
+    await fx.svc.execute(t, invocation('{}'));
+    const streams = new Set(fx.sink.events.filter((e) => e.group === '/custom/shared').map((e) => e.stream));
+    assert.equal(streams.size, 1);
+    assert.match([...streams][0]!, /^\d{4}\/\d{2}\/\d{2}\/in-shared\[\$LATEST\][0-9a-f]{32}$/);
+    const own = new Set(fx.sink.events.filter((e) => e.group === '/aws/lambda/text-logs').map((e) => e.stream));
+    for (const s of own) assert.match(s, /^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/);
+  });
+
   test('JSON, application WARN, system INFO: JSON records, debug and info dropped, platform records', async () => {
     const t = fx.target(code, {
       runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256,
