@@ -377,9 +377,11 @@ describe('FilterLogEvents', () => {
   test('errors', async () => {
     const conflict = await failure(logs.send(new FilterLogEventsCommand({ logGroupName: group, logStreamNames: ['a'], logStreamNamePrefix: 'a' })));
     assert.equal(conflict.name, 'InvalidParameterException');
-    const json = await failure(logs.send(new FilterLogEventsCommand({ logGroupName: group, filterPattern: '{ $.level = "error" }' })));
-    assert.equal(json.name, 'InvalidParameterException');
-    assert.match(json.message, /not supported/);
+    const delimited = await failure(logs.send(new FilterLogEventsCommand({ logGroupName: group, filterPattern: '[ip, user, status = 500]' })));
+    assert.equal(delimited.name, 'InvalidParameterException');
+    assert.match(delimited.message, /not supported/);
+    const badJson = await failure(logs.send(new FilterLogEventsCommand({ logGroupName: group, filterPattern: '{ $.level = }' })));
+    assert.equal(badJson.name, 'InvalidParameterException');
     const quote = await failure(logs.send(new FilterLogEventsCommand({ logGroupName: group, filterPattern: '"unterminated' })));
     assert.equal(quote.name, 'InvalidParameterException');
     const missing = await failure(logs.send(new FilterLogEventsCommand({ logGroupName: '/f/none' })));
@@ -388,6 +390,64 @@ describe('FilterLogEvents', () => {
     assert.equal(token.message, 'The specified nextToken is invalid.');
     const tooMany = await failure(logs.send(new FilterLogEventsCommand({ logGroupName: group, logStreamNames: Array.from({ length: 101 }, (_, i) => `s${i}`) })));
     assert.match(tooMany.message, /at 'logStreamNames' failed to satisfy constraint: Member must have length less than or equal to 100/);
+  });
+});
+
+describe('FilterLogEvents: alternatives, exclusions, regular expressions, JSON patterns', () => {
+  const group = '/f/patterns';
+  const lines = [
+    'ERROR disk full\n',
+    'WARN low memory\n',
+    'INFO all good\n',
+    '{"level":"ERROR","message":"json err","code":500,"user":{"id":7,"name":"ann"},"tags":["a","b"],"retry":true,"gone":null}\n',
+    '{"level":"INFO","message":"json ok","code":200,"user":{"id":8,"name":"bob"},"tags":["c"],"retry":false}\n',
+    '{"level":"WARN","message":"slow request","latencyMs":1500}\n',
+  ];
+  before(async () => {
+    await logs.send(new CreateLogGroupCommand({ logGroupName: group }));
+    await logs.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: 's' }));
+    await putEvents(group, 's', lines, Date.now() - 60_000);
+  });
+  const messages = (events: FilteredLogEvent[] | undefined) => (events ?? []).map((e) => e.message!);
+  const match = async (filterPattern: string) =>
+    ((await logs.send(new FilterLogEventsCommand({ logGroupName: group, filterPattern }))).events ?? []).map((e) => lines.indexOf(e.message!));
+
+  const cases: Array<[string, number[]]> = [
+    ['?WARN ?INFO', [1, 2, 4, 5]],
+    ['ERROR -disk', [3]],
+    ['?"low memory" ?"all good"', [1, 2]],
+    ['%ERR.R%', [0, 3]],
+    ['%^W[A-Z]+ low%', [1]],
+    ['{ $.level = "ERROR" }', [3]],
+    ['{ $.level = ERROR }', [3]],
+    ['{ $.level != "ERROR" }', [4, 5]],
+    ['{ $.message = "json*" }', [3, 4]],
+    ['{ $.code > 300 }', [3]],
+    ['{ $.code = 200 }', [4]],
+    ['{ $.latencyMs >= 1000 }', [5]],
+    ['{ $.user.id = 7 }', [3]],
+    ['{ $.user.name = "b*" }', [4]],
+    ['{ $.tags[1] = "b" }', [3]],
+    ['{ ($.level = "ERROR") && ($.code = 500) }', [3]],
+    ['{ $.level = "WARN" || $.code = 200 }', [4, 5]],
+    ['{ ($.level = "INFO" || $.level = "WARN") && $.latencyMs > 1 }', [5]],
+    ['{ $.retry IS TRUE }', [3]],
+    ['{ $.retry IS FALSE }', [4]],
+    ['{ $.gone IS NULL }', [3]],
+    ['{ $.latencyMs EXISTS }', [5]],
+    ['{ $.user NOT EXISTS }', [5]],
+  ];
+  for (const [pattern, expected] of cases) {
+    test(pattern, async () => assert.deepEqual(await match(pattern), expected));
+  }
+
+  test('a page is filled past events that do not match; the token goes on from the last one returned', async () => {
+    const first = await logs.send(new FilterLogEventsCommand({ logGroupName: group, filterPattern: '{ $.code EXISTS }', limit: 1 }));
+    assert.deepEqual(messages(first.events).map((m) => lines.indexOf(m)), [3]);
+    assert.ok(first.nextToken);
+    const second = await logs.send(new FilterLogEventsCommand({ logGroupName: group, filterPattern: '{ $.code EXISTS }', limit: 1, nextToken: first.nextToken }));
+    assert.deepEqual(messages(second.events).map((m) => lines.indexOf(m)), [4]);
+    assert.equal(second.nextToken, undefined);
   });
 });
 

@@ -1,49 +1,239 @@
 import { LogsErrors } from './params.js';
 
 /**
- * CloudWatch Logs filter patterns, the unstructured part: space-separated terms that must all
- * appear (case-sensitive), `"quoted phrases"` for terms with spaces or punctuation, and an
- * empty pattern for everything. Returns the terms. Patterns Stratus does not evaluate (JSON
- * `{ $.x = 1 }`, space-delimited `[a, b]`, `?term` alternatives, `-term` exclusions, `%regex%`)
- * are refused with InvalidParameterException rather than silently matched some other way.
+ * A CloudWatch Logs filter pattern, compiled: `terms` every matching event contains (the store
+ * tests them, case-sensitive), and `match`, when the pattern needs more than that, the test of
+ * each event's message.
+ *
+ * What is evaluated:
+ * - terms: space-separated words or `"quoted phrases"` that must all appear; `?term` alternatives
+ *   (at least one of them must appear), `-term` exclusions (none may), `%regex%` terms;
+ * - JSON patterns on messages that are JSON objects (Lambda's JSON log format writes them):
+ *   `{ $.level = "ERROR" }`, `!=` with `*` wildcards in strings, numeric `= != < <= > >=`,
+ *   `IS NULL`, `IS TRUE`, `IS FALSE`, `EXISTS`, `NOT EXISTS`, `&&` and `||` with parentheses,
+ *   selectors with `.name` and `[index]`.
+ * Space-delimited patterns (`[ip, user, ...]`) are refused with InvalidParameterException rather
+ * than silently matched some other way.
  */
-export function parseFilterPattern(pattern: string | undefined): string[] {
+export interface CompiledFilter {
+  terms: string[];
+  match: ((message: string) => boolean) | null;
+}
+
+export function compileFilterPattern(pattern: string | undefined): CompiledFilter {
   const p = (pattern ?? '').trim();
-  if (p === '') return [];
-  if (p.startsWith('{') || p.startsWith('[')) {
-    throw unsupported(p, 'JSON and space-delimited filter patterns are not supported; use plain terms or "quoted phrases"');
-  }
-  const terms: string[] = [];
+  if (p === '') return { terms: [], match: null };
+  if (p.startsWith('[')) throw unsupported(p, 'space-delimited filter patterns are not supported; use terms, "quoted phrases" or a JSON pattern');
+  if (p.startsWith('{')) return { terms: [], match: compileJson(p) };
+  return compileTerms(p);
+}
+
+function compileTerms(p: string): CompiledFilter {
+  const required: string[] = [];
+  const anyOf: string[] = [];
+  const none: string[] = [];
+  const regexes: RegExp[] = [];
   let i = 0;
   while (i < p.length) {
     const c = p[i]!;
     if (/\s/.test(c)) { i++; continue; }
-    if (c === '"') {
-      let term = '';
-      let j = i + 1;
-      let closed = false;
-      while (j < p.length) {
-        const d = p[j]!;
-        if (d === '\\' && j + 1 < p.length) { term += p[j + 1]; j += 2; continue; }
-        if (d === '"') { closed = true; j++; break; }
-        term += d;
-        j++;
-      }
-      if (!closed) throw LogsErrors.invalidParameter(`Invalid filter pattern: unterminated quoted term in ${JSON.stringify(p)}`);
-      if (term !== '') terms.push(term);
+    // ?term and -term may be quoted too: ?"two words".
+    let kind: 'required' | 'any' | 'none' = 'required';
+    if ((c === '?' || c === '-') && i + 1 < p.length && !/\s/.test(p[i + 1]!)) {
+      kind = c === '?' ? 'any' : 'none';
+      i++;
+    }
+    let term: string;
+    if (p[i] === '"') {
+      const q = readQuoted(p, i);
+      term = q.text;
+      i = q.end;
+    } else {
+      let j = i;
+      // %regex% runs to its closing %, spaces included.
+      const close = p[i] === '%' ? p.indexOf('%', i + 1) : -1;
+      if (close > i + 1) j = close + 1;
+      else while (j < p.length && !/\s/.test(p[j]!)) j++;
+      term = p.slice(i, j);
       i = j;
+      if (term.length > 2 && term.startsWith('%') && term.endsWith('%')) {
+        let re: RegExp;
+        try { re = new RegExp(term.slice(1, -1)); } catch (e) { throw LogsErrors.invalidParameter(`Invalid filter pattern: ${(e as Error).message}`); }
+        if (kind === 'required') { regexes.push(re); continue; }
+        throw unsupported(p, 'a regular expression term cannot be an alternative or an exclusion');
+      }
+    }
+    if (term === '') continue;
+    (kind === 'required' ? required : kind === 'any' ? anyOf : none).push(term);
+  }
+  if (!anyOf.length && !none.length && !regexes.length) return { terms: required, match: null };
+  return {
+    terms: required,
+    match: (m) => (anyOf.length === 0 || anyOf.some((t) => m.includes(t))) && !none.some((t) => m.includes(t)) && regexes.every((r) => r.test(m)),
+  };
+}
+
+function readQuoted(p: string, at: number): { text: string; end: number } {
+  let text = '';
+  let j = at + 1;
+  while (j < p.length) {
+    const d = p[j]!;
+    if (d === '\\' && j + 1 < p.length) { text += p[j + 1]; j += 2; continue; }
+    if (d === '"') return { text, end: j + 1 };
+    text += d;
+    j++;
+  }
+  throw LogsErrors.invalidParameter(`Invalid filter pattern: unterminated quoted term in ${JSON.stringify(p)}`);
+}
+
+// ---- JSON patterns ----------------------------------------------------------------------------
+
+type Token = { t: 'punct' | 'op' | 'sel' | 'str' | 'word'; v: string };
+
+function tokenize(p: string): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  while (i < p.length) {
+    const c = p[i]!;
+    if (/\s/.test(c)) { i++; continue; }
+    const two = p.slice(i, i + 2);
+    if (two === '&&' || two === '||') { out.push({ t: 'punct', v: two }); i += 2; continue; }
+    if (two === '!=' || two === '<=' || two === '>=') { out.push({ t: 'op', v: two }); i += 2; continue; }
+    if (c === '=' || c === '<' || c === '>') { out.push({ t: 'op', v: c }); i++; continue; }
+    if ('{}()'.includes(c)) { out.push({ t: 'punct', v: c }); i++; continue; }
+    if (c === '"') {
+      const q = readQuoted(p, i);
+      out.push({ t: 'str', v: q.text });
+      i = q.end;
       continue;
     }
     let j = i;
-    while (j < p.length && !/\s/.test(p[j]!)) j++;
-    const term = p.slice(i, j);
-    if (term.startsWith('?')) throw unsupported(p, '"?term" alternatives are not supported; every term must match');
-    if (term.startsWith('-') && term.length > 1) throw unsupported(p, '"-term" exclusions are not supported; quote the term to match it literally');
-    if (term.length > 1 && term.startsWith('%') && term.endsWith('%')) throw unsupported(p, 'regular expression terms are not supported');
-    terms.push(term);
+    while (j < p.length && !/[\s{}()=<>!&|"]/.test(p[j]!)) j++;
+    if (j === i) throw invalidJson(p);
+    const w = p.slice(i, j);
+    out.push({ t: w.startsWith('$') ? 'sel' : 'word', v: w });
     i = j;
   }
-  return terms;
+  return out;
+}
+
+type Test = (doc: unknown) => boolean;
+
+function compileJson(p: string): (message: string) => boolean {
+  const toks = tokenize(p);
+  let k = 0;
+  const peek = () => toks[k];
+  const take = (v?: string): Token => {
+    const tok = toks[k];
+    if (!tok || (v !== undefined && tok.v !== v)) throw invalidJson(p);
+    k++;
+    return tok;
+  };
+  const expr = (): Test => {
+    const parts = [conj()];
+    while (peek()?.v === '||') { take('||'); parts.push(conj()); }
+    return parts.length === 1 ? parts[0]! : (d) => parts.some((f) => f(d));
+  };
+  const conj = (): Test => {
+    const parts = [factor()];
+    while (peek()?.v === '&&') { take('&&'); parts.push(factor()); }
+    return parts.length === 1 ? parts[0]! : (d) => parts.every((f) => f(d));
+  };
+  const factor = (): Test => {
+    if (peek()?.v === '(') {
+      take('(');
+      const e = expr();
+      take(')');
+      return e;
+    }
+    const sel = take();
+    if (sel.t !== 'sel') throw invalidJson(p);
+    const path = parseSelector(sel.v, p);
+    const next = take();
+    if (next.t === 'word' && next.v === 'IS') {
+      const what = take().v;
+      if (what === 'NULL') return (d) => get(d, path) === null;
+      if (what === 'TRUE') return (d) => get(d, path) === true;
+      if (what === 'FALSE') return (d) => get(d, path) === false;
+      throw invalidJson(p);
+    }
+    if (next.t === 'word' && next.v === 'EXISTS') return (d) => get(d, path) !== undefined;
+    if (next.t === 'word' && next.v === 'NOT') {
+      take('EXISTS');
+      return (d) => get(d, path) === undefined;
+    }
+    if (next.t !== 'op') throw invalidJson(p);
+    const value = take();
+    if (value.t !== 'str' && value.t !== 'word') throw invalidJson(p);
+    return comparison(path, next.v, value, p);
+  };
+  take('{');
+  const test = expr();
+  take('}');
+  if (k !== toks.length) throw invalidJson(p);
+  return (message) => {
+    let doc: unknown;
+    try { doc = JSON.parse(message); } catch { return false; }
+    return doc !== null && typeof doc === 'object' && test(doc);
+  };
+}
+
+type Step = string | number;
+
+function parseSelector(s: string, p: string): Step[] {
+  const steps: Step[] = [];
+  const re = /\.([^.[\]]+)|\[(\d+)\]/y;
+  let i = 1;
+  while (i < s.length) {
+    re.lastIndex = i;
+    const m = re.exec(s);
+    if (!m) throw invalidJson(p);
+    steps.push(m[1] !== undefined ? m[1] : Number(m[2]));
+    i = re.lastIndex;
+  }
+  if (steps.length === 0) throw invalidJson(p);
+  return steps;
+}
+
+function get(doc: unknown, path: Step[]): unknown {
+  let v: unknown = doc;
+  for (const step of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    if (typeof step === 'number') {
+      if (!Array.isArray(v)) return undefined;
+      v = v[step];
+    } else {
+      if (Array.isArray(v) || !Object.prototype.hasOwnProperty.call(v, step)) return undefined;
+      v = (v as Record<string, unknown>)[step];
+    }
+  }
+  return v;
+}
+
+function comparison(path: Step[], op: string, value: Token, p: string): Test {
+  const n = value.t === 'word' ? Number(value.v) : NaN;
+  if (value.t === 'word' && value.v !== '' && Number.isFinite(n)) {
+    const cmp: Record<string, (a: number) => boolean> = {
+      '=': (a) => a === n, '!=': (a) => a !== n, '<': (a) => a < n, '<=': (a) => a <= n, '>': (a) => a > n, '>=': (a) => a >= n,
+    };
+    const f = cmp[op]!;
+    return (d) => {
+      const a = get(d, path);
+      return typeof a === 'number' && f(a);
+    };
+  }
+  if (op !== '=' && op !== '!=') throw unsupported(p, `${op} compares numbers only`);
+  // Strings: equal, with * matching any run of characters.
+  const glob = new RegExp(`^${value.v.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+  return (d) => {
+    const a = get(d, path);
+    if (typeof a !== 'string') return false;
+    return glob.test(a) === (op === '=');
+  };
+}
+
+function invalidJson(p: string) {
+  return LogsErrors.invalidParameter(`Invalid filter pattern ${JSON.stringify(p)}: not a JSON pattern (e.g. { $.level = "ERROR" }).`);
 }
 
 function unsupported(p: string, why: string) {

@@ -3,13 +3,13 @@ import type { Locale } from '../../core/model.js';
 import type { Clock } from '../../ports/clock.js';
 import type { LogEvent, LogGroupInfo, LogStore, LogStreamInfo, StoredLogEvent } from '../../ports/logs.js';
 import type { JsonTargetService } from '../json-target.js';
-import { parseFilterPattern } from './filter-pattern.js';
+import { compileFilterPattern } from './filter-pattern.js';
 import {
   LOG_GROUP_IDENTIFIER, LOG_GROUP_NAME, LOG_GROUP_PATTERN, LOG_STREAM_NAME, LogsErrors, Params, RETENTION_DAYS,
 } from './params.js';
 import { eventsToken, listToken, parseEventsToken, parseListToken } from './tokens.js';
 
-export { parseFilterPattern } from './filter-pattern.js';
+export { compileFilterPattern } from './filter-pattern.js';
 
 export interface LogsApiDeps {
   store: LogStore;
@@ -336,20 +336,32 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
       if (names !== undefined && prefix !== undefined) {
         throw LogsErrors.invalidParameter('Cannot specify both logStreamNames and logStreamNamePrefix.');
       }
-      const terms = parseFilterPattern(pattern);
+      const filter = compileFilterPattern(pattern);
       const afterId = token !== undefined ? parseListToken(token, 'events') : 0;
       await requireGroup(group);
-      const found = await store.query({
+      const query = {
         logGroupName: group,
         ...(names ? { logStreamNames: names } : {}),
         ...(prefix ? { logStreamNamePrefix: prefix } : {}),
         startTime,
         // FilterLogEvents includes events at endTime; the store's endTime is exclusive.
         endTime: endTime === undefined ? undefined : endTime + 1,
-        terms,
+        terms: filter.terms,
         afterId,
         limit: limit + 1,
-      });
+      };
+      let found = await store.query(query);
+      // What the store cannot test (alternatives, exclusions, JSON patterns): tested here, reading
+      // on past what does not match until the page is full or the events run out.
+      if (filter.match) {
+        const matched: typeof found = [];
+        for (;;) {
+          for (const e of found) if (matched.length <= limit && filter.match(e.message)) matched.push(e);
+          if (matched.length > limit || found.length < query.limit) break;
+          found = await store.query({ ...query, afterId: found[found.length - 1]!.id });
+        }
+        found = matched;
+      }
       const events = capBytes(found.slice(0, limit));
       const out: Record<string, unknown> = {
         events: events.map((e) => ({
