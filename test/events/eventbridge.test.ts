@@ -6,6 +6,7 @@ import {
   EnableRuleCommand, EventBridgeClient, ListEventBusesCommand, ListRulesCommand, ListTargetsByRuleCommand, PutEventsCommand,
   PutRuleCommand, PutTargetsCommand, RemoveTargetsCommand, TestEventPatternCommand,
 } from '@aws-sdk/client-eventbridge';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { clientConfig, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 import { RECORDER, sharedDir, startAsyncServer, waitFor } from '../async/server.js';
@@ -271,6 +272,27 @@ describe('EventBridge API', () => {
     await waitFor('the input path', () => seen().find((l) => l.event?.envtag === 'E1' && !l.event.id));
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(seen().filter((l) => l.event?.constant === 'disabled').length, 0);
+  });
+
+  test('an event its target cannot take goes to the target\'s dead-letter queue, with EventBridge\'s attributes', async () => {
+    const sqs = new SQSClient(clientConfig(server.endpoint));
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'eb-dlq' }));
+    await eb.send(new PutRuleCommand({ Name: 'to-ghost', EventPattern: '{"source":["ghost-test"]}' }));
+    await eb.send(new PutTargetsCommand({
+      Rule: 'to-ghost',
+      Targets: [{ Id: 'ghost', Arn: FN('ghost'), RetryPolicy: { MaximumRetryAttempts: 0 }, DeadLetterConfig: { Arn: 'arn:aws:sqs:us-east-1:000000000000:eb-dlq' } }],
+    }));
+    const put = await eb.send(new PutEventsCommand({ Entries: [{ Source: 'ghost-test', DetailType: 'x', Detail: '{"a":1}' }] }));
+    assert.equal(put.FailedEntryCount, 0);
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 10, MessageAttributeNames: ['All'] }));
+    const m = got.Messages?.[0];
+    assert.ok(m, 'a dead letter');
+    const ev = JSON.parse(m.Body!);
+    assert.deepEqual([ev.id, ev.source, ev.detail], [put.Entries![0]!.EventId, 'ghost-test', { a: 1 }]);
+    const attr = (k: string) => m.MessageAttributes?.[k]?.StringValue;
+    assert.deepEqual([attr('RULE_ARN'), attr('TARGET_ARN'), attr('ERROR_CODE'), attr('RETRY_ATTEMPTS')], [RULE_ARN('to-ghost'), FN('ghost'), 'RESOURCE_NOT_FOUND', '0']);
+    assert.ok(attr('ERROR_MESSAGE'));
+    sqs.destroy();
   });
 
   test('PutEvents reports bad entries without failing the others', async () => {

@@ -486,9 +486,33 @@ export class EventsService {
           if (eventsChannel.hasSubscribers) {
             eventsChannel.publish({ type: 'delivery-failed', rule: ctx.ruleArn, target: t.Arn, eventId: event.id, error: (err as Error).message });
           }
+          await this.deadLetter(t, event, ctx.ruleArn, err as Error);
         }
       }),
     );
+  }
+
+  /**
+   * An event its target could not take (a missing function or queue, a refused input: errors
+   * EventBridge does not retry) goes to the target's DeadLetterConfig queue, when it has one, as
+   * EventBridge sends it: the event, with the attributes RULE_ARN, TARGET_ARN, ERROR_CODE,
+   * ERROR_MESSAGE and RETRY_ATTEMPTS. Without one it is dropped, as there.
+   */
+  private async deadLetter(t: TargetSpec, event: Record<string, unknown>, ruleArn: string, err: Error): Promise<void> {
+    const dlq = (t.DeadLetterConfig as { Arn?: unknown } | undefined)?.Arn;
+    if (typeof dlq !== 'string' || dlq === '') return;
+    const name = (err as { name?: string }).name;
+    const code = name === 'ResourceNotFoundException' || name === 'QueueDoesNotExist' ? 'RESOURCE_NOT_FOUND' : 'SDK_CLIENT_ERROR';
+    try {
+      await this.deps.targets.deliver(dlq, {
+        body: JSON.stringify(event),
+        attributes: { RULE_ARN: ruleArn, TARGET_ARN: t.Arn, ERROR_CODE: code, ERROR_MESSAGE: err.message, RETRY_ATTEMPTS: '0' },
+      });
+    } catch (e) {
+      if (eventsChannel.hasSubscribers) {
+        eventsChannel.publish({ type: 'dead-letter-failed', rule: ruleArn, target: t.Arn, eventId: event.id, error: (e as Error).message });
+      }
+    }
   }
 
   /** Enabled pattern rules of a bus with their targets; undefined when the bus does not exist. */
