@@ -282,6 +282,19 @@ describe('FIFO queues', () => {
     assert.deepEqual(b.map((m) => m.Body), ['b1', 'b2']);
   });
 
+  test('a receive retried with the same ReceiveRequestAttemptId gets the same messages and receipt handles', async () => {
+    const url = await create('attempt.fifo', { FifoQueue: 'true', ContentBasedDeduplication: 'true' });
+    for (let i = 0; i < 4; i++) await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: `m${i}`, MessageGroupId: `g${i % 2}` }));
+    const receive = (ReceiveRequestAttemptId?: string) => sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 2, ReceiveRequestAttemptId }));
+    const a = (await receive('att-1')).Messages!;
+    assert.deepEqual(a.map((m) => m.Body), ['m0', 'm1']);
+    const again = (await receive('att-1')).Messages!;
+    assert.deepEqual(again.map((m) => [m.Body, m.ReceiptHandle]), a.map((m) => [m.Body, m.ReceiptHandle]));
+    // Another attempt id is another receive: both groups are in flight, nothing comes.
+    assert.equal((await receive('att-2')).Messages, undefined);
+    await rejects(receive('x'.repeat(129)), 'InvalidParameterValue');
+  });
+
   test('deduplication by id and by content', async () => {
     const url = await create('dedup.fifo', { FifoQueue: 'true' });
     const a = await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'one', MessageGroupId: 'g', MessageDeduplicationId: 'd1' }));

@@ -64,6 +64,12 @@ const QUEUE_CACHE_MS = 1000;
 export class SqsService {
   readonly signals = new QueueSignals();
   private readonly lastPurge = new Map<string, number>();
+  /**
+   * FIFO receives by ReceiveRequestAttemptId: a retry of a receive within its visibility timeout
+   * (at most SQS's 5 minute deduplication interval) gets the same messages and receipt handles.
+   * Kept by this server: in a cluster, a retry that reaches another node receives anew.
+   */
+  private readonly attempts = new Map<string, { answer: unknown; until: number }>();
   /** Queue records for the hot path (send/receive/delete), briefly: local changes invalidate. */
   private readonly cache = new Map<string, { q: QueueRecord; at: number }>();
   private readonly sender: string;
@@ -426,9 +432,20 @@ export class SqsService {
     const system = requestedSystemAttributes(i.AttributeNames, i.MessageSystemAttributeNames);
     const attrNames = i.MessageAttributeNames;
     if (attrNames !== undefined && attrNames !== null && !Array.isArray(attrNames)) throw SqsErrors.invalidParameterValue('MessageAttributeNames must be a list');
+    const attemptId = i.ReceiveRequestAttemptId;
+    if (attemptId !== undefined && attemptId !== null && (typeof attemptId !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(attemptId))) {
+      throw SqsErrors.invalidParameterValue('Value for parameter ReceiveRequestAttemptId is invalid. Reason: It can be at most 128 characters long and contain only alphanumeric characters and punctuation.');
+    }
+    const attemptKey = q.fifo && typeof attemptId === 'string' ? `${q.name}\0${attemptId}` : null;
+    if (attemptKey) {
+      const now = this.now();
+      for (const [k, a] of this.attempts) if (a.until <= now) this.attempts.delete(k);
+      const again = this.attempts.get(attemptKey);
+      if (again) return again.answer;
+    }
     const received = await this.receive(q, { max, visibilityTimeout: vis, waitSeconds: wait, signal });
     if (received.length === 0) return {};
-    return {
+    const answer = {
       Messages: received.map((m) => {
         const w: Record<string, unknown> = { MessageId: m.messageId, ReceiptHandle: m.receiptHandle, MD5OfBody: m.md5OfBody, Body: m.body };
         const attrs: Record<string, string> = {};
@@ -442,6 +459,8 @@ export class SqsService {
         return w;
       }),
     };
+    if (attemptKey) this.attempts.set(attemptKey, { answer, until: this.now() + Math.min(vis, 300) * 1000 });
+    return answer;
   }
 
   /**
