@@ -135,14 +135,15 @@ describe('HTTP APIs', () => {
     assert.deepEqual(json(big), { message: 'Request Entity Too Large' });
   });
 
-  test('504 after the integration timeout', async () => {
+  test('503 Service Unavailable after the integration timeout, as HTTP APIs answer', async () => {
     const api = await gw.send(new CreateApiCommand({ Name: 'slow', ProtocolType: 'HTTP' }));
     const integ = await gw.send(new CreateIntegrationCommand({ ApiId: api.ApiId, IntegrationType: 'AWS_PROXY', IntegrationUri: fnArn('behave'), PayloadFormatVersion: '2.0', TimeoutInMillis: 200 }));
     assert.equal(integ.TimeoutInMillis, 200);
     await gw.send(new CreateRouteCommand({ ApiId: api.ApiId, RouteKey: 'GET /slow', Target: `integrations/${integ.IntegrationId}` }));
     await gw.send(new CreateStageCommand({ ApiId: api.ApiId, StageName: '$default', AutoDeploy: true }));
     const r = await viaPath(api.ApiId!, '/slow?mode=sleep&ms=5000');
-    assert.equal(r.status, 504);
+    assert.equal(r.status, 503);
+    assert.deepEqual(json(r), { message: 'Service Unavailable' });
     await gw.send(new DeleteApiCommand({ ApiId: api.ApiId }));
     assert.equal((await viaPath(api.ApiId!, '/slow')).status, 404);
   });

@@ -26,7 +26,8 @@ export const GatewayResponses = {
   internal: () => gatewayError(500, 'Internal Server Error'),
   badGateway: () => gatewayError(502, 'Internal Server Error'),
   unavailable: () => gatewayError(503, 'Service Unavailable'),
-  timeout: () => gatewayError(504, 'Gateway Timeout'),
+  /** An integration past its TimeoutInMillis: HTTP APIs answer 503, not REST APIs' 504 "Endpoint request timed out". */
+  timeout: () => gatewayError(503, 'Service Unavailable'),
   throttled: () => gatewayError(429, 'Too Many Requests'),
   tooLarge: () => gatewayError(413, 'Request Entity Too Large'),
 };
