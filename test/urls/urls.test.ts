@@ -127,12 +127,32 @@ describe('function URLs', () => {
     assert.equal(actual.headers['access-control-allow-origin'], 'https://app.example');
   });
 
-  test('function errors are 502; AWS_IAM is refused with 403', async () => {
+  test('function errors are 502; AWS_IAM: unsigned requests refused with 403, signed ones reach the function with their caller', async () => {
     const t = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'throws', AuthType: 'NONE' }));
     const r = await viaPath(urlId(t.FunctionUrl!), '/');
     assert.equal(r.status, 502);
     await lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'throws', AuthType: 'AWS_IAM' }));
-    assert.equal((await viaPath(urlId(t.FunctionUrl!), '/')).status, 403);
+    const unsigned = await viaPath(urlId(t.FunctionUrl!), '/');
+    assert.deepEqual([unsigned.status, json(unsigned)], [403, { Message: 'Forbidden' }]);
+    // Signed with any credentials (Stratus checks no signature, as everywhere): the caller is in the event.
+    await lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'echo', AuthType: 'AWS_IAM' }));
+    try {
+      const id = urlId((await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: 'echo' }))).FunctionUrl!);
+      const authorization = 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261207/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7';
+      const signed = await viaPath(id, '/', { headers: { authorization, 'x-amz-date': '20261207T000000Z' } });
+      assert.equal(signed.status, 200, signed.body.toString());
+      const ev = json(signed);
+      assert.deepEqual(ev.requestContext.authorizer.iam, {
+        accessKey: 'AKIDEXAMPLE', accountId: '000000000000', callerId: 'AKIDEXAMPLE', cognitoIdentity: null, principalOrgId: null,
+        userArn: 'arn:aws:iam::000000000000:root', userId: 'AKIDEXAMPLE',
+      });
+      assert.equal(ev.requestContext.accountId, '000000000000');
+      const presigned = await viaPath(id, '/?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDPRESIGN%2F20261207%2Fus-east-1%2Flambda%2Faws4_request&X-Amz-Signature=abc123');
+      assert.equal(json(presigned).requestContext.authorizer.iam.accessKey, 'AKIDPRESIGN');
+      assert.equal((await viaPath(id, '/', { headers: { authorization: 'Bearer x' } })).status, 403);
+    } finally {
+      await lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'echo', AuthType: 'NONE' }));
+    }
   });
 
   test('RESPONSE_STREAM: prelude headers, chunks arrive while the handler runs', async () => {

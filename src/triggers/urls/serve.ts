@@ -105,8 +105,17 @@ export async function serveUrl(deps: UrlServeDeps, req: IncomingMessage, res: Se
     sendResponse(req, res, r, idHeader);
   };
   if (!cfg) return reply(UrlResponses.notFound());
-  // AWS_IAM needs SigV4 verification, which Stratus does not do yet: refuse rather than pretend.
-  if (cfg.authType === 'AWS_IAM') return reply(UrlResponses.forbidden());
+  // AWS_IAM: a SigV4-signed request, by any credentials (Stratus has no IAM: it checks no
+  // signature anywhere); an unsigned one is refused, as Lambda refuses it.
+  let iam: Record<string, unknown> | undefined;
+  if (cfg.authType === 'AWS_IAM') {
+    const accessKey = sigV4AccessKey(req.headers.authorization, query);
+    if (!accessKey) return reply(UrlResponses.forbidden());
+    iam = {
+      accessKey, accountId: deps.locale.accountId, callerId: accessKey, cognitoIdentity: null, principalOrgId: null,
+      userArn: `arn:aws:iam::${deps.locale.accountId}:root`, userId: accessKey,
+    };
+  }
 
   const body = await readBody(req, URL_MAX_BODY);
   if (body === 'too-large') return reply(UrlResponses.tooLarge());
@@ -130,6 +139,7 @@ export async function serveUrl(deps: UrlServeDeps, req: IncomingMessage, res: Se
     pathParameters: {},
     requestId,
     timeEpoch: now,
+    ...(iam ? { authorizer: { iam } } : {}),
   });
   const qualifier = cfg.qualifier === '$LATEST' ? undefined : cfg.qualifier;
   const sink = cfg.invokeMode === 'RESPONSE_STREAM' ? new HttpStreamSink(req, res, (h) => [...withCors(h), ...idHeader]) : undefined;
@@ -267,4 +277,19 @@ export class HttpStreamSink implements ResponseStreamSink {
   abort(): void {
     if (!this.ended) this.end({ errorType: 'Stratus.InvokeFailed', errorMessage: 'invocation failed' });
   }
+}
+
+/**
+ * The access key a SigV4-signed request names: its Authorization header's
+ * `AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, SignedHeaders=..., Signature=...`,
+ * or a presigned URL's X-Amz-Credential with X-Amz-Signature. Null when it is not signed so.
+ */
+export function sigV4AccessKey(authorization: string | undefined, rawQuery: string): string | null {
+  const m = authorization ? /^AWS4-HMAC-SHA256\s+Credential=([^/\s,]+)\/[^,]+,\s*SignedHeaders=[^,]+,\s*Signature=[0-9a-f]+\s*$/i.exec(authorization) : null;
+  if (m) return m[1]!;
+  const q = new URLSearchParams(rawQuery);
+  const cred = q.get('X-Amz-Credential');
+  const sig = q.get('X-Amz-Signature');
+  if (typeof cred === 'string' && typeof sig === 'string' && /^[0-9a-f]+$/i.test(sig) && cred.includes('/')) return cred.split('/')[0]!;
+  return null;
 }
