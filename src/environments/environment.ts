@@ -977,7 +977,11 @@ export class Environment implements RuntimeApiHandler {
     if (this.state === 'initializing') this.resetAfterSuppressedInit();
     this.settle(this.cur);
     const oom = this.handle.oomKilled();
-    const st = this.handle.exitStatus(code, signal);
+    let st = this.handle.exitStatus(code, signal);
+    // The sandbox's pid 1 reports a death by signal N as status 128+N, so an exit with such a
+    // status reads as a signal. Stratus's Node.js runtime exits 129 after an uncaught exception,
+    // as Lambda's does ("exit status 129"): taken for that, not for a hangup no one sends it.
+    if (this.family === 'node' && code === 129 && st.signal === 'SIGHUP') st = { code: 129, signal: null };
     const exit = exitText(st.code, st.signal);
     const reason = this.killReason;
     const errorType = oom ? FunctionErrorTypes.outOfMemory : FunctionErrorTypes.exit;

@@ -29,6 +29,9 @@ exports.handler = async (event) => {
       const first = await fx.svc.execute(t, invocation(JSON.stringify({ kind, fail: true })));
       assert.equal(first.status, 'error', first.payload.toString());
       assert.equal(first.errorType, expected);
+      // The runtime exits as Lambda's does, 128 after an unhandled rejection, 129 after an uncaught
+      // exception, and the log says so (not "signal: hangup", what 128+1 would be for a signal).
+      assert.match(first.logTail ?? '', new RegExp(`Error: Runtime exited with error: exit status ${kind === 'rejection' ? 128 : 129}\nRuntime.ExitError\n`), first.logTail);
       const next = await fx.svc.execute(t, invocation(JSON.stringify({ kind, fail: false })));
       assert.equal(next.status, 'ok', next.payload.toString());
       assert.equal(next.coldStart, true, 'a new environment');
