@@ -37,6 +37,15 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
   const guard = opts.fromEnvironment;
   if (guard) {
     const inside = new WeakMap<Socket, boolean>();
+    // Both ends of each connection, read when it is accepted: a client that resets its connection
+    // right after its request is still served, but by then its socket has no peer address to
+    // read (getpeername fails), and an unknown caller must not pass for one from elsewhere.
+    type Ends = { client: { address: string; port: number }; server: { address: string; port: number } };
+    const endsOf = (s: Socket): Ends => ({
+      client: { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 }, server: { address: s.localAddress ?? '', port: s.localPort ?? 0 },
+    });
+    const ends = new WeakMap<Socket, Ends>();
+    app.server.on('connection', (s: Socket) => ends.set(s, endsOf(s)));
     app.addHook('onRequest', (req, reply, done) => {
       // The route decides first: what functions may call anyway (invoke, queues, HTTP traffic)
       // never pays for finding out who the caller is (a /proc/net/tcp read, ~2 ms here).
@@ -46,7 +55,8 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
       const sock = req.raw.socket;
       let fromEnv = inside.get(sock);
       if (fromEnv === undefined) {
-        fromEnv = guard({ address: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 }, { address: sock.localAddress ?? '', port: sock.localPort ?? 0 });
+        const e = ends.get(sock) ?? endsOf(sock);
+        fromEnv = guard(e.client, e.server);
         inside.set(sock, fromEnv);
       }
       if (!fromEnv) return done();

@@ -10,12 +10,12 @@ export interface Endpoint {
 
 /** /proc/net/tcp* states of sockets whose uid is no longer the owner's (TIME_WAIT, CLOSE). */
 const GONE_STATES = new Set(['06', '07']);
-const ESTABLISHED = '01';
 
-/** The socket of a connection's client end: its owner's uid and its TCP state (/proc/net/tcp's hex code). */
-export interface PeerSocket {
+/** The socket of a connection's client end: its owner's uid and inode. */
+interface PeerSocket {
   uid: number;
-  state: string;
+  /** 0 when no process holds the socket any more (closed by its owner: an orphan). */
+  inode: number;
 }
 
 /**
@@ -35,13 +35,14 @@ export function peerUid(client: Endpoint, server: Endpoint): number | null {
 
 /**
  * The uid owning the client end of a connection, when it can be told: null when its socket is not
- * found (or /proc/net cannot be read), or when it is closing with uid 0. A socket its process
- * closed is orphaned, and the kernel lists an orphan as uid 0 whoever owned it: a function that
- * sent a request and closed its socket at once passed for root.
+ * found (or /proc/net cannot be read), or when no process holds it any more. A socket its process
+ * closed is an orphan (inode 0), and past its FIN the kernel lists it as uid 0 whoever owned it:
+ * a function that sent a request and closed its socket at once passed for root. A client that
+ * only shut down its sending side still holds its socket, and is told by its uid.
  */
 export function peerOwner(client: Endpoint, server: Endpoint): number | null {
   const sock = peerSocket(client, server);
-  if (!sock || (sock.uid === 0 && sock.state !== ESTABLISHED)) return null;
+  if (!sock || sock.inode === 0) return null;
   return sock.uid;
 }
 
@@ -125,9 +126,9 @@ function lookup(file: string, local: string, remote: string): PeerSocket | null 
   let i = text.indexOf(key);
   while (i >= 0) {
     const lineEnd = text.indexOf('\n', i);
-    // After the addresses: st tx_queue:rx_queue tr:tm->when retrnsmt uid ...
+    // After the addresses: st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
     const f = text.slice(i + key.length, lineEnd < 0 ? undefined : lineEnd).trim().split(/\s+/);
-    if (!GONE_STATES.has(f[0]!)) return { uid: Number(f[4]), state: f[0]! };
+    if (!GONE_STATES.has(f[0]!)) return { uid: Number(f[4]), inode: Number(f[6]) };
     i = text.indexOf(key, i + 1);
   }
   return null;

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { StratusConfig } from '../app/config.js';
@@ -139,6 +140,8 @@ class Service implements StratusExecutionService {
     if (!this.driver.verifiesPeers) return false;
     // Environments share the host's network: their connections come from its own addresses. One
     // from elsewhere (a server listening beyond loopback) is not theirs, and not in /proc/net.
+    // A connection whose address could not be read (reset before it was) is not known to be one.
+    if (net.isIP(client.address) === 0) return true;
     if (!isHostAddress(client.address)) return false;
     const uid = peerOwner(client, server);
     return uid === null || isEnvironmentUid(uid);

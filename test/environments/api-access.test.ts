@@ -37,8 +37,8 @@ exports.handler = async (e) => {
     absolute: await raw('GET ' + base + '/2015-03-31/functions/secret HTTP/1.1'),
     ...Object.fromEntries(await Promise.all([2, 3, 4, 5].map(async (i) =>
       ['boundToServerPort' + i, await raw('GET /2015-03-31/functions/secret HTTP/1.1', { localAddress: '127.0.0.' + i, localPort: Number(port) })]))),
-    // A request whose socket is closed at once, while the server is kept busy: the kernel lists
-    // a closed socket past its FIN as uid 0, which once passed for a caller on the host.
+    // A request whose socket is closed (or reset) at once, while the server is kept busy: the
+    // kernel lists a closed socket past its FIN as uid 0, which once passed for a caller on the host.
     orphaned: await (async () => {
       const net = require('node:net');
       const u = new URL(base);
@@ -56,6 +56,13 @@ exports.handler = async (e) => {
         const s = net.connect({ host: u.hostname, port: Number(u.port) });
         s.on('error', () => {});
         s.write(put, () => s.destroy());
+      }
+      // Reset rather than closed: the server still serves the request, but can no longer read
+      // the peer's address from the socket.
+      for (let i = 0; i < 5; i++) {
+        const s = net.connect({ host: u.hostname, port: Number(u.port) });
+        s.on('error', () => {});
+        s.write(put, () => s.resetAndDestroy());
       }
       await new Promise((r) => setTimeout(r, 1500));
       for (const j of junk) j.destroy();
