@@ -463,8 +463,15 @@ export class Environment implements RuntimeApiHandler {
     const c = this.lastPhase;
     if (c) this.systemLine(this.sys.text(timeoutLogLine(new Date(this.deps.clock.now()), c.requestId, this.target.config.timeout)));
     this.writePendingReport({ status: 'timeout', errorType: FunctionErrorTypes.timedOut });
+    this.killReason ??= { errorType: FunctionErrorTypes.timedOut, exit: 'timeout' };
     this.resetting = true;
-    this.kill({ errorType: FunctionErrorTypes.timedOut, exit: 'timeout' });
+    // As at an invocation's own timeout: the extensions that asked for SHUTDOWN get it (reason
+    // timeout) with their grace time before the sandbox ends.
+    if (this.ext?.subscribesToShutdown) {
+      this.shutdownExtensions('timeout');
+      return;
+    }
+    this.kill();
   }
 
   /** An extension asked for its next event: the init, or an invocation's work, may be over. */
@@ -704,6 +711,9 @@ export class Environment implements RuntimeApiHandler {
         const ms = end?.status === 'timeout' ? this.target.config.timeout * 1000 : performance.now() - c.startHr;
         report(this.deps.clock.now(), ms, Math.max(maxMem, this.handle.peakMemoryMB()), end);
         if (tailLater) {
+          // The caller waited for the REPORT: its figures are the REPORT's.
+          outcome.durationMs = ms;
+          outcome.billedDurationMs = billedMs(ms, c.coldInitMs);
           outcome.logTail = logs.takeTail();
           c.resolve(outcome);
         }

@@ -98,6 +98,7 @@ exports.handler = async (event) => {
     const ra = await fx.svc.execute(t, a);
     assert.equal(ra.status, 'ok', ra.payload.toString());
     const tail = ra.logTail!;
+    assert.ok(ra.durationMs >= 1500, `the caller's duration is the REPORT's (${ra.durationMs} ms)`);
     assert.match(tail, new RegExp(`after the result of ${a.requestId}\n`));
     assert.match(tail, new RegExp(`END RequestId: ${a.requestId}\nREPORT RequestId: ${a.requestId}\tDuration: (1[5-9]\\d\\d|[2-9]\\d{3})\\.\\d{2} ms`));
   });

@@ -104,6 +104,11 @@ describe('EventBridge API', () => {
     ] as const) {
       await assert.rejects(eb.send(new PutTargetsCommand({ Rule: 'rp-rule', Targets: [{ Id: 'rp', Arn: FN('collector'), RetryPolicy }] })), (e: any) => e.name === 'ValidationException' && message.test(e.message));
     }
+    // A dead-letter queue is an SQS queue: not a function, not a bus (which could send the event round again).
+    for (const Arn of [FN('collector'), 'arn:aws:events:us-east-1:000000000000:event-bus/default']) {
+      await assert.rejects(eb.send(new PutTargetsCommand({ Rule: 'rp-rule', Targets: [{ Id: 'dl', Arn: FN('collector'), DeadLetterConfig: { Arn } }] })),
+        (e: any) => e.name === 'ValidationException' && /DeadLetterConfig\.Arn/.test(e.message));
+    }
     await eb.send(new PutRuleCommand({ Name: 'limits', EventPattern: '{"source":["a"]}' }));
     await assert.rejects(
       eb.send(new PutTargetsCommand({ Rule: 'limits', Targets: [{ Id: 'x', Arn: FN('collector'), Input: '{}', InputPath: '$.detail' }] })),

@@ -48,6 +48,18 @@ function constraint(value: unknown, field: string, rule: string): StratusError {
   return Errors.validation(`1 validation error detected: Value '${String(value)}' at '${field}' failed to satisfy constraint: ${rule}`);
 }
 
+/** A target's dead-letter queue: an SQS queue's ARN (EventBridge's DLQs are standard SQS queues). */
+const SQS_ARN = /^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}$/;
+
+function validateDeadLetterConfig(c: unknown): void {
+  if (c === undefined || c === null) return;
+  const arn = typeof c === 'object' && !Array.isArray(c) ? (c as Input).Arn : undefined;
+  if (arn === undefined || arn === null) return;
+  if (typeof arn !== 'string' || !SQS_ARN.test(arn)) {
+    throw Errors.validation(`Parameter DeadLetterConfig.Arn is not valid. Reason: ${String(arn)} is not the ARN of an SQS standard queue.`);
+  }
+}
+
 /** A target's RetryPolicy, in the model's ranges (attempts 0-185, event age 60-86400 s). */
 function validateRetryPolicy(p: unknown): void {
   if (p === undefined || p === null) return;
@@ -334,6 +346,7 @@ export class EventsService {
       ids.add(id);
       validateTargetInput({ Id: id, Input: t.Input, InputPath: t.InputPath, InputTransformer: t.InputTransformer });
       validateRetryPolicy(t.RetryPolicy);
+      validateDeadLetterConfig(t.DeadLetterConfig);
       if (!this.deps.targets.serves(arn)) {
         failed.push({ TargetId: id, ErrorCode: 'ValidationException', ErrorMessage: `Stratus cannot deliver to ${arn}: no service serves this ARN` });
         continue;
@@ -500,7 +513,7 @@ export class EventsService {
    */
   private async deadLetter(t: TargetSpec, event: Record<string, unknown>, ruleArn: string, err: Error): Promise<void> {
     const dlq = (t.DeadLetterConfig as { Arn?: unknown } | undefined)?.Arn;
-    if (typeof dlq !== 'string' || dlq === '') return;
+    if (typeof dlq !== 'string' || !SQS_ARN.test(dlq)) return;
     const name = (err as { name?: string }).name;
     const code = name === 'ResourceNotFoundException' || name === 'QueueDoesNotExist' ? 'RESOURCE_NOT_FOUND' : 'SDK_CLIENT_ERROR';
     try {
