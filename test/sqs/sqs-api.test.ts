@@ -293,6 +293,16 @@ describe('FIFO queues', () => {
     // Another attempt id is another receive: both groups are in flight, nothing comes.
     assert.equal((await receive('att-2')).Messages, undefined);
     await rejects(receive('x'.repeat(129)), 'InvalidParameterValue');
+    // Once one of its messages is deleted, the attempt is not repeated: a retry receives anew.
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: a[0]!.ReceiptHandle! }));
+    const after = (await receive('att-1')).Messages ?? [];
+    assert.ok(!after.some((m) => m.ReceiptHandle === a[0]!.ReceiptHandle), 'no dead receipt handle comes back');
+    assert.deepEqual(after.map((m) => m.Body), ['m2']);
+    // Two receives with one attempt id at the same time get one answer.
+    for (const m of [...after, a[1]!]) await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle! }));
+    const [x, y] = await Promise.all([receive('att-3'), receive('att-3')]);
+    assert.deepEqual(x.Messages!.map((m) => m.ReceiptHandle), y.Messages!.map((m) => m.ReceiptHandle));
+    assert.deepEqual(x.Messages!.map((m) => m.Body), ['m3']);
   });
 
   test('deduplication by id and by content', async () => {

@@ -61,6 +61,9 @@ const QUEUE_CACHE_MS = 1000;
  * outputs in the wire's shape), plus the in-process API that event source mappings and delivery
  * targets use. Persistence is the SqsStore; long polls wait on in-process signals.
  */
+/** Receive attempts kept for repeating at once (the oldest go first). */
+const MAX_ATTEMPTS = 1000;
+
 export class SqsService {
   readonly signals = new QueueSignals();
   private readonly lastPurge = new Map<string, number>();
@@ -69,7 +72,9 @@ export class SqsService {
    * (at most SQS's 5 minute deduplication interval) gets the same messages and receipt handles.
    * Kept by this server: in a cluster, a retry that reaches another node receives anew.
    */
-  private readonly attempts = new Map<string, { answer: unknown; until: number }>();
+  private readonly attempts = new Map<string, { answer: Promise<unknown>; until: number; handles: string[] }>();
+  /** The attempt a receipt handle was answered in: deleting the message or changing its visibility ends the repeat. */
+  private readonly attemptOfHandle = new Map<string, string>();
   /** Queue records for the hot path (send/receive/delete), briefly: local changes invalidate. */
   private readonly cache = new Map<string, { q: QueueRecord; at: number }>();
   private readonly sender: string;
@@ -436,31 +441,57 @@ export class SqsService {
     if (attemptId !== undefined && attemptId !== null && (typeof attemptId !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(attemptId))) {
       throw SqsErrors.invalidParameterValue('Value for parameter ReceiveRequestAttemptId is invalid. Reason: It can be at most 128 characters long and contain only alphanumeric characters and punctuation.');
     }
-    const attemptKey = q.fifo && typeof attemptId === 'string' ? `${q.name}\0${attemptId}` : null;
-    if (attemptKey) {
-      const now = this.now();
-      for (const [k, a] of this.attempts) if (a.until <= now) this.attempts.delete(k);
-      const again = this.attempts.get(attemptKey);
-      if (again) return again.answer;
-    }
-    const received = await this.receive(q, { max, visibilityTimeout: vis, waitSeconds: wait, signal });
-    if (received.length === 0) return {};
-    const answer = {
-      Messages: received.map((m) => {
-        const w: Record<string, unknown> = { MessageId: m.messageId, ReceiptHandle: m.receiptHandle, MD5OfBody: m.md5OfBody, Body: m.body };
-        const attrs: Record<string, string> = {};
-        for (const n of system) if (m.attributes[n] !== undefined) attrs[n] = m.attributes[n]!;
-        if (Object.keys(attrs).length) w.Attributes = attrs;
-        const selected = selectMessageAttributes(m.messageAttributes, attrNames as string[] | undefined);
-        if (Object.keys(selected).length) {
-          w.MessageAttributes = attributesToWire(selected);
-          w.MD5OfMessageAttributes = md5OfMessageAttributes(selected);
-        }
-        return w;
-      }),
+    const receiveWire = async (): Promise<unknown> => {
+      const received = await this.receive(q, { max, visibilityTimeout: vis, waitSeconds: wait, signal });
+      if (received.length === 0) return {};
+      return {
+        Messages: received.map((m) => {
+          const w: Record<string, unknown> = { MessageId: m.messageId, ReceiptHandle: m.receiptHandle, MD5OfBody: m.md5OfBody, Body: m.body };
+          const attrs: Record<string, string> = {};
+          for (const n of system) if (m.attributes[n] !== undefined) attrs[n] = m.attributes[n]!;
+          if (Object.keys(attrs).length) w.Attributes = attrs;
+          const selected = selectMessageAttributes(m.messageAttributes, attrNames as string[] | undefined);
+          if (Object.keys(selected).length) {
+            w.MessageAttributes = attributesToWire(selected);
+            w.MD5OfMessageAttributes = md5OfMessageAttributes(selected);
+          }
+          return w;
+        }),
+      };
     };
-    if (attemptKey) this.attempts.set(attemptKey, { answer, until: this.now() + Math.min(vis, 300) * 1000 });
-    return answer;
+    const attemptKey = q.fifo && typeof attemptId === 'string' ? `${q.name}\0${attemptId}` : null;
+    if (!attemptKey) return receiveWire();
+    const now = this.now();
+    for (const [k, a] of this.attempts) if (a.until <= now) this.forgetAttempt(k);
+    const again = this.attempts.get(attemptKey);
+    if (again) return again.answer;
+    // Kept from the start: a retry arriving while this receive still waits gets its answer too.
+    const entry = { answer: receiveWire(), until: Infinity, handles: [] as string[] };
+    this.attempts.set(attemptKey, entry);
+    while (this.attempts.size > MAX_ATTEMPTS) this.forgetAttempt(this.attempts.keys().next().value!);
+    entry.answer.then((answer) => {
+      const handles = ((answer as { Messages?: Array<{ ReceiptHandle: string }> }).Messages ?? []).map((m) => m.ReceiptHandle);
+      if (handles.length === 0 || this.attempts.get(attemptKey) !== entry) { this.forgetAttempt(attemptKey, entry); return; }
+      entry.handles = handles;
+      entry.until = this.now() + Math.min(vis, 300) * 1000;
+      for (const h of handles) this.attemptOfHandle.set(h, attemptKey);
+    }, () => this.forgetAttempt(attemptKey, entry));
+    return entry.answer;
+  }
+
+  /** Ends the repeat of a receive attempt (expired, answered nothing, or one of its messages changed). */
+  private forgetAttempt(key: string, only?: { handles: string[] }): void {
+    const a = this.attempts.get(key);
+    if (!a || (only && a !== only)) return;
+    this.attempts.delete(key);
+    for (const h of a.handles) this.attemptOfHandle.delete(h);
+  }
+
+  /** A message of a repeatable receive was deleted or its visibility changed: the receive is not repeated. */
+  private messageChanged(handle: unknown): void {
+    if (typeof handle !== 'string') return;
+    const key = this.attemptOfHandle.get(handle);
+    if (key) this.forgetAttempt(key);
   }
 
   /**
@@ -547,6 +578,7 @@ export class SqsService {
     const q = await this.queueFromUrl(i.QueueUrl);
     const h = this.handle(q, i.ReceiptHandle);
     await this.store.deleteMessage(q.name, h.messageId, h.nonce);
+    this.messageChanged(i.ReceiptHandle);
     if (q.fifo) this.signals.notify(q.name);
     return {};
   }
@@ -565,6 +597,7 @@ export class SqsService {
       }
     }
     if (ok.length) await this.store.deleteMessages(q.name, ok.map((x) => x.ref));
+    for (const e of entries) this.messageChanged(e.ReceiptHandle);
     if (q.fifo) this.signals.notify(q.name);
     return { Successful: ok.map((x) => ({ Id: x.id })), Failed: failed };
   }
@@ -594,6 +627,7 @@ export class SqsService {
     const t = intParam({ VisibilityTimeout: timeout }, 'VisibilityTimeout', 0, 43200, 'VisibilityTimeout must be an integer between 0 and 43200')!;
     const now = this.now();
     const r = await this.store.changeVisibility(q.name, h.messageId, h.nonce, now + t * 1000, now);
+    this.messageChanged(handle);
     if (r === 'not-inflight') throw SqsErrors.messageNotInflight();
     if (r === 'missing') {
       throw SqsErrors.invalidParameterValue(`Value ${String(handle)} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.`);
