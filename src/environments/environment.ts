@@ -202,6 +202,11 @@ export class Environment implements RuntimeApiHandler {
   private sandboxEnded = false;
   /** The invocation whose invoke phase goes on past its result (see finish), for its timeout line. */
   private lastPhase: Current | null = null;
+  /**
+   * Called when an invocation's result is in but its caller waits for the end of its invoke phase
+   * (LogType Tail, the runtime still at work): the environment is finishing, not busy.
+   */
+  onResultAwaitingPhase: (() => void) | null = null;
   /** Waiting for the runtime's next /next after a result (see `whenReadyForNext`). */
   private nextWait: (() => void) | null = null;
   /** The end of the last invocation's invoke phase is awaited past its result: its deadline. */
@@ -719,6 +724,7 @@ export class Environment implements RuntimeApiHandler {
         }
       };
       this.phaseTimer = setTimeout(() => this.phaseTimedOut(), Math.max(0, c.deadline - now));
+      if (tailLater) this.onResultAwaitingPhase?.();
     } else {
       report(now, durationMs, maxMem);
       outcome.logTail = logs.takeTail();

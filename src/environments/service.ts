@@ -210,7 +210,15 @@ class Service implements StratusExecutionService {
   }
 
   private async run(slot: Slot, env: Environment, inv: Invocation, coldInitMs?: number, since?: { startHr: number; deadline: number }): Promise<ExecutionOutcome> {
-    const outcome = await env.invoke(inv, coldInitMs, since);
+    // A caller waiting for the end of the invoke phase (LogType Tail): meanwhile the environment
+    // is finishing, and a concurrent invocation waits for it rather than starting another.
+    env.onResultAwaitingPhase = () => slot.finishing.add(env);
+    let outcome: ExecutionOutcome;
+    try {
+      outcome = await env.invoke(inv, coldInitMs, since);
+    } finally {
+      env.onResultAwaitingPhase = null;
+    }
     if (env.state === 'idle') {
       if (env.readyForNext) this.release(slot, env);
       else {
