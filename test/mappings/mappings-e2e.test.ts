@@ -213,7 +213,9 @@ describe('event source mappings through the whole server', () => {
     assert.equal(bodies('consumer').filter((b) => b === 'hello').length, 1, 'a success is deleted, not redelivered');
     assert.ok(!bodies('consumer').includes('skip me'), 'filtered out');
     const rec = events('consumer').flatMap((e) => e.Records).find((r: any) => r.body === 'hello');
-    assert.deepEqual(Object.keys(rec), ['messageId', 'receiptHandle', 'body', 'attributes', 'messageAttributes', 'md5OfBody', 'eventSource', 'eventSourceARN', 'awsRegion']);
+    assert.deepEqual(Object.keys(rec), ['messageId', 'receiptHandle', 'body', 'attributes', 'messageAttributes', 'md5OfBody', 'md5OfMessageAttributes', 'eventSource', 'eventSourceARN', 'awsRegion']);
+    const plain = events('consumer').flatMap((e) => e.Records).find((r: any) => r.body === 'fail-once');
+    assert.ok(!('md5OfMessageAttributes' in plain), 'no attributes, no digest');
     assert.deepEqual(rec.messageAttributes, { k: { stringValue: 'v', stringListValues: [], binaryListValues: [], dataType: 'String' } });
     assert.equal(rec.eventSourceARN, QARN('work-q'));
     await lambda.send(new DeleteEventSourceMappingCommand({ UUID: m.UUID! }));

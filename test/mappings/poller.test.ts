@@ -88,7 +88,9 @@ describe('mapping poller', () => {
     const p = poll('shape', inv);
     const call = await waitFor('an invocation', () => inv.calls[0]);
     const r = call.records[0];
-    assert.deepEqual(Object.keys(r), ['messageId', 'receiptHandle', 'body', 'attributes', 'messageAttributes', 'md5OfBody', 'eventSource', 'eventSourceARN', 'awsRegion']);
+    // With message attributes, their digest too (as SQS computed it for the sender).
+    assert.deepEqual(Object.keys(r), ['messageId', 'receiptHandle', 'body', 'attributes', 'messageAttributes', 'md5OfBody', 'md5OfMessageAttributes', 'eventSource', 'eventSourceARN', 'awsRegion']);
+    assert.equal(r.md5OfMessageAttributes, sent.MD5OfMessageAttributes);
     assert.equal(r.messageId, sent.MessageId);
     assert.equal(r.body, '{"hello":"world"}');
     assert.deepEqual(Object.keys(r.attributes), ['ApproximateReceiveCount', 'SentTimestamp', 'SenderId', 'ApproximateFirstReceiveTimestamp']);

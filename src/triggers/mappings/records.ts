@@ -1,3 +1,4 @@
+import { md5OfMessageAttributes } from '../../core/sqs-md5.js';
 import type { ReceivedMessage } from '../sqs/index.js';
 
 /** Attribute order as Lambda writes them (standard, then FIFO). */
@@ -25,6 +26,8 @@ export function sqsRecord(m: ReceivedMessage, eventSourceArn: string, region: st
     a.dataType = v.DataType;
     messageAttributes[k] = a;
   }
+  // With message attributes, their digest as SQS computes it (Lambda's records carry it then).
+  const md5OfAttributes = md5OfMessageAttributes(m.messageAttributes);
   return {
     messageId: m.messageId,
     receiptHandle: m.receiptHandle,
@@ -32,6 +35,7 @@ export function sqsRecord(m: ReceivedMessage, eventSourceArn: string, region: st
     attributes,
     messageAttributes,
     md5OfBody: m.md5OfBody,
+    ...(md5OfAttributes ? { md5OfMessageAttributes: md5OfAttributes } : {}),
     eventSource: 'aws:sqs',
     eventSourceARN: eventSourceArn,
     awsRegion: region,
