@@ -103,20 +103,6 @@ exports.handler = async (event) => {
     assert.match(tail, new RegExp(`END RequestId: ${a.requestId}\nREPORT RequestId: ${a.requestId}\tDuration: (1[5-9]\\d\\d|[2-9]\\d{3})\\.\\d{2} ms`));
   });
 
-  test('custom runtime: while a Tail caller waits for the end of the phase, an invocation meanwhile waits for that environment', async () => {
-    const t = afterResult('echo "after the result of $REQ"; sleep 0.05', 3, 'after-result-wait');
-    const warm = await fx.svc.execute(t, invocation('{}', { wantLogTail: false }));
-    assert.equal(warm.status, 'ok');
-    await new Promise((r) => setTimeout(r, 200)); // its phase is over: the environment is idle
-    const a = invocation('{}');
-    const ra = fx.svc.execute(t, a);
-    // A's result is in (its runtime logs after it): B comes while A's phase goes on.
-    for (let i = 0; i < 100 && !fx.sink.events.some((e) => e.e.message.includes(`after the result of ${a.requestId}`)); i++) await new Promise((r) => setTimeout(r, 5));
-    const rb = await fx.svc.execute(t, invocation('{}', { wantLogTail: false }));
-    assert.equal((await ra).status, 'ok');
-    assert.equal(rb.coldStart, false, 'B waited for the environment A was finishing in');
-  });
-
   test('custom runtime: an exit after the result fails that invocation\'s invoke phase (Runtime.ExitError), the caller keeps its result', async () => {
     const t = afterResult('exit 3', 3, 'exit-after-result');
     const a = invocation('{}');
