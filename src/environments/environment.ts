@@ -200,8 +200,6 @@ export class Environment implements RuntimeApiHandler {
   private retryBequest: Promise<SandboxBequest | null> | null = null;
   /** endSandbox ran: the sandbox is ended once, whoever asks again. */
   private sandboxEnded = false;
-  /** The invocation whose invoke phase goes on past its result (see finish), for its timeout line. */
-  private lastPhase: Current | null = null;
   /**
    * Called when an invocation's result is in but its caller waits for the end of its invoke phase
    * (LogType Tail, the runtime still at work): the environment is finishing, not busy.
@@ -216,10 +214,11 @@ export class Environment implements RuntimeApiHandler {
   /** The runtime asked for its first invocation before every extension was ready: init ends when they are. */
   private initWaitsForExtensions = false;
   /**
-   * END and REPORT of the last invocation, written once its invoke phase is over (see finish):
-   * as it ended, or (`end`) ended by the runtime's exit or the deadline.
+   * The last invocation, while its invoke phase goes on past its result (see finish): its END and
+   * REPORT, written once the phase is over, as it ended, or (`end`) ended by the runtime's exit
+   * or the deadline.
    */
-  private pendingReport: ((end?: PhaseEnd) => void) | null = null;
+  private pendingReport: { requestId: string; write: (end?: PhaseEnd) => void } | null = null;
   /** Its extensions have their SHUTDOWN event ('grace'); the sandbox ends when they are done ('over'). */
   private shuttingDown: false | 'grace' | 'over' = false;
   /** Stopped while idle (see FREEZE_AFTER_MS), and when it last became idle. */
@@ -438,9 +437,8 @@ export class Environment implements RuntimeApiHandler {
   private writePendingReport(end?: PhaseEnd): void {
     const r = this.pendingReport;
     this.pendingReport = null;
-    this.lastPhase = null;
     if (this.phaseTimer) { clearTimeout(this.phaseTimer); this.phaseTimer = null; }
-    r?.(end);
+    r?.write(end);
   }
 
   /**
@@ -464,14 +462,21 @@ export class Environment implements RuntimeApiHandler {
    */
   private phaseTimedOut(): void {
     this.phaseTimer = null;
-    if (!this.pendingReport) return;
-    const c = this.lastPhase;
-    if (c) this.systemLine(this.sys.text(timeoutLogLine(new Date(this.deps.clock.now()), c.requestId, this.target.config.timeout)));
+    const p = this.pendingReport;
+    if (!p) return;
+    this.systemLine(this.sys.text(timeoutLogLine(new Date(this.deps.clock.now()), p.requestId, this.target.config.timeout)));
     this.writePendingReport({ status: 'timeout', errorType: FunctionErrorTypes.timedOut });
     this.killReason ??= { errorType: FunctionErrorTypes.timedOut, exit: 'timeout' };
+    this.resetAfterTimeout();
+  }
+
+  /**
+   * Lambda resets an environment after a timeout, and a reset sends SHUTDOWN (reason "timeout")
+   * to the extensions that asked for it, with their grace time, before the sandbox ends. The
+   * runtime is not handed anything meanwhile.
+   */
+  private resetAfterTimeout(): void {
     this.resetting = true;
-    // As at an invocation's own timeout: the extensions that asked for SHUTDOWN get it (reason
-    // timeout) with their grace time before the sandbox ends.
     if (this.ext?.subscribesToShutdown) {
       this.shutdownExtensions('timeout');
       return;
@@ -711,8 +716,7 @@ export class Environment implements RuntimeApiHandler {
     const deferred = !extra.dying && !this.readyForNext;
     const tailLater = deferred && c.inv.wantLogTail;
     if (deferred) {
-      this.lastPhase = c;
-      this.pendingReport = (end) => {
+      const write = (end?: PhaseEnd) => {
         const ms = end?.status === 'timeout' ? this.target.config.timeout * 1000 : performance.now() - c.startHr;
         report(this.deps.clock.now(), ms, Math.max(maxMem, this.handle.peakMemoryMB()), end);
         if (tailLater) {
@@ -723,6 +727,7 @@ export class Environment implements RuntimeApiHandler {
           c.resolve(outcome);
         }
       };
+      this.pendingReport = { requestId: c.requestId, write };
       this.phaseTimer = setTimeout(() => this.phaseTimedOut(), Math.max(0, c.deadline - now));
       if (tailLater) this.onResultAwaitingPhase?.();
     } else {
@@ -751,15 +756,7 @@ export class Environment implements RuntimeApiHandler {
     this.systemLine(this.sys.text(timeoutLogLine(new Date(this.deps.clock.now()), c.requestId, sec)));
     this.killReason = { errorType: FunctionErrorTypes.timedOut, exit: 'timeout' };
     this.finish(c, 'error', Buffer.from(JSON.stringify(timeoutPayload(c.requestId, sec))), FunctionErrorTypes.timedOut, { reportStatus: 'timeout', dying: true });
-    this.resetting = true;
-    // Lambda resets the environment, and a reset sends SHUTDOWN (reason "timeout") to the
-    // extensions that asked for it, with their grace time, before the sandbox ends. The runtime
-    // is not handed anything meanwhile.
-    if (this.ext?.subscribesToShutdown) {
-      this.shutdownExtensions('timeout');
-      return;
-    }
-    this.kill();
+    this.resetAfterTimeout();
   }
 
   /**
@@ -1032,10 +1029,10 @@ export class Environment implements RuntimeApiHandler {
       const failed = platformError(c.requestId, et, runtimeExited(text));
       this.systemLine(this.sys.text(failed.logLines));
       this.finish(c, 'error', Buffer.from(JSON.stringify(failed.payload)), et, { reportStatus: 'error', dying: true, streamed: c.streamCut });
-    } else if (this.pendingReport && !reason && this.lastPhase) {
+    } else if (this.pendingReport && !reason) {
       // The runtime (or an extension's exit took it down) died after its result, before asking
       // for its next invocation: as Lambda, that invocation's invoke phase failed.
-      this.systemLine(this.sys.text(platformError(this.lastPhase.requestId, errorType, runtimeExited(exit)).logLines));
+      this.systemLine(this.sys.text(platformError(this.pendingReport.requestId, errorType, runtimeExited(exit)).logLines));
       this.writePendingReport({ status: 'error', errorType });
     }
     this.destroy();
