@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { functionArn } from '../../core/arn.js';
+import { clientBaseUrl } from '../../core/base-url.js';
 import { StratusError } from '../../core/errors.js';
 import { LATEST, type Locale } from '../../core/model.js';
 import type { ControlPlane } from '../../control/index.js';
@@ -8,7 +9,7 @@ import { writeRestJsonError } from '../errors.js';
 import { claimTraffic } from '../raw.js';
 import { restRoutes, RestResponse } from '../rest.js';
 import { invokeRequestOf, readInvokeWire, type InvokeWire } from './invoke-wire.js';
-import { downloadBase, signedDownload } from './download.js';
+import { signedDownload } from './download.js';
 import { registerLayerRoutes } from './layers.js';
 import { registerStreamInvoke } from './stream-invoke.js';
 import { accountSettings, aliasConfiguration, asAccepted, functionConfiguration } from './wire.js';
@@ -57,7 +58,7 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
         Configuration: cfg(view),
         Code: {
           RepositoryType: 'S3',
-          Location: `${downloadBase(req.headers, deps.baseUrl)}/_stratus/code/${encodeURIComponent(fn.name)}/${encodeURIComponent(version.version)}?${control.code.signLocation(fn.name, version.version, Date.now())}`,
+          Location: `${clientBaseUrl(req.headers.host, deps.baseUrl)}/_stratus/code/${encodeURIComponent(fn.name)}/${encodeURIComponent(version.version)}?${control.code.signLocation(fn.name, version.version, Date.now())}`,
         },
       };
       if (Object.keys(fn.tags).length) out.Tags = { ...fn.tags };

@@ -1,7 +1,8 @@
+import { clientBaseUrl } from '../../core/base-url.js';
 import type { LayerVersionRecord } from '../../core/model.js';
 import type { ControlPlane } from '../../control/index.js';
 import type { RestRequest, RestRouter, RouteOptions } from '../rest.js';
-import { downloadBase, signedDownload } from './download.js';
+import { signedDownload } from './download.js';
 
 const L = '/2018-10-31/layers';
 
@@ -13,7 +14,7 @@ const L = '/2018-10-31/layers';
 export function registerLayerRoutes(r: RestRouter, control: ControlPlane, baseUrl: () => string, publishOptions: RouteOptions): void {
   const { layers } = control;
   const location = (rec: LayerVersionRecord, req: RestRequest) =>
-    `${downloadBase(req.headers, baseUrl)}/_stratus/layers/${encodeURIComponent(rec.layerName)}/${rec.version}?${control.code.signLocation(`layer:${rec.layerName}`, String(rec.version), Date.now())}`;
+    `${clientBaseUrl(req.headers.host, baseUrl)}/_stratus/layers/${encodeURIComponent(rec.layerName)}/${rec.version}?${control.code.signLocation(`layer:${rec.layerName}`, String(rec.version), Date.now())}`;
   const full = (rec: LayerVersionRecord, req: RestRequest) => layerVersion(rec, layers.arn(rec.layerName), layers.arn(rec.layerName, rec.version), location(rec, req));
 
   r.route('POST', `${L}/:LayerName/versions`, 201, async (req) => full(await layers.publish({ ...req.json(), LayerName: req.params.LayerName }), req), publishOptions);

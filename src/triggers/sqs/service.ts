@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { clientBaseUrl } from '../../core/base-url.js';
 import { Errors, StratusError, isStratusError } from '../../core/errors.js';
 import type { Locale } from '../../core/model.js';
 import {
@@ -112,8 +113,7 @@ export class SqsService {
   // ---- naming ----
 
   queueUrl(name: string, host?: string): string {
-    const base = host ? `http://${host}` : this.deps.baseUrl();
-    return `${base}/${this.deps.locale.accountId}/${encodeURIComponent(name)}`;
+    return `${clientBaseUrl(host, this.deps.baseUrl)}/${this.deps.locale.accountId}/${encodeURIComponent(name)}`;
   }
 
   queueArn(name: string): string {
