@@ -5,6 +5,7 @@ import type { JsonTargetRouter } from '../api/json-target.js';
 import { installClaims } from '../api/raw.js';
 import { sandboxMayCall } from '../api/sandbox-access.js';
 import { Errors, StratusError } from '../core/errors.js';
+import type { TcpEndpoint } from '../ports/execution.js';
 
 /** Largest request body the server reads at all (code uploads: base64 of a 50 MB zip + JSON). */
 export const MAX_BODY_BYTES = 80 * 1024 * 1024;
@@ -19,7 +20,7 @@ export interface HttpServerOptions {
    * Tells whether a connection comes from inside an execution environment (by its sandbox uid);
    * such callers get only what functions may do (api/sandbox-access.ts).
    */
-  fromEnvironment?: (client: { address: string; port: number }, server: { address: string; port: number }) => boolean;
+  fromEnvironment?: (client: TcpEndpoint, server: TcpEndpoint) => boolean;
 }
 
 export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance {
@@ -40,7 +41,7 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
     // Both ends of each connection, read when it is accepted: a client that resets its connection
     // right after its request is still served, but by then its socket has no peer address to
     // read (getpeername fails), and an unknown caller must not pass for one from elsewhere.
-    type Ends = { client: { address: string; port: number }; server: { address: string; port: number } };
+    type Ends = { client: TcpEndpoint; server: TcpEndpoint };
     const endsOf = (s: Socket): Ends => ({
       client: { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 }, server: { address: s.localAddress ?? '', port: s.localPort ?? 0 },
     });

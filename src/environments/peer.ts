@@ -1,12 +1,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-
-/** One end of a TCP connection, as node's sockets report it (remoteAddress/remotePort, ...). */
-export interface Endpoint {
-  address: string;
-  port: number;
-}
+import type { TcpEndpoint } from '../ports/execution.js';
 
 /** /proc/net/tcp* states of sockets whose uid is no longer the owner's (TIME_WAIT, CLOSE). */
 const GONE_STATES = new Set(['06', '07']);
@@ -29,7 +24,7 @@ interface PeerSocket {
  * environment"), and one bound to another environment's client port found that environment's
  * line (its uid: admitted to its Runtime API). The four-tuple of a live connection is unique.
  */
-export function peerUid(client: Endpoint, server: Endpoint): number | null {
+export function peerUid(client: TcpEndpoint, server: TcpEndpoint): number | null {
   return peerSocket(client, server)?.uid ?? null;
 }
 
@@ -40,13 +35,13 @@ export function peerUid(client: Endpoint, server: Endpoint): number | null {
  * a function that sent a request and closed its socket at once passed for root. A client that
  * only shut down its sending side still holds its socket, and is told by its uid.
  */
-export function peerOwner(client: Endpoint, server: Endpoint): number | null {
+export function peerOwner(client: TcpEndpoint, server: TcpEndpoint): number | null {
   const sock = peerSocket(client, server);
   if (!sock || sock.inode === 0) return null;
   return sock.uid;
 }
 
-function peerSocket(client: Endpoint, server: Endpoint): PeerSocket | null {
+function peerSocket(client: TcpEndpoint, server: TcpEndpoint): PeerSocket | null {
   const c = procAddresses(client);
   const s = procAddresses(server);
   if (!c || !s) return null;
@@ -79,7 +74,7 @@ function word(bytes: number[]): string {
  * An address as /proc/net/tcp (IPv4: v4) and tcp6 (v6) write it. An IPv4 address, or an
  * IPv4-mapped IPv6 one (a dual-stack listener's view of an IPv4 client), may be in either file.
  */
-function procAddresses(e: Endpoint): { v4: string | null; v6: string } | null {
+function procAddresses(e: TcpEndpoint): { v4: string | null; v6: string } | null {
   let addr = e.address;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
   if (mapped) addr = mapped[1]!;

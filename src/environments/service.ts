@@ -5,14 +5,14 @@ import { performance } from 'node:perf_hooks';
 import type { StratusConfig } from '../app/config.js';
 import { Errors } from '../core/errors.js';
 import { systemClock, type Clock } from '../ports/clock.js';
-import type { ExecutionOutcome, ExecutionService, ExecutionTarget, Invocation } from '../ports/execution.js';
+import type { ExecutionOutcome, ExecutionService, ExecutionTarget, Invocation, TcpEndpoint } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
 import { billedMs, platformError, timeoutPayload } from './format.js';
 import { awsClientVars, execWrapper, localUrl, nodeStartupEnv } from './env-vars.js';
 import { Environment, type EnvDeps, type EnvReset, type InitResult, type InitRetry } from './environment.js';
 import { POOL_LIMITS, PrewarmPool } from './prewarm.js';
 import { familyOf, pythonExecutable, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
-import { isHostAddress, peerOwner, type Endpoint } from './peer.js';
+import { isHostAddress, peerOwner } from './peer.js';
 import { listExtensions } from './extensions.js';
 import { chooseDriver } from './sandbox/detect.js';
 import { isEnvironmentUid } from './sandbox/uids.js';
@@ -136,7 +136,7 @@ class Service implements StratusExecutionService {
    * Only what functions may not do asks (the route decides first), and a client on the host that
    * reads its answers has an established, owned socket.
    */
-  fromEnvironment(client: Endpoint, server: Endpoint): boolean {
+  fromEnvironment(client: TcpEndpoint, server: TcpEndpoint): boolean {
     if (!this.driver.verifiesPeers) return false;
     // Environments share the host's network: their connections come from its own addresses. One
     // from elsewhere (a server listening beyond loopback) is not theirs, and not in /proc/net.

@@ -79,6 +79,12 @@ export interface ExecutionService {
    * driver does not give environments their own uids (then there is no telling them apart from
    * other local callers).
    */
-  fromEnvironment(client: { address: string; port: number }, server: { address: string; port: number }): boolean;
+  fromEnvironment(client: TcpEndpoint, server: TcpEndpoint): boolean;
   stop(): Promise<void>;
+}
+
+/** One end of a TCP connection, as node's sockets report it (remoteAddress/remotePort, ...). */
+export interface TcpEndpoint {
+  address: string;
+  port: number;
 }
