@@ -1,5 +1,6 @@
 import { SqlEventQueue } from '../adapters/index.js';
 import { asyncInvokeModule } from '../invoke/async/index.js';
+import { provisionedConcurrencyModule } from '../invoke/provisioned/index.js';
 import { eventsModule } from '../triggers/events/index.js';
 import { gatewayModule } from '../triggers/gateway/index.js';
 import { eventSourceMappingsModule } from '../triggers/mappings/index.js';
@@ -15,6 +16,7 @@ export function featureModules(): StratusModule[] {
   return [
     sqsModule(),
     asyncInvokeModule({ queue: (ctx) => new SqlEventQueue(ctx.sql) }),
+    provisionedConcurrencyModule(),
     eventsModule(),
     eventSourceMappingsModule(),
     gatewayModule(),

@@ -29,6 +29,7 @@ const make = (code: string, status: number) => (message: string, extra?: Record<
 export const Errors = {
   resourceNotFound: make('ResourceNotFoundException', 404),
   resourceConflict: make('ResourceConflictException', 409),
+  provisionedConcurrencyConfigNotFound: make('ProvisionedConcurrencyConfigNotFoundException', 404),
   resourceInUse: make('ResourceInUseException', 400),
   invalidParameter: make('InvalidParameterValueException', 400),
   preconditionFailed: make('PreconditionFailedException', 412),

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FunctionCredentials } from '../app/config.js';
 import { RESERVED_ENV_KEYS } from '../core/env.js';
-import type { ExecutionTarget } from '../ports/execution.js';
+import type { ExecutionTarget, InitializationType } from '../ports/execution.js';
 import type { RuntimeFamily } from './runtimes.js';
 import { OPT_ROOT } from './sandbox/task-root.js';
 
@@ -56,6 +56,8 @@ export function functionEnv(t: ExecutionTarget, o: {
   optRoot?: string;
   /** What an AWS SDK in the function needs to reach Stratus (`awsClientVars`). */
   client?: AwsClientVars;
+  /** AWS_LAMBDA_INITIALIZATION_TYPE: on-demand unless said. */
+  initializationType?: InitializationType;
 }): Record<string, string> {
   const c = t.config;
   const opt = o.optRoot ?? OPT_ROOT;
@@ -94,7 +96,7 @@ export function functionEnv(t: ExecutionTarget, o: {
   env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE = String(c.memorySize);
   env.AWS_LAMBDA_LOG_GROUP_NAME = t.logGroupName;
   env.AWS_LAMBDA_LOG_STREAM_NAME = o.logStream;
-  env.AWS_LAMBDA_INITIALIZATION_TYPE = 'on-demand';
+  env.AWS_LAMBDA_INITIALIZATION_TYPE = o.initializationType ?? 'on-demand';
   // LoggingConfig JSON: what Lambda's runtimes read to write JSON records and filter them by level.
   if (c.loggingConfig.logFormat === 'JSON') {
     env.AWS_LAMBDA_LOG_FORMAT = 'JSON';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { FunctionErrorTypes } from '../core/errors.js';
 import type { Clock } from '../ports/clock.js';
-import type { ExecutionOutcome, ExecutionTarget, Invocation } from '../ports/execution.js';
+import type { ExecutionOutcome, ExecutionTarget, InitializationType, Invocation } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
 import { type AwsClientVars, execWrapper, functionEnv, nodeStartupEnv, runtimeBootEnv, runtimeFds } from './env-vars.js';
 import {
@@ -21,6 +21,8 @@ import { next, transition, type EnvEvent, type EnvState } from './state.js';
 
 /** Lambda's init phase bound. */
 export const INIT_TIMEOUT_MS = 10_000;
+/** The init of an environment of provisioned concurrency: at least this long (or the function's timeout). */
+export const PROVISIONED_INIT_TIMEOUT_MS = 130_000;
 /**
  * How long an environment stays idle before it is stopped (Lambda freezes it once the runtime and
  * its extensions have asked for their next event). Not at once: an environment invoked back to
@@ -205,6 +207,8 @@ export class Environment implements RuntimeApiHandler {
    * (LogType Tail, the runtime still at work): the environment is finishing, not busy.
    */
   onResultAwaitingPhase: (() => void) | null = null;
+  /** The provisioned concurrency allocation that keeps this environment (ExecutionService.provision), if one does. */
+  provisionedBy: string | null = null;
   /** Waiting for the runtime's next /next after a result (see `whenReadyForNext`). */
   private nextWait: (() => void) | null = null;
   /** The end of the last invocation's invoke phase is awaited past its result: its deadline. */
@@ -233,11 +237,11 @@ export class Environment implements RuntimeApiHandler {
 
   private constructor(
     readonly key: string, readonly target: ExecutionTarget, readonly family: RuntimeFamily, private readonly deps: EnvDeps, id: string,
-    api: RuntimeApiServer | undefined,
+    api: RuntimeApiServer | undefined, initializationType: InitializationType,
   ) {
     this.id = id;
     this.sys = SystemLog.of(target.config.loggingConfig, {
-      functionName: target.functionName, version: target.version, functionArn: target.functionArn, memorySizeMB: target.config.memorySize,
+      functionName: target.functionName, version: target.version, functionArn: target.functionArn, memorySizeMB: target.config.memorySize, initializationType,
     });
     this.api = api ?? new RuntimeApiServer();
     this.api.bind(this);
@@ -257,9 +261,15 @@ export class Environment implements RuntimeApiHandler {
     booted?: BootedRuntime; runtime?: { command: string[]; runtimeDir: string }; keepPaths: string[]; retry?: InitRetry;
     /** A reset's: the /tmp of the environment this one replaces (the launch takes it; never with `booted`). */
     bequest?: SandboxBequest;
+    /** Provisioned concurrency's: initialized ahead of invocations, its init bounded by PROVISIONED_INIT_TIMEOUT_MS or the function's timeout. */
+    initializationType?: InitializationType;
   }): Promise<Environment> {
-    const env = new Environment(o.key, o.target, o.family, o.deps, o.booted?.envId ?? newEnvId(), o.booted?.api);
+    const initializationType = o.initializationType ?? 'on-demand';
+    const env = new Environment(o.key, o.target, o.family, o.deps, o.booted?.envId ?? newEnvId(), o.booted?.api, initializationType);
     env.initStartHr = performance.now();
+    // "The 10-second timeout doesn't apply to functions that are using provisioned concurrency":
+    // 130 seconds or the function's timeout, whichever is higher.
+    if (initializationType === 'provisioned-concurrency') env.initTimeoutMs = Math.max(PROVISIONED_INIT_TIMEOUT_MS, o.target.config.timeout * 1000);
     if (o.retry) {
       env.initPhase = 'invoke';
       env.initTimeoutMs = o.retry.timeoutMs;
@@ -290,7 +300,7 @@ export class Environment implements RuntimeApiHandler {
     const optRoot = o.deps.driver.optRoot(o.layers?.dir);
     const vars = functionEnv(o.target, {
       family: o.family, region: o.deps.region, runtimeApi: `127.0.0.1:${port}`, taskRoot, runtimeDir, logStream: stream, optRoot,
-      client: o.deps.clientVars(),
+      client: o.deps.clientVars(), initializationType,
     });
     const groups = [o.codeGid, o.layers?.gid ?? null].filter((g): g is number => g !== null);
     let keepEnv = false;

@@ -1,4 +1,5 @@
 import { runtimeVersion } from '../core/arn.js';
+import type { InitializationType } from '../ports/execution.js';
 
 /** Lambda's exact texts: log lines, REPORT, runtime failure payloads. Pure functions. */
 
@@ -17,7 +18,11 @@ export function logStreamName(now: Date, version: string, hex32: string, functio
 export interface SystemLogConfig { logFormat: 'Text' | 'JSON'; systemLogLevel?: string }
 
 /** The function version whose environment writes the lines (its JSON records name it). */
-export interface SystemLogFunction { functionName: string; version: string; functionArn: string; memorySizeMB: number }
+export interface SystemLogFunction {
+  functionName: string; version: string; functionArn: string; memorySizeMB: number;
+  /** How the environment was initialized (JSON records' initializationType): on demand unless said. */
+  initializationType?: InitializationType;
+}
 
 export interface ReportFields {
   requestId: string; durationMs: number; billedMs: number; memorySizeMB: number; maxMemoryUsedMB: number; initDurationMs?: number;
@@ -63,7 +68,7 @@ export class SystemLog {
   initStart(runtime: string | null | undefined, region: string, now: number, instanceId?: string): string | null {
     const { version, arn } = runtimeVersion(runtime, region);
     if (!this.json) return `INIT_START Runtime Version: ${version}\tRuntime Version ARN: ${arn}\n`;
-    const record: Record<string, unknown> = { initializationType: 'on-demand', phase: 'init', runtimeVersion: version, runtimeVersionArn: arn };
+    const record: Record<string, unknown> = { initializationType: this.fn?.initializationType ?? 'on-demand', phase: 'init', runtimeVersion: version, runtimeVersionArn: arn };
     const fn = this.fn;
     if (fn) {
       record.functionName = fn.functionName;
@@ -100,7 +105,7 @@ export class SystemLog {
       return `INIT_REPORT Init Duration: ${r.durationMs.toFixed(2)} ms\tPhase: ${phase}\tStatus: ${r.status}` +
         (r.status === 'error' && r.errorType ? `\tError Type: ${r.errorType}` : '') + '\n';
     }
-    const record: Record<string, unknown> = { initializationType: 'on-demand', phase, status: r.status };
+    const record: Record<string, unknown> = { initializationType: this.fn?.initializationType ?? 'on-demand', phase, status: r.status };
     if (r.status === 'error' && r.errorType) record.errorType = r.errorType;
     record.metrics = { durationMs: ms3(r.durationMs) };
     return this.record(now, 'platform.initReport', record);

@@ -5,13 +5,13 @@ import { performance } from 'node:perf_hooks';
 import type { StratusConfig } from '../app/config.js';
 import { Errors } from '../core/errors.js';
 import { systemClock, type Clock } from '../ports/clock.js';
-import type { ExecutionOutcome, ExecutionService, ExecutionTarget, Invocation, TcpEndpoint } from '../ports/execution.js';
+import type { ExecutionOutcome, ExecutionService, ExecutionTarget, InitializationType, Invocation, ProvisionProgress, TcpEndpoint } from '../ports/execution.js';
 import type { LogSink } from '../ports/logs.js';
 import { billedMs, platformError, timeoutPayload } from './format.js';
 import { awsClientVars, execWrapper, localUrl, nodeStartupEnv } from './env-vars.js';
 import { Environment, type EnvDeps, type EnvReset, type InitResult, type InitRetry } from './environment.js';
 import { POOL_LIMITS, PrewarmPool } from './prewarm.js';
-import { familyOf, pythonExecutable, runtimesDir, shippedRuntime, type RuntimeLaunch } from './runtimes.js';
+import { familyOf, pythonExecutable, runtimesDir, shippedRuntime, type RuntimeFamily, type RuntimeLaunch } from './runtimes.js';
 import { isHostAddress, peerOwner } from './peer.js';
 import { listExtensions } from './extensions.js';
 import { chooseDriver } from './sandbox/detect.js';
@@ -55,6 +55,36 @@ export interface PoolStats {
   pooledStartFailures: { count: number; last: string | null };
 }
 
+/** What starting an environment of one target needs (Service.prepare). */
+interface Launch {
+  target: ExecutionTarget;
+  family: RuntimeFamily;
+  runtime: RuntimeLaunch | undefined;
+  code: { dir: string; gid: number | null };
+  layers: { dir: string; gid: number | null } | undefined;
+  extensions: string[];
+  /** A prewarmed runtime may take it. */
+  pooled: boolean;
+  /** Host paths the environment sees: its code, and its layers. */
+  paths: string[];
+}
+
+/** One provisioned concurrency allocation (Service.provision). */
+interface Allocation {
+  id: string;
+  target: ExecutionTarget;
+  /** Its target's slot key. */
+  key: string;
+  count: number;
+  /** Initialized and kept: idle in its slot, or serving an invocation. */
+  envs: Set<Environment>;
+  /** Being started and initialized. */
+  starting: number;
+  /** Why an init failed: nothing more is started until the allocation is asked for again. */
+  failure: string | undefined;
+  progress: (p: ProvisionProgress) => void;
+}
+
 interface Slot {
   key: string;
   fnVersion: string;
@@ -94,6 +124,8 @@ export interface StratusExecutionService extends ExecutionService {
 class Service implements StratusExecutionService {
   private readonly slots = new Map<string, Slot>();
   private readonly pooledStartFailures: { count: number; last: string | null } = { count: 0, last: null };
+  /** Provisioned concurrency: the environments kept initialized, per allocation id (see provision). */
+  private readonly allocations = new Map<string, Allocation>();
   /** functionName\0version -> current key (revision) */
   private readonly current = new Map<string, string>();
   private readonly reaper: NodeJS.Timeout;
@@ -163,7 +195,7 @@ class Service implements StratusExecutionService {
 
   execute(target: ExecutionTarget, inv: Invocation): Promise<ExecutionOutcome> {
     if (this.stopped) return Promise.reject(Errors.service('execution service is stopped'));
-    const key = `${target.functionName}\0${target.version}\0${target.revisionId}`;
+    const key = slotKey(target);
     let slot = this.slots.get(key);
     if (!slot) slot = this.newSlot(key, target);
     const env = slot.idle.pop();
@@ -173,6 +205,95 @@ class Service implements StratusExecutionService {
     }
     if (slot.finishing.size > slot.waiting.length) return this.afterFinishing(slot, target, inv);
     return this.cold(slot, target, inv);
+  }
+
+  provision(id: string, target: ExecutionTarget, count: number, progress: (p: ProvisionProgress) => void): void {
+    const key = slotKey(target);
+    let a = this.allocations.get(id);
+    if (a && (a.key !== key || count <= 0)) {
+      this.letGo(a, a.envs.size);
+      this.allocations.delete(id);
+      a = undefined;
+    }
+    if (count <= 0 || this.stopped) { progress({ allocated: 0 }); return; }
+    if (!a) {
+      a = { id, target, key, count, envs: new Set(), starting: 0, failure: undefined, progress };
+      this.allocations.set(id, a);
+    }
+    a.count = count;
+    a.progress = progress;
+    a.failure = undefined;
+    this.fill(a);
+  }
+
+  /** Starts what an allocation lacks, lets go of what it has too many of, and reports. */
+  private fill(a: Allocation): void {
+    if (this.allocations.get(a.id) !== a || this.stopped) return;
+    const surplus = a.envs.size - a.count;
+    if (surplus > 0) this.letGo(a, surplus);
+    if (a.failure === undefined) {
+      for (let n = a.count - a.envs.size - a.starting; n > 0; n--) {
+        a.starting++;
+        void this.allocate(a);
+      }
+    }
+    a.progress({ allocated: a.envs.size, ...(a.failure !== undefined ? { failure: a.failure } : {}) });
+  }
+
+  /**
+   * `n` environments of an allocation are no longer kept for it: idle ones end now, busy ones
+   * become ordinary environments (reaped once idle for the idle time).
+   */
+  private letGo(a: Allocation, n: number): void {
+    const slot = this.slots.get(a.key);
+    const idleFirst = [...a.envs].sort((x, y) => Number(x.state !== 'idle') - Number(y.state !== 'idle'));
+    for (const env of idleFirst.slice(0, n)) {
+      a.envs.delete(env);
+      env.provisionedBy = null;
+      const i = slot ? slot.idle.indexOf(env) : -1;
+      if (i >= 0) {
+        slot!.idle.splice(i, 1);
+        env.destroy();
+      }
+    }
+  }
+
+  /**
+   * One environment of an allocation: started and initialized ahead of any invocation (Lambda's
+   * provisioned-concurrency initialization type), then idle in its slot for invocations to find.
+   */
+  private async allocate(a: Allocation): Promise<void> {
+    try {
+      const l = await this.prepare(a.target);
+      if (this.allocations.get(a.id) !== a || this.stopped) return;
+      const slot = this.slots.get(a.key) ?? this.newSlot(a.key, a.target);
+      let taken = false;
+      const env = await this.launch(slot, l, { initializationType: 'provisioned-concurrency', onTaken: () => { taken = true; } });
+      slot.all.add(env);
+      const init = await env.ready;
+      if (taken) this.prewarm.refill(l.family as 'node' | 'python');
+      if (!init.ok) {
+        // Lambda's status reason when a function's init fails under provisioned concurrency.
+        a.failure = 'FUNCTION_ERROR_INIT_FAILURE';
+        env.destroy();
+        return;
+      }
+      if (this.allocations.get(a.id) === a && !slot.retired && a.envs.size < a.count) {
+        env.provisionedBy = a.id;
+        a.envs.add(env);
+      }
+      // Waiting invocations may take it at once; otherwise it waits, idle.
+      if (env.readyForNext) this.release(slot, env);
+      else {
+        slot.finishing.add(env);
+        env.whenReadyForNext(() => this.release(slot, env));
+      }
+    } catch (e) {
+      a.failure = e instanceof Error ? e.message : String(e);
+    } finally {
+      a.starting--;
+      this.fill(a);
+    }
   }
 
   /** Waits for a finishing environment of the slot (FINISHING_WAIT_MS at most), else starts one. */
@@ -247,7 +368,8 @@ class Service implements StratusExecutionService {
     else slot.idle.push(env);
   }
 
-  private async cold(slot: Slot, target: ExecutionTarget, inv: Invocation): Promise<ExecutionOutcome> {
+  /** What starting an environment of `target` needs: its runtime, code, layers and extensions. */
+  private async prepare(target: ExecutionTarget): Promise<Launch> {
     const family = familyOf(target.config.runtime);
     if (!family) throw Errors.invalidRuntime(`The runtime ${target.config.runtime} is not supported by Stratus.`);
     const runtime = family === 'custom' ? undefined : this.opts.runtimeOverrides?.[family] ?? shippedRuntime(family, target.config.memorySize);
@@ -256,36 +378,50 @@ class Service implements StratusExecutionService {
     const layers = await this.layersOf(target);
     // External extensions (its layers' extensions/): started before the runtime, which is then not a pooled one.
     const extensions = layers ? listExtensions(layers.dir) : [];
-    this.coldStarts++;
     // NODE_OPTIONS and the like act when node starts: a function that sets one gets a runtime started with it.
     // So does a wrapper script (AWS_LAMBDA_EXEC_WRAPPER), which starts the runtime itself.
     const pooled = !(family === 'custom' || (family === 'node' && nodeStartupEnv(target)) || execWrapper(target, family) || extensions.length > 0);
+    return { target, family, runtime: runtime ?? undefined, code, layers, extensions, pooled, paths: layers ? [code.dir, layers.dir] : [code.dir] };
+  }
+
+  /**
+   * Starts an environment: a pooled runtime given the function when it can take it (`onTaken`
+   * hears that one was taken), else a runtime started for it. A reset's successor that keeps its
+   * predecessor's /tmp is launched with it, not pooled.
+   */
+  private async launch(
+    slot: Slot, l: Launch, o: { retry?: InitRetry; bequest?: SandboxBequest; initializationType?: InitializationType; onTaken?: () => void } = {},
+  ): Promise<Environment> {
+    const { target, family } = l;
+    const booted = l.pooled && !o.bequest
+      ? this.prewarm.take(family as 'node' | 'python', { memoryMB: target.config.memorySize, ephemeralMB: target.config.ephemeralStorage }, l.paths) : null;
+    if (booted) o.onTaken?.();
+    const start = {
+      key: slot.key, target, family, codeDir: l.code.dir, codeGid: l.code.gid, layers: l.layers, extensions: l.extensions, deps: this.deps,
+      booted: booted ?? undefined, runtime: l.runtime ?? undefined, keepPaths: [...this.keepPaths, ...l.paths], retry: o.retry, bequest: o.bequest,
+      initializationType: o.initializationType,
+    };
+    if (!booted) return Environment.start(start);
+    // A pooled runtime that could not be given the function (its code could not be bound at
+    // /var/task, say) is gone: one started for the function takes its place.
+    try {
+      return await Environment.start(start);
+    } catch (e) {
+      if (this.stopped) throw e;
+      this.pooledStartFailures.count++;
+      this.pooledStartFailures.last = e instanceof Error ? e.message : String(e);
+      return Environment.start({ ...start, booted: undefined });
+    }
+  }
+
+  private async cold(slot: Slot, target: ExecutionTarget, inv: Invocation): Promise<ExecutionOutcome> {
+    const l = await this.prepare(target);
+    this.coldStarts++;
     // A pooled runtime's replacement boots once this cold start is done (or a second into a
     // long first invocation), not beside it.
     let taken = 0;
-    const refill = () => { for (; taken > 0; taken--) this.prewarm.refill(family as 'node' | 'python'); };
-    const paths = layers ? [code.dir, layers.dir] : [code.dir];
-    // A reset's successor that keeps its predecessor's /tmp is launched with it, not pooled.
-    const start = async (retry?: InitRetry, bequest?: SandboxBequest) => {
-      const booted = pooled && !bequest
-        ? this.prewarm.take(family as 'node' | 'python', { memoryMB: target.config.memorySize, ephemeralMB: target.config.ephemeralStorage }, paths) : null;
-      if (booted) taken++;
-      const o = {
-        key: slot.key, target, family, codeDir: code.dir, codeGid: code.gid, layers, extensions, deps: this.deps, booted: booted ?? undefined, runtime: runtime ?? undefined,
-        keepPaths: [...this.keepPaths, ...paths], retry, bequest,
-      };
-      if (!booted) return Environment.start(o);
-      // A pooled runtime that could not be given the function (its code could not be bound at
-      // /var/task, say) is gone: one started for the function takes its place.
-      try {
-        return await Environment.start(o);
-      } catch (e) {
-        if (this.stopped) throw e;
-        this.pooledStartFailures.count++;
-        this.pooledStartFailures.last = e instanceof Error ? e.message : String(e);
-        return Environment.start({ ...o, booted: undefined });
-      }
-    };
+    const refill = () => { for (; taken > 0; taken--) this.prewarm.refill(l.family as 'node' | 'python'); };
+    const start = (retry?: InitRetry, bequest?: SandboxBequest) => this.launch(slot, l, { retry, bequest, onTaken: () => { taken++; } });
     let timer: NodeJS.Timeout | undefined;
     const reset = slot.resets.shift();
     try {
@@ -363,6 +499,9 @@ class Service implements StratusExecutionService {
     if (i >= 0) slot.idle.splice(i, 1);
     // A finishing environment that died instead of asking for more: whoever waited for it starts one.
     if (slot.finishing.delete(env) && slot.waiting.length > slot.finishing.size) slot.waiting[0]!.run(null);
+    // One of an allocation's environments died (a crash, a timeout): another takes its place.
+    const a = env.provisionedBy === null ? undefined : this.allocations.get(env.provisionedBy);
+    if (a?.envs.delete(env)) setImmediate(() => this.fill(a));
     if (slot.retired && slot.all.size === 0) this.slots.delete(slot.key);
   }
 
@@ -380,6 +519,7 @@ class Service implements StratusExecutionService {
   }
 
   async retireFunction(functionName: string): Promise<void> {
+    for (const a of [...this.allocations.values()]) if (a.target.functionName === functionName) this.allocations.delete(a.id);
     for (const s of [...this.slots.values()]) if (s.functionName === functionName) this.retireSlot(s, true);
   }
 
@@ -388,7 +528,7 @@ class Service implements StratusExecutionService {
     for (const s of this.slots.values()) {
       for (let i = s.idle.length - 1; i >= 0; i--) {
         const e = s.idle[i]!;
-        if (e.lastUsed < cutoff) { s.idle.splice(i, 1); e.destroy(); }
+        if (e.lastUsed < cutoff && e.provisionedBy === null) { s.idle.splice(i, 1); e.destroy(); }
       }
       while (s.resets.length && s.resets[0]!.at < cutoff) dropReset(s.resets.shift()!);
     }
@@ -397,11 +537,17 @@ class Service implements StratusExecutionService {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.allocations.clear();
     clearInterval(this.reaper);
     for (const s of [...this.slots.values()]) this.retireSlot(s, true);
     await this.prewarm.stop();
     await this.driver.stop();
   }
+}
+
+/** Environments are reused only for the same function, version and revision (code and configuration). */
+function slotKey(t: ExecutionTarget): string {
+  return `${t.functionName}\0${t.version}\0${t.revisionId}`;
 }
 
 /** Frees what a reset environment kept for a successor that will not come. */

@@ -152,19 +152,24 @@ export class PipelineInvoker implements Invoker {
   targetOf(version: VersionRecord): ExecutionTarget {
     let t = this.targets.get(version);
     if (!t) {
-      t = {
-        functionName: version.functionName,
-        version: version.version,
-        functionArn: functionArn(this.deps.locale, version.functionName),
-        config: version.config,
-        codeKey: version.codeKey,
-        revisionId: version.revisionId,
-        logGroupName: version.config.loggingConfig?.logGroup || `/aws/lambda/${version.functionName}`,
-      };
+      t = executionTarget(this.deps.locale, version);
       this.targets.set(version, t);
     }
     return t;
   }
+}
+
+/** What the execution service runs for a version: its code, configuration and log group. */
+export function executionTarget(locale: Locale, version: VersionRecord): ExecutionTarget {
+  return {
+    functionName: version.functionName,
+    version: version.version,
+    functionArn: functionArn(locale, version.functionName),
+    config: version.config,
+    codeKey: version.codeKey,
+    revisionId: version.revisionId,
+    logGroupName: version.config.loggingConfig?.logGroup || `/aws/lambda/${version.functionName}`,
+  };
 }
 
 const EMPTY_EVENT = Buffer.from('{}');

@@ -23,6 +23,17 @@ export interface ExecutionTarget {
   logGroupName: string;
 }
 
+/** Lambda's initialization types: a cold start, or an environment of provisioned concurrency. */
+export type InitializationType = 'on-demand' | 'provisioned-concurrency';
+
+/** How far the environments of one provisioned concurrency allocation are (ExecutionService.provision). */
+export interface ProvisionProgress {
+  /** Environments initialized and kept for it. */
+  allocated: number;
+  /** Set once an environment's init failed: the allocation stops there (Lambda's FAILED status). */
+  failure?: string;
+}
+
 export interface Invocation {
   requestId: string;
   payload: Buffer;
@@ -68,6 +79,14 @@ export interface ExecutionOutcome {
 
 export interface ExecutionService {
   execute(target: ExecutionTarget, invocation: Invocation): Promise<ExecutionOutcome>;
+  /**
+   * Keeps `count` environments of `target` initialized ahead of its invocations (provisioned
+   * concurrency: AWS_LAMBDA_INITIALIZATION_TYPE provisioned-concurrency, never reaped while
+   * idle, replaced when one dies), under `id`; invocations of that version find them warm.
+   * Calling again with the same id changes the count or the target (the old target's
+   * environments are let go); count 0 ends the allocation. `progress` hears each change.
+   */
+  provision(id: string, target: ExecutionTarget, count: number, progress: (p: ProvisionProgress) => void): void;
   /** Ends every environment of a function (on delete) — in-flight invocations are failed. */
   retireFunction(functionName: string): Promise<void>;
   /** Startup diagnostics: which sandbox driver runs and what it cannot enforce on this host. */

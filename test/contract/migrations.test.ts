@@ -9,9 +9,9 @@ import { MIGRATIONS, appliedMigrations, migrate, type Migration } from '../../sr
 import type { SqlDatabase } from '../../src/ports/sql.js';
 import { databaseTargets, describeEachDatabase, openTestDatabase } from './db.js';
 
-const ALL = ['001-functions', '002-logs', '003-async', '004-sqs', '005-events', '006-gateway', '007-mappings', '008-layers', '009-function-policies'];
+const ALL = ['001-functions', '002-logs', '003-async', '004-sqs', '005-events', '006-gateway', '007-mappings', '008-layers', '009-function-policies', '010-provisioned-concurrency'];
 
-/** Tables each migration must have created (a sample that covers all nine). */
+/** Tables each migration must have created (a sample that covers all ten). */
 const TABLES = [
   'functions', 'function_versions', 'function_aliases',
   'log_groups', 'log_streams', 'log_events',
@@ -22,6 +22,7 @@ const TABLES = [
   'event_source_mappings',
   'layers', 'layer_versions',
   'function_policies',
+  'provisioned_concurrency',
   'schema_migrations',
 ];
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { functionArn, parseFunctionRef, resolveQualifier } from '../../src/core/arn.js';
 import { decideAdmission } from '../../src/core/concurrency.js';
-import { pickAliasVersion } from '../../src/core/routing.js';
+import { pickAliasVersion, splitByWeight } from '../../src/core/routing.js';
 
 const locale = { region: 'us-east-1', accountId: '000000000000' };
 
@@ -68,4 +68,19 @@ describe('alias routing', () => {
     assert.equal(pickAliasVersion('1', { '2': 0.1 }, 0.1), '1');
     assert.equal(pickAliasVersion('1', { '2': 1 }, 0.999), '2');
   });
+});
+
+describe('provisioned concurrency of a weighted alias', () => {
+  const table: Array<[number, string, Record<string, number>, Array<{ version: string; count: number }>]> = [
+    [3, '1', {}, [{ version: '1', count: 3 }]],
+    [10, '1', { '2': 0.3 }, [{ version: '1', count: 7 }, { version: '2', count: 3 }]],
+    [1, '1', { '2': 0.3 }, [{ version: '1', count: 1 }]],
+    [2, '1', { '2': 0.5 }, [{ version: '1', count: 1 }, { version: '2', count: 1 }]],
+    [4, '1', { '2': 1 }, [{ version: '2', count: 4 }]],
+  ];
+  for (const [count, primary, weights, expected] of table) {
+    test(`${count} over ${primary} + ${JSON.stringify(weights)}`, () => {
+      assert.deepEqual(splitByWeight(count, primary, weights), expected);
+    });
+  }
 });

@@ -10,6 +10,7 @@ import * as m006 from './006-gateway.js';
 import * as m007 from './007-mappings.js';
 import * as m008 from './008-layers.js';
 import * as m009 from './009-function-policies.js';
+import * as m010 from './010-provisioned-concurrency.js';
 
 export interface Migration {
   name: string;
@@ -17,7 +18,7 @@ export interface Migration {
 }
 
 /** Every schema migration, in the order they apply. Names are recorded once applied. */
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010];
 
 const TABLE = 'schema_migrations';
 

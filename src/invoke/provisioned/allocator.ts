@@ -1,0 +1,138 @@
+import { isNumericVersion } from '../../core/arn.js';
+import { LATEST, type Locale } from '../../core/model.js';
+import { splitByWeight } from '../../core/routing.js';
+import type { ChangeFeed, ControlSnapshot, ExecutionService, ExecutionTarget, ProvisionProgress } from '../../ports/index.js';
+import { executionTarget } from '../invoker.js';
+import { PROVISIONED_CHANGE, type ProvisionedConfig, type ProvisionedConfigs, type ProvisionedStatus } from './configs.js';
+
+/** What was last asked of the execution service for one allocation id. */
+interface Asked {
+  target: ExecutionTarget;
+  count: number;
+  /** The config's Put it serves. */
+  lastModified: number;
+}
+
+/**
+ * The data plane's side of provisioned concurrency: for each config, the versions it covers (an
+ * alias's, split by their weights) and how many environments each keeps initialized, asked of
+ * the execution service, whose progress is recorded on the config (IN_PROGRESS, READY, FAILED).
+ * It follows the configs (their change events) and the functions (a version or alias deleted,
+ * an alias pointed elsewhere, a function deleted).
+ */
+export class ProvisionedAllocator {
+  /** allocation id (function \0 qualifier \0 version) -> what the execution service keeps for it. */
+  private readonly asked = new Map<string, Asked>();
+  /** Per function: its reconciliations, one after another. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private unsubscribe: (() => void) | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly deps: { configs: ProvisionedConfigs; snapshot: ControlSnapshot; execution: ExecutionService; changes: ChangeFeed; locale: Locale },
+  ) {}
+
+  async start(): Promise<void> {
+    this.unsubscribe = this.deps.changes.subscribe((ev) => {
+      if (ev.kind === 'resource' && ev.type === PROVISIONED_CHANGE) void this.reconcile(ev.id);
+      else if (ev.kind === 'function') void this.reconcile(ev.name);
+      else if (ev.kind === 'function-deleted') this.forgetFunction(ev.name);
+    });
+    for (const name of await this.deps.configs.functionNames()) void this.reconcile(name);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe?.();
+  }
+
+  /** Brings one function's allocations in line with its configs and its versions and aliases. */
+  reconcile(name: string): Promise<void> {
+    const next = (this.chains.get(name) ?? Promise.resolve()).then(() => this.apply(name)).catch(() => undefined);
+    this.chains.set(name, next);
+    void next.then(() => { if (this.chains.get(name) === next) this.chains.delete(name); });
+    return next;
+  }
+
+  private async apply(name: string): Promise<void> {
+    if (this.stopped) return;
+    await this.deps.snapshot.settle();
+    const fs = this.deps.snapshot.get(name);
+    const configs = fs ? await this.deps.configs.ofFunction(name) : [];
+    const wanted = new Set<string>();
+    for (const cfg of configs) {
+      const shares = this.sharesOf(cfg);
+      if (!shares) {
+        await this.deps.configs.forget(cfg);
+        continue;
+      }
+      const progress = new Map<string, ProvisionProgress>();
+      const report = new Reporter(this.deps.configs, cfg, shares.length);
+      for (const share of shares) {
+        const id = `${name}\0${cfg.qualifier}\0${share.target.version}`;
+        wanted.add(id);
+        const prev = this.asked.get(id);
+        if (prev && prev.target.revisionId === share.target.revisionId && prev.count === share.count && prev.lastModified === cfg.lastModified) continue;
+        this.asked.set(id, { target: share.target, count: share.count, lastModified: cfg.lastModified });
+        this.deps.execution.provision(id, share.target, share.count, (p) => {
+          progress.set(id, p);
+          report.update(progress);
+        });
+      }
+    }
+    for (const [id, a] of this.asked) {
+      if (!id.startsWith(`${name}\0`) || wanted.has(id)) continue;
+      this.asked.delete(id);
+      this.deps.execution.provision(id, a.target, 0, () => undefined);
+    }
+  }
+
+  /** The versions a config covers and each one's count; null when its version or alias is gone. */
+  private sharesOf(cfg: ProvisionedConfig): Array<{ target: ExecutionTarget; count: number }> | null {
+    const fs = this.deps.snapshot.get(cfg.functionName);
+    if (!fs || cfg.qualifier === LATEST) return null;
+    let split: Array<{ version: string; count: number }>;
+    if (isNumericVersion(cfg.qualifier)) {
+      if (!fs.versions.has(cfg.qualifier)) return null;
+      split = [{ version: cfg.qualifier, count: cfg.requested }];
+    } else {
+      const alias = fs.aliases.get(cfg.qualifier);
+      if (!alias) return null;
+      split = splitByWeight(cfg.requested, alias.functionVersion, alias.additionalVersionWeights);
+    }
+    const out: Array<{ target: ExecutionTarget; count: number }> = [];
+    for (const s of split) {
+      const v = fs.versions.get(s.version);
+      if (v && v.version !== LATEST) out.push({ target: executionTarget(this.deps.locale, v), count: s.count });
+    }
+    return out;
+  }
+
+  private forgetFunction(name: string): void {
+    // The execution service ends the function's environments, its allocations with them.
+    for (const id of [...this.asked.keys()]) if (id.startsWith(`${name}\0`)) this.asked.delete(id);
+  }
+}
+
+/** Adds up a config's allocations (one per version it covers) into its status, written when it changes. */
+class Reporter {
+  private last = '';
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly configs: ProvisionedConfigs, private readonly cfg: ProvisionedConfig, private readonly parts: number) {}
+
+  update(progress: Map<string, ProvisionProgress>): void {
+    let allocated = 0;
+    let failure: string | undefined;
+    for (const p of progress.values()) {
+      allocated += p.allocated;
+      failure ??= p.failure;
+    }
+    const complete = progress.size >= this.parts && allocated >= this.cfg.requested;
+    const status: ProvisionedStatus = failure !== undefined ? 'FAILED' : complete ? 'READY' : 'IN_PROGRESS';
+    const key = `${allocated}\0${status}\0${failure ?? ''}`;
+    if (key === this.last) return;
+    this.last = key;
+    this.writing = this.writing.then(() => this.configs.report(this.cfg, allocated, status, failure ?? null)).catch(() => undefined);
+  }
+}

@@ -1,0 +1,219 @@
+import { functionArn, isNumericVersion, lambdaTimestamp, parseFunctionRef, resolveQualifier } from '../../core/arn.js';
+import { Errors } from '../../core/errors.js';
+import { LATEST, type FunctionSnapshot, type Locale } from '../../core/model.js';
+import { rules, Violations } from '../../core/validation.js';
+import type { ChangeFeed, Clock, ControlSnapshot, SqlDatabase } from '../../ports/index.js';
+
+export type ProvisionedStatus = 'IN_PROGRESS' | 'READY' | 'FAILED';
+
+/** One provisioned concurrency config: what was asked for a version or alias, and how far it got. */
+export interface ProvisionedConfig {
+  functionName: string;
+  /** A version number or an alias name (never $LATEST). */
+  qualifier: string;
+  requested: number;
+  /** Epoch ms of the last Put: the allocator's reports are for that one only. */
+  lastModified: number;
+  allocated: number;
+  status: ProvisionedStatus;
+  statusReason: string | null;
+}
+
+export interface ProvisionedConfigInput {
+  FunctionName: string;
+  Qualifier?: string;
+  ProvisionedConcurrentExecutions?: unknown;
+}
+
+const TABLE = 'provisioned_concurrency';
+export const PROVISIONED_CHANGE = 'provisioned-concurrency';
+
+/**
+ * Put/Get/List/DeleteProvisionedConcurrencyConfig, persisted in `provisioned_concurrency`. A Put
+ * records the request (IN_PROGRESS) and announces it; the allocator (allocator.ts) starts the
+ * environments and records what it allocated (READY, or FAILED with the reason).
+ */
+export class ProvisionedConfigs {
+  constructor(
+    private readonly deps: {
+      sql: SqlDatabase; snapshot: ControlSnapshot; changes: ChangeFeed; locale: Locale; clock: Clock;
+      /** The account's concurrency limit and the part no reservation may take (STRATUS_UNRESERVED_MIN). */
+      accountConcurrency: number; unreservedMin: number;
+    },
+  ) {}
+
+  async put(input: ProvisionedConfigInput): Promise<ProvisionedConfig> {
+    const v = new Violations();
+    if (input.Qualifier === undefined || input.Qualifier === null) v.add(null, 'qualifier', rules.notNull);
+    const n = input.ProvisionedConcurrentExecutions;
+    if (n === undefined || n === null) v.add(null, 'provisionedConcurrentExecutions', rules.notNull);
+    else if (typeof n !== 'number' || !Number.isInteger(n)) v.add(n, 'provisionedConcurrentExecutions', 'Member must be an integer');
+    else if (n < 1) v.add(n, 'provisionedConcurrentExecutions', rules.minValue(1));
+    v.throwIfAny();
+    const requested = n as number;
+    const { name, qualifier, fs } = await this.target(input);
+    if (qualifier === LATEST || (!isNumericVersion(qualifier) && fs.aliases.get(qualifier)?.functionVersion === LATEST)) {
+      throw Errors.invalidParameter('Provisioned Concurrency Configs cannot be applied to unpublished function versions.');
+    }
+    const all = await this.deps.sql.db.selectFrom(TABLE).select(['function_name', 'qualifier', 'requested']).execute() as Array<{ function_name: string; qualifier: string; requested: number | string }>;
+    const others = all.filter((r) => !(r.function_name === name && r.qualifier === qualifier));
+    const reserved = fs.fn.reservedConcurrency;
+    if (reserved !== null) {
+      const ofFunction = others.filter((r) => r.function_name === name).reduce((s, r) => s + Number(r.requested), 0);
+      if (ofFunction + requested > reserved) {
+        throw Errors.invalidParameter('Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function');
+      }
+    } else {
+      // Provisioned concurrency of functions without a reservation comes out of the unreserved
+      // pool, which keeps its minimum as reservations do.
+      let totalReserved = 0;
+      for (const fname of this.deps.snapshot.names()) totalReserved += this.deps.snapshot.get(fname)?.fn.reservedConcurrency ?? 0;
+      const unreservedProvisioned = others
+        .filter((r) => (this.deps.snapshot.get(r.function_name)?.fn.reservedConcurrency ?? null) === null)
+        .reduce((s, r) => s + Number(r.requested), 0);
+      const { accountConcurrency, unreservedMin } = this.deps;
+      if (accountConcurrency - totalReserved - unreservedProvisioned - requested < unreservedMin) {
+        throw Errors.invalidParameter(
+          `Specified ProvisionedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${unreservedMin}].`,
+        );
+      }
+    }
+    const existing = await this.read(name, qualifier);
+    const cfg: ProvisionedConfig = {
+      functionName: name, qualifier, requested, lastModified: this.deps.clock.now(),
+      allocated: existing?.allocated ?? 0, status: 'IN_PROGRESS', statusReason: null,
+    };
+    const row = {
+      requested, last_modified: cfg.lastModified, allocated: cfg.allocated, status: cfg.status, status_reason: null,
+    };
+    await this.deps.sql.db
+      .insertInto(TABLE)
+      .values({ function_name: name, qualifier, ...row })
+      .onConflict((oc: any) => oc.columns(['function_name', 'qualifier']).doUpdateSet(row))
+      .execute();
+    await this.deps.changes.publish({ kind: 'resource', type: PROVISIONED_CHANGE, id: name });
+    return cfg;
+  }
+
+  async get(input: ProvisionedConfigInput): Promise<ProvisionedConfig> {
+    this.requireQualifier(input);
+    const { name, qualifier } = await this.target(input);
+    const cfg = await this.read(name, qualifier);
+    if (!cfg) throw missing();
+    return cfg;
+  }
+
+  async delete(input: ProvisionedConfigInput): Promise<void> {
+    this.requireQualifier(input);
+    const { name, qualifier } = await this.target(input);
+    const res = await this.deps.sql.db.deleteFrom(TABLE).where('function_name', '=', name).where('qualifier', '=', qualifier).executeTakeFirst();
+    if (Number(res.numDeletedRows) === 0) throw missing();
+    await this.deps.changes.publish({ kind: 'resource', type: PROVISIONED_CHANGE, id: name });
+  }
+
+  async list(input: { FunctionName: string; Marker?: string; MaxItems?: unknown }): Promise<{ configs: ProvisionedConfig[]; nextMarker?: string }> {
+    const ref = parseFunctionRef(input.FunctionName, this.deps.locale);
+    await this.requireFunction(ref.name, undefined);
+    let max = 50;
+    if (input.MaxItems !== undefined && input.MaxItems !== '') {
+      max = Number(input.MaxItems);
+      if (!Number.isInteger(max) || max < 1 || max > 50) {
+        new Violations().add(input.MaxItems, 'maxItems', max < 1 ? rules.minValue(1) : rules.maxValue(50)).throwIfAny();
+      }
+    }
+    let q = this.deps.sql.db.selectFrom(TABLE).selectAll().where('function_name', '=', ref.name);
+    if (input.Marker) q = q.where('qualifier', '>', input.Marker);
+    const rows = await q.orderBy('qualifier').limit(max + 1).execute();
+    const configs = rows.slice(0, max).map(fromRow);
+    return rows.length > max ? { configs, nextMarker: configs[configs.length - 1]!.qualifier } : { configs };
+  }
+
+  /** Every config of one function (the allocator's). */
+  async ofFunction(name: string): Promise<ProvisionedConfig[]> {
+    const rows = await this.deps.sql.db.selectFrom(TABLE).selectAll().where('function_name', '=', name).execute();
+    return rows.map(fromRow);
+  }
+
+  /** Names of the functions that have a config (the allocator's, at start). */
+  async functionNames(): Promise<string[]> {
+    const rows = await this.deps.sql.db.selectFrom(TABLE).select('function_name').distinct().execute();
+    return rows.map((r: { function_name: string }) => r.function_name);
+  }
+
+  /** The allocator's report on the config Put at `lastModified` (a later Put's is not overwritten). */
+  async report(cfg: ProvisionedConfig, allocated: number, status: ProvisionedStatus, statusReason: string | null): Promise<void> {
+    await this.deps.sql.db
+      .updateTable(TABLE)
+      .set({ allocated, status, status_reason: statusReason })
+      .where('function_name', '=', cfg.functionName)
+      .where('qualifier', '=', cfg.qualifier)
+      .where('last_modified', '=', cfg.lastModified)
+      .execute();
+  }
+
+  /** A config whose version or alias is gone goes with it. */
+  async forget(cfg: ProvisionedConfig): Promise<void> {
+    await this.deps.sql.db.deleteFrom(TABLE).where('function_name', '=', cfg.functionName).where('qualifier', '=', cfg.qualifier).execute();
+  }
+
+  /** Lambda's response shape; `withArn` for ListProvisionedConcurrencyConfigs' items. */
+  toWire(cfg: ProvisionedConfig, withArn = false): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    if (withArn) out.FunctionArn = functionArn(this.deps.locale, cfg.functionName, cfg.qualifier);
+    out.RequestedProvisionedConcurrentExecutions = cfg.requested;
+    out.AvailableProvisionedConcurrentExecutions = cfg.allocated;
+    out.AllocatedProvisionedConcurrentExecutions = cfg.allocated;
+    out.Status = cfg.status;
+    if (cfg.statusReason) out.StatusReason = cfg.statusReason;
+    out.LastModified = lambdaTimestamp(cfg.lastModified);
+    return out;
+  }
+
+  private requireQualifier(input: ProvisionedConfigInput): void {
+    const ref = parseFunctionRef(input.FunctionName, this.deps.locale);
+    if (resolveQualifier(ref, input.Qualifier) === undefined) {
+      new Violations().add(null, 'qualifier', rules.notNull).throwIfAny();
+    }
+  }
+
+  private async target(input: ProvisionedConfigInput): Promise<{ name: string; qualifier: string; fs: FunctionSnapshot }> {
+    const ref = parseFunctionRef(input.FunctionName, this.deps.locale);
+    const qualifier = resolveQualifier(ref, input.Qualifier) ?? LATEST;
+    const fs = await this.requireFunction(ref.name, qualifier);
+    return { name: ref.name, qualifier, fs };
+  }
+
+  private async requireFunction(name: string, qualifier: string | undefined): Promise<FunctionSnapshot> {
+    let fs = this.deps.snapshot.get(name);
+    if (!fs) {
+      await this.deps.snapshot.settle();
+      fs = this.deps.snapshot.get(name);
+    }
+    const notFound = () => Errors.resourceNotFound(`Function not found: ${functionArn(this.deps.locale, name, qualifier)}`);
+    if (!fs) throw notFound();
+    if (qualifier === undefined || qualifier === LATEST) return fs;
+    if (isNumericVersion(qualifier) ? !fs.versions.has(qualifier) : !fs.aliases.has(qualifier)) throw notFound();
+    return fs;
+  }
+
+  private async read(name: string, qualifier: string): Promise<ProvisionedConfig | undefined> {
+    const r = await this.deps.sql.db.selectFrom(TABLE).selectAll().where('function_name', '=', name).where('qualifier', '=', qualifier).executeTakeFirst();
+    return r ? fromRow(r) : undefined;
+  }
+}
+
+function missing() {
+  return Errors.provisionedConcurrencyConfigNotFound('No Provisioned Concurrency Config found for this function');
+}
+
+function fromRow(r: any): ProvisionedConfig {
+  return {
+    functionName: r.function_name,
+    qualifier: r.qualifier,
+    requested: Number(r.requested),
+    lastModified: Number(r.last_modified),
+    allocated: Number(r.allocated),
+    status: r.status as ProvisionedStatus,
+    statusReason: r.status_reason ?? null,
+  };
+}

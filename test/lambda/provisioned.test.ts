@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  CreateAliasCommand, CreateFunctionCommand, DeleteAliasCommand, DeleteProvisionedConcurrencyConfigCommand, GetProvisionedConcurrencyConfigCommand,
+  InvokeCommand, LambdaClient, ListProvisionedConcurrencyConfigsCommand, PublishVersionCommand, PutFunctionConcurrencyCommand,
+  PutProvisionedConcurrencyConfigCommand, UpdateAliasCommand, UpdateFunctionCodeCommand,
+} from '@aws-sdk/client-lambda';
+import type { StratusExecutionService } from '../../src/environments/index.js';
+import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
+import { makeZip } from '../helpers/zip.js';
+
+const ROLE = 'arn:aws:iam::000000000000:role/test';
+const decode = (p?: Uint8Array) => (p ? Buffer.from(p).toString('utf8') : '');
+const logOf = (b64?: string) => Buffer.from(b64 ?? '', 'base64').toString('utf8');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Reports how it was initialized, when, and in which process; exits when asked to. */
+const handler = (tag: string) => makeZip({
+  'index.js': `const initAt = Date.now();
+console.log('init ${tag}', process.env.AWS_LAMBDA_INITIALIZATION_TYPE);
+exports.handler = async (e) => {
+  if (e && e.exit) process.exit(3);
+  if (e && e.sleep) await new Promise((r) => setTimeout(r, e.sleep));
+  return { tag: '${tag}', type: process.env.AWS_LAMBDA_INITIALIZATION_TYPE, initAt, pid: process.pid };
+};`,
+});
+
+describe('provisioned concurrency', () => {
+  let server: TestServer;
+  let lambda: LambdaClient;
+  const environments = () => (server.stratus.internals.ctx.execution as StratusExecutionService).stats().environments;
+
+  /** Polls GetProvisionedConcurrencyConfig until `status` (bounded: 15 s). */
+  async function until(fn: string, qualifier: string, status: string) {
+    for (let i = 0; i < 300; i++) {
+      const c = await lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: fn, Qualifier: qualifier }));
+      if (c.Status === status) return c;
+      await sleep(50);
+    }
+    assert.fail(`${fn}:${qualifier} never reached ${status}`);
+  }
+
+  before(async () => {
+    // A short idle time: on-demand environments are reaped within the test, provisioned ones must not be.
+    server = await startServer({ idleTimeoutMs: 400 });
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'pc', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await handler('one') }, Publish: true }));
+    await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'pc', ZipFile: await handler('two'), Publish: true }));
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'pc', Name: 'live', FunctionVersion: '1' }));
+  });
+  after(async () => server?.stop());
+
+  test('environments initialized ahead of invocations: they serve them warm, and are never reaped', async () => {
+    const put = await lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'live', ProvisionedConcurrentExecutions: 2 }));
+    assert.equal(put.$metadata.httpStatusCode, 202);
+    assert.equal(put.RequestedProvisionedConcurrentExecutions, 2);
+    assert.equal(put.Status, 'IN_PROGRESS');
+    assert.match(put.LastModified!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$/);
+    const ready = await until('pc', 'live', 'READY');
+    assert.equal(ready.AllocatedProvisionedConcurrentExecutions, 2);
+    assert.equal(ready.AvailableProvisionedConcurrentExecutions, 2);
+    assert.equal(environments(), 2);
+    const readyAt = Date.now();
+    // Longer than the idle time: the provisioned environments stay.
+    await sleep(1200);
+    assert.equal(environments(), 2, 'provisioned environments are not reaped when idle');
+    const res = await lambda.send(new InvokeCommand({ FunctionName: 'pc', Qualifier: 'live', LogType: 'Tail' }));
+    const out = JSON.parse(decode(res.Payload));
+    assert.equal(out.tag, 'one');
+    assert.equal(out.type, 'provisioned-concurrency');
+    assert.ok(out.initAt <= readyAt, 'its init ran before the invocation');
+    const log = logOf(res.LogResult);
+    assert.match(log, /^REPORT RequestId: /m);
+    assert.doesNotMatch(log, /Init Duration/, 'no cold start in the REPORT');
+    assert.equal(environments(), 2);
+
+    const list = await lambda.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName: 'pc' }));
+    assert.deepEqual(list.ProvisionedConcurrencyConfigs!.map((c) => [c.FunctionArn, c.RequestedProvisionedConcurrentExecutions, c.Status]),
+      [['arn:aws:lambda:us-east-1:000000000000:function:pc:live', 2, 'READY']]);
+  });
+
+  test('beyond the provisioned environments, invocations start on-demand ones, which are reaped', async () => {
+    // Four at once, each long enough that none can wait for another's environment.
+    const results = await Promise.all([0, 1, 2, 3].map(() => lambda.send(new InvokeCommand({ FunctionName: 'pc', Qualifier: 'live', Payload: Buffer.from('{"sleep":500}') }))));
+    const types = results.map((r) => JSON.parse(decode(r.Payload)).type).sort();
+    assert.deepEqual(types, ['on-demand', 'on-demand', 'provisioned-concurrency', 'provisioned-concurrency']);
+    for (let i = 0; i < 100 && environments() > 2; i++) await sleep(50);
+    assert.equal(environments(), 2, 'the on-demand ones went after the idle time');
+  });
+
+  test('an environment that dies is replaced', async () => {
+    const res = await lambda.send(new InvokeCommand({ FunctionName: 'pc', Qualifier: 'live', Payload: Buffer.from('{"exit":true}') }));
+    assert.equal(res.FunctionError, 'Unhandled');
+    for (let i = 0; i < 200; i++) {
+      const c = await lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'live' }));
+      if (c.AllocatedProvisionedConcurrentExecutions === 2 && environments() >= 2) break;
+      await sleep(50);
+    }
+    const c = await lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'live' }));
+    assert.equal(c.AllocatedProvisionedConcurrentExecutions, 2);
+    assert.equal(c.Status, 'READY');
+  });
+
+  test('an alias pointed at another version moves its provisioned concurrency there', async () => {
+    await lambda.send(new UpdateAliasCommand({ FunctionName: 'pc', Name: 'live', FunctionVersion: '2' }));
+    await until('pc', 'live', 'READY');
+    for (let i = 0; i < 100 && environments() !== 2; i++) await sleep(50);
+    assert.equal(environments(), 2, 'version 1\'s provisioned environments ended');
+    const out = JSON.parse(decode((await lambda.send(new InvokeCommand({ FunctionName: 'pc', Qualifier: 'live' }))).Payload));
+    assert.deepEqual([out.tag, out.type], ['two', 'provisioned-concurrency']);
+  });
+
+  test('deleting the config ends its environments', async () => {
+    const del = await lambda.send(new DeleteProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'live' }));
+    assert.equal(del.$metadata.httpStatusCode, 204);
+    for (let i = 0; i < 100 && environments() > 0; i++) await sleep(50);
+    assert.equal(environments(), 0);
+    await assert.rejects(lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'live' })), (e: any) =>
+      e.name === 'ProvisionedConcurrencyConfigNotFoundException' && e.$metadata.httpStatusCode === 404 && e.message === 'No Provisioned Concurrency Config found for this function');
+    await assert.rejects(lambda.send(new DeleteProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'live' })), { name: 'ProvisionedConcurrencyConfigNotFoundException' });
+    const out = JSON.parse(decode((await lambda.send(new InvokeCommand({ FunctionName: 'pc', Qualifier: 'live' }))).Payload));
+    assert.equal(out.type, 'on-demand');
+  });
+
+  test('a function whose init fails: FAILED, FUNCTION_ERROR_INIT_FAILURE', async () => {
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'pc-bad', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Publish: true, Code: { ZipFile: await makeZip({ 'index.js': 'throw new Error("no");' }) },
+    }));
+    await lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'pc-bad', Qualifier: '1', ProvisionedConcurrentExecutions: 1 }));
+    const failed = await until('pc-bad', '1', 'FAILED');
+    assert.equal(failed.StatusReason, 'FUNCTION_ERROR_INIT_FAILURE');
+    assert.equal(failed.AllocatedProvisionedConcurrentExecutions, 0);
+  });
+
+  test('refused: $LATEST, an alias of $LATEST, a missing version, fewer than one, more than the reservation', async () => {
+    const put = (Qualifier: string, n: number, FunctionName = 'pc') =>
+      lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName, Qualifier, ProvisionedConcurrentExecutions: n }));
+    const unpublished = (e: any) => e.name === 'InvalidParameterValueException' && e.message === 'Provisioned Concurrency Configs cannot be applied to unpublished function versions.';
+    await assert.rejects(put('$LATEST', 1), unpublished);
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'pc', Name: 'dev', FunctionVersion: '$LATEST' }));
+    await assert.rejects(put('dev', 1), unpublished);
+    await assert.rejects(put('9', 1), (e: any) => e.name === 'ResourceNotFoundException' && e.message === 'Function not found: arn:aws:lambda:us-east-1:000000000000:function:pc:9');
+    await assert.rejects(put('1', 0), (e: any) => e.name === 'ValidationException' && /provisionedConcurrentExecutions.*greater than or equal to 1/.test(e.message));
+    await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'pc', ReservedConcurrentExecutions: 2 }));
+    await assert.rejects(put('1', 3), (e: any) => e.name === 'InvalidParameterValueException' && /reservedConcurrentExecution/.test(e.message));
+    await assert.rejects(lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: '1' })), { name: 'ProvisionedConcurrencyConfigNotFoundException' });
+  });
+
+  test('a config goes with its alias', async () => {
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'pc', Name: 'gone', FunctionVersion: '1' }));
+    await lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'gone', ProvisionedConcurrentExecutions: 1 }));
+    await until('pc', 'gone', 'READY');
+    await lambda.send(new DeleteAliasCommand({ FunctionName: 'pc', Name: 'gone' }));
+    for (let i = 0; i < 100 && environments() > 0; i++) await sleep(50);
+    assert.equal(environments(), 0);
+    const list = await lambda.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName: 'pc' }));
+    assert.deepEqual(list.ProvisionedConcurrencyConfigs, []);
+  });
+});
