@@ -164,7 +164,8 @@ class Connection {
     if (!w.headers) {
       const end = this.buf.indexOf('\r\n\r\n');
       if (end < 0) return;
-      const head = this.buf.latin1Slice(0, end).split('\r\n');
+      // UTF-8, as Lambda's runtime clients read them: a client context may hold any character.
+      const head = this.buf.utf8Slice(0, end).split('\r\n');
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(head[0]);
       if (!m) return this._fail(new HttpError(`Bad response from Runtime API: ${head[0]}`));
       w.status = Number(m[1]);

@@ -170,7 +170,8 @@ class Connection(object):
                 raise RuntimeApiError("Runtime API connection closed")
             if h in (b"\r\n", b"\n"):
                 break
-            k, _, v = h.decode("latin-1").partition(":")
+            # UTF-8, as Lambda's runtime clients read them: a client context may hold any character.
+            k, _, v = h.decode("utf-8", "replace").partition(":")
             headers[k.strip().lower()] = v.strip()
         if status in (204, 304) or 100 <= status < 200:
             body = b""

@@ -77,7 +77,9 @@ class Response implements RtResponse {
     head += `Content-Length: ${b ? b.length : 0}\r\n`;
     if (this.slot.closeAfter) head += 'Connection: close\r\n';
     head += '\r\n';
-    this.slot.chunks = b && b.length ? [Buffer.from(head, 'latin1'), b] : [Buffer.from(head, 'latin1')];
+    // UTF-8: header values are the caller's bytes (a client context or a Cognito identity may hold
+    // any character), which Lambda's runtime clients read as UTF-8; the rest is ASCII.
+    this.slot.chunks = b && b.length ? [Buffer.from(head, 'utf8'), b] : [Buffer.from(head, 'utf8')];
     this.conn.flush();
   }
 

@@ -129,6 +129,16 @@ describe('invoke pipeline: versions, aliases and payloads', () => {
     const r = await lambda.send(new InvokeCommand({ FunctionName: 'ctx', ClientContext: cc }));
     const got = JSON.parse(decode(r.Payload));
     assert.deepEqual(got.custom, { k: 'v' });
+    // Any character: the context's bytes reach the function as they were sent (UTF-8).
+    const wide = Buffer.from(JSON.stringify({ custom: { note: '€100 日本 ☃ 😀 é' } })).toString('base64');
+    const w = await lambda.send(new InvokeCommand({ FunctionName: 'ctx', ClientContext: wide }));
+    assert.deepEqual(JSON.parse(decode(w.Payload)).custom, { note: '€100 日本 ☃ 😀 é' });
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'ctx-py', Runtime: 'python3.12', Handler: 'app.handler', Role: ROLE,
+      Code: { ZipFile: await makeZip({ 'app.py': 'def handler(e, c):\n    return c.client_context.custom\n' }) },
+    }));
+    const p = await lambda.send(new InvokeCommand({ FunctionName: 'ctx-py', ClientContext: wide }));
+    assert.deepEqual(JSON.parse(decode(p.Payload)), { note: '€100 日本 ☃ 😀 é' });
   });
 
   test('function error is X-Amz-Function-Error Unhandled with the error payload; Tail returns the log', async () => {
