@@ -137,11 +137,21 @@ export class Aliases {
     if (primary === LATEST) {
       throw Errors.invalidParameter('$LATEST is not supported for an alias pointing to more than 1 version');
     }
+    const main = (await ctx.store.getVersion(name, primary))!;
     for (const version of extra) {
       if (version === primary) {
         throw Errors.invalidParameter(`Invalid function version ${version}. Function version ${version} is already included in routing configuration.`);
       }
-      if (!(await ctx.store.getVersion(name, version))) throw ctx.notFound(name, version);
+      const other = await ctx.store.getVersion(name, version);
+      if (!other) throw ctx.notFound(name, version);
+      // "Both versions must have the same execution role" and "the same dead-letter queue
+      // configuration, or no dead-letter queue configuration" (Lambda's aliases guide; the words are ours).
+      if (other.config.role !== main.config.role) {
+        throw Errors.invalidParameter(`Versions ${primary} and ${version} of the alias's routing configuration must have the same execution role.`);
+      }
+      if (other.config.deadLetterTargetArn !== main.config.deadLetterTargetArn) {
+        throw Errors.invalidParameter(`Versions ${primary} and ${version} of the alias's routing configuration must have the same dead-letter queue configuration.`);
+      }
     }
   }
 }

@@ -45,13 +45,20 @@ export class ControlContext {
    * - 'ignore': operations on the function itself (UpdateFunctionConfiguration, PublishVersion,
    *   ListVersionsByFunction, the alias operations...) accept a qualified name, as the model's
    *   pattern does, and act on the function;
+   * - 'latest-only': changes to the function's code or configuration (UpdateFunctionCode,
+   *   UpdateFunctionConfiguration, PublishVersion), which act on $LATEST: a name qualified with
+   *   $LATEST is accepted, any other qualifier refused as Lambda refuses it;
    * - 'function-only': reserved concurrency, which Lambda refuses on a version or alias;
    * - 'refuse': CreateFunction (a new function's name cannot carry a qualifier).
    */
-  ref(raw: unknown, qualifierParam?: unknown, mode: 'allow' | 'ignore' | 'function-only' | 'refuse' = 'allow'): { name: string; qualifier?: string } {
+  ref(raw: unknown, qualifierParam?: unknown, mode: 'allow' | 'ignore' | 'latest-only' | 'function-only' | 'refuse' = 'allow'): { name: string; qualifier?: string } {
     const ref = parseFunctionRef(raw as string, this.deps.locale);
     const q = resolveQualifier(ref, typeof qualifierParam === 'string' ? qualifierParam : undefined);
     if (q === undefined || mode === 'ignore') return { name: ref.name };
+    if (mode === 'latest-only') {
+      if (q === LATEST) return { name: ref.name };
+      throw Errors.invalidParameter('Current operation does not support versions other than $LATEST. Please set function version to $LATEST or do not set a version');
+    }
     if (mode === 'function-only') {
       throw Errors.invalidParameter(
         'This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.',

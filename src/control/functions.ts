@@ -142,7 +142,7 @@ export class Functions {
 
   async updateCode(input: Input): Promise<VersionView> {
     const { ctx } = this;
-    const { name } = ctx.ref(input.FunctionName, undefined, 'ignore');
+    const { name } = ctx.ref(input.FunctionName, undefined, 'latest-only');
     if (input.S3Bucket !== undefined || input.S3Key !== undefined || input.ImageUri !== undefined) codeOf(input);
     const zip = input.ZipFile;
     if (zip === undefined || zip === null) {
@@ -176,7 +176,7 @@ export class Functions {
 
   async updateConfig(input: Input): Promise<VersionView> {
     const { ctx } = this;
-    const { name } = ctx.ref(input.FunctionName, undefined, 'ignore');
+    const { name } = ctx.ref(input.FunctionName, undefined, 'latest-only');
     return ctx.lock.run(name, async () => {
       const latest = await ctx.requireLatest(name);
       checkRevision(input.RevisionId, latest.revisionId);

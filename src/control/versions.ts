@@ -11,7 +11,7 @@ export class Versions {
   constructor(private readonly ctx: ControlContext) {}
 
   publish(input: Input): Promise<VersionView> {
-    const { name } = this.ctx.ref(input.FunctionName, undefined, 'ignore');
+    const { name } = this.ctx.ref(input.FunctionName, undefined, 'latest-only');
     if (input.Description !== undefined && input.Description !== null
       && (typeof input.Description !== 'string' || input.Description.length > 256)) {
       violation(input.Description, 'description', rules.maxLength(256));

@@ -120,6 +120,33 @@ describe('Lambda API: versions and aliases', () => {
     await assert.rejects(lambda.send(new CreateAliasCommand({ FunctionName: 'missing-fn', Name: 'x', FunctionVersion: '1' })), { name: 'ResourceNotFoundException' });
   });
 
+  test('code and configuration changes name $LATEST: a version or an alias in the name is refused', async () => {
+    const refused = (e: any) => e.name === 'InvalidParameterValueException'
+      && e.message === 'Current operation does not support versions other than $LATEST. Please set function version to $LATEST or do not set a version';
+    const before = await lambda.send(new GetFunctionCommand({ FunctionName: 'ver' }));
+    await assert.rejects(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'ver:1', Timeout: 7 })), refused);
+    await assert.rejects(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'ver:live', Timeout: 7 })), refused);
+    await assert.rejects(lambda.send(new UpdateFunctionCodeCommand({ FunctionName: ARN('ver', '1'), ZipFile: await code('z') })), refused);
+    await assert.rejects(lambda.send(new PublishVersionCommand({ FunctionName: 'ver:1' })), refused);
+    const after = await lambda.send(new GetFunctionCommand({ FunctionName: 'ver' }));
+    assert.equal(after.Configuration!.RevisionId, before.Configuration!.RevisionId, '$LATEST is unchanged');
+    // $LATEST named explicitly is the function itself.
+    const up = await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'ver:$LATEST', Description: 'explicit' }));
+    assert.equal(up.Version, '$LATEST');
+  });
+
+  test('a weighted alias needs both versions to share the execution role and the dead-letter queue', async () => {
+    const mixed = await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'ver', Role: 'arn:aws:iam::000000000000:role/other' }));
+    const other = await lambda.send(new PublishVersionCommand({ FunctionName: 'ver', CodeSha256: mixed.CodeSha256 }));
+    await assert.rejects(lambda.send(new CreateAliasCommand({ FunctionName: 'ver', Name: 'rolemix', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { [other.Version!]: 0.5 } } })),
+      (e: any) => e.name === 'InvalidParameterValueException' && /execution role/.test(e.message));
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'ver', Role: ROLE, DeadLetterConfig: { TargetArn: 'arn:aws:sqs:us-east-1:000000000000:dlq' } }));
+    const dlq = await lambda.send(new PublishVersionCommand({ FunctionName: 'ver' }));
+    await assert.rejects(lambda.send(new CreateAliasCommand({ FunctionName: 'ver', Name: 'dlqmix', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { [dlq.Version!]: 0.5 } } })),
+      (e: any) => e.name === 'InvalidParameterValueException' && /dead-letter queue/.test(e.message));
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'ver', DeadLetterConfig: {} }));
+  });
+
   test('weighted alias: both versions run, in proportion, and report the executed version', async () => {
     await lambda.send(new CreateAliasCommand({ FunctionName: 'ver', Name: 'split', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.3 } } }));
     const counts: Record<string, number> = {};
