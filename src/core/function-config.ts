@@ -55,6 +55,9 @@ const ENV_KEY_PATTERN = '[a-zA-Z]([a-zA-Z0-9_])+';
 const ENV_KEY = new RegExp(`^${ENV_KEY_PATTERN}$`);
 const LOG_GROUP = /^[.\-_/#A-Za-z0-9]{1,512}$/;
 const DLQ_TARGET = /^arn:aws[a-zA-Z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:[a-zA-Z0-9_.-]+$/;
+/** DeadLetterConfig.TargetArn's pattern in the model (ResourceArn). */
+const DLQ_PATTERN_TEXT = '(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()';
+const DLQ_PATTERN = /^(?:(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|())$/;
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
 const SYSTEM_LOG_LEVELS = ['DEBUG', 'INFO', 'WARN'];
 
@@ -214,7 +217,8 @@ export function applyConfig(base: FunctionConfig, input: Input, creating: boolea
     const d = input.DeadLetterConfig;
     if (!isObj(d)) v.addUnvalued('deadLetterConfig', 'Member must be a structure');
     else if (d.TargetArn === undefined || d.TargetArn === null || d.TargetArn === '') dlq = null;
-    else if (typeof d.TargetArn !== 'string') v.add(d.TargetArn, 'deadLetterConfig.targetArn', rules.pattern('(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()'));
+    // The model's pattern first (ValidationException), then what Lambda can deliver to.
+    else if (typeof d.TargetArn !== 'string' || !DLQ_PATTERN.test(d.TargetArn)) v.add(d.TargetArn, 'deadLetterConfig.targetArn', rules.pattern(DLQ_PATTERN_TEXT));
     else dlq = d.TargetArn;
   }
   // KMSKeyArn ('' removes it)

@@ -84,6 +84,9 @@ describe('Lambda API: errors in AWS shape', () => {
     await fails(lambda.send(new CreateFunctionCommand(base({ Handler: undefined }))), 'InvalidParameterValueException', 400, /Handler/);
     await fails(lambda.send(new CreateFunctionCommand(base({ Code: { S3Bucket: 'b', S3Key: 'k' } }))), 'InvalidParameterValueException', 400, /S3/);
     await fails(lambda.send(new CreateFunctionCommand(base({ DeadLetterConfig: { TargetArn: 'arn:aws:s3:::bucket' } }))), 'InvalidParameterValueException', 400, /DeadLetterConfig/);
+    // Not an ARN at all: the model's pattern, before what Lambda can deliver to.
+    await fails(lambda.send(new CreateFunctionCommand(base({ DeadLetterConfig: { TargetArn: 'garbage' } }))), 'ValidationException', 400,
+      /Value 'garbage' at 'deadLetterConfig.targetArn' failed to satisfy constraint: Member must satisfy regular expression pattern/);
     await fails(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'exists', Environment: { Variables: { AWS_LAMBDA_FUNCTION_NAME: 'x' } } })), 'InvalidParameterValueException', 400, /AWS_LAMBDA_FUNCTION_NAME/);
     await fails(lambda.send(new PublishVersionCommand({ FunctionName: 'exists', CodeSha256: 'nope' })), 'InvalidParameterValueException', 400, /CodeSHA256 \(nope\) is different/);
     await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists:1', Qualifier: '2' })), 'InvalidParameterValueException', 400, /qualifier/);
