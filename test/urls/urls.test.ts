@@ -37,7 +37,7 @@ export const handler = awslambda.streamifyResponse(async (event, responseStream)
   if (mode === 'early') throw new Error('failed before the first byte');
   responseStream.setContentType('text/plain');
   responseStream.write('partial;');
-  await new Promise((r) => setTimeout(r, 50));
+  if (mode !== 'at-once') await new Promise((r) => setTimeout(r, 50));
   throw new Error('failed mid-stream');
 });
 `;
@@ -201,8 +201,8 @@ describe('function URLs', () => {
     const early = await viaPath(id, '/?mode=early');
     assert.equal(early.status, 502, 'a stream that never produced a byte is a failed invocation');
     assert.equal(early.body.toString(), 'Internal Server Error');
-    const late = await new Promise<{ status: number; body: string; complete: boolean }>((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port: server.port, path: `/_urls/${id}/?mode=late`, agent: false }, (res) => {
+    const cutOff = (mode: string) => new Promise<{ status: number; body: string; complete: boolean }>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: server.port, path: `/_urls/${id}/?mode=${mode}`, agent: false }, (res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
         const done = () => resolve({ status: res.statusCode!, body, complete: res.complete });
@@ -212,9 +212,15 @@ describe('function URLs', () => {
       });
       req.on('error', reject);
     });
+    const late = await cutOff('late');
     assert.equal(late.status, 200);
     assert.equal(late.body, 'partial;');
     assert.equal(late.complete, false, 'the response is cut off, not ended cleanly');
+    // Written right before the error: still delivered before the cut.
+    for (let i = 0; i < 5; i++) {
+      const now = await cutOff('at-once');
+      assert.deepEqual([now.status, now.body, now.complete], [200, 'partial;', false]);
+    }
   });
 
   test('request bodies over 6 MB are refused with 413', async () => {

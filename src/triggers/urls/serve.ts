@@ -264,8 +264,13 @@ export class HttpStreamSink implements ResponseStreamSink {
       this.writeHead(200, []);
     }
     this.ended = true;
-    // An error after the head was sent truncates the body, as Lambda does.
-    if (error) this.res.destroy();
+    // An error after the head was sent truncates the body, as Lambda does: what was written goes
+    // out first, then the connection closes without the chunked body's end.
+    if (error) {
+      const socket = this.res.socket;
+      if (socket) socket.end();
+      else this.res.destroy();
+    }
     else this.res.end();
   }
 
