@@ -31,12 +31,17 @@ function statusOf(v: unknown): number | undefined {
   return n;
 }
 
-function structured(obj: Record<string, unknown>, allowCookies: boolean): MappedResponse {
+/**
+ * A structured response of payload format 1.0 (`multiValueHeaders`, no cookies) or 2.0 (and
+ * function URLs: `cookies`; no `multiValueHeaders`, which they ignore).
+ */
+function structured(obj: Record<string, unknown>, format: '1.0' | '2.0'): MappedResponse {
+  const allowCookies = format === '2.0';
   const statusCode = statusOf(obj.statusCode);
   if (statusCode === undefined) return { malformed: `statusCode must be an integer between 100 and 599, got ${JSON.stringify(obj.statusCode)}` };
   const headers: Array<[string, string]> = [];
   const multiNames = new Set<string>();
-  if (obj.multiValueHeaders !== undefined && obj.multiValueHeaders !== null) {
+  if (format === '1.0' && obj.multiValueHeaders !== undefined && obj.multiValueHeaders !== null) {
     if (!isObject(obj.multiValueHeaders)) return { malformed: 'multiValueHeaders must be an object' };
     for (const [k, vs] of Object.entries(obj.multiValueHeaders)) {
       if (!Array.isArray(vs)) return { malformed: `multiValueHeaders.${k} must be an array` };
@@ -78,7 +83,7 @@ export function mapResponseV2(payload: Buffer): MappedResponse {
   } catch {
     return { malformed: 'function response is not valid JSON' };
   }
-  if (isObject(value) && 'statusCode' in value) return structured(value, true);
+  if (isObject(value) && 'statusCode' in value) return structured(value, '2.0');
   return { statusCode: 200, headers: [['content-type', 'application/json']], body: payload };
 }
 
@@ -91,7 +96,7 @@ export function mapResponseV1(payload: Buffer): MappedResponse {
     return { malformed: 'function response is not valid JSON' };
   }
   if (!isObject(value)) return { malformed: 'function response must be an object with statusCode' };
-  return structured(value, false);
+  return structured(value, '1.0');
 }
 
 /** The JSON error bodies the gateway answers with. */

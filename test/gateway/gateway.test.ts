@@ -20,6 +20,7 @@ export const handler = async (event) => {
     case 'sleep': await new Promise((r) => setTimeout(r, Number(q.ms))); return 'late';
     case 'binary': return { statusCode: 200, headers: { 'content-type': event.headers['content-type'] }, body: event.body, isBase64Encoded: event.isBase64Encoded };
     case 'cookies': return { statusCode: 201, cookies: ['a=1; Path=/', 'b=2'], headers: { 'x-custom': 'v' }, body: 'ok' };
+    case 'multi': return { statusCode: 200, headers: { 'x-m': '0' }, multiValueHeaders: { 'x-m': ['1', '2'] }, body: 'mv' };
     default: return { statusCode: 200, body: JSON.stringify(event) };
   }
 };
@@ -106,6 +107,9 @@ describe('HTTP APIs', () => {
     assert.deepEqual(c.headers['set-cookie'], ['a=1; Path=/', 'b=2']);
     assert.equal(c.headers['x-custom'], 'v');
     assert.equal(c.body.toString(), 'ok');
+    // Payload 2.0 has no multiValueHeaders: the field is ignored, headers win.
+    const m = await viaPath(quickId, '/?mode=multi');
+    assert.equal(m.headers['x-m'], '0');
   });
 
   test('binary bodies round-trip as base64; text stays text', async () => {
