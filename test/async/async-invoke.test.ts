@@ -234,6 +234,8 @@ exports.handler = async (event, context) => {
     assert.equal(rec.event.source, 'lambda');
     assert.equal(rec.event.detail.requestContext.condition, 'RetriesExhausted');
     assert.deepEqual(rec.event.detail.requestPayload, { fail: 'bus' });
+    // The bus first, then the function, as Lambda names them.
+    assert.deepEqual(rec.event.resources, ['arn:aws:events:us-east-1:000000000000:event-bus/default', 'arn:aws:lambda:us-east-1:000000000000:function:flaky:$LATEST']);
   });
 
   test('DeadLetterConfig: an SQS dead-letter queue gets the original payload with RequestID, ErrorCode and ErrorMessage', async () => {

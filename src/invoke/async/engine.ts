@@ -338,7 +338,9 @@ export class AsyncEngine implements AsyncInvokeQueue {
         event: {
           source: 'lambda',
           detailType: condition === 'Success' ? 'Lambda Function Invocation Result - Success' : 'Lambda Function Invocation Result - Failure',
-          resources: [recordArn],
+          // The bus's ARN, then the function's, as Lambda's destination events name them (the
+          // event's target is only ever an event bus).
+          resources: [destination, recordArn],
         },
       });
     } catch (err) {
