@@ -16,7 +16,7 @@ export interface AsyncInvokeModuleOptions {
    * adapters): `(ctx) => new SqlEventQueue(ctx.sql)`.
    */
   queue: EventQueue | ((ctx: ModuleContext) => EventQueue);
-  /** Events processed at once on this node (default: min(account concurrency, 32)). */
+  /** Events processed at once on this node (default: the account's concurrency limit). */
   concurrency?: number;
 }
 
@@ -44,7 +44,10 @@ export function asyncInvokeModule(opts: AsyncInvokeModuleOptions): StratusModule
         locale: ctx.locale,
         clock: ctx.clock,
         timeScale: ctx.config.asyncTimeScale,
-        concurrency: opts.concurrency ?? (envWorkers > 0 ? envWorkers : Math.max(1, Math.min(ctx.config.accountConcurrency, 32))),
+        // As many as the account may run at once: each attempt holds its worker for the whole
+        // invocation, so fewer would let one function's slow events hold up every other
+        // function's (Lambda bounds them by concurrency only; the invoker admits or throttles).
+        concurrency: opts.concurrency ?? (envWorkers > 0 ? envWorkers : Math.max(1, ctx.config.accountConcurrency)),
         // One embedded node owns every lease: whatever was running when it stopped runs again.
         releaseOnStart: ctx.sql.dialect === 'sqlite',
       });
