@@ -1,9 +1,10 @@
-import { functionArn, isNumericVersion, parseFunctionRef, resolveQualifier } from '../../core/arn.js';
+import { functionArn, parseFunctionRef, resolveQualifier } from '../../core/arn.js';
 import { Errors } from '../../core/errors.js';
 import { LATEST, type Locale } from '../../core/model.js';
 import { rules, Violations } from '../../core/validation.js';
 import { MAX_RETRY_ATTEMPTS_LIMIT, DEFAULT_MAX_EVENT_AGE_SECONDS, MIN_EVENT_AGE_SECONDS } from '../../core/retry.js';
 import type { ChangeFeed, Clock, ControlSnapshot, SqlDatabase } from '../../ports/index.js';
+import { maxItems, requireFunction } from '../function-configs.js';
 
 /** One function's (or version's, or alias's) asynchronous invocation settings. */
 export interface EventInvokeConfig {
@@ -140,14 +141,8 @@ export class EventInvokeConfigs {
     if (ref.qualifier !== undefined) {
       throw Errors.invalidParameter('Qualifier is not supported by ListFunctionEventInvokeConfigs; pass the function name only.');
     }
-    await this.requireFunction(ref.name, undefined);
-    let max = 50;
-    if (input.MaxItems !== undefined && input.MaxItems !== '') {
-      max = Number(input.MaxItems);
-      if (!Number.isInteger(max) || max < 1 || max > 50) {
-        new Violations().add(input.MaxItems, 'maxItems', max < 1 ? rules.minValue(1) : rules.maxValue(50)).throwIfAny();
-      }
-    }
+    await requireFunction(this.deps.snapshot, this.deps.locale, ref.name, undefined);
+    const max = maxItems(input.MaxItems);
     let q = this.deps.sql.db.selectFrom(TABLE).selectAll().where('function_name', '=', ref.name);
     if (input.Marker) q = q.where('qualifier', '>', input.Marker);
     const rows = await q.orderBy('qualifier').limit(max + 1).execute();
@@ -181,20 +176,8 @@ export class EventInvokeConfigs {
   private async target(input: EventInvokeConfigInput): Promise<{ name: string; qualifier: string }> {
     const ref = parseFunctionRef(input.FunctionName, this.deps.locale);
     const given = resolveQualifier(ref, input.Qualifier);
-    await this.requireFunction(ref.name, given);
+    await requireFunction(this.deps.snapshot, this.deps.locale, ref.name, given);
     return { name: ref.name, qualifier: given ?? LATEST };
-  }
-
-  private async requireFunction(name: string, qualifier: string | undefined): Promise<void> {
-    let fs = this.deps.snapshot.get(name);
-    if (!fs) {
-      await this.deps.snapshot.settle();
-      fs = this.deps.snapshot.get(name);
-    }
-    const notFound = () => Errors.resourceNotFound(`Function not found: ${functionArn(this.deps.locale, name, qualifier)}`);
-    if (!fs) throw notFound();
-    if (qualifier === undefined || qualifier === LATEST) return;
-    if (isNumericVersion(qualifier) ? !fs.versions.has(qualifier) : !fs.aliases.has(qualifier)) throw notFound();
   }
 
   private async read(name: string, qualifier: string): Promise<EventInvokeConfig | undefined> {

@@ -3,6 +3,7 @@ import { Errors } from '../../core/errors.js';
 import { LATEST, type FunctionSnapshot, type Locale } from '../../core/model.js';
 import { rules, Violations } from '../../core/validation.js';
 import type { ChangeFeed, Clock, ControlSnapshot, SqlDatabase } from '../../ports/index.js';
+import { maxItems, requireFunction } from '../function-configs.js';
 
 export type ProvisionedStatus = 'IN_PROGRESS' | 'READY' | 'FAILED';
 
@@ -113,14 +114,8 @@ export class ProvisionedConfigs {
 
   async list(input: { FunctionName: string; Marker?: string; MaxItems?: unknown }): Promise<{ configs: ProvisionedConfig[]; nextMarker?: string }> {
     const ref = parseFunctionRef(input.FunctionName, this.deps.locale);
-    await this.requireFunction(ref.name, undefined);
-    let max = 50;
-    if (input.MaxItems !== undefined && input.MaxItems !== '') {
-      max = Number(input.MaxItems);
-      if (!Number.isInteger(max) || max < 1 || max > 50) {
-        new Violations().add(input.MaxItems, 'maxItems', max < 1 ? rules.minValue(1) : rules.maxValue(50)).throwIfAny();
-      }
-    }
+    await requireFunction(this.deps.snapshot, this.deps.locale, ref.name, undefined);
+    const max = maxItems(input.MaxItems);
     let q = this.deps.sql.db.selectFrom(TABLE).selectAll().where('function_name', '=', ref.name);
     if (input.Marker) q = q.where('qualifier', '>', input.Marker);
     const rows = await q.orderBy('qualifier').limit(max + 1).execute();
@@ -179,21 +174,8 @@ export class ProvisionedConfigs {
   private async target(input: ProvisionedConfigInput): Promise<{ name: string; qualifier: string; fs: FunctionSnapshot }> {
     const ref = parseFunctionRef(input.FunctionName, this.deps.locale);
     const qualifier = resolveQualifier(ref, input.Qualifier) ?? LATEST;
-    const fs = await this.requireFunction(ref.name, qualifier);
+    const fs = await requireFunction(this.deps.snapshot, this.deps.locale, ref.name, qualifier);
     return { name: ref.name, qualifier, fs };
-  }
-
-  private async requireFunction(name: string, qualifier: string | undefined): Promise<FunctionSnapshot> {
-    let fs = this.deps.snapshot.get(name);
-    if (!fs) {
-      await this.deps.snapshot.settle();
-      fs = this.deps.snapshot.get(name);
-    }
-    const notFound = () => Errors.resourceNotFound(`Function not found: ${functionArn(this.deps.locale, name, qualifier)}`);
-    if (!fs) throw notFound();
-    if (qualifier === undefined || qualifier === LATEST) return fs;
-    if (isNumericVersion(qualifier) ? !fs.versions.has(qualifier) : !fs.aliases.has(qualifier)) throw notFound();
-    return fs;
   }
 
   private async read(name: string, qualifier: string): Promise<ProvisionedConfig | undefined> {

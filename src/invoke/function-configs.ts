@@ -1,0 +1,34 @@
+import { functionArn, isNumericVersion } from '../core/arn.js';
+import { Errors } from '../core/errors.js';
+import { LATEST, type FunctionSnapshot, type Locale } from '../core/model.js';
+import { rules, Violations } from '../core/validation.js';
+import type { ControlSnapshot } from '../ports/index.js';
+
+/**
+ * What the per-function, per-qualifier configs kept beside the invoke pipeline (event invoke
+ * configs, provisioned concurrency) share: finding the function and its qualifier, and a page size.
+ */
+
+/** The function (and its version or alias, when a qualifier other than $LATEST is given), or ResourceNotFoundException. */
+export async function requireFunction(snapshot: ControlSnapshot, locale: Locale, name: string, qualifier: string | undefined): Promise<FunctionSnapshot> {
+  let fs = snapshot.get(name);
+  if (!fs) {
+    await snapshot.settle();
+    fs = snapshot.get(name);
+  }
+  const notFound = () => Errors.resourceNotFound(`Function not found: ${functionArn(locale, name, qualifier)}`);
+  if (!fs) throw notFound();
+  if (qualifier === undefined || qualifier === LATEST) return fs;
+  if (isNumericVersion(qualifier) ? !fs.versions.has(qualifier) : !fs.aliases.has(qualifier)) throw notFound();
+  return fs;
+}
+
+/** A List operation's MaxItems (1-50, the model's bound; 50 when not given), or ValidationException. */
+export function maxItems(raw: unknown): number {
+  if (raw === undefined || raw === '') return 50;
+  const max = Number(raw);
+  if (!Number.isInteger(max) || max < 1 || max > 50) {
+    new Violations().add(raw, 'maxItems', max < 1 ? rules.minValue(1) : rules.maxValue(50)).throwIfAny();
+  }
+  return max;
+}
