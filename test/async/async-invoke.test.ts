@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  CreateAliasCommand, CreateFunctionCommand, DeleteFunctionEventInvokeConfigCommand, GetFunctionEventInvokeConfigCommand,
+  CreateAliasCommand, CreateFunctionCommand, DeleteAliasCommand, DeleteFunctionEventInvokeConfigCommand, GetFunctionEventInvokeConfigCommand,
   InvokeCommand, LambdaClient, ListFunctionEventInvokeConfigsCommand, PublishVersionCommand, PutFunctionConcurrencyCommand,
   PutFunctionEventInvokeConfigCommand, UpdateFunctionConfigurationCommand, UpdateFunctionEventInvokeConfigCommand,
 } from '@aws-sdk/client-lambda';
@@ -219,6 +219,22 @@ exports.handler = async (event, context) => {
       assert.equal(s.attempts, 1);
       assert.equal(runsOf('busy', id).length, 1);
     }
+  });
+
+  test('an event invoke config goes with its alias', async () => {
+    await lambda.send(new PublishVersionCommand({ FunctionName: 'queued' }));
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'queued', Name: 'short', FunctionVersion: '1' }));
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'queued', Qualifier: 'short', MaximumRetryAttempts: 0 }));
+    await lambda.send(new DeleteAliasCommand({ FunctionName: 'queued', Name: 'short' }));
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'queued', Name: 'short', FunctionVersion: '1' }));
+    await waitFor('the config to go', async () => {
+      try {
+        await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'queued', Qualifier: 'short' }));
+        return undefined;
+      } catch (e: any) {
+        return e.name === 'ResourceNotFoundException' || undefined;
+      }
+    }, 5000);
   });
 
   test('OnFailure to an event bus: a rule routes the record as "Lambda Function Invocation Result - Failure"', async () => {

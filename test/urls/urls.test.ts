@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
-  CreateAliasCommand, CreateFunctionUrlConfigCommand, DeleteFunctionCommand, DeleteFunctionUrlConfigCommand, GetFunctionUrlConfigCommand,
+  CreateAliasCommand, CreateFunctionUrlConfigCommand, DeleteAliasCommand, DeleteFunctionCommand, DeleteFunctionUrlConfigCommand, GetFunctionUrlConfigCommand,
   LambdaClient, ListFunctionUrlConfigsCommand, PublishVersionCommand, UpdateFunctionUrlConfigCommand,
 } from '@aws-sdk/client-lambda';
 import { clientConfig } from '../helpers/server.js';
@@ -227,6 +227,19 @@ describe('function URLs', () => {
     const id = urlId(echoUrl);
     const r = await viaPath(id, '/', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(6 * 1024 * 1024 + 1) });
     assert.equal(r.status, 413);
+  });
+
+  test('deleting an alias drops its URL: an alias made again under that name has none', async () => {
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'echo', Name: 'pub', FunctionVersion: '1' }));
+    const url = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'echo', Qualifier: 'pub', AuthType: 'NONE' }));
+    const id = urlId(url.FunctionUrl!);
+    assert.equal((await viaPath(id, '/')).status, 200);
+    await lambda.send(new DeleteAliasCommand({ FunctionName: 'echo', Name: 'pub' }));
+    const list = await lambda.send(new ListFunctionUrlConfigsCommand({ FunctionName: 'echo' }));
+    assert.ok(!list.FunctionUrlConfigs!.some((c) => c.FunctionArn === fnArn('echo', 'pub')), 'not listed once its alias is gone');
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'echo', Name: 'pub', FunctionVersion: '1' }));
+    assert.equal((await viaPath(id, '/')).status, 404, 'the old address does not come back with the new alias');
+    await assert.rejects(lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: 'echo', Qualifier: 'pub' })), { name: 'ResourceNotFoundException' });
   });
 
   test('deleting the function drops its URL', async () => {

@@ -50,6 +50,8 @@ export class EventInvokeConfigs {
         this.cache.delete(ev.name);
         void this.deps.sql.db.deleteFrom(TABLE).where('function_name', '=', ev.name).execute().catch(() => undefined);
       }
+      // A deleted version or alias takes its config with it (a new alias of the same name starts without one).
+      if (ev.kind === 'function') void this.dropGone(ev.name).catch(() => undefined);
     });
   }
 
@@ -75,6 +77,16 @@ export class EventInvokeConfigs {
   private async loadFunction(name: string): Promise<Map<string, EventInvokeConfig>> {
     const rows = await this.deps.sql.db.selectFrom(TABLE).selectAll().where('function_name', '=', name).execute();
     return new Map(rows.map((r: any) => [r.qualifier as string, fromRow(r)]));
+  }
+
+  private async dropGone(name: string): Promise<void> {
+    const fs = this.deps.snapshot.get(name);
+    if (!fs) return;
+    const rows = await this.deps.sql.db.selectFrom(TABLE).select('qualifier').where('function_name', '=', name).execute() as Array<{ qualifier: string }>;
+    const gone = rows.map((r) => r.qualifier).filter((q) => q !== LATEST && !fs.versions.has(q) && !fs.aliases.has(q));
+    if (gone.length === 0) return;
+    await this.deps.sql.db.deleteFrom(TABLE).where('function_name', '=', name).where('qualifier', 'in', gone).execute();
+    this.cache.delete(name);
   }
 
   // ------------------------------------------------------------ API operations

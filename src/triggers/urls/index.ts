@@ -1,4 +1,5 @@
 import type { StratusModule } from '../../app/module.js';
+import { LATEST } from '../../core/model.js';
 import { claimTraffic } from '../gateway/index.js';
 import { registerFunctionUrlApi } from './api.js';
 import { isUrlRequest, serveUrl, UrlTable, type UrlServeDeps } from './serve.js';
@@ -37,6 +38,13 @@ export function functionUrlsModule(): StratusModule {
         else if (e.kind === 'function-deleted') {
           table.dropFunction(e.name);
           void service.dropFunction(e.name).catch(() => undefined);
+        } else if (e.kind === 'function') {
+          // A deleted alias takes its URL with it: a new alias of the same name gets none (and a
+          // new URL would get a new address).
+          const aliases = ctx.snapshot.get(e.name)?.aliases;
+          for (const c of table.ofFunction(e.name)) {
+            if (c.qualifier !== LATEST && aliases && !aliases.has(c.qualifier)) void service.dropQualifier(c).catch(() => undefined);
+          }
         }
       });
       const deps: UrlServeDeps = { table, invoker: ctx.invoker, clock: ctx.clock, locale: ctx.locale };

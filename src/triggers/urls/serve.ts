@@ -54,6 +54,11 @@ export class UrlTable {
   }
 
   /** Forgets every URL of a deleted function. */
+  /** The URLs of one function. */
+  ofFunction(functionName: string): UrlConfig[] {
+    return [...this.byId.values()].filter((c) => c.functionName === functionName);
+  }
+
   dropFunction(functionName: string): void {
     for (const [id, c] of this.byId) if (c.functionName === functionName) this.byId.delete(id);
   }

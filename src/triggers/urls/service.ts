@@ -213,6 +213,11 @@ export class UrlService {
     return out;
   }
 
+  /** The URL of an alias that was deleted goes with it. */
+  async dropQualifier(c: UrlConfig): Promise<void> {
+    if (await this.deps.store.delete(c.functionName, c.qualifier)) await this.changed(c.urlId);
+  }
+
   /** A deleted function loses its URLs. */
   async dropFunction(functionName: string): Promise<string[]> {
     return this.deps.store.deleteFunction(functionName);
