@@ -20,8 +20,16 @@ export interface JsonTargetService {
   handle: JsonTargetHandler;
 }
 
+/**
+ * A service on the AWS query protocol: form-encoded `Action=...` POSTs (no X-Amz-Target) to "/"
+ * or to a resource's path (SQS's queue URLs).
+ */
+export type QueryHandler = (params: URLSearchParams, req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
+
 export class JsonTargetRouter {
   private readonly services = new Map<string, JsonTargetService>();
+  /** The one service served on the query protocol (SQS), if any. */
+  query: QueryHandler | undefined;
 
   add(service: JsonTargetService): void {
     this.services.set(service.prefix, service);

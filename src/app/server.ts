@@ -85,6 +85,12 @@ export function registerJsonTargets(app: FastifyInstance, router: JsonTargetRout
     ctx.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     const handler = async (req: any, reply: any) => {
       const target = req.headers['x-amz-target'] as string | undefined;
+      const type = String(req.headers['content-type'] ?? '');
+      if (!target && router.query && type.startsWith('application/x-www-form-urlencoded')) {
+        const params = new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '');
+        for (const [k, v] of new URLSearchParams(((req.body as Buffer | undefined) ?? Buffer.alloc(0)).toString('utf8'))) params.append(k, v);
+        return router.query(params, req, reply);
+      }
       const found = router.find(target);
       if (!found) {
         return sendRestJsonError(reply, new StratusError(

@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sqsError } from '../../core/sqs-errors.js';
 import { toStratusError } from '../errors.js';
 import type { JsonTargetService } from '../json-target.js';
@@ -19,13 +19,16 @@ export function sendSqsError(reply: FastifyReply, err: unknown): FastifyReply {
   return reply.code(e.status).send(Buffer.from(JSON.stringify({ __type: `com.amazonaws.sqs#${e.code}`, message: e.message })));
 }
 
-/** AmazonSQS over AWS JSON 1.0 (X-Amz-Target: AmazonSQS.<Operation>), per botocore's sqs 2012-11-05 model. */
-export function sqsJsonService(service: SqsService): JsonTargetService {
-  type Op = (input: Record<string, unknown>, host: string | undefined, signal: AbortSignal | undefined) => Promise<unknown>;
-  const ops: Record<string, Op> = {
-    CreateQueue: (i, h) => service.createQueue(i, h),
-    GetQueueUrl: (i, h) => service.getQueueUrl(i, h),
-    ListQueues: (i, h) => service.listQueues(i, h),
+/** One SQS operation: its input in the JSON protocol's shape, its output likewise. */
+export type SqsOperation = (input: Record<string, unknown>, req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+/** The SQS operations, per botocore's sqs 2012-11-05 model, whichever protocol carries them. */
+export function sqsOperations(service: SqsService): Record<string, SqsOperation> {
+  const host = (req: FastifyRequest) => req.headers.host;
+  return {
+    CreateQueue: (i, r) => service.createQueue(i, host(r)),
+    GetQueueUrl: (i, r) => service.getQueueUrl(i, host(r)),
+    ListQueues: (i, r) => service.listQueues(i, host(r)),
     DeleteQueue: (i) => service.deleteQueue(i),
     GetQueueAttributes: (i) => service.getQueueAttributes(i),
     SetQueueAttributes: (i) => service.setQueueAttributes(i),
@@ -33,15 +36,26 @@ export function sqsJsonService(service: SqsService): JsonTargetService {
     TagQueue: (i) => service.tagQueue(i),
     UntagQueue: (i) => service.untagQueue(i),
     ListQueueTags: (i) => service.listQueueTags(i),
-    ListDeadLetterSourceQueues: (i, h) => service.listDeadLetterSourceQueues(i, h),
+    ListDeadLetterSourceQueues: (i, r) => service.listDeadLetterSourceQueues(i, host(r)),
     SendMessage: (i) => service.sendMessage(i),
     SendMessageBatch: (i) => service.sendMessageBatch(i),
-    ReceiveMessage: (i, _h, signal) => service.receiveMessage(i, signal),
+    ReceiveMessage: (i, _r, reply) => {
+      // A long poll ends when its client goes away, so no message is hidden for nobody.
+      const abort = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) abort.abort();
+      });
+      return service.receiveMessage(i, abort.signal);
+    },
     DeleteMessage: (i) => service.deleteMessage(i),
     DeleteMessageBatch: (i) => service.deleteMessageBatch(i),
     ChangeMessageVisibility: (i) => service.changeMessageVisibility(i),
     ChangeMessageVisibilityBatch: (i) => service.changeMessageVisibilityBatch(i),
   };
+}
+
+/** AmazonSQS over AWS JSON 1.0 (X-Amz-Target: AmazonSQS.<Operation>). */
+export function sqsJsonService(ops: Record<string, SqsOperation>): JsonTargetService {
   return {
     prefix: 'AmazonSQS',
     contentType: SQS_CONTENT_TYPE,
@@ -51,19 +65,12 @@ export function sqsJsonService(service: SqsService): JsonTargetService {
         if (!op) {
           throw sqsError('InvalidAction', `The action ${operation} is not valid for this endpoint.`);
         }
-        let abort: AbortController | undefined;
-        if (operation === 'ReceiveMessage') {
-          // A long poll ends when its client goes away, so no message is hidden for nobody.
-          abort = new AbortController();
-          const onClose = () => {
-            if (!reply.raw.writableFinished) abort!.abort();
-          };
-          reply.raw.once('close', onClose);
-        }
-        return await op(input, req.headers.host, abort?.signal);
+        return await op(input, req, reply);
       } catch (err) {
         return sendSqsError(reply, err);
       }
     },
   };
 }
+
+export { handleSqsQuery } from './query.js';

@@ -1,4 +1,4 @@
-import { sqsJsonService } from '../../api/sqs/index.js';
+import { handleSqsQuery, sqsJsonService, sqsOperations } from '../../api/sqs/index.js';
 import type { ModuleContext, StratusModule } from '../../app/module.js';
 import { SqsService } from './service.js';
 import { SqsStore } from './store.js';
@@ -46,7 +46,10 @@ export function sqsModule(): SqsModule {
         ...(ctx.sql.dialect === 'postgres' ? { recheckMs: 1000 } : {}),
       });
       services.set(ctx, service);
-      ctx.jsonTargets.add(sqsJsonService(service));
+      const ops = sqsOperations(service);
+      ctx.jsonTargets.add(sqsJsonService(ops));
+      // Older SDKs speak SQS's query protocol (form-encoded Action=..., XML answers).
+      ctx.jsonTargets.query = (params, req, reply) => handleSqsQuery(ops, params, req, reply);
       const svc = service;
       ctx.targets.register('sqs', (arn, message) => svc.deliver(arn, message));
     },
