@@ -325,10 +325,11 @@ export class Environment implements RuntimeApiHandler {
       if (unusable) env.initFailure = { errorType: FunctionErrorTypes.invalidEntrypoint, reason: unusable, logged: false };
       const extensions = o.extensions?.length ? o.extensions : null;
       const extProblem = extensions && o.layers ? extensionLaunchProblem(o.layers.dir, extensions, optRoot, asOther) : null;
-      if (extProblem && !unusable) env.initFailure = { errorType: 'Extension.LaunchError', reason: extProblem, logged: false };
+      if (extProblem && !unusable) env.initFailure = { errorType: 'Extension.LaunchError', reason: extProblem.reason, logged: false };
       // Extensions (in the layers' extensions/) start first, as the environment's uid, then the
       // runtime once they have registered: a launcher starts them and becomes the runtime.
       if (extensions) env.startExtensions(extensions, vars);
+      if (extProblem?.name) env.ext?.launchFailed(extProblem.name, extProblem.agentError);
       const launcher = extensions
         ? extensionLauncher(`${optRoot}/extensions`, extensions, [...extensionHiddenVars(vars), ...(custom ? [] : Object.keys(runtimeFds(o.deps.driver)))], o.target.config.environment,
           custom ? [] : [o.deps.driver.logFd, o.deps.driver.apiFd])
@@ -1176,12 +1177,15 @@ export class Environment implements RuntimeApiHandler {
  * Why the extensions `names` in a function's layers (`layersDir`, seen at `optRoot`) cannot all be
  * started, in Lambda's words (Extension.LaunchError), or null: as a bootstrap is checked.
  */
-function extensionLaunchProblem(layersDir: string, names: readonly string[], optRoot: string, asOther: boolean): string | null {
-  if (names.length > MAX_EXTENSIONS) return `Extension limit (${MAX_EXTENSIONS}) reached`;
+function extensionLaunchProblem(
+  layersDir: string, names: readonly string[], optRoot: string, asOther: boolean,
+): { reason: string; name?: string; agentError: string } | null {
+  if (names.length > MAX_EXTENSIONS) return { reason: `Extension limit (${MAX_EXTENSIONS}) reached`, agentError: 'TooManyExtensions' };
   for (const name of names) {
     const shown = `${optRoot}/extensions/${name}`;
     const problem = entrypointProblem(path.join(layersDir, 'extensions', name), shown, `fork/exec ${shown}: no such file or directory`, asOther);
-    if (problem) return problem;
+    // RAPID's types for the EXTENSION line: a permission error, or any other.
+    if (problem) return { reason: problem, name, agentError: /permission denied$/.test(problem) ? 'PermissionDenied' : 'UnknownError' };
   }
   return null;
 }

@@ -76,6 +76,8 @@ interface Agent {
   events: Set<EventType>;
   /** Lambda's agent states, as the EXTENSION log line names them. */
   state: 'Registered' | 'Ready' | 'Running' | 'InitError' | 'ExitError';
+  /** The error type it reported with init/error or exit/error (the EXTENSION line's Error Type). */
+  errorType?: string;
   /** Its /event/next, waiting for an event. */
   parked: RtResponse | null;
   /** Whether it has called /event/next since it was last handed an event (or since it registered). */
@@ -100,6 +102,7 @@ export interface ExtensionEventContext {
 export class Extensions {
   private readonly agents = new Map<string, Agent>();
   private readonly byName = new Map<string, Agent>();
+  private readonly launchErrors = new Map<string, string>();
   private open = true;
   /** Called once every expected extension has registered. */
   onRegistered: (() => void) | null = null;
@@ -199,6 +202,7 @@ export class Extensions {
     const type = req.headers['lambda-extension-function-error-type'];
     if (!type) return refuse(res, 'Extension.MissingHeader', 'Lambda-Extension-Function-Error-Type not found');
     agent.state = kind === 'init' ? 'InitError' : 'ExitError';
+    agent.errorType = type;
     sendJson(res, 202, '{"status":"OK"}');
     if (kind === 'init') this.onInitError?.(agent.name, type);
   }
@@ -234,10 +238,20 @@ export class Extensions {
   /** What Lambda logs of each extension at the end of an init (its EXTENSION lines). */
   states(): Array<{ name: string; state: string; events: string[]; errorType?: string }> {
     return this.expected.map((name) => {
+      const launch = this.launchErrors.get(name);
+      if (launch) return { name, state: 'LaunchError', events: [], errorType: launch };
       const a = this.byName.get(name);
       const state = a?.state ?? 'Started';
-      return { name, state, events: a ? [...a.events] : [], ...(state === 'InitError' || state === 'ExitError' ? { errorType: `Extension.${state}` } : {}) };
+      return { name, state, events: a ? [...a.events] : [], ...(a?.errorType !== undefined && (state === 'InitError' || state === 'ExitError') ? { errorType: a.errorType } : {}) };
     });
+  }
+
+  /**
+   * An extension that could not be started: its EXTENSION line says LaunchError, with RAPID's
+   * type for why (PermissionDenied, TooManyExtensions, UnknownError).
+   */
+  launchFailed(name: string, errorType: string): void {
+    this.launchErrors.set(name, errorType);
   }
 
   /** Ends every waiting request (the environment is gone). */

@@ -305,14 +305,18 @@ describe('Extensions in layers: failures and retirement', () => {
   test('an extension that cannot be started, or that reports an init error, fails the init at once', async () => {
     await withExtension('ext-noexec', { 'extensions/lazy': { content: EXTENSION, mode: 0o644 } });
     const t0 = Date.now();
-    const a = await lambda.send(new InvokeCommand({ FunctionName: 'ext-noexec' }));
+    const a = await lambda.send(new InvokeCommand({ FunctionName: 'ext-noexec', LogType: 'Tail' }));
     assert.equal(a.FunctionError, 'Unhandled');
     assert.deepEqual(JSON.parse(decode(a.Payload)), { errorType: 'Extension.LaunchError', errorMessage: `RequestId: ${a.$metadata.requestId} Error: fork/exec /opt/extensions/lazy: permission denied` });
+    // RAPID's EXTENSION line for an extension it could not start: LaunchError, and why.
+    assert.match(Buffer.from(a.LogResult!, 'base64').toString(), /^EXTENSION\tName: lazy\tState: LaunchError\tEvents: \[\]\tError Type: PermissionDenied$/m);
     const initError = EXTENSION.replace('echo "ext registered $REG"', 'curl -sS -X POST "$API/init/error" -H "Lambda-Extension-Identifier: $ID" -H "Lambda-Extension-Function-Error-Type: Extension.ConfigInvalid" -d "{}"; exit 0');
     await withExtension('ext-initerror', { 'extensions/picky': { content: initError, mode: 0o755 } });
-    const b = await lambda.send(new InvokeCommand({ FunctionName: 'ext-initerror' }));
+    const b = await lambda.send(new InvokeCommand({ FunctionName: 'ext-initerror', LogType: 'Tail' }));
     assert.equal(b.FunctionError, 'Unhandled');
     assert.equal(JSON.parse(decode(b.Payload)).errorType, 'Extension.InitError');
+    // The error type the extension reported.
+    assert.match(Buffer.from(b.LogResult!, 'base64').toString(), /^EXTENSION\tName: picky\tState: InitError\tEvents: \[[A-Z,]*\]\tError Type: Extension\.ConfigInvalid$/m);
     assert.ok(Date.now() - t0 < 8000, 'neither waits for the init timeout');
   });
 
