@@ -7,7 +7,7 @@ import type { TcpEndpoint } from '../ports/execution.js';
 const GONE_STATES = new Set(['06', '07']);
 
 /** The socket of a connection's client end: its owner's uid and inode. */
-interface PeerSocket {
+export interface PeerSocket {
   uid: number;
   /** 0 when no process holds the socket any more (closed by its owner: an orphan). */
   inode: number;
@@ -41,7 +41,29 @@ export function peerOwner(client: TcpEndpoint, server: TcpEndpoint): number | nu
   return sock.uid;
 }
 
-function peerSocket(client: TcpEndpoint, server: TcpEndpoint): PeerSocket | null {
+/**
+ * Whether one of the processes `pids` holds the socket `inode` (an open descriptor on it).
+ *
+ * A socket keeps the uid of the process that made it wherever it goes: handed over a Unix socket
+ * to another environment, whose uid is later given to another function's environment, it passes
+ * for that environment's. Its holder cannot pass so: it must be one of the environment's own
+ * processes.
+ */
+export function heldBy(pids: readonly number[], inode: number): boolean {
+  if (inode === 0) return false;
+  const target = `socket:[${inode}]`;
+  for (const pid of pids) {
+    let fds: string[];
+    try { fds = fs.readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+    for (const fd of fds) {
+      try { if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === target) return true; } catch { /* closed meanwhile */ }
+    }
+  }
+  return false;
+}
+
+/** The client end's socket of a loopback TCP connection (its uid and inode), or null when not found. */
+export function peerSocket(client: TcpEndpoint, server: TcpEndpoint): PeerSocket | null {
   const c = procAddresses(client);
   const s = procAddresses(server);
   if (!c || !s) return null;

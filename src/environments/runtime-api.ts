@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { peerUid } from './peer.js';
+import { heldBy, peerSocket } from './peer.js';
 import { RtServer, type RtRequest, type RtResponse } from './runtime-http.js';
 
 export type { RtRequest, RtResponse } from './runtime-http.js';
@@ -67,6 +67,8 @@ export class RuntimeApiServer {
   private ext: ExtensionsApiHandler | null = null;
   port = 0;
   expectedUid: number | null = null;
+  /** With `expectedUid`: the environment's processes (host pids), one of which must hold the connecting socket. */
+  members: (() => number[]) | null = null;
   refused = 0;
 
   constructor() {
@@ -96,8 +98,10 @@ export class RuntimeApiServer {
   private admit(s: Socket): boolean {
     if (this.h === null) return false;
     if (this.expectedUid === null) return true;
-    const uid = peerUid({ address: s.remoteAddress ?? '', port: s.remotePort ?? 0 }, { address: s.localAddress ?? '', port: s.localPort ?? 0 });
-    if (uid === this.expectedUid) return true;
+    const sock = peerSocket({ address: s.remoteAddress ?? '', port: s.remotePort ?? 0 }, { address: s.localAddress ?? '', port: s.localPort ?? 0 });
+    // Its uid, and held by one of the environment's processes: a socket made under a uid that
+    // another environment had before (and handed elsewhere) keeps that uid.
+    if (sock && sock.uid === this.expectedUid && (this.members === null || heldBy(this.members(), sock.inode))) return true;
     this.refused++;
     return false;
   }

@@ -117,6 +117,41 @@ describe('what a function may ask of Stratus from inside its environment', () =>
     assert.equal(JSON.parse(Buffer.from(again.Payload!).toString()), 'secret ran');
   });
 
+  test('a Runtime API connection of the environment\'s uid but from outside its processes is refused', async (t) => {
+    if (!isRoot || server!.stratus.describe().lines[0]!.startsWith('sandbox: process')) return t.skip('needs the namespace sandbox (root)');
+    // A socket keeps the uid of whoever made it: one made in an environment whose uid is later
+    // another function's, and handed over a Unix socket to a process elsewhere, passed for that
+    // function's runtime, took its invocations and answered them. Here: a process of that uid
+    // outside the environment.
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'whoami', Runtime: 'provided.al2023', Handler: 'x', Role: ROLE, Timeout: 10,
+      Code: { ZipFile: await makeZip({ bootstrap: { content: WHOAMI_BOOTSTRAP, mode: 0o755 } }) },
+    }));
+    const first = await lambda.send(new InvokeCommand({ FunctionName: 'whoami' }));
+    const me = JSON.parse(Buffer.from(first.Payload!).toString()) as { uid: number; api: string };
+    assert.ok(me.uid > 0 && /^127\.0\.0\.1:\d+$/.test(me.api), JSON.stringify(me));
+    // A process of that uid on the host (not the test's own process: it serves the API). node, not
+    // python: the uid may not reach a python installed under root's home.
+    const { execFile } = await import('node:child_process');
+    const knock = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['-e', `
+const s = require('node:net').connect(${me.api.split(':')[1]}, '127.0.0.1');
+let got = '';
+s.setTimeout(5000, () => { console.log('timeout'); process.exit(0); });
+s.on('data', (d) => { got += d; });
+s.on('error', (e) => { console.log('error ' + e.code); process.exit(0); });
+s.on('close', () => { console.log(got ? 'answered ' + got.split('\\r\\n')[0] : 'closed'); process.exit(0); });
+s.write('GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n');
+`], { uid: me.uid, gid: me.uid, env: {}, encoding: 'utf8', timeout: 10_000 }, (err, stdout, stderr) => resolve({ status: err ? (err as { code?: number }).code ?? 1 : 0, stdout, stderr }));
+    });
+    assert.equal(knock.status, 0, knock.stderr);
+    // Refused: the connection is closed without an answer (an admitted /next would have waited for the next event).
+    assert.match(knock.stdout.trim(), /^(closed|error ECONNRESET)$/, knock.stdout);
+    // The runtime's own connections (curl, in the environment) still get through.
+    const again = await lambda.send(new InvokeCommand({ FunctionName: 'whoami' }));
+    assert.equal(JSON.parse(Buffer.from(again.Payload!).toString()).uid, me.uid);
+  });
+
   test('another environment\'s Runtime API channel is out of reach: no socket file, no other environment\'s process', async (t) => {
     if (!isRoot || server!.stratus.describe().lines[0]!.startsWith('sandbox: process')) return t.skip('needs the namespace sandbox (root)');
     // 'secret' ran above, so its environment (and its runtime's channel) exists. The channel is a
@@ -133,6 +168,19 @@ describe('what a function may ask of Stratus from inside its environment', () =>
     for (const p of out.processes) assert.ok(p.pid === '1' || p.uid === out.myUid, JSON.stringify(p));
   });
 });
+
+/**
+ * A custom runtime (bash + curl, its Runtime API over TCP) that answers each event with its uid
+ * and Runtime API address.
+ */
+const WHOAMI_BOOTSTRAP = `#!/bin/bash
+while true; do
+  H=$(mktemp)
+  curl -sS -D "$H" -o /dev/null "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next"
+  ID=$(grep -i '^lambda-runtime-aws-request-id:' "$H" | tr -d '[:space:]' | cut -d: -f2)
+  curl -sS -X POST "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/$ID/response" -d "{\\"uid\\":$(id -u),\\"api\\":\\"$AWS_LAMBDA_RUNTIME_API\\"}" >/dev/null
+done
+`;
 
 /** Reports the bound Unix sockets under the data dir and the processes the function can see. */
 const KNOCK = `

@@ -593,6 +593,8 @@ class NamespaceHandle implements SandboxHandle {
    * that made it: its parent, the server, would be told it stopped, and it runs none of the
    * function's code.
    */
+  readonly members = (): number[] => this.cg.members();
+
   private inside(): number[] {
     const outside = this.child.pid;
     return this.cg.members().filter((pid) => pid !== outside);

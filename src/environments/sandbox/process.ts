@@ -108,6 +108,8 @@ export class ProcessDriver implements SandboxDriver {
 class ProcessHandle implements SandboxHandle {
   readonly uid = null;
   readonly gid = null;
+  /** Plain processes have no uid of their own to check connections against. */
+  readonly members = (): number[] => [];
   private peakKB = 0;
   private oom = false;
   private destroying: Promise<void> | null = null;

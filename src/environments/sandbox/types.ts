@@ -116,6 +116,11 @@ export interface SandboxHandle {
    * idle one); false when the driver cannot.
    */
   signal(signal: NodeJS.Signals): boolean;
+  /**
+   * The host pids of the environment's processes (the Runtime API checks that a connection's socket
+   * is held by one of them); empty when the driver cannot tell.
+   */
+  readonly members: () => number[];
   /** Kills every process of the environment and frees its resources. Idempotent. */
   destroy(): Promise<void>;
   /**
