@@ -4,9 +4,13 @@ import path from 'node:path';
 import { unpackZip } from '../code/index.js';
 import { Errors } from '../core/errors.js';
 import type { BlobStore } from '../ports/index.js';
+import { claimBlock } from '../environments/index.js';
 
 /** First group id handed to unpacked code directories (far above ordinary system groups). */
 const GID_BASE = 1_900_000_000;
+/** Group ids per server (a block claimed host-wide) and blocks: 1.9e9 + 256 * 65536 stays below 2^31. */
+const GIDS_PER_BLOCK = 65_536;
+const GID_BLOCKS = 256;
 
 /**
  * Unpacks each code zip once, into <dataDir>/code/<hexsha>/, and keeps it there. When running
@@ -18,19 +22,46 @@ export class CodeCache {
   private readonly inflight = new Map<string, Promise<{ dir: string; gid: number | null }>>();
   private readonly ready = new Map<string, { dir: string; gid: number | null }>();
   private nextGid = GID_BASE;
+  private gidEnd = GID_BASE + GIDS_PER_BLOCK;
+  private gidLock: string | null = null;
   private readonly privileged = process.getuid?.() === 0;
 
   constructor(dataDir: string, private readonly blobs: BlobStore) {
     this.root = path.join(dataDir, 'code');
     fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
     fs.chmodSync(this.root, 0o711);
+    if (this.privileged) {
+      // Group ids no other Stratus server on this host hands out: an environment of another
+      // server given the same group could read these directories (and this one's, theirs).
+      const claimed = claimBlock(fs.existsSync('/run') ? '/run/stratus-gids' : '/var/tmp/stratus-gids', GID_BLOCKS);
+      if (!claimed) throw Errors.service('no free group id block for code directories');
+      this.gidLock = claimed.lockFile;
+      this.nextGid = GID_BASE + claimed.block * GIDS_PER_BLOCK;
+      this.gidEnd = this.nextGid + GIDS_PER_BLOCK;
+    }
+    const outside: string[] = [];
     for (const name of fs.readdirSync(this.root)) {
       if (name.startsWith('.')) {
         fs.rmSync(path.join(this.root, name), { recursive: true, force: true }); // interrupted unpack
         continue;
       }
       const st = fs.statSync(path.join(this.root, name));
-      if (st.gid >= this.nextGid) this.nextGid = st.gid + 1;
+      if (!this.privileged) continue;
+      if (st.gid >= this.gidEnd - GIDS_PER_BLOCK && st.gid < this.gidEnd) {
+        if (st.gid >= this.nextGid) this.nextGid = st.gid + 1;
+      } else {
+        outside.push(name);
+      }
+    }
+    // Directories from a time this data dir had another block: given groups of this one's.
+    for (const name of outside) this.seal(path.join(this.root, name));
+  }
+
+  /** Gives the group id block back (the server is stopping). */
+  close(): void {
+    if (this.gidLock) {
+      try { fs.unlinkSync(this.gidLock); } catch { /* gone */ }
+      this.gidLock = null;
     }
   }
 
@@ -85,6 +116,7 @@ export class CodeCache {
   /** Readable to its own group only when running as root (0750 root:<new gid>), else to all. */
   private seal(dir: string): void {
     if (this.privileged) {
+      if (this.nextGid >= this.gidEnd) throw Errors.service('group ids for code directories exhausted');
       fs.chownSync(dir, 0, this.nextGid++);
       fs.chmodSync(dir, 0o750);
     } else {

@@ -158,6 +158,7 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
         if (started) for (const m of [...mods].reverse()) await m.stop?.();
         await http.close();
         await execution.stop();
+        codeCache.close();
         await logService.close();
         await changes.close();
         await sql.close();

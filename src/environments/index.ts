@@ -6,3 +6,4 @@ export { MAX_RESPONSE_BYTES } from './format.js';
 export { namespaceBlockers } from './sandbox/detect.js';
 export { transition as envTransition, type EnvState, type EnvEvent } from './state.js';
 export type { RuntimeLaunch } from './runtimes.js';
+export { claimBlock } from './sandbox/uids.js';

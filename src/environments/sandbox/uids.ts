@@ -24,18 +24,11 @@ export class UidAllocator {
   private readonly lockFile: string;
 
   constructor(lockDir = fs.existsSync('/run') ? '/run/stratus-uids' : '/var/tmp/stratus-uids') {
-    fs.mkdirSync(lockDir, { recursive: true, mode: 0o700 });
-    const me = `${process.pid} ${procStartTime(process.pid) ?? '0'}`;
-    for (let b = 0; b < BLOCKS; b++) {
-      const file = path.join(lockDir, `block-${b}`);
-      if (tryClaim(file, me)) {
-        this.lockFile = file;
-        this.nextFresh = UID_BASE + b * UIDS_PER_BLOCK;
-        this.end = this.nextFresh + UIDS_PER_BLOCK;
-        return;
-      }
-    }
-    throw new Error('no free uid block for execution environments');
+    const claimed = claimBlock(lockDir, BLOCKS);
+    if (!claimed) throw new Error('no free uid block for execution environments');
+    this.lockFile = claimed.lockFile;
+    this.nextFresh = UID_BASE + claimed.block * UIDS_PER_BLOCK;
+    this.end = this.nextFresh + UIDS_PER_BLOCK;
   }
 
   get range(): [number, number] {
@@ -56,6 +49,21 @@ export class UidAllocator {
   close(): void {
     try { fs.unlinkSync(this.lockFile); } catch { /* gone */ }
   }
+}
+
+/**
+ * Claims one of `blocks` numbered blocks host-wide with an exclusive lock file in `lockDir`
+ * (`block-N`, holding the claimant's pid and start time; a dead claimant's is taken over). The
+ * caller unlinks the lock file when done. Null when every block is taken.
+ */
+export function claimBlock(lockDir: string, blocks: number): { block: number; lockFile: string } | null {
+  fs.mkdirSync(lockDir, { recursive: true, mode: 0o700 });
+  const me = `${process.pid} ${procStartTime(process.pid) ?? '0'}`;
+  for (let b = 0; b < blocks; b++) {
+    const file = path.join(lockDir, `block-${b}`);
+    if (tryClaim(file, me)) return { block: b, lockFile: file };
+  }
+  return null;
 }
 
 function tryClaim(file: string, me: string): boolean {
