@@ -120,7 +120,7 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
 
   const ctx: ModuleContext = {
     config, locale, clock, sql, blobs, changes, functions, snapshot, logStore, logSink: logService, execution,
-    http, jsonTargets, invoker, targets,
+    http, jsonTargets, invoker, targets, leases,
     setAsyncQueue: (q) => invoker.setAsyncQueue(q),
     baseUrl: () => url,
   };

@@ -4,7 +4,9 @@ import type { ThrottleReason } from './errors.js';
  * Admission under Lambda's concurrency model. A function with reserved concurrency R may run
  * at most R at once (R = 0 means always throttled) and never takes from the unreserved pool;
  * every other function shares the unreserved pool: account limit minus the sum of all
- * reservations.
+ * reservations and of the provisioned concurrency of functions without one. A function's
+ * invocations run on its provisioned concurrency first, and beyond it on the pool (Lambda's
+ * spillover).
  */
 export interface AdmissionInput {
   accountLimit: number;
@@ -14,11 +16,20 @@ export interface AdmissionInput {
   reserved: number | null;
   /** In-flight invocations of this function. */
   inFlightFunction: number;
-  /** In-flight invocations of all functions without a reservation. */
+  /** In-flight invocations of all functions without a reservation, beyond their provisioned concurrency. */
   inFlightUnreserved: number;
+  /** This function's provisioned concurrency (all its configs), and how many of its invocations run on it. */
+  provisioned?: number;
+  inFlightProvisioned?: number;
+  /**
+   * Provisioned concurrency of the functions without a reservation: taken out of the unreserved
+   * pool (a reserved function's comes out of its reservation).
+   */
+  totalProvisioned?: number;
 }
 
-export type AdmissionDecision = { admit: true } | { admit: false; reason: ThrottleReason };
+/** `provisioned`: the invocation runs on the function's provisioned concurrency, not the pool. */
+export type AdmissionDecision = { admit: true; provisioned?: true } | { admit: false; reason: ThrottleReason };
 
 export function decideAdmission(i: AdmissionInput): AdmissionDecision {
   if (i.reserved !== null) {
@@ -26,6 +37,7 @@ export function decideAdmission(i: AdmissionInput): AdmissionDecision {
       ? { admit: true }
       : { admit: false, reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' };
   }
-  const pool = Math.max(0, i.accountLimit - i.totalReserved);
+  if ((i.inFlightProvisioned ?? 0) < (i.provisioned ?? 0)) return { admit: true, provisioned: true };
+  const pool = Math.max(0, i.accountLimit - i.totalReserved - (i.totalProvisioned ?? 0));
   return i.inFlightUnreserved < pool ? { admit: true } : { admit: false, reason: 'ConcurrentInvocationLimitExceeded' };
 }

@@ -51,11 +51,16 @@ describe('admission', () => {
     ['reserved at its limit', { reserved: 4, inFlightFunction: 4 }, 'ReservedFunctionConcurrentInvocationLimitExceeded'],
     ['reserved zero always throttles', { reserved: 0 }, 'ReservedFunctionConcurrentInvocationLimitExceeded'],
     ['reservations above the limit leave no pool', { totalReserved: 12 }, 'ConcurrentInvocationLimitExceeded'],
+    ['provisioned concurrency is out of the pool (10 - 4 reserved - 3 provisioned)', { inFlightUnreserved: 3, totalProvisioned: 3 } as any, 'ConcurrentInvocationLimitExceeded'],
+    ['below it, the pool admits', { inFlightUnreserved: 2, totalProvisioned: 3 } as any, true],
+    ['a function runs on its provisioned concurrency first, pool full or not', { provisioned: 2, inFlightProvisioned: 1, inFlightUnreserved: 6 } as any, 'provisioned'],
+    ['beyond it, on the pool (spillover)', { provisioned: 2, inFlightProvisioned: 2, inFlightUnreserved: 2, totalProvisioned: 2 } as any, true],
   ];
   for (const [name, input, expected] of table) {
     test(name, () => {
       const d = decideAdmission({ ...base, ...input } as any);
       if (expected === true) assert.deepEqual(d, { admit: true });
+      else if (expected === 'provisioned') assert.deepEqual(d, { admit: true, provisioned: true });
       else assert.deepEqual(d, { admit: false, reason: expected });
     });
   }

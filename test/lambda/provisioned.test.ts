@@ -157,3 +157,35 @@ describe('provisioned concurrency', () => {
     assert.deepEqual(list.ProvisionedConcurrencyConfigs, []);
   });
 });
+
+describe('provisioned concurrency and the account\'s concurrency', () => {
+  let server: TestServer;
+  let lambda: LambdaClient;
+  before(async () => {
+    server = await startServer({ accountConcurrency: 6, unreservedConcurrencyMin: 1 });
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    for (const name of ['warm', 'other']) {
+      await lambda.send(new CreateFunctionCommand({ FunctionName: name, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await handler(name) }, Publish: true }));
+    }
+  });
+  after(async () => server?.stop());
+
+  test('it is taken out of the unreserved pool; the function runs on it first, even with the pool full', async () => {
+    await lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'warm', Qualifier: '1', ProvisionedConcurrentExecutions: 3 }));
+    for (let i = 0; i < 300; i++) {
+      const c = await lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: 'warm', Qualifier: '1' }));
+      if (c.Status === 'READY') break;
+      await sleep(50);
+    }
+    const slow = Buffer.from('{"sleep":1500}');
+    const outcome = (p: Promise<unknown>) => p.then(() => 'ok', (e: any) => `${e.name}:${e.Reason ?? ''}`);
+    // 6 - 3 provisioned leaves 3 for everyone else: the fourth at once is throttled.
+    const others = [0, 1, 2, 3].map(() => outcome(lambda.send(new InvokeCommand({ FunctionName: 'other', Payload: slow }))));
+    await sleep(300);
+    // Meanwhile, the pool full, the provisioned function still runs its three.
+    const warm = await Promise.all([0, 1, 2].map(() => outcome(lambda.send(new InvokeCommand({ FunctionName: 'warm', Qualifier: '1', Payload: Buffer.from('{"sleep":200}') })))));
+    assert.deepEqual(warm, ['ok', 'ok', 'ok']);
+    const got = (await Promise.all(others)).sort();
+    assert.deepEqual(got, ['TooManyRequestsException:ConcurrentInvocationLimitExceeded', 'ok', 'ok', 'ok']);
+  });
+});

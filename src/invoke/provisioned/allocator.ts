@@ -29,7 +29,11 @@ export class ProvisionedAllocator {
   private stopped = false;
 
   constructor(
-    private readonly deps: { configs: ProvisionedConfigs; snapshot: ControlSnapshot; execution: ExecutionService; changes: ChangeFeed; locale: Locale },
+    private readonly deps: {
+      configs: ProvisionedConfigs; snapshot: ControlSnapshot; execution: ExecutionService; changes: ChangeFeed; locale: Locale;
+      /** Admission counts a function's provisioned concurrency (out of the unreserved pool, when it has no reservation). */
+      leases: { setProvisioned(functionName: string, count: number, reserved: boolean): void };
+    },
   ) {}
 
   async start(): Promise<void> {
@@ -60,12 +64,14 @@ export class ProvisionedAllocator {
     const fs = this.deps.snapshot.get(name);
     const configs = fs ? await this.deps.configs.ofFunction(name) : [];
     const wanted = new Set<string>();
+    let total = 0;
     for (const cfg of configs) {
       const shares = this.sharesOf(cfg);
       if (!shares) {
         await this.deps.configs.forget(cfg);
         continue;
       }
+      total += cfg.requested;
       const progress = new Map<string, ProvisionProgress>();
       const report = new Reporter(this.deps.configs, cfg, shares.length);
       for (const share of shares) {
@@ -80,6 +86,7 @@ export class ProvisionedAllocator {
         });
       }
     }
+    this.deps.leases.setProvisioned(name, total, (fs?.fn.reservedConcurrency ?? null) !== null);
     for (const [id, a] of this.asked) {
       if (!id.startsWith(`${name}\0`) || wanted.has(id)) continue;
       this.asked.delete(id);
@@ -109,6 +116,7 @@ export class ProvisionedAllocator {
   }
 
   private forgetFunction(name: string): void {
+    this.deps.leases.setProvisioned(name, 0, false);
     // The execution service ends the function's environments, its allocations with them.
     for (const id of [...this.asked.keys()]) if (id.startsWith(`${name}\0`)) this.asked.delete(id);
   }

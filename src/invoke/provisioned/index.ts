@@ -19,7 +19,7 @@ export function provisionedConcurrencyModule(): StratusModule {
         sql: ctx.sql, snapshot: ctx.snapshot, changes: ctx.changes, locale: ctx.locale, clock: ctx.clock,
         accountConcurrency: ctx.config.accountConcurrency, unreservedMin: ctx.config.unreservedConcurrencyMin,
       });
-      allocator = new ProvisionedAllocator({ configs, snapshot: ctx.snapshot, execution: ctx.execution, changes: ctx.changes, locale: ctx.locale });
+      allocator = new ProvisionedAllocator({ configs, snapshot: ctx.snapshot, execution: ctx.execution, changes: ctx.changes, locale: ctx.locale, leases: ctx.leases });
       registerProvisionedConcurrencyApi(ctx.http, configs);
     },
     async start() {
