@@ -241,15 +241,21 @@ describe('messages', () => {
     const attr = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['RedrivePolicy'] }))).Attributes!;
     assert.deepEqual(JSON.parse(attr.RedrivePolicy!), { deadLetterTargetArn: dlqArn, maxReceiveCount: 2 });
     const { MessageId } = await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'poison' }));
+    const seen: Record<string, string>[] = [];
     for (let i = 0; i < 2; i++) {
-      const got = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, VisibilityTimeout: 0 }))).Messages!;
+      const got = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, VisibilityTimeout: 0, MessageSystemAttributeNames: ['All'] }))).Messages!;
       assert.equal(got[0]!.MessageId, MessageId);
+      seen.push(got[0]!.Attributes!);
     }
     assert.equal((await sqs.send(new ReceiveMessageCommand({ QueueUrl: url }))).Messages, undefined);
     const dead = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, WaitTimeSeconds: 5, MessageSystemAttributeNames: ['All'] }))).Messages!;
     assert.equal(dead[0]!.MessageId, MessageId);
     assert.equal(dead[0]!.Body, 'poison');
     assert.equal(dead[0]!.Attributes!.DeadLetterQueueSourceArn, 'arn:aws:sqs:us-east-1:000000000000:live');
+    // The receive count and first receive carry over; a standard queue keeps the enqueue timestamp.
+    assert.equal(dead[0]!.Attributes!.ApproximateReceiveCount, '3');
+    assert.equal(dead[0]!.Attributes!.ApproximateFirstReceiveTimestamp, seen[0]!.ApproximateFirstReceiveTimestamp);
+    assert.equal(dead[0]!.Attributes!.SentTimestamp, seen[0]!.SentTimestamp);
   });
 });
 

@@ -108,7 +108,9 @@ describe('SQS store on a SQLite file', () => {
     assert.equal(third.moved, 1);
     const inDlq = await recv('dlq', false, 80_001);
     assert.equal(inDlq.messages.length, 1);
-    assert.equal(inDlq.messages[0]!.receiveCount, 1);
+    // The count carries over (2 receives in the source, 1 in the DLQ), so does the first receive.
+    assert.equal(inDlq.messages[0]!.receiveCount, 3);
+    assert.equal(inDlq.messages[0]!.firstReceiveAt, 1);
     assert.equal(inDlq.messages[0]!.dlqSource, 'arn:aws:sqs:us-east-1:000000000000:src');
   });
 

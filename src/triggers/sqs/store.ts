@@ -232,12 +232,11 @@ export class SqsStore {
         else deliver.push(r);
       }
       if (move.length > 0) {
+        // The receive count and first receive carry over: SQS keeps ApproximateReceiveCount (and
+        // ApproximateFirstReceiveTimestamp) when it moves a message to the dead-letter queue.
         await trx
           .updateTable(M)
-          .set({
-            queue: o.redrive!.dlq, receive_count: 0, first_receive_at: null, receipt: null, visible_at: o.now,
-            dlq_source: o.redrive!.sourceArn,
-          })
+          .set({ queue: o.redrive!.dlq, receipt: null, visible_at: o.now, dlq_source: o.redrive!.sourceArn })
           .where('id', 'in', move.map((r) => r.id))
           .execute();
       }
