@@ -311,6 +311,31 @@ describe('FIFO queues', () => {
     assert.deepEqual(x.Messages!.map((m) => m.Body), ['m3']);
   });
 
+  test('a message moved to a FIFO dead-letter queue gets a new enqueue timestamp and sequence number', async () => {
+    const dlqUrl = await create('fdead.fifo', { FifoQueue: 'true' });
+    const url = await create('flive.fifo', {
+      FifoQueue: 'true', ContentBasedDeduplication: 'true',
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: 'arn:aws:sqs:us-east-1:000000000000:fdead.fifo', maxReceiveCount: 1 }),
+    });
+    const poison = await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'poison', MessageGroupId: 'g' }));
+    // Already in the DLQ before the move (sent after the poison message, so with a higher sequence number).
+    const earlier = await sqs.send(new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: 'earlier', MessageGroupId: 'g', MessageDeduplicationId: 'e' }));
+    const first = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, VisibilityTimeout: 0, MessageSystemAttributeNames: ['All'] }))).Messages!;
+    assert.equal(first[0]!.MessageId, poison.MessageId);
+    await new Promise((r) => setTimeout(r, 20));
+    const movedAt = Date.now();
+    assert.equal((await sqs.send(new ReceiveMessageCommand({ QueueUrl: url }))).Messages, undefined);
+    const dead = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'] }))).Messages!;
+    // The moved message queues behind what the DLQ already held.
+    assert.deepEqual(dead.map((m) => m.Body), ['earlier', 'poison']);
+    const moved = dead[1]!.Attributes!;
+    assert.ok(Number(moved.SentTimestamp) >= movedAt, `SentTimestamp ${moved.SentTimestamp} is from before the move (${movedAt})`);
+    assert.ok(BigInt(moved.SequenceNumber!) > BigInt(earlier.SequenceNumber!));
+    assert.notEqual(moved.SequenceNumber, poison.SequenceNumber);
+    assert.equal(moved.MessageGroupId, 'g');
+    assert.equal(moved.ApproximateReceiveCount, '2');
+  });
+
   test('deduplication by id and by content', async () => {
     const url = await create('dedup.fifo', { FifoQueue: 'true' });
     const a = await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'one', MessageGroupId: 'g', MessageDeduplicationId: 'd1' }));

@@ -234,11 +234,20 @@ export class SqsStore {
       if (move.length > 0) {
         // The receive count and first receive carry over: SQS keeps ApproximateReceiveCount (and
         // ApproximateFirstReceiveTimestamp) when it moves a message to the dead-letter queue.
-        await trx
-          .updateTable(M)
-          .set({ queue: o.redrive!.dlq, receipt: null, visible_at: o.now, dlq_source: o.redrive!.sourceArn })
-          .where('id', 'in', move.map((r) => r.id))
-          .execute();
+        const moved = { queue: o.redrive!.dlq, receipt: null, visible_at: o.now, dlq_source: o.redrive!.sourceArn };
+        if (!fifo) {
+          // Standard queues keep the original enqueue timestamp (retention counts from the first send).
+          await trx.updateTable(M).set(moved).where('id', 'in', move.map((r) => r.id)).execute();
+        } else {
+          // FIFO: "the enqueue timestamp resets when the message is moved to a dead-letter queue",
+          // and the message takes a new place at the DLQ's tail: re-inserted, it gets the next seq
+          // (its SequenceNumber), in the order the source held them.
+          await trx.deleteFrom(M).where('id', 'in', move.map((r) => r.id)).execute();
+          await trx
+            .insertInto(M)
+            .values(move.map(({ seq: _seq, ...r }) => ({ ...r, ...moved, sent_at: o.now })))
+            .execute();
+        }
       }
       if (deliver.length > 0) {
         await trx
