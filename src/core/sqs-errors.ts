@@ -58,5 +58,8 @@ export const SqsErrors = {
   purgeInProgress: (arn: string) =>
     sqsError('PurgeQueueInProgress', `Only one PurgeQueue operation on ${arn} is allowed every 60 seconds.`),
   invalidMessageContents: () => sqsError('InvalidMessageContents', 'Invalid characters found. Deleting or replacing invalid characters in the message body or message attributes may resolve the issue.'),
+  /** FIFO queues: the handle's visibility timeout has ended (the message may have been received again). */
+  receiptHandleExpired: (handle: string) =>
+    sqsError('InvalidParameterValue', `Value ${handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.`),
   messageNotInflight: () => sqsError('MessageNotInflight', 'The message referred to is not in flight.'),
 };

@@ -336,6 +336,35 @@ describe('FIFO queues', () => {
     assert.equal(moved.ApproximateReceiveCount, '2');
   });
 
+  test('a receipt handle whose visibility timeout has expired no longer deletes (FIFO)', async () => {
+    const url = await create('expired.fifo', { FifoQueue: 'true', ContentBasedDeduplication: 'true' });
+    const { MessageId } = await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'late', MessageGroupId: 'g' }));
+    // Visibility timeout 0: the handle expires at once.
+    const [first] = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, VisibilityTimeout: 0 }))).Messages!;
+    const expired = (handle: string) => (e: any) =>
+      e.name === 'InvalidParameterValue' && e.$metadata.httpStatusCode === 400
+      && e.message === `Value ${handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.`;
+    await assert.rejects(sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: first!.ReceiptHandle! })), expired(first!.ReceiptHandle!));
+    // The message stays and is delivered again; the old handle stays expired once it is received again.
+    const [second] = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, VisibilityTimeout: 60 }))).Messages!;
+    assert.equal(second!.MessageId, MessageId);
+    await assert.rejects(sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: first!.ReceiptHandle! })), expired(first!.ReceiptHandle!));
+    const batch = await sqs.send(new DeleteMessageBatchCommand({
+      QueueUrl: url, Entries: [{ Id: 'old', ReceiptHandle: first!.ReceiptHandle! }],
+    }));
+    assert.deepEqual(batch.Successful, []);
+    assert.deepEqual(batch.Failed, [{
+      Id: 'old', SenderFault: true, Code: 'InvalidParameterValue',
+      Message: `Value ${first!.ReceiptHandle!} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.`,
+    }]);
+    const ok = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: [{ Id: 'new', ReceiptHandle: second!.ReceiptHandle! }] }));
+    assert.deepEqual(ok.Successful!.map((x) => x.Id), ['new']);
+    const left = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes!;
+    assert.deepEqual(left, { ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' });
+    // Deleting again with the handle of the deleted message is a success, as before.
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: second!.ReceiptHandle! }));
+  });
+
   test('deduplication by id and by content', async () => {
     const url = await create('dedup.fifo', { FifoQueue: 'true' });
     const a = await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'one', MessageGroupId: 'g', MessageDeduplicationId: 'd1' }));

@@ -577,9 +577,17 @@ export class SqsService {
   async deleteMessage(i: Input): Promise<unknown> {
     const q = await this.queueFromUrl(i.QueueUrl);
     const h = this.handle(q, i.ReceiptHandle);
+    if (q.fifo) {
+      // FIFO queues refuse a handle whose visibility timeout has ended; the message stays. A
+      // standard queue ignores a stale handle (the delete succeeds and deletes nothing).
+      const expired = await this.store.deleteInFlight(q.name, [{ id: h.messageId, nonce: h.nonce }], this.now());
+      this.messageChanged(i.ReceiptHandle);
+      if (expired.length) throw SqsErrors.receiptHandleExpired(String(i.ReceiptHandle));
+      this.signals.notify(q.name);
+      return {};
+    }
     await this.store.deleteMessage(q.name, h.messageId, h.nonce);
     this.messageChanged(i.ReceiptHandle);
-    if (q.fifo) this.signals.notify(q.name);
     return {};
   }
 
@@ -587,19 +595,27 @@ export class SqsService {
     const q = await this.queueFromUrl(i.QueueUrl);
     const entries = validateBatchEntries(i.Entries, 'DeleteMessageBatch');
     const failed: Record<string, unknown>[] = [];
-    const ok: { id: string; ref: { id: string; nonce: string } }[] = [];
+    const ok: { id: string; handle: string; ref: { id: string; nonce: string } }[] = [];
     for (const e of entries) {
       try {
         const h = this.handle(q, e.ReceiptHandle);
-        ok.push({ id: e.Id as string, ref: { id: h.messageId, nonce: h.nonce } });
+        ok.push({ id: e.Id as string, handle: String(e.ReceiptHandle), ref: { id: h.messageId, nonce: h.nonce } });
       } catch (err) {
         failed.push(batchError(e.Id as string, err));
       }
     }
-    if (ok.length) await this.store.deleteMessages(q.name, ok.map((x) => x.ref));
+    let deleted = ok;
+    if (q.fifo) {
+      // As DeleteMessage: an expired handle is a failed entry, its message stays.
+      const expired = new Set(await this.store.deleteInFlight(q.name, ok.map((x) => x.ref), this.now()));
+      deleted = ok.filter((x) => !expired.has(x.ref.id));
+      for (const x of ok) if (expired.has(x.ref.id)) failed.push(batchError(x.id, SqsErrors.receiptHandleExpired(x.handle)));
+    } else if (ok.length) {
+      await this.store.deleteMessages(q.name, ok.map((x) => x.ref));
+    }
     for (const e of entries) this.messageChanged(e.ReceiptHandle);
     if (q.fifo) this.signals.notify(q.name);
-    return { Successful: ok.map((x) => ({ Id: x.id })), Failed: failed };
+    return { Successful: deleted.map((x) => ({ Id: x.id })), Failed: failed };
   }
 
   /** In-process delete by receipt handles (event source mappings, after success). */

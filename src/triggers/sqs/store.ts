@@ -295,6 +295,28 @@ export class SqsStore {
     return Number(res.numDeletedRows);
   }
 
+  /**
+   * Deletes (id, nonce) pairs of a FIFO queue whose receive is still in flight: there a receipt
+   * handle works only until its visibility timeout ends. Returns the ids whose handle had expired
+   * (the message is still in the queue: visible again, or received anew under another nonce);
+   * a message already gone counts as deleted. Pairs are matched exactly (at most a batch of 10).
+   * As in deleteMessages, ids are looked up without a `queue = ?` term (ids are unique).
+   */
+  async deleteInFlight(queue: string, refs: { id: string; nonce: string }[], now: number): Promise<string[]> {
+    if (refs.length === 0) return [];
+    const deleted = await this.db
+      .deleteFrom(M)
+      .where('visible_at', '>', now)
+      .where((eb: any) => eb.or(refs.map((r) => eb.and([eb('id', '=', r.id), eb('receipt', '=', r.nonce)]))))
+      .returning(['id'])
+      .execute();
+    const gone = new Set(deleted.map((r: any) => r.id as string));
+    const left = refs.filter((r) => !gone.has(r.id));
+    if (left.length === 0) return [];
+    const rows = await this.db.selectFrom(M).select(['id', 'queue']).where('id', 'in', left.map((r) => r.id)).execute();
+    return rows.filter((r: any) => r.queue === queue).map((r: any) => r.id as string);
+  }
+
   /** Sets when a received message becomes visible again. */
   async changeVisibility(queue: string, id: string, nonce: string, visibleAt: number, now: number): Promise<'ok' | 'not-inflight' | 'missing'> {
     const res = await this.db
