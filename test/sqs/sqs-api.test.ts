@@ -193,6 +193,18 @@ describe('messages', () => {
     assert.equal(del.Failed![0]!.Code, 'ReceiptHandleIsInvalid');
   });
 
+  test('the batch size limit counts message attributes as the single send does', async () => {
+    const url = await create('batch-size');
+    // 10 x (100,000 body + 10,000 attribute value) bytes: the bodies alone fit in 1 MiB, with attributes they do not.
+    const entry = (n: number) => ({
+      Id: `e${n}`, MessageBody: 'x'.repeat(100_000), MessageAttributes: { a: { DataType: 'String', StringValue: 'y'.repeat(10_000) } },
+    });
+    const err = await rejects(sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: Array.from({ length: 10 }, (_, n) => entry(n)) })), 'BatchRequestTooLong');
+    assert.match(err.message, /^Batch requests cannot be longer than 1048576 bytes\. You have sent 11000\d\d bytes\.$/);
+    const fits = await sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: Array.from({ length: 9 }, (_, n) => entry(n)) }));
+    assert.equal(fits.Successful!.length, 9);
+  });
+
   test('long polling returns as soon as a message arrives', async () => {
     const url = await create('longpoll');
     const t0 = Date.now();

@@ -372,7 +372,7 @@ export class SqsService {
   async sendMessageBatch(i: Input): Promise<unknown> {
     const q = await this.queueFromUrl(i.QueueUrl);
     const entries = validateBatchEntries(i.Entries, 'SendMessageBatch');
-    const total = entries.reduce((n, e) => n + (typeof e.MessageBody === 'string' ? Buffer.byteLength(e.MessageBody) : 0), 0);
+    const total = entries.reduce((n, e) => n + messageBytes(e), 0);
     if (total > MAX_BATCH_BYTES) throw SqsErrors.batchTooLong(total, MAX_BATCH_BYTES);
     const s = queueSettings(q.attributes);
     const now = this.now();
@@ -677,6 +677,21 @@ export class SqsService {
   sweep(): Promise<number> {
     return this.store.sweep(this.now());
   }
+}
+
+/**
+ * A batch entry's bytes as the single send counts them against MaximumMessageSize (body and
+ * message attributes), for the batch's 1 MiB total. Attributes that do not parse count nothing:
+ * that entry fails on its own.
+ */
+function messageBytes(e: Input): number {
+  let attrs = 0;
+  try {
+    attrs = parseMessageAttributes(e.MessageAttributes).size;
+  } catch {
+    /* reported as the entry's failure */
+  }
+  return (typeof e.MessageBody === 'string' ? Buffer.byteLength(e.MessageBody) : 0) + attrs;
 }
 
 function batchError(id: string, err: unknown): Record<string, unknown> {
