@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import {
   ChangeMessageVisibilityBatchCommand, ChangeMessageVisibilityCommand, CreateQueueCommand, DeleteMessageBatchCommand, DeleteMessageCommand,
-  DeleteQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListQueuesCommand, ListQueueTagsCommand, PurgeQueueCommand,
+  DeleteQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListDeadLetterSourceQueuesCommand, ListQueuesCommand, ListQueueTagsCommand, PurgeQueueCommand,
   ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SetQueueAttributesCommand, SQSClient, TagQueueCommand,
   UntagQueueCommand,
 } from '@aws-sdk/client-sqs';
@@ -84,6 +84,26 @@ describe('queues', () => {
     await rejects(sqs.send(new DeleteQueueCommand({ QueueUrl: first.QueueUrls![0]! })), 'QueueDoesNotExist');
     const left = await sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'page-' }));
     assert.equal(left.QueueUrls!.length, 2);
+  });
+
+  test('dead-letter source queues: all, or by pages of MaxResults', async () => {
+    const dlq = await create('sources-dlq');
+    const policy = JSON.stringify({ deadLetterTargetArn: 'arn:aws:sqs:us-east-1:000000000000:sources-dlq', maxReceiveCount: 3 });
+    for (const n of ['src-c', 'src-a', 'src-b']) await create(n, { RedrivePolicy: policy });
+    await create('src-unrelated');
+    const names = (urls?: string[]) => (urls ?? []).map((u) => u.split('/').pop());
+    const all = await sqs.send(new ListDeadLetterSourceQueuesCommand({ QueueUrl: dlq }));
+    assert.deepEqual(names(all.queueUrls), ['src-a', 'src-b', 'src-c']);
+    assert.equal(all.NextToken, undefined);
+    const first = await sqs.send(new ListDeadLetterSourceQueuesCommand({ QueueUrl: dlq, MaxResults: 2 }));
+    assert.deepEqual(names(first.queueUrls), ['src-a', 'src-b']);
+    assert.ok(first.NextToken);
+    const second = await sqs.send(new ListDeadLetterSourceQueuesCommand({ QueueUrl: dlq, MaxResults: 2, NextToken: first.NextToken! }));
+    assert.deepEqual(names(second.queueUrls), ['src-c']);
+    assert.equal(second.NextToken, undefined);
+    await rejects(sqs.send(new ListDeadLetterSourceQueuesCommand({ QueueUrl: dlq, MaxResults: 0 })), 'InvalidParameterValue');
+    await rejects(sqs.send(new ListDeadLetterSourceQueuesCommand({ QueueUrl: dlq, MaxResults: 1001 })), 'InvalidParameterValue');
+    await rejects(sqs.send(new ListDeadLetterSourceQueuesCommand({ QueueUrl: dlq, MaxResults: 2, NextToken: 'garbage' })), 'InvalidParameterValue');
   });
 
   test('tags', async () => {

@@ -188,24 +188,15 @@ export class SqsService {
   async listQueues(i: Input, host?: string): Promise<unknown> {
     const max = intParam(i, 'MaxResults', 1, 1000, 'MaxResults must be an integer between 1 and 1000.');
     const prefix = typeof i.QueueNamePrefix === 'string' ? i.QueueNamePrefix : undefined;
-    let after: string | undefined;
-    if (i.NextToken !== undefined && i.NextToken !== null && i.NextToken !== '') {
-      if (max === undefined) throw SqsErrors.invalidParameterValue('MaxResults is a mandatory parameter when you provide a value for NextToken.');
-      try {
-        after = JSON.parse(Buffer.from(String(i.NextToken), 'base64').toString('utf8')).after;
-      } catch {
-        throw SqsErrors.invalidParameterValue('Invalid NextToken value.');
-      }
-      if (typeof after !== 'string') throw SqsErrors.invalidParameterValue('Invalid NextToken value.');
-    }
+    const given = i.NextToken !== undefined && i.NextToken !== null && i.NextToken !== '';
+    if (given && max === undefined) throw SqsErrors.invalidParameterValue('MaxResults is a mandatory parameter when you provide a value for NextToken.');
+    const after = pageAfter(i.NextToken);
     const limit = max ?? 1000;
     const rows = await this.store.listQueues(prefix, after, limit + 1);
     const page = rows.slice(0, limit);
     const out: Record<string, unknown> = {};
     if (page.length) out.QueueUrls = page.map((q) => this.queueUrl(q.name, host));
-    if (max !== undefined && rows.length > limit) {
-      out.NextToken = Buffer.from(JSON.stringify({ after: page[page.length - 1]!.name })).toString('base64');
-    }
+    if (max !== undefined && rows.length > limit) out.NextToken = nextToken(page[page.length - 1]!.name);
     return out;
   }
 
@@ -289,14 +280,23 @@ export class SqsService {
     return Object.keys(q.tags).length ? { Tags: q.tags } : {};
   }
 
+  /**
+   * Pages as ListQueues does (by name): at most MaxResults (1-1000, default 1000) a page, and a
+   * NextToken only when MaxResults was given and more remain (the model: "You must set MaxResults
+   * to receive a value for NextToken in the response").
+   */
   async listDeadLetterSourceQueues(i: Input, host?: string): Promise<unknown> {
     const q = await this.queueFromUrl(i.QueueUrl);
+    const max = intParam(i, 'MaxResults', 1, 1000, 'MaxResults must be an integer between 1 and 1000.');
+    const after = pageAfter(i.NextToken);
+    const limit = max ?? 1000;
     const arn = this.queueArn(q.name);
-    const all = await this.store.listQueues(undefined, undefined, 100_000);
-    const urls = all
-      .filter((s) => s.attributes.RedrivePolicy && (JSON.parse(s.attributes.RedrivePolicy) as { deadLetterTargetArn: string }).deadLetterTargetArn === arn)
-      .map((s) => this.queueUrl(s.name, host));
-    return { queueUrls: urls };
+    const all = await this.store.listQueues(undefined, after, 100_000);
+    const sources = all.filter((s) => s.attributes.RedrivePolicy && (JSON.parse(s.attributes.RedrivePolicy) as { deadLetterTargetArn: string }).deadLetterTargetArn === arn);
+    const page = sources.slice(0, limit);
+    const out: Record<string, unknown> = { queueUrls: page.map((s) => this.queueUrl(s.name, host)) };
+    if (max !== undefined && sources.length > limit) out.NextToken = nextToken(page[page.length - 1]!.name);
+    return out;
   }
 
   // ---- send ----
@@ -677,6 +677,23 @@ export class SqsService {
   sweep(): Promise<number> {
     return this.store.sweep(this.now());
   }
+}
+
+/** The queue name a NextToken (ListQueues, ListDeadLetterSourceQueues) continues after; undefined when none is given. */
+function pageAfter(token: unknown): string | undefined {
+  if (token === undefined || token === null || token === '') return undefined;
+  let after: unknown;
+  try {
+    after = JSON.parse(Buffer.from(String(token), 'base64').toString('utf8')).after;
+  } catch {
+    throw SqsErrors.invalidParameterValue('Invalid NextToken value.');
+  }
+  if (typeof after !== 'string') throw SqsErrors.invalidParameterValue('Invalid NextToken value.');
+  return after;
+}
+
+function nextToken(after: string): string {
+  return Buffer.from(JSON.stringify({ after })).toString('base64');
 }
 
 /**
