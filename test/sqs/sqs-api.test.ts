@@ -289,6 +289,20 @@ describe('messages', () => {
     assert.equal(dead[0]!.Attributes!.ApproximateFirstReceiveTimestamp, seen[0]!.ApproximateFirstReceiveTimestamp);
     assert.equal(dead[0]!.Attributes!.SentTimestamp, seen[0]!.SentTimestamp);
   });
+
+  test("redrive: the dead-letter queue's RedriveAllowPolicy decides which sources may name it", async () => {
+    const policy = (dlq: string) => JSON.stringify({ deadLetterTargetArn: `arn:aws:sqs:us-east-1:000000000000:${dlq}`, maxReceiveCount: 2 });
+    const refused = (e: any) => e.name === 'InvalidParameterValue' && /Dead-letter target does not allow this queue as its source/.test(e.message);
+    await create('deny-dlq', { RedriveAllowPolicy: JSON.stringify({ redrivePermission: 'denyAll' }) });
+    await assert.rejects(sqs.send(new CreateQueueCommand({ QueueName: 'deny-src', Attributes: { RedrivePolicy: policy('deny-dlq') } })), refused);
+    await create('by-dlq', { RedriveAllowPolicy: JSON.stringify({ redrivePermission: 'byQueue', sourceQueueArns: ['arn:aws:sqs:us-east-1:000000000000:by-allowed'] }) });
+    await create('by-allowed', { RedrivePolicy: policy('by-dlq') });
+    await assert.rejects(sqs.send(new CreateQueueCommand({ QueueName: 'by-other', Attributes: { RedrivePolicy: policy('by-dlq') } })), refused);
+    const other = await create('by-other');
+    await assert.rejects(sqs.send(new SetQueueAttributesCommand({ QueueUrl: other, Attributes: { RedrivePolicy: policy('by-dlq') } })), refused);
+    await create('all-dlq', { RedriveAllowPolicy: JSON.stringify({ redrivePermission: 'allowAll' }) });
+    await sqs.send(new SetQueueAttributesCommand({ QueueUrl: other, Attributes: { RedrivePolicy: policy('all-dlq') } }));
+  });
 });
 
 describe('FIFO queues', () => {

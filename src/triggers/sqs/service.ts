@@ -175,6 +175,14 @@ export class SqsService {
     if (!dlq) throw bad('Dead-letter target does not exist.');
     if (dlq.name === name) throw bad('Dead-letter target can not be the queue itself.');
     if (dlq.fifo !== fifo) throw bad('Dead-letter queue type must match the source queue type (standard or FIFO).');
+    // The dead-letter queue's RedriveAllowPolicy names who may use it: allowAll (the default),
+    // denyAll, or byQueue with its sourceQueueArns. The refusal's wording is ours.
+    const allow = dlq.attributes.RedriveAllowPolicy ? JSON.parse(dlq.attributes.RedriveAllowPolicy) as { redrivePermission?: string; sourceQueueArns?: unknown } : undefined;
+    const permission = allow?.redrivePermission ?? 'allowAll';
+    const listed = Array.isArray(allow?.sourceQueueArns) && allow.sourceQueueArns.includes(this.queueArn(name));
+    if (permission === 'denyAll' || (permission === 'byQueue' && !listed)) {
+      throw SqsErrors.invalidParameterValue(`Value ${policy} for parameter RedrivePolicy is invalid. Reason: Dead-letter target does not allow this queue as its source.`);
+    }
   }
 
   async getQueueUrl(i: Input, host?: string): Promise<unknown> {
