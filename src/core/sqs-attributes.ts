@@ -53,16 +53,22 @@ export function isFifoName(name: string): boolean {
   return name.endsWith('.fifo');
 }
 
-/** Throws InvalidParameterValue for a name SQS refuses. */
+/**
+ * Throws InvalidParameterValue for a name SQS refuses. `fifo` is whether FifoQueue=true was asked
+ * for: a FIFO queue's name must end with .fifo, a standard queue's cannot ('.' is not a name
+ * character). Each kind has its own message (a .fifo name without FifoQueue gets the plain one).
+ */
 export function validateQueueName(name: unknown, fifo: boolean): string {
   if (typeof name !== 'string' || name === '') throw SqsErrors.missingParameter('QueueName');
-  const base = isFifoName(name) ? name.slice(0, -5) : name;
-  if (!QUEUE_NAME.test(base) || name.length > 80) {
-    throw SqsErrors.invalidParameterValue(
-      'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length',
-    );
+  if (fifo) {
+    if (!isFifoName(name) || !QUEUE_NAME.test(name.slice(0, -5)) || name.length > 80) {
+      throw SqsErrors.invalidParameterValue(
+        'The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.',
+      );
+    }
+  } else if (!QUEUE_NAME.test(name)) {
+    throw SqsErrors.invalidParameterValue('Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length');
   }
-  if (fifo && !isFifoName(name)) throw SqsErrors.invalidParameterValue('The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix. The queue name can be 1-80 in length');
   return name;
 }
 

@@ -46,7 +46,10 @@ describe('SQS MD5s', () => {
 describe('queue names and attributes', () => {
   const table: [string, () => unknown, string][] = [
     ['plain name', () => validateQueueName('orders-1_x', false), 'ok'],
-    ['fifo name', () => validateQueueName('orders.fifo', false), 'ok'],
+    ['fifo name', () => validateQueueName('orders.fifo', true), 'ok'],
+    ['fifo name, standard queue', () => validateQueueName('orders.fifo', false), 'InvalidParameterValue/400/InvalidParameterValue;Sender'],
+    ['FIFO queue without .fifo', () => validateQueueName('orders', true), 'InvalidParameterValue/400/InvalidParameterValue;Sender'],
+    ['FIFO queue name too long', () => validateQueueName(`${'a'.repeat(76)}.fifo`, true), 'InvalidParameterValue/400/InvalidParameterValue;Sender'],
     ['bad char', () => validateQueueName('bad name', false), 'InvalidParameterValue/400/InvalidParameterValue;Sender'],
     ['too long', () => validateQueueName('a'.repeat(81), false), 'InvalidParameterValue/400/InvalidParameterValue;Sender'],
     ['missing', () => validateQueueName(undefined, false), 'MissingParameter/400/MissingParameter;Sender'],

@@ -70,6 +70,22 @@ describe('queues', () => {
     await rejects(sqs.send(new CreateQueueCommand({ QueueName: 'bad name!' })), 'InvalidParameterValue');
   });
 
+  test('FifoQueue and the .fifo suffix must agree', async () => {
+    const fifoName = 'The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.';
+    const plainName = 'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length';
+    const err = async (QueueName: string, Attributes: Record<string, string> | undefined, message: string) => {
+      const e = await rejects(sqs.send(new CreateQueueCommand({ QueueName, ...(Attributes ? { Attributes } : {}) })), 'InvalidParameterValue');
+      assert.equal(e.message, message);
+      assert.equal(e.$metadata.httpStatusCode, 400);
+    };
+    await err('wants-fifo', { FifoQueue: 'true' }, fifoName);
+    await err('bad name!.fifo', { FifoQueue: 'true' }, fifoName);
+    await err('suffix-only.fifo', undefined, plainName);
+    await err('suffix-only.fifo', { FifoQueue: 'false' }, plainName);
+    await create('both.fifo', { FifoQueue: 'true' });
+    await create('neither', { FifoQueue: 'false' });
+  });
+
   test('list with prefix and paging; delete', async () => {
     for (const n of ['page-a', 'page-b', 'page-c']) await create(n);
     const first = await sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'page-', MaxResults: 2 }));

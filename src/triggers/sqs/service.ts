@@ -139,13 +139,11 @@ export class SqsService {
   // ---- queues ----
 
   async createQueue(i: Input, host?: string): Promise<unknown> {
-    const name = validateQueueName(i.QueueName, false);
+    // FifoQueue=true asks for a FIFO queue; the name must agree (checked with the name).
+    const wantsFifo = String((i.Attributes as Record<string, unknown> | undefined)?.FifoQueue ?? '').toLowerCase() === 'true';
+    const name = validateQueueName(i.QueueName, wantsFifo);
     const fifo = isFifoName(name);
     const given = validateQueueAttributes(i.Attributes, { creating: true, fifo });
-    const attrsIn = i.Attributes as Record<string, unknown> | undefined;
-    if (fifo && attrsIn?.FifoQueue === undefined) {
-      throw SqsErrors.invalidParameterValue('The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix. The queue name can be 1-80 in length');
-    }
     const tags = validateTags(i.tags);
     await this.checkRedrive(name, fifo, given.RedrivePolicy);
     const existing = await this.store.getQueue(name);
