@@ -159,7 +159,25 @@ describe('event source mappings through the whole server', () => {
     await bad({ FunctionName: 'other', EventSourceArn: QARN('api-q') }, 'ResourceConflictException');
     await bad({ FunctionName: 'consumer', EventSourceArn: QARN('api-q'), BatchSize: 11 }, 'InvalidParameterValueException');
     await bad({ FunctionName: 'consumer', EventSourceArn: QARN('api-q'), FilterCriteria: { Filters: [{ Pattern: '{bad' }] } }, 'InvalidParameterValueException');
-    await bad({ FunctionName: 'consumer', EventSourceArn: QARN('api-q'), ScalingConfig: { MaximumConcurrency: 1 } }, 'InvalidParameterValueException');
+    // Model constraints (BatchSize 1-10000, window 0-300, the response type enum, MaximumConcurrency 2-1000) are ValidationException.
+    const invalid = (message: string) => (e: any) =>
+      (e.name === 'ValidationException' && e.$metadata.httpStatusCode === 400 && e.message === message) || assert.fail(`${e.name}: ${e.message}`);
+    const constraint = async (input: any, message: string) => {
+      await assert.rejects(lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'consumer', EventSourceArn: QARN('api-q'), ...input })), invalid(message));
+      await assert.rejects(lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, ...input })), invalid(message));
+    };
+    await constraint({ ScalingConfig: { MaximumConcurrency: 1 } },
+      "1 validation error detected: Value '1' at 'scalingConfig.maximumConcurrency' failed to satisfy constraint: Member must have value greater than or equal to 2");
+    await constraint({ BatchSize: 10001 },
+      "1 validation error detected: Value '10001' at 'batchSize' failed to satisfy constraint: Member must have value less than or equal to 10000");
+    await constraint({ MaximumBatchingWindowInSeconds: 301 },
+      "1 validation error detected: Value '301' at 'maximumBatchingWindowInSeconds' failed to satisfy constraint: Member must have value less than or equal to 300");
+    await constraint({ FunctionResponseTypes: ['Nope'] },
+      `1 validation error detected: Value '["Nope"]' at 'functionResponseTypes' failed to satisfy constraint: Member must satisfy enum value set: [ReportBatchItemFailures]`);
+    await constraint({ BatchSize: 0, MaximumBatchingWindowInSeconds: -1 },
+      "2 validation errors detected: Value '0' at 'batchSize' failed to satisfy constraint: Member must have value greater than or equal to 1; Value '-1' at 'maximumBatchingWindowInSeconds' failed to satisfy constraint: Member must have value greater than or equal to 0");
+    // Semantic checks stay InvalidParameterValueException.
+    await bad({ FunctionName: 'consumer', EventSourceArn: QARN('api-q'), BatchSize: 100 }, 'InvalidParameterValueException');
     await assert.rejects(lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'limited', EventSourceArn: QARN('api-q') })), (e: any) =>
       e.name === 'InvalidParameterValueException' && e.message === 'Invalid request provided: Queue visibility timeout: 2 seconds is less than Function timeout: 10 seconds');
     await assert.rejects(lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, FunctionName: 'limited' })), { name: 'InvalidParameterValueException' });

@@ -4,6 +4,7 @@ import { Errors } from '../../core/errors.js';
 import { validateFilterCriteria } from '../../core/filter-criteria.js';
 import { LATEST, type Locale } from '../../core/model.js';
 import { parseQueueArn, queueSettings } from '../../core/sqs-attributes.js';
+import { rules, Violations } from '../../core/validation.js';
 import type { ChangeFeed, Clock, FunctionStore } from '../../ports/index.js';
 import type { SqsService } from '../sqs/index.js';
 import type { MappingConfig, MappingRecord, MappingStore } from './store.js';
@@ -91,20 +92,9 @@ export class MappingService {
       if (i[k] !== undefined && i[k] !== null) throw Errors.invalidParameter(`Unsupported ${k} parameter for given event source.`);
     }
     const c: MappingConfig = { ...base };
-    const int = (name: string, min: number, max: number): number | undefined => {
-      const v = i[name];
-      if (v === undefined || v === null) return undefined;
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-        throw Errors.invalidParameter(
-          `1 validation error detected: Value '${String(v)}' at '${name[0]!.toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must have value ${v as number < min ? 'greater than or equal to ' + min : 'less than or equal to ' + max}`,
-        );
-      }
-      return v;
-    };
-    const batch = int('BatchSize', 1, 10000);
-    if (batch !== undefined) c.BatchSize = batch;
-    const windowS = int('MaximumBatchingWindowInSeconds', 0, 300);
-    if (windowS !== undefined) c.MaximumBatchingWindowInSeconds = windowS;
+    // Ranges and types were checked by checkModel.
+    if (typeof i.BatchSize === 'number') c.BatchSize = i.BatchSize;
+    if (typeof i.MaximumBatchingWindowInSeconds === 'number') c.MaximumBatchingWindowInSeconds = i.MaximumBatchingWindowInSeconds;
     if (fifo && c.BatchSize > 10) throw Errors.invalidParameter('Batch size for SQS FIFO queue must be less than or equal to 10.');
     if (fifo && c.MaximumBatchingWindowInSeconds > 0) throw Errors.invalidParameter('Batching window is not supported for FIFO queues.');
     if (c.BatchSize > 10 && c.MaximumBatchingWindowInSeconds < 1) {
@@ -115,29 +105,46 @@ export class MappingService {
       if (f && f.Filters.length) c.FilterCriteria = f;
       else delete c.FilterCriteria;
     }
-    if (i.FunctionResponseTypes !== undefined && i.FunctionResponseTypes !== null) {
-      const t = i.FunctionResponseTypes;
-      if (!Array.isArray(t) || t.length > 1 || t.some((x) => x !== 'ReportBatchItemFailures')) {
-        throw Errors.invalidParameter(`1 validation error detected: Value '${JSON.stringify(t)}' at 'functionResponseTypes' failed to satisfy constraint: Member must satisfy enum value set: [ReportBatchItemFailures]`);
-      }
-      c.FunctionResponseTypes = [...t] as string[];
-    }
+    if (Array.isArray(i.FunctionResponseTypes)) c.FunctionResponseTypes = [...i.FunctionResponseTypes] as string[];
     if (i.ScalingConfig !== undefined && i.ScalingConfig !== null) {
       const s = i.ScalingConfig as Input;
       if (typeof s !== 'object') throw Errors.invalidParameter('ScalingConfig must be an object.');
       const mc = s.MaximumConcurrency;
-      if (mc === undefined || mc === null) delete c.ScalingConfig;
-      else {
-        if (typeof mc !== 'number' || !Number.isInteger(mc) || mc < 2 || mc > 1000) {
-          throw Errors.invalidParameter(`1 validation error detected: Value '${String(mc)}' at 'scalingConfig.maximumConcurrency' failed to satisfy constraint: Member must have value ${Number(mc) < 2 ? 'greater than or equal to 2' : 'less than or equal to 1000'}`);
-        }
-        c.ScalingConfig = { MaximumConcurrency: mc };
-      }
+      if (typeof mc === 'number') c.ScalingConfig = { MaximumConcurrency: mc };
+      else delete c.ScalingConfig;
     }
     return c;
   }
 
+  /**
+   * The Lambda model's constraints on the mapping's fields (BatchSize 1-10000,
+   * MaximumBatchingWindowInSeconds 0-300, FunctionResponseTypes at most one of the enum,
+   * ScalingConfig.MaximumConcurrency 2-1000): ValidationException listing every violation, before
+   * anything is looked up, as Lambda's front door checks them. Lambda's own rules (which fields
+   * suit the source, batch window for large batches) stay InvalidParameterValueException.
+   */
+  private checkModel(i: Input): void {
+    const v = new Violations();
+    const range = (value: unknown, field: string, min: number, max: number) => {
+      if (value === undefined || value === null) return;
+      if (typeof value !== 'number' || !Number.isInteger(value)) v.add(value, field, 'Member must be an integer');
+      else if (value < min) v.add(value, field, rules.minValue(min));
+      else if (value > max) v.add(value, field, rules.maxValue(max));
+    };
+    range(i.BatchSize, 'batchSize', 1, 10000);
+    range(i.MaximumBatchingWindowInSeconds, 'maximumBatchingWindowInSeconds', 0, 300);
+    const t = i.FunctionResponseTypes;
+    if (t !== undefined && t !== null) {
+      if (!Array.isArray(t) || t.some((x) => x !== 'ReportBatchItemFailures')) v.add(t, 'functionResponseTypes', rules.enumOf(['ReportBatchItemFailures']));
+      else if (t.length > 1) v.add(t, 'functionResponseTypes', rules.maxLength(1));
+    }
+    const s = i.ScalingConfig;
+    if (s && typeof s === 'object') range((s as Input).MaximumConcurrency, 'scalingConfig.maximumConcurrency', 2, 1000);
+    v.throwIfAny();
+  }
+
   async create(i: Input): Promise<Record<string, unknown>> {
+    this.checkModel(i);
     const fn = await this.resolveFunction(i.FunctionName);
     const src = await this.validateSource(i.EventSourceArn);
     const config = this.validateConfig(i, { BatchSize: 10, MaximumBatchingWindowInSeconds: 0, FunctionResponseTypes: [] }, src.fifo);
@@ -176,6 +183,7 @@ export class MappingService {
   }
 
   async update(uuid: string, i: Input): Promise<Record<string, unknown>> {
+    this.checkModel(i);
     const m = await this.mustGet(uuid);
     const src = await this.deps.sqs.queueByArn(m.eventSourceArn);
     const next: MappingRecord = { ...m, config: this.validateConfig(i, m.config, src?.fifo ?? false) };
