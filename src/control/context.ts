@@ -57,7 +57,7 @@ export class ControlContext {
     if (q === undefined || mode === 'ignore') return { name: ref.name };
     if (mode === 'latest-only') {
       if (q === LATEST) return { name: ref.name };
-      throw Errors.invalidParameter('Current operation does not support versions other than $LATEST. Please set function version to $LATEST or do not set a version');
+      throw Errors.invalidParameter('Current operation does not support versions other than $LATEST. Please set the version to $LATEST or do not set a version in your request.');
     }
     if (mode === 'function-only') {
       throw Errors.invalidParameter(

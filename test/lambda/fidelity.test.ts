@@ -85,7 +85,7 @@ describe('Lambda API fidelity (botocore model and Lambda wording)', () => {
     await fails(lambda.send(new UpdateAliasCommand({ FunctionName: 'fid', Name: 'live', RevisionId: stale })), 'PreconditionFailedException', 412, REVISION_MISMATCH);
   });
 
-  test('a qualified FunctionName is accepted where the model allows it, and acts on the function', async () => {
+  test('a qualified FunctionName is accepted where the model allows it: reads and aliases act on the function, changes are refused', async () => {
     for (const FunctionName of ['fid:live', ARN('fid', '1'), '000000000000:function:fid:1']) {
       const versions = await lambda.send(new ListVersionsByFunctionCommand({ FunctionName }));
       assert.deepEqual(versions.Versions?.map((v) => v.Version), ['$LATEST', '1']);
@@ -93,12 +93,14 @@ describe('Lambda API fidelity (botocore model and Lambda wording)', () => {
       assert.deepEqual(aliases.Aliases?.map((a) => a.Name), ['live']);
       assert.equal((await lambda.send(new GetAliasCommand({ FunctionName, Name: 'live' }))).FunctionVersion, '1');
     }
-    const cfg = await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'fid:live', Description: 'via alias ARN' }));
-    assert.equal(cfg.FunctionArn, ARN('fid'), 'the update is of $LATEST');
+    // Code, configuration and publishing are of $LATEST: Lambda refuses another qualifier.
+    const latestOnly = 'Current operation does not support versions other than $LATEST. Please set the version to $LATEST or do not set a version in your request.';
+    await fails(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'fid:live', Description: 'via alias ARN' })), 'InvalidParameterValueException', 400, latestOnly);
+    await fails(lambda.send(new UpdateFunctionCodeCommand({ FunctionName: ARN('fid', '1'), ZipFile: await makeZip({ 'index.js': 'exports.handler = async () => 2;' }) })), 'InvalidParameterValueException', 400, latestOnly);
+    await fails(lambda.send(new PublishVersionCommand({ FunctionName: ARN('fid', 'live') })), 'InvalidParameterValueException', 400, latestOnly);
+    const cfg = await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: ARN('fid', '$LATEST'), Description: 'via $LATEST' }));
     assert.equal(cfg.Version, '$LATEST');
-    const code = await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: ARN('fid', '1'), ZipFile: await makeZip({ 'index.js': 'exports.handler = async () => 2;' }) }));
-    assert.equal(code.Version, '$LATEST');
-    const published = await lambda.send(new PublishVersionCommand({ FunctionName: ARN('fid', 'live') }));
+    const published = await lambda.send(new PublishVersionCommand({ FunctionName: 'fid' }));
     assert.equal(published.Version, '2');
     const created = await lambda.send(new CreateAliasCommand({ FunctionName: 'fid:1', Name: 'next', FunctionVersion: '2' }));
     assert.equal(created.AliasArn, ARN('fid', 'next'));

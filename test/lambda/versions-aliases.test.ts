@@ -122,7 +122,7 @@ describe('Lambda API: versions and aliases', () => {
 
   test('code and configuration changes name $LATEST: a version or an alias in the name is refused', async () => {
     const refused = (e: any) => e.name === 'InvalidParameterValueException'
-      && e.message === 'Current operation does not support versions other than $LATEST. Please set function version to $LATEST or do not set a version';
+      && e.message === 'Current operation does not support versions other than $LATEST. Please set the version to $LATEST or do not set a version in your request.';
     const before = await lambda.send(new GetFunctionCommand({ FunctionName: 'ver' }));
     await assert.rejects(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'ver:1', Timeout: 7 })), refused);
     await assert.rejects(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'ver:live', Timeout: 7 })), refused);
