@@ -147,7 +147,7 @@ export class Layers {
     v.throwIfAny();
     const sid = input.StatementId as string;
     const current = rec.policy;
-    checkPolicyRevision(input.RevisionId, current, 'GetLayerPolicy');
+    checkPolicyRevision(input.RevisionId, current);
     let statement: LayerStatement | undefined;
     const policy: LayerPolicy = withStatement(current, sid, (s) => s.sid, () => {
       if (typeof org === 'string' && input.Principal !== '*') {
@@ -163,7 +163,7 @@ export class Layers {
   async removePermission(input: Input): Promise<void> {
     const rec = await this.forPolicy(input);
     const current = rec.policy;
-    checkPolicyRevision(input.RevisionId, current, 'GetLayerPolicy');
+    checkPolicyRevision(input.RevisionId, current);
     const policy = withoutStatement(current, input.StatementId, (s) => s.sid);
     if (!(await this.store.putPolicy(rec.layerName, rec.version, policy, current!.revisionId))) throw concurrentPolicyChange();
   }

@@ -1,9 +1,10 @@
+import { isNumericVersion } from '../core/arn.js';
 import { Errors } from '../core/errors.js';
-import type { FunctionPolicy } from '../core/model.js';
+import { LATEST, type FunctionPolicy } from '../core/model.js';
 import { rules, Violations } from '../core/validation.js';
-import type { ControlContext } from './context.js';
+import { checkRevision, revisionMismatch, type ControlContext } from './context.js';
 import type { Functions } from './functions.js';
-import { checkPolicyRevision, concurrentPolicyChange, ORGANIZATION, STATEMENT_ID, withoutStatement, withStatement } from './resource-policy.js';
+import { concurrentPolicyChange, ORGANIZATION, STATEMENT_ID, withoutStatement, withStatement } from './resource-policy.js';
 import type { Input } from './types.js';
 
 const ACTION = /^(lambda:[*]|lambda:[a-zA-Z]+|[*])$/;
@@ -20,6 +21,10 @@ const MAX_POLICY_BYTES = 20 * 1024;
  * function or one of its versions or aliases (Qualifier), with Lambda's statements, errors and
  * RevisionId precondition. Stratus authorizes no caller by it (it has no IAM): it is kept and
  * returned as Lambda keeps it, for the tools that write and read it (SAM, Terraform, CDK).
+ *
+ * Its RevisionId is its owner's, as Lambda's is: the function's ($LATEST's), the version's or
+ * the alias's. A RevisionId given to AddPermission or RemovePermission is checked against it,
+ * each change renews it (GetFunction shows the new one), and GetPolicy returns the current one.
  */
 export class Policies {
   constructor(private readonly ctx: ControlContext, private readonly functions: Functions) {}
@@ -28,6 +33,30 @@ export class Policies {
   private async target(input: Input): Promise<{ name: string; qualifier?: string; key: string }> {
     const { version, arnQualifier } = await this.functions.get({ FunctionName: input.FunctionName, Qualifier: input.Qualifier });
     return { name: version.functionName, qualifier: arnQualifier, key: arnQualifier ?? '' };
+  }
+
+  /** The RevisionId of the policy's owner: $LATEST ('' key), the version or the alias. */
+  private async revisionOf(name: string, key: string, qualifier: string | undefined): Promise<string> {
+    const { store } = this.ctx;
+    const owner = key === '' || key === LATEST || isNumericVersion(key) ? await store.getVersion(name, key || LATEST) : await store.getAlias(name, key);
+    if (!owner) throw this.ctx.notFound(name, qualifier);
+    return owner.revisionId;
+  }
+
+  /**
+   * Writes `change(current policy, new revision)` at the owner's revision. The owner is read
+   * before the policy: a writer that slips in between moves the owner's revision, and the
+   * store's compare-and-set then refuses ours.
+   */
+  private async write(name: string, qualifier: string | undefined, key: string, given: unknown, change: (current: FunctionPolicy | undefined, revisionId: string) => FunctionPolicy | null): Promise<FunctionPolicy | null> {
+    const { ctx } = this;
+    const revision = await this.revisionOf(name, key, qualifier);
+    checkRevision(given, revision);
+    const next = ctx.newRevision();
+    const policy = change(await ctx.store.getPolicy(name, key), next);
+    if (!(await ctx.store.putPolicy(name, key, policy, revision, next))) throw typeof given === 'string' ? revisionMismatch() : concurrentPolicyChange();
+    await ctx.changed(name);
+    return policy;
   }
 
   async add(input: Input): Promise<{ statement: string }> {
@@ -52,33 +81,30 @@ export class Policies {
     const { ctx } = this;
     const { name, qualifier, key } = await this.target(input);
     return ctx.lock.run(name, async () => {
-      const current = await ctx.store.getPolicy(name, key);
-      checkPolicyRevision(input.RevisionId, current, 'GetPolicy');
-      const policy: FunctionPolicy = withStatement(current, input.StatementId as string, (s) => s.Sid, () => this.statement(input, ctx.arn(name, qualifier)));
-      if (Buffer.byteLength(JSON.stringify(document(policy))) > MAX_POLICY_BYTES) {
-        throw Errors.policyLengthExceeded('The final policy size is bigger than the limit.');
-      }
-      if (!(await ctx.store.putPolicy(name, key, policy, current?.revisionId ?? null))) throw concurrentPolicyChange();
+      const policy = (await this.write(name, qualifier, key, input.RevisionId, (current, revisionId) => {
+        const next: FunctionPolicy = withStatement(current, input.StatementId as string, (s) => s.Sid, () => this.statement(input, ctx.arn(name, qualifier)), revisionId);
+        if (Buffer.byteLength(JSON.stringify(document(next))) > MAX_POLICY_BYTES) {
+          throw Errors.policyLengthExceeded('The final policy size is bigger than the limit.');
+        }
+        return next;
+      }))!;
       return { statement: JSON.stringify(policy.statements[policy.statements.length - 1]) };
     });
   }
 
   async remove(input: Input): Promise<void> {
     const { ctx } = this;
-    const { name, key } = await this.target(input);
+    const { name, qualifier, key } = await this.target(input);
     await ctx.lock.run(name, async () => {
-      const current = await ctx.store.getPolicy(name, key);
-      checkPolicyRevision(input.RevisionId, current, 'GetPolicy');
-      const policy = withoutStatement(current, input.StatementId, (s) => s.Sid);
-      if (!(await ctx.store.putPolicy(name, key, policy, current!.revisionId))) throw concurrentPolicyChange();
+      await this.write(name, qualifier, key, input.RevisionId, (current, revisionId) => withoutStatement(current, input.StatementId, (s) => s.Sid, revisionId));
     });
   }
 
   async get(input: Input): Promise<{ policy: string; revisionId: string }> {
-    const { name, key } = await this.target(input);
+    const { name, qualifier, key } = await this.target(input);
     const current = await this.ctx.store.getPolicy(name, key);
     if (!current) throw Errors.resourceNotFound('The resource you requested does not exist.');
-    return { policy: JSON.stringify(document(current)), revisionId: current.revisionId };
+    return { policy: JSON.stringify(document(current)), revisionId: await this.revisionOf(name, key, qualifier) };
   }
 
   /** The IAM statement Lambda writes for an AddPermission request. */

@@ -73,6 +73,7 @@ export interface LayerVersionRecord {
  * policy statements (Sid, Effect, Principal, Action, Resource, Condition), in the order added.
  */
 export interface FunctionPolicy {
+  /** The revision its owner ($LATEST, the version or the alias) got when it was written; the owner's current one is the policy's. */
   revisionId: string;
   statements: Array<Record<string, unknown>>;
 }

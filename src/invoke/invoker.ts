@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { functionArn, isNumericVersion, parseFunctionRef, resolveQualifier } from '../core/arn.js';
 import { Errors } from '../core/errors.js';
+import { canonical } from '../core/function-config.js';
 import { LATEST, type Locale, type VersionRecord } from '../core/model.js';
 import { pickAliasVersion } from '../core/routing.js';
 import type { ControlSnapshot, ExecutionService, ExecutionTarget } from '../ports/index.js';
@@ -167,9 +168,18 @@ export function executionTarget(locale: Locale, version: VersionRecord): Executi
     functionArn: functionArn(locale, version.functionName),
     config: version.config,
     codeKey: version.codeKey,
-    revisionId: version.revisionId,
+    revisionId: deploymentId(version),
     logGroupName: version.config.loggingConfig?.logGroup || `/aws/lambda/${version.functionName}`,
   };
+}
+
+/**
+ * What an environment is reused for: the version's code and configuration as last written. Not
+ * its RevisionId, which a change of its resource policy also renews (AddPermission): that leaves
+ * what runs as it was, and warm (and provisioned) environments with it.
+ */
+function deploymentId(v: VersionRecord): string {
+  return createHash('sha256').update(`${v.codeKey}\0${v.lastModified}\0${canonical(v.config)}`).digest('base64url');
 }
 
 const EMPTY_EVENT = Buffer.from('{}');

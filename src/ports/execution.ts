@@ -16,8 +16,9 @@ export interface ExecutionTarget {
   /** Hex sha256 of the code zip (blob store key). */
   codeKey: string;
   /**
-   * Identity of code + configuration. Environments are reused only for the same identity;
-   * a change sends new invocations to new environments while in-flight ones finish.
+   * Identity of code + configuration (not the version's RevisionId, which a resource policy
+   * change also renews). Environments are reused only for the same identity; a change sends new
+   * invocations to new environments while in-flight ones finish.
    */
   revisionId: string;
   logGroupName: string;

@@ -45,10 +45,11 @@ export interface FunctionStore {
   /** The resource policy of a function ('' qualifier) or of one of its versions or aliases. */
   getPolicy(name: string, qualifier: string): Promise<FunctionPolicy | undefined>;
   /**
-   * Replaces (null: deletes) that policy if its revision is `expectedRevision` (null: there is
-   * none). False when it changed meanwhile, or the function is gone.
+   * Replaces (null: deletes) that policy and renews its owner's RevisionId to `revisionId` (a
+   * policy's revision is its owner's: $LATEST for '', else the version or alias), if the owner's
+   * revision is still `expectedRevision`. False when the owner changed meanwhile, or is gone.
    */
-  putPolicy(name: string, qualifier: string, policy: FunctionPolicy | null, expectedRevision: string | null): Promise<boolean>;
+  putPolicy(name: string, qualifier: string, policy: FunctionPolicy | null, expectedRevision: string, revisionId: string): Promise<boolean>;
 
   /** Every code key still referenced by some version, its own or one of its layers' (for blob garbage collection). */
   codeKeysInUse(): Promise<Set<string>>;

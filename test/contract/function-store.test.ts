@@ -257,29 +257,49 @@ describeEachDatabase('FunctionStore contract', (db) => {
     assert.equal(await store.getAlias('al', 'live'), undefined);
   });
 
-  it('policies: per qualifier, replaced only at the expected revision, gone with their version, alias or function', async () => {
-    await create(store, 'po');
-    await publish(store, 'po');
-    assert.equal(await store.createAlias(alias('po', 'live', { functionVersion: '1' })), true);
+  it('policies: per qualifier, written only at their owner\'s expected revision, which they renew; gone with their version, alias or function', async () => {
+    const latest = await create(store, 'po');
+    const v1 = await publish(store, 'po');
+    const live = alias('po', 'live', { functionVersion: '1' });
+    assert.equal(await store.createAlias(live), true);
     const p = (rev: string, sid: string) => ({ revisionId: rev, statements: [{ Sid: sid, Effect: 'Allow' }] });
+    const rev = async (q: string) => (q === '' ? (await store.getVersion('po', LATEST))! : /^\d+$/.test(q) ? (await store.getVersion('po', q))! : (await store.getAlias('po', q))!).revisionId;
     assert.equal(await store.getPolicy('po', ''), undefined);
-    assert.equal(await store.putPolicy('po', '', p('r1', 'a'), null), true);
-    assert.equal(await store.putPolicy('po', '', p('r2', 'b'), null), false, 'one exists: its revision is expected');
-    assert.equal(await store.putPolicy('po', '', p('r2', 'b'), 'r1'), true);
+    assert.equal(await store.putPolicy('po', '', p('r1', 'a'), latest.revisionId, 'r1'), true);
+    assert.equal(await rev(''), 'r1', '$LATEST takes the policy\'s revision');
+    assert.equal(await store.putPolicy('po', '', p('r2', 'b'), latest.revisionId, 'r2'), false, 'the owner\'s current revision is expected');
+    assert.deepEqual(await store.getPolicy('po', ''), p('r1', 'a'));
+    assert.equal(await store.putPolicy('po', '', p('r2', 'b'), 'r1', 'r2'), true);
     assert.deepEqual(await store.getPolicy('po', ''), p('r2', 'b'));
-    assert.equal(await store.putPolicy('po', '1', p('v1', 'v'), null), true);
-    assert.equal(await store.putPolicy('po', 'live', p('l1', 'l'), null), true);
-    assert.equal(await store.putPolicy('nope', '', p('x', 'x'), null), false, 'no such function');
+    assert.equal(await store.putPolicy('po', '1', p('v1', 'v'), v1.revisionId, 'v1'), true);
+    assert.equal(await rev('1'), 'v1');
+    assert.equal(await store.putPolicy('po', 'live', p('l1', 'l'), live.revisionId, 'l1'), true);
+    assert.equal(await rev('live'), 'l1');
+    assert.equal(await rev(''), 'r2', 'each owner has its own revision');
+    assert.equal(await store.putPolicy('nope', '', p('x', 'x'), 'r2', 'x'), false, 'no such function');
+    assert.equal(await store.putPolicy('po', '2', p('x', 'x'), 'r2', 'x'), false, 'no such version');
     assert.equal(await store.deleteAlias('po', 'live'), true);
     assert.equal(await store.getPolicy('po', 'live'), undefined);
     assert.equal(await store.deleteVersion('po', '1'), true);
     assert.equal(await store.getPolicy('po', '1'), undefined);
-    assert.equal(await store.putPolicy('po', '', null, 'r2'), true);
+    assert.equal(await store.putPolicy('po', '', null, 'r2', 'r3'), true);
     assert.equal(await store.getPolicy('po', ''), undefined);
-    assert.equal(await store.putPolicy('po', '', p('r3', 'c'), null), true);
+    assert.equal(await rev(''), 'r3', 'removing renews the revision too');
+    assert.equal(await store.putPolicy('po', '', p('r4', 'c'), 'r3', 'r4'), true);
     assert.equal(await store.deleteFunction('po'), true);
     await create(store, 'po');
     assert.equal(await store.getPolicy('po', ''), undefined, 'a new function of the name has none');
+  });
+
+  it('policies: of two writers at the same owner revision, one wins', async () => {
+    const latest = await create(store, 'po-race');
+    const other = new SqlFunctionStore(await db().peer());
+    const p = (rev: string) => ({ revisionId: rev, statements: [{ Sid: rev, Effect: 'Allow' }] });
+    const results = await Promise.all([store.putPolicy('po-race', '', p('a'), latest.revisionId, 'a'), other.putPolicy('po-race', '', p('b'), latest.revisionId, 'b')]);
+    assert.equal(results.filter(Boolean).length, 1, `results ${results}`);
+    const winner = results[0] ? 'a' : 'b';
+    assert.equal((await store.getVersion('po-race', LATEST))!.revisionId, winner);
+    assert.deepEqual(await store.getPolicy('po-race', ''), p(winner));
   });
 
   it('codeKeysInUse covers every version of every function', async () => {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  AddPermissionCommand, CreateAliasCommand, CreateFunctionCommand, DeleteAliasCommand, DeleteFunctionCommand, GetPolicyCommand,
-  LambdaClient, PublishVersionCommand, RemovePermissionCommand,
+  AddPermissionCommand, CreateAliasCommand, CreateFunctionCommand, DeleteAliasCommand, DeleteFunctionCommand, GetAliasCommand,
+  GetFunctionConfigurationCommand, GetPolicyCommand, InvokeCommand, LambdaClient, PublishVersionCommand, RemovePermissionCommand,
+  UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { rejects } from '../helpers/errors.js';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
@@ -86,6 +87,51 @@ describe('resource-based policies: AddPermission, GetPolicy, RemovePermission', 
     await rejects(lambda.send(new AddPermissionCommand({ FunctionName: 'nosuch', StatementId: 'a', Action: 'lambda:InvokeFunction', Principal: '*' })),
       'ResourceNotFoundException', `Function not found: ${ARN}:nosuch`, 404);
     await rejects(lambda.send(new GetPolicyCommand({ FunctionName: 'nosuch' })), 'ResourceNotFoundException', `Function not found: ${ARN}:nosuch`, 404);
+  });
+
+  test('the policy\'s RevisionId is its function\'s, version\'s or alias\'s, and each permission change renews it', async () => {
+    // AWS-recorded (LocalStack's test_function_revisions_permissions): AddPermission takes
+    // GetFunction's RevisionId, the function's RevisionId moves with each change, and GetPolicy's
+    // is the function's.
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'rev', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE,
+      Code: { ZipFile: await makeZip({ 'index.js': 'const id = Math.random();\nexports.handler = async () => id;\n' }) },
+    }));
+    const revOf = async (Qualifier?: string) => (await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'rev', Qualifier }))).RevisionId!;
+    const mismatch = 'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id';
+    const invoked = async () => JSON.parse(Buffer.from((await lambda.send(new InvokeCommand({ FunctionName: 'rev' }))).Payload!).toString());
+    const warm = await invoked();
+    const r1 = await revOf();
+    await rejects(lambda.send(new AddPermissionCommand({ FunctionName: 'rev', StatementId: 's3', Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com', RevisionId: 'wrong' })),
+      'PreconditionFailedException', mismatch, 412);
+    await lambda.send(new AddPermissionCommand({ FunctionName: 'rev', StatementId: 's3', Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com', RevisionId: r1 }));
+    const r2 = await revOf();
+    assert.notEqual(r2, r1);
+    assert.equal((await lambda.send(new GetPolicyCommand({ FunctionName: 'rev' }))).RevisionId, r2);
+    // The function moved on: a write at the old revision is refused.
+    await rejects(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'rev', Description: 'x', RevisionId: r1 })), 'PreconditionFailedException', mismatch, 412);
+    await rejects(lambda.send(new RemovePermissionCommand({ FunctionName: 'rev', StatementId: 's3', RevisionId: r1 })), 'PreconditionFailedException', mismatch, 412);
+    await lambda.send(new RemovePermissionCommand({ FunctionName: 'rev', StatementId: 's3', RevisionId: r2 }));
+    const r3 = await revOf();
+    assert.notEqual(r3, r2);
+    // What runs did not change: the warm environment serves on.
+    assert.equal(await invoked(), warm);
+
+    // A version's and an alias's policies are theirs, and so are their revisions.
+    const v = await lambda.send(new PublishVersionCommand({ FunctionName: 'rev' }));
+    const alias = await lambda.send(new CreateAliasCommand({ FunctionName: 'rev', Name: 'live', FunctionVersion: v.Version! }));
+    await lambda.send(new AddPermissionCommand({ FunctionName: 'rev', Qualifier: v.Version, StatementId: 'v', Action: 'lambda:InvokeFunction', Principal: '*', RevisionId: v.RevisionId }));
+    const v2 = await revOf(v.Version);
+    assert.notEqual(v2, v.RevisionId);
+    assert.equal((await lambda.send(new GetPolicyCommand({ FunctionName: 'rev', Qualifier: v.Version }))).RevisionId, v2);
+    assert.equal(await revOf(), r3, 'the function\'s is its own');
+    await rejects(lambda.send(new AddPermissionCommand({ FunctionName: 'rev', Qualifier: 'live', StatementId: 'a', Action: 'lambda:InvokeFunction', Principal: '*', RevisionId: r3 })),
+      'PreconditionFailedException', mismatch, 412);
+    await lambda.send(new AddPermissionCommand({ FunctionName: 'rev', Qualifier: 'live', StatementId: 'a', Action: 'lambda:InvokeFunction', Principal: '*', RevisionId: alias.RevisionId }));
+    const a2 = (await lambda.send(new GetAliasCommand({ FunctionName: 'rev', Name: 'live' }))).RevisionId;
+    assert.notEqual(a2, alias.RevisionId);
+    assert.equal((await lambda.send(new GetPolicyCommand({ FunctionName: 'rev', Qualifier: 'live' }))).RevisionId, a2);
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'rev' }));
   });
 
   test('a policy goes with its function: a new function of the same name has none', async () => {

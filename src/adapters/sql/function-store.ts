@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { isNumericVersion } from '../../core/arn.js';
 import { Errors } from '../../core/errors.js';
 import { LATEST, type AliasRecord, type FunctionPolicy, type FunctionRecord, type VersionRecord } from '../../core/model.js';
 import type { FunctionStore } from '../../ports/functions.js';
@@ -347,18 +348,22 @@ export class SqlFunctionStore implements FunctionStore {
     return r ? (JSON.parse((r as { policy: string }).policy) as FunctionPolicy) : undefined;
   }
 
-  async putPolicy(name: string, qualifier: string, policy: FunctionPolicy | null, expectedRevision: string | null): Promise<boolean> {
+  async putPolicy(name: string, qualifier: string, policy: FunctionPolicy | null, expectedRevision: string, revisionId: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      if (!(await trx.selectFrom(FUNCTIONS).select('name').where('name', '=', name).executeTakeFirst())) return false;
-      const r = await trx.selectFrom(POLICIES).select('policy').where('function_name', '=', name).where('qualifier', '=', qualifier).executeTakeFirst();
-      const current = r ? (JSON.parse((r as { policy: string }).policy) as FunctionPolicy) : null;
-      if ((current?.revisionId ?? null) !== expectedRevision) return false;
+      // The owner's UPDATE is the precondition (and its row lock serializes writers): a policy
+      // and the version or alias it belongs to move to the new revision together.
+      const owner = qualifier === '' || qualifier === LATEST || isNumericVersion(qualifier)
+        ? trx.updateTable(VERSIONS).set({ revision_id: revisionId }).where('version', '=', qualifier === '' ? LATEST : qualifier)
+        : trx.updateTable(ALIASES).set({ revision_id: revisionId }).where('name', '=', qualifier);
+      if (!changed(await owner.where('function_name', '=', name).where('revision_id', '=', expectedRevision).executeTakeFirst())) return false;
       if (policy === null) {
         await trx.deleteFrom(POLICIES).where('function_name', '=', name).where('qualifier', '=', qualifier).execute();
-      } else if (current) {
-        await trx.updateTable(POLICIES).set({ policy: JSON.stringify(policy) }).where('function_name', '=', name).where('qualifier', '=', qualifier).execute();
       } else {
-        await trx.insertInto(POLICIES).values({ function_name: name, qualifier, policy: JSON.stringify(policy) }).execute();
+        await trx
+          .insertInto(POLICIES)
+          .values({ function_name: name, qualifier, policy: JSON.stringify(policy) })
+          .onConflict((oc: any) => oc.columns(['function_name', 'qualifier']).doUpdateSet({ policy: JSON.stringify(policy) }))
+          .execute();
       }
       return true;
     });
