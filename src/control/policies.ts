@@ -79,6 +79,8 @@ export class Policies {
     if (authType !== undefined && authType !== null && !URL_AUTH_TYPES.includes(authType as never)) v.add(authType, 'functionUrlAuthType', rules.enumOf(URL_AUTH_TYPES));
     v.throwIfAny();
     const { ctx } = this;
+    // $LATEST has no policy of its own: the function's (no qualifier) covers it.
+    if (ctx.ref(input.FunctionName, input.Qualifier).qualifier === LATEST) throw Errors.invalidParameter('We currently do not support adding policies for $LATEST.');
     const { name, qualifier, key } = await this.target(input);
     return ctx.lock.run(name, async () => {
       const policy = (await this.write(name, qualifier, key, input.RevisionId, (current, revisionId) => {

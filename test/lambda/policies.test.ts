@@ -86,6 +86,11 @@ describe('resource-based policies: AddPermission, GetPolicy, RemovePermission', 
       'ValidationException', /^2 validation errors detected: Value 'invoke' at 'action' .*; Value '12' at 'sourceAccount' failed to satisfy constraint: Member must satisfy regular expression pattern: \\d\{12\}$/, 400);
     await rejects(lambda.send(new AddPermissionCommand({ FunctionName: 'nosuch', StatementId: 'a', Action: 'lambda:InvokeFunction', Principal: '*' })),
       'ResourceNotFoundException', `Function not found: ${ARN}:nosuch`, 404);
+    // $LATEST has no policy of its own (AWS-recorded: test_permission_exceptions).
+    for (const target of [{ FunctionName: 'pol', Qualifier: '$LATEST' }, { FunctionName: 'pol:$LATEST' }, { FunctionName: `${ARN}:pol:$LATEST` }]) {
+      await rejects(lambda.send(new AddPermissionCommand({ ...target, StatementId: 'latest', Action: 'lambda:InvokeFunction', Principal: '*' })),
+        'InvalidParameterValueException', 'We currently do not support adding policies for $LATEST.', 400);
+    }
     await rejects(lambda.send(new GetPolicyCommand({ FunctionName: 'nosuch' })), 'ResourceNotFoundException', `Function not found: ${ARN}:nosuch`, 404);
   });
 
