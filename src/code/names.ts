@@ -1,15 +1,20 @@
 import { Errors, type StratusError } from '../core/errors.js';
 import { MAX_PATH_BYTES, MAX_SEGMENT_BYTES, MAX_UNPACKED_BYTES } from './limits.js';
 
+/**
+ * Lambda refuses a bad upload (CreateFunction, UpdateFunctionCode, PublishLayerVersion) as
+ * InvalidParameterValueException: its InvalidZipFileException (502 in the model) is an invoke-time
+ * failure. Every refusal here is an InvalidParameterValueException.
+ */
+
 /** Lambda's message for an archive that cannot be read at all. */
 export const MALFORMED_MESSAGE = 'Could not unzip uploaded file. Please check your file, then try to upload again.';
 export const OVERSIZE_MESSAGE = `Unzipped size must be smaller than ${MAX_UNPACKED_BYTES} bytes`;
 
 export function malformed(): StratusError {
-  return Errors.invalidZipFile(MALFORMED_MESSAGE);
+  return Errors.invalidParameter(MALFORMED_MESSAGE);
 }
 
-/** Past the unzipped size limit Lambda answers InvalidParameterValueException, not InvalidZipFileException. */
 export function oversize(): StratusError {
   return Errors.invalidParameter(OVERSIZE_MESSAGE);
 }
@@ -22,16 +27,16 @@ export function shown(name: string): string {
 }
 
 export function escapes(name: string): StratusError {
-  return Errors.invalidZipFile(`Could not unzip uploaded file: entry '${shown(name)}' escapes the code root`);
+  return Errors.invalidParameter(`Could not unzip uploaded file: entry '${shown(name)}' escapes the code root`);
 }
 
 export function badEntry(name: string, why: string): StratusError {
-  return Errors.invalidZipFile(`Could not unzip uploaded file: entry '${shown(name)}' ${why}`);
+  return Errors.invalidParameter(`Could not unzip uploaded file: entry '${shown(name)}' ${why}`);
 }
 
 /**
  * The path an entry name designates inside the code root, as forward-slash segments with `.`
- * and empty segments dropped and `..` applied lexically. Refuses (InvalidZipFileException)
+ * and empty segments dropped and `..` applied lexically. Refuses (InvalidParameterValueException)
  * names that are absolute (`/x`, `C:/x`, `\\server\x` once backslashes became slashes), contain
  * NUL, climb above the root, or exceed PATH_MAX / NAME_MAX. An empty result means the root.
  *

@@ -55,7 +55,7 @@ export async function walkZip(source: ZipSource, visitor: ZipVisitor): Promise<{
   zipfile.on('error', () => undefined);
   try {
     if (zipfile.entryCount > MAX_ENTRIES) {
-      throw Errors.invalidZipFile(`Could not unzip uploaded file: more than ${MAX_ENTRIES} entries`);
+      throw Errors.invalidParameter(`Could not unzip uploaded file: more than ${MAX_ENTRIES} entries`);
     }
     const kinds = new Map<string, Kind>();
     let unpackedSize = 0;
@@ -158,7 +158,7 @@ async function openZip(source: ZipSource): Promise<yauzl.ZipFile> {
 }
 
 function zipTooLarge(): StratusError {
-  return Errors.invalidZipFile(`Zipped size must be smaller than ${MAX_ZIP_BYTES} bytes`);
+  return Errors.invalidParameter(`Zipped size must be smaller than ${MAX_ZIP_BYTES} bytes`);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { lambdaTimestamp } from '../core/arn.js';
-import { Errors, StratusError } from '../core/errors.js';
+import { Errors } from '../core/errors.js';
 import { CURRENT_RUNTIMES, LAMBDA_RUNTIMES } from '../core/function-config.js';
 import { functionLayerArns, layerArn, parseLayerName, parseLayerVersionArn, parseLayerVersionNumber } from '../core/layers.js';
 import type { LayerPolicy, LayerRef, LayerStatement, LayerVersionRecord } from '../core/model.js';
@@ -49,10 +49,7 @@ export class Layers {
       throw Errors.invalidParameter('Layer content from S3 (S3Bucket/S3Key) is not supported by Stratus: upload the .zip as ZipFile.');
     }
     if (content.ZipFile === undefined || content.ZipFile === null) throw Errors.invalidParameter('Please provide a source for layer content: ZipFile must carry the .zip file.');
-    // Lambda refuses a bad archive here as an invalid parameter (PublishLayerVersion has no InvalidZipFileException).
-    const stored = await ctx.code.put(content.ZipFile, true).catch((e: unknown) => {
-      throw e instanceof StratusError && e.code === 'InvalidZipFileException' ? Errors.invalidParameter(e.message) : e;
-    });
+    const stored = await ctx.code.put(content.ZipFile, true);
     let published = false;
     try {
       const rec = await this.store.publish({

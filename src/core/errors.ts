@@ -34,7 +34,6 @@ export const Errors = {
   invalidParameter: make('InvalidParameterValueException', 400),
   preconditionFailed: make('PreconditionFailedException', 412),
   requestTooLarge: make('RequestEntityTooLargeException', 413),
-  invalidZipFile: make('InvalidZipFileException', 400),
   codeStorageExceeded: make('CodeStorageExceededException', 400),
   unsupportedMediaType: make('UnsupportedMediaTypeException', 415),
   invalidRequestContent: make('InvalidRequestContentException', 400),

@@ -102,9 +102,12 @@ describe('Lambda API: errors in AWS shape', () => {
     assert.deepEqual(JSON.parse(Buffer.from(r.Payload!).toString()).errorType, 'Runtime.MalformedHandlerName');
   });
 
-  test('InvalidZipFileException: malformed zip, and nothing is left behind', async () => {
-    await fails(lambda.send(new CreateFunctionCommand(base({ Code: { ZipFile: Buffer.from('this is not a zip') } }))), 'InvalidZipFileException', 400);
-    await fails(lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'exists', ZipFile: Buffer.from('PK\x03\x04garbage') })), 'InvalidZipFileException', 400);
+  test('a malformed zip is an invalid parameter (Lambda\'s message), and nothing is left behind', async () => {
+    // AWS-recorded: an upload that is not a zip is InvalidParameterValueException; the model's
+    // InvalidZipFileException (502) is an invoke-time failure.
+    const message = /^Could not unzip uploaded file\. Please check your file, then try to upload again\.$/;
+    await fails(lambda.send(new CreateFunctionCommand(base({ Code: { ZipFile: Buffer.from('this is not a zip') } }))), 'InvalidParameterValueException', 400, message);
+    await fails(lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'exists', ZipFile: Buffer.from('PK\x03\x04garbage') })), 'InvalidParameterValueException', 400, message);
     await fails(lambda.send(new GetFunctionCommand({ FunctionName: 'bad' })), 'ResourceNotFoundException', 404);
     const after = await lambda.send(new GetFunctionCommand({ FunctionName: 'exists' }));
     assert.equal(after.Configuration?.CodeSize, zip.length, 'the refused update did not touch the code');
