@@ -25,7 +25,16 @@ const DEPRECATED_RUNTIMES = new Set([
   'dotnet6', 'ruby2.5', 'ruby2.7', 'go1.x', 'java8',
 ]);
 
-/** Every value of the Runtime enum in Lambda's API model. */
+/** The Runtime enum of Lambda's API model (botocore's lambda 2015-03-31), in its order. */
+export const RUNTIME_ENUM: readonly string[] = [
+  'nodejs', 'nodejs4.3', 'nodejs6.10', 'nodejs8.10', 'nodejs10.x', 'nodejs12.x', 'nodejs14.x', 'nodejs16.x', 'java8', 'java8.al2',
+  'java11', 'python2.7', 'python3.6', 'python3.7', 'python3.8', 'python3.9', 'dotnetcore1.0', 'dotnetcore2.0', 'dotnetcore2.1',
+  'dotnetcore3.1', 'dotnet6', 'dotnet8', 'nodejs4.3-edge', 'go1.x', 'ruby2.5', 'ruby2.7', 'provided', 'provided.al2', 'nodejs18.x',
+  'python3.10', 'java17', 'ruby3.2', 'ruby3.3', 'ruby3.4', 'python3.11', 'nodejs20.x', 'provided.al2023', 'python3.12', 'java21',
+  'python3.13', 'nodejs22.x', 'nodejs24.x', 'python3.14', 'java25', 'dotnet10', 'ruby4.0',
+];
+
+/** Every value of the Runtime enum in Lambda's API model (the order of CURRENT_RUNTIMES' messages). */
 export const LAMBDA_RUNTIMES: ReadonlySet<string> = new Set([
   ...DEPRECATED_RUNTIMES, ...SUPPORTED_RUNTIMES, 'java8.al2', 'java11', 'java17', 'java21', 'java25', 'dotnet8', 'dotnet10',
   'ruby3.2', 'ruby3.3', 'ruby3.4', 'ruby4.0',
@@ -100,11 +109,10 @@ export function applyConfig(base: FunctionConfig, input: Input, creating: boolea
     loggingConfig: { ...base.loggingConfig },
   };
 
-  // Runtime
+  // Runtime (a string outside the enum is Lambda's own refusal, below)
   if (present(input.Runtime)) {
-    if (typeof input.Runtime !== 'string' || !LAMBDA_RUNTIMES.has(input.Runtime)) {
-      v.add(input.Runtime, 'runtime', `${rules.enumOf(CURRENT_RUNTIMES)} or be a valid ARN`);
-    } else c.runtime = input.Runtime;
+    if (typeof input.Runtime !== 'string') v.add(input.Runtime, 'runtime', `${rules.enumOf(CURRENT_RUNTIMES)} or be a valid ARN`);
+    else if (LAMBDA_RUNTIMES.has(input.Runtime)) c.runtime = input.Runtime;
   }
   // Role
   if (present(input.Role)) {
@@ -254,6 +262,11 @@ export function applyConfig(base: FunctionConfig, input: Input, creating: boolea
   }
   if (present(input.Runtime)) {
     const r = input.Runtime as string;
+    // Lambda's words for a runtime it does not know: an InvalidParameterValueException worded as
+    // a constraint, the value unquoted, listing the model's enum.
+    if (!LAMBDA_RUNTIMES.has(r)) {
+      throw Errors.invalidParameter(`Value ${r} at 'runtime' failed to satisfy constraint: ${rules.enumOf(RUNTIME_ENUM)} or be a valid ARN`);
+    }
     if (DEPRECATED_RUNTIMES.has(r)) {
       throw Errors.invalidParameter(
         `The runtime parameter of ${r} is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.`,
