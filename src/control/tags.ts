@@ -1,30 +1,51 @@
 import { Errors } from '../core/errors.js';
 import { validateTags } from '../core/function-config.js';
+import { rules, Violations } from '../core/validation.js';
 import { ControlContext } from './context.js';
 import type { Input } from './types.js';
 
-const TAGGABLE = /^arn:aws[a-zA-Z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([a-zA-Z0-9-_]+)(?::([^:]+))?$/;
+/** The Resource member's shape in Lambda's model (TaggableResource): its pattern and length. */
+const TAGGABLE_PATTERN = 'arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:(function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?'
+  + '|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9-_]+)';
+const TAGGABLE = new RegExp(`^(?:${TAGGABLE_PATTERN})$`);
+const TAGGABLE_MAX = 256;
+const FUNCTION_ARN = /^arn:[^:]+:lambda:([^:]+):(\d{12}):function:([^:]+)(?::([^:]+))?$/;
 
 /** TagResource, UntagResource, ListTags on functions (tags belong to the function, not its versions). */
 export class Tags {
   constructor(private readonly ctx: ControlContext) {}
 
-  /** The function a Resource ARN names. */
-  private nameOf(resource: unknown): string {
+  /** Lambda's model constraints on Resource, with those of the operation's other members (`more`). */
+  private checkResource(resource: unknown, more?: (v: Violations) => void): void {
+    const v = new Violations();
+    if (typeof resource !== 'string') v.add(null, 'resource', rules.notNull);
+    else if (resource.length > TAGGABLE_MAX) v.add(resource, 'resource', rules.maxLength(TAGGABLE_MAX));
+    else if (!TAGGABLE.test(resource)) v.add(resource, 'resource', rules.pattern(TAGGABLE_PATTERN));
+    more?.(v);
+    v.throwIfAny();
+  }
+
+  /** The function a (well-formed) Resource ARN names. */
+  private nameOf(resource: string): string {
     const { locale } = this.ctx.deps;
-    const m = typeof resource === 'string' ? TAGGABLE.exec(resource) : null;
-    if (!m) throw Errors.invalidParameter(`${String(resource)} is not a valid function ARN: tags are supported on functions (arn:aws:lambda:${locale.region}:${locale.accountId}:function:NAME).`);
-    if (m[4] !== undefined) throw Errors.invalidParameter('Tagging operations are permitted on Lambda functions only. Tags on aliases and versions are not supported. Please specify either a function name or a function ARN.');
-    if (m[2] !== locale.accountId || m[1] !== locale.region) throw Errors.resourceNotFound(`Function not found: ${resource as string}`);
+    const m = FUNCTION_ARN.exec(resource);
+    // Mappings, code signing configs and capacity providers are taggable in Lambda, not in Stratus.
+    if (!m) throw Errors.invalidParameter(`Stratus keeps tags on functions only: ${resource} is not a function ARN.`);
+    if (m[4] !== undefined) throw Errors.invalidParameter('Tags on function aliases and versions are not supported. Please specify a function ARN.');
+    if (m[2] !== locale.accountId || m[1] !== locale.region) throw Errors.resourceNotFound(`Function not found: ${resource}`);
     return m[3]!;
   }
 
   async tag(input: Input): Promise<void> {
     const { ctx } = this;
-    const name = this.nameOf(input.Resource);
-    if (input.Tags === undefined || input.Tags === null) {
-      throw Errors.validation("1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null");
+    this.checkResource(input.Resource, (v) => {
+      if (input.Tags === undefined || input.Tags === null) v.add(null, 'tags', rules.notNull);
+    });
+    // Lambda's answer to an empty Tags map (AWS-recorded).
+    if (typeof input.Tags === 'object' && Object.keys(input.Tags as object).length === 0) {
+      throw Errors.invalidParameter('An error occurred and the request cannot be processed.');
     }
+    const name = this.nameOf(input.Resource as string);
     await ctx.lock.run(name, async () => {
       const fn = await ctx.requireFunction(name);
       await ctx.store.updateFunction({ ...fn, tags: validateTags(input.Tags, fn.tags) });
@@ -34,11 +55,11 @@ export class Tags {
 
   async untag(input: Input): Promise<void> {
     const { ctx } = this;
-    const name = this.nameOf(input.Resource);
     const keys = Array.isArray(input.TagKeys) ? input.TagKeys.map(String) : typeof input.TagKeys === 'string' ? [input.TagKeys] : [];
-    if (keys.length === 0) {
-      throw Errors.validation("1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null");
-    }
+    this.checkResource(input.Resource, (v) => {
+      if (keys.length === 0) v.add(null, 'tagKeys', rules.notNull);
+    });
+    const name = this.nameOf(input.Resource as string);
     await ctx.lock.run(name, async () => {
       const fn = await ctx.requireFunction(name);
       const tags = { ...fn.tags };
@@ -49,7 +70,8 @@ export class Tags {
   }
 
   async list(input: Input): Promise<Record<string, string>> {
-    const name = this.nameOf(input.Resource);
+    this.checkResource(input.Resource);
+    const name = this.nameOf(input.Resource as string);
     return (await this.ctx.requireFunction(name)).tags;
   }
 }

@@ -355,7 +355,7 @@ export function validateTags(tags: unknown, existing: Record<string, string> = {
     if (/^aws:/i.test(k)) throw Errors.invalidParameter(`Tag keys starting with 'aws:' are reserved: ${k}`);
     out[k] = val;
   }
-  if (Object.keys(out).length > 50) throw Errors.invalidParameter('Number of tags exceeds resource tag limit (50).');
+  if (Object.keys(out).length > 50) throw Errors.invalidParameter('Number of tags exceeds resource tag limit.');
   return out;
 }
 

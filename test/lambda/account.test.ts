@@ -4,6 +4,7 @@ import {
   CreateFunctionCommand, DeleteFunctionCommand, DeleteFunctionConcurrencyCommand, GetAccountSettingsCommand, GetFunctionCommand,
   GetFunctionConcurrencyCommand, LambdaClient, ListTagsCommand, PutFunctionConcurrencyCommand, TagResourceCommand, UntagResourceCommand, UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
+import { rejects } from '../helpers/errors.js';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -75,5 +76,25 @@ describe('Lambda API: concurrency, account settings, tags', () => {
       e.name === 'InvalidParameterValueException' && /aliases and versions/.test(e.message));
     await assert.rejects(lambda.send(new ListTagsCommand({ Resource: ARN('ghost') })), { name: 'ResourceNotFoundException' });
     await assert.rejects(lambda.send(new TagResourceCommand({ Resource: ARN('c1'), Tags: { 'aws:x': 'y' } })), { name: 'InvalidParameterValueException' });
+  });
+
+  test('tags: Lambda\'s refusals of a Resource that is not a function ARN, a version or alias, no tags, too many tags', async () => {
+    // The model's TaggableResource pattern, as a ValidationException on every tag operation.
+    const pattern = 'arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:(function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?'
+      + '|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9-_]+)';
+    const invalid = (r: string) => `1 validation error detected: Value '${r}' at 'resource' failed to satisfy constraint: Member must satisfy regular expression pattern: ${pattern}`;
+    for (const bad of ['c1', 'arn:aws:lambda:us-east-1:000000000000:layer:l', 'arn:aws:s3:::bucket']) {
+      await rejects(lambda.send(new TagResourceCommand({ Resource: bad, Tags: { a: 'b' } })), 'ValidationException', invalid(bad), 400);
+      await rejects(lambda.send(new UntagResourceCommand({ Resource: bad, TagKeys: ['a'] })), 'ValidationException', invalid(bad), 400);
+      await rejects(lambda.send(new ListTagsCommand({ Resource: bad })), 'ValidationException', invalid(bad), 400);
+    }
+    // AWS-recorded (LocalStack's test_tag_exceptions): a qualified ARN, an empty map, more than 50 tags.
+    const qualified = 'Tags on function aliases and versions are not supported. Please specify a function ARN.';
+    await rejects(lambda.send(new TagResourceCommand({ Resource: ARN('c1', 'live'), Tags: { a: 'b' } })), 'InvalidParameterValueException', qualified, 400);
+    await rejects(lambda.send(new ListTagsCommand({ Resource: ARN('c1', '$LATEST') })), 'InvalidParameterValueException', qualified, 400);
+    await rejects(lambda.send(new TagResourceCommand({ Resource: ARN('c1'), Tags: {} })), 'InvalidParameterValueException', 'An error occurred and the request cannot be processed.', 400);
+    const many = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v']));
+    await rejects(lambda.send(new TagResourceCommand({ Resource: ARN('c2'), Tags: many })), 'InvalidParameterValueException', 'Number of tags exceeds resource tag limit.', 400);
+    assert.deepEqual((await lambda.send(new ListTagsCommand({ Resource: ARN('c2') }))).Tags, { owner: 'me' }, 'nothing was tagged');
   });
 });

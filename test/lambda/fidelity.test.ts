@@ -121,7 +121,7 @@ describe('Lambda API fidelity (botocore model and Lambda wording)', () => {
     await fails(lambda.send(new DeleteFunctionCommand({ FunctionName: 'fid', Qualifier: 'live' })), 'InvalidParameterValueException', 400, 'Deletion of aliases is not supported.');
     await fails(lambda.send(new DeleteFunctionCommand({ FunctionName: 'fid:live' })), 'InvalidParameterValueException', 400, 'Deletion of aliases is not supported.');
     await fails(lambda.send(new TagResourceCommand({ Resource: ARN('fid', '1'), Tags: { a: 'b' } })), 'InvalidParameterValueException', 400,
-      'Tagging operations are permitted on Lambda functions only. Tags on aliases and versions are not supported. Please specify either a function name or a function ARN.');
+      'Tags on function aliases and versions are not supported. Please specify a function ARN.');
   });
 
   test('an ARN of another region is not found, with Lambda\'s message', async () => {
