@@ -212,14 +212,18 @@ export class Functions {
         throw Errors.invalidParameter('Deletion of aliases is not supported.');
       }
       const version = await ctx.store.getVersion(name, qualifier);
-      if (!version) throw ctx.notFound(name, qualifier);
+      if (!version) {
+        // A version that is not there is deleted already (Lambda answers 204); a missing function is named unqualified.
+        await ctx.requireFunction(name);
+        return;
+      }
       const aliases = (await ctx.store.listAliases(name))
         .filter((a) => a.functionVersion === qualifier || a.additionalVersionWeights[qualifier] !== undefined)
         .map((a) => a.name);
       if (aliases.length) {
         throw Errors.resourceConflict(`Unable to delete version because the following aliases reference it: [${aliases.join(', ')}]`);
       }
-      if (!(await ctx.store.deleteVersion(name, qualifier))) throw ctx.notFound(name, qualifier);
+      if (!(await ctx.store.deleteVersion(name, qualifier))) return; // deleted meanwhile by another node
       await ctx.changed(name);
       await ctx.code.collect(archives(version));
     });

@@ -98,6 +98,12 @@ describe('Lambda API: versions and aliases', () => {
     await assert.rejects(lambda.send(new DeleteFunctionCommand({ FunctionName: 'ver', Qualifier: '3' })), (e: any) =>
       e.name === 'ResourceConflictException' && /live/.test(e.message));
     await assert.rejects(lambda.send(new DeleteFunctionCommand({ FunctionName: 'ver', Qualifier: '$LATEST' })), { name: 'InvalidParameterValueException' });
+    // Deleting a version that is not there is done already (AWS-recorded: 204); on a function that
+    // is not there, the message names the function, not the version.
+    const gone = await lambda.send(new DeleteFunctionCommand({ FunctionName: 'ver', Qualifier: '42' }));
+    assert.equal(gone.$metadata.httpStatusCode, 204);
+    await assert.rejects(lambda.send(new DeleteFunctionCommand({ FunctionName: 'nosuch', Qualifier: '1' })), (e: any) =>
+      e.name === 'ResourceNotFoundException' && e.message === `Function not found: ${ARN('nosuch')}`);
     await lambda.send(new DeleteAliasCommand({ FunctionName: 'ver', Name: 'canary' }));
     await assert.rejects(lambda.send(new GetAliasCommand({ FunctionName: 'ver', Name: 'canary' })), (e: any) =>
       e.name === 'ResourceNotFoundException' && e.message === `Cannot find alias arn: ${ARN('ver', 'canary')}`);
