@@ -9,6 +9,12 @@ import type { Input } from './types.js';
 
 const ACTION = /^(lambda:[*]|lambda:[a-zA-Z]+|[*])$/;
 const PRINCIPAL = /^[^\s]+$/;
+/**
+ * The principals Lambda takes: anyone, an account, an IAM (or STS) principal ARN, or a service
+ * (s3.amazonaws.com, China's .amazonaws.com.cn, .aws.internal, Alexa's alexa-appkit.amazon.com).
+ * Anything else is refused as Lambda refuses it; the check is kept wide on purpose.
+ */
+const VALID_PRINCIPAL = /^(\*|\d{12}|arn:aws[a-zA-Z-]*:(iam|sts)::\d{12}:.+|[a-zA-Z0-9][a-zA-Z0-9.-]*\.(amazonaws\.com|amazonaws\.com\.cn|aws\.internal|amazon\.com))$/;
 const SOURCE_ARN = /^arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)$/;
 const SOURCE_ACCOUNT = /^\d{12}$/;
 const EVENT_SOURCE_TOKEN = /^[a-zA-Z0-9._-]+$/;
@@ -82,6 +88,7 @@ export class Policies {
     // $LATEST has no policy of its own: the function's (no qualifier) covers it.
     if (ctx.ref(input.FunctionName, input.Qualifier).qualifier === LATEST) throw Errors.invalidParameter('We currently do not support adding policies for $LATEST.');
     const { name, qualifier, key } = await this.target(input);
+    if (!VALID_PRINCIPAL.test(input.Principal as string)) throw Errors.invalidParameter('The provided principal was invalid. Please check the principal and try again.');
     return ctx.lock.run(name, async () => {
       const policy = (await this.write(name, qualifier, key, input.RevisionId, (current, revisionId) => {
         const next: FunctionPolicy = withStatement(current, input.StatementId as string, (s) => s.Sid, () => this.statement(input, ctx.arn(name, qualifier)), revisionId);

@@ -86,6 +86,16 @@ describe('resource-based policies: AddPermission, GetPolicy, RemovePermission', 
       'ValidationException', /^2 validation errors detected: Value 'invoke' at 'action' .*; Value '12' at 'sourceAccount' failed to satisfy constraint: Member must satisfy regular expression pattern: \\d\{12\}$/, 400);
     await rejects(lambda.send(new AddPermissionCommand({ FunctionName: 'nosuch', StatementId: 'a', Action: 'lambda:InvokeFunction', Principal: '*' })),
       'ResourceNotFoundException', `Function not found: ${ARN}:nosuch`, 404);
+    // A principal that is none of '*', an account, an IAM ARN or a service (AWS-recorded: test_permission_exceptions).
+    for (const Principal of ['a', 'example.com', 'arn:aws:iam::123:root']) {
+      await rejects(lambda.send(new AddPermissionCommand({ FunctionName: 'pol', StatementId: 'who', Action: 'lambda:InvokeFunction', Principal })),
+        'InvalidParameterValueException', 'The provided principal was invalid. Please check the principal and try again.', 400);
+    }
+    for (const Principal of ['*', '123456789012', 'arn:aws:iam::123456789012:role/x', 'arn:aws:sts::123456789012:assumed-role/r/s', 'edgelambda.amazonaws.com',
+      'events.amazonaws.com.cn', 'lambda.aws.internal', 'alexa-appkit.amazon.com']) {
+      await lambda.send(new AddPermissionCommand({ FunctionName: 'pol', StatementId: 'who', Action: 'lambda:InvokeFunction', Principal }));
+      await lambda.send(new RemovePermissionCommand({ FunctionName: 'pol', StatementId: 'who' }));
+    }
     // $LATEST has no policy of its own (AWS-recorded: test_permission_exceptions).
     for (const target of [{ FunctionName: 'pol', Qualifier: '$LATEST' }, { FunctionName: 'pol:$LATEST' }, { FunctionName: `${ARN}:pol:$LATEST` }]) {
       await rejects(lambda.send(new AddPermissionCommand({ ...target, StatementId: 'latest', Action: 'lambda:InvokeFunction', Principal: '*' })),
