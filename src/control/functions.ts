@@ -3,7 +3,7 @@ import { Errors } from '../core/errors.js';
 import { applyConfig, defaultConfig, validateTags } from '../core/function-config.js';
 import { checkCombinedSize } from '../core/layers.js';
 import { LATEST, type FunctionRecord, type VersionRecord } from '../core/model.js';
-import { rules, violation } from '../core/validation.js';
+import { rules, violation, Violations } from '../core/validation.js';
 import { checkRevision, ControlContext, revisionMismatch } from './context.js';
 import type { Layers } from './layers.js';
 import type { Versions } from './versions.js';
@@ -18,6 +18,10 @@ export interface VersionView {
 export interface FunctionView extends VersionView {
   fn: FunctionRecord;
 }
+
+/** ListFunctions' MasterRegion (the model's pattern). */
+const MASTER_REGION_PATTERN = 'ALL|[a-z]{2}(-gov)?-[a-z]+-\\d{1}';
+const MASTER_REGION = new RegExp(`^(?:${MASTER_REGION_PATTERN})$`);
 
 const isObj = (v: unknown): v is Input => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -100,7 +104,19 @@ export class Functions {
     // "ListFunctions returns a maximum of 50 items in each response, even if you set the number higher."
     const limit = Math.min(50, maxItems(input.MaxItems));
     const all = input.FunctionVersion !== undefined && input.FunctionVersion !== '';
-    if (all && input.FunctionVersion !== 'ALL') violation(input.FunctionVersion, 'functionVersion', rules.enumOf(['ALL']));
+    const master = input.MasterRegion !== undefined && input.MasterRegion !== '';
+    const v = new Violations();
+    if (all && input.FunctionVersion !== 'ALL') v.add(input.FunctionVersion, 'functionVersion', rules.enumOf(['ALL']));
+    if (master && (typeof input.MasterRegion !== 'string' || !MASTER_REGION.test(input.MasterRegion))) {
+      v.add(input.MasterRegion, 'masterRegion', rules.pattern(MASTER_REGION_PATTERN));
+    }
+    v.throwIfAny();
+    if (master) {
+      // The model: "If specified, you must set FunctionVersion to ALL."
+      if (!all) throw Errors.invalidParameter('If MasterRegion is specified, you must set FunctionVersion to ALL.');
+      // MasterRegion lists the Lambda@Edge replicas of functions: Stratus replicates none.
+      return { items: [] };
+    }
     const marker = typeof input.Marker === 'string' && input.Marker !== '' ? input.Marker : undefined;
     if (!all) {
       const fns = await ctx.store.listFunctions(marker, limit + 1);

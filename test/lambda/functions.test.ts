@@ -278,6 +278,21 @@ describe('Lambda API: functions', () => {
     assert.equal(new Set(all).size, all.length);
   });
 
+  test('ListFunctions with MasterRegion lists Lambda@Edge replicas only (none here), with FunctionVersion=ALL', async () => {
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'edge-none', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip } }));
+    for (const MasterRegion of ['ALL', 'us-east-1', 'us-gov-west-1']) {
+      const page = await lambda.send(new ListFunctionsCommand({ MasterRegion, FunctionVersion: 'ALL' }));
+      assert.deepEqual(page.Functions, []);
+      assert.equal(page.NextMarker, undefined);
+    }
+    await assert.rejects(lambda.send(new ListFunctionsCommand({ MasterRegion: 'us-east-1' })), (e: any) =>
+      e.name === 'InvalidParameterValueException' && e.message === 'If MasterRegion is specified, you must set FunctionVersion to ALL.');
+    await assert.rejects(lambda.send(new ListFunctionsCommand({ MasterRegion: 'mars', FunctionVersion: 'ALL' })), (e: any) =>
+      e.name === 'ValidationException'
+      && e.message === "1 validation error detected: Value 'mars' at 'masterRegion' failed to satisfy constraint: Member must satisfy regular expression pattern: ALL|[a-z]{2}(-gov)?-[a-z]+-\\d{1}");
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'edge-none' }));
+  });
+
   test('DeleteFunction of one version, then of the whole function', async () => {
     await lambda.send(new PublishVersionCommand({ FunctionName: 'pub' })); // no change: returns version 1 again
     const del = await lambda.send(new DeleteFunctionCommand({ FunctionName: 'pub', Qualifier: '1' }));
