@@ -266,12 +266,17 @@ describe('Lambda API: functions', () => {
     assert.ok(one.NextMarker);
     assert.equal(one.Functions?.[0]?.Version, '$LATEST');
     assert.equal(one.Functions?.[0]?.FunctionArn, ARN(one.Functions![0]!.FunctionName!));
+    // Lambda lists a subset of each configuration: states and the runtime version are GetFunction's.
+    const notListed = ['State', 'StateReason', 'StateReasonCode', 'LastUpdateStatus', 'LastUpdateStatusReason', 'LastUpdateStatusReasonCode', 'RuntimeVersionConfig'];
+    assert.deepEqual(Object.keys(one.Functions![0]!).filter((k) => notListed.includes(k)), []);
+    assert.equal((await lambda.send(new GetFunctionCommand({ FunctionName: one.Functions![0]!.FunctionName! }))).Configuration?.State, 'Active');
 
     const all: string[] = [];
     let marker: string | undefined;
     do {
       const page = await lambda.send(new ListFunctionsCommand({ FunctionVersion: 'ALL', MaxItems: 2, Marker: marker }));
       all.push(...page.Functions!.map((f) => `${f.FunctionName}:${f.Version}`));
+      for (const f of page.Functions!) assert.deepEqual(Object.keys(f).filter((k) => notListed.includes(k)), []);
       marker = page.NextMarker;
     } while (marker);
     assert.ok(all.includes('pub:$LATEST') && all.includes('pub:1') && all.includes('shape:1'));

@@ -10,6 +10,8 @@ import { makeZip } from '../helpers/zip.js';
 
 const ROLE = 'arn:aws:iam::000000000000:role/test';
 const ARN = (name: string, q?: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}${q ? `:${q}` : ''}`;
+/** What ListFunctions and ListVersionsByFunction leave out (Lambda: "To get the additional fields ... use GetFunction"). */
+const NOT_LISTED = ['State', 'StateReason', 'StateReasonCode', 'LastUpdateStatus', 'LastUpdateStatusReason', 'LastUpdateStatusReasonCode', 'RuntimeVersionConfig'];
 const decode = (p?: Uint8Array) => (p ? Buffer.from(p).toString('utf8') : '');
 const code = (v: string) => makeZip({ 'index.js': `exports.handler = async () => '${v}';` });
 
@@ -60,6 +62,8 @@ describe('Lambda API: versions and aliases', () => {
     do {
       const page = await lambda.send(new ListVersionsByFunctionCommand({ FunctionName: 'ver', MaxItems: 2, Marker }));
       seen.push(...page.Versions!.map((v) => v.Version!));
+      // Lambda lists a subset of each configuration: states and the runtime version are GetFunction's.
+      for (const v of page.Versions!) assert.deepEqual(Object.keys(v).filter((k) => NOT_LISTED.includes(k)), [], `version ${v.Version}`);
       Marker = page.NextMarker;
     } while (Marker);
     assert.deepEqual(seen, ['$LATEST', '1', '2', '3', '4', '5']);

@@ -12,7 +12,7 @@ import { invokeRequestOf, readInvokeWire, type InvokeWire } from './invoke-wire.
 import { signedDownload } from './download.js';
 import { registerLayerRoutes } from './layers.js';
 import { registerStreamInvoke } from './stream-invoke.js';
-import { accountSettings, aliasConfiguration, asAccepted, functionConfiguration } from './wire.js';
+import { accountSettings, aliasConfiguration, asAccepted, functionConfiguration, listedConfiguration } from './wire.js';
 
 export interface LambdaApiDeps {
   control: ControlPlane;
@@ -39,6 +39,7 @@ const F = '/2015-03-31/functions';
 export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): void {
   const { control, locale } = deps;
   const cfg = (v: Parameters<typeof functionConfiguration>[0]) => functionConfiguration(v, locale);
+  const listed = (v: Parameters<typeof listedConfiguration>[0]) => listedConfiguration(v, locale);
   registerRawInvoke(http, deps);
   registerStreamInvoke(http, deps);
 
@@ -49,7 +50,7 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
     });
     r.route('GET', F, 200, async (req) => {
       const page = await control.functions.list(req.query);
-      return withMarker({ Functions: page.items.map(cfg) }, page.nextMarker);
+      return withMarker({ Functions: page.items.map(listed) }, page.nextMarker);
     });
     r.route('GET', `${F}/:FunctionName`, 200, async (req) => {
       const view = await control.functions.get(req.input());
@@ -93,7 +94,7 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
     r.route('POST', `${F}/:FunctionName/versions`, 201, async (req) => cfg(await control.versions.publish(req.input())));
     r.route('GET', `${F}/:FunctionName/versions`, 200, async (req) => {
       const page = await control.versions.list(req.input());
-      return withMarker({ Versions: page.items.map(cfg) }, page.nextMarker);
+      return withMarker({ Versions: page.items.map(listed) }, page.nextMarker);
     });
 
     // Aliases

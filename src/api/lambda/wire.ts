@@ -76,6 +76,20 @@ export function functionConfiguration(view: VersionView, locale: Locale): Record
   return out;
 }
 
+const NOT_LISTED = ['State', 'StateReason', 'StateReasonCode', 'LastUpdateStatus', 'LastUpdateStatusReason', 'LastUpdateStatusReasonCode', 'RuntimeVersionConfig'];
+
+/**
+ * What ListFunctions and ListVersionsByFunction list of a version: "a subset of the
+ * FunctionConfiguration fields. To get the additional fields (State, StateReasonCode, StateReason,
+ * LastUpdateStatus, LastUpdateStatusReason, LastUpdateStatusReasonCode, RuntimeVersionConfig) for a
+ * function or version, use GetFunction" (Lambda's ListFunctions documentation).
+ */
+export function listedConfiguration(view: VersionView, locale: Locale): Record<string, unknown> {
+  const out = functionConfiguration(view, locale);
+  for (const k of NOT_LISTED) delete out[k];
+  return out;
+}
+
 export function aliasConfiguration(a: AliasRecord, locale: Locale): Record<string, unknown> {
   const out: Record<string, unknown> = {
     AliasArn: functionArn(locale, a.functionName, a.name),
