@@ -92,9 +92,8 @@ export class Policies {
     return ctx.lock.run(name, async () => {
       const policy = (await this.write(name, qualifier, key, input.RevisionId, (current, revisionId) => {
         const next: FunctionPolicy = withStatement(current, input.StatementId as string, (s) => s.Sid, () => this.statement(input, ctx.arn(name, qualifier)), revisionId);
-        if (Buffer.byteLength(JSON.stringify(document(next))) > MAX_POLICY_BYTES) {
-          throw Errors.policyLengthExceeded('The final policy size is bigger than the limit.');
-        }
+        const size = Buffer.byteLength(JSON.stringify(document(next)));
+        if (size > MAX_POLICY_BYTES) throw Errors.policyLengthExceeded(`The final policy size (${size}) is bigger than the limit (${MAX_POLICY_BYTES}).`);
         return next;
       }))!;
       return { statement: JSON.stringify(policy.statements[policy.statements.length - 1]) };
@@ -105,13 +104,20 @@ export class Policies {
     const { ctx } = this;
     const { name, qualifier, key } = await this.target(input);
     await ctx.lock.run(name, async () => {
-      await this.write(name, qualifier, key, input.RevisionId, (current, revisionId) => withoutStatement(current, input.StatementId, (s) => s.Sid, revisionId));
+      await this.write(name, qualifier, key, input.RevisionId, (current, revisionId) => {
+        if (!current) throw Errors.resourceNotFound('No policy is associated with the given resource.');
+        return withoutStatement(current, input.StatementId, (s) => s.Sid, revisionId);
+      });
     });
   }
 
+  /** GetPolicy: a version or alias that is not there has no policy either (Lambda says so, not "Function not found"). */
   async get(input: Input): Promise<{ policy: string; revisionId: string }> {
-    const { name, qualifier, key } = await this.target(input);
-    const current = await this.ctx.store.getPolicy(name, key);
+    const { ctx } = this;
+    const { name, qualifier } = ctx.ref(input.FunctionName, input.Qualifier);
+    await ctx.requireFunction(name);
+    const key = qualifier ?? '';
+    const current = await ctx.store.getPolicy(name, key);
     if (!current) throw Errors.resourceNotFound('The resource you requested does not exist.');
     return { policy: JSON.stringify(document(current)), revisionId: await this.revisionOf(name, key, qualifier) };
   }

@@ -27,6 +27,10 @@ describe('resource-based policies: AddPermission, GetPolicy, RemovePermission', 
 
   test('statements as Lambda writes them, in order; GetPolicy returns the document and its revision', async () => {
     await rejects(lambda.send(new GetPolicyCommand({ FunctionName: 'pol' })), 'ResourceNotFoundException', 'The resource you requested does not exist.', 404);
+    // AWS-recorded (test_permission_exceptions): no policy to remove from, a version or alias that is not there.
+    await rejects(lambda.send(new RemovePermissionCommand({ FunctionName: 'pol', StatementId: 'x' })), 'ResourceNotFoundException', 'No policy is associated with the given resource.', 404);
+    await rejects(lambda.send(new GetPolicyCommand({ FunctionName: 'pol', Qualifier: '42' })), 'ResourceNotFoundException', 'The resource you requested does not exist.', 404);
+    await rejects(lambda.send(new GetPolicyCommand({ FunctionName: 'pol', Qualifier: 'nosuch' })), 'ResourceNotFoundException', 'The resource you requested does not exist.', 404);
     const s3 = await lambda.send(new AddPermissionCommand({
       FunctionName: 'pol', StatementId: 's3-invoke', Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com',
       SourceArn: 'arn:aws:s3:::my-bucket', SourceAccount: '123456789012',
@@ -147,6 +151,27 @@ describe('resource-based policies: AddPermission, GetPolicy, RemovePermission', 
     assert.notEqual(a2, alias.RevisionId);
     assert.equal((await lambda.send(new GetPolicyCommand({ FunctionName: 'rev', Qualifier: 'live' }))).RevisionId, a2);
     await lambda.send(new DeleteFunctionCommand({ FunctionName: 'rev' }));
+  });
+
+  test('a policy is at most 20480 bytes: PolicyLengthExceededException says how big it would be', async () => {
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'big', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE,
+      Code: { ZipFile: await makeZip({ 'index.js': 'exports.handler = async () => 1;\n' }) },
+    }));
+    let refused: (Error & { $metadata?: { httpStatusCode?: number } }) | undefined;
+    for (let i = 0; i < 200 && !refused; i++) {
+      await lambda.send(new AddPermissionCommand({
+        FunctionName: 'big', StatementId: `s${String(i).padStart(3, '0')}${'x'.repeat(90)}`, Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com',
+        SourceArn: `arn:aws:s3:::${'b'.repeat(60)}`,
+      })).catch((e: Error) => { refused = e; });
+    }
+    assert.equal(refused?.name, 'PolicyLengthExceededException');
+    assert.equal(refused?.$metadata?.httpStatusCode, 400);
+    const size = /^The final policy size \((\d+)\) is bigger than the limit \(20480\)\.$/.exec(refused!.message);
+    assert.ok(size, refused!.message);
+    const kept = Buffer.byteLength((await lambda.send(new GetPolicyCommand({ FunctionName: 'big' }))).Policy!);
+    assert.ok(Number(size[1]) > 20480 && kept <= 20480 && Number(size[1]) > kept, `${size[1]} vs ${kept}`);
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'big' }));
   });
 
   test('a policy goes with its function: a new function of the same name has none', async () => {
