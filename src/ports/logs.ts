@@ -8,7 +8,7 @@ export interface LogEvent {
 }
 
 export interface StoredLogEvent extends LogEvent {
-  id: number; // store-assigned, increasing in insertion order
+  id: number; // store-assigned, increasing in insertion order (ties of timestamp go by it)
   logStreamName: string;
   ingestionTime: number;
 }
@@ -37,12 +37,22 @@ export interface LogQuery {
   endTime?: number; // exclusive
   /** Plain terms: every term must appear (case-sensitive, as CloudWatch's unstructured terms). */
   terms?: string[];
-  /** Continue after this event id (ascending order). */
-  afterId?: number;
+  /** Continue after this position (ascending order). */
+  after?: EventPosition;
   /** Descending order (GetLogEvents with startFromHead=false). */
   descending?: boolean;
-  beforeId?: number;
+  before?: EventPosition;
   limit: number;
+}
+
+/**
+ * Where an event sits in what readers see: events are ordered by timestamp, as CloudWatch reads
+ * them (a back-dated event goes before those that came earlier), then by id (the order they came
+ * in) among events of the same millisecond.
+ */
+export interface EventPosition {
+  timestamp: number;
+  id: number;
 }
 
 /** Events for one stream, as the log buffer hands them to the store. */

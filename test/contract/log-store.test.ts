@@ -34,12 +34,13 @@ describeEachDatabase('SqlLogStore', (db) => {
       lastIngestionTime: 1_700_000_000_005, storedBytes: 15,
     });
     const events = await store.query({ logGroupName: '/a/stats', limit: 10 });
+    // Read in timestamp order; ids increase in insertion order.
     assert.deepEqual(events.map((e) => [e.logStreamName, e.timestamp, e.message, e.ingestionTime]), [
-      ['s1', 1000, 'one\n', 1_700_000_000_000],
       ['s1', 900, 'two\n', 1_700_000_000_000],
+      ['s1', 1000, 'one\n', 1_700_000_000_000],
       ['s1', 2000, 'héllo\n', 1_700_000_000_005],
     ]);
-    assert.ok(events[0]!.id < events[1]!.id && events[1]!.id < events[2]!.id, 'ids increase in insertion order');
+    assert.ok(events[1]!.id < events[0]!.id && events[0]!.id < events[2]!.id, 'ids increase in insertion order');
     assert.equal(await store.getGroup('/a/none'), undefined);
   });
 
@@ -98,8 +99,8 @@ describeEachDatabase('SqlLogStore', (db) => {
     assert.deepEqual(await msgs({ logStreamNames: ['app[2]', 'worker'] }), ['error disk', 'ERROR disk full', 'ERROR disk full worker']);
     assert.deepEqual(await msgs({ logStreamNames: [] }), []);
     // Prefixes are literal ("[" and "_" are not patterns) and case-sensitive.
-    assert.deepEqual(await msgs({ logStreamNamePrefix: 'app[' }), ['START a', 'ERROR Disk full', 'done 100%_ok', 'error disk', 'ERROR disk full']);
-    assert.deepEqual(await msgs({ logStreamNamePrefix: 'ap' }), ['START a', 'ERROR Disk full', 'done 100%_ok', 'error disk', 'ERROR disk full', 'ERROR other']);
+    assert.deepEqual(await msgs({ logStreamNamePrefix: 'app[' }), ['START a', 'error disk', 'ERROR Disk full', 'ERROR disk full', 'done 100%_ok']);
+    assert.deepEqual(await msgs({ logStreamNamePrefix: 'ap' }), ['START a', 'error disk', 'ERROR Disk full', 'ERROR disk full', 'done 100%_ok', 'ERROR other']);
     assert.deepEqual(await msgs({ logStreamNamePrefix: 'APP' }), []);
     // startTime inclusive, endTime exclusive.
     assert.deepEqual(await msgs({ startTime: 110, endTime: 120 }), ['ERROR Disk full', 'ERROR disk full']);
@@ -111,14 +112,17 @@ describeEachDatabase('SqlLogStore', (db) => {
     assert.deepEqual(await msgs({ terms: ['ERROR', 'nothing'] }), []);
     assert.deepEqual(await msgs({ terms: [] }), await msgs({}));
 
+    // Timestamp order across streams, whatever order the events came in.
     const all = await store.query({ logGroupName: g, limit: 100 });
-    const after = await store.query({ logGroupName: g, limit: 2, afterId: all[2]!.id });
+    assert.deepEqual(all.map((e) => e.timestamp), [100, 105, 110, 115, 120, 130, 140]);
+    const at = (i: number) => ({ timestamp: all[i]!.timestamp, id: all[i]!.id });
+    const after = await store.query({ logGroupName: g, limit: 2, after: at(2) });
     assert.deepEqual(after.map((e) => e.id), [all[3]!.id, all[4]!.id]);
     const desc = await store.query({ logGroupName: g, limit: 3, descending: true });
     assert.deepEqual(desc.map((e) => e.id), [all[6]!.id, all[5]!.id, all[4]!.id]);
-    const before = await store.query({ logGroupName: g, limit: 2, descending: true, beforeId: all[4]!.id });
+    const before = await store.query({ logGroupName: g, limit: 2, descending: true, before: at(4) });
     assert.deepEqual(before.map((e) => e.id), [all[3]!.id, all[2]!.id]);
-    const window = await store.query({ logGroupName: g, limit: 10, afterId: all[1]!.id, beforeId: all[4]!.id });
+    const window = await store.query({ logGroupName: g, limit: 10, after: at(1), before: at(4) });
     assert.deepEqual(window.map((e) => e.id), [all[2]!.id, all[3]!.id]);
     assert.deepEqual(await store.query({ logGroupName: g, limit: 0 }), []);
     assert.deepEqual(await store.query({ logGroupName: '/q/none', limit: 10 }), []);

@@ -112,13 +112,14 @@ describe('aws logs (CLI v1 commands)', () => {
   test('get-log-events reads a stream from the head and from the tail', async (t) => {
     if (!needAws(t)) return;
     const head = JSON.parse(await aws('logs', 'get-log-events', '--log-group-name', GROUP, '--log-stream-name', STREAM_A, '--start-from-head'));
+    // In timestamp order: the old line written last comes first.
     assert.deepEqual(head.events.map((e: { message: string }) => e.message), [
-      'START RequestId: r1 Version: $LATEST\n', 'hello from A\n', 'ERROR something broke in A\n', 'an hour ago\n',
+      'an hour ago\n', 'START RequestId: r1 Version: $LATEST\n', 'hello from A\n', 'ERROR something broke in A\n',
     ]);
     assert.match(head.nextForwardToken, /^f\//);
     assert.match(head.nextBackwardToken, /^b\//);
     const tail = JSON.parse(await aws('logs', 'get-log-events', '--log-group-name', GROUP, '--log-stream-name', STREAM_A, '--limit', '1'));
-    assert.deepEqual(tail.events.map((e: { message: string }) => e.message), ['an hour ago\n']);
+    assert.deepEqual(tail.events.map((e: { message: string }) => e.message), ['ERROR something broke in A\n']);
     const again = JSON.parse(await aws('logs', 'get-log-events', '--log-group-name', GROUP, '--log-stream-name', STREAM_A, '--next-token', head.nextForwardToken));
     assert.deepEqual(again.events, []);
     assert.equal(again.nextForwardToken, head.nextForwardToken);

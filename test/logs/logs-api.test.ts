@@ -202,8 +202,8 @@ describe('PutLogEvents and GetLogEvents', () => {
     for (let i = 0; i < 10; i++) {
       const page = await logs.send(new GetLogEventsCommand({ logGroupName: group, logStreamName: stream, startFromHead: true, limit: 10, nextToken: token }));
       seen.push(...messages(page.events));
-      assert.match(page.nextForwardToken!, /^f\/\d+$/);
-      assert.match(page.nextBackwardToken!, /^b\/\d+$/);
+      assert.match(page.nextForwardToken!, /^f\/\d+\/\d+$/);
+      assert.match(page.nextBackwardToken!, /^b\/\d+\/\d+$/);
       if (page.nextForwardToken === token) break;
       token = page.nextForwardToken;
       tokens.push(token!);
@@ -306,6 +306,48 @@ describe('PutLogEvents and GetLogEvents', () => {
     const got = await logs.send(new GetLogEventsCommand({ logGroupName: group, logStreamName: 'rejects', startFromHead: true }));
     assert.deepEqual(messages(got.events), ['kept']);
   });
+
+  test('a stream reads in timestamp order, whatever order the events came in, and pages that way', async () => {
+    // CloudWatch reads a stream by event timestamp: a back-dated batch goes before what came
+    // earlier. Events with the same timestamp keep the order they came in.
+    await logs.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: 'late' }));
+    const at = Date.now() - 50_000;
+    const put = (logEvents: Array<{ timestamp: number; message: string }>) =>
+      logs.send(new PutLogEventsCommand({ logGroupName: group, logStreamName: 'late', logEvents }));
+    await put([{ timestamp: at + 40, message: 'e' }, { timestamp: at + 50, message: 'f' }]);
+    await put([{ timestamp: at + 10, message: 'a' }, { timestamp: at + 30, message: 'c1' }]);
+    await put([{ timestamp: at + 20, message: 'b' }, { timestamp: at + 30, message: 'c2' }]);
+    const read = (o: { startFromHead?: boolean; limit?: number; nextToken?: string }) =>
+      logs.send(new GetLogEventsCommand({ logGroupName: group, logStreamName: 'late', ...o }));
+    assert.deepEqual(messages((await read({ startFromHead: true })).events), ['a', 'b', 'c1', 'c2', 'e', 'f']);
+    assert.deepEqual(messages((await read({})).events), ['a', 'b', 'c1', 'c2', 'e', 'f']);
+
+    const seen: string[] = [];
+    let page = await read({ startFromHead: true, limit: 2 });
+    for (let i = 0; i < 10; i++) {
+      seen.push(...messages(page.events));
+      const next = await read({ limit: 2, nextToken: page.nextForwardToken });
+      if (next.nextForwardToken === page.nextForwardToken) break;
+      page = next;
+    }
+    assert.deepEqual(seen, ['a', 'b', 'c1', 'c2', 'e', 'f']);
+
+    const tail = await read({ limit: 2 });
+    assert.deepEqual(messages(tail.events), ['e', 'f']);
+    const older = await read({ limit: 3, nextToken: tail.nextBackwardToken });
+    assert.deepEqual(messages(older.events), ['b', 'c1', 'c2']);
+    const oldest = await read({ limit: 3, nextToken: older.nextBackwardToken });
+    assert.deepEqual(messages(oldest.events), ['a']);
+    const none = await read({ limit: 3, nextToken: oldest.nextBackwardToken });
+    assert.deepEqual(messages(none.events), []);
+    assert.equal(none.nextBackwardToken, oldest.nextBackwardToken);
+    // From the end of a backward read, forward again starts at its first event.
+    assert.deepEqual(messages((await read({ limit: 2, nextToken: none.nextForwardToken })).events), ['a', 'b']);
+    // From the end of a forward read, backward again starts at its last event.
+    const end = await read({ limit: 2, nextToken: page.nextForwardToken });
+    assert.deepEqual(messages(end.events), []);
+    assert.deepEqual(messages((await read({ limit: 2, nextToken: end.nextBackwardToken })).events), ['e', 'f']);
+  });
 });
 
 describe('FilterLogEvents', () => {
@@ -372,6 +414,29 @@ describe('FilterLogEvents', () => {
       seen.push(...messages(page.events));
     }
     assert.deepEqual(seen, ['ERROR disk full\n', 'ERROR timeout talking to db\n', 'ERROR disk full again\n']);
+  });
+
+  test('events of all streams come in timestamp order, and page that way', async () => {
+    const g = '/f/order';
+    await logs.send(new CreateLogGroupCommand({ logGroupName: g }));
+    for (const s of ['s', 't']) await logs.send(new CreateLogStreamCommand({ logGroupName: g, logStreamName: s }));
+    const at = Date.now() - 50_000;
+    const put = (stream: string, timestamp: number, message: string) =>
+      logs.send(new PutLogEventsCommand({ logGroupName: g, logStreamName: stream, logEvents: [{ timestamp, message }] }));
+    await put('s', at + 40, 's-late');
+    await put('s', at, 's-early');
+    await put('t', at + 20, 't-mid');
+    await put('t', at + 20, 't-mid2');
+    const all = await logs.send(new FilterLogEventsCommand({ logGroupName: g }));
+    assert.deepEqual(messages(all.events), ['s-early', 't-mid', 't-mid2', 's-late']);
+    const first = await logs.send(new FilterLogEventsCommand({ logGroupName: g, limit: 1 }));
+    assert.deepEqual(messages(first.events), ['s-early']);
+    const seen: string[] = [];
+    for await (const page of paginateFilterLogEvents({ client: logs, pageSize: 1 }, { logGroupName: g })) seen.push(...messages(page.events));
+    assert.deepEqual(seen, ['s-early', 't-mid', 't-mid2', 's-late']);
+    const matched: string[] = [];
+    for await (const page of paginateFilterLogEvents({ client: logs, pageSize: 1 }, { logGroupName: g, filterPattern: '?early ?late' })) matched.push(...messages(page.events));
+    assert.deepEqual(matched, ['s-early', 's-late']);
   });
 
   test('errors', async () => {

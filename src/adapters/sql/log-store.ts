@@ -21,9 +21,9 @@ const INSERT_EVENT = `insert into ${EVENTS} (group_name, stream_name, ts, ingest
 
 /**
  * The log store on the relational database (SQLite embedded, Postgres in a cluster): tables
- * `log_groups`, `log_streams`, `log_events` (migration 002-logs). Appends are one transaction
- * per batch, whatever the number of streams in it; the same Kysely queries run on both
- * dialects except the substring test of filter terms (instr / strpos).
+ * `log_groups`, `log_streams`, `log_events` (migrations 002-logs and 011-log-event-order).
+ * Appends are one transaction per batch, whatever the number of streams in it; the same Kysely
+ * queries run on both dialects except the substring test of filter terms (instr / strpos).
  */
 export class SqlLogStore implements LogStore {
   constructor(
@@ -175,14 +175,18 @@ export class SqlLogStore implements LogStore {
     if (qy.logStreamNamePrefix) q = withPrefix(q, 'stream_name', qy.logStreamNamePrefix);
     if (qy.startTime !== undefined) q = q.where('ts', '>=', Math.trunc(qy.startTime));
     if (qy.endTime !== undefined) q = q.where('ts', '<', Math.trunc(qy.endTime));
-    if (qy.afterId !== undefined) q = q.where('id', '>', qy.afterId);
-    if (qy.beforeId !== undefined) q = q.where('id', '<', qy.beforeId);
+    // Row values: on both dialects an index range on (…, ts, id), not an OR that scans.
+    if (qy.after) q = q.where(sql<boolean>`(ts, id) > (${Math.trunc(qy.after.timestamp)}, ${qy.after.id})`);
+    if (qy.before) q = q.where(sql<boolean>`(ts, id) < (${Math.trunc(qy.before.timestamp)}, ${qy.before.id})`);
     for (const term of qy.terms ?? []) {
       if (term === '') continue;
       const t = clean(term);
       q = q.where(this.database.dialect === 'postgres' ? sql<boolean>`strpos(message, ${t}) > 0` : sql<boolean>`instr(message, ${t}) > 0`);
     }
-    const rows = await q.orderBy('id', qy.descending ? 'desc' : 'asc').limit(qy.limit).execute();
+    // Timestamp order, as CloudWatch reads (a back-dated event goes before what came earlier);
+    // the order of arrival among events of the same millisecond.
+    const dir = qy.descending ? 'desc' : 'asc';
+    const rows = await q.orderBy('ts', dir).orderBy('id', dir).limit(qy.limit).execute();
     return rows.map((r: any) => ({
       id: Number(r.id),
       logStreamName: r.stream_name,

@@ -7,7 +7,7 @@ import { compileFilterPattern } from './filter-pattern.js';
 import {
   LOG_GROUP_IDENTIFIER, LOG_GROUP_NAME, LOG_GROUP_PATTERN, LOG_STREAM_NAME, LogsErrors, Params, RETENTION_DAYS,
 } from './params.js';
-import { eventsToken, listToken, parseEventsToken, parseListToken } from './tokens.js';
+import { eventsToken, filterToken, listToken, parseEventsToken, parseFilterToken, parseListToken } from './tokens.js';
 
 export { compileFilterPattern } from './filter-pattern.js';
 
@@ -289,29 +289,34 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
 
       const forward = cursor ? cursor.dir === 'f' : startFromHead;
       const base = { logGroupName: group, logStreamNames: [stream], startTime, endTime, limit };
+      // Positions are (timestamp, id): a stream reads in timestamp order, as CloudWatch's does.
+      const position = cursor ? { timestamp: cursor.timestamp, id: cursor.id } : undefined;
       let events: StoredLogEvent[];
       if (forward) {
-        events = capBytes(await store.query({ ...base, afterId: cursor?.id ?? 0 }));
+        events = capBytes(await store.query({ ...base, ...(position ? { after: position } : {}) }));
       } else {
         // Newest first from the store; the response is oldest first.
-        events = capBytes(await store.query({ ...base, descending: true, ...(cursor ? { beforeId: cursor.id } : {}) })).reverse();
+        events = capBytes(await store.query({ ...base, descending: true, ...(position ? { before: position } : {}) })).reverse();
       }
       let nextForwardToken: string;
       let nextBackwardToken: string;
       if (events.length > 0) {
-        nextForwardToken = eventsToken({ dir: 'f', id: events[events.length - 1]!.id });
-        nextBackwardToken = eventsToken({ dir: 'b', id: events[0]!.id });
+        const last = events[events.length - 1]!;
+        nextForwardToken = eventsToken({ dir: 'f', timestamp: last.timestamp, id: last.id });
+        nextBackwardToken = eventsToken({ dir: 'b', timestamp: events[0]!.timestamp, id: events[0]!.id });
       } else if (!cursor) {
         // Nothing in range: reading forward from the start sees whatever comes later.
-        nextForwardToken = eventsToken({ dir: 'f', id: 0 });
-        nextBackwardToken = eventsToken({ dir: 'b', id: 0 });
+        nextForwardToken = eventsToken({ dir: 'f', timestamp: 0, id: 0 });
+        nextBackwardToken = eventsToken({ dir: 'b', timestamp: 0, id: 0 });
       } else if (cursor.dir === 'f') {
-        // At the end: the same forward token again, which is how paginators know to stop.
+        // At the end: the same forward token again, which is how paginators know to stop. Back
+        // from here includes the event at the cursor.
         nextForwardToken = token!;
-        nextBackwardToken = eventsToken({ dir: 'b', id: cursor.id + 1 });
+        nextBackwardToken = eventsToken({ dir: 'b', timestamp: cursor.timestamp, id: cursor.id + 1 });
       } else {
+        // Forward from here includes the event at the cursor.
         nextBackwardToken = token!;
-        nextForwardToken = eventsToken({ dir: 'f', id: Math.max(0, cursor.id - 1) });
+        nextForwardToken = eventsToken({ dir: 'f', timestamp: cursor.timestamp, id: Math.max(0, cursor.id - 1) });
       }
       return {
         events: events.map((e) => ({ timestamp: e.timestamp, message: e.message, ingestionTime: e.ingestionTime })),
@@ -337,7 +342,7 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
         throw LogsErrors.invalidParameter('Cannot specify both logStreamNames and logStreamNamePrefix.');
       }
       const filter = compileFilterPattern(pattern);
-      const afterId = token !== undefined ? parseListToken(token, 'events') : 0;
+      const after = token !== undefined ? parseFilterToken(token) : undefined;
       await requireGroup(group);
       const query = {
         logGroupName: group,
@@ -347,7 +352,7 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
         // FilterLogEvents includes events at endTime; the store's endTime is exclusive.
         endTime: endTime === undefined ? undefined : endTime + 1,
         terms: filter.terms,
-        afterId,
+        ...(after ? { after } : {}),
         limit: limit + 1,
       };
       let found = await store.query(query);
@@ -358,7 +363,8 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
         for (;;) {
           for (const e of found) if (matched.length <= limit && filter.match(e.message)) matched.push(e);
           if (matched.length > limit || found.length < query.limit) break;
-          found = await store.query({ ...query, afterId: found[found.length - 1]!.id });
+          const last = found[found.length - 1]!;
+          found = await store.query({ ...query, after: { timestamp: last.timestamp, id: last.id } });
         }
         found = matched;
       }
@@ -374,7 +380,7 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
         // Deprecated by CloudWatch (always empty there since 2020); kept for the shape.
         searchedLogStreams: [],
       };
-      if (found.length > events.length) out.nextToken = listToken('events', events[events.length - 1]!.id);
+      if (found.length > events.length) out.nextToken = filterToken(events[events.length - 1]!);
       return out;
     },
   };

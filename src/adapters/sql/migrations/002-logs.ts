@@ -5,7 +5,8 @@ import { sql, type Kysely } from 'kysely';
  * Events are numbered by an increasing id (insertion order): readers page by id; queries
  * are by (group, stream, id) for one stream and by (group, timestamp) for a time window.
  * Names compare bytewise on both dialects (Postgres columns use the "C" collation), so
- * ordering and prefix ranges give the same answers on SQLite and Postgres.
+ * ordering and prefix ranges give the same answers on SQLite and Postgres. (Readers went to
+ * timestamp order in 011-log-event-order, with its indexes.)
  */
 export const name = '002-logs';
 
