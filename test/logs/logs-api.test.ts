@@ -307,6 +307,26 @@ describe('PutLogEvents and GetLogEvents', () => {
     assert.deepEqual(messages(got.events), ['kept']);
   });
 
+  test('the valid events of a batch may span 24 hours, not more', async () => {
+    await logs.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: 'span' }));
+    const now = Date.now();
+    const put = (...timestamps: number[]) => logs.send(new PutLogEventsCommand({
+      logGroupName: group, logStreamName: 'span', logEvents: timestamps.map((timestamp, i) => ({ timestamp, message: `m${i}` })),
+    }));
+    const wide = await failure(put(now - 25 * 3_600_000, now));
+    assert.deepEqual(wide, {
+      name: 'InvalidParameterException',
+      message: 'The batch of log events in a single PutLogEvents request cannot span more than 24 hours.',
+      status: 400,
+    });
+    await put(now - 24 * 3_600_000 + 60_000, now);
+    // Events rejected for their age are not counted: only those CloudWatch would store are.
+    const out = await put(now - 30 * 86_400_000, now - 23 * 3_600_000, now, now + 3 * 3_600_000);
+    assert.deepEqual(out.rejectedLogEventsInfo, { tooOldLogEventEndIndex: 0, tooNewLogEventStartIndex: 3 });
+    const old = await put(now - 16 * 86_400_000, now - 15 * 86_400_000);
+    assert.deepEqual(old.rejectedLogEventsInfo, { tooOldLogEventEndIndex: 1 });
+  });
+
   test('a stream reads in timestamp order, whatever order the events came in, and pages that way', async () => {
     // CloudWatch reads a stream by event timestamp: a back-dated batch goes before what came
     // earlier. Events with the same timestamp keep the order they came in.

@@ -246,12 +246,19 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
         }
       }
       if (total > MAX_BATCH_BYTES) throw LogsErrors.invalidParameter(`Upload too large: ${total} bytes exceeds limit of ${MAX_BATCH_BYTES}`);
+      // "For valid events (within 14 days in the past to 2 hours in future), the time span in a
+      // single batch cannot exceed 24 hours" (PutLogEvents): those rejected for their age below
+      // do not count. The events are in order: the first and the last valid ones tell the span.
+      const now = clock.now();
+      const valid = events.filter((e) => e.timestamp <= now + TOO_NEW_MS && e.timestamp >= now - TOO_OLD_MS);
+      if (valid.length > 1 && valid[valid.length - 1]!.timestamp - valid[0]!.timestamp > DAY_MS) {
+        throw LogsErrors.invalidParameter('The batch of log events in a single PutLogEvents request cannot span more than 24 hours.');
+      }
       const g = await requireGroup(group);
       const s = await findStream(group, stream);
       if (!s) throw LogsErrors.streamNotFound();
 
       // Events outside what CloudWatch accepts are rejected by index, not stored.
-      const now = clock.now();
       const expiredBefore = g.retentionInDays !== null ? now - g.retentionInDays * DAY_MS : -Infinity;
       const rejected: Record<string, number> = {};
       const accepted: LogEvent[] = [];
