@@ -259,6 +259,8 @@ describe('EventBridge API', () => {
         { Id: 'whole', Arn: FN('collector') },
         { Id: 'const', Arn: FN('collector'), Input: '{"constant":"env-const"}' },
         { Id: 'path', Arn: FN('collector'), InputPath: '$.detail' },
+        // EventBridge's predefined variables: the event without its detail, and the whole event.
+        { Id: 'vars', Arn: FN('collector'), InputTransformer: { InputTemplate: '{"vars": "env", "event": <aws.events.event>, "json": <aws.events.event.json>}' } },
       ],
     }));
     await eb.send(new PutRuleCommand({ Name: 'off', EventBusName: 'shop', EventPattern: '{"source":["shop.orders"]}', State: 'DISABLED' }));
@@ -275,6 +277,10 @@ describe('EventBridge API', () => {
     });
     await waitFor('the constant input', () => seen().find((l) => l.event?.constant === 'env-const'));
     await waitFor('the input path', () => seen().find((l) => l.event?.envtag === 'E1' && !l.event.id));
+    const vars = await waitFor('the predefined variables', () => seen().find((l) => l.event?.vars === 'env' && l.event.json?.id === eventId));
+    const { detail: _, ...envelope } = whole.event;
+    assert.deepEqual(vars.event.event, envelope);
+    assert.deepEqual(vars.event.json, whole.event);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(seen().filter((l) => l.event?.constant === 'disabled').length, 0);
   });

@@ -56,9 +56,10 @@ describe('target input', () => {
     const out = targetInput({ InputTransformer: { InputPathsMap: { id: '$.detail.order.id' }, InputTemplate: 'Order <id> placed <unknown>' } }, event, ctx);
     assert.equal(out, 'Order o-1 placed <unknown>');
   });
-  test('whole event placeholder', () => {
-    const out = targetInput({ InputTransformer: { InputTemplate: '{"e": <aws.events.event>}' } }, event, ctx);
-    assert.deepEqual(JSON.parse(out), { e: event });
+  test('event placeholders: <aws.events.event> without its detail, <aws.events.event.json> whole', () => {
+    const out = targetInput({ InputTransformer: { InputTemplate: '{"e": <aws.events.event>, "j": <aws.events.event.json>}' } }, event, ctx);
+    const { detail: _, ...envelope } = event;
+    assert.deepEqual(JSON.parse(out), { e: envelope, j: event });
   });
 });
 

@@ -4,7 +4,8 @@ import { Errors } from '../../core/errors.js';
  * What a rule target receives: the whole event (default), a constant `Input`, the part of the
  * event at `InputPath`, or an `InputTransformer` (InputPathsMap + InputTemplate with <name>
  * placeholders and the predefined <aws.events.rule-arn>, <aws.events.rule-name>,
- * <aws.events.event>, <aws.events.event.json>, <aws.events.event.ingestion-time>).
+ * <aws.events.event> (without its detail), <aws.events.event.json> (the whole event),
+ * <aws.events.event.ingestion-time>).
  */
 export interface InputTransformer {
   InputPathsMap?: Record<string, string>;
@@ -68,7 +69,10 @@ export function transform(it: InputTransformer, event: Record<string, unknown>, 
   values.set('aws.events.rule-arn', ctx.ruleArn);
   values.set('aws.events.rule-name', ctx.ruleName);
   values.set('aws.events.event.ingestion-time', ctx.ingestionTime);
-  values.set('aws.events.event', event);
+  // EventBridge's predefined variables: <aws.events.event> is the original event without its
+  // detail field, <aws.events.event.json> the whole of it ("Transforming target input").
+  const { detail: _detail, ...envelope } = event;
+  values.set('aws.events.event', envelope);
   values.set('aws.events.event.json', event);
   const tpl = it.InputTemplate;
   const jsonMode = /^\s*[{["]/.test(tpl);
