@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   CreateEventBusCommand, DeleteEventBusCommand, DeleteRuleCommand, DescribeEventBusCommand, DescribeRuleCommand, DisableRuleCommand,
-  EnableRuleCommand, EventBridgeClient, ListEventBusesCommand, ListRulesCommand, ListTargetsByRuleCommand, PutEventsCommand,
+  EnableRuleCommand, EventBridgeClient, ListEventBusesCommand, ListRuleNamesByTargetCommand, ListRulesCommand, ListTargetsByRuleCommand, PutEventsCommand,
   PutRuleCommand, PutTargetsCommand, RemoveTargetsCommand, TestEventPatternCommand,
 } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -84,6 +84,19 @@ describe('EventBridge API', () => {
     assert.equal(rm.FailedEntryCount, 0);
     for (const n of ['r-a', 'r-b', 'r-c', 'other']) await eb.send(new DeleteRuleCommand({ Name: n }));
     await assert.rejects(eb.send(new DescribeRuleCommand({ Name: 'r-a' })), { name: 'ResourceNotFoundException' });
+  });
+
+  test('ListRuleNamesByTarget names each rule once, however many of its targets have the ARN', async () => {
+    for (const n of ['by-b', 'by-a']) {
+      await eb.send(new PutRuleCommand({ Name: n, EventPattern: '{"source":["by"]}' }));
+      await eb.send(new PutTargetsCommand({ Rule: n, Targets: [{ Id: 'one', Arn: FN('collector'), Input: '{"n":1}' }, { Id: 'two', Arn: FN('collector'), Input: '{"n":2}' }] }));
+    }
+    const got = await eb.send(new ListRuleNamesByTargetCommand({ TargetArn: FN('collector') }));
+    assert.deepEqual(got.RuleNames, ['by-a', 'by-b']);
+    for (const n of ['by-a', 'by-b']) {
+      await eb.send(new RemoveTargetsCommand({ Rule: n, Ids: ['one', 'two'] }));
+      await eb.send(new DeleteRuleCommand({ Name: n }));
+    }
   });
 
   test('rule validation', async () => {

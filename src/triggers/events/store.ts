@@ -169,8 +169,9 @@ export class EventsStore {
     return rows.map(toRule);
   }
 
+  /** The rules with a target of that ARN, each once (a rule may have several). */
   async rulesByTargetArn(arn: string): Promise<Array<{ bus: string; rule: string }>> {
-    const rows = await this.db.selectFrom('events_targets').select(['bus', 'rule']).where('arn', '=', arn).orderBy('rule').execute();
+    const rows = await this.db.selectFrom('events_targets').select(['bus', 'rule']).distinct().where('arn', '=', arn).orderBy('rule').execute();
     return rows.map((r: any) => ({ bus: r.bus, rule: r.rule }));
   }
 
