@@ -44,6 +44,8 @@ describe('EventBridge API', () => {
     const c = await eb.send(new CreateEventBusCommand({ Name: 'orders', Description: 'orders bus' }));
     assert.equal(c.EventBusArn, 'arn:aws:events:us-east-1:000000000000:event-bus/orders');
     await assert.rejects(eb.send(new CreateEventBusCommand({ Name: 'orders' })), { name: 'ResourceAlreadyExistsException' });
+    // Only a partner bus's name has a slash (aws.partner/...), and partner buses are not offered.
+    await assert.rejects(eb.send(new CreateEventBusCommand({ Name: 'team/orders' })), { name: 'ValidationException', message: "Event bus name must not contain '/'." });
     const byArn = await eb.send(new DescribeEventBusCommand({ Name: c.EventBusArn }));
     assert.equal(byArn.Name, 'orders');
     assert.equal(byArn.Description, 'orders bus');

@@ -181,6 +181,9 @@ export class EventsService {
   async createEventBus(input: Input): Promise<Input> {
     const name = str(input, 'Name', 'name', { required: true, pattern: BUS_NAME })!;
     if (input.EventSourceName !== undefined) throw Errors.validation('Partner event sources are not supported by Stratus.');
+    // The model's pattern allows a slash for partner buses (aws.partner/...); a custom bus's name
+    // has none, and EventBridge says so.
+    if (name.includes('/')) throw Errors.validation("Event bus name must not contain '/'.");
     const description = str(input, 'Description', 'description', { max: 512 }) ?? null;
     const now = this.deps.clock.now();
     const ok = await this.deps.store.createBus({ name, description, tags: tagsOf(input.Tags), createdAt: now, modifiedAt: now });
