@@ -183,6 +183,10 @@ function compileAnythingBut(arg: unknown, here: string): LeafTest {
     if (!arg.every((x) => typeof x === 'string' || typeof x === 'number')) {
       throw invalidPattern(`Inside anything but list, start|null|boolean is not supported at "${here}"`);
     }
+    // event-ruler compiles the list as all strings or all numbers (ComparableNumber), not both.
+    if (arg.some((x) => typeof x === 'string') && arg.some((x) => typeof x === 'number')) {
+      throw invalidPattern(`Inside anything but list, either all values are number or string, mixed type is not supported at "${here}"`);
+    }
     const set = new Set<unknown>(arg);
     return (v) => !set.has(v);
   }
@@ -198,14 +202,21 @@ function compileAnythingBut(arg: unknown, here: string): LeafTest {
       }
       return list as string[];
     };
+    // An empty affix here would match nothing; event-ruler refuses it (an empty prefix or suffix
+    // of its own is valid: it matches every string).
+    const affix = (): string => {
+      if (typeof x !== 'string') throw invalidPattern(`${op} match pattern must be a string at "${here}"`);
+      if (x === '') throw invalidPattern(`Null prefix/suffix not allowed at "${here}"`);
+      return x;
+    };
     switch (op) {
       case 'prefix': {
-        if (typeof x !== 'string') throw invalidPattern(`prefix match pattern must be a string at "${here}"`);
-        return (v) => typeof v === 'string' && !v.startsWith(x);
+        const p = affix();
+        return (v) => typeof v === 'string' && !v.startsWith(p);
       }
       case 'suffix': {
-        if (typeof x !== 'string') throw invalidPattern(`suffix match pattern must be a string at "${here}"`);
-        return (v) => typeof v === 'string' && !v.endsWith(x);
+        const p = affix();
+        return (v) => typeof v === 'string' && !v.endsWith(p);
       }
       case 'equals-ignore-case': {
         const set = new Set(strings().map((s) => s.toLowerCase()));

@@ -164,6 +164,9 @@ const invalid: Array<[string, string]> = [
   ['anything-but nested list', '{"s":[{"anything-but":[["a"]]}]}'],
   ['anything-but empty list', '{"s":[{"anything-but":[]}]}'],
   ['anything-but unknown', '{"s":[{"anything-but":{"numeric":[">",1]}}]}'],
+  ['anything-but list of numbers and strings', '{"s":[{"anything-but":["a",1]}]}'],
+  ['anything-but empty prefix', '{"s":[{"anything-but":{"prefix":""}}]}'],
+  ['anything-but empty suffix', '{"s":[{"anything-but":{"suffix":""}}]}'],
   ['wildcard consecutive stars', '{"s":[{"wildcard":"a**b"}]}'],
   ['wildcard bad escape', '{"s":[{"wildcard":"a\\\\b"}]}'],
   ['equals-ignore-case number', '{"s":[{"equals-ignore-case":1}]}'],
@@ -180,6 +183,22 @@ describe('invalid event patterns', () => {
       assert.throws(() => parseEventPattern(text), { code: 'InvalidEventPatternException' });
     });
   }
+  // event-ruler's reasons (the library EventBridge matches with), with the field they are at.
+  const reasons: Array<[string, string]> = [
+    ['{"s":[{"anything-but":["a",1]}]}', 'Inside anything but list, either all values are number or string, mixed type is not supported at "s"'],
+    ['{"s":[{"anything-but":{"prefix":""}}]}', 'Null prefix/suffix not allowed at "s"'],
+    ['{"s":[{"anything-but":{"suffix":""}}]}', 'Null prefix/suffix not allowed at "s"'],
+  ];
+  for (const [text, reason] of reasons) {
+    test(`reason: ${text}`, () => {
+      assert.throws(() => parseEventPattern(text), { code: 'InvalidEventPatternException', message: `Event pattern is not valid. Reason: ${reason}` });
+    });
+  }
+  // An empty prefix or suffix of its own is a pattern event-ruler compiles: it matches any string.
+  test('an empty prefix or suffix alone is valid', () => {
+    assert.equal(testEventPattern('{"s":[{"prefix":""}]}', { s: 'x' }), true);
+    assert.equal(testEventPattern('{"s":[{"suffix":""}]}', { s: 5 }), false);
+  });
 });
 
 describe('ip parsing', () => {

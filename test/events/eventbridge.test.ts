@@ -104,6 +104,14 @@ describe('EventBridge API', () => {
   test('rule validation', async () => {
     await assert.rejects(eb.send(new PutRuleCommand({ Name: 'bad', EventPattern: '{"source":"x"}' })), { name: 'InvalidEventPatternException' });
     await assert.rejects(eb.send(new PutRuleCommand({ Name: 'bad', EventPattern: '{"source":[{"numeric":[">"]}]}' })), { name: 'InvalidEventPatternException' });
+    await assert.rejects(eb.send(new PutRuleCommand({ Name: 'bad', EventPattern: '{"detail":{"s":[{"anything-but":["a",1]}]}}' })), {
+      name: 'InvalidEventPatternException',
+      message: 'Event pattern is not valid. Reason: Inside anything but list, either all values are number or string, mixed type is not supported at "detail.s"',
+    });
+    await assert.rejects(eb.send(new PutRuleCommand({ Name: 'bad', EventPattern: '{"detail":{"s":[{"anything-but":{"prefix":""}}]}}' })), {
+      name: 'InvalidEventPatternException',
+      message: 'Event pattern is not valid. Reason: Null prefix/suffix not allowed at "detail.s"',
+    });
     await assert.rejects(eb.send(new PutRuleCommand({ Name: 'bad' })), { name: 'ValidationException' });
     await assert.rejects(eb.send(new PutRuleCommand({ Name: 'bad', ScheduleExpression: 'rate(1 minutes)' })), { name: 'ValidationException' });
     await assert.rejects(eb.send(new PutRuleCommand({ Name: 'bad', ScheduleExpression: 'cron(0 12 * * * *)' })), { name: 'ValidationException' });
