@@ -67,7 +67,7 @@ export interface LogStore {
   append(group: string, stream: string, events: LogEvent[]): Promise<void>;
   /** Optional: appends to many streams in one transaction (what the log buffer prefers). */
   appendBatch?(batches: LogBatch[]): Promise<void>;
-  createGroup(group: string, creationTime: number): Promise<boolean>;
+  createGroup(group: string, creationTime: number, tags?: Record<string, string>): Promise<boolean>;
   createStream(group: string, stream: string, creationTime: number): Promise<boolean>;
   describeGroups(prefix: string | undefined, after: string | undefined, limit: number): Promise<LogGroupInfo[]>;
   getGroup(group: string): Promise<LogGroupInfo | undefined>;
@@ -79,6 +79,13 @@ export interface LogStore {
   deleteGroup(group: string): Promise<boolean>;
   deleteStream(group: string, stream: string): Promise<boolean>;
   putRetention(group: string, days: number | null): Promise<boolean>;
+  /** A group's tags; undefined when there is no such group. */
+  getTags(group: string): Promise<Record<string, string> | undefined>;
+  /**
+   * Replaces a group's tags with what `change` makes of them, atomically (what `change` throws
+   * leaves them as they were); the tags after, or undefined when there is no such group.
+   */
+  updateTags(group: string, change: (tags: Record<string, string>) => Record<string, string>): Promise<Record<string, string> | undefined>;
 }
 
 /**

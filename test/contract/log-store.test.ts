@@ -162,6 +162,23 @@ describeEachDatabase('SqlLogStore', (db) => {
     assert.equal((await store.getGroup('/l/a'))!.storedBytes, 4);
   });
 
+  test('tags: kept from creation, changed atomically, gone with their group', async () => {
+    assert.equal(await store.createGroup('/t/tags', 1, { a: '1' }), true);
+    assert.deepEqual(await store.getTags('/t/tags'), { a: '1' });
+    assert.deepEqual(await store.updateTags('/t/tags', (t) => ({ ...t, b: '2' })), { a: '1', b: '2' });
+    await assert.rejects(store.updateTags('/t/tags', () => { throw new Error('refused'); }), /refused/);
+    assert.deepEqual(await store.getTags('/t/tags'), { a: '1', b: '2' });
+    await Promise.all(['c', 'd', 'e'].map((k) => store.updateTags('/t/tags', (t) => ({ ...t, [k]: k }))));
+    assert.deepEqual(Object.keys((await store.getTags('/t/tags'))!).sort(), ['a', 'b', 'c', 'd', 'e'], 'no change lost');
+    await store.append('/t/implicit', 's', [ev(1, 'x')]);
+    assert.deepEqual(await store.getTags('/t/implicit'), {}, 'a group made by a write has none');
+    assert.equal(await store.getTags('/t/none'), undefined);
+    assert.equal(await store.updateTags('/t/none', (t) => t), undefined);
+    await store.deleteGroup('/t/tags');
+    await store.createGroup('/t/tags', 2);
+    assert.deepEqual(await store.getTags('/t/tags'), {});
+  });
+
   test('streams: create once, order by name or last event time, offset paging, delete', async () => {
     const g = '/s/streams';
     await store.createGroup(g, 1);

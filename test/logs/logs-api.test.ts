@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import {
   CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, DeleteLogGroupCommand, DeleteLogStreamCommand,
   DeleteRetentionPolicyCommand, DescribeLogGroupsCommand, DescribeLogStreamsCommand, FilterLogEventsCommand,
-  GetLogEventsCommand, PutLogEventsCommand, PutRetentionPolicyCommand, paginateDescribeLogGroups,
+  GetLogEventsCommand, ListTagsForResourceCommand, ListTagsLogGroupCommand, PutLogEventsCommand, PutRetentionPolicyCommand,
+  TagLogGroupCommand, TagResourceCommand, UntagLogGroupCommand, UntagResourceCommand, paginateDescribeLogGroups,
   paginateDescribeLogStreams, paginateFilterLogEvents, paginateGetLogEvents,
   type FilteredLogEvent, type OutputLogEvent,
 } from '@aws-sdk/client-cloudwatch-logs';
@@ -113,6 +114,69 @@ describe('log groups', () => {
     assert.deepEqual(token, { name: 'InvalidParameterException', message: 'The specified nextToken is invalid.', status: 400 });
     const both = await failure(logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/a', logGroupNamePattern: 'a' })));
     assert.equal(both.name, 'InvalidParameterException');
+  });
+});
+
+describe('log group tags', () => {
+  const arn = (name: string) => `arn:aws:logs:${LOCALE.region}:${LOCALE.accountId}:log-group:${name}`;
+  const tagsOf = async (name: string) => (await logs.send(new ListTagsForResourceCommand({ resourceArn: arn(name) }))).tags;
+
+  test('CreateLogGroup keeps its tags; TagResource / UntagResource / ListTagsForResource on the ARN', async () => {
+    await logs.send(new CreateLogGroupCommand({ logGroupName: '/t/tagged', tags: { team: 'a', env: 'dev' } }));
+    assert.deepEqual(await tagsOf('/t/tagged'), { team: 'a', env: 'dev' });
+    await logs.send(new TagResourceCommand({ resourceArn: arn('/t/tagged'), tags: { env: 'prod', cost: '42' } }));
+    assert.deepEqual(await tagsOf('/t/tagged'), { team: 'a', env: 'prod', cost: '42' });
+    await logs.send(new UntagResourceCommand({ resourceArn: arn('/t/tagged'), tagKeys: ['team', 'absent'] }));
+    assert.deepEqual(await tagsOf('/t/tagged'), { env: 'prod', cost: '42' });
+    // The ARN DescribeLogGroups gives as logGroupArn, not its "arn" with ":*" (CloudWatch refuses that one).
+    const described = (await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/t/tagged' }))).logGroups![0]!;
+    assert.deepEqual((await logs.send(new ListTagsForResourceCommand({ resourceArn: described.logGroupArn }))).tags, { env: 'prod', cost: '42' });
+    const star = await failure(logs.send(new ListTagsForResourceCommand({ resourceArn: described.arn })));
+    assert.deepEqual(star, { name: 'ValidationException', message: 'Invalid resourceArn', status: 400 });
+    await logs.send(new CreateLogGroupCommand({ logGroupName: '/t/plain' }));
+    assert.deepEqual(await tagsOf('/t/plain'), {});
+  });
+
+  test('the legacy TagLogGroup / UntagLogGroup / ListTagsLogGroup see the same tags', async () => {
+    await logs.send(new CreateLogGroupCommand({ logGroupName: '/t/legacy' }));
+    await logs.send(new TagLogGroupCommand({ logGroupName: '/t/legacy', tags: { a: '1', b: '2' } }));
+    assert.deepEqual((await logs.send(new ListTagsLogGroupCommand({ logGroupName: '/t/legacy' }))).tags, { a: '1', b: '2' });
+    await logs.send(new UntagLogGroupCommand({ logGroupName: '/t/legacy', tags: ['a'] }));
+    assert.deepEqual(await tagsOf('/t/legacy'), { b: '2' });
+  });
+
+  test('tags go with their group', async () => {
+    await logs.send(new CreateLogGroupCommand({ logGroupName: '/t/gone', tags: { x: 'y' } }));
+    await logs.send(new DeleteLogGroupCommand({ logGroupName: '/t/gone' }));
+    await logs.send(new CreateLogGroupCommand({ logGroupName: '/t/gone' }));
+    assert.deepEqual(await tagsOf('/t/gone'), {});
+  });
+
+  test('errors: a missing group, an ARN of something else, bad tags, too many', async () => {
+    const notFound = { name: 'ResourceNotFoundException', message: 'The specified log group does not exist.', status: 400 };
+    assert.deepEqual(await failure(logs.send(new ListTagsForResourceCommand({ resourceArn: arn('/t/none') }))), notFound);
+    assert.deepEqual(await failure(logs.send(new TagResourceCommand({ resourceArn: arn('/t/none'), tags: { a: 'b' } }))), notFound);
+    assert.deepEqual(await failure(logs.send(new UntagResourceCommand({ resourceArn: arn('/t/none'), tagKeys: ['a'] }))), notFound);
+    assert.deepEqual(await failure(logs.send(new TagLogGroupCommand({ logGroupName: '/t/none', tags: { a: 'b' } }))), notFound);
+    assert.deepEqual(await failure(logs.send(new UntagLogGroupCommand({ logGroupName: '/t/none', tags: ['a'] }))), notFound);
+    assert.deepEqual(await failure(logs.send(new ListTagsLogGroupCommand({ logGroupName: '/t/none' }))), notFound);
+    const otherAccount = `arn:aws:logs:${LOCALE.region}:111111111111:log-group:/t/tagged`;
+    assert.deepEqual(await failure(logs.send(new ListTagsForResourceCommand({ resourceArn: otherAccount }))), notFound);
+    const other = await failure(logs.send(new ListTagsForResourceCommand({ resourceArn: `arn:aws:sqs:${LOCALE.region}:${LOCALE.accountId}:q` })));
+    assert.deepEqual(other, { name: 'ValidationException', message: 'Invalid resourceArn', status: 400 });
+
+    await logs.send(new CreateLogGroupCommand({ logGroupName: '/t/limits' }));
+    const empty = await failure(logs.send(new TagResourceCommand({ resourceArn: arn('/t/limits'), tags: {} })));
+    assert.equal(empty.name, 'InvalidParameterException');
+    assert.match(empty.message, /at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 1/);
+    const badKey = await failure(logs.send(new TagResourceCommand({ resourceArn: arn('/t/limits'), tags: { 'no*stars': 'x' } })));
+    assert.equal(badKey.name, 'InvalidParameterException');
+    assert.match(badKey.message, /at 'tags' failed to satisfy constraint: Map keys must satisfy constraint: \[Member must satisfy regular expression pattern/);
+    const fifty = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'v']));
+    await logs.send(new TagResourceCommand({ resourceArn: arn('/t/limits'), tags: fifty }));
+    const tooMany = await failure(logs.send(new TagResourceCommand({ resourceArn: arn('/t/limits'), tags: { one: 'more' } })));
+    assert.deepEqual(tooMany, { name: 'TooManyTagsException', message: 'A resource can have no more than 50 tags.', status: 400 });
+    await logs.send(new TagResourceCommand({ resourceArn: arn('/t/limits'), tags: { k0: 'replaced' } }));
   });
 });
 

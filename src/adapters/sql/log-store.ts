@@ -115,10 +115,10 @@ export class SqlLogStore implements LogStore {
     });
   }
 
-  async createGroup(group: string, creationTime: number): Promise<boolean> {
+  async createGroup(group: string, creationTime: number, tags: Record<string, string> = {}): Promise<boolean> {
     const res = await this.db
       .insertInto(GROUPS)
-      .values({ name: group, created_at: creationTime, retention_days: null, stored_bytes: 0 })
+      .values({ name: group, created_at: creationTime, retention_days: null, stored_bytes: 0, tags: JSON.stringify(tags) })
       .onConflict((oc: any) => oc.column('name').doNothing())
       .executeTakeFirst();
     return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
@@ -223,6 +223,25 @@ export class SqlLogStore implements LogStore {
   async putRetention(group: string, days: number | null): Promise<boolean> {
     const res = await this.db.updateTable(GROUPS).set({ retention_days: days }).where('name', '=', group).executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
+  }
+
+  async getTags(group: string): Promise<Record<string, string> | undefined> {
+    const r = await this.db.selectFrom(GROUPS).select('tags').where('name', '=', group).executeTakeFirst();
+    return r ? JSON.parse(r.tags) : undefined;
+  }
+
+  async updateTags(group: string, change: (tags: Record<string, string>) => Record<string, string>): Promise<Record<string, string> | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      // Postgres: the row stays locked until the update, so two changes at once do not lose one
+      // (SQLite's one writer already serializes them).
+      let q = trx.selectFrom(GROUPS).select('tags').where('name', '=', group);
+      if (this.database.dialect === 'postgres') q = q.forUpdate();
+      const r = await q.executeTakeFirst();
+      if (!r) return undefined;
+      const tags = change(JSON.parse(r.tags));
+      await trx.updateTable(GROUPS).set({ tags: JSON.stringify(tags) }).where('name', '=', group).execute();
+      return tags;
+    });
   }
 }
 

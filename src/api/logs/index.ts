@@ -5,7 +5,7 @@ import type { LogEvent, LogGroupInfo, LogStore, LogStreamInfo, StoredLogEvent } 
 import type { JsonTargetService } from '../json-target.js';
 import { compileFilterPattern } from './filter-pattern.js';
 import {
-  LOG_GROUP_IDENTIFIER, LOG_GROUP_NAME, LOG_GROUP_PATTERN, LOG_STREAM_NAME, LogsErrors, Params, RETENTION_DAYS,
+  LOG_GROUP_IDENTIFIER, LOG_GROUP_NAME, LOG_GROUP_PATTERN, LOG_STREAM_NAME, LogsErrors, MAX_TAGS, Params, RETENTION_DAYS, TAG_KEY, TAG_VALUE,
 } from './params.js';
 import { eventsToken, filterToken, listToken, parseEventsToken, parseFilterToken, parseListToken } from './tokens.js';
 
@@ -64,13 +64,65 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
     if (id === undefined) {
       throw LogsErrors.invalidParameter('Either logGroupName or logGroupIdentifier must be specified.');
     }
-    const m = /^arn:[^:]+:logs:([^:]*):([^:]*):log-group:([^:]+)(?::\*)?$/.exec(id);
-    if (!m) {
-      if (id.startsWith('arn:')) throw LogsErrors.invalidParameter(`Invalid logGroupIdentifier: ${id}`);
-      return id;
-    }
+    if (!id.startsWith('arn:')) return id;
+    const named = groupOfArn(id);
+    if (named === undefined) throw LogsErrors.invalidParameter(`Invalid logGroupIdentifier: ${id}`);
+    return named;
+  }
+
+  /** The log group a log group ARN (with or without ":*") names; undefined for another ARN. */
+  function groupOfArn(arn: string): string | undefined {
+    const m = /^arn:[^:]+:logs:([^:]*):([^:]*):log-group:([^:]+)(?::\*)?$/.exec(arn);
+    if (!m) return undefined;
     if (m[1] !== locale.region || m[2] !== locale.accountId) throw LogsErrors.groupNotFound();
     return m[3]!;
+  }
+
+  /**
+   * TagResource and friends: the log group of `resourceArn` (the only resource here with tags).
+   * The tagging operations take the log group's ARN without ":*" (logGroupArn, not arn, in
+   * DescribeLogGroups); CloudWatch answers "Invalid resourceArn" to the ":*" form, and so to
+   * anything else that is not a log group's ARN.
+   */
+  function resourceParam(p: Params): string {
+    const arn = p.string('resourceArn', { required: true, min: 1, max: 1011 })!;
+    p.check();
+    if (arn.endsWith(':*')) throw LogsErrors.invalidResourceArn();
+    const name = groupOfArn(arn);
+    if (name === undefined) throw LogsErrors.invalidResourceArn();
+    return name;
+  }
+
+  const tagsParam = (p: Params, field: string, required: boolean) =>
+    p.stringMap(field, { required, min: 1, max: MAX_TAGS, key: TAG_KEY, value: TAG_VALUE });
+
+  /**
+   * Adds or replaces tags (TagResource, TagLogGroup): at most 50 on a group, counting those it
+   * has. TagResource says so with TooManyTagsException; TagLogGroup's model has no such error.
+   */
+  async function tag(group: string, tags: Record<string, string>, legacy = false): Promise<Record<string, never>> {
+    const after = await store.updateTags(group, (had) => {
+      const merged = { ...had, ...tags };
+      if (Object.keys(merged).length > MAX_TAGS) {
+        const e = LogsErrors.tooManyTags(groupArn(group));
+        throw legacy ? LogsErrors.invalidParameter(e.message) : e;
+      }
+      return merged;
+    });
+    if (!after) throw LogsErrors.groupNotFound();
+    return {};
+  }
+
+  async function untag(group: string, keys: string[]): Promise<Record<string, never>> {
+    const after = await store.updateTags(group, (had) => Object.fromEntries(Object.entries(had).filter(([k]) => !keys.includes(k))));
+    if (!after) throw LogsErrors.groupNotFound();
+    return {};
+  }
+
+  async function listTags(group: string): Promise<{ tags: Record<string, string> }> {
+    const tags = await store.getTags(group);
+    if (!tags) throw LogsErrors.groupNotFound();
+    return { tags };
   }
 
   const toGroup = (g: LogGroupInfo) => {
@@ -103,9 +155,50 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
       const p = new Params(input);
       const name = p.string('logGroupName', { required: true, ...LOG_GROUP_NAME })!;
       p.enumOf('logGroupClass', ['STANDARD', 'INFREQUENT_ACCESS', 'DELIVERY']);
+      const tags = tagsParam(p, 'tags', false);
       p.check();
-      if (!(await store.createGroup(name, clock.now()))) throw LogsErrors.groupExists();
+      if (!(await store.createGroup(name, clock.now(), tags))) throw LogsErrors.groupExists();
       return {};
+    },
+
+    async TagResource(input) {
+      const p = new Params(input);
+      const tags = tagsParam(p, 'tags', true)!;
+      return tag(resourceParam(p), tags);
+    },
+
+    async UntagResource(input) {
+      const p = new Params(input);
+      const keys = p.stringList('tagKeys', { min: 0, max: MAX_TAGS, item: TAG_KEY, required: true });
+      return untag(resourceParam(p), keys ?? []);
+    },
+
+    async ListTagsForResource(input) {
+      return listTags(resourceParam(new Params(input)));
+    },
+
+    // The log-group-named forms, "on the path to deprecation" but still answered by CloudWatch.
+    async TagLogGroup(input) {
+      const p = new Params(input);
+      const group = p.string('logGroupName', { required: true, ...LOG_GROUP_NAME })!;
+      const tags = tagsParam(p, 'tags', true)!;
+      p.check();
+      return tag(group, tags, true);
+    },
+
+    async UntagLogGroup(input) {
+      const p = new Params(input);
+      const group = p.string('logGroupName', { required: true, ...LOG_GROUP_NAME })!;
+      const keys = p.stringList('tags', { min: 1, item: TAG_KEY, required: true });
+      p.check();
+      return untag(group, keys ?? []);
+    },
+
+    async ListTagsLogGroup(input) {
+      const p = new Params(input);
+      const group = p.string('logGroupName', { required: true, ...LOG_GROUP_NAME })!;
+      p.check();
+      return listTags(group);
     },
 
     async DeleteLogGroup(input) {

@@ -12,6 +12,7 @@ import * as m008 from './008-layers.js';
 import * as m009 from './009-function-policies.js';
 import * as m010 from './010-provisioned-concurrency.js';
 import * as m011 from './011-log-event-order.js';
+import * as m012 from './012-log-group-tags.js';
 
 export interface Migration {
   name: string;
@@ -19,7 +20,7 @@ export interface Migration {
 }
 
 /** Every schema migration, in the order they apply. Names are recorded once applied. */
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012];
 
 const TABLE = 'schema_migrations';
 
