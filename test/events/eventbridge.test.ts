@@ -3,8 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   CreateEventBusCommand, DeleteEventBusCommand, DeleteRuleCommand, DescribeEventBusCommand, DescribeRuleCommand, DisableRuleCommand,
-  EnableRuleCommand, EventBridgeClient, ListEventBusesCommand, ListRuleNamesByTargetCommand, ListRulesCommand, ListTargetsByRuleCommand, PutEventsCommand,
-  PutRuleCommand, PutTargetsCommand, RemoveTargetsCommand, TestEventPatternCommand,
+  EnableRuleCommand, EventBridgeClient, ListEventBusesCommand, ListRuleNamesByTargetCommand, ListRulesCommand, ListTagsForResourceCommand,
+  ListTargetsByRuleCommand, PutEventsCommand, PutRuleCommand, PutTargetsCommand, RemoveTargetsCommand, TagResourceCommand,
+  TestEventPatternCommand, UntagResourceCommand,
 } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { clientConfig, type TestServer } from '../helpers/server.js';
@@ -99,6 +100,52 @@ describe('EventBridge API', () => {
       await eb.send(new RemoveTargetsCommand({ Rule: n, Ids: ['one', 'two'] }));
       await eb.send(new DeleteRuleCommand({ Name: n }));
     }
+  });
+
+  test('tags on rules and buses: from PutRule and CreateEventBus, TagResource / UntagResource / ListTagsForResource', async () => {
+    const tagsOf = async (ResourceARN: string) => (await eb.send(new ListTagsForResourceCommand({ ResourceARN }))).Tags;
+    const bus = await eb.send(new CreateEventBusCommand({ Name: 'tagged', Tags: [{ Key: 'team', Value: 'a' }] }));
+    assert.deepEqual(await tagsOf(bus.EventBusArn!), [{ Key: 'team', Value: 'a' }]);
+    const onDefault = await eb.send(new PutRuleCommand({ Name: 'tagged', EventPattern: '{"source":["t"]}', Tags: [{ Key: 'k', Value: 'v' }] }));
+    const onBus = await eb.send(new PutRuleCommand({ Name: 'tagged', EventBusName: 'tagged', EventPattern: '{"source":["t"]}' }));
+    assert.equal(onBus.RuleArn, RULE_ARN('tagged', 'tagged'));
+    assert.deepEqual(await tagsOf(onDefault.RuleArn!), [{ Key: 'k', Value: 'v' }]);
+    assert.deepEqual(await tagsOf(onBus.RuleArn!), []);
+
+    await eb.send(new TagResourceCommand({ ResourceARN: onBus.RuleArn, Tags: [{ Key: 'a', Value: '1' }, { Key: 'b', Value: '2' }] }));
+    await eb.send(new TagResourceCommand({ ResourceARN: onBus.RuleArn, Tags: [{ Key: 'a', Value: 'one' }] }));
+    assert.deepEqual(await tagsOf(onBus.RuleArn!), [{ Key: 'a', Value: 'one' }, { Key: 'b', Value: '2' }]);
+    await eb.send(new UntagResourceCommand({ ResourceARN: onBus.RuleArn, TagKeys: ['b', 'absent'] }));
+    assert.deepEqual(await tagsOf(onBus.RuleArn!), [{ Key: 'a', Value: 'one' }]);
+    assert.deepEqual(await tagsOf(onDefault.RuleArn!), [{ Key: 'k', Value: 'v' }], 'the rule of the same name on another bus is untouched');
+    await eb.send(new TagResourceCommand({ ResourceARN: bus.EventBusArn, Tags: [{ Key: 'env', Value: '' }] }));
+    assert.deepEqual(await tagsOf(bus.EventBusArn!), [{ Key: 'team', Value: 'a' }, { Key: 'env', Value: '' }]);
+
+    // PutRule on an existing rule ignores its Tags ("use TagResource and UntagResource").
+    await eb.send(new PutRuleCommand({ Name: 'tagged', EventPattern: '{"source":["t2"]}', Tags: [{ Key: 'k', Value: 'changed' }, { Key: 'new', Value: 'x' }] }));
+    assert.deepEqual(await tagsOf(onDefault.RuleArn!), [{ Key: 'k', Value: 'v' }]);
+
+    // Tags go with their resource.
+    await eb.send(new DeleteRuleCommand({ Name: 'tagged' }));
+    await eb.send(new PutRuleCommand({ Name: 'tagged', EventPattern: '{"source":["t"]}' }));
+    assert.deepEqual(await tagsOf(onDefault.RuleArn!), []);
+    await eb.send(new DeleteEventBusCommand({ Name: 'tagged' }));
+    await eb.send(new CreateEventBusCommand({ Name: 'tagged' }));
+    assert.deepEqual(await tagsOf(bus.EventBusArn!), []);
+    await eb.send(new PutRuleCommand({ Name: 'tagged', EventBusName: 'tagged', EventPattern: '{"source":["t"]}' }));
+    assert.deepEqual(await tagsOf(onBus.RuleArn!), []);
+
+    await assert.rejects(eb.send(new ListTagsForResourceCommand({ ResourceARN: RULE_ARN('none') })), { name: 'ResourceNotFoundException', message: 'Rule none does not exist on EventBus default.' });
+    await assert.rejects(eb.send(new TagResourceCommand({ ResourceARN: RULE_ARN('none', 'tagged'), Tags: [{ Key: 'a', Value: 'b' }] })), { name: 'ResourceNotFoundException', message: 'Rule none does not exist on EventBus tagged.' });
+    await assert.rejects(eb.send(new UntagResourceCommand({ ResourceARN: 'arn:aws:events:us-east-1:000000000000:event-bus/none', TagKeys: ['a'] })), { name: 'ResourceNotFoundException', message: 'Event bus none does not exist.' });
+    await assert.rejects(eb.send(new ListTagsForResourceCommand({ ResourceARN: 'arn:aws:events:us-east-1:111111111111:event-bus/tagged' })), { name: 'ResourceNotFoundException' });
+    await assert.rejects(eb.send(new ListTagsForResourceCommand({ ResourceARN: 'arn:aws:sqs:us-east-1:000000000000:q' })), { name: 'ValidationException' });
+    await assert.rejects(eb.send(new TagResourceCommand({ ResourceARN: onBus.RuleArn, Tags: [{ Key: '', Value: 'b' }] })), {
+      name: 'ValidationException',
+      message: "1 validation error detected: Value '' at 'tags.1.member.key' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    });
+    await eb.send(new DeleteRuleCommand({ Name: 'tagged' }));
+    await eb.send(new DeleteEventBusCommand({ Name: 'tagged' }));
   });
 
   test('rule validation', async () => {

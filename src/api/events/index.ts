@@ -24,6 +24,9 @@ export function eventsJsonService(service: EventsService): JsonTargetService {
     ListRuleNamesByTarget: (i) => service.listRuleNamesByTarget(i),
     TestEventPattern: (i) => service.testEventPattern(i),
     PutEvents: (i) => service.putEvents(i),
+    TagResource: (i) => service.tagResource(i),
+    UntagResource: (i) => service.untagResource(i),
+    ListTagsForResource: (i) => service.listTagsForResource(i),
   };
   return {
     prefix: 'AWSEvents',

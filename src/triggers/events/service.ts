@@ -97,10 +97,26 @@ function eventTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function tagsOf(v: unknown): Record<string, string> {
-  if (!Array.isArray(v)) return {};
+/** A Tags list (TagResource's, PutRule's, CreateEventBus's: Key 1 to 128 characters, Value 0 to 256) -> a map. */
+function tagList(v: unknown, field: string, required: boolean): Record<string, string> {
+  if (v === undefined || v === null) {
+    if (required) throw constraint(null, field, 'Member must not be null');
+    return {};
+  }
+  if (!Array.isArray(v)) throw Errors.validation('Tags must be a list');
   const out: Record<string, string> = {};
-  for (const t of v as Array<{ Key?: unknown; Value?: unknown }>) if (typeof t?.Key === 'string') out[t.Key] = String(t.Value ?? '');
+  v.forEach((t: { Key?: unknown; Value?: unknown } | null, i) => {
+    const at = `${field}.${i + 1}.member`;
+    const key = t?.Key;
+    const value = t?.Value;
+    if (key === undefined || key === null) throw constraint(null, `${at}.key`, 'Member must not be null');
+    if (value === undefined || value === null) throw constraint(null, `${at}.value`, 'Member must not be null');
+    if (typeof key !== 'string' || typeof value !== 'string') throw Errors.validation('Tag keys and values must be strings');
+    if (key.length < 1) throw constraint(key, `${at}.key`, 'Member must have length greater than or equal to 1');
+    if (key.length > 128) throw constraint(key, `${at}.key`, 'Member must have length less than or equal to 128');
+    if (value.length > 256) throw constraint(value, `${at}.value`, 'Member must have length less than or equal to 256');
+    out[key] = value;
+  });
   return out;
 }
 
@@ -186,7 +202,7 @@ export class EventsService {
     if (name.includes('/')) throw Errors.validation("Event bus name must not contain '/'.");
     const description = str(input, 'Description', 'description', { max: 512 }) ?? null;
     const now = this.deps.clock.now();
-    const ok = await this.deps.store.createBus({ name, description, tags: tagsOf(input.Tags), createdAt: now, modifiedAt: now });
+    const ok = await this.deps.store.createBus({ name, description, tags: tagList(input.Tags, 'tags', false), createdAt: now, modifiedAt: now });
     if (!ok) throw exists(`Event bus ${name} already exists.`);
     await this.changed(name);
     const out: Input = { EventBusArn: this.busArn(name) };
@@ -270,7 +286,9 @@ export class EventsService {
       state: state === 'DISABLED' ? 'DISABLED' : 'ENABLED',
       description,
       roleArn,
-      tags: existing ? { ...existing.tags, ...tagsOf(input.Tags) } : tagsOf(input.Tags),
+      // "If you are updating an existing rule, any tags you specify in the PutRule operation are
+      // ignored" (PutRule): those go through TagResource and UntagResource.
+      tags: existing ? existing.tags : tagList(input.Tags, 'tags', false),
       createdAt: existing?.createdAt ?? now,
       anchorAt: sameSchedule ? existing!.anchorAt : now,
       lastFireAt: sameSchedule ? existing!.lastFireAt : null,
@@ -398,6 +416,59 @@ export class EventsService {
     const bus = this.busName(input.EventBusName);
     const rows = await this.deps.store.rulesByTargetArn(arn);
     return { RuleNames: rows.filter((r) => r.bus === bus).map((r) => r.rule) };
+  }
+
+  // ------------------------------------------------------------ tags
+
+  /** A rule's or a bus's ARN (the resources EventBridge tags) -> which one. */
+  private taggable(input: Input): { bus: string; rule?: string } {
+    const arn = str(input, 'ResourceARN', 'resourceARN', { required: true, max: 1600 })!;
+    const m = /^arn:aws[\w-]*:events:([a-z0-9-]+):(\d{12}):(event-bus|rule)\/(.+)$/.exec(arn);
+    if (!m) throw Errors.validation('Parameter ResourceARN is not valid.');
+    const [region, account, kind, path] = [m[1]!, m[2]!, m[3]!, m[4]!];
+    // A rule of the default bus is rule/NAME, of another bus rule/BUS/NAME.
+    const slash = path.indexOf('/');
+    const bus = kind === 'event-bus' ? path : slash < 0 ? DEFAULT_BUS : path.slice(0, slash);
+    const rule = kind === 'rule' ? path.slice(slash + 1) : undefined;
+    if (account !== this.deps.locale.accountId || region !== this.deps.locale.region) {
+      throw notFound(rule === undefined ? `Event bus ${bus} does not exist.` : `Rule ${rule} does not exist on EventBus ${bus}.`);
+    }
+    return { bus, rule };
+  }
+
+  private async updateTags(input: Input, change: (tags: Record<string, string>) => Record<string, string>): Promise<Record<string, string>> {
+    const { bus, rule } = this.taggable(input);
+    const tags = await this.deps.store.updateTags(bus, rule, change);
+    if (tags) return tags;
+    // Says which is missing, the bus or the rule, as ListTagsForResource does.
+    if (rule === undefined) await this.requireBus(bus);
+    else await this.requireRule(bus, rule);
+    // Deleted and created again meanwhile: missing all the same for this request.
+    throw notFound(rule === undefined ? `Event bus ${bus} does not exist.` : `Rule ${rule} does not exist on EventBus ${bus}.`);
+  }
+
+  async tagResource(input: Input): Promise<Input> {
+    const tags = tagList(input.Tags, 'tags', true);
+    await this.updateTags(input, (had) => ({ ...had, ...tags }));
+    return {};
+  }
+
+  async untagResource(input: Input): Promise<Input> {
+    const keys = input.TagKeys;
+    if (keys === undefined || keys === null) throw constraint(null, 'tagKeys', 'Member must not be null');
+    if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) throw Errors.validation('TagKeys must be a list of strings');
+    keys.forEach((k: string, i) => {
+      if (k.length < 1) throw constraint(k, `tagKeys.${i + 1}.member`, 'Member must have length greater than or equal to 1');
+      if (k.length > 128) throw constraint(k, `tagKeys.${i + 1}.member`, 'Member must have length less than or equal to 128');
+    });
+    await this.updateTags(input, (had) => Object.fromEntries(Object.entries(had).filter(([k]) => !keys.includes(k))));
+    return {};
+  }
+
+  async listTagsForResource(input: Input): Promise<Input> {
+    const { bus, rule } = this.taggable(input);
+    const { tags } = rule === undefined ? await this.requireBus(bus) : await this.requireRule(bus, rule);
+    return { Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) };
   }
 
   testEventPattern(input: Input): Input {

@@ -114,6 +114,31 @@ export class EventsStore {
     return rows.map(toRule);
   }
 
+  /**
+   * Replaces the tags of a bus (no rule) or of a rule with what `change` makes of them, in one
+   * transaction (on Postgres under the row's lock: two changes at once do not lose one). The
+   * tags after, or undefined when there is no such bus or rule.
+   */
+  async updateTags(
+    bus: string,
+    rule: string | undefined,
+    change: (tags: Record<string, string>) => Record<string, string>,
+  ): Promise<Record<string, string> | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      let q = rule === undefined
+        ? trx.selectFrom('events_buses').select('tags').where('name', '=', bus)
+        : trx.selectFrom('events_rules').select('tags').where('bus', '=', bus).where('name', '=', rule);
+      if (this.sql.dialect === 'postgres') q = q.forUpdate();
+      const r = await q.executeTakeFirst();
+      if (!r) return undefined;
+      const tags = change(JSON.parse(r.tags));
+      const json = JSON.stringify(tags);
+      if (rule === undefined) await trx.updateTable('events_buses').set({ tags: json }).where('name', '=', bus).execute();
+      else await trx.updateTable('events_rules').set({ tags: json }).where('bus', '=', bus).where('name', '=', rule).execute();
+      return tags;
+    });
+  }
+
   async scheduledRules(): Promise<RuleRecord[]> {
     const rows = await this.db.selectFrom('events_rules').selectAll().where('schedule', 'is not', null).execute();
     return rows.map(toRule);
