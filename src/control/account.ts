@@ -19,9 +19,12 @@ export class Account {
   async settings(): Promise<AccountSettings> {
     const { ctx } = this;
     const { accountConcurrency, codeStorageLimitBytes } = ctx.deps.config;
-    const [reserved, functionCount, totalCodeSize] = await Promise.all([
-      ctx.store.totalReserved(), ctx.store.countFunctions(), ctx.deps.blobs.totalSize(),
+    // Every version's package and every layer version's archive, as Lambda counts its code
+    // storage (the same zip in two functions counts twice; Stratus stores it once).
+    const [reserved, functionCount, versionsSize, layersSize] = await Promise.all([
+      ctx.store.totalReserved(), ctx.store.countFunctions(), ctx.store.totalCodeSize(), ctx.deps.layers.totalCodeSize(),
     ]);
+    const totalCodeSize = versionsSize + layersSize;
     return {
       limit: {
         totalCodeSize: codeStorageLimitBytes,

@@ -53,6 +53,8 @@ export interface FunctionStore {
 
   /** Every code key still referenced by some version, its own or one of its layers' (for blob garbage collection). */
   codeKeysInUse(): Promise<Set<string>>;
+  /** The size of every version's deployment package, summed (GetAccountSettings' TotalCodeSize counts each). */
+  totalCodeSize(): Promise<number>;
   /** Sum of reserved concurrency over all functions, excluding `exceptName`. */
   totalReserved(exceptName?: string): Promise<number>;
   /** Everything, for building the data plane's snapshot at startup. */

@@ -21,4 +21,6 @@ export interface LayerStore {
   putPolicy(name: string, version: number, policy: LayerPolicy | null, expectedRevision: string | null): Promise<boolean>;
   /** Every code key a layer version holds (for blob garbage collection). */
   codeKeys(): Promise<Set<string>>;
+  /** The size of every layer version's archive, summed. */
+  totalCodeSize(): Promise<number>;
 }

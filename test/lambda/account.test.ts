@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateFunctionCommand, DeleteFunctionCommand, DeleteFunctionConcurrencyCommand, GetAccountSettingsCommand, GetFunctionCommand,
-  GetFunctionConcurrencyCommand, LambdaClient, ListTagsCommand, PutFunctionConcurrencyCommand, TagResourceCommand, UntagResourceCommand, UpdateFunctionCodeCommand,
+  GetFunctionConcurrencyCommand, LambdaClient, ListTagsCommand, PublishVersionCommand, PutFunctionConcurrencyCommand, TagResourceCommand, UntagResourceCommand, UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
 import { rejects } from '../helpers/errors.js';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
@@ -43,7 +43,8 @@ describe('Lambda API: concurrency, account settings, tags', () => {
     assert.equal(s.AccountLimit?.CodeSizeZipped, 52428800);
     assert.equal(s.AccountLimit?.CodeSizeUnzipped, 262144000);
     assert.equal(s.AccountUsage?.FunctionCount, 2);
-    assert.equal(s.AccountUsage?.TotalCodeSize, zip.length, 'identical zips are stored once');
+    // Every function's package counts, as Lambda counts code storage (Stratus stores the one zip once).
+    assert.equal(s.AccountUsage?.TotalCodeSize, 2 * zip.length, 'each function\'s package counts');
     const del = await lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: 'c2' }));
     assert.equal(del.$metadata.httpStatusCode, 204);
     assert.equal((await lambda.send(new GetAccountSettingsCommand({}))).AccountLimit?.UnreservedConcurrentExecutions, 30);
@@ -60,6 +61,9 @@ describe('Lambda API: concurrency, account settings, tags', () => {
     const other = await makeZip({ 'index.js': 'exports.handler = async () => "newer code";' });
     await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'gc', ZipFile: other }));
     assert.equal(await usage(), before + other.length, 'the replaced zip is gone');
+    // A published version is a package of its own.
+    await lambda.send(new PublishVersionCommand({ FunctionName: 'gc' }));
+    assert.equal(await usage(), before + 2 * other.length, 'a published version counts');
     await lambda.send(new DeleteFunctionCommand({ FunctionName: 'gc' }));
     assert.equal(await usage(), before);
   });

@@ -380,6 +380,12 @@ export class SqlFunctionStore implements FunctionStore {
     return keys;
   }
 
+  async totalCodeSize(): Promise<number> {
+    const r = await this.db.selectFrom(VERSIONS).select((eb) => eb.fn.sum<number | string | null>('code_size').as('total')).executeTakeFirst();
+    const total = (r as { total: unknown } | undefined)?.total;
+    return total === null || total === undefined ? 0 : Number(total);
+  }
+
   async totalReserved(exceptName?: string): Promise<number> {
     let q = this.db.selectFrom(FUNCTIONS).select((eb) => eb.fn.sum<number | string | null>('reserved_concurrency').as('total'));
     if (exceptName !== undefined) q = q.where('name', '<>', exceptName);

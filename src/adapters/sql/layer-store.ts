@@ -115,6 +115,12 @@ export class SqlLayerStore implements LayerStore {
     });
   }
 
+  async totalCodeSize(): Promise<number> {
+    const r = await this.db.selectFrom(VERSIONS).select((eb: any) => eb.fn.sum('code_size').as('total')).executeTakeFirst();
+    const total = (r as { total: unknown } | undefined)?.total;
+    return total === null || total === undefined ? 0 : Number(total);
+  }
+
   async codeKeys(): Promise<Set<string>> {
     const rows = await this.db.selectFrom(VERSIONS).select('code_key').distinct().execute();
     return new Set(rows.map((r: { code_key: string }) => r.code_key));

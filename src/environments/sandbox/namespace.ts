@@ -279,7 +279,7 @@ export class NamespaceDriver implements SandboxDriver {
         `own uid per environment (${lo}-${hi}), never the server's; no capabilities, no_new_privs`,
         `mount, pid, ipc and uts namespaces; private ${this.tmpVolumes ? '/tmp on an ext4 volume of its own (ephemeral storage size, a loop device over a file of that size in the data dir; not counted as memory)' : 'tmpfs /tmp (ephemeral storage size)'} and tmpfs /dev/shm${this.hide.length ? `; empty read-only ${this.hide.join(', ')} (the host's /opt, where the function's layers go, and its standard shared writable directories)` : ''}`,
         'cgroup v1 per environment: memory (limit = memory size), cpu (1769 MB = 1 vCPU), pids.max 1024; fd limit 1024',
-        'Runtime API listener per environment, connections checked against the environment uid',
+        'Runtime API listener per environment, connections only from sockets its own processes hold (and its uid made)',
         'PR_SET_PDEATHSIG + pid namespace: no environment process outlives the server',
         ...(this.dynmods?.holder ? [this.dynmods.line] : []),
         ...(this.taskMounter ? [`the function's code read-only at ${TASK_ROOT}${this.optMount === true ? `, its layers read-only at ${OPT_ROOT}` : ''}`] : []),
