@@ -15,6 +15,15 @@ export class Violations {
     return this;
   }
 
+  /** An optional integer member's bounds (`min`..`max`): absent passes; otherwise an integer within them. */
+  range(value: unknown, field: string, min: number, max: number): this {
+    if (value === undefined || value === null) return this;
+    if (typeof value !== 'number' || !Number.isInteger(value)) return this.add(value, field, 'Member must be an integer');
+    if (value < min) return this.add(value, field, rules.minValue(min));
+    if (value > max) return this.add(value, field, rules.maxValue(max));
+    return this;
+  }
+
   /** A violation whose value AWS does not echo (secrets, maps). */
   addUnvalued(field: string, rule: string): this {
     this.list.push(`Value at '${field}' failed to satisfy constraint: ${rule}`);

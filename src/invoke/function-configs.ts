@@ -2,7 +2,7 @@ import { functionArn, isNumericVersion } from '../core/arn.js';
 import { Errors } from '../core/errors.js';
 import { LATEST, type FunctionSnapshot, type Locale } from '../core/model.js';
 import { rules, Violations } from '../core/validation.js';
-import type { ControlSnapshot } from '../ports/index.js';
+import type { ControlSnapshot, SqlDatabase } from '../ports/index.js';
 
 /**
  * What the per-function, per-qualifier configs kept beside the invoke pipeline (event invoke
@@ -31,4 +31,18 @@ export function maxItems(raw: unknown): number {
     new Violations().add(raw, 'maxItems', max < 1 ? rules.minValue(1) : rules.maxValue(50)).throwIfAny();
   }
   return max;
+}
+
+/**
+ * One page of a function's configs in `table` (one row per qualifier), in qualifier order, after
+ * `marker`; `nextMarker` when more follow.
+ */
+export async function listPage<T extends { qualifier: string }>(
+  sql: SqlDatabase, table: string, functionName: string, marker: string | undefined, max: number, fromRow: (r: any) => T,
+): Promise<{ configs: T[]; nextMarker?: string }> {
+  let q = sql.db.selectFrom(table).selectAll().where('function_name', '=', functionName);
+  if (marker) q = q.where('qualifier', '>', marker);
+  const rows = await q.orderBy('qualifier').limit(max + 1).execute();
+  const configs = rows.slice(0, max).map(fromRow);
+  return rows.length > max ? { configs, nextMarker: configs[configs.length - 1]!.qualifier } : { configs };
 }

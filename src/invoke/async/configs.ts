@@ -4,7 +4,7 @@ import { LATEST, type Locale } from '../../core/model.js';
 import { rules, Violations } from '../../core/validation.js';
 import { MAX_RETRY_ATTEMPTS_LIMIT, DEFAULT_MAX_EVENT_AGE_SECONDS, MIN_EVENT_AGE_SECONDS } from '../../core/retry.js';
 import type { ChangeFeed, Clock, ControlSnapshot, SqlDatabase } from '../../ports/index.js';
-import { maxItems, requireFunction } from '../function-configs.js';
+import { listPage, maxItems, requireFunction } from '../function-configs.js';
 
 /** One function's (or version's, or alias's) asynchronous invocation settings. */
 export interface EventInvokeConfig {
@@ -154,12 +154,7 @@ export class EventInvokeConfigs {
       throw Errors.invalidParameter('Qualifier is not supported by ListFunctionEventInvokeConfigs; pass the function name only.');
     }
     await requireFunction(this.deps.snapshot, this.deps.locale, ref.name, undefined);
-    const max = maxItems(input.MaxItems);
-    let q = this.deps.sql.db.selectFrom(TABLE).selectAll().where('function_name', '=', ref.name);
-    if (input.Marker) q = q.where('qualifier', '>', input.Marker);
-    const rows = await q.orderBy('qualifier').limit(max + 1).execute();
-    const configs = rows.slice(0, max).map(fromRow);
-    return rows.length > max ? { configs, nextMarker: configs[configs.length - 1]!.qualifier } : { configs };
+    return listPage(this.deps.sql, TABLE, ref.name, input.Marker, maxItems(input.MaxItems), fromRow);
   }
 
   /** Lambda's response shape for one config. */
@@ -246,14 +241,8 @@ function fromRow(r: any): EventInvokeConfig {
  */
 function checkModel(input: EventInvokeConfigInput): void {
   const v = new Violations();
-  const range = (value: unknown, field: string, min: number, max: number) => {
-    if (value === undefined || value === null) return;
-    if (typeof value !== 'number' || !Number.isInteger(value)) v.add(value, field, 'Member must be an integer');
-    else if (value < min) v.add(value, field, rules.minValue(min));
-    else if (value > max) v.add(value, field, rules.maxValue(max));
-  };
-  range(input.MaximumRetryAttempts, 'maximumRetryAttempts', 0, MAX_RETRY_ATTEMPTS_LIMIT);
-  range(input.MaximumEventAgeInSeconds, 'maximumEventAgeInSeconds', MIN_EVENT_AGE_SECONDS, DEFAULT_MAX_EVENT_AGE_SECONDS);
+  v.range(input.MaximumRetryAttempts, 'maximumRetryAttempts', 0, MAX_RETRY_ATTEMPTS_LIMIT);
+  v.range(input.MaximumEventAgeInSeconds, 'maximumEventAgeInSeconds', MIN_EVENT_AGE_SECONDS, DEFAULT_MAX_EVENT_AGE_SECONDS);
   const dc = input.DestinationConfig;
   if (dc && typeof dc === 'object' && !Array.isArray(dc)) {
     for (const [key, field] of [['OnSuccess', 'onSuccess'], ['OnFailure', 'onFailure']] as const) {

@@ -3,7 +3,7 @@ import { Errors } from '../../core/errors.js';
 import { LATEST, type FunctionSnapshot, type Locale } from '../../core/model.js';
 import { rules, Violations } from '../../core/validation.js';
 import type { ChangeFeed, Clock, ControlSnapshot, SqlDatabase } from '../../ports/index.js';
-import { maxItems, requireFunction } from '../function-configs.js';
+import { listPage, maxItems, requireFunction } from '../function-configs.js';
 
 export type ProvisionedStatus = 'IN_PROGRESS' | 'READY' | 'FAILED';
 
@@ -115,12 +115,7 @@ export class ProvisionedConfigs {
   async list(input: { FunctionName: string; Marker?: string; MaxItems?: unknown }): Promise<{ configs: ProvisionedConfig[]; nextMarker?: string }> {
     const ref = parseFunctionRef(input.FunctionName, this.deps.locale);
     await requireFunction(this.deps.snapshot, this.deps.locale, ref.name, undefined);
-    const max = maxItems(input.MaxItems);
-    let q = this.deps.sql.db.selectFrom(TABLE).selectAll().where('function_name', '=', ref.name);
-    if (input.Marker) q = q.where('qualifier', '>', input.Marker);
-    const rows = await q.orderBy('qualifier').limit(max + 1).execute();
-    const configs = rows.slice(0, max).map(fromRow);
-    return rows.length > max ? { configs, nextMarker: configs[configs.length - 1]!.qualifier } : { configs };
+    return listPage(this.deps.sql, TABLE, ref.name, input.Marker, maxItems(input.MaxItems), fromRow);
   }
 
   /** Every config of one function (the allocator's). */

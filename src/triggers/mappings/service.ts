@@ -125,21 +125,15 @@ export class MappingService {
    */
   private checkModel(i: Input): void {
     const v = new Violations();
-    const range = (value: unknown, field: string, min: number, max: number) => {
-      if (value === undefined || value === null) return;
-      if (typeof value !== 'number' || !Number.isInteger(value)) v.add(value, field, 'Member must be an integer');
-      else if (value < min) v.add(value, field, rules.minValue(min));
-      else if (value > max) v.add(value, field, rules.maxValue(max));
-    };
-    range(i.BatchSize, 'batchSize', 1, 10000);
-    range(i.MaximumBatchingWindowInSeconds, 'maximumBatchingWindowInSeconds', 0, 300);
+    v.range(i.BatchSize, 'batchSize', 1, 10000);
+    v.range(i.MaximumBatchingWindowInSeconds, 'maximumBatchingWindowInSeconds', 0, 300);
     const t = i.FunctionResponseTypes;
     if (t !== undefined && t !== null) {
       if (!Array.isArray(t) || t.some((x) => x !== 'ReportBatchItemFailures')) v.add(t, 'functionResponseTypes', rules.enumOf(['ReportBatchItemFailures']));
       else if (t.length > 1) v.add(t, 'functionResponseTypes', rules.maxLength(1));
     }
     const s = i.ScalingConfig;
-    if (s && typeof s === 'object') range((s as Input).MaximumConcurrency, 'scalingConfig.maximumConcurrency', 2, 1000);
+    if (s && typeof s === 'object') v.range((s as Input).MaximumConcurrency, 'scalingConfig.maximumConcurrency', 2, 1000);
     v.throwIfAny();
   }
 
