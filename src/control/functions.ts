@@ -3,7 +3,7 @@ import { Errors } from '../core/errors.js';
 import { applyConfig, defaultConfig, validateTags } from '../core/function-config.js';
 import { checkCombinedSize } from '../core/layers.js';
 import { LATEST, type FunctionRecord, type VersionRecord } from '../core/model.js';
-import { rules, violation, Violations } from '../core/validation.js';
+import { maxItems, rules, violation, Violations } from '../core/validation.js';
 import { checkRevision, ControlContext, revisionMismatch } from './context.js';
 import type { Layers } from './layers.js';
 import type { Versions } from './versions.js';
@@ -26,14 +26,7 @@ const MASTER_REGION = new RegExp(`^(?:${MASTER_REGION_PATTERN})$`);
 const isObj = (v: unknown): v is Input => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** MaxItems of the Lambda list operations (1..max: 10000, the layer lists' 50; default 50). */
-export function maxItems(raw: unknown, fallback = 50, max = 10000): number {
-  if (raw === undefined || raw === null || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n)) violation(raw, 'maxItems', 'Member must be an integer');
-  if (n < 1) violation(n, 'maxItems', rules.minValue(1));
-  if (n > max) violation(n, 'maxItems', rules.maxValue(max));
-  return n;
-}
+export { maxItems };
 
 /**
  * CreateFunction, GetFunction(Configuration), ListFunctions, UpdateFunctionCode,

@@ -61,3 +61,16 @@ export const rules = {
   pattern: (p: string) => `Member must satisfy regular expression pattern: ${p}`,
   enumOf: (values: readonly string[]) => `Member must satisfy enum value set: [${values.join(', ')}]`,
 };
+
+/**
+ * A list operation's MaxItems: `fallback` when not given, else an integer from 1 to `max` (the
+ * model's bound), or ValidationException.
+ */
+export function maxItems(raw: unknown, fallback = 50, max = 10000): number {
+  if (raw === undefined || raw === null || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n)) violation(raw, 'maxItems', 'Member must be an integer');
+  if (n < 1) violation(n, 'maxItems', rules.minValue(1));
+  if (n > max) violation(n, 'maxItems', rules.maxValue(max));
+  return n;
+}

@@ -1,7 +1,7 @@
 import { functionArn, isNumericVersion } from '../core/arn.js';
 import { Errors } from '../core/errors.js';
 import { LATEST, type FunctionSnapshot, type Locale } from '../core/model.js';
-import { rules, Violations } from '../core/validation.js';
+import { maxItems as pageSize } from '../core/validation.js';
 import type { ControlSnapshot, SqlDatabase } from '../ports/index.js';
 
 /**
@@ -25,12 +25,7 @@ export async function requireFunction(snapshot: ControlSnapshot, locale: Locale,
 
 /** A List operation's MaxItems (1-50, the model's bound; 50 when not given), or ValidationException. */
 export function maxItems(raw: unknown): number {
-  if (raw === undefined || raw === '') return 50;
-  const max = Number(raw);
-  if (!Number.isInteger(max) || max < 1 || max > 50) {
-    new Violations().add(raw, 'maxItems', max < 1 ? rules.minValue(1) : rules.maxValue(50)).throwIfAny();
-  }
-  return max;
+  return pageSize(raw, 50, 50);
 }
 
 /**

@@ -203,6 +203,9 @@ describe('event source mappings through the whole server', () => {
       } while (Marker);
       assert.equal(pages[0]!.length, 100);
       assert.ok(pages.length >= 2 && pages.every((p) => p.length <= 100));
+      // Outside the model's 1..10000: ValidationException, as for the other list operations.
+      await assert.rejects(lambda.send(new ListEventSourceMappingsCommand({ MaxItems: 0 })), (e: any) =>
+        e.name === 'ValidationException' && /Value '0' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1/.test(e.message));
       const seen = new Set(pages.flat());
       for (const u of made) assert.ok(seen.has(u), u);
     } finally {

@@ -4,7 +4,7 @@ import { Errors } from '../../core/errors.js';
 import { validateFilterCriteria } from '../../core/filter-criteria.js';
 import { LATEST, type Locale } from '../../core/model.js';
 import { parseQueueArn, queueSettings } from '../../core/sqs-attributes.js';
-import { rules, Violations } from '../../core/validation.js';
+import { maxItems, rules, Violations } from '../../core/validation.js';
 import type { ChangeFeed, Clock, FunctionStore } from '../../ports/index.js';
 import type { SqsService } from '../sqs/index.js';
 import type { MappingConfig, MappingRecord, MappingStore } from './store.js';
@@ -217,15 +217,8 @@ export class MappingService {
       if (ref.qualifier !== undefined) filter.qualifier = ref.qualifier;
     }
     if (q.EventSourceArn) filter.eventSourceArn = q.EventSourceArn;
-    let max = 100;
-    if (q.MaxItems !== undefined) {
-      max = Number(q.MaxItems);
-      if (!Number.isInteger(max) || max < 1 || max > 10000) {
-        throw Errors.invalidParameter(`1 validation error detected: Value '${q.MaxItems}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000`);
-      }
-    }
     // "ListEventSourceMappings returns a maximum of 100 items in each response, even if you set the number higher."
-    max = Math.min(100, max);
+    const max = Math.min(100, maxItems(q.MaxItems, 100, 10000));
     const all = await this.deps.store.list(filter);
     let start = 0;
     if (q.Marker) {

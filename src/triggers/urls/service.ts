@@ -1,3 +1,4 @@
+import { maxItems as pageSize } from '../../core/validation.js';
 import { randomBytes } from 'node:crypto';
 import { functionArn, isNumericVersion, lambdaTimestamp, parseFunctionRef } from '../../core/arn.js';
 import { Errors } from '../../core/errors.js';
@@ -201,10 +202,7 @@ export class UrlService {
   async list(functionName: string, marker: unknown, maxItems: unknown): Promise<Record<string, unknown>> {
     const ref = parseFunctionRef(functionName, this.deps.locale);
     if (!(await this.deps.functions.getFunction(ref.name))) throw Errors.resourceNotFound(`Function not found: ${functionArn(this.deps.locale, ref.name)}`);
-    const max = maxItems === undefined ? 50 : Number(maxItems);
-    if (!Number.isInteger(max) || max < 1 || max > 50) {
-      throw Errors.validation(`1 validation error detected: Value '${String(maxItems)}' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 50`);
-    }
+    const max = pageSize(maxItems, 50, 50);
     const all = await this.deps.store.list(ref.name);
     const start = marker ? Number(Buffer.from(String(marker), 'base64').toString()) || 0 : 0;
     const slice = all.slice(start, start + max);
