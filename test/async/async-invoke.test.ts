@@ -295,6 +295,20 @@ exports.handler = async (event, context) => {
     assert.equal(ko.responsePayload.errorMessage, 'not fine');
   });
 
+  test('a FIFO queue is no destination: the delivery fails, as Lambda\'s does', async () => {
+    await sqs.send(new CreateQueueCommand({ QueueName: 'async-results.fifo', Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'true' } }));
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'work', MaximumRetryAttempts: 0, DestinationConfig: { OnSuccess: { Destination: QUEUE_ARN('async-results.fifo') } },
+    }));
+    const id = await invokeAsync('work', { tag: 'to-fifo' });
+    const s = await waitFor('the destination failure', async () => {
+      const v = await status(id);
+      return v?.state === 'succeeded' && v.destinationError ? v : undefined;
+    });
+    assert.match(s.destinationError, /FIFO queue/);
+    await lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'work' }));
+  });
+
   test('a timeout is a function error: retried with the same request id, then RetriesExhausted', async () => {
     await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'slow', Timeout: 1 }));
     await lambda.send(new PutFunctionEventInvokeConfigCommand({

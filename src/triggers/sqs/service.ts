@@ -426,7 +426,11 @@ export class SqsService {
     }
     const input: SendInput = { body: msg.body, attributes };
     if (q.fifo) {
-      input.groupId = msg.messageGroupId ?? 'default';
+      // Only a sender that names a message group (an EventBridge target's SqsParameters) can use
+      // a FIFO queue: Lambda's destinations and dead-letter queues, and EventBridge's, are
+      // standard queues, and a delivery to a FIFO one fails there.
+      if (msg.messageGroupId === undefined) throw Errors.invalidParameter(`${arn} is a FIFO queue: only standard queues take these deliveries.`);
+      input.groupId = msg.messageGroupId;
       if (!queueSettings(q.attributes).contentBasedDeduplication) input.dedupId = randomUUID();
     }
     await this.sendTo(q.name, input);
