@@ -75,6 +75,22 @@ describe('SQS query protocol (AWS SDK for JavaScript v2)', () => {
     assert.equal(none.Messages, undefined);
   });
 
+  test('an empty answer keeps its Result element; a parameter naming __proto__ reaches no object', async () => {
+    const form = async (body: string) => {
+      const r = await fetch(server.endpoint + '/', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+      return { status: r.status, text: await r.text() };
+    };
+    const { QueueUrl } = await sqs.createQueue({ QueueName: 'empty-q' }).promise();
+    const empty = await form(`Action=ReceiveMessage&QueueUrl=${encodeURIComponent(QueueUrl)}&Version=2012-11-05`);
+    assert.equal(empty.status, 200);
+    // Query clients (botocore's parser) look the Result element up by name.
+    assert.match(empty.text, /<ReceiveMessageResponse [^>]*><ReceiveMessageResult><\/ReceiveMessageResult><ResponseMetadata>/);
+    const polluted = await form(`Action=ListQueues&__proto__.QueueUrl=${encodeURIComponent(QueueUrl)}&constructor.prototype.x=1`);
+    assert.equal(polluted.status, 200);
+    assert.equal(({} as Record<string, unknown>).QueueUrl, undefined);
+    assert.equal(({} as Record<string, unknown>).x, undefined);
+  });
+
   test('FIFO queues and errors in the query shape', async () => {
     const { QueueUrl } = await sqs.createQueue({ QueueName: 'jobs.fifo', Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'true' } }).promise();
     const sent = await sqs.sendMessage({ QueueUrl, MessageBody: 'job', MessageGroupId: 'g' }).promise();

@@ -14,6 +14,10 @@ import type { SqsOperation } from './index.js';
  */
 
 const XMLNS = 'http://queue.amazonaws.com/doc/2012-11-05/';
+/** Operations whose answer is only ResponseMetadata (no output shape in the model). */
+const NO_OUTPUT = new Set([
+  'DeleteMessage', 'DeleteQueue', 'SetQueueAttributes', 'PurgeQueue', 'TagQueue', 'UntagQueue', 'ChangeMessageVisibility', 'AddPermission', 'RemovePermission',
+]);
 
 /** Request members whose query name differs from the JSON one: flattened lists and maps. */
 const LISTS: Record<string, string> = {
@@ -41,19 +45,24 @@ const INTEGERS = new Set(['DelaySeconds', 'MaxNumberOfMessages', 'VisibilityTime
 type Tree = { [k: string]: Tree | string };
 
 function tree(params: URLSearchParams): Tree {
-  const root: Tree = {};
+  // Nodes without a prototype, and no part that names one: a parameter like `__proto__.X=1`
+  // must not reach Object.prototype (every object of the server would inherit X).
+  const root: Tree = Object.create(null);
   for (const [name, value] of params) {
     const parts = name.split('.');
+    if (parts.some((p) => UNSAFE.has(p))) continue;
     let node = root;
     for (let i = 0; i < parts.length - 1; i++) {
-      const next = node[parts[i]!];
+      const next = Object.hasOwn(node, parts[i]!) ? node[parts[i]!] : undefined;
       if (typeof next === 'object') node = next;
-      else node = node[parts[i]!] = {};
+      else node = node[parts[i]!] = Object.create(null) as Tree;
     }
     node[parts[parts.length - 1]!] = value;
   }
   return root;
 }
+
+const UNSAFE = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** The numbered entries of a flattened list or map (`.1`, `.2`, ...), in order. */
 function numbered(t: Tree | string): Array<Tree | string> {
@@ -165,7 +174,9 @@ export async function handleSqsQuery(
       input.QueueUrl = `http://${req.headers.host ?? 'localhost'}${path}`;
     }
     const out = (await op(input, req, reply)) as Record<string, unknown> | undefined;
-    const result = out && Object.keys(out).length > 0 ? `<${action}Result>${xml(out, action)}</${action}Result>` : '';
+    // An operation with an output has its Result element even when empty (<ReceiveMessageResult/>):
+    // query clients look it up by name.
+    const result = NO_OUTPUT.has(action) ? '' : `<${action}Result>${out ? xml(out, action) : ''}</${action}Result>`;
     return send(reply, 200,
       `<${action}Response xmlns="${XMLNS}">${result}<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`, requestId);
   } catch (err) {
