@@ -21,7 +21,19 @@ export class Concurrency {
       const fn = await ctx.requireFunction(name);
       const { accountConcurrency, unreservedConcurrencyMin } = ctx.deps.config;
       const others = await ctx.store.totalReserved(name);
-      if (accountConcurrency - (others + n) < unreservedConcurrencyMin) {
+      // Provisioned concurrency: a function's own comes out of its reservation, which must hold
+      // it; other functions' without a reservation come out of the unreserved pool.
+      const provisioned = await ctx.store.provisionedTotals();
+      const own = provisioned.get(name) ?? 0;
+      if (n < own) {
+        throw Errors.invalidParameter(`Specified ReservedConcurrentExecutions for function is less than its total ProvisionedConcurrentExecutions [${own}].`);
+      }
+      let pooledProvisioned = 0;
+      for (const [f, total] of provisioned) {
+        if (f === name) continue;
+        if ((await ctx.store.getFunction(f))?.reservedConcurrency === null) pooledProvisioned += total;
+      }
+      if (accountConcurrency - (others + n) - pooledProvisioned < unreservedConcurrencyMin) {
         throw Errors.invalidParameter(
           `Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${unreservedConcurrencyMin}].`,
         );

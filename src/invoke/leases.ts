@@ -23,13 +23,14 @@ export class LocalLeases {
   setProvisioned(functionName: string, count: number, reserved: boolean): void {
     const prev = this.provisioned.get(functionName);
     if (prev && !prev.reserved) this.totalProvisioned -= prev.count;
-    if (count > 0) {
-      this.provisioned.set(functionName, { count, reserved, inFlight: prev?.inFlight ?? 0 });
-      if (!reserved) this.totalProvisioned += count;
-    } else if (prev && prev.inFlight > 0) {
-      this.provisioned.set(functionName, { count: 0, reserved, inFlight: prev.inFlight });
-    } else {
-      this.provisioned.delete(functionName);
+    if (!reserved) this.totalProvisioned += count;
+    // Changed in place: leases granted on it release this same entry.
+    if (prev) {
+      prev.count = count;
+      prev.reserved = reserved;
+      if (count === 0 && prev.inFlight === 0) this.provisioned.delete(functionName);
+    } else if (count > 0) {
+      this.provisioned.set(functionName, { count, reserved, inFlight: 0 });
     }
   }
 

@@ -55,6 +55,8 @@ export interface FunctionStore {
   codeKeysInUse(): Promise<Set<string>>;
   /** The size of every version's deployment package, summed (GetAccountSettings' TotalCodeSize counts each). */
   totalCodeSize(): Promise<number>;
+  /** Each function's provisioned concurrency (the sum of its configs), for those that have some. */
+  provisionedTotals(): Promise<Map<string, number>>;
   /** Sum of reserved concurrency over all functions, excluding `exceptName`. */
   totalReserved(exceptName?: string): Promise<number>;
   /** Everything, for building the data plane's snapshot at startup. */

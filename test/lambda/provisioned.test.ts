@@ -156,6 +156,22 @@ describe('provisioned concurrency', () => {
     const list = await lambda.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName: 'pc' }));
     assert.deepEqual(list.ProvisionedConcurrencyConfigs, []);
   });
+
+  test('a weighted alias moved to another second version gets READY again; a reservation must hold it', async () => {
+    await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'pc', ZipFile: await handler('three'), Publish: true }));
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'pc', Name: 'wt', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.5 } } }));
+    await lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'wt', ProvisionedConcurrentExecutions: 2 }));
+    await until('pc', 'wt', 'READY');
+    // Version 1's share stays as it was; version 2's moves to 3.
+    await lambda.send(new UpdateAliasCommand({ FunctionName: 'pc', Name: 'wt', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '3': 0.5 } } }));
+    const ready = await until('pc', 'wt', 'READY');
+    assert.equal(ready.AllocatedProvisionedConcurrentExecutions, 2);
+    // The function's reservation (2) holds its provisioned concurrency: it cannot go below it.
+    await assert.rejects(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'pc', ReservedConcurrentExecutions: 1 })), (e: any) =>
+      e.name === 'InvalidParameterValueException' && /ProvisionedConcurrentExecutions/.test(e.message));
+    await lambda.send(new DeleteProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'wt' }));
+    for (let i = 0; i < 100 && environments() > 0; i++) await sleep(50);
+  });
 });
 
 describe('provisioned concurrency and the account\'s concurrency', () => {

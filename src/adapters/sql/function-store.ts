@@ -386,6 +386,13 @@ export class SqlFunctionStore implements FunctionStore {
     return total === null || total === undefined ? 0 : Number(total);
   }
 
+  async provisionedTotals(): Promise<Map<string, number>> {
+    const rows = await this.db.selectFrom('provisioned_concurrency')
+      .select(['function_name', (eb) => eb.fn.sum<number | string>('requested').as('total')])
+      .groupBy('function_name').execute() as Array<{ function_name: string; total: number | string }>;
+    return new Map(rows.map((r) => [r.function_name, Number(r.total)]));
+  }
+
   async totalReserved(exceptName?: string): Promise<number> {
     let q = this.db.selectFrom(FUNCTIONS).select((eb) => eb.fn.sum<number | string | null>('reserved_concurrency').as('total'));
     if (exceptName !== undefined) q = q.where('name', '<>', exceptName);

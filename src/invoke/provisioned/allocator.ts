@@ -23,6 +23,8 @@ interface Asked {
 export class ProvisionedAllocator {
   /** allocation id (function \0 qualifier \0 version) -> what the execution service keeps for it. */
   private readonly asked = new Map<string, Asked>();
+  /** function \0 qualifier -> the reporter of its config's current Put. */
+  private readonly reporters = new Map<string, Reporter>();
   /** Per function: its reconciliations, one after another. */
   private readonly chains = new Map<string, Promise<void>>();
   private unsubscribe: (() => void) | undefined;
@@ -72,19 +74,27 @@ export class ProvisionedAllocator {
         continue;
       }
       total += cfg.requested;
-      const progress = new Map<string, ProvisionProgress>();
-      const report = new Reporter(this.deps.configs, cfg, shares.length);
-      for (const share of shares) {
-        const id = `${name}\0${cfg.qualifier}\0${share.target.version}`;
+      // One reporter per config and Put, kept across passes: a share left as it was (not asked
+      // again) keeps reporting to it, beside one that moved (a weighted alias's other version).
+      const key = `${name}\0${cfg.qualifier}`;
+      let report = this.reporters.get(key);
+      if (!report || report.cfg.lastModified !== cfg.lastModified) {
+        report = new Reporter(this.deps.configs, cfg);
+        this.reporters.set(key, report);
+      }
+      const ids = shares.map((share) => `${name}\0${cfg.qualifier}\0${share.target.version}`);
+      report.cover(ids);
+      shares.forEach((share, i) => {
+        const id = ids[i]!;
         wanted.add(id);
         const prev = this.asked.get(id);
-        if (prev && prev.target.revisionId === share.target.revisionId && prev.count === share.count && prev.lastModified === cfg.lastModified) continue;
+        if (prev && prev.target.revisionId === share.target.revisionId && prev.count === share.count && prev.lastModified === cfg.lastModified) return;
         this.asked.set(id, { target: share.target, count: share.count, lastModified: cfg.lastModified });
-        this.deps.execution.provision(id, share.target, share.count, (p) => {
-          progress.set(id, p);
-          report.update(progress);
-        });
-      }
+        this.deps.execution.provision(id, share.target, share.count, (p) => this.reporters.get(key)?.update(id, p));
+      });
+    }
+    for (const key of [...this.reporters.keys()]) {
+      if (key.startsWith(`${name}\0`) && !configs.some((c) => key === `${name}\0${c.qualifier}`)) this.reporters.delete(key);
     }
     this.deps.leases.setProvisioned(name, total, (fs?.fn.reservedConcurrency ?? null) !== null);
     for (const [id, a] of this.asked) {
@@ -119,6 +129,7 @@ export class ProvisionedAllocator {
     this.deps.leases.setProvisioned(name, 0, false);
     // The execution service ends the function's environments, its allocations with them.
     for (const id of [...this.asked.keys()]) if (id.startsWith(`${name}\0`)) this.asked.delete(id);
+    for (const key of [...this.reporters.keys()]) if (key.startsWith(`${name}\0`)) this.reporters.delete(key);
   }
 }
 
@@ -126,17 +137,33 @@ export class ProvisionedAllocator {
 class Reporter {
   private last = '';
   private writing: Promise<void> = Promise.resolve();
+  private readonly progress = new Map<string, ProvisionProgress>();
+  private ids: readonly string[] = [];
 
-  constructor(private readonly configs: ProvisionedConfigs, private readonly cfg: ProvisionedConfig, private readonly parts: number) {}
+  constructor(private readonly configs: ProvisionedConfigs, readonly cfg: ProvisionedConfig) {}
 
-  update(progress: Map<string, ProvisionProgress>): void {
+  /** The allocations the config is made of now (a moved share's old one no longer counts). */
+  cover(ids: readonly string[]): void {
+    this.ids = ids;
+    for (const id of [...this.progress.keys()]) if (!ids.includes(id)) this.progress.delete(id);
+    this.write();
+  }
+
+  update(id: string, p: ProvisionProgress): void {
+    if (!this.ids.includes(id)) return;
+    this.progress.set(id, p);
+    this.write();
+  }
+
+  private write(): void {
+    if (this.ids.length === 0) return;
     let allocated = 0;
     let failure: string | undefined;
-    for (const p of progress.values()) {
+    for (const p of this.progress.values()) {
       allocated += p.allocated;
       failure ??= p.failure;
     }
-    const complete = progress.size >= this.parts && allocated >= this.cfg.requested;
+    const complete = this.progress.size >= this.ids.length && allocated >= this.cfg.requested;
     const status: ProvisionedStatus = failure !== undefined ? 'FAILED' : complete ? 'READY' : 'IN_PROGRESS';
     const key = `${allocated}\0${status}\0${failure ?? ''}`;
     if (key === this.last) return;
