@@ -1,3 +1,4 @@
+import { pooledProvisioned } from '../core/concurrency.js';
 import { Errors } from '../core/errors.js';
 import { rules, violation } from '../core/validation.js';
 import { ControlContext } from './context.js';
@@ -24,16 +25,11 @@ export class Concurrency {
       // Provisioned concurrency: a function's own comes out of its reservation, which must hold
       // it; other functions' without a reservation come out of the unreserved pool.
       const provisioned = await ctx.store.provisionedTotals();
-      const own = provisioned.get(name) ?? 0;
+      const own = provisioned.get(name)?.total ?? 0;
       if (n < own) {
         throw Errors.invalidParameter(`Specified ReservedConcurrentExecutions for function is less than its total ProvisionedConcurrentExecutions [${own}].`);
       }
-      let pooledProvisioned = 0;
-      for (const [f, total] of provisioned) {
-        if (f === name) continue;
-        if ((await ctx.store.getFunction(f))?.reservedConcurrency === null) pooledProvisioned += total;
-      }
-      if (accountConcurrency - (others + n) - pooledProvisioned < unreservedConcurrencyMin) {
+      if (accountConcurrency - (others + n) - pooledProvisioned(provisioned, name) < unreservedConcurrencyMin) {
         throw Errors.invalidParameter(
           `Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${unreservedConcurrencyMin}].`,
         );

@@ -41,3 +41,19 @@ export function decideAdmission(i: AdmissionInput): AdmissionDecision {
   const pool = Math.max(0, i.accountLimit - i.totalReserved - (i.totalProvisioned ?? 0));
   return i.inFlightUnreserved < pool ? { admit: true } : { admit: false, reason: 'ConcurrentInvocationLimitExceeded' };
 }
+
+/** A function's provisioned concurrency (the sum of its configs), and whether it has a reservation. */
+export interface ProvisionedTotal {
+  total: number;
+  reserved: boolean;
+}
+
+/**
+ * The provisioned concurrency taken out of the unreserved pool: that of the functions without a
+ * reservation (a reserved function's comes out of its reservation), `except`'s left out.
+ */
+export function pooledProvisioned(totals: ReadonlyMap<string, ProvisionedTotal>, except?: string): number {
+  let sum = 0;
+  for (const [name, t] of totals) if (name !== except && !t.reserved) sum += t.total;
+  return sum;
+}

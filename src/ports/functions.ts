@@ -1,3 +1,4 @@
+import type { ProvisionedTotal } from '../core/concurrency.js';
 import type { AliasRecord, FunctionPolicy, FunctionRecord, VersionRecord } from '../core/model.js';
 
 /**
@@ -55,8 +56,8 @@ export interface FunctionStore {
   codeKeysInUse(): Promise<Set<string>>;
   /** The size of every version's deployment package, summed (GetAccountSettings' TotalCodeSize counts each). */
   totalCodeSize(): Promise<number>;
-  /** Each function's provisioned concurrency (the sum of its configs), for those that have some. */
-  provisionedTotals(): Promise<Map<string, number>>;
+  /** Each function's provisioned concurrency (the sum of its configs) and whether it has a reservation, for those that have some. */
+  provisionedTotals(): Promise<Map<string, ProvisionedTotal>>;
   /** Sum of reserved concurrency over all functions, excluding `exceptName`. */
   totalReserved(exceptName?: string): Promise<number>;
   /** Everything, for building the data plane's snapshot at startup. */

@@ -335,6 +335,17 @@ describeEachDatabase('FunctionStore contract', (db) => {
     assert.equal(typeof (await store.totalReserved()), 'number');
   });
 
+  it('provisionedTotals sums each function\'s provisioned concurrency and tells whether it has a reservation', async () => {
+    await create(store, 'pc-a', { reservedConcurrency: 4 });
+    await create(store, 'pc-b');
+    const row = (fn: string, qualifier: string, requested: number) => ({ function_name: fn, qualifier, requested, last_modified: 1, allocated: 0, status: 'IN_PROGRESS', status_reason: null });
+    await db().sql.db.insertInto('provisioned_concurrency').values([row('pc-a', '1', 2), row('pc-a', 'live', 1), row('pc-b', '3', 5)]).execute();
+    const totals = await store.provisionedTotals();
+    assert.deepEqual(totals.get('pc-a'), { total: 3, reserved: true });
+    assert.deepEqual(totals.get('pc-b'), { total: 5, reserved: false });
+    assert.equal(totals.has('res-c'), false);
+  });
+
   it('listLatest returns $LATEST of many functions in the order asked, skipping missing ones', async () => {
     const names: string[] = [];
     for (let i = 0; i < 520; i++) names.push(`ll-${String(i).padStart(4, '0')}`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { functionArn, parseFunctionRef, resolveQualifier } from '../../src/core/arn.js';
-import { decideAdmission } from '../../src/core/concurrency.js';
+import { decideAdmission, pooledProvisioned } from '../../src/core/concurrency.js';
 import { pickAliasVersion, splitByWeight } from '../../src/core/routing.js';
 
 const locale = { region: 'us-east-1', accountId: '000000000000' };
@@ -64,6 +64,16 @@ describe('admission', () => {
       else assert.deepEqual(d, { admit: false, reason: expected });
     });
   }
+});
+
+describe('provisioned concurrency out of the unreserved pool', () => {
+  test('only functions without a reservation count, the one asking left out', () => {
+    const totals = new Map([['a', { total: 3, reserved: false }], ['b', { total: 5, reserved: true }], ['c', { total: 2, reserved: false }]]);
+    assert.equal(pooledProvisioned(totals), 5);
+    assert.equal(pooledProvisioned(totals, 'a'), 2);
+    assert.equal(pooledProvisioned(totals, 'b'), 5);
+    assert.equal(pooledProvisioned(new Map()), 0);
+  });
 });
 
 describe('alias routing', () => {

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { isNumericVersion } from '../../core/arn.js';
+import type { ProvisionedTotal } from '../../core/concurrency.js';
 import { Errors } from '../../core/errors.js';
 import { LATEST, type AliasRecord, type FunctionPolicy, type FunctionRecord, type VersionRecord } from '../../core/model.js';
 import type { FunctionStore } from '../../ports/functions.js';
@@ -386,11 +387,13 @@ export class SqlFunctionStore implements FunctionStore {
     return total === null || total === undefined ? 0 : Number(total);
   }
 
-  async provisionedTotals(): Promise<Map<string, number>> {
-    const rows = await this.db.selectFrom('provisioned_concurrency')
-      .select(['function_name', (eb) => eb.fn.sum<number | string>('requested').as('total')])
-      .groupBy('function_name').execute() as Array<{ function_name: string; total: number | string }>;
-    return new Map(rows.map((r) => [r.function_name, Number(r.total)]));
+  async provisionedTotals(): Promise<Map<string, ProvisionedTotal>> {
+    const rows = await this.db.selectFrom('provisioned_concurrency as p')
+      .innerJoin(`${FUNCTIONS} as f`, 'f.name', 'p.function_name')
+      .select(['p.function_name', 'f.reserved_concurrency', (eb) => eb.fn.sum<number | string>('p.requested').as('total')])
+      .groupBy(['p.function_name', 'f.reserved_concurrency'])
+      .execute() as Array<{ function_name: string; reserved_concurrency: number | string | null; total: number | string }>;
+    return new Map(rows.map((r) => [r.function_name, { total: Number(r.total), reserved: r.reserved_concurrency !== null }]));
   }
 
   async totalReserved(exceptName?: string): Promise<number> {

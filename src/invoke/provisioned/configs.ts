@@ -2,7 +2,8 @@ import { functionArn, isNumericVersion, lambdaTimestamp, parseFunctionRef, resol
 import { Errors } from '../../core/errors.js';
 import { LATEST, type FunctionSnapshot, type Locale } from '../../core/model.js';
 import { rules, Violations } from '../../core/validation.js';
-import type { ChangeFeed, Clock, ControlSnapshot, SqlDatabase } from '../../ports/index.js';
+import { pooledProvisioned } from '../../core/concurrency.js';
+import type { ChangeFeed, Clock, ControlSnapshot, FunctionStore, SqlDatabase } from '../../ports/index.js';
 import { listPage, maxItems, requireFunction } from '../function-configs.js';
 
 export type ProvisionedStatus = 'IN_PROGRESS' | 'READY' | 'FAILED';
@@ -38,6 +39,8 @@ export class ProvisionedConfigs {
   constructor(
     private readonly deps: {
       sql: SqlDatabase; snapshot: ControlSnapshot; changes: ChangeFeed; locale: Locale; clock: Clock;
+      /** The function store: reservations and provisioned concurrency totals, as PutFunctionConcurrency reads them. */
+      functions: FunctionStore;
       /** The account's concurrency limit and the part no reservation may take (STRATUS_UNRESERVED_MIN). */
       accountConcurrency: number; unreservedMin: number;
     },
@@ -56,30 +59,26 @@ export class ProvisionedConfigs {
     if (qualifier === LATEST || (!isNumericVersion(qualifier) && fs.aliases.get(qualifier)?.functionVersion === LATEST)) {
       throw Errors.invalidParameter('Provisioned Concurrency Configs cannot be applied to unpublished function versions.');
     }
-    const all = await this.deps.sql.db.selectFrom(TABLE).select(['function_name', 'qualifier', 'requested']).execute() as Array<{ function_name: string; qualifier: string; requested: number | string }>;
-    const others = all.filter((r) => !(r.function_name === name && r.qualifier === qualifier));
+    const existing = await this.read(name, qualifier);
+    const totals = await this.deps.functions.provisionedTotals();
+    // The function's other configs: its total less what this one asked before.
+    const ofFunction = (totals.get(name)?.total ?? 0) - (existing?.requested ?? 0);
     const reserved = fs.fn.reservedConcurrency;
     if (reserved !== null) {
-      const ofFunction = others.filter((r) => r.function_name === name).reduce((s, r) => s + Number(r.requested), 0);
       if (ofFunction + requested > reserved) {
         throw Errors.invalidParameter('Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function');
       }
     } else {
       // Provisioned concurrency of functions without a reservation comes out of the unreserved
       // pool, which keeps its minimum as reservations do.
-      let totalReserved = 0;
-      for (const fname of this.deps.snapshot.names()) totalReserved += this.deps.snapshot.get(fname)?.fn.reservedConcurrency ?? 0;
-      const unreservedProvisioned = others
-        .filter((r) => (this.deps.snapshot.get(r.function_name)?.fn.reservedConcurrency ?? null) === null)
-        .reduce((s, r) => s + Number(r.requested), 0);
       const { accountConcurrency, unreservedMin } = this.deps;
-      if (accountConcurrency - totalReserved - unreservedProvisioned - requested < unreservedMin) {
+      const totalReserved = await this.deps.functions.totalReserved();
+      if (accountConcurrency - totalReserved - pooledProvisioned(totals, name) - ofFunction - requested < unreservedMin) {
         throw Errors.invalidParameter(
           `Specified ProvisionedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${unreservedMin}].`,
         );
       }
     }
-    const existing = await this.read(name, qualifier);
     const cfg: ProvisionedConfig = {
       functionName: name, qualifier, requested, lastModified: this.deps.clock.now(),
       allocated: existing?.allocated ?? 0, status: 'IN_PROGRESS', statusReason: null,

@@ -16,7 +16,7 @@ export function provisionedConcurrencyModule(): StratusModule {
     name: 'provisioned-concurrency',
     init(ctx) {
       const configs = new ProvisionedConfigs({
-        sql: ctx.sql, snapshot: ctx.snapshot, changes: ctx.changes, locale: ctx.locale, clock: ctx.clock,
+        sql: ctx.sql, snapshot: ctx.snapshot, changes: ctx.changes, locale: ctx.locale, clock: ctx.clock, functions: ctx.functions,
         accountConcurrency: ctx.config.accountConcurrency, unreservedMin: ctx.config.unreservedConcurrencyMin,
       });
       allocator = new ProvisionedAllocator({ configs, snapshot: ctx.snapshot, execution: ctx.execution, changes: ctx.changes, locale: ctx.locale, leases: ctx.leases });
