@@ -5,6 +5,7 @@ import type { JsonTargetRouter } from '../api/json-target.js';
 import { installClaims } from '../api/raw.js';
 import { sandboxMayCall } from '../api/sandbox-access.js';
 import { Errors, StratusError } from '../core/errors.js';
+import { socketEnds } from '../environments/index.js';
 import type { TcpEndpoint } from '../ports/execution.js';
 
 /** Largest request body the server reads at all (code uploads: base64 of a 50 MB zip + JSON). */
@@ -41,12 +42,8 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
     // Both ends of each connection, read when it is accepted: a client that resets its connection
     // right after its request is still served, but by then its socket has no peer address to
     // read (getpeername fails), and an unknown caller must not pass for one from elsewhere.
-    type Ends = { client: TcpEndpoint; server: TcpEndpoint };
-    const endsOf = (s: Socket): Ends => ({
-      client: { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 }, server: { address: s.localAddress ?? '', port: s.localPort ?? 0 },
-    });
-    const ends = new WeakMap<Socket, Ends>();
-    app.server.on('connection', (s: Socket) => ends.set(s, endsOf(s)));
+    const ends = new WeakMap<Socket, { client: TcpEndpoint; server: TcpEndpoint }>();
+    app.server.on('connection', (s: Socket) => ends.set(s, socketEnds(s)));
     app.addHook('onRequest', (req, reply, done) => {
       // The route decides first: what functions may call anyway (invoke, queues, HTTP traffic)
       // never pays for finding out who the caller is (a /proc/net/tcp read, ~2 ms here).
@@ -56,7 +53,7 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
       const sock = req.raw.socket;
       let fromEnv = inside.get(sock);
       if (fromEnv === undefined) {
-        const e = ends.get(sock) ?? endsOf(sock);
+        const e = ends.get(sock) ?? socketEnds(sock);
         fromEnv = guard(e.client, e.server);
         inside.set(sock, fromEnv);
       }

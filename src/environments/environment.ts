@@ -367,8 +367,7 @@ export class Environment implements RuntimeApiHandler {
       }
       env.logs = new LogWriter(o.deps.logSink, o.deps.clock, env.handle.child.stdout, env.handle.child.stderr, env.handle.logStream);
     }
-    env.api.expectedUid = o.deps.driver.verifiesPeers ? env.handle.uid : null;
-    env.api.members = o.deps.driver.verifiesPeers ? env.handle.members : null;
+    env.api.owner = o.deps.driver.verifiesPeers && env.handle.uid !== null ? { uid: env.handle.uid, members: env.handle.members } : null;
     const child = env.handle.child;
     child.stdin?.on('error', () => { /* runtime closed stdin */ });
     if (o.family !== 'custom') {

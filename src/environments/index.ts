@@ -7,3 +7,4 @@ export { namespaceBlockers } from './sandbox/detect.js';
 export { transition as envTransition, type EnvState, type EnvEvent } from './state.js';
 export type { RuntimeLaunch } from './runtimes.js';
 export { claimBlock } from './sandbox/uids.js';
+export { socketEnds } from './peer.js';

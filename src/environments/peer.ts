@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import net from 'node:net';
+import net, { type Socket } from 'node:net';
 import os from 'node:os';
 import type { TcpEndpoint } from '../ports/execution.js';
 
@@ -11,21 +11,6 @@ export interface PeerSocket {
   uid: number;
   /** 0 when no process holds the socket any more (closed by its owner: an orphan). */
   inode: number;
-}
-
-/**
- * The uid owning the client end of a loopback TCP connection, from /proc/net/tcp and tcp6: the
- * socket whose local address and port are the client's and whose remote address and port are the
- * server's, both in full. Null when not found.
- *
- * The whole four-tuple, not the ports alone: environments share the host's network, so a function
- * can bind any 127.0.0.0/8 address with any port. Matched on ports, a connection from 127.0.0.2
- * bound to the server's own port found the server's accepted socket (uid 0: "not an
- * environment"), and one bound to another environment's client port found that environment's
- * line (its uid: admitted to its Runtime API). The four-tuple of a live connection is unique.
- */
-export function peerUid(client: TcpEndpoint, server: TcpEndpoint): number | null {
-  return peerSocket(client, server)?.uid ?? null;
 }
 
 /**
@@ -62,13 +47,28 @@ export function heldBy(pids: readonly number[], inode: number): boolean {
   return false;
 }
 
-/** The client end's socket of a loopback TCP connection (its uid and inode), or null when not found. */
+/**
+ * The client end's socket (its owner's uid and inode) of a loopback TCP connection, from
+ * /proc/net/tcp and tcp6: the socket whose local address and port are the client's and whose
+ * remote address and port are the server's, both in full. Null when not found.
+ *
+ * The whole four-tuple, not the ports alone: environments share the host's network, so a function
+ * can bind any 127.0.0.0/8 address with any port. Matched on ports, a connection from 127.0.0.2
+ * bound to the server's own port found the server's accepted socket (uid 0: "not an
+ * environment"), and one bound to another environment's client port found that environment's
+ * line (its uid: admitted to its Runtime API). The four-tuple of a live connection is unique.
+ */
 export function peerSocket(client: TcpEndpoint, server: TcpEndpoint): PeerSocket | null {
   const c = procAddresses(client);
   const s = procAddresses(server);
   if (!c || !s) return null;
   return (c.v4 && s.v4 ? lookup('/proc/net/tcp', `${c.v4}:${hexPort(client.port)}`, `${s.v4}:${hexPort(server.port)}`) : null)
     ?? lookup('/proc/net/tcp6', `${c.v6}:${hexPort(client.port)}`, `${s.v6}:${hexPort(server.port)}`);
+}
+
+/** Both ends of a connection, as the socket reports them (read when it is accepted: see server.ts). */
+export function socketEnds(s: Socket): { client: TcpEndpoint; server: TcpEndpoint } {
+  return { client: { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 }, server: { address: s.localAddress ?? '', port: s.localPort ?? 0 } };
 }
 
 /** Whether `address` is one of this host's own: loopback, or an address of one of its interfaces. */

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { heldBy, peerSocket } from './peer.js';
+import { heldBy, peerSocket, socketEnds } from './peer.js';
 import { RtServer, type RtRequest, type RtResponse } from './runtime-http.js';
 
 export type { RtRequest, RtResponse } from './runtime-http.js';
@@ -55,9 +55,9 @@ export const ApiErrors = {
 };
 
 /**
- * One loopback listener per environment. With `expectedUid`, every accepted connection must come
- * from a process of that uid (checked in /proc/net/tcp), so no other sandbox can take this
- * environment's invocations even if it finds the port.
+ * One loopback listener per environment. With an `owner`, every accepted connection must come
+ * from a socket of its uid (checked in /proc/net/tcp) that one of its processes holds, so no other
+ * sandbox can take this environment's invocations even if it finds the port.
  */
 export class RuntimeApiServer {
   private readonly server: RtServer;
@@ -66,9 +66,11 @@ export class RuntimeApiServer {
   private h: RuntimeApiHandler | null = null;
   private ext: ExtensionsApiHandler | null = null;
   port = 0;
-  expectedUid: number | null = null;
-  /** With `expectedUid`: the environment's processes (host pids), one of which must hold the connecting socket. */
-  members: (() => number[]) | null = null;
+  /**
+   * Whose connections are admitted: sockets of this uid held by one of these processes (the
+   * environment's, host pids). Null: any (the driver gives environments no uid of their own).
+   */
+  owner: { uid: number; members: () => number[] } | null = null;
   refused = 0;
 
   constructor() {
@@ -97,11 +99,12 @@ export class RuntimeApiServer {
 
   private admit(s: Socket): boolean {
     if (this.h === null) return false;
-    if (this.expectedUid === null) return true;
-    const sock = peerSocket({ address: s.remoteAddress ?? '', port: s.remotePort ?? 0 }, { address: s.localAddress ?? '', port: s.localPort ?? 0 });
+    if (this.owner === null) return true;
+    const { client, server } = socketEnds(s);
+    const sock = peerSocket(client, server);
     // Its uid, and held by one of the environment's processes: a socket made under a uid that
     // another environment had before (and handed elsewhere) keeps that uid.
-    if (sock && sock.uid === this.expectedUid && (this.members === null || heldBy(this.members(), sock.inode))) return true;
+    if (sock && sock.uid === this.owner.uid && heldBy(this.owner.members(), sock.inode)) return true;
     this.refused++;
     return false;
   }

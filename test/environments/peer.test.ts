@@ -3,14 +3,16 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { test } from 'node:test';
 import os from 'node:os';
-import { isHostAddress, peerOwner, peerUid } from '../../src/environments/peer.js';
+import { isHostAddress, peerOwner, peerSocket } from '../../src/environments/peer.js';
+
+const peerUid = (client: { address: string; port: number }, server: { address: string; port: number }) => peerSocket(client, server)?.uid ?? null;
 
 const isRoot = process.getuid?.() === 0;
 const UID = 54_321;
 
 /**
  * Connects to `port` on `host` as uid UID from each of `binds` (local address and port), and
- * resolves with the uid peerUid finds for each accepted connection, in the order accepted.
+ * resolves with the uid peerSocket finds for each accepted connection, in the order accepted.
  */
 async function uidsSeen(listenHost: string, host: string, binds: Array<{ localAddress: string; localPort?: number }>): Promise<Array<number | null>> {
   const found: Array<number | null> = [];
