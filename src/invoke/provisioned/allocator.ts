@@ -23,6 +23,8 @@ interface Asked {
 export class ProvisionedAllocator {
   /** allocation id (function \0 qualifier \0 version) -> what the execution service keeps for it. */
   private readonly asked = new Map<string, Asked>();
+  /** Functions that have (or just had) a config: only their changes are reconciled. */
+  private readonly withConfigs = new Set<string>();
   /** function \0 qualifier -> the reporter of its config's current Put. */
   private readonly reporters = new Map<string, Reporter>();
   /** Per function: its reconciliations, one after another. */
@@ -40,11 +42,18 @@ export class ProvisionedAllocator {
 
   async start(): Promise<void> {
     this.unsubscribe = this.deps.changes.subscribe((ev) => {
-      if (ev.kind === 'resource' && ev.type === PROVISIONED_CHANGE) void this.reconcile(ev.id);
-      else if (ev.kind === 'function') void this.reconcile(ev.name);
-      else if (ev.kind === 'function-deleted') this.forgetFunction(ev.name);
+      if (ev.kind === 'resource' && ev.type === PROVISIONED_CHANGE) {
+        this.withConfigs.add(ev.id);
+        void this.reconcile(ev.id);
+      } else if (ev.kind === 'function') {
+        // Most functions have no config: their changes cost nothing here.
+        if (this.withConfigs.has(ev.name)) void this.reconcile(ev.name);
+      } else if (ev.kind === 'function-deleted') this.forgetFunction(ev.name);
     });
-    for (const name of await this.deps.configs.functionNames()) void this.reconcile(name);
+    for (const name of await this.deps.configs.functionNames()) {
+      this.withConfigs.add(name);
+      void this.reconcile(name);
+    }
   }
 
   stop(): void {
@@ -97,6 +106,8 @@ export class ProvisionedAllocator {
       if (key.startsWith(`${name}\0`) && !configs.some((c) => key === `${name}\0${c.qualifier}`)) this.reporters.delete(key);
     }
     this.deps.leases.setProvisioned(name, total, (fs?.fn.reservedConcurrency ?? null) !== null);
+    if (configs.length === 0) this.withConfigs.delete(name);
+    else this.withConfigs.add(name);
     for (const [id, a] of this.asked) {
       if (!id.startsWith(`${name}\0`) || wanted.has(id)) continue;
       this.asked.delete(id);
@@ -126,6 +137,7 @@ export class ProvisionedAllocator {
   }
 
   private forgetFunction(name: string): void {
+    this.withConfigs.delete(name);
     this.deps.leases.setProvisioned(name, 0, false);
     // The execution service ends the function's environments, its allocations with them.
     for (const id of [...this.asked.keys()]) if (id.startsWith(`${name}\0`)) this.asked.delete(id);
