@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { imageMiB } from '../../src/environments/sandbox/ephemeral.js';
+import { spawnSync } from 'node:child_process';
+import { diskReserveMiB, imageMiB } from '../../src/environments/sandbox/ephemeral.js';
 import { fixture, invocation, isRoot, loopDevicesOf, sleep, type Fixture } from './helpers.js';
 
 // What a function sees of /tmp, as Lambda gives it: an empty directory of EphemeralStorage's
@@ -107,5 +108,52 @@ describe('/tmp: ephemeral storage of its own', {
     for (let i = 0; i < 50 && left.length; i++) { await sleep(100); left = loopDevicesOf(dir); }
     assert.deepEqual(left, []);
     assert.ok(loopDevicesOf(volumes).length >= 1, 'the other service keeps its own');
+  });
+});
+
+test('the disk reserve of /tmp volumes: 5% of the disk, between 512 MiB and 4 GiB', () => {
+  assert.equal(diskReserveMiB(1536), 512);
+  assert.equal(diskReserveMiB(40 * 1024), 2048);
+  assert.equal(diskReserveMiB(252 * 1024), 4096);
+});
+
+// Volumes hold their whole size: a few environments of a 10 GB function would take the disk the
+// server's own data is on. One that would leave the disk under its reserve gets a tmpfs instead.
+describe('/tmp volumes leave the data dir\'s disk its reserve', {
+  skip: (!isRoot && 'the namespace driver (root) gives /tmp a volume') || (freeGiB < 4 && `${freeGiB.toFixed(1)} GiB free on the disk of ${os.tmpdir()}: volumes need 4`),
+}, async () => {
+  // A small disk of its own for the data dir: 1.5 GiB, whose reserve is 512 MiB.
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-small-disk-'));
+  const image = path.join(base, 'disk.img');
+  const mnt = path.join(base, 'mnt');
+  fs.mkdirSync(mnt);
+  fs.writeFileSync(image, '');
+  fs.truncateSync(image, 1536 * 1024 * 1024);
+  const sh = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stderr}`);
+  };
+  sh('mkfs.ext4', ['-q', '-F', '-m', '0', image]);
+  sh('mount', ['-o', 'loop', image, mnt]);
+  const fx = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 0, dataDir: mnt });
+  after(async () => {
+    await fx.stop();
+    for (let i = 0; i < 50; i++) {
+      if (spawnSync('umount', [mnt]).status === 0) break;
+      await sleep(100);
+    }
+    fs.rmSync(base, { recursive: true, force: true });
+  });
+
+  test('a function whose /tmp would take the disk past its reserve runs with a tmpfs /tmp, and the server says why', async () => {
+    const key = fx.code({ 'app.py': PY });
+    // 1024 MB needs a 1,065 MiB volume: on a disk of 1.5 GiB that leaves less than 512 MiB.
+    const o = await fx.svc.execute(fx.target(key, { runtime: 'python3.12', handler: 'app.handler', memorySize: 256, ephemeralStorage: 1024 }, 'tmp-reserve'), invocation('{}'));
+    assert.equal(o.status, 'ok', o.payload.toString());
+    assert.deepEqual(JSON.parse(o.payload.toString()).fs, ['tmpfs']);
+    const free = fs.statfsSync(mnt);
+    assert.ok((free.bavail * free.bsize) / 2 ** 20 >= 512, 'the reserve is left');
+    const said = fx.svc.describe().warnings.join('\n');
+    assert.match(said, /got a tmpfs \/tmp because their volume could not be made: a \/tmp volume of 1024 MB takes \d+ MiB of disk, and the disk of .* has \d+ MiB free, of which 512 MiB are kept for the server's own data/);
   });
 });

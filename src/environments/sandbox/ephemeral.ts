@@ -212,6 +212,15 @@ function run(file: string, args: string[]): Promise<void> {
   });
 }
 
+/**
+ * The disk space /tmp volumes leave free on the data dir's disk: 5% of it, at least 512 MiB and
+ * at most 4 GiB. An environment that would go under it gets a tmpfs /tmp (counted against its
+ * memory) instead, and the server says so.
+ */
+export function diskReserveMiB(diskMiB: number): number {
+  return Math.round(Math.min(4096, Math.max(512, diskMiB * 0.05)));
+}
+
 /** A volume ready for an environment: its device, held attached by the server's descriptor. */
 export interface Volume {
   device: string;
@@ -286,6 +295,7 @@ export class EphemeralVolumes {
   }
 
   private async makeFrom(sizeMB: number): Promise<Volume> {
+    this.checkRoom(sizeMB);
     await this.template(sizeMB);
     const n = ++this.made;
     const a = await this.helper.request(`make ${sizeMB} ${n}`);
@@ -312,6 +322,24 @@ export class EphemeralVolumes {
       throw new Error(`a /tmp volume of ${sizeMB} MB was lost before it was held (${device} is ${backing || 'detached'})`);
     }
     return { device, fd };
+  }
+
+  /**
+   * Refuses a volume that would leave the disk under its reserve (diskReserveMiB): volumes hold
+   * their whole size, and a few environments of a 10 GB function would otherwise take the last of
+   * the disk the server's own data lives on (its database: events accepted, logs, queues).
+   */
+  private checkRoom(sizeMB: number): void {
+    let st: fs.StatsFs;
+    try { st = fs.statfsSync(this.dir); } catch { return; }
+    const mib = 1024 * 1024;
+    const freeMiB = Math.floor((st.bavail * st.bsize) / mib);
+    const reserve = diskReserveMiB((st.blocks * st.bsize) / mib);
+    const need = imageMiB(sizeMB);
+    if (freeMiB - need < reserve) {
+      throw new Error(`a /tmp volume of ${sizeMB} MB takes ${need} MiB of disk, and the disk of ${this.dir} has ${freeMiB} MiB free, `
+        + `of which ${reserve} MiB are kept for the server's own data`);
+    }
   }
 
   /**
