@@ -51,6 +51,11 @@ export interface StratusConfig {
    * (the server's own AWS_* credential variables, given to every function).
    */
   functionCredentials: FunctionCredentials;
+  /**
+   * How long a stop (SIGTERM, Ctrl-C) waits for the requests in flight, synchronous invocations
+   * among them, before it cuts their connections and ends their environments. Default 30 s.
+   */
+  shutdownGraceMs?: number;
 }
 
 export const FUNCTION_CREDENTIALS = ['session', 'none', 'host'] as const;
@@ -87,5 +92,6 @@ export function defaultConfig(): StratusConfig {
     codeStorageLimitBytes: 75 * 1024 * 1024 * 1024,
     sandboxApiAccess: env.STRATUS_SANDBOX_API_ACCESS === 'full' ? 'full' : 'restricted',
     functionCredentials: functionCredentialsFrom(env.STRATUS_FUNCTION_CREDENTIALS),
+    shutdownGraceMs: env.STRATUS_SHUTDOWN_GRACE_MS ? Number(env.STRATUS_SHUTDOWN_GRACE_MS) : 30_000,
   };
 }

@@ -15,7 +15,7 @@ import { CodeCache } from './code-cache.js';
 import { defaultConfig, type StratusConfig } from './config.js';
 import type { ModuleContext, StratusModule } from './module.js';
 import { featureModules } from './modules.js';
-import { createHttpServer, registerJsonTargets } from './server.js';
+import { closeGracefully, createHttpServer, registerJsonTargets } from './server.js';
 import { ArnTargetDispatcher } from './targets.js';
 
 export type { StratusConfig } from './config.js';
@@ -155,8 +155,13 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
     },
     stop() {
       stopping ??= (async () => {
-        if (started) for (const m of [...mods].reverse()) await m.stop?.();
-        await http.close();
+        if (started) {
+          // The server stops taking requests while the modules stop (pollers, schedules, the
+          // async engine's drain); the requests in flight get their grace time meanwhile.
+          const drained = closeGracefully(http, config.shutdownGraceMs ?? 30_000);
+          for (const m of [...mods].reverse()) await m.stop?.();
+          await drained;
+        } else await http.close();
         await execution.stop();
         codeCache.close();
         await logService.close();

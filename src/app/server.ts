@@ -30,7 +30,8 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
     bodyLimit: MAX_BODY_BYTES,
     keepAliveTimeout: 65_000,
     return503OnClosing: false,
-    forceCloseConnections: true,
+    // close() closes idle connections at once; closeGracefully waits for the others' requests.
+    forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
   } as any) as unknown as FastifyInstance;
   app.setErrorHandler((err, _req, reply) => {
@@ -73,6 +74,23 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
   // after the guard above on any other (their traffic is what functions may do anyway).
   installClaims(app);
   return app;
+}
+
+/**
+ * Closes the server as a graceful shutdown does: no new connections, idle ones closed, and the
+ * requests in flight (an invocation may run for minutes) answered and their connections closed
+ * after them, for at most `graceMs`; then every connection left is cut.
+ */
+export async function closeGracefully(app: FastifyInstance, graceMs: number): Promise<void> {
+  const closed = app.close();
+  // A keep-alive connection whose request was in flight at close() is idle after its response.
+  const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([closed, new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs); })]);
+  clearInterval(sweep);
+  clearTimeout(timer);
+  app.server.closeAllConnections();
+  await closed;
 }
 
 /** Registers the X-Amz-Target dispatcher in its own context (its own body parsers). */

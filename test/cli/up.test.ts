@@ -64,6 +64,62 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
+/** A raw POST to the Invoke API: its status and body, or the error that ended it. */
+function invokeRaw(url: string, name: string, payload: string): Promise<{ status?: number; body?: string; error?: string; at: number }> {
+  return fetch(`${url}/2015-03-31/functions/${name}/invocations`, { method: 'POST', body: payload }).then(
+    async (r) => ({ status: r.status, body: await r.text(), at: Date.now() }),
+    (e: Error) => ({ error: String((e.cause as Error | undefined)?.message ?? e.message), at: Date.now() }),
+  );
+}
+
+const SLEEPER = `export const handler = async (event) => { await new Promise((r) => setTimeout(r, event.ms)); return { slept: event.ms }; };\n`;
+
+test('SIGTERM lets a synchronous invocation in flight finish and answers it; new connections are refused meanwhile', async () => {
+  const s = await up();
+  const fn = writeDir({ 'index.mjs': SLEEPER });
+  try {
+    assert.equal((await run(['deploy-function', 'slow', fn, '--timeout', '30', '--endpoint', s.url])).code, 0);
+    assert.equal((await invokeRaw(s.url, 'slow', '{"ms":1}')).status, 200);
+    const inFlight = invokeRaw(s.url, 'slow', '{"ms":2500}');
+    await new Promise((r) => setTimeout(r, 500));
+    const signalled = Date.now();
+    s.proc.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    const late = await invokeRaw(s.url, 'slow', '{"ms":1}');
+    assert.match(late.error ?? '', /ECONNREFUSED/, `a request after the signal: ${JSON.stringify(late)}`);
+    const r = await inFlight;
+    assert.equal(r.status, 200, JSON.stringify(r));
+    assert.deepEqual(JSON.parse(r.body!), { slept: 2500 });
+    assert.deepEqual(await s.exited, { code: 0, signal: null });
+    assert.ok(r.at - signalled >= 1500, 'answered when the function was done, not cut at the signal');
+  } finally {
+    await s.stop('SIGKILL');
+    fs.rmSync(s.dataDir, { recursive: true, force: true });
+    fs.rmSync(fn, { recursive: true, force: true });
+  }
+});
+
+test('SIGTERM waits for requests in flight at most STRATUS_SHUTDOWN_GRACE_MS, then cuts them and exits', async () => {
+  const s = await up({ env: { STRATUS_SHUTDOWN_GRACE_MS: '700' } });
+  const fn = writeDir({ 'index.mjs': SLEEPER });
+  try {
+    assert.equal((await run(['deploy-function', 'slower', fn, '--timeout', '60', '--endpoint', s.url])).code, 0);
+    const inFlight = invokeRaw(s.url, 'slower', '{"ms":30000}');
+    await new Promise((r) => setTimeout(r, 500));
+    const signalled = Date.now();
+    s.proc.kill('SIGTERM');
+    const r = await inFlight;
+    assert.ok(r.error !== undefined, `cut, not answered: ${JSON.stringify(r)}`);
+    assert.deepEqual(await s.exited, { code: 0, signal: null });
+    assert.ok(Date.now() - signalled < 15_000, `stopped ${Date.now() - signalled} ms after the signal`);
+    assert.ok(r.at - signalled >= 600, `cut after the grace time, not at once (${r.at - signalled} ms)`);
+  } finally {
+    await s.stop('SIGKILL');
+    fs.rmSync(s.dataDir, { recursive: true, force: true });
+    fs.rmSync(fn, { recursive: true, force: true });
+  }
+});
+
 test('a restart on the same data dir keeps functions, versions and aliases', async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-cli-'));
   const fn = writeDir({ 'index.mjs': HANDLER });

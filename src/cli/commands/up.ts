@@ -73,6 +73,8 @@ function stopOnSignals(stratus: Stratus, started: Promise<unknown>): void {
       process.exit(1);
     }
     stopping = true;
+    const grace = stratus.config.shutdownGraceMs ?? 30_000;
+    console.log(`Stratus stopping: requests in flight get up to ${grace / 1000} s to finish (${signal} again exits at once)`);
     started
       .catch(() => undefined)
       .then(() => stratus.stop())
