@@ -15,7 +15,7 @@ import { LogWriter } from './log-writer.js';
 import { ApiErrors, RuntimeApiServer, type RtRequest, type RtResponse, type RuntimeApiHandler } from './runtime-api.js';
 import { presentedRuntime, type RuntimeFamily } from './runtimes.js';
 import { OPT_ROOT, TASK_ROOT } from './sandbox/task-root.js';
-import { Extensions, extensionHiddenVars, extensionLauncher, MAX_EXTENSIONS, SHUTDOWN_GRACE_MS } from './extensions.js';
+import { Extensions, extensionHiddenVars, extensionLauncher, MAX_EXTENSIONS, RUNTIME_SHUTDOWN_MS, SHUTDOWN_GRACE_MS } from './extensions.js';
 import type { SandboxBequest, SandboxDriver, SandboxHandle, SandboxLimits } from './sandbox/types.js';
 import { next, transition, type EnvEvent, type EnvState } from './state.js';
 
@@ -777,7 +777,12 @@ export class Environment implements RuntimeApiHandler {
   private shutdownExtensions(reason: 'spindown' | 'timeout'): void {
     this.state = 'dead';
     this.shuttingDown = 'grace';
-    void this.ext!.shutdown(reason, Date.now() + SHUTDOWN_GRACE_MS).then(() => {
+    const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+    // Spun down, a runtime with extensions gets SIGTERM first (Lambda: "it sends a SIGTERM signal
+    // to the runtime and then a SHUTDOWN event to each registered external extension"), and up to
+    // RUNTIME_SHUTDOWN_MS of the grace time. After a timeout, it is the runtime that is stuck.
+    const runtimeDone = reason === 'spindown' ? this.handle.terminateRuntime(RUNTIME_SHUTDOWN_MS) : Promise.resolve();
+    void runtimeDone.then(() => this.ext!.shutdown(reason, deadline)).then(() => {
       this.shuttingDown = 'over';
       this.destroy();
     });
@@ -1151,7 +1156,7 @@ export class Environment implements RuntimeApiHandler {
     // Resumed first: its extensions get their SHUTDOWN, and its processes their end.
     this.thaw();
     this.writePendingReport();
-    if (ext && this.state === 'idle' && ext.subscribesToShutdown && !this.shuttingDown) {
+    if (ext && this.state === 'idle' && ext.any && !this.shuttingDown) {
       this.shutdownExtensions('spindown');
       return;
     }

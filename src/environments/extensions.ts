@@ -8,6 +8,12 @@ import { findExecutable } from './sandbox/shell.js';
 export const MAX_EXTENSIONS = 10;
 /** How long extensions may take over a SHUTDOWN event (Lambda: 2,000 ms with external extensions). */
 export const SHUTDOWN_GRACE_MS = 2000;
+/**
+ * What the runtime gets of it, after its SIGTERM, before the extensions' SHUTDOWN: "Lambda
+ * reserves up to 300 ms (500 ms for a runtime with an internal extension) for the runtime process
+ * to perform a graceful shutdown" (Stratus runs no internal extensions).
+ */
+export const RUNTIME_SHUTDOWN_MS = 300;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EVENTS = ['INVOKE', 'SHUTDOWN'] as const;
 type EventType = (typeof EVENTS)[number];
@@ -121,6 +127,11 @@ export class Extensions {
   get idle(): boolean {
     for (const a of this.agents.values()) if (!a.waiting) return false;
     return true;
+  }
+
+  /** Whether any extension registered (then Lambda's shutdown sends the runtime SIGTERM). */
+  get any(): boolean {
+    return this.agents.size > 0;
   }
 
   get subscribesToShutdown(): boolean {

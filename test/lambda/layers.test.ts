@@ -372,6 +372,63 @@ describe('Extensions in layers: failures and retirement', () => {
   });
 });
 
+describe('Extensions in layers: the runtime\'s SIGTERM at shutdown', () => {
+  let server: TestServer;
+  let lambda: LambdaClient;
+  let logs: CloudWatchLogsClient;
+  before(async () => {
+    server = await startServer({ idleTimeoutMs: 60_000 });
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    logs = new CloudWatchLogsClient(clientConfig(server.endpoint));
+  });
+  after(async () => server?.stop());
+
+  // Lambda: "When Lambda service is about to shut down the runtime, it sends a SIGTERM signal to
+  // the runtime and then a SHUTDOWN event to each registered external extension." The runtime's
+  // handler exits, and the extension still has its SHUTDOWN.
+  const cases = [
+    { runtime: 'nodejs20.x', handler: 'index.handler', file: 'index.js',
+      code: `process.on('SIGTERM', () => { console.log('[runtime] SIGTERM received'); process.exit(0); });\nexports.handler = async () => 'ok';\n` },
+    { runtime: 'python3.12', handler: 'app.handler', file: 'app.py',
+      code: `import signal, sys\ndef on_term(signum, frame):\n    print("[runtime] SIGTERM received", flush=True)\n    sys.exit(0)\nsignal.signal(signal.SIGTERM, on_term)\ndef handler(event, context):\n    return "ok"\n` },
+  ];
+  for (const c of cases) {
+    test(`${c.runtime}: spun down, the runtime gets SIGTERM before the extension's SHUTDOWN, which it still gets after the runtime exited`, async () => {
+      const name = `term-${c.runtime.replace(/\W/g, '')}`;
+      const layer = await lambda.send(new PublishLayerVersionCommand({ LayerName: name, Content: { ZipFile: await makeZip({ 'extensions/probe': { content: EXTENSION, mode: 0o755 } }) } }));
+      await lambda.send(new CreateFunctionCommand({
+        FunctionName: name, Runtime: c.runtime as 'nodejs20.x', Handler: c.handler, Role: ROLE, Layers: [layer.LayerVersionArn!], Timeout: 30,
+        Code: { ZipFile: await makeZip({ [c.file]: c.code }) },
+      }));
+      const first = await lambda.send(new InvokeCommand({ FunctionName: name }));
+      assert.equal(first.FunctionError, undefined, decode(first.Payload));
+      // Retired by an update: spun down.
+      await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Description: 'new' }));
+      const second = await lambda.send(new InvokeCommand({ FunctionName: name }));
+      assert.equal(second.FunctionError, undefined, decode(second.Payload));
+      const messages = await messagesOnceBye(logs, `/aws/lambda/${name}`);
+      const at = (re: RegExp) => messages.findIndex((m) => re.test(m));
+      const term = at(/\[runtime\] SIGTERM received$/);
+      const shutdown = at(/^ext event \{"eventType":"SHUTDOWN","shutdownReason":"spindown"/);
+      assert.ok(term >= 0, messages.join('\n'));
+      assert.ok(shutdown > term, messages.join('\n'));
+      assert.ok(at(/^ext bye$/) > shutdown, messages.join('\n'));
+    });
+  }
+
+  test('without extensions the runtime gets no SIGTERM: the environment ends at once, as Lambda ends one', async () => {
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'term-none', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Timeout: 30, Code: { ZipFile: await makeZip({ 'index.js': cases[0]!.code }) },
+    }));
+    await lambda.send(new InvokeCommand({ FunctionName: 'term-none' }));
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'term-none', Description: 'new' }));
+    await lambda.send(new InvokeCommand({ FunctionName: 'term-none' }));
+    await new Promise((r) => setTimeout(r, 500));
+    const messages = ((await logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/term-none' }))).events ?? []).map((e) => e.message ?? '');
+    assert.equal(messages.filter((m) => m.includes('SIGTERM received')).length, 0, messages.join(''));
+  });
+});
+
 describe('Lambda API: layers', () => {
   let server: TestServer;
   let lambda: LambdaClient;

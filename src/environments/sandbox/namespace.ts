@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { CgroupTree, PIDS_MAX, favorDynmods, type DynmodsState, type EnvCgroup } from './cgroups.js';
 import { EphemeralVolumes, VOLUME_OPTIONS, type Volume } from './ephemeral.js';
 import { ENV_FD, ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
-import { findExecutable, isUnder, launchedStreams, launchStdio, openUnlinked, peakResidentKB, realpathOr, removeStale, sq, stopResident } from './shell.js';
+import { findExecutable, isUnder, launchedStreams, launchStdio, openUnlinked, peakResidentKB, procStat, realpathOr, removeStale, sq, stopResident, untilGone } from './shell.js';
 import type { LaunchSpec, SandboxBequest, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
 import { OPT_ROOT, RUNTIME_ROOT, TASK_ROOT, TaskMounter, mountPoint } from './task-root.js';
 import { UidAllocator } from './uids.js';
@@ -186,7 +186,7 @@ export class NamespaceDriver implements SandboxDriver {
   private readonly tree: CgroupTree;
   private readonly uids: UidAllocator;
   private readonly handles = new Set<NamespaceHandle>();
-  readonly bins: { sh: string; setpriv: string; unshare: string; mount: string; bash: string | null; env: string | null };
+  readonly bins: { sh: string; setpriv: string; unshare: string; mount: string; bash: string | null; env: string | null; sleep: string | null };
 
   /** Per-uid copies of the host's /etc/passwd with that uid's entry (see `passwdFor`). */
   private etcDir: string | null = null;
@@ -215,7 +215,7 @@ export class NamespaceDriver implements SandboxDriver {
     this.uids = new UidAllocator();
     this.bins = {
       sh: findExecutable('sh')!, setpriv: findExecutable('setpriv')!, unshare: findExecutable('unshare')!, mount: findExecutable('mount')!,
-      bash: findExecutable('bash'), env: findExecutable('env'),
+      bash: findExecutable('bash'), env: findExecutable('env'), sleep: findExecutable('sleep'),
     };
     this.shell = this.bins.bash && fs.existsSync('/bin/sh') ? this.bins.bash : null;
     // /opt first, made if need be: hidden under an empty tmpfs whatever the host keeps there,
@@ -508,11 +508,16 @@ export class NamespaceDriver implements SandboxDriver {
       // capabilities needed for that remain.
       run = `${sp} --inh-caps=-all --bounding-set=-all,+setuid,+setgid --no-new-privs -- ${cmd}`;
     }
+    // SIGUSR1 (terminateRuntime) asks it to outlive the runtime: at a shutdown the runtime gets
+    // SIGTERM and may exit while its extensions still handle their SHUTDOWN. (A trap runs once
+    // the runtime has exited; the subshell resets it, so the runtime never has it.)
+    if (this.bins.sleep) lines.push("trap 'linger=1' USR1");
     lines.push(`(exec 2>&9 9>&-; exec ${run})`);
     // This sh stays pid 1 of the namespace (root, never changes credentials, so the parent-death
     // signal --kill-child gave it survives): when it dies the kernel kills the whole namespace.
     // The runtime's exit status comes back as sh reports it (128+N for signal N).
-    lines.push('exit $?');
+    if (this.bins.sleep) lines.push(`s=$?; [ -z "$linger" ] || exec ${this.bins.sleep} 3600; exit $s`);
+    else lines.push('exit $?');
     return lines.join('\n');
   }
 
@@ -586,6 +591,21 @@ class NamespaceHandle implements SandboxHandle {
     if (this.destroying) return false;
     for (const pid of this.inside()) { try { process.kill(pid, signal); } catch { /* gone */ } }
     return true;
+  }
+
+  terminateRuntime(graceMs: number): Promise<void> {
+    if (this.destroying) return Promise.resolve();
+    // pid 1 (sh) is the child of the launcher (unshare) and the runtime its first child; later
+    // ones are processes of the function's that outlived their parents.
+    const members = this.cg.members().map((pid) => ({ pid, st: procStat(pid) }));
+    const pid1 = members.find((m) => m.st?.ppid === this.child.pid);
+    const runtime = members.filter((m) => pid1 && m.st?.ppid === pid1.pid).sort((a, b) => a.st!.start - b.st!.start || a.pid - b.pid)[0];
+    if (!pid1 || !runtime) return Promise.resolve();
+    try {
+      process.kill(pid1.pid, 'SIGUSR1');
+      process.kill(runtime.pid, 'SIGTERM');
+    } catch { return Promise.resolve(); }
+    return untilGone(runtime.pid, graceMs);
   }
 
   /**

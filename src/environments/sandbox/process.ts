@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
 import { OPT_ROOT } from './task-root.js';
-import { findExecutable, launchedStreams, launchStdio, peakResidentKB } from './shell.js';
+import { findExecutable, launchedStreams, launchStdio, peakResidentKB, untilGone } from './shell.js';
 import type { LaunchSpec, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
 
 const POLL_MS = 100;
@@ -154,6 +154,12 @@ class ProcessHandle implements SandboxHandle {
     const pid = this.child.pid;
     if (!pid || this.destroying) return false;
     try { process.kill(-pid, signal); return true; } catch { return false; }
+  }
+  terminateRuntime(graceMs: number): Promise<void> {
+    const pid = this.child.pid;
+    if (!pid || this.destroying || this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
+    try { process.kill(pid, 'SIGTERM'); } catch { return Promise.resolve(); }
+    return untilGone(pid, graceMs);
   }
   applyCpuLimit(): void { /* not enforceable */ }
   resetPeakMemory(): void {

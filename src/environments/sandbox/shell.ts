@@ -56,6 +56,28 @@ export function peakResidentKB(pid: number): number {
   }
 }
 
+/** A process's parent, start time (clock ticks since boot) and state letter, from /proc; null once it is gone. */
+export function procStat(pid: number): { ppid: number; start: number; state: string } | null {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { state: f[0]!, ppid: Number(f[1]), start: Number(f[19]) };
+  } catch { return null; }
+}
+
+/** Resolves once process `pid` has exited (gone, or a zombie), or after `ms`. */
+export function untilGone(pid: number, ms: number): Promise<void> {
+  const end = performance.now() + ms;
+  return new Promise((resolve) => {
+    const check = () => {
+      const st = procStat(pid);
+      if (st === null || st.state === 'Z' || performance.now() >= end) resolve();
+      else setTimeout(check, 10);
+    };
+    check();
+  });
+}
+
 export function realpathOr(p: string): string {
   try { return fs.realpathSync(p); } catch { return p; }
 }

@@ -117,6 +117,13 @@ export interface SandboxHandle {
    */
   signal(signal: NodeJS.Signals): boolean;
   /**
+   * SIGTERM to the runtime alone, as Lambda's shutdown sends it to a function with extensions:
+   * the environment's other processes (its extensions, at their SHUTDOWN) go on until it is
+   * destroyed, even once the runtime has exited. Resolves when the runtime is gone, or after
+   * `graceMs`.
+   */
+  terminateRuntime(graceMs: number): Promise<void>;
+  /**
    * The host pids of the environment's processes (the Runtime API checks that a connection's socket
    * is held by one of them); empty when the driver cannot tell.
    */
