@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { sendAwsJsonError, sendRestJsonError, withRequestId } from '../api/errors.js';
+import { restJsonError, sendAwsJsonError, sendRestJsonError, withRequestId } from '../api/errors.js';
 import type { JsonTargetRouter } from '../api/json-target.js';
 import { installClaims } from '../api/raw.js';
 import { sandboxMayCall } from '../api/sandbox-access.js';
@@ -37,6 +40,7 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
   app.setErrorHandler((err, _req, reply) => {
     sendRestJsonError(reply, err);
   });
+  answerHeaderOverflow(app);
   const guard = opts.fromEnvironment;
   if (guard) {
     const inside = new WeakMap<Socket, boolean>();
@@ -91,6 +95,27 @@ export async function closeGracefully(app: FastifyInstance, graceMs: number): Pr
   clearTimeout(timer);
   app.server.closeAllConnections();
   await closed;
+}
+
+/**
+ * A request whose headers pass node's limit (http.maxHeaderSize, 16 KB) never reaches a route:
+ * node hands it to 'clientError', where Fastify would answer a 431 in its own shape. AWS clients
+ * get an AWS error instead: InvalidRequestContentException, Lambda's for "a request header is
+ * invalid" (an oversized X-Amz-Client-Context, above all). Other client errors stay Fastify's.
+ */
+function answerHeaderOverflow(app: FastifyInstance): void {
+  const server = app.server;
+  const fastify = server.listeners('clientError')[0] as ((err: Error, socket: Duplex) => void) | undefined;
+  if (!fastify) return;
+  server.removeListener('clientError', fastify);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code !== 'HPE_HEADER_OVERFLOW' || socket.destroyed) return fastify(err, socket);
+    const { status, headers, body } = restJsonError(Errors.invalidRequestContent(`Request headers must be at most ${maxHeaderSize} bytes in all.`));
+    const lines = Object.entries({ ...headers, 'x-amzn-RequestId': randomUUID(), 'content-length': String(Buffer.byteLength(body)), connection: 'close' })
+      .map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${lines}\r\n${body}`);
+    socket.destroy(err);
+  });
 }
 
 /** Registers the X-Amz-Target dispatcher in its own context (its own body parsers). */

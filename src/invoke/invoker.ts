@@ -194,7 +194,14 @@ function validateJson(payload: Buffer): void {
   }
 }
 
+/** Invoke's ClientContext: "Up to 3,583 bytes of base64-encoded data" (API_Invoke). */
+const CLIENT_CONTEXT_LIMIT = 3583;
+
 function decodeClientContext(b64: string): string {
+  // A header's value: one byte a character.
+  if (b64.length > CLIENT_CONTEXT_LIMIT) {
+    throw Errors.invalidRequestContent(`Client context must be at most ${CLIENT_CONTEXT_LIMIT} bytes of base64-encoded data.`);
+  }
   const text = Buffer.from(b64, 'base64').toString('utf8');
   let parsed: unknown;
   try {

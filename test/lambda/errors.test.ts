@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  CreateFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ListFunctionsCommand, PublishVersionCommand,
-  UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand, type CreateFunctionCommandInput,
+  CreateFunctionCommand, GetFunctionCommand, InvokeCommand, InvokeWithResponseStreamCommand, LambdaClient, ListFunctionsCommand,
+  PublishVersionCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand, type CreateFunctionCommandInput,
 } from '@aws-sdk/client-lambda';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
@@ -148,6 +148,33 @@ describe('Lambda API: errors in AWS shape', () => {
     const res = await fetch(`${server.endpoint}/2015-03-31/functions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
     assert.equal(res.status, 400);
     assert.equal(res.headers.get('x-amzn-errortype'), 'InvalidRequestContentException');
+  });
+
+  test('InvalidRequestContentException for a ClientContext over Lambda\'s 3,583 bytes of base64, on Invoke (RequestResponse, Event) and InvokeWithResponseStream', async () => {
+    // A JSON object whose base64 text is exactly `length` characters (unpadded where it must be).
+    const context = (length: number) => {
+      const bytes = Math.floor(length / 4) * 3 + [0, 0, 1, 2][length % 4]!;
+      const text = JSON.stringify({ custom: { pad: 'p'.repeat(bytes - 21) } });
+      assert.equal(text.length, bytes);
+      const b64 = Buffer.from(text).toString('base64').replace(/=+$/, '');
+      assert.equal(b64.length, length);
+      return b64;
+    };
+    const ok = await lambda.send(new InvokeCommand({ FunctionName: 'exists', ClientContext: context(3583) }));
+    assert.equal(ok.StatusCode, 200);
+    const message = exactly('Client context must be at most 3583 bytes of base64-encoded data.');
+    for (const InvocationType of ['RequestResponse', 'Event'] as const) {
+      await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists', InvocationType, ClientContext: context(3584) })), 'InvalidRequestContentException', 400, message);
+    }
+    await fails(lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: 'exists', ClientContext: context(3584) })), 'InvalidRequestContentException', 400, message);
+    // Past the server's header limit (node's 16 KB): still an AWS error, not a bare 431.
+    const res = await fetch(`${server.endpoint}/2015-03-31/functions/exists/invocations`, {
+      method: 'POST', headers: { 'x-amz-client-context': context(20_000) }, body: '{}',
+    });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('x-amzn-errortype'), 'InvalidRequestContentException');
+    assert.ok(res.headers.get('x-amzn-requestid'));
+    assert.deepEqual(await res.json(), { Type: 'User', message: 'Request headers must be at most 16384 bytes in all.' });
   });
 
   test('UnsupportedMediaTypeException for a body that is declared as something other than JSON', async () => {
