@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
 import { functionArn, isNumericVersion, parseFunctionRef, resolveQualifier } from '../core/arn.js';
 import { Errors } from '../core/errors.js';
@@ -185,6 +186,10 @@ function deploymentId(v: VersionRecord): string {
 const EMPTY_EVENT = Buffer.from('{}');
 
 function validateJson(payload: Buffer): void {
+  const notUtf8 = isUtf8(payload) ? undefined : utf8Error(payload);
+  if (notUtf8 !== undefined) {
+    throw Errors.invalidRequestContent(`Could not parse request body into json: Could not parse payload into json: ${notUtf8}`);
+  }
   try {
     JSON.parse(payload.toString('utf8'));
   } catch (e) {
@@ -192,6 +197,46 @@ function validateJson(payload: Buffer): void {
     // request body into json: Could not parse payload into json: Unexpected character ...".
     throw Errors.invalidRequestContent(`Could not parse request body into json: Could not parse payload into json: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Jackson's words (Lambda's parser) for the first byte that breaks UTF-8: "Invalid UTF-8 start
+ * byte 0xff", "Invalid UTF-8 middle byte 0x28". Stratus reads UTF-8 strictly (no overlong forms,
+ * no surrogates, nothing past U+10FFFF), which Jackson lets through: the function would get U+FFFD
+ * for them. Undefined when the payload only ends inside a character: then it is not JSON either
+ * (JSON ends in ASCII), and the parser says why.
+ */
+function utf8Error(b: Buffer): string | undefined {
+  for (let i = 0; i < b.length;) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    // Continuation bytes after `c`, and the range of the first (Unicode's table 3-7).
+    let n: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      if (c === 0xe0) lo = 0xa0;
+      else if (c === 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      if (c === 0xf0) lo = 0x90;
+      else if (c === 0xf4) hi = 0x8f;
+    } else return `Invalid UTF-8 start byte 0x${c.toString(16)}`;
+    for (let k = 1; k <= n; k++) {
+      const d = b[i + k];
+      if (d === undefined) return undefined;
+      if (d < lo || d > hi) return `Invalid UTF-8 middle byte 0x${d.toString(16)}`;
+      lo = 0x80;
+      hi = 0xbf;
+    }
+    i += n + 1;
+  }
+  return undefined;
 }
 
 /** Invoke's ClientContext: "Up to 3,583 bytes of base64-encoded data" (API_Invoke). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  CreateFunctionCommand, GetFunctionCommand, InvokeCommand, InvokeWithResponseStreamCommand, LambdaClient, ListFunctionsCommand,
+  CreateFunctionCommand, GetFunctionCommand, InvokeAsyncCommand, InvokeCommand, InvokeWithResponseStreamCommand, LambdaClient, ListFunctionsCommand,
   PublishVersionCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand, type CreateFunctionCommandInput,
 } from '@aws-sdk/client-lambda';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
@@ -148,6 +148,29 @@ describe('Lambda API: errors in AWS shape', () => {
     const res = await fetch(`${server.endpoint}/2015-03-31/functions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
     assert.equal(res.status, 400);
     assert.equal(res.headers.get('x-amzn-errortype'), 'InvalidRequestContentException');
+  });
+
+  test('InvalidRequestContentException for a payload that is not UTF-8, in Lambda\'s (Jackson\'s) words, on Invoke (every type), InvokeWithResponseStream and InvokeAsync', async () => {
+    const prefix = 'Could not parse request body into json: Could not parse payload into json: ';
+    const cases: [Buffer, string][] = [
+      [Buffer.from('"\xff\xfe"', 'latin1'), 'Invalid UTF-8 start byte 0xff'],
+      [Buffer.from('{"a":"\x80"}', 'latin1'), 'Invalid UTF-8 start byte 0x80'],
+      [Buffer.from('"\xe2\x28\xa1"', 'latin1'), 'Invalid UTF-8 middle byte 0x28'],
+      [Buffer.from('"\xc3"', 'latin1'), 'Invalid UTF-8 middle byte 0x22'],
+      [Buffer.from('"\xed\xa0\x80"', 'latin1'), 'Invalid UTF-8 middle byte 0xa0'],
+    ];
+    for (const [Payload, detail] of cases) {
+      const message = exactly(prefix + detail);
+      for (const InvocationType of ['RequestResponse', 'Event', 'DryRun'] as const) {
+        await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists', InvocationType, Payload })), 'InvalidRequestContentException', 400, message);
+      }
+      await fails(lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: 'exists', Payload })), 'InvalidRequestContentException', 400, message);
+      await fails(lambda.send(new InvokeAsyncCommand({ FunctionName: 'exists', InvokeArgs: Payload })), 'InvalidRequestContentException', 400, message);
+    }
+    // Any character as UTF-8 passes.
+    const ok = await lambda.send(new InvokeCommand({ FunctionName: 'exists', Payload: Buffer.from(JSON.stringify('€100 日本 😀 é')) }));
+    assert.equal(ok.StatusCode, 200);
+    assert.equal(ok.FunctionError, undefined);
   });
 
   test('InvalidRequestContentException for a ClientContext over Lambda\'s 3,583 bytes of base64, on Invoke (RequestResponse, Event) and InvokeWithResponseStream', async () => {
