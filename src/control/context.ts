@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { functionArn, lambdaTimestamp, parseFunctionRef, resolveQualifier } from '../core/arn.js';
+import { functionArn, lambdaTimestamp, parseFunctionRef, resolveQualifier, type FunctionNameShape } from '../core/arn.js';
 import { Errors } from '../core/errors.js';
 import { LATEST, type FunctionRecord, type VersionRecord } from '../core/model.js';
 import { CodeStore } from './code.js';
@@ -50,9 +50,15 @@ export class ControlContext {
    *   $LATEST is accepted, any other qualifier refused as Lambda refuses it;
    * - 'function-only': reserved concurrency, which Lambda refuses on a version or alias;
    * - 'refuse': CreateFunction (a new function's name cannot carry a qualifier).
+   * `shape` is the operation's FunctionName in the model (core/arn.ts).
    */
-  ref(raw: unknown, qualifierParam?: unknown, mode: 'allow' | 'ignore' | 'latest-only' | 'function-only' | 'refuse' = 'allow'): { name: string; qualifier?: string } {
-    const ref = parseFunctionRef(raw as string, this.deps.locale);
+  ref(
+    raw: unknown,
+    qualifierParam?: unknown,
+    mode: 'allow' | 'ignore' | 'latest-only' | 'function-only' | 'refuse' = 'allow',
+    shape: FunctionNameShape = 'FunctionName',
+  ): { name: string; qualifier?: string } {
+    const ref = parseFunctionRef(raw as string, this.deps.locale, shape);
     const q = resolveQualifier(ref, typeof qualifierParam === 'string' ? qualifierParam : undefined);
     if (q === undefined || mode === 'ignore') return { name: ref.name };
     if (mode === 'latest-only') {

@@ -74,7 +74,7 @@ export class Functions {
   /** GetFunction / GetFunctionConfiguration: $LATEST, a version, or the version an alias points at. */
   async get(input: Input): Promise<FunctionView> {
     const { ctx } = this;
-    const { name, qualifier } = ctx.ref(input.FunctionName, input.Qualifier);
+    const { name, qualifier } = ctx.ref(input.FunctionName, input.Qualifier, 'allow', 'NamespacedFunctionName');
     const fn = await ctx.store.getFunction(name);
     if (!fn) throw ctx.notFound(name, qualifier);
     let version: VersionRecord | undefined;
@@ -207,7 +207,7 @@ export class Functions {
   /** DeleteFunction: the whole function, or one published version (Qualifier). */
   async delete(input: Input): Promise<void> {
     const { ctx } = this;
-    const { name, qualifier } = ctx.ref(input.FunctionName, input.Qualifier);
+    const { name, qualifier } = ctx.ref(input.FunctionName, input.Qualifier, 'allow', 'NamespacedFunctionName');
     await ctx.lock.run(name, async () => {
       if (qualifier === undefined) {
         const versions = await ctx.store.listVersions(name);

@@ -86,7 +86,7 @@ export class Policies {
     v.throwIfAny();
     const { ctx } = this;
     // $LATEST has no policy of its own: the function's (no qualifier) covers it.
-    if (ctx.ref(input.FunctionName, input.Qualifier).qualifier === LATEST) throw Errors.invalidParameter('We currently do not support adding policies for $LATEST.');
+    if (ctx.ref(input.FunctionName, input.Qualifier, 'allow', 'NamespacedFunctionName').qualifier === LATEST) throw Errors.invalidParameter('We currently do not support adding policies for $LATEST.');
     const { name, qualifier, key } = await this.target(input);
     if (!VALID_PRINCIPAL.test(input.Principal as string)) throw Errors.invalidParameter('The provided principal was invalid. Please check the principal and try again.');
     return ctx.lock.run(name, async () => {
@@ -114,7 +114,7 @@ export class Policies {
   /** GetPolicy: a version or alias that is not there has no policy either (Lambda says so, not "Function not found"). */
   async get(input: Input): Promise<{ policy: string; revisionId: string }> {
     const { ctx } = this;
-    const { name, qualifier } = ctx.ref(input.FunctionName, input.Qualifier);
+    const { name, qualifier } = ctx.ref(input.FunctionName, input.Qualifier, 'allow', 'NamespacedFunctionName');
     await ctx.requireFunction(name);
     const key = qualifier ?? '';
     const current = await ctx.store.getPolicy(name, key);

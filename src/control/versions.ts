@@ -64,7 +64,7 @@ export class Versions {
   /** ListVersionsByFunction: $LATEST first, then numeric ascending; Marker is the last version returned. */
   async list(input: Input): Promise<{ items: VersionView[]; nextMarker?: string }> {
     const { ctx } = this;
-    const { name } = ctx.ref(input.FunctionName, undefined, 'ignore');
+    const { name } = ctx.ref(input.FunctionName, undefined, 'ignore', 'NamespacedFunctionName');
     // "ListVersionsByFunction returns a maximum of 50 items in each response, even if you set the number higher."
     const limit = Math.min(50, maxItems(input.MaxItems));
     await ctx.requireFunction(name);

@@ -7,9 +7,30 @@ import { rules, violation } from './validation.js';
  * Function names, ARNs and qualifiers, as Lambda accepts them:
  *   my-function, my-function:alias, 123456789012:function:my-function[:q],
  *   arn:aws:lambda:us-east-1:123456789012:function:my-function[:q]
+ * Each operation's FunctionName has one of two shapes in botocore's lambda model (2015-03-31):
+ * NamespacedFunctionName (Invoke, InvokeWithResponseStream, InvokeAsync, GetFunction,
+ * DeleteFunction, ListVersionsByFunction, the policy, event invoke config and event source mapping
+ * operations, ...) takes dots in the name and the qualifier $LATEST.PUBLISHED; FunctionName
+ * (CreateFunction, UpdateFunctionCode/Configuration, PublishVersion, aliases, concurrency,
+ * function URLs, ...) takes neither. A name with dots is thus looked for, and not found: no
+ * function has one (CreateFunction refuses it).
  */
-const FUNCTION_REF =
-  /^(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?(?:([a-z]{2}(?:-gov)?-[a-z]+-\d{1}):)?(?:(\d{12}):)?(?:function:)?([a-zA-Z0-9-_.]+)(?::(\$LATEST|[a-zA-Z0-9-_]+))?$/;
+const FUNCTION_NAME_PATTERNS = {
+  FunctionName:
+    '(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?',
+  NamespacedFunctionName:
+    '(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?',
+} as const;
+export type FunctionNameShape = keyof typeof FUNCTION_NAME_PATTERNS;
+
+/**
+ * The patterns, whole-string. Their groups are alike: 3 the region (with its colon), 8 the account
+ * (with its colon), 10 the name, 12 the qualifier.
+ */
+const FUNCTION_REFS: Record<FunctionNameShape, RegExp> = {
+  FunctionName: new RegExp(`^(?:${FUNCTION_NAME_PATTERNS.FunctionName})$`),
+  NamespacedFunctionName: new RegExp(`^(?:${FUNCTION_NAME_PATTERNS.NamespacedFunctionName})$`),
+};
 
 export const FUNCTION_NAME = /^[a-zA-Z0-9-_]{1,64}$/;
 export const ALIAS_NAME = /^(?!^[0-9]+$)([a-zA-Z0-9-_]+)$/;
@@ -22,8 +43,11 @@ export interface FunctionRef {
   accountId?: string;
 }
 
-/** Parses a FunctionName parameter. Throws the error Lambda gives for a malformed one. */
-export function parseFunctionRef(input: string, locale?: Locale): FunctionRef {
+/**
+ * Parses a FunctionName parameter of the model's `shape` (the operation's). Throws the error
+ * Lambda gives for a malformed one.
+ */
+export function parseFunctionRef(input: string, locale?: Locale, shape: FunctionNameShape = 'FunctionName'): FunctionRef {
   if (typeof input !== 'string' || input.length === 0) {
     throw Errors.validation("1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null");
   }
@@ -32,21 +56,22 @@ export function parseFunctionRef(input: string, locale?: Locale): FunctionRef {
       `1 validation error detected: Value '${input}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 256`,
     );
   }
-  const m = FUNCTION_REF.exec(input);
-  if (!m || m[3]!.includes('.')) {
+  const m = FUNCTION_REFS[shape].exec(input);
+  if (!m) {
     throw Errors.validation(
-      `1 validation error detected: Value '${input}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?`,
+      `1 validation error detected: Value '${input}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: ${FUNCTION_NAME_PATTERNS[shape]}`,
     );
   }
-  if (m[3]!.length > 64) {
+  const name = m[10]!;
+  if (name.length > 64) {
     throw Errors.validation(
-      `1 validation error detected: Value '${m[3]}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64`,
+      `1 validation error detected: Value '${name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64`,
     );
   }
-  const ref: FunctionRef = { name: m[3]! };
-  if (m[4] !== undefined) ref.qualifier = m[4];
-  if (m[1] !== undefined) ref.region = m[1];
-  if (m[2] !== undefined) ref.accountId = m[2];
+  const ref: FunctionRef = { name };
+  if (m[12] !== undefined) ref.qualifier = m[12];
+  if (m[3] !== undefined) ref.region = m[3].slice(0, -1);
+  if (m[8] !== undefined) ref.accountId = m[8].slice(0, -1);
   if (locale) {
     if (ref.region && ref.region !== locale.region) {
       throw Errors.resourceNotFound(`Functions from '${ref.region}' are not reachable in this region ('${locale.region}')`);

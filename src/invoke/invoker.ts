@@ -50,7 +50,7 @@ export class PipelineInvoker implements Invoker {
   /** Stage 1: name / ARN / qualifier -> a concrete version (alias weights applied). */
   async resolve(functionName: string, qualifierParam: string | undefined): Promise<Resolved> {
     const { locale, snapshot } = this.deps;
-    const ref = parseFunctionRef(functionName, locale);
+    const ref = parseFunctionRef(functionName, locale, 'NamespacedFunctionName');
     const qualifier = resolveQualifier(ref, qualifierParam);
     let fs = snapshot.get(ref.name);
     if (!fs) {

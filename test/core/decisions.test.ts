@@ -28,6 +28,18 @@ describe('function references', () => {
       assert.throws(() => parseFunctionRef(bad, locale), { code: 'ValidationException' });
     });
   }
+  test('NamespacedFunctionName (Invoke, GetFunction, ...): dots, $LATEST.PUBLISHED, -iso regions; FunctionName: no dots', () => {
+    assert.deepEqual(parseFunctionRef('f.1', locale, 'NamespacedFunctionName'), { name: 'f.1' });
+    assert.deepEqual(parseFunctionRef('f1:$LATEST.PUBLISHED', locale, 'NamespacedFunctionName'), { name: 'f1', qualifier: '$LATEST.PUBLISHED' });
+    assert.deepEqual(parseFunctionRef('arn:aws-iso-b:lambda:us-isob-east-1:000000000000:function:f.1:live', undefined, 'NamespacedFunctionName'),
+      { name: 'f.1', qualifier: 'live', region: 'us-isob-east-1', accountId: '000000000000' });
+    assert.deepEqual(parseFunctionRef('arn:aws:lambda:us-gov-west-1:000000000000:function:f:2'), { name: 'f', qualifier: '2', region: 'us-gov-west-1', accountId: '000000000000' });
+    assert.deepEqual(parseFunctionRef('us-iso-east-1:f'), { name: 'f', region: 'us-iso-east-1' });
+    for (const bad of ['f.1', 'f1:$LATEST.PUBLISHED', 'arn:aws:lambda:us-east-1:000000000000:function:f.1']) {
+      assert.throws(() => parseFunctionRef(bad, locale), { code: 'ValidationException' }, bad);
+    }
+    assert.throws(() => parseFunctionRef('f1:$LATEST.X', locale, 'NamespacedFunctionName'), { code: 'ValidationException' });
+  });
   test('another account is not found', () => {
     assert.throws(() => parseFunctionRef('111111111111:function:f', locale), { code: 'ResourceNotFoundException' });
   });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  CreateFunctionCommand, GetFunctionCommand, InvokeAsyncCommand, InvokeCommand, InvokeWithResponseStreamCommand, LambdaClient, ListFunctionsCommand,
-  PublishVersionCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand, type CreateFunctionCommandInput,
+  CreateFunctionCommand, GetAliasCommand, GetFunctionCommand, GetFunctionEventInvokeConfigCommand, GetPolicyCommand, InvokeAsyncCommand, InvokeCommand,
+  InvokeWithResponseStreamCommand, LambdaClient, ListEventSourceMappingsCommand, ListFunctionsCommand, ListVersionsByFunctionCommand,
+  PublishVersionCommand, PutFunctionConcurrencyCommand, UpdateFunctionCodeCommand, UpdateFunctionConfigurationCommand, type CreateFunctionCommandInput,
 } from '@aws-sdk/client-lambda';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
@@ -13,6 +14,9 @@ const RUNTIME_ENUM = 'nodejs, nodejs4.3, nodejs6.10, nodejs8.10, nodejs10.x, nod
   + 'python3.6, python3.7, python3.8, python3.9, dotnetcore1.0, dotnetcore2.0, dotnetcore2.1, dotnetcore3.1, dotnet6, dotnet8, nodejs4.3-edge, go1.x, '
   + 'ruby2.5, ruby2.7, provided, provided.al2, nodejs18.x, python3.10, java17, ruby3.2, ruby3.3, ruby3.4, python3.11, nodejs20.x, provided.al2023, '
   + 'python3.12, java21, python3.13, nodejs22.x, nodejs24.x, python3.14, java25, dotnet10, ruby4.0';
+/** botocore's lambda model: NamespacedFunctionName (Invoke, GetFunction, ...) and FunctionName (CreateFunction, aliases, ...). */
+const NAMESPACED_FUNCTION_NAME = '(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?';
+const FUNCTION_NAME = '(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?';
 /** A RegExp matching exactly `text`. */
 const exactly = (text: string) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
 
@@ -76,6 +80,45 @@ describe('Lambda API: errors in AWS shape', () => {
     // $LATEST.PUBLISHED fits the pattern: a function without a published $LATEST is not found.
     await fails(lambda.send(new InvokeCommand({ FunctionName: 'exists', Qualifier: '$LATEST.PUBLISHED' })), 'ResourceNotFoundException', 404,
       /^Function not found: arn:aws:lambda:[^:]+:\d+:function:exists:\$LATEST\.PUBLISHED$/);
+  });
+
+  test('FunctionName: each operation\'s model pattern (NamespacedFunctionName takes dots, $LATEST.PUBLISHED and -iso regions; FunctionName no dots)', async () => {
+    const arn = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
+    // NamespacedFunctionName: what fits it is looked for, and not found.
+    const namespaced = (FunctionName: string) => [
+      () => lambda.send(new InvokeCommand({ FunctionName })),
+      () => lambda.send(new InvokeCommand({ FunctionName, InvocationType: 'Event' })),
+      () => lambda.send(new InvokeWithResponseStreamCommand({ FunctionName })),
+      () => lambda.send(new InvokeAsyncCommand({ FunctionName, InvokeArgs: Buffer.from('{}') })),
+      () => lambda.send(new GetFunctionCommand({ FunctionName })),
+      () => lambda.send(new ListVersionsByFunctionCommand({ FunctionName })),
+      () => lambda.send(new GetPolicyCommand({ FunctionName })),
+      () => lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName })),
+    ];
+    for (const [name, message] of [
+      ['f.1', exactly(`Function not found: ${arn('f.1')}`)],
+      ['arn:aws:lambda:us-east-1:000000000000:function:my.fn', exactly(`Function not found: ${arn('my.fn')}`)],
+      // Named with the qualifier, or without it where the operation names the missing function so.
+      ['f1:$LATEST.PUBLISHED', /^Function not found: arn:aws:lambda:us-east-1:000000000000:function:f1(:\$LATEST\.PUBLISHED)?$/],
+      ['arn:aws-iso-b:lambda:us-isob-east-1:000000000000:function:f1', exactly("Functions from 'us-isob-east-1' are not reachable in this region ('us-east-1')")],
+    ] as const) {
+      for (const call of namespaced(name)) await fails(call(), 'ResourceNotFoundException', 404, message);
+    }
+    assert.deepEqual((await lambda.send(new ListEventSourceMappingsCommand({ FunctionName: 'f.1' }))).EventSourceMappings, []);
+    // Outside it: the model's pattern, quoted.
+    for (const call of namespaced('has space')) {
+      await fails(call(), 'ValidationException', 400,
+        exactly(`1 validation error detected: Value 'has space' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: ${NAMESPACED_FUNCTION_NAME}`));
+    }
+    // FunctionName (creating or changing a function): no dots, no $LATEST.PUBLISHED; -iso regions fit.
+    const plain = (FunctionName: string) => exactly(
+      `1 validation error detected: Value '${FunctionName}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: ${FUNCTION_NAME}`);
+    await fails(lambda.send(new CreateFunctionCommand(base({ FunctionName: 'f.1' }))), 'ValidationException', 400, plain('f.1'));
+    await fails(lambda.send(new PublishVersionCommand({ FunctionName: 'f.1' })), 'ValidationException', 400, plain('f.1'));
+    await fails(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'f.1', ReservedConcurrentExecutions: 1 })), 'ValidationException', 400, plain('f.1'));
+    await fails(lambda.send(new GetAliasCommand({ FunctionName: 'f1:$LATEST.PUBLISHED', Name: 'live' })), 'ValidationException', 400, plain('f1:$LATEST.PUBLISHED'));
+    await fails(lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'arn:aws-iso-b:lambda:us-isob-east-1:000000000000:function:exists', ZipFile: zip })),
+      'ResourceNotFoundException', 404, /^Functions from 'us-isob-east-1' are not reachable/);
   });
 
   test('InvalidParameterValueException: Lambda\'s semantic refusals', async () => {

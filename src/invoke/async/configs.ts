@@ -149,7 +149,7 @@ export class EventInvokeConfigs {
   }
 
   async list(input: { FunctionName: string; Marker?: string; MaxItems?: unknown }): Promise<{ configs: EventInvokeConfig[]; nextMarker?: string }> {
-    const ref = parseFunctionRef(input.FunctionName, this.deps.locale);
+    const ref = parseFunctionRef(input.FunctionName, this.deps.locale, 'NamespacedFunctionName');
     if (ref.qualifier !== undefined) {
       throw Errors.invalidParameter('Qualifier is not supported by ListFunctionEventInvokeConfigs; pass the function name only.');
     }
@@ -181,7 +181,7 @@ export class EventInvokeConfigs {
   }
 
   private async target(input: EventInvokeConfigInput): Promise<{ name: string; qualifier: string }> {
-    const ref = parseFunctionRef(input.FunctionName, this.deps.locale);
+    const ref = parseFunctionRef(input.FunctionName, this.deps.locale, 'NamespacedFunctionName');
     const given = resolveQualifier(ref, input.Qualifier);
     await requireFunction(this.deps.snapshot, this.deps.locale, ref.name, given);
     return { name: ref.name, qualifier: given ?? LATEST };

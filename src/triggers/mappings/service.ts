@@ -60,7 +60,7 @@ export class MappingService {
   /** Resolves FunctionName (name, partial or full ARN, qualifier) to an existing function. */
   private async resolveFunction(input: unknown): Promise<{ name: string; qualifier?: string }> {
     if (typeof input !== 'string' || input === '') throw Errors.invalidParameter('FunctionName is required.');
-    const ref = parseFunctionRef(input, this.deps.locale);
+    const ref = parseFunctionRef(input, this.deps.locale, 'NamespacedFunctionName');
     const notFound = () => Errors.resourceNotFound(`Function not found: ${functionArn(this.deps.locale, ref.name, ref.qualifier)}`);
     const fn = await this.deps.functions.getFunction(ref.name);
     if (!fn) throw notFound();
@@ -212,7 +212,7 @@ export class MappingService {
   async list(q: { FunctionName?: string; EventSourceArn?: string; Marker?: string; MaxItems?: string }): Promise<Record<string, unknown>> {
     const filter: { functionName?: string; qualifier?: string | null; eventSourceArn?: string } = {};
     if (q.FunctionName) {
-      const ref = parseFunctionRef(q.FunctionName, this.deps.locale);
+      const ref = parseFunctionRef(q.FunctionName, this.deps.locale, 'NamespacedFunctionName');
       filter.functionName = ref.name;
       if (ref.qualifier !== undefined) filter.qualifier = ref.qualifier;
     }
