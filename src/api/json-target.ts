@@ -24,7 +24,11 @@ export interface JsonTargetService {
  * A service on the AWS query protocol: form-encoded `Action=...` POSTs (no X-Amz-Target) to "/"
  * or to a resource's path (SQS's queue URLs).
  */
-export type QueryHandler = (params: URLSearchParams, req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
+export type QueryHandler = (
+  params: URLSearchParams, req: FastifyRequest, reply: FastifyReply,
+  /** Throws the refusal of an action the caller may not call (the sandbox's guard). */
+  admit?: (action: string) => void,
+) => Promise<FastifyReply>;
 
 export class JsonTargetRouter {
   private readonly services = new Map<string, JsonTargetService>();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { restJsonError, sendAwsJsonError, sendRestJsonError, withRequestId } from '../api/errors.js';
 import type { JsonTargetRouter } from '../api/json-target.js';
 import { installClaims } from '../api/raw.js';
@@ -27,6 +27,9 @@ export interface HttpServerOptions {
   fromEnvironment?: (client: TcpEndpoint, server: TcpEndpoint) => boolean;
 }
 
+/** Each server's sandbox guard (see createHttpServer), for what its hook cannot see: query-protocol actions, in the body. */
+const refusals = new WeakMap<FastifyInstance, (req: FastifyRequest, target: string | undefined) => StratusError | null>();
+
 export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance {
   const app = Fastify({
     logger: false,
@@ -49,12 +52,12 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
     // read (getpeername fails), and an unknown caller must not pass for one from elsewhere.
     const ends = new WeakMap<Socket, { client: TcpEndpoint; server: TcpEndpoint }>();
     app.server.on('connection', (s: Socket) => ends.set(s, socketEnds(s)));
-    app.addHook('onRequest', (req, reply, done) => {
+    /** The refusal of a request that code inside an environment may not make; null when it may. */
+    const refusal = (req: FastifyRequest, target: string | undefined): StratusError | null => {
       // The route decides first: what functions may call anyway (invoke, queues, HTTP traffic)
       // never pays for finding out who the caller is (a /proc/net/tcp read, ~2 ms here).
-      const target = req.headers['x-amz-target'] as string | undefined;
       const d = sandboxMayCall(req.method, req.routeOptions.url, target);
-      if (d.allow) return done();
+      if (d.allow) return null;
       const sock = req.raw.socket;
       let fromEnv = inside.get(sock);
       if (fromEnv === undefined) {
@@ -62,9 +65,15 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
         fromEnv = guard(e.client, e.server);
         inside.set(sock, fromEnv);
       }
-      if (!fromEnv) return done();
-      const err = new StratusError('AccessDeniedException', 403,
+      if (!fromEnv) return null;
+      return new StratusError('AccessDeniedException', 403,
         `Stratus refuses ${d.action} from inside an execution environment: functions may invoke functions, use queues, put events and write logs, not read or change functions or other resources (a server started with STRATUS_SANDBOX_API_ACCESS=full allows it).`);
+    };
+    refusals.set(app, refusal);
+    app.addHook('onRequest', (req, reply, done) => {
+      const target = req.headers['x-amz-target'] as string | undefined;
+      const err = refusal(req, target);
+      if (!err) return done();
       if (target) sendAwsJsonError(reply, err, 'application/x-amz-json-1.1');
       else sendRestJsonError(reply, err);
     });
@@ -129,7 +138,10 @@ export function registerJsonTargets(app: FastifyInstance, router: JsonTargetRout
       if (!target && router.query && type.startsWith('application/x-www-form-urlencoded')) {
         const params = new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '');
         for (const [k, v] of new URLSearchParams(((req.body as Buffer | undefined) ?? Buffer.alloc(0)).toString('utf8'))) params.append(k, v);
-        return router.query(params, req, reply);
+        // The action is in the body, which the guard's hook has not read: it is judged here, as
+        // the JSON protocol's X-Amz-Target is (SQS is the one query-protocol service).
+        const refuse = refusals.get(app);
+        return router.query(params, req, reply, refuse ? (action) => { const e = refuse(req, `AmazonSQS.${action}`); if (e) throw e; } : undefined);
       }
       const found = router.find(target);
       if (!found) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { CreateQueueCommand, GetQueueAttributesCommand, ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -75,16 +76,29 @@ exports.handler = async (e) => {
     logs: await call('POST', '/', JSON.stringify({ logGroupName: '/aws/lambda/secret' }), 'Logs_20140328.FilterLogEvents'),
     invoke: await call('POST', '/2015-03-31/functions/secret/invocations', '{}'),
     queue: await call('POST', '/', JSON.stringify({ QueueName: 'from-fn' }), 'AmazonSQS.GetQueueUrl'),
+    // The SQS query protocol: the action is in a form body, not in a header.
+    ...Object.fromEntries(await Promise.all(Object.entries({
+      queryDelete: ['/000000000000/guarded', 'Action=DeleteQueue'],
+      queryCreate: ['/', 'Action=CreateQueue&QueueName=evil'],
+      queryAttributes: ['/', 'Action=SetQueueAttributes&QueueUrl=' + encodeURIComponent(base + '/000000000000/guarded') + '&Attribute.1.Name=VisibilityTimeout&Attribute.1.Value=999'],
+      querySend: ['/000000000000/guarded', 'Action=SendMessage&MessageBody=hi'],
+    }).map(async ([k, [path, body]]) => {
+      const r = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+      return [k, { status: r.status, text: await r.text() }];
+    }))),
   };
 };`;
 
 describe('what a function may ask of Stratus from inside its environment', () => {
   let server: TestServer | undefined;
   let lambda: LambdaClient;
+  let sqs: SQSClient;
   before(async () => {
     if (!isRoot) return;
     server = await startServer();
     lambda = new LambdaClient(clientConfig(server.endpoint));
+    sqs = new SQSClient(clientConfig(server.endpoint));
+    await sqs.send(new CreateQueueCommand({ QueueName: 'guarded' }));
     await lambda.send(new CreateFunctionCommand({
       FunctionName: 'secret', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE,
       Environment: { Variables: { API_KEY: 'hunter2' } }, Code: { ZipFile: await makeZip({ 'index.js': "exports.handler = async () => 'secret ran';" }) },
@@ -111,6 +125,15 @@ describe('what a function may ask of Stratus from inside its environment', () =>
     assert.equal(out.invoke.status, 200);
     assert.equal(JSON.parse(out.invoke.text), 'secret ran');
     assert.notEqual(out.queue.status, 403, 'queue operations are open to functions');
+    for (const k of ['queryDelete', 'queryCreate', 'queryAttributes']) {
+      assert.equal(out[k].status, 403, `${k}: ${JSON.stringify(out[k])}`);
+      assert.match(out[k].text, /<ErrorResponse[^>]*><Error><Type>Sender<\/Type><Code>AccessDenied(Exception)?<\/Code>/, k);
+    }
+    assert.equal(out.querySend.status, 200, JSON.stringify(out.querySend));
+    const queues = await sqs.send(new ListQueuesCommand({}));
+    assert.deepEqual(queues.QueueUrls?.map((u) => u.split('/').pop()), ['guarded'], 'the queue was neither deleted nor joined');
+    const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queues.QueueUrls![0]!, AttributeNames: ['VisibilityTimeout'] }));
+    assert.equal(attrs.Attributes?.VisibilityTimeout, '30');
     assert.equal((await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'secret' }))).Description, '', 'the orphaned request was refused');
     // The function still exists: the DELETE was refused.
     const again = await lambda.send(new InvokeCommand({ FunctionName: 'secret' }));

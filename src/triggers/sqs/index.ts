@@ -49,7 +49,7 @@ export function sqsModule(): SqsModule {
       const ops = sqsOperations(service);
       ctx.jsonTargets.add(sqsJsonService(ops));
       // Older SDKs speak SQS's query protocol (form-encoded Action=..., XML answers).
-      ctx.jsonTargets.query = (params, req, reply) => handleSqsQuery(ops, params, req, reply);
+      ctx.jsonTargets.query = (params, req, reply, admit) => handleSqsQuery(ops, params, req, reply, admit);
       const svc = service;
       ctx.targets.register('sqs', (arn, message) => svc.deliver(arn, message));
     },
