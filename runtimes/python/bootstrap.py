@@ -468,8 +468,14 @@ def _frame(body, ts):
 
 
 def _write_frames(frames):
-    view = memoryview(frames)
     with _FRAME_LOCK:
+        try:
+            n = os.write(_FRAME_FD, frames)
+        except BlockingIOError:
+            n = 0
+        if n == len(frames):
+            return
+        view = memoryview(frames)[n:]
         while view:
             try:
                 n = os.write(_FRAME_FD, view)
@@ -487,39 +493,36 @@ def write_record(text, unframed=None):
     _write_frames(_frame(text.encode("utf-8", "replace"), int(time.time() * 1000000)))
 
 
-# A log event holds at most 256 KB: a longer line is split (as the platform splits a long line of
-# stdout), never cut short.
-_MAX_EVENT_BYTES = 256 * 1024
-_MAX_EVENT_CHARS = 256 * 1024
-
-
-def _event_pieces(body):
-    """`body` (UTF-8) in pieces of at most _MAX_EVENT_BYTES, cut between characters."""
-    while len(body) > _MAX_EVENT_BYTES:
-        cut = _MAX_EVENT_BYTES
-        while cut > 0 and 0x80 <= body[cut] < 0xC0:
-            cut -= 1
-        yield body[:cut]
-        body = body[cut:]
-    yield body
+# What the function writes to sys.stdout and sys.stderr goes to the log descriptor as it is
+# written, in frames of Stratus's own types: pieces of each stream, which the platform joins into
+# lines as it does a pipe's bytes (one event per line), and holds an unfinished line of until its
+# newline comes, the runtime ends it (an empty piece) or the invocation ends.
+_FRAME_HEAD_STDOUT = (0xA55A0F01).to_bytes(4, "big")
+_FRAME_HEAD_STDERR = (0xA55A0F02).to_bytes(4, "big")
+# The platform keeps 256 KB of a frame (what one log event holds): a longer write goes in several.
+_MAX_PIECE_BYTES = 256 * 1024
 
 
 class FramedLines(object):
     """sys.stdout and sys.stderr once there is a log descriptor: what the function prints goes
-    there too, each line one log event (a frame), so print, sys.stderr and logging records are
-    logged in the order the code wrote them. Three pipes read by the platform as they come
-    (stdout, stderr, the records) had no order between them: print, logging.warning and
-    sys.stderr.write in a loop came out grouped by pipe, timestamps going backwards. Lambda's
-    runtime writes them unbuffered, and they are logged in code order there.
+    there too, as pieces of its stream, so print, sys.stderr and logging records are logged in the
+    order the code wrote them. Three pipes read by the platform as they come (stdout, stderr, the
+    records) had no order between them: print, logging.warning and sys.stderr.write in a loop came
+    out grouped by pipe, timestamps going backwards. Lambda's runtime writes them unbuffered, and
+    they are logged in code order there.
 
-    A line is an event once its newline is written, as on a pipe; an unfinished line waits for
-    the rest (flush() does not end it) and is logged as it is when the invocation (or init) ends.
+    Each write leaves the process at once, an unfinished line too: the platform completes the line
+    (it is an event once its newline is written, as on a pipe; flush() does not end it) and logs an
+    unfinished one as it is when the invocation or init ends, times out or the runtime dies. (Kept
+    here until then, it was lost to a timeout, a kill or os._exit.)
     Writes to .buffer, to file descriptors 1 and 2 and by child processes still go to the pipes.
     """
 
-    def __init__(self, stream):
+    def __init__(self, stream, head):
         self.stream = stream
-        self._partial = ""
+        self._head = head
+        # The last piece sent did not end its line: the platform holds an unfinished one.
+        self._open = False
 
     def __enter__(self):
         return self
@@ -533,19 +536,8 @@ class FramedLines(object):
     def write(self, msg):
         if not isinstance(msg, str):
             return self.stream.write(msg)  # the stream's own TypeError
-        if not msg:
-            return None
-        with _FRAME_LOCK:
-            text = self._partial + msg
-            end = text.rfind("\n") + 1
-            events = [line + "\n" for line in text[: end - 1].split("\n")] if end else []
-            rest = text[end:]
-            while len(rest) > _MAX_EVENT_CHARS:
-                events.append(rest[:_MAX_EVENT_CHARS])
-                rest = rest[_MAX_EVENT_CHARS:]
-            self._partial = rest
-            if events:
-                self._emit(events)
+        if msg:
+            self._send(msg.encode("utf-8", "replace"))
         # None, as Lambda's stdout wrapper returns.
         return None
 
@@ -556,24 +548,33 @@ class FramedLines(object):
     def flush(self):
         self.stream.flush()
 
-    def end_line(self):
-        """Logs an unfinished line as it is (the end of an invocation or of init)."""
-        with _FRAME_LOCK:
-            if self._partial:
-                events, self._partial = [self._partial], ""
-                self._emit(events)
+    def _send(self, body):
+        n = len(body)
+        self._open = body[n - 1] != 10  # b"\n"
+        ts = int(time.time() * 1000000).to_bytes(8, "big")
+        if n <= _MAX_PIECE_BYTES:
+            _write_frames(self._head + n.to_bytes(4, "big") + ts + body)
+        else:
+            pieces = (body[i : i + _MAX_PIECE_BYTES] for i in range(0, n, _MAX_PIECE_BYTES))
+            _write_frames(b"".join(self._head + len(p).to_bytes(4, "big") + ts + p for p in pieces))
 
-    @staticmethod
-    def _emit(events):
-        ts = int(time.time() * 1000000)
-        _write_frames(b"".join(_frame(piece, ts) for e in events for piece in _event_pieces(e.encode("utf-8", "replace"))))
+    def end_line(self):
+        """The frame that ends an unfinished line here (an empty piece), or b"" without one."""
+        if not self._open:
+            return b""
+        self._open = False
+        return self._head + bytes(4) + int(time.time() * 1000000).to_bytes(8, "big")
+
+
+# sys.stdout and sys.stderr as the runtime made them (the function may replace them).
+_OUTPUTS = ()
 
 
 def end_output_lines():
     """Before the platform is told that init or an invocation is over: unfinished lines are logged."""
-    for s in (sys.stdout, sys.stderr):
-        if isinstance(s, FramedLines):
-            s.end_line()
+    frames = b"".join(s.end_line() for s in _OUTPUTS)
+    if frames:
+        _write_frames(frames)
 
 
 class LambdaLoggerHandler(logging.Handler):
@@ -1017,7 +1018,7 @@ class TraceEnv:
 
 def main():
     trace_env = TraceEnv()  # before the assignment: a pooled runtime loads ctypes while it waits
-    global _GLOBAL_AWS_REQUEST_ID
+    global _GLOBAL_AWS_REQUEST_ID, _OUTPUTS
     line = read_stdin_line()
     if line is None or not line.strip():
         fail("no assignment on stdin")
@@ -1030,9 +1031,13 @@ def main():
     except Exception as e:
         fail("cannot apply assignment: %s" % e)
 
-    wrap = FramedLines if _FRAME_FD >= 0 else Unbuffered
-    sys.stdout = wrap(sys.stdout)
-    sys.stderr = wrap(sys.stderr)
+    if _FRAME_FD >= 0:
+        sys.stdout = FramedLines(sys.stdout, _FRAME_HEAD_STDOUT)
+        sys.stderr = FramedLines(sys.stderr, _FRAME_HEAD_STDERR)
+        _OUTPUTS = (sys.stdout, sys.stderr)
+    else:
+        sys.stdout = Unbuffered(sys.stdout)
+        sys.stderr = Unbuffered(sys.stderr)
     atexit.register(end_output_lines)  # a function that exits (sys.exit) mid-line
     api = os.environ.get("AWS_LAMBDA_RUNTIME_API")
     if not api:

@@ -764,6 +764,10 @@ export class Environment implements RuntimeApiHandler {
       c.timer = setTimeout(() => this.timedOut(c), Math.ceil(left));
       return;
     }
+    // What the function wrote until now, an unfinished line too, comes before the timeout line,
+    // as Lambda's log capture logs it.
+    this.logs.drainNow();
+    this.logs.flushPartial();
     this.systemLine(this.sys.text(timeoutLogLine(new Date(this.deps.clock.now()), c.requestId, sec)));
     this.killReason = { errorType: FunctionErrorTypes.timedOut, exit: 'timeout' };
     this.finish(c, 'error', Buffer.from(JSON.stringify(timeoutPayload(c.requestId, sec))), FunctionErrorTypes.timedOut, { reportStatus: 'timeout', dying: true });

@@ -16,6 +16,13 @@ const TAIL_BYTES = 4096;
 
 /** Lambda's telemetry frame header: type (text record), payload length, timestamp in microseconds. */
 export const FRAME_TYPE_TEXT = 0xa55a0003;
+/**
+ * Stratus's own frame types (the Python runtime): a piece of what the function wrote to
+ * sys.stdout or sys.stderr, joined into lines as the bytes of a pipe are; an empty one ends the
+ * unfinished line there (the end of init or of an invocation).
+ */
+export const FRAME_TYPE_STDOUT = 0xa55a0f01;
+export const FRAME_TYPE_STDERR = 0xa55a0f02;
 export const FRAME_HEADER_BYTES = 16;
 
 /** Application log levels, least to most severe (LoggingConfig.ApplicationLogLevel). */
@@ -50,8 +57,13 @@ class Channel {
   fd: number | null = null;
   /** Framed channel (the runtime's log descriptor): where its parser stands. */
   frames: FrameParser | null = null;
+  /** Framed channel: the lines of its stdout and stderr frames (FRAME_TYPE_STDOUT, _STDERR). */
+  output: [Channel, Channel] | null = null;
   constructor(readonly stream: Readable | null, framed = false) {
-    if (framed) this.frames = new FrameParser();
+    if (framed) {
+      this.frames = new FrameParser();
+      this.output = [new Channel(null), new Channel(null)];
+    }
     const h = (stream as unknown as { _handle?: { fd?: number } } | null)?._handle;
     if (h && typeof h.fd === 'number' && h.fd >= 0) this.fd = h.fd;
   }
@@ -68,13 +80,14 @@ class FrameParser {
   private headerFill = 0;
   /** Body bytes of the current frame still to come; -1 between frames. */
   private left = -1;
+  private type = 0;
   private ts = 0;
   private parts: Buffer[] = [];
   private kept = 0;
   dead = false;
 
-  /** Feeds a chunk; calls `record` with each complete record's text (at most MAX_LINE_BYTES of it). */
-  feed(chunk: Buffer, record: (ts: number, text: string) => void): void {
+  /** Feeds a chunk; calls `record` with each complete frame's type and body (at most MAX_LINE_BYTES of it). */
+  feed(chunk: Buffer, record: (type: number, ts: number, body: Buffer) => void): void {
     let p = 0;
     while (p < chunk.length && !this.dead) {
       if (this.left < 0) {
@@ -84,7 +97,8 @@ class FrameParser {
         p += n;
         if (this.headerFill < FRAME_HEADER_BYTES) return;
         this.headerFill = 0;
-        if (this.header.readUInt32BE(0) !== FRAME_TYPE_TEXT) { this.dead = true; return; }
+        this.type = this.header.readUInt32BE(0);
+        if (this.type !== FRAME_TYPE_TEXT && this.type !== FRAME_TYPE_STDOUT && this.type !== FRAME_TYPE_STDERR) { this.dead = true; return; }
         this.left = this.header.readUInt32BE(4);
         this.ts = Number(this.header.readBigUInt64BE(8) / 1000n);
         this.parts = [];
@@ -102,7 +116,7 @@ class FrameParser {
         this.left = -1;
         const body = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.kept);
         this.parts = [];
-        record(this.ts, body.toString('utf8'));
+        record(this.type, this.ts, body);
       }
     }
   }
@@ -123,7 +137,8 @@ export class LogWriter {
 
   /**
    * @param frames the runtime's framed log descriptor (shipped runtimes): each frame is one log
-   *   event whatever newlines it holds, as records written to Lambda's telemetry descriptor are.
+   *   event whatever newlines it holds, as records written to Lambda's telemetry descriptor are;
+   *   stdout and stderr frames (the Python runtime's prints) are lines as a pipe's bytes are.
    */
   constructor(private readonly sink: LogSink, private readonly clock: Clock, out: Readable | null, err: Readable | null, frames: Readable | null = null) {
     this.channels = [new Channel(out), new Channel(err)];
@@ -213,20 +228,30 @@ export class LogWriter {
     const events: LogEvent[] = [];
     const ts = this.clock.now();
     for (const ch of this.channels) {
-      if (ch.partial) {
-        if (this.shown(ch.partial)) this.line(events, ts, ch.partial);
-        ch.partial = '';
-      }
+      for (const c of ch.output ?? [ch]) this.endLine(c, ts, events);
     }
     if (events.length) this.emit(events);
+  }
+
+  /** Logs a channel's unfinished line as it is. */
+  private endLine(ch: Channel, ts: number, events: LogEvent[]): void {
+    if (ch.partial) {
+      if (this.shown(ch.partial)) this.line(events, ts, ch.partial);
+      ch.partial = '';
+    }
   }
 
   private onData(ch: Channel, chunk: Buffer): void {
     if (ch.frames) return this.onFrames(ch, chunk);
     if (!this.stream || this.truncated) return;
-    const text = ch.partial + ch.decoder.write(chunk);
-    const ts = this.clock.now();
     const events: LogEvent[] = [];
+    this.lines(ch, ch.decoder.write(chunk), this.clock.now(), events);
+    if (events.length) this.emit(events);
+  }
+
+  /** A channel's text, as it comes: each line one event, the unfinished rest kept for more. */
+  private lines(ch: Channel, more: string, ts: number, events: LogEvent[]): void {
+    const text = ch.partial + more;
     let start = 0;
     for (;;) {
       const nl = text.indexOf('\n', start);
@@ -243,13 +268,21 @@ export class LogWriter {
       ch.partial = ch.partial.slice(MAX_LINE_BYTES);
     }
     if (this.truncated) ch.partial = '';
-    if (events.length) this.emit(events);
   }
 
   private onFrames(ch: Channel, chunk: Buffer): void {
     const events: LogEvent[] = [];
-    ch.frames!.feed(chunk, (ts, text) => {
-      if (!this.stream || this.truncated || !this.shown(text)) return;
+    ch.frames!.feed(chunk, (type, ts, body) => {
+      if (!this.stream || this.truncated) return;
+      if (type !== FRAME_TYPE_TEXT) {
+        // What the function wrote to stdout or stderr, stamped when it was written: lines as on a pipe.
+        const out = ch.output![type === FRAME_TYPE_STDOUT ? 0 : 1];
+        if (body.length) this.lines(out, out.decoder.write(body), ts, events);
+        else this.endLine(out, ts, events);
+        return;
+      }
+      const text = body.toString('utf8');
+      if (!this.shown(text)) return;
       // The record as the runtime framed it: a JSON one has no newline at its end (the tail adds
       // one, see emit). An empty frame is an empty line: a log event is never empty.
       this.line(events, ts, text || '\n');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { python } from '../runtimes/harness.js';
-import { bashFunction, fixture, invocation } from './helpers.js';
+import { bashFunction, fixture, invocation, type Fixture } from './helpers.js';
 
 /**
  * What a function writes before its result is logged between its START and END, on every warm
@@ -134,4 +134,81 @@ def handler(e, c):
       assert.ok(first, 'the unfinished line of init is logged');
     });
   }
+});
+
+/** The stored events of one invocation, START to REPORT in its environment's stream, once its REPORT is written. */
+async function invocationEvents(fx: Fixture, group: string, id: string): Promise<string[]> {
+  for (let i = 0; i < 100; i++) {
+    const events = fx.sink.events.filter((e) => e.group === group);
+    const stream = events.find((e) => e.e.message.startsWith(`START RequestId: ${id}`))?.stream;
+    const lines = events.filter((e) => e.stream === stream).map((e) => e.e.message);
+    const start = lines.findIndex((l) => l.startsWith(`START RequestId: ${id}`));
+    const report = lines.findIndex((l) => l.startsWith(`REPORT RequestId: ${id}`));
+    if (start >= 0 && report > start) return lines.slice(start, report + 1);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`no REPORT for ${id}`);
+}
+
+/**
+ * Text a Python function writes without a newline leaves the runtime at once, so it is logged
+ * when the runtime never ends the line itself: the invocation times out, the process is killed or
+ * exits (os._exit). Lambda's runtime writes sys.stdout unbuffered and its log capture logs an
+ * unfinished line when the invocation ends, times out or the runtime dies: as an event of its own,
+ * before the timeout line and END. (It was kept in the runtime's memory until the invocation ended
+ * normally, and lost otherwise.)
+ */
+describe('python: an unfinished line is logged when the invocation times out or the runtime dies', { skip: !python() && 'python3 not installed' }, async () => {
+  const fx = await fixture({ prewarmPerRuntime: 0 });
+  after(() => fx.stop());
+  const APP = `import os, sys, time
+def handler(e, c):
+    m = e["mode"]
+    if m == "sleep":
+        sys.stdout.write("progress: step1...")
+        time.sleep(10)
+    elif m == "kill":
+        print("a whole line")
+        sys.stdout.write("killed mid-line")
+        os.kill(os.getpid(), 9)
+    elif m == "exit":
+        print("before exit")
+        sys.stdout.write("partial")
+        sys.stderr.write("stderr partial")
+        os._exit(5)
+    return m
+`;
+  const cases = [
+    { mode: 'sleep', lines: ['progress: step1...'], end: /Task timed out after 2\.00 seconds/, errorType: 'Sandbox.Timedout' },
+    { mode: 'kill', lines: ['a whole line\n', 'killed mid-line'], end: /Error: Runtime exited with error: signal: killed/, errorType: 'Runtime.ExitError' },
+    { mode: 'exit', lines: ['before exit\n', 'partial', 'stderr partial'], end: /Error: Runtime exited with error: exit status 5/, errorType: 'Runtime.ExitError' },
+  ];
+  for (const c of cases) {
+    test(c.mode, async () => {
+      const key = fx.code({ 'app.py': APP });
+      const t = fx.target(key, { runtime: 'python3.12', handler: 'app.handler', memorySize: 256, timeout: 2 }, `py-unfinished-${c.mode}`);
+      const inv = invocation(JSON.stringify({ mode: c.mode }));
+      const o = await fx.svc.execute(t, inv);
+      assert.equal(o.status, 'error', o.payload.toString());
+      assert.equal(o.errorType, c.errorType);
+      // The LogResult tail has the text...
+      for (const l of c.lines) assert.ok(o.logTail!.includes(l), `LogResult has ${JSON.stringify(l)}:\n${o.logTail}`);
+      // ... and the stored events: each line an event of its own, in code order, before the
+      // platform's line (timeout or exit) and END.
+      const lines = await invocationEvents(fx, t.logGroupName, inv.requestId);
+      const at = c.lines.map((l) => lines.indexOf(l));
+      const end = lines.findIndex((l) => c.end.test(l));
+      assert.ok(end > 0, `the platform's line:\n${lines.join('|')}`);
+      assert.ok(at.every((i, n) => i > 0 && i < end && (n === 0 || i > at[n - 1]!)), `${JSON.stringify(c.lines)} before ${c.end}, in order:\n${lines.join('|')}`);
+    });
+  }
+
+  test('init: what init writes without a newline before it dies is logged', async () => {
+    const key = fx.code({ 'app.py': 'import os, sys\nsys.stdout.write("init mid-line")\nos._exit(3)\ndef handler(e, c):\n    return 1\n' });
+    const t = fx.target(key, { runtime: 'python3.12', handler: 'app.handler', memorySize: 256, timeout: 2 }, 'py-unfinished-init');
+    const o = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(o.status, 'error', o.payload.toString());
+    const events = fx.sink.events.filter((e) => e.group === t.logGroupName).map((e) => e.e.message);
+    assert.ok(events.includes('init mid-line'), `logged:\n${events.join('|')}`);
+  });
 });

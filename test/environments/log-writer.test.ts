@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { FRAME_HEADER_BYTES, FRAME_TYPE_TEXT, LOG_CAP_BYTES, LogWriter, MAX_LINE_BYTES } from '../../src/environments/log-writer.js';
+import { FRAME_HEADER_BYTES, FRAME_TYPE_STDERR, FRAME_TYPE_STDOUT, FRAME_TYPE_TEXT, LOG_CAP_BYTES, LogWriter, MAX_LINE_BYTES } from '../../src/environments/log-writer.js';
 import type { LogEvent } from '../../src/ports/logs.js';
 
-function frame(text: string | Buffer, length?: number): Buffer {
+function frame(text: string | Buffer, length?: number, type = FRAME_TYPE_TEXT): Buffer {
   const body = typeof text === 'string' ? Buffer.from(text) : text;
   const h = Buffer.alloc(FRAME_HEADER_BYTES);
-  h.writeUInt32BE(FRAME_TYPE_TEXT, 0);
+  h.writeUInt32BE(type, 0);
   h.writeUInt32BE(length ?? body.length, 4);
   h.writeBigUInt64BE(1_700_000_000_123_456n, 8);
   return Buffer.concat([h, body]);
@@ -60,4 +60,21 @@ test('what is not a frame ends the channel; the other channels go on', async () 
   frames.write(frame('never'));
   await settle();
   assert.deepEqual(events.map((e) => e.message), ['ok']);
+});
+
+test('stdout and stderr frames: joined into lines as a pipe\'s bytes, each stream on its own; an empty one ends the line; the rest is flushed at the end', async () => {
+  const { events, frames, w } = writer();
+  const out = (t: string | Buffer) => frame(t, undefined, FRAME_TYPE_STDOUT);
+  const err = (t: string | Buffer) => frame(t, undefined, FRAME_TYPE_STDERR);
+  const check = Buffer.from('h\u00e9llo \u2713\n');
+  frames.write(Buffer.concat([
+    out('print'), out(' '), err('err '), frame('record'), out('1'), out('\n'), err('line\ntwo\nunfinished'),
+    out(check.subarray(0, 2)), out(check.subarray(2, 9)), out(check.subarray(9)),
+    out('ended'), out(''), out(''), err(' and more'),
+  ]));
+  await settle();
+  assert.deepEqual(events.map((e) => e.message), ['record', 'print 1\n', 'err line\n', 'two\n', 'h\u00e9llo \u2713\n', 'ended']);
+  assert.equal(events[0]!.timestamp, 1_700_000_000_123);
+  w.flushPartial();
+  assert.equal(events.at(-1)!.message, 'unfinished and more');
 });
