@@ -514,8 +514,9 @@ class FramedLines(object):
     Each write leaves the process at once, an unfinished line too: the platform completes the line
     (it is an event once its newline is written, as on a pipe; flush() does not end it) and logs an
     unfinished one as it is when the invocation or init ends, times out or the runtime dies. (Kept
-    here until then, it was lost to a timeout, a kill or os._exit.)
-    Writes to .buffer, to file descriptors 1 and 2 and by child processes still go to the pipes.
+    here until then, it was lost to a timeout, a kill or os._exit.) Bytes written to .buffer go
+    the same way (FramedBytes). Writes to file descriptors 1 and 2 and by child processes still go
+    to the pipes.
     """
 
     def __init__(self, stream, head):
@@ -523,6 +524,9 @@ class FramedLines(object):
         self._head = head
         # The last piece sent did not end its line: the platform holds an unfinished one.
         self._open = False
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None:
+            self.buffer = FramedBytes(buffer, self)
 
     def __enter__(self):
         return self
@@ -564,6 +568,46 @@ class FramedLines(object):
             return b""
         self._open = False
         return self._head + bytes(4) + int(time.time() * 1000000).to_bytes(8, "big")
+
+
+class FramedBytes(object):
+    """sys.stdout.buffer and sys.stderr.buffer under FramedLines: bytes written there go out at
+    once, in the same frames as the text, so they are logged with it in code order. (The stream's
+    own buffer kept them until the runtime flushed it after the result: they were logged in the
+    next invocation, before what it printed.) Everything else is the real buffer's."""
+
+    def __init__(self, buffer, lines):
+        self._buffer = buffer
+        self._lines = lines
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, exc_tb):
+        pass
+
+    def __getattr__(self, attr):
+        return getattr(self._buffer, attr)
+
+    def write(self, b):
+        if type(b) is bytes:
+            data = b
+        else:
+            try:
+                data = memoryview(b).tobytes()
+            except TypeError:
+                # As the buffer says it.
+                raise TypeError("a bytes-like object is required, not '%s'" % type(b).__name__) from None
+        if data:
+            self._lines._send(data)
+        return len(data)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        self._buffer.flush()
 
 
 # sys.stdout and sys.stderr as the runtime made them (the function may replace them).

@@ -212,3 +212,49 @@ def handler(e, c):
     assert.ok(events.includes('init mid-line'), `logged:\n${events.join('|')}`);
   });
 });
+
+/**
+ * Bytes a Python function writes to sys.stdout.buffer or sys.stderr.buffer are logged with what it
+ * prints, in code order, in the invocation that wrote them (as in Lambda). They sat in the
+ * stream's buffer until the runtime flushed it after the result: the next invocation's log.
+ */
+describe('python: sys.stdout.buffer and sys.stderr.buffer', { skip: !python() && 'python3 not installed' }, async () => {
+  const fx = await fixture({ prewarmPerRuntime: 0 });
+  after(() => fx.stop());
+  const APP = `import sys
+n = 0
+def handler(e, c):
+    global n
+    n += 1
+    wrote = sys.stdout.buffer.write(b"bytes via buffer %d\\n" % n)
+    print("print", n)
+    sys.stderr.buffer.write(bytearray(b"stderr bytes %d\\n" % n))
+    check = "check \\u2713 %d\\n" % n
+    # a character cut in two between writes, text in between
+    sys.stdout.buffer.write(check.encode()[:8])
+    sys.stdout.write("")
+    sys.stdout.buffer.write(memoryview(check.encode())[8:])
+    sys.stdout.buffer.write(b"unfinished %d" % n)
+    try:
+        sys.stdout.buffer.write("text")
+    except TypeError as e:
+        refused = str(e)
+    return [wrote, refused]
+`;
+  test('logged in the invocation that wrote them, in code order', async () => {
+    const key = fx.code({ 'app.py': APP });
+    const t = fx.target(key, { runtime: 'python3.12', handler: 'app.handler', memorySize: 256 }, 'py-buffer');
+    for (const n of [1, 2, 3]) {
+      const inv = invocation('{}');
+      const o = await fx.svc.execute(t, inv);
+      assert.equal(o.status, 'ok', o.payload.toString());
+      assert.deepEqual(JSON.parse(o.payload.toString()), [`bytes via buffer ${n}\n`.length, "a bytes-like object is required, not 'str'"]);
+      const expected = [`bytes via buffer ${n}\n`, `print ${n}\n`, `stderr bytes ${n}\n`, `check \u2713 ${n}\n`, `unfinished ${n}`];
+      const tail = o.logTail!;
+      const at = expected.map((l) => tail.indexOf(l));
+      assert.ok(at.every((i, k) => i >= 0 && (k === 0 || i > at[k - 1]!)), `#${n}: LogResult in code order:\n${tail}`);
+      const lines = await invocationEvents(fx, t.logGroupName, inv.requestId);
+      assert.deepEqual(lines.slice(1, -2), expected, `#${n}: stored events`);
+    }
+  });
+});
