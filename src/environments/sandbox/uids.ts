@@ -35,16 +35,30 @@ export class UidAllocator {
     return [this.end - UIDS_PER_BLOCK, this.end - 1];
   }
 
+  /**
+   * A uid never handed out before, while the block has one; then the one released longest ago. A
+   * uid goes from one function to another, and what the kernel keeps per uid outlives its
+   * processes (its user keyrings, sockets it made that were handed elsewhere): the longer
+   * before a uid is handed out again, the less of that is left for the next function to find.
+   */
   allocate(): number {
-    const u = this.free.pop();
-    if (u !== undefined) return u;
-    if (this.nextFresh >= this.end) throw new Error('environment uids exhausted');
-    return this.nextFresh++;
+    if (this.nextFresh < this.end) return this.nextFresh++;
+    const u = this.free[this.head];
+    if (u === undefined) throw new Error('environment uids exhausted');
+    this.free[this.head++] = -1;
+    if (this.head > 1024 && this.head * 2 > this.free.length) {
+      this.free.splice(0, this.head);
+      this.head = 0;
+    }
+    return u;
   }
 
   release(uid: number): void {
     this.free.push(uid);
   }
+
+  /** Released uids not handed out again yet, oldest first (the free list is a queue: `head` its front). */
+  private head = 0;
 
   close(): void {
     try { fs.unlinkSync(this.lockFile); } catch { /* gone */ }
