@@ -158,12 +158,16 @@ export function buildEventV2(req: HttpRequestInfo, ctx: EventContext): Record<st
   return ev;
 }
 
-/** Payload format 1.0: the REST API proxy shape, with multi-value maps. */
+/**
+ * Payload format 1.0: the REST API proxy shape, with multi-value maps. As in 2.0, HTTP APIs
+ * lower-case header names: a name sent in two cases is one header (`headers` has its last value,
+ * `multiValueHeaders` every value in order).
+ */
 export function buildEventV1(req: HttpRequestInfo, ctx: EventContext): Record<string, unknown> {
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-    const k = req.rawHeaders[i]!;
+    const k = req.rawHeaders[i]!.toLowerCase();
     const v = req.rawHeaders[i + 1]!;
     headers[k] = v;
     (multiValueHeaders[k] ??= []).push(v);

@@ -151,9 +151,11 @@ describe('events', () => {
     assert.equal(ev.resource, '/items/{id}');
     assert.equal(ev.path, '/dev/items/42');
     assert.equal(ev.httpMethod, 'POST');
-    assert.equal(ev.headers['X-Multi'], 'one');
-    assert.equal(ev.headers['x-multi'], 'two');
-    assert.deepEqual(ev.multiValueHeaders['X-Multi'], ['one']);
+    // HTTP APIs lower-case header names in 1.0 too: the same name in two cases is one header.
+    assert.deepEqual(ev.headers, { host: 'abc.execute-api.localhost:9070', 'user-agent': 'test/1', 'x-multi': 'two', cookie: 'c1=v1; c2=v2', 'content-type': 'application/json' });
+    assert.deepEqual(ev.multiValueHeaders, {
+      host: ['abc.execute-api.localhost:9070'], 'user-agent': ['test/1'], 'x-multi': ['one', 'two'], cookie: ['c1=v1; c2=v2'], 'content-type': ['application/json'],
+    });
     assert.deepEqual(ev.queryStringParameters, { a: '2', b: 'x y', flag: '' });
     assert.deepEqual(ev.multiValueQueryStringParameters, { a: ['1', '2'], b: ['x y'], flag: [''] });
     assert.deepEqual(ev.pathParameters, { id: '42' });

@@ -102,9 +102,14 @@ describe('HTTP API fidelity: event shapes, front-door headers, deployments, the 
     assert.equal(ev.body, null);
     assert.equal(ev.stageVariables, null);
     assert.deepEqual(ev.multiValueQueryStringParameters, { m: ['1', '2'] });
-    assert.equal(ev.headers['X-Custom'], 'a', '1.0 keeps header names as sent');
-    assert.equal(ev.headers['X-Forwarded-For'], '127.0.0.1');
-    assert.deepEqual(ev.multiValueHeaders['X-Forwarded-Proto'], ['http']);
+    // "All header names are lowercased", in payload 1.0 as in 2.0.
+    assert.equal(ev.headers['x-custom'], 'a');
+    assert.match(ev.headers.host, /^127\.0\.0\.1:\d+$/);
+    assert.equal(ev.headers['user-agent'], 'ua/1');
+    assert.equal(ev.headers['x-forwarded-for'], '127.0.0.1');
+    assert.deepEqual(ev.multiValueHeaders['x-forwarded-proto'], ['http']);
+    assert.deepEqual(ev.multiValueHeaders['x-custom'], ['a']);
+    for (const k of [...Object.keys(ev.headers), ...Object.keys(ev.multiValueHeaders)]) assert.equal(k, k.toLowerCase(), `1.0 header names are lower-cased: ${k}`);
   });
 
   test('function URL events get the front-door headers too', async () => {
