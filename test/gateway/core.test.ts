@@ -4,6 +4,7 @@ import { identityValues, parseAuthorizerResponse, policyAllows, routeArn, scopes
 import { applyCors, isPreflight, preflightHeaders } from '../../src/core/gateway-cors.js';
 import { buildEventV1, buildEventV2, clfTime, isTextContentType, type HttpRequestInfo } from '../../src/core/gateway-event.js';
 import { mapResponseV1, mapResponseV2, type HttpResponse } from '../../src/core/gateway-response.js';
+import { hasStageVariables, substituteStageVariables } from '../../src/core/gateway-stage-variables.js';
 import { RouteTable, parseRouteKey } from '../../src/core/route-match.js';
 import { PreludeParser } from '../../src/core/stream-prelude.js';
 
@@ -210,6 +211,26 @@ describe('responses', () => {
     }))));
     assert.deepEqual(r.headers, [['x-one', 'm1'], ['x-one', 'm2'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['x-two', 'h2']]);
     assert.equal(r.body.toString(), 'ok');
+  });
+});
+
+describe('stage variables in integration URIs', () => {
+  const vars: Record<string, string> = { fn: 'echo', alias: 'live' };
+  const cases: Array<[string, string | undefined]> = [
+    ['arn:aws:lambda:us-east-1:000000000000:function:echo', 'arn:aws:lambda:us-east-1:000000000000:function:echo'],
+    ['arn:aws:lambda:us-east-1:000000000000:function:${stageVariables.fn}', 'arn:aws:lambda:us-east-1:000000000000:function:echo'],
+    ['function:${stageVariables.fn}:${stageVariables.alias}', 'function:echo:live'],
+    ['function:echo:${stageVariables.missing}', undefined],
+    ['function:${stageVariables.}', 'function:${stageVariables.}'],
+  ];
+  for (const [template, want] of cases) {
+    test(`${template} -> ${want}`, () => assert.equal(substituteStageVariables(template, (n) => vars[n]), want));
+  }
+  test('which URIs name stage variables', () => {
+    assert.equal(hasStageVariables('function:echo:${stageVariables.alias}'), true);
+    assert.equal(hasStageVariables('function:echo:${stageVariables.alias}'), true, 'the check is repeatable');
+    assert.equal(hasStageVariables('function:echo'), false);
+    assert.equal(hasStageVariables('function:${stageVariables.}'), false);
   });
 });
 

@@ -4,9 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import {
   ApiGatewayV2Client, CreateApiCommand, CreateDeploymentCommand, CreateIntegrationCommand, CreateRouteCommand, CreateStageCommand,
   DeleteDeploymentCommand, GetDeploymentCommand, GetDeploymentsCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand,
-  GetStagesCommand, UpdateDeploymentCommand, UpdateStageCommand,
+  GetIntegrationCommand, GetStagesCommand, UpdateDeploymentCommand, UpdateStageCommand,
 } from '@aws-sdk/client-apigatewayv2';
-import { CreateFunctionUrlConfigCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { CreateAliasCommand, CreateFunctionUrlConfigCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { serviceMissing } from '../helpers/services.js';
 import { clientConfig } from '../helpers/server.js';
 import { ECHO, createNodeFunction, fnArn, json, request, startGatewayServer } from './helpers.js';
@@ -16,6 +16,7 @@ const hasAws = awsVersion.status === 0;
 const AWS_ENV = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' };
 const TRACE = /^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$/;
 const TRACED = `export const handler = async (event) => ({ header: event.headers['x-amzn-trace-id'], env: process.env._X_AMZN_TRACE_ID });\n`;
+const WHOAMI = `export const handler = async (event, context) => ({ arn: context.invokedFunctionArn, stage: event.requestContext.stage });\n`;
 
 describe('HTTP API fidelity: event shapes, front-door headers, deployments, the AWS CLI', () => {
   let server: Awaited<ReturnType<typeof startGatewayServer>>;
@@ -200,6 +201,45 @@ describe('HTTP API fidelity: event shapes, front-door headers, deployments, the 
     await gw.send(new CreateRouteCommand({ ApiId: apiId, RouteKey: 'GET /d', Target: `integrations/${integrationId}` }));
     assert.equal((await viaPath(apiId, '/live/d')).status, 404);
     assert.equal((await viaPath(apiId, '/prod/d')).status, 200);
+  });
+
+  test('stage variables in Lambda integration URIs pick the function per stage', async () => {
+    await createNodeFunction(lambda, 'whoami', WHOAMI);
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'whoami', Name: 'live', FunctionVersion: '$LATEST' }));
+    const apiId = (await gw.send(new CreateApiCommand({ Name: 'stagevars', ProtocolType: 'HTTP' }))).ApiId!;
+    // The forms API Gateway documents: the invocation ARN, and the function ARN, with ${stageVariables.NAME}
+    // as the alias or as the function name.
+    const uris: Record<string, string> = {
+      '/invocation': `arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/${fnArn('whoami')}:\${stageVariables.alias}/invocations`,
+      '/name': fnArn('${stageVariables.fn}'),
+      '/alias': `${fnArn('whoami')}:\${stageVariables.alias}`,
+    };
+    for (const [path, uri] of Object.entries(uris)) {
+      const integ = await gw.send(new CreateIntegrationCommand({ ApiId: apiId, IntegrationType: 'AWS_PROXY', IntegrationUri: uri, PayloadFormatVersion: '2.0' }));
+      assert.equal((await gw.send(new GetIntegrationCommand({ ApiId: apiId, IntegrationId: integ.IntegrationId }))).IntegrationUri, uri);
+      await gw.send(new CreateRouteCommand({ ApiId: apiId, RouteKey: `GET ${path}`, Target: `integrations/${integ.IntegrationId}` }));
+    }
+    await gw.send(new CreateStageCommand({ ApiId: apiId, StageName: 'blue', AutoDeploy: true, StageVariables: { alias: 'live', fn: 'whoami' } }));
+    await gw.send(new CreateStageCommand({ ApiId: apiId, StageName: 'green', StageVariables: { alias: 'live', fn: 'whoami' } }));
+    await gw.send(new CreateDeploymentCommand({ ApiId: apiId, StageName: 'green' }));
+    await gw.send(new CreateStageCommand({ ApiId: apiId, StageName: 'bare', AutoDeploy: true }));
+    for (const stage of ['blue', 'green']) {
+      for (const [path, arn] of [['/invocation', fnArn('whoami', 'live')], ['/name', fnArn('whoami')], ['/alias', fnArn('whoami', 'live')]] as const) {
+        const r = await viaPath(apiId, `/${stage}${path}`);
+        assert.equal(r.status, 200, `${stage}${path}: ${r.body}`);
+        assert.deepEqual(json(r), { arn, stage }, `${stage}${path}`);
+      }
+    }
+    // A variable the stage does not define: the integration fails.
+    for (const path of Object.keys(uris)) {
+      const r = await viaPath(apiId, `/bare${path}`);
+      assert.equal(r.status, 500, `bare${path}: ${r.body}`);
+      assert.deepEqual(json(r), { message: 'Internal Server Error' });
+    }
+    await assert.rejects(
+      gw.send(new CreateIntegrationCommand({ ApiId: apiId, IntegrationType: 'AWS_PROXY', IntegrationUri: `${fnArn('whoami')}:\${stageVariables.a}:x`, PayloadFormatVersion: '2.0' })),
+      { name: 'BadRequestException' },
+    );
   });
 
   test('the aws CLI (apigatewayv2) manages an API that then serves traffic', async (t) => {

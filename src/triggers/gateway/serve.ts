@@ -10,7 +10,7 @@ import type { Clock } from '../../ports/index.js';
 import { InvalidTokenError, type JwtVerifier, type LambdaAuthorizers } from './authorizers.js';
 import { randomString } from '../../invoke/index.js';
 import { domainOf, readBody, requestInfo, sendResponse, splitUrl } from './http-io.js';
-import type { CompiledApi, CompiledRoute, GatewayTable } from './table.js';
+import { integrationTarget, type CompiledApi, type CompiledRoute, type GatewayTable } from './table.js';
 import { DEFAULT_STAGE, type StageSpec } from './types.js';
 
 /** HTTP APIs accept request payloads up to 10 MB. */
@@ -113,7 +113,7 @@ export async function serveGateway(deps: GatewayDeps, req: IncomingMessage, res:
   if (!match) return finish(GatewayResponses.notFound());
   const route = match.route;
   const integration = route.integration;
-  if (!integration?.functionName) return finish(GatewayResponses.notFound());
+  if (!integration || (!integration.functionName && integration.uriTemplate === undefined)) return finish(GatewayResponses.notFound());
 
   const now = deps.clock.now();
   const info = requestInfo(req, path, query, body, domainOf(req, apiId, 'execute-api'), now);
@@ -133,10 +133,13 @@ export async function serveGateway(deps: GatewayDeps, req: IncomingMessage, res:
   const denied = await authorize(deps, api, route, info, ctx, headers, stagePath, v1);
   if (denied) return finish(denied);
 
+  // A URI naming a variable this stage does not define fails as an integration.
+  const target = integrationTarget(integration, stage.stageVariables);
+  if (!target) return finish(GatewayResponses.internal());
   const event = v1 ? buildEventV1(info, ctx) : buildEventV2(info, ctx);
   const result = await invokeWithTimeout(deps.invoker, {
-    functionName: integration.functionName,
-    qualifier: integration.qualifier,
+    functionName: target.functionName,
+    qualifier: target.qualifier,
     payload: Buffer.from(JSON.stringify(event)),
     // The function's _X_AMZN_TRACE_ID is the trace the request carries.
     traceId: headerValue(info.rawHeaders, 'x-amzn-trace-id'),

@@ -3,6 +3,7 @@ import { parseFunctionRef } from '../../core/arn.js';
 import { StratusError } from '../../core/errors.js';
 import { isValidIdentitySource } from '../../core/gateway-auth.js';
 import type { CorsConfig } from '../../core/gateway-cors.js';
+import { substituteStageVariables } from '../../core/gateway-stage-variables.js';
 import type { Locale } from '../../core/model.js';
 import { parseRouteKey } from '../../core/route-match.js';
 import type { ChangeFeed, Clock } from '../../ports/index.js';
@@ -377,7 +378,10 @@ export class GatewayService {
     }
     if (next.integrationType === 'HTTP_PROXY') throw GatewayErrors.badRequest('HTTP_PROXY integrations are not supported by Stratus yet');
     if (!next.integrationUri) throw GatewayErrors.badRequest('IntegrationUri is required for AWS_PROXY integrations');
-    if (!integrationFunction(next.integrationUri)) throw GatewayErrors.badRequest(`Invalid integration URI ${next.integrationUri}: expected a Lambda function ARN`);
+    // ${stageVariables.NAME} may stand for the function's name or alias: checked here with a placeholder, resolved per request.
+    if (!integrationFunction(substituteStageVariables(next.integrationUri, () => 'x')!)) {
+      throw GatewayErrors.badRequest(`Invalid integration URI ${next.integrationUri}: expected a Lambda function ARN`);
+    }
     if (next.payloadFormatVersion !== '1.0' && next.payloadFormatVersion !== '2.0') {
       throw GatewayErrors.badRequest(`Invalid payload format version ${String(next.payloadFormatVersion)}: must be 1.0 or 2.0`);
     }

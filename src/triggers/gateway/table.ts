@@ -1,3 +1,4 @@
+import { hasStageVariables, substituteStageVariables } from '../../core/gateway-stage-variables.js';
 import { RouteTable, parseRouteKey } from '../../core/route-match.js';
 import { integrationFunction } from './service.js';
 import type { ApiBundle, GatewayStore } from './store.js';
@@ -7,6 +8,18 @@ export interface CompiledIntegration {
   spec: IntegrationSpec;
   functionName?: string;
   qualifier?: string;
+  /** The URI when it names stage variables: the function is known per stage (integrationTarget). */
+  uriTemplate?: string;
+}
+
+/**
+ * The function an integration invokes on a stage; undefined when the stage lacks a variable the
+ * URI names, or the substituted URI names no function (an integration failure).
+ */
+export function integrationTarget(i: CompiledIntegration, stageVariables: Record<string, string> | undefined): { functionName: string; qualifier?: string } | undefined {
+  if (i.uriTemplate === undefined) return i.functionName ? { functionName: i.functionName, qualifier: i.qualifier } : undefined;
+  const uri = substituteStageVariables(i.uriTemplate, (name) => stageVariables?.[name]);
+  return uri === undefined ? undefined : integrationFunction(uri);
 }
 
 export interface CompiledRoute {
@@ -29,8 +42,9 @@ export interface CompiledApi {
 function compileRoutes(routes: RouteSpec[], integrationSpecs: IntegrationSpec[], authorizerSpecs: AuthorizerSpec[]): RouteTable<CompiledRoute> {
   const integrations = new Map<string, CompiledIntegration>();
   for (const spec of integrationSpecs) {
-    const fn = spec.integrationUri ? integrationFunction(spec.integrationUri) : undefined;
-    integrations.set(spec.integrationId, { spec, ...fn });
+    const uri = spec.integrationUri;
+    if (uri && hasStageVariables(uri)) integrations.set(spec.integrationId, { spec, uriTemplate: uri });
+    else integrations.set(spec.integrationId, { spec, ...(uri ? integrationFunction(uri) : undefined) });
   }
   const authorizers = new Map<string, AuthorizerSpec>(authorizerSpecs.map((a) => [a.authorizerId, a]));
   const entries = routes.map((route) => {
