@@ -15,6 +15,8 @@ export const handler = async (event) => {
   switch (q.mode) {
     case 'throw': throw new Error('boom');
     case 'malformed': return { statusCode: 'abc' };
+    case 'objectbody': return { statusCode: 200, body: { a: 1 } };
+    case 'badheader': return { statusCode: 200, headers: { 'x-bad': 'a\\nb' }, body: 'x' };
     case 'bare': return { hello: 'world' };
     case 'string': return 'hi';
     case 'sleep': await new Promise((r) => setTimeout(r, Number(q.ms))); return 'late';
@@ -22,6 +24,17 @@ export const handler = async (event) => {
     case 'cookies': return { statusCode: 201, cookies: ['a=1; Path=/', 'b=2'], headers: { 'x-custom': 'v' }, body: 'ok' };
     case 'multi': return { statusCode: 200, headers: { 'x-m': '0' }, multiValueHeaders: { 'x-m': ['1', '2'] }, body: 'mv' };
     default: return { statusCode: 200, body: JSON.stringify(event) };
+  }
+};
+`;
+/** Payload 1.0: every answer but ?mode=ok is malformed (no statusCode, not an object). */
+const MALFORMED_V1 = `
+export const handler = async (event) => {
+  switch ((event.queryStringParameters || {}).mode) {
+    case 'ok': return { statusCode: 200, body: 'fine' };
+    case 'nostatus': return { body: 'x' };
+    case 'string': return 'hi';
+    default: return [1, 2];
   }
 };
 `;
@@ -41,6 +54,7 @@ describe('HTTP APIs', () => {
     await createNodeFunction(lambda, 'behave', BEHAVE);
     await createNodeFunction(lambda, 'echo', ECHO);
     await createNodeFunction(lambda, 'echo1', ECHO_V1);
+    await createNodeFunction(lambda, 'malformed1', MALFORMED_V1);
   });
   after(async () => {
     gw?.destroy();
@@ -125,15 +139,29 @@ describe('HTTP APIs', () => {
     assert.equal(ev2.body, bin.toString('base64'));
   });
 
-  test('errors: 404, 500 on function error, 502 malformed, 413 over 10 MB', async () => {
+  test('errors: 404, 500 on function error or malformed response, 413 over 10 MB', async () => {
     const nf = await viaPath('unknownapi', '/');
     assert.equal(nf.status, 404);
     assert.deepEqual(json(nf), { message: 'Not Found' });
     const e = await viaPath(quickId, '/?mode=throw');
     assert.equal(e.status, 500);
     assert.deepEqual(json(e), { message: 'Internal Server Error' });
-    const m = await viaPath(quickId, '/?mode=malformed');
-    assert.equal(m.status, 502);
+    // HTTP APIs answer a malformed Lambda response with 500, not REST APIs' 502.
+    for (const mode of ['malformed', 'objectbody', 'badheader']) {
+      const m = await viaPath(quickId, `/?mode=${mode}`);
+      assert.equal(m.status, 500, mode);
+      assert.deepEqual(json(m), { message: 'Internal Server Error' }, mode);
+    }
+    const v1 = await gw.send(new CreateApiCommand({ Name: 'malformed1', ProtocolType: 'HTTP' }));
+    const integ = await gw.send(new CreateIntegrationCommand({ ApiId: v1.ApiId, IntegrationType: 'AWS_PROXY', IntegrationUri: fnArn('malformed1'), PayloadFormatVersion: '1.0' }));
+    await gw.send(new CreateRouteCommand({ ApiId: v1.ApiId, RouteKey: '$default', Target: `integrations/${integ.IntegrationId}` }));
+    await gw.send(new CreateStageCommand({ ApiId: v1.ApiId, StageName: '$default', AutoDeploy: true }));
+    assert.equal((await viaPath(v1.ApiId!, '/?mode=ok')).body.toString(), 'fine');
+    for (const mode of ['nostatus', 'string', 'array']) {
+      const m = await viaPath(v1.ApiId!, `/?mode=${mode}`);
+      assert.equal(m.status, 500, `1.0 ${mode}`);
+      assert.deepEqual(json(m), { message: 'Internal Server Error' }, `1.0 ${mode}`);
+    }
     const big = await viaPath(quickId, '/', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(10 * 1024 * 1024 + 1) });
     assert.equal(big.status, 413);
     assert.deepEqual(json(big), { message: 'Request Entity Too Large' });

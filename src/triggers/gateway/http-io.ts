@@ -72,7 +72,8 @@ export function requestInfo(req: IncomingMessage, rawPath: string, rawQueryStrin
   };
 }
 
-export function sendResponse(req: IncomingMessage, res: ServerResponse, r: HttpResponse, extraHeaders: Array<[string, string]> = []): void {
+/** `malformedStatus`: the answer when the function's headers cannot be sent (function URLs 502, HTTP APIs 500). */
+export function sendResponse(req: IncomingMessage, res: ServerResponse, r: HttpResponse, extraHeaders: Array<[string, string]> = [], malformedStatus = 502): void {
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string | string[]> = {};
   const add = (k: string, v: string) => {
@@ -89,7 +90,7 @@ export function sendResponse(req: IncomingMessage, res: ServerResponse, r: HttpR
     res.writeHead(r.statusCode, headers);
   } catch {
     // Invalid header names or values from the function: answer as a malformed response.
-    res.writeHead(502, { 'content-type': 'application/json' });
+    res.writeHead(malformedStatus, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ message: 'Internal Server Error' }));
     return;
   }

@@ -23,8 +23,8 @@ export const GatewayResponses = {
   forbidden: (challenge?: string) => gatewayError(403, 'Forbidden', challenge ? [['www-authenticate', challenge]] : []),
   /** With a JWT authorizer the answer carries a WWW-Authenticate challenge (RFC 6750). */
   unauthorized: (challenge?: string) => gatewayError(401, 'Unauthorized', challenge ? [['www-authenticate', challenge]] : []),
+  /** Also a malformed Lambda response: HTTP APIs answer 500 where REST APIs answer 502. */
   internal: () => gatewayError(500, 'Internal Server Error'),
-  badGateway: () => gatewayError(502, 'Internal Server Error'),
   unavailable: () => gatewayError(503, 'Service Unavailable'),
   /** An integration past its TimeoutInMillis: HTTP APIs answer 503, not REST APIs' 504 "Endpoint request timed out". */
   timeout: () => gatewayError(503, 'Service Unavailable'),
@@ -74,7 +74,7 @@ export async function serveGateway(deps: GatewayDeps, req: IncomingMessage, res:
   }
   const reply = (r: HttpResponse, extra: Array<[string, string]> = []) => {
     req.resume();
-    sendResponse(req, res, r, extra);
+    sendResponse(req, res, r, extra, 500);
   };
   if (!api) return reply(GatewayResponses.notFound());
   if (api.api.disableExecuteApiEndpoint) return reply(GatewayResponses.forbidden());
@@ -147,7 +147,7 @@ export async function serveGateway(deps: GatewayDeps, req: IncomingMessage, res:
   if ('response' in result) return finish(result.response);
   if (result.functionError) return finish(GatewayResponses.internal());
   const mapped = v1 ? mapResponseV1(result.payload) : mapResponseV2(result.payload);
-  if ('malformed' in mapped) return finish(GatewayResponses.badGateway());
+  if ('malformed' in mapped) return finish(GatewayResponses.internal());
   return finish(mapped);
 }
 
