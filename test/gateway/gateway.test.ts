@@ -180,13 +180,18 @@ describe('HTTP APIs', () => {
     assert.equal((await viaPath(api.ApiId!, '/slow')).status, 404);
   });
 
-  test('429 when the function is throttled', async () => {
+  test('500 when Lambda refuses the invocation: throttled, or an event over 6 MB', async () => {
+    // "If the Lambda API rejects the invocation request, API Gateway returns a 500 error code."
     await createNodeFunction(lambda, 'throttled', ECHO);
     await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'throttled', ReservedConcurrentExecutions: 0 }));
     const api = await gw.send(new CreateApiCommand({ Name: 'thr', ProtocolType: 'HTTP', Target: fnArn('throttled') }));
     const r = await viaPath(api.ApiId!, '/');
-    assert.equal(r.status, 429);
-    assert.deepEqual(json(r), { message: 'Too Many Requests' });
+    assert.equal(r.status, 500);
+    assert.deepEqual(json(r), { message: 'Internal Server Error' });
+    // Under the gateway's 10 MB, over Lambda's 6 MB for a synchronous invocation.
+    const big = await viaPath(quickId, '/', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: Buffer.alloc(7 * 1024 * 1024, 'a') });
+    assert.equal(big.status, 500);
+    assert.deepEqual(json(big), { message: 'Internal Server Error' });
   });
 
   describe('routes, stages, payload versions', () => {

@@ -28,7 +28,7 @@ export const GatewayResponses = {
   unavailable: () => gatewayError(503, 'Service Unavailable'),
   /** An integration past its TimeoutInMillis: HTTP APIs answer 503, not REST APIs' 504 "Endpoint request timed out". */
   timeout: () => gatewayError(503, 'Service Unavailable'),
-  throttled: () => gatewayError(429, 'Too Many Requests'),
+  /** Over the gateway's own 10 MB; what Lambda refuses (over 6 MB, throttled) is internal(). */
   tooLarge: () => gatewayError(413, 'Request Entity Too Large'),
 };
 
@@ -252,11 +252,11 @@ export async function invokeWithTimeout(
   }
 }
 
+/**
+ * "If the Lambda API rejects the invocation request, API Gateway returns a 500 error code": a
+ * throttled function (429) or an event over Lambda's 6 MB (413) included.
+ */
 function invokeErrorResponse(err: unknown): HttpResponse {
-  if (isStratusError(err)) {
-    if (err.code === 'TooManyRequestsException' || err.status === 429) return GatewayResponses.throttled();
-    if (err.code === 'RequestEntityTooLargeException' || err.status === 413) return GatewayResponses.tooLarge();
-    if (err.status >= 500) return GatewayResponses.unavailable();
-  }
+  if (isStratusError(err) && err.status >= 500) return GatewayResponses.unavailable();
   return GatewayResponses.internal();
 }
