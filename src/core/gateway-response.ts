@@ -40,15 +40,16 @@ function structured(obj: Record<string, unknown>, format: '1.0' | '2.0'): Mapped
   const statusCode = statusOf(obj.statusCode);
   if (statusCode === undefined) return { malformed: `statusCode must be an integer between 100 and 599, got ${JSON.stringify(obj.statusCode)}` };
   const headers: Array<[string, string]> = [];
-  const multiNames = new Set<string>();
+  // 1.0: headers and multiValueHeaders merge into one list; a name-value pair in both appears once.
+  const multiPairs = new Set<string>();
   if (format === '1.0' && obj.multiValueHeaders !== undefined && obj.multiValueHeaders !== null) {
     if (!isObject(obj.multiValueHeaders)) return { malformed: 'multiValueHeaders must be an object' };
     for (const [k, vs] of Object.entries(obj.multiValueHeaders)) {
       if (!Array.isArray(vs)) return { malformed: `multiValueHeaders.${k} must be an array` };
-      multiNames.add(k.toLowerCase());
       for (const v of vs) {
         const s = scalar(v);
         if (s === undefined) return { malformed: `multiValueHeaders.${k} has a non-scalar value` };
+        multiPairs.add(`${k.toLowerCase()}\n${s}`);
         if (!DROPPED.has(k.toLowerCase())) headers.push([k, s]);
       }
     }
@@ -58,7 +59,7 @@ function structured(obj: Record<string, unknown>, format: '1.0' | '2.0'): Mapped
     for (const [k, v] of Object.entries(obj.headers)) {
       const s = scalar(v);
       if (s === undefined) return { malformed: `headers.${k} must be a string` };
-      if (multiNames.has(k.toLowerCase()) || DROPPED.has(k.toLowerCase())) continue;
+      if (multiPairs.has(`${k.toLowerCase()}\n${s}`) || DROPPED.has(k.toLowerCase())) continue;
       headers.push([k, s]);
     }
   }

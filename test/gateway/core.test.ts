@@ -205,11 +205,16 @@ describe('responses', () => {
     }
     for (const bad of ['"hello"', '{"body":"x"}', 'nope']) assert.ok('malformed' in mapResponseV1(Buffer.from(bad)), bad);
   });
-  test('1.0 merges multiValueHeaders over headers', () => {
+  test('1.0 merges headers and multiValueHeaders into one list; a pair in both appears once', () => {
     const r = ok(mapResponseV1(Buffer.from(JSON.stringify({
-      statusCode: 200, headers: { 'x-one': 'h', 'x-two': 'h2' }, multiValueHeaders: { 'x-one': ['m1', 'm2'], 'Set-Cookie': ['a=1', 'b=2'] }, body: 'ok',
+      statusCode: 200,
+      headers: { 'x-one': 'h', 'x-two': 'h2', 'x-three': 'same' },
+      multiValueHeaders: { 'x-one': ['m1', 'm2'], 'Set-Cookie': ['a=1', 'b=2'], 'X-Three': ['same', 'other'] },
+      body: 'ok',
     }))));
-    assert.deepEqual(r.headers, [['x-one', 'm1'], ['x-one', 'm2'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['x-two', 'h2']]);
+    assert.deepEqual(r.headers, [
+      ['x-one', 'm1'], ['x-one', 'm2'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['X-Three', 'same'], ['X-Three', 'other'], ['x-one', 'h'], ['x-two', 'h2'],
+    ]);
     assert.equal(r.body.toString(), 'ok');
   });
 });
