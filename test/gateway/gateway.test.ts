@@ -100,7 +100,9 @@ describe('HTTP APIs', () => {
   });
 
   test('quick-created API serves through both address forms', async () => {
-    for (const send of [viaPath, viaHost]) {
+    // Host names are case-insensitive.
+    const viaUpperHost = (id: string, path: string) => request({ port: server.port, path, host: `${id.toUpperCase()}.EXECUTE-API.Localhost:${server.port}` });
+    for (const send of [viaPath, viaHost, viaUpperHost]) {
       const r = await send(quickId, '/anything/here?x=1');
       assert.equal(r.status, 200, r.body.toString());
       assert.ok(r.headers['apigw-requestid']);

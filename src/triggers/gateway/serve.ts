@@ -36,8 +36,9 @@ export const GatewayResponses = {
 export function isGatewayRequest(req: IncomingMessage): boolean {
   const url = req.url ?? '';
   if (url.startsWith(PATH_PREFIX)) return true;
-  const host = req.headers.host;
-  return host !== undefined && host.includes('.execute-api.') && HOST_RE.test(host.toLowerCase());
+  // Host names are case-insensitive: ABC.EXECUTE-API.localhost is the same API.
+  const host = req.headers.host?.toLowerCase();
+  return host !== undefined && host.includes('.execute-api.') && HOST_RE.test(host);
 }
 
 export interface GatewayDeps {
