@@ -175,7 +175,8 @@ describe('HTTP API fidelity: event shapes, front-door headers, deployments, the 
     assert.equal((await viaPath(apiId, '/prod/b')).status, 200);
 
     const list = await gw.send(new GetDeploymentsCommand({ ApiId: apiId }));
-    assert.deepEqual(list.Items!.map((d) => d.DeploymentId), [d1.DeploymentId, d2.DeploymentId]);
+    // The others are the autoDeploy stage's automatic deployments.
+    assert.deepEqual(list.Items!.filter((d) => !d.AutoDeployed).map((d) => d.DeploymentId), [d1.DeploymentId, d2.DeploymentId]);
     assert.equal((await gw.send(new GetDeploymentCommand({ ApiId: apiId, DeploymentId: d1.DeploymentId }))).Description, 'first');
     assert.equal((await gw.send(new UpdateDeploymentCommand({ ApiId: apiId, DeploymentId: d2.DeploymentId, Description: 'second' }))).Description, 'second');
     const raw = (await (await fetch(`${server.endpoint}/v2/apis/${apiId}/deployments/${d1.DeploymentId}`)).json()) as Record<string, unknown>;
@@ -201,6 +202,45 @@ describe('HTTP API fidelity: event shapes, front-door headers, deployments, the 
     await gw.send(new CreateRouteCommand({ ApiId: apiId, RouteKey: 'GET /d', Target: `integrations/${integrationId}` }));
     assert.equal((await viaPath(apiId, '/live/d')).status, 404);
     assert.equal((await viaPath(apiId, '/prod/d')).status, 200);
+  });
+
+  test('an autoDeploy stage records a deployment per change', async () => {
+    const deployed = async (apiId: string, stageName: string) => {
+      const stage = await gw.send(new GetStageCommand({ ApiId: apiId, StageName: stageName }));
+      assert.match(stage.DeploymentId ?? '', /^[a-z0-9]+$/, `${stageName} has a deployment`);
+      assert.equal(stage.LastDeploymentStatusMessage, `Successfully deployed stage with deployment ID '${stage.DeploymentId}'`);
+      const d = await gw.send(new GetDeploymentCommand({ ApiId: apiId, DeploymentId: stage.DeploymentId }));
+      assert.equal(d.AutoDeployed, true);
+      assert.equal(d.DeploymentStatus, 'DEPLOYED');
+      return stage.DeploymentId!;
+    };
+    const api = await gw.send(new CreateApiCommand({ Name: 'autodeploy', ProtocolType: 'HTTP', Target: fnArn('echo'), RouteKey: 'GET /a' }));
+    const apiId = api.ApiId!;
+    const first = await deployed(apiId, '$default');
+    assert.deepEqual((await gw.send(new GetDeploymentsCommand({ ApiId: apiId }))).Items!.map((d) => [d.DeploymentId, d.AutoDeployed]), [[first, true]]);
+
+    const [integ] = (await gw.send(new GetIntegrationsCommand({ ApiId: apiId }))).Items!;
+    await gw.send(new CreateRouteCommand({ ApiId: apiId, RouteKey: 'GET /b', Target: `integrations/${integ!.IntegrationId}` }));
+    const second = await deployed(apiId, '$default');
+    assert.notEqual(second, first);
+    assert.deepEqual((await gw.send(new GetDeploymentsCommand({ ApiId: apiId }))).Items!.map((d) => d.DeploymentId), [first, second]);
+    assert.equal((await viaPath(apiId, '/b')).status, 200);
+
+    // A new autoDeploy stage is deployed at once; a stage without autoDeploy is not.
+    await gw.send(new CreateStageCommand({ ApiId: apiId, StageName: 'live', AutoDeploy: true }));
+    const live = await deployed(apiId, 'live');
+    await gw.send(new CreateStageCommand({ ApiId: apiId, StageName: 'manual' }));
+    const manual = await gw.send(new GetStageCommand({ ApiId: apiId, StageName: 'manual' }));
+    assert.equal(manual.DeploymentId, undefined);
+    assert.equal(manual.LastDeploymentStatusMessage, undefined);
+
+    // Stage settings are no change to the routes: no new deployment.
+    await gw.send(new UpdateStageCommand({ ApiId: apiId, StageName: 'live', StageVariables: { a: 'b' } }));
+    assert.equal(await deployed(apiId, 'live'), live);
+    // Turning autoDeploy off keeps the stage on its last deployment.
+    const off = await gw.send(new UpdateStageCommand({ ApiId: apiId, StageName: 'live', AutoDeploy: false }));
+    assert.equal(off.DeploymentId, live);
+    assert.equal((await gw.send(new GetDeploymentsCommand({ ApiId: apiId }))).Items!.length, 3);
   });
 
   test('stage variables in Lambda integration URIs pick the function per stage', async () => {

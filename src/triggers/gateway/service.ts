@@ -236,6 +236,7 @@ export class GatewayService {
       );
     }
     await this.store.createApi(api, children, this.deps.clock.now());
+    if (target !== undefined) await this.autoDeploy(api.apiId);
     await this.changed(api.apiId);
     return this.withEndpoint(api);
   }
@@ -338,6 +339,7 @@ export class GatewayService {
     const route = this.applyRouteInput({ routeId: newId(7), routeKey: '', apiKeyRequired: false, authorizationType: 'NONE' }, input);
     await this.validateRoute(apiId, route);
     await this.store.createChild(apiId, 'route', route.routeId, route, this.deps.clock.now());
+    await this.autoDeploy(apiId);
     await this.changed(apiId);
     return route;
   }
@@ -347,6 +349,7 @@ export class GatewayService {
     const next = this.applyRouteInput(cur, input);
     await this.validateRoute(apiId, next);
     await this.store.updateChild(apiId, 'route', routeId, next);
+    await this.autoDeploy(apiId);
     await this.changed(apiId);
     return next;
   }
@@ -397,6 +400,7 @@ export class GatewayService {
       input,
     );
     await this.store.createChild(apiId, 'integration', integration.integrationId, integration, this.deps.clock.now());
+    await this.autoDeploy(apiId);
     await this.changed(apiId);
     return integration;
   }
@@ -405,6 +409,7 @@ export class GatewayService {
     const cur = await this.requireChild<IntegrationSpec>(apiId, 'integration', id);
     const next = this.applyIntegrationInput(cur, input);
     await this.store.updateChild(apiId, 'integration', id, next);
+    await this.autoDeploy(apiId);
     await this.changed(apiId);
     return next;
   }
@@ -455,19 +460,22 @@ export class GatewayService {
     if (!(await this.store.createChild(apiId, 'stage', stageName, stage, this.deps.clock.now()))) {
       throw GatewayErrors.conflict(`Stage already exists: ${stageName}`);
     }
+    const created = stage.autoDeploy ? (await this.autoDeploy(apiId, stageName))[0] ?? stage : stage;
     await this.changed(apiId);
-    return stage;
+    return created;
   }
 
   async updateStage(apiId: string, stageName: string, input: Input): Promise<StageSpec> {
     const cur = await this.requireChild<StageSpec>(apiId, 'stage', stageName);
-    const next = this.applyStageInput(cur, input);
+    let next = this.applyStageInput(cur, input);
     if (next.deploymentId !== cur.deploymentId) await this.requireDeployment(apiId, next.deploymentId);
-    else if (cur.autoDeploy && !next.autoDeploy) {
-      // Auto-deploy turned off: the stage keeps serving what it served, as its last auto deployment.
+    else if (cur.autoDeploy && !next.autoDeploy && !next.deploymentId) {
+      // Auto-deploy turned off: the stage keeps serving what it served, as its last auto deployment
+      // (a stage stored before automatic deployments were recorded has none yet).
       next.deploymentId = (await this.deploy(apiId, true)).deploymentId;
     }
     await this.store.updateChild(apiId, 'stage', stageName, next);
+    if (next.autoDeploy && !cur.autoDeploy) next = (await this.autoDeploy(apiId, stageName))[0] ?? next;
     await this.changed(apiId);
     return next;
   }
@@ -512,6 +520,28 @@ export class GatewayService {
     if (description !== undefined) deployment.description = description;
     await this.store.createChild(apiId, 'deployment', deployment.deploymentId, deployment, this.deps.clock.now());
     return deployment;
+  }
+
+  /**
+   * API Gateway deploys an autoDeploy stage on every change to the API's routes, integrations and
+   * authorizers (and when the stage gets autoDeploy): each such stage, or just `stageName`, gets an
+   * automatic deployment and reports it. Such a stage serves the live routes, which this records.
+   */
+  private async autoDeploy(apiId: string, stageName?: string): Promise<StageSpec[]> {
+    const out: StageSpec[] = [];
+    for (const stage of await this.store.listChildren<StageSpec>(apiId, 'stage')) {
+      if (!stage.autoDeploy || (stageName !== undefined && stage.stageName !== stageName)) continue;
+      const { deploymentId } = await this.deploy(apiId, true);
+      const next: StageSpec = {
+        ...stage,
+        deploymentId,
+        lastDeploymentStatusMessage: `Successfully deployed stage with deployment ID '${deploymentId}'`,
+        lastUpdatedDate: this.now(),
+      };
+      await this.store.updateChild(apiId, 'stage', stage.stageName, next);
+      out.push(next);
+    }
+    return out;
   }
 
   async updateDeployment(apiId: string, id: string, input: Input): Promise<DeploymentSpec> {
@@ -601,6 +631,7 @@ export class GatewayService {
       input,
     );
     await this.store.createChild(apiId, 'authorizer', a.authorizerId, a, this.deps.clock.now());
+    await this.autoDeploy(apiId);
     await this.changed(apiId);
     return a;
   }
@@ -609,6 +640,7 @@ export class GatewayService {
     const cur = await this.requireChild<AuthorizerSpec>(apiId, 'authorizer', id);
     const next = this.applyAuthorizerInput(cur, input);
     await this.store.updateChild(apiId, 'authorizer', id, next);
+    await this.autoDeploy(apiId);
     await this.changed(apiId);
     return next;
   }
@@ -638,6 +670,7 @@ export class GatewayService {
       if (active) throw GatewayErrors.badRequest(`Active stages pointing to this deployment must be moved or deleted: ${active.stageName}`);
     }
     await this.store.deleteChild(apiId, kind, id);
+    if (kind === 'route' || kind === 'integration' || kind === 'authorizer') await this.autoDeploy(apiId);
     await this.changed(apiId);
   }
 }

@@ -55,8 +55,10 @@ export interface StageSpec {
   stageVariables?: Record<string, string>;
   defaultRouteSettings?: Record<string, unknown>;
   routeSettings?: Record<string, unknown>;
-  /** The deployment a stage without autoDeploy serves; it serves nothing until it has one. */
+  /** The deployment a stage without autoDeploy serves; it serves nothing until it has one. With autoDeploy: its last automatic one. */
   deploymentId?: string;
+  /** With autoDeploy: how its last automatic deployment went. */
+  lastDeploymentStatusMessage?: string;
   tags: Record<string, string>;
   apiGatewayManaged?: boolean;
 }
