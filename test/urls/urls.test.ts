@@ -103,6 +103,8 @@ describe('function URLs', () => {
     for (const r of [
       await viaPath(id, '/some/path?q=1&q=2', { headers: { cookie: 'a=b' } }),
       await request({ port: server.port, path: '/some/path?q=1&q=2', host: `${id}.lambda-url.localhost:${server.port}`, headers: { cookie: 'a=b' } }),
+      // Host names are case-insensitive.
+      await request({ port: server.port, path: '/some/path?q=1&q=2', host: `${id.toUpperCase()}.LAMBDA-URL.localhost:${server.port}`, headers: { cookie: 'a=b' } }),
     ]) {
       assert.equal(r.status, 200, r.body.toString());
       assert.ok(r.headers['x-amzn-requestid']);

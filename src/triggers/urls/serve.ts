@@ -15,6 +15,7 @@ import type { UrlStore, UrlConfig } from './store.js';
 export const URL_MAX_BODY = 6 * 1024 * 1024;
 export const URL_PATH_PREFIX = '/_urls/';
 const HOST_RE = /^([a-z0-9]+)\.lambda-url\./;
+const HOST_RE_ANY_CASE = /^[a-z0-9]+\.lambda-url\./i;
 
 const json = (statusCode: number, body: unknown): HttpResponse => ({
   statusCode,
@@ -35,7 +36,8 @@ export function isUrlRequest(req: IncomingMessage): boolean {
   const url = req.url ?? '';
   if (url.startsWith(URL_PATH_PREFIX)) return true;
   const host = req.headers.host;
-  return host !== undefined && host.includes('.lambda-url.') && HOST_RE.test(host.toLowerCase());
+  // Host names are case-insensitive: ID.LAMBDA-URL.localhost is the same URL.
+  return host !== undefined && HOST_RE_ANY_CASE.test(host);
 }
 
 /** The data plane's view of function URLs: urlId -> config, refreshed on change events. */
