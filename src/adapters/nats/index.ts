@@ -1,0 +1,2 @@
+/** The cluster's adapters over NATS (JetStream): one connection per node, shared. */
+export { openNats, clusterId } from './connection.js';
