@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { FsBlobStore, MemoryChangeFeed, SqlFunctionStore, SqlLayerStore, SqlLogStore, openSqlDatabase } from '../adapters/index.js';
 import { migrate } from '../adapters/sql/migrations/index.js';
+import { clusterId, NatsBlobStore, NatsChangeFeed, openNats } from '../adapters/nats/index.js';
 import { registerLambdaApi } from '../api/lambda/index.js';
 import { logsJsonService } from '../api/logs/index.js';
 import { JsonTargetRouter } from '../api/json-target.js';
@@ -54,9 +56,17 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
   const locale: Locale = { region: config.region, accountId: config.accountId };
   const clock = systemClock;
 
+  if (config.natsUrl && !config.databaseUrl) {
+    throw new Error('STRATUS_NATS_URL needs STRATUS_DATABASE_URL: the nodes of a cluster share their state in Postgres, and NATS carries their changes and code');
+  }
   const sql = await openSqlDatabase(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
   await migrate(sql);
-  const blobs = new FsBlobStore(config.dataDir);
+  // A cluster: nodes sharing one database (its id names their NATS subjects and buckets) and NATS.
+  const cluster = config.databaseUrl && config.natsUrl
+    ? { id: clusterId(config.databaseUrl), node: randomUUID(), nc: await openNats(config.natsUrl, `stratus ${process.pid}`) }
+    : null;
+  const sharedBlobs = cluster ? await NatsBlobStore.open(cluster.nc, cluster.id, config.dataDir) : null;
+  const blobs = sharedBlobs ?? new FsBlobStore(config.dataDir);
   const functions = new SqlFunctionStore(sql);
   const layers = new SqlLayerStore(sql);
   const logStore = new SqlLogStore(sql);
@@ -74,7 +84,7 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
   const leases = new LocalLeases(config.accountConcurrency);
   const snapshot = new MemorySnapshot(functions, (name) => {
     void execution.retireFunction(name);
-  });
+  }, config.databaseUrl !== undefined);
   await snapshot.load();
   // The account-wide sum of reservations, kept per function so that a change costs O(1).
   const reserved = new Map<string, number>();
@@ -90,12 +100,30 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
   leases.setTotalReserved(totalReserved);
 
   // Read-your-writes on this node: a change is applied to the snapshot before the write that
-  // published it returns. Other nodes (cluster) apply it when the feed delivers it.
-  const feed = new MemoryChangeFeed();
+  // published it returns. Other nodes (cluster) apply it when the feed delivers it, before their
+  // own listeners (modules) hear of it; after NATS was out of reach, every function is read again.
+  const applyChange = async (event: ChangeEvent) => {
+    await snapshot.apply(event);
+    if (event.kind !== 'resource') noteReserved(event.name);
+  };
+  const feed: ChangeFeed = cluster
+    ? new NatsChangeFeed(cluster.nc, {
+      clusterId: cluster.id, nodeId: cluster.node, beforeRemote: applyChange,
+      onResync: () => { void resync().catch(() => undefined); },
+    })
+    : new MemoryChangeFeed();
+  // Functions only: their snapshot is what invocations read. (Modules' resources changed meanwhile
+  // on other nodes, such as mappings and rules, reach this one at its next change or restart.)
+  // Subscribed before the first request is served: no change of another node's is missed.
+  if (cluster) await cluster.nc.flush();
+  const resync = async () => {
+    const known = new Set(snapshot.names());
+    for (const f of (await functions.loadAll()).functions) known.add(f.name);
+    for (const name of known) await applyChange({ kind: 'function', name });
+  };
   const changes: ChangeFeed = {
     async publish(event: ChangeEvent) {
-      await snapshot.apply(event);
-      if (event.kind !== 'resource') noteReserved(event.name);
+      await applyChange(event);
       await feed.publish(event);
     },
     subscribe: (l) => feed.subscribe(l),
@@ -139,9 +167,15 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
     internals: { ctx, invoker },
     describe() {
       const d = execution.describe();
+      const store = cluster
+        ? `cluster ${cluster.id}: state in Postgres, changes and code over NATS (${config.natsUrl}); concurrency limits and warm environments are per node`
+        : config.databaseUrl ? 'state in Postgres' : 'state in SQLite';
       return {
-        lines: [`sandbox: ${d.driver}${d.isolation.length ? ` (${d.isolation.join(', ')})` : ''}`, `data dir: ${config.dataDir}`],
-        warnings: d.warnings,
+        lines: [`sandbox: ${d.driver}${d.isolation.length ? ` (${d.isolation.join(', ')})` : ''}`, `data dir: ${config.dataDir}`, store],
+        warnings: [
+          ...d.warnings,
+          ...(config.databaseUrl && !cluster ? ['Postgres without NATS (STRATUS_NATS_URL): another node\'s changes and code reach this one only when it restarts; run more than one node only with NATS'] : []),
+        ],
       };
     },
     async start() {
@@ -166,6 +200,8 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
         codeCache.close();
         await logService.close();
         await changes.close();
+        await sharedBlobs?.close();
+        if (cluster) await cluster.nc.drain().catch(() => undefined);
         await sql.close();
       })();
       return stopping;

@@ -12,15 +12,16 @@ import type { ControlSnapshot, SqlDatabase } from '../ports/index.js';
 /** The function (and its version or alias, when a qualifier other than $LATEST is given), or ResourceNotFoundException. */
 export async function requireFunction(snapshot: ControlSnapshot, locale: Locale, name: string, qualifier: string | undefined): Promise<FunctionSnapshot> {
   let fs = snapshot.get(name);
-  if (!fs) {
-    await snapshot.settle();
-    fs = snapshot.get(name);
-  }
+  if (!fs || !hasQualifier(fs, qualifier)) fs = await snapshot.lookup(name, (f) => hasQualifier(f, qualifier));
   const notFound = () => Errors.resourceNotFound(`Function not found: ${functionArn(locale, name, qualifier)}`);
-  if (!fs) throw notFound();
-  if (qualifier === undefined || qualifier === LATEST) return fs;
-  if (isNumericVersion(qualifier) ? !fs.versions.has(qualifier) : !fs.aliases.has(qualifier)) throw notFound();
+  if (!fs || !hasQualifier(fs, qualifier)) throw notFound();
   return fs;
+}
+
+/** Whether the function has the qualifier (none, $LATEST, a version or an alias). */
+export function hasQualifier(fs: FunctionSnapshot, qualifier: string | undefined): boolean {
+  if (qualifier === undefined || qualifier === LATEST) return true;
+  return isNumericVersion(qualifier) ? fs.versions.has(qualifier) : fs.aliases.has(qualifier);
 }
 
 /** A List operation's MaxItems (1-50, the model's bound; 50 when not given), or ValidationException. */

@@ -6,6 +6,7 @@ import { canonical } from '../core/function-config.js';
 import { LATEST, type Locale, type VersionRecord } from '../core/model.js';
 import { pickAliasVersion } from '../core/routing.js';
 import type { ControlSnapshot, ExecutionService, ExecutionTarget } from '../ports/index.js';
+import { hasQualifier } from './function-configs.js';
 import type { LocalLeases } from './leases.js';
 import { randomString } from './random.js';
 import type { AsyncInvokeQueue, InvokeRequest, InvokeResult, Invoker } from './types.js';
@@ -53,10 +54,7 @@ export class PipelineInvoker implements Invoker {
     const ref = parseFunctionRef(functionName, locale, 'NamespacedFunctionName');
     const qualifier = resolveQualifier(ref, qualifierParam);
     let fs = snapshot.get(ref.name);
-    if (!fs) {
-      await snapshot.settle();
-      fs = snapshot.get(ref.name);
-    }
+    if (!fs || !hasQualifier(fs, qualifier)) fs = await snapshot.lookup(ref.name, (f) => hasQualifier(f, qualifier));
     const notFound = () => Errors.resourceNotFound(`Function not found: ${functionArn(locale, ref.name, qualifier)}`);
     if (!fs) throw notFound();
     let version: VersionRecord | undefined;

@@ -18,7 +18,11 @@ export class MemorySnapshot implements ControlSnapshot {
   private pending = 0;
   private readonly intern = new Interner();
 
-  constructor(private readonly store: FunctionStore, private readonly onDeleted: (name: string) => void) {}
+  /**
+   * `shared`: the store is shared with other nodes (a cluster), whose changes reach this one over
+   * the change feed, a little later: lookup() reads a missing function again from the store.
+   */
+  constructor(private readonly store: FunctionStore, private readonly onDeleted: (name: string) => void, private readonly shared = false) {}
 
   async load(): Promise<void> {
     const all = await this.store.loadAll();
@@ -66,6 +70,20 @@ export class MemorySnapshot implements ControlSnapshot {
 
   settle(): Promise<void> {
     return this.pending === 0 ? Promise.resolve() : this.chain;
+  }
+
+  async lookup(name: string, wants?: (f: FunctionSnapshot) => boolean): Promise<FunctionSnapshot | undefined> {
+    const found = () => {
+      const f = this.byName.get(name);
+      return f && (!wants || wants(f)) ? f : undefined;
+    };
+    let f = found();
+    if (f) return f;
+    await this.settle();
+    f = found();
+    if (f || !this.shared) return f ?? this.byName.get(name);
+    await this.apply({ kind: 'function', name });
+    return found() ?? this.byName.get(name);
   }
 
   /** The snapshot entry of one function, its records compacted (see the class comment). */

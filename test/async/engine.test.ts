@@ -42,6 +42,7 @@ class Snapshot implements ControlSnapshot {
   get(n: string) { return this.fns.get(n); }
   names() { return this.fns.keys(); }
   async settle() {}
+  async lookup(n: string) { return this.fns.get(n); }
 }
 
 class Feed implements ChangeFeed {

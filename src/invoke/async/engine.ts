@@ -202,7 +202,8 @@ export class AsyncEngine implements AsyncInvokeQueue {
     const fnName = e.group;
     const cfg = await this.deps.configs.lookup(fnName, meta.cq).catch(() => undefined);
     const policy = policyOf(cfg, this.deps.timeScale);
-    const fs = this.deps.snapshot.get(fnName);
+    // (lookup: in a cluster, a function created on another node a moment ago is read from the store.)
+    const fs = this.deps.snapshot.get(fnName) ?? await this.deps.snapshot.lookup(fnName);
     const recordArn = functionArn(locale, fnName, meta.cq);
 
     if (!fs) {

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import {
+  CreateAliasCommand, CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand, LambdaClient, PublishVersionCommand,
+  UpdateFunctionCodeCommand,
+} from '@aws-sdk/client-lambda';
+import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { clusterId, openNats } from '../../src/adapters/nats/index.js';
+import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
+import { serviceMissing, TEST_DATABASE_URL, TEST_NATS_URL } from '../helpers/services.js';
+import { makeZip } from '../helpers/zip.js';
+
+const ROLE = 'arn:aws:iam::000000000000:role/test';
+const code = (tag: string) => makeZip({ 'index.js': `exports.handler = async (e) => ({ tag: ${JSON.stringify(tag)}, got: e });\n` });
+const decode = (p?: Uint8Array) => JSON.parse(Buffer.from(p ?? []).toString() || 'null');
+
+/** Polls `check` until it returns a value, for at most `ms`. */
+async function eventually<T>(what: string, check: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) { last = e; }
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms (${String(last)})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Two nodes of one cluster, as `stratus up` runs them with STRATUS_DATABASE_URL and
+ * STRATUS_NATS_URL: one Postgres database (a fresh one per run), one NATS, a data dir each.
+ */
+describe('cluster: two nodes sharing Postgres and NATS', () => {
+  let a: TestServer | undefined;
+  let b: TestServer | undefined;
+  let la: LambdaClient;
+  let lb: LambdaClient;
+  let db: string | undefined;
+  let skip: string | undefined;
+  const admin = () => new pg.Client({ connectionString: TEST_DATABASE_URL });
+
+  before(async () => {
+    if (!TEST_DATABASE_URL || !TEST_NATS_URL) {
+      skip = `${!TEST_DATABASE_URL ? 'STRATUS_TEST_DATABASE_URL' : 'STRATUS_TEST_NATS_URL'} is not set`;
+      return;
+    }
+    const c = admin();
+    await c.connect();
+    db = `stratus_cluster_${process.pid}_${Date.now()}`;
+    await c.query(`create database ${db}`);
+    await c.end();
+    const url = new URL(TEST_DATABASE_URL);
+    url.pathname = `/${db}`;
+    a = await startServer({ databaseUrl: url.toString(), natsUrl: TEST_NATS_URL });
+    b = await startServer({ databaseUrl: url.toString(), natsUrl: TEST_NATS_URL });
+    la = new LambdaClient(clientConfig(a.endpoint));
+    lb = new LambdaClient(clientConfig(b.endpoint));
+  });
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+    if (db) {
+      const c = admin();
+      await c.connect();
+      await c.query(`drop database if exists ${db} with (force)`);
+      await c.end();
+      // The cluster's code bucket, named after its database.
+      const url = new URL(TEST_DATABASE_URL!);
+      url.pathname = `/${db}`;
+      const nc = await openNats(TEST_NATS_URL!, 'stratus test cleanup');
+      const jsm = await nc.jetstreamManager();
+      await jsm.streams.delete(`OBJ_stratus-blobs-${clusterId(url.toString())}`).catch(() => undefined);
+      await nc.close();
+    }
+  });
+
+  test('the nodes say they are a cluster', (t) => {
+    if (skip) return serviceMissing(t, 'Postgres and NATS', skip);
+    assert.match(a!.stratus.describe().lines.join('\n'), /^cluster [0-9a-f]{12}: state in Postgres, changes and code over NATS/m);
+  });
+
+  test('a function created on one node runs on the other at once; its updates, versions and aliases follow; its deletion too', async (t) => {
+    if (skip) return serviceMissing(t, 'Postgres and NATS', skip);
+    await la.send(new CreateFunctionCommand({ FunctionName: 'shared', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await code('v1') } }));
+    // At once: no waiting for the change to travel, and the code comes over NATS (b never had it).
+    const first = await lb.send(new InvokeCommand({ FunctionName: 'shared', Payload: Buffer.from('{"n":1}') }));
+    assert.equal(first.FunctionError, undefined, Buffer.from(first.Payload ?? []).toString());
+    assert.deepEqual(decode(first.Payload), { tag: 'v1', got: { n: 1 } });
+
+    await la.send(new UpdateFunctionCodeCommand({ FunctionName: 'shared', ZipFile: await code('v2') }));
+    await eventually('the new code on the other node', async () => {
+      const r = await lb.send(new InvokeCommand({ FunctionName: 'shared' }));
+      return decode(r.Payload).tag === 'v2' ? true : undefined;
+    });
+
+    const v = await la.send(new PublishVersionCommand({ FunctionName: 'shared' }));
+    await la.send(new CreateAliasCommand({ FunctionName: 'shared', Name: 'live', FunctionVersion: v.Version! }));
+    const viaAlias = await lb.send(new InvokeCommand({ FunctionName: 'shared', Qualifier: 'live' }));
+    assert.equal(viaAlias.ExecutedVersion, v.Version);
+    assert.equal(decode(viaAlias.Payload).tag, 'v2');
+
+    await la.send(new DeleteFunctionCommand({ FunctionName: 'shared' }));
+    await eventually('the deletion on the other node', async () => {
+      try {
+        await lb.send(new InvokeCommand({ FunctionName: 'shared' }));
+        return undefined;
+      } catch (e) {
+        return (e as Error).name === 'ResourceNotFoundException' ? true : undefined;
+      }
+    });
+  });
+
+  test('async events accepted by one node all run, whichever node takes them, right after the function was created', async (t) => {
+    if (skip) return serviceMissing(t, 'Postgres and NATS', skip);
+    await la.send(new CreateFunctionCommand({ FunctionName: 'fresh', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await code('async') } }));
+    for (let i = 0; i < 10; i++) {
+      const r = await la.send(new InvokeCommand({ FunctionName: 'fresh', InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ i })) }));
+      assert.equal(r.StatusCode, 202);
+    }
+    const logs = new CloudWatchLogsClient(clientConfig(b!.endpoint));
+    await eventually('ten REPORT lines', async () => {
+      const ev = await logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/fresh', filterPattern: 'REPORT' }));
+      return (ev.events?.length ?? 0) >= 10 ? true : undefined;
+    }, 30_000);
+  });
+});
