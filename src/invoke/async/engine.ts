@@ -89,7 +89,10 @@ export class AsyncEngine implements AsyncInvokeQueue {
   private readonly pollMs: number;
 
   constructor(private readonly deps: AsyncEngineDeps) {
-    this.leaseMs = deps.leaseMs ?? 5 * 60_000;
+    // Held leases are extended every third of it: an event only comes back to another node when
+    // the one running it stopped extending (it died, or hung that long), so the lease can be
+    // short. (Five minutes kept a SIGKILLed node's events from the others for five minutes.)
+    this.leaseMs = deps.leaseMs ?? 30_000;
     this.pollMs = deps.pollMs ?? 250;
     this.ackLimit = Math.max(8, deps.concurrency * 4);
   }
