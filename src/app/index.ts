@@ -12,7 +12,7 @@ import type { Locale } from '../core/model.js';
 import { createExecutionService } from '../environments/index.js';
 import { LocalLeases, MemorySnapshot, PipelineInvoker } from '../invoke/index.js';
 import { createLogService } from '../observe/index.js';
-import { systemClock, type ChangeEvent, type ChangeFeed } from '../ports/index.js';
+import { systemClock, type ChangeEvent, type ChangeFeed, type SqlDatabase } from '../ports/index.js';
 import { CodeCache } from './code-cache.js';
 import { defaultConfig, type StratusConfig } from './config.js';
 import type { ModuleContext, StratusModule } from './module.js';
@@ -22,6 +22,17 @@ import { ArnTargetDispatcher } from './targets.js';
 
 export type { StratusConfig } from './config.js';
 export { defaultConfig } from './config.js';
+
+/**
+ * The cluster's id as its database keeps it (migration 013): the first node's proposal (a hash of
+ * its database URL) wins, so a node given another spelling of the same database (localhost for
+ * 127.0.0.1, another user) joins the same cluster rather than a cluster of its own.
+ */
+async function agreedClusterId(sql: SqlDatabase, proposed: string): Promise<string> {
+  await sql.db.insertInto('cluster_meta').values({ k: 'id', v: proposed }).onConflict((oc: any) => oc.column('k').doNothing()).execute();
+  const row = await sql.db.selectFrom('cluster_meta').select('v').where('k', '=', 'id').executeTakeFirstOrThrow();
+  return row.v as string;
+}
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
@@ -63,7 +74,7 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
   await migrate(sql);
   // A cluster: nodes sharing one database (its id names their NATS subjects and buckets) and NATS.
   const cluster = config.databaseUrl && config.natsUrl
-    ? { id: clusterId(config.databaseUrl), node: randomUUID(), nc: await openNats(config.natsUrl, `stratus ${process.pid}`) }
+    ? { id: await agreedClusterId(sql, clusterId(config.databaseUrl)), node: randomUUID(), nc: await openNats(config.natsUrl, `stratus ${process.pid}`) }
     : null;
   const sharedBlobs = cluster ? await NatsBlobStore.open(cluster.nc, cluster.id, config.dataDir) : null;
   const blobs = sharedBlobs ?? new FsBlobStore(config.dataDir);
@@ -104,30 +115,36 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
   // own listeners (modules) hear of it; after NATS was out of reach, every function is read again.
   const applyChange = async (event: ChangeEvent) => {
     await snapshot.apply(event);
-    if (event.kind !== 'resource') noteReserved(event.name);
+    if (event.kind === 'function' || event.kind === 'function-deleted') noteReserved(event.name);
+    else if (event.kind === 'resync') for (const name of new Set([...reserved.keys(), ...snapshot.names()])) noteReserved(name);
   };
-  const feed: ChangeFeed = cluster
+  // The node's listeners (modules) hear of its own changes and, in a cluster, of the others'
+  // (through the NATS feed, which has no listener of its own: what it delivers goes through
+  // beforeRemote, one event at a time). After the connection to NATS came back, events may have
+  // been missed: a resync, on this node only, makes the snapshot and every module read again.
+  const feed = new MemoryChangeFeed();
+  const deliver = async (event: ChangeEvent) => {
+    await applyChange(event);
+    await feed.publish(event);
+  };
+  const remote = cluster
     ? new NatsChangeFeed(cluster.nc, {
-      clusterId: cluster.id, nodeId: cluster.node, beforeRemote: applyChange,
-      onResync: () => { void resync().catch(() => undefined); },
+      clusterId: cluster.id, nodeId: cluster.node, beforeRemote: deliver,
+      onResync: () => { void deliver({ kind: 'resync' }).catch(() => undefined); },
     })
-    : new MemoryChangeFeed();
-  // Functions only: their snapshot is what invocations read. (Modules' resources changed meanwhile
-  // on other nodes, such as mappings and rules, reach this one at its next change or restart.)
+    : null;
   // Subscribed before the first request is served: no change of another node's is missed.
   if (cluster) await cluster.nc.flush();
-  const resync = async () => {
-    const known = new Set(snapshot.names());
-    for (const f of (await functions.loadAll()).functions) known.add(f.name);
-    for (const name of known) await applyChange({ kind: 'function', name });
-  };
   const changes: ChangeFeed = {
     async publish(event: ChangeEvent) {
-      await applyChange(event);
-      await feed.publish(event);
+      await deliver(event);
+      await remote?.publish(event);
     },
     subscribe: (l) => feed.subscribe(l),
-    close: () => feed.close(),
+    close: async () => {
+      await remote?.close();
+      await feed.close();
+    },
   };
   // New code is unpacked as soon as it exists, not on its first invocation (a cold start).
   feed.subscribe((event) => {

@@ -45,6 +45,7 @@ export class MemorySnapshot implements ControlSnapshot {
   /** Applies a change; the returned promise resolves once it (and all earlier ones) applied. */
   apply(event: ChangeEvent): Promise<void> {
     if (event.kind === 'resource') return this.chain;
+    if (event.kind === 'resync') return this.reloadAll();
     this.pending++;
     const next = this.chain.then(async () => {
       try {
@@ -70,6 +71,22 @@ export class MemorySnapshot implements ControlSnapshot {
 
   settle(): Promise<void> {
     return this.pending === 0 ? Promise.resolve() : this.chain;
+  }
+
+  /** Every function read again (a resync): the ones gone meanwhile are deleted (onDeleted). */
+  private reloadAll(): Promise<void> {
+    this.pending++;
+    const next = this.chain.then(async () => {
+      try {
+        const before = new Set(this.byName.keys());
+        await this.load();
+        for (const name of before) if (!this.byName.has(name)) this.onDeleted(name);
+      } finally {
+        this.pending--;
+      }
+    });
+    this.chain = next.catch(() => undefined);
+    return this.chain;
   }
 
   async lookup(name: string, wants?: (f: FunctionSnapshot) => boolean): Promise<FunctionSnapshot | undefined> {

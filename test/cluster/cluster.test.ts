@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import {
-  CreateAliasCommand, CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand, LambdaClient, PublishVersionCommand,
+  CreateAliasCommand, CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionCommand, DeleteFunctionUrlConfigCommand, InvokeCommand, LambdaClient, PublishVersionCommand,
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
@@ -10,6 +10,7 @@ import { clusterId, openNats } from '../../src/adapters/nats/index.js';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
 import { serviceMissing, TEST_DATABASE_URL, TEST_NATS_URL } from '../helpers/services.js';
 import { makeZip } from '../helpers/zip.js';
+import { natsProxy } from '../contract/nats.js';
 
 const ROLE = 'arn:aws:iam::000000000000:role/test';
 const code = (tag: string) => makeZip({ 'index.js': `exports.handler = async (e) => ({ tag: ${JSON.stringify(tag)}, got: e });\n` });
@@ -111,6 +112,44 @@ describe('cluster: two nodes sharing Postgres and NATS', () => {
         return (e as Error).name === 'ResourceNotFoundException' ? true : undefined;
       }
     });
+  });
+
+  test('a node given another spelling of the database URL joins the same cluster', async (t) => {
+    if (skip) return serviceMissing(t, 'Postgres and NATS', skip);
+    const url = new URL(TEST_DATABASE_URL!);
+    url.pathname = `/${db}`;
+    url.hostname = url.hostname === 'localhost' ? '127.0.0.1' : 'localhost';
+    const c = await startServer({ databaseUrl: url.toString(), natsUrl: TEST_NATS_URL });
+    try {
+      const idOf = (s: TestServer) => /^cluster ([0-9a-f]{12}):/m.exec(s.stratus.describe().lines.join('\n'))?.[1];
+      assert.equal(idOf(c), idOf(a!));
+    } finally {
+      await c.stop();
+    }
+  });
+
+  test('a node cut off from NATS for a while reads everything again when it is back: a URL deleted meanwhile is gone there too', async (t) => {
+    if (skip) return serviceMissing(t, 'Postgres and NATS', skip);
+    const proxy = await natsProxy();
+    const url = new URL(TEST_DATABASE_URL!);
+    url.pathname = `/${db}`;
+    const c = await startServer({ databaseUrl: url.toString(), natsUrl: proxy.url });
+    try {
+      await la.send(new CreateFunctionCommand({ FunctionName: 'urled', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await code('url') } }));
+      const cfg = await la.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'urled', AuthType: 'NONE' }));
+      const id = /^http:\/\/([a-z0-9]+)\.lambda-url\./.exec(cfg.FunctionUrl!)![1]!;
+      const viaC = () => fetch(`${c.endpoint}/_urls/${id}/`).then((r) => r.status);
+      await eventually('the URL served by the third node', async () => ((await viaC()) === 200 ? true : undefined));
+      proxy.cut();
+      await la.send(new DeleteFunctionUrlConfigCommand({ FunctionName: 'urled' }));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await viaC(), 200, 'cut off, the node has not heard of it');
+      proxy.restore();
+      await eventually('the deletion seen once the node is back', async () => ((await viaC()) === 404 ? true : undefined), 20_000);
+    } finally {
+      await c.stop();
+      await proxy.close();
+    }
   });
 
   test('async events accepted by one node all run, whichever node takes them, right after the function was created', async (t) => {

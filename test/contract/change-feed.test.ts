@@ -139,7 +139,7 @@ describe('MemoryChangeFeed specifics', () => {
   });
 });
 
-const nameOf = (e: ChangeEvent) => (e.kind === 'resource' ? e.id : e.name);
+const nameOf = (e: ChangeEvent) => (e.kind === 'resource' ? e.id : e.kind === 'resync' ? '' : e.name);
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('NatsChangeFeed specifics', natsSuite, () => {

@@ -46,6 +46,7 @@ export class EventInvokeConfigs {
   ) {
     this.unsubscribe = deps.changes.subscribe((ev) => {
       if (ev.kind === 'resource' && ev.type === CHANGE_TYPE) this.cache.delete(ev.id);
+      if (ev.kind === 'resync') this.cache.clear();
       if (ev.kind === 'function-deleted') {
         this.cache.delete(ev.name);
         void this.deps.sql.db.deleteFrom(TABLE).where('function_name', '=', ev.name).execute().catch(() => undefined);

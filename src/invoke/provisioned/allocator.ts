@@ -49,11 +49,18 @@ export class ProvisionedAllocator {
         // Most functions have no config: their changes cost nothing here.
         if (this.withConfigs.has(ev.name)) void this.reconcile(ev.name);
       } else if (ev.kind === 'function-deleted') this.forgetFunction(ev.name);
+      else if (ev.kind === 'resync') void this.resync();
     });
     for (const name of await this.deps.configs.functionNames()) {
       this.withConfigs.add(name);
       void this.reconcile(name);
     }
+  }
+
+  /** Every function with a config reconciled again, and those of functions no longer known. */
+  private async resync(): Promise<void> {
+    for (const name of await this.deps.configs.functionNames()) this.withConfigs.add(name);
+    for (const name of [...this.withConfigs]) void this.reconcile(name);
   }
 
   stop(): void {

@@ -137,6 +137,9 @@ export class EventsService {
       if (ev.kind === 'resource' && ev.type === CHANGE_TYPE) {
         this.cache.delete(ev.id);
         this.onScheduleChange?.();
+      } else if (ev.kind === 'resync') {
+        this.cache.clear();
+        this.onScheduleChange?.();
       }
     });
   }

@@ -108,6 +108,14 @@ export class GatewayTable {
     for (const b of await this.store.loadAll()) this.apis.set(b.api.apiId, compileApi(b));
   }
 
+  /** Every API read again (a resync): the ones gone meanwhile are dropped. */
+  async reload(): Promise<void> {
+    const bundles = await this.store.loadAll();
+    const ids = new Set(bundles.map((b) => b.api.apiId));
+    for (const b of bundles) this.apis.set(b.api.apiId, compileApi(b));
+    for (const id of [...this.apis.keys()]) if (!ids.has(id)) this.apis.delete(id);
+  }
+
   get(apiId: string): CompiledApi | undefined {
     return this.apis.get(apiId);
   }

@@ -92,6 +92,15 @@ export function eventSourceMappingsModule(opts: EventSourceMappingsOptions = {})
             for (const [uuid, p] of [...pollers]) if (p.mapping.functionName === e.name) await stopPoller(uuid);
           });
         } else if (e.kind === 'function') void serial(() => reconcileFunction(e.name));
+        else if (e.kind === 'resync') {
+          // Every mapping reconciled again, and the pollers of mappings gone meanwhile stopped.
+          void serial(async () => {
+            const all = await store!.list({});
+            const uuids = new Set(all.map((m) => m.uuid));
+            for (const uuid of [...pollers.keys()]) if (!uuids.has(uuid)) await reconcile(uuid);
+            for (const m of all) await reconcile(m.uuid);
+          });
+        }
       });
       const all = await store!.list({});
       await serial(async () => {

@@ -51,6 +51,14 @@ export class UrlTable {
     for (const c of await this.store.all()) this.byId.set(c.urlId, c);
   }
 
+  /** Every URL read again (a resync): the ones gone meanwhile are dropped. */
+  async reload(): Promise<void> {
+    const all = await this.store.all();
+    const ids = new Set(all.map((c) => c.urlId));
+    for (const c of all) this.byId.set(c.urlId, c);
+    for (const id of [...this.byId.keys()]) if (!ids.has(id)) this.byId.delete(id);
+  }
+
   get(urlId: string): UrlConfig | undefined {
     return this.byId.get(urlId);
   }

@@ -13,6 +13,7 @@ import * as m009 from './009-function-policies.js';
 import * as m010 from './010-provisioned-concurrency.js';
 import * as m011 from './011-log-event-order.js';
 import * as m012 from './012-log-group-tags.js';
+import * as m013 from './013-cluster.js';
 
 export interface Migration {
   name: string;
@@ -20,7 +21,7 @@ export interface Migration {
 }
 
 /** Every schema migration, in the order they apply. Names are recorded once applied. */
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012, m013];
 
 const TABLE = 'schema_migrations';
 
