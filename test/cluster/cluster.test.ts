@@ -11,24 +11,11 @@ import { clientConfig, startServer, type TestServer } from '../helpers/server.js
 import { serviceMissing, TEST_DATABASE_URL, TEST_NATS_URL } from '../helpers/services.js';
 import { makeZip } from '../helpers/zip.js';
 import { natsProxy } from '../contract/nats.js';
+import { eventually } from '../cli/helpers.js';
 
 const ROLE = 'arn:aws:iam::000000000000:role/test';
 const code = (tag: string) => makeZip({ 'index.js': `exports.handler = async (e) => ({ tag: ${JSON.stringify(tag)}, got: e });\n` });
 const decode = (p?: Uint8Array) => JSON.parse(Buffer.from(p ?? []).toString() || 'null');
-
-/** Polls `check` until it returns a value, for at most `ms`. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) { last = e; }
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms (${String(last)})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /**
  * Two nodes of one cluster, as `stratus up` runs them with STRATUS_DATABASE_URL and

@@ -370,18 +370,6 @@ describe('Extensions in layers: failures and retirement', () => {
     assert.ok(messages.some((m) => /^ext event \{"eventType":"SHUTDOWN","shutdownReason":"spindown"/.test(m)), messages.join('\n'));
     assert.ok(messages.includes('ext bye'), messages.join('\n'));
   });
-});
-
-describe('Extensions in layers: the runtime\'s SIGTERM at shutdown', () => {
-  let server: TestServer;
-  let lambda: LambdaClient;
-  let logs: CloudWatchLogsClient;
-  before(async () => {
-    server = await startServer({ idleTimeoutMs: 60_000 });
-    lambda = new LambdaClient(clientConfig(server.endpoint));
-    logs = new CloudWatchLogsClient(clientConfig(server.endpoint));
-  });
-  after(async () => server?.stop());
 
   // Lambda: "When Lambda service is about to shut down the runtime, it sends a SIGTERM signal to
   // the runtime and then a SHUTDOWN event to each registered external extension." The runtime's
