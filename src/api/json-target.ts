@@ -26,8 +26,8 @@ export interface JsonTargetService {
  */
 export type QueryHandler = (
   params: URLSearchParams, req: FastifyRequest, reply: FastifyReply,
-  /** Throws the refusal of an action the caller may not call (the sandbox's guard). */
-  admit?: (action: string) => void,
+  /** Rejects with the refusal of an action the caller may not call (the sandbox's guard). */
+  admit?: (action: string) => Promise<void>,
 ) => Promise<FastifyReply>;
 
 export class JsonTargetRouter {

@@ -24,11 +24,11 @@ export interface HttpServerOptions {
    * Tells whether a connection comes from inside an execution environment (by its sandbox uid);
    * such callers get only what functions may do (api/sandbox-access.ts).
    */
-  fromEnvironment?: (client: TcpEndpoint, server: TcpEndpoint) => boolean;
+  fromEnvironment?: (client: TcpEndpoint, server: TcpEndpoint) => Promise<boolean>;
 }
 
 /** Each server's sandbox guard (see createHttpServer), for what its hook cannot see: query-protocol actions, in the body. */
-const refusals = new WeakMap<FastifyInstance, (req: FastifyRequest, target: string | undefined) => StratusError | null>();
+const refusals = new WeakMap<FastifyInstance, (req: FastifyRequest, target: string | undefined) => Promise<StratusError | null>>();
 
 export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance {
   const app = Fastify({
@@ -46,14 +46,16 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
   answerHeaderOverflow(app);
   const guard = opts.fromEnvironment;
   if (guard) {
-    const inside = new WeakMap<Socket, boolean>();
+    // Asked once per connection, and its answer (a promise: found off the event loop) shared by
+    // the connection's requests.
+    const inside = new WeakMap<Socket, Promise<boolean>>();
     // Both ends of each connection, read when it is accepted: a client that resets its connection
     // right after its request is still served, but by then its socket has no peer address to
     // read (getpeername fails), and an unknown caller must not pass for one from elsewhere.
     const ends = new WeakMap<Socket, { client: TcpEndpoint; server: TcpEndpoint }>();
     app.server.on('connection', (s: Socket) => ends.set(s, socketEnds(s)));
     /** The refusal of a request that code inside an environment may not make; null when it may. */
-    const refusal = (req: FastifyRequest, target: string | undefined): StratusError | null => {
+    const refusal = async (req: FastifyRequest, target: string | undefined): Promise<StratusError | null> => {
       // The route decides first: what functions may call anyway (invoke, queues, HTTP traffic)
       // never pays for finding out who the caller is (a /proc/net/tcp read, ~2 ms here).
       const d = sandboxMayCall(req.method, req.routeOptions.url, target);
@@ -65,17 +67,18 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
         fromEnv = guard(e.client, e.server);
         inside.set(sock, fromEnv);
       }
-      if (!fromEnv) return null;
+      if (!await fromEnv) return null;
       return new StratusError('AccessDeniedException', 403,
         `Stratus refuses ${d.action} from inside an execution environment: functions may invoke functions, use queues, put events and write logs, not read or change functions or other resources (a server started with STRATUS_SANDBOX_API_ACCESS=full allows it).`);
     };
     refusals.set(app, refusal);
-    app.addHook('onRequest', (req, reply, done) => {
+    app.addHook('onRequest', async (req, reply) => {
       const target = req.headers['x-amz-target'] as string | undefined;
-      const err = refusal(req, target);
-      if (!err) return done();
+      const err = await refusal(req, target);
+      if (!err) return;
       if (target) sendAwsJsonError(reply, err, 'application/x-amz-json-1.1');
       else sendRestJsonError(reply, err);
+      return reply;
     });
   }
   app.setNotFoundHandler((req, reply) => {
@@ -141,7 +144,7 @@ export function registerJsonTargets(app: FastifyInstance, router: JsonTargetRout
         // The action is in the body, which the guard's hook has not read: it is judged here, as
         // the JSON protocol's X-Amz-Target is (SQS is the one query-protocol service).
         const refuse = refusals.get(app);
-        return router.query(params, req, reply, refuse ? (action) => { const e = refuse(req, `AmazonSQS.${action}`); if (e) throw e; } : undefined);
+        return router.query(params, req, reply, refuse ? async (action) => { const e = await refuse(req, `AmazonSQS.${action}`); if (e) throw e; } : undefined);
       }
       const found = router.find(target);
       if (!found) {

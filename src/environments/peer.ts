@@ -20,11 +20,20 @@ export interface PeerSocket {
  * a function that sent a request and closed its socket at once passed for root. A client that
  * only shut down its sending side still holds its socket, and is told by its uid.
  */
-export function peerOwner(client: TcpEndpoint, server: TcpEndpoint): number | null {
-  const sock = peerSocket(client, server);
+export async function peerOwner(client: TcpEndpoint, server: TcpEndpoint): Promise<number | null> {
+  const sock = await peerSocket(client, server);
   if (!sock || sock.inode === 0) return null;
   return sock.uid;
 }
+
+/**
+ * How many descriptors heldBy examines at most before it answers false. An environment may run
+ * 1024 processes of 1024 descriptors each: a million readlinks, seconds of work for one
+ * connection, which the environment could repeat at will. Its runtime's connection is made by its
+ * newest process (curl, or the runtime itself when it spawned nothing since), examined first; a
+ * runtime holds tens of descriptors, a JVM a few hundred.
+ */
+export const HELD_BY_BUDGET = 8192;
 
 /**
  * Whether one of the processes `pids` holds the socket `inode` (an open descriptor on it).
@@ -33,18 +42,39 @@ export function peerOwner(client: TcpEndpoint, server: TcpEndpoint): number | nu
  * to another environment, whose uid is later given to another function's environment, it passes
  * for that environment's. Its holder cannot pass so: it must be one of the environment's own
  * processes.
+ *
+ * Newest first, one read at a time (off the event loop, one threadpool request at a time), and
+ * no more than `budget` descriptors in all: past it, false (refused).
  */
-export function heldBy(pids: readonly number[], inode: number): boolean {
+export async function heldBy(pids: readonly number[], inode: number, budget = HELD_BY_BUDGET): Promise<boolean> {
   if (inode === 0) return false;
   const target = `socket:[${inode}]`;
-  for (const pid of pids) {
+  let left = budget;
+  for (const pid of await newestFirst(pids)) {
     let fds: string[];
-    try { fds = fs.readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+    try { fds = await fs.promises.readdir(`/proc/${pid}/fd`); } catch { continue; }
     for (const fd of fds) {
-      try { if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === target) return true; } catch { /* closed meanwhile */ }
+      if (left-- <= 0) return false;
+      try { if (await fs.promises.readlink(`/proc/${pid}/fd/${fd}`) === target) return true; } catch { /* closed meanwhile */ }
     }
   }
   return false;
+}
+
+/** The host's pid_max, read once (0 when it cannot be). */
+let pidMax: Promise<number> | null = null;
+
+/**
+ * Processes, newest first. Pids are handed out upwards from the last one made (the last field of
+ * /proc/loadavg), wrapping around past pid_max (32768 on many hosts, soon reached): the newest
+ * are the nearest below the last one, cyclically. Highest first when that cannot be read.
+ */
+async function newestFirst(pids: readonly number[]): Promise<number[]> {
+  pidMax ??= fs.promises.readFile('/proc/sys/kernel/pid_max', 'utf8').then((t) => Number(t) || 0, () => 0);
+  const max = await pidMax;
+  const last = await fs.promises.readFile('/proc/loadavg', 'utf8').then((t) => Number(t.trim().split(/\s+/)[4]), () => NaN);
+  const age = max > 0 && Number.isInteger(last) ? (pid: number) => (((last - pid) % max) + max) % max : (pid: number) => -pid;
+  return [...pids].sort((a, b) => age(a) - age(b));
 }
 
 /**
@@ -58,12 +88,20 @@ export function heldBy(pids: readonly number[], inode: number): boolean {
  * environment"), and one bound to another environment's client port found that environment's
  * line (its uid: admitted to its Runtime API). The four-tuple of a live connection is unique.
  */
-export function peerSocket(client: TcpEndpoint, server: TcpEndpoint): PeerSocket | null {
+export async function peerSocket(client: TcpEndpoint, server: TcpEndpoint): Promise<PeerSocket | null> {
   const c = procAddresses(client);
   const s = procAddresses(server);
   if (!c || !s) return null;
-  return (c.v4 && s.v4 ? lookup('/proc/net/tcp', `${c.v4}:${hexPort(client.port)}`, `${s.v4}:${hexPort(server.port)}`) : null)
-    ?? lookup('/proc/net/tcp6', `${c.v6}:${hexPort(client.port)}`, `${s.v6}:${hexPort(server.port)}`);
+  if (c.v4 && s.v4) {
+    const found = lookup(await readTable('/proc/net/tcp'), `${c.v4}:${hexPort(client.port)}`, `${s.v4}:${hexPort(server.port)}`);
+    if (found) return found;
+  }
+  return lookup(await readTable('/proc/net/tcp6'), `${c.v6}:${hexPort(client.port)}`, `${s.v6}:${hexPort(server.port)}`);
+}
+
+/** A /proc/net table, read in the threadpool; null when it cannot be read. */
+async function readTable(file: string): Promise<Buffer | null> {
+  try { return await fs.promises.readFile(file); } catch { return null; }
 }
 
 /** Both ends of a connection, as the socket reports them (read when it is accepted: see server.ts). */
@@ -136,17 +174,17 @@ function ipv6Bytes(addr: string): number[] | null {
   return out;
 }
 
-function lookup(file: string, local: string, remote: string): PeerSocket | null {
-  let text: string;
-  try { text = fs.readFileSync(file, 'latin1'); } catch { return null; }
+/** The line of `local` -> `remote` in a table, searched in its bytes (no copy of a huge table as a string). */
+function lookup(table: Buffer | null, local: string, remote: string): PeerSocket | null {
+  if (!table) return null;
   const key = ` ${local} ${remote} `;
-  let i = text.indexOf(key);
+  let i = table.indexOf(key, 0, 'latin1');
   while (i >= 0) {
-    const lineEnd = text.indexOf('\n', i);
+    const lineEnd = table.indexOf(0x0a, i);
     // After the addresses: st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
-    const f = text.slice(i + key.length, lineEnd < 0 ? undefined : lineEnd).trim().split(/\s+/);
+    const f = table.toString('latin1', i + key.length, lineEnd < 0 ? undefined : lineEnd).trim().split(/\s+/);
     if (!GONE_STATES.has(f[0]!)) return { uid: Number(f[4]), inode: Number(f[6]) };
-    i = text.indexOf(key, i + 1);
+    i = table.indexOf(key, i + 1, 'latin1');
   }
   return null;
 }

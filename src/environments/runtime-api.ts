@@ -97,16 +97,31 @@ export class RuntimeApiServer {
     this.server.adopt(channel);
   }
 
-  private admit(s: Socket): boolean {
+  /** The admissions of this environment's connections, one at a time (see admit). */
+  private admissions: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Decided off the event loop (the tables and descriptors are read in the threadpool), and one
+   * connection at a time: an environment that connects again and again, or fills itself with
+   * descriptors, keeps one read at a time busy, and only its own connections wait.
+   */
+  private admit(s: Socket): boolean | Promise<boolean> {
     if (this.h === null) return false;
     if (this.owner === null) return true;
+    const owner = this.owner;
     const { client, server } = socketEnds(s);
-    const sock = peerSocket(client, server);
-    // Its uid, and held by one of the environment's processes: a socket made under a uid that
-    // another environment had before (and handed elsewhere) keeps that uid.
-    if (sock && sock.uid === this.owner.uid && heldBy(this.owner.members(), sock.inode)) return true;
-    this.refused++;
-    return false;
+    const decided = this.admissions.then(async () => {
+      // Closed while waiting for its turn (the server's close, or an error): nothing to check.
+      if (s.destroyed) return false;
+      const sock = await peerSocket(client, server);
+      // Its uid, and held by one of the environment's processes: a socket made under a uid that
+      // another environment had before (and handed elsewhere) keeps that uid.
+      if (sock && sock.uid === owner.uid && await heldBy(owner.members(), sock.inode)) return true;
+      this.refused++;
+      return false;
+    });
+    this.admissions = decided.catch(() => {});
+    return decided;
   }
 
   private route(req: RtRequest, res: RtResponse): void {

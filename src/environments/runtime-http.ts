@@ -323,19 +323,38 @@ class Connection {
   }
 }
 
-/** A listener whose connections speak the subset above. */
+/**
+ * A listener whose connections speak the subset above. `accept` decides whether a connection is
+ * served; when its answer is a promise, the connection is held unread until it settles (and
+ * dropped if it closed meanwhile, or the server did).
+ */
 export class RtServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  /** Connections whose admission is pending. */
+  private readonly pending = new Set<net.Socket>();
+  private closed = false;
 
-  constructor(private readonly handler: RtHandler, private readonly accept: (s: net.Socket) => boolean = () => true) {
-    this.server = net.createServer((s) => {
-      if (!this.accept(s)) {
-        s.destroy();
-        return;
-      }
-      this.adopt(s);
+  constructor(private readonly handler: RtHandler, private readonly accept: (s: net.Socket) => boolean | Promise<boolean> = () => true) {
+    // Paused on connect: nothing is read from a connection before it is admitted.
+    this.server = net.createServer({ pauseOnConnect: true }, (s) => {
+      const ok = this.accept(s);
+      if (typeof ok === 'boolean') return this.decided(s, ok);
+      this.pending.add(s);
+      s.on('error', () => s.destroy());
+      s.once('close', () => this.pending.delete(s));
+      ok.then((yes) => this.decided(s, yes), () => this.decided(s, false));
     });
+  }
+
+  private decided(s: net.Socket, ok: boolean): void {
+    this.pending.delete(s);
+    if (!ok || this.closed || s.destroyed) {
+      s.destroy();
+      return;
+    }
+    this.adopt(s);
+    s.resume();
   }
 
   /** Serves a connection made elsewhere (a runtime's channel, LaunchSpec.apiChannel) as if accepted. */
@@ -353,8 +372,10 @@ export class RtServer {
   }
 
   close(): void {
+    this.closed = true;
     this.server.close();
-    for (const s of this.sockets) s.destroy();
+    for (const s of [...this.sockets, ...this.pending]) s.destroy();
     this.sockets.clear();
+    this.pending.clear();
   }
 }

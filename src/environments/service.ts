@@ -168,14 +168,14 @@ class Service implements StratusExecutionService {
    * Only what functions may not do asks (the route decides first), and a client on the host that
    * reads its answers has an established, owned socket.
    */
-  fromEnvironment(client: TcpEndpoint, server: TcpEndpoint): boolean {
+  async fromEnvironment(client: TcpEndpoint, server: TcpEndpoint): Promise<boolean> {
     if (!this.driver.verifiesPeers) return false;
     // Environments share the host's network: their connections come from its own addresses. One
     // from elsewhere (a server listening beyond loopback) is not theirs, and not in /proc/net.
     // A connection whose address could not be read (reset before it was) is not known to be one.
     if (net.isIP(client.address) === 0) return true;
     if (!isHostAddress(client.address)) return false;
-    const uid = peerOwner(client, server);
+    const uid = await peerOwner(client, server);
     return uid === null || isEnvironmentUid(uid);
   }
 

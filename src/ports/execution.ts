@@ -97,9 +97,9 @@ export interface ExecutionService {
    * the accepted socket reports them) belongs to a process of an execution environment (known by
    * its sandbox uid), or may (its owner cannot be told: refused, not let through). False when the
    * driver does not give environments their own uids (then there is no telling them apart from
-   * other local callers).
+   * other local callers). Found off the event loop (/proc/net/tcp may be large).
    */
-  fromEnvironment(client: TcpEndpoint, server: TcpEndpoint): boolean;
+  fromEnvironment(client: TcpEndpoint, server: TcpEndpoint): Promise<boolean>;
   stop(): Promise<void>;
 }
 

@@ -3,9 +3,9 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { test } from 'node:test';
 import os from 'node:os';
-import { isHostAddress, peerOwner, peerSocket } from '../../src/environments/peer.js';
+import { heldBy, isHostAddress, peerOwner, peerSocket } from '../../src/environments/peer.js';
 
-const peerUid = (client: { address: string; port: number }, server: { address: string; port: number }) => peerSocket(client, server)?.uid ?? null;
+const peerUid = async (client: { address: string; port: number }, server: { address: string; port: number }) => (await peerSocket(client, server))?.uid ?? null;
 
 const isRoot = process.getuid?.() === 0;
 const UID = 54_321;
@@ -15,12 +15,11 @@ const UID = 54_321;
  * resolves with the uid peerSocket finds for each accepted connection, in the order accepted.
  */
 async function uidsSeen(listenHost: string, host: string, binds: Array<{ localAddress: string; localPort?: number }>): Promise<Array<number | null>> {
-  const found: Array<number | null> = [];
+  const found: Array<Promise<number | null>> = [];
   const server = net.createServer();
   const all = new Promise<void>((resolve) => {
     server.on('connection', (s) => {
-      found.push(peerUid({ address: s.remoteAddress!, port: s.remotePort! }, { address: s.localAddress!, port: s.localPort! }));
-      s.end();
+      found.push(peerUid({ address: s.remoteAddress!, port: s.remotePort! }, { address: s.localAddress!, port: s.localPort! }).finally(() => s.end()));
       if (found.length === binds.length) resolve();
     });
   });
@@ -39,11 +38,11 @@ async function uidsSeen(listenHost: string, host: string, binds: Array<{ localAd
   const exited = new Promise<void>((_, reject) => child.on('exit', (code) => { if (code) reject(new Error(`client exited ${code}: ${err}`)); }));
   try {
     await Promise.race([all, exited]);
+    return await Promise.all(found);
   } finally {
     child.kill();
     server.close();
   }
-  return found;
 }
 
 test('the owner of a loopback connection is found by its whole four-tuple', async (t) => {
@@ -68,9 +67,9 @@ test('an IPv4 client of a dual-stack listener (an IPv4-mapped address) is found'
   assert.deepEqual(seen, [UID]);
 });
 
-test('no connection, or one of other addresses, has no owner', () => {
-  assert.equal(peerUid({ address: '127.0.0.9', port: 1 }, { address: '127.0.0.1', port: 2 }), null);
-  assert.equal(peerUid({ address: 'not an address', port: 1 }, { address: '127.0.0.1', port: 2 }), null);
+test('no connection, or one of other addresses, has no owner', async () => {
+  assert.equal(await peerUid({ address: '127.0.0.9', port: 1 }, { address: '127.0.0.1', port: 2 }), null);
+  assert.equal(await peerUid({ address: 'not an address', port: 1 }, { address: '127.0.0.1', port: 2 }), null);
 });
 
 test('a socket its process closed (orphaned: uid 0 in /proc/net/tcp) has no owner to tell; a half-closed one still has its own', async (t) => {
@@ -78,8 +77,12 @@ test('a socket its process closed (orphaned: uid 0 in /proc/net/tcp) has no owne
   // Half-open allowed: the server's end stays open, as while a request is being processed.
   const server = net.createServer({ allowHalfOpen: true });
   const seen: Array<{ owner: number | null; uid: number | null }> = [];
+  let accepted = 0;
+  let looked = 0;
   const both = new Promise<void>((resolve) => {
     server.on('connection', (s) => {
+      // In the order accepted (the lookups may end in either order).
+      const n = accepted++;
       s.resume();
       // The client's FIN is in: it closed (or shut down writing) before the server looked. (A
       // closed socket whose FIN is acknowledged is in FIN_WAIT2, a stub without its owner.)
@@ -87,9 +90,9 @@ test('a socket its process closed (orphaned: uid 0 in /proc/net/tcp) has no owne
         await new Promise((r) => setTimeout(r, 100));
         const c = { address: s.remoteAddress!, port: s.remotePort! };
         const me = { address: s.localAddress!, port: s.localPort! };
-        seen.push({ owner: peerOwner(c, me), uid: peerUid(c, me) });
+        seen[n] = { owner: await peerOwner(c, me), uid: await peerUid(c, me) };
         s.destroy();
-        if (seen.length === 2) resolve();
+        if (++looked === 2) resolve();
       });
     });
   });
@@ -116,6 +119,43 @@ test('a socket its process closed (orphaned: uid 0 in /proc/net/tcp) has no owne
   assert.equal(seen[0]!.uid, 0, 'the kernel lists an orphaned socket as uid 0');
   assert.equal(seen[0]!.owner, null);
   assert.deepEqual(seen[1], { owner: UID, uid: UID });
+});
+
+test('who holds a socket: the newest process first, and no more descriptors than the budget', async () => {
+  const server = net.createServer((s) => s.resume());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  // A process that opens `n` descriptors, then connects, and says its socket's port.
+  const holder = async (n: number) => {
+    const child = spawn(process.execPath, ['-e', `
+      for (let i = 0; i < ${n}; i++) require('node:fs').openSync('/dev/null', 'r');
+      const s = require('node:net').connect(${port}, '127.0.0.1', () => console.log(s.localPort));
+      setInterval(() => {}, 60000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const localPort = await new Promise<number>((resolve, reject) => {
+      child.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
+      child.once('exit', (code) => reject(new Error(`holder exited ${code}`)));
+    });
+    const sock = await peerSocket({ address: '127.0.0.1', port: localPort }, { address: '127.0.0.1', port });
+    assert.ok(sock && sock.inode > 0);
+    return { pid: child.pid!, inode: sock.inode, kill: () => child.kill() };
+  };
+  // The older process holds its socket behind 500 descriptors; the newer one, its own among few.
+  const old = await holder(500);
+  const young = await holder(0);
+  try {
+    assert.equal(await heldBy([old.pid, young.pid], old.inode), true);
+    assert.equal(await heldBy([old.pid, young.pid], young.inode), true);
+    assert.equal(await heldBy([young.pid], old.inode), false);
+    // The newest is examined first (whichever pid it got: pids wrap around), and its socket is
+    // found within a budget that the older process's descriptors alone would exhaust...
+    assert.equal(await heldBy([old.pid, young.pid], young.inode, 200), true);
+    // ...and past the budget the answer is no, even though the socket is held.
+    assert.equal(await heldBy([old.pid, young.pid], old.inode, 200), false);
+  } finally {
+    old.kill();
+    young.kill();
+    server.close();
+  }
 });
 
 test("the host's own addresses are told from others'", () => {

@@ -137,3 +137,35 @@ test('a response held back (long poll) does not block the connection\'s earlier 
     r.server.close();
   }
 });
+
+test('an admission decided later: nothing is read until then; refused, admitted, or dropped by close()', async () => {
+  const decisions: Array<(ok: boolean) => void> = [];
+  const seen: string[] = [];
+  const server = new RtServer((req, res) => { seen.push(req.url); req.onEnd = () => res.send(200, [], req.url); }, () => new Promise<boolean>((resolve) => decisions.push(resolve)));
+  const port = await server.listen(0, '127.0.0.1');
+  const until = async (n: number) => { while (decisions.length < n) await new Promise((r) => setTimeout(r, 5)); };
+  // Closed without an answer: a reset, as the request was never read.
+  const unanswered = (p: Promise<string>) => p.catch((e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? '' : Promise.reject(e)));
+  try {
+    const refused = unanswered(raw(port, ['GET /refused HTTP/1.1\r\n\r\n'], () => false));
+    const admitted = raw(port, ['GET /admitted HTTP/1.1\r\n\r\n'], (t) => t.includes('/admitted'));
+    await until(2);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(seen, [], 'no request is read before its connection is admitted');
+    decisions[0]!(false);
+    decisions[1]!(true);
+    assert.equal(await refused, '');
+    assert.match(await admitted, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\/admitted$/);
+    assert.deepEqual(seen, ['/admitted']);
+    // Pending when the server closes: closed, and never served even if admitted afterwards.
+    const pending = unanswered(raw(port, ['GET /late HTTP/1.1\r\n\r\n'], () => false));
+    await until(3);
+    server.close();
+    assert.equal(await pending, '');
+    decisions[2]!(true);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(seen, ['/admitted']);
+  } finally {
+    server.close();
+  }
+});

@@ -160,14 +160,14 @@ function send(reply: FastifyReply, status: number, body: string, requestId: stri
  */
 export async function handleSqsQuery(
   ops: Record<string, SqsOperation>, params: URLSearchParams, req: FastifyRequest, reply: FastifyReply,
-  admit?: (action: string) => void,
+  admit?: (action: string) => Promise<void>,
 ): Promise<FastifyReply> {
   const requestId = randomUUID();
   const action = params.get('Action') ?? '';
   try {
     const op = ops[action];
     if (!op) throw sqsError('InvalidAction', `The action ${action || '(none)'} is not valid for this endpoint.`);
-    admit?.(action);
+    await admit?.(action);
     params.delete('Action');
     params.delete('Version');
     const input = structure(tree(params), action);
