@@ -93,15 +93,63 @@ export async function peerSocket(client: TcpEndpoint, server: TcpEndpoint): Prom
   const s = procAddresses(server);
   if (!c || !s) return null;
   if (c.v4 && s.v4) {
-    const found = lookup(await readTable('/proc/net/tcp'), `${c.v4}:${hexPort(client.port)}`, `${s.v4}:${hexPort(server.port)}`);
+    const found = lookup(await TCP.fresh(), `${c.v4}:${hexPort(client.port)}`, `${s.v4}:${hexPort(server.port)}`);
     if (found) return found;
   }
-  return lookup(await readTable('/proc/net/tcp6'), `${c.v6}:${hexPort(client.port)}`, `${s.v6}:${hexPort(server.port)}`);
+  return lookup(await TCP6.fresh(), `${c.v6}:${hexPort(client.port)}`, `${s.v6}:${hexPort(server.port)}`);
 }
 
-/** A /proc/net table, read in the threadpool; null when it cannot be read. */
-async function readTable(file: string): Promise<Buffer | null> {
-  try { return await fs.promises.readFile(file); } catch { return null; }
+/**
+ * One of the /proc/net tables, read in the threadpool and shared. A function can make them huge
+ * (tens of thousands of sockets: unaccepted connections to listeners of its own), and each read
+ * then takes a fraction of a second: read on the event loop for each connection, they stalled the
+ * server. Now one read at a time (of either table, see `serially`), whose answer every lookup that
+ * waits for it shares.
+ */
+class NetTable {
+  private reading: Promise<Buffer | null> | null = null;
+  private queued: Promise<Buffer | null> | null = null;
+  /** Whether the read in flight has begun (it may wait for the other table's). */
+  private begun = false;
+  constructor(private readonly file: string) {}
+
+  /**
+   * The table as read after this call: by a read started now or, while one is in flight (it may
+   * have begun before the caller's connection was made), by the next one, which every caller
+   * that arrived meanwhile shares. Null when it cannot be read.
+   */
+  fresh(): Promise<Buffer | null> {
+    if (!this.reading) return this.start();
+    if (!this.begun) return this.reading;
+    this.queued ??= this.reading.then(() => {
+      this.queued = null;
+      // A read started since the one in flight ended (by a caller that came in between) is as fresh.
+      return this.reading ?? this.start();
+    });
+    return this.queued;
+  }
+
+  private start(): Promise<Buffer | null> {
+    this.begun = false;
+    const p = serially(async () => {
+      this.begun = true;
+      try { return await fs.promises.readFile(this.file); } catch { return null; }
+    });
+    this.reading = p;
+    void p.then(() => { if (this.reading === p) this.reading = null; });
+    return p;
+  }
+}
+
+const TCP = new NetTable('/proc/net/tcp');
+const TCP6 = new NetTable('/proc/net/tcp6');
+let tableReads: Promise<unknown> = Promise.resolve();
+
+/** Runs the reads of the tables one after the other: one threadpool thread at most. */
+function serially<T>(read: () => Promise<T>): Promise<T> {
+  const p = tableReads.then(read);
+  tableReads = p.catch(() => {});
+  return p;
 }
 
 /** Both ends of a connection, as the socket reports them (read when it is accepted: see server.ts). */

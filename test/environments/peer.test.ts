@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import { test } from 'node:test';
 import os from 'node:os';
@@ -119,6 +120,38 @@ test('a socket its process closed (orphaned: uid 0 in /proc/net/tcp) has no owne
   assert.equal(seen[0]!.uid, 0, 'the kernel lists an orphaned socket as uid 0');
   assert.equal(seen[0]!.owner, null);
   assert.deepEqual(seen[1], { owner: UID, uid: UID });
+});
+
+test('lookups that arrive together share the reads of /proc/net/tcp: one in flight, and the next', async () => {
+  const server = net.createServer((s) => s.resume());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const clients = await Promise.all(Array.from({ length: 30 }, () => new Promise<net.Socket>((resolve) => {
+    const c = net.connect(port, '127.0.0.1', () => resolve(c));
+  })));
+  // Counted, not changed: each read of a table is one readFile of it.
+  const reads: string[] = [];
+  const readFile = fs.promises.readFile;
+  fs.promises.readFile = ((file: string, ...rest: unknown[]) => { reads.push(String(file)); return (readFile as (...a: unknown[]) => unknown)(file, ...rest); }) as typeof readFile;
+  try {
+    // One lookup, whose read begins (it cannot end without turning the event loop), then the
+    // other 29 at once: the read in flight may predate their connections, so they wait for the
+    // next one, and share it. Every connection is found.
+    const first = peerSocket({ address: '127.0.0.1', port: clients[0]!.localPort! }, { address: '127.0.0.1', port });
+    for (let i = 0; i < 5; i++) await null;
+    assert.deepEqual(reads, ['/proc/net/tcp'], 'the first read has begun');
+    const found = await Promise.all([first, ...clients.slice(1).map((c) => peerSocket({ address: '127.0.0.1', port: c.localPort! }, { address: '127.0.0.1', port }))]);
+    for (const f of found) assert.ok(f && f.uid === process.getuid!() && f.inode > 0, JSON.stringify(f));
+    assert.deepEqual(reads, ['/proc/net/tcp', '/proc/net/tcp']);
+    // A lookup after those reads ended starts a read of its own.
+    reads.length = 0;
+    assert.ok(await peerSocket({ address: '127.0.0.1', port: clients[0]!.localPort! }, { address: '127.0.0.1', port }));
+    assert.deepEqual(reads, ['/proc/net/tcp']);
+  } finally {
+    fs.promises.readFile = readFile;
+    for (const c of clients) c.destroy();
+    server.close();
+  }
 });
 
 test('who holds a socket: the newest process first, and no more descriptors than the budget', async () => {
