@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { diskReserveMiB, imageMiB } from '../../src/environments/sandbox/ephemeral.js';
+import { diskReserveMiB, EphemeralVolumes, imageMiB, type Volume } from '../../src/environments/sandbox/ephemeral.js';
+import { pythonExecutable } from '../../src/environments/runtimes.js';
 import { fixture, invocation, isRoot, loopDevicesOf, sleep, type Fixture } from './helpers.js';
 
 // What a function sees of /tmp, as Lambda gives it: an empty directory of EphemeralStorage's
@@ -117,34 +118,41 @@ test('the disk reserve of /tmp volumes: 5% of the disk, between 512 MiB and 4 Gi
   assert.equal(diskReserveMiB(252 * 1024), 4096);
 });
 
-// Volumes hold their whole size: a few environments of a 10 GB function would take the disk the
-// server's own data is on. One that would leave the disk under its reserve gets a tmpfs instead.
-describe('/tmp volumes leave the data dir\'s disk its reserve', {
-  skip: (!isRoot && 'the namespace driver (root) gives /tmp a volume') || (freeGiB < 4 && `${freeGiB.toFixed(1)} GiB free on the disk of ${os.tmpdir()}: volumes need 4`),
-}, async () => {
-  // A small disk of its own for the data dir: 1.5 GiB, whose reserve is 512 MiB.
+/** A data dir on a disk of its own of `sizeMiB` (ext4 on a loop device), and a fixture over it; both gone after the suite. */
+async function smallDisk(sizeMiB: number, withFixture = true): Promise<{ mnt: string; fx: Fixture | null }> {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-small-disk-'));
   const image = path.join(base, 'disk.img');
   const mnt = path.join(base, 'mnt');
   fs.mkdirSync(mnt);
   fs.writeFileSync(image, '');
-  fs.truncateSync(image, 1536 * 1024 * 1024);
+  fs.truncateSync(image, sizeMiB * 1024 * 1024);
   const sh = (cmd: string, args: string[]) => {
     const r = spawnSync(cmd, args, { encoding: 'utf8', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
     assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stderr}`);
   };
   sh('mkfs.ext4', ['-q', '-F', '-m', '0', image]);
   sh('mount', ['-o', 'loop', image, mnt]);
-  const fx = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 0, dataDir: mnt });
+  const fx = withFixture ? await fixture({ sandbox: 'namespace', prewarmPerRuntime: 0, dataDir: mnt }) : null;
   after(async () => {
-    await fx.stop();
+    await fx?.stop();
     for (let i = 0; i < 50; i++) {
       if (spawnSync('umount', [mnt]).status === 0) break;
       await sleep(100);
     }
     fs.rmSync(base, { recursive: true, force: true });
   });
+  return { mnt, fx };
+}
 
+// Volumes hold their whole size: a few environments of a 10 GB function would take the disk the
+// server's own data is on. One that would leave the disk under its reserve gets a tmpfs instead.
+describe('/tmp volumes leave the data dir\'s disk its reserve', {
+  skip: (!isRoot && 'the namespace driver (root) gives /tmp a volume') || (freeGiB < 4 && `${freeGiB.toFixed(1)} GiB free on the disk of ${os.tmpdir()}: volumes need 4`),
+}, async () => {
+  // A small disk of its own for the data dir: 1.5 GiB, whose reserve is 512 MiB.
+  const disk = await smallDisk(1536);
+  const mnt = disk.mnt;
+  const fx = disk.fx!;
   test('a function whose /tmp would take the disk past its reserve runs with a tmpfs /tmp, and the server says why', async () => {
     const key = fx.code({ 'app.py': PY });
     // 1024 MB needs a 1,065 MiB volume: on a disk of 1.5 GiB that leaves less than 512 MiB.
@@ -155,5 +163,31 @@ describe('/tmp volumes leave the data dir\'s disk its reserve', {
     assert.ok((free.bavail * free.bsize) / 2 ** 20 >= 512, 'the reserve is left');
     const said = fx.svc.describe().warnings.join('\n');
     assert.match(said, /got a tmpfs \/tmp because their volume could not be made: a \/tmp volume of 1024 MB takes \d+ MiB of disk, and the disk of .* has \d+ MiB free, of which 512 MiB are kept for the server's own data/);
+  });
+
+});
+
+describe('/tmp volumes made at the same time share the reserve', {
+  skip: (!isRoot && 'the namespace driver (root) gives /tmp a volume') || (freeGiB < 6 && `${freeGiB.toFixed(1)} GiB free on the disk of ${os.tmpdir()}: volumes need 6`),
+}, async () => {
+  // 3 GiB: its reserve is 512 MiB; after the two ready volumes of 512 MB, about 1.9 GiB is free.
+  const { mnt } = await smallDisk(3072, false);
+
+  test('volumes being made count against the free space: three of 600 MB at once, two fit above the reserve, not three', async () => {
+    const volumes = await EphemeralVolumes.start(path.join(mnt, 'race'), pythonExecutable(), 512);
+    assert.ok(typeof volumes !== 'string', String(volumes));
+    try {
+      await sleep(500); // its ready volumes made
+      const made = await Promise.allSettled([0, 1, 2].map(() => volumes.make(600)));
+      const ok = made.filter((m) => m.status === 'fulfilled');
+      assert.equal(ok.length, 2, JSON.stringify(made.map((m) => (m.status === 'rejected' ? String(m.reason) : 'made'))));
+      const refused = made.find((m) => m.status === 'rejected') as PromiseRejectedResult;
+      assert.match(String(refused.reason), /kept for the server's own data/);
+      const free = fs.statfsSync(mnt);
+      assert.ok((free.bavail * free.bsize) / 2 ** 20 >= 512, `${Math.round((free.bavail * free.bsize) / 2 ** 20)} MiB free: the reserve is left`);
+      for (const m of ok) volumes.release((m as PromiseFulfilledResult<Volume>).value);
+    } finally {
+      await volumes.stop();
+    }
   });
 });

@@ -295,7 +295,21 @@ export class EphemeralVolumes {
   }
 
   private async makeFrom(sizeMB: number): Promise<Volume> {
-    this.checkRoom(sizeMB);
+    // Counted from the check until the volume's blocks are allocated (or it failed): volumes
+    // made at the same time each see the others' share as taken.
+    const need = this.checkRoom(sizeMB);
+    this.claimedMiB += need;
+    try {
+      return await this.allocate(sizeMB);
+    } finally {
+      this.claimedMiB -= need;
+    }
+  }
+
+  /** MiB of disk that volumes being made will take, not allocated yet. */
+  private claimedMiB = 0;
+
+  private async allocate(sizeMB: number): Promise<Volume> {
     await this.template(sizeMB);
     const n = ++this.made;
     const a = await this.helper.request(`make ${sizeMB} ${n}`);
@@ -329,17 +343,18 @@ export class EphemeralVolumes {
    * their whole size, and a few environments of a 10 GB function would otherwise take the last of
    * the disk the server's own data lives on (its database: events accepted, logs, queues).
    */
-  private checkRoom(sizeMB: number): void {
-    let st: fs.StatsFs;
-    try { st = fs.statfsSync(this.dir); } catch { return; }
-    const mib = 1024 * 1024;
-    const freeMiB = Math.floor((st.bavail * st.bsize) / mib);
-    const reserve = diskReserveMiB((st.blocks * st.bsize) / mib);
+  private checkRoom(sizeMB: number): number {
     const need = imageMiB(sizeMB);
+    let st: fs.StatsFs;
+    try { st = fs.statfsSync(this.dir); } catch { return need; }
+    const mib = 1024 * 1024;
+    const freeMiB = Math.floor((st.bavail * st.bsize) / mib) - this.claimedMiB;
+    const reserve = diskReserveMiB((st.blocks * st.bsize) / mib);
     if (freeMiB - need < reserve) {
       throw new Error(`a /tmp volume of ${sizeMB} MB takes ${need} MiB of disk, and the disk of ${this.dir} has ${freeMiB} MiB free, `
         + `of which ${reserve} MiB are kept for the server's own data`);
     }
+    return need;
   }
 
   /**
