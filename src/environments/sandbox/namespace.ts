@@ -419,7 +419,7 @@ export class NamespaceDriver implements SandboxDriver {
       if (keep && volume) return new NamespaceBequest(uid, volume, spec.limits.ephemeralMB, free);
       free();
       return null;
-    }, this.taskMounter, { layersAt, clash, relocated });
+    }, this.taskMounter, { layersAt, clash, relocated }, this.bins.sleep !== null);
     if (gated) {
       const fd = table;
       const gate = (child.stdio as unknown as Array<import('node:net').Socket | null>)[GATE_FD]!;
@@ -554,6 +554,8 @@ class NamespaceHandle implements SandboxHandle {
     private readonly mounter: TaskMounter | null,
     /** Where presentCode binds layers (null: they stay at their paths), and the runtime installation under it, if any. */
     private readonly opt: { layersAt: typeof OPT_ROOT | null; clash: string | null; relocated: boolean[] },
+    /** Whether pid 1 can outlive the runtime (SIGUSR1, see innerScript). */
+    private readonly lingers: boolean,
   ) {
     this.gid = uid;
     this.logStream = streams.logStream;
@@ -594,7 +596,9 @@ class NamespaceHandle implements SandboxHandle {
   }
 
   terminateRuntime(graceMs: number): Promise<void> {
-    if (this.destroying) return Promise.resolve();
+    // Without `sleep` pid 1 cannot outlive the runtime (innerScript): its exit would end the
+    // extensions in the middle of their SHUTDOWN, which they get as before, without the SIGTERM.
+    if (this.destroying || !this.lingers) return Promise.resolve();
     // pid 1 (sh) is the child of the launcher (unshare) and the runtime its first child; later
     // ones are processes of the function's that outlived their parents.
     const members = this.cg.members().map((pid) => ({ pid, st: procStat(pid) }));
