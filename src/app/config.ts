@@ -67,6 +67,13 @@ function functionCredentialsFrom(value: string | undefined): FunctionCredentials
   throw new Error(`STRATUS_FUNCTION_CREDENTIALS must be one of ${FUNCTION_CREDENTIALS.join(', ')}, not "${value}"`);
 }
 
+function graceFrom(value: string | undefined): number {
+  if (value === undefined || value === '') return 30_000;
+  const ms = Number(value);
+  if (!Number.isFinite(ms) || ms < 0) throw new Error(`STRATUS_SHUTDOWN_GRACE_MS must be a number of milliseconds (0 or more), not "${value}"`);
+  return ms;
+}
+
 export function defaultConfig(): StratusConfig {
   const env = process.env;
   return {
@@ -92,6 +99,6 @@ export function defaultConfig(): StratusConfig {
     codeStorageLimitBytes: 75 * 1024 * 1024 * 1024,
     sandboxApiAccess: env.STRATUS_SANDBOX_API_ACCESS === 'full' ? 'full' : 'restricted',
     functionCredentials: functionCredentialsFrom(env.STRATUS_FUNCTION_CREDENTIALS),
-    shutdownGraceMs: env.STRATUS_SHUTDOWN_GRACE_MS ? Number(env.STRATUS_SHUTDOWN_GRACE_MS) : 30_000,
+    shutdownGraceMs: graceFrom(env.STRATUS_SHUTDOWN_GRACE_MS),
   };
 }
