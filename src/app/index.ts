@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { FsBlobStore, MemoryChangeFeed, SqlFunctionStore, SqlLayerStore, SqlLogStore, openSqlDatabase } from '../adapters/index.js';
 import { migrate } from '../adapters/sql/migrations/index.js';
 import { clusterId, NatsBlobStore, NatsChangeFeed, openNats } from '../adapters/nats/index.js';
+import type { NatsConnection } from 'nats';
 import { registerLambdaApi } from '../api/lambda/index.js';
 import { logsJsonService } from '../api/logs/index.js';
 import { JsonTargetRouter } from '../api/json-target.js';
@@ -71,12 +72,22 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
     throw new Error('STRATUS_NATS_URL needs STRATUS_DATABASE_URL: the nodes of a cluster share their state in Postgres, and NATS carries their changes and code');
   }
   const sql = await openSqlDatabase(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
-  await migrate(sql);
   // A cluster: nodes sharing one database (its id names their NATS subjects and buckets) and NATS.
-  const cluster = config.databaseUrl && config.natsUrl
-    ? { id: await agreedClusterId(sql, clusterId(config.databaseUrl)), node: randomUUID(), nc: await openNats(config.natsUrl, `stratus ${process.pid}`) }
-    : null;
-  const sharedBlobs = cluster ? await NatsBlobStore.open(cluster.nc, cluster.id, config.dataDir) : null;
+  // A start that fails here closes what it opened (an embedding process would keep them open).
+  let cluster: { id: string; node: string; nc: NatsConnection } | null = null;
+  let sharedBlobs: NatsBlobStore | null = null;
+  try {
+    await migrate(sql);
+    if (config.databaseUrl && config.natsUrl) {
+      const id = await agreedClusterId(sql, clusterId(config.databaseUrl));
+      cluster = { id, node: randomUUID(), nc: await openNats(config.natsUrl, `stratus ${process.pid}`) };
+      sharedBlobs = await NatsBlobStore.open(cluster.nc, cluster.id, config.dataDir);
+    }
+  } catch (e) {
+    await cluster?.nc.close().catch(() => undefined);
+    await sql.close().catch(() => undefined);
+    throw e;
+  }
   const blobs = sharedBlobs ?? new FsBlobStore(config.dataDir);
   const functions = new SqlFunctionStore(sql);
   const layers = new SqlLayerStore(sql);
@@ -95,7 +106,7 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
   const leases = new LocalLeases(config.accountConcurrency);
   const snapshot = new MemorySnapshot(functions, (name) => {
     void execution.retireFunction(name);
-  }, config.databaseUrl !== undefined);
+  }, cluster !== null);
   await snapshot.load();
   // The account-wide sum of reservations, kept per function so that a change costs O(1).
   const reserved = new Map<string, number>();
@@ -134,7 +145,11 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
     })
     : null;
   // Subscribed before the first request is served: no change of another node's is missed.
-  if (cluster) await cluster.nc.flush();
+  if (cluster) {
+    await cluster.nc.flush();
+    // A change another node made between the snapshot's load and the subscription is read now.
+    await deliver({ kind: 'resync' });
+  }
   const changes: ChangeFeed = {
     async publish(event: ChangeEvent) {
       await deliver(event);

@@ -49,6 +49,7 @@ export class MemorySnapshot implements ControlSnapshot {
     this.pending++;
     const next = this.chain.then(async () => {
       try {
+        this.changes.set(event.name, (this.changes.get(event.name) ?? 0) + 1);
         if (event.kind === 'function-deleted') {
           this.byName.delete(event.name);
           this.onDeleted(event.name);
@@ -99,9 +100,25 @@ export class MemorySnapshot implements ControlSnapshot {
     await this.settle();
     f = found();
     if (f || !this.shared) return f ?? this.byName.get(name);
-    await this.apply({ kind: 'function', name });
+    // Read outside the chain of changes (a caller naming a function that does not exist must not
+    // queue reads in front of them), once for every caller looking for it at the same time; a
+    // change to it applied meanwhile is newer than this read and stays.
+    let read = this.reading.get(name);
+    if (!read) {
+      const seen = this.changes.get(name) ?? 0;
+      read = this.store.loadFunction(name).then((loaded) => {
+        if (loaded && (this.changes.get(name) ?? 0) === seen) this.byName.set(loaded.fn.name, this.compact(loaded.fn, loaded.versions, loaded.aliases));
+      }, () => undefined).finally(() => this.reading.delete(name));
+      this.reading.set(name, read);
+    }
+    await read;
     return found() ?? this.byName.get(name);
   }
+
+  /** Lookups reading a function from the store, by name. */
+  private readonly reading = new Map<string, Promise<void>>();
+  /** Changes applied, by function name (a lookup's read started before one is stale). */
+  private readonly changes = new Map<string, number>();
 
   /** The snapshot entry of one function, its records compacted (see the class comment). */
   private compact(fn: FunctionRecord, versions: VersionRecord[], aliases: AliasRecord[]): FunctionSnapshot {
