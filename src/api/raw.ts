@@ -63,8 +63,6 @@ export function installClaims(http: FastifyInstance): void {
     const fastify = listeners[0] as (req: IncomingMessage, res: ServerResponse) => void;
     server.removeListener('request', fastify);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      // Closing (closeGracefully): the request is served, and its connection closed after it.
-      if (!server.listening) res.shouldKeepAlive = false;
       const c = findClaim(claims, req);
       if (c === null) fastify(req, res);
       else serveClaimed(c, req, res);

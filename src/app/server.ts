@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -26,6 +27,9 @@ export interface HttpServerOptions {
    */
   fromEnvironment?: (client: TcpEndpoint, server: TcpEndpoint) => Promise<boolean>;
 }
+
+/** Each server's answer to "does this connection come from inside an execution environment?" (see createHttpServer). */
+const environmentCallers = new WeakMap<FastifyInstance, (sock: Socket) => Promise<boolean>>();
 
 /** Each server's sandbox guard (see createHttpServer), for what its hook cannot see: query-protocol actions, in the body. */
 const refusals = new WeakMap<FastifyInstance, (req: FastifyRequest, target: string | undefined) => Promise<StratusError | null>>();
@@ -72,6 +76,15 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
         `Stratus refuses ${d.action} from inside an execution environment: functions may invoke functions, use queues, put events and write logs, not read or change functions or other resources (a server started with STRATUS_SANDBOX_API_ACCESS=full allows it).`);
     };
     refusals.set(app, refusal);
+    environmentCallers.set(app, (sock) => {
+      let fromEnv = inside.get(sock);
+      if (fromEnv === undefined) {
+        const e = ends.get(sock) ?? socketEnds(sock);
+        fromEnv = guard(e.client, e.server);
+        inside.set(sock, fromEnv);
+      }
+      return fromEnv;
+    });
     app.addHook('onRequest', async (req, reply) => {
       const target = req.headers['x-amz-target'] as string | undefined;
       const err = await refusal(req, target);
@@ -93,20 +106,40 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
 }
 
 /**
- * Closes the server as a graceful shutdown does: no new connections, idle ones closed, and the
- * requests in flight (an invocation may run for minutes) answered and their connections closed
- * after them, for at most `graceMs`; then every connection left is cut.
+ * Closes the server as a graceful shutdown does, for at most `graceMs`: the requests in flight (an
+ * invocation may run for minutes) are answered, each connection is closed after its response and
+ * idle ones at once, and new requests from outside get 503 ServiceException. The server goes on
+ * listening meanwhile, for the functions still running: what they ask of Stratus (invoking
+ * another function, sending to a queue, writing logs) is served. Then every connection left is
+ * cut, and the server closed.
  */
 export async function closeGracefully(app: FastifyInstance, graceMs: number): Promise<void> {
-  const closed = app.close();
-  // A keep-alive connection whose request was in flight at close() is idle after its response.
-  const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([closed, new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs); })]);
-  clearInterval(sweep);
-  clearTimeout(timer);
-  app.server.closeAllConnections();
-  await closed;
+  const server = app.server;
+  const fromEnvironment = environmentCallers.get(app);
+  const serve = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    res.shouldKeepAlive = false;
+    const pass = () => { for (const l of serve) l.call(server, req, res); };
+    // Without a guard (STRATUS_SANDBOX_API_ACCESS=full) callers cannot be told apart: all are served.
+    if (!fromEnvironment) return pass();
+    fromEnvironment(req.socket).then((inside) => (inside ? pass() : refuseWhileStopping(res)), () => refuseWhileStopping(res));
+  });
+  const deadline = Date.now() + graceMs;
+  for (;;) {
+    server.closeIdleConnections();
+    const open = await new Promise<number>((resolve) => server.getConnections((e, n) => resolve(e ? 0 : n)));
+    if (open === 0 || Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, Math.min(50, Math.max(0, deadline - Date.now()))));
+  }
+  server.closeAllConnections();
+  await app.close();
+}
+
+function refuseWhileStopping(res: ServerResponse): void {
+  const { status, headers, body } = restJsonError(new StratusError('ServiceException', 503, 'Stratus is stopping: it takes no new requests.'));
+  res.writeHead(status, { ...headers, 'x-amzn-RequestId': randomUUID(), 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.end(body);
 }
 
 /**

@@ -72,24 +72,31 @@ function invokeRaw(url: string, name: string, payload: string): Promise<{ status
   );
 }
 
-const SLEEPER = `export const handler = async (event) => { await new Promise((r) => setTimeout(r, event.ms)); return { slept: event.ms }; };\n`;
+// Sleeps, then (with event.then) invokes another function through Stratus's API, as a function would.
+const SLEEPER = `export const handler = async (event) => {
+  await new Promise((r) => setTimeout(r, event.ms));
+  if (!event.then) return { slept: event.ms };
+  const r = await fetch(process.env.AWS_ENDPOINT_URL_LAMBDA + '/2015-03-31/functions/' + event.then + '/invocations', { method: 'POST', body: '{"ms":1}' });
+  return { slept: event.ms, then: r.status, got: await r.json() };
+};\n`;
 
-test('SIGTERM lets a synchronous invocation in flight finish and answers it; new connections are refused meanwhile', async () => {
+test('SIGTERM lets a synchronous invocation in flight finish, and what it asks of Stratus meanwhile; new requests from outside get 503', async () => {
   const s = await up();
   const fn = writeDir({ 'index.mjs': SLEEPER });
   try {
     assert.equal((await run(['deploy-function', 'slow', fn, '--timeout', '30', '--endpoint', s.url])).code, 0);
     assert.equal((await invokeRaw(s.url, 'slow', '{"ms":1}')).status, 200);
-    const inFlight = invokeRaw(s.url, 'slow', '{"ms":2500}');
+    const inFlight = invokeRaw(s.url, 'slow', '{"ms":2500,"then":"slow"}');
     await new Promise((r) => setTimeout(r, 500));
     const signalled = Date.now();
     s.proc.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
     const late = await invokeRaw(s.url, 'slow', '{"ms":1}');
-    assert.match(late.error ?? '', /ECONNREFUSED/, `a request after the signal: ${JSON.stringify(late)}`);
+    assert.equal(late.status, 503, `a request from outside after the signal: ${JSON.stringify(late)}`);
+    assert.equal(JSON.parse(late.body!).message, 'Stratus is stopping: it takes no new requests.');
     const r = await inFlight;
     assert.equal(r.status, 200, JSON.stringify(r));
-    assert.deepEqual(JSON.parse(r.body!), { slept: 2500 });
+    assert.deepEqual(JSON.parse(r.body!), { slept: 2500, then: 200, got: { slept: 1 } }, 'the function reached Stratus while it stopped');
     assert.deepEqual(await s.exited, { code: 0, signal: null });
     assert.ok(r.at - signalled >= 1500, 'answered when the function was done, not cut at the signal');
   } finally {
