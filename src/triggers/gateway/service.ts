@@ -540,8 +540,23 @@ export class GatewayService {
       };
       await this.store.updateChild(apiId, 'stage', stage.stageName, next);
       out.push(next);
+      if (stage.deploymentId) await this.dropSuperseded(apiId, stage.deploymentId);
     }
     return out;
+  }
+
+  /**
+   * An automatic deployment no stage uses any more (its stage moved on to the next one) is dropped:
+   * each holds a copy of the API's routes, integrations and authorizers, and every change of an
+   * auto-deployed API makes one; kept, they grew with the square of the changes and were read back
+   * at every refresh of the API.
+   */
+  private async dropSuperseded(apiId: string, deploymentId: string): Promise<void> {
+    const d = await this.store.getChild<DeploymentSpec>(apiId, 'deployment', deploymentId);
+    if (!d?.autoDeployed) return;
+    const stages = await this.store.listChildren<StageSpec>(apiId, 'stage');
+    if (stages.some((s) => s.deploymentId === deploymentId)) return;
+    await this.store.deleteChild(apiId, 'deployment', deploymentId);
   }
 
   async updateDeployment(apiId: string, id: string, input: Input): Promise<DeploymentSpec> {
