@@ -391,8 +391,11 @@ def marshal_response(response):
 # ---- logging ----
 
 
-class Unbuffered(object):
-    # A context manager that does nothing (`with sys.stdout:` closes nothing), as Lambda's.
+class _StreamWrapper(object):
+    """What the runtime's stdout and stderr wrappers share: `self.stream` answers for anything
+    they do not define, and each is a context manager that does nothing (`with sys.stdout:`
+    closes nothing), as Lambda's."""
+
     def __init__(self, stream):
         self.stream = stream
 
@@ -405,6 +408,8 @@ class Unbuffered(object):
     def __getattr__(self, attr):
         return getattr(self.stream, attr)
 
+
+class Unbuffered(_StreamWrapper):
     def write(self, msg):
         self.stream.write(msg)
         self.stream.flush()
@@ -503,7 +508,7 @@ _FRAME_HEAD_STDERR = (0xA55A0F02).to_bytes(4, "big")
 _MAX_PIECE_BYTES = 256 * 1024
 
 
-class FramedLines(object):
+class FramedLines(_StreamWrapper):
     """sys.stdout and sys.stderr once there is a log descriptor: what the function prints goes
     there too, as pieces of its stream, so print, sys.stderr and logging records are logged in the
     order the code wrote them. Three pipes read by the platform as they come (stdout, stderr, the
@@ -520,22 +525,13 @@ class FramedLines(object):
     """
 
     def __init__(self, stream, head):
-        self.stream = stream
+        _StreamWrapper.__init__(self, stream)
         self._head = head
         # The last piece sent did not end its line: the platform holds an unfinished one.
         self._open = False
         buffer = getattr(stream, "buffer", None)
         if buffer is not None:
             self.buffer = FramedBytes(buffer, self)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc_value, exc_tb):
-        pass
-
-    def __getattr__(self, attr):
-        return getattr(self.stream, attr)
 
     def write(self, msg):
         if not isinstance(msg, str):
@@ -570,24 +566,15 @@ class FramedLines(object):
         return self._head + bytes(4) + int(time.time() * 1000000).to_bytes(8, "big")
 
 
-class FramedBytes(object):
+class FramedBytes(_StreamWrapper):
     """sys.stdout.buffer and sys.stderr.buffer under FramedLines: bytes written there go out at
     once, in the same frames as the text, so they are logged with it in code order. (The stream's
     own buffer kept them until the runtime flushed it after the result: they were logged in the
     next invocation, before what it printed.) Everything else is the real buffer's."""
 
     def __init__(self, buffer, lines):
-        self._buffer = buffer
+        _StreamWrapper.__init__(self, buffer)
         self._lines = lines
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc_value, exc_tb):
-        pass
-
-    def __getattr__(self, attr):
-        return getattr(self._buffer, attr)
 
     def write(self, b):
         if type(b) is bytes:
@@ -607,7 +594,7 @@ class FramedBytes(object):
             self.write(line)
 
     def flush(self):
-        self._buffer.flush()
+        self.stream.flush()
 
 
 # sys.stdout and sys.stderr as the runtime made them (the function may replace them).

@@ -58,25 +58,8 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
     // read (getpeername fails), and an unknown caller must not pass for one from elsewhere.
     const ends = new WeakMap<Socket, { client: TcpEndpoint; server: TcpEndpoint }>();
     app.server.on('connection', (s: Socket) => ends.set(s, socketEnds(s)));
-    /** The refusal of a request that code inside an environment may not make; null when it may. */
-    const refusal = async (req: FastifyRequest, target: string | undefined): Promise<StratusError | null> => {
-      // The route decides first: what functions may call anyway (invoke, queues, HTTP traffic)
-      // never pays for finding out who the caller is (a /proc/net/tcp read, ~2 ms here).
-      const d = sandboxMayCall(req.method, req.routeOptions.url, target);
-      if (d.allow) return null;
-      const sock = req.raw.socket;
-      let fromEnv = inside.get(sock);
-      if (fromEnv === undefined) {
-        const e = ends.get(sock) ?? socketEnds(sock);
-        fromEnv = guard(e.client, e.server);
-        inside.set(sock, fromEnv);
-      }
-      if (!await fromEnv) return null;
-      return new StratusError('AccessDeniedException', 403,
-        `Stratus refuses ${d.action} from inside an execution environment: functions may invoke functions, use queues, put events and write logs, not read or change functions or other resources (a server started with STRATUS_SANDBOX_API_ACCESS=full allows it).`);
-    };
-    refusals.set(app, refusal);
-    environmentCallers.set(app, (sock) => {
+    /** Whether a connection comes from inside an environment, asked once per connection. */
+    const fromEnvironment = (sock: Socket): Promise<boolean> => {
       let fromEnv = inside.get(sock);
       if (fromEnv === undefined) {
         const e = ends.get(sock) ?? socketEnds(sock);
@@ -84,7 +67,19 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
         inside.set(sock, fromEnv);
       }
       return fromEnv;
-    });
+    };
+    /** The refusal of a request that code inside an environment may not make; null when it may. */
+    const refusal = async (req: FastifyRequest, target: string | undefined): Promise<StratusError | null> => {
+      // The route decides first: what functions may call anyway (invoke, queues, HTTP traffic)
+      // never pays for finding out who the caller is (a /proc/net/tcp read, ~2 ms here).
+      const d = sandboxMayCall(req.method, req.routeOptions.url, target);
+      if (d.allow) return null;
+      if (!await fromEnvironment(req.raw.socket)) return null;
+      return new StratusError('AccessDeniedException', 403,
+        `Stratus refuses ${d.action} from inside an execution environment: functions may invoke functions, use queues, put events and write logs, not read or change functions or other resources (a server started with STRATUS_SANDBOX_API_ACCESS=full allows it).`);
+    };
+    refusals.set(app, refusal);
+    environmentCallers.set(app, fromEnvironment);
     app.addHook('onRequest', async (req, reply) => {
       const target = req.headers['x-amz-target'] as string | undefined;
       const err = await refusal(req, target);

@@ -46,22 +46,29 @@ export class MemorySnapshot implements ControlSnapshot {
   apply(event: ChangeEvent): Promise<void> {
     if (event.kind === 'resource') return this.chain;
     if (event.kind === 'resync') return this.reloadAll();
+    return this.queue(async () => {
+      this.changes.set(event.name, (this.changes.get(event.name) ?? 0) + 1);
+      if (event.kind === 'function-deleted') {
+        this.byName.delete(event.name);
+        this.onDeleted(event.name);
+        return;
+      }
+      const loaded = await this.store.loadFunction(event.name);
+      if (!loaded) {
+        if (this.byName.delete(event.name)) this.onDeleted(event.name);
+        return;
+      }
+      const entry = this.compact(loaded.fn, loaded.versions, loaded.aliases);
+      this.byName.set(entry.fn.name, entry); // the record's own name string as the key: one instance
+    });
+  }
+
+  /** Runs `work` after every change queued before it; resolves once it (and they) ran. */
+  private queue(work: () => Promise<void>): Promise<void> {
     this.pending++;
     const next = this.chain.then(async () => {
       try {
-        this.changes.set(event.name, (this.changes.get(event.name) ?? 0) + 1);
-        if (event.kind === 'function-deleted') {
-          this.byName.delete(event.name);
-          this.onDeleted(event.name);
-          return;
-        }
-        const loaded = await this.store.loadFunction(event.name);
-        if (!loaded) {
-          if (this.byName.delete(event.name)) this.onDeleted(event.name);
-          return;
-        }
-        const entry = this.compact(loaded.fn, loaded.versions, loaded.aliases);
-        this.byName.set(entry.fn.name, entry); // the record's own name string as the key: one instance
+        await work();
       } finally {
         this.pending--;
       }
@@ -76,18 +83,11 @@ export class MemorySnapshot implements ControlSnapshot {
 
   /** Every function read again (a resync): the ones gone meanwhile are deleted (onDeleted). */
   private reloadAll(): Promise<void> {
-    this.pending++;
-    const next = this.chain.then(async () => {
-      try {
-        const before = new Set(this.byName.keys());
-        await this.load();
-        for (const name of before) if (!this.byName.has(name)) this.onDeleted(name);
-      } finally {
-        this.pending--;
-      }
+    return this.queue(async () => {
+      const before = new Set(this.byName.keys());
+      await this.load();
+      for (const name of before) if (!this.byName.has(name)) this.onDeleted(name);
     });
-    this.chain = next.catch(() => undefined);
-    return this.chain;
   }
 
   async lookup(name: string, wants?: (f: FunctionSnapshot) => boolean): Promise<FunctionSnapshot | undefined> {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { sq, startResident } from './shell.js';
+import { procStat, sq, startResident } from './shell.js';
 
 /** cgroup v1 controllers each environment gets a group in. */
 export const CONTROLLERS = ['memory', 'cpu', 'pids', 'freezer'] as const;
@@ -29,10 +29,8 @@ export function cgroupsAvailable(root = '/sys/fs/cgroup'): { ok: boolean; missin
 
 /** Start time of a process (jiffies since boot), to tell a live owner from a reused pid. */
 export function procStartTime(pid: number): string | null {
-  try {
-    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s.slice(s.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch { return null; }
+  const st = procStat(pid);
+  return st && Number.isFinite(st.start) ? String(st.start) : null;
 }
 
 function writeQuiet(file: string, value: string): boolean {

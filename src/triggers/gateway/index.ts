@@ -45,7 +45,7 @@ export function gatewayModule(): StratusModule {
       });
       unsubscribe = ctx.changes.subscribe((e) => {
         if (e.kind === 'resource' && e.type === CHANGE_TYPE) void table.refresh(e.id);
-        else if (e.kind === 'resync') void table.reload().catch(() => undefined);
+        else if (e.kind === 'resync') void table.load().catch(() => undefined);
       });
       const deps: GatewayDeps = {
         table,

@@ -104,12 +104,8 @@ export class GatewayTable {
 
   constructor(private readonly store: GatewayStore) {}
 
+  /** Every API read from the store (at start, and again at a resync: the ones gone meanwhile are dropped). */
   async load(): Promise<void> {
-    for (const b of await this.store.loadAll()) this.apis.set(b.api.apiId, compileApi(b));
-  }
-
-  /** Every API read again (a resync): the ones gone meanwhile are dropped. */
-  async reload(): Promise<void> {
     const bundles = await this.store.loadAll();
     const ids = new Set(bundles.map((b) => b.api.apiId));
     for (const b of bundles) this.apis.set(b.api.apiId, compileApi(b));

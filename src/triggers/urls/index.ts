@@ -35,7 +35,7 @@ export function functionUrlsModule(): StratusModule {
       });
       unsubscribe = ctx.changes.subscribe((e) => {
         if (e.kind === 'resource' && e.type === URL_CHANGE_TYPE) void table.refresh(e.id);
-        else if (e.kind === 'resync') void table.reload().catch(() => undefined);
+        else if (e.kind === 'resync') void table.load().catch(() => undefined);
         else if (e.kind === 'function-deleted') {
           table.dropFunction(e.name);
           void service.dropFunction(e.name).catch(() => undefined);

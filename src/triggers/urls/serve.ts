@@ -47,12 +47,8 @@ export class UrlTable {
 
   constructor(private readonly store: UrlStore) {}
 
+  /** Every URL read from the store (at start, and again at a resync: the ones gone meanwhile are dropped). */
   async load(): Promise<void> {
-    for (const c of await this.store.all()) this.byId.set(c.urlId, c);
-  }
-
-  /** Every URL read again (a resync): the ones gone meanwhile are dropped. */
-  async reload(): Promise<void> {
     const all = await this.store.all();
     const ids = new Set(all.map((c) => c.urlId));
     for (const c of all) this.byId.set(c.urlId, c);
