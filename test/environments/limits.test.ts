@@ -41,7 +41,7 @@ describe('limits', () => {
   });
 
   test('stdout flood is capped per invocation and the server stays bounded', async () => {
-    const key = fx.code(bashFunction('yes "flood flood flood flood flood flood flood flood flood flood" | head -c 60000000 >&2; echo "{}"'));
+    const key = fx.code(bashFunction('yes "flood flood flood flood flood flood flood flood flood flood" | head -c 200000000 >&2; echo "{}"'));
     const t = fx.target(key, { memorySize: 1769, timeout: 60 }, 'flood');
     const rss0 = process.memoryUsage().rss;
     const o = await fx.svc.execute(t, invocation('{}'));
@@ -52,7 +52,9 @@ describe('limits', () => {
     const bytes = logged.reduce((n, e) => n + e.e.message.length, 0);
     assert.ok(bytes <= LOG_CAP_BYTES + 4096, `logged ${bytes} bytes`);
     assert.equal(logged.filter((e) => e.e.message.includes('log output truncated')).length, 1);
-    assert.ok(grew < 48 * 1024 * 1024, `server RSS grew ${grew} bytes for a 60 MB flood`);
+    // Held, the flood would be 200 MB; read and dropped, what it leaves is garbage the heap has
+    // not collected yet, which a busy host lets pile up further (48 MB of a 60 MB flood once).
+    assert.ok(grew < 100 * 1024 * 1024, `server RSS grew ${grew} bytes for a 200 MB flood`);
     assert.match(o.logTail!, /^REPORT RequestId/m);
     // the next invocation logs again
     const o2 = await fx.svc.execute(t, invocation('{}'));
