@@ -10,7 +10,7 @@ import type { LogEvent, LogSink } from '../ports/logs.js';
  * never blocks on a full pipe and the server's memory stays bounded.
  */
 export const LOG_CAP_BYTES = 1024 * 1024;
-/** A line longer than this is split (CloudWatch's event size is 256 KB). */
+/** A line or a log record longer than this is split (CloudWatch's event size is 256 KB). */
 export const MAX_LINE_BYTES = 256 * 1024;
 const TAIL_BYTES = 4096;
 
@@ -70,10 +70,11 @@ class Channel {
 }
 
 /**
- * Reads frames as a stream: a header, then the body, kept only up to `MAX_LINE_BYTES` (what one
- * event can hold; the rest of a longer record is counted through, never stored), so a record of
- * any size costs bounded memory and linear time. Anything that is not a frame ends the channel:
- * a descriptor the function wrote garbage to is not resynchronised.
+ * Reads frames as a stream: a header, then the body, held only up to `MAX_LINE_BYTES` (what one
+ * event can hold): a longer record is handed on in pieces of that size as it comes, each ending
+ * on a whole UTF-8 character, so a record of any size costs bounded memory and linear time and
+ * nothing of it is lost. Anything that is not a frame ends the channel: a descriptor the function
+ * wrote garbage to is not resynchronised.
  */
 class FrameParser {
   private header = Buffer.alloc(FRAME_HEADER_BYTES);
@@ -84,10 +85,16 @@ class FrameParser {
   private ts = 0;
   private parts: Buffer[] = [];
   private kept = 0;
+  /** No piece of the current frame was handed on yet. */
+  private first = true;
   dead = false;
 
-  /** Feeds a chunk; calls `record` with each complete frame's type and body (at most MAX_LINE_BYTES of it). */
-  feed(chunk: Buffer, record: (type: number, ts: number, body: Buffer) => void): void {
+  /**
+   * Feeds a chunk; calls `piece` with each piece of a frame's body, in order: the whole body when
+   * it fits in MAX_LINE_BYTES (an empty one too), else pieces of at most that size, `last` on the
+   * frame's final one.
+   */
+  feed(chunk: Buffer, piece: (type: number, ts: number, body: Buffer, first: boolean, last: boolean) => void): void {
     let p = 0;
     while (p < chunk.length && !this.dead) {
       if (this.left < 0) {
@@ -103,23 +110,51 @@ class FrameParser {
         this.ts = Number(this.header.readBigUInt64BE(8) / 1000n);
         this.parts = [];
         this.kept = 0;
+        this.first = true;
       }
-      const n = Math.min(this.left, chunk.length - p);
-      const keep = Math.min(n, MAX_LINE_BYTES - this.kept);
-      if (keep > 0) {
-        this.parts.push(chunk.subarray(p, p + keep));
-        this.kept += keep;
+      const n = Math.min(this.left, chunk.length - p, MAX_LINE_BYTES - this.kept);
+      if (n > 0) {
+        this.parts.push(chunk.subarray(p, p + n));
+        this.kept += n;
       }
       p += n;
       this.left -= n;
       if (this.left === 0) {
         this.left = -1;
-        const body = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.kept);
-        this.parts = [];
-        record(this.type, this.ts, body);
+        piece(this.type, this.ts, this.take(), this.first, true);
+      } else if (this.kept === MAX_LINE_BYTES) {
+        // A full event's worth and more to come: hand it on, up to its last whole character.
+        const held = this.take();
+        const cut = wholeChars(held);
+        if (cut < held.length) {
+          this.parts = [held.subarray(cut)];
+          this.kept = held.length - cut;
+        }
+        piece(this.type, this.ts, held.subarray(0, cut), this.first, false);
+        this.first = false;
       }
     }
   }
+
+  /** The bytes held, as one buffer; nothing is held after. */
+  private take(): Buffer {
+    const body = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.kept);
+    this.parts = [];
+    this.kept = 0;
+    return body;
+  }
+}
+
+/**
+ * How much of `b` is whole UTF-8 characters: its length, less the bytes of a last character it
+ * holds only the start of (bytes that are not UTF-8 go as they are: the decoder replaces them).
+ */
+function wholeChars(b: Buffer): number {
+  let i = b.length - 1;
+  while (i > 0 && b.length - i < 4 && (b[i]! & 0xc0) === 0x80) i--;
+  const lead = b[i] ?? 0;
+  const size = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return i > 0 && i + size > b.length ? i : b.length;
 }
 
 /** Turns an environment's stdout/stderr into log events of its stream (and the invocation's tail). */
@@ -137,8 +172,9 @@ export class LogWriter {
 
   /**
    * @param frames the runtime's framed log descriptor (shipped runtimes): each frame is one log
-   *   event whatever newlines it holds, as records written to Lambda's telemetry descriptor are;
-   *   stdout and stderr frames (the Python runtime's prints) are lines as a pipe's bytes are.
+   *   event whatever newlines it holds, as records written to Lambda's telemetry descriptor are
+   *   (one longer than an event is several, in order); stdout and stderr frames (the Python
+   *   runtime's prints) are lines as a pipe's bytes are.
    */
   constructor(private readonly sink: LogSink, private readonly clock: Clock, out: Readable | null, err: Readable | null, frames: Readable | null = null) {
     this.channels = [new Channel(out), new Channel(err)];
@@ -272,7 +308,7 @@ export class LogWriter {
 
   private onFrames(ch: Channel, chunk: Buffer): void {
     const events: LogEvent[] = [];
-    ch.frames!.feed(chunk, (type, ts, body) => {
+    ch.frames!.feed(chunk, (type, ts, body, first, last) => {
       if (!this.stream || this.truncated) return;
       if (type !== FRAME_TYPE_TEXT) {
         // What the function wrote to stdout or stderr, stamped when it was written: lines as on a pipe.
@@ -282,7 +318,10 @@ export class LogWriter {
         return;
       }
       const text = body.toString('utf8');
-      if (!this.shown(text)) return;
+      // A record longer than one event goes in pieces of one event each, all of them: the
+      // runtimes applied its level where they made it, and its JSON cannot be read without
+      // holding all of it.
+      if (first && last && !this.shown(text)) return;
       // The record as the runtime framed it: a JSON one has no newline at its end (the tail adds
       // one, see emit). An empty frame is an empty line: a log event is never empty.
       this.line(events, ts, text || '\n');

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { fixture, invocation, isRoot } from './helpers.js';
+import { MAX_LINE_BYTES } from '../../src/environments/log-writer.js';
+import { python } from '../runtimes/harness.js';
+import { fixture, invocation, isRoot, sleep, type Fixture } from './helpers.js';
 
 /** LoggingConfig: JSON application records filtered by level, and JSON platform records. */
 describe('LoggingConfig', async () => {
@@ -228,6 +230,127 @@ def handler(event, context):
     assert.match(exc!, /^\[ERROR\]\t\S+Z\t\S+\tcaught it\nTraceback \(most recent call last\):\n[\s\S]*ZeroDivisionError: division by zero$/, 'as the logging formatter ends it: the traceback, no newline after');
     assert.ok(lines.includes('print a\n'), lines.join('|'));
     assert.ok(lines.some((l) => /^\[WARNING\]\t\S+Z\t\S+\tmulti\nline\n$/.test(l)), lines.join('|'));
+  });
+});
+
+/** `actual` is `expected` (long strings: a mismatch names where, not all of them). */
+function sameText(actual: string, expected: string, what: string): void {
+  if (actual === expected) return;
+  let i = 0;
+  while (i < actual.length && actual[i] === expected[i]) i++;
+  assert.fail(`${what}: ${actual.length} characters for ${expected.length}, different from ${i}: ${JSON.stringify(actual.slice(i, i + 40))} for ${JSON.stringify(expected.slice(i, i + 40))}`);
+}
+
+/**
+ * The events an invocation's function wrote, in order: those between its START and END (or
+ * platform.start and platform.report).
+ */
+async function written(fx: Fixture, group: string, requestId: string): Promise<string[]> {
+  for (let w = 0; ; w++) {
+    const lines = fx.sink.events.filter((e) => e.group === group).map((e) => e.e.message);
+    const start = lines.findIndex((l) => l.includes(requestId) && /^START|platform\.start/.test(l));
+    const end = lines.findIndex((l, i) => i > start && l.includes(requestId) && /^END|platform\.report/.test(l));
+    if (start >= 0 && end > start) return lines.slice(start + 1, end);
+    assert.ok(w < 100, `START and END of ${requestId} in ${group}`);
+    await sleep(20);
+  }
+}
+
+/** Events of at most one CloudWatch event's size each, none with a character cut in two. */
+function assertEventSized(events: string[]): void {
+  for (const e of events) {
+    assert.ok(Buffer.byteLength(e) <= MAX_LINE_BYTES, `an event of ${Buffer.byteLength(e)} bytes`);
+    assert.ok(!e.includes('\ufffd'), 'a character cut in two');
+  }
+}
+
+describe('log records longer than one event: split into events in order, nothing lost', async () => {
+  const fx = await fixture({ prewarmPerRuntime: 0 });
+  after(() => fx.stop());
+  const LONG = 300_000;
+  // Three bytes a character: some cut at 256 KB falls inside one, whatever the record's prefix.
+  const wide = ['a', 'ab'].map((pad) => pad + '\u2713'.repeat(100_000));
+
+  test('node: console.log of 300,000 characters (text) and console.error of as many (JSON at WARN)', async () => {
+    const key = fx.code({
+      'index.js': `exports.handler = async (e) => {
+  if (e.json) { console.info('dropped'); console.error('y'.repeat(${LONG})); return 'ok'; }
+  console.log('y'.repeat(${LONG}));
+  for (const w of ${JSON.stringify(wide)}) console.log(w);
+  return 'ok';
+};`,
+    });
+    const text = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256 }, 'long-node');
+    const inv = invocation('{}', { wantLogTail: false });
+    assert.equal((await fx.svc.execute(text, inv)).status, 'ok');
+    const events = await written(fx, '/aws/lambda/long-node', inv.requestId);
+    assert.ok(events.length >= 5, `${events.length} events`);
+    assertEventSized(events);
+    const records = events.join('').split('\n');
+    assert.equal(records.pop(), '', 'each record ends with its newline');
+    const prefix = new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\S+Z\\t${inv.requestId}\\tINFO\\t`);
+    assert.ok(records.every((r) => prefix.test(r)), 'three whole records');
+    sameText(records.map((r) => r.replace(prefix, '')).join('|'), ['y'.repeat(LONG), ...wide].join('|'), 'the messages');
+
+    // The JSON format at WARN: the long ERROR record is logged, in pieces, though no piece is JSON.
+    const json = fx.target(key, {
+      runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256,
+      loggingConfig: { logFormat: 'JSON', logGroup: null, applicationLogLevel: 'WARN', systemLogLevel: 'INFO' },
+    }, 'long-node-json');
+    const inv2 = invocation('{"json":true}', { wantLogTail: false });
+    assert.equal((await fx.svc.execute(json, inv2)).status, 'ok');
+    const pieces = await written(fx, '/aws/lambda/long-node-json', inv2.requestId);
+    assert.equal(pieces.length, 2);
+    assertEventSized(pieces);
+    const record = JSON.parse(pieces.join(''));
+    assert.deepEqual([record.level, record.requestId], ['ERROR', inv2.requestId]);
+    sameText(record.message, 'y'.repeat(LONG), 'the message');
+  });
+
+  test('python: a logging record, a print and an uncaught error of 300,000 characters', { skip: !python() && 'python3 not installed' }, async () => {
+    const key = fx.code({
+      'app.py': `import logging
+def handler(event, context):
+    if event["mode"] == "log":
+        logging.warning("y" * ${LONG})
+        for w in ${JSON.stringify(wide)}:
+            logging.warning(w)
+    elif event["mode"] == "print":
+        print("y" * ${LONG})
+    else:
+        raise ValueError("y" * ${LONG})
+    return "ok"
+`,
+    });
+    const t = fx.target(key, { runtime: 'python3.12', handler: 'app.handler', memorySize: 256 }, 'long-py');
+    const run = async (mode: string) => {
+      const inv = invocation(JSON.stringify({ mode }), { wantLogTail: false });
+      const o = await fx.svc.execute(t, inv);
+      return { o, inv, events: await written(fx, '/aws/lambda/long-py', inv.requestId) };
+    };
+
+    const log = await run('log');
+    assert.equal(log.o.status, 'ok', log.o.payload.toString());
+    assert.ok(log.events.length >= 5, `${log.events.length} events`);
+    assertEventSized(log.events);
+    const records = log.events.join('').split('\n');
+    assert.equal(records.pop(), '', 'each record ends with its newline');
+    const prefix = new RegExp(`^\\[WARNING\\]\\t\\S+Z\\t${log.inv.requestId}\\t`);
+    assert.ok(records.every((r) => prefix.test(r)), 'three whole records');
+    sameText(records.map((r) => r.replace(prefix, '')).join('|'), ['y'.repeat(LONG), ...wide].join('|'), 'the messages');
+
+    // What is printed is lines as on a pipe: a long one is split, each piece a line of its own.
+    const printed = await run('print');
+    assert.equal(printed.o.status, 'ok', printed.o.payload.toString());
+    assert.ok(printed.events.length >= 2 && printed.events.every((e) => e.endsWith('\n')), `${printed.events.length} events`);
+    sameText(printed.events.map((e) => e.slice(0, -1)).join(''), 'y'.repeat(LONG), 'the printed line');
+
+    const raised = await run('raise');
+    assert.equal(raised.o.status, 'error');
+    assert.ok(raised.events.length >= 2, `${raised.events.length} events`);
+    assertEventSized(raised.events);
+    const head = `[ERROR] ValueError: ${'y'.repeat(LONG)}\nTraceback (most recent call last):`;
+    sameText(raised.events.join('').slice(0, head.length), head, 'the error record');
   });
 });
 

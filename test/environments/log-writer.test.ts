@@ -24,6 +24,14 @@ function writer() {
 
 const settle = () => new Promise((r) => setImmediate(r));
 
+/** `actual` is `expected` (long strings: a mismatch names where, not all of them). */
+function sameText(actual: string, expected: string, what: string): void {
+  if (actual === expected) return;
+  let i = 0;
+  while (i < actual.length && actual[i] === expected[i]) i++;
+  assert.fail(`${what}: ${actual.length} characters for ${expected.length}, different from ${i}: ${JSON.stringify(actual.slice(i, i + 40))} for ${JSON.stringify(expected.slice(i, i + 40))}`);
+}
+
 test('framed log records: one event each as framed (no newline added), split anywhere, UTF-8 intact; the tail is the events as they are', async () => {
   const { events, frames, w } = writer();
   w.begin(true);
@@ -36,8 +44,8 @@ test('framed log records: one event each as framed (no newline added), split any
   assert.equal(w.takeTail(), 'a\nbhéllo ✓\n\n');
 });
 
-test('a huge record costs bounded memory and linear time: its first 256 KB are logged', async () => {
-  const { events, frames } = writer();
+test('a huge record costs bounded memory and linear time: events of 256 KB each up to the output cap, then the notice', async () => {
+  const { events, frames, w } = writer();
   const size = 64 * 1024 * 1024;
   const chunk = Buffer.alloc(64 * 1024, 0x78);
   const t0 = performance.now();
@@ -46,11 +54,69 @@ test('a huge record costs bounded memory and linear time: its first 256 KB are l
   frames.write(frame('after'));
   await settle();
   const ms = performance.now() - t0;
-  assert.equal(events.length, 2);
-  assert.equal(events[0]!.message.length, MAX_LINE_BYTES);
-  assert.equal(events[1]!.message, 'after');
+  const pieces = LOG_CAP_BYTES / MAX_LINE_BYTES;
+  assert.equal(events.length, pieces + 1);
+  for (const e of events.slice(0, pieces)) sameText(e.message, 'x'.repeat(MAX_LINE_BYTES), 'a piece');
+  assert.match(events[pieces]!.message, /log output truncated/);
   assert.ok(ms < 5000, `${ms} ms for 64 MB`);
-  assert.ok(LOG_CAP_BYTES >= MAX_LINE_BYTES);
+  // The parser kept its place: the next window logs the next record.
+  w.begin(false);
+  frames.write(frame('next'));
+  await settle();
+  assert.equal(events.at(-1)!.message, 'next');
+});
+
+test('a record longer than one event: events of at most 256 KB, in order, each of whole UTF-8 characters, all of it', async () => {
+  const { events, frames, w } = writer();
+  // 'é' is 2 bytes and '✓' 3: the pads put the 256 KB cut inside a character, or just after one.
+  const records = ['', 'a', 'ab'].flatMap((pad) => [pad + 'é'.repeat(150_000), pad + '✓'.repeat(100_000) + '\n']);
+  records.push('y'.repeat(MAX_LINE_BYTES), 'z'.repeat(MAX_LINE_BYTES + 1));
+  for (const r of records) {
+    const f = frame(r);
+    for (let i = 0; i < f.length; i += 100_000) frames.write(f.subarray(i, i + 100_000));
+    await settle();
+    w.begin(false); // one record an invocation: all of them below the output cap
+  }
+  for (const e of events) {
+    assert.ok(Buffer.byteLength(e.message) <= MAX_LINE_BYTES);
+    assert.ok(!e.message.includes('\ufffd'));
+  }
+  sameText(events.map((e) => e.message).join(''), records.join(''), 'the events');
+  assert.ok(events.some((e) => Buffer.byteLength(e.message) > MAX_LINE_BYTES - 3 && Buffer.byteLength(e.message) < MAX_LINE_BYTES), 'a cut moved back to a character\'s start');
+  assert.equal(events.filter((e) => e.message === 'y'.repeat(MAX_LINE_BYTES)).length, 1, 'a record of exactly 256 KB is one event');
+  assert.deepEqual(events.slice(-2).map((e) => e.message.length), [MAX_LINE_BYTES, 1]);
+});
+
+test('a long record counts against the output cap as stdout does: cut at the cap, with the notice', async () => {
+  const { events, frames } = writer();
+  frames.write(frame('x'.repeat(LOG_CAP_BYTES - 10)));
+  frames.write(frame('y'.repeat(20)));
+  await settle();
+  sameText(events.map((e) => e.message).slice(0, -1).join(''), 'x'.repeat(LOG_CAP_BYTES - 10), 'the events');
+  assert.match(events.at(-1)!.message, /log output truncated/);
+});
+
+test('the JSON format: a record longer than one event is logged whatever its level (the runtime filtered it), a whole one is filtered', async () => {
+  const { events, frames, w } = writer();
+  w.filterLevel('WARN');
+  const long = JSON.stringify({ level: 'ERROR', message: 'y'.repeat(300_000) });
+  frames.write(Buffer.concat([frame(JSON.stringify({ level: 'INFO', message: 'dropped' })), frame(long)]));
+  await settle();
+  assert.equal(events.length, 2);
+  sameText(events.map((e) => e.message).join(''), long, 'the events');
+});
+
+test('a stdout frame longer than one event (a writer that does not split its pieces) is joined into lines all the same', async () => {
+  const { events, frames, w } = writer();
+  const line = '✓'.repeat(100_000) + 'x'.repeat(300_000) + '\n';
+  frames.write(Buffer.concat([frame(line, undefined, FRAME_TYPE_STDOUT), frame('tail', undefined, FRAME_TYPE_STDOUT)]));
+  await settle();
+  w.flushPartial();
+  const messages = events.map((e) => e.message);
+  sameText(messages.at(-1)!, 'tail', 'the next line');
+  // A line of stdout longer than an event: pieces, each ended as a line.
+  sameText(messages.slice(0, -1).map((m) => m.slice(0, -1)).join(''), line.slice(0, -1), 'the line');
+  assert.ok(!messages.some((m) => m.includes('\ufffd')));
 });
 
 test('what is not a frame ends the channel; the other channels go on', async () => {
