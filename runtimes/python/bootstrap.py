@@ -504,7 +504,7 @@ def write_record(text, unframed=None):
 # newline comes, the runtime ends it (an empty piece) or the invocation ends.
 _FRAME_HEAD_STDOUT = (0xA55A0F01).to_bytes(4, "big")
 _FRAME_HEAD_STDERR = (0xA55A0F02).to_bytes(4, "big")
-# The platform keeps 256 KB of a frame (what one log event holds): a longer write goes in several.
+# A piece is at most what one log event holds (256 KB): a longer write goes in several.
 _MAX_PIECE_BYTES = 256 * 1024
 
 
