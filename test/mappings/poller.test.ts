@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient,
 } from '@aws-sdk/client-sqs';
+import { Errors } from '../../src/core/errors.js';
 import type { InvokeRequest, InvokeResult, Invoker } from '../../src/invoke/types.js';
-import { MappingPoller } from '../../src/triggers/mappings/poller.js';
+import { DEFAULT_MAPPING_CONCURRENCY, MappingPoller } from '../../src/triggers/mappings/poller.js';
 import type { MappingConfig, MappingRecord } from '../../src/triggers/mappings/store.js';
 import { sdkConfig, startSqsServer, type SqsServer } from '../sqs/harness.js';
 
@@ -232,5 +234,28 @@ describe('mapping poller', () => {
     const got = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 2 }))).Messages!;
     assert.equal(got[0]!.Body, 'second');
     assert.equal(inv.calls.length, 1);
+  });
+
+  test('throttled batches do not pile up abort listeners on the poller', async () => {
+    // Reserved concurrency 0 as the invoker reports it: every batch throttled, backed off, and
+    // back after the visibility timeout, for as long as the mapping lives.
+    const url = (await sqs.send(new CreateQueueCommand({ QueueName: 'throttled', Attributes: { VisibilityTimeout: '1' } }))).QueueUrl!;
+    for (let i = 0; i < 5; i++) {
+      await sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: Array.from({ length: 10 }, (_, n) => ({ Id: `m${n}`, MessageBody: `${i}-${n}` })) }));
+    }
+    let calls = 0;
+    const throttled: Invoker = {
+      async invoke() {
+        calls++;
+        throw Errors.tooManyRequests('Rate Exceeded.', 'ReservedFunctionConcurrentInvocationLimitExceeded');
+      },
+    };
+    const p = poll('throttled', throttled);
+    const signal = (p as unknown as { abort: AbortController }).abort.signal;
+    await waitFor('twenty throttled batches', () => calls >= 20);
+    // At most one back-off per in-flight batch, plus the receiver's long poll.
+    const listeners = getEventListeners(signal, 'abort').length;
+    assert.ok(listeners <= DEFAULT_MAPPING_CONCURRENCY + 1, `${listeners} abort listeners after ${calls} throttled batches`);
+    await p.stop();
   });
 });

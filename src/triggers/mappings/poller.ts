@@ -89,12 +89,16 @@ export class MappingPoller {
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       if (this.stopped) return resolve();
+      const signal = this.abort.signal;
       const t = setTimeout(done, ms);
+      // The listener goes when the timer fires too: the signal lives as long as the mapping, and
+      // a throttled or failing function makes it sleep after every batch.
       function done() {
         clearTimeout(t);
+        signal.removeEventListener('abort', done);
         resolve();
       }
-      this.abort.signal.addEventListener('abort', done, { once: true });
+      signal.addEventListener('abort', done, { once: true });
     });
   }
 
