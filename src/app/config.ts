@@ -61,44 +61,77 @@ export interface StratusConfig {
 export const FUNCTION_CREDENTIALS = ['session', 'none', 'host'] as const;
 export type FunctionCredentials = (typeof FUNCTION_CREDENTIALS)[number];
 
-function functionCredentialsFrom(value: string | undefined): FunctionCredentials {
-  if (value === undefined || value === '') return 'session';
-  if ((FUNCTION_CREDENTIALS as readonly string[]).includes(value)) return value as FunctionCredentials;
-  throw new Error(`STRATUS_FUNCTION_CREDENTIALS must be one of ${FUNCTION_CREDENTIALS.join(', ')}, not "${value}"`);
+const SANDBOXES = ['auto', 'namespace', 'process'] as const;
+const SANDBOX_API_ACCESS = ['restricted', 'full'] as const;
+
+/** A choice from the environment: `fallback` when unset or empty, else one of `allowed`. */
+function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined || value === '') return fallback;
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new Error(`${name} must be one of ${allowed.join(', ')}, not "${value}"`);
 }
 
-function graceFrom(value: string | undefined): number {
-  if (value === undefined || value === '') return 30_000;
-  const ms = Number(value);
-  if (!Number.isFinite(ms) || ms < 0) throw new Error(`STRATUS_SHUTDOWN_GRACE_MS must be a number of milliseconds (0 or more), not "${value}"`);
-  return ms;
+/**
+ * A number from the environment: `fallback` when unset or empty, else a finite number at least
+ * `min` (above it when `above`). A typo must stop the start: NaN or a negative limit would be
+ * taken silently and fail later, far from its cause (every invoke throttled, null account limits).
+ */
+function numberFrom(name: string, value: string | undefined, fallback: number, what: string, min: number, above = false): number {
+  if (value === undefined || value === '') return fallback;
+  const n = value.trim() === '' ? NaN : Number(value);
+  if (!Number.isFinite(n) || n < min || (above && n === min)) throw new Error(`${name} must be ${what}, not "${value}"`);
+  return n;
+}
+
+/** A whole number from the environment: `fallback` when unset or empty, else an integer in [min, max]. */
+function intFrom(name: string, value: string | undefined, fallback: number, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined || value === '') return fallback;
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new Error(`${name} must be ${what}, not "${value}"`);
+  return n;
+}
+
+/** Sized for the machine unless told: Lambda's default is 1000; a small host cannot run that many processes at once. */
+function accountConcurrencyFrom(value: string | undefined): number {
+  // One 128 MB environment per 128 MB of RAM, capped.
+  const sized = Math.max(10, Math.min(1000, Math.floor(os.totalmem() / (128 * 1024 * 1024))));
+  return intFrom('STRATUS_ACCOUNT_CONCURRENCY', value, sized, 'a whole number (1 or more)', 1);
+}
+
+/**
+ * The unreserved minimum the account keeps. One set above the account's concurrency would refuse
+ * every PutFunctionConcurrency; the default (100, as Lambda's) may be, on a small host, and is kept.
+ */
+function unreservedMinFrom(value: string | undefined, accountConcurrency: number): number {
+  const min = intFrom('STRATUS_UNRESERVED_MIN', value, 100, 'a whole number (0 or more)', 0);
+  if (value !== undefined && value !== '' && min > accountConcurrency) {
+    throw new Error(`STRATUS_UNRESERVED_MIN must be at most the account concurrency (${accountConcurrency}, STRATUS_ACCOUNT_CONCURRENCY), not "${value}"`);
+  }
+  return min;
 }
 
 export function defaultConfig(): StratusConfig {
   const env = process.env;
+  const accountConcurrency = accountConcurrencyFrom(env.STRATUS_ACCOUNT_CONCURRENCY);
   return {
     host: env.STRATUS_HOST ?? '127.0.0.1',
-    port: env.STRATUS_PORT ? Number(env.STRATUS_PORT) : 9070,
+    port: intFrom('STRATUS_PORT', env.STRATUS_PORT, 9070, 'a port number (0 to 65535)', 0, 65535),
     dataDir: path.resolve(env.STRATUS_DATA_DIR ?? '.stratus'),
     region: env.STRATUS_REGION ?? 'us-east-1',
     accountId: env.STRATUS_ACCOUNT_ID ?? '000000000000',
     insecure: false,
     databaseUrl: env.STRATUS_DATABASE_URL || undefined,
     natsUrl: env.STRATUS_NATS_URL || undefined,
-    // Sized for the machine: Lambda's default is 1000; a small host cannot run that many
-    // processes at once, so scale with memory (one 128 MB environment per 128 MB of RAM, capped).
-    accountConcurrency: env.STRATUS_ACCOUNT_CONCURRENCY
-      ? Number(env.STRATUS_ACCOUNT_CONCURRENCY)
-      : Math.max(10, Math.min(1000, Math.floor(os.totalmem() / (128 * 1024 * 1024)))),
-    unreservedConcurrencyMin: env.STRATUS_UNRESERVED_MIN ? Number(env.STRATUS_UNRESERVED_MIN) : 100,
-    idleTimeoutMs: env.STRATUS_IDLE_TIMEOUT_MS ? Number(env.STRATUS_IDLE_TIMEOUT_MS) : 10 * 60 * 1000,
-    sandbox: (env.STRATUS_SANDBOX as StratusConfig['sandbox']) ?? 'auto',
+    accountConcurrency,
+    unreservedConcurrencyMin: unreservedMinFrom(env.STRATUS_UNRESERVED_MIN, accountConcurrency),
+    idleTimeoutMs: intFrom('STRATUS_IDLE_TIMEOUT_MS', env.STRATUS_IDLE_TIMEOUT_MS, 10 * 60 * 1000, 'a whole number of milliseconds (1 or more)', 1),
+    sandbox: oneOf('STRATUS_SANDBOX', env.STRATUS_SANDBOX, SANDBOXES, 'auto'),
     cgroupFavorDynmods: env.STRATUS_CGROUP_FAVORDYNMODS !== '0',
-    prewarmPerRuntime: env.STRATUS_PREWARM ? Number(env.STRATUS_PREWARM) : 2,
-    asyncTimeScale: env.STRATUS_ASYNC_TIME_SCALE ? Number(env.STRATUS_ASYNC_TIME_SCALE) : 1,
+    prewarmPerRuntime: intFrom('STRATUS_PREWARM', env.STRATUS_PREWARM, 2, 'a whole number (0 or more)', 0),
+    asyncTimeScale: numberFrom('STRATUS_ASYNC_TIME_SCALE', env.STRATUS_ASYNC_TIME_SCALE, 1, 'a number greater than 0', 0, true),
     codeStorageLimitBytes: 75 * 1024 * 1024 * 1024,
-    sandboxApiAccess: env.STRATUS_SANDBOX_API_ACCESS === 'full' ? 'full' : 'restricted',
-    functionCredentials: functionCredentialsFrom(env.STRATUS_FUNCTION_CREDENTIALS),
-    shutdownGraceMs: graceFrom(env.STRATUS_SHUTDOWN_GRACE_MS),
+    sandboxApiAccess: oneOf('STRATUS_SANDBOX_API_ACCESS', env.STRATUS_SANDBOX_API_ACCESS, SANDBOX_API_ACCESS, 'restricted'),
+    functionCredentials: oneOf('STRATUS_FUNCTION_CREDENTIALS', env.STRATUS_FUNCTION_CREDENTIALS, FUNCTION_CREDENTIALS, 'session'),
+    shutdownGraceMs: numberFrom('STRATUS_SHUTDOWN_GRACE_MS', env.STRATUS_SHUTDOWN_GRACE_MS, 30_000, 'a number of milliseconds (0 or more)', 0),
   };
 }

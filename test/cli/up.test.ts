@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { alive, descendants, oneErrorLine, run, up, writeDir } from './helpers.js';
+import { GetAccountSettingsCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { alive, descendants, oneErrorLine, run, up, writeDir, type RunResult } from './helpers.js';
 
 const HANDLER = `export const handler = async (event) => ({ ok: true, got: event });\n`;
 
@@ -37,6 +38,57 @@ test('up refuses a non-loopback host without --insecure: one line, exit 1, never
     oneErrorLine(await run(['up', '--no-such-flag']), 2);
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+/** Settings from the environment that make no sense: each must stop `stratus up` before it listens. */
+const INVALID_SETTINGS: Record<string, string>[] = [
+  { STRATUS_PORT: 'abc' }, { STRATUS_PORT: '70000' }, { STRATUS_PORT: '80.5' },
+  { STRATUS_ACCOUNT_CONCURRENCY: 'abc' }, { STRATUS_ACCOUNT_CONCURRENCY: '0' }, { STRATUS_ACCOUNT_CONCURRENCY: '-3' }, { STRATUS_ACCOUNT_CONCURRENCY: '2.5' },
+  { STRATUS_UNRESERVED_MIN: '-5' }, { STRATUS_UNRESERVED_MIN: 'none' },
+  // More than the account may run: every PutFunctionConcurrency would be refused.
+  { STRATUS_ACCOUNT_CONCURRENCY: '10', STRATUS_UNRESERVED_MIN: '11' },
+  { STRATUS_IDLE_TIMEOUT_MS: '0' }, { STRATUS_IDLE_TIMEOUT_MS: '10m' },
+  { STRATUS_PREWARM: '-1' }, { STRATUS_PREWARM: 'two' },
+  { STRATUS_ASYNC_TIME_SCALE: '0' }, { STRATUS_ASYNC_TIME_SCALE: '-1' }, { STRATUS_ASYNC_TIME_SCALE: 'fast' }, { STRATUS_ASYNC_TIME_SCALE: 'Infinity' },
+  { STRATUS_SHUTDOWN_GRACE_MS: '-1' }, { STRATUS_SHUTDOWN_GRACE_MS: ' ' },
+  { STRATUS_SANDBOX: 'bogus' }, { STRATUS_SANDBOX_API_ACCESS: 'FULL' },
+];
+
+test('up refuses an invalid setting from the environment: one line naming the variable and its value, exit 1, never listens', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-cli-'));
+  const started: string[] = [];
+  const tryOne = async (env: Record<string, string>) => {
+    const [name, value] = Object.entries(env).at(-1)!;
+    const s = await up({ dataDir: path.join(dataDir, String(INVALID_SETTINGS.indexOf(env))), env }).catch((e: Error & RunResult) => e);
+    if (!(s instanceof Error)) {
+      started.push(JSON.stringify(env));
+      await s.stop();
+      return;
+    }
+    const line = oneErrorLine(s);
+    assert.ok(line.startsWith(`stratus: ${name} `) && line.includes(`"${value}"`), `${JSON.stringify(env)}: ${line}`);
+  };
+  try {
+    // A few at a time: each is a process of its own.
+    for (let i = 0; i < INVALID_SETTINGS.length; i += 6) await Promise.all(INVALID_SETTINGS.slice(i, i + 6).map(tryOne));
+    assert.deepEqual(started, [], 'started although a setting makes no sense');
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('up takes concurrency settings at their bounds, and GetAccountSettings reports them', async () => {
+  const s = await up({ env: { STRATUS_ACCOUNT_CONCURRENCY: '7', STRATUS_UNRESERVED_MIN: '7', STRATUS_IDLE_TIMEOUT_MS: '1', STRATUS_ASYNC_TIME_SCALE: '0.5', STRATUS_PREWARM: '0' } });
+  const lambda = new LambdaClient({ endpoint: s.url, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+  try {
+    const { AccountLimit } = await lambda.send(new GetAccountSettingsCommand({}));
+    assert.equal(AccountLimit?.ConcurrentExecutions, 7);
+    assert.equal(AccountLimit?.UnreservedConcurrentExecutions, 7);
+  } finally {
+    lambda.destroy();
+    assert.deepEqual(await s.stop(), { code: 0, signal: null });
+    fs.rmSync(s.dataDir, { recursive: true, force: true });
   }
 });
 
