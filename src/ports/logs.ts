@@ -79,6 +79,14 @@ export interface LogStore {
   deleteGroup(group: string): Promise<boolean>;
   deleteStream(group: string, stream: string): Promise<boolean>;
   putRetention(group: string, days: number | null): Promise<boolean>;
+  /**
+   * Retention: deletes up to `limit` of the group's events whose timestamp is before `before`,
+   * oldest first, in one transaction that also takes their bytes off their streams' and the
+   * group's storedBytes; resolves to how many it deleted. Safe to run on several nodes at once:
+   * an event is deleted, and its bytes subtracted, once (an event another sweep holds is left
+   * to it). Fewer than `limit` means none is left, or another sweep is taking the rest.
+   */
+  expireEvents(group: string, before: number, limit: number): Promise<number>;
   /** A group's tags; undefined when there is no such group. */
   getTags(group: string): Promise<Record<string, string> | undefined>;
   /**

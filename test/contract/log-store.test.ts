@@ -207,6 +207,63 @@ describeEachDatabase('SqlLogStore', (db) => {
     assert.equal((await store.getGroup(g))!.storedBytes, 2);
   });
 
+  /** What the store holds for a group: its events' messages, and storedBytes of it and its streams. */
+  const holdings = async (g: string) => ({
+    messages: (await store.query({ logGroupName: g, limit: 10_000 })).map((e) => e.message),
+    group: (await store.getGroup(g))?.storedBytes,
+    streams: Object.fromEntries((await store.describeStreams(g, { orderBy: 'LogStreamName', descending: false, offset: 0, limit: 50 }))
+      .map((s) => [s.logStreamName, s.storedBytes])),
+  });
+
+  test('retention: expireEvents deletes the oldest events before the cutoff, a batch at a time, and takes their bytes off', async () => {
+    const g = '/x/expire';
+    await store.append(g, 'a', [ev(100, 'a-old1\n'), ev(300, 'a-old3\n'), ev(1000, 'a-new\n')]);
+    await store.append(g, 'b', [ev(200, 'b-old2 é\n'), ev(499, 'b-old4\n'), ev(500, 'b-edge\n')]);
+    await store.append('/x/other', 'a', [ev(100, 'other group\n')]);
+    assert.deepEqual((await holdings(g)).streams, { a: 7 + 7 + 6, b: 10 + 7 + 7 });
+
+    assert.equal(await store.expireEvents(g, 500, 2), 2, 'one batch: the two oldest');
+    assert.deepEqual(await holdings(g), {
+      messages: ['a-old3\n', 'b-old4\n', 'b-edge\n', 'a-new\n'],
+      group: 7 + 6 + 7 + 7, streams: { a: 7 + 6, b: 7 + 7 },
+    });
+    assert.equal(await store.expireEvents(g, 500, 2), 2);
+    assert.equal(await store.expireEvents(g, 500, 2), 0, 'nothing left before the cutoff (which is exclusive)');
+    assert.deepEqual(await holdings(g), { messages: ['b-edge\n', 'a-new\n'], group: 13, streams: { a: 6, b: 7 } });
+    assert.deepEqual((await holdings('/x/other')).messages, ['other group\n'], 'another group is untouched');
+    assert.equal(await store.expireEvents('/x/none', 500, 10), 0);
+    assert.equal(await store.expireEvents(g, -Infinity, 10), 0, 'no retention: nothing is expired');
+
+    // Deleting a stream or the group afterwards still adds up.
+    assert.equal(await store.deleteStream(g, 'b'), true);
+    assert.equal((await store.getGroup(g))!.storedBytes, 6);
+    assert.equal(await store.deleteGroup(g), true);
+    assert.equal(await store.getGroup(g), undefined);
+  });
+
+  test('retention: two sweeps and a stream delete at once (two nodes) delete each event once, bytes add up', async () => {
+    const g = '/x/peers';
+    const streams = ['s1', 's2', 's3', 'gone'];
+    for (const s of streams) {
+      await store.append(g, s, [
+        ...Array.from({ length: 150 }, (_, i) => ev(i, `${s} old ${String(i).padStart(3, '0')}\n`)),
+        ev(5000, `${s} new\n`),
+      ]);
+    }
+    const peer = new SqlLogStore(await db().peer(), clock);
+    const drain = async (s: SqlLogStore) => {
+      let n = 0;
+      for (let k = -1; k !== 0;) n += (k = await s.expireEvents(g, 1000, 7));
+      return n;
+    };
+    const [a, b] = await Promise.all([drain(store), drain(peer), peer.deleteStream(g, 'gone')]);
+    assert.ok(a + b <= 4 * 150 && a + b >= 3 * 150, `deleted ${a} + ${b}`);
+    const after = await holdings(g);
+    assert.deepEqual(after.messages, ['s1 new\n', 's2 new\n', 's3 new\n']);
+    assert.deepEqual(after.streams, { s1: 7, s2: 7, s3: 7 });
+    assert.equal(after.group, 21);
+  });
+
   test('messages are stored as given, except NUL (which Postgres text cannot hold)', async () => {
     const odd = ['tab\tand\r\nnewline\n', 'emoji 😀 and ünïcödé', '\u0000nul\u0000', "quote ' and \" and \\"];
     await store.append('/n/odd', 's', odd.map((m, i) => ev(i, m)));

@@ -23,7 +23,8 @@ const INSERT_EVENT = `insert into ${EVENTS} (group_name, stream_name, ts, ingest
  * The log store on the relational database (SQLite embedded, Postgres in a cluster): tables
  * `log_groups`, `log_streams`, `log_events` (migrations 002-logs and 011-log-event-order).
  * Appends are one transaction per batch, whatever the number of streams in it; the same Kysely
- * queries run on both dialects except the substring test of filter terms (instr / strpos).
+ * queries run on both dialects except the substring test of filter terms (instr / strpos) and
+ * the row locks of the retention sweep (Postgres only: SQLite has one writer).
  */
 export class SqlLogStore implements LogStore {
   constructor(
@@ -207,6 +208,9 @@ export class SqlLogStore implements LogStore {
 
   async deleteStream(group: string, stream: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
+      // Events, then the stream, then the group: the order every writer takes rows in (see
+      // expireEvents), so a delete and a retention sweep on another node cannot deadlock.
+      await trx.deleteFrom(EVENTS).where('group_name', '=', group).where('stream_name', '=', stream).execute();
       const s = await trx
         .deleteFrom(STREAMS)
         .where('group_name', '=', group)
@@ -214,7 +218,6 @@ export class SqlLogStore implements LogStore {
         .returning(['stored_bytes'])
         .executeTakeFirst();
       if (!s) return false;
-      await trx.deleteFrom(EVENTS).where('group_name', '=', group).where('stream_name', '=', stream).execute();
       await subtractBytes(trx, group, Number(s.stored_bytes));
       return true;
     });
@@ -223,6 +226,45 @@ export class SqlLogStore implements LogStore {
   async putRetention(group: string, days: number | null): Promise<boolean> {
     const res = await this.db.updateTable(GROUPS).set({ retention_days: days }).where('name', '=', group).executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
+  }
+
+  async expireEvents(group: string, before: number, limit: number): Promise<number> {
+    if (limit <= 0 || !Number.isFinite(before)) return 0;
+    return this.db.transaction().execute(async (trx) => {
+      // Oldest first, along the (group, ts, id) index. On Postgres the rows are locked as they
+      // are picked and rows another node's sweep holds are skipped: two sweeps share the work
+      // and never wait on each other's events; `= any(array(...))` makes the picked ids one
+      // value, found by primary key (as `in (...)`, Postgres may hash-join a scan of the whole
+      // table). RETURNING names only the rows this statement deleted, so an event deleted
+      // meanwhile (a stream or group delete) is not counted again. Rows are taken events, then
+      // streams, then the group, as every writer takes them.
+      const picked = sql`select id from log_events where group_name = ${group} and ts < ${Math.trunc(before)}
+          order by ts, id limit ${Math.trunc(limit)}`;
+      const which = this.database.dialect === 'postgres'
+        ? sql`id = any(array(${picked} for update skip locked))`
+        : sql`id in (${picked})`;
+      const deleted = await sql<{ stream_name: string; bytes: unknown }>`delete from log_events where ${which}
+        returning stream_name, octet_length(message) as bytes`.execute(trx);
+      if (deleted.rows.length === 0) return 0;
+      const perStream = new Map<string, number>();
+      let total = 0;
+      for (const r of deleted.rows) {
+        const bytes = Number(r.bytes);
+        perStream.set(r.stream_name, (perStream.get(r.stream_name) ?? 0) + bytes);
+        total += bytes;
+      }
+      const streams = [...perStream.entries()].sort((a, b) => cmp(a[0], b[0]));
+      // Few SQL texts (a chunk ladder), so a sweep does not crowd SQLite's statement cache.
+      for (const chunk of statementChunks(streams, STATS_CHUNK)) {
+        const values = sql.join(chunk.map(([stream, bytes]) => sql`(cast(${stream} as text), cast(${bytes} as bigint))`));
+        await sql`update log_streams set
+            stored_bytes = case when log_streams.stored_bytes > v.column2 then log_streams.stored_bytes - v.column2 else 0 end
+          from (values ${values}) as v
+          where log_streams.group_name = ${group} and log_streams.name = v.column1`.execute(trx);
+      }
+      await subtractBytes(trx, group, total);
+      return deleted.rows.length;
+    });
   }
 
   async getTags(group: string): Promise<Record<string, string> | undefined> {

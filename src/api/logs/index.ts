@@ -1,4 +1,5 @@
 import { StratusError } from '../../core/errors.js';
+import { DAY_MS, expiredBefore } from '../../core/log-retention.js';
 import type { Locale } from '../../core/model.js';
 import type { Clock } from '../../ports/clock.js';
 import type { LogEvent, LogGroupInfo, LogStore, LogStreamInfo, StoredLogEvent } from '../../ports/logs.js';
@@ -25,8 +26,7 @@ export const MAX_RESPONSE_EVENT_BYTES = 1024 * 1024;
 export const MAX_BATCH_BYTES = 1_048_576;
 const EVENT_OVERHEAD = 26;
 const TOO_NEW_MS = 2 * 3600_000;
-const TOO_OLD_MS = 14 * 24 * 3600_000;
-const DAY_MS = 24 * 3600_000;
+const TOO_OLD_MS = 14 * DAY_MS;
 
 type Input = Record<string, unknown>;
 
@@ -352,13 +352,13 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
       if (!s) throw LogsErrors.streamNotFound();
 
       // Events outside what CloudWatch accepts are rejected by index, not stored.
-      const expiredBefore = g.retentionInDays !== null ? now - g.retentionInDays * DAY_MS : -Infinity;
+      const expired = expiredBefore(now, g.retentionInDays);
       const rejected: Record<string, number> = {};
       const accepted: LogEvent[] = [];
       events.forEach((e, i) => {
         if (e.timestamp > now + TOO_NEW_MS) {
           if (rejected.tooNewLogEventStartIndex === undefined) rejected.tooNewLogEventStartIndex = i;
-        } else if (e.timestamp < expiredBefore) {
+        } else if (e.timestamp < expired) {
           rejected.expiredLogEventEndIndex = i;
         } else if (e.timestamp < now - TOO_OLD_MS) {
           rejected.tooOldLogEventEndIndex = i;
