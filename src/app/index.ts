@@ -12,7 +12,7 @@ import { createControlPlane } from '../control/index.js';
 import type { Locale } from '../core/model.js';
 import { createExecutionService } from '../environments/index.js';
 import { LocalLeases, MemorySnapshot, PipelineInvoker } from '../invoke/index.js';
-import { createLogService } from '../observe/index.js';
+import { createLogService, createRetentionSweeper } from '../observe/index.js';
 import { systemClock, type ChangeEvent, type ChangeFeed, type SqlDatabase } from '../ports/index.js';
 import { CodeCache } from './code-cache.js';
 import { defaultConfig, type StratusConfig } from './config.js';
@@ -93,6 +93,8 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
   const layers = new SqlLayerStore(sql);
   const logStore = new SqlLogStore(sql);
   const logService = createLogService(logStore, clock);
+  // Every node sweeps (a cluster's sweeps share the work; the store deletes an event once).
+  const retention = createRetentionSweeper(logStore, clock);
   const codeCache = new CodeCache(config.dataDir, blobs);
   let url = '';
   const execution = await createExecutionService({
@@ -216,6 +218,7 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       url = `http://${host}:${addr.port}`;
       for (const m of mods) await m.start?.();
+      retention.start();
       started = true;
       return { url };
     },
@@ -225,6 +228,7 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
           // The server stops taking requests while the modules stop (pollers, schedules, the
           // async engine's drain); the requests in flight get their grace time meanwhile.
           const drained = closeGracefully(http, config.shutdownGraceMs ?? 30_000);
+          await retention.stop();
           for (const m of [...mods].reverse()) await m.stop?.();
           await drained;
         } else await http.close();
