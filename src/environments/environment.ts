@@ -411,8 +411,8 @@ export class Environment implements RuntimeApiHandler {
     env.logs.setStream(o.target.logGroupName, stream);
     const lc = o.target.config.loggingConfig;
     env.logs.filterLevel(lc.logFormat === 'JSON' ? lc.applicationLogLevel ?? 'INFO' : null);
-    // The init phase's lines are kept for a tail: an init that fails shows them in the first
-    // invocation's LogResult (invoke's begin() starts a new window when it succeeds). A
+    // The init phase's lines are kept for a tail: the first invocation's LogResult begins with
+    // them, whether the init failed or not (invoke's begin() carries them on a cold start). A
     // suppressed init continues the failed one's stream and tail, without a second INIT_START.
     env.logs.begin(true, o.retry?.tail);
     if (!o.retry) env.systemLine(env.sys.initStart(o.target.config.runtime, o.deps.region, o.deps.clock.now(), stream));
@@ -602,7 +602,10 @@ export class Environment implements RuntimeApiHandler {
     this.invocations++;
     const timeoutMs = this.target.config.timeout * 1000;
     const logs = this.logs;
-    logs.begin(inv.wantLogTail, since ? logs.takeTail() : undefined);
+    // The invocation that ran the environment's on-demand init (a cold start, or a suppressed
+    // init) begins its tail with the init's lines, as Lambda's LogResult of a cold start does;
+    // a provisioned environment's init ran before any invocation, and its first is no cold start.
+    logs.begin(inv.wantLogTail, inv.wantLogTail && (since || coldInitMs !== undefined) ? logs.takeTail() : undefined);
     this.systemLine(this.sys.start(inv.requestId, this.target.version, this.deps.clock.now()));
     // Max Memory Used is the environment's peak so far, as Lambda reports it (it never decreases
     // between warm invocations), so the peak is not reset here.

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { MAX_LINE_BYTES } from '../../src/environments/log-writer.js';
 import { python } from '../runtimes/harness.js';
-import { fixture, invocation, isRoot, sleep, type Fixture } from './helpers.js';
+import { bashFunction, fixture, invocation, isRoot, sleep, type Fixture } from './helpers.js';
 
 /** LoggingConfig: JSON application records filtered by level, and JSON platform records. */
 describe('LoggingConfig', async () => {
@@ -51,7 +51,8 @@ describe('LoggingConfig', async () => {
     // The LogResult tail, read line by line as tools read it: every line one JSON record, the
     // application's too (they had run together: "...}{...}{\"time\"...platform.report...}").
     const tail = o.logTail!.split('\n').filter((l) => l !== '');
-    assert.deepEqual(tail.map((l) => { const r = JSON.parse(l); return r.type ?? r.level; }), ['platform.start', 'WARN', 'ERROR', 'platform.report'], o.logTail);
+    // A cold start's: the init phase's records first (Lambda's LogResult of a cold start has them).
+    assert.deepEqual(tail.map((l) => { const r = JSON.parse(l); return r.type ?? r.level; }), ['platform.initStart', 'platform.start', 'WARN', 'ERROR', 'platform.report'], o.logTail);
     const platform = records.filter((r) => r.type);
     // What CloudWatch gets at INFO: no platform.runtimeDone (a DEBUG record, below).
     assert.deepEqual(platform.map((r) => r.type), ['platform.initStart', 'platform.start', 'platform.report']);
@@ -416,5 +417,60 @@ describe('JSON system logs when things go wrong', async () => {
     assert.match(lines[9]!, new RegExp(`^REPORT RequestId: ${inv.requestId}\tDuration: [\\d.]+ ms\tBilled Duration: \\d+ ms\tMemory Size: 256 MB\tMax Memory Used: [1-9]\\d* MB\tStatus: error\tError Type: Runtime.Unknown\t\n$`));
     // The same lines, in order, are the invocation's log tail.
     assert.equal(o.logTail, lines.join(''));
+  });
+});
+
+/**
+ * LogType Tail: the last 4 KB of the invocation's log, which for the invocation that ran its
+ * environment's on-demand init (a cold start) begins with the init phase's lines, as Lambda's does.
+ */
+describe('a cold start\'s log tail holds the init phase', async () => {
+  const fx = await fixture({ prewarmPerRuntime: 0 });
+  const pooled = await fixture({ prewarmPerRuntime: 1 });
+  after(() => Promise.all([fx.stop(), pooled.stop()]));
+  const INIT = `console.log('init output');
+exports.handler = async () => { console.log('handled'); return 1; };`;
+
+  for (const usePool of [false, true]) {
+    const name = usePool ? 'a pooled runtime given the function at the cold start' : 'a runtime started for the function';
+    test(`node, ${name}: INIT_START and the init's output, then the invocation; not when warm`, async () => {
+      const x = usePool ? pooled : fx;
+      for (let i = 0; usePool && i < 150 && x.svc.stats().prewarm.node.ready < 1; i++) await sleep(20);
+      const hits = x.svc.stats().prewarm.node.hits;
+      const t = x.target(x.code({ 'index.js': INIT }), { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 128 }, usePool ? 'tail-pooled' : 'tail-node');
+      const inv = invocation('{}');
+      const cold = await x.svc.execute(t, inv);
+      assert.equal(cold.coldStart, true);
+      assert.equal(x.svc.stats().prewarm.node.hits, usePool ? hits + 1 : hits, 'the cold start took a pooled runtime, or none');
+      assert.match(cold.logTail!, new RegExp(`^INIT_START Runtime Version: [^\n]+\n\\S+Z\tundefined\tINFO\tinit output\nSTART RequestId: ${inv.requestId} Version: \\$LATEST\n` +
+        `[^\n]+\tINFO\thandled\nEND RequestId: ${inv.requestId}\nREPORT RequestId: ${inv.requestId}\t[^\n]+\tInit Duration: [\\d.]+ ms\t\n$`), cold.logTail);
+      // The same lines as the log stream's.
+      assert.equal(cold.logTail, x.sink.events.filter((e) => e.group === t.logGroupName).map((e) => e.e.message).join(''));
+      const warm = await x.svc.execute(t, invocation('{}'));
+      assert.equal(warm.coldStart, false);
+      assert.match(warm.logTail!, /^START RequestId: /);
+      assert.doesNotMatch(warm.logTail!, /INIT_START|init output/);
+    });
+  }
+
+  test('a custom runtime: what its bootstrap writes before its first /next is in the tail', async () => {
+    const t = fx.target(fx.code(bashFunction('echo "handling"', { 'handler.sh': 'echo "bootstrapping"\nhandle() {\necho handling\n}\n' })), {}, 'tail-custom');
+    const inv = invocation('{}');
+    const cold = await fx.svc.execute(t, inv);
+    assert.match(cold.logTail!, new RegExp(`^INIT_START Runtime Version: [^\n]+\nbootstrapping\nSTART RequestId: ${inv.requestId} `), cold.logTail);
+    const warm = await fx.svc.execute(t, invocation('{}'));
+    assert.doesNotMatch(warm.logTail!, /INIT_START|bootstrapping/);
+  });
+
+  test('still the last 4 KB: a long init output and a long invocation leave only the end', async () => {
+    const t = fx.target(fx.code({
+      'index.js': `console.log('i'.repeat(3000));
+exports.handler = async () => { console.log('h'.repeat(3000)); return 1; };`,
+    }), { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256 }, 'tail-long');
+    const o = await fx.svc.execute(t, invocation('{}'));
+    assert.ok(Buffer.byteLength(o.logTail!) <= 4096, String(Buffer.byteLength(o.logTail!)));
+    assert.match(o.logTail!, /^i+\nSTART RequestId: /, 'the init output\'s end is in');
+    assert.doesNotMatch(o.logTail!, /INIT_START/);
+    assert.match(o.logTail!, /\nREPORT RequestId: [^\n]+\n$/);
   });
 });

@@ -72,6 +72,9 @@ describe('provisioned concurrency', () => {
     const log = logOf(res.LogResult);
     assert.match(log, /^REPORT RequestId: /m);
     assert.doesNotMatch(log, /Init Duration/, 'no cold start in the REPORT');
+    // Its init ran before any invocation: none of its lines in the invocation's tail.
+    assert.match(log, /^START RequestId: /);
+    assert.doesNotMatch(log, /INIT_START|init one/);
     assert.equal(environments(), 2);
 
     const list = await lambda.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName: 'pc' }));
