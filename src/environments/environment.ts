@@ -9,7 +9,7 @@ import type { LogSink } from '../ports/logs.js';
 import { type AwsClientVars, execWrapper, functionEnv, nodeStartupEnv, runtimeBootEnv, runtimeFds } from './env-vars.js';
 import {
   billedMs, exitText, logStreamName, MAX_RESPONSE_BYTES, MAX_STREAMED_RESPONSE_BYTES, platformError, responseTooLargePayload,
-  runtimeExited, streamedTooLargeError, SystemLog, timeoutLogLine, timeoutPayload, truncatedStreamError,
+  type RuntimeSpan, runtimeExited, streamedTooLargeError, SystemLog, timeoutLogLine, timeoutPayload, truncatedStreamError,
 } from './format.js';
 import { LogWriter } from './log-writer.js';
 import { ApiErrors, RuntimeApiServer, type RtRequest, type RtResponse, type RuntimeApiHandler } from './runtime-api.js';
@@ -142,6 +142,13 @@ interface Current {
   streaming?: boolean;
   /** That stream was cut (the runtime's connection closed mid-body, or it exited): the client's has ended. */
   streamCut?: boolean;
+  /**
+   * With DEBUG system logs only (runtimeDone's spans, see Environment.spans): when the runtime was
+   * handed the invocation, began posting its response and had posted all of it (performance.now()).
+   */
+  deliveredHr?: number;
+  respondHr?: number;
+  respondedHr?: number;
   resolve(o: ExecutionOutcome): void;
 }
 
@@ -234,6 +241,13 @@ export class Environment implements RuntimeApiHandler {
 
   /** INIT_START, START, END and REPORT in the function's log format. */
   private readonly sys: SystemLog;
+  /**
+   * platform.runtimeDone's spans are written (JSON system logs at DEBUG): only then are their
+   * moments read, so the warm path of every other function reads no clock for them.
+   */
+  private readonly spans: boolean;
+  /** When the runtime last asked for its next invocation after a result (with `spans` only). */
+  private nextHr = 0;
 
   private constructor(
     readonly key: string, readonly target: ExecutionTarget, readonly family: RuntimeFamily, private readonly deps: EnvDeps, id: string,
@@ -243,6 +257,7 @@ export class Environment implements RuntimeApiHandler {
     this.sys = SystemLog.of(target.config.loggingConfig, {
       functionName: target.functionName, version: target.version, functionArn: target.functionArn, memorySizeMB: target.config.memorySize, initializationType,
     });
+    this.spans = this.sys.debug;
     this.api = api ?? new RuntimeApiServer();
     this.api.bind(this);
     this.ready = new Promise((r) => { this.readyResolve = r; });
@@ -628,6 +643,7 @@ export class Environment implements RuntimeApiHandler {
   private deliver(res: RtResponse, c: Current): void {
     const inv = c.inv;
     if (!c.delivered && this.ext) this.ext.invoke({ deadlineMs: c.deadline, requestId: c.requestId, invokedFunctionArn: inv.invokedFunctionArn, traceId: inv.traceId });
+    if (this.spans && !c.delivered) c.deliveredHr = performance.now();
     c.delivered = true;
     const h: string[] = [
       'Content-Type', 'application/json',
@@ -709,7 +725,10 @@ export class Environment implements RuntimeApiHandler {
     const billed = billedMs(durationMs, c.coldInitMs);
     const report = (at: number, ms: number, peakMB: number, end?: PhaseEnd) => {
       const st = end?.status ?? reportStatus;
-      this.systemLine(this.sys.end(c.requestId, at, { status: st ?? (status === 'error' ? 'error' : 'success'), errorType: end?.errorType ?? errorType, durationMs: ms, producedBytes: payload.length }));
+      this.systemLine(this.sys.end(c.requestId, at, {
+        status: st ?? (status === 'error' ? 'error' : 'success'), errorType: end?.errorType ?? errorType, durationMs: ms, producedBytes: payload.length,
+        spans: this.spans ? this.runtimeSpans(c, at, end) : undefined,
+      }));
       this.systemLine(this.sys.report({
         requestId: c.requestId, durationMs: ms, billedMs: billedMs(ms, c.coldInitMs), memorySizeMB: memorySize, maxMemoryUsedMB: peakMB, initDurationMs: c.coldInitMs,
         status: st, errorType: end?.errorType ?? errorType, traceId: c.inv.traceId,
@@ -778,6 +797,25 @@ export class Environment implements RuntimeApiHandler {
   }
 
   /**
+   * platform.runtimeDone's spans, as the Runtime API server saw the runtime's work: from the
+   * invocation's delivery to the first byte of its response (responseLatency), the response
+   * (responseDuration), and from its end to the runtime's next /next (runtimeOverhead: not when
+   * the invoke phase ended otherwise). None without a response (an error post, a timeout, a crash
+   * before it), as Lambda's RAPID reports none then. `at`: now, on the wall clock.
+   */
+  private runtimeSpans(c: Current, at: number, end: PhaseEnd | undefined): RuntimeSpan[] | undefined {
+    const { deliveredHr, respondHr, respondedHr } = c;
+    if (deliveredHr === undefined || respondHr === undefined || respondedHr === undefined) return undefined;
+    const wall = at - performance.now();
+    const spans: RuntimeSpan[] = [
+      { name: 'responseLatency', startMs: wall + deliveredHr, durationMs: respondHr - deliveredHr },
+      { name: 'responseDuration', startMs: wall + respondHr, durationMs: respondedHr - respondHr },
+    ];
+    if (!end && this.nextHr >= respondedHr) spans.push({ name: 'runtimeOverhead', startMs: wall + respondedHr, durationMs: this.nextHr - respondedHr });
+    return spans;
+  }
+
+  /**
    * SHUTDOWN to the extensions that asked for it; the environment ends once they are done with it
    * (each asked for its next event, or exited) or their grace time is over.
    */
@@ -801,6 +839,8 @@ export class Environment implements RuntimeApiHandler {
     // After an init error the runtime is on its way out: nothing more is handed to it.
     if (this.state === 'initializing' && this.initFailure?.posted) return ApiErrors.invalidState(res, 'InitError', 'Ready');
     if (this.state === 'initializing') {
+      // The runtime's part of the init is over (its extensions' may not be).
+      if (!this.parked) this.systemLine(this.sys.initRuntimeDone(this.deps.clock.now(), { status: 'success', phase: this.initPhase }));
       this.parked = res;
       // With extensions, the init ends when they too have asked for their first event.
       if (this.ext && !this.ext.idle) {
@@ -819,6 +859,7 @@ export class Environment implements RuntimeApiHandler {
     // A /next pipelined behind the response post (sent in the same write) waits for the next invocation.
     if (this.parked) return ApiErrors.invalidState(res, 'Ready', 'Ready');
     this.parked = res;
+    if (this.spans) this.nextHr = performance.now();
     res.onClose = () => { if (this.parked === res) this.parked = null; };
     this.phaseMayBeOver();
     if (this.state === 'idle') this.freezeWhenIdle();
@@ -838,6 +879,8 @@ export class Environment implements RuntimeApiHandler {
     setImmediate(() => this.handle.applyCpuLimit());
     this.ext?.closeRegistration();
     this.logExtensionStates();
+    // Its report: in JSON at DEBUG only (Lambda's INFO records have none for a successful init, nor its text lines).
+    this.systemLine(this.sys.initReport(this.deps.clock.now(), { status: 'success', durationMs: initDurationMs, phase: this.initPhase }));
     this.initDone({ ok: true, initDurationMs });
     // An init with no invocation waiting for it (its first comes at once on a cold start) is
     // frozen until one comes, as Lambda freezes an initialized environment.
@@ -881,6 +924,7 @@ export class Environment implements RuntimeApiHandler {
   response(id: string, req: RtRequest, res: RtResponse): void {
     const c = this.check(id, res, 'InvocationResponse');
     if (!c) { req.resume(); return; }
+    if (this.spans) c.respondHr = performance.now();
     // Lambda-Runtime-Function-Response-Mode: "streaming" or "buffered" in any case, as Lambda's
     // Runtime API reads it; another value fails the invocation (Runtime.InvalidResponseModeHeader,
     // no payload) and is answered 400 InvalidFunctionResponseMode.
@@ -923,6 +967,7 @@ export class Environment implements RuntimeApiHandler {
         setTimeout(() => { if (!c.done) this.finish(c, 'error', Buffer.alloc(0), truncatedStreamError.errorType, { streamed: true }); }, STREAM_CUT_EXIT_MS);
       };
       req.onEnd = () => {
+        if (this.spans) c.respondedHr = performance.now();
         const t = req.trailers;
         const et = t['lambda-runtime-function-error-type'];
         if (c.done) return void ApiErrors.accepted(res);
@@ -951,6 +996,7 @@ export class Environment implements RuntimeApiHandler {
       chunks.push(chunk);
     };
     req.onEnd = () => {
+      if (this.spans) c.respondedHr = performance.now();
       if (tooLarge) {
         ApiErrors.tooLarge(res, MAX_RESPONSE_BYTES);
         if (!c.done) this.finish(c, 'error', Buffer.from(JSON.stringify(responseTooLargePayload)), responseTooLargePayload.errorType);
@@ -1033,6 +1079,7 @@ export class Environment implements RuntimeApiHandler {
         errorType: r?.errorType ?? errorType, reason: runtimeExited(reason ? 'signal: killed' : exit), logged: false,
       });
       if (!f.logged) {
+        this.systemLine(this.sys.initRuntimeDone(this.deps.clock.now(), { status: 'error', errorType: f.errorType, phase: this.initPhase }));
         this.logExtensionStates();
         this.systemLine(this.sys.initReport(this.deps.clock.now(), {
           status: 'error', errorType: f.errorType, durationMs: performance.now() - this.initStartHr, phase: this.initPhase,

@@ -44,12 +44,20 @@ const SYSTEM_LEVELS = ['DEBUG', 'INFO', 'WARN'];
 const ms3 = (n: number) => Math.round(n * 1000) / 1000;
 
 /**
+ * A part of the runtime's work on an invocation, as platform.runtimeDone's spans report it
+ * (responseLatency, responseDuration, runtimeOverhead): when it began (epoch ms) and how long it took.
+ */
+export interface RuntimeSpan { name: string; startMs: number; durationMs: number }
+
+/**
  * The lines Lambda writes into a function's log stream itself (INIT_START, START, END, REPORT),
  * in the function's log format: Lambda's text lines, or with LogFormat JSON its platform event
  * records ({"time", "type", "record"}), which SystemLogLevel filters: platform.initStart,
- * platform.start, platform.initReport and platform.report are INFO records (what CloudWatch gets
- * at the default level), platform.runtimeDone a DEBUG one; WARN leaves none. Each method returns
- * the line, or null when it is filtered out.
+ * platform.start, the platform.initReport of a failed init and platform.report are INFO records
+ * (what CloudWatch gets at the default level); platform.initRuntimeDone, the platform.initReport of
+ * a successful init and platform.runtimeDone (with its spans) DEBUG ones, as a captured Lambda
+ * LogResult at DEBUG has them; WARN leaves none. Each method returns the line, or null when it is
+ * filtered out.
  */
 export class SystemLog {
   private constructor(private readonly json: boolean, private readonly level: number, private readonly fn: SystemLogFunction | null) {}
@@ -57,6 +65,11 @@ export class SystemLog {
   static of(c: SystemLogConfig, fn: SystemLogFunction | null = null): SystemLog {
     const json = c.logFormat === 'JSON';
     return new SystemLog(json, SYSTEM_LEVELS.indexOf(c.systemLogLevel ?? 'INFO'), fn);
+  }
+
+  /** Whether DEBUG records are written (JSON at DEBUG): what only they report need not be measured otherwise. */
+  get debug(): boolean {
+    return this.json && this.level <= SYSTEM_LEVELS.indexOf('DEBUG');
   }
 
   private record(now: number, type: string, record: Record<string, unknown>, level = 'INFO'): string | null {
@@ -86,29 +99,49 @@ export class SystemLog {
     return this.record(now, 'platform.start', functionArn ? { requestId, functionArn, version } : { requestId, version });
   }
 
-  /** END; in JSON the runtime's part of the invocation (platform.runtimeDone, a DEBUG record). */
-  end(requestId: string, now: number, done: { status: 'success' | 'error' | 'timeout'; errorType?: string; durationMs: number; producedBytes: number }): string | null {
+  /**
+   * END; in JSON the runtime's part of the invocation (platform.runtimeDone, a DEBUG record), with
+   * the spans of its response when it posted one.
+   */
+  end(requestId: string, now: number, done: {
+    status: 'success' | 'error' | 'timeout'; errorType?: string; durationMs: number; producedBytes: number; spans?: RuntimeSpan[];
+  }): string | null {
     if (!this.json) return endLine(requestId);
-    return this.record(now, 'platform.runtimeDone', {
-      requestId, status: done.status, ...(done.status !== 'success' && done.errorType ? { errorType: done.errorType } : {}),
-      metrics: { durationMs: ms3(done.durationMs), producedBytes: done.producedBytes },
-    }, 'DEBUG');
+    const record: Record<string, unknown> = { requestId, status: done.status };
+    if (done.status !== 'success' && done.errorType) record.errorType = done.errorType;
+    if (done.spans) record.spans = done.spans.map((s) => ({ name: s.name, start: new Date(s.startMs).toISOString(), durationMs: ms3(s.durationMs) }));
+    record.metrics = { durationMs: ms3(done.durationMs), producedBytes: done.producedBytes };
+    return this.record(now, 'platform.runtimeDone', record, 'DEBUG');
   }
 
   /**
-   * INIT_REPORT of an init that failed or timed out (a successful init has none in text). Phase
-   * `invoke`: the suppressed init, Lambda's second attempt within the first invocation.
+   * The runtime's part of an init is over (platform.initRuntimeDone, a DEBUG record; none in
+   * text): it asked for its first invocation, or failed. An init that times out has none (Lambda's
+   * RAPID sends none for a timeout).
    */
-  initReport(now: number, r: { status: 'error' | 'timeout'; errorType?: string; durationMs: number; phase?: 'init' | 'invoke' }): string | null {
+  initRuntimeDone(now: number, r: { status: 'success' | 'error'; errorType?: string; phase: 'init' | 'invoke' }): string | null {
+    if (!this.json) return null;
+    const record: Record<string, unknown> = { initializationType: this.fn?.initializationType ?? 'on-demand', phase: r.phase, status: r.status };
+    if (r.status === 'error' && r.errorType) record.errorType = r.errorType;
+    return this.record(now, 'platform.initRuntimeDone', record, 'DEBUG');
+  }
+
+  /**
+   * INIT_REPORT of an init that failed or timed out; a successful init has none in text, and in
+   * JSON its platform.initReport is a DEBUG record. Phase `invoke`: the suppressed init, Lambda's
+   * second attempt within the first invocation.
+   */
+  initReport(now: number, r: { status: 'success' | 'error' | 'timeout'; errorType?: string; durationMs: number; phase?: 'init' | 'invoke' }): string | null {
     const phase = r.phase ?? 'init';
     if (!this.json) {
+      if (r.status === 'success') return null;
       return `INIT_REPORT Init Duration: ${r.durationMs.toFixed(2)} ms\tPhase: ${phase}\tStatus: ${r.status}` +
         (r.status === 'error' && r.errorType ? `\tError Type: ${r.errorType}` : '') + '\n';
     }
     const record: Record<string, unknown> = { initializationType: this.fn?.initializationType ?? 'on-demand', phase, status: r.status };
     if (r.status === 'error' && r.errorType) record.errorType = r.errorType;
     record.metrics = { durationMs: ms3(r.durationMs) };
-    return this.record(now, 'platform.initReport', record);
+    return this.record(now, 'platform.initReport', record, r.status === 'success' ? 'DEBUG' : 'INFO');
   }
 
   /** An extension's state at the end of an init (Lambda's EXTENSION line; platform.extension in JSON). */

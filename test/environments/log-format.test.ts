@@ -70,18 +70,67 @@ describe('LoggingConfig', async () => {
     assert.ok(report.metrics.initDurationMs > 0 && report.metrics.maxMemoryUsedMB > 0);
   });
 
-  test('JSON, system DEBUG: platform.runtimeDone too', async () => {
+  test('JSON, system DEBUG: the init\'s platform.initRuntimeDone and platform.initReport, platform.runtimeDone with its spans', async () => {
     const t = fx.target(code, {
       runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256,
       loggingConfig: { logFormat: 'JSON', logGroup: null, applicationLogLevel: 'ERROR', systemLogLevel: 'DEBUG' },
     }, 'json-debug');
     const inv = invocation('{}');
-    await fx.svc.execute(t, inv);
+    const o = await fx.svc.execute(t, inv);
     const platform = messages('/aws/lambda/json-debug').map((l) => JSON.parse(l)).filter((r) => r.type);
-    assert.deepEqual(platform.map((r) => r.type), ['platform.initStart', 'platform.start', 'platform.runtimeDone', 'platform.report']);
-    assert.equal(platform[2].record.requestId, inv.requestId);
-    assert.equal(platform[2].record.status, 'success');
-    assert.equal(platform[2].record.errorType, undefined);
+    // As a captured Lambda LogResult at DEBUG shows them.
+    const types = ['platform.initStart', 'platform.initRuntimeDone', 'platform.initReport', 'platform.start', 'platform.runtimeDone', 'platform.report'];
+    assert.deepEqual(platform.map((r) => r.type), types);
+    assert.deepEqual(platform[1].record, { initializationType: 'on-demand', phase: 'init', status: 'success' });
+    const initReport = platform[2].record;
+    assert.deepEqual(Object.keys(initReport), ['initializationType', 'phase', 'status', 'metrics']);
+    assert.deepEqual([initReport.initializationType, initReport.phase, initReport.status], ['on-demand', 'init', 'success']);
+    // The same init the REPORT's Init Duration counts.
+    assert.equal(initReport.metrics.durationMs, platform[5].record.metrics.initDurationMs);
+    const done = platform[4].record;
+    assert.deepEqual(Object.keys(done), ['requestId', 'status', 'spans', 'metrics']);
+    assert.equal(done.requestId, inv.requestId);
+    assert.equal(done.status, 'success');
+    assertSpans(done, platform[3].time);
+    // The cold start's tail holds them all, init records first.
+    assert.deepEqual(o.logTail!.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l)).filter((r) => r.type).map((r) => r.type), types, o.logTail);
+
+    // Warm: no init records, in the stream or the tail; spans again.
+    const warm = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(warm.coldStart, false);
+    const again = warm.logTail!.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l)).filter((r) => r.type);
+    assert.deepEqual(again.map((r) => r.type), ['platform.start', 'platform.runtimeDone', 'platform.report'], warm.logTail);
+    assertSpans(again[1].record, again[0].time);
+    assert.equal(messages('/aws/lambda/json-debug').filter((l) => l.includes('"platform.init')).length, 3);
+  });
+
+  /** runtimeDone's spans: the runtime's response latency and duration, then its overhead until its next /next. */
+  function assertSpans(done: { spans: { name: string; start: string; durationMs: number }[]; metrics: { durationMs: number } }, startTime: string) {
+    assert.deepEqual(done.spans.map((s) => s.name), ['responseLatency', 'responseDuration', 'runtimeOverhead']);
+    for (const s of done.spans) {
+      assert.deepEqual(Object.keys(s), ['name', 'start', 'durationMs']);
+      assert.match(s.start, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.ok(typeof s.durationMs === 'number' && s.durationMs >= 0, JSON.stringify(s));
+    }
+    const [latency, duration, overhead] = done.spans;
+    const at = (iso: string) => Date.parse(iso);
+    // One after the other, from the invocation's start (millisecond timestamps: 1 ms of slack).
+    assert.ok(at(latency!.start) >= at(startTime) - 1, JSON.stringify(done.spans));
+    assert.ok(at(duration!.start) >= at(latency!.start) && at(overhead!.start) >= at(duration!.start), JSON.stringify(done.spans));
+    assert.ok(Math.abs(at(duration!.start) - (at(latency!.start) + latency!.durationMs)) <= 1.5, JSON.stringify(done.spans));
+    // Within the runtime's part of the invocation.
+    assert.ok(latency!.durationMs + duration!.durationMs + overhead!.durationMs <= done.metrics.durationMs + 0.01, JSON.stringify(done));
+  }
+
+  test('JSON, system INFO: no init records after a successful init, no runtimeDone', async () => {
+    const t = fx.target(code, {
+      runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256,
+      loggingConfig: { logFormat: 'JSON', logGroup: null, applicationLogLevel: 'ERROR', systemLogLevel: 'INFO' },
+    }, 'json-info');
+    const o = await fx.svc.execute(t, invocation('{}'));
+    const types = messages('/aws/lambda/json-info').map((l) => JSON.parse(l)).filter((r) => r.type).map((r) => r.type);
+    assert.deepEqual(types, ['platform.initStart', 'platform.start', 'platform.report']);
+    assert.deepEqual(o.logTail!.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l)).filter((r) => r.type).map((r) => r.type), types, o.logTail);
   });
 
   test('JSON, system DEBUG: a failed invocation\'s platform.runtimeDone names its error type', async () => {
@@ -396,6 +445,24 @@ describe('JSON system logs when things go wrong', async () => {
     assert.equal(report.errorType, 'Runtime.ImportModuleError');
     assert.equal(report.metrics.initDurationMs, undefined);
     assert.ok(report.metrics.maxMemoryUsedMB > 0, JSON.stringify(report));
+  });
+
+  test('an init failure at system DEBUG: platform.initRuntimeDone with its error before each platform.initReport', async () => {
+    const key = fx.code({ 'index.js': 'require("./missing");' });
+    const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256, loggingConfig: { ...json, systemLogLevel: 'DEBUG' } }, 'json-init-debug');
+    const o = await fx.svc.execute(t, invocation('{}'));
+    assert.equal(o.errorType, 'Runtime.ImportModuleError');
+    const platform = records('/aws/lambda/json-init-debug').filter((r) => r.type);
+    assert.deepEqual(platform.map((r) => r.type), [
+      'platform.initStart', 'platform.initRuntimeDone', 'platform.initReport', 'platform.initRuntimeDone', 'platform.initReport',
+      'platform.start', 'platform.runtimeDone', 'platform.report',
+    ]);
+    for (const [i, phase] of [[1, 'init'], [3, 'invoke']] as const) {
+      assert.deepEqual(platform[i].record, { initializationType: 'on-demand', phase, status: 'error', errorType: 'Runtime.ImportModuleError' });
+      assert.equal(platform[i + 1].record.status, 'error');
+    }
+    // No response: no spans.
+    assert.equal(platform[6].record.spans, undefined);
   });
 
   test('a Node.js init that throws runs twice, as Lambda retries a failed init within the invocation', async () => {
