@@ -208,3 +208,61 @@ describe('provisioned concurrency and the account\'s concurrency', () => {
     assert.deepEqual(got, ['TooManyRequestsException:ConcurrentInvocationLimitExceeded', 'ok', 'ok', 'ok']);
   });
 });
+
+describe('provisioned concurrency is its version\'s or alias\'s own (account 10, 2 kept unreserved)', () => {
+  let server: TestServer;
+  let lambda: LambdaClient;
+  /** How an invocation went: its environment's initialization type, or the throttle. */
+  const run = (FunctionName: string, Qualifier: string | undefined, sleepMs: number) =>
+    lambda.send(new InvokeCommand({ FunctionName, Qualifier, Payload: Buffer.from(JSON.stringify({ sleep: sleepMs })) }))
+      .then((r) => JSON.parse(decode(r.Payload)).type as string, (e: any) => `${e.name}:${e.Reason ?? ''}`);
+  const burst = (n: number, fn: string, qualifier: string | undefined, sleepMs: number) =>
+    Promise.all(Array.from({ length: n }, () => run(fn, qualifier, sleepMs))).then((all) => all.sort());
+  const POOL_FULL = 'TooManyRequestsException:ConcurrentInvocationLimitExceeded';
+  const RESERVATION_FULL = 'TooManyRequestsException:ReservedFunctionConcurrentInvocationLimitExceeded';
+  const PC = 'provisioned-concurrency';
+  const times = (n: number, s: string) => Array.from({ length: n }, () => s);
+  /** The outcomes expected, in the order burst() gives them (sorted). */
+  const outcomes = (...parts: Array<string | string[]>) => parts.flat().sort();
+
+  async function ready(fn: string, qualifier: string) {
+    for (let i = 0; i < 300; i++) {
+      const c = await lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: fn, Qualifier: qualifier }));
+      if (c.Status === 'READY') return;
+      await sleep(50);
+    }
+    assert.fail(`${fn}:${qualifier} never got READY`);
+  }
+
+  before(async () => {
+    server = await startServer({ accountConcurrency: 10, unreservedConcurrencyMin: 2 });
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'p1', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await handler('p1') }, Publish: true }));
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'p1', Name: 'live', FunctionVersion: '1' }));
+    await lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'p1', Qualifier: 'live', ProvisionedConcurrentExecutions: 3 }));
+    await ready('p1', 'live');
+  });
+  after(async () => server?.stop());
+
+  test('an alias and the version it points to cannot both have provisioned concurrency', async () => {
+    const put = (Qualifier: string, n = 1) => lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'p1', Qualifier, ProvisionedConcurrentExecutions: n }));
+    await assert.rejects(put('1'), (e: any) => e.name === 'ResourceConflictException' && e.$metadata.httpStatusCode === 409
+      && e.message === 'Version is pointed by a Provisioned Concurrency alias');
+    await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'p1', ZipFile: await handler('p1-2'), Publish: true }));
+    await put('2');
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'p1', Name: 'next', FunctionVersion: '2' }));
+    await assert.rejects(put('next'), (e: any) => e.name === 'ResourceConflictException' && e.$metadata.httpStatusCode === 409
+      && e.message === 'Alias can\'t be used for Provisioned Concurrency configuration on an already Provisioned version');
+    const list = await lambda.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName: 'p1' }));
+    assert.deepEqual(list.ProvisionedConcurrencyConfigs!.map((c) => c.FunctionArn!.split(':').pop()).sort(), ['2', 'live']);
+    await lambda.send(new DeleteProvisionedConcurrencyConfigCommand({ FunctionName: 'p1', Qualifier: '2' }));
+  });
+
+  test('provisioned concurrency that would leave less than the minimum unreserved is refused in Lambda\'s words', async () => {
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'p2', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await handler('p2') }, Publish: true }));
+    // 10 - 3 (p1's) - 6 = 1, below 2.
+    await assert.rejects(lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'p2', Qualifier: '1', ProvisionedConcurrentExecutions: 6 })), (e: any) =>
+      e.name === 'InvalidParameterValueException'
+      && e.message === 'Specified ConcurrentExecutions for function decreases account\'s UnreservedConcurrentExecution below its minimum value of [2].');
+  });
+});

@@ -74,11 +74,13 @@ export class ProvisionedConfigs {
       const { accountConcurrency, unreservedMin } = this.deps;
       const totalReserved = await this.deps.functions.totalReserved();
       if (accountConcurrency - totalReserved - pooledProvisioned(totals, name) - ofFunction - requested < unreservedMin) {
+        // Lambda's words: ConcurrentExecutions here (PutFunctionConcurrency's say ReservedConcurrentExecutions).
         throw Errors.invalidParameter(
-          `Specified ProvisionedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${unreservedMin}].`,
+          `Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${unreservedMin}].`,
         );
       }
     }
+    refuseOverlap(qualifier, fs, await this.ofFunction(name));
     const cfg: ProvisionedConfig = {
       functionName: name, qualifier, requested, lastModified: this.deps.clock.now(),
       allocated: existing?.allocated ?? 0, status: 'IN_PROGRESS', statusReason: null,
@@ -176,6 +178,30 @@ export class ProvisionedConfigs {
     const r = await this.deps.sql.db.selectFrom(TABLE).selectAll().where('function_name', '=', name).where('qualifier', '=', qualifier).executeTakeFirst();
     return r ? fromRow(r) : undefined;
   }
+}
+
+/**
+ * A version has one provisioned concurrency config at most: on itself, or on an alias that points
+ * to it. Lambda refuses the second either way round (ResourceConflictException).
+ */
+function refuseOverlap(qualifier: string, fs: FunctionSnapshot, configs: readonly ProvisionedConfig[]): void {
+  const others = configs.filter((c) => c.qualifier !== qualifier);
+  if (isNumericVersion(qualifier)) {
+    if (others.some((c) => !isNumericVersion(c.qualifier) && versionsOf(fs, c.qualifier).includes(qualifier))) {
+      throw Errors.resourceConflict('Version is pointed by a Provisioned Concurrency alias');
+    }
+  } else {
+    const covered = versionsOf(fs, qualifier);
+    if (others.some((c) => isNumericVersion(c.qualifier) && covered.includes(c.qualifier))) {
+      throw Errors.resourceConflict('Alias can\'t be used for Provisioned Concurrency configuration on an already Provisioned version');
+    }
+  }
+}
+
+/** The versions an alias points to (a weighted one's second too). */
+function versionsOf(fs: FunctionSnapshot, alias: string): string[] {
+  const a = fs.aliases.get(alias);
+  return a ? [a.functionVersion, ...Object.keys(a.additionalVersionWeights)] : [];
 }
 
 function missing() {
