@@ -27,8 +27,8 @@ export interface ModuleContext {
   http: FastifyInstance;
   jsonTargets: JsonTargetRouter;
   invoker: Invoker;
-  /** Admission: a function's provisioned concurrency is set here (the provisioned concurrency module). */
-  leases: { setProvisioned(functionName: string, count: number, reserved: boolean): void };
+  /** Admission: a function's provisioned concurrency, per allocation, is set here (the provisioned concurrency module). */
+  leases: { setProvisioned(functionName: string, counts: ReadonlyMap<string, number>, reserved: boolean): void };
   /** Delivery to ARNs (queues, functions, buses): modules register what they serve. */
   targets: TargetDispatcher;
   /** The async engine registers itself here; until then Event invocations are refused honestly. */

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
 import { functionArn, isNumericVersion, parseFunctionRef, resolveQualifier } from '../core/arn.js';
+import { allocationId } from '../core/concurrency.js';
 import { Errors } from '../core/errors.js';
 import { canonical } from '../core/function-config.js';
 import { LATEST, type Locale, type VersionRecord } from '../core/model.js';
@@ -115,7 +116,7 @@ export class PipelineInvoker implements Invoker {
   /** Stages 2-5 for an already resolved version (the async worker enters here too). */
   async execute(resolved: Resolved, req: InvokeRequest, payload: Buffer): Promise<InvokeResult> {
     const { version } = resolved;
-    const release = this.deps.leases.acquire(version.functionName, resolved.reserved);
+    const lease = this.deps.leases.acquire(version.functionName, resolved.reserved, provisionable(resolved));
     const requestId = req.requestId ?? randomUUID();
     try {
       const outcome = await this.deps.execution.execute(this.targetOf(version), {
@@ -145,7 +146,7 @@ export class PipelineInvoker implements Invoker {
       }
       return result;
     } finally {
-      release();
+      lease.release();
     }
   }
 
@@ -157,6 +158,15 @@ export class PipelineInvoker implements Invoker {
     }
     return t;
   }
+}
+
+/**
+ * The provisioned concurrency allocation an invocation may run on: that of the qualifier it
+ * names, on the version it resolved to. Provisioned concurrency belongs to a version or an
+ * alias; neither an unqualified invocation nor one naming the version of an alias's has any.
+ */
+function provisionable(r: Resolved): string | undefined {
+  return r.qualifier === LATEST ? undefined : allocationId(r.version.functionName, r.qualifier, r.version.version);
 }
 
 /** What the execution service runs for a version: its code, configuration and log group. */

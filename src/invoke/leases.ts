@@ -1,37 +1,62 @@
 import { decideAdmission } from '../core/concurrency.js';
 import { Errors } from '../core/errors.js';
 
+/** One admitted invocation: give its place back with release(). */
+export interface Lease {
+  release(): void;
+  /** The provisioned concurrency allocation it was admitted on (its environments are for it), or null: on demand. */
+  allocation: string | null;
+}
+
+/** One allocation's provisioned concurrency and its invocations running on it. */
+interface Allocation {
+  count: number;
+  inFlight: number;
+}
+
 /**
- * In-process lease coordinator: counts in-flight invocations per function and in the
- * unreserved pool, and admits or refuses under the account and reserved limits. A refused
- * request is refused at once (429), never queued.
+ * In-process lease coordinator: counts in-flight invocations per provisioned concurrency
+ * allocation, per function (on demand) and in the unreserved pool, and admits or refuses under
+ * the account, reserved and provisioned limits. A refused request is refused at once (429),
+ * never queued.
  */
 export class LocalLeases {
-  private readonly perFunction = new Map<string, number>();
+  /** On-demand invocations in flight, per function. */
+  private readonly onDemand = new Map<string, number>();
   private unreserved = 0;
   private totalReserved = 0;
-  /** Provisioned concurrency per function, and its invocations running on it. */
-  private readonly provisioned = new Map<string, { count: number; reserved: boolean; inFlight: number }>();
+  /** Per allocation id (core/concurrency.allocationId). */
+  private readonly allocations = new Map<string, Allocation>();
+  /** Per function: its allocations' ids, their total, and whether that comes out of a reservation. */
+  private readonly functions = new Map<string, { ids: string[]; total: number; reserved: boolean }>();
   private totalProvisioned = 0;
 
   constructor(private accountLimit: number) {}
 
   /**
-   * A function's provisioned concurrency (the sum of its configs; 0: none). Without a reservation
-   * it is taken out of the unreserved pool.
+   * A function's provisioned concurrency: each allocation's count (none: no provisioned
+   * concurrency). Without a reservation its total is taken out of the unreserved pool.
    */
-  setProvisioned(functionName: string, count: number, reserved: boolean): void {
-    const prev = this.provisioned.get(functionName);
-    if (prev && !prev.reserved) this.totalProvisioned -= prev.count;
-    if (!reserved) this.totalProvisioned += count;
-    // Changed in place: leases granted on it release this same entry.
-    if (prev) {
-      prev.count = count;
-      prev.reserved = reserved;
-      if (count === 0 && prev.inFlight === 0) this.provisioned.delete(functionName);
-    } else if (count > 0) {
-      this.provisioned.set(functionName, { count, reserved, inFlight: 0 });
+  setProvisioned(functionName: string, counts: ReadonlyMap<string, number>, reserved: boolean): void {
+    const prev = this.functions.get(functionName);
+    if (prev && !prev.reserved) this.totalProvisioned -= prev.total;
+    let total = 0;
+    for (const [id, count] of counts) {
+      total += count;
+      // Changed in place: leases granted on it release this same entry.
+      const a = this.allocations.get(id);
+      if (a) a.count = count;
+      else this.allocations.set(id, { count, inFlight: 0 });
     }
+    for (const id of prev?.ids ?? []) {
+      if (counts.has(id)) continue;
+      const a = this.allocations.get(id)!;
+      a.count = 0;
+      if (a.inFlight === 0) this.allocations.delete(id);
+    }
+    if (!reserved) this.totalProvisioned += total;
+    if (counts.size > 0) this.functions.set(functionName, { ids: [...counts.keys()], total, reserved });
+    else this.functions.delete(functionName);
   }
 
   setTotalReserved(total: number): void {
@@ -42,10 +67,13 @@ export class LocalLeases {
     this.accountLimit = limit;
   }
 
-  /** Takes a lease or throws TooManyRequestsException. Returns the release function. */
-  acquire(functionName: string, reserved: number | null): () => void {
-    const inFlightFunction = this.perFunction.get(functionName) ?? 0;
-    const pc = this.provisioned.get(functionName);
+  /**
+   * Takes a lease or throws TooManyRequestsException. `allocation`: the provisioned concurrency
+   * allocation of the version or alias the invocation names, when it may have one.
+   */
+  acquire(functionName: string, reserved: number | null, allocation?: string): Lease {
+    const inFlightFunction = this.onDemand.get(functionName) ?? 0;
+    const pc = allocation === undefined ? undefined : this.allocations.get(allocation);
     const decision = decideAdmission({
       accountLimit: this.accountLimit,
       totalReserved: this.totalReserved,
@@ -54,30 +82,39 @@ export class LocalLeases {
       inFlightUnreserved: this.unreserved,
       provisioned: pc?.count ?? 0,
       inFlightProvisioned: pc?.inFlight ?? 0,
+      functionProvisioned: this.functions.get(functionName)?.total ?? 0,
       totalProvisioned: this.totalProvisioned,
     });
     if (!decision.admit) throw Errors.tooManyRequests('Rate Exceeded.', decision.reason);
-    this.perFunction.set(functionName, inFlightFunction + 1);
-    const onProvisioned = decision.provisioned === true && pc !== undefined;
-    const pooled = reserved === null && !onProvisioned;
+    if (decision.provisioned === true && pc !== undefined) return this.onAllocation(allocation!, pc);
+    this.onDemand.set(functionName, inFlightFunction + 1);
+    const pooled = reserved === null;
     if (pooled) this.unreserved++;
-    if (onProvisioned) pc.inFlight++;
     let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const n = (this.perFunction.get(functionName) ?? 1) - 1;
-      if (n <= 0) this.perFunction.delete(functionName);
-      else this.perFunction.set(functionName, n);
-      if (pooled) this.unreserved--;
-      if (onProvisioned) {
-        pc.inFlight--;
-        if (pc.count === 0 && pc.inFlight === 0 && this.provisioned.get(functionName) === pc) this.provisioned.delete(functionName);
-      }
+    return {
+      allocation: null,
+      release: () => {
+        if (released) return;
+        released = true;
+        const n = (this.onDemand.get(functionName) ?? 1) - 1;
+        if (n <= 0) this.onDemand.delete(functionName);
+        else this.onDemand.set(functionName, n);
+        if (pooled) this.unreserved--;
+      },
     };
   }
 
-  inFlight(functionName: string): number {
-    return this.perFunction.get(functionName) ?? 0;
+  private onAllocation(id: string, pc: Allocation): Lease {
+    pc.inFlight++;
+    let released = false;
+    return {
+      allocation: id,
+      release: () => {
+        if (released) return;
+        released = true;
+        pc.inFlight--;
+        if (pc.count === 0 && pc.inFlight === 0 && this.allocations.get(id) === pc) this.allocations.delete(id);
+      },
+    };
   }
 }

@@ -67,6 +67,10 @@ describe('admission', () => {
     ['below it, the pool admits', { inFlightUnreserved: 2, totalProvisioned: 3 } as any, true],
     ['a function runs on its provisioned concurrency first, pool full or not', { provisioned: 2, inFlightProvisioned: 1, inFlightUnreserved: 6 } as any, 'provisioned'],
     ['beyond it, on the pool (spillover)', { provisioned: 2, inFlightProvisioned: 2, inFlightUnreserved: 2, totalProvisioned: 2 } as any, true],
+    ['beyond it, the pool full: throttled', { provisioned: 2, inFlightProvisioned: 2, inFlightUnreserved: 4, totalProvisioned: 2 } as any, 'ConcurrentInvocationLimitExceeded'],
+    ['a reserved function runs on its provisioned concurrency first', { reserved: 4, inFlightFunction: 1, provisioned: 3, inFlightProvisioned: 2, functionProvisioned: 3 } as any, 'provisioned'],
+    ['a reserved function\'s on demand: its reservation less its provisioned concurrency', { reserved: 4, inFlightFunction: 1, functionProvisioned: 3 } as any, 'ReservedFunctionConcurrentInvocationLimitExceeded'],
+    ['below it, the reservation admits', { reserved: 4, inFlightFunction: 0, functionProvisioned: 3, inFlightProvisioned: 3, provisioned: 3 } as any, true],
   ];
   for (const [name, input, expected] of table) {
     test(name, () => {

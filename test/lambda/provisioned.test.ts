@@ -244,6 +244,16 @@ describe('provisioned concurrency is its version\'s or alias\'s own (account 10,
   });
   after(async () => server?.stop());
 
+  test('invocations that do not name the alias cannot take its provisioned concurrency: exact counts under bursts', async () => {
+    // The pool is 10 - 3 (live's): of nine unqualified invocations at once, exactly two are refused.
+    const unqualified = burst(9, 'p1', undefined, 2500);
+    await sleep(500);
+    // Pool full: live's three run on its provisioned environments, the two beyond it have nowhere to spill.
+    const live = await burst(5, 'p1', 'live', 300);
+    const rest = await unqualified;
+    assert.deepEqual(live, outcomes(times(3, PC), times(2, POOL_FULL)));
+    assert.deepEqual(rest, outcomes(times(7, 'on-demand'), times(2, POOL_FULL)));
+  });
   test('an alias and the version it points to cannot both have provisioned concurrency', async () => {
     const put = (Qualifier: string, n = 1) => lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'p1', Qualifier, ProvisionedConcurrentExecutions: n }));
     await assert.rejects(put('1'), (e: any) => e.name === 'ResourceConflictException' && e.$metadata.httpStatusCode === 409
@@ -264,5 +274,18 @@ describe('provisioned concurrency is its version\'s or alias\'s own (account 10,
     await assert.rejects(lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'p2', Qualifier: '1', ProvisionedConcurrentExecutions: 6 })), (e: any) =>
       e.name === 'InvalidParameterValueException'
       && e.message === 'Specified ConcurrentExecutions for function decreases account\'s UnreservedConcurrentExecution below its minimum value of [2].');
+  });
+
+  test('a reserved function\'s provisioned concurrency comes out of its reservation: its other invocations get the rest', async () => {
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'r1', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await handler('r1') }, Publish: true }));
+    await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'r1', ReservedConcurrentExecutions: 3 }));
+    await lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'r1', Qualifier: '1', ProvisionedConcurrentExecutions: 2 }));
+    await ready('r1', '1');
+    // 3 reserved - 2 provisioned: one unqualified invocation at a time.
+    const unqualified = burst(3, 'r1', undefined, 2000);
+    await sleep(500);
+    // Version 1's two run on its provisioned concurrency; the third would spill into the reservation, which is full.
+    assert.deepEqual(await burst(3, 'r1', '1', 300), outcomes(times(2, PC), RESERVATION_FULL));
+    assert.deepEqual(await unqualified, outcomes('on-demand', times(2, RESERVATION_FULL)));
   });
 });

@@ -1,4 +1,5 @@
 import { isNumericVersion } from '../../core/arn.js';
+import { allocationId } from '../../core/concurrency.js';
 import { LATEST, type Locale } from '../../core/model.js';
 import { splitByWeight } from '../../core/routing.js';
 import type { ChangeFeed, ControlSnapshot, ExecutionService, ExecutionTarget, ProvisionProgress } from '../../ports/index.js';
@@ -35,8 +36,11 @@ export class ProvisionedAllocator {
   constructor(
     private readonly deps: {
       configs: ProvisionedConfigs; snapshot: ControlSnapshot; execution: ExecutionService; changes: ChangeFeed; locale: Locale;
-      /** Admission counts a function's provisioned concurrency (out of the unreserved pool, when it has no reservation). */
-      leases: { setProvisioned(functionName: string, count: number, reserved: boolean): void };
+      /**
+       * Admission counts each allocation's provisioned concurrency for the invocations of its
+       * config's qualifier, and the function's total out of the unreserved pool when it has no reservation.
+       */
+      leases: { setProvisioned(functionName: string, counts: ReadonlyMap<string, number>, reserved: boolean): void };
     },
   ) {}
 
@@ -81,15 +85,13 @@ export class ProvisionedAllocator {
     await this.deps.snapshot.settle();
     const fs = this.deps.snapshot.get(name);
     const configs = fs ? await this.deps.configs.ofFunction(name) : [];
-    const wanted = new Set<string>();
-    let total = 0;
+    const wanted = new Map<string, number>();
     for (const cfg of configs) {
       const shares = this.sharesOf(cfg);
       if (!shares) {
         await this.deps.configs.forget(cfg);
         continue;
       }
-      total += cfg.requested;
       // One reporter per config and Put, kept across passes: a share left as it was (not asked
       // again) keeps reporting to it, beside one that moved (a weighted alias's other version).
       const key = `${name}\0${cfg.qualifier}`;
@@ -98,11 +100,11 @@ export class ProvisionedAllocator {
         report = new Reporter(this.deps.configs, cfg);
         this.reporters.set(key, report);
       }
-      const ids = shares.map((share) => `${name}\0${cfg.qualifier}\0${share.target.version}`);
+      const ids = shares.map((share) => allocationId(name, cfg.qualifier, share.target.version));
       report.cover(ids);
       shares.forEach((share, i) => {
         const id = ids[i]!;
-        wanted.add(id);
+        wanted.set(id, share.count);
         const prev = this.asked.get(id);
         if (prev && prev.target.revisionId === share.target.revisionId && prev.count === share.count && prev.lastModified === cfg.lastModified) return;
         this.asked.set(id, { target: share.target, count: share.count, lastModified: cfg.lastModified });
@@ -112,7 +114,7 @@ export class ProvisionedAllocator {
     for (const key of [...this.reporters.keys()]) {
       if (key.startsWith(`${name}\0`) && !configs.some((c) => key === `${name}\0${c.qualifier}`)) this.reporters.delete(key);
     }
-    this.deps.leases.setProvisioned(name, total, (fs?.fn.reservedConcurrency ?? null) !== null);
+    this.deps.leases.setProvisioned(name, wanted, (fs?.fn.reservedConcurrency ?? null) !== null);
     if (configs.length === 0) this.withConfigs.delete(name);
     else this.withConfigs.add(name);
     for (const [id, a] of this.asked) {
@@ -145,7 +147,7 @@ export class ProvisionedAllocator {
 
   private forgetFunction(name: string): void {
     this.withConfigs.delete(name);
-    this.deps.leases.setProvisioned(name, 0, false);
+    this.deps.leases.setProvisioned(name, new Map(), false);
     // The execution service ends the function's environments, its allocations with them.
     for (const id of [...this.asked.keys()]) if (id.startsWith(`${name}\0`)) this.asked.delete(id);
     for (const key of [...this.reporters.keys()]) if (key.startsWith(`${name}\0`)) this.reporters.delete(key);
