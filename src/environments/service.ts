@@ -94,13 +94,19 @@ interface Slot {
   retired: boolean;
   /** Environments whose invocation is over but whose runtime has not asked for the next one yet. */
   finishing: Set<Environment>;
-  /** Invocations waiting a moment for one of those (see FINISHING_WAIT_MS). */
-  waiting: Array<{ run(env: Environment | null): void }>;
+  /** Invocations waiting a moment for one of those (see FINISHING_WAIT_MS), each for its kind. */
+  waiting: Waiter[];
   /**
    * Environments that died during an invoke phase, to be reset by the next cold start (Lambda
    * resets them, keeping /tmp and the log stream); reaped after the idle time as idle ones are.
    */
   resets: Array<EnvReset & { at: number }>;
+}
+
+interface Waiter {
+  /** The allocation whose environment it waits for; null: an on-demand one. */
+  provisionedBy: string | null;
+  run(env: Environment | null): void;
 }
 
 /**
@@ -198,12 +204,16 @@ class Service implements StratusExecutionService {
     const key = slotKey(target);
     let slot = this.slots.get(key);
     if (!slot) slot = this.newSlot(key, target);
-    const env = slot.idle.pop();
-    if (env) {
-      this.warmStarts++;
-      return this.run(slot, env, inv);
+    // Admitted on provisioned concurrency: one of its allocation's environments first (one about
+    // to be free included), as Lambda runs it; else, as every other invocation, an on-demand one.
+    for (const by of inv.allocation === undefined ? [null] : [inv.allocation, null]) {
+      const env = takeIdle(slot, by);
+      if (env) {
+        this.warmStarts++;
+        return this.run(slot, env, inv);
+      }
+      if (count(slot.finishing, by) > count(slot.waiting, by)) return this.afterFinishing(slot, target, inv, by);
     }
-    if (slot.finishing.size > slot.waiting.length) return this.afterFinishing(slot, target, inv);
     return this.cold(slot, target, inv);
   }
 
@@ -296,10 +306,11 @@ class Service implements StratusExecutionService {
     }
   }
 
-  /** Waits for a finishing environment of the slot (FINISHING_WAIT_MS at most), else starts one. */
-  private afterFinishing(slot: Slot, target: ExecutionTarget, inv: Invocation): Promise<ExecutionOutcome> {
+  /** Waits for a finishing environment of the slot, `by` that allocation or on demand (FINISHING_WAIT_MS at most), else starts one. */
+  private afterFinishing(slot: Slot, target: ExecutionTarget, inv: Invocation, by: string | null): Promise<ExecutionOutcome> {
     return new Promise<ExecutionOutcome>((resolve, reject) => {
-      const w = {
+      const w: Waiter = {
+        provisionedBy: by,
         run: (env: Environment | null) => {
           clearTimeout(timer);
           const i = slot.waiting.indexOf(w);
@@ -363,7 +374,7 @@ class Service implements StratusExecutionService {
     slot.finishing.delete(env);
     if (env.state !== 'idle') return;
     if (slot.retired || this.stopped) { env.destroy(); return; }
-    const w = slot.waiting[0];
+    const w = slot.waiting.find((x) => x.provisionedBy === env.provisionedBy);
     if (w) w.run(env);
     else slot.idle.push(env);
   }
@@ -498,7 +509,8 @@ class Service implements StratusExecutionService {
     const i = slot.idle.indexOf(env);
     if (i >= 0) slot.idle.splice(i, 1);
     // A finishing environment that died instead of asking for more: whoever waited for it starts one.
-    if (slot.finishing.delete(env) && slot.waiting.length > slot.finishing.size) slot.waiting[0]!.run(null);
+    const by = env.provisionedBy;
+    if (slot.finishing.delete(env) && count(slot.waiting, by) > count(slot.finishing, by)) slot.waiting.find((w) => w.provisionedBy === by)!.run(null);
     // One of an allocation's environments died (a crash, a timeout): another takes its place.
     const a = env.provisionedBy === null ? undefined : this.allocations.get(env.provisionedBy);
     if (a?.envs.delete(env)) setImmediate(() => this.fill(a));
@@ -548,6 +560,24 @@ class Service implements StratusExecutionService {
 /** Environments are reused only for the same function, version and revision (code and configuration). */
 function slotKey(t: ExecutionTarget): string {
   return `${t.functionName}\0${t.version}\0${t.revisionId}`;
+}
+
+/**
+ * The most recently used idle environment of the slot kept by allocation `by` (null: an on-demand
+ * one), taken out of the idle list.
+ */
+function takeIdle(slot: Slot, by: string | null): Environment | undefined {
+  for (let i = slot.idle.length - 1; i >= 0; i--) {
+    if (slot.idle[i]!.provisionedBy === by) return slot.idle.splice(i, 1)[0];
+  }
+  return undefined;
+}
+
+/** How many of these environments (or waiting invocations) are of allocation `by` (null: on demand). */
+function count(of: Iterable<{ provisionedBy: string | null }>, by: string | null): number {
+  let n = 0;
+  for (const x of of) if (x.provisionedBy === by) n++;
+  return n;
 }
 
 /** Frees what a reset environment kept for a successor that will not come. */

@@ -120,6 +120,7 @@ export class PipelineInvoker implements Invoker {
     const requestId = req.requestId ?? randomUUID();
     try {
       const outcome = await this.deps.execution.execute(this.targetOf(version), {
+        ...(lease.allocation !== null ? { allocation: lease.allocation } : {}),
         requestId,
         payload,
         invokedFunctionArn: resolved.invokedArn,

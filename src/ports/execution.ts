@@ -37,6 +37,12 @@ export interface ProvisionProgress {
 
 export interface Invocation {
   requestId: string;
+  /**
+   * The provisioned concurrency allocation (provision's id) admission put it on: it runs on one of
+   * that allocation's environments when one is free. Without it, on an on-demand one: another
+   * version's or alias's provisioned environments are not for it.
+   */
+  allocation?: string;
   payload: Buffer;
   /** The ARN the caller used (with qualifier if any): Lambda-Runtime-Invoked-Function-Arn. */
   invokedFunctionArn: string;
@@ -83,7 +89,8 @@ export interface ExecutionService {
   /**
    * Keeps `count` environments of `target` initialized ahead of its invocations (provisioned
    * concurrency: AWS_LAMBDA_INITIALIZATION_TYPE provisioned-concurrency, never reaped while
-   * idle, replaced when one dies), under `id`; invocations of that version find them warm.
+   * idle, replaced when one dies), under `id`; the invocations admitted on it (Invocation.allocation)
+   * find them warm, before any on-demand one.
    * Calling again with the same id changes the count or the target (the old target's
    * environments are let go); count 0 ends the allocation. `progress` hears each change.
    */

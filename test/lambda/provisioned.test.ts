@@ -254,6 +254,19 @@ describe('provisioned concurrency is its version\'s or alias\'s own (account 10,
     assert.deepEqual(live, outcomes(times(3, PC), times(2, POOL_FULL)));
     assert.deepEqual(rest, outcomes(times(7, 'on-demand'), times(2, POOL_FULL)));
   });
+
+  test('the alias\'s invocations take its provisioned environments first, then spill over to the pool', async () => {
+    // Three on provisioned environments, two spill over and start on-demand ones (which, cold, end last).
+    assert.deepEqual(await burst(5, 'p1', 'live', 500), outcomes(times(2, 'on-demand'), times(3, PC)));
+    await sleep(200);
+    // All idle now: three at once all go to the provisioned environments.
+    assert.deepEqual(await burst(3, 'p1', 'live', 300), times(3, PC));
+  });
+
+  test('an invocation naming the version runs on demand, not on its alias\'s provisioned concurrency', async () => {
+    assert.equal(await run('p1', '1', 0), 'on-demand');
+  });
+
   test('an alias and the version it points to cannot both have provisioned concurrency', async () => {
     const put = (Qualifier: string, n = 1) => lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'p1', Qualifier, ProvisionedConcurrentExecutions: n }));
     await assert.rejects(put('1'), (e: any) => e.name === 'ResourceConflictException' && e.$metadata.httpStatusCode === 409
