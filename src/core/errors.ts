@@ -70,5 +70,6 @@ export const FunctionErrorTypes = {
   invalidEntrypoint: 'Runtime.InvalidEntrypoint',
   responseTooLarge: 'Function.ResponseSizeTooLarge',
   invalidResponseMode: 'Runtime.InvalidResponseModeHeader',
+  truncatedResponse: 'Runtime.TruncatedResponse',
   unknown: 'Runtime.Unknown',
 } as const;

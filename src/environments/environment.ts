@@ -9,7 +9,7 @@ import type { LogSink } from '../ports/logs.js';
 import { type AwsClientVars, execWrapper, functionEnv, nodeStartupEnv, runtimeBootEnv, runtimeFds } from './env-vars.js';
 import {
   billedMs, exitText, logStreamName, MAX_RESPONSE_BYTES, MAX_STREAMED_RESPONSE_BYTES, platformError, responseTooLargePayload,
-  type RuntimeSpan, runtimeExited, streamedTooLargeError, SystemLog, timeoutLogLine, timeoutPayload, truncatedStreamError,
+  type RuntimeSpan, runtimeExited, streamedTooLargeError, SystemLog, timeoutLogLine, timeoutPayload, truncatedResponsePayload, truncatedStreamError,
 } from './format.js';
 import { LogWriter } from './log-writer.js';
 import { ApiErrors, RuntimeApiServer, type RtRequest, type RtResponse, type RuntimeApiHandler } from './runtime-api.js';
@@ -149,12 +149,18 @@ interface Current {
   deliveredHr?: number;
   respondHr?: number;
   respondedHr?: number;
+  /**
+   * The runtime's connection closed before the body of its result (a response, streamed or not,
+   * or an error) ended: that result counts as sent, as RAPID counts it (see failWhenCut).
+   */
+  cut?: boolean;
   resolve(o: ExecutionOutcome): void;
 }
 
 /**
- * How long an invocation whose response stream was cut waits for its runtime to exit, so that a
- * crash is logged as one (the runtime's exit is seen a few milliseconds after its connection closes).
+ * How long an invocation whose result was cut (its response stream, or the body of a buffered
+ * response or error) waits for its runtime to exit, so that a crash is logged as one (the
+ * runtime's exit is seen a few milliseconds after its connection closes).
  */
 const STREAM_CUT_EXIT_MS = 200;
 
@@ -891,12 +897,12 @@ export class Environment implements RuntimeApiHandler {
    * The runtime's state as Lambda's Runtime API (RAPID, core/states.go) names it, for its
    * refusals: Started until its first /next, Ready from then on (waiting for an invocation or
    * running one), InvocationResponse while posting a result, RuntimeResponseSentState from the
-   * result to its next /next, InitError once it posted one.
+   * result (or a result cut mid-body) to its next /next, InitError once it posted one.
    */
   private runtimeStateName(): string {
     if (this.state === 'initializing' && this.initFailure?.posted) return 'InitError';
     const c = this.cur;
-    if (c && c.responding && !c.done) return 'InvocationResponse';
+    if (c && c.responding && !c.done) return c.cut ? 'RuntimeResponseSentState' : 'InvocationResponse';
     if (this.parked || (c && c.delivered && !c.done)) return 'Ready';
     return this.state === 'initializing' ? 'Started' : 'RuntimeResponseSentState';
   }
@@ -919,6 +925,24 @@ export class Environment implements RuntimeApiHandler {
     }
     ApiErrors.invalidRequestId(res);
     return null;
+  }
+
+  /**
+   * Ends the invocation with `fail` when the runtime's connection closes before the body of the
+   * result it is posting ends. RAPID takes such a body as the runtime's result (ErrTruncatedResponse:
+   * the response is marked sent, and the post answered 400 TruncatedHTTPRequest, which here has no
+   * connection left to go to) instead of waiting for another until the timeout; the runtime lives
+   * on, and the environment stays warm. A stream's client is told at once. When the runtime
+   * crashed (out of memory, say), its exit ends the invocation as any exit does (the "Runtime
+   * exited" lines, REPORT's error type); one that lives on is failed STREAM_CUT_EXIT_MS later.
+   */
+  private failWhenCut(c: Current, res: RtResponse, fail: () => void): void {
+    res.onClose = () => {
+      if (c.done) return;
+      c.cut = true;
+      if (c.streaming) cutStream(c);
+      setTimeout(() => { if (!c.done) fail(); }, STREAM_CUT_EXIT_MS);
+    };
   }
 
   response(id: string, req: RtRequest, res: RtResponse): void {
@@ -957,15 +981,9 @@ export class Environment implements RuntimeApiHandler {
         ApiErrors.tooLarge(res, MAX_STREAMED_RESPONSE_BYTES);
       };
       // The runtime's connection closed mid-body: the stream cannot end, and the client's ends at
-      // once with Runtime.TruncatedResponse. When the runtime crashed (out of memory, say), its
-      // exit ends the invocation as any exit does (the "Runtime exited" lines, REPORT's error
-      // type); one that lives on ends it STREAM_CUT_EXIT_MS later.
+      // once with Runtime.TruncatedResponse (see failWhenCut).
       c.streaming = true;
-      res.onClose = () => {
-        if (c.done) return;
-        cutStream(c);
-        setTimeout(() => { if (!c.done) this.finish(c, 'error', Buffer.alloc(0), truncatedStreamError.errorType, { streamed: true }); }, STREAM_CUT_EXIT_MS);
-      };
+      this.failWhenCut(c, res, () => this.finish(c, 'error', Buffer.alloc(0), truncatedStreamError.errorType, { streamed: true }));
       req.onEnd = () => {
         if (this.spans) c.respondedHr = performance.now();
         const t = req.trailers;
@@ -990,13 +1008,20 @@ export class Environment implements RuntimeApiHandler {
     let size = 0;
     let tooLarge = declared > MAX_RESPONSE_BYTES;
     req.onData = (chunk) => {
-      if (tooLarge) return;
       size += chunk.length;
+      if (tooLarge) return;
       if (size > MAX_RESPONSE_BYTES) { tooLarge = true; chunks.length = 0; return; }
       chunks.push(chunk);
     };
+    // Cut mid-body: Runtime.TruncatedResponse, or, past the limit already (RAPID reads no more
+    // than the limit and a byte), the response is too large.
+    this.failWhenCut(c, res, () => {
+      if (size > MAX_RESPONSE_BYTES) this.finish(c, 'error', Buffer.from(JSON.stringify(responseTooLargePayload)), responseTooLargePayload.errorType);
+      else this.finish(c, 'error', Buffer.from(JSON.stringify(truncatedResponsePayload)), FunctionErrorTypes.truncatedResponse);
+    });
     req.onEnd = () => {
       if (this.spans) c.respondedHr = performance.now();
+      res.onClose = null;
       if (tooLarge) {
         ApiErrors.tooLarge(res, MAX_RESPONSE_BYTES);
         if (!c.done) this.finish(c, 'error', Buffer.from(JSON.stringify(responseTooLargePayload)), responseTooLargePayload.errorType);
@@ -1015,8 +1040,11 @@ export class Environment implements RuntimeApiHandler {
   error(id: string, req: RtRequest, res: RtResponse): void {
     const c = this.check(id, res, 'InvocationErrorResponse');
     if (!c) { req.resume(); return; }
+    // Cut mid-body: RAPID sends the error it was posting without the body it could not read.
+    this.failWhenCut(c, res, () => this.finish(c, 'error', Buffer.alloc(0), req.headers['lambda-runtime-function-error-type'] || 'Unhandled'));
     // An error document is a payload like a response, with the same limit (RAPID sends both the same way).
     readBody(req, MAX_RESPONSE_BYTES, (body) => {
+      res.onClose = null;
       if (body === null) {
         ApiErrors.tooLarge(res, MAX_RESPONSE_BYTES);
         if (!c.done) this.finish(c, 'error', Buffer.from(JSON.stringify(responseTooLargePayload)), responseTooLargePayload.errorType);

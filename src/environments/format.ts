@@ -261,3 +261,9 @@ export const streamedTooLargeError = {
 
 /** A streamed response whose connection closed before its end (RAPID's error type for a cut body). */
 export const truncatedStreamError = { errorType: 'Runtime.TruncatedResponse', errorMessage: 'The response stream was closed before it ended.' };
+
+/**
+ * The invoke payload of a buffered response whose connection closed before its end: RAPID's
+ * document for the error it reports (Runtime.TruncatedResponse, with no message).
+ */
+export const truncatedResponsePayload = { errorType: 'Runtime.TruncatedResponse' };

@@ -617,6 +617,44 @@ describe('Runtime API refusals', () => {
     assert.ok(Date.now() - started < 5000, 'not held until the timeout');
   });
 
+  // A buffered result whose connection closes mid-body: RAPID takes it as the runtime's result
+  // (ErrTruncatedResponse: the response is marked sent) and ends the invocation at once. The
+  // caller of a cut /response gets Runtime.TruncatedResponse; of a cut /error, the error type the
+  // runtime posted with the body it could not read (none). Stratus waited for the timeout.
+  for (const [verb, header, errorType, payload, refusedAs] of [
+    ['response', '', 'Runtime.TruncatedResponse', '{"errorType":"Runtime.TruncatedResponse"}', 'InvocationResponse'],
+    ['error', 'Lambda-Runtime-Function-Error-Type: Custom.Cut\\r\\n', 'Custom.Cut', '', 'InvocationErrorResponse'],
+  ] as const) {
+    test(`a buffered /${verb} whose connection closes mid-body ends the invocation before its timeout; a proper ${verb} after it is refused`, async () => {
+      // Content-Length: 100, 10 bytes written, the socket closed; then the same post, whole, on a new
+      // connection. The body waits for 100 Continue: the connection is admitted (its peer checked
+      // while it is still open) and the post begun before it is cut.
+      const body = `
+        A="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+        exec 3<>"/dev/tcp/\${AWS_LAMBDA_RUNTIME_API%:*}/\${AWS_LAMBDA_RUNTIME_API#*:}"
+        printf 'POST /2018-06-01/runtime/invocation/%s/${verb} HTTP/1.1\\r\\nHost: rt\\r\\n${header}Content-Length: 100\\r\\nExpect: 100-continue\\r\\n\\r\\n' "$2" >&3
+        read -r -t 5 line <&3
+        printf '0123456789' >&3
+        exec 3>&-
+        s=$(curl -s -o /tmp/retry -w '%{http_code}' -X POST "$A/invocation/$2/${verb}" -d '{"errorMessage":"whole","errorType":"Custom.Whole"}')
+        echo "RETRY $s $(cat /tmp/retry)" >&2
+        echo ignored; return 0`;
+      const t = fx.target(fx.code(bashFunction(body)), { ...FAST, timeout: 10 }, `cut-${verb}`);
+      const started = Date.now();
+      const o = await fx.svc.execute(t, invocation('{}'));
+      assert.ok(Date.now() - started < 10_000, 'ended before the function\'s timeout');
+      assert.equal(o.status, 'error');
+      assert.equal(o.errorType, errorType, o.payload.toString());
+      assert.equal(o.payload.toString(), payload);
+      assert.equal(o.streamed, undefined);
+      assert.match(o.logTail!, new RegExp(`RETRY 403 \\{"errorMessage":"State transition from RuntimeResponseSentState to ${refusedAs} failed for runtime. Error: State transition is not allowed","errorType":"InvalidStateTransition"\\}\\n`), o.logTail);
+      // No reset: the runtime lives on and takes the next invocation, warm.
+      const next = await fx.svc.execute(t, invocation('{}'));
+      assert.equal(next.coldStart, false);
+      assert.equal(next.errorType, errorType);
+    });
+  }
+
   test('a runtime that dies mid-stream: the client\'s stream ends with Runtime.TruncatedResponse, the log says how the runtime exited', async () => {
     const body = `
       exec 3<>"/dev/tcp/\${AWS_LAMBDA_RUNTIME_API%:*}/\${AWS_LAMBDA_RUNTIME_API#*:}"
