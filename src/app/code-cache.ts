@@ -163,7 +163,8 @@ export class CodeCache {
 /**
  * Copies the tree `src` into `dest` (an unpacked archive: directories, files, symlinks), replacing
  * what is there: a file or link over a file, link or directory; a directory's entries merged into
- * a directory of the same name.
+ * a directory of the same name. Symlinks are copied as links, never followed: their targets (any
+ * path, /opt/... say) are for the environment to resolve, not the host.
  */
 function overlay(src: string, dest: string): void {
   for (const entry of fs.readdirSync(src, { withFileTypes: true })) {
@@ -182,7 +183,7 @@ function overlay(src: string, dest: string): void {
       if (entry.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(from), to);
       else {
         fs.copyFileSync(from, to);
-        const st = fs.statSync(from);
+        const st = fs.lstatSync(from);
         fs.chmodSync(to, (st.mode & 0o755) | 0o600); // as unpacked (code/walk.ts): written by no one else
         fs.utimesSync(to, st.atime, st.mtime); // what Python's cached bytecode is checked against
       }

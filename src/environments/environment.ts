@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { FunctionErrorTypes } from '../core/errors.js';
@@ -14,6 +13,7 @@ import {
 import { LogWriter } from './log-writer.js';
 import { ApiErrors, RuntimeApiServer, type RtRequest, type RtResponse, type RuntimeApiHandler } from './runtime-api.js';
 import { presentedRuntime, type RuntimeFamily } from './runtimes.js';
+import { CodeView, entrypoint, type EntrypointRules } from './code-view.js';
 import { OPT_ROOT, TASK_ROOT } from './sandbox/task-root.js';
 import { Extensions, extensionHiddenVars, extensionLauncher, MAX_EXTENSIONS, RUNTIME_SHUTDOWN_MS, SHUTDOWN_GRACE_MS } from './extensions.js';
 import type { SandboxBequest, SandboxDriver, SandboxHandle, SandboxLimits } from './sandbox/types.js';
@@ -332,20 +332,24 @@ export class Environment implements RuntimeApiHandler {
     } else {
       const custom = o.family === 'custom';
       const startup = o.family === 'node' ? nodeStartupEnv(o.target) : null;
+      // The code and layers as the function sees them: the server looks at them only through
+      // this, which never follows one of the function's symlinks out of them on the host.
+      const view = new CodeView({ codeDir: o.codeDir, layersDir: o.layers?.dir, taskRoot, optRoot });
+      // Under the namespace driver the environment's uid owns none of the files: they must be executable by others.
+      const isolated = o.deps.driver.name === 'namespace';
+      const rules = { lambdaLayout: taskRoot === TASK_ROOT && optRoot === OPT_ROOT, isolated, asOther: isolated };
       // A custom runtime's bootstrap: the code's, else one of its layers' (Lambda looks in /var/task, then /opt).
-      const fromLayers = custom && o.layers && !fs.existsSync(`${o.codeDir}/bootstrap`) && fs.existsSync(`${o.layers.dir}/bootstrap`);
-      const bootstrap = fromLayers ? `${optRoot}/bootstrap` : `${taskRoot}/bootstrap`;
+      const fromLayers = custom && o.layers !== undefined && view.find(`${TASK_ROOT}/bootstrap`).kind === 'missing' && view.find(`${OPT_ROOT}/bootstrap`).kind !== 'missing';
+      const boot = custom ? entrypoint(view, fromLayers ? `${OPT_ROOT}/bootstrap` : `${TASK_ROOT}/bootstrap`, fromLayers ? `${optRoot}/bootstrap` : `${taskRoot}/bootstrap`,
+        `Couldn't find valid bootstrap(s): [${taskRoot}/bootstrap ${optRoot}/bootstrap]`, rules) : null;
       // A wrapper script starts the runtime (AWS_LAMBDA_EXEC_WRAPPER): with the function's
       // environment, as the environment's uid, in the task root; the runtime keeps the
       // environment the wrapper gives it.
-      const wrapper = presentedWrapper(execWrapper(o.target, o.family), taskRoot, o.codeDir);
-      // Under the namespace driver the environment's uid owns none of the files: they must be executable by others.
-      const asOther = o.deps.driver.name === 'namespace';
-      const unusable = custom ? entrypointProblem(fromLayers ? `${o.layers!.dir}/bootstrap` : `${o.codeDir}/bootstrap`, bootstrap, `Couldn't find valid bootstrap(s): [${taskRoot}/bootstrap ${optRoot}/bootstrap]`, asOther)
-        : wrapper?.host ? entrypointProblem(wrapper.host, wrapper.shown, `fork/exec ${wrapper.shown}: no such file or directory`, asOther) : null;
+      const wrapper = presentedWrapper(execWrapper(o.target, o.family), view, { taskRoot, optRoot, layers: o.layers !== undefined }, rules);
+      const unusable = boot?.problem ?? wrapper?.problem ?? null;
       if (unusable) env.initFailure = { errorType: FunctionErrorTypes.invalidEntrypoint, reason: unusable, logged: false };
       const extensions = o.extensions?.length ? o.extensions : null;
-      const extProblem = extensions && o.layers ? extensionLaunchProblem(o.layers.dir, extensions, optRoot, asOther) : null;
+      const extProblem = extensions && o.layers ? extensionLaunchProblem(o.codeDir, o.layers.dir, extensions, { taskRoot, optRoot }, rules) : null;
       if (extProblem && !unusable) env.initFailure = { errorType: 'Extension.LaunchError', reason: extProblem.reason, logged: false };
       // Extensions (in the layers' extensions/) start first, as the environment's uid, then the
       // runtime once they have registered: a launcher starts them and becomes the runtime.
@@ -361,7 +365,7 @@ export class Environment implements RuntimeApiHandler {
           envId: env.id,
           // A bootstrap that cannot run: the environment starts as any other (its log stream,
           // INIT_START, INIT_REPORT) around a stand-in that exits at once, and reports why.
-          command: unusable || extProblem ? ['/bin/sh', '-c', 'exit 126'] : [...launcher, ...(custom ? [bootstrap] : wrapper ? [wrapper.shown, ...shown!.command] : shown!.command)],
+          command: unusable || extProblem ? ['/bin/sh', '-c', 'exit 126'] : [...launcher, ...(boot ? [boot.launch] : wrapper ? [wrapper.launch, ...shown!.command] : shown!.command)],
           runtimeDir: o.runtime?.runtimeDir,
           env: custom ? vars : keepEnv ? { ...vars, ...runtimeFds(o.deps.driver) } : runtimeBootEnv(o.deps.driver, startup ?? {}),
           framedLog: !custom,
@@ -1261,16 +1265,19 @@ export class Environment implements RuntimeApiHandler {
 }
 
 /**
- * Why the extensions `names` in a function's layers (`layersDir`, seen at `optRoot`) cannot all be
- * started, in Lambda's words (Extension.LaunchError), or null: as a bootstrap is checked.
+ * Why the extensions `names` in a function's layers cannot all be started, in Lambda's words
+ * (Extension.LaunchError), or null: as a bootstrap is checked. They are started by their names
+ * (they register by them) where the sandbox presents the layers: what a link of theirs leads to is
+ * looked for where the sandbox shows it, not at Lambda's /opt.
  */
 function extensionLaunchProblem(
-  layersDir: string, names: readonly string[], optRoot: string, asOther: boolean,
+  codeDir: string, layersDir: string, names: readonly string[], roots: { taskRoot: string; optRoot: string }, rules: EntrypointRules,
 ): { reason: string; name?: string; agentError: string } | null {
   if (names.length > MAX_EXTENSIONS) return { reason: `Extension limit (${MAX_EXTENSIONS}) reached`, agentError: 'TooManyExtensions' };
+  const view = new CodeView({ codeDir, layersDir, ...roots, lambdaNames: false });
   for (const name of names) {
-    const shown = `${optRoot}/extensions/${name}`;
-    const problem = entrypointProblem(path.join(layersDir, 'extensions', name), shown, `fork/exec ${shown}: no such file or directory`, asOther);
+    const shown = `${roots.optRoot}/extensions/${name}`;
+    const { problem } = entrypoint(view, shown, shown, `fork/exec ${shown}: no such file or directory`, rules);
     // RAPID's types for the EXTENSION line: a permission error, or any other.
     if (problem) return { reason: problem, name, agentError: /permission denied$/.test(problem) ? 'PermissionDenied' : 'UnknownError' };
   }
@@ -1278,35 +1285,22 @@ function extensionLaunchProblem(
 }
 
 /**
- * Why a custom runtime's bootstrap or a wrapper script at `file` (a host path; `shown` is where
- * the function sees it) cannot be started, in Lambda's words (Runtime.InvalidEntrypoint; `missing`
- * when there is no such file), or null when it can.
+ * A wrapper script as the function named it (`p`, null: none): what to start and, for one in its
+ * code or layers (named under /var/task or /opt), why it cannot be started, which the server
+ * checks before the launch (see `entrypoint`). Any other path is only ever looked at from inside
+ * the sandbox, as the environment's uid: the server (root) tells nothing about host files the
+ * function cannot see.
  */
-function entrypointProblem(file: string, shown: string, missing: string, asOther: boolean): string | null {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch {
-    return missing;
-  }
-  // `asOther`: run by a uid that is neither the file's owner nor in its group.
-  if (!st.isFile() || (st.mode & (asOther ? 0o001 : 0o111)) === 0) return `fork/exec ${shown}: permission denied`;
-  return null;
-}
-
-/**
- * A wrapper script's path as the function gave it (`p`, null: none): where the environment sees it
- * (`shown`: under the task root when given under /var/task, which is where the driver presents
- * the code or not) and, for one in the function's code, its host path (`host`), which the server
- * checks before the launch. Any other path is only ever looked at from inside the sandbox, as the
- * environment's uid: the server (root) tells nothing about host files the function cannot see.
- */
-function presentedWrapper(p: string | null, taskRoot: string, codeDir: string): { shown: string; host: string | null } | null {
+function presentedWrapper(
+  p: string | null, view: CodeView, roots: { taskRoot: string; optRoot: string; layers: boolean }, rules: EntrypointRules,
+): { launch: string; problem: string | null } | null {
   if (!p) return null;
   const normal = path.posix.normalize(p);
-  if (!normal.startsWith(`${TASK_ROOT}/`)) return { shown: p, host: null };
-  const rel = normal.slice(TASK_ROOT.length + 1);
-  return { shown: `${taskRoot}/${rel}`, host: path.join(codeDir, rel) };
+  const under = normal.startsWith(`${TASK_ROOT}/`) ? { lambda: TASK_ROOT, shown: roots.taskRoot }
+    : roots.layers && normal.startsWith(`${OPT_ROOT}/`) ? { lambda: OPT_ROOT, shown: roots.optRoot } : null;
+  if (!under) return { launch: p, problem: null };
+  const shown = `${under.shown}${normal.slice(under.lambda.length)}`;
+  return entrypoint(view, normal, shown, `fork/exec ${shown}: no such file or directory`, rules);
 }
 
 /** Reads a whole body: null when it is longer than `max` (never a part of it). */

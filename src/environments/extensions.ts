@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { sendJson, type RtRequest, type RtResponse } from './runtime-api.js';
+import type { CodeView } from './code-view.js';
 import { findExecutable } from './sandbox/shell.js';
+import { OPT_ROOT } from './sandbox/task-root.js';
 
 /** Lambda's limit on extensions per function. */
 export const MAX_EXTENSIONS = 10;
@@ -19,18 +19,12 @@ const EVENTS = ['INVOKE', 'SHUTDOWN'] as const;
 type EventType = (typeof EVENTS)[number];
 
 /**
- * The external extensions of a function's layers: the entries of <layers>/extensions that are not
- * directories, by name, as Lambda lists /opt/extensions.
+ * The external extensions of a function's layers: the entries of /opt/extensions that are not
+ * directories, by name, as Lambda lists them. The directory is found as the function sees it
+ * (`view`): an `extensions` that is a symlink out of its code and layers is not listed.
  */
-export function listExtensions(layersDir: string): string[] {
-  const dir = path.join(layersDir, 'extensions');
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  return entries.filter((e) => !e.isDirectory()).map((e) => e.name).sort();
+export function listExtensions(view: CodeView): string[] {
+  return view.list(`${OPT_ROOT}/extensions`).filter((e) => !e.isDirectory()).map((e) => e.name).sort();
 }
 
 /**

@@ -13,8 +13,10 @@ import { Environment, type EnvDeps, type EnvReset, type InitResult, type InitRet
 import { POOL_LIMITS, PrewarmPool } from './prewarm.js';
 import { familyOf, pythonExecutable, runtimesDir, shippedRuntime, type RuntimeFamily, type RuntimeLaunch } from './runtimes.js';
 import { isHostAddress, peerOwner } from './peer.js';
+import { CodeView } from './code-view.js';
 import { listExtensions } from './extensions.js';
 import { chooseDriver } from './sandbox/detect.js';
+import { OPT_ROOT, TASK_ROOT } from './sandbox/task-root.js';
 import { isEnvironmentUid } from './sandbox/uids.js';
 import type { SandboxBequest, SandboxDriver } from './sandbox/types.js';
 
@@ -388,7 +390,7 @@ class Service implements StratusExecutionService {
     const code = await this.opts.codeDirFor(target.codeKey);
     const layers = await this.layersOf(target);
     // External extensions (its layers' extensions/): started before the runtime, which is then not a pooled one.
-    const extensions = layers ? listExtensions(layers.dir) : [];
+    const extensions = layers ? listExtensions(new CodeView({ codeDir: code.dir, layersDir: layers.dir, taskRoot: TASK_ROOT, optRoot: OPT_ROOT })) : [];
     // NODE_OPTIONS and the like act when node starts: a function that sets one gets a runtime started with it.
     // So does a wrapper script (AWS_LAMBDA_EXEC_WRAPPER), which starts the runtime itself.
     const pooled = !(family === 'custom' || (family === 'node' && nodeStartupEnv(target)) || execWrapper(target, family) || extensions.length > 0);

@@ -128,7 +128,7 @@ for (const mode of [
       assert.equal(JSON.parse(decode(custom.Payload)), 'bootstrap from B');
     });
 
-    test('every cold start sees its layers, however soon after its runtime was started; a wrapper script in a layer starts the runtime', async () => {
+    test('every cold start sees its layers, however soon after its runtime was started; a wrapper script in a layer starts the runtime (named under /opt, where the process sandbox presents the layers elsewhere too)', async () => {
       const v = await lambda.send(new PublishLayerVersionCommand({
         LayerName: 'many', Content: { ZipFile: await makeZip({
           'nodejs/node_modules/many/index.js': 'module.exports = 7;',
@@ -143,7 +143,6 @@ for (const mode of [
         assert.equal(out.FunctionError, undefined, `many-${i}: ${decode(out.Payload)}`);
         assert.deepEqual(JSON.parse(decode(out.Payload)), [7, null]);
       }
-      if (process_) return; // a wrapper named under /opt needs /opt
       await lambda.send(new CreateFunctionCommand({
         FunctionName: 'wrapped', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: code, Layers: [v.LayerVersionArn!],
         Environment: { Variables: { AWS_LAMBDA_EXEC_WRAPPER: '/opt/wrap' } },
