@@ -63,8 +63,11 @@ export function entrySegments(name: string): string[] {
 
 /**
  * True when a symlink at `linkSegments` (its path inside the root) with this target resolves
- * inside the root. The rule is stricter than lexical resolution so that it also holds when the
- * target walks through other symlinks: the target must be relative, must not contain NUL or a
+ * inside the root: the packer's rule for a local directory (zipDirectory), where a link that
+ * leaves the tree most likely names a file of this machine, not of the environment. (Uploaded
+ * archives may hold links with any target, see walk.ts.) The rule is stricter than lexical
+ * resolution so that it also holds when the target walks through other symlinks: the target must
+ * be relative, must not contain NUL or a
  * backslash, and may climb with `..` only at its start, no higher than the link's own directory;
  * after the first real segment no `..` may follow (`a/../x` would climb from wherever the symlink
  * `a` points). Each symlink then resolves inside the root by induction over resolution depth,

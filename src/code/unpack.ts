@@ -17,9 +17,9 @@ const DISCARD: FileSink = { write: async () => undefined, close: async () => und
 /**
  * Unpacks a zip into `dest`, which must not exist (it is created, 0755), enforcing every check
  * of inspectZip again while writing. Files get 0644, or 0755 when executable (see walk.ts);
- * directories 0755; symlinks stay symlinks, only ones resolving inside `dest`. Nothing is ever
- * written through a symlink or over an existing file (O_EXCL). On any failure `dest` is removed
- * completely and the error is thrown.
+ * directories 0755; symlinks stay symlinks, whatever their target (they are the environment's to
+ * resolve: the server never follows them). Nothing is ever written through a symlink or over an
+ * existing file (O_EXCL). On any failure `dest` is removed completely and the error is thrown.
  */
 export async function unpackZip(source: ZipSource, dest: string): Promise<void> {
   const root = path.resolve(dest);

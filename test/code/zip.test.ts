@@ -177,14 +177,6 @@ describe('inspectZip / unpackZip: hostile names', () => {
     ['backslash traversal ..\\evil', [{ name: '..\\evil', data: Buffer.from('pwned'), host: 0 }]],
     ['UNC path \\\\server\\share', [{ name: '\\\\server\\share\\x', data: Buffer.from('pwned'), host: 0 }]],
     ['traversal after a good entry', [{ name: 'ok.txt', data: Buffer.from('ok') }, { name: 'x/../../../evil', data: Buffer.from('pwned') }]],
-    ['symlink to /etc/passwd', [{ name: 'passwd', data: Buffer.from('/etc/passwd'), mode: 0o120777 }]],
-    ['symlink a -> ../../x', [{ name: 'a', data: Buffer.from('../../x'), mode: 0o120777 }]],
-    ['symlink d/l -> ../../x (one level too many)', [{ name: 'd/l', data: Buffer.from('../../x'), mode: 0o120777 }]],
-    ['symlink at the root -> ..', [{ name: 'up', data: Buffer.from('..'), mode: 0o120777 }]],
-    [
-      'chained symlinks d/a -> .. then d/x -> a/../d',
-      [{ name: 'd/a', data: Buffer.from('..'), mode: 0o120777 }, { name: 'd/x', data: Buffer.from('a/../d'), mode: 0o120777 }],
-    ],
   ];
   for (const [title, entries] of cases) {
     it(`refuses ${title}`, async () => {
@@ -193,20 +185,58 @@ describe('inspectZip / unpackZip: hostile names', () => {
     });
   }
 
+  // Lambda keeps a link whatever its target (`bootstrap -> /opt/bootstrap`): it resolves in the
+  // environment. Unpacked, it is a link with that target, and nothing is written through it.
+  const links: Array<[string, RawEntry[], Record<string, string>]> = [
+    ['symlink to /etc/passwd', [{ name: 'passwd', data: Buffer.from('/etc/passwd'), mode: 0o120777 }], { passwd: '/etc/passwd' }],
+    ['symlink bootstrap -> /opt/bootstrap', [{ name: 'bootstrap', data: Buffer.from('/opt/bootstrap'), mode: 0o120777 }], { bootstrap: '/opt/bootstrap' }],
+    ['symlink a -> ../../x', [{ name: 'a', data: Buffer.from('../../x'), mode: 0o120777 }], { a: '../../x' }],
+    ['symlink d/l -> ../../x (above the root)', [{ name: 'd/l', data: Buffer.from('../../x'), mode: 0o120777 }], { 'd/l': '../../x' }],
+    ['symlink at the root -> ..', [{ name: 'up', data: Buffer.from('..'), mode: 0o120777 }], { up: '..' }],
+    [
+      'chained symlinks d/a -> .. then d/x -> a/../d',
+      [{ name: 'd/a', data: Buffer.from('..'), mode: 0o120777 }, { name: 'd/x', data: Buffer.from('a/../d'), mode: 0o120777 }],
+      { 'd/a': '..', 'd/x': 'a/../d' },
+    ],
+    ['a backslash in a target (a character like any other on Linux)', [{ name: 'b', data: Buffer.from('..\\x'), mode: 0o120777 }], { b: '..\\x' }],
+  ];
+  for (const [title, entries, want] of links) {
+    it(`keeps ${title} as a link`, async () => {
+      const zip = rawZip(entries);
+      assert.equal((await inspectZip(zip)).entries, entries.length);
+      const { jail: j, dest } = jail();
+      await unpackZip(zip, dest);
+      for (const [name, target] of Object.entries(want)) {
+        assert.ok(fs.lstatSync(path.join(dest, name)).isSymbolicLink(), name);
+        assert.equal(fs.readlinkSync(path.join(dest, name)), target);
+      }
+      assert.deepEqual(fs.readdirSync(j), ['dest'], 'nothing written beside the root');
+    });
+  }
+
+  it('refuses a symlink with an empty target or a NUL in it', async () => {
+    await assertRefused(rawZip([{ name: 'e', data: Buffer.alloc(0), mode: 0o120777 }]), /symlink with an invalid target/);
+    await assertRefused(rawZip([{ name: 'n', data: Buffer.from('/opt/a\0b'), mode: 0o120777 }]), /symlink with an invalid target/);
+  });
+
   it('refuses a name with a NUL byte', async () => {
     await assertRefused(rawZip([{ name: Buffer.from('a\0b'), data: Buffer.from('x') }]), /invalid name/);
   });
 
   it('refuses writing through a symlink inside the archive', async () => {
-    // l -> d is inside the root, but a later entry l/x would be written wherever l points.
-    await assertRefused(
-      rawZip([
-        { name: 'd/', mode: 0o040755 },
-        { name: 'l', data: Buffer.from('d'), mode: 0o120777 },
-        { name: 'l/x', data: Buffer.from('x') },
-      ]),
-      /inside symlink 'l'/,
-    );
+    // l -> d is inside the root, but a later entry l/x would be written wherever l points; so
+    // would one through a link to a host directory.
+    for (const target of ['d', tmp]) {
+      await assertRefused(
+        rawZip([
+          { name: 'd/', mode: 0o040755 },
+          { name: 'l', data: Buffer.from(target), mode: 0o120777 },
+          { name: 'l/x', data: Buffer.from('x') },
+        ]),
+        /inside symlink 'l'/,
+      );
+      assert.equal(fs.existsSync(path.join(tmp, 'x')), false);
+    }
   });
 
   it('refuses entries that conflict (file then a path under it, directory over a file)', async () => {
