@@ -1239,13 +1239,19 @@ export class Environment implements RuntimeApiHandler {
     // (reaped, or retired by an update or a delete); asked again meanwhile, it goes on waiting.
     const ext = this.ext;
     if (this.shuttingDown === 'grace') return;
-    // Resumed first: its extensions get their SHUTDOWN, and its processes their end.
-    this.thaw();
     this.writePendingReport();
     if (ext && this.state === 'idle' && ext.any && !this.shuttingDown) {
+      // Resumed first: its runtime gets SIGTERM and its extensions their SHUTDOWN, and what they
+      // write meanwhile is logged, as Lambda logs it.
+      this.thaw();
       this.shutdownExtensions('spindown');
       return;
     }
+    // Otherwise it ends as Lambda ends one, without its runtime noticing: not resumed (SIGKILL
+    // ends a stopped process), and killed before its connections to the Runtime API close (a
+    // runtime woken to a closed /next would log its error: curl's "Empty reply from server", a
+    // traceback).
+    this.endSandbox();
     this.ext?.close();
     if (this.state !== 'dead') this.state = 'dead';
     if (this.initTimer) { clearTimeout(this.initTimer); this.initTimer = null; }
@@ -1254,7 +1260,6 @@ export class Environment implements RuntimeApiHandler {
     if (this.parked) { this.parked.destroy(); this.parked = null; }
     this.pendingAck = null;
     this.api.close();
-    this.endSandbox();
     if (!this.deadNotified) {
       this.deadNotified = true;
       this.deps.onDead(this);
