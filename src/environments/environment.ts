@@ -1248,9 +1248,10 @@ export class Environment implements RuntimeApiHandler {
       return;
     }
     // Otherwise it ends as Lambda ends one, without its runtime noticing: not resumed (SIGKILL
-    // ends a stopped process), and killed before its connections to the Runtime API close (a
-    // runtime woken to a closed /next would log its error: curl's "Empty reply from server", a
-    // traceback).
+    // ends a stopped process), what it writes from here on not logged, and killed before its
+    // connections to the Runtime API close (a runtime woken to a closed /next would log its
+    // error: curl's "Empty reply from server", a traceback).
+    this.logs?.end();
     this.endSandbox();
     this.ext?.close();
     if (this.state !== 'dead') this.state = 'dead';

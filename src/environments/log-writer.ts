@@ -169,6 +169,8 @@ export class LogWriter {
   private readonly drainBuf = Buffer.allocUnsafe(64 * 1024);
   /** Lines of stdout and stderr below this level are dropped (see `filterLevel`); -1: none are. */
   private minLevel = -1;
+  /** The environment is going (see `end`): its processes' output is read and dropped. */
+  private ended = false;
 
   /**
    * @param frames the runtime's framed log descriptor (shipped runtimes): each frame is one log
@@ -259,6 +261,19 @@ export class LogWriter {
     }
   }
 
+  /**
+   * The environment is being shut down: what it wrote until now is logged, what its processes
+   * write from here on is read and dropped. Lambda shuts an environment down without its runtime
+   * noticing, so nothing of the runtime's follows the stream's last REPORT (the platform's own
+   * lines still go in).
+   */
+  end(): void {
+    if (this.ended) return;
+    this.drainNow();
+    this.flushPartial();
+    this.ended = true;
+  }
+
   /** Flushes partial lines (end of an invocation or of the process). */
   flushPartial(): void {
     const events: LogEvent[] = [];
@@ -279,7 +294,7 @@ export class LogWriter {
 
   private onData(ch: Channel, chunk: Buffer): void {
     if (ch.frames) return this.onFrames(ch, chunk);
-    if (!this.stream || this.truncated) return;
+    if (!this.stream || this.truncated || this.ended) return;
     const events: LogEvent[] = [];
     this.lines(ch, ch.decoder.write(chunk), this.clock.now(), events);
     if (events.length) this.emit(events);
@@ -309,7 +324,7 @@ export class LogWriter {
   private onFrames(ch: Channel, chunk: Buffer): void {
     const events: LogEvent[] = [];
     ch.frames!.feed(chunk, (type, ts, body, first, last) => {
-      if (!this.stream || this.truncated) return;
+      if (!this.stream || this.truncated || this.ended) return;
       if (type !== FRAME_TYPE_TEXT) {
         // What the function wrote to stdout or stderr, stamped when it was written: lines as on a pipe.
         const out = ch.output![type === FRAME_TYPE_STDOUT ? 0 : 1];

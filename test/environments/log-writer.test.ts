@@ -144,3 +144,21 @@ test('stdout and stderr frames: joined into lines as a pipe\'s bytes, each strea
   w.flushPartial();
   assert.equal(events.at(-1)!.message, 'unfinished and more');
 });
+
+test('end: what was written until then is logged (an unfinished line too), what comes after is read and dropped; platform lines still go in', async () => {
+  const events: LogEvent[] = [];
+  const [out, frames] = [new PassThrough(), new PassThrough()];
+  const w = new LogWriter({ write: (_g, _s, e) => { events.push(...e); } }, { now: () => 1 }, out, null, frames);
+  w.setStream('/g', 's');
+  w.begin(false);
+  out.write('before\nunfinished');
+  frames.write(frame('record'));
+  await settle();
+  w.end();
+  out.write(' more\ncurl: (52) Empty reply from server\n');
+  frames.write(Buffer.concat([frame('Unexpected Top Level Error'), frame('late', undefined, FRAME_TYPE_STDERR)]));
+  await settle();
+  w.flushPartial();
+  w.system('REPORT RequestId: x\n');
+  assert.deepEqual(events.map((e) => e.message), ['before\n', 'record', 'unfinished', 'REPORT RequestId: x\n']);
+});
