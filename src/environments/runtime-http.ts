@@ -9,7 +9,8 @@ import net from 'node:net';
  * What it understands: request line and headers (64 KB at most), bodies with Content-Length or
  * Transfer-Encoding: chunked (with trailers), `Expect: 100-continue`, keep-alive and pipelining
  * (responses in request order), `Connection: close`, HTTP/1.0. Anything else is answered with 400
- * and the connection is closed.
+ * and the connection is closed. A handler may pause a request's body (flow control: the connection
+ * is not read meanwhile, so the sender's writes block once the socket buffers are full).
  */
 
 const MAX_HEAD = 1024 * 1024;
@@ -30,7 +31,13 @@ export interface RtRequest {
   /** Body chunks as they arrive, then the end. Set both before returning from the handler. */
   onData: ((chunk: Buffer) => void) | null;
   onEnd: (() => void) | null;
-  /** Discards the body (default when no onData is set). */
+  /**
+   * Stops delivering the body, and reading the connection, until resume(): what the runtime sends
+   * meanwhile waits in the socket buffers, then its writes block. Requests pipelined behind this
+   * one wait too. No effect on a request without a body, or once its body ended.
+   */
+  pause(): void;
+  /** Delivers the body again after pause(). Without onData it is discarded (the default). */
   resume(): void;
 }
 
@@ -57,9 +64,12 @@ class Request implements RtRequest {
   onData: ((chunk: Buffer) => void) | null = null;
   onEnd: (() => void) | null = null;
   ended = false;
-  constructor(readonly method: string, readonly url: string, readonly headers: Record<string, string>) {}
+  constructor(private readonly conn: Connection, readonly method: string, readonly url: string, readonly headers: Record<string, string>) {}
+  pause(): void {
+    this.conn.pauseBody(this);
+  }
   resume(): void {
-    this.onData = null;
+    this.conn.resumeBody(this);
   }
 }
 
@@ -108,6 +118,8 @@ class Connection {
   private req: Request | null = null;
   private readonly slots: Slot[] = [];
   private flushScheduled = false;
+  /** The current request's body is paused (RtRequest.pause): nothing more is parsed or read. */
+  private paused = false;
 
   constructor(private readonly socket: net.Socket, private readonly handler: RtHandler) {
     socket.setNoDelay(true);
@@ -118,6 +130,10 @@ class Connection {
 
   private onData(d: Buffer): void {
     this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+    this.run();
+  }
+
+  private run(): void {
     try {
       this.parse();
     } catch {
@@ -126,7 +142,7 @@ class Connection {
   }
 
   private parse(): void {
-    while (!this.closed && this.buf.length > 0) {
+    while (!this.closed && !this.paused && this.buf.length > 0) {
       if (!this.req) {
         const end = this.buf.indexOf(CRLF2);
         if (end < 0) {
@@ -163,7 +179,7 @@ class Connection {
     const http10 = m[3] === '0';
     const conn = (headers.connection ?? '').toLowerCase();
     const closeAfter = conn.includes('close') || (http10 && !conn.includes('keep-alive'));
-    const req = new Request(m[1]!, m[2]!, headers);
+    const req = new Request(this, m[1]!, m[2]!, headers);
     const te = headers['transfer-encoding'];
     if (te !== undefined) {
       if (!/(^|,)\s*chunked\s*$/i.test(te)) return false;
@@ -196,10 +212,12 @@ class Connection {
     if (b.kind === 'length') {
       const n = Math.min(b.left, this.buf.length);
       if (n > 0) {
-        this.emit(this.buf.subarray(0, n));
+        const chunk = this.buf.subarray(0, n);
         this.buf = this.buf.subarray(n);
         b.left -= n;
+        this.emit(chunk);
       }
+      // Its last byte delivered, a body ends, paused or not (nothing is left to hold back).
       if (b.left === 0) {
         this.endRequest();
         return true;
@@ -223,13 +241,13 @@ class Connection {
       }
       if (b.phase === 'data') {
         const n = Math.min(b.left, this.buf.length);
-        if (n > 0) {
-          this.emit(this.buf.subarray(0, n));
-          this.buf = this.buf.subarray(n);
-          b.left -= n;
-        }
-        if (b.left > 0) return false;
-        b.phase = 'crlf';
+        if (n === 0) return false;
+        const chunk = this.buf.subarray(0, n);
+        this.buf = this.buf.subarray(n);
+        b.left -= n;
+        if (b.left === 0) b.phase = 'crlf';
+        this.emit(chunk);
+        if (this.paused || b.left > 0) return false;
         continue;
       }
       if (b.phase === 'crlf') {
@@ -262,10 +280,33 @@ class Connection {
     this.req?.onData?.(chunk);
   }
 
+  /** RtRequest.pause: the parser stops at the next chunk boundary, the socket is not read. */
+  pauseBody(req: Request): void {
+    if (req !== this.req || req.ended || this.body.kind === 'none' || this.paused || this.closed) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resumeBody(req: Request): void {
+    if (req !== this.req || !this.paused) return;
+    this.unpause();
+    // What was read before the pause is parsed in a tick of its own: the handler that resumed is
+    // not re-entered with the next chunk.
+    process.nextTick(() => {
+      if (!this.paused) this.run();
+    });
+  }
+
+  private unpause(): void {
+    this.paused = false;
+    if (!this.closed) this.socket.resume();
+  }
+
   private endRequest(): void {
     const req = this.req;
     this.req = null;
     this.body = { kind: 'none' };
+    if (this.paused) this.unpause();
     if (req && !req.ended) {
       req.ended = true;
       req.onEnd?.();

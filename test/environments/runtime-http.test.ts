@@ -169,3 +169,74 @@ test('an admission decided later: nothing is read until then; refused, admitted,
     server.close();
   }
 });
+
+test('a paused body: nothing more is delivered, the sender\'s writes back up; on resume the rest, then the requests pipelined behind it', async () => {
+  const events: string[] = [];
+  let body: RtRequest | null = null;
+  let got = 0;
+  const server = new RtServer((req, res) => {
+    events.push(`${req.method} ${req.url}`);
+    if (req.url === '/big') {
+      body = req;
+      req.onData = (c) => {
+        if (got === 0) req.pause();
+        got += c.length;
+      };
+    }
+    req.onEnd = () => {
+      events.push(`end ${req.url}`);
+      res.send(200, [], req.url);
+    };
+  });
+  const port = await server.listen(0, '127.0.0.1');
+  const SIZE = 32 * 1024 * 1024;
+  const s = net.connect(port, '127.0.0.1');
+  try {
+    let answers = '';
+    s.on('data', (d) => { answers += d.toString('latin1'); });
+    await new Promise((r) => s.once('connect', r));
+    // A chunked body, then a request pipelined behind it, in one go.
+    s.write('POST /big HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n');
+    s.write(`${SIZE.toString(16)}\r\n`);
+    s.write(Buffer.alloc(SIZE, 0x61));
+    s.write('\r\n0\r\n\r\nGET /next HTTP/1.1\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(got > 0 && got < 1024 * 1024, `${got} bytes delivered while paused`);
+    assert.deepEqual(events, ['POST /big'], 'nothing behind the paused body is parsed');
+    assert.ok(s.writableLength > SIZE / 2, `the sender's writes are held back (${s.writableLength} bytes not taken)`);
+    body!.resume();
+    while (!answers.includes('/next')) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(got, SIZE);
+    assert.deepEqual(events, ['POST /big', 'end /big', 'GET /next', 'end /next']);
+    assert.deepEqual([...answers.matchAll(/\/(big|next)/g)].map((m) => m[1]), ['big', 'next']);
+  } finally {
+    s.destroy();
+    server.close();
+  }
+});
+
+test('pause and resume within a Content-Length body, several times: every byte once, in order', async () => {
+  const parts: Buffer[] = [];
+  let ended: () => void;
+  const done = new Promise<void>((r) => { ended = r; });
+  const server = new RtServer((req, res) => {
+    req.onData = (c) => {
+      parts.push(Buffer.from(c));
+      req.pause();
+      setTimeout(() => req.resume(), 1);
+    };
+    req.onEnd = () => { res.send(200, [], 'ok'); ended(); };
+  });
+  const port = await server.listen(0, '127.0.0.1');
+  const body = Buffer.alloc(3 * 1024 * 1024);
+  for (let i = 0; i < body.length; i += 4) body.writeUInt32BE(i, i);
+  try {
+    const out = raw(port, [`POST /x HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n`, body], (t) => t.includes('ok'));
+    await done;
+    await out;
+    assert.ok(parts.length > 1);
+    assert.ok(Buffer.concat(parts).equals(body));
+  } finally {
+    server.close();
+  }
+});
