@@ -35,6 +35,21 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 
   });
 }
 
+/**
+ * Calls `f` once `res` has written out what it queued (its 'drain'), or is closed: at once when
+ * nothing waits. For a streamed answer, to go at the client's pace.
+ */
+export function whenDrained(res: ServerResponse, f: () => void): void {
+  if (res.destroyed || res.writableFinished || !res.writableNeedDrain) return f();
+  const done = () => {
+    res.off('drain', done);
+    res.off('close', done);
+    f();
+  };
+  res.on('drain', done);
+  res.on('close', done);
+}
+
 /** A claim: traffic `match` picks from the raw request, served by `handle`. */
 export interface TrafficClaim {
   match: (req: IncomingMessage) => boolean;

@@ -14,6 +14,7 @@ import { LogWriter } from './log-writer.js';
 import { ApiErrors, RuntimeApiServer, type RtRequest, type RtResponse, type RuntimeApiHandler } from './runtime-api.js';
 import { presentedRuntime, type RuntimeFamily } from './runtimes.js';
 import { CodeView, entrypoint, type EntrypointRules } from './code-view.js';
+import { StreamFlow } from './stream-flow.js';
 import { OPT_ROOT, TASK_ROOT } from './sandbox/task-root.js';
 import { Extensions, extensionHiddenVars, extensionLauncher, MAX_EXTENSIONS, RUNTIME_SHUTDOWN_MS, SHUTDOWN_GRACE_MS } from './extensions.js';
 import type { SandboxBequest, SandboxDriver, SandboxHandle, SandboxLimits } from './sandbox/types.js';
@@ -140,6 +141,8 @@ interface Current {
   pending: (() => void) | null;
   /** The runtime is streaming its response to the client. */
   streaming?: boolean;
+  /** That stream's flow control: held back while its client is behind or past its bandwidth. */
+  flow?: StreamFlow;
   /** That stream was cut (the runtime's connection closed mid-body, or it exited): the client's has ended. */
   streamCut?: boolean;
   /**
@@ -720,6 +723,7 @@ export class Environment implements RuntimeApiHandler {
     c.done = true;
     c.pending = null;
     if (c.timer) clearTimeout(c.timer);
+    c.flow?.stop();
     if (this.cur === c) this.cur = null;
     // A timed-out invocation's duration is its timeout, as Lambda reports it (production REPORT
     // lines of timeouts read "Duration: 31000.00 ms" for a 31 s timeout, billed with the Init
@@ -973,10 +977,14 @@ export class Environment implements RuntimeApiHandler {
         this.finish(c, 'error', Buffer.alloc(0), e.errorType, { streamed: true });
       };
       let size = 0;
+      // The runtime's body goes on at its sink's pace (its client's, within the bandwidth the
+      // invoker allows); finish stops holding it back.
+      const flow = new StreamFlow(req, sink);
+      c.flow = flow;
       req.onData = (chunk) => {
         if (c.done) return;
         size += chunk.length;
-        if (size <= MAX_STREAMED_RESPONSE_BYTES) return void sink.write(chunk);
+        if (size <= MAX_STREAMED_RESPONSE_BYTES) return flow.write(chunk);
         // Past the limit: the bytes up to it are sent, the stream ends with the error, the
         // runtime is answered 413 at once (the rest of its body is read and dropped).
         const fit = chunk.length - (size - MAX_STREAMED_RESPONSE_BYTES);

@@ -62,7 +62,14 @@ export interface Invocation {
 export interface ResponseStreamSink {
   /** Called once with the content type the runtime declared (and the prelude for URLs, if any). */
   start(contentType: string | undefined): void;
-  write(chunk: Buffer): void;
+  /**
+   * Sends a chunk to the client; false when the client is behind (the chunk is queued, no more
+   * should come until `drained`). The runtime's body is paused meanwhile, so a slow client slows
+   * the function's writes rather than filling the server's memory.
+   */
+  write(chunk: Buffer): boolean;
+  /** Calls `f` once, when the client has taken in what was queued (at once if it has, or is gone). */
+  drained(f: () => void): void;
   end(error?: { errorType: string; errorMessage: string }): void;
 }
 

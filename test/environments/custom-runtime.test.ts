@@ -566,7 +566,7 @@ describe('Runtime API refusals', () => {
     assert.equal(buffered.payload.toString(), 'posted');
     const chunks: string[] = [];
     const streamed = await fx.svc.execute(fx.target(fx.code(bashFunction(post('Streaming'))), FAST, 'mode-streaming'), invocation('{}', {
-      stream: { start: () => {}, write: (b) => { chunks.push(b.toString()); }, end: () => {} },
+      stream: { start: () => {}, write: (b) => { chunks.push(b.toString()); return true; }, drained: (f) => f(), end: () => {} },
     }));
     assert.equal(streamed.status, 'ok');
     assert.equal(streamed.streamed, true);
@@ -585,7 +585,7 @@ describe('Runtime API refusals', () => {
     let ct: string | undefined;
     let ended = false;
     const o = await fx.svc.execute(fx.target(key, FAST, 'stream'), invocation('{}', {
-      stream: { start: (c) => { ct = c; }, write: (b) => { chunks.push(b.toString()); }, end: () => { ended = true; } },
+      stream: { start: (c) => { ct = c; }, write: (b) => { chunks.push(b.toString()); return true; }, drained: (f) => f(), end: () => { ended = true; } },
     }));
     assert.equal(o.status, 'ok');
     assert.equal(o.streamed, true);
@@ -607,7 +607,7 @@ describe('Runtime API refusals', () => {
     let ended: { errorType: string; errorMessage: string } | undefined;
     const started = Date.now();
     const o = await fx.svc.execute(fx.target(key, { ...FAST, timeout: 10 }, 'stream-cut'), invocation('{}', {
-      stream: { start: () => {}, write: (b) => { chunks.push(b.toString()); }, end: (e) => { ended = e; } },
+      stream: { start: () => {}, write: (b) => { chunks.push(b.toString()); return true; }, drained: (f) => f(), end: (e) => { ended = e; } },
     }));
     assert.equal(o.status, 'error');
     assert.equal(o.errorType, 'Runtime.TruncatedResponse');
@@ -664,7 +664,7 @@ describe('Runtime API refusals', () => {
     const key = fx.code(bashFunction(body));
     const chunks: string[] = [];
     let ended: { errorType: string; errorMessage: string } | undefined;
-    const inv = invocation('{}', { stream: { start: () => {}, write: (b) => { chunks.push(b.toString()); }, end: (e) => { ended = e; } } });
+    const inv = invocation('{}', { stream: { start: () => {}, write: (b) => { chunks.push(b.toString()); return true; }, drained: (f) => f(), end: (e) => { ended = e; } } });
     const o = await fx.svc.execute(fx.target(key, { ...FAST, timeout: 10 }, 'stream-crash'), inv);
     assert.equal(ended?.errorType, 'Runtime.TruncatedResponse');
     assert.equal(chunks.join(''), 'one,');
@@ -687,7 +687,7 @@ describe('Runtime API refusals', () => {
     let bytes = 0;
     let ended: { errorType: string; errorMessage: string } | undefined;
     const o = await fx.svc.execute(fx.target(key, { ...FAST, timeout: 30 }, 'stream-big'), invocation('{}', {
-      stream: { start: () => {}, write: (b) => { bytes += b.length; }, end: (e) => { ended = e; } },
+      stream: { start: () => {}, write: (b) => { bytes += b.length; return true; }, drained: (f) => f(), end: (e) => { ended = e; } },
     }));
     assert.equal(o.status, 'error');
     assert.equal(o.errorType, 'Function.ResponseSizeTooLarge');

@@ -5,7 +5,7 @@ import { crc32 } from '../../code/crc32.js';
 import { StratusError } from '../../core/errors.js';
 import type { ResponseStreamSink } from '../../ports/execution.js';
 import { writeRestJsonError } from '../errors.js';
-import { claimTraffic } from '../raw.js';
+import { claimTraffic, whenDrained } from '../raw.js';
 import type { LambdaApiDeps } from './index.js';
 import { invokeRequestOf, readInvokeWire } from './invoke-wire.js';
 
@@ -49,7 +49,10 @@ function completeMessage(c: { ErrorCode?: string; ErrorDetails?: string; LogResu
   return eventStreamMessage({ ':event-type': 'InvokeComplete', ':content-type': 'application/json', ':message-type': 'event' }, Buffer.from(JSON.stringify(c)));
 }
 
-/** Writes the answer as the function streams it: PayloadChunk events as chunks arrive, InvokeComplete at the end. */
+/**
+ * Writes the answer as the function streams it: PayloadChunk events as chunks arrive, at the
+ * client's pace (write says when it is behind), InvokeComplete at the end.
+ */
 class EventStreamSink implements ResponseStreamSink {
   started = false;
   executedVersion: string | undefined;
@@ -70,10 +73,14 @@ class EventStreamSink implements ResponseStreamSink {
     this.head();
   }
 
-  write(chunk: Buffer): void {
-    if (chunk.length === 0 || this.res.destroyed) return;
+  write(chunk: Buffer): boolean {
+    if (chunk.length === 0 || this.res.destroyed) return true;
     this.head();
-    this.res.write(chunkMessage(chunk));
+    return this.res.write(chunkMessage(chunk));
+  }
+
+  drained(f: () => void): void {
+    whenDrained(this.res, f);
   }
 
   end(error?: { errorType: string; errorMessage: string }): void {

@@ -3,7 +3,7 @@ import type { HttpRequestInfo } from '../../core/gateway-event.js';
 import type { HttpResponse } from '../../core/gateway-response.js';
 import { randomString } from '../../invoke/index.js';
 
-export { claimTraffic, readBody } from '../../api/raw.js';
+export { claimTraffic, readBody, whenDrained } from '../../api/raw.js';
 
 /** Host without port, lower-cased. */
 export function hostName(req: IncomingMessage): string {

@@ -11,7 +11,7 @@ export { GatewayService, GatewayErrors, integrationFunction, CHANGE_TYPE as GATE
 export { GatewayStore } from './store.js';
 export { GatewayTable, compileApi } from './table.js';
 export { serveGateway, isGatewayRequest, invokeWithTimeout, GatewayResponses, GATEWAY_MAX_BODY } from './serve.js';
-export { claimTraffic, readBody, sendResponse, requestInfo, hostName, domainOf, splitUrl } from './http-io.js';
+export { claimTraffic, readBody, whenDrained, sendResponse, requestInfo, hostName, domainOf, splitUrl } from './http-io.js';
 export type * from './types.js';
 
 /** http://API_ID.execute-api.localhost:PORT, from the server's base URL. */

@@ -8,7 +8,7 @@ import { HTTP_INTEGRATION_CONTENT_TYPE, PreludeParser } from '../../core/stream-
 import type { Locale } from '../../core/model.js';
 import type { Invoker } from '../../invoke/types.js';
 import type { Clock, ResponseStreamSink } from '../../ports/index.js';
-import { domainOf, readBody, requestInfo, sendResponse, splitUrl } from '../gateway/index.js';
+import { domainOf, readBody, requestInfo, sendResponse, splitUrl, whenDrained } from '../gateway/index.js';
 import type { UrlStore, UrlConfig } from './store.js';
 
 /** Function URLs accept request payloads up to 6 MB (the synchronous invoke limit). */
@@ -186,7 +186,8 @@ export async function serveUrl(deps: UrlServeDeps, req: IncomingMessage, res: Se
  * Writes a streamed response to the client as chunks arrive. With the http-integration content
  * type, the JSON prelude (status, headers, cookies) is read first, up to the 8 NUL bytes.
  * The status line waits for the first body byte (or the end): a function that fails before
- * producing anything is answered 502, not an empty 200.
+ * producing anything is answered 502, not an empty 200. Chunks go at the client's pace (write
+ * says when it is behind).
  */
 export class HttpStreamSink implements ResponseStreamSink {
   started = false;
@@ -239,25 +240,28 @@ export class HttpStreamSink implements ResponseStreamSink {
     this.res.flushHeaders();
   }
 
-  write(chunk: Buffer): void {
-    if (this.ended || this.res.destroyed) return;
+  write(chunk: Buffer): boolean {
+    if (this.ended || this.res.destroyed) return true;
     if (this.parser) {
       const step = this.parser.push(chunk);
-      if (step.state === 'need-more') return;
+      if (step.state === 'need-more') return true;
       this.parser = undefined;
       if (step.state === 'malformed') {
         this.writeHead(502, [['content-type', 'application/json']]);
         this.ended = true;
         this.res.end('Internal Server Error');
-        return;
+        return true;
       }
       this.writeHead(step.prelude.statusCode, step.prelude.headers);
-      if (step.rest.length && this.req.method !== 'HEAD') this.res.write(step.rest);
-      return;
+      return step.rest.length && this.req.method !== 'HEAD' ? this.res.write(step.rest) : true;
     }
-    if (chunk.length === 0) return;
+    if (chunk.length === 0) return true;
     this.flushPendingHead();
-    if (this.req.method !== 'HEAD') this.res.write(chunk);
+    return this.req.method !== 'HEAD' ? this.res.write(chunk) : true;
+  }
+
+  drained(f: () => void): void {
+    whenDrained(this.res, f);
   }
 
   end(error?: { errorType: string; errorMessage: string }): void {
