@@ -10,6 +10,7 @@ import type { ControlSnapshot, ExecutionService, ExecutionTarget } from '../port
 import { hasQualifier } from './function-configs.js';
 import type { LocalLeases } from './leases.js';
 import { randomString } from './random.js';
+import { BandwidthCappedSink } from './stream-bandwidth.js';
 import type { AsyncInvokeQueue, InvokeRequest, InvokeResult, Invoker } from './types.js';
 
 export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024; // 6291456
@@ -128,7 +129,8 @@ export class PipelineInvoker implements Invoker {
         clientContext: req.clientContextBase64 ? decodeClientContext(req.clientContextBase64) : undefined,
         cognitoIdentity: req.cognitoIdentity,
         wantLogTail: req.logType === 'Tail',
-        stream: req.stream,
+        // A streamed response goes within Lambda's bandwidth (the first 6 MB free, then 2 MB/s).
+        stream: req.stream && new BandwidthCappedSink(req.stream),
       });
       const result: InvokeResult = {
         statusCode: 200,

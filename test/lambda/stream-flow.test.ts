@@ -67,7 +67,7 @@ async function payloadOf(stream: AsyncIterable<InvokeWithResponseStreamResponseE
   return { body: Buffer.concat(parts), complete };
 }
 
-describe('a streamed response goes at its client\'s pace', () => {
+describe('a streamed response goes at its client\'s pace and within Lambda\'s bandwidth', () => {
   let server: TestServer;
   let lambda: LambdaClient;
   let port: number;
@@ -132,6 +132,17 @@ done
     assert.ok(body.every((x) => x === 0));
     console.log(`custom: server held ${(held / MiB).toFixed(1)} MiB while the client did not read`);
     assert.ok(held < 4 * MiB, `the server held ${held} bytes of a 16 MiB response`);
+  });
+
+  test('past the first 6 MB, at most 2 MB/s: 12 MB take at least 3 s (a lower bound only)', async () => {
+    const t0 = performance.now();
+    const r = await lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: 'streamer', Payload: Buffer.from(JSON.stringify({ mb: 12 })) }));
+    const { body, complete } = await payloadOf(r.EventStream);
+    const ms = performance.now() - t0;
+    assert.deepEqual(complete, {});
+    chunksOf(body, 12);
+    console.log(`12 MiB streamed in ${ms.toFixed(0)} ms`);
+    assert.ok(ms >= 2500, `12 MiB streamed in ${ms.toFixed(0)} ms`);
   });
 
   test('a function held back past its timeout times out; what it wrote before arrives first', async () => {
