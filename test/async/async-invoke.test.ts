@@ -430,6 +430,60 @@ describe('event invoke config API', () => {
     });
   }
 
+  // Lambda's answers (recorded against AWS in LocalStack's aws-validated snapshot of
+  // test_lambda_eventinvokeconfig_exceptions): a function is no destination of its own (one async
+  // event would run it for ever, each record being a new event), and a function destination must exist.
+  test('a function is refused as its own destination, under any qualifier; a missing function destination is invalid', async () => {
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'peer', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE,
+      Code: { ZipFile: await makeZip({ 'index.js': 'exports.handler = async () => 1;' }) },
+    }));
+    const refused = (message: string) => (e: any) => {
+      assert.equal(e.name, 'InvalidParameterValueException');
+      assert.equal(e.$metadata.httpStatusCode, 400);
+      assert.equal(e.message, message);
+      return true;
+    };
+    const itself = "You can't specify the function as a destination for itself.";
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', MaximumRetryAttempts: 1 }));
+    for (const self of [ARN('cfg'), ARN('cfg', '$LATEST'), ARN('cfg', '1'), ARN('cfg', 'live')]) {
+      await assert.rejects(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', DestinationConfig: { OnSuccess: { Destination: self } } })), refused(itself));
+      await assert.rejects(lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', DestinationConfig: { OnFailure: { Destination: self } } })), refused(itself));
+    }
+    await assert.rejects(lambda.send(new PutFunctionEventInvokeConfigCommand({
+      FunctionName: ARN('cfg', '$LATEST'), DestinationConfig: { OnFailure: { Destination: ARN('cfg') } },
+    })), refused(itself));
+    const missing = ARN('nope');
+    await assert.rejects(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', DestinationConfig: { OnSuccess: { Destination: missing } } })),
+      refused(`The destination ARN ${missing} is invalid.`));
+    await assert.rejects(lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', DestinationConfig: { OnFailure: { Destination: missing } } })),
+      refused(`The destination ARN ${missing} is invalid.`));
+    // Nothing refused was kept; another function is a destination.
+    const kept = await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'cfg' }));
+    assert.deepEqual(kept.DestinationConfig, { OnSuccess: {}, OnFailure: {} });
+    const other = await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', DestinationConfig: { OnSuccess: { Destination: ARN('peer') } } }));
+    assert.equal(other.DestinationConfig?.OnSuccess?.Destination, ARN('peer'));
+    await lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'cfg' }));
+  });
+
+  test('a Put or Update that sets nothing is refused, before the function is looked up', async () => {
+    const nothing = (e: any) => {
+      assert.equal(e.name, 'InvalidParameterValueException');
+      assert.equal(e.$metadata.httpStatusCode, 400);
+      assert.equal(e.message, 'You must specify at least one of error handling or destination setting.');
+      return true;
+    };
+    for (const FunctionName of ['cfg', 'nope']) {
+      await assert.rejects(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName })), nothing);
+      await assert.rejects(lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName })), nothing);
+    }
+    await assert.rejects(lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'cfg' })), { name: 'ResourceNotFoundException' });
+    // A DestinationConfig is a setting, even one naming no destination (Lambda accepts it).
+    const empty = await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', DestinationConfig: { OnSuccess: {} } }));
+    assert.deepEqual(empty.DestinationConfig, { OnSuccess: {}, OnFailure: {} });
+    await lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'cfg' }));
+  });
+
   test('unknown function or qualifier: ResourceNotFoundException', async () => {
     await assert.rejects(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'nope', MaximumRetryAttempts: 1 })), { name: 'ResourceNotFoundException' });
     await assert.rejects(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', Qualifier: '9', MaximumRetryAttempts: 1 })), { name: 'ResourceNotFoundException' });

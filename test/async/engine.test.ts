@@ -141,6 +141,7 @@ describe('async engine on SQLite', () => {
 
   test('permanent errors fail at once', async () => {
     snapshot.add('gone');
+    snapshot.add('x'); // a function destination must exist
     scripts.set('gone', () => new StratusError('ResourceNotFoundException', 404, 'Function not found'));
     await configs.put({ FunctionName: 'gone', DestinationConfig: { OnFailure: { Destination: 'arn:aws:lambda:us-east-1:000000000000:function:x' } } });
     const id = await send('gone', {});

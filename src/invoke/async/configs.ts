@@ -94,6 +94,7 @@ export class EventInvokeConfigs {
 
   async put(input: EventInvokeConfigInput): Promise<EventInvokeConfig> {
     checkModel(input);
+    requireSetting(input);
     const { name, qualifier } = await this.target(input);
     const cfg: EventInvokeConfig = {
       functionName: name,
@@ -103,12 +104,14 @@ export class EventInvokeConfigs {
       ...destinations(input.DestinationConfig, { onSuccess: null, onFailure: null }),
       lastModified: this.deps.clock.now(),
     };
+    await this.checkFunctionDestinations(name, givenDestinations(input.DestinationConfig));
     await this.write(cfg);
     return cfg;
   }
 
   async update(input: EventInvokeConfigInput): Promise<EventInvokeConfig> {
     checkModel(input);
+    requireSetting(input);
     const { name, qualifier } = await this.target(input);
     // Update changes a config that exists (Put makes one): Lambda's ResourceNotFound otherwise.
     const existing = await this.read(name, qualifier);
@@ -127,6 +130,7 @@ export class EventInvokeConfigs {
       ...destinations(input.DestinationConfig, { onSuccess: existing.onSuccess, onFailure: existing.onFailure }),
       lastModified: this.deps.clock.now(),
     };
+    await this.checkFunctionDestinations(name, givenDestinations(input.DestinationConfig));
     await this.write(cfg);
     return cfg;
   }
@@ -179,6 +183,24 @@ export class EventInvokeConfigs {
     return Errors.resourceNotFound(
       `The function ${functionArn(this.deps.locale, name, qualifier)} doesn't have an EventInvokeConfig`,
     );
+  }
+
+  /**
+   * Lambda's checks of the functions named as destinations, once the function configured is
+   * found: each must exist ("The destination ARN ... is invalid.", as for any destination Lambda
+   * cannot send to), and none may be the function itself, under any qualifier: each record sent
+   * would be another asynchronous event to the same function, whose record would be another one,
+   * for ever.
+   */
+  private async checkFunctionDestinations(self: string, arns: string[]): Promise<void> {
+    for (const arn of arns) {
+      const target = functionDestination(arn);
+      if (!target) continue;
+      const here = target.name !== '' && target.region === this.deps.locale.region && target.accountId === this.deps.locale.accountId;
+      const fs = here ? this.deps.snapshot.get(target.name) ?? await this.deps.snapshot.lookup(target.name) : undefined;
+      if (!fs) throw Errors.invalidParameter(`The destination ARN ${arn} is invalid.`);
+      if (target.name === self) throw Errors.invalidParameter("You can't specify the function as a destination for itself.");
+    }
   }
 
   private async target(input: EventInvokeConfigInput): Promise<{ name: string; qualifier: string }> {
@@ -254,6 +276,31 @@ function checkModel(input: EventInvokeConfigInput): void {
     }
   }
   v.throwIfAny();
+}
+
+/**
+ * A Put or Update that sets nothing (no retry attempts, event age or DestinationConfig) is
+ * refused, as Lambda refuses it: before the function is looked up.
+ */
+function requireSetting(input: EventInvokeConfigInput): void {
+  const given = (v: unknown) => v !== undefined && v !== null;
+  if (!given(input.MaximumRetryAttempts) && !given(input.MaximumEventAgeInSeconds) && !given(input.DestinationConfig)) {
+    throw Errors.invalidParameter('You must specify at least one of error handling or destination setting.');
+  }
+}
+
+/** The destination ARNs a DestinationConfig names (its format was checked by destinations()). */
+function givenDestinations(dc: unknown): string[] {
+  if (!dc || typeof dc !== 'object') return [];
+  const d = dc as Record<string, { Destination?: unknown } | null | undefined>;
+  return [d.OnSuccess?.Destination, d.OnFailure?.Destination].filter((x): x is string => typeof x === 'string' && x !== '');
+}
+
+/** The function a Lambda destination ARN names (arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]); undefined for another service's. */
+function functionDestination(arn: string): { region: string; accountId: string; name: string } | undefined {
+  const parts = arn.split(':');
+  if (parts[2] !== 'lambda') return undefined;
+  return { region: parts[3] ?? '', accountId: parts[4] ?? '', name: parts[5] === 'function' ? parts[6] ?? '' : '' };
 }
 
 function retryAttempts(v: unknown): number | null {
