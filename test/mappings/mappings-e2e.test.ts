@@ -154,7 +154,22 @@ describe('event source mappings through the whole server', () => {
     assert.deepEqual(upd.FunctionResponseTypes, ['ReportBatchItemFailures']);
     const bad = async (input: any, name: string) =>
       assert.rejects(lambda.send(new CreateEventSourceMappingCommand(input)), (e: any) => e.name === name || assert.fail(`${e.name}: ${e.message}`));
-    await bad({ FunctionName: 'nope', EventSourceArn: QARN('api-q') }, 'ResourceNotFoundException');
+    // Lambda's answers, as recorded against AWS in LocalStack's aws-validated snapshots
+    // (test_event_source_mapping_exceptions, test_create_starting_position_validation_exceptions[sqs]):
+    // the source is recognized first, then the function is looked up (before the queue is), and
+    // StartingPosition is the model's enum before it is refused for a queue.
+    const refused = (name: string, message: string) => (e: any) =>
+      (e.name === name && e.$metadata.httpStatusCode === 400 && e.message === message) || assert.fail(`${e.name}: ${e.message}`);
+    const create = (input: any) => lambda.send(new CreateEventSourceMappingCommand(input));
+    await assert.rejects(create({ FunctionName: 'nope' }), refused('InvalidParameterValueException', 'Unrecognized event source.'));
+    await assert.rejects(create({ FunctionName: 'nope', EventSourceArn: QARN('api-q') }), refused('InvalidParameterValueException', 'Function does not exist'));
+    await assert.rejects(create({ FunctionName: 'nope', EventSourceArn: QARN('missing') }), refused('InvalidParameterValueException', 'Function does not exist'));
+    await assert.rejects(create({ FunctionName: 'consumer', EventSourceArn: QARN('api-q'), StartingPosition: '0' }), refused('ValidationException',
+      "1 validation error detected: Value '0' at 'startingPosition' failed to satisfy constraint: Member must satisfy enum value set: [LATEST, AT_TIMESTAMP, TRIM_HORIZON]"));
+    for (const input of [{ StartingPosition: 'LATEST' }, { StartingPosition: 'TRIM_HORIZON' }, { StartingPosition: 'AT_TIMESTAMP', StartingPositionTimestamp: new Date() }]) {
+      await assert.rejects(create({ FunctionName: 'consumer', EventSourceArn: QARN('api-q'), ...input }),
+        refused('InvalidParameterValueException', 'StartingPosition is not valid for SQS event sources.'));
+    }
     await bad({ FunctionName: 'other', EventSourceArn: QARN('missing') }, 'InvalidParameterValueException');
     await bad({ FunctionName: 'other', EventSourceArn: QARN('api-q') }, 'ResourceConflictException');
     await bad({ FunctionName: 'consumer', EventSourceArn: QARN('api-q'), BatchSize: 11 }, 'InvalidParameterValueException');

@@ -13,12 +13,21 @@ export const MAPPING_RESOURCE = 'event-source-mapping';
 
 type Input = Record<string, unknown>;
 
-/** Fields of other event sources (streams, Kafka, MQ): refused for queue sources. */
+/** Fields of other event sources (streams, Kafka, MQ): refused for queue sources (StartingPosition first, in Lambda's words). */
 const NOT_FOR_SQS = [
-  'StartingPosition', 'StartingPositionTimestamp', 'ParallelizationFactor', 'DestinationConfig', 'MaximumRecordAgeInSeconds',
+  'StartingPositionTimestamp', 'ParallelizationFactor', 'DestinationConfig', 'MaximumRecordAgeInSeconds',
   'BisectBatchOnFunctionError', 'MaximumRetryAttempts', 'TumblingWindowInSeconds', 'Topics', 'Queues', 'SelfManagedEventSource',
   'AmazonManagedKafkaEventSourceConfig', 'SelfManagedKafkaEventSourceConfig', 'DocumentDBEventSourceConfig',
 ];
+
+/**
+ * EventSourcePosition's values, in the order Lambda's ValidationException lists them (the model
+ * constrains CreateEventSourceMapping's StartingPosition to them, whatever the source).
+ */
+const STARTING_POSITIONS: readonly string[] = ['LATEST', 'AT_TIMESTAMP', 'TRIM_HORIZON'];
+
+/** Services whose ARNs Lambda polls (streams, Kafka, brokers) and Stratus does not. */
+const POLLED_ELSEWHERE = new Set(['kinesis', 'dynamodb', 'kafka', 'mq', 'rds']);
 
 export interface MappingServiceDeps {
   store: MappingStore;
@@ -57,11 +66,17 @@ export class MappingService {
     }
   }
 
-  /** Resolves FunctionName (name, partial or full ARN, qualifier) to an existing function. */
-  private async resolveFunction(input: unknown): Promise<{ name: string; qualifier?: string }> {
+  /**
+   * Resolves FunctionName (name, partial or full ARN, qualifier) to an existing function.
+   * CreateEventSourceMapping says a missing one is InvalidParameterValueException "Function does
+   * not exist" (`createError`); UpdateEventSourceMapping keeps ResourceNotFoundException.
+   */
+  private async resolveFunction(input: unknown, createError = false): Promise<{ name: string; qualifier?: string }> {
     if (typeof input !== 'string' || input === '') throw Errors.invalidParameter('FunctionName is required.');
     const ref = parseFunctionRef(input, this.deps.locale, 'NamespacedFunctionName');
-    const notFound = () => Errors.resourceNotFound(`Function not found: ${functionArn(this.deps.locale, ref.name, ref.qualifier)}`);
+    const notFound = () => createError
+      ? Errors.invalidParameter('Function does not exist')
+      : Errors.resourceNotFound(`Function not found: ${functionArn(this.deps.locale, ref.name, ref.qualifier)}`);
     const fn = await this.deps.functions.getFunction(ref.name);
     if (!fn) throw notFound();
     if (ref.qualifier !== undefined) {
@@ -74,10 +89,21 @@ export class MappingService {
     return { name: ref.name };
   }
 
-  private async validateSource(arn: unknown): Promise<{ arn: string; fifo: boolean; visibilityTimeout: number }> {
-    if (typeof arn !== 'string' || arn === '') throw Errors.invalidParameter('Unrecognized event source, must be SQS queue ARN.');
-    const p = parseQueueArn(arn);
-    if (!p) throw Errors.invalidParameter('Unrecognized event source, must be SQS queue ARN.');
+  /**
+   * EventSourceArn names a queue: Lambda's "Unrecognized event source." when it is missing or
+   * names no service Lambda polls; a stream's or broker's (which Lambda polls, Stratus not) is
+   * refused saying what Stratus takes. Checked before the function is looked up, as Lambda does.
+   */
+  private recognizeSource(arn: unknown): string {
+    if (typeof arn !== 'string' || arn === '') throw Errors.invalidParameter('Unrecognized event source.');
+    if (parseQueueArn(arn)) return arn;
+    const service = arn.startsWith('arn:') ? arn.split(':')[2] ?? '' : '';
+    if (POLLED_ELSEWHERE.has(service)) throw Errors.invalidParameter('Unrecognized event source, must be SQS queue ARN.');
+    throw Errors.invalidParameter('Unrecognized event source.');
+  }
+
+  /** The queue EventSourceArn names (recognized by recognizeSource): it must exist. */
+  private async validateSource(arn: string): Promise<{ arn: string; fifo: boolean; visibilityTimeout: number }> {
     const q = await this.deps.sqs.queueByArn(arn);
     if (!q) {
       throw Errors.invalidParameter(
@@ -88,6 +114,7 @@ export class MappingService {
   }
 
   private validateConfig(i: Input, base: MappingConfig, fifo: boolean): MappingConfig {
+    if (i.StartingPosition !== undefined && i.StartingPosition !== null) throw Errors.invalidParameter('StartingPosition is not valid for SQS event sources.');
     for (const k of NOT_FOR_SQS) {
       if (i[k] !== undefined && i[k] !== null) throw Errors.invalidParameter(`Unsupported ${k} parameter for given event source.`);
     }
@@ -119,12 +146,15 @@ export class MappingService {
   /**
    * The Lambda model's constraints on the mapping's fields (BatchSize 1-10000,
    * MaximumBatchingWindowInSeconds 0-300, FunctionResponseTypes at most one of the enum,
-   * ScalingConfig.MaximumConcurrency 2-1000): ValidationException listing every violation, before
-   * anything is looked up, as Lambda's front door checks them. Lambda's own rules (which fields
+   * ScalingConfig.MaximumConcurrency 2-1000, StartingPosition one of EventSourcePosition):
+   * ValidationException listing every violation, before anything is looked up, as Lambda's front
+   * door checks them. Lambda's own rules (which fields
    * suit the source, batch window for large batches) stay InvalidParameterValueException.
    */
   private checkModel(i: Input): void {
     const v = new Violations();
+    const p = i.StartingPosition;
+    if (p !== undefined && p !== null && !STARTING_POSITIONS.includes(p as string)) v.add(p, 'startingPosition', rules.enumOf(STARTING_POSITIONS));
     v.range(i.BatchSize, 'batchSize', 1, 10000);
     v.range(i.MaximumBatchingWindowInSeconds, 'maximumBatchingWindowInSeconds', 0, 300);
     const t = i.FunctionResponseTypes;
@@ -139,8 +169,9 @@ export class MappingService {
 
   async create(i: Input): Promise<Record<string, unknown>> {
     this.checkModel(i);
-    const fn = await this.resolveFunction(i.FunctionName);
-    const src = await this.validateSource(i.EventSourceArn);
+    const arn = this.recognizeSource(i.EventSourceArn);
+    const fn = await this.resolveFunction(i.FunctionName, true);
+    const src = await this.validateSource(arn);
     const config = this.validateConfig(i, { BatchSize: 10, MaximumBatchingWindowInSeconds: 0, FunctionResponseTypes: [] }, src.fifo);
     await this.checkVisibility(fn, src);
     if (i.Tags !== undefined && i.Tags !== null) {
