@@ -163,7 +163,14 @@ describe('provisioned concurrency', () => {
   test('a weighted alias moved to another second version gets READY again; a reservation must hold it', async () => {
     await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'pc', ZipFile: await handler('three'), Publish: true }));
     await lambda.send(new CreateAliasCommand({ FunctionName: 'pc', Name: 'wt', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.5 } } }));
+    // Not on an alias that routes by weight (as Lambda refuses it)...
+    await assert.rejects(lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'wt', ProvisionedConcurrentExecutions: 2 })), (e: any) =>
+      e.name === 'InvalidParameterValueException' && e.message === 'Alias with weights can not be used with Provisioned Concurrency');
+    // ...but weights may be added to an alias that has provisioned concurrency: it is spread over both versions.
+    await lambda.send(new UpdateAliasCommand({ FunctionName: 'pc', Name: 'wt', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: {} } }));
     await lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'wt', ProvisionedConcurrentExecutions: 2 }));
+    await until('pc', 'wt', 'READY');
+    await lambda.send(new UpdateAliasCommand({ FunctionName: 'pc', Name: 'wt', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.5 } } }));
     await until('pc', 'wt', 'READY');
     // Version 1's share stays as it was; version 2's moves to 3.
     await lambda.send(new UpdateAliasCommand({ FunctionName: 'pc', Name: 'wt', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '3': 0.5 } } }));

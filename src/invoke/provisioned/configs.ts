@@ -59,6 +59,11 @@ export class ProvisionedConfigs {
     if (qualifier === LATEST || (!isNumericVersion(qualifier) && fs.aliases.get(qualifier)?.functionVersion === LATEST)) {
       throw Errors.invalidParameter('Provisioned Concurrency Configs cannot be applied to unpublished function versions.');
     }
+    // Lambda refuses a config on an alias while it routes by weight (weights added to an alias
+    // that has one are allowed: its provisioned concurrency is then spread over both versions).
+    if (!isNumericVersion(qualifier) && Object.keys(fs.aliases.get(qualifier)?.additionalVersionWeights ?? {}).length > 0) {
+      throw Errors.invalidParameter('Alias with weights can not be used with Provisioned Concurrency');
+    }
     const existing = await this.read(name, qualifier);
     const totals = await this.deps.functions.provisionedTotals();
     // The function's other configs: its total less what this one asked before.
