@@ -48,3 +48,13 @@ export async function startServer(overrides: Partial<StratusConfig> = {}): Promi
 export function sharedBase(): string {
   return process.getuid?.() === 0 && fs.existsSync('/run') ? '/run' : os.tmpdir();
 }
+
+/**
+ * The ways an environment is started, for suites that run once per way: the namespace sandbox
+ * with a prewarmed runtime and with one started for the function, and the process sandbox.
+ */
+export const SANDBOX_MODES: ReadonlyArray<{ label: string; config: { prewarmPerRuntime?: number; sandbox?: 'process' } }> = [
+  { label: 'namespace sandbox, prewarmed runtimes', config: { prewarmPerRuntime: 1 } },
+  { label: 'namespace sandbox, runtimes started per function', config: { prewarmPerRuntime: 0 } },
+  { label: 'process sandbox', config: { sandbox: 'process' } },
+];

@@ -12,7 +12,7 @@ import {
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { pythonExecutable } from '../../src/environments/runtimes.js';
 import { rejects } from '../helpers/errors.js';
-import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
+import { clientConfig, startServer, type TestServer, SANDBOX_MODES } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 
 const ROLE = 'arn:aws:iam::000000000000:role/test';
@@ -65,11 +65,7 @@ while true; do
 done
 `;
 
-for (const mode of [
-  { label: 'namespace sandbox, prewarmed runtimes', config: { prewarmPerRuntime: 1 } },
-  { label: 'namespace sandbox, runtimes started per function', config: { prewarmPerRuntime: 0 } },
-  { label: 'process sandbox', config: { sandbox: 'process' as const } },
-]) {
+for (const mode of SANDBOX_MODES) {
   describe(`Layers in execution environments (${mode.label})`, () => {
     let server: TestServer;
     let lambda: LambdaClient;

@@ -9,7 +9,7 @@ import {
   CreateFunctionCommand, GetFunctionCommand, GetLayerVersionCommand, InvokeCommand, LambdaClient, PublishLayerVersionCommand,
 } from '@aws-sdk/client-lambda';
 import yauzl from 'yauzl';
-import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
+import { clientConfig, startServer, type TestServer, SANDBOX_MODES } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 
 /**
@@ -75,11 +75,7 @@ function zipLinks(zip: Buffer): Promise<Record<string, string>> {
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('base64');
 
-for (const mode of [
-  { label: 'namespace sandbox, prewarmed runtimes', config: { prewarmPerRuntime: 1 } },
-  { label: 'namespace sandbox, runtimes started per function', config: { prewarmPerRuntime: 0 } },
-  { label: 'process sandbox', config: { sandbox: 'process' as const } },
-]) {
+for (const mode of SANDBOX_MODES) {
   describe(`Symlinks out of the code (${mode.label})`, () => {
     let server: TestServer;
     let lambda: LambdaClient;
