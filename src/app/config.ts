@@ -35,6 +35,8 @@ export interface StratusConfig {
   asyncTimeScale: number;
   /** Multiplies rate() schedule periods (tests use small values; cron follows the real clock). Default 1. */
   scheduleTimeScale?: number;
+  /** Async invocations run at once at most (the async engine's workers). Default: the account concurrency. */
+  asyncConcurrency?: number;
   /** Maximum total code storage (CodeStorageExceededException beyond). */
   codeStorageLimitBytes: number;
   /**
@@ -129,6 +131,8 @@ export function defaultConfig(): StratusConfig {
     cgroupFavorDynmods: env.STRATUS_CGROUP_FAVORDYNMODS !== '0',
     prewarmPerRuntime: intFrom('STRATUS_PREWARM', env.STRATUS_PREWARM, 2, 'a whole number (0 or more)', 0),
     asyncTimeScale: numberFrom('STRATUS_ASYNC_TIME_SCALE', env.STRATUS_ASYNC_TIME_SCALE, 1, 'a number greater than 0', 0, true),
+    scheduleTimeScale: numberFrom('STRATUS_SCHEDULE_TIME_SCALE', env.STRATUS_SCHEDULE_TIME_SCALE, 1, 'a number greater than 0', 0, true),
+    asyncConcurrency: intFrom('STRATUS_ASYNC_CONCURRENCY', env.STRATUS_ASYNC_CONCURRENCY, accountConcurrency, 'a whole number (1 or more)', 1),
     codeStorageLimitBytes: 75 * 1024 * 1024 * 1024,
     sandboxApiAccess: oneOf('STRATUS_SANDBOX_API_ACCESS', env.STRATUS_SANDBOX_API_ACCESS, SANDBOX_API_ACCESS, 'restricted'),
     functionCredentials: oneOf('STRATUS_FUNCTION_CREDENTIALS', env.STRATUS_FUNCTION_CREDENTIALS, FUNCTION_CREDENTIALS, 'session'),

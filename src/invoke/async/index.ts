@@ -34,7 +34,6 @@ export function asyncInvokeModule(opts: AsyncInvokeModuleOptions): StratusModule
     init(ctx) {
       const queue = typeof opts.queue === 'function' ? opts.queue(ctx) : opts.queue;
       configs = new EventInvokeConfigs({ sql: ctx.sql, snapshot: ctx.snapshot, changes: ctx.changes, locale: ctx.locale, clock: ctx.clock });
-      const envWorkers = Number(process.env.STRATUS_ASYNC_CONCURRENCY);
       engine = new AsyncEngine({
         queue,
         invoker: ctx.invoker,
@@ -47,7 +46,7 @@ export function asyncInvokeModule(opts: AsyncInvokeModuleOptions): StratusModule
         // As many as the account may run at once: each attempt holds its worker for the whole
         // invocation, so fewer would let one function's slow events hold up every other
         // function's (Lambda bounds them by concurrency only; the invoker admits or throttles).
-        concurrency: opts.concurrency ?? (envWorkers > 0 ? envWorkers : Math.max(1, ctx.config.accountConcurrency)),
+        concurrency: opts.concurrency ?? ctx.config.asyncConcurrency ?? Math.max(1, ctx.config.accountConcurrency),
         // One embedded node owns every lease: whatever was running when it stopped runs again.
         releaseOnStart: ctx.sql.dialect === 'sqlite',
       });

@@ -12,7 +12,7 @@ export { targetInput, transform, select, parsePath, validateTargetInput, type In
 export interface EventsModuleOptions {
   /**
    * Multiplies rate() schedule periods (tests: 0.001 turns rate(1 minute) into 60 ms). Defaults to
-   * config.scheduleTimeScale, then the STRATUS_SCHEDULE_TIME_SCALE environment variable, then 1.
+   * config.scheduleTimeScale (STRATUS_SCHEDULE_TIME_SCALE), then 1.
    * cron() schedules always follow the real UTC clock.
    */
   scheduleTimeScale?: number;
@@ -32,8 +32,7 @@ export function eventsModule(opts: EventsModuleOptions = {}): StratusModule {
       const store = new EventsStore(ctx.sql);
       service = new EventsService({ store, targets: ctx.targets, changes: ctx.changes, locale: ctx.locale, clock: ctx.clock });
       await service.init();
-      const envScale = Number(process.env.STRATUS_SCHEDULE_TIME_SCALE);
-      const scale = opts.scheduleTimeScale ?? ctx.config.scheduleTimeScale ?? (envScale > 0 ? envScale : 1);
+      const scale = opts.scheduleTimeScale ?? ctx.config.scheduleTimeScale ?? 1;
       scheduler = new EventScheduler(service, ctx.clock, scale);
       ctx.jsonTargets.add(eventsJsonService(service));
       const svc = service;
