@@ -208,7 +208,7 @@ class Service implements StratusExecutionService {
     if (!slot) slot = this.newSlot(key, target);
     // Admitted on provisioned concurrency: one of its allocation's environments first (one about
     // to be free included), as Lambda runs it; else, as every other invocation, an on-demand one.
-    for (const by of inv.allocation === undefined ? [null] : [inv.allocation, null]) {
+    for (const by of inv.allocation === undefined ? ON_DEMAND : [inv.allocation, null]) {
       const env = takeIdle(slot, by);
       if (env) {
         this.warmStarts++;
@@ -563,6 +563,9 @@ class Service implements StratusExecutionService {
 function slotKey(t: ExecutionTarget): string {
   return `${t.functionName}\0${t.version}\0${t.revisionId}`;
 }
+
+/** The kinds of environment an invocation not admitted on provisioned concurrency may run on (one array for all). */
+const ON_DEMAND: readonly (string | null)[] = [null];
 
 /**
  * The most recently used idle environment of the slot kept by allocation `by` (null: an on-demand
