@@ -26,6 +26,8 @@ export interface HttpServerOptions {
    * such callers get only what functions may do (api/sandbox-access.ts).
    */
   fromEnvironment?: (client: TcpEndpoint, server: TcpEndpoint) => Promise<boolean>;
+  /** How long a response may stay stuck in the server's memory (STALLED_WRITE_MS; tests shorten it). */
+  stalledWriteMs?: number;
 }
 
 /** Each server's answer to "does this connection come from inside an execution environment?" (see createHttpServer). */
@@ -97,7 +99,50 @@ export function createHttpServer(opts: HttpServerOptions = {}): FastifyInstance 
   // Invoke, HTTP APIs and function URLs (claimTraffic): ahead of Fastify on the main server, and
   // after the guard above on any other (their traffic is what functions may do anyway).
   installClaims(app);
+  cutStalledReaders(app, opts.stalledWriteMs ?? STALLED_WRITE_MS);
   return app;
+}
+
+/**
+ * A response held in the server's memory (past the socket's own buffers) for longer than this
+ * without any of it going out ends its connection. A caller that never reads a 6 MB Invoke
+ * response otherwise kept about 3 MB of it in the server for as long as it kept the connection
+ * open: a hundred such connections (a function may open them) held 330 MB.
+ */
+export const STALLED_WRITE_MS = 30_000;
+/**
+ * Only connections holding at least this much are cut: a streamed response under flow control
+ * holds far less (the runtime's connection is paused once the client's socket is behind), and a
+ * slow stream's client may read nothing for a while.
+ */
+const STALLED_WRITE_BYTES = 256 * 1024;
+
+/**
+ * Cuts the connections whose pending response data stays above STALLED_WRITE_BYTES with no byte
+ * of it sent for `stalledMs`. One sweep over the open connections every few seconds; nothing
+ * per request.
+ */
+function cutStalledReaders(app: FastifyInstance, stalledMs: number): void {
+  const open = new Map<Socket, { pending: number; since: number }>();
+  app.server.on('connection', (s: Socket) => {
+    open.set(s, { pending: 0, since: 0 });
+    s.once('close', () => open.delete(s));
+  });
+  const sweep = setInterval(() => {
+    const now = performance.now();
+    for (const [s, seen] of open) {
+      if (s.writableLength < STALLED_WRITE_BYTES) { seen.pending = 0; continue; }
+      // What is still to go, this write's unsent part included: writableLength counts a write
+      // whole until the kernel has taken all of it, the handle's queue (what net.Socket's own
+      // bufferSize reads) what it has not taken yet.
+      const pending = s.writableLength + ((s as unknown as { _handle?: { writeQueueSize?: number } })._handle?.writeQueueSize ?? 0);
+      // Some of it went out since the last sweep (or it grew): the caller is reading.
+      if (seen.pending === 0 || pending !== seen.pending) { seen.pending = pending; seen.since = now; continue; }
+      if (now - seen.since >= stalledMs) s.destroy();
+    }
+  }, Math.min(5_000, stalledMs / 3));
+  sweep.unref();
+  app.server.once('close', () => clearInterval(sweep));
 }
 
 /**

@@ -144,3 +144,56 @@ describe('the shared HTTP server', () => {
     await other.close();
   });
 });
+
+describe('a caller that stops reading its response', () => {
+  let app: FastifyInstance;
+  let port: number;
+  /** The server's end of each connection, in the order they came. */
+  const ends: net.Socket[] = [];
+  const BIG = Buffer.alloc(16 * 1024 * 1024, 'x');
+  before(async () => {
+    app = createHttpServer({ stalledWriteMs: 1500 });
+    app.get('/big', async (_req, reply) => reply.type('application/octet-stream').send(BIG));
+    app.server.on('connection', (s: net.Socket) => ends.push(s));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    port = (app.server.address() as AddressInfo).port;
+  });
+  after(() => app.close());
+
+  /** Asks for /big, then reads as `read` says; resolves with the bytes read once all arrived. */
+  const ask = (read: (s: net.Socket) => void) => {
+    let bytes = 0;
+    const s = net.connect({ port, host: '127.0.0.1' }, () => {
+      s.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+      read(s);
+    });
+    s.on('error', () => {});
+    const all = new Promise<number>((resolve) => {
+      s.on('data', (d: Buffer) => { bytes += d.length; if (bytes >= BIG.length) { s.destroy(); resolve(bytes); } });
+      s.on('close', () => resolve(bytes));
+    });
+    return { s, all };
+  };
+
+  test('is cut once its response has stayed in the server\'s memory past the limit', async () => {
+    const t0 = performance.now();
+    const n = ends.length;
+    // Reads nothing at all after its request (paused, it would not see the cut either).
+    const { s } = ask((c) => c.pause());
+    let end: net.Socket | undefined;
+    for (let i = 0; i < 200 && !(end = ends[n])?.destroyed; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(end?.destroyed, 'the server kept the connection');
+    assert.ok(performance.now() - t0 >= 1500, 'cut before the limit');
+    s.destroy();
+  });
+
+  test('a slow reader is not cut: all of its response arrives', async () => {
+    // A bite every 300 ms: about 4 s for 16 MiB here, past the limit, always moving.
+    const { all } = ask((c) => {
+      c.pause();
+      const tick = setInterval(() => { c.resume(); setImmediate(() => c.pause()); }, 300);
+      c.once('close', () => clearInterval(tick));
+    });
+    assert.ok(await all >= BIG.length, 'cut before all of it arrived');
+  });
+});
