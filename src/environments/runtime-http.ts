@@ -9,11 +9,19 @@ import net from 'node:net';
  * What it understands: request line and headers (64 KB at most), bodies with Content-Length or
  * Transfer-Encoding: chunked (with trailers), `Expect: 100-continue`, keep-alive and pipelining
  * (responses in request order), `Connection: close`, HTTP/1.0. Anything else is answered with 400
- * and the connection is closed. A handler may pause a request's body (flow control: the connection
- * is not read meanwhile, so the sender's writes block once the socket buffers are full).
+ * and the connection is closed. A handler may pause a request's body (flow control: past a small
+ * read-ahead the connection is not read meanwhile, so the sender's writes block once the socket
+ * buffers are full).
  */
 
 const MAX_HEAD = 1024 * 1024;
+/**
+ * How much of a paused body's connection is still read (held, not parsed): enough that a sender
+ * which closes its connection with no more than this unsent is seen to close while its body is
+ * held back (a paused socket reads nothing, not even the end of its stream), little enough that a
+ * held-back stream costs the server about this much.
+ */
+const READ_AHEAD = 1024 * 1024;
 const CRLF2 = Buffer.from('\r\n\r\n');
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n');
 const STATUS_TEXT: Record<number, string> = {
@@ -32,9 +40,11 @@ export interface RtRequest {
   onData: ((chunk: Buffer) => void) | null;
   onEnd: (() => void) | null;
   /**
-   * Stops delivering the body, and reading the connection, until resume(): what the runtime sends
-   * meanwhile waits in the socket buffers, then its writes block. Requests pipelined behind this
-   * one wait too. No effect on a request without a body, or once its body ended.
+   * Stops delivering the body, and (past READ_AHEAD) reading the connection, until resume(): what
+   * the runtime sends meanwhile waits in the socket buffers, then its writes block. Requests
+   * pipelined behind this one wait too. No effect on a request without a body, or once its body
+   * ended. If the connection closes meanwhile, what was read is delivered (and may end the body)
+   * before the close is reported, as it would have been had the body not been paused.
    */
   pause(): void;
   /** Delivers the body again after pause(). Without onData it is discarded (the default). */
@@ -118,19 +128,55 @@ class Connection {
   private req: Request | null = null;
   private readonly slots: Slot[] = [];
   private flushScheduled = false;
-  /** The current request's body is paused (RtRequest.pause): nothing more is parsed or read. */
+  /** The current request's body is paused (RtRequest.pause): nothing more is parsed, little read. */
   private paused = false;
+  /** What was read while paused, after `buf`: kept apart so that it is joined once, on resume. */
+  private ahead: Buffer[] = [];
+  private aheadBytes = 0;
 
   constructor(private readonly socket: net.Socket, private readonly handler: RtHandler) {
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => this.onData(d));
-    socket.on('error', () => this.destroy());
-    socket.on('close', () => this.onClosed());
+    socket.on('error', () => this.lost());
+    socket.on('close', () => this.lost());
   }
 
   private onData(d: Buffer): void {
+    if (this.paused) return this.readAhead(d);
     this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
     this.run();
+  }
+
+  /**
+   * Paused, the connection is still read up to READ_AHEAD, so that its end can be seen: a runtime
+   * that closes it mid-body has its response cut at once, even while its client is stalled.
+   */
+  private readAhead(d: Buffer): void {
+    this.ahead.push(d);
+    this.aheadBytes += d.length;
+    if (this.aheadBytes >= READ_AHEAD) this.socket.pause();
+  }
+
+  /** Moves what was read ahead into the parser's buffer. */
+  private takeAhead(): void {
+    this.aheadBytes = 0;
+    if (this.ahead.length === 0) return;
+    this.buf = Buffer.concat([this.buf, ...this.ahead]);
+    this.ahead = [];
+  }
+
+  /**
+   * The connection closed (or failed) on the runtime's side. What it sent first is delivered
+   * first, paused or not: a body that ended before the close ends as such, one that did not is
+   * reported cut (its response's onClose), as when its handler keeps up.
+   */
+  private lost(): void {
+    if (!this.closed && this.paused) {
+      this.paused = false;
+      this.takeAhead();
+      this.run();
+    }
+    this.destroy();
   }
 
   private run(): void {
@@ -280,11 +326,16 @@ class Connection {
     this.req?.onData?.(chunk);
   }
 
-  /** RtRequest.pause: the parser stops at the next chunk boundary, the socket is not read. */
+  /**
+   * RtRequest.pause: the parser stops at the next chunk boundary, the socket is read ahead only.
+   * Not once the socket is gone: what it read is being delivered (see lost).
+   */
   pauseBody(req: Request): void {
-    if (req !== this.req || req.ended || this.body.kind === 'none' || this.paused || this.closed) return;
+    if (req !== this.req || req.ended || this.body.kind === 'none' || this.paused || this.closed || this.socket.destroyed) return;
     this.paused = true;
-    this.socket.pause();
+    // Already read and not parsed: counted in the read-ahead.
+    this.aheadBytes = this.buf.length;
+    if (this.aheadBytes >= READ_AHEAD) this.socket.pause();
   }
 
   resumeBody(req: Request): void {
@@ -299,6 +350,7 @@ class Connection {
 
   private unpause(): void {
     this.paused = false;
+    this.takeAhead();
     if (!this.closed) this.socket.resume();
   }
 

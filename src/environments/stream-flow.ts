@@ -4,9 +4,10 @@ import type { RtRequest } from './runtime-api.js';
 /**
  * Carries a streamed response from the runtime's request body to its sink at the pace the sink
  * takes it in (its client's, and the bandwidth the invoker allows): while the sink is behind, the
- * body is paused, so the runtime's connection is not read, its socket buffers fill and its own
- * writes block, as Lambda holds a streaming function back. The server holds a chunk or so per
- * stream, whatever the response's size.
+ * body is paused, so past a small read-ahead the runtime's connection is not read, its socket
+ * buffers fill and its own writes block, as Lambda holds a streaming function back. The server
+ * holds a chunk and that read-ahead (1 MiB) per stream, whatever the response's size; the
+ * read-ahead lets a connection that closes mid-body be seen as cut while its client is stalled.
  */
 export class StreamFlow {
   /** The sink said it is behind: waiting for its `drained`. */

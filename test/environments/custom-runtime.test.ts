@@ -617,6 +617,39 @@ describe('Runtime API refusals', () => {
     assert.ok(Date.now() - started < 5000, 'not held until the timeout');
   });
 
+  test('a streamed response cut while its client is stalled still fails at once with Runtime.TruncatedResponse; the environment is kept', async () => {
+    // The client takes nothing in (write() is false, drained never comes), so the body is paused
+    // after its first chunk; 512 KiB more and the close wait behind it. Stratus read neither until
+    // the client drained, and the invocation ran to its timeout (Sandbox.Timedout, a reset).
+    const N = 512 * 1024;
+    const body = `
+      exec 3<>"/dev/tcp/\${AWS_LAMBDA_RUNTIME_API%:*}/\${AWS_LAMBDA_RUNTIME_API#*:}"
+      printf 'POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\\r\\nHost: rt\\r\\n' "$2" >&3
+      printf 'Lambda-Runtime-Function-Response-Mode: streaming\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n%x\\r\\n' ${N} >&3
+      head -c ${N} /dev/zero | tr '\\0' a >&3
+      sleep 0.2; exec 3>&-
+      echo ignored; return 0`;
+    const t = fx.target(fx.code(bashFunction(body)), { ...FAST, timeout: 10 }, 'stream-cut-stalled');
+    let got = 0;
+    let ended: { errorType: string; errorMessage: string } | undefined;
+    let drainedAsked = 0;
+    const started = Date.now();
+    const o = await fx.svc.execute(t, invocation('{}', {
+      stream: { start: () => {}, write: (b) => { got += b.length; return false; }, drained: () => { drainedAsked++; }, end: (e) => { ended = e; } },
+    }));
+    assert.equal(o.errorType, 'Runtime.TruncatedResponse', o.payload.toString());
+    assert.equal(o.streamed, true);
+    assert.ok(Date.now() - started < 5000, 'not held until the timeout');
+    assert.equal(ended?.errorType, 'Runtime.TruncatedResponse', 'the sink is ended');
+    assert.equal(drainedAsked, 1, 'the body was held back');
+    // What the runtime sent before its close goes on, as it does for a client that keeps up.
+    assert.equal(got, N);
+    const next = await fx.svc.execute(t, invocation('{}', {
+      stream: { start: () => {}, write: () => true, drained: (f) => f(), end: () => {} },
+    }));
+    assert.equal(next.coldStart, false, 'the environment is kept');
+  });
+
   // A buffered result whose connection closes mid-body: RAPID takes it as the runtime's result
   // (ErrTruncatedResponse: the response is marked sent) and ends the invocation at once. The
   // caller of a cut /response gets Runtime.TruncatedResponse; of a cut /error, the error type the

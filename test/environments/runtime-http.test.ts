@@ -240,3 +240,31 @@ test('pause and resume within a Content-Length body, several times: every byte o
     server.close();
   }
 });
+
+test('a paused body whose sender closes: what it sent is delivered, then its end, or its close when the body was cut', async () => {
+  const SIZE = 256 * 1024;
+  for (const whole of [true, false]) {
+    let got = 0;
+    let outcome = '';
+    let settled: () => void;
+    const done = new Promise<void>((r) => { settled = r; });
+    const server = new RtServer((req, res) => {
+      // Paused at the first chunk and never resumed: a client that takes nothing in.
+      req.onData = (c) => { got += c.length; req.pause(); };
+      req.onEnd = () => { outcome = 'end'; res.send(202, []); settled(); };
+      res.onClose = () => { outcome = 'close'; settled(); };
+    });
+    const port = await server.listen(0, '127.0.0.1');
+    try {
+      const s = net.connect(port, '127.0.0.1');
+      await new Promise((r) => s.once('connect', r));
+      s.write(`POST /x HTTP/1.1\r\nContent-Length: ${whole ? SIZE : SIZE + 1}\r\n\r\n`);
+      s.end(Buffer.alloc(SIZE, 0x61));
+      await Promise.race([done, new Promise((r) => setTimeout(r, 3000))]);
+      assert.equal(outcome, whole ? 'end' : 'close', 'the close is seen');
+      assert.equal(got, SIZE, 'every byte sent before the close');
+    } finally {
+      server.close();
+    }
+  }
+});
