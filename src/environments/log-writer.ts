@@ -146,6 +146,33 @@ class FrameParser {
 }
 
 /**
+ * A line cut into events of at most MAX_LINE_BYTES, newline included, counted in bytes (UTF-8, as
+ * CloudWatch counts them), never inside a character; each piece but the last ends with a newline,
+ * the last is the rest as it was. (Counted in characters, a line of 300,000 euro signs made an
+ * event of 786,433 bytes.) Measured only when it may be that long: 3 bytes at most per UTF-16 unit.
+ */
+function eventSized(line: string): string[] {
+  if (line.length * 3 < MAX_LINE_BYTES) return [line];
+  const b = Buffer.from(line);
+  const pieces: string[] = [];
+  let at = 0;
+  while (b.length - at > MAX_LINE_BYTES || (b.length - at === MAX_LINE_BYTES && b[b.length - 1] !== 10)) {
+    const cut = charStart(b, at + MAX_LINE_BYTES - 1);
+    pieces.push(b.toString('utf8', at, cut) + '\n');
+    at = cut;
+  }
+  pieces.push(b.toString('utf8', at));
+  return pieces;
+}
+
+/** The start of the UTF-8 character at byte `n` of `b` (n itself when a character starts there). */
+function charStart(b: Buffer, n: number): number {
+  let i = n;
+  while (i > 0 && (b[i]! & 0xc0) === 0x80) i--;
+  return i;
+}
+
+/**
  * How much of `b` is whole UTF-8 characters: its length, less the bytes of a last character it
  * holds only the start of (bytes that are not UTF-8 go as they are: the decoder replaces them).
  */
@@ -308,15 +335,20 @@ export class LogWriter {
       const nl = text.indexOf('\n', start);
       if (nl < 0) break;
       const message = text.slice(start, nl + 1);
-      if (this.shown(message)) this.line(events, ts, message);
+      if (message.length * 3 < MAX_LINE_BYTES) {
+        if (this.shown(message)) this.line(events, ts, message);
+      } else {
+        for (const piece of eventSized(message)) if (!this.truncated && this.shown(piece)) this.line(events, ts, piece);
+      }
       start = nl + 1;
       if (this.truncated) break;
     }
     ch.partial = this.truncated ? '' : text.slice(start);
-    while (ch.partial.length > MAX_LINE_BYTES && !this.truncated) {
-      const piece = ch.partial.slice(0, MAX_LINE_BYTES) + '\n';
-      if (this.shown(piece)) this.line(events, ts, piece);
-      ch.partial = ch.partial.slice(MAX_LINE_BYTES);
+    // An unfinished line as long as an event already goes as events (see eventSized); its rest waits.
+    if (ch.partial.length * 3 >= MAX_LINE_BYTES && !this.truncated) {
+      const pieces = eventSized(ch.partial);
+      ch.partial = pieces.pop()!;
+      for (const piece of pieces) if (!this.truncated && this.shown(piece)) this.line(events, ts, piece);
     }
     if (this.truncated) ch.partial = '';
   }
@@ -351,7 +383,7 @@ export class LogWriter {
 
   private line(events: LogEvent[], ts: number, message: string): void {
     if (this.truncated) return;
-    this.used += message.length;
+    this.used += Buffer.byteLength(message);
     if (this.used > LOG_CAP_BYTES) {
       this.truncated = true;
       message = `[stratus] log output truncated: more than ${LOG_CAP_BYTES} bytes in this invocation; the rest is dropped\n`;

@@ -162,3 +162,31 @@ test('end: what was written until then is logged (an unfinished line too), what 
   w.system('REPORT RequestId: x\n');
   assert.deepEqual(events.map((e) => e.message), ['before\n', 'record', 'unfinished', 'REPORT RequestId: x\n']);
 });
+
+test('a stdout line longer than an event: events of at most 256 KB counted in bytes, newline included, of whole characters, all of it; the cap counts bytes', async () => {
+  for (const line of ['€'.repeat(300_000), 'x'.repeat(MAX_LINE_BYTES - 1), 'a' + '✓'.repeat(200_000) + 'é'.repeat(10)]) {
+    const events: LogEvent[] = [];
+    const out = new PassThrough();
+    const w = new LogWriter({ write: (_g, _s, e) => { events.push(...e); } }, { now: () => 1 }, out, null);
+    w.setStream('/g', 's');
+    w.begin(false);
+    // As a pipe gives it: in reads of 64 KiB, cut anywhere (inside characters too).
+    const all = Buffer.from(line + '\n');
+    for (let i = 0; i < all.length; i += 65536) out.write(all.subarray(i, i + 65536));
+    await settle();
+    for (const e of events) assert.ok(Buffer.byteLength(e.message) <= MAX_LINE_BYTES, `an event of ${Buffer.byteLength(e.message)} bytes`);
+    assert.ok(events.every((e) => !e.message.includes('\uFFFD')), 'a character cut in two');
+    sameText(events.map((e) => e.message.slice(0, -1)).join(''), line, 'the events joined');
+    // 900 KB of euro signs is within 1 MiB of output; 600,000 characters of them would not be.
+    assert.ok(!events.some((e) => e.message.includes('log output truncated')));
+  }
+  const events: LogEvent[] = [];
+  const out = new PassThrough();
+  const w = new LogWriter({ write: (_g, _s, e) => { events.push(...e); } }, { now: () => 1 }, out, null);
+  w.setStream('/g', 's');
+  w.begin(false);
+  out.write(Buffer.from('€'.repeat(400_000) + '\n'));
+  await settle();
+  assert.ok(events.some((e) => e.message.includes('log output truncated')), '1.2 MB of output was not capped');
+  assert.ok(events.reduce((n, e) => n + Buffer.byteLength(e.message), 0) <= LOG_CAP_BYTES + 4096);
+});
