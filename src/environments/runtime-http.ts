@@ -6,7 +6,7 @@ import net from 'node:net';
  * one write callback apart; here responses queued in the same tick go out in one write, so the
  * acknowledgement of a result and the next event reach the runtime together.
  *
- * What it understands: request line and headers (64 KB at most), bodies with Content-Length or
+ * What it understands: request line and headers (1 MiB at most), bodies with Content-Length or
  * Transfer-Encoding: chunked (with trailers), `Expect: 100-continue`, keep-alive and pipelining
  * (responses in request order), `Connection: close`, HTTP/1.0. Anything else is answered with 400
  * and the connection is closed. A handler may pause a request's body (flow control: past a small
