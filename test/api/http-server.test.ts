@@ -151,8 +151,10 @@ describe('a caller that stops reading its response', () => {
   /** The server's end of each connection, in the order they came. */
   const ends: net.Socket[] = [];
   const BIG = Buffer.alloc(16 * 1024 * 1024, 'x');
+  /** Long enough that a busy host's pauses (the test process's own timers late) are not taken for a stall. */
+  const STALL_MS = 4000;
   before(async () => {
-    app = createHttpServer({ stalledWriteMs: 1500 });
+    app = createHttpServer({ stalledWriteMs: STALL_MS });
     app.get('/big', async (_req, reply) => reply.type('application/octet-stream').send(BIG));
     app.server.on('connection', (s: net.Socket) => ends.push(s));
     await app.listen({ port: 0, host: '127.0.0.1' });
@@ -181,19 +183,28 @@ describe('a caller that stops reading its response', () => {
     // Reads nothing at all after its request (paused, it would not see the cut either).
     const { s } = ask((c) => c.pause());
     let end: net.Socket | undefined;
-    for (let i = 0; i < 200 && !(end = ends[n])?.destroyed; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 300 && !(end = ends[n])?.destroyed; i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(end?.destroyed, 'the server kept the connection');
-    assert.ok(performance.now() - t0 >= 1500, 'cut before the limit');
+    assert.ok(performance.now() - t0 >= STALL_MS, 'cut before the limit');
     s.destroy();
   });
 
   test('a slow reader is not cut: all of its response arrives', async () => {
-    // A bite every 300 ms: about 4 s for 16 MiB here, past the limit, always moving.
-    const { all } = ask((c) => {
-      c.pause();
-      const tick = setInterval(() => { c.resume(); setImmediate(() => c.pause()); }, 300);
-      c.once('close', () => clearInterval(tick));
+    // 64 KiB every 20 ms at most: 16 MiB take more than the limit, and some always moves.
+    const t0 = performance.now();
+    const got = await new Promise<number>((resolve) => {
+      let bytes = 0;
+      const c = net.connect({ port, host: '127.0.0.1' }, () => c.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n'));
+      c.on('error', () => {});
+      const tick = setInterval(() => {
+        const d = c.read(65536) as Buffer | null ?? c.read() as Buffer | null;
+        if (d) bytes += d.length;
+        if (bytes >= BIG.length) c.destroy();
+      }, 20);
+      c.on('close', () => { clearInterval(tick); resolve(bytes); });
     });
-    assert.ok(await all >= BIG.length, 'cut before all of it arrived');
+    assert.ok(got >= BIG.length, `cut after ${got} bytes`);
+    assert.ok(performance.now() - t0 > STALL_MS, 'read faster than the limit: the test shows nothing');
   });
+;
 });
