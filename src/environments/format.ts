@@ -121,9 +121,7 @@ export class SystemLog {
    */
   initRuntimeDone(now: number, r: { status: 'success' | 'error'; errorType?: string; phase: 'init' | 'invoke' }): string | null {
     if (!this.json) return null;
-    const record: Record<string, unknown> = { initializationType: this.fn?.initializationType ?? 'on-demand', phase: r.phase, status: r.status };
-    if (r.status === 'error' && r.errorType) record.errorType = r.errorType;
-    return this.record(now, 'platform.initRuntimeDone', record, 'DEBUG');
+    return this.record(now, 'platform.initRuntimeDone', this.initRecord(r.phase, r.status, r.errorType), 'DEBUG');
   }
 
   /**
@@ -138,10 +136,16 @@ export class SystemLog {
       return `INIT_REPORT Init Duration: ${r.durationMs.toFixed(2)} ms\tPhase: ${phase}\tStatus: ${r.status}` +
         (r.status === 'error' && r.errorType ? `\tError Type: ${r.errorType}` : '') + '\n';
     }
-    const record: Record<string, unknown> = { initializationType: this.fn?.initializationType ?? 'on-demand', phase, status: r.status };
-    if (r.status === 'error' && r.errorType) record.errorType = r.errorType;
+    const record = this.initRecord(phase, r.status, r.errorType);
     record.metrics = { durationMs: ms3(r.durationMs) };
     return this.record(now, 'platform.initReport', record, r.status === 'success' ? 'DEBUG' : 'INFO');
+  }
+
+  /** What the init records (initRuntimeDone, initReport) say of the init: its kind, phase, status and error. */
+  private initRecord(phase: 'init' | 'invoke', status: string, errorType: string | undefined): Record<string, unknown> {
+    const record: Record<string, unknown> = { initializationType: this.fn?.initializationType ?? 'on-demand', phase, status };
+    if (status === 'error' && errorType) record.errorType = errorType;
+    return record;
   }
 
   /** An extension's state at the end of an init (Lambda's EXTENSION line; platform.extension in JSON). */

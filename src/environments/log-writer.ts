@@ -165,10 +165,13 @@ function eventSized(line: string): string[] {
   return pieces;
 }
 
-/** The start of the UTF-8 character at byte `n` of `b` (n itself when a character starts there). */
-function charStart(b: Buffer, n: number): number {
+/**
+ * The start of the UTF-8 character at byte `n` of `b` (n itself when a character starts there),
+ * looking back no further than byte `min`.
+ */
+function charStart(b: Buffer, n: number, min = 0): number {
   let i = n;
-  while (i > 0 && (b[i]! & 0xc0) === 0x80) i--;
+  while (i > min && (b[i]! & 0xc0) === 0x80) i--;
   return i;
 }
 
@@ -177,8 +180,8 @@ function charStart(b: Buffer, n: number): number {
  * holds only the start of (bytes that are not UTF-8 go as they are: the decoder replaces them).
  */
 function wholeChars(b: Buffer): number {
-  let i = b.length - 1;
-  while (i > 0 && b.length - i < 4 && (b[i]! & 0xc0) === 0x80) i--;
+  // A character is 4 bytes at most: its lead is among the last 4.
+  const i = charStart(b, b.length - 1, Math.max(0, b.length - 4));
   const lead = b[i] ?? 0;
   const size = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
   return i > 0 && i + size > b.length ? i : b.length;
