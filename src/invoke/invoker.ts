@@ -88,6 +88,8 @@ export class PipelineInvoker implements Invoker {
     req.onResolved?.(version.version);
 
     if (req.invocationType === 'DryRun') {
+      // "Validate parameter values" (API_Invoke): the request is checked as a synchronous one is.
+      if (req.clientContextBase64) decodeClientContext(req.clientContextBase64);
       return { statusCode: 204, requestId: req.requestId ?? randomUUID(), payload: Buffer.alloc(0), executedVersion: version.version };
     }
     if (req.invocationType === 'Event') {
@@ -258,6 +260,8 @@ function decodeClientContext(b64: string): string {
   if (b64.length > CLIENT_CONTEXT_LIMIT) {
     throw Errors.invalidRequestContent(`Client context must be at most ${CLIENT_CONTEXT_LIMIT} bytes of base64-encoded data.`);
   }
+  // Node's decoder skips what is not base64 ('e3$0=' reads as 'e30='): checked strictly first.
+  if (!isBase64(b64)) throw Errors.invalidRequestContent(CLIENT_CONTEXT_INVALID);
   const text = Buffer.from(b64, 'base64').toString('utf8');
   let parsed: unknown;
   try {
@@ -267,9 +271,21 @@ function decodeClientContext(b64: string): string {
   }
   // An object, as the message says: the runtimes read its client, custom and env members.
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw Errors.invalidRequestContent('Client context must be a valid Base64-encoded JSON object.');
+    throw Errors.invalidRequestContent(CLIENT_CONTEXT_INVALID);
   }
   return text;
+}
+
+const CLIENT_CONTEXT_INVALID = 'Client context must be a valid Base64-encoded JSON object.';
+
+/**
+ * Base64 as RFC 4648 writes it (section 4's alphabet: no URL-safe characters, no whitespace), with
+ * its padding or without it: groups of four characters, the last one of two or three characters
+ * when it is not padded to four with '='. Unpadded text is what Stratus always took and what
+ * decoders such as Java's basic one accept; nothing found says Lambda refuses it.
+ */
+function isBase64(s: string): boolean {
+  return /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/.test(s);
 }
 
 /** X-Ray style trace header: Root=1-<8 hex epoch secs>-<24 hex>;Parent=<16 hex>;Sampled=0|1 */

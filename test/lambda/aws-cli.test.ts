@@ -86,4 +86,22 @@ describe('the AWS CLI against Stratus', () => {
     const gone = await aws('lambda', 'get-function', '--function-name', 'cli-fn');
     assert.match(gone.err, /ResourceNotFoundException/);
   });
+
+  test('invoke --client-context: base64 of a JSON object reaches the function; text that is not base64 is refused', async (t) => {
+    if (!hasAws) return serviceMissing(t, 'the aws CLI', 'aws is not on PATH');
+    fs.writeFileSync(path.join(dir, 'ctx.zip'), await makeZip({ 'index.js': 'exports.handler = async (e, c) => c.clientContext ?? null;' }));
+    const created = await aws('lambda', 'create-function', '--function-name', 'cli-ctx', '--runtime', 'nodejs20.x', '--handler', 'index.handler',
+      '--role', 'arn:aws:iam::000000000000:role/cli', '--zip-file', 'fileb://ctx.zip');
+    assert.equal(created.status, 0, created.err);
+    // The CLI sends the text as it is given: `base64`'s output, padded.
+    const context = Buffer.from(JSON.stringify({ custom: { k: 'v>>>?' } })).toString('base64');
+    const ok = await aws('lambda', 'invoke', '--function-name', 'cli-ctx', '--client-context', context, 'ctx.json');
+    assert.equal(ok.status, 0, ok.err);
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'ctx.json'), 'utf8')).custom, { k: 'v>>>?' });
+    for (const type of ['RequestResponse', 'DryRun']) {
+      const bad = await aws('lambda', 'invoke', '--function-name', 'cli-ctx', '--invocation-type', type, '--client-context', 'e3$0=', 'bad.json');
+      assert.notEqual(bad.status, 0, type);
+      assert.match(bad.err, /\(InvalidRequestContentException\) when calling the Invoke operation: Client context must be a valid Base64-encoded JSON object\./, type);
+    }
+  });
 });

@@ -243,6 +243,42 @@ describe('Lambda API: errors in AWS shape', () => {
     assert.deepEqual(await res.json(), { Type: 'User', message: 'Request headers must be at most 16384 bytes in all.' });
   });
 
+  test('InvalidRequestContentException for a ClientContext that is not strictly base64, on Invoke (RequestResponse, Event, DryRun) and InvokeWithResponseStream', async () => {
+    await lambda.send(new CreateFunctionCommand(base({
+      FunctionName: 'ctx-echo', Code: { ZipFile: await makeZip({ 'index.js': 'exports.handler = async (e, c) => c.clientContext ?? null;' }) },
+    })));
+    const message = exactly('Client context must be a valid Base64-encoded JSON object.');
+    // Each reads as a JSON object to a lenient decoder (node's: '{}' for all but the last), which
+    // skips or reads past a character outside the alphabet, whitespace, text after the padding,
+    // padding to more than four characters, or takes the URL-safe alphabet's '-' and '_'.
+    const bad = ['e3$0=', '!!e30=', 'e 3 0', 'e30=.', 'e30==', 'e30===', 'e30=e30=', 'e30=A', 'eyJhIjoiPj4-PyJ9'];
+    for (const ClientContext of bad) {
+      for (const InvocationType of ['RequestResponse', 'Event', 'DryRun'] as const) {
+        await fails(lambda.send(new InvokeCommand({ FunctionName: 'ctx-echo', InvocationType, ClientContext })), 'InvalidRequestContentException', 400, message);
+      }
+      await fails(lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: 'ctx-echo', ClientContext })), 'InvalidRequestContentException', 400, message);
+    }
+    // DryRun checks the rest of the context as the others do: its size and its JSON.
+    await fails(lambda.send(new InvokeCommand({ FunctionName: 'ctx-echo', InvocationType: 'DryRun', ClientContext: Buffer.from('[1]').toString('base64') })),
+      'InvalidRequestContentException', 400, message);
+    await fails(lambda.send(new InvokeCommand({ FunctionName: 'ctx-echo', InvocationType: 'DryRun', ClientContext: 'e30='.repeat(896) })),
+      'InvalidRequestContentException', 400, exactly('Client context must be at most 3583 bytes of base64-encoded data.'));
+    // The raw header, as any client may send it.
+    const raw = await fetch(`${server.endpoint}/2015-03-31/functions/ctx-echo/invocations`, { method: 'POST', headers: { 'x-amz-client-context': '!!e30=' }, body: '{}' });
+    assert.equal(raw.status, 400);
+    assert.equal(raw.headers.get('x-amzn-errortype'), 'InvalidRequestContentException');
+    // Base64 as the SDKs' users write it (padded), and without its padding, passes and reaches the function.
+    const context = { custom: { k: 'v>>>?' }, env: { platform: 'test' } };
+    const padded = Buffer.from(JSON.stringify(context)).toString('base64');
+    assert.match(padded, /\+.*\/.*=$/, 'the test context uses every kind of character');
+    for (const ClientContext of [padded, padded.replace(/=+$/, '')]) {
+      const r = await lambda.send(new InvokeCommand({ FunctionName: 'ctx-echo', ClientContext }));
+      assert.equal(r.FunctionError, undefined);
+      assert.deepEqual(JSON.parse(Buffer.from(r.Payload!).toString()).custom, context.custom);
+      assert.equal((await lambda.send(new InvokeCommand({ FunctionName: 'ctx-echo', InvocationType: 'DryRun', ClientContext }))).StatusCode, 204);
+    }
+  });
+
   test('UnsupportedMediaTypeException for a body that is declared as something other than JSON', async () => {
     const res = await fetch(`${server.endpoint}/2015-03-31/functions`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<a/>' });
     assert.equal(res.status, 415);
