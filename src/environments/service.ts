@@ -96,6 +96,8 @@ interface Slot {
   retired: boolean;
   /** Environments whose invocation is over but whose runtime has not asked for the next one yet. */
   finishing: Set<Environment>;
+  /** Environments being initialized for an invocation that waits for them (a cold start, a suppressed init). */
+  coldStarts: Set<Environment>;
   /** Invocations waiting a moment for one of those (see FINISHING_WAIT_MS), each for its kind. */
   waiting: Waiter[];
   /**
@@ -336,7 +338,7 @@ class Service implements StratusExecutionService {
       if (old) this.retireSlot(old, false);
     }
     const slot: Slot = {
-      key, fnVersion, functionName: t.functionName, idle: [], all: new Set(), retired: false, finishing: new Set(), waiting: [], resets: [],
+      key, fnVersion, functionName: t.functionName, idle: [], all: new Set(), retired: false, finishing: new Set(), coldStarts: new Set(), waiting: [], resets: [],
     };
     this.slots.set(key, slot);
     this.current.set(fnVersion, key);
@@ -441,7 +443,9 @@ class Service implements StratusExecutionService {
       if (reset) return await this.suppressedInit(slot, target, inv, { stream: reset.stream, tail: undefined, bequest: await reset.bequest }, start);
       const env = await start();
       slot.all.add(env);
+      slot.coldStarts.add(env);
       const init = await env.ready;
+      slot.coldStarts.delete(env);
       if (!init.ok) {
         const stream = env.logStream;
         const tail = env.takeInitTail();
@@ -479,7 +483,9 @@ class Service implements StratusExecutionService {
     const deadline = this.deps.clock.now() + timeoutMs;
     const env = await start({ stream: from.stream, tail: from.tail, timeoutMs, deadlineHr: startHr + timeoutMs }, from.bequest ?? undefined);
     slot.all.add(env);
+    slot.coldStarts.add(env);
     const init = await env.ready;
+    slot.coldStarts.delete(env);
     if (!init.ok) return this.initFailed(env, inv, init, init.timedOut ? timeoutMs : performance.now() - startHr);
     return this.run(slot, env, inv, undefined, { startHr, deadline });
   }
@@ -508,6 +514,7 @@ class Service implements StratusExecutionService {
     const slot = this.slots.get(env.key);
     if (!slot) return;
     slot.all.delete(env);
+    slot.coldStarts.delete(env);
     const i = slot.idle.indexOf(env);
     if (i >= 0) slot.idle.splice(i, 1);
     // A finishing environment that died instead of asking for more: whoever waited for it starts one.
@@ -519,6 +526,13 @@ class Service implements StratusExecutionService {
     if (slot.retired && slot.all.size === 0) this.slots.delete(slot.key);
   }
 
+  /**
+   * No invocation is given the slot's environments any more: idle ones end now, and (unless
+   * `killBusy`: the service stops) an invocation in flight runs to its end on its environment,
+   * which then ends (run and release end what a retired slot hands back). In flight: its
+   * environment busy, finishing (its result given, its invoke phase not over), or being
+   * initialized for it (a cold start). Anything else (a provisioned environment's init) ends now.
+   */
   private retireSlot(slot: Slot, killBusy: boolean): void {
     slot.retired = true;
     if (this.current.get(slot.fnVersion) === slot.key) this.current.delete(slot.fnVersion);
@@ -527,14 +541,19 @@ class Service implements StratusExecutionService {
     for (const r of slot.resets.splice(0)) dropReset(r);
     for (const e of [...slot.all]) {
       if (killBusy) e.kill({ errorType: 'Retired', exit: 'signal: killed' });
-      else e.drain();
+      else if (!slot.finishing.has(e) && !slot.coldStarts.has(e)) e.drain();
     }
     if (slot.all.size === 0) this.slots.delete(slot.key);
   }
 
+  /**
+   * A deleted function: retired as an update retires a revision. Lambda lets the invocations
+   * already running finish (new ones find no function); their environments end after them, and
+   * its provisioned concurrency ends with it.
+   */
   async retireFunction(functionName: string): Promise<void> {
     for (const a of [...this.allocations.values()]) if (a.target.functionName === functionName) this.allocations.delete(a.id);
-    for (const s of [...this.slots.values()]) if (s.functionName === functionName) this.retireSlot(s, true);
+    for (const s of [...this.slots.values()]) if (s.functionName === functionName) this.retireSlot(s, false);
   }
 
   private reap(): void {

@@ -102,7 +102,10 @@ export interface ExecutionService {
    * environments are let go); count 0 ends the allocation. `progress` hears each change.
    */
   provision(id: string, target: ExecutionTarget, count: number, progress: (p: ProvisionProgress) => void): void;
-  /** Ends every environment of a function (on delete) — in-flight invocations are failed. */
+  /**
+   * Ends every environment of a function (on delete): idle ones at once, those serving an
+   * invocation once it finishes (it gets its own result); no new invocation is given them.
+   */
   retireFunction(functionName: string): Promise<void>;
   /** Startup diagnostics: which sandbox driver runs and what it cannot enforce on this host. */
   describe(): { driver: string; isolation: string[]; warnings: string[] };

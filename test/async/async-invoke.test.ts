@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import {
-  CreateAliasCommand, CreateFunctionCommand, DeleteAliasCommand, DeleteFunctionEventInvokeConfigCommand, GetFunctionEventInvokeConfigCommand,
+  CreateAliasCommand, CreateFunctionCommand, DeleteAliasCommand, DeleteFunctionCommand, DeleteFunctionEventInvokeConfigCommand, GetFunctionEventInvokeConfigCommand,
   InvokeCommand, LambdaClient, ListFunctionEventInvokeConfigsCommand, PublishVersionCommand, PutFunctionConcurrencyCommand,
   PutFunctionEventInvokeConfigCommand, UpdateFunctionConfigurationCommand, UpdateFunctionEventInvokeConfigCommand,
 } from '@aws-sdk/client-lambda';
@@ -180,6 +181,33 @@ exports.handler = async (event, context) => {
     assert.deepEqual(rec.event.responsePayload, { ok: true, echo: 'yay' });
     assert.deepEqual(rec.event.requestPayload, { tag: 'yay' });
     await lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'work' }));
+  });
+
+  test('an event running when its function is deleted finishes: one attempt that succeeds, and its OnSuccess record is sent', async () => {
+    const gate = shared.file('doomed.go');
+    fs.rmSync(gate);
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'doomed', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Timeout: 30,
+      Code: { ZipFile: await makeZip({ 'index.js': `${RECORDER.replace('exports.handler', 'const recorder')}
+exports.handler = async (event, context) => {
+  const r = await recorder(event, context);
+  while (!fs.existsSync(process.env.GATE)) await new Promise((r) => setTimeout(r, 50));
+  return r;
+};` }) },
+      Environment: { Variables: { OUT: out('doomed'), GATE: gate } },
+    }));
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'doomed', DestinationConfig: { OnSuccess: { Destination: ARN('collector') } } }));
+    const id = await invokeAsync('doomed', { tag: 'last' });
+    await waitFor('the event to run', () => runsOf('doomed', id)[0]);
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'doomed' }));
+    fs.writeFileSync(gate, '');
+    const s = await finished(id);
+    assert.equal(s.state, 'succeeded', JSON.stringify(s));
+    assert.equal(s.attempts, 1);
+    assert.equal(runsOf('doomed', id).length, 1);
+    const rec = await recordFor('collector', id);
+    assert.equal(rec.event.requestContext.condition, 'Success');
+    assert.deepEqual(rec.event.responsePayload, { ok: true, echo: 'last' });
   });
 
   test('maximum event age: a retry past the age ends as EventAgeExceeded', async () => {

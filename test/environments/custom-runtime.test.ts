@@ -6,11 +6,30 @@ import { after, describe, test } from 'node:test';
 import { shimExecutable } from '../../src/environments/sandbox/exec.js';
 import { findExecutable } from '../../src/environments/sandbox/shell.js';
 import { python } from '../runtimes/harness.js';
+import { alive, descendants, type ProcId } from '../cli/helpers.js';
+import { sharedBase } from '../helpers/server.js';
 import { BASH_BOOTSTRAP, bashFunction, fixture, invocation, isRoot, sleep } from './helpers.js';
 
 const fx = await fixture();
 after(() => fx.stop());
 const FAST = { memorySize: 1769 };
+
+/** BASH_BOOTSTRAP writing each result to a file of its own: the process sandbox's environments share the host's /tmp. */
+const OWN_OUT_BOOTSTRAP = BASH_BOOTSTRAP.replace('source ./handler.sh', 'OUT=$(mktemp)\nsource ./handler.sh').replaceAll('/tmp/.out', '"$OUT"');
+const procKey = (p: ProcId) => `${p.pid}:${p.start}`;
+const cmdline = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return `${pid} (gone)`; } };
+/** The environments' cgroups (namespace sandbox) of this process's execution services: /sys/fs/cgroup/pids/stratus/<pid>-<start>/<envId>. */
+function cgroupsOfThisServer(): string[] {
+  const root = '/sys/fs/cgroup/pids/stratus';
+  let out: string[] = [];
+  try {
+    for (const inst of fs.readdirSync(root)) {
+      if (!inst.startsWith(`${process.pid}-`)) continue;
+      out = out.concat(fs.readdirSync(path.join(root, inst), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => `${inst}/${d.name}`));
+    }
+  } catch { /* no cgroups (the process sandbox) */ }
+  return out.sort();
+}
 
 describe('custom runtime (bash + curl)', () => {
   test('a bootstrap written for Amazon Linux 2023: #!/bin/sh is bash (pipefail, source), the tutorial loop works', { skip: !isRoot && 'the namespace driver gives /bin/sh its own meaning' }, async () => {
@@ -385,15 +404,89 @@ exit 1
     assert.equal(c.payload.toString(), b.payload.toString());
   });
 
-  test('retireFunction fails in-flight invocations and ends environments', async () => {
-    const key = fx.code(bashFunction('sleep 20; echo "{}"'));
-    const t = fx.target(key, { ...FAST, timeout: 30 }, 'retire');
-    const p = fx.svc.execute(t, invocation('{}'));
-    for (let i = 0; i < 100 && fx.svc.stats().busy === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  test('a revision change while an invocation cold-starts: it runs on its environment after its one init, which then ends', async () => {
+    const gate = fs.mkdtempSync(path.join(sharedBase(), 'stratus-revise-'));
+    fs.chmodSync(gate, 0o755);
+    after(() => fs.rmSync(gate, { recursive: true, force: true }));
+    const key = fx.code({
+      bootstrap: { text: OWN_OUT_BOOTSTRAP, mode: 0o755 },
+      'handler.sh': 'until [ -e "$GATE/init" ]; do sleep 0.05; done\nhandle() {\necho "{\\"rev\\":\\"$REV\\"}"\n}\n',
+    });
+    const at = (rev: string) => fx.target(key, { ...FAST, environment: { GATE: gate, REV: rev } }, 'revise', rev);
+    const envs0 = fx.svc.stats().environments;
+    const p1 = fx.svc.execute(at('r1'), invocation('{}'));
+    for (let i = 0; i < 400 && fx.svc.stats().environments === envs0; i++) await sleep(50);
+    assert.equal(fx.svc.stats().environments, envs0 + 1);
+    const p2 = fx.svc.execute(at('r2'), invocation('{}')); // retires r1's slot
+    fs.writeFileSync(path.join(gate, 'init'), '');
+    const [o1, o2] = await Promise.all([p1, p2]);
+    assert.deepEqual([o1.status, o2.status], ['ok', 'ok'], o1.payload.toString());
+    assert.deepEqual(JSON.parse(o1.payload.toString()), { rev: 'r1' });
+    assert.ok(o1.initDurationMs !== undefined, 'its own init, not one retried within the invocation');
+    assert.deepEqual(JSON.parse(o2.payload.toString()), { rev: 'r2' });
+    for (let i = 0; i < 400 && fx.svc.stats().environments > envs0 + 1; i++) await sleep(50);
+    assert.equal(fx.svc.stats().environments, envs0 + 1, 'r1\'s environment ended; r2\'s is kept');
+    const warm = await fx.svc.execute(at('r2'), invocation('{}'));
+    assert.equal(warm.coldStart, false);
+    const log = fx.sink.events.filter((e) => e.group === '/aws/lambda/revise').map((e) => e.e.message).join('');
+    assert.doesNotMatch(log, /INIT_REPORT/, log);
+  });
+
+  test('retireFunction (a delete): invocations in flight finish with their own results, a cold start\'s after its one init; idle environments end at once, the others after, and nothing of them is left', async () => {
+    // The function waits at its init for the file init, and an event with "wait" for the file run.
+    const gate = fs.mkdtempSync(path.join(sharedBase(), 'stratus-retire-'));
+    fs.chmodSync(gate, 0o755);
+    const open = (name: string) => fs.writeFileSync(path.join(gate, name), '');
+    after(() => fs.rmSync(gate, { recursive: true, force: true }));
+    const key = fx.code({
+      bootstrap: { text: OWN_OUT_BOOTSTRAP, mode: 0o755 },
+      'handler.sh': 'until [ -e "$GATE/init" ]; do sleep 0.05; done\n'
+        + 'handle() {\ncase "$1" in *wait*) until [ -e "$GATE/run" ]; do sleep 0.05; done;; esac\necho "{\\"event\\":$1}"\n}\n',
+    });
+    const cfg = { ...FAST, timeout: 30, environment: { GATE: gate } };
+    const latest = fx.target(key, cfg, 'retire');
+    const v1 = { ...latest, version: '1' };
+    const envs0 = fx.svc.stats().environments;
+    const base = new Set(descendants(process.pid).map(procKey));
+    const added = () => descendants(process.pid).filter((p) => !base.has(procKey(p)));
+    const groups = cgroupsOfThisServer();
+    open('init');
+    assert.equal((await fx.svc.execute(v1, invocation('{"n":0}'))).status, 'ok');
+    const idleProcs = added(); // version 1's environment, idle: its runtime waits for its next event
+    assert.ok(idleProcs.length > 0);
+    assert.equal((await fx.svc.execute(latest, invocation('{"n":1}'))).status, 'ok');
+    const p1 = fx.svc.execute(latest, invocation('{"wait":1}')); // on the warm environment, held at run
+    for (let i = 0; i < 400 && fx.svc.stats().busy === 0; i++) await sleep(50);
+    assert.equal(fx.svc.stats().busy, 1);
+    fs.rmSync(path.join(gate, 'init'));
+    const p2 = fx.svc.execute(latest, invocation('{"n":2}')); // a cold start, held in its init
+    for (let i = 0; i < 400 && fx.svc.stats().environments < envs0 + 3; i++) await sleep(50);
+    assert.equal(fx.svc.stats().environments, envs0 + 3);
+    let settled = 0;
+    for (const p of [p1, p2]) void p.finally(() => settled++);
+
     await fx.svc.retireFunction('retire');
-    const o = await p;
-    assert.equal(o.status, 'error');
-    assert.equal(o.errorType, 'Runtime.ExitError');
+    // The idle environment ends now, while the invocations in flight still wait at their gates.
+    for (let i = 0; i < 400 && idleProcs.some(alive); i++) await sleep(50);
+    assert.deepEqual(idleProcs.filter(alive), [], 'the idle environment ended');
+    assert.equal(settled, 0);
+    open('init');
+    open('run');
+    const [o1, o2] = await Promise.all([p1, p2]);
+    assert.equal(o1.status, 'ok', o1.payload.toString());
+    assert.deepEqual(JSON.parse(o1.payload.toString()), { event: { wait: 1 } });
+    assert.equal(o2.status, 'ok', o2.payload.toString());
+    assert.deepEqual(JSON.parse(o2.payload.toString()), { event: { n: 2 } });
+    assert.equal(o2.coldStart, true);
+    assert.ok(o2.initDurationMs !== undefined, 'its own init, not one retried within the invocation (a suppressed init has no Init Duration)');
+    // Then their environments end: no process, no cgroup of the function is left.
+    const left = () => added().length > 0 || fx.svc.stats().environments > envs0 || cgroupsOfThisServer().length > groups.length;
+    for (let i = 0; i < 400 && left(); i++) await sleep(50);
+    assert.deepEqual(added().map((p) => cmdline(p.pid)), []);
+    assert.equal(fx.svc.stats().environments, envs0);
+    assert.deepEqual(cgroupsOfThisServer(), groups);
+    const log = fx.sink.events.filter((e) => e.group === '/aws/lambda/retire').map((e) => e.e.message).join('');
+    assert.doesNotMatch(log, /Runtime\.ExitError|INIT_REPORT/, log);
   });
 });
 

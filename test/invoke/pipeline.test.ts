@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  CreateAliasCommand, CreateFunctionCommand, InvokeCommand, LambdaClient, PublishVersionCommand,
+  CreateAliasCommand, CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand, LambdaClient, PublishVersionCommand,
   PutFunctionConcurrencyCommand, UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
-import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
+import type { StratusExecutionService } from '../../src/environments/index.js';
+import { alive, descendants, type ProcId } from '../cli/helpers.js';
+import { clientConfig, sharedBase, startServer, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 
 const ROLE = 'arn:aws:iam::000000000000:role/test';
@@ -160,5 +164,55 @@ describe('invoke pipeline: versions, aliases and payloads', () => {
     assert.equal(JSON.parse(decode((await lambda.send(new InvokeCommand({ FunctionName: 'changing' }))).Payload)), 'old');
     await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'changing', ZipFile: await makeZip({ 'index.js': "exports.handler = async () => 'new';" }) }));
     assert.equal(JSON.parse(decode((await lambda.send(new InvokeCommand({ FunctionName: 'changing' }))).Payload)), 'new');
+  });
+});
+
+describe('invoke pipeline: a function deleted during an invocation', () => {
+  let server: TestServer;
+  let lambda: LambdaClient;
+  const gate = fs.mkdtempSync(path.join(sharedBase(), 'stratus-deleted-'));
+  fs.chmodSync(gate, 0o755);
+  before(async () => {
+    server = await startServer();
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+  });
+  after(async () => {
+    await server?.stop();
+    fs.rmSync(gate, { recursive: true, force: true });
+  });
+  const stats = () => (server.stratus.internals.ctx.execution as StratusExecutionService).stats();
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const key = (p: ProcId) => `${p.pid}:${p.start}`;
+
+  test('the invocation in flight gets its own result (Lambda lets it finish), then nothing of the function is left; new invocations find no function, and one of the same name created meanwhile runs its own code', async () => {
+    const base = new Set(descendants(process.pid).map(key));
+    // It runs until the test creates the file go.
+    await create(lambda, 'doomed', `const fs = require('node:fs');
+exports.handler = async () => {
+  while (!fs.existsSync(process.env.GATE + '/go')) await new Promise((r) => setTimeout(r, 50));
+  return 'old';
+};`, { Environment: { Variables: { GATE: gate } } });
+    const inFlight = lambda.send(new InvokeCommand({ FunctionName: 'doomed' }));
+    for (let i = 0; i < 400 && stats().busy === 0; i++) await sleep(50);
+    assert.equal(stats().busy, 1);
+    const procs = descendants(process.pid).filter((p) => !base.has(key(p)));
+    assert.ok(procs.length > 0, 'the environment runs under the server');
+
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'doomed' }));
+    await assert.rejects(lambda.send(new InvokeCommand({ FunctionName: 'doomed' })), (e: any) => e.name === 'ResourceNotFoundException');
+    await create(lambda, 'doomed', "exports.handler = async () => 'new';");
+    assert.equal(JSON.parse(decode((await lambda.send(new InvokeCommand({ FunctionName: 'doomed' }))).Payload)), 'new');
+
+    fs.writeFileSync(path.join(gate, 'go'), '');
+    const r = await inFlight;
+    assert.equal(r.StatusCode, 200);
+    assert.equal(r.FunctionError, undefined, decode(r.Payload));
+    assert.equal(JSON.parse(decode(r.Payload)), 'old');
+    for (let i = 0; i < 400 && procs.some(alive); i++) await sleep(50);
+    assert.deepEqual(procs.filter(alive), [], 'no process of the deleted function is left');
+    // The new function's environment is its own, and stays warm.
+    assert.equal(stats().environments, 1);
+    assert.equal(JSON.parse(decode((await lambda.send(new InvokeCommand({ FunctionName: 'doomed' }))).Payload)), 'new');
+    assert.equal(stats().environments, 1);
   });
 });
