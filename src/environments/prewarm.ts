@@ -17,35 +17,49 @@ import type { SandboxDriver, SandboxLimits } from './sandbox/types.js';
 export const POOL_LIMITS: SandboxLimits = { memoryMB: 10240, ephemeralMB: 512 };
 const DEMAND_WINDOW_MS = 60_000;
 const MAX_POOL = 8;
-/** The heap a Node.js pool boots for before any cold start asked: Lambda's default memory size. */
-const FIRST_HEAP_MB = 128;
-/** Memory sizes of the last cold starts, whenever they came, the pool keeps one runtime of each for. */
-const RECENT_SIZES = 3;
+/**
+ * What a pool boots for before any cold start asked: Lambda's default memory size, and Stratus's
+ * default runtime (the CLI's).
+ */
+const FIRST = { memoryMB: 128, runtime: { node: 'nodejs20.x', python: 'python3.12' } } as const;
+/** Shapes of the last cold starts, whenever they came, the pool keeps one runtime of each for. */
+const RECENT_SHAPES = 3;
 
 type Family = 'node' | 'python';
 
+/**
+ * What a runtime is booted as: the command that starts it. A Node.js runtime's heap is sized as
+ * it starts, for the function's memory as Lambda sizes it (runtimes.ts nodeHeapFlags), and the
+ * Node.js features Lambda turns off for the function's runtime name are off from its start
+ * (nodeFeatureFlags): a pooled one fits only functions that would be started with the same
+ * command. Python's command is the same for every function.
+ */
+export interface BootShape {
+  launch: RuntimeLaunch;
+  /** The memory size and runtime name it was booted for (stats; memory 0: any). */
+  memoryMB: number;
+  runtime: string;
+}
+
+type Shape = BootShape & { key: string };
+
+function shapeOf(family: Family, s: BootShape): Shape {
+  return { ...s, memoryMB: family === 'node' ? s.memoryMB : 0, key: s.launch.command.join('\0') };
+}
+
 interface FamilyPool {
-  ready: Array<BootedRuntime & { heapMB: number }>;
+  ready: Array<BootedRuntime & { shape: Shape }>;
   launching: number;
   /** Hits whose cold start is not done yet: no process boots beside them (see `take`). */
   held: number;
-  /** Recent cold starts, with the heap size each asked for (see heapOf). */
-  coldStarts: Array<{ at: number; heapMB: number }>;
-  /** The heap size of the last cold start (what the pool keeps `base` runtimes of). */
-  lastHeapMB: number;
-  /** The distinct heap sizes of the last cold starts, the latest first (at most RECENT_SIZES). */
-  recentHeaps: number[];
+  /** Recent cold starts, with the shape each asked for. */
+  coldStarts: Array<{ at: number; shape: Shape }>;
+  /** The shape of the last cold start (what the pool keeps `base` runtimes of); null: FIRST's, before any. */
+  last: Shape | null;
+  /** The distinct shapes of the last cold starts, the latest first (at most RECENT_SHAPES). */
+  recent: Shape[];
   hits: number;
   misses: number;
-}
-
-/**
- * The heap size a function's runtime is booted for: a Node.js runtime's heap is sized as it starts,
- * for the function's memory as Lambda sizes it (runtimes.ts nodeHeapFlags), so a pooled one fits
- * only functions of the memory size it was booted for. Python's is not sized (0: any).
- */
-function heapOf(family: Family, memoryMB: number): number {
-  return family === 'node' ? memoryMB : 0;
 }
 
 /**
@@ -53,13 +67,14 @@ function heapOf(family: Family, memoryMB: number): number {
  * cgroups, so a cold start only loads the function's code. The pool keeps `base` processes and
  * grows towards the number of cold starts seen in the last minute (capped at 8), refilling in
  * the background one process at a time. Node.js runtimes are booted for a memory size (their
- * heap): the pool boots for the sizes of recent cold starts, in proportion, `base` of them for the
- * last one's, and lets a runtime of a size no longer asked for go to make room.
+ * heap) and a runtime name's features (see BootShape): the pool boots for the shapes of recent
+ * cold starts, in proportion, `base` of them for the last one's, and lets a runtime of a shape no
+ * longer asked for go to make room.
  */
 export class PrewarmPool {
   private readonly pools: Record<Family, FamilyPool> = {
-    node: { ready: [], launching: 0, held: 0, coldStarts: [], lastHeapMB: FIRST_HEAP_MB, recentHeaps: [], hits: 0, misses: 0 },
-    python: { ready: [], launching: 0, held: 0, coldStarts: [], lastHeapMB: 0, recentHeaps: [], hits: 0, misses: 0 },
+    node: { ready: [], launching: 0, held: 0, coldStarts: [], last: null, recent: [], hits: 0, misses: 0 },
+    python: { ready: [], launching: 0, held: 0, coldStarts: [], last: null, recent: [], hits: 0, misses: 0 },
   };
   private stopped = false;
 
@@ -69,8 +84,17 @@ export class PrewarmPool {
     private readonly keepPaths: string[],
     private readonly logSink: LogSink,
     private readonly clock: Clock,
-    private readonly runtimeFor: (f: Family, memoryMB: number) => RuntimeLaunch | null = shippedRuntime,
+    /** How a runtime of `runtime` (a runtime name) for `memoryMB` is started (the first shape: FIRST). */
+    private readonly runtimeFor: (f: Family, memoryMB: number, runtime: string) => RuntimeLaunch | null = shippedRuntime,
   ) {}
+
+  /** The shape of the last cold start, or before any FIRST's (null: the runtime is not installed). */
+  private lastShape(family: Family): Shape | null {
+    const p = this.pools[family];
+    if (p.last) return p.last;
+    const launch = this.runtimeFor(family, FIRST.memoryMB, FIRST.runtime[family]);
+    return launch ? (p.last = shapeOf(family, { launch, memoryMB: FIRST.memoryMB, runtime: FIRST.runtime[family] })) : null;
+  }
 
   start(): void {
     if (this.base <= 0) return;
@@ -82,22 +106,23 @@ export class PrewarmPool {
    * caller says when its cold start is done (`refill`): booting the replacement costs a whole
    * runtime start of CPU (a bare `node -e 0` is 30-60 ms here), which on a small host would slow
    * the very cold start the pool exists to speed up; until then nothing boots, not even the
-   * next step of a refill already under way. After a miss the pool refills at once.
+   * next step of a refill already under way. After a miss the pool refills at once. `boot`: how
+   * the function's runtime would be started without the pool (see BootShape).
    */
-  take(family: Family, limits: SandboxLimits, paths: string[]): BootedRuntime | null {
+  take(family: Family, boot: BootShape, limits: SandboxLimits, paths: string[]): BootedRuntime | null {
     if (this.base <= 0) return null;
     const p = this.pools[family];
     const now = this.clock.now();
-    const heapMB = heapOf(family, limits.memoryMB);
-    p.coldStarts.push({ at: now, heapMB });
-    p.lastHeapMB = heapMB;
-    p.recentHeaps = [heapMB, ...p.recentHeaps.filter((h) => h !== heapMB)].slice(0, RECENT_SIZES);
+    const shape = shapeOf(family, boot);
+    p.coldStarts.push({ at: now, shape });
+    p.last = shape;
+    p.recent = [shape, ...p.recent.filter((s) => s.key !== shape.key)].slice(0, RECENT_SHAPES);
     this.forgetOld(p);
     let found: BootedRuntime | null = null;
     for (let i = p.ready.length - 1; i >= 0; i--) {
       const b = p.ready[i]!;
       if (b.handle.child.exitCode !== null || b.handle.child.signalCode !== null) { p.ready.splice(i, 1); continue; }
-      if (b.heapMB === heapMB && b.handle.fits(limits, paths)) { found = b; p.ready.splice(i, 1); break; }
+      if (b.shape.key === shape.key && b.handle.fits(limits, paths)) { found = b; p.ready.splice(i, 1); break; }
     }
     if (found) {
       p.hits++;
@@ -117,22 +142,24 @@ export class PrewarmPool {
   }
 
   /**
-   * How many runtimes of each heap size the pool keeps (`want`): cold starts of that size in the
-   * last minute, `base` for the last one's, one for each of the last few sizes however long ago
-   * (functions of two sizes cold-starting in turn minutes apart would otherwise miss every time);
-   * and how many in all (`target`): their sum or the last minute's cold starts, at least `base`,
-   * at most MAX_POOL.
+   * How many runtimes of each shape the pool keeps (`want`, by shape key): cold starts of that
+   * shape in the last minute, `base` for the last one's, one for each of the last few shapes
+   * however long ago (functions of two sizes cold-starting in turn minutes apart would otherwise
+   * miss every time); and how many in all (`target`): their sum or the last minute's cold starts,
+   * at least `base`, at most MAX_POOL. `shapes`: each wanted shape by its key.
    */
-  private plan(family: Family): { want: Map<number, number>; target: number } {
+  private plan(family: Family): { want: Map<string, number>; target: number; shapes: Map<string, Shape> } {
     const p = this.pools[family];
     this.forgetOld(p);
-    const want = new Map<number, number>();
-    for (const c of p.coldStarts) want.set(c.heapMB, (want.get(c.heapMB) ?? 0) + 1);
-    for (const h of p.recentHeaps) want.set(h, Math.max(1, want.get(h) ?? 0));
-    want.set(p.lastHeapMB, Math.max(this.base, want.get(p.lastHeapMB) ?? 0));
+    const want = new Map<string, number>();
+    const shapes = new Map<string, Shape>();
+    for (const c of p.coldStarts) { want.set(c.shape.key, (want.get(c.shape.key) ?? 0) + 1); shapes.set(c.shape.key, c.shape); }
+    for (const s of p.recent) { want.set(s.key, Math.max(1, want.get(s.key) ?? 0)); shapes.set(s.key, s); }
+    const last = this.lastShape(family);
+    if (last) { want.set(last.key, Math.max(this.base, want.get(last.key) ?? 0)); shapes.set(last.key, last); }
     let wanted = 0;
     for (const n of want.values()) wanted += n;
-    return { want, target: Math.min(Math.max(this.base, MAX_POOL), Math.max(this.base, p.coldStarts.length, wanted)) };
+    return { want, shapes, target: Math.min(Math.max(this.base, MAX_POOL), Math.max(this.base, p.coldStarts.length, wanted)) };
   }
 
   private forgetOld(p: FamilyPool): void {
@@ -141,41 +168,40 @@ export class PrewarmPool {
   }
 
   /**
-   * The heap size to boot the next runtime for: the one furthest below its share (`plan`), or null
-   * when every size has its share. A full pool first lets go of a runtime of a size that has more
-   * than its share.
+   * The shape to boot the next runtime as: the one furthest below its share (`plan`), or null
+   * when every shape has its share. A full pool first lets go of a runtime of a shape that has
+   * more than its share.
    */
-  private nextHeap(family: Family): number | null {
+  private nextShape(family: Family): Shape | null {
     const p = this.pools[family];
-    const { want, target } = this.plan(family);
-    const have = new Map<number, number>();
-    for (const b of p.ready) have.set(b.heapMB, (have.get(b.heapMB) ?? 0) + 1);
-    let best: number | null = null;
+    const { want, target, shapes } = this.plan(family);
+    const have = new Map<string, number>();
+    for (const b of p.ready) have.set(b.shape.key, (have.get(b.shape.key) ?? 0) + 1);
+    let best: string | null = null;
     let bestGap = 0;
-    for (const [heap, n] of want) {
-      const gap = Math.min(n, target) - (have.get(heap) ?? 0);
-      if (gap > bestGap) { best = heap; bestGap = gap; }
+    for (const [key, n] of want) {
+      const gap = Math.min(n, target) - (have.get(key) ?? 0);
+      if (gap > bestGap) { best = key; bestGap = gap; }
     }
     if (best === null) return null;
     if (p.ready.length >= target) {
-      // Oldest first: the runtime of a size with more than its share that has waited longest.
-      const i = p.ready.findIndex((b) => (have.get(b.heapMB) ?? 0) > (want.get(b.heapMB) ?? 0));
+      // Oldest first: the runtime of a shape with more than its share that has waited longest.
+      const i = p.ready.findIndex((b) => (have.get(b.shape.key) ?? 0) > (want.get(b.shape.key) ?? 0));
       if (i < 0) return null;
       const [gone] = p.ready.splice(i, 1);
       void discardBooted(gone!);
     }
-    return best;
+    return shapes.get(best)!;
   }
 
   private launch(family: Family): void {
     const p = this.pools[family];
     if (this.stopped || p.held > 0 || p.launching > 0) return;
-    const heapMB = this.nextHeap(family);
-    if (heapMB === null) return;
-    const rt = this.runtimeFor(family, heapMB || FIRST_HEAP_MB);
-    if (!rt) return;
+    const shape = this.nextShape(family);
+    if (shape === null) return;
+    const rt = shape.launch;
     p.launching++;
-    let b: BootedRuntime & { heapMB: number };
+    let b: BootedRuntime & { shape: Shape };
     try {
       const envId = newEnvId();
       const shown = presentedRuntime(rt, this.driver.runtimeRoot());
@@ -188,7 +214,7 @@ export class PrewarmPool {
       const api = new RuntimeApiServer();
       api.listen().catch(() => { /* the environment's own listen() reports it */ });
       b = {
-        envId, family, handle, runtimeDir: shown.runtimeDir, api, heapMB,
+        envId, family, handle, runtimeDir: shown.runtimeDir, api, shape,
         logs: new LogWriter(this.logSink, this.clock, handle.child.stdout, handle.child.stderr, handle.logStream),
       };
     } catch {
@@ -212,12 +238,20 @@ export class PrewarmPool {
     child.once('error', () => { p.launching--; discardBooted(b); });
   }
 
-  /** Per family; `readyByMemory`: ready runtimes by the memory size they were booted for (Node.js; 0: any). */
-  stats(): Record<Family, { ready: number; hits: number; misses: number; target: number; readyByMemory: Record<number, number> }> {
+  /**
+   * Per family; ready runtimes by the memory size they were booted for (`readyByMemory`, Node.js;
+   * 0: any) and by the runtime name (`readyByRuntime`: of the cold start whose shape it has, which
+   * other runtime names of the same shape take too).
+   */
+  stats(): Record<Family, { ready: number; hits: number; misses: number; target: number; readyByMemory: Record<number, number>; readyByRuntime: Record<string, number> }> {
     const s = (f: Family) => {
       const readyByMemory: Record<number, number> = {};
-      for (const b of this.pools[f].ready) readyByMemory[b.heapMB] = (readyByMemory[b.heapMB] ?? 0) + 1;
-      return { ready: this.pools[f].ready.length, hits: this.pools[f].hits, misses: this.pools[f].misses, target: this.plan(f).target, readyByMemory };
+      const readyByRuntime: Record<string, number> = {};
+      for (const { shape } of this.pools[f].ready) {
+        readyByMemory[shape.memoryMB] = (readyByMemory[shape.memoryMB] ?? 0) + 1;
+        readyByRuntime[shape.runtime] = (readyByRuntime[shape.runtime] ?? 0) + 1;
+      }
+      return { ready: this.pools[f].ready.length, hits: this.pools[f].hits, misses: this.pools[f].misses, target: this.plan(f).target, readyByMemory, readyByRuntime };
     };
     return { node: s('node'), python: s('python') };
   }

@@ -99,15 +99,46 @@ export function nodeThreadFlags(memoryMB: number): string[] {
 }
 
 /**
- * The command that boots a shipped runtime (before it knows its function), or null when absent.
- * A Node.js runtime's heap is sized for `memoryMB` (see nodeHeapFlags); Python's is not sized.
+ * Node.js features Lambda turns off, by the node option that does so and the one a function's
+ * NODE_OPTIONS turns it back on with ("The upstream Node.js language releases enable some
+ * experimental features by default. Lambda disables these features", lambda-nodejs.html):
+ * require() of an ES module on nodejs20.x and nodejs22.x, and ES module syntax detection (a .js
+ * file with `export` outside a "type": "module" package) on nodejs22.x. Every runtime runs on
+ * this host's node, so one of a Node.js version that does not have a feature (nodejs18.x: both)
+ * is started without it too; nodejs24.x keeps both.
  */
-export function shippedRuntime(family: 'node' | 'python', memoryMB: number): RuntimeLaunch | null {
+const LAMBDA_OFF_FEATURES: { off: string; on: string; offIn: (major: number) => boolean }[] = [
+  { off: '--no-experimental-require-module', on: '--experimental-require-module', offIn: (m) => m <= 22 },
+  { off: '--no-experimental-detect-module', on: '--experimental-detect-module', offIn: (m) => m < 20 || m === 22 },
+];
+
+/**
+ * The options that turn off for `runtime` (nodejs22.x, ...) what Lambda turns off (see
+ * LAMBDA_OFF_FEATURES), but one the function's NODE_OPTIONS turns back on (Lambda "detects this
+ * override and removes the corresponding disable flag"), and one this host's node does not know
+ * (node refuses to start with an unknown option; such a node does not have the feature either).
+ */
+export function nodeFeatureFlags(runtime: string | null, nodeOptions = ''): string[] {
+  const m = /^nodejs(\d+)\.x$/.exec(runtime ?? '');
+  if (!m) return [];
+  const major = Number(m[1]);
+  const given = new Set(nodeOptions.split(/\s+/));
+  return LAMBDA_OFF_FEATURES.filter((f) => f.offIn(major) && !given.has(f.on) && process.allowedNodeEnvironmentFlags.has(f.off)).map((f) => f.off);
+}
+
+/**
+ * The command that boots a shipped runtime (before it knows its function), or null when absent.
+ * A Node.js runtime's heap is sized for `memoryMB` (see nodeHeapFlags), and the features Lambda
+ * turns off for `runtime` are off unless the function's `nodeOptions` turn them on
+ * (nodeFeatureFlags); Python's is the same for every function.
+ */
+export function shippedRuntime(family: 'node' | 'python', memoryMB: number, runtime: string | null = null, nodeOptions = ''): RuntimeLaunch | null {
   const dir = runtimesDir();
   if (!dir) return null;
   if (family === 'node') {
     const f = path.join(dir, 'nodejs', 'bootstrap.cjs');
-    return fs.existsSync(f) ? { command: [process.execPath, ...NODE_FLAGS, ...nodeThreadFlags(memoryMB), ...nodeHeapFlags(memoryMB), f], runtimeDir: path.dirname(f) } : null;
+    const flags = [...NODE_FLAGS, ...nodeFeatureFlags(runtime, nodeOptions), ...nodeThreadFlags(memoryMB), ...nodeHeapFlags(memoryMB)];
+    return fs.existsSync(f) ? { command: [process.execPath, ...flags, f], runtimeDir: path.dirname(f) } : null;
   }
   const py = pythonExecutable();
   const f = path.join(dir, 'python', 'bootstrap.py');

@@ -387,7 +387,8 @@ class Service implements StratusExecutionService {
   private async prepare(target: ExecutionTarget): Promise<Launch> {
     const family = familyOf(target.config.runtime);
     if (!family) throw Errors.invalidRuntime(`The runtime ${target.config.runtime} is not supported by Stratus.`);
-    const runtime = family === 'custom' ? undefined : this.opts.runtimeOverrides?.[family] ?? shippedRuntime(family, target.config.memorySize);
+    const runtime = family === 'custom' ? undefined
+      : this.opts.runtimeOverrides?.[family] ?? shippedRuntime(family, target.config.memorySize, target.config.runtime, target.config.environment.NODE_OPTIONS);
     if (family !== 'custom' && !runtime) throw Errors.invalidRuntime(`The ${target.config.runtime} runtime is not installed on this Stratus host.`);
     const code = await this.opts.codeDirFor(target.codeKey);
     const layers = await this.layersOf(target);
@@ -408,8 +409,9 @@ class Service implements StratusExecutionService {
     slot: Slot, l: Launch, o: { retry?: InitRetry; bequest?: SandboxBequest; initializationType?: InitializationType; onTaken?: () => void } = {},
   ): Promise<Environment> {
     const { target, family } = l;
-    const booted = l.pooled && !o.bequest
-      ? this.prewarm.take(family as 'node' | 'python', { memoryMB: target.config.memorySize, ephemeralMB: target.config.ephemeralStorage }, l.paths) : null;
+    const booted = l.pooled && l.runtime && !o.bequest
+      ? this.prewarm.take(family as 'node' | 'python', { launch: l.runtime, memoryMB: target.config.memorySize, runtime: target.config.runtime ?? '' },
+        { memoryMB: target.config.memorySize, ephemeralMB: target.config.ephemeralStorage }, l.paths) : null;
     if (booted) o.onTaken?.();
     const start = {
       key: slot.key, target, family, codeDir: l.code.dir, codeGid: l.code.gid, layers: l.layers, extensions: l.extensions, deps: this.deps,
@@ -629,7 +631,7 @@ export async function createExecutionService(opts: ExecutionServiceOptions): Pro
   const overrides = Object.values(opts.runtimeOverrides ?? {}).map((r) => r.runtimeDir);
   const keepPaths = [codeRoot, ...(rtDir ? [rtDir] : []), ...overrides];
   const prewarm = new PrewarmPool(driver, opts.config.prewarmPerRuntime, keepPaths, opts.logSink, clock,
-    (f, memoryMB) => opts.runtimeOverrides?.[f] ?? shippedRuntime(f, memoryMB));
+    (f, memoryMB, runtime) => opts.runtimeOverrides?.[f] ?? shippedRuntime(f, memoryMB, runtime));
   const svc = new Service(opts, driver, prewarm, detection, keepPaths);
   prewarm.start();
   return svc;

@@ -35,15 +35,18 @@ describe('wrapper scripts (AWS_LAMBDA_EXEC_WRAPPER)', { skip: !isRoot && 'the na
     assert.equal(o.status, 'ok', o.payload.toString());
     const r = JSON.parse(o.payload.toString());
     assert.equal(r.wrapped, 'by wrapper.sh');
-    // Inserted before the runtime's own (Lambda's node flags: the largest header size, the heap for 1769 MB).
-    assert.deepEqual(r.execArgv, ['--no-deprecation', '--max-http-header-size=81920', '--v8-pool-size=1', '--max-semi-space-size=88', '--max-old-space-size=1593']);
+    // Inserted before the runtime's own (Lambda's node flags: the largest header size, require(esm)
+    // off for nodejs20.x, the heap for 1769 MB).
+    assert.deepEqual(r.execArgv, [
+      '--no-deprecation', '--max-http-header-size=81920', '--no-experimental-require-module', '--v8-pool-size=1', '--max-semi-space-size=88', '--max-old-space-size=1593',
+    ]);
     assert.equal(r.noDeprecation, true);
     assert.notEqual(r.uid, 0);
     assert.equal(r.wrapper, '/var/task/wrapper.sh');
     assert.equal(r.fn, 'wrapped-node');
     assert.deepEqual(r.platform, [], 'none of the platform\'s own variables');
     // The wrapper's output is the init phase's, in the environment's log stream.
-    assert.match(fx.sink.text(), new RegExp(`wrapper: 6 args, uid ${r.uid}, in /var/task, function wrapped-node\n`));
+    assert.match(fx.sink.text(), new RegExp(`wrapper: 7 args, uid ${r.uid}, in /var/task, function wrapped-node\n`));
     assert.equal(fx.svc.stats().prewarm.node.hits, hits, 'never a pooled runtime');
   });
 

@@ -125,4 +125,48 @@ describe('the shipped Node.js runtime in the prewarm pool', () => {
     assert.match(logs, /timer fired/);
     assert.doesNotMatch(logs, /00000000-0000-4000-8000-000000000000/);
   });
+
+  test('it is booted with the Node.js features Lambda turns off for its function\'s runtime name off; a function whose NODE_OPTIONS turns one on gets its own', async (t) => {
+    const fx = await fixture({ prewarmPerRuntime: 1 });
+    t.after(() => fx.stop());
+    const ready = async (runtime: string) => {
+      for (let i = 0; i < 250 && !fx.svc.stats().prewarm.node.readyByRuntime[runtime]; i++) await sleep(20);
+      assert.ok(fx.svc.stats().prewarm.node.readyByRuntime[runtime], JSON.stringify(fx.svc.stats().prewarm));
+    };
+    const key = fx.code({
+      'index.js': 'export const handler = async () => "esm syntax";\n',
+      'req.js': 'const lib = require("./lib.mjs");\nexports.handler = async () => lib.x;\n',
+      'lib.mjs': 'export const x = "required";\n',
+    });
+    let n = 0;
+    const run = (runtime: string, handler: string, environment: Record<string, string> = {}) =>
+      fx.svc.execute(fx.target(key, { runtime, handler, memorySize: 128, environment }, `features${n++}`), invocation('{}'));
+    // Booted before any cold start: for Stratus's default runtime (nodejs20.x), which does not fit
+    // nodejs22.x (syntax detection is on in Lambda's Node.js 20). Started for it (its init
+    // retried maybe by a runtime the pool booted for it meanwhile), and one for it is booted.
+    await ready('nodejs20.x');
+    const esm = await run('nodejs22.x', 'index.handler');
+    assert.equal(esm.errorType, 'Runtime.UserCodeSyntaxError', esm.payload.toString());
+    assert.match(JSON.parse(esm.payload.toString()).errorMessage, /^SyntaxError: Unexpected token 'export'$/);
+    await ready('nodejs22.x');
+    const hits = fx.svc.stats().prewarm.node.hits;
+    const req = await run('nodejs22.x', 'req.handler');
+    assert.equal(fx.svc.stats().prewarm.node.hits, hits + 1, 'served by the pool');
+    assert.equal(JSON.parse(req.payload.toString()).errorType, 'Error', req.payload.toString());
+    assert.match(JSON.parse(req.payload.toString()).errorMessage, /^require\(\) of ES Module \S+\/lib\.mjs from \S+\/req\.js not supported\./);
+    // nodejs20.x has require(esm) off too.
+    const req20 = await run('nodejs20.x', 'req.handler');
+    assert.match(JSON.parse(req20.payload.toString()).errorMessage, /^require\(\) of ES Module /, req20.payload.toString());
+    // nodejs24.x keeps both: the pool's runtimes do not fit it. NODE_OPTIONS turns require(esm)
+    // back on for nodejs22.x (never a pooled runtime).
+    await ready('nodejs22.x');
+    const before = fx.svc.stats().prewarm.node.hits;
+    const esm24 = await run('nodejs24.x', 'index.handler');
+    assert.equal(fx.svc.stats().prewarm.node.hits, before, 'started for it');
+    assert.equal(esm24.status, 'ok', esm24.payload.toString());
+    assert.equal(esm24.payload.toString(), '"esm syntax"');
+    const on = await run('nodejs22.x', 'req.handler', { NODE_OPTIONS: '--experimental-require-module' });
+    assert.equal(on.status, 'ok', on.payload.toString());
+    assert.equal(on.payload.toString(), '"required"');
+  });
 });

@@ -117,8 +117,9 @@ export async function startRuntime(o: StartOptions): Promise<RuntimeProc> {
     LAMBDA_RUNTIME_DIR: path.join(RUNTIMES_DIR, o.lang === 'node' ? 'nodejs' : 'python'),
     ...o.env,
   };
-  // The command and boot environment the platform launches shipped runtimes with.
-  const cmd = shippedRuntime(o.lang, 128)!.command;
+  // The command and boot environment the platform launches shipped runtimes with (for the
+  // runtime name AWS_EXECUTION_ENV gives, and the function's NODE_OPTIONS).
+  const cmd = shippedRuntime(o.lang, 128, env.AWS_EXECUTION_ENV!.replace(/^AWS_Lambda_/, ''), env.NODE_OPTIONS)!.command;
   const stdio: Array<'pipe' | 'ignore'> = ['pipe', 'pipe', 'pipe'];
   if (o.channelFd !== undefined) {
     while (stdio.length < o.channelFd) stdio.push('ignore');

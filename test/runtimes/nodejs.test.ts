@@ -1,6 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { nodeFeatureFlags } from '../../src/environments/runtimes.js';
 import { checkTaskRootPending, isRoot, startRuntime, stopAll, within, type RuntimeProc } from './harness.js';
 
 after(stopAll);
@@ -271,6 +272,60 @@ export const handler = awslambda.streamifyResponse(async (event, stream) => {
       assert.equal(rt.api.nextCount, 0);
       assert.ok(rt.lines.some((l) => l.includes('\tundefined\tERROR\tUncaught Exception \t{"errorType":"' + c.type + '"')), rt.lines.join('\n'));
       await rt.stop();
+    }
+  });
+
+  test('Node.js features Lambda turns off, per runtime name: require() of an ES module, ES module syntax detection; NODE_OPTIONS turns one back on', async () => {
+    const files = {
+      'index.js': 'export const handler = async () => "esm syntax";\n',
+      'req.js': 'const lib = require("./lib.mjs");\nexports.handler = async () => lib.x;\n',
+      'lib.mjs': 'export const x = "required";\n',
+      'imp.mjs': 'const { y } = await import("./plain.js");\nexport const handler = async () => y;\n',
+      'plain.js': 'export const y = "detected";\n',
+    };
+    const syntax = { type: 'Runtime.UserCodeSyntaxError', message: /^SyntaxError: Unexpected token 'export'$/ };
+    const requireEsm = { type: 'Error', message: /^require\(\) of ES Module \S+\/lib\.mjs from \S+\/req\.js not supported\./ };
+    // What each handler gives: its result, or its init error. Lambda turns require(esm) off on
+    // nodejs20.x and nodejs22.x, syntax detection on nodejs22.x; Node.js 18 has neither.
+    const cases: { runtime: string; nodeOptions?: string; handler: string; want: string | { type: string; message: RegExp } }[] = [
+      ...['nodejs18.x', 'nodejs20.x', 'nodejs22.x'].flatMap((runtime) => [
+        { runtime, handler: 'index.handler', want: syntax },
+        { runtime, handler: 'req.handler', want: requireEsm },
+      ]),
+      { runtime: 'nodejs18.x', handler: 'imp.handler', want: syntax },
+      { runtime: 'nodejs20.x', handler: 'imp.handler', want: 'detected' },
+      { runtime: 'nodejs22.x', handler: 'imp.handler', want: syntax },
+      { runtime: 'nodejs24.x', handler: 'index.handler', want: 'esm syntax' },
+      { runtime: 'nodejs24.x', handler: 'req.handler', want: 'required' },
+      { runtime: 'nodejs24.x', handler: 'imp.handler', want: 'detected' },
+      { runtime: 'nodejs22.x', nodeOptions: '--experimental-require-module', handler: 'req.handler', want: 'required' },
+      { runtime: 'nodejs22.x', nodeOptions: '--max-old-space-size=100 --experimental-detect-module', handler: 'imp.handler', want: 'detected' },
+    ];
+    for (const c of cases) {
+      const what = `${c.runtime} ${c.nodeOptions ?? ''} ${c.handler}`;
+      const rt = await node(files, c.handler, { env: { AWS_EXECUTION_ENV: `AWS_Lambda_${c.runtime}`, ...(c.nodeOptions ? { NODE_OPTIONS: c.nodeOptions } : {}) } });
+      if (typeof c.want === 'string') {
+        const r = await within(rt.api.invoke({}), rt, what);
+        assert.equal(r.kind, 'response', `${what}: ${r.body.toString()}`);
+        assert.equal(r.json(), c.want, what);
+      } else {
+        const body = (await within(rt.api.initError(), rt, what)).json();
+        assert.equal(body.errorType, c.want.type, `${what}: ${JSON.stringify(body)}`);
+        assert.match(body.errorMessage, c.want.message, what);
+      }
+      await rt.stop();
+    }
+  });
+
+  test('a Node.js feature Lambda turns off is left alone where this host\'s node does not know its option (node would not start)', () => {
+    assert.deepEqual(nodeFeatureFlags('nodejs22.x'), ['--no-experimental-require-module', '--no-experimental-detect-module']);
+    const known = Object.getOwnPropertyDescriptor(process, 'allowedNodeEnvironmentFlags')!;
+    Object.defineProperty(process, 'allowedNodeEnvironmentFlags', { value: new Set(['--no-experimental-detect-module']), configurable: true });
+    try {
+      assert.deepEqual(nodeFeatureFlags('nodejs22.x'), ['--no-experimental-detect-module']);
+      assert.deepEqual(nodeFeatureFlags('nodejs20.x'), []);
+    } finally {
+      Object.defineProperty(process, 'allowedNodeEnvironmentFlags', known);
     }
   });
 });
@@ -648,7 +703,7 @@ exports.handler = async (e) => {
       const r = (await within(rt.api.invoke({}), rt, 'young generation')).json();
       // Lambda's node options, V8's worker threads for the function's one vCPU (at most), and its
       // heap for the memory size (128 MB here: a tenth for the young generation, the rest old space)...
-      assert.deepEqual(r.execArgv, ['--max-http-header-size=81920', '--v8-pool-size=1', '--max-semi-space-size=6', '--max-old-space-size=116']);
+      assert.deepEqual(r.execArgv, ['--max-http-header-size=81920', '--no-experimental-require-module', '--v8-pool-size=1', '--max-semi-space-size=6', '--max-old-space-size=116']);
       assert.ok(r.heapMiB > 116 && r.heapMiB < 160, `heap limit ${r.heapMiB} MiB`);
       // ...whose V8 flags are set back as the runtime starts: node's code cache of its built-in
       // modules, checked against V8's flags, is taken by the function's init as by a node started
