@@ -54,22 +54,56 @@ async function tryImport(file, ext) {
 }
 
 let esmNodePath = false;
+/** Puts node's own Module.prototype._compile back (see resolveEsmFromNodePathOnImport). */
+let restoreCompile = null;
 
 /**
- * An ES module handler imports packages of its layers as a CommonJS one requires them: node's ES
+ * The node_modules directories NODE_PATH names that exist (a function with layers for Node.js:
+ * /opt/nodejs/node_modules, ...). Read when loading the function, not before: a pooled runtime
+ * loads a handler of its own while it waits (warm-up.cjs), with no NODE_PATH.
+ */
+function nodeModulesOfNodePath() {
+  return (process.env.NODE_PATH || '').split(':').filter((d) => path.isAbsolute(d) && path.basename(d) === 'node_modules' && fs.existsSync(d));
+}
+
+/**
+ * ES modules import packages of the function's layers as CommonJS requires them: node's ES
  * module resolution ignores NODE_PATH, and Lambda's Node.js 18+ runtimes resolve such imports
  * from it (their SDK in /var/runtime/node_modules, the layers' /opt/nodejs/node_modules). Hooks
  * (esm-node-path.mjs) look there for what node does not find from the importing file; they run
- * on a thread of their own, so only where NODE_PATH names a node_modules directory that exists
- * (a function with layers for Node.js), once.
+ * on a thread of their own (~30 ms to start here, and ~12 MiB), so only where NODE_PATH names a
+ * node_modules directory that exists, once.
  */
 function resolveEsmFromNodePath() {
   if (esmNodePath) return;
   esmNodePath = true;
-  const dirs = (process.env.NODE_PATH || '').split(':').filter((d) => path.isAbsolute(d) && path.basename(d) === 'node_modules' && fs.existsSync(d));
+  restoreCompile?.();
+  const dirs = nodeModulesOfNodePath();
   const { register } = require('node:module');
   if (dirs.length === 0 || typeof register !== 'function') return;
   register(pathToFileURL(path.join(__dirname, 'esm-node-path.mjs')).href, { data: { dirs } });
+}
+
+/** An import() call in source text (a false positive only costs the hooks' start). */
+const DYNAMIC_IMPORT = /\bimport\s*\(/;
+
+/**
+ * A CommonJS function's import() of a package of its layers resolves from NODE_PATH too. The
+ * hooks are started only when they may be needed (see resolveEsmFromNodePath): once a CommonJS
+ * module that calls import() is compiled (the handler's own, or one required later), before it
+ * runs; node's own compile is then put back. Nothing for a function without layers for Node.js.
+ */
+function resolveEsmFromNodePathOnImport() {
+  if (esmNodePath || restoreCompile || nodeModulesOfNodePath().length === 0) return;
+  const proto = require('node:module').prototype;
+  const compile = proto._compile;
+  const watching = function _compile(content, filename, ...rest) {
+    if (!esmNodePath && typeof content === 'string' && DYNAMIC_IMPORT.test(content)) resolveEsmFromNodePath();
+    return compile.call(this, content, filename, ...rest);
+  };
+  // Unless something wrapped it meanwhile (an APM agent): the wrapper calls this one, whose test is then one flag.
+  restoreCompile = () => { if (proto._compile === watching) proto._compile = compile; };
+  proto._compile = watching;
 }
 
 function folderHasTypeModule(folder) {
@@ -108,6 +142,7 @@ async function tryRequire(appRoot, moduleRoot, module) {
 }
 
 async function loadUserApp(appRoot, moduleRoot, module) {
+  resolveEsmFromNodePathOnImport();
   try {
     return await tryRequire(appRoot, moduleRoot, module);
   } catch (e) {

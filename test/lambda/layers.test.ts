@@ -24,6 +24,8 @@ const decode = (p?: Uint8Array) => (p ? Buffer.from(p).toString('utf8') : '');
 async function layerZip(tag: string): Promise<Buffer> {
   return makeZip({
     'nodejs/node_modules/greet/index.js': `module.exports = (n) => '${tag} hello ' + n;\n`,
+    'nodejs/node_modules/esmgreet/package.json': '{"name":"esmgreet","type":"module","exports":"./index.js"}\n',
+    'nodejs/node_modules/esmgreet/index.js': `export default (n) => '${tag} hello ' + n;\n`,
     'python/greet.py': `def greet(n):\n    return '${tag} hi ' + n\n`,
     // Built for python3.12 (pip install -t python/lib/python3.12/site-packages), whatever python3 the host has.
     'python/lib/python3.12/site-packages/sitepkg.py': `WHERE = '${tag} 3.12'\n`,
@@ -113,6 +115,15 @@ for (const mode of SANDBOX_MODES) {
       const esm = await lambda.send(new InvokeCommand({ FunctionName: 'esm-layers' }));
       assert.equal(esm.FunctionError, undefined, decode(esm.Payload));
       assert.equal(JSON.parse(decode(esm.Payload)), 'A hello esm');
+      // So does a CommonJS handler's import() (an ES module package, which require() cannot load).
+      await lambda.send(new CreateFunctionCommand({
+        FunctionName: 'cjs-import-layers', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE,
+        Code: { ZipFile: await makeZip({ 'index.js': "exports.handler = async () => (await import('esmgreet')).default('cjs');\n" }) },
+        Layers: [a.LayerVersionArn!],
+      }));
+      const cjs = await lambda.send(new InvokeCommand({ FunctionName: 'cjs-import-layers' }));
+      assert.equal(cjs.FunctionError, undefined, decode(cjs.Payload));
+      assert.equal(JSON.parse(decode(cjs.Payload)), 'A hello cjs');
 
       if (process_) return; // a bootstrap reading /opt itself needs /opt
       await lambda.send(new CreateFunctionCommand({

@@ -1,6 +1,9 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { nodeFeatureFlags } from '../../src/environments/runtimes.js';
 import { checkTaskRootPending, isRoot, startRuntime, stopAll, within, type RuntimeProc } from './harness.js';
 
@@ -107,6 +110,28 @@ exports.handler = async (e) => ({
       const r = await within(rt.api.invoke(1), rt, handler);
       assert.equal(r.kind, 'response', r.body.toString());
       assert.deepEqual(r.json(), expected[i]);
+      await rt.stop();
+    }
+  });
+
+  test('a CommonJS handler import()s an ES module package of its layers (NODE_PATH), at init or in a module required later', async (t) => {
+    const opt = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-opt-'));
+    t.after(() => fs.rmSync(opt, { recursive: true, force: true }));
+    const pkg = path.join(opt, 'nodejs', 'node_modules', 'esmpkg');
+    fs.mkdirSync(pkg, { recursive: true });
+    fs.writeFileSync(path.join(pkg, 'package.json'), '{"name":"esmpkg","type":"module","exports":"./index.js"}');
+    fs.writeFileSync(path.join(pkg, 'index.js'), 'export default "esm from a layer";\n');
+    fs.chmodSync(opt, 0o755);
+    const env = { NODE_PATH: `${path.join(opt, 'nodejs', 'node_modules')}:/var/runtime/node_modules:/var/runtime` };
+    const cases: [Record<string, string>, string][] = [
+      [{ 'index.js': 'const p = import("esmpkg");\nexports.handler = async () => (await p).default;\n' }, 'index.handler'],
+      [{ 'index.js': 'exports.handler = async () => require("./later.js")();\n', 'later.js': 'module.exports = async () => (await import("esmpkg")).default;\n' }, 'index.handler'],
+    ];
+    for (const [files, handler] of cases) {
+      const rt = await node(files, handler, { env });
+      const r = await within(rt.api.invoke({}), rt, Object.keys(files).join(' '));
+      assert.equal(r.kind, 'response', r.body.toString());
+      assert.equal(r.json(), 'esm from a layer');
       await rt.stop();
     }
   });
