@@ -15,7 +15,6 @@ const Module = require('node:module');
 const { patchConsole, logError } = require('./log-patch.cjs');
 const { load, handlerMetadata, checkHandlerSignature, awslambdaGlobal, promiseOnly } = require('./user-function.cjs');
 const { Runtime, RuntimeClient, installFatalHandlers, exitAfterFlush } = require('./runtime.cjs');
-const { installTraceEnv } = require('./trace-env.cjs');
 const { openDescriptor } = require('./http-client.cjs');
 
 /**
@@ -108,7 +107,6 @@ async function main() {
   } catch (e) {
     fail(`cannot apply assignment: ${e.message}`);
   }
-  installTraceEnv();
 
   patchConsole();
   const api = process.env.AWS_LAMBDA_RUNTIME_API;
