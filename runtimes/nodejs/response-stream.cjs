@@ -28,8 +28,11 @@ class ResponseStream extends Writable {
   /**
    * @param {import('./http-client.cjs').Connection} conn
    * @param {string} path
+   * @param {number | undefined} highWaterMark
+   * @param {(err: unknown) => void} [onDestroyed] the function destroyed the stream with `err`
+   *   before finishing it: the runtime fails the invocation with it (see _destroy)
    */
-  constructor(conn, path, highWaterMark) {
+  constructor(conn, path, highWaterMark, onDestroyed) {
     super(highWaterMark ? { highWaterMark } : {});
     this._conn = conn;
     this._path = path;
@@ -39,6 +42,11 @@ class ResponseStream extends Writable {
     /** @type {Promise<any> | null} */
     this._req = null;
     this._terminated = false;
+    this._onDestroyed = onDestroyed;
+    // Lambda's runtime listens for 'error' on its response request: an error the stream is
+    // destroyed with fails the invocation (_destroy), it does not end the process as an uncaught
+    // exception (Runtime.ExitError, and the environment reset).
+    this.on('error', () => {});
     let resolveDone;
     /** Settles once the Runtime API answered the whole request (or it failed). */
     this.done = new Promise((r) => { resolveDone = r; });
@@ -113,8 +121,16 @@ class ResponseStream extends Writable {
     return p;
   }
 
+  /**
+   * stream.destroy(err) before the response is finished fails the invocation with `err` through
+   * the runtime's failure path (onDestroyed), as a handler throwing mid-stream does: its Invoke
+   * Error record, then the trailers.
+   */
   _destroy(err, cb) {
-    if (!this._terminated) this.fail(err ?? new Error('The response stream was destroyed.'));
+    if (!this._terminated) {
+      if (err && this._onDestroyed) this._onDestroyed(err);
+      else this.fail(err ?? new Error('The response stream was destroyed.'));
+    }
     cb(err);
   }
 }

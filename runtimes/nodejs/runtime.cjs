@@ -390,7 +390,12 @@ class Runtime {
   handleStreaming(id, headers, body) {
     return new Promise((resolve) => {
       const { ResponseStream } = require('./response-stream.cjs');
-      const stream = new ResponseStream(this.client.conn, this.client.responsePath(id), this.meta.highWaterMark);
+      /** What the function destroyed its stream with, which failed the invocation (logged once). */
+      let destroyedWith;
+      const stream = new ResponseStream(this.client.conn, this.client.responsePath(id), this.meta.highWaterMark, (err) => {
+        destroyedWith = err;
+        void fail(err);
+      });
       const inv = { id, reported: false, stream };
       this.current = inv;
       let finished = false;
@@ -442,8 +447,9 @@ class Runtime {
           scheduleNext();
         } catch (err) {
           settled = true;
-          if (stream._terminated) logError('Invoke Error', err);
-          else await fail(err);
+          if (stream._terminated) {
+            if (err !== destroyedWith) logError('Invoke Error', err);
+          } else await fail(err);
           scheduleNext();
         }
       })();

@@ -24,6 +24,13 @@ describe('InvokeWithResponseStream through the AWS SDK', () => {
     const fns: Record<string, string> = {
       streamer: 'export const handler = awslambda.streamifyResponse(async (e, stream) => { stream.setContentType("text/plain"); stream.write("one "); await new Promise((r) => setTimeout(r, 30)); stream.write("two"); stream.end(); });\n',
       plain: 'export const handler = async (e) => { if (e.fail) throw new TypeError("nope"); console.log("plain ran"); return { ok: e }; };\n',
+      breaker: [
+        'export const handler = awslambda.streamifyResponse(async (e, stream) => {',
+        '  if (e.destroy) { stream.write("partial"); stream.destroy(new TypeError("destroyed")); return; }',
+        '  if (e.throw) { stream.write("partial"); throw new TypeError("thrown"); }',
+        '  stream.end(String(process.pid));',
+        '});\n',
+      ].join('\n'),
     };
     for (const [name, code] of Object.entries(fns)) {
       await lambda.send(new CreateFunctionCommand({ FunctionName: name, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await makeZip({ 'index.mjs': code }) } }));
@@ -50,6 +57,27 @@ describe('InvokeWithResponseStream through the AWS SDK', () => {
     const fe = await events(f.EventStream);
     assert.equal(fe.length, 1);
     assert.deepEqual(fe[0]!.InvokeComplete, { ErrorCode: 'TypeError', ErrorDetails: 'nope' });
+  });
+
+  test('a stream the function destroys with an error ends as one whose handler threw mid-stream; the environment stays warm', async () => {
+    const text = async (payload: object, tail = false) => {
+      const r = await lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: 'breaker', Payload: Buffer.from(JSON.stringify(payload)), ...(tail ? { LogType: 'Tail' } : {}) }));
+      const evs = await events(r.EventStream);
+      return { chunks: evs.filter((e) => e.PayloadChunk).map((e) => Buffer.from(e.PayloadChunk!.Payload!).toString()).join(''), complete: evs.at(-1)!.InvokeComplete! };
+    };
+    const pid = (await text({})).chunks;
+    const thrown = await text({ throw: 1 });
+    assert.deepEqual(thrown, { chunks: 'partial', complete: { ErrorCode: 'TypeError', ErrorDetails: 'thrown' } });
+    const destroyed = await text({ destroy: 1 }, true);
+    assert.equal(destroyed.chunks, 'partial');
+    assert.deepEqual({ ...destroyed.complete, LogResult: undefined }, { ErrorCode: 'TypeError', ErrorDetails: 'destroyed', LogResult: undefined });
+    const log = Buffer.from(destroyed.complete.LogResult!, 'base64').toString();
+    assert.match(log, /\tERROR\tInvoke Error \t\{"errorType":"TypeError","errorMessage":"destroyed"/, log);
+    assert.doesNotMatch(log, /Uncaught Exception|Runtime\.ExitError/, log);
+    // The same runtime process serves the next invocation: no init.
+    const next = await text({}, true);
+    assert.equal(next.chunks, pid);
+    assert.doesNotMatch(Buffer.from(next.complete.LogResult!, 'base64').toString(), /Init Duration/);
   });
 
   test('DryRun is 204; errors before the function runs are the API\'s own', async () => {

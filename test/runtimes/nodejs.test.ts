@@ -617,6 +617,50 @@ exports.handler = awslambda.streamifyResponse(async (event, stream) => {
     assert.equal(body.errorMessage, 'mid-stream');
     await rt.stop();
   });
+
+  test('responseStream.destroy(err) without an error listener fails the invocation as a handler throwing mid-stream does; the runtime stays', async () => {
+    const rt = await node({
+      'index.js': `
+const { pipeline } = require('node:stream/promises');
+const { Readable } = require('node:stream');
+exports.handler = awslambda.streamifyResponse(async (event, stream) => {
+  if (event.t === 'pipe') {
+    // pipeline destroys the stream with its source's error, and rejects with it.
+    await pipeline(Readable.from((async function* () { yield 'partial'; throw new TypeError('piped mid-stream'); })()), stream);
+  }
+  if (event.t === 'destroy') {
+    stream.write('partial');
+    stream.destroy(new TypeError('destroyed mid-stream'));
+    await new Promise((r) => setTimeout(r, 20));
+    return;
+  }
+  if (event.t === 'throw') {
+    stream.write('partial');
+    throw new TypeError('thrown mid-stream');
+  }
+  stream.end(String(process.pid));
+});`,
+    }, 'index.handler');
+    const pid = (await within(rt.api.invoke({}), rt, 'first')).body.toString();
+    for (const [t, message] of [['destroy', 'destroyed mid-stream'], ['throw', 'thrown mid-stream'], ['pipe', 'piped mid-stream']] as const) {
+      const e = await within(rt.api.invoke({ t }, { requestId: `req-${t}` }), rt, t);
+      assert.equal(e.headers['lambda-runtime-function-response-mode'], 'streaming');
+      assert.equal(e.body.toString(), 'partial', t);
+      assert.equal(e.trailers['lambda-runtime-function-error-type'], 'TypeError', t);
+      const body = JSON.parse(Buffer.from(e.trailers['lambda-runtime-function-error-body']!, 'base64').toString());
+      assert.equal(body.errorType, 'TypeError');
+      assert.equal(body.errorMessage, message);
+      const line = await rt.waitLine((l) => l.includes(`\treq-${t}\tERROR\tInvoke Error \t`), `${t}: Invoke Error line`);
+      assert.equal(JSON.parse(line.split('Invoke Error \t')[1]!).errorMessage, message);
+      // The same process serves the next invocation.
+      const next = await within(rt.api.invoke({}), rt, `after ${t}`);
+      assert.equal(next.body.toString(), pid, `after ${t}: ${rt.stderr()}`);
+    }
+    assert.equal(rt.lines.filter((l) => l.includes('\tInvoke Error \t')).length, 3, 'one record each');
+    assert.ok(!rt.lines.some((l) => l.includes('Uncaught Exception')), rt.lines.join('\n'));
+    assert.equal(rt.child.exitCode, null);
+    await rt.stop();
+  });
 });
 
 describe('nodejs runtime: start-up protocol', () => {
