@@ -21,6 +21,11 @@ export interface StratusConfig {
   unreservedConcurrencyMin: number;
   /** Idle time after which a warm environment is reaped. */
   idleTimeoutMs: number;
+  /**
+   * Age after which an on-demand environment is ended once idle, even when invoked continuously
+   * (Lambda: "every few hours ... even for functions that are invoked continuously").
+   */
+  envMaxLifetimeMs: number;
   /** Sandbox driver: auto picks namespaces+cgroups when the host allows, else a plain process. */
   sandbox: 'auto' | 'namespace' | 'process';
   /**
@@ -127,6 +132,7 @@ export function defaultConfig(): StratusConfig {
     accountConcurrency,
     unreservedConcurrencyMin: unreservedMinFrom(env.STRATUS_UNRESERVED_MIN, accountConcurrency),
     idleTimeoutMs: intFrom('STRATUS_IDLE_TIMEOUT_MS', env.STRATUS_IDLE_TIMEOUT_MS, 10 * 60 * 1000, 'a whole number of milliseconds (1 or more)', 1),
+    envMaxLifetimeMs: intFrom('STRATUS_ENV_MAX_LIFETIME_MS', env.STRATUS_ENV_MAX_LIFETIME_MS, 2 * 60 * 60 * 1000, 'a whole number of milliseconds (1 or more)', 1),
     sandbox: oneOf('STRATUS_SANDBOX', env.STRATUS_SANDBOX, SANDBOXES, 'auto'),
     cgroupFavorDynmods: env.STRATUS_CGROUP_FAVORDYNMODS !== '0',
     prewarmPerRuntime: intFrom('STRATUS_PREWARM', env.STRATUS_PREWARM, 2, 'a whole number (0 or more)', 0),

@@ -185,6 +185,8 @@ export class Environment implements RuntimeApiHandler {
   state: EnvState = 'starting';
   readonly id: string;
   lastUsed = 0;
+  /** When it was made (the clock's ms): its age counts from here, across resets. */
+  readonly createdAt: number;
   invocations = 0;
   private handle!: SandboxHandle;
   private logs!: LogWriter;
@@ -263,6 +265,7 @@ export class Environment implements RuntimeApiHandler {
     api: RuntimeApiServer | undefined, initializationType: InitializationType,
   ) {
     this.id = id;
+    this.createdAt = deps.clock.now();
     this.sys = SystemLog.of(target.config.loggingConfig, {
       functionName: target.functionName, version: target.version, functionArn: target.functionArn, memorySizeMB: target.config.memorySize, initializationType,
     });

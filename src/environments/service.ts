@@ -159,7 +159,7 @@ class Service implements StratusExecutionService {
       driver, logSink: opts.logSink, clock, region: opts.config.region, onDead: (e) => this.onDead(e), onReset: (e, r) => this.onReset(e, r),
       clientVars: () => awsClientVars(localUrl(serviceUrl()), opts.config.functionCredentials),
     };
-    const every = Math.max(50, Math.min(30_000, Math.floor(opts.config.idleTimeoutMs / 2)));
+    const every = Math.max(50, Math.min(30_000, Math.floor(Math.min(opts.config.idleTimeoutMs, opts.config.envMaxLifetimeMs) / 2)));
     this.reaper = setInterval(() => this.reap(), every);
     this.reaper.unref();
   }
@@ -558,12 +558,22 @@ class Service implements StratusExecutionService {
     for (const s of [...this.slots.values()]) if (s.functionName === functionName) this.retireSlot(s, false);
   }
 
+  /**
+   * Ends idle on-demand environments unused for the idle timeout, or older than the maximum
+   * lifetime: Lambda ends environments "every few hours ... even for functions that are invoked
+   * continuously", and so does Stratus (a busy one is ended at a reap that finds it idle). What
+   * a long-lived runtime accumulates goes with it: glibc keeps every value a runtime set in its
+   * environment (Lambda's Node.js runtime sets _X_AMZN_TRACE_ID per invocation, as Stratus's
+   * does: 143 MB per million invocations here).
+   */
   private reap(): void {
-    const cutoff = this.deps.clock.now() - this.opts.config.idleTimeoutMs;
+    const now = this.deps.clock.now();
+    const cutoff = now - this.opts.config.idleTimeoutMs;
+    const bornBefore = now - this.opts.config.envMaxLifetimeMs;
     for (const s of this.slots.values()) {
       for (let i = s.idle.length - 1; i >= 0; i--) {
         const e = s.idle[i]!;
-        if (e.lastUsed < cutoff && e.provisionedBy === null) { s.idle.splice(i, 1); e.destroy(); }
+        if ((e.lastUsed < cutoff || e.createdAt < bornBefore) && e.provisionedBy === null) { s.idle.splice(i, 1); e.destroy(); }
       }
       while (s.resets.length && s.resets[0]!.at < cutoff) dropReset(s.resets.shift()!);
     }
