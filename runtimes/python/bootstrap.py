@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import socket
+import stat
 import sys
 import threading
 import time
@@ -444,15 +445,38 @@ def _take_frame_fd():
         mode = os.fstat(fd).st_mode
     except (ValueError, OSError):
         return -1
-    import stat
-
     if fd < 3 or not (stat.S_ISSOCK(mode) or stat.S_ISFIFO(mode)):
         return -1
     os.set_inheritable(fd, False)  # the function's child processes do not get it
     return fd
 
 
+def _take_stdout_socket():
+    """Where frames go in-band (see _FRAME_MAGIC): a descriptor of the platform's stdout socket
+    (fd 1 at boot, a stream socket Stratus reads), -1 when it is something else (a wrapper script
+    ran the runtime with its stdout into a pipe or a file of its own)."""
+    if _FRAME_FD < 0:
+        return -1
+    try:
+        if not stat.S_ISSOCK(os.fstat(1).st_mode):
+            return -1
+        # A descriptor of its own (not inherited): records keep going to the platform if the
+        # function points fd 1 elsewhere, as Lambda's go to its telemetry descriptor.
+        return os.dup(1)
+    except OSError:
+        return -1
+
+
 _FRAME_FD = _take_frame_fd()
+_STDOUT_SOCKET = _take_stdout_socket()
+# Frames go in-band on the stdout socket, each after this magic, among what the function and its
+# child processes write to fd 1: one channel the platform reads in the order it was written, so
+# print, os.write(1, ...), a child's output, sys.stderr and logging records are logged in the
+# order the code wrote them. (On the log descriptor, the platform could not order the frames with
+# what came down the pipes: print, a child's echo and os.write(1, ...) came out of order.)
+# Without the stdout socket, the log descriptor (Lambda's telemetry frames, no magic).
+_FRAME_MAGIC = b"\x00\xa5Z\x1eSTR\x00" if _STDOUT_SOCKET >= 0 else b""
+_FRAME_OUT = _STDOUT_SOCKET if _STDOUT_SOCKET >= 0 else _FRAME_FD
 _FRAME_TYPE_TEXT = 0xA55A0003
 # Frames written by several threads (logging, print) stay whole: one writer at a time.
 _FRAME_LOCK = threading.RLock()
@@ -469,13 +493,13 @@ if hasattr(os, "register_at_fork"):
 
 
 def _frame(body, ts):
-    return _FRAME_TYPE_TEXT.to_bytes(4, "big") + len(body).to_bytes(4, "big") + ts.to_bytes(8, "big") + body
+    return _FRAME_MAGIC + _FRAME_TYPE_TEXT.to_bytes(4, "big") + len(body).to_bytes(4, "big") + ts.to_bytes(8, "big") + body
 
 
 def _write_frames(frames):
     with _FRAME_LOCK:
         try:
-            n = os.write(_FRAME_FD, frames)
+            n = os.write(_FRAME_OUT, frames)
         except BlockingIOError:
             n = 0
         if n == len(frames):
@@ -483,7 +507,7 @@ def _write_frames(frames):
         view = memoryview(frames)[n:]
         while view:
             try:
-                n = os.write(_FRAME_FD, view)
+                n = os.write(_FRAME_OUT, view)
             except BlockingIOError:
                 time.sleep(0.001)
                 continue
@@ -491,37 +515,98 @@ def _write_frames(frames):
 
 
 def write_record(text, unframed=None):
-    """One log record: a frame on the log descriptor; without one, `unframed` (or the text) to stdout."""
-    if _FRAME_FD < 0:
+    """One log record: a frame (see _FRAME_MAGIC); without the log descriptor, `unframed` (or the text) to stdout."""
+    if _FRAME_OUT < 0:
         sys.stdout.write(text if unframed is None else unframed)
         return
     _write_frames(_frame(text.encode("utf-8", "replace"), int(time.time() * 1000000)))
 
 
-# What the function writes to sys.stdout and sys.stderr goes to the log descriptor as it is
-# written, in frames of Stratus's own types: pieces of each stream, which the platform joins into
-# lines as it does a pipe's bytes (one event per line), and holds an unfinished line of until its
-# newline comes, the runtime ends it (an empty piece) or the invocation ends.
-_FRAME_HEAD_STDOUT = (0xA55A0F01).to_bytes(4, "big")
-_FRAME_HEAD_STDERR = (0xA55A0F02).to_bytes(4, "big")
+# What the function writes to sys.stderr goes in-band as it is written, in frames of Stratus's own
+# type: pieces of the stream, which the platform joins into lines as it does a pipe's bytes (one
+# event per line), and holds an unfinished line of until its newline comes, the runtime ends it (an
+# empty piece) or the invocation ends. What it prints is plain text on fd 1; an empty stdout piece
+# ends the unfinished line there.
+_FRAME_HEAD_STDOUT = _FRAME_MAGIC + (0xA55A0F01).to_bytes(4, "big")
+_FRAME_HEAD_STDERR = _FRAME_MAGIC + (0xA55A0F02).to_bytes(4, "big")
 # A piece is at most what one log event holds (256 KB): a longer write goes in several.
 _MAX_PIECE_BYTES = 256 * 1024
 
 
+class PlainLines(_StreamWrapper):
+    """sys.stdout with in-band frames: what the function prints goes to fd 1 as it is written, as
+    Lambda's unbuffered wrapper writes it, so it keeps its order with what is written to fd 1
+    otherwise (os.write, os.system, child processes, C code) and with the records and stderr
+    pieces framed among it. The platform holds an unfinished line until its newline comes (as on a
+    pipe: flush() does not end it), the runtime ends it (end_line, before an error record) or the
+    invocation ends, times out or the runtime dies. Bytes written to .buffer leave at once too
+    (FlushedBytes): the real buffer kept them until the runtime flushed it after the result, and
+    they were logged in the next invocation.
+    """
+
+    def __init__(self, stream):
+        _StreamWrapper.__init__(self, stream)
+        # The last text written here did not end its line.
+        self._open = False
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None:
+            self.buffer = FlushedBytes(buffer, self)
+
+    def write(self, msg):
+        self.stream.write(msg)
+        self.stream.flush()
+        if msg:
+            self._open = msg[-1] != "\n"
+        # None, as Lambda's stdout wrapper returns.
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def end_line(self):
+        """The frame that ends an unfinished line here (an empty stdout piece), or b"" without one."""
+        if not self._open:
+            return b""
+        self._open = False
+        return _FRAME_HEAD_STDOUT + bytes(4) + int(time.time() * 1000000).to_bytes(8, "big")
+
+
+class FlushedBytes(_StreamWrapper):
+    """sys.stdout.buffer under PlainLines: what is written leaves at once. Everything else is the
+    real buffer's."""
+
+    def __init__(self, buffer, lines):
+        _StreamWrapper.__init__(self, buffer)
+        self._lines = lines
+
+    def write(self, b):
+        n = self.stream.write(b)
+        self.stream.flush()
+        if n:
+            try:
+                self._lines._open = memoryview(b).cast("B")[-1] != 10  # b"\n"
+            except (TypeError, ValueError):
+                pass
+        return n
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+
 class FramedLines(_StreamWrapper):
-    """sys.stdout and sys.stderr once there is a log descriptor: what the function prints goes
-    there too, as pieces of its stream, so print, sys.stderr and logging records are logged in the
-    order the code wrote them. Three pipes read by the platform as they come (stdout, stderr, the
-    records) had no order between them: print, logging.warning and sys.stderr.write in a loop came
-    out grouped by pipe, timestamps going backwards. Lambda's runtime writes them unbuffered, and
-    they are logged in code order there.
+    """sys.stderr with in-band frames: what the function writes there goes as pieces of its
+    stream, among its prints on fd 1, so print, sys.stderr and logging records are logged in the
+    order the code wrote them. (Read from three pipes as they came, print, logging.warning and
+    sys.stderr.write in a loop came out grouped by pipe, timestamps going backwards. Lambda's
+    runtime writes them unbuffered, and they are logged in code order there.)
 
     Each write leaves the process at once, an unfinished line too: the platform completes the line
     (it is an event once its newline is written, as on a pipe; flush() does not end it) and logs an
     unfinished one as it is when the invocation or init ends, times out or the runtime dies. (Kept
     here until then, it was lost to a timeout, a kill or os._exit.) Bytes written to .buffer go
-    the same way (FramedBytes). Writes to file descriptors 1 and 2 and by child processes still go
-    to the pipes.
+    the same way (FramedBytes). What is written to fd 2 itself (os.write, a child's stderr) is
+    plain text on the same socket (see _stderr_to_stdout).
     """
 
     def __init__(self, stream, head):
@@ -567,7 +652,7 @@ class FramedLines(_StreamWrapper):
 
 
 class FramedBytes(_StreamWrapper):
-    """sys.stdout.buffer and sys.stderr.buffer under FramedLines: bytes written there go out at
+    """sys.stderr.buffer under FramedLines: bytes written there go out at
     once, in the same frames as the text, so they are logged with it in code order. (The stream's
     own buffer kept them until the runtime flushed it after the result: they were logged in the
     next invocation, before what it printed.) Everything else is the real buffer's."""
@@ -595,6 +680,19 @@ class FramedBytes(_StreamWrapper):
 
     def flush(self):
         self.stream.flush()
+
+
+def _stderr_to_stdout():
+    """fd 2 becomes the stdout socket, when it is the platform's stderr socket: what is written
+    to it (os.write(2, ...), a child's stderr, a C library's messages) keeps its order with the
+    rest, in one channel. (Read from a pipe of its own, it came before or after what was written
+    around it.) sys.stderr keeps its own lines (its in-band pieces); the platform logs either
+    stream's lines alike."""
+    try:
+        if stat.S_ISSOCK(os.fstat(2).st_mode) and not os.path.sameopenfile(1, 2):
+            os.dup2(1, 2)
+    except OSError:
+        pass
 
 
 # sys.stdout and sys.stderr as the runtime made them (the function may replace them).
@@ -1062,11 +1160,13 @@ def main():
     except Exception as e:
         fail("cannot apply assignment: %s" % e)
 
-    if _FRAME_FD >= 0:
-        sys.stdout = FramedLines(sys.stdout, _FRAME_HEAD_STDOUT)
+    if _STDOUT_SOCKET >= 0:
+        _stderr_to_stdout()
+        sys.stdout = PlainLines(sys.stdout)
         sys.stderr = FramedLines(sys.stderr, _FRAME_HEAD_STDERR)
         _OUTPUTS = (sys.stdout, sys.stderr)
     else:
+        # As Lambda's runtime: unbuffered, records apart (on the log descriptor when there is one).
         sys.stdout = Unbuffered(sys.stdout)
         sys.stderr = Unbuffered(sys.stderr)
     atexit.register(end_output_lines)  # a function that exits (sys.exit) mid-line

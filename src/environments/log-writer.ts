@@ -18,12 +18,19 @@ const TAIL_BYTES = 4096;
 export const FRAME_TYPE_TEXT = 0xa55a0003;
 /**
  * Stratus's own frame types (the Python runtime): a piece of what the function wrote to
- * sys.stdout or sys.stderr, joined into lines as the bytes of a pipe are; an empty one ends the
- * unfinished line there (the end of init or of an invocation).
+ * sys.stderr (or sys.stdout), joined into lines of that stream as the bytes of a pipe are; an
+ * empty one ends the unfinished line there (the end of init or of an invocation).
  */
 export const FRAME_TYPE_STDOUT = 0xa55a0f01;
 export const FRAME_TYPE_STDERR = 0xa55a0f02;
 export const FRAME_HEADER_BYTES = 16;
+/**
+ * In-band frames (the Python runtime): a frame written among the text of stdout (or stderr) comes
+ * after these bytes, so the runtime's records and stderr pieces keep their place among what it
+ * prints and what its code and child processes write to the descriptor (one channel, read in the
+ * order it was written). NUL bytes do not come in text, so nothing written there reads as one.
+ */
+export const INBAND_MAGIC = Buffer.from('\x00\xa5Z\x1eSTR\x00', 'latin1');
 
 /** Application log levels, least to most severe (LoggingConfig.ApplicationLogLevel). */
 const LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
@@ -57,13 +64,14 @@ class Channel {
   fd: number | null = null;
   /** Framed channel (the runtime's log descriptor): where its parser stands. */
   frames: FrameParser | null = null;
-  /** Framed channel: the lines of its stdout and stderr frames (FRAME_TYPE_STDOUT, _STDERR). */
-  output: [Channel, Channel] | null = null;
+  /** A pipe that may carry in-band frames (INBAND_MAGIC): where the frame being read stands. */
+  inband: FrameParser | null = null;
+  /** In-band: inside a frame (its magic was read). */
+  inFrame = false;
+  /** In-band: the end of the last chunk, which may be the start of a magic. */
+  carry: Buffer | null = null;
   constructor(readonly stream: Readable | null, framed = false) {
-    if (framed) {
-      this.frames = new FrameParser();
-      this.output = [new Channel(null), new Channel(null)];
-    }
+    if (framed) this.frames = new FrameParser();
     const h = (stream as unknown as { _handle?: { fd?: number } } | null)?._handle;
     if (h && typeof h.fd === 'number' && h.fd >= 0) this.fd = h.fd;
   }
@@ -89,23 +97,26 @@ class FrameParser {
   private first = true;
   dead = false;
 
+  /** Between frames (or dead): no frame begun. */
+  get idle(): boolean { return this.left < 0 && this.headerFill === 0; }
+
   /**
-   * Feeds a chunk; calls `piece` with each piece of a frame's body, in order: the whole body when
-   * it fits in MAX_LINE_BYTES (an empty one too), else pieces of at most that size, `last` on the
-   * frame's final one.
+   * Feeds a chunk from `start`; calls `piece` with each piece of a frame's body, in order: the
+   * whole body when it fits in MAX_LINE_BYTES (an empty one too), else pieces of at most that
+   * size, `last` on the frame's final one. `one`: stops after one frame. Returns where it stopped.
    */
-  feed(chunk: Buffer, piece: (type: number, ts: number, body: Buffer, first: boolean, last: boolean) => void): void {
-    let p = 0;
+  feed(chunk: Buffer, piece: (type: number, ts: number, body: Buffer, first: boolean, last: boolean) => void, start = 0, one = false): number {
+    let p = start;
     while (p < chunk.length && !this.dead) {
       if (this.left < 0) {
         const n = Math.min(FRAME_HEADER_BYTES - this.headerFill, chunk.length - p);
         chunk.copy(this.header, this.headerFill, p, p + n);
         this.headerFill += n;
         p += n;
-        if (this.headerFill < FRAME_HEADER_BYTES) return;
+        if (this.headerFill < FRAME_HEADER_BYTES) return p;
         this.headerFill = 0;
         this.type = this.header.readUInt32BE(0);
-        if (this.type !== FRAME_TYPE_TEXT && this.type !== FRAME_TYPE_STDOUT && this.type !== FRAME_TYPE_STDERR) { this.dead = true; return; }
+        if (this.type !== FRAME_TYPE_TEXT && this.type !== FRAME_TYPE_STDOUT && this.type !== FRAME_TYPE_STDERR) { this.dead = true; return p; }
         this.left = this.header.readUInt32BE(4);
         this.ts = Number(this.header.readBigUInt64BE(8) / 1000n);
         this.parts = [];
@@ -122,6 +133,7 @@ class FrameParser {
       if (this.left === 0) {
         this.left = -1;
         piece(this.type, this.ts, this.take(), this.first, true);
+        if (one) return p;
       } else if (this.kept === MAX_LINE_BYTES) {
         // A full event's worth and more to come: hand it on, up to its last whole character.
         const held = this.take();
@@ -134,6 +146,16 @@ class FrameParser {
         this.first = false;
       }
     }
+    return p;
+  }
+
+  /** Ready for a new frame (in-band: after one that was not a frame). */
+  reset(): void {
+    this.dead = false;
+    this.left = -1;
+    this.headerFill = 0;
+    this.parts = [];
+    this.kept = 0;
   }
 
   /** The bytes held, as one buffer; nothing is held after. */
@@ -143,6 +165,18 @@ class FrameParser {
     this.kept = 0;
     return body;
   }
+}
+
+/**
+ * How many bytes at the end of `b` (from `from` on) are the start of INBAND_MAGIC, less than all
+ * of it.
+ */
+function magicStartAtEnd(b: Buffer, from: number): number {
+  const min = Math.max(from, b.length - INBAND_MAGIC.length + 1);
+  for (let i = min; i < b.length; i++) {
+    if (b[i] === INBAND_MAGIC[0] && b.subarray(i).equals(INBAND_MAGIC.subarray(0, b.length - i))) return b.length - i;
+  }
+  return 0;
 }
 
 /**
@@ -197,6 +231,8 @@ export class LogWriter {
   private tailLen = 0;
   private readonly channels: Channel[];
   private readonly drainBuf = Buffer.allocUnsafe(64 * 1024);
+  /** The latest timestamp of the function's output: its events never go back in time (see `line`). */
+  private lastTs = 0;
   /** Lines of stdout and stderr below this level are dropped (see `filterLevel`); -1: none are. */
   private minLevel = -1;
   /** The environment is going (see `end`): its processes' output is read and dropped. */
@@ -205,12 +241,17 @@ export class LogWriter {
   /**
    * @param frames the runtime's framed log descriptor (shipped runtimes): each frame is one log
    *   event whatever newlines it holds, as records written to Lambda's telemetry descriptor are
-   *   (one longer than an event is several, in order); stdout and stderr frames (the Python
-   *   runtime's prints) are lines as a pipe's bytes are.
+   *   (one longer than an event is several, in order); stdout and stderr frames (pieces of the
+   *   Python runtime's sys.stderr) are lines of that stream as a pipe's bytes are. With it,
+   *   `out` and `err` may carry the same frames in-band (INBAND_MAGIC).
    */
   constructor(private readonly sink: LogSink, private readonly clock: Clock, out: Readable | null, err: Readable | null, frames: Readable | null = null) {
     this.channels = [new Channel(out), new Channel(err)];
-    if (frames) this.channels.push(new Channel(frames, true));
+    if (frames) {
+      // A shipped runtime's pipes may carry in-band frames (the Python runtime's).
+      for (const ch of this.channels) ch.inband = new FrameParser();
+      this.channels.push(new Channel(frames, true));
+    }
     for (const ch of this.channels) ch.stream?.on('data', (chunk: Buffer) => this.onData(ch, chunk));
   }
 
@@ -225,9 +266,9 @@ export class LogWriter {
   /**
    * Lambda's log-level filtering of what a function writes to stdout and stderr, for the JSON log
    * format: each line has the level its JSON "level" gives it, INFO otherwise, and lines below the
-   * function's ApplicationLogLevel are dropped. The same holds on the shipped runtimes' framed
-   * descriptor, where the Python runtime writes what is printed: their own log records are JSON
-   * with a level and filtered where they are made already. Null: nothing is filtered.
+   * function's ApplicationLogLevel are dropped. The same holds for the lines of the Python
+   * runtime's stderr frames; the runtimes' own log records are JSON with a level and filtered
+   * where they are made already. Null: nothing is filtered.
    */
   filterLevel(applicationLogLevel: string | null): void {
     this.minLevel = applicationLogLevel ? LEVELS.indexOf(applicationLogLevel.toUpperCase()) : -1;
@@ -308,9 +349,8 @@ export class LogWriter {
   flushPartial(): void {
     const events: LogEvent[] = [];
     const ts = this.clock.now();
-    for (const ch of this.channels) {
-      for (const c of ch.output ?? [ch]) this.endLine(c, ts, events);
-    }
+    // Frames' stdout and stderr pieces are lines of the stdout and stderr channels.
+    for (const ch of this.channels) if (!ch.frames) this.endLine(ch, ts, events);
     if (events.length) this.emit(events);
   }
 
@@ -324,9 +364,44 @@ export class LogWriter {
 
   private onData(ch: Channel, chunk: Buffer): void {
     if (ch.frames) return this.onFrames(ch, chunk);
+    if (ch.inband) return this.onInband(ch, chunk);
     if (!this.stream || this.truncated || this.ended) return;
     const events: LogEvent[] = [];
     this.lines(ch, ch.decoder.write(chunk), this.clock.now(), events);
+    if (events.length) this.emit(events);
+  }
+
+  /** A pipe's text with in-band frames among it (INBAND_MAGIC), each handled where it comes. */
+  private onInband(ch: Channel, chunk: Buffer): void {
+    const events: LogEvent[] = [];
+    const parser = ch.inband!;
+    const b = ch.carry ? Buffer.concat([ch.carry, chunk]) : chunk;
+    ch.carry = null;
+    const text = (from: number, to: number) => {
+      if (to > from && this.stream && !this.truncated && !this.ended) this.lines(ch, ch.decoder.write(b.subarray(from, to)), this.clock.now(), events);
+    };
+    let p = 0;
+    while (p < b.length) {
+      if (ch.inFrame) {
+        p = parser.feed(b, (type, ts, body, first, last) => this.piece(type, ts, body, first, last, events), p, true);
+        if (parser.dead) parser.reset(); // not a frame after all: what follows is text
+        if (parser.idle) ch.inFrame = false;
+        continue;
+      }
+      // A magic starts with a NUL byte, which text has none of: most chunks are text only.
+      const nul = b.indexOf(0, p);
+      const at = nul < 0 ? -1 : b.indexOf(INBAND_MAGIC, nul);
+      if (at < 0) {
+        // The end may be the start of a magic: kept for the next chunk.
+        const keep = nul < 0 ? 0 : magicStartAtEnd(b, Math.max(p, nul));
+        text(p, b.length - keep);
+        if (keep) ch.carry = Buffer.from(b.subarray(b.length - keep));
+        break;
+      }
+      text(p, at);
+      p = at + INBAND_MAGIC.length;
+      ch.inFrame = true;
+    }
     if (events.length) this.emit(events);
   }
 
@@ -358,25 +433,29 @@ export class LogWriter {
 
   private onFrames(ch: Channel, chunk: Buffer): void {
     const events: LogEvent[] = [];
-    ch.frames!.feed(chunk, (type, ts, body, first, last) => {
-      if (!this.stream || this.truncated || this.ended) return;
-      if (type !== FRAME_TYPE_TEXT) {
-        // What the function wrote to stdout or stderr, stamped when it was written: lines as on a pipe.
-        const out = ch.output![type === FRAME_TYPE_STDOUT ? 0 : 1];
-        if (body.length) this.lines(out, out.decoder.write(body), ts, events);
-        else this.endLine(out, ts, events);
-        return;
-      }
-      const text = body.toString('utf8');
-      // A record longer than one event goes in pieces of one event each, all of them: the
-      // runtimes applied its level where they made it, and its JSON cannot be read without
-      // holding all of it.
-      if (first && last && !this.shown(text)) return;
-      // The record as the runtime framed it: a JSON one has no newline at its end (the tail adds
-      // one, see emit). An empty frame is an empty line: a log event is never empty.
-      this.line(events, ts, text || '\n');
-    });
+    ch.frames!.feed(chunk, (type, ts, body, first, last) => this.piece(type, ts, body, first, last, events));
     if (events.length) this.emit(events);
+  }
+
+  /** A piece of a frame's body (see FrameParser.feed), from the log descriptor or in-band. */
+  private piece(type: number, ts: number, body: Buffer, first: boolean, last: boolean, events: LogEvent[]): void {
+    if (!this.stream || this.truncated || this.ended) return;
+    if (type !== FRAME_TYPE_TEXT) {
+      // What the function wrote to stdout or stderr, stamped when it was written: lines of that
+      // stream, as on a pipe (joined with what came down the pipe itself).
+      const out = this.channels[type === FRAME_TYPE_STDOUT ? 0 : 1]!;
+      if (body.length) this.lines(out, out.decoder.write(body), ts, events);
+      else this.endLine(out, ts, events);
+      return;
+    }
+    const text = body.toString('utf8');
+    // A record longer than one event goes in pieces of one event each, all of them: the
+    // runtimes applied its level where they made it, and its JSON cannot be read without
+    // holding all of it.
+    if (first && last && !this.shown(text)) return;
+    // The record as the runtime framed it: a JSON one has no newline at its end (the tail adds
+    // one, see emit). An empty frame is an empty line: a log event is never empty.
+    this.line(events, ts, text || '\n');
   }
 
   /** Whether a line of stdout or stderr passes the log-level filter (`filterLevel`). */
@@ -386,6 +465,10 @@ export class LogWriter {
 
   private line(events: LogEvent[], ts: number, message: string): void {
     if (this.truncated) return;
+    // Frames are stamped when written and a pipe's text when read: a frame written after text
+    // that was read with it would have the earlier time, and readers order events by time.
+    if (ts < this.lastTs) ts = this.lastTs;
+    else this.lastTs = ts;
     this.used += Buffer.byteLength(message);
     if (this.used > LOG_CAP_BYTES) {
       this.truncated = true;

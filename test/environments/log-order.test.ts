@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { SANDBOX_MODES } from '../helpers/server.js';
 import { python } from '../runtimes/harness.js';
 import { bashFunction, fixture, invocation, type Fixture } from './helpers.js';
 
@@ -258,3 +259,71 @@ def handler(e, c):
     }
   });
 });
+
+/**
+ * What a Python function writes to file descriptors 1 and 2 itself (os.write, os.system, a child
+ * process, a C library) is logged in code order with what it prints, logs and writes to
+ * sys.stderr. Lambda's runtime writes sys.stdout unbuffered to fd 1, so a print, an os.write and
+ * a child's output share one pipe and keep their order there. (print went on the log descriptor
+ * and the rest down the pipes, which the platform read in no set order: "step 1, 2, 3, 5, 4".)
+ * Print stays plain text in the JSON format, each line an event of its own, a line begun by
+ * print and ended by os.write one line.
+ */
+for (const mode of SANDBOX_MODES) {
+  describe(`python: os.write, child processes, print and logging in code order (${mode.label})`, { skip: !python() && 'python3 not installed' }, async () => {
+    const fx = await fixture({ prewarmPerRuntime: 0, ...mode.config });
+    after(() => fx.stop());
+    const APP = `import logging, os, subprocess, sys
+def handler(e, c):
+    n = e["n"]
+    print("step 1", n)
+    subprocess.run(["/bin/echo", "step 2 %d" % n], check=True)
+    print("step 3", n)
+    os.write(1, b"step 4 %d\\n" % n)
+    print("step 5 %d\\nstep 6" % n, n)
+    logging.getLogger().warning("step 7 %d", n)
+    os.write(2, b"step 8 %d\\nstep 9 %d\\n" % (n, n))
+    sys.stderr.write("step 10 %d\\n" % n)
+    os.system("echo step 11 %d; echo step 12 %d >&2" % (n, n))
+    print("step 13", n, end="")
+    os.write(1, b"\\n")
+    subprocess.run(["/bin/sh", "-c", "echo step 14 %d >&2" % n], check=True)
+    print("step 15", n)
+    return n
+`;
+    for (const logFormat of ['Text', 'JSON'] as const) {
+      test(`${logFormat} logs: LogResult and stored events`, async () => {
+        const key = fx.code({ 'app.py': APP });
+        const t = fx.target(key, { runtime: 'python3.12', handler: 'app.handler', memorySize: 512, loggingConfig: { logFormat, logGroup: null } }, `py-raw-order-${logFormat}`);
+        // A line's step: a JSON record's message (the logging record in the JSON format), or the text.
+        const step = (m: string) => {
+          const text = m.startsWith('{') ? String((JSON.parse(m) as { message?: unknown }).message ?? '') : m;
+          return /step (\d+) \d+/.exec(text)?.[1];
+        };
+        const expected = [...Array(15).keys()].map((i) => String(i + 1));
+        for (let n = 0; n < 10; n++) {
+          const inv = invocation(JSON.stringify({ n }));
+          const o = await fx.svc.execute(t, inv);
+          assert.equal(o.status, 'ok', o.payload.toString());
+          const tail = o.logTail!.split('\n').map(step).filter((s) => s !== undefined);
+          assert.deepEqual(tail, expected, `${logFormat} #${n}: LogResult\n${o.logTail}`);
+          let lines: string[] = [];
+          for (let w = 0; w < 100; w++) {
+            const all = fx.sink.events.filter((e) => e.group === t.logGroupName).map((e) => e.e.message);
+            const start = all.findIndex((l) => l.includes(inv.requestId) && /^START|platform\.start/.test(l));
+            const report = all.findIndex((l, i) => i > start && l.includes(inv.requestId) && /^REPORT|platform\.report/.test(l));
+            if (start >= 0 && report > start) { lines = all.slice(start, report + 1); break; }
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          // Each line an event of its own, in code order; only the logging record is JSON.
+          const steps = lines.filter((l) => step(l) !== undefined);
+          assert.deepEqual(steps.map(step), expected, `${logFormat} #${n}: stored events\n${lines.join('|')}`);
+          assert.deepEqual(steps.filter((l) => l.startsWith('{')).map(step), logFormat === 'JSON' ? ['7'] : [], steps.join('|'));
+          assert.ok(steps.every((l) => l.startsWith('{') || /^(\[WARNING\]\t\S+\t\S+\t)?step \d+ \d+\n$/.test(l)), steps.join('|'));
+        }
+        const events = fx.sink.events.filter((e) => e.group === t.logGroupName).map((e) => e.e);
+        for (let i = 1; i < events.length; i++) assert.ok(events[i]!.timestamp >= events[i - 1]!.timestamp, `${logFormat}: timestamps never go back`);
+      });
+    }
+  });
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { FRAME_HEADER_BYTES, FRAME_TYPE_STDERR, FRAME_TYPE_STDOUT, FRAME_TYPE_TEXT, LOG_CAP_BYTES, LogWriter, MAX_LINE_BYTES } from '../../src/environments/log-writer.js';
+import { FRAME_HEADER_BYTES, FRAME_TYPE_STDERR, FRAME_TYPE_STDOUT, FRAME_TYPE_TEXT, INBAND_MAGIC, LOG_CAP_BYTES, LogWriter, MAX_LINE_BYTES } from '../../src/environments/log-writer.js';
 import type { LogEvent } from '../../src/ports/logs.js';
 
 function frame(text: string | Buffer, length?: number, type = FRAME_TYPE_TEXT): Buffer {
@@ -189,4 +189,69 @@ test('a stdout line longer than an event: events of at most 256 KB counted in by
   await settle();
   assert.ok(events.some((e) => e.message.includes('log output truncated')), '1.2 MB of output was not capped');
   assert.ok(events.reduce((n, e) => n + Buffer.byteLength(e.message), 0) <= LOG_CAP_BYTES + 4096);
+});
+
+/** A writer of a shipped runtime (a log descriptor) whose stdout carries in-band frames. */
+function inbandWriter() {
+  const events: LogEvent[] = [];
+  const [out, frames] = [new PassThrough(), new PassThrough()];
+  const w = new LogWriter({ write: (_g, _s, e) => { events.push(...e); } }, { now: () => 1 }, out, null, frames);
+  w.setStream('/g', 's');
+  w.begin(false);
+  return { events, out, w };
+}
+
+const inband = (t: string | Buffer, type = FRAME_TYPE_TEXT) => Buffer.concat([INBAND_MAGIC, frame(t, undefined, type)]);
+
+test('in-band frames among a pipe\'s text: each logged where it was written, whatever the reads cut (magic, header, body); text that begins like a magic stays text', async () => {
+  const stream = Buffer.concat([
+    Buffer.from('a 1\n'), inband('record\nwith newline'), Buffer.from('b '), inband('err ', FRAME_TYPE_STDERR), Buffer.from('2\n'),
+    inband('line\n', FRAME_TYPE_STDERR), Buffer.from('\x00\xa5Z not a magic\n', 'latin1'), Buffer.from('unfinished'),
+    inband('', FRAME_TYPE_STDOUT), inband('h\u00e9', FRAME_TYPE_STDOUT), Buffer.from('llo \u2713\n'), Buffer.from('\x00\xa5'.repeat(3), 'latin1'),
+    Buffer.from('tail'),
+  ]);
+  const expected = ['a 1\n', 'record\nwith newline', 'b 2\n', 'err line\n', '\u0000\ufffdZ not a magic\n', 'unfinished', 'h\u00e9llo \u2713\n', '\u0000\ufffd'.repeat(3) + 'tail'];
+  for (const size of [stream.length, 1, 2, 3, 5, 7, 8, 9, 17]) {
+    const { events, out, w } = inbandWriter();
+    for (let i = 0; i < stream.length; i += size) out.write(stream.subarray(i, i + size));
+    await settle();
+    w.flushPartial();
+    assert.deepEqual(events.map((e) => e.message), expected, `read ${size} bytes at a time`);
+    // Text is stamped when read (1 here), frames when written: no event goes back in time.
+    assert.deepEqual(events.map((e) => e.timestamp), [1, ...Array(expected.length - 1).fill(1_700_000_000_123)]);
+  }
+});
+
+test('in-band: a magic without a frame header after it is dropped with the header\'s bytes; a long record is events of 256 KB; the output cap keeps the parser in place', async () => {
+  const { events, out, w } = inbandWriter();
+  out.write(Buffer.concat([INBAND_MAGIC, Buffer.from('not a frame header'), Buffer.from('after\n')]));
+  await settle();
+  assert.deepEqual(events.map((e) => e.message), ['erafter\n']);
+  events.length = 0;
+  const long = 'r'.repeat(MAX_LINE_BYTES + 10);
+  out.write(Buffer.concat([inband(long), Buffer.from('x'.repeat(LOG_CAP_BYTES) + '\n'), inband('dropped'), Buffer.from('dropped too\n')]));
+  await settle();
+  assert.deepEqual(events.slice(0, 2).map((e) => e.message), [long.slice(0, MAX_LINE_BYTES), 'r'.repeat(10)]);
+  assert.match(events.at(-1)!.message, /log output truncated/);
+  assert.ok(!events.some((e) => e.message.startsWith('dropped')));
+  events.length = 0;
+  w.begin(false);
+  const record = inband('next record');
+  out.write(Buffer.concat([Buffer.from('next\n'), record.subarray(0, 20)]));
+  out.write(record.subarray(20));
+  await settle();
+  assert.deepEqual(events.map((e) => e.message), ['next\n', 'next record']);
+});
+
+test('a custom runtime\'s pipes (no log descriptor) carry text only: a magic is text', async () => {
+  const events: LogEvent[] = [];
+  const out = new PassThrough();
+  const w = new LogWriter({ write: (_g, _s, e) => { events.push(...e); } }, { now: () => 1 }, out, null);
+  w.setStream('/g', 's');
+  w.begin(false);
+  out.write(inband('x'));
+  out.write('\n');
+  await settle();
+  const text = events.map((e) => e.message).join('');
+  assert.ok(text.startsWith('\u0000\ufffdZ\u001eSTR\u0000') && text.endsWith('x\n'), JSON.stringify(text));
 });
