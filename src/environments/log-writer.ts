@@ -40,22 +40,54 @@ const ALIASES: Record<string, string> = { WARNING: 'WARN', CRITICAL: 'FATAL' };
 
 /**
  * The level of a line a function wrote to stdout or stderr, as Lambda's log-level filtering reads
- * it: a JSON object's "level" (any case), INFO when the line is not one or its level is missing or
- * invalid.
+ * it (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html): a
+ * JSON object's "level" (any case) when it also has a valid RFC 3339 "timestamp"; INFO when the
+ * line is not one, its level is missing or invalid, or its timestamp is missing or not RFC 3339
+ * ("If you don't supply a valid timestamp, Lambda will assign the log the level INFO and add a
+ * timestamp for you": the line is logged as written, with the time it was logged at, as every
+ * event is).
  */
 export function lineLevel(message: string): number {
+  return jsonLevel(message, true);
+}
+
+/**
+ * The level of a runtime's own log record (a frame): its "level", whatever its timestamp. Lambda's
+ * Python runtime writes its error records with one to the second and no zone
+ * ("2026-12-07T10:06:21"), and they are logged at ERROR.
+ */
+export function recordLevel(message: string): number {
+  return jsonLevel(message, false);
+}
+
+function jsonLevel(message: string, needTimestamp: boolean): number {
   const t = message.trimStart();
   if (t.charCodeAt(0) !== 123 /* { */) return INFO;
   try {
     const v: unknown = JSON.parse(t);
-    const level = v !== null && typeof v === 'object' ? (v as { level?: unknown }).level : undefined;
-    if (typeof level !== 'string') return INFO;
+    if (v === null || typeof v !== 'object') return INFO;
+    const { level, timestamp } = v as { level?: unknown; timestamp?: unknown };
+    if (typeof level !== 'string' || (needTimestamp && !isRfc3339(timestamp))) return INFO;
     const name = level.toUpperCase();
     const i = LEVELS.indexOf(ALIASES[name] ?? name);
     return i < 0 ? INFO : i;
   } catch {
     return INFO;
   }
+}
+
+/** RFC 3339's date-time: full-date "T" partial-time time-offset ("T" and "Z" in either case). */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
+
+/** Whether `v` is an RFC 3339 date-time, its fields in their ranges (a leap second is 60). */
+export function isRfc3339(v: unknown): boolean {
+  if (typeof v !== 'string') return false;
+  const m = RFC3339.exec(v);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const days = month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+  if (month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 60) return false;
+  return m[7] === undefined || (Number(m[7]) <= 23 && Number(m[8]) <= 59);
 }
 
 class Channel {
@@ -265,8 +297,8 @@ export class LogWriter {
 
   /**
    * Lambda's log-level filtering of what a function writes to stdout and stderr, for the JSON log
-   * format: each line has the level its JSON "level" gives it, INFO otherwise, and lines below the
-   * function's ApplicationLogLevel are dropped. The same holds for the lines of the Python
+   * format: each line has the level its JSON "level" gives it (with a valid "timestamp", see
+   * lineLevel), INFO otherwise, and lines below the function's ApplicationLogLevel are dropped. The same holds for the lines of the Python
    * runtime's stderr frames; the runtimes' own log records are JSON with a level and filtered
    * where they are made already. Null: nothing is filtered.
    */
@@ -452,15 +484,15 @@ export class LogWriter {
     // A record longer than one event goes in pieces of one event each, all of them: the
     // runtimes applied its level where they made it, and its JSON cannot be read without
     // holding all of it.
-    if (first && last && !this.shown(text)) return;
+    if (first && last && !this.shown(text, true)) return;
     // The record as the runtime framed it: a JSON one has no newline at its end (the tail adds
     // one, see emit). An empty frame is an empty line: a log event is never empty.
     this.line(events, ts, text || '\n');
   }
 
-  /** Whether a line of stdout or stderr passes the log-level filter (`filterLevel`). */
-  private shown(message: string): boolean {
-    return this.minLevel < 0 || lineLevel(message) >= this.minLevel;
+  /** Whether a line of stdout or stderr (or a runtime's `record`) passes the log-level filter (`filterLevel`). */
+  private shown(message: string, record = false): boolean {
+    return this.minLevel < 0 || (record ? recordLevel(message) : lineLevel(message)) >= this.minLevel;
   }
 
   private line(events: LogEvent[], ts: number, message: string): void {

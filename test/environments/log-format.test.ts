@@ -155,17 +155,20 @@ describe('LoggingConfig', async () => {
     assert.deepEqual(records.map((r) => r.type ?? r.level), ['ERROR']);
   });
 
-  test('JSON, application WARN: stdout and stderr lines are filtered by their JSON "level", INFO without one', async () => {
+  test('JSON, application WARN: stdout and stderr lines are filtered by their JSON "level" with a valid RFC 3339 "timestamp", INFO without one', async () => {
     const key = fx.code({
-      'index.js': `exports.handler = async () => {
+      'index.js': `const T = '2024-11-02T16:51:31.587199Z';
+exports.handler = async () => {
   process.stdout.write('plain stdout\\n');
   process.stderr.write('plain stderr\\n');
-  process.stdout.write(JSON.stringify({ level: 'debug', msg: 'json debug' }) + '\\n');
-  process.stdout.write(JSON.stringify({ level: 'Warn', msg: 'json warn' }) + '\\n');
-  process.stderr.write(JSON.stringify({ level: 'error', msg: 'json error' }) + '\\n');
-  process.stdout.write(JSON.stringify({ level: 'loud', msg: 'json bad level' }) + '\\n');
+  process.stdout.write(JSON.stringify({ level: 'debug', msg: 'json debug', timestamp: T }) + '\\n');
+  process.stdout.write(JSON.stringify({ level: 'Warn', msg: 'json warn', timestamp: T }) + '\\n');
+  process.stderr.write(JSON.stringify({ level: 'error', msg: 'json error', timestamp: T }) + '\\n');
+  process.stdout.write(JSON.stringify({ level: 'error', msg: 'no timestamp' }) + '\\n');
+  process.stdout.write(JSON.stringify({ level: 'error', msg: 'no zone', timestamp: '2026-12-07T10:06:21' }) + '\\n');
+  process.stdout.write(JSON.stringify({ level: 'loud', msg: 'json bad level', timestamp: T }) + '\\n');
   process.stdout.write('{not json\\n');
-  process.stdout.write(JSON.stringify({ level: 'fatal', msg: 'unterminated' }));
+  process.stdout.write(JSON.stringify({ level: 'fatal', msg: 'unterminated', timestamp: T }));
   return 1;
 };`,
     });
@@ -175,19 +178,22 @@ describe('LoggingConfig', async () => {
       return messages(`/aws/lambda/${name}`).filter((l) => !/^(\{"time"|INIT_START|START|END|REPORT)/.test(l)).map((l) => l.trim());
     };
     // Sorted: stdout and stderr are two pipes, read in whatever order they become readable.
+    const T = '"timestamp":"2024-11-02T16:51:31.587199Z"';
     assert.deepEqual((await lines('stdout-warn', { logFormat: 'JSON', logGroup: null, applicationLogLevel: 'WARN', systemLogLevel: 'INFO' })).sort(), [
-      '{"level":"Warn","msg":"json warn"}', '{"level":"error","msg":"json error"}', '{"level":"fatal","msg":"unterminated"}',
+      `{"level":"Warn","msg":"json warn",${T}}`, `{"level":"error","msg":"json error",${T}}`, `{"level":"fatal","msg":"unterminated",${T}}`,
     ].sort());
     // Text format: no filtering at all.
-    assert.equal((await lines('stdout-text', undefined)).length, 8);
+    assert.equal((await lines('stdout-text', undefined)).length, 10);
 
     // Python: what it prints goes by level too; its logging records keep theirs (WARNING is WARN).
     const py = fx.code({
       'app.py': `import logging, sys
+T = "2024-11-02T16:51:31.587199Z"
 def handler(e, c):
     print("plain print")
-    print('{"level": "debug", "msg": "json debug"}')
-    print('{"level": "ERROR", "msg": "json error"}')
+    print('{"level": "debug", "msg": "json debug", "timestamp": "%s"}' % T)
+    print('{"level": "ERROR", "msg": "json error", "timestamp": "%s"}' % T)
+    print('{"level": "ERROR", "msg": "no timestamp"}')
     sys.stderr.write("plain stderr\\n")
     logging.getLogger().info("info record")
     logging.getLogger().warning("warning record")
@@ -201,8 +207,45 @@ def handler(e, c):
     await fx.svc.execute(t, invocation('{}'));
     const got = messages('/aws/lambda/py-stdout-warn').map((l) => l.trim());
     assert.equal(got.length, 2, got.join('\n'));
-    assert.equal(got[0], '{"level": "ERROR", "msg": "json error"}');
+    assert.equal(got[0], '{"level": "ERROR", "msg": "json error", "timestamp": "2024-11-02T16:51:31.587199Z"}');
     assert.deepEqual([JSON.parse(got[1]!).level, JSON.parse(got[1]!).message], ['WARNING', 'warning record']);
+  });
+
+  test('JSON: a printed line with a "level" and no valid timestamp is INFO, logged as printed; the runtime\'s error record (no zone in its timestamp) keeps ERROR', { skip: !python() && 'python3 not installed' }, async () => {
+    const py = fx.code({
+      'app.py': `import logging
+def handler(e, c):
+    print('{"level": "debug", "msg": "x"}')
+    print('{"level": "debug", "msg": "dropped", "timestamp": "2024-11-02T16:51:31.587199Z"}')
+    print('{"level": "error", "msg": "printed error", "timestamp": "2026-12-07T10:06:21"}')
+    logging.getLogger().error("error record")
+    if e.get("fail"):
+        raise ValueError("boom")
+    return 1
+`,
+    });
+    const run = async (name: string, level: string, event: string) => {
+      const t = fx.target(py, {
+        runtime: 'python3.12', handler: 'app.handler', memorySize: 256,
+        loggingConfig: { logFormat: 'JSON', logGroup: null, applicationLogLevel: level, systemLogLevel: 'WARN' },
+      }, name);
+      const o = await fx.svc.execute(t, invocation(event));
+      return { o, got: messages(`/aws/lambda/${name}`) };
+    };
+    // ApplicationLogLevel INFO: the line without a timestamp is INFO (kept, as printed, with the
+    // time it was logged at); with a valid one it is DEBUG (dropped).
+    const info = await run('py-json-info', 'INFO', '{}');
+    assert.deepEqual(info.got.slice(0, 2), ['{"level": "debug", "msg": "x"}\n', '{"level": "error", "msg": "printed error", "timestamp": "2026-12-07T10:06:21"}\n']);
+    assert.equal(JSON.parse(info.got[2]!).message, 'error record');
+    assert.equal(info.got.length, 3, info.got.join('|'));
+    assert.ok(info.got.every((l) => !l.includes('dropped')));
+    // ApplicationLogLevel ERROR: the printed lines are INFO (dropped); the records stay.
+    const error = await run('py-json-error', 'ERROR', '{"fail": true}');
+    assert.equal(error.o.status, 'error');
+    const records = error.got.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(records.map((r) => [r.level, r.message ?? r.errorMessage]), [['ERROR', 'error record'], ['ERROR', 'boom']]);
+    assert.match(String(records[1]!.timestamp), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/);
+    assert.equal(records[1]!.errorType, 'ValueError');
   });
 });
 

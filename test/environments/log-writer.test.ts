@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { FRAME_HEADER_BYTES, FRAME_TYPE_STDERR, FRAME_TYPE_STDOUT, FRAME_TYPE_TEXT, INBAND_MAGIC, LOG_CAP_BYTES, LogWriter, MAX_LINE_BYTES } from '../../src/environments/log-writer.js';
+import { FRAME_HEADER_BYTES, FRAME_TYPE_STDERR, FRAME_TYPE_STDOUT, FRAME_TYPE_TEXT, INBAND_MAGIC, isRfc3339, LOG_CAP_BYTES, lineLevel, LogWriter, MAX_LINE_BYTES, recordLevel } from '../../src/environments/log-writer.js';
 import type { LogEvent } from '../../src/ports/logs.js';
 
 function frame(text: string | Buffer, length?: number, type = FRAME_TYPE_TEXT): Buffer {
@@ -254,4 +254,61 @@ test('a custom runtime\'s pipes (no log descriptor) carry text only: a magic is 
   await settle();
   const text = events.map((e) => e.message).join('');
   assert.ok(text.startsWith('\u0000\ufffdZ\u001eSTR\u0000') && text.endsWith('x\n'), JSON.stringify(text));
+});
+
+test('RFC 3339 date-times: the grammar, "T" and "Z" in either case, fields in their ranges', () => {
+  const cases: Array<[unknown, boolean]> = [
+    ['2024-11-02T16:51:31.587199Z', true], ['2024-11-02T16:51:31Z', true], ['2024-11-02t16:51:31z', true],
+    ['2024-11-02T16:51:31+05:30', true], ['2024-11-02T16:51:31.5-00:00', true], ['2024-02-29T00:00:00Z', true],
+    ['2016-12-31T23:59:60Z', true],
+    ['2026-12-07T10:06:21', false], ['2024-11-02 16:51:31Z', false], ['2024-11-02', false], ['2024-11-02T16:51Z', false],
+    ['2023-02-29T00:00:00Z', false], ['2024-04-31T00:00:00Z', false], ['2024-13-01T00:00:00Z', false], ['2024-11-02T24:00:00Z', false],
+    ['2024-11-02T16:60:00Z', false], ['2024-11-02T16:51:61Z', false], ['2024-11-02T16:51:31+24:00', false], ['2024-11-02T16:51:31.Z', false],
+    ['2024-11-02T16:51:31+0530', false], [' 2024-11-02T16:51:31Z', false], [1730566291, false], [null, false], [undefined, false],
+  ];
+  for (const [v, ok] of cases) assert.equal(isRfc3339(v), ok, JSON.stringify(v));
+});
+
+test('levels: a stdout or stderr line has its JSON "level" only with a valid RFC 3339 "timestamp", INFO otherwise; a runtime\'s record has its level whatever its timestamp', () => {
+  const [DEBUG, INFO, WARN, ERROR] = [1, 2, 3, 4];
+  const ts = '"timestamp": "2024-11-02T16:51:31.587199Z"';
+  const cases: Array<[string, number, number]> = [
+    // line, its level as a line of stdout or stderr, as a record
+    [`{"level": "debug", "msg": "x", ${ts}}`, DEBUG, DEBUG],
+    ['{"level": "debug", "msg": "x"}', INFO, DEBUG],
+    ['{"level": "Warn", "msg": "x", "timestamp": "yesterday"}', INFO, WARN],
+    ['{"level": "ERROR", "msg": "x", "timestamp": 1730566291587}', INFO, ERROR],
+    ['{"timestamp": "2026-12-07T10:06:21", "level": "ERROR", "errorMessage": "boom"}', INFO, ERROR],
+    [`{"level": "WARNING", ${ts}}`, WARN, WARN],
+    [`{"level": "loud", ${ts}}`, INFO, INFO],
+    [`{"msg": "no level", ${ts}}`, INFO, INFO],
+    ['plain text', INFO, INFO],
+    [`[{"level": "error", ${ts}}]`, INFO, INFO],
+  ];
+  for (const [line, asLine, asRecord] of cases) {
+    assert.equal(lineLevel(line), asLine, `line ${line}`);
+    assert.equal(recordLevel(line), asRecord, `record ${line}`);
+  }
+});
+
+test('the JSON format at INFO: a line with a level but no valid timestamp is INFO and logged as written; a record keeps its level', async () => {
+  const { events, out, w } = inbandWriter();
+  w.filterLevel('INFO');
+  const ts = '"timestamp": "2024-11-02T16:51:31Z"';
+  out.write(Buffer.concat([
+    Buffer.from(`{"level": "debug", "msg": "x"}\n{"level": "debug", "msg": "dropped", ${ts}}\n`),
+    inband('{"level": "DEBUG", "message": "a debug record", "timestamp": "2026-12-07T10:06:21"}'),
+    inband('{"level": "debug", "msg": "stderr no timestamp"}\n', FRAME_TYPE_STDERR),
+  ]));
+  await settle();
+  assert.deepEqual(events.map((e) => e.message), ['{"level": "debug", "msg": "x"}\n', '{"level": "debug", "msg": "stderr no timestamp"}\n']);
+  events.length = 0;
+  w.filterLevel('ERROR');
+  out.write(Buffer.concat([
+    inband('{"timestamp": "2026-12-07T10:06:21", "level": "ERROR", "errorMessage": "boom"}'),
+    Buffer.from('{"timestamp": "2026-12-07T10:06:21", "level": "ERROR", "msg": "printed"}\n'),
+    Buffer.from(`{"level": "error", "msg": "printed", ${ts}}\n`),
+  ]));
+  await settle();
+  assert.deepEqual(events.map((e) => e.message), ['{"timestamp": "2026-12-07T10:06:21", "level": "ERROR", "errorMessage": "boom"}', `{"level": "error", "msg": "printed", ${ts}}\n`]);
 });
