@@ -67,6 +67,7 @@ const DLQ_TARGET = /^arn:aws[a-zA-Z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:[a-zA-Z0-9_.-
 /** DeadLetterConfig.TargetArn's pattern in the model (ResourceArn). */
 const DLQ_PATTERN_TEXT = '(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()';
 const DLQ_PATTERN = /^(?:(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|())$/;
+const TENANT_ISOLATION_MODES = ['PER_TENANT'];
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
 const SYSTEM_LOG_LEVELS = ['DEBUG', 'INFO', 'WARN'];
 
@@ -246,6 +247,15 @@ export function applyConfig(base: FunctionConfig, input: Input, creating: boolea
       else delete c.snapStart;
     }
   }
+  // TenancyConfig: CreateFunction's only (UpdateFunctionConfiguration has no such member, and
+  // an unknown member is ignored there as any other is).
+  if (creating && present(input.TenancyConfig)) {
+    const t = input.TenancyConfig;
+    if (!isObj(t)) v.addUnvalued('tenancyConfig', 'Member must be a structure');
+    else if (!present(t.TenantIsolationMode)) v.add(null, 'tenancyConfig.tenantIsolationMode', rules.notNull);
+    else if (t.TenantIsolationMode !== 'PER_TENANT') v.add(t.TenantIsolationMode, 'tenancyConfig.tenantIsolationMode', rules.enumOf(TENANT_ISOLATION_MODES));
+    else c.tenancy = 'PER_TENANT';
+  }
   // PackageType
   if (present(input.PackageType) && input.PackageType !== 'Zip' && input.PackageType !== 'Image') {
     v.add(input.PackageType, 'packageType', rules.enumOf(['Zip', 'Image']));
@@ -318,6 +328,11 @@ export function applyConfig(base: FunctionConfig, input: Input, creating: boolea
     if (c.ephemeralStorage > SNAPSTART_EPHEMERAL_MAX) {
       throw Errors.invalidParameter(`SnapStart enabled functions do not support ephemeral storage greater than ${SNAPSTART_EPHEMERAL_MAX} MB.`);
     }
+  }
+  // Tenant isolation "is incompatible with SnapStart" (with provisioned concurrency and function
+  // URLs too: those are refused where they are configured). Lambda's words are not documented.
+  if (c.tenancy && c.snapStart && (creating || present(input.SnapStart))) {
+    throw Errors.invalidParameter('SnapStart is not supported for functions with tenant isolation mode (TenancyConfig PER_TENANT).');
   }
   if (c.loggingConfig.logFormat === 'Text' && (c.loggingConfig.applicationLogLevel || c.loggingConfig.systemLogLevel)) {
     if (present((input.LoggingConfig as Input | undefined)?.ApplicationLogLevel) || present((input.LoggingConfig as Input | undefined)?.SystemLogLevel)) {

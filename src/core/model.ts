@@ -35,6 +35,11 @@ export interface FunctionConfig {
    * (KMSKeyArn): kept and returned; Stratus encrypts nothing with it. Absent: none.
    */
   kmsKeyArn?: string;
+  /**
+   * TenancyConfig's TenantIsolationMode: set on CreateFunction only ("Tenant isolation
+   * configuration cannot be modified after function creation"). Absent: no tenant isolation.
+   */
+  tenancy?: 'PER_TENANT';
 }
 
 /**

@@ -670,6 +670,7 @@ export class Environment implements RuntimeApiHandler {
     ];
     if (inv.clientContext !== undefined) h.push('Lambda-Runtime-Client-Context', inv.clientContext);
     if (inv.cognitoIdentity !== undefined) h.push('Lambda-Runtime-Cognito-Identity', inv.cognitoIdentity);
+    if (inv.tenantId !== undefined) h.push('Lambda-Runtime-Aws-Tenant-Id', inv.tenantId);
     this.sendPendingAck();
     res.send(200, h, inv.payload);
   }

@@ -89,6 +89,12 @@ interface Allocation {
 
 interface Slot {
   key: string;
+  /** The key of its revision (slotKey): a tenant's slot's key adds the tenant to it. */
+  revision: string;
+  /** The tenant whose environments it holds (tenant isolation), else undefined. */
+  tenant: string | undefined;
+  /** A tenant's slot: invocations assigned to it that have not finished (it is not dropped meanwhile). */
+  active: number;
   fnVersion: string;
   functionName: string;
   idle: Environment[];
@@ -138,6 +144,8 @@ class Service implements StratusExecutionService {
   private readonly allocations = new Map<string, Allocation>();
   /** functionName\0version -> current key (revision) */
   private readonly current = new Map<string, string>();
+  /** Revisions (slot keys) that have tenants' slots besides their own. */
+  private readonly tenanted = new Set<string>();
   private readonly reaper: NodeJS.Timeout;
   private readonly deps: EnvDeps;
   private coldStarts = 0;
@@ -205,9 +213,30 @@ class Service implements StratusExecutionService {
 
   execute(target: ExecutionTarget, inv: Invocation): Promise<ExecutionOutcome> {
     if (this.stopped) return Promise.reject(Errors.service('execution service is stopped'));
+    if (inv.tenantId !== undefined) return this.executeForTenant(target, inv, inv.tenantId);
     const key = slotKey(target);
     let slot = this.slots.get(key);
-    if (!slot) slot = this.newSlot(key, target);
+    if (!slot) slot = this.newSlot(key, target, undefined);
+    return this.assign(slot, target, inv);
+  }
+
+  /**
+   * Tenant isolation: a tenant's invocations run in environments of their own, never given to
+   * another tenant ("a function's execution environments are only used to serve invocations from
+   * the specified end-user or tenant"): a slot per tenant, found warm or started for it.
+   */
+  private executeForTenant(target: ExecutionTarget, inv: Invocation, tenant: string): Promise<ExecutionOutcome> {
+    const key = `${slotKey(target)}\0${tenant}`;
+    const slot = this.slots.get(key) ?? this.newSlot(key, target, tenant);
+    slot.active++;
+    const p = this.assign(slot, target, inv);
+    const done = () => { slot.active--; };
+    p.then(done, done);
+    return p;
+  }
+
+  /** Stage 3: a warm environment of the slot, one about to be, or a cold start. */
+  private assign(slot: Slot, target: ExecutionTarget, inv: Invocation): Promise<ExecutionOutcome> {
     // Admitted on provisioned concurrency: one of its allocation's environments first (one about
     // to be free included), as Lambda runs it; else, as every other invocation, an on-demand one.
     for (const by of inv.allocation === undefined ? ON_DEMAND : [inv.allocation, null]) {
@@ -280,7 +309,7 @@ class Service implements StratusExecutionService {
     try {
       const l = await this.prepare(a.target);
       if (this.allocations.get(a.id) !== a || this.stopped) return;
-      const slot = this.slots.get(a.key) ?? this.newSlot(a.key, a.target);
+      const slot = this.slots.get(a.key) ?? this.newSlot(a.key, a.target, undefined);
       let taken = false;
       const env = await this.launch(slot, l, { initializationType: 'provisioned-concurrency', onTaken: () => { taken = true; } });
       slot.all.add(env);
@@ -329,19 +358,25 @@ class Service implements StratusExecutionService {
     });
   }
 
-  private newSlot(key: string, t: ExecutionTarget): Slot {
+  private newSlot(key: string, t: ExecutionTarget, tenant: string | undefined): Slot {
     const fnVersion = `${t.functionName}\0${t.version}`;
+    const revision = tenant === undefined ? key : slotKey(t);
     const prev = this.current.get(fnVersion);
-    if (prev && prev !== key) {
-      // New code or configuration: idle environments of the old revision go, busy ones finish.
+    if (prev && prev !== revision) {
+      // New code or configuration: idle environments of the old revision go, busy ones finish
+      // (every tenant's of it too).
       const old = this.slots.get(prev);
       if (old) this.retireSlot(old, false);
+      if (this.tenanted.delete(prev)) {
+        for (const s of [...this.slots.values()]) if (s.revision === prev && !s.retired) this.retireSlot(s, false);
+      }
     }
     const slot: Slot = {
-      key, fnVersion, functionName: t.functionName, idle: [], all: new Set(), retired: false, finishing: new Set(), coldStarts: new Set(), waiting: [], resets: [],
+      key, revision, tenant, active: 0, fnVersion, functionName: t.functionName, idle: [], all: new Set(), retired: false, finishing: new Set(), coldStarts: new Set(), waiting: [], resets: [],
     };
     this.slots.set(key, slot);
-    this.current.set(fnVersion, key);
+    this.current.set(fnVersion, revision);
+    if (tenant !== undefined) this.tenanted.add(revision);
     return slot;
   }
 
@@ -537,7 +572,7 @@ class Service implements StratusExecutionService {
    */
   private retireSlot(slot: Slot, killBusy: boolean): void {
     slot.retired = true;
-    if (this.current.get(slot.fnVersion) === slot.key) this.current.delete(slot.fnVersion);
+    if (this.current.get(slot.fnVersion) === slot.revision) this.current.delete(slot.fnVersion);
     const idle = slot.idle.splice(0);
     for (const e of idle) e.destroy();
     for (const r of slot.resets.splice(0)) dropReset(r);
@@ -555,7 +590,12 @@ class Service implements StratusExecutionService {
    */
   async retireFunction(functionName: string): Promise<void> {
     for (const a of [...this.allocations.values()]) if (a.target.functionName === functionName) this.allocations.delete(a.id);
-    for (const s of [...this.slots.values()]) if (s.functionName === functionName) this.retireSlot(s, false);
+    for (const s of [...this.slots.values()]) {
+      if (s.functionName === functionName) {
+        this.tenanted.delete(s.revision);
+        this.retireSlot(s, false);
+      }
+    }
   }
 
   /**
@@ -576,6 +616,9 @@ class Service implements StratusExecutionService {
         if ((e.lastUsed < cutoff || e.createdAt < bornBefore) && e.provisionedBy === null) { s.idle.splice(i, 1); e.destroy(); }
       }
       while (s.resets.length && s.resets[0]!.at < cutoff) dropReset(s.resets.shift()!);
+      // A tenant's slot with nothing left in it goes (a slot per tenant ever seen would pile up);
+      // the tenant's next invocation starts one again.
+      if (s.tenant !== undefined && s.active === 0 && s.all.size === 0 && s.resets.length === 0 && s.waiting.length === 0) this.slots.delete(s.key);
     }
   }
 

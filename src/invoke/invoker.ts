@@ -85,6 +85,7 @@ export class PipelineInvoker implements Invoker {
     const payload = req.payload.length === 0 ? EMPTY_EVENT : req.payload;
     if (req.source === 'api') validateJson(payload);
     const { version } = resolved;
+    checkTenant(version, req.tenantId);
     req.onResolved?.(version.version);
 
     if (req.invocationType === 'DryRun') {
@@ -130,6 +131,7 @@ export class PipelineInvoker implements Invoker {
         traceId: traceFor(version.config.tracingMode, req.traceId),
         clientContext: req.clientContextBase64 ? decodeClientContext(req.clientContextBase64) : undefined,
         cognitoIdentity: req.cognitoIdentity,
+        tenantId: req.tenantId,
         wantLogTail: req.logType === 'Tail',
         // A streamed response goes within Lambda's bandwidth (the first 6 MB free, then 2 MB/s).
         stream: req.stream && new BandwidthCappedSink(req.stream),
@@ -197,6 +199,26 @@ function deploymentId(v: VersionRecord): string {
 }
 
 const EMPTY_EVENT = Buffer.from('{}');
+
+/**
+ * A function with tenant isolation is invoked for a tenant, and only such a function is:
+ * InvalidParameterValueException otherwise, "when invoking a tenant-isolated function without a
+ * tenant ID, or invoking a non-tenant-isolated function with a tenant ID" (Lambda's tenant
+ * isolation troubleshooting page; its exact messages are not documented).
+ */
+function checkTenant(version: VersionRecord, tenantId: string | undefined): void {
+  const isolated = version.config.tenancy !== undefined;
+  if (isolated && tenantId === undefined) {
+    throw Errors.invalidParameter(
+      `Tenant ID configuration not specified: function ${version.functionName} has tenant isolation enabled (TenantIsolationMode ${version.config.tenancy}); invoke it with a tenant ID (X-Amz-Tenant-Id).`,
+    );
+  }
+  if (!isolated && tenantId !== undefined) {
+    throw Errors.invalidParameter(
+      `A tenant ID was passed to function ${version.functionName}, which does not have tenant isolation enabled: remove the tenant ID (X-Amz-Tenant-Id).`,
+    );
+  }
+}
 
 function validateJson(payload: Buffer): void {
   const notUtf8 = isUtf8(payload) ? undefined : utf8Error(payload);

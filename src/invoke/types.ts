@@ -17,6 +17,11 @@ export interface InvokeRequest {
   /** Keep a request id (async retries keep the event's id). */
   requestId?: string;
   traceId?: string;
+  /**
+   * X-Amz-Tenant-Id: the tenant of a function with tenant isolation (TenancyConfig PER_TENANT),
+   * whose environments serve that tenant only. Required for such a function, refused for others.
+   */
+  tenantId?: string;
   /** Who asked: 'api', 'gateway', 'url', 'async', 'sqs', 'schedule', 'events', ... (for metrics). */
   source: string;
   stream?: ResponseStreamSink;

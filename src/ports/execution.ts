@@ -50,6 +50,11 @@ export interface Invocation {
   /** Client context JSON (already decoded from base64), if any. */
   clientContext?: string;
   cognitoIdentity?: string;
+  /**
+   * The tenant of a function with tenant isolation: it runs on an environment that serves that
+   * tenant only (Lambda-Runtime-Aws-Tenant-Id tells the runtime). Absent: any of the version's.
+   */
+  tenantId?: string;
   /** Collect the invocation's log output for X-Amz-Log-Result. */
   wantLogTail: boolean;
   /**

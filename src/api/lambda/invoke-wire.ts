@@ -35,7 +35,21 @@ export function invokeRequestOf(req: InvokeWire, types: readonly string[] = INVO
   if (cc) ir.clientContextBase64 = cc;
   const trace = header(h['x-amzn-trace-id']);
   if (trace) ir.traceId = trace;
+  const tenant = header(h['x-amz-tenant-id']);
+  if (tenant !== undefined) ir.tenantId = tenantIdOf(tenant);
   return ir;
+}
+
+/** TenantId's constraints in Lambda's model (Invoke, InvokeWithResponseStream). */
+const TENANT_ID_PATTERN = '[a-zA-Z0-9\\._:\\/=+\\-@ ]+';
+const TENANT_ID = /^[a-zA-Z0-9._:/=+\-@ ]+$/;
+const TENANT_ID_MAX = 256;
+
+function tenantIdOf(v: string): string {
+  if (v.length < 1) violation(v, 'tenantId', rules.minLength(1));
+  if (v.length > TENANT_ID_MAX) violation(v, 'tenantId', rules.maxLength(TENANT_ID_MAX));
+  if (!TENANT_ID.test(v)) violation(v, 'tenantId', rules.pattern(TENANT_ID_PATTERN));
+  return v;
 }
 
 function header(v: string | string[] | undefined): string | undefined {

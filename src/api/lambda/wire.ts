@@ -70,6 +70,7 @@ export function functionConfiguration(view: VersionView, locale: Locale): Record
   if (c.loggingConfig.applicationLogLevel) logging.ApplicationLogLevel = c.loggingConfig.applicationLogLevel;
   if (c.loggingConfig.systemLogLevel) logging.SystemLogLevel = c.loggingConfig.systemLogLevel;
   out.LoggingConfig = logging;
+  if (c.tenancy) out.TenancyConfig = { TenantIsolationMode: c.tenancy };
   // The runtime version its environments start (INIT_START names the same ARN).
   if (c.runtime) out.RuntimeVersionConfig = { RuntimeVersionArn: runtimeVersion(c.runtime, locale.region).arn };
   for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];

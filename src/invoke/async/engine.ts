@@ -24,6 +24,8 @@ export interface AsyncEventMeta {
   attempts: number;
   backoffs: number;
   trace?: string;
+  /** The tenant it was invoked for (X-Amz-Tenant-Id): each attempt runs in that tenant's environments. */
+  tenant?: string;
   lastError?: string;
   lastStatus?: number;
   executedVersion?: string;
@@ -102,6 +104,7 @@ export class AsyncEngine implements AsyncInvokeQueue {
     const meta: AsyncEventMeta = { fn: req.functionName, cq: resolved.qualifier, attempts: 0, backoffs: 0 };
     if (req.qualifier) meta.qual = req.qualifier;
     if (req.traceId) meta.trace = req.traceId;
+    if (req.tenantId !== undefined) meta.tenant = req.tenantId;
     if (req.source && req.source !== 'api') meta.source = req.source;
     await this.deps.queue.enqueue([
       { id: req.requestId, queue: ASYNC_QUEUE, group: resolved.functionName, body: req.payload, meta: meta as unknown as Record<string, unknown>, enqueuedAt: now },
@@ -239,6 +242,7 @@ export class AsyncEngine implements AsyncInvokeQueue {
       };
       if (meta.qual) req.qualifier = meta.qual;
       if (meta.trace) req.traceId = meta.trace;
+      if (meta.tenant !== undefined) req.tenantId = meta.tenant;
       result = await this.deps.invoker.invoke(req);
       meta.attempts++;
       meta.backoffs = 0;
