@@ -17,6 +17,12 @@ function setCurrentRequestId(id) {
   globalThis[REQUEST_ID] = id;
 }
 
+/** The invocation's tenant (tenant isolation), which JSON records carry as tenantId; else undefined. */
+let tenantId;
+function setCurrentTenantId(id) {
+  tenantId = id;
+}
+
 /**
  * The request id a record shows: outside an invocation (init) undefined, as Lambda's client
  * before Node.js 24 shows it; from Node.js 24 on, '-' (its invoke store's placeholder).
@@ -91,6 +97,7 @@ function jsonErrorReplacer(_k, value) {
 
 function formatJson(requestId, timestamp, level, ...params) {
   const result = { timestamp, level: level.name, requestId };
+  if (tenantId) result.tenantId = tenantId;
   if (params.length === 1) {
     result.message = params[0];
     try {
@@ -144,4 +151,4 @@ function patchConsole() {
   errorLogger = json ? logErrorJson : logErrorText;
 }
 
-module.exports = { setCurrentRequestId, logError, patchConsole };
+module.exports = { setCurrentRequestId, setCurrentTenantId, logError, patchConsole };

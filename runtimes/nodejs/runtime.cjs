@@ -8,7 +8,7 @@
 // own pending work (timers, sockets, ...) is done, and only then is the callback's result posted.
 const { Connection } = require('./http-client.cjs');
 const { JSONStringifyError, NodeJsExit, UnhandledPromiseRejection, toRapidResponse } = require('./errors.cjs');
-const { logError, setCurrentRequestId } = require('./log-patch.cjs');
+const { logError, setCurrentRequestId, setCurrentTenantId } = require('./log-patch.cjs');
 const { IdleGc } = require('./idle-gc.cjs');
 const { STREAM_RESPONSE, promiseOnly } = require('./user-function.cjs');
 const { setTraceId } = require('./trace-env.cjs');
@@ -218,6 +218,7 @@ class Runtime {
       const id = headers['lambda-runtime-aws-request-id'];
       if (!id) throw new Error('invocation id is missing or invalid');
       setCurrentRequestId(id);
+      setCurrentTenantId(headers['lambda-runtime-aws-tenant-id']);
       setTraceId(headers['lambda-runtime-trace-id'] || undefined);
       await (streaming ? this.handleStreaming(id, headers, body) : PROMISE_ONLY ? this.handleAwaited(id, headers, body) : this.handleOnce(id, headers, body));
     }

@@ -421,6 +421,8 @@ class Unbuffered(_StreamWrapper):
 
 
 _GLOBAL_AWS_REQUEST_ID = None
+# The invocation's tenant (tenant isolation): JSON log records carry it as tenantId.
+_GLOBAL_TENANT_ID = None
 
 
 def _take_api_fd():
@@ -716,6 +718,7 @@ class LambdaLoggerHandler(logging.Handler):
 class LambdaLoggerFilter(logging.Filter):
     def filter(self, record):
         record.aws_request_id = _GLOBAL_AWS_REQUEST_ID or ""
+        record.tenant_id = _GLOBAL_TENANT_ID
         return True
 
 
@@ -749,6 +752,10 @@ class JsonFormatter(logging.Formatter):
             "requestId": getattr(record, "aws_request_id", None),
             "location": "%s:%s:%s" % (record.pathname, record.funcName, record.lineno) if exc else None,
         }
+        # As Lambda's formatter: a tenant-isolated function's records say which tenant's they are.
+        tenant_id = getattr(record, "tenant_id", None)
+        if tenant_id is not None:
+            out["tenantId"] = tenant_id
         for k, v in record.__dict__.items():
             if k not in _RESERVED_FIELDS and k not in out:
                 out[k] = v
@@ -1147,7 +1154,7 @@ class TraceEnv:
 
 def main():
     trace_env = TraceEnv()  # before the assignment: a pooled runtime loads ctypes while it waits
-    global _GLOBAL_AWS_REQUEST_ID, _OUTPUTS
+    global _GLOBAL_AWS_REQUEST_ID, _GLOBAL_TENANT_ID, _OUTPUTS
     line = read_stdin_line()
     if line is None or not line.strip():
         fail("no assignment on stdin")
@@ -1206,6 +1213,7 @@ def main():
         headers, body = client.next()
         invoke_id = headers.get("lambda-runtime-aws-request-id")
         _GLOBAL_AWS_REQUEST_ID = invoke_id
+        _GLOBAL_TENANT_ID = headers.get("lambda-runtime-aws-tenant-id")
         trace_env.set(headers.get("lambda-runtime-trace-id"))
         handle_event_request(client, request_handler, invoke_id, headers, body)
         sys.stdout.flush()
