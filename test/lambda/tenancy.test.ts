@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  CreateFunctionCommand, GetFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, InvokeWithResponseStreamCommand, LambdaClient,
-  ListFunctionsCommand, PublishVersionCommand, UpdateFunctionConfigurationCommand,
+  CreateFunctionCommand, CreateFunctionUrlConfigCommand, GetFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, InvokeWithResponseStreamCommand, LambdaClient,
+  ListFunctionsCommand, PublishVersionCommand, PutProvisionedConcurrencyConfigCommand, UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
+import { sharedDir, waitFor } from '../async/server.js';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -154,6 +155,72 @@ describe('Tenant isolation (TenancyConfig)', () => {
     for await (const ev of r.EventStream!) if (ev.PayloadChunk?.Payload) body += decode(ev.PayloadChunk.Payload);
     const s = JSON.parse(body) as { pid: string; n: number; tenant: string };
     assert.deepEqual([s.pid, s.n, s.tenant], [a.pid, a.n + 1, 'stream-a']);
+  });
+
+  test('JSON log records carry the tenant id (Node.js console, Python logging)', async () => {
+    const node = `exports.handler = async () => { console.log('hello'); console.warn({ a: 1 }); return 1; };`;
+    const py = `import logging
+logger = logging.getLogger()
+def handler(event, context):
+    logger.info("hello")
+    logger.warning("again", extra={"k": "v"})
+    return 1
+`;
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'json-node', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await makeZip({ 'index.js': node }) },
+      TenancyConfig: PER_TENANT, LoggingConfig: { LogFormat: 'JSON' },
+    }));
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'json-py', Runtime: 'python3.12', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await makeZip({ 'index.py': py }) },
+      TenancyConfig: PER_TENANT, LoggingConfig: { LogFormat: 'JSON' },
+    }));
+    const records = async (FunctionName: string) => {
+      const r = await lambda.send(new InvokeCommand({ FunctionName, TenantId: 'blue', LogType: 'Tail' }));
+      const lines = Buffer.from(r.LogResult!, 'base64').toString('utf8').split('\n').filter((l) => l.startsWith('{'));
+      return lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => o.type === undefined);
+    };
+    const n = await records('json-node');
+    assert.deepEqual(n.map((r) => [Object.keys(r), r.tenantId]), [
+      [['timestamp', 'level', 'requestId', 'tenantId', 'message'], 'blue'],
+      [['timestamp', 'level', 'requestId', 'tenantId', 'message'], 'blue'],
+    ]);
+    const p = await records('json-py');
+    assert.deepEqual(p.map((r) => [Object.keys(r), r.tenantId]), [
+      [['timestamp', 'level', 'message', 'logger', 'requestId', 'tenantId'], 'blue'],
+      [['timestamp', 'level', 'message', 'logger', 'requestId', 'tenantId', 'k'], 'blue'],
+    ]);
+  });
+
+  test('provisioned concurrency and function URLs are refused for a function with tenant isolation', async () => {
+    const v = await lambda.send(new PublishVersionCommand({ FunctionName: 'iso' }));
+    await assert.rejects(
+      lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'iso', Qualifier: v.Version, ProvisionedConcurrentExecutions: 1 })),
+      { name: 'InvalidParameterValueException' },
+    );
+    await assert.rejects(lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'iso', AuthType: 'NONE' })), { name: 'InvalidParameterValueException' });
+    // Neither for a function without it.
+    await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'shared', AuthType: 'NONE' }));
+  });
+
+  test('an Event invocation runs in its tenant\'s environment', async () => {
+    const shared = sharedDir();
+    try {
+      const out = shared.file('events.jsonl');
+      const code = `const fs = require('node:fs');
+const pid = require('node:crypto').randomUUID();
+exports.handler = async (e, ctx) => { fs.appendFileSync(process.env.OUT, JSON.stringify({ pid, tenant: ctx.tenantId, tag: e.tag }) + '\\n'); return pid; };`;
+      await lambda.send(new CreateFunctionCommand({
+        FunctionName: 'iso-async', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await makeZip({ 'index.js': code }) },
+        TenancyConfig: PER_TENANT, Environment: { Variables: { OUT: out } },
+      }));
+      const sync = JSON.parse(decode((await lambda.send(new InvokeCommand({ FunctionName: 'iso-async', TenantId: 'red', Payload: Buffer.from('{"tag":"sync"}') }))).Payload)) as string;
+      const r = await lambda.send(new InvokeCommand({ FunctionName: 'iso-async', InvocationType: 'Event', TenantId: 'red', Payload: Buffer.from('{"tag":"async"}') }));
+      assert.equal(r.StatusCode, 202);
+      const line = await waitFor('the Event invocation', () => shared.lines('events.jsonl').map((l) => JSON.parse(l) as { pid: string; tenant: string; tag: string }).find((l) => l.tag === 'async'));
+      assert.deepEqual(line, { pid: sync, tenant: 'red', tag: 'async' });
+    } finally {
+      shared.cleanup();
+    }
   });
 
   test('Python: context.tenant_id, and environments per tenant', async () => {

@@ -56,6 +56,11 @@ export class ProvisionedConfigs {
     v.throwIfAny();
     const requested = n as number;
     const { name, qualifier, fs } = await this.target(input);
+    // Tenant isolation "is incompatible with Provisioned Concurrency" (it is set at create and
+    // kept by every version): refused. Lambda's words for it are not documented.
+    if (fs.versions.get(LATEST)?.config.tenancy) {
+      throw Errors.invalidParameter('Provisioned Concurrency is not supported for functions with tenant isolation mode (TenancyConfig PER_TENANT).');
+    }
     if (qualifier === LATEST || (!isNumericVersion(qualifier) && fs.aliases.get(qualifier)?.functionVersion === LATEST)) {
       throw Errors.invalidParameter('Provisioned Concurrency Configs cannot be applied to unpublished function versions.');
     }
