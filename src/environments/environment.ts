@@ -551,14 +551,14 @@ export class Environment implements RuntimeApiHandler {
    */
   logFailedInit(inv: Invocation, f: { errorType: string; durationMs: number; maxMemoryUsedMB: number; reason?: string; timedOut?: boolean }): string | undefined {
     const now = this.deps.clock.now();
-    this.systemLine(this.sys.start(inv.requestId, this.target.version, now));
+    this.systemLine(this.sys.start(inv.requestId, this.target.version, now, inv.tenantId));
     if (f.timedOut) this.systemLine(this.sys.text(timeoutLogLine(new Date(now), inv.requestId, this.target.config.timeout)));
     else if (f.reason !== undefined) this.systemLine(this.sys.text(platformError(inv.requestId, f.errorType, f.reason).logLines));
     const status = f.timedOut ? 'timeout' : 'error';
     this.systemLine(this.sys.end(inv.requestId, now, { status, errorType: f.errorType, durationMs: f.durationMs, producedBytes: 0 }));
     this.systemLine(this.sys.report({
       requestId: inv.requestId, durationMs: f.durationMs, billedMs: billedMs(f.durationMs), memorySizeMB: this.target.config.memorySize,
-      maxMemoryUsedMB: f.maxMemoryUsedMB, status, errorType: f.errorType, traceId: inv.traceId,
+      maxMemoryUsedMB: f.maxMemoryUsedMB, status, errorType: f.errorType, traceId: inv.traceId, tenantId: inv.tenantId,
     }, now));
     const tail = this.logs.takeTail();
     return inv.wantLogTail ? tail : undefined;
@@ -637,7 +637,7 @@ export class Environment implements RuntimeApiHandler {
     // init) begins its tail with the init's lines, as Lambda's LogResult of a cold start does;
     // a provisioned environment's init ran before any invocation, and its first is no cold start.
     logs.begin(inv.wantLogTail, inv.wantLogTail && (since || coldInitMs !== undefined) ? logs.takeTail() : undefined);
-    this.systemLine(this.sys.start(inv.requestId, this.target.version, this.deps.clock.now()));
+    this.systemLine(this.sys.start(inv.requestId, this.target.version, this.deps.clock.now(), inv.tenantId));
     // Max Memory Used is the environment's peak so far, as Lambda reports it (it never decreases
     // between warm invocations), so the peak is not reset here.
     return new Promise<ExecutionOutcome>((resolve) => {
@@ -749,7 +749,7 @@ export class Environment implements RuntimeApiHandler {
       }));
       this.systemLine(this.sys.report({
         requestId: c.requestId, durationMs: ms, billedMs: billedMs(ms, c.coldInitMs), memorySizeMB: memorySize, maxMemoryUsedMB: peakMB, initDurationMs: c.coldInitMs,
-        status: st, errorType: end?.errorType ?? errorType, traceId: c.inv.traceId,
+        status: st, errorType: end?.errorType ?? errorType, traceId: c.inv.traceId, tenantId: c.inv.tenantId,
       }, at));
     };
     const outcome: ExecutionOutcome = {

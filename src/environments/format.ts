@@ -30,6 +30,8 @@ export interface ReportFields {
   status?: 'error' | 'timeout'; errorType?: string;
   /** The invocation's trace header: a sampled one adds REPORT's XRAY line (its tracing member in JSON). */
   traceId?: string;
+  /** The invocation's tenant (tenant isolation): the JSON record's tenantId. */
+  tenantId?: string;
 }
 
 /** A sampled trace header's root and parent ids; null when it is not sampled. */
@@ -92,11 +94,18 @@ export class SystemLog {
     return this.record(now, 'platform.initStart', record);
   }
 
-  start(requestId: string, version: string, now: number): string | null {
+  /**
+   * START; in JSON platform.start, with the invocation's tenant when it has one ("The tenantId
+   * property is included for platform events (like platform.start and platform.report)", Lambda's
+   * tenant isolation monitoring page; where in the record is not documented).
+   */
+  start(requestId: string, version: string, now: number, tenantId?: string): string | null {
     if (!this.json) return startLine(requestId, version);
     const fn = this.fn;
     const functionArn = fn ? (version === '$LATEST' ? fn.functionArn : `${fn.functionArn}:${version}`) : undefined;
-    return this.record(now, 'platform.start', functionArn ? { requestId, functionArn, version } : { requestId, version });
+    const record: Record<string, unknown> = functionArn ? { requestId, functionArn, version } : { requestId, version };
+    if (tenantId !== undefined) record.tenantId = tenantId;
+    return this.record(now, 'platform.start', record);
   }
 
   /**
@@ -181,6 +190,7 @@ export class SystemLog {
     if (trace) record.tracing = { spanId: trace.parent, type: 'X-Amzn-Trace-Id', value: r.traceId };
     record.status = r.status ?? 'success';
     if (r.status === 'error' && r.errorType) record.errorType = r.errorType;
+    if (r.tenantId !== undefined) record.tenantId = r.tenantId;
     return this.record(now, 'platform.report', record);
   }
 }

@@ -177,7 +177,11 @@ def handler(event, context):
     const records = async (FunctionName: string) => {
       const r = await lambda.send(new InvokeCommand({ FunctionName, TenantId: 'blue', LogType: 'Tail' }));
       const lines = Buffer.from(r.LogResult!, 'base64').toString('utf8').split('\n').filter((l) => l.startsWith('{'));
-      return lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => o.type === undefined);
+      const all = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      // The platform's records too: platform.start and platform.report name the tenant.
+      const platform = all.filter((o) => o.type === 'platform.start' || o.type === 'platform.report');
+      assert.deepEqual(platform.map((o) => [o.type, (o.record as { tenantId?: string }).tenantId]), [['platform.start', 'blue'], ['platform.report', 'blue']]);
+      return all.filter((o) => o.type === undefined);
     };
     const n = await records('json-node');
     assert.deepEqual(n.map((r) => [Object.keys(r), r.tenantId]), [
