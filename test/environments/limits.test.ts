@@ -77,6 +77,17 @@ describe('limits', () => {
     const o = await fx.svc.execute(fx.target(key, { memorySize: 1769 }, 'fds'), invocation('{}'));
     assert.equal(o.payload.toString().trim(), '"1024 1024 1024 1024"');
   });
+
+  test('every process of an environment runs under SCHED_BATCH: a woken function does not preempt the server', { skip: !isRoot && 'namespace driver only' }, async () => {
+    // /proc/<pid>/stat's 41st field is the policy (3: SCHED_BATCH), of the runtime and of a child.
+    const policy = (pid: string) => `$(cut -d')' -f2- /proc/${pid}/stat | awk '{print $39}')`;
+    const key = fx.code(bashFunction(`sleep 0.2 & echo "\"${policy('$$')} ${policy('$!')}\""`));
+    const o = await fx.svc.execute(fx.target(key, { memorySize: 1769 }, 'policy'), invocation('{}'));
+    assert.equal(o.payload.toString().trim().replace(/"/g, ''), '3 3');
+    const node = fx.code({ 'index.js': "exports.handler = async () => require('node:fs').readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[38];\n" });
+    const n = await fx.svc.execute(fx.target(node, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 1769 }, 'policy-node'), invocation('{}'));
+    assert.equal(n.payload.toString(), '"3"');
+  });
 });
 
 describe('node in a pooled runtime: heap size and NODE_OPTIONS', async () => {
