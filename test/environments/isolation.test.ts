@@ -171,6 +171,30 @@ __attribute__((constructor)) static void seen(void) {
     }
   });
 
+  test('no POSIX shared memory, as in Lambda (no /dev/shm): Python\'s multiprocessing Pool and Queue fail with OSError; /dev/shm is empty, never the host\'s', async () => {
+    const marker = `/dev/shm/stratus-host-${process.pid}`;
+    fs.writeFileSync(marker, 'HOST');
+    try {
+      const key = fx.code({ 'app.py': `import multiprocessing, os
+def handler(event, context):
+    out = {'shm': os.listdir('/dev/shm')}
+    for name, make in (('pool', lambda: multiprocessing.Pool(2)), ('queue', multiprocessing.Queue)):
+        try:
+            make()
+            out[name] = 'created'
+        except OSError as e:
+            out[name] = '[Errno %d] %s' % (e.errno, e.strerror)
+    return out
+` });
+      const o = await fx.svc.execute(fx.target(key, { runtime: 'python3.12', handler: 'app.handler', memorySize: 512 }, 'no-shm'), invocation('{}'));
+      assert.equal(o.status, 'ok', o.payload.toString());
+      // Lambda's glibc gives ENOENT (AL2023) or ENOSYS (AL2), there being no /dev/shm at all; here /dev/shm is empty and read-only.
+      assert.deepEqual(JSON.parse(o.payload.toString()), { shm: [], pool: '[Errno 30] Read-only file system', queue: '[Errno 30] Read-only file system' });
+    } finally {
+      fs.rmSync(marker, { force: true });
+    }
+  });
+
   test('an environment cannot take another environment\'s invocations', async () => {
     const victimKey = fx.code(bashFunction('printf \'"%s"\' "$AWS_LAMBDA_RUNTIME_API"'));
     const victim = fx.target(victimKey, FAST, 'victim');

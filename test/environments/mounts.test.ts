@@ -8,16 +8,19 @@ import { NamespaceDriver, hostDirsToHide, installPrefix, keptPathIn, mountTable 
 import { isRoot } from './helpers.js';
 
 describe('the mount table of a namespace environment', () => {
-  test('tmpfs /tmp, kept paths under it bound back in order, tmpfs /dev/shm; odd characters escaped', () => {
+  test('tmpfs /tmp, kept paths under it bound back in order, an empty read-only /dev/shm; odd characters escaped', () => {
     const t = mountTable(512, ['/tmp/a dir/code', '/srv/not-hidden', '/dev/shm/x', '/tmp/tab\there\\back']);
     assert.equal(t, [
       'stratus-tmp /tmp tmpfs size=512m,mode=1777,nosuid,nodev 0 0',
       '/proc/self/fd/4 /tmp/a\\040dir/code none bind,X-mount.mkdir 0 0',
       '/proc/self/fd/7 /tmp/tab\\011here\\134back none bind,X-mount.mkdir 0 0',
-      'stratus-shm /dev/shm tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
+      // Lambda has no /dev/shm: nothing can be made there (a kept path under it is bound back first).
+      'stratus-shm /dev/shm tmpfs size=1m,mode=755,nosuid,nodev 0 0',
       '/proc/self/fd/6 /dev/shm/x none bind,X-mount.mkdir 0 0',
+      'stratus-shm /dev/shm tmpfs remount,ro,nosuid,nodev 0 0',
       '',
     ].join('\n'));
+    assert.match(mountTable(512, []), /\nstratus-shm \/dev\/shm tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0\n$/);
     // The environment's passwd goes first, while its file under /tmp is still the host's.
     assert.match(mountTable(512, [], '/tmp/etc dir/passwd-7'), /^\/tmp\/etc\\040dir\/passwd-7 \/etc\/passwd none bind,ro 0 0\nstratus-tmp \/tmp /);
     assert.match(mountTable(512, [], undefined, '/usr/bin/bash'), /^\/usr\/bin\/bash \/bin\/sh none bind,ro 0 0\nstratus-tmp \/tmp /);
@@ -29,7 +32,7 @@ describe('the mount table of a namespace environment', () => {
       '/tmp/checkout/runtimes/nodejs /var/runtime none bind,ro,nosuid,nodev 0 0',
       'stratus-tmp /tmp tmpfs size=512m,mode=1777,nosuid,nodev 0 0',
       '/proc/self/fd/5 /tmp/node none bind,X-mount.mkdir 0 0',
-      'stratus-shm /dev/shm tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
+      'stratus-shm /dev/shm tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0',
       'stratus-hide /opt tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0',
       'stratus-kept /root tmpfs size=1m,mode=700,nosuid,nodev 0 0',
       '/proc/self/fd/4 /root/0 none bind,X-mount.mkdir 0 0',
@@ -64,7 +67,7 @@ describe('the mount table of a namespace environment', () => {
     assert.equal(mountTable(512, [], undefined, undefined, ['/opt'], '/srv/code', '/tmp/checkout/runtimes/nodejs'), [
       '/tmp/checkout/runtimes/nodejs /var/runtime none bind,ro,nosuid,nodev 0 0',
       'stratus-tmp /tmp tmpfs size=512m,mode=1777,nosuid,nodev 0 0',
-      'stratus-shm /dev/shm tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
+      'stratus-shm /dev/shm tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0',
       'stratus-hide /opt tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0',
       '/srv/code /var/task none bind,ro,nosuid,nodev 0 0',
       '',
@@ -77,14 +80,14 @@ describe('the mount table of a namespace environment', () => {
     assert.equal(mountTable(512, ['/tmp/code'], undefined, undefined, ['/opt']), [
       'stratus-tmp /tmp tmpfs size=512m,mode=1777,nosuid,nodev 0 0',
       '/proc/self/fd/4 /tmp/code none bind,X-mount.mkdir 0 0',
-      'stratus-shm /dev/shm tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
+      'stratus-shm /dev/shm tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0',
       'stratus-hide /opt tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0',
       '',
     ].join('\n'));
     assert.equal(mountTable(512, ['/tmp/code', '/opt/node/20'], undefined, undefined, ['/opt']), [
       'stratus-tmp /tmp tmpfs size=512m,mode=1777,nosuid,nodev 0 0',
       '/proc/self/fd/4 /tmp/code none bind,X-mount.mkdir 0 0',
-      'stratus-shm /dev/shm tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
+      'stratus-shm /dev/shm tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0',
       'stratus-hide /opt tmpfs size=1m,mode=755,nosuid,nodev 0 0',
       '/proc/self/fd/5 /opt/node/20 none bind,X-mount.mkdir 0 0',
       'stratus-hide /opt tmpfs remount,ro,nosuid,nodev 0 0',
@@ -93,7 +96,7 @@ describe('the mount table of a namespace environment', () => {
     // Every hidden directory in turn, each with its own kept paths bound back.
     assert.equal(mountTable(64, ['/var/tmp/data'], undefined, undefined, ['/opt', '/var/tmp']), [
       'stratus-tmp /tmp tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
-      'stratus-shm /dev/shm tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
+      'stratus-shm /dev/shm tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0',
       'stratus-hide /opt tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0',
       'stratus-hide /var/tmp tmpfs size=1m,mode=755,nosuid,nodev 0 0',
       '/proc/self/fd/4 /var/tmp/data none bind,X-mount.mkdir 0 0',
@@ -137,7 +140,7 @@ describe('mounts inside a namespace environment', { skip: !isRoot && 'namespace 
       `cat ${JSON.stringify(path.join(dir, 'f.txt'))}; echo`,
       `test -e ${JSON.stringify(hostOnly)} && echo HOST-VISIBLE || echo host-hidden`,
       'ls /dev/shm | wc -l',
-      'grep -E " /(tmp|dev/shm) " /proc/self/mountinfo | sed "s/.* - //; s/ rw.*//"',
+      'grep -E " /(tmp|dev/shm) " /proc/self/mountinfo | sed "s/.* - //; s/ r[ow],.*//"',
       'ls -l /proc/self/fd/ | tail -n +2',
     ].join('; ');
     const { code, out } = await run(`mounts${process.pid}`, script, { dropPrivileges: true, keepPaths: [dir] });

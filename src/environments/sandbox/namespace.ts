@@ -11,7 +11,6 @@ import { OPT_ROOT, RUNTIME_ROOT, TASK_ROOT, TaskMounter, mountPoint } from './ta
 import { UidAllocator } from './uids.js';
 
 export const FD_LIMIT = 1024;
-const SHM_MB = 64;
 /** The launcher's fd holding the mount table (the spawn's 4th stdio entry), then the kept paths'. */
 const TABLE_FD = 3;
 const KEPT_FD = TABLE_FD + 1;
@@ -69,10 +68,11 @@ function fstabPath(p: string): string {
 /**
  * The mounts of an environment, in order, as a mount table for `mount -a`: /tmp (the ext4 volume
  * on device `tmp`, see ephemeral.ts, or where there are none a tmpfs of `tmp` MB), the kept paths
- * under /tmp bound back from the fds the inner script opened (KEPT_FD..), a tmpfs /dev/shm, the kept paths under it, and over each directory of `hide`
- * (real paths) an empty read-only tmpfs: the host's /opt (Lambda's holds the function's layers
- * only) and the host's other shared writable directories (/var/tmp,
- * /run/lock: through them functions could hand each other files). Kept paths under one are bound
+ * under /tmp bound back from the fds the inner script opened (KEPT_FD..), and over /dev/shm and
+ * each directory of `hide` (real paths) an empty read-only tmpfs: Lambda has no /dev/shm (POSIX
+ * shared memory and semaphores fail: Python's multiprocessing.Pool and Queue cannot work there), its /opt
+ * holds the function's layers only, and the host's other shared writable directories (/var/tmp,
+ * /run/lock) would let functions hand each other files. Kept paths under one are bound
  * back before it is made read-only. With `code`, the function's code dir, bound read-only at
  * /var/task (TASK_ROOT) last, and with `layers`, its merged layers, at /opt (over the empty one). The tmpfs sources are named so that `mount -a` never takes
  * them for the host's own tmpfs mounts (it skips what looks mounted).
@@ -97,16 +97,16 @@ export function mountTable(tmp: number | string, kept: readonly string[], passwd
     if (!relocated[i] && isUnder(p, under)) lines.push(`/proc/self/fd/${i + KEPT_FD} ${fstabPath(p)} none bind,X-mount.mkdir 0 0`);
   });
   bind('/tmp');
-  lines.push(`stratus-shm /dev/shm tmpfs size=${SHM_MB}m,mode=1777,nosuid,nodev 0 0`);
-  bind('/dev/shm');
-  for (const dir of hide) {
+  const empty = (source: string, dir: string) => {
     const binds = kept.some((p, i) => !relocated[i] && isUnder(p, dir));
-    lines.push(`stratus-hide ${fstabPath(dir)} tmpfs size=1m,mode=755,nosuid,nodev${binds ? '' : ',ro'} 0 0`);
+    lines.push(`${source} ${fstabPath(dir)} tmpfs size=1m,mode=755,nosuid,nodev${binds ? '' : ',ro'} 0 0`);
     if (binds) {
       bind(dir);
-      lines.push(`stratus-hide ${fstabPath(dir)} tmpfs remount,ro,nosuid,nodev 0 0`);
+      lines.push(`${source} ${fstabPath(dir)} tmpfs remount,ro,nosuid,nodev 0 0`);
     }
-  }
+  };
+  empty('stratus-shm', '/dev/shm');
+  for (const dir of hide) empty('stratus-hide', dir);
   if (relocated.some(Boolean)) {
     lines.push(`stratus-kept ${KEPT_ROOT} tmpfs size=1m,mode=700,nosuid,nodev 0 0`);
     kept.forEach((_, i) => { if (relocated[i]) lines.push(`/proc/self/fd/${i + KEPT_FD} ${KEPT_ROOT}/${i} none bind,X-mount.mkdir 0 0`); });
@@ -169,10 +169,9 @@ function unlinkedFile(text: string): number {
  * before anything else runs, then becomes `setpriv --pdeathsig KILL unshare ... --kill-child`:
  * if the server dies (even SIGKILL) unshare is killed, which kills the namespace's pid 1, which
  * makes the kernel kill everything in the pid namespace. Inside, as root in the new mount
- * namespace: a private tmpfs /tmp (ephemeral storage size) and /dev/shm, an empty read-only /opt
- * (Lambda's holds layers; Stratus has none), /var/tmp and /run/lock (see mountTable), host paths
- * that must stay visible under them bound back, `ulimit -n 1024` and `-u 1024`, then the runtime
- * runs.
+ * namespace: a private /tmp (ephemeral storage size), an empty read-only /dev/shm and /opt
+ * (Lambda's holds layers), /var/tmp and /run/lock (see mountTable), host paths that must stay
+ * visible under them bound back, `ulimit -n 1024` and `-u 1024`, then the runtime runs.
  *
  * All of those mounts are made by one `mount -a` from a mount table passed as TABLE_FD (an unlinked
  * file): one exec instead of a mount and a mkdir per path (a cold start without the pool spent
@@ -286,7 +285,7 @@ export class NamespaceDriver implements SandboxDriver {
       driver: 'namespace',
       isolation: [
         `own uid per environment (${lo}-${hi}), never the server's; no capabilities, no_new_privs`,
-        `mount, pid, ipc and uts namespaces; private ${this.tmpVolumes ? '/tmp on an ext4 volume of its own (ephemeral storage size, a loop device over a file of that size in the data dir; not counted as memory)' : 'tmpfs /tmp (ephemeral storage size)'} and tmpfs /dev/shm${this.hide.length ? `; empty read-only ${this.hide.join(', ')} (the host's /opt, where the function's layers go, and its standard shared writable directories)` : ''}`,
+        `mount, pid, ipc and uts namespaces; private ${this.tmpVolumes ? '/tmp on an ext4 volume of its own (ephemeral storage size, a loop device over a file of that size in the data dir; not counted as memory)' : 'tmpfs /tmp (ephemeral storage size)'}; empty read-only /dev/shm (Lambda has none: no POSIX shared memory or semaphores)${this.hide.length ? `, ${this.hide.join(', ')} (the host's /opt, where the function's layers go, and its standard shared writable directories)` : ''}`,
         'cgroup v1 per environment: memory (limit = memory size), cpu (1769 MB = 1 vCPU), pids.max 1024; fd limit 1024',
         'Runtime API listener per environment, connections only from sockets its own processes hold (and its uid made)',
         'PR_SET_PDEATHSIG + pid namespace: no environment process outlives the server',
