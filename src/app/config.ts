@@ -34,6 +34,12 @@ export interface StratusConfig {
    * (environments/sandbox/cgroups.ts). Default true.
    */
   cgroupFavorDynmods?: boolean;
+  /**
+   * Host directories every environment may write to, at their own paths, where the namespace
+   * driver has the rest of the file system read-only but /tmp (as Lambda's): shared by all
+   * functions and the host, as an EFS file system would be. None by default.
+   */
+  sharedDirs?: string[];
   /** Prewarmed runtime processes kept per runtime (0 disables the pool). */
   prewarmPerRuntime: number;
   /** Multiplies async retry waits (tests use small values). Defaults to 1: Lambda's waits. */
@@ -98,6 +104,14 @@ function intFrom(name: string, value: string | undefined, fallback: number, what
   return n;
 }
 
+/** Absolute paths separated by ":" from the environment (none when unset or empty). */
+function pathsFrom(name: string, value: string | undefined): string[] {
+  const paths = (value ?? '').split(':').filter((p) => p !== '');
+  const bad = paths.find((p) => !path.isAbsolute(p));
+  if (bad !== undefined) throw new Error(`${name} must be absolute paths separated by ":", not "${value}"`);
+  return paths;
+}
+
 /** Sized for the machine unless told: Lambda's default is 1000; a small host cannot run that many processes at once. */
 function accountConcurrencyFrom(value: string | undefined): number {
   // One 128 MB environment per 128 MB of RAM, capped.
@@ -135,6 +149,7 @@ export function defaultConfig(): StratusConfig {
     envMaxLifetimeMs: intFrom('STRATUS_ENV_MAX_LIFETIME_MS', env.STRATUS_ENV_MAX_LIFETIME_MS, 2 * 60 * 60 * 1000, 'a whole number of milliseconds (1 or more)', 1),
     sandbox: oneOf('STRATUS_SANDBOX', env.STRATUS_SANDBOX, SANDBOXES, 'auto'),
     cgroupFavorDynmods: env.STRATUS_CGROUP_FAVORDYNMODS !== '0',
+    sharedDirs: pathsFrom('STRATUS_SHARED_DIRS', env.STRATUS_SHARED_DIRS),
     prewarmPerRuntime: intFrom('STRATUS_PREWARM', env.STRATUS_PREWARM, 2, 'a whole number (0 or more)', 0),
     asyncTimeScale: numberFrom('STRATUS_ASYNC_TIME_SCALE', env.STRATUS_ASYNC_TIME_SCALE, 1, 'a number greater than 0', 0, true),
     scheduleTimeScale: numberFrom('STRATUS_SCHEDULE_TIME_SCALE', env.STRATUS_SCHEDULE_TIME_SCALE, 1, 'a number greater than 0', 0, true),

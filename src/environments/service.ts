@@ -666,7 +666,7 @@ function dropReset(r: EnvReset): void {
 
 export async function createExecutionService(opts: ExecutionServiceOptions): Promise<StratusExecutionService> {
   const { driver, detection } = await chooseDriver(opts.config.sandbox, {
-    favorDynmods: opts.config.cgroupFavorDynmods, python: pythonExecutable(),
+    favorDynmods: opts.config.cgroupFavorDynmods, python: pythonExecutable(), sharedDirs: opts.config.sharedDirs,
     // Environments' /tmp volumes (ephemeral.ts): on the data dir's disk, never the host's /tmp.
     ephemeralDir: path.join(opts.config.dataDir, 'ephemeral'), defaultEphemeralMB: POOL_LIMITS.ephemeralMB,
   });

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { CreateFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { clientConfig } from '../helpers/server.js';
+import { clientConfig, sharedConfig } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 import { sharedDir, waitFor } from './server.js';
 
@@ -23,7 +23,7 @@ interface Child {
 
 /** `stratus up` in a child process (its own process group), on a fixed data dir. */
 function startChild(dataDir: string): Promise<Child> {
-  const env: NodeJS.ProcessEnv = { ...process.env, STRATUS_ASYNC_CONCURRENCY: String(WORKERS), STRATUS_PREWARM: '0' };
+  const env: NodeJS.ProcessEnv = { ...process.env, STRATUS_ASYNC_CONCURRENCY: String(WORKERS), STRATUS_PREWARM: '0', STRATUS_SHARED_DIRS: (sharedConfig().sharedDirs ?? []).join(':') };
   delete env.STRATUS_PORT;
   const proc = spawn(process.execPath, [bin, 'up', '--port', '0', '--data-dir', dataDir], {
     env,

@@ -1,16 +1,23 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { sharedBase, startServer } from '../helpers/server.js';
+import type { StratusConfig } from '../../src/app/config.js';
+import { sharedBase, sharedConfig, startServer, type TestServer } from '../helpers/server.js';
 
 export { waitFor } from './wait.js';
 
-/** startServer() (test/helpers/server.ts): the composition root serves the async and events modules. */
-export const startAsyncServer = startServer;
+/**
+ * startServer() (test/helpers/server.ts): the composition root serves the async and events
+ * modules. Its functions may write to sharedDir()'s directories.
+ */
+export function startAsyncServer(overrides: Partial<StratusConfig> = {}): Promise<TestServer> {
+  return startServer({ ...sharedConfig(), ...overrides });
+}
 
 /**
  * A directory and file every uid can write (functions run as other uids, and the namespace
- * sandbox gives them a private /tmp: see sharedBase).
+ * sandbox gives them a private /tmp and the rest read-only: see sharedBase), for servers started
+ * with startAsyncServer.
  */
 export function sharedDir(): { dir: string; file(name: string): string; lines(name: string): string[]; cleanup(): void } {
   const base = sharedBase();

@@ -54,6 +54,7 @@ const INVALID_SETTINGS: Record<string, string>[] = [
   { STRATUS_ASYNC_CONCURRENCY: '0' }, { STRATUS_ASYNC_CONCURRENCY: 'many' }, { STRATUS_SCHEDULE_TIME_SCALE: '0' }, { STRATUS_SCHEDULE_TIME_SCALE: 'x' },
   { STRATUS_SHUTDOWN_GRACE_MS: '-1' }, { STRATUS_SHUTDOWN_GRACE_MS: ' ' },
   { STRATUS_SANDBOX: 'bogus' }, { STRATUS_SANDBOX_API_ACCESS: 'FULL' },
+  { STRATUS_SHARED_DIRS: 'relative/dir' }, { STRATUS_SHARED_DIRS: '/srv/a:b' },
 ];
 
 test('up refuses an invalid setting from the environment: one line naming the variable and its value, exit 1, never listens', async () => {

@@ -3,13 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { shippedRuntime } from '../../src/environments/runtimes.js';
-import { sharedBase } from '../helpers/server.js';
+import { sharedBase, sharedConfig } from '../helpers/server.js';
 import { bashFunction, fixture, invocation, isRoot, sleep } from './helpers.js';
 
 const reason = !isRoot && 'namespace driver needs root (CI runs these as root)';
 
 describe('isolation (namespace driver)', { skip: reason }, async () => {
-  const fx = await fixture({ sandbox: 'namespace' });
+  // Functions write to a directory under sharedBase() (the LD_PRELOAD test below): the rest is read-only.
+  const fx = await fixture({ sandbox: 'namespace', ...sharedConfig() });
   after(() => fx.stop());
   const FAST = { memorySize: 1769 };
 
@@ -163,6 +164,46 @@ __attribute__((constructor)) static void seen(void) {
           const r = JSON.parse(o.payload.toString()) as { tmp: string[]; mounts: string };
           assert.deepEqual(r.tmp, [], `${label} ${rt}`);
           assert.ok(!r.mounts.includes(f.dataDir), `${label} ${rt}: ${r.mounts}`);
+        }
+        if (label === 'pooled') assert.equal(f.svc.stats().prewarm.node.hits + f.svc.stats().prewarm.python.hits, 2, 'both taken from the pool');
+      }
+    } finally {
+      await pooled.stop();
+    }
+  });
+
+  test('writes outside /tmp fail with EROFS, as in Lambda, whose file system is read-only but /tmp: Node.js and Python, started for the function or pooled', async () => {
+    // Lambda: open('/newfile.txt', 'w') -> OSError: [Errno 30] Read-only file system (not EACCES).
+    const paths = ['/newfile.txt', '/etc/x.txt', '/var/x.txt', '/usr/local/x.txt', '/mnt/x.txt', '/run/x.txt', '/home/x.txt', '/var/task/x.txt', '/opt/x.txt', '/tmp/x.txt']
+      .filter((p) => fs.existsSync(path.dirname(p)));
+    const node = { 'index.js': `const fs = require('node:fs');
+      const os = require('node:os');
+      const attempt = (f) => { try { f(); return 'ok'; } catch (e) { return e.code; } };
+      exports.handler = async (event) => ({
+        ...Object.fromEntries(event.paths.map((p) => [p, attempt(() => fs.writeFileSync(p, 'x'))])),
+        home: attempt(() => fs.mkdirSync(os.homedir())),
+      });\n` };
+    const python = { 'app.py': `import errno, os
+def attempt(f):
+    try:
+        f()
+        return 'ok'
+    except OSError as e:
+        return errno.errorcode[e.errno]
+def handler(event, context):
+    out = {p: attempt(lambda: open(p, 'w').close()) for p in event['paths']}
+    out['home'] = attempt(lambda: os.mkdir(os.path.expanduser('~')))
+    return out
+` };
+    const expected = { ...Object.fromEntries(paths.map((p) => [p, p.startsWith('/tmp/') ? 'ok' : 'EROFS'])), home: 'EROFS' };
+    const pooled = await fixture({ sandbox: 'namespace', prewarmPerRuntime: 1 });
+    try {
+      for (const [label, f] of [['unpooled', fx], ['pooled', pooled]] as const) {
+        if (label === 'pooled') for (let i = 0; i < 200 && (f.svc.stats().prewarm.node.ready < 1 || f.svc.stats().prewarm.python.ready < 1); i++) await sleep(25);
+        for (const [rt, files, handler] of [['nodejs20.x', node, 'index.handler'], ['python3.12', python, 'app.handler']] as const) {
+          const o = await f.svc.execute(f.target(f.code(files), { runtime: rt, handler, memorySize: 128 }, `rofs-${label}-${rt.slice(0, 4)}`), invocation(JSON.stringify({ paths })));
+          assert.equal(o.status, 'ok', o.payload.toString());
+          assert.deepEqual(JSON.parse(o.payload.toString()), expected, `${label} ${rt}`);
         }
         if (label === 'pooled') assert.equal(f.svc.stats().prewarm.node.hits + f.svc.stats().prewarm.python.hits, 2, 'both taken from the pool');
       }

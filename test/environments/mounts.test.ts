@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { NamespaceDriver, hostDirsToHide, installPrefix, keptPathIn, mountTable } from '../../src/environments/sandbox/namespace.js';
+import { NamespaceDriver, hostDirsToHide, installPrefix, keptPathIn, mountTable, sharedDirs } from '../../src/environments/sandbox/namespace.js';
+import { readOnlyMounts } from '../../src/environments/sandbox/read-only.js';
 import { isRoot } from './helpers.js';
 
 describe('the mount table of a namespace environment', () => {
@@ -106,6 +107,65 @@ describe('the mount table of a namespace environment', () => {
     assert.equal(installPrefix('/opt/hostedtoolcache/node/20.11.0/x64/bin/node'), '/opt/hostedtoolcache/node/20.11.0/x64');
     assert.equal(installPrefix('/opt/tools/python3'), '/opt/tools');
   });
+
+  test('the host\'s mounts made read-only first (the root as "/.", which mount -a does not skip), each with its other options; shared directories bound before', () => {
+    const info = [
+      // Listed before the root, as on hosts whose root was switched to at boot.
+      '22 27 0:21 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw',
+      '24 27 0:5 / /dev rw,nosuid,relatime - devtmpfs udev rw,size=100k',
+      '27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard',
+      '25 27 0:25 / /run rw,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw,mode=755',
+      '26 25 0:26 / /run/lock rw,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw,size=5120k',
+      '28 25 0:27 / /run/user/1000 rw,nosuid,nodev,relatime - tmpfs tmpfs rw,mode=700',
+      '29 27 7:1 / /snap/core/1 ro,nodev,relatime - squashfs /dev/loop1 ro',
+      '30 27 254:1 / /srv/my\\040data rw,noatime - ext4 /dev/vdb rw',
+      '31 27 0:40 / /tmp/x rw,relatime - tmpfs tmpfs rw',
+      '32 27 254:2 / /home rw,relatime - ext4 /dev/vdc rw',
+      // on the first /home: what /home leads to
+      '33 32 254:3 / /home rw,nosuid,relatime - ext4 /dev/vdd rw',
+      '34 27 254:4 / /mnt/old rw,relatime - ext4 /dev/vde rw',
+      // over /mnt/old, which is out of sight
+      '35 27 254:5 / /mnt rw,relatime - ext4 /dev/vdf rw',
+      '36 27 0:50 / /sys rw,nosuid,nodev,noexec,relatime - sysfs sysfs rw',
+      '',
+    ].join('\n');
+    const ro = readOnlyMounts(info, ['/tmp', '/dev/shm', '/run/lock']);
+    assert.deepEqual(ro.map((m) => [m.at, m.options.join(',')]), [
+      ['/', 'relatime'], ['/run', 'nosuid,nodev,noexec,relatime'], ['/srv/my data', 'noatime'], ['/home', 'nosuid,relatime'], ['/mnt', 'relatime'],
+    ]);
+    assert.equal(mountTable(64, [], '/tmp/etc/passwd-7', undefined, [], undefined, undefined, undefined, [], { readOnly: ro, shared: ['/srv/shared'] }), [
+      '/tmp/etc/passwd-7 /etc/passwd none bind,ro 0 0',
+      '/srv/shared /srv/shared none bind,nosuid,nodev 0 0',
+      'none /. none remount,bind,ro,relatime 0 0',
+      'none /run none remount,bind,ro,nosuid,nodev,noexec,relatime 0 0',
+      'none /srv/my\\040data none remount,bind,ro,noatime 0 0',
+      'none /home none remount,bind,ro,nosuid,relatime 0 0',
+      'none /mnt none remount,bind,ro,relatime 0 0',
+      'stratus-tmp /tmp tmpfs size=64m,mode=1777,nosuid,nodev 0 0',
+      'stratus-shm /dev/shm tmpfs size=1m,mode=755,nosuid,nodev,ro 0 0',
+      '',
+    ].join('\n'));
+    // What the shared directories are (or hold) stays as it is; a read-only root is left alone.
+    assert.deepEqual(readOnlyMounts(info, ['/tmp', '/srv/my data', '/home']).map((m) => m.at), ['/', '/run', '/run/lock', '/mnt']);
+    assert.deepEqual(readOnlyMounts('1 0 8:1 / / ro,relatime - ext4 /dev/sda ro\n', []), []);
+  });
+
+  test('shared directories: real paths, once each; refused with the variable named when missing or where environments have their own', () => {
+    // Outside /tmp, which environments have of their own.
+    const d = fs.mkdtempSync(path.join(isRoot && fs.existsSync('/var/lib') ? '/var/lib' : os.homedir(), 'stratus-shared-'));
+    try {
+      fs.mkdirSync(path.join(d, 'inner'));
+      fs.symlinkSync(path.join(d, 'inner'), path.join(d, 'link'));
+      assert.deepEqual(sharedDirs([path.join(d, 'link'), d, d], []), [d]);
+      assert.deepEqual(sharedDirs([path.join(d, 'link')], []), [path.join(d, 'inner')]);
+      for (const [dir, why] of [[path.join(d, 'nope'), 'does not exist'], ['/tmp', 'is /tmp, which every environment has of its own'],
+        ['/proc/self', 'under /proc'], ['/', 'whole file system'], [d, `is ${d}, which every environment`]] as const) {
+        assert.throws(() => sharedDirs([dir], [d]), (e: Error) => e.message.startsWith(`STRATUS_SHARED_DIRS names "${dir}", which `) && e.message.includes(why), dir);
+      }
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('mounts inside a namespace environment', { skip: !isRoot && 'namespace driver needs root (CI runs these as root)' }, () => {
@@ -118,9 +178,9 @@ describe('mounts inside a namespace environment', { skip: !isRoot && 'namespace 
     fs.rmSync(hostOnly, { force: true });
   });
 
-  /** Runs a shell script in a new environment: its exit code and what it wrote. */
-  async function run(envId: string, script: string, o: { dropPrivileges: boolean; keepPaths: string[] }): Promise<{ code: number | null; out: string }> {
-    const h = driver.launch({
+  /** Runs a shell script in a new environment (of `o.driver`, else `driver`): its exit code and what it wrote. */
+  async function run(envId: string, script: string, o: { dropPrivileges: boolean; keepPaths: string[]; driver?: NamespaceDriver }): Promise<{ code: number | null; out: string }> {
+    const h = (o.driver ?? driver).launch({
       envId, command: ['/bin/sh', '-c', script], env: { PATH: '/usr/bin:/bin' },
       limits: { memoryMB: 256, ephemeralMB: 100 }, dropPrivileges: o.dropPrivileges, groups: [], keepPaths: o.keepPaths, deferCpuLimit: false,
     });
@@ -198,6 +258,46 @@ describe('mounts inside a namespace environment', { skip: !isRoot && 'namespace 
       }
     } finally {
       for (const m of marks) fs.rmSync(m, { force: true });
+    }
+  });
+
+  test('the host\'s file system is read-only inside, as Lambda\'s but /tmp (EROFS, as root too); /proc, devices and a shared directory stay writable; the host\'s own is untouched', async () => {
+    // Lambda: `open('/newfile.txt', 'w')` fails with "[Errno 30] Read-only file system"
+    const shared = fs.mkdtempSync(path.join(fs.existsSync('/run') ? '/run' : '/var/lib', 'stratus-shared-'));
+    fs.chmodSync(shared, 0o777);
+    const ro = new NamespaceDriver({ sharedDirs: [shared] });
+    const probe = `stratus-probe-${process.pid}`;
+    const dirs = ['/', '/etc', '/var', '/usr/local', '/mnt', '/run', '/home'].filter((d) => fs.existsSync(d) && fs.statSync(d).isDirectory());
+    const hostMounts = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ').slice(4).join(' ')).sort();
+    const before = hostMounts();
+    try {
+      await ro.init();
+      assert.ok(ro.describe().isolation.some((l) => l.includes('the host\'s file system read-only')), JSON.stringify(ro.describe()));
+      const script = [
+        ...dirs.map((d) => `echo "${d}: $(touch ${path.join(d, probe)} 2>&1 | sed 's/.*: //')"`),
+        `echo "mkdir: $(mkdir /${probe} 2>&1 | sed 's/.*: //')"`,
+        'echo x > /tmp/x && echo "/tmp: ok"',
+        'echo x > /dev/null && echo "/dev/null: ok"',
+        'echo probe > /proc/self/comm && echo "/proc: ok"',
+        `echo x > ${shared}/from-$(id -u) && echo "shared: ok"`,
+      ].join('; ');
+      for (const dropPrivileges of [true, false]) {
+        const { code, out } = await run(`ro${process.pid}${dropPrivileges}`, script, { dropPrivileges, keepPaths: [], driver: ro });
+        assert.equal(code, 0, out);
+        assert.deepEqual(out.trim().split('\n'), [
+          ...dirs.map((d) => `${d}: Read-only file system`), 'mkdir: Read-only file system', '/tmp: ok', '/dev/null: ok', '/proc: ok', 'shared: ok',
+        ], `${dropPrivileges ? 'as its uid' : 'as root'}`);
+      }
+      assert.equal(fs.readdirSync(shared).length, 2, 'what both wrote to the shared directory is on the host');
+      // The host: the same mounts as before, its root still writable, none of the probes there.
+      assert.deepEqual(hostMounts(), before);
+      for (const d of dirs) assert.equal(fs.existsSync(path.join(d, probe)), false, d);
+      fs.writeFileSync(`/${probe}-host`, 'x');
+    } finally {
+      await ro.stop();
+      for (const d of dirs) fs.rmSync(path.join(d, probe), { recursive: true, force: true });
+      fs.rmSync(`/${probe}-host`, { force: true });
+      fs.rmSync(shared, { recursive: true, force: true });
     }
   });
 

@@ -39,14 +39,25 @@ export async function startServer(overrides: Partial<StratusConfig> = {}): Promi
   };
 }
 
+/** Where tests share directories with functions under the namespace sandbox (see sharedBase). */
+const SHARED_ROOT = '/run/stratus-test-shared';
+
 /**
- * Where a test makes a directory that functions and the test share: every host directory that
- * every user may write to (/tmp, /var/tmp, /run/lock) is private or hidden inside a namespace
- * environment, so as root it is under /run (root's); without root, functions are plain processes
- * and the temp dir is shared.
+ * Where a test makes a directory that functions and the test share: inside a namespace environment
+ * the host's file system is read-only but for /tmp, which is the environment's own (and /var/tmp,
+ * /run/lock are hidden), so as root it is under a directory of /run (root's) that the servers the
+ * test starts share with their functions (sharedConfig); without root, functions are plain
+ * processes and the temp dir is shared.
  */
 export function sharedBase(): string {
-  return process.getuid?.() === 0 && fs.existsSync('/run') ? '/run' : os.tmpdir();
+  if (process.getuid?.() !== 0 || !fs.existsSync('/run')) return os.tmpdir();
+  fs.mkdirSync(SHARED_ROOT, { recursive: true, mode: 0o755 });
+  return SHARED_ROOT;
+}
+
+/** The setting a server needs for its functions to write under sharedBase() (STRATUS_SHARED_DIRS). */
+export function sharedConfig(): Pick<StratusConfig, 'sharedDirs'> {
+  return process.getuid?.() === 0 ? { sharedDirs: [sharedBase()] } : {};
 }
 
 /**

@@ -11,7 +11,7 @@ import {
   CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { StratusModule } from '../../src/app/module.js';
-import { sharedBase } from '../helpers/server.js';
+import { sharedBase, sharedConfig } from '../helpers/server.js';
 import { sdkConfig } from '../sqs/harness.js';
 
 const ROLE = 'arn:aws:iam::000000000000:role/test';
@@ -96,7 +96,7 @@ describe('event source mappings through the whole server', () => {
     if (!list.some((m) => m.name === 'sqs')) list.push(sqsModule());
     if (!list.some((m) => m.name === 'event-source-mappings')) list.push(eventSourceMappingsModule());
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-test-'));
-    const stratus = await app.createStratus({ port: 0, host: '127.0.0.1', prewarmPerRuntime: 0, idleTimeoutMs: 60_000, dataDir }, list);
+    const stratus = await app.createStratus({ port: 0, host: '127.0.0.1', prewarmPerRuntime: 0, idleTimeoutMs: 60_000, dataDir, ...sharedConfig() }, list);
     const { url } = await stratus.start();
     stop = async () => {
       await stratus.stop();

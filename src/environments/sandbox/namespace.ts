@@ -7,6 +7,7 @@ import { EphemeralVolumes, VOLUME_OPTIONS, type Volume } from './ephemeral.js';
 import { ENV_FD, ExecShim, SHIM_FD, noShimWarning, type ExecReport } from './exec.js';
 import { findExecutable, isUnder, launchedStreams, launchStdio, openUnlinked, peakResidentKB, procStat, realpathOr, removeStale, sq, stopResident, untilGone } from './shell.js';
 import type { LaunchSpec, SandboxBequest, SandboxDescription, SandboxDriver, SandboxHandle, SandboxLimits } from './types.js';
+import { KERNEL_DIRS, fstabPath, probeReadOnlyRemount, readOnlyLine, readOnlyMounts, type MountEntry } from './read-only.js';
 import { OPT_ROOT, RUNTIME_ROOT, TASK_ROOT, TaskMounter, mountPoint } from './task-root.js';
 import { UidAllocator } from './uids.js';
 
@@ -60,13 +61,10 @@ export function keptPathIn(kept: readonly string[], relocated: readonly boolean[
   return i < 0 ? p : `${KEPT_ROOT}/${i}${p.slice(kept[i]!.length)}`;
 }
 
-/** A path in a mount table (fstab): whitespace and backslashes as octal escapes. */
-function fstabPath(p: string): string {
-  return p.replace(/[\s\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-}
-
 /**
- * The mounts of an environment, in order, as a mount table for `mount -a`: /tmp (the ext4 volume
+ * The mounts of an environment, in order, as a mount table for `mount -a`: the host's file system
+ * made read-only (`root.readOnly`, see read-only.ts), but for the directories of `root.shared`
+ * (real paths), each bound on itself before, so that it stays writable; /tmp (the ext4 volume
  * on device `tmp`, see ephemeral.ts, or where there are none a tmpfs of `tmp` MB), the kept paths
  * under /tmp bound back from the fds the inner script opened (KEPT_FD..), and over /dev/shm and
  * each directory of `hide` (real paths) an empty read-only tmpfs: Lambda has no /dev/shm (POSIX
@@ -81,7 +79,8 @@ function fstabPath(p: string): string {
  * the runtimes' directory): they go to KEPT_ROOT/<index>, out of the function's sight, not back to
  * their host paths, where a data dir under /tmp showed in every function's /tmp (see keptPathIn).
  */
-export function mountTable(tmp: number | string, kept: readonly string[], passwdFile?: string, shell?: string, hide: readonly string[] = [], code?: string, runtime?: string | null, layers?: string, relocated: readonly boolean[] = []): string {
+export function mountTable(tmp: number | string, kept: readonly string[], passwdFile?: string, shell?: string, hide: readonly string[] = [], code?: string, runtime?: string | null, layers?: string, relocated: readonly boolean[] = [],
+  root: { readOnly?: readonly MountEntry[]; shared?: readonly string[] } = {}): string {
   const lines: string[] = [];
   // First, while its host path is in sight whatever it is under: a shipped runtime's files. A
   // custom runtime's (null) is empty, whatever the host keeps there.
@@ -92,6 +91,10 @@ export function mountTable(tmp: number | string, kept: readonly string[], passwd
   // /bin/sh is bash in Lambda's Amazon Linux 2023 (bootstraps written for it use `set -o
   // pipefail` and `source` under #!/bin/sh), dash on Debian hosts: here it is the host's bash.
   if (shell) lines.push(`${fstabPath(shell)} /bin/sh none bind,ro 0 0`);
+  // A bind takes the flags of the mount it is made from: the shared directories before the rest
+  // is read-only. Every bind made after (the kept paths) is read-only.
+  for (const d of root.shared ?? []) lines.push(`${fstabPath(d)} ${fstabPath(d)} none bind,nosuid,nodev 0 0`);
+  for (const m of root.readOnly ?? []) lines.push(readOnlyLine(m));
   lines.push(typeof tmp === 'string' ? `${fstabPath(tmp)} /tmp ext4 ${VOLUME_OPTIONS} 0 0` : `stratus-tmp /tmp tmpfs size=${tmp}m,mode=1777,nosuid,nodev 0 0`);
   const bind = (under: string) => kept.forEach((p, i) => {
     if (!relocated[i] && isUnder(p, under)) lines.push(`/proc/self/fd/${i + KEPT_FD} ${fstabPath(p)} none bind,X-mount.mkdir 0 0`);
@@ -141,6 +144,27 @@ export function hostDirsToHide(candidates: readonly string[] = ['/opt', '/var/tm
 }
 
 /**
+ * The shared directories (STRATUS_SHARED_DIRS) as real paths, once each (not those under another):
+ * existing directories, none the whole file system nor under what environments have of their own
+ * (/tmp, /dev/shm, the hidden directories, /var/task, /var/runtime, the kernel's /proc, /sys and
+ * /dev). Throws, naming the first that is not.
+ */
+export function sharedDirs(dirs: readonly string[], hide: readonly string[]): string[] {
+  const own = ['/tmp', '/dev/shm', ...hide, TASK_ROOT, RUNTIME_ROOT, KEPT_ROOT, ...KERNEL_DIRS];
+  const found = dirs.map((d) => {
+    const no = (why: string) => new Error(`STRATUS_SHARED_DIRS names "${d}", which ${why}`);
+    let real: string;
+    try { real = fs.realpathSync(d); } catch { throw no('does not exist'); }
+    if (!fs.statSync(real).isDirectory()) throw no('is not a directory');
+    if (real === '/') throw no('is the whole file system: environments see it read-only but for /tmp, as Lambda\'s');
+    const under = own.find((o) => isUnder(real, o));
+    if (under) throw no(`is ${real === under ? '' : 'under '}${under}, which every environment has of its own`);
+    return real;
+  });
+  return [...new Set(found)].filter((f) => !found.some((g) => g !== f && isUnder(f, g)));
+}
+
+/**
  * Where a program is installed: the directory above its bin/ (node's and python's prefix, with
  * their lib/), else its own directory. Kept visible when it lies under what an environment hides.
  */
@@ -169,9 +193,10 @@ function unlinkedFile(text: string): number {
  * before anything else runs, then becomes `setpriv --pdeathsig KILL unshare ... --kill-child`:
  * if the server dies (even SIGKILL) unshare is killed, which kills the namespace's pid 1, which
  * makes the kernel kill everything in the pid namespace. Inside, as root in the new mount
- * namespace: a private /tmp (ephemeral storage size), an empty read-only /dev/shm and /opt
- * (Lambda's holds layers), /var/tmp and /run/lock (see mountTable), host paths that must stay
- * visible under them bound back, `ulimit -n 1024` and `-u 1024`, then the runtime runs.
+ * namespace: the host's file system read-only (read-only.ts) but for the shared directories, a
+ * private /tmp (ephemeral storage size), an empty read-only /dev/shm and /opt (Lambda's holds
+ * layers), /var/tmp and /run/lock (see mountTable), host paths that must stay visible under them
+ * bound back, `ulimit -n 1024` and `-u 1024`, then the runtime runs.
  *
  * All of those mounts are made by one `mount -a` from a mount table passed as TABLE_FD (an unlinked
  * file): one exec instead of a mount and a mkdir per path (a cold start without the pool spent
@@ -217,8 +242,12 @@ export class NamespaceDriver implements SandboxDriver {
   private readonly optMount: true | string;
   /** Environments whose /tmp volume could not be made, so that got a tmpfs (with the last reason). */
   private readonly volumeFailures = { count: 0, last: '' };
+  /** Whether environments see the host's file system read-only, or why not; set by init(). */
+  private readOnly: true | string = 'not started';
+  /** Host directories every environment may write to (real paths; see sharedDirs). */
+  private readonly shared: string[];
 
-  constructor(private readonly opts: { favorDynmods?: boolean; python?: string | null; ephemeralDir?: string; defaultEphemeralMB?: number } = {}) {
+  constructor(private readonly opts: { favorDynmods?: boolean; python?: string | null; ephemeralDir?: string; defaultEphemeralMB?: number; sharedDirs?: readonly string[] } = {}) {
     this.tree = new CgroupTree();
     this.uids = new UidAllocator();
     this.bins = {
@@ -230,16 +259,18 @@ export class NamespaceDriver implements SandboxDriver {
     // with a function's layers bound over that (the mounter waits for the tmpfs, see task-root.ts).
     this.optMount = mountPoint(OPT_ROOT);
     this.hide = hostDirsToHide();
+    this.shared = sharedDirs(opts.sharedDirs ?? [], this.hide);
     this.shim = ExecShim.install();
     this.runtimeMount = mountPoint(RUNTIME_ROOT);
   }
 
   async init(): Promise<number> {
     const dir = this.opts.ephemeralDir;
-    [this.dynmods, this.mounter, this.volumes] = await Promise.all([
+    [this.dynmods, this.mounter, this.volumes, this.readOnly] = await Promise.all([
       favorDynmods(this.bins, this.opts.favorDynmods ?? true),
       TaskMounter.start(this.opts.python ?? null),
       dir ? EphemeralVolumes.start(dir, this.opts.python ?? null, this.opts.defaultEphemeralMB ?? 512) : 'no directory for /tmp volumes was given',
+      probeReadOnlyRemount(this.bins),
     ]);
     return this.tree.cleanStale();
   }
@@ -285,7 +316,8 @@ export class NamespaceDriver implements SandboxDriver {
       driver: 'namespace',
       isolation: [
         `own uid per environment (${lo}-${hi}), never the server's; no capabilities, no_new_privs`,
-        `mount, pid, ipc and uts namespaces; private ${this.tmpVolumes ? '/tmp on an ext4 volume of its own (ephemeral storage size, a loop device over a file of that size in the data dir; not counted as memory)' : 'tmpfs /tmp (ephemeral storage size)'}; empty read-only /dev/shm (Lambda has none: no POSIX shared memory or semaphores)${this.hide.length ? `, ${this.hide.join(', ')} (the host's /opt, where the function's layers go, and its standard shared writable directories)` : ''}`,
+        `mount, pid, ipc and uts namespaces; ${this.readOnly === true ? `the host's file system read-only (its mounts remounted read-only in the environment's namespace, as Lambda's is but /tmp)${this.shared.length ? `, but for the shared directories ${this.shared.join(', ')}` : ''}; ` : ''}`
+          + `private ${this.tmpVolumes ? '/tmp on an ext4 volume of its own (ephemeral storage size, a loop device over a file of that size in the data dir; not counted as memory)' : 'tmpfs /tmp (ephemeral storage size)'}; empty read-only /dev/shm (Lambda has none: no POSIX shared memory or semaphores)${this.hide.length ? `, ${this.hide.join(', ')} (the host's /opt, where the function's layers go, and its standard shared writable directories)` : ''}`,
         'cgroup v1 per environment: memory (limit = memory size), cpu (1769 MB = 1 vCPU), pids.max 1024; fd limit 1024',
         'Runtime API listener per environment, connections only from sockets its own processes hold (and its uid made)',
         'PR_SET_PDEATHSIG + pid namespace: no environment process outlives the server',
@@ -298,6 +330,7 @@ export class NamespaceDriver implements SandboxDriver {
         ...(typeof this.mounter === 'string' ? [`code is presented at its real path (<dataDir>/code/<sha>), not /var/task: ${this.mounter}`] : []),
         ...(typeof this.runtimeMount === 'string' ? [`runtimes run from their host paths, not ${RUNTIME_ROOT}: ${this.runtimeMount}`] : []),
         ...(this.taskMounter && typeof this.optMount === 'string' ? [`layers are presented at their real paths (<dataDir>/code/layers-<sha>), not ${OPT_ROOT}: ${this.optMount}`] : []),
+        ...(typeof this.readOnly === 'string' ? [`the host's file system is not made read-only in environments (a write outside /tmp fails only where the function's uid may not write: EACCES, not Lambda's EROFS): ${this.readOnly}`] : []),
         ...(typeof this.volumes === 'string' ? [`/tmp is a tmpfs, so what a function writes there counts against its memory: ${this.volumes}`] : []),
         ...(this.volumeFailures.count ? [`${this.volumeFailures.count} environment(s) got a tmpfs /tmp because their volume could not be made: ${this.volumeFailures.last}`] : []),
         ...(this.shim ? [] : [noShimWarning('a shell (which also takes its variables: a shell\'s own, such as UID, cannot be set)')]),
@@ -384,15 +417,17 @@ export class NamespaceDriver implements SandboxDriver {
     // No volume ready: the launcher waits for the one made now (without a free fd to wait on, a tmpfs).
     const gated = volumes !== null && volume === null && kept.length <= GATE_FD - KEPT_FD;
     if (volumes && !volume && !gated) this.noteVolumeFailure(spec.envId, `${kept.length} host paths kept visible leave no descriptor to wait for a volume on`);
+    const root: { readOnly: MountEntry[]; shared: readonly string[] } = { readOnly: [], shared: this.shared };
     const tableFor = (tmp: Volume | null) => mountTable(tmp?.device ?? spec.limits.ephemeralMB, kept, this.passwdFor(uid) ?? undefined, this.shell ?? undefined, this.hide,
       this.taskMounter && spec.code ? realpathOr(spec.code) : undefined, this.runtimeMount === true ? spec.runtimeDir ?? null : undefined,
-      layersAt && spec.layers ? realpathOr(spec.layers) : undefined, relocated);
+      layersAt && spec.layers ? realpathOr(spec.layers) : undefined, relocated, root);
     // A custom runtime's launch runs as root on the host until setpriv: the function's
     // variables (LD_PRELOAD, GLIBC_TUNABLES, ...) are for its bootstrap only. The launch itself
     // gets none; the exec shim starts the bootstrap with them, from ENV_FD (or, without a shim,
     // a shell sources them once privileges are dropped: see innerScript).
     let envFile: number | undefined;
     try {
+      root.readOnly = this.hostMountsNow();
       if (spec.dropPrivileges) {
         envFile = unlinkedFile(this.shim ? environBlock(spec.env) : exportScript(spec.env));
         fs.fchownSync(envFile, uid, uid);
@@ -455,6 +490,15 @@ export class NamespaceDriver implements SandboxDriver {
     }
     this.handles.add(h);
     return h;
+  }
+
+  /**
+   * The host's mounts a launch makes read-only (read-only.ts), from the server's own mount table:
+   * the environment's namespace starts as its copy. Read at every launch, as mounts come and go.
+   */
+  private hostMountsNow(): MountEntry[] {
+    if (this.readOnly !== true) return [];
+    return readOnlyMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8'), ['/tmp', '/dev/shm', ...this.hide, ...this.shared]);
   }
 
   /** An environment gets a tmpfs /tmp after all: said on stderr and in describe(). */

@@ -53,6 +53,7 @@ export class ProcessDriver implements SandboxDriver {
         `SANDBOX DISABLED: functions run as plain processes under the server's own uid (${process.getuid?.() ?? '?'}) — ${this.reasons.join('; ')}`,
         'functions can read the data dir, other functions\' code and signal or debug the server; run only trusted code',
         'no CPU, pids or /tmp limits; memory enforced by polling only; processes that leave their process group can outlive environments',
+        'the host\'s file system as the server\'s uid sees it: writable wherever it may write (Lambda\'s is read-only but /tmp), /tmp and /dev/shm shared with the host and other functions',
         'code and layers at their paths in the data dir, not /var/task and /opt (module paths point there, and a bootstrap or wrapper script named or linked under them is started from there; a function that opens /opt itself, or a link of its to /opt, finds the host\'s)',
         ...(this.shim ? [] : [noShimWarning('execvp')]),
       ],
