@@ -408,7 +408,7 @@ export class NamespaceDriver implements SandboxDriver {
     const relocated = kept.map((p) => relocate && p !== program);
     const inner = this.innerScript(spec, uid, kept);
     const b = this.bins;
-    // SCHED_BATCH (see BATCH): set by chrt, which then execs setpriv; inherited by every process of the environment.
+    // SCHED_BATCH (see the class comment): set by chrt, which then execs setpriv; inherited by every process of the environment.
     const outer = `s=$1; shift; for f; do echo $$ > "$f" || exit 125; done; exec ${b.chrt ? `${b.chrt} --batch 0 ` : ''}${b.setpriv} --pdeathsig KILL ${b.unshare} --mount --pid --ipc --uts --fork --kill-child --mount-proc ${b.sh} -c "$s" stratus-env`;
     let child: import('node:child_process').ChildProcess;
     let table: number | undefined;
