@@ -5,7 +5,7 @@ import {
   ListFunctionsCommand, PublishVersionCommand, PutProvisionedConcurrencyConfigCommand, UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { sharedDir, waitFor } from '../async/server.js';
-import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
+import { clientConfig, sharedConfig, startServer, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 
 const ROLE = 'arn:aws:iam::000000000000:role/test';
@@ -32,7 +32,7 @@ describe('Tenant isolation (TenancyConfig)', () => {
   let server: TestServer;
   let lambda: LambdaClient;
   before(async () => {
-    server = await startServer();
+    server = await startServer(sharedConfig()); // the Event test's function writes to a shared dir
     lambda = new LambdaClient(clientConfig(server.endpoint));
     await lambda.send(new CreateFunctionCommand({
       FunctionName: 'iso', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: await makeZip({ 'index.js': NODE }) }, TenancyConfig: PER_TENANT,
