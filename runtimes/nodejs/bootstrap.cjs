@@ -15,6 +15,7 @@ const Module = require('node:module');
 const { patchConsole, logError } = require('./log-patch.cjs');
 const { load, handlerMetadata, checkHandlerSignature, awslambdaGlobal, promiseOnly } = require('./user-function.cjs');
 const { Runtime, RuntimeClient, installFatalHandlers, exitAfterFlush } = require('./runtime.cjs');
+const { installTraceEnv } = require('./trace-env.cjs');
 const { openDescriptor } = require('./http-client.cjs');
 
 /**
@@ -107,6 +108,7 @@ async function main() {
   } catch (e) {
     fail(`cannot apply assignment: ${e.message}`);
   }
+  installTraceEnv();
 
   patchConsole();
   const api = process.env.AWS_LAMBDA_RUNTIME_API;

@@ -11,7 +11,7 @@ const { JSONStringifyError, NodeJsExit, UnhandledPromiseRejection, toRapidRespon
 const { logError, setCurrentRequestId, setCurrentTenantId } = require('./log-patch.cjs');
 const { IdleGc } = require('./idle-gc.cjs');
 const { STREAM_RESPONSE, promiseOnly } = require('./user-function.cjs');
-const { setTraceId } = require('./trace-env.cjs');
+const { contextEnv, setTraceId } = require('./trace-env.cjs');
 
 const PREFIX = '/2018-06-01/runtime/';
 const JSON_HEADER = 'Content-Type: application/json\r\n';
@@ -149,13 +149,10 @@ function parseJson(s, name) {
 /** Lambda's Node.js 24 programming model (user-function.promiseOnly), set when the Runtime is made. */
 let PROMISE_ONLY = false;
 
-/**
- * Invocation data Lambda puts on the context object: from process.env as the function has it at
- * this invocation (it may have changed or replaced it), and from the /next headers.
- */
+/** Invocation data Lambda puts on the context object (from the environment and /next headers). */
 function attachEnvironmentData(ctx, h) {
   const deadline = Number(h['lambda-runtime-deadline-ms']);
-  const env = process.env;
+  const env = contextEnv();
   ctx.functionVersion = env.AWS_LAMBDA_FUNCTION_VERSION;
   ctx.functionName = env.AWS_LAMBDA_FUNCTION_NAME;
   ctx.memoryLimitInMB = env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
