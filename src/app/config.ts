@@ -26,8 +26,6 @@ export interface StratusConfig {
    * (Lambda: "every few hours ... even for functions that are invoked continuously").
    */
   envMaxLifetimeMs: number;
-  /** Invocations after which an on-demand environment is ended once idle (see EnvironmentService reap). */
-  envMaxInvocations: number;
   /** Sandbox driver: auto picks namespaces+cgroups when the host allows, else a plain process. */
   sandbox: 'auto' | 'namespace' | 'process';
   /**
@@ -149,7 +147,6 @@ export function defaultConfig(): StratusConfig {
     unreservedConcurrencyMin: unreservedMinFrom(env.STRATUS_UNRESERVED_MIN, accountConcurrency),
     idleTimeoutMs: intFrom('STRATUS_IDLE_TIMEOUT_MS', env.STRATUS_IDLE_TIMEOUT_MS, 10 * 60 * 1000, 'a whole number of milliseconds (1 or more)', 1),
     envMaxLifetimeMs: intFrom('STRATUS_ENV_MAX_LIFETIME_MS', env.STRATUS_ENV_MAX_LIFETIME_MS, 2 * 60 * 60 * 1000, 'a whole number of milliseconds (1 or more)', 1),
-    envMaxInvocations: intFrom('STRATUS_ENV_MAX_INVOCATIONS', env.STRATUS_ENV_MAX_INVOCATIONS, 100_000, 'a whole number (1 or more)', 1),
     sandbox: oneOf('STRATUS_SANDBOX', env.STRATUS_SANDBOX, SANDBOXES, 'auto'),
     cgroupFavorDynmods: env.STRATUS_CGROUP_FAVORDYNMODS !== '0',
     sharedDirs: pathsFrom('STRATUS_SHARED_DIRS', env.STRATUS_SHARED_DIRS),

@@ -604,8 +604,7 @@ class Service implements StratusExecutionService {
    * continuously", and so does Stratus (a busy one is ended at a reap that finds it idle). What
    * a long-lived runtime accumulates goes with it: glibc keeps every value a runtime set in its
    * environment (Lambda's Node.js runtime sets _X_AMZN_TRACE_ID per invocation, as Stratus's
-   * does: 143 MB per million invocations here), so one is also ended after envMaxInvocations (default 100,000; a
-   * busy environment reaches that long before the lifetime: ~14 MB of such values).
+   * does: 143 MB per million invocations here).
    */
   private reap(): void {
     const now = this.deps.clock.now();
@@ -614,7 +613,7 @@ class Service implements StratusExecutionService {
     for (const s of this.slots.values()) {
       for (let i = s.idle.length - 1; i >= 0; i--) {
         const e = s.idle[i]!;
-        if ((e.lastUsed < cutoff || e.createdAt < bornBefore || e.invocations >= this.opts.config.envMaxInvocations) && e.provisionedBy === null) { s.idle.splice(i, 1); e.destroy(); }
+        if ((e.lastUsed < cutoff || e.createdAt < bornBefore) && e.provisionedBy === null) { s.idle.splice(i, 1); e.destroy(); }
       }
       while (s.resets.length && s.resets[0]!.at < cutoff) dropReset(s.resets.shift()!);
       // A tenant's slot with nothing left in it goes (a slot per tenant ever seen would pile up);
