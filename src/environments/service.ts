@@ -601,10 +601,8 @@ class Service implements StratusExecutionService {
   /**
    * Ends idle on-demand environments unused for the idle timeout, or older than the maximum
    * lifetime: Lambda ends environments "every few hours ... even for functions that are invoked
-   * continuously", and so does Stratus (a busy one is ended at a reap that finds it idle). What
-   * a long-lived runtime accumulates goes with it: glibc keeps every value a runtime set in its
-   * environment (Lambda's Node.js runtime sets _X_AMZN_TRACE_ID per invocation, as Stratus's
-   * does: 143 MB per million invocations here).
+   * continuously", and so does Stratus (a busy one is ended at a reap that finds it idle): what
+   * a long-lived runtime accumulates (a function's caches, leaks) goes with it.
    */
   private reap(): void {
     const now = this.deps.clock.now();
