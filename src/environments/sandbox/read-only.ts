@@ -1,8 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { isUnder, removeStale, sq } from './shell.js';
+
+const execFileAsync = promisify(execFile);
 
 /**
  * Lambda's file system is read-only but for /tmp: a write anywhere else fails with EROFS ("Read-only
@@ -133,17 +136,15 @@ export async function probeReadOnlyRemount(bins: { unshare: string; sh: string; 
     const line = readOnlyLine({ at: `${dir}/.`, options: ['nosuid', 'nodev', 'relatime'] });
     const script = `${sq(bins.mount)} -t tmpfs -o size=16k,nosuid,nodev stratus-ro-probe "$1" && printf '%s\\n' "$2" > "$1/t" && ` +
       `${sq(bins.mount)} -a -c -T "$1/t" && while IFS= read -r l; do printf '%s\\n' "$l"; done < /proc/self/mountinfo`;
-    const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const c = spawn(bins.unshare, ['--mount', '--propagation', 'private', bins.sh, '-c', script, 'stratus-ro-probe', dir, line], { env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      c.stdout.on('data', (d: Buffer) => { out += d; });
-      c.stderr.on('data', (d: Buffer) => { err += d; });
-      c.on('error', (e) => resolve({ code: null, out, err: e.message }));
-      c.on('close', (code) => resolve({ code, out, err }));
-    });
-    if (r.code !== 0) return `the probe failed: ${r.err.trim() || `status ${r.code}`}`;
-    const entry = r.out.split('\n').find((l) => l.includes(' stratus-ro-probe '));
+    let out: string;
+    try {
+      ({ stdout: out } = await execFileAsync(bins.unshare, ['--mount', '--propagation', 'private', bins.sh, '-c', script, 'stratus-ro-probe', dir, line], { env: {} }));
+    } catch (e) {
+      // Exited with a status (code a number, what it wrote in stderr), or did not start.
+      const x = e as { code?: number | string; stderr?: string; message: string };
+      return `the probe failed: ${x.stderr?.trim() || (typeof x.code === 'number' ? `status ${x.code}` : x.message)}`;
+    }
+    const entry = out.split('\n').find((l) => l.includes(' stratus-ro-probe '));
     const f = entry?.split(' ') ?? [];
     const per = f[5]?.split(',') ?? [];
     const sb = f[f.indexOf('-', 6) + 3]?.split(',') ?? [];
