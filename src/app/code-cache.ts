@@ -72,7 +72,7 @@ export class CodeCache {
    * directories have.
    */
   layersDirFor(codeKeys: readonly string[]): Promise<{ dir: string; gid: number | null }> {
-    const name = `layers-${createHash('sha256').update(codeKeys.join('\n')).digest('hex')}`;
+    const name = layersName(codeKeys);
     return this.once(name, () => this.merge(name, codeKeys));
   }
 
@@ -150,14 +150,47 @@ export class CodeCache {
     }
   }
 
-  /** Removes unpacked code no version references any more. */
-  prune(inUse: Set<string>): void {
+  /**
+   * Unpacked code that no longer has a use goes: a name (a code key, or a merged layers
+   * directory, see `namesOf`) that is not in `inUse` at this sweep and was not at the one before
+   * either is moved aside at once and removed in the background. Two sweeps, not one: an
+   * environment being launched for a version deleted meanwhile is not yet counted among the
+   * live ones that `inUse` holds, and gets the time between two sweeps to be. Returns the names
+   * removed.
+   */
+  sweep(inUse: ReadonlySet<string>): string[] {
+    const unused = new Set<string>();
     for (const name of fs.readdirSync(this.root)) {
-      if (name.startsWith('.') || inUse.has(name)) continue;
-      this.ready.delete(name);
-      fs.rmSync(path.join(this.root, name), { recursive: true, force: true });
+      if (name.startsWith('.') || inUse.has(name) || this.inflight.has(name)) continue;
+      unused.add(name);
     }
+    const removed: string[] = [];
+    for (const name of unused) {
+      if (!this.unusedBefore.has(name)) continue;
+      const trash = path.join(this.root, `.trash-${name}-${process.pid}-${Date.now()}`);
+      try {
+        fs.renameSync(path.join(this.root, name), trash);
+      } catch { continue; /* gone already */ }
+      this.ready.delete(name);
+      removed.push(name);
+      unused.delete(name);
+      void fs.promises.rm(trash, { recursive: true, force: true }).catch(() => undefined);
+    }
+    this.unusedBefore = unused;
+    return removed;
   }
+
+  private unusedBefore = new Set<string>();
+
+  /** The names of what a version's environments see: its code and, if it has layers, each layer's and their merge. */
+  static namesOf(codeKey: string, layerKeys: readonly string[]): string[] {
+    return layerKeys.length ? [codeKey, ...layerKeys, layersName(layerKeys)] : [codeKey];
+  }
+}
+
+/** The directory name of a list of layers merged in order (CodeCache.layersDirFor). */
+function layersName(codeKeys: readonly string[]): string {
+  return `layers-${createHash('sha256').update(codeKeys.join('\n')).digest('hex')}`;
 }
 
 /**

@@ -26,6 +26,8 @@ export interface StratusConfig {
    * (Lambda: "every few hours ... even for functions that are invoked continuously").
    */
   envMaxLifetimeMs: number;
+  /** How often unpacked code nothing uses any more is looked for (it goes at the second sweep that finds it unused). */
+  codeSweepMs: number;
   /** Sandbox driver: auto picks namespaces+cgroups when the host allows, else a plain process. */
   sandbox: 'auto' | 'namespace' | 'process';
   /**
@@ -146,6 +148,7 @@ export function defaultConfig(): StratusConfig {
     accountConcurrency,
     unreservedConcurrencyMin: unreservedMinFrom(env.STRATUS_UNRESERVED_MIN, accountConcurrency),
     idleTimeoutMs: intFrom('STRATUS_IDLE_TIMEOUT_MS', env.STRATUS_IDLE_TIMEOUT_MS, 10 * 60 * 1000, 'a whole number of milliseconds (1 or more)', 1),
+    codeSweepMs: intFrom('STRATUS_CODE_SWEEP_MS', env.STRATUS_CODE_SWEEP_MS, 5 * 60 * 1000, 'a whole number of milliseconds (1 or more)', 1),
     envMaxLifetimeMs: intFrom('STRATUS_ENV_MAX_LIFETIME_MS', env.STRATUS_ENV_MAX_LIFETIME_MS, 2 * 60 * 60 * 1000, 'a whole number of milliseconds (1 or more)', 1),
     sandbox: oneOf('STRATUS_SANDBOX', env.STRATUS_SANDBOX, SANDBOXES, 'auto'),
     cgroupFavorDynmods: env.STRATUS_CGROUP_FAVORDYNMODS !== '0',

@@ -174,6 +174,22 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
     }
   });
 
+  // Unpacked code that neither a version nor an environment uses any more (a deleted function's,
+  // the code an update replaced, an old layer merge) goes, at the second sweep that finds it
+  // unused. One tick: what the sweep reads of the snapshot and the environments stays true.
+  const codeSweep = setInterval(() => {
+    const inUse = new Set<string>();
+    const add = (codeKey: string, layers: readonly { codeKey: string }[]) => {
+      for (const n of CodeCache.namesOf(codeKey, layers.map((l) => l.codeKey))) inUse.add(n);
+    };
+    for (const name of snapshot.names()) snapshot.get(name)?.versions.forEach((v) => add(v.codeKey, v.config.layers));
+    for (const t of execution.liveTargets()) add(t.codeKey, t.config.layers);
+    try {
+      codeCache.sweep(inUse);
+    } catch { /* the code dir is unreadable: the next sweep tries again */ }
+  }, config.codeSweepMs);
+  codeSweep.unref();
+
   const invoker = new PipelineInvoker({ locale, snapshot, execution, leases });
   const control = createControlPlane({ functions, layers, blobs, changes, locale, clock, config });
   const http = createHttpServer(config.sandboxApiAccess === 'full' ? {} : { fromEnvironment: (r, l) => execution.fromEnvironment(r, l) });
@@ -233,6 +249,7 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
           await drained;
         } else await http.close();
         await execution.stop();
+        clearInterval(codeSweep);
         codeCache.close();
         await logService.close();
         await changes.close();

@@ -135,6 +135,8 @@ export interface StratusExecutionService extends ExecutionService {
   readonly detection: string[];
   /** Where functions see the code of `codeDir` (a host path): /var/task, or the path itself. */
   taskRoot(codeDir: string): string;
+  /** The targets of every environment there is, starting, idle, busy or kept for an allocation: their code is in use. */
+  liveTargets(): ExecutionTarget[];
 }
 
 class Service implements StratusExecutionService {
@@ -174,6 +176,13 @@ class Service implements StratusExecutionService {
 
   taskRoot(codeDir: string): string {
     return this.driver.taskRoot(codeDir);
+  }
+
+  liveTargets(): ExecutionTarget[] {
+    const out: ExecutionTarget[] = [];
+    for (const s of this.slots.values()) for (const e of s.all) out.push(e.target);
+    for (const a of this.allocations.values()) out.push(a.target);
+    return out;
   }
 
   describe() {
