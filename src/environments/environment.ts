@@ -363,7 +363,7 @@ export class Environment implements RuntimeApiHandler {
       if (extProblem?.name) env.ext?.launchFailed(extProblem.name, extProblem.agentError);
       const launcher = extensions
         ? extensionLauncher(`${optRoot}/extensions`, extensions, [...extensionHiddenVars(vars), ...(custom ? [] : Object.keys(runtimeFds(o.deps.driver)))], o.target.config.environment,
-          custom ? [] : [o.deps.driver.logFd, o.deps.driver.apiFd])
+          custom ? [] : [o.deps.driver.logFd, o.deps.driver.apiFd], vars.AWS_LAMBDA_RUNTIME_API!)
         : [];
       keepEnv = wrapper !== null || (extensions !== null && !custom);
       try {
@@ -468,12 +468,55 @@ export class Environment implements RuntimeApiHandler {
       this.resetAfterSuppressedInit();
       this.kill();
     };
+    ext.onExit = (how, errorType) => this.extensionExited(how, errorType);
     this.api.bind(this, {
       register: (req, res) => ext.register(req, res, (done) => readBody(req, 64 * 1024, done)),
       next: (req, res) => ext.next(req, res),
       initError: (req, res) => ext.error(req, res, 'init'),
       exitError: (req, res) => ext.error(req, res, 'exit'),
+      exitReport: (req, res) => ext.exitReport(req, res, (done) => readBody(req, 64, done)),
     });
+  }
+
+  /**
+   * An extension's process exited (`how`: "exit status 5"). As Lambda's RAPID, that is a crash
+   * (Extension.Crash) unless it follows the extension's SHUTDOWN, and it ends at once whatever
+   * is under way: an init fails (and is retried within the first invocation, as other init
+   * failures are); an invocation the runtime has not answered fails (the caller gets the error);
+   * one it has answered keeps its result, its invoke phase failed (END and REPORT say so). The
+   * environment is then reset, not held to the invocation's deadline: the next invocation has a
+   * new one. Its other extensions get no SHUTDOWN (as after a runtime's crash).
+   */
+  private extensionExited(how: string, errorType: string): void {
+    // Its SHUTDOWN's end, or the environment ending anyway.
+    if (this.shuttingDown || this.state === 'dead') return;
+    if (!this.initSettled) {
+      // The init failed already (an init error reported): that error stands.
+      if (this.initFailure) return;
+      this.initFailure = { errorType, reason: how, logged: false };
+      this.resetAfterSuppressedInit();
+      this.kill();
+      return;
+    }
+    // A result in but not yet settled came first.
+    this.settle(this.cur);
+    if (this.state === 'busy' || this.state === 'idle') this.resetting = true;
+    const c = this.cur;
+    if ((c && !c.done) || this.pendingReport) {
+      // What the function and its extensions wrote until now comes first.
+      this.logs.drainNow();
+      this.logs.flushPartial();
+    }
+    if (c && !c.done) {
+      if (c.streaming) cutStream(c);
+      const failed = platformError(c.requestId, errorType, how);
+      this.systemLine(this.sys.text(failed.logLines));
+      this.finish(c, 'error', Buffer.from(JSON.stringify(failed.payload)), errorType, { reportStatus: 'error', dying: true, streamed: c.streamCut });
+    } else if (this.pendingReport) {
+      this.systemLine(this.sys.text(platformError(this.pendingReport.requestId, errorType, how).logLines));
+      this.writePendingReport({ status: 'error', errorType });
+    }
+    this.kill({ errorType, exit: how });
   }
 
   private writePendingReport(end?: PhaseEnd): void {

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { sendJson, type RtRequest, type RtResponse } from './runtime-api.js';
+import os from 'node:os';
+import { signalText } from './format.js';
+import { EXIT_REPORT_PATH, sendJson, type RtRequest, type RtResponse } from './runtime-api.js';
 import type { CodeView } from './code-view.js';
 import { findExecutable } from './sandbox/shell.js';
 import { OPT_ROOT } from './sandbox/task-root.js';
@@ -49,9 +51,15 @@ const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * function's environment without `hidden`, no stdin and none of the runtime's descriptors; the
  * runtime gets the environment as it was (the shell's own SHLVL, `_`, PWD and OLDPWD removed,
  * unless the function sets them itself).
+ *
+ * With bash, each extension runs under a subshell that waits for it and reports its exit to the
+ * Runtime API at `api` (POST EXIT_REPORT_PATH, "<its index in names> <its status>", 128+N for
+ * signal N), as Lambda's supervisor tells RAPID of every exit of an extension's process (see
+ * Extensions.exitReport): nothing else in the sandbox is its parent (the launcher becomes the
+ * runtime), and the server sees none of them. Without bash (no /dev/tcp), exits go unreported.
  */
 export function extensionLauncher(
-  dir: string, names: readonly string[], hidden: readonly string[], functionEnv: Readonly<Record<string, string>>, runtimeFds: readonly number[],
+  dir: string, names: readonly string[], hidden: readonly string[], functionEnv: Readonly<Record<string, string>>, runtimeFds: readonly number[], api: string,
 ): string[] {
   // What sh adds of its own to the environment it hands on (unless the function sets them).
   const shellVars = ['SHLVL', '_', 'PWD', 'OLDPWD'].filter((k) => !(k in functionEnv));
@@ -59,9 +67,19 @@ export function extensionLauncher(
   // bash closes any descriptor; a POSIX sh (dash) only single-digit ones.
   const shell = BASH ?? '/bin/sh';
   const closed = [...new Set([3, 4, 5, 6, 7, 8, 9, ...(BASH ? runtimeFds : [])])].map((fd) => `${fd}>&-`).join(' ');
+  const run = `env ${unset} ${sq(dir)}/"$name"`;
+  const [host, port] = [api.slice(0, api.lastIndexOf(':')), api.slice(api.lastIndexOf(':') + 1)];
+  // The subshell itself quiet (bash's own word on a command killed by a signal, "Killed", and
+  // its connect error when the environment is gone already), the extension's stderr as it was.
+  // Once it has exited: its status, the report, and the answer awaited (the environment may end
+  // first, and this subshell with it).
+  const watched = `exec 9>&2 2>/dev/null; ${run} 2>&9 9>&-; s="$i $?"; exec 9>&- 3<>/dev/tcp/${host}/${port} || exit 0; `
+    + `printf 'POST ${EXIT_REPORT_PATH} HTTP/1.1\\r\\nHost: %s\\r\\nContent-Length: %d\\r\\n\\r\\n%s' ${sq(api)} "\${#s}" "$s" >&3; read -r _ <&3`;
   const script = [
+    'i=0',
     `for name in ${names.map(sq).join(' ')}; do`,
-    `  ( exec env ${unset} ${sq(dir)}/"$name" ) </dev/null ${closed} &`,
+    `  ( ${BASH ? watched : `exec ${run}`} ) </dev/null ${closed} &`,
+    '  i=$((i + 1))',
     'done',
     'read -r go || exit 1',
     '[ "$go" = go ] || exit 1',
@@ -84,6 +102,8 @@ interface Agent {
   waiting: boolean;
   /** An event for it that found no /event/next waiting (its connection had closed). */
   pending: string | null;
+  /** Its process exited. */
+  gone: boolean;
 }
 
 export interface ExtensionEventContext {
@@ -110,6 +130,13 @@ export class Extensions {
   onReady: (() => void) | null = null;
   /** Called when an extension posts /init/error (its name, its error type). */
   onInitError: ((name: string, errorType: string) => void) | null = null;
+  /**
+   * Called when an extension's process exits: how, in RAPID's words ("exit status 5", "signal:
+   * killed", "exit code 0"), and the error type that makes of it (see exitReport).
+   */
+  onExit: ((how: string, errorType: string) => void) | null = null;
+  /** While a SHUTDOWN is handled: checks whether every extension it went to is done (or gone). */
+  private shutdownCheck: (() => void) | null = null;
 
   constructor(readonly expected: readonly string[], private readonly context: () => ExtensionEventContext) {}
 
@@ -158,7 +185,7 @@ export class Extensions {
         // Lambda takes another name during init for an internal extension; Stratus runs only its layers' files.
         return refuse(res, 'Extension.RegistrationClosed', this.open ? `No extension named ${name} in /opt/extensions` : 'Extension registration closed already');
       }
-      const agent: Agent = { id: randomUUID(), name, events: new Set(events as EventType[]), state: 'Registered', parked: null, waiting: false, pending: null };
+      const agent: Agent = { id: randomUUID(), name, events: new Set(events as EventType[]), state: 'Registered', parked: null, waiting: false, pending: null, gone: false };
       this.agents.set(agent.id, agent);
       this.byName.set(name, agent);
       const ctx = this.context();
@@ -227,16 +254,18 @@ export class Extensions {
     const targets = this.send('SHUTDOWN', `${JSON.stringify({ eventType: 'SHUTDOWN', shutdownReason: reason, deadlineMs })}\n`);
     if (targets.length === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.shutdownCheck = null;
+        resolve();
+      };
       const timer = setTimeout(finish, Math.max(0, deadlineMs - Date.now()));
       const prev = this.onReady;
+      this.shutdownCheck = () => { if (targets.every((a) => a.waiting || a.gone)) finish(); };
       this.onReady = () => {
         prev?.();
-        if (targets.every((a) => a.waiting)) finish();
+        this.shutdownCheck?.();
       };
-      function finish() {
-        clearTimeout(timer);
-        resolve();
-      }
     });
   }
 
@@ -257,6 +286,26 @@ export class Extensions {
    */
   launchFailed(name: string, errorType: string): void {
     this.launchErrors.set(name, errorType);
+  }
+
+  /**
+   * The launcher's report of an extension's exit (extensionLauncher): "<index> <status>". RAPID
+   * takes every exit of an extension's process for a crash (its supervisor's event; the
+   * environment ignores those during a SHUTDOWN): Extension.Crash, or Extension.ExitError for one
+   * that reported an exit error first (RAPID keeps the first fatal error). Its words for how:
+   * "exit status N", "signal: <name>" (Go's names) and, for a clean exit, "exit code 0".
+   */
+  exitReport(req: RtRequest, res: RtResponse, readBody: (done: (b: Buffer | null) => void) => void): void {
+    readBody((body) => {
+      const m = /^(\d+) (\d+)$/.exec(body?.toString('latin1') ?? '');
+      const name = m ? this.expected[Number(m[1])] : undefined;
+      if (!m || name === undefined) return sendJson(res, 400, '{"status":"unknown extension"}');
+      sendJson(res, 202, '{"status":"OK"}');
+      const agent = this.byName.get(name);
+      if (agent) agent.gone = true;
+      this.shutdownCheck?.();
+      this.onExit?.(exitStatusText(Number(m[2])), agent?.state === 'ExitError' ? 'Extension.ExitError' : 'Extension.Crash');
+    });
   }
 
   /** Ends every waiting request (the environment is gone). */
@@ -288,6 +337,15 @@ export class Extensions {
     if (!agent) { refuse(res, 'Extension.UnknownExtensionIdentifier', op === 'next' ? `Unknown extension ${id}` : 'Unknown Lambda-Extension-Identifier'); return null; }
     return agent;
   }
+}
+
+/** A shell's status of a process as RAPID words its exit: 128+N is signal N, as bash reports one. */
+function exitStatusText(status: number): string {
+  if (status > 128 && status < 128 + 32) {
+    const signal = Object.entries(os.constants.signals).find(([, n]) => n === status - 128)?.[0];
+    if (signal) return `signal: ${signalText(signal)}`;
+  }
+  return status === 0 ? 'exit code 0' : `exit status ${status}`;
 }
 
 const EVENT_HEADERS = () => ['Content-Type', 'application/json', 'Lambda-Extension-Event-Identifier', randomUUID()];

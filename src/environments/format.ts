@@ -242,9 +242,12 @@ const SIGNAL_TEXT: Record<string, string> = {
  */
 const CORE_SIGNALS = new Set(['SIGSEGV', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGQUIT', 'SIGTRAP', 'SIGSYS', 'SIGXCPU', 'SIGXFSZ']);
 
+/** A signal as Go names it ("killed", "segmentation fault"). */
+export const signalText = (signal: string): string => SIGNAL_TEXT[signal] ?? signal;
+
 /** How Lambda (Go's ProcessState) describes a runtime exit: "exit status 1", "signal: killed". */
 export function exitText(code: number | null, signal: string | null): string {
-  if (signal) return `signal: ${SIGNAL_TEXT[signal] ?? signal}${CORE_SIGNALS.has(signal) ? ' (core dumped)' : ''}`;
+  if (signal) return `signal: ${signalText(signal)}${CORE_SIGNALS.has(signal) ? ' (core dumped)' : ''}`;
   return `exit status ${code ?? 0}`;
 }
 

@@ -18,9 +18,16 @@ export interface ExtensionsApiHandler {
   next(req: RtRequest, res: RtResponse): void;
   initError(req: RtRequest, res: RtResponse): void;
   exitError(req: RtRequest, res: RtResponse): void;
+  /** The extension launcher's report of an extension's exit (POST EXIT_REPORT_PATH). */
+  exitReport(req: RtRequest, res: RtResponse): void;
 }
 
 const EXTENSION_PREFIX = '/2020-01-01/extension/';
+/**
+ * Where the extension launcher reports an extension's exit (extensions.ts: extensionLauncher),
+ * as Lambda's supervisor tells RAPID of it: no path of Lambda's APIs.
+ */
+export const EXIT_REPORT_PATH = '/stratus/extension-exited';
 
 const PREFIX = '/2018-06-01/runtime/';
 const NEXT = 'invocation/next';
@@ -130,6 +137,10 @@ export class RuntimeApiServer {
     const url = q < 0 ? req.url : req.url.slice(0, q);
     const h = this.h;
     if (this.ext && url.startsWith(EXTENSION_PREFIX)) return this.routeExtension(url.slice(EXTENSION_PREFIX.length), req, res, this.ext);
+    if (this.ext && url === EXIT_REPORT_PATH) {
+      if (req.method !== 'POST') return ApiErrors.methodNotAllowed(res);
+      return this.ext.exitReport(req, res);
+    }
     if (!h || !url.startsWith(PREFIX)) return ApiErrors.notFound(res);
     const rest = url.slice(PREFIX.length);
     if (rest === NEXT) {

@@ -303,10 +303,99 @@ describe('Extensions in layers: failures and retirement', () => {
   let handler: { ZipFile: Uint8Array };
   before(async () => { handler = { ZipFile: await makeZip({ 'index.js': 'exports.handler = async () => "ok";' }) }; });
 
-  async function withExtension(name: string, files: Record<string, { content: string; mode: number }>) {
+  async function withExtension(name: string, files: Record<string, { content: string; mode: number }>, o: { code?: { ZipFile: Uint8Array }; timeout?: number } = {}) {
     const layer = await lambda.send(new PublishLayerVersionCommand({ LayerName: name, Content: { ZipFile: await makeZip(files) } }));
-    await lambda.send(new CreateFunctionCommand({ FunctionName: name, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: handler, Layers: [layer.LayerVersionArn!], Timeout: 30 }));
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: name, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: o.code ?? handler, Layers: [layer.LayerVersionArn!], Timeout: o.timeout ?? 30,
+    }));
   }
+
+  /** The REPORT line of `requestId`, once it is in the function's log group. */
+  async function reportOf(name: string, requestId: string): Promise<string | undefined> {
+    for (let i = 0; i < 60; i++) {
+      const ev = await logs.send(new FilterLogEventsCommand({ logGroupName: `/aws/lambda/${name}`, filterPattern: `"REPORT RequestId: ${requestId}"` }));
+      if (ev.events?.[0]?.message) return ev.events[0].message;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return undefined;
+  }
+
+  // Lambda's RAPID takes any exit of an extension's process, a clean one too, that does not follow
+  // its SHUTDOWN for Extension.Crash ("exit status N"; "exit code 0" for a clean exit), and ends
+  // the init or invocation it happens in at once.
+  test('an extension that exits during the init, before or after it registered, fails the init (and its retry) at once with Extension.Crash', async () => {
+    await withExtension('ext-early', { 'extensions/early': { content: '#!/bin/bash\necho "ext exiting early"\nexit 5\n', mode: 0o755 } }, { timeout: 10 });
+    const t0 = Date.now();
+    const a = await lambda.send(new InvokeCommand({ FunctionName: 'ext-early', LogType: 'Tail' }));
+    // (The function's timeout is 10 s: the init's, and its retry's, would each take that long.)
+    assert.ok(Date.now() - t0 < 5000, `answered in ${Date.now() - t0} ms`);
+    assert.equal(a.FunctionError, 'Unhandled');
+    assert.deepEqual(JSON.parse(decode(a.Payload)), { errorType: 'Extension.Crash', errorMessage: `RequestId: ${a.$metadata.requestId} Error: exit status 5` });
+    const tail = Buffer.from(a.LogResult!, 'base64').toString();
+    assert.match(tail, /^ext exiting early$/m);
+    assert.match(tail, /^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: Extension\.Crash$/m);
+    assert.match(tail, /^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: invoke\tStatus: error\tError Type: Extension\.Crash$/m);
+    assert.match(tail, /^REPORT RequestId: .*\tStatus: error\tError Type: Extension\.Crash\t$/m);
+
+    const registered = EXTENSION.replace('echo "ext registered $REG"', 'echo "ext registered $REG"; exit 0');
+    await withExtension('ext-regexit', { 'extensions/quitter': { content: registered, mode: 0o755 } }, { timeout: 10 });
+    const t1 = Date.now();
+    const b = await lambda.send(new InvokeCommand({ FunctionName: 'ext-regexit', LogType: 'Tail' }));
+    assert.ok(Date.now() - t1 < 5000, `answered in ${Date.now() - t1} ms`);
+    assert.equal(b.FunctionError, 'Unhandled');
+    assert.deepEqual(JSON.parse(decode(b.Payload)), { errorType: 'Extension.Crash', errorMessage: `RequestId: ${b.$metadata.requestId} Error: exit code 0` });
+    assert.match(Buffer.from(b.LogResult!, 'base64').toString(), /^EXTENSION\tName: quitter\tState: Registered\tEvents: \[INVOKE,SHUTDOWN\]$/m);
+
+    // Killed by a signal: Go's words for it, and only the extension's own output in the log.
+    await withExtension('ext-killed', { 'extensions/killed': { content: '#!/bin/bash\necho "ext going" >&2\nkill -9 $$\n', mode: 0o755 } }, { timeout: 10 });
+    const c = await lambda.send(new InvokeCommand({ FunctionName: 'ext-killed', LogType: 'Tail' }));
+    assert.deepEqual(JSON.parse(decode(c.Payload)), { errorType: 'Extension.Crash', errorMessage: `RequestId: ${c.$metadata.requestId} Error: signal: killed` });
+    const killedTail = Buffer.from(c.LogResult!, 'base64').toString();
+    assert.match(killedTail, /^ext going$/m);
+    assert.doesNotMatch(killedTail, /Killed/);
+  });
+
+  /** An extension that exits (status 7) on its first INVOKE event only (/tmp outlives the environment's reset), after `delay`. */
+  const crashOnInvoke = (delay: string) => EXTENSION.replace('echo "ext event $EV"',
+    `echo "ext event $EV"; case "$EV" in *INVOKE*) if [ ! -e /tmp/crashed ]; then touch /tmp/crashed; ${delay} echo "ext crashing"; exit 7; fi;; esac`);
+  /** Counts its invocations: a new runtime starts again from 1. */
+  const counting = async () => ({ ZipFile: await makeZip({ 'index.js': 'let n = 0;\nexports.handler = async (e) => { n++; if (e.wait) await new Promise((r) => setTimeout(r, e.wait)); return n; };\n' }) });
+
+  test('an extension that exits during an invocation fails it at once with Extension.Crash; the next invocation gets a new environment', async () => {
+    await withExtension('ext-crash', { 'extensions/crasher': { content: crashOnInvoke(''), mode: 0o755 } }, { code: await counting(), timeout: 10 });
+    const t0 = Date.now();
+    // The handler would answer after 8 s: the caller has the extension's crash long before.
+    const a = await lambda.send(new InvokeCommand({ FunctionName: 'ext-crash', Payload: Buffer.from('{"wait":8000}') }));
+    assert.ok(Date.now() - t0 < 5000, `answered in ${Date.now() - t0} ms`);
+    assert.equal(a.FunctionError, 'Unhandled');
+    const id = a.$metadata.requestId!;
+    assert.deepEqual(JSON.parse(decode(a.Payload)), { errorType: 'Extension.Crash', errorMessage: `RequestId: ${id} Error: exit status 7` });
+    const report = await reportOf('ext-crash', id);
+    assert.match(report ?? '', /\tStatus: error\tError Type: Extension\.Crash\t\n$/, report);
+    const b = await lambda.send(new InvokeCommand({ FunctionName: 'ext-crash' }));
+    assert.equal(b.FunctionError, undefined, decode(b.Payload));
+    assert.equal(JSON.parse(decode(b.Payload)), 1, 'a new runtime');
+    const messages = ((await logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/ext-crash' }))).events ?? []).map((e) => e.message ?? '');
+    assert.ok(messages.some((m) => m === `RequestId: ${id} Error: exit status 7\nExtension.Crash\n`), messages.join(''));
+    assert.ok(!messages.some((m) => /Task timed out/.test(m)), messages.join(''));
+  });
+
+  test('an extension that exits after the runtime answered: the caller keeps the result, REPORT says Extension.Crash at once, and the next invocation gets a new environment', async () => {
+    await withExtension('ext-late-crash', { 'extensions/crasher': { content: crashOnInvoke('sleep 1;'), mode: 0o755 } }, { code: await counting(), timeout: 10 });
+    const a = await lambda.send(new InvokeCommand({ FunctionName: 'ext-late-crash' }));
+    assert.equal(a.FunctionError, undefined, decode(a.Payload));
+    assert.equal(JSON.parse(decode(a.Payload)), 1);
+    const t0 = Date.now();
+    const report = await reportOf('ext-late-crash', a.$metadata.requestId!);
+    // Written once the extension exited (a second after its INVOKE), not at the 10 s deadline.
+    assert.ok(Date.now() - t0 < 5000, `REPORT after ${Date.now() - t0} ms`);
+    assert.match(report ?? '', /\tStatus: error\tError Type: Extension\.Crash\t\n$/, report);
+    const duration = Number(/Duration: ([\d.]+) ms/.exec(report ?? '')?.[1]);
+    assert.ok(duration >= 1000 && duration < 5000, report);
+    const b = await lambda.send(new InvokeCommand({ FunctionName: 'ext-late-crash' }));
+    assert.equal(b.FunctionError, undefined, decode(b.Payload));
+    assert.equal(JSON.parse(decode(b.Payload)), 1, 'a new runtime');
+  });
 
   test('an extension that cannot be started, or that reports an init error, fails the init at once', async () => {
     await withExtension('ext-noexec', { 'extensions/lazy': { content: EXTENSION, mode: 0o644 } });
@@ -359,6 +448,8 @@ describe('Extensions in layers: failures and retirement', () => {
     const shutdown = at(/^ext event \{"eventType":"SHUTDOWN","shutdownReason":"timeout","deadlineMs":\d+\}$/);
     assert.ok(shutdown > at(/Task timed out after 1\.00 seconds/), messages.join('\n'));
     assert.ok(at(/^ext bye$/) > shutdown, messages.join('\n'));
+    // Its exit after SHUTDOWN is no crash.
+    assert.ok(!messages.some((m) => m.includes('Extension.Crash')), messages.join('\n'));
     const next = await lambda.send(new InvokeCommand({ FunctionName: 'ext-timeout' }));
     assert.equal(next.FunctionError, undefined, decode(next.Payload));
     assert.equal(JSON.parse(decode(next.Payload)), 'ok');
@@ -375,6 +466,7 @@ describe('Extensions in layers: failures and retirement', () => {
     const messages = await messagesOnceBye(logs, '/aws/lambda/ext-retire');
     assert.ok(messages.some((m) => /^ext event \{"eventType":"SHUTDOWN","shutdownReason":"spindown"/.test(m)), messages.join('\n'));
     assert.ok(messages.includes('ext bye'), messages.join('\n'));
+    assert.ok(!messages.some((m) => m.includes('Extension.Crash')), messages.join('\n'));
   });
 
   // Lambda: "When Lambda service is about to shut down the runtime, it sends a SIGTERM signal to
