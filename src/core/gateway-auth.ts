@@ -1,6 +1,7 @@
 /**
  * Authorizer decisions for HTTP APIs: identity sources, Lambda authorizer responses (simple and
- * IAM policy), JWT scopes. Pure; the gateway does the token verification and invocations.
+ * IAM policy), JWT scopes, SigV4 callers (AWS_IAM). Pure; the gateway does the token verification
+ * and invocations.
  */
 
 export interface IdentityInputs {
@@ -120,4 +121,40 @@ export function stringifyClaims(claims: Record<string, unknown>): Record<string,
     else out[k] = String(v);
   }
   return out;
+}
+
+/**
+ * The access key a SigV4-signed request names: its Authorization header's
+ * `AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, SignedHeaders=..., Signature=...`,
+ * or a presigned URL's X-Amz-Credential with X-Amz-Signature. Null when it is not signed so.
+ */
+export function sigV4AccessKey(authorization: string | undefined, rawQuery: string): string | null {
+  const m = authorization ? /^AWS4-HMAC-SHA256\s+Credential=([^/\s,]+)\/[^,]+,\s*SignedHeaders=[^,]+,\s*Signature=[0-9a-f]+\s*$/i.exec(authorization) : null;
+  if (m) return m[1]!;
+  const q = new URLSearchParams(rawQuery);
+  const cred = q.get('X-Amz-Credential');
+  const sig = q.get('X-Amz-Signature');
+  if (typeof cred === 'string' && typeof sig === 'string' && /^[0-9a-f]+$/i.test(sig) && cred.includes('/')) return cred.split('/')[0]!;
+  return null;
+}
+
+/**
+ * The caller of an AWS_IAM request, as payload 2.0's requestContext.authorizer.iam gives it. Any
+ * access key is taken as the account's root (Stratus has no IAM users to look it up in).
+ */
+export interface IamCaller {
+  accessKey: string;
+  accountId: string;
+  callerId: string;
+  cognitoIdentity: null;
+  principalOrgId: null;
+  userArn: string;
+  userId: string;
+}
+
+export function iamCaller(accessKey: string, accountId: string): IamCaller {
+  return {
+    accessKey, accountId, callerId: accessKey, cognitoIdentity: null, principalOrgId: null,
+    userArn: `arn:aws:iam::${accountId}:root`, userId: accessKey,
+  };
 }

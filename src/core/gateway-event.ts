@@ -4,6 +4,8 @@
  * received plus the routing decision, clock reading and request id.
  */
 
+import type { IamCaller } from './gateway-auth.js';
+
 export interface HttpRequestInfo {
   method: string;
   /** Path as the client sent it, percent-encoded, without the query string. */
@@ -31,6 +33,8 @@ export interface EventContext {
   timeEpoch: number;
   /** requestContext.authorizer as built by the authorizer step. */
   authorizer?: Record<string, unknown>;
+  /** The SigV4 caller of an AWS_IAM route: 1.0 has it in requestContext.identity (2.0 in authorizer.iam). */
+  iam?: IamCaller;
 }
 
 /** Content types API Gateway passes as text; anything else reaches the function base64-encoded. */
@@ -205,18 +209,18 @@ export function buildEventV1(req: HttpRequestInfo, ctx: EventContext): Record<st
       extendedRequestId: ctx.requestId,
       httpMethod: req.method,
       identity: {
-        accessKey: null,
-        accountId: null,
-        caller: null,
+        accessKey: ctx.iam?.accessKey ?? null,
+        accountId: ctx.iam?.accountId ?? null,
+        caller: ctx.iam?.callerId ?? null,
         cognitoAuthenticationProvider: null,
         cognitoAuthenticationType: null,
         cognitoIdentityId: null,
         cognitoIdentityPoolId: null,
         principalOrgId: null,
         sourceIp: req.sourceIp,
-        user: null,
+        user: ctx.iam?.userId ?? null,
         userAgent,
-        userArn: null,
+        userArn: ctx.iam?.userArn ?? null,
       },
       path: req.rawPath,
       protocol: req.protocol,

@@ -7,6 +7,8 @@ import {
   GetAuthorizerCommand, ResetAuthorizersCacheCommand,
 } from '@aws-sdk/client-apigatewayv2';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { clientConfig } from '../helpers/server.js';
 import { ECHO, createNodeFunction, fnArn, json, request, startGatewayServer } from './helpers.js';
@@ -48,6 +50,28 @@ export const handler = async (event) => ({
   context: { via: 'policy', version: event.version },
 });
 `;
+
+/** SHA-256 (HMAC when given a secret) for @smithy/signature-v4, from node:crypto. */
+type Bytes = string | ArrayBuffer | ArrayBufferView;
+const bytes = (d: Bytes) => (typeof d === 'string' ? d : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d));
+class Sha256 {
+  private h: Hash | Hmac;
+  constructor(private readonly secret?: Bytes) {
+    this.h = this.fresh();
+  }
+  private fresh(): Hash | Hmac {
+    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(this.secret));
+  }
+  update(data: Bytes): void {
+    this.h.update(bytes(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return this.h.digest();
+  }
+  reset(): void {
+    this.h = this.fresh();
+  }
+}
 
 describe('authorizers', () => {
   let server: Awaited<ReturnType<typeof startGatewayServer>>;
@@ -318,5 +342,57 @@ describe('authorizers: event shapes, policies, caching, key sources', () => {
       body: JSON.stringify({ name: 'bad', authorizerType: 'JWT', identitySource: ['$request.header.Authorization'], jwtConfiguration: { issuer, jwks: { keys: 'nope' } } }),
     });
     assert.equal(bad.status, 400);
+  });
+
+  test('AWS_IAM: a SigV4-signed request reaches the function with its caller (2.0 authorizer.iam, 1.0 identity); unsigned is 403', async () => {
+    const iamApi = (await gw.send(new CreateApiCommand({ Name: 'iam', ProtocolType: 'HTTP' }))).ApiId!;
+    const v2 = await gw.send(new CreateIntegrationCommand({ ApiId: iamApi, IntegrationType: 'AWS_PROXY', IntegrationUri: fnArn('echo'), PayloadFormatVersion: '2.0' }));
+    const v1 = await gw.send(new CreateIntegrationCommand({ ApiId: iamApi, IntegrationType: 'AWS_PROXY', IntegrationUri: fnArn('echo'), PayloadFormatVersion: '1.0' }));
+    await gw.send(new CreateRouteCommand({ ApiId: iamApi, RouteKey: 'GET /iam', Target: `integrations/${v2.IntegrationId}`, AuthorizationType: 'AWS_IAM' }));
+    await gw.send(new CreateRouteCommand({ ApiId: iamApi, RouteKey: 'POST /iam1', Target: `integrations/${v1.IntegrationId}`, AuthorizationType: 'AWS_IAM' }));
+    await gw.send(new CreateStageCommand({ ApiId: iamApi, StageName: '$default', AutoDeploy: true }));
+
+    const signer = new SignatureV4({
+      credentials: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' },
+      region: 'us-east-1', service: 'execute-api', sha256: Sha256,
+    });
+    const host = `${iamApi}.execute-api.localhost:${server.port}`;
+    const signed = async (method: string, path: string, body?: string) => {
+      const req = await signer.sign({
+        method, protocol: 'http:', hostname: `${iamApi}.execute-api.localhost`, port: server.port, path, query: {},
+        headers: { host, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body } : {}),
+      });
+      return request({ port: server.port, path, method, host, headers: req.headers, ...(body ? { body } : {}) });
+    };
+
+    const unsigned = await request({ port: server.port, path: '/iam', host });
+    assert.equal(unsigned.status, 403);
+    assert.deepEqual(json(unsigned), { message: 'Forbidden' });
+    assert.equal((await request({ port: server.port, path: '/iam', host, headers: { authorization: 'Bearer x' } })).status, 403);
+
+    const r2 = await signed('GET', '/iam');
+    assert.equal(r2.status, 200, r2.body.toString());
+    assert.deepEqual(json(r2).requestContext.authorizer, {
+      iam: {
+        accessKey: 'AKIAIOSFODNN7EXAMPLE', accountId: '000000000000', callerId: 'AKIAIOSFODNN7EXAMPLE', cognitoIdentity: null,
+        principalOrgId: null, userArn: 'arn:aws:iam::000000000000:root', userId: 'AKIAIOSFODNN7EXAMPLE',
+      },
+    });
+
+    // A presigned URL (X-Amz-* query parameters) is signed too.
+    const pre = await signer.presign({ method: 'GET', protocol: 'http:', hostname: `${iamApi}.execute-api.localhost`, port: server.port, path: '/iam', query: {}, headers: { host } });
+    const qs = new URLSearchParams(pre.query as Record<string, string>).toString();
+    const r3 = await request({ port: server.port, path: `/iam?${qs}`, host });
+    assert.equal(r3.status, 200, r3.body.toString());
+    assert.equal(json(r3).requestContext.authorizer.iam.accessKey, 'AKIAIOSFODNN7EXAMPLE');
+
+    const r1 = await signed('POST', '/iam1', '{"a":1}');
+    assert.equal(r1.status, 200, r1.body.toString());
+    const id = json(r1).requestContext.identity;
+    assert.deepEqual(
+      { accessKey: id.accessKey, accountId: id.accountId, caller: id.caller, user: id.user, userArn: id.userArn },
+      { accessKey: 'AKIAIOSFODNN7EXAMPLE', accountId: '000000000000', caller: 'AKIAIOSFODNN7EXAMPLE', user: 'AKIAIOSFODNN7EXAMPLE', userArn: 'arn:aws:iam::000000000000:root' },
+    );
+    assert.equal((await request({ port: server.port, path: '/iam1', method: 'POST', host })).status, 403);
   });
 });

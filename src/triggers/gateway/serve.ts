@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isStratusError } from '../../core/errors.js';
-import { bearerToken, identityValues, routeArn, scopesAllow, stringifyClaims, tokenScopes } from '../../core/gateway-auth.js';
+import { bearerToken, iamCaller, identityValues, routeArn, scopesAllow, sigV4AccessKey, stringifyClaims, tokenScopes } from '../../core/gateway-auth.js';
 import { applyCors, isPreflight, preflightHeaders } from '../../core/gateway-cors.js';
 import { buildEventV1, buildEventV2, headerValue, joinedHeaders, parseQuery, type EventContext, type HttpRequestInfo } from '../../core/gateway-event.js';
 import { gatewayError, mapResponseV1, mapResponseV2, type HttpResponse } from '../../core/gateway-response.js';
@@ -173,7 +173,16 @@ async function authorize(
 ): Promise<HttpResponse | undefined> {
   const type = route.route.authorizationType;
   if (type === 'NONE') return undefined;
-  if (type === 'AWS_IAM') return GatewayResponses.forbidden(); // SigV4 verification is not implemented
+  if (type === 'AWS_IAM') {
+    // As function URLs: any SigV4-signed request passes (Stratus checks no signature anywhere);
+    // an unsigned one is refused.
+    const accessKey = sigV4AccessKey(headers.authorization, info.rawQueryString);
+    if (!accessKey) return GatewayResponses.forbidden();
+    const iam = iamCaller(accessKey, deps.locale.accountId);
+    if (v1) ctx.iam = iam;
+    else ctx.authorizer = { iam };
+    return undefined;
+  }
   const a = route.authorizer;
   if (!a) return GatewayResponses.internal();
   const queryMap: Record<string, string> = {};

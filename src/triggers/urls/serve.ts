@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isStratusError } from '../../core/errors.js';
+import { iamCaller, sigV4AccessKey, type IamCaller } from '../../core/gateway-auth.js';
 import { applyCors, isPreflight, preflightHeaders } from '../../core/gateway-cors.js';
 import { buildEventV2, headerValue, joinedHeaders } from '../../core/gateway-event.js';
 import { mapResponseV2, type HttpResponse } from '../../core/gateway-response.js';
@@ -118,14 +119,11 @@ export async function serveUrl(deps: UrlServeDeps, req: IncomingMessage, res: Se
   if (!cfg) return reply(UrlResponses.notFound());
   // AWS_IAM: a SigV4-signed request, by any credentials (Stratus has no IAM: it checks no
   // signature anywhere); an unsigned one is refused, as Lambda refuses it.
-  let iam: Record<string, unknown> | undefined;
+  let iam: IamCaller | undefined;
   if (cfg.authType === 'AWS_IAM') {
     const accessKey = sigV4AccessKey(req.headers.authorization, query);
     if (!accessKey) return reply(UrlResponses.forbidden());
-    iam = {
-      accessKey, accountId: deps.locale.accountId, callerId: accessKey, cognitoIdentity: null, principalOrgId: null,
-      userArn: `arn:aws:iam::${deps.locale.accountId}:root`, userId: accessKey,
-    };
+    iam = iamCaller(accessKey, deps.locale.accountId);
   }
 
   const body = await readBody(req, URL_MAX_BODY);
@@ -297,19 +295,4 @@ export class HttpStreamSink implements ResponseStreamSink {
   abort(): void {
     if (!this.ended) this.end({ errorType: 'Stratus.InvokeFailed', errorMessage: 'invocation failed' });
   }
-}
-
-/**
- * The access key a SigV4-signed request names: its Authorization header's
- * `AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, SignedHeaders=..., Signature=...`,
- * or a presigned URL's X-Amz-Credential with X-Amz-Signature. Null when it is not signed so.
- */
-export function sigV4AccessKey(authorization: string | undefined, rawQuery: string): string | null {
-  const m = authorization ? /^AWS4-HMAC-SHA256\s+Credential=([^/\s,]+)\/[^,]+,\s*SignedHeaders=[^,]+,\s*Signature=[0-9a-f]+\s*$/i.exec(authorization) : null;
-  if (m) return m[1]!;
-  const q = new URLSearchParams(rawQuery);
-  const cred = q.get('X-Amz-Credential');
-  const sig = q.get('X-Amz-Signature');
-  if (typeof cred === 'string' && typeof sig === 'string' && /^[0-9a-f]+$/i.test(sig) && cred.includes('/')) return cred.split('/')[0]!;
-  return null;
 }
