@@ -3,6 +3,8 @@
  * payload 2.0 (with inference when the function returns a bare value) and 1.0 (REST proxy).
  */
 
+import { validateHeaderName, validateHeaderValue } from 'node:http';
+
 export interface HttpResponse {
   statusCode: number;
   /** In order; a name may repeat (set-cookie). Names as the function gave them. */
@@ -14,6 +16,22 @@ export type MappedResponse = HttpResponse | { malformed: string };
 
 /** Headers the gateway computes itself. */
 const DROPPED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive']);
+
+/**
+ * The first header that cannot go on the wire (a name that is not an HTTP token, a value with a
+ * control character such as a newline), as Node's own check before writing finds it.
+ */
+export function unsendableHeader(headers: Array<[string, string]>): string | undefined {
+  for (const [k, v] of headers) {
+    try {
+      validateHeaderName(k);
+      validateHeaderValue(k, v);
+    } catch {
+      return k;
+    }
+  }
+  return undefined;
+}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -67,6 +85,9 @@ function structured(obj: Record<string, unknown>, format: '1.0' | '2.0'): Mapped
     if (!Array.isArray(obj.cookies) || obj.cookies.some((c) => typeof c !== 'string')) return { malformed: 'cookies must be an array of strings' };
     for (const c of obj.cookies as string[]) headers.push(['set-cookie', c]);
   }
+  // API Gateway and Lambda treat such a header as a malformed response, like a bad statusCode.
+  const bad = unsendableHeader(headers);
+  if (bad !== undefined) return { malformed: `header ${JSON.stringify(bad)} cannot be sent` };
   let body = Buffer.alloc(0);
   if (obj.body !== undefined && obj.body !== null) {
     if (typeof obj.body !== 'string') return { malformed: 'body must be a string' };

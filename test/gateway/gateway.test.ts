@@ -17,6 +17,8 @@ export const handler = async (event) => {
     case 'malformed': return { statusCode: 'abc' };
     case 'objectbody': return { statusCode: 200, body: { a: 1 } };
     case 'badheader': return { statusCode: 200, headers: { 'x-bad': 'a\\nb' }, body: 'x' };
+    case 'badname': return { statusCode: 200, headers: { 'x bad': 'v' }, body: 'x' };
+    case 'badcookie': return { statusCode: 200, cookies: ['a=1\\r\\nx-injected: 1'], body: 'x' };
     case 'bare': return { hello: 'world' };
     case 'string': return 'hi';
     case 'sleep': await new Promise((r) => setTimeout(r, Number(q.ms))); return 'late';
@@ -154,10 +156,17 @@ describe('HTTP APIs', () => {
     assert.equal(e.status, 500);
     assert.deepEqual(json(e), { message: 'Internal Server Error' });
     // HTTP APIs answer a malformed Lambda response with 500, not REST APIs' 502.
-    for (const mode of ['malformed', 'objectbody', 'badheader']) {
+    // Headers that cannot go on the wire (a newline in a value, a space in a name) make it malformed
+    // too: a whole, ordinary 500, not a half-written response.
+    for (const mode of ['malformed', 'objectbody', 'badheader', 'badname', 'badcookie']) {
       const m = await viaPath(quickId, `/?mode=${mode}`);
       assert.equal(m.status, 500, mode);
       assert.deepEqual(json(m), { message: 'Internal Server Error' }, mode);
+      assert.equal(m.statusMessage, 'Internal Server Error', mode);
+      assert.ok(m.headers['apigw-requestid'], mode);
+      assert.equal(m.headers['content-length'], String(m.body.length), mode);
+      assert.equal(m.headers['transfer-encoding'], undefined, mode);
+      assert.equal(m.headers['x-injected'], undefined, mode);
     }
     const v1 = await gw.send(new CreateApiCommand({ Name: 'malformed1', ProtocolType: 'HTTP' }));
     const integ = await gw.send(new CreateIntegrationCommand({ ApiId: v1.ApiId, IntegrationType: 'AWS_PROXY', IntegrationUri: fnArn('malformed1'), PayloadFormatVersion: '1.0' }));

@@ -33,6 +33,7 @@ export async function createNodeFunction(lambda: LambdaClient, name: string, cod
 
 export interface RawResponse {
   status: number;
+  statusMessage: string;
   headers: http.IncomingHttpHeaders;
   rawHeaders: string[];
   body: Buffer;
@@ -53,7 +54,7 @@ export function request(opts: {
     const req = http.request({ host: '127.0.0.1', port: opts.port, path: opts.path, method: opts.method ?? 'GET', headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
+      res.on('end', () => resolve({ status: res.statusCode!, statusMessage: res.statusMessage ?? '', headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
       res.on('error', reject);
     });
     req.on('error', reject);

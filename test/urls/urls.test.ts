@@ -30,11 +30,28 @@ export const handler = awslambda.streamifyResponse(async (event, responseStream)
   responseStream.end('1,2\\n');
 });
 `;
+/** Buffered answers with headers that cannot be sent. */
+const ANSWERS = `
+export const handler = async (event) => {
+  switch (event.queryStringParameters?.mode) {
+    case 'badheader': return { statusCode: 200, headers: { 'x-bad': 'a\\nb' }, body: 'x' };
+    case 'badname': return { statusCode: 200, headers: { 'x bad': 'v' }, body: 'x' };
+    case 'malformed': return { statusCode: 'abc' };
+    default: return { statusCode: 200, body: 'ok' };
+  }
+};
+`;
 const THROWS = `export const handler = async () => { throw new Error('nope'); };\n`;
 const STREAM_FAILS = `
 export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
   const mode = event.queryStringParameters?.mode;
   if (mode === 'early') throw new Error('failed before the first byte');
+  if (mode === 'badheader') {
+    const s = awslambda.HttpResponseStream.from(responseStream, { statusCode: 200, headers: { 'x-bad': 'a\\nb' } });
+    s.write('x');
+    s.end();
+    return;
+  }
   responseStream.setContentType('text/plain');
   responseStream.write('partial;');
   if (mode !== 'at-once') await new Promise((r) => setTimeout(r, 50));
@@ -54,6 +71,7 @@ describe('function URLs', () => {
     await createNodeFunction(lambda, 'streamer', STREAMER);
     await createNodeFunction(lambda, 'plainstream', PLAIN_STREAM);
     await createNodeFunction(lambda, 'throws', THROWS);
+    await createNodeFunction(lambda, 'answers', ANSWERS);
     await createNodeFunction(lambda, 'streamfails', STREAM_FAILS);
   });
   after(async () => {
@@ -157,6 +175,23 @@ describe('function URLs', () => {
     }
   });
 
+  test('a response with headers that cannot be sent is malformed: a whole 502 like any other', async () => {
+    const cfg = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'answers', AuthType: 'NONE' }));
+    const id = urlId(cfg.FunctionUrl!);
+    const reference = await viaPath(id, '/?mode=malformed');
+    assert.equal(reference.status, 502);
+    for (const mode of ['badheader', 'badname']) {
+      const r = await viaPath(id, `/?mode=${mode}`);
+      assert.equal(r.status, 502, mode);
+      assert.equal(r.statusMessage, 'Bad Gateway', mode);
+      assert.equal(r.body.toString(), reference.body.toString(), mode);
+      assert.equal(r.headers['content-type'], reference.headers['content-type'], mode);
+      assert.ok(r.headers['x-amzn-requestid'], mode);
+      assert.equal(r.headers['content-length'], String(r.body.length), mode);
+      assert.equal(r.headers['transfer-encoding'], undefined, mode);
+    }
+  });
+
   test('RESPONSE_STREAM: prelude headers, chunks arrive while the handler runs', async () => {
     let open = false;
     const gate = http.createServer((_req, res) => res.end(open ? 'open' : 'closed'));
@@ -214,6 +249,10 @@ describe('function URLs', () => {
       });
       req.on('error', reject);
     });
+    // A prelude whose headers cannot be sent: the same 502, not a half-written head.
+    const badHead = await viaPath(id, '/?mode=badheader');
+    assert.deepEqual([badHead.status, badHead.statusMessage, badHead.body.toString()], [502, 'Bad Gateway', 'Internal Server Error']);
+    assert.ok(badHead.headers['x-amzn-requestid']);
     const late = await cutOff('late');
     assert.equal(late.status, 200);
     assert.equal(late.body, 'partial;');

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpRequestInfo } from '../../core/gateway-event.js';
-import type { HttpResponse } from '../../core/gateway-response.js';
+import { unsendableHeader, type HttpResponse } from '../../core/gateway-response.js';
 import { randomString } from '../../invoke/index.js';
 
 export { claimTraffic, readBody, whenDrained } from '../../api/raw.js';
@@ -72,9 +72,14 @@ export function requestInfo(req: IncomingMessage, rawPath: string, rawQueryStrin
   };
 }
 
-/** `malformedStatus`: the answer when the function's headers cannot be sent (function URLs 502, HTTP APIs 500). */
-export function sendResponse(req: IncomingMessage, res: ServerResponse, r: HttpResponse, extraHeaders: Array<[string, string]> = [], malformedStatus = 502): void {
+/**
+ * Writes a whole response. `malformed` is what goes out instead when a header cannot be sent
+ * (function URLs 502, HTTP APIs 500): checked before anything is written, since a writeHead that
+ * throws has already set the status line.
+ */
+export function sendResponse(req: IncomingMessage, res: ServerResponse, r: HttpResponse, extraHeaders: Array<[string, string]>, malformed: () => HttpResponse): void {
   if (res.headersSent || res.destroyed) return;
+  if (unsendableHeader(r.headers) !== undefined) r = malformed();
   const headers: Record<string, string | string[]> = {};
   const add = (k: string, v: string) => {
     const key = k.toLowerCase();
@@ -86,14 +91,6 @@ export function sendResponse(req: IncomingMessage, res: ServerResponse, r: HttpR
   for (const [k, v] of r.headers) add(k, v);
   for (const [k, v] of extraHeaders) add(k, v);
   headers['content-length'] = String(r.body.length);
-  try {
-    res.writeHead(r.statusCode, headers);
-  } catch {
-    // Invalid header names or values from the function: answer as a malformed response.
-    res.writeHead(malformedStatus, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ message: 'Internal Server Error' }));
-    return;
-  }
+  res.writeHead(r.statusCode, headers);
   res.end(req.method === 'HEAD' ? undefined : r.body);
 }
-

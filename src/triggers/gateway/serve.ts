@@ -75,7 +75,7 @@ export async function serveGateway(deps: GatewayDeps, req: IncomingMessage, res:
   }
   const reply = (r: HttpResponse, extra: Array<[string, string]> = []) => {
     req.resume();
-    sendResponse(req, res, r, extra, 500);
+    sendResponse(req, res, r, extra, GatewayResponses.internal);
   };
   if (!api) return reply(GatewayResponses.notFound());
   if (api.api.disableExecuteApiEndpoint) return reply(GatewayResponses.forbidden());

@@ -4,7 +4,7 @@ import { isStratusError } from '../../core/errors.js';
 import { iamCaller, sigV4AccessKey, type IamCaller } from '../../core/gateway-auth.js';
 import { applyCors, isPreflight, preflightHeaders } from '../../core/gateway-cors.js';
 import { buildEventV2, headerValue, joinedHeaders } from '../../core/gateway-event.js';
-import { mapResponseV2, type HttpResponse } from '../../core/gateway-response.js';
+import { mapResponseV2, unsendableHeader, type HttpResponse } from '../../core/gateway-response.js';
 import { HTTP_INTEGRATION_CONTENT_TYPE, PreludeParser } from '../../core/stream-prelude.js';
 import type { Locale } from '../../core/model.js';
 import type { Invoker } from '../../invoke/types.js';
@@ -114,7 +114,7 @@ export async function serveUrl(deps: UrlServeDeps, req: IncomingMessage, res: Se
   const idHeader: Array<[string, string]> = [['x-amzn-requestid', requestId]];
   const reply = (r: HttpResponse) => {
     req.resume();
-    sendResponse(req, res, r, idHeader);
+    sendResponse(req, res, r, idHeader, UrlResponses.functionError);
   };
   if (!cfg) return reply(UrlResponses.notFound());
   // AWS_IAM: a SigV4-signed request, by any credentials (Stratus has no IAM: it checks no
@@ -217,11 +217,21 @@ export class HttpStreamSink implements ResponseStreamSink {
     this.writeHead(h.status, h.headers);
   }
 
-  private writeHead(status: number, headers: Array<[string, string]>): void {
-    if (this.headWritten || this.res.destroyed) return;
+  /**
+   * Writes the status line and headers. Headers that cannot be sent (checked before writing: a
+   * writeHead that throws has already set the status line) make the prelude malformed: the
+   * answer is the 502 of a failed invocation, and false says the response is over.
+   */
+  private writeHead(status: number, headers: Array<[string, string]>): boolean {
+    if (this.headWritten || this.res.destroyed) return !this.ended;
+    const decorated = this.decorate(headers);
+    if (unsendableHeader(decorated) !== undefined) {
+      this.fail();
+      return false;
+    }
     this.headWritten = true;
     const out: Record<string, string | string[]> = {};
-    for (const [k, v] of this.decorate(headers)) {
+    for (const [k, v] of decorated) {
       const key = k.toLowerCase();
       if (key === 'content-length' || key === 'transfer-encoding' || key === 'connection') continue;
       const cur = out[key];
@@ -230,12 +240,22 @@ export class HttpStreamSink implements ResponseStreamSink {
       else out[key] = `${cur},${v}`;
     }
     if (!out['content-type']) out['content-type'] = 'application/octet-stream';
-    try {
-      this.res.writeHead(status, out);
-    } catch {
-      this.res.writeHead(502, { 'content-type': 'application/json' });
-    }
+    this.res.writeHead(status, out);
     this.res.flushHeaders();
+    return true;
+  }
+
+  /** Before the head went out: the whole 502 of a failed invocation. */
+  private fail(): void {
+    if (this.headWritten || this.res.destroyed) return;
+    this.headWritten = true;
+    this.ended = true;
+    const body = 'Internal Server Error';
+    const head: Array<[string, string]> = [['content-type', 'application/json'], ['content-length', String(body.length)]];
+    // The request id and CORS headers as on any answer (unless those are what cannot be sent).
+    const decorated = [...this.decorate([]).filter(([k]) => k.toLowerCase() !== 'content-type'), ...head];
+    this.res.writeHead(502, unsendableHeader(decorated) === undefined ? decorated.flat() : head.flat());
+    this.res.end(body);
   }
 
   write(chunk: Buffer): boolean {
@@ -245,16 +265,15 @@ export class HttpStreamSink implements ResponseStreamSink {
       if (step.state === 'need-more') return true;
       this.parser = undefined;
       if (step.state === 'malformed') {
-        this.writeHead(502, [['content-type', 'application/json']]);
-        this.ended = true;
-        this.res.end('Internal Server Error');
+        this.fail();
         return true;
       }
-      this.writeHead(step.prelude.statusCode, step.prelude.headers);
+      if (!this.writeHead(step.prelude.statusCode, step.prelude.headers)) return true;
       return step.rest.length && this.req.method !== 'HEAD' ? this.res.write(step.rest) : true;
     }
     if (chunk.length === 0) return true;
     this.flushPendingHead();
+    if (this.ended) return true;
     return this.req.method !== 'HEAD' ? this.res.write(chunk) : true;
   }
 
@@ -267,15 +286,11 @@ export class HttpStreamSink implements ResponseStreamSink {
     if (!error) this.flushPendingHead();
     this.pendingHead = undefined;
     if (!this.headWritten) {
-      if (error) {
-        this.writeHead(502, [['content-type', 'application/json']]);
-        this.ended = true;
-        this.res.end('Internal Server Error');
-        return;
-      }
+      if (error) return this.fail();
       // A prelude that never completed: nothing but the status line to send.
       this.writeHead(200, []);
     }
+    if (this.ended) return;
     this.ended = true;
     // An error after the head was sent truncates the body, as Lambda does: what was written goes
     // out first, then the connection closes without the chunked body's end.
