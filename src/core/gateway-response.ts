@@ -33,6 +33,11 @@ export function unsendableHeader(headers: Array<[string, string]>): string | und
   return undefined;
 }
 
+/** Statuses that carry no body, and so no Content-Length (RFC 9110 8.6, 15.2, 15.3.5, 15.4.5). */
+export function isBodiless(statusCode: number): boolean {
+  return statusCode < 200 || statusCode === 204 || statusCode === 304;
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

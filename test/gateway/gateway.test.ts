@@ -19,6 +19,8 @@ export const handler = async (event) => {
     case 'badheader': return { statusCode: 200, headers: { 'x-bad': 'a\\nb' }, body: 'x' };
     case 'badname': return { statusCode: 200, headers: { 'x bad': 'v' }, body: 'x' };
     case 'badcookie': return { statusCode: 200, cookies: ['a=1\\r\\nx-injected: 1'], body: 'x' };
+    case 'nocontent': return { statusCode: 204, headers: { 'x-n': '1' }, body: 'ignored' };
+    case 'notmodified': return { statusCode: 304, headers: { etag: '"v1"' }, body: 'ignored' };
     case 'bare': return { hello: 'world' };
     case 'string': return 'hi';
     case 'sleep': await new Promise((r) => setTimeout(r, Number(q.ms))); return 'late';
@@ -146,6 +148,19 @@ describe('HTTP APIs', () => {
     const ev2 = json(await viaPath(quickId, '/', { method: 'POST', headers: { 'content-type': 'image/png' }, body: bin }));
     assert.equal(ev2.isBase64Encoded, true);
     assert.equal(ev2.body, bin.toString('base64'));
+  });
+
+  test('204 and 304 from the function go out without a body or Content-Length (RFC 9110)', async () => {
+    for (const [mode, status] of [['nocontent', 204], ['notmodified', 304]] as const) {
+      const r = await viaPath(quickId, `/?mode=${mode}`);
+      assert.equal(r.status, status, mode);
+      assert.ok(r.headers['apigw-requestid'], mode);
+      assert.equal(r.headers['content-length'], undefined, mode);
+      assert.equal(r.headers['transfer-encoding'], undefined, mode);
+      assert.equal(r.body.length, 0, mode);
+    }
+    assert.equal((await viaPath(quickId, '/?mode=nocontent')).headers['x-n'], '1');
+    assert.equal((await viaPath(quickId, '/?mode=notmodified')).headers.etag, '"v1"');
   });
 
   test('errors: 404, 500 on function error or malformed response, 413 over 10 MB', async () => {

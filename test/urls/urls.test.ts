@@ -30,13 +30,15 @@ export const handler = awslambda.streamifyResponse(async (event, responseStream)
   responseStream.end('1,2\\n');
 });
 `;
-/** Buffered answers with headers that cannot be sent. */
+/** Buffered answers the gateway must refuse (bad headers) or send without a body (204, 304). */
 const ANSWERS = `
 export const handler = async (event) => {
   switch (event.queryStringParameters?.mode) {
     case 'badheader': return { statusCode: 200, headers: { 'x-bad': 'a\\nb' }, body: 'x' };
     case 'badname': return { statusCode: 200, headers: { 'x bad': 'v' }, body: 'x' };
     case 'malformed': return { statusCode: 'abc' };
+    case 'nocontent': return { statusCode: 204, headers: { 'x-n': '1' }, body: 'ignored' };
+    case 'notmodified': return { statusCode: 304, headers: { etag: '"v1"' }, body: 'ignored' };
     default: return { statusCode: 200, body: 'ok' };
   }
 };
@@ -175,7 +177,7 @@ describe('function URLs', () => {
     }
   });
 
-  test('a response with headers that cannot be sent is malformed: a whole 502 like any other', async () => {
+  test('a response with headers that cannot be sent is malformed: a whole 502 like any other; 204/304 have no body or Content-Length', async () => {
     const cfg = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'answers', AuthType: 'NONE' }));
     const id = urlId(cfg.FunctionUrl!);
     const reference = await viaPath(id, '/?mode=malformed');
@@ -189,6 +191,13 @@ describe('function URLs', () => {
       assert.ok(r.headers['x-amzn-requestid'], mode);
       assert.equal(r.headers['content-length'], String(r.body.length), mode);
       assert.equal(r.headers['transfer-encoding'], undefined, mode);
+    }
+    for (const [mode, status] of [['nocontent', 204], ['notmodified', 304]] as const) {
+      const r = await viaPath(id, `/?mode=${mode}`);
+      assert.equal(r.status, status, mode);
+      assert.ok(r.headers['x-amzn-requestid'], mode);
+      assert.equal(r.headers['content-length'], undefined, mode);
+      assert.equal(r.body.length, 0, mode);
     }
   });
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpRequestInfo } from '../../core/gateway-event.js';
-import { unsendableHeader, type HttpResponse } from '../../core/gateway-response.js';
+import { isBodiless, unsendableHeader, type HttpResponse } from '../../core/gateway-response.js';
 import { randomString } from '../../invoke/index.js';
 
 export { claimTraffic, readBody, whenDrained } from '../../api/raw.js';
@@ -90,7 +90,9 @@ export function sendResponse(req: IncomingMessage, res: ServerResponse, r: HttpR
   };
   for (const [k, v] of r.headers) add(k, v);
   for (const [k, v] of extraHeaders) add(k, v);
-  headers['content-length'] = String(r.body.length);
+  // 204, 304 and 1xx have no body: neither a Content-Length nor the function's body goes out.
+  const bodiless = isBodiless(r.statusCode);
+  if (!bodiless) headers['content-length'] = String(r.body.length);
   res.writeHead(r.statusCode, headers);
-  res.end(req.method === 'HEAD' ? undefined : r.body);
+  res.end(req.method === 'HEAD' || bodiless ? undefined : r.body);
 }
