@@ -118,6 +118,37 @@ describe('function URLs', () => {
     assert.equal((await viaPath(urlId(aliased.FunctionUrl!), '/')).status, 404);
   });
 
+  test('the request is validated before the function is looked up; Cors.MaxAge names the bound it crosses', async () => {
+    const validation = (message: string) => (e: any) => {
+      assert.equal(e.name, 'ValidationException');
+      assert.equal(e.$metadata.httpStatusCode, 400);
+      assert.equal(e.message, message);
+      return true;
+    };
+    const badAuth = "1 validation error detected: Value 'FOO' at 'authType' failed to satisfy constraint: Member must satisfy enum value set: [NONE, AWS_IAM]";
+    // An alias that does not exist, a function that does not exist: the bad AuthType is what is reported.
+    await assert.rejects(lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'echo', Qualifier: 'nope', AuthType: 'FOO' as any })), validation(badAuth));
+    await assert.rejects(lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'missing', AuthType: 'FOO' as any })), validation(badAuth));
+    await assert.rejects(
+      lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'missing' } as any)),
+      validation("1 validation error detected: Value null at 'authType' failed to satisfy constraint: Member must not be null"),
+    );
+    await assert.rejects(
+      lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'echo', Qualifier: 'nope', InvokeMode: 'FAST' as any })),
+      validation("1 validation error detected: Value 'FAST' at 'invokeMode' failed to satisfy constraint: Member must satisfy enum value set: [BUFFERED, RESPONSE_STREAM]"),
+    );
+    await assert.rejects(
+      lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'missing', AuthType: 'NONE', Cors: { MaxAge: -1 } })),
+      validation("1 validation error detected: Value '-1' at 'cors.maxAge' failed to satisfy constraint: Member must have value greater than or equal to 0"),
+    );
+    await assert.rejects(
+      lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'echo', Cors: { MaxAge: 86401 } })),
+      validation("1 validation error detected: Value '86401' at 'cors.maxAge' failed to satisfy constraint: Member must have value less than or equal to 86400"),
+    );
+    // With a valid request, the lookup decides.
+    await assert.rejects(lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'echo', Qualifier: 'nope', AuthType: 'NONE' })), { name: 'ResourceNotFoundException' });
+  });
+
   test('BUFFERED traffic: payload 2.0 through host and path forms', async () => {
     const id = urlId(echoUrl);
     for (const r of [

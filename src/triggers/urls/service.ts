@@ -49,7 +49,9 @@ export function corsFromWire(v: unknown): CorsConfig | undefined {
   if (expose) out.exposeHeaders = expose;
   if (c.MaxAge !== undefined && c.MaxAge !== null) {
     if (typeof c.MaxAge !== 'number' || !Number.isInteger(c.MaxAge) || c.MaxAge < 0 || c.MaxAge > 86400) {
-      throw Errors.validation(`1 validation error detected: Value '${String(c.MaxAge)}' at 'cors.maxAge' failed to satisfy constraint: Member must have value less than or equal to 86400`);
+      // The model's MaxAge: an integer, min 0, max 86400; the message names the bound crossed.
+      const bound = typeof c.MaxAge === 'number' && c.MaxAge < 0 ? 'greater than or equal to 0' : 'less than or equal to 86400';
+      throw Errors.validation(`1 validation error detected: Value '${String(c.MaxAge)}' at 'cors.maxAge' failed to satisfy constraint: Member must have value ${bound}`);
     }
     out.maxAge = c.MaxAge;
   }
@@ -149,15 +151,17 @@ export class UrlService {
   }
 
   async create(functionName: string, qualifier: unknown, input: Input): Promise<Record<string, unknown>> {
-    const t = await this.target(functionName, qualifier);
+    // The request's shape is validated before the function is looked up, as Lambda does: a bad
+    // AuthType is a ValidationException even for a function or alias that does not exist.
     const authType = this.authType(input.AuthType, true)!;
+    const invokeMode = this.invokeMode(input.InvokeMode) ?? 'BUFFERED';
+    const cors = corsFromWire(input.Cors);
+    const t = await this.target(functionName, qualifier);
     // Tenant isolation "is incompatible with Function URLs" (a URL's request carries no tenant
     // id): refused. Lambda's words for it are not documented.
     if ((await this.deps.functions.getVersion(t.name, LATEST))?.config.tenancy) {
       throw Errors.invalidParameter('Function URLs are not supported for functions with tenant isolation mode (TenancyConfig PER_TENANT).');
     }
-    const invokeMode = this.invokeMode(input.InvokeMode) ?? 'BUFFERED';
-    const cors = corsFromWire(input.Cors);
     const now = this.deps.clock.now();
     const c: UrlConfig = { functionName: t.name, qualifier: t.qualifier, urlId: newUrlId(), authType, invokeMode, createdAt: now, modifiedAt: now };
     if (cors) c.cors = cors;
@@ -182,14 +186,15 @@ export class UrlService {
   }
 
   async update(functionName: string, qualifier: unknown, input: Input): Promise<Record<string, unknown>> {
+    // Validated before the lookup, as in create.
+    const authType = this.authType(input.AuthType, false);
+    const invokeMode = this.invokeMode(input.InvokeMode);
+    const cors = corsFromWire(input.Cors);
     const cur = await this.existing(functionName, qualifier);
     const next: UrlConfig = { ...cur, modifiedAt: this.deps.clock.now() };
-    const authType = this.authType(input.AuthType, false);
     if (authType) next.authType = authType;
-    const invokeMode = this.invokeMode(input.InvokeMode);
     if (invokeMode) next.invokeMode = invokeMode;
     if (input.Cors !== undefined) {
-      const cors = corsFromWire(input.Cors);
       if (cors) next.cors = cors;
       else delete next.cors;
     }
