@@ -355,6 +355,30 @@ describe('EventBridge API', () => {
     assert.equal(seen().filter((l) => l.event?.constant === 'disabled').length, 0);
   });
 
+  test('wildcard and index JSON paths in InputPath and InputPathsMap', async () => {
+    await eb.send(new PutRuleCommand({ Name: 'wild', EventPattern: '{"source":["wild"]}' }));
+    await eb.send(new PutTargetsCommand({
+      Rule: 'wild',
+      Targets: [
+        { Id: 'path', Arn: FN('collector'), InputPath: '$.detail.*' },
+        {
+          Id: 'q2', Arn: FN('collector'),
+          InputTransformer: {
+            InputPathsMap: { ids: '$.detail.items[*].id', first: '$.detail.items[0].id', tag: '$.detail.tag' },
+            InputTemplate: '{"wildtag": <tag>, "ids": <ids>, "first": <first>, "text": "ids <ids>"}',
+          },
+        },
+      ],
+    }));
+    await eb.send(new PutEventsCommand({ Entries: [{ Source: 'wild', DetailType: 'w', Detail: JSON.stringify({ tag: 'W1', items: [{ id: 'a' }, { id: 'b' }] }) }] }));
+    const path = await waitFor('the wildcard InputPath', () => seen().find((l) => Array.isArray(l.event) && l.event[0] === 'W1'));
+    assert.deepEqual(path.event, ['W1', [{ id: 'a' }, { id: 'b' }]]);
+    const tr = await waitFor('the wildcard InputTransformer', () => seen().find((l) => l.event?.wildtag === 'W1'));
+    assert.deepEqual(tr.event, { wildtag: 'W1', ids: ['a', 'b'], first: 'a', text: 'ids [a,b]' });
+    await eb.send(new RemoveTargetsCommand({ Rule: 'wild', Ids: ['path', 'q2'] }));
+    await eb.send(new DeleteRuleCommand({ Name: 'wild' }));
+  });
+
   test('an event its target cannot take goes to the target\'s dead-letter queue, with EventBridge\'s attributes', async () => {
     const sqs = new SQSClient(clientConfig(server.endpoint));
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'eb-dlq' }));

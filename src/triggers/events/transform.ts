@@ -18,6 +18,9 @@ export interface TransformContext {
   ingestionTime: string;
 }
 
+/** An InputPath, and an InputPathsMap key or path, are at most 256 characters (TargetInputPath, InputTransformerPathKey). */
+const MAX_PATH = 256;
+
 /** Validates one target's input settings; throws ValidationException. */
 export function validateTargetInput(t: { Id: string; Input?: unknown; InputPath?: unknown; InputTransformer?: unknown }): void {
   const given = [t.Input, t.InputPath, t.InputTransformer].filter((x) => x !== undefined && x !== null).length;
@@ -32,6 +35,7 @@ export function validateTargetInput(t: { Id: string; Input?: unknown; InputPath?
   }
   if (t.InputPath !== undefined && t.InputPath !== null) {
     if (typeof t.InputPath !== 'string' || !parsePath(t.InputPath)) throw Errors.validation(`Target ${t.Id}: InputPath is not a valid JsonPath`);
+    if (t.InputPath.length > MAX_PATH) throw Errors.validation(`Target ${t.Id}: InputPath is longer than ${MAX_PATH} characters`);
   }
   if (t.InputTransformer !== undefined && t.InputTransformer !== null) {
     const it = t.InputTransformer as InputTransformer;
@@ -42,8 +46,9 @@ export function validateTargetInput(t: { Id: string; Input?: unknown; InputPath?
     if (typeof paths !== 'object' || Array.isArray(paths)) throw Errors.validation(`Target ${t.Id}: InputPathsMap must be a map`);
     if (Object.keys(paths).length > 100) throw Errors.validation(`Target ${t.Id}: InputPathsMap has more than 100 entries`);
     for (const [k, p] of Object.entries(paths)) {
-      if (!/^[A-Za-z0-9_-]+$/.test(k) || k.startsWith('aws.')) throw Errors.validation(`Target ${t.Id}: InputPathsMap key ${k} is not valid`);
+      if (!/^[A-Za-z0-9_-]+$/.test(k) || k.length > MAX_PATH || k.startsWith('aws.')) throw Errors.validation(`Target ${t.Id}: InputPathsMap key ${k} is not valid`);
       if (typeof p !== 'string' || !parsePath(p)) throw Errors.validation(`Target ${t.Id}: InputPathsMap value for ${k} is not a valid JsonPath`);
+      if (p.length > MAX_PATH) throw Errors.validation(`Target ${t.Id}: InputPathsMap value for ${k} is longer than ${MAX_PATH} characters`);
     }
   }
 }
@@ -86,7 +91,7 @@ export function transform(it: InputTransformer, event: Record<string, unknown>, 
       if (end > 0 && values.has(key)) {
         const v = values.get(key);
         if (!jsonMode) out += rawText(v);
-        else if (inString) out += JSON.stringify(rawText(v)).slice(1, -1);
+        else if (inString) out += JSON.stringify(inStringText(v)).slice(1, -1);
         else out += JSON.stringify(v === undefined ? null : v);
         i = end;
         continue;
@@ -110,9 +115,32 @@ function rawText(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
-type Step = string | number;
+/**
+ * A value placed inside a string of a JSON template. An object or array (a wildcard path's
+ * matches, say) loses its inner quotes so that the string stays valid: "If a JSON path
+ * references a JSON object or array, but the variable is referenced in a string, EventBridge
+ * removes any internal quotes" (["a","b"] reads [a,b]).
+ */
+function inStringText(v: unknown): string {
+  if (v === null || typeof v !== 'object') return rawText(v);
+  const bare = (x: unknown): string => {
+    if (typeof x === 'string') return x;
+    if (Array.isArray(x)) return `[${x.map(bare).join(',')}]`;
+    if (x !== null && typeof x === 'object') return `{${Object.entries(x).map(([k, y]) => `${k}:${bare(y)}`).join(',')}}`;
+    return JSON.stringify(x);
+  };
+  return bare(v);
+}
 
-/** JsonPath subset EventBridge uses: $, $.a.b, $.a[0], $['a-b'], $.a["b"]. */
+/** `*` (or `[*]`): every member of an object or element of an array. */
+const WILDCARD: unique symbol = Symbol('*');
+type Step = string | number | typeof WILDCARD;
+
+/**
+ * JsonPath subset EventBridge uses ("Amazon EventBridge input transformation": dot notation,
+ * dashes, underscores, alphanumerics, array indices, wildcards): $, $.a.b, $.a[0], $.a.*,
+ * $.a[*].b, $['a-b'], $.a["b"].
+ */
 export function parsePath(path: string): Step[] | undefined {
   if (!path.startsWith('$')) return undefined;
   const steps: Step[] = [];
@@ -122,25 +150,38 @@ export function parsePath(path: string): Step[] | undefined {
     if (c === '.') {
       const m = /^[^.[\]]+/.exec(path.slice(i + 1));
       if (!m) return undefined;
-      steps.push(m[0]);
+      steps.push(m[0] === '*' ? WILDCARD : m[0]);
       i += 1 + m[0].length;
     } else if (c === '[') {
-      const m = /^\[(?:(\d+)|'([^']*)'|"([^"]*)")\]/.exec(path.slice(i));
+      const m = /^\[(?:(\d+)|(\*)|'([^']*)'|"([^"]*)")\]/.exec(path.slice(i));
       if (!m) return undefined;
-      steps.push(m[1] !== undefined ? Number(m[1]) : (m[2] ?? m[3])!);
+      steps.push(m[1] !== undefined ? Number(m[1]) : m[2] !== undefined ? WILDCARD : (m[3] ?? m[4])!);
       i += m[0].length;
     } else return undefined;
   }
   return steps;
 }
 
+/**
+ * The value at `path`, or undefined when there is none. A path with a wildcard is indefinite:
+ * it yields the array of every value it reaches (members that lack the rest of the path are
+ * skipped), and one that reaches nothing is a path that does not exist in the event, so it
+ * yields undefined like a missing simple path ("that variable isn't created").
+ */
 export function select(value: unknown, path: string): unknown {
   const steps = parsePath(path);
   if (!steps) return undefined;
-  let cur: unknown = value;
-  for (const s of steps) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string | number, unknown>)[s];
-  }
-  return cur;
+  let cur: unknown[] = [value];
+  for (const s of steps) cur = cur.flatMap((v) => member(v, s));
+  if (!steps.includes(WILDCARD)) return cur[0];
+  return cur.length > 0 ? cur : undefined;
+}
+
+/** What one step reaches from `v`: own members only (an array's `length` is no member). */
+function member(v: unknown, s: Step): unknown[] {
+  if (v === null || typeof v !== 'object') return [];
+  if (s === WILDCARD) return Array.isArray(v) ? v : Object.values(v);
+  const key = String(s);
+  if (Array.isArray(v) && !/^\d+$/.test(key)) return [];
+  return Object.prototype.hasOwnProperty.call(v, key) ? [(v as Record<string, unknown>)[key]] : [];
 }
