@@ -379,6 +379,25 @@ describe('EventBridge API', () => {
     await eb.send(new DeleteRuleCommand({ Name: 'wild' }));
   });
 
+  test('State ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS is kept as set, and the rule matches', async () => {
+    const State = 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS';
+    await eb.send(new PutRuleCommand({ Name: 'ct', EventPattern: '{"source":["ct-test"]}', State }));
+    assert.equal((await eb.send(new DescribeRuleCommand({ Name: 'ct' }))).State, State);
+    assert.deepEqual((await eb.send(new ListRulesCommand({ NamePrefix: 'ct' }))).Rules?.map((r) => r.State), [State]);
+    // EnableRule on a rule that is already enabled leaves it so.
+    await eb.send(new EnableRuleCommand({ Name: 'ct' }));
+    assert.equal((await eb.send(new DescribeRuleCommand({ Name: 'ct' }))).State, State);
+    await eb.send(new PutTargetsCommand({ Rule: 'ct', Targets: [{ Id: 'c', Arn: FN('collector'), Input: '{"ct":"delivered"}' }] }));
+    await eb.send(new PutEventsCommand({ Entries: [{ Source: 'ct-test', DetailType: 'x', Detail: '{}' }] }));
+    await waitFor('delivery by the enabled rule', () => seen().find((l) => l.event?.ct === 'delivered'));
+    await eb.send(new DisableRuleCommand({ Name: 'ct' }));
+    assert.equal((await eb.send(new DescribeRuleCommand({ Name: 'ct' }))).State, 'DISABLED');
+    await eb.send(new EnableRuleCommand({ Name: 'ct' }));
+    assert.equal((await eb.send(new DescribeRuleCommand({ Name: 'ct' }))).State, 'ENABLED');
+    await eb.send(new RemoveTargetsCommand({ Rule: 'ct', Ids: ['c'] }));
+    await eb.send(new DeleteRuleCommand({ Name: 'ct' }));
+  });
+
   test('an event its target cannot take goes to the target\'s dead-letter queue, with EventBridge\'s attributes', async () => {
     const sqs = new SQSClient(clientConfig(server.endpoint));
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'eb-dlq' }));

@@ -1,7 +1,7 @@
 import { parseSchedule, scheduleDue, type Schedule } from '../../core/schedule.js';
 import type { Clock } from '../../ports/index.js';
 import type { EventsService } from './service.js';
-import type { RuleRecord } from './store.js';
+import { ruleEnabled, type RuleRecord } from './store.js';
 
 /**
  * Fires schedule rules (rate / cron, UTC). Each fire is claimed with a compare-and-set of the
@@ -79,7 +79,7 @@ export class EventScheduler {
     const now = this.clock.now();
     let nextAt = now + this.maxSleepMs;
     for (const rule of this.rules) {
-      if (rule.state !== 'ENABLED' || !rule.schedule) continue;
+      if (!ruleEnabled(rule.state) || !rule.schedule) continue;
       let s: Schedule;
       try {
         s = this.scheduleOf(rule.schedule);

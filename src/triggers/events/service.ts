@@ -5,7 +5,7 @@ import { matchesPattern, parseEventPattern, type CompiledPattern } from '../../c
 import type { Locale } from '../../core/model.js';
 import { parseSchedule } from '../../core/schedule.js';
 import type { ChangeFeed, Clock, TargetDispatcher } from '../../ports/index.js';
-import type { BusRecord, EventsStore, RuleRecord, TargetSpec } from './store.js';
+import { ruleEnabled, type BusRecord, type EventsStore, type RuleRecord, type TargetSpec } from './store.js';
 import { targetInput, validateTargetInput } from './transform.js';
 
 export const DEFAULT_BUS = 'default';
@@ -286,7 +286,8 @@ export class EventsService {
       name,
       eventPattern: pattern ?? null,
       schedule: schedule ?? null,
-      state: state === 'DISABLED' ? 'DISABLED' : 'ENABLED',
+      // Stored and answered as given: DescribeRule and ListRules say the state PutRule set.
+      state,
       description,
       roleArn,
       // "If you are updating an existing rule, any tags you specify in the PutRule operation are
@@ -344,7 +345,10 @@ export class EventsService {
   async setRuleState(input: Input, state: 'ENABLED' | 'DISABLED'): Promise<Input> {
     const name = str(input, 'Name', 'name', { required: true, pattern: RULE_NAME })!;
     const bus = this.busName(input.EventBusName);
-    await this.requireRule(bus, name);
+    const r = await this.requireRule(bus, name);
+    // EnableRule on a rule that is already enabled (with CloudTrail management events or not)
+    // leaves it as it is; DisableRule always disables.
+    if (state === 'ENABLED' && ruleEnabled(r.state)) return {};
     await this.deps.store.setRuleState(bus, name, state);
     await this.changed(bus);
     return {};
@@ -554,7 +558,7 @@ export class EventsService {
   private async dispatch(rules: CompiledRule[], event: Record<string, unknown>, now: number): Promise<void> {
     const deliveries: Promise<void>[] = [];
     for (const r of rules) {
-      if (r.rule.state !== 'ENABLED' || r.targets.length === 0) continue;
+      if (!ruleEnabled(r.rule.state) || r.targets.length === 0) continue;
       if (!matchesPattern(r.pattern, event)) continue;
       deliveries.push(this.deliverRule(r.rule, r.targets, event, now));
     }

@@ -8,12 +8,21 @@ export interface BusRecord {
   modifiedAt: number;
 }
 
+/**
+ * A rule's state as PutRule, EnableRule and DisableRule set it (RuleState). Both enabled states
+ * match events; ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS also opts a rule into CloudTrail's
+ * read-only management events, which Stratus has none of.
+ */
+export type RuleState = 'ENABLED' | 'DISABLED' | 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS';
+
+export const ruleEnabled = (state: RuleState): boolean => state !== 'DISABLED';
+
 export interface RuleRecord {
   bus: string;
   name: string;
   eventPattern: string | null;
   schedule: string | null;
-  state: 'ENABLED' | 'DISABLED';
+  state: RuleState;
   description: string | null;
   roleArn: string | null;
   tags: Record<string, string>;
@@ -144,7 +153,7 @@ export class EventsStore {
     return rows.map(toRule);
   }
 
-  async setRuleState(bus: string, name: string, state: 'ENABLED' | 'DISABLED'): Promise<boolean> {
+  async setRuleState(bus: string, name: string, state: RuleState): Promise<boolean> {
     const res = await this.db.updateTable('events_rules').set({ state }).where('bus', '=', bus).where('name', '=', name).executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
   }
