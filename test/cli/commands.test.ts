@@ -281,6 +281,8 @@ test('every error path prints one line and exits 1; usage errors exit 2', async 
   assert.match(oneErrorLine(await cli('rm', 'no-such-fn')), /\(ResourceNotFoundException\)$/);
   assert.match(oneErrorLine(await cli('publish', 'no-such-fn')), /\(ResourceNotFoundException\)$/);
   assert.match(oneErrorLine(await cli('logs', 'no-such-fn')), /^stratus: no logs for no-such-fn: .* \(ResourceNotFoundException\)$/);
+  // events on an unknown function fails like every other command, not with an empty table.
+  assert.match(oneErrorLine(await cli('events', 'no-such-fn')), /^stratus: Function not found: arn:aws:lambda:[a-z0-9-]+:\d{12}:function:no-such-fn \(ResourceNotFoundException\)$/);
   assert.match(oneErrorLine(await cli('deploy-function', 'x', '/no/such/dir')), /^stratus: \/no\/such\/dir: no such file or directory$/);
   assert.match(oneErrorLine(await cli('invoke', 'x', '--payload', '{not json')), /^stratus: the payload is not valid JSON/);
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { defaultEndpoint, restJson, seg } from '../http.js';
+import { LambdaClient } from '../lambda.js';
 import { formatTable, shortTime } from '../table.js';
 
 export { defaultEndpoint } from '../http.js';
@@ -59,6 +60,10 @@ export function registerEventsCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (fn: string, requestId: string | undefined, opts: { endpoint: string; state?: string; limit: string; follow?: boolean; json?: boolean }) => {
       const base = opts.endpoint;
+      // The events routes list a queue and know nothing of functions: an unknown name would
+      // print an empty table. GetFunctionConfiguration says "Function not found" as every other
+      // command does.
+      await new LambdaClient(base).getFunctionConfiguration(fn);
       if (requestId) {
         let last = '';
         for (;;) {
