@@ -306,6 +306,28 @@ test('every error path prints one line and exits 1; usage errors exit 2', async 
   oneErrorLine(await cli('deploy-function', 'errs', '.', '--env', 'NOEQUALS'), 2);
 });
 
+test('logs --follow on a function that does not exist yet says so once on stderr, and keeps waiting', async () => {
+  const follow = spawn(process.execPath, [bin, 'logs', 'not-yet-fn', '--follow', '--endpoint', s.url], { env: childEnv(), cwd: repoRoot });
+  let err = '';
+  follow.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((r) => follow.on('exit', (code) => r(code)));
+  try {
+    await eventually('the notice', async () => (err.includes('\n') ? true : undefined));
+    assert.equal(err, 'waiting for log group /aws/lambda/not-yet-fn: it does not exist yet\n');
+    await ok('deploy-function', 'not-yet-fn', dir({ 'index.mjs': V1 }));
+    const marker = `created-later-${process.pid}`;
+    let out = '';
+    follow.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    await ok('invoke', 'not-yet-fn', '--payload', JSON.stringify({ log: marker }));
+    await eventually('follow to print the first line', async () => (out.includes(marker) ? true : undefined));
+    assert.equal(err.split('\n').filter(Boolean).length, 1, 'the notice is printed once');
+    follow.kill('SIGINT');
+    assert.equal(await exited, 0, err);
+  } finally {
+    follow.kill('SIGKILL');
+  }
+});
+
 test('--version and help', async () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };
   const v = await run(['--version']);

@@ -100,6 +100,7 @@ async function logs(name: string, opts: LogsOptions): Promise<void> {
   process.on('SIGTERM', stop);
   const dedupe = new EventDeduper();
   let newest = since;
+  let noticed = false;
   for (;;) {
     const from = Math.max(since, newest - FOLLOW_LOOKBACK_MS);
     try {
@@ -109,8 +110,11 @@ async function logs(name: string, opts: LogsOptions): Promise<void> {
         print(e);
       });
     } catch (e) {
-      // A function that has not logged yet has no group: keep waiting for its first line.
+      // A function that has not logged yet (or not been created yet) has no group: keep waiting
+      // for its first line, saying so once rather than waiting in silence.
       if (!isMissingGroup(e)) throw e;
+      if (!noticed) console.error(`waiting for log group ${logGroupName}: it does not exist yet`);
+      noticed = true;
     }
     dedupe.forgetBefore(Math.max(since, newest - FOLLOW_LOOKBACK_MS));
     await new Promise((r) => setTimeout(r, FOLLOW_INTERVAL_MS));
