@@ -290,6 +290,10 @@ test('every error path prints one line and exits 1; usage errors exit 2', async 
   assert.match(oneErrorLine(await cli('deploy-function', 'errs2', dir({ 'index.mjs': V1 }), '--memory', '64')), /\((ValidationException|InvalidParameterValueException)\)$/);
   assert.match(oneErrorLine(await cli('alias', 'errs', 'live', '42')), /\((ResourceNotFoundException|InvalidParameterValueException)\)$/);
   assert.match(oneErrorLine(await cli('invoke', 'errs', '--qualifier', 'nope')), /\(ResourceNotFoundException\)$/);
+  // DeleteFunction answers 204 for a version that never was; rm does not claim to have deleted it.
+  const rmMissing = await cli('rm', 'errs', '--qualifier', '9');
+  assert.match(oneErrorLine(rmMissing), /^stratus: Function not found: arn:aws:lambda:[a-z0-9-]+:\d{12}:function:errs:9 \(ResourceNotFoundException\)$/);
+  assert.equal(rmMissing.stdout, '');
 
   const port = await closedPort();
   const down = oneErrorLine(await run(['ls', '--endpoint', `http://127.0.0.1:${port}`]));

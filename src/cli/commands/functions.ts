@@ -40,7 +40,11 @@ export function registerFunctionCommands(program: Command): void {
       .argument('<name>', 'function name or ARN')
       .option('--qualifier <version>', 'delete only this version'),
   ).action(async (name: string, opts: { endpoint: string; json?: boolean; qualifier?: string }) => {
-    const status = await new LambdaClient(opts.endpoint).deleteFunction(name, opts.qualifier);
+    const lambda = new LambdaClient(opts.endpoint);
+    // DeleteFunction answers 204 for a version that never existed, as Lambda does: ask first, so
+    // that "deleted version 9" is never said of a version there was not.
+    if (opts.qualifier !== undefined) await lambda.getFunctionConfiguration(name, opts.qualifier);
+    const status = await lambda.deleteFunction(name, opts.qualifier);
     if (opts.json) return console.log(JSON.stringify({ FunctionName: name, Qualifier: opts.qualifier ?? null, StatusCode: status }));
     console.log(opts.qualifier ? `deleted version ${opts.qualifier} of ${name}` : `deleted function ${name}`);
   });
