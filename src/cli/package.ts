@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import yauzl from 'yauzl';
 import { zipDirectory } from '../code/index.js';
+import { isStratusError } from '../core/errors.js';
 import { CliError } from './errors.js';
 
 /** One file of a deployment package, as far as choosing defaults needs to know it. */
@@ -89,6 +90,20 @@ export function listZip(zip: Buffer): Promise<PackageFile[]> {
   });
 }
 
+/**
+ * Zips a directory here, on the client. The packer reports what it cannot take (a symlink that
+ * leaves the directory, a socket) as InvalidParameterValueException, its error for the server's
+ * callers; no server said it here, so it is a plain local error.
+ */
+async function zipLocally(dir: string): Promise<Buffer> {
+  try {
+    return await zipDirectory(dir);
+  } catch (e) {
+    if (isStratusError(e)) throw new CliError(e.message);
+    throw e;
+  }
+}
+
 /** A deployment package read from a directory (zipped here) or a .zip file. */
 export async function loadPackage(source: string): Promise<{ zip: Buffer; files: PackageFile[]; kind: 'directory' | 'zip' }> {
   let st: fs.Stats;
@@ -100,7 +115,7 @@ export async function loadPackage(source: string): Promise<{ zip: Buffer; files:
   if (st.isDirectory()) {
     const files = listDirectory(source);
     if (files.length === 0) throw new CliError(`${source} is an empty directory: nothing to deploy`);
-    return { zip: await zipDirectory(source), files, kind: 'directory' };
+    return { zip: await zipLocally(source), files, kind: 'directory' };
   }
   const zip = fs.readFileSync(source);
   // Local file header or (an empty archive) end of central directory.

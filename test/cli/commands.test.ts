@@ -294,6 +294,12 @@ test('every error path prints one line and exits 1; usage errors exit 2', async 
   const rmMissing = await cli('rm', 'errs', '--qualifier', '9');
   assert.match(oneErrorLine(rmMissing), /^stratus: Function not found: arn:aws:lambda:[a-z0-9-]+:\d{12}:function:errs:9 \(ResourceNotFoundException\)$/);
   assert.equal(rmMissing.stdout, '');
+  assert.match(oneErrorLine(await cli('invoke', 'errs', '--async', '--log'), 2), /^stratus: --log and --async do not go together/);
+  // A symlink leaving the directory is refused here, by the CLI: no server error code on it.
+  const linked = dir({ 'index.mjs': V1 });
+  fs.symlinkSync('../elsewhere', path.join(linked, 'outside'));
+  const refused = oneErrorLine(await cli('deploy-function', 'linked', linked));
+  assert.match(refused, /^stratus: Cannot zip outside: symlink target '\.\.\/elsewhere' is outside the directory$/);
 
   const port = await closedPort();
   const down = oneErrorLine(await run(['ls', '--endpoint', `http://127.0.0.1:${port}`]));

@@ -61,6 +61,8 @@ interface InvokeOptions {
 }
 
 async function invoke(name: string, opts: InvokeOptions): Promise<void> {
+  // Lambda returns no log tail for an Event invocation: --log would be silently ignored.
+  if (opts.async && opts.log) throw new CliError(`--log and --async do not go together: an asynchronous invocation returns no log (stratus logs ${name} shows it)`, 2);
   const lambda = new LambdaClient(opts.endpoint);
   const payload = await readPayload(opts.payload);
   const r = await lambda.invoke(name, { payload, qualifier: opts.qualifier, async: opts.async, tail: opts.log });
