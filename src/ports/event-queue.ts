@@ -67,6 +67,12 @@ export interface EventQueue {
   retryAt(ref: EventLeaseRef, visibleAt: number, meta: Record<string, unknown>, now: number): Promise<boolean>;
   /** Finishes a leased entry (acknowledge): drops its body, keeps its record for listing. */
   complete(ref: EventLeaseRef, state: 'succeeded' | 'failed', meta: Record<string, unknown>, now: number): Promise<boolean>;
+  /**
+   * Hands leased entries back unfinished (a node stopping gracefully): each one still held under
+   * that lease count is visible again at once, back in its state before the lease, its meta
+   * untouched (an attempt cut off counts as none, as when a lease expires). Returns how many.
+   */
+  release(refs: EventLeaseRef[], now: number): Promise<number>;
   /** Startup recovery on a single node: every running entry of `queue` is visible again, back in its state before the lease ('queued' or 'retrying'). */
   releaseAll(queue: string, now: number): Promise<number>;
   get(id: string): Promise<EventEntryInfo | undefined>;

@@ -95,6 +95,25 @@ describeEachDatabase('SQL event queue', (db) => {
     for (const b of back) await q.complete(b, 'succeeded', {}, 70_020);
   });
 
+  test('release hands back only what is still held under that lease, unfinished, meta untouched', async () => {
+    await q.enqueue([entry('h1', 75_000), entry('h2', 75_001)]);
+    const [h1, h2] = await q.lease('async', 2, 75_001, 30_000);
+    assert.equal(await q.retryAt(h2!, 75_002, { attempts: 1 }, 75_001), true);
+    const [h2again] = await q.lease('async', 1, 75_002, 30_000);
+    assert.equal(h2again?.id, 'h2');
+    assert.equal(await q.release([h1!, h2!], 75_010), 1, 'h2\'s old lease is stale: its new holder keeps it');
+    const info = await q.get('h1');
+    assert.equal(info?.state, 'queued');
+    assert.deepEqual(info?.meta, { attempts: 0 }, 'an attempt cut off counts as none');
+    assert.equal(info?.visibleAt, 75_001, 'visible at once, at its old place');
+    assert.equal(await q.release([h2again!], 75_020), 1);
+    assert.equal((await q.get('h2'))?.state, 'retrying', 'back in its state before the lease');
+    const back = await q.lease('async', 2, 75_020, 30_000);
+    assert.deepEqual(back.map((b) => b.id).sort(), ['h1', 'h2'], 'released entries are leased again without waiting for the lease to run out');
+    assert.equal(await q.complete(h1!, 'succeeded', {}, 75_030), false, 'the releasing holder is fenced off');
+    for (const b of back) await q.complete(b, 'succeeded', {}, 75_030);
+  });
+
   test('list, counts and prune', async () => {
     await q.enqueue([entry('g1', 80_000, { group: 'fn-b' }), entry('g2', 80_001, { group: 'fn-b' })]);
     const list = await q.list('async', { group: 'fn-b', limit: 10 });

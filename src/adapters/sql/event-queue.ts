@@ -160,6 +160,33 @@ export class SqlEventQueue implements EventQueue {
   }
 
   /**
+   * A stopping node's leases, handed back as startup recovery does (state before the lease,
+   * visible at once at its old place), but only entries still held under these lease counts:
+   * one another node took since (its lease expired) is not touched.
+   */
+  async release(refs: EventLeaseRef[], now: number): Promise<number> {
+    if (refs.length === 0) return 0;
+    let n = 0;
+    await this.db.transaction().execute(async (trx) => {
+      for (const r of refs) {
+        const res = await trx
+          .updateTable(TABLE)
+          .set({
+            state: sql`case when prev_state = 'retrying' then 'retrying' else 'queued' end`,
+            visible_at: sql`case when updated_at < ${now} then updated_at else ${now} end`,
+            updated_at: now,
+          })
+          .where('id', '=', r.id)
+          .where('leases', '=', r.leases)
+          .where('state', '=', 'running')
+          .executeTakeFirst();
+        n += Number(res.numUpdatedRows);
+      }
+    });
+    return n;
+  }
+
+  /**
    * Startup recovery: every running entry goes back to the state it had before its lease
    * ('queued' or 'retrying'), visible at once and in its old place (its lease time, not now), so
    * listings do not show as running what nobody runs, and it is not queued behind newer entries.
