@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateAliasCommand, CreateFunctionCommand, DeleteAliasCommand, DeleteFunctionCommand, DeleteFunctionEventInvokeConfigCommand, GetFunctionEventInvokeConfigCommand,
@@ -10,7 +12,7 @@ import { CreateQueueCommand, ReceiveMessageCommand, SQSClient, type Message } fr
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { clientConfig, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
-import { RECORDER, sharedDir, startAsyncServer, waitFor } from './server.js';
+import { HANG_FIRST, RECORDER, sharedDir, startAsyncServer, waitFor } from './server.js';
 
 const ROLE = 'arn:aws:iam::000000000000:role/test';
 const ARN = (name: string, q?: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}${q ? `:${q}` : ''}`;
@@ -516,5 +518,49 @@ describe('event invoke config API', () => {
     await assert.rejects(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'nope', MaximumRetryAttempts: 1 })), { name: 'ResourceNotFoundException' });
     await assert.rejects(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'cfg', Qualifier: '9', MaximumRetryAttempts: 1 })), { name: 'ResourceNotFoundException' });
     await assert.rejects(lambda.send(new ListFunctionEventInvokeConfigsCommand({ FunctionName: 'nope' })), { name: 'ResourceNotFoundException' });
+  });
+});
+
+describe('asynchronous invocation across a graceful restart', () => {
+  const shared = sharedDir();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-async-restart-'));
+  let server: TestServer | undefined;
+  after(async () => {
+    await server?.stop();
+    shared.cleanup();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('events cut off by a graceful stop run after the restart, each once more, with the cut-off attempt not counted', async () => {
+    server = await startAsyncServer({ dataDir });
+    let lambda = new LambdaClient(clientConfig(server.endpoint));
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'cutoff', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Timeout: 900,
+      Code: { ZipFile: await makeZip({ 'index.js': HANG_FIRST }) },
+      Environment: { Variables: { DIR: shared.dir } },
+    }));
+    shared.file('done');
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await lambda.send(new InvokeCommand({ FunctionName: 'cutoff', InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ i })) }));
+      assert.equal(r.StatusCode, 202);
+      ids.push(r.$metadata.requestId!);
+    }
+    await waitFor('every event running', () => ids.every((id) => fs.existsSync(path.join(shared.dir, id))));
+    await server.stop({ keepData: true });
+    assert.deepEqual(shared.lines('done'), [], 'cut off: none finished');
+
+    server = await startAsyncServer({ dataDir });
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    await waitFor('every event run after the restart', () => shared.lines('done').length >= ids.length);
+    assert.deepEqual(shared.lines('done').sort(), [...ids].sort(), 'each once');
+    for (const id of ids) {
+      const s = await waitFor(`event ${id} to finish`, async () => {
+        const r = await fetch(`${server!.endpoint}/_stratus/async/events/${id}`);
+        const v = r.status === 200 ? await r.json() as any : undefined;
+        return v?.state === 'succeeded' ? v : undefined;
+      });
+      assert.equal(s.attempts, 1, 'the attempt cut off by the stop is not counted, as after a crash');
+    }
   });
 });

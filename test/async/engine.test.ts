@@ -179,3 +179,98 @@ describe('async engine on SQLite', () => {
 function Errors429(): Error {
   return new StratusError('TooManyRequestsException', 429, 'Rate exceeded', { Reason: 'ConcurrentInvocationLimitExceeded' });
 }
+
+/**
+ * Two engines on one queue, as two nodes of a cluster: the first is stopped gracefully while it
+ * holds events, one running (cut off after the grace) and one taken but not started yet. Both
+ * must be free for the other node at once, not when the first node's lease runs out.
+ */
+describe('async engine: a graceful stop hands back the events it holds', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-engine-stop-'));
+  const LEASE_MS = 60_000;
+  let sql: SqlDatabase;
+  let configs: EventInvokeConfigs;
+  let engines: AsyncEngine[] = [];
+  let hangRelease: () => void = () => undefined;
+  const hang = new Promise<void>((r) => { hangRelease = r; });
+  const shared = new Snapshot();
+
+  before(async () => {
+    sql = await openTestSqlite(path.join(dir, 'e.db'));
+    configs = new EventInvokeConfigs({ sql, snapshot: shared, changes: new Feed(), locale, clock: { now: () => Date.now() } });
+  });
+  after(async () => {
+    hangRelease();
+    for (const e of engines) await e.stop(0);
+    configs.close();
+    await sql.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function node(snapshot: ControlSnapshot, invoke: (req: InvokeRequest) => Promise<InvokeResult>) {
+    const calls: InvokeRequest[] = [];
+    const delivered: Array<{ arn: string; msg: TargetMessage }> = [];
+    const engine = new AsyncEngine({
+      queue: new SqlEventQueue(sql),
+      invoker: { invoke: (req) => { calls.push(req); return invoke(req); } },
+      snapshot,
+      targets: { register() {}, serves: () => true, async deliver(arn, msg) { delivered.push({ arn, msg }); } },
+      configs, locale, clock: { now: () => Date.now() },
+      timeScale: 0.001, concurrency: 4, releaseOnStart: false, pollMs: 50, leaseMs: LEASE_MS,
+    });
+    engines.push(engine);
+    return { engine, calls, delivered };
+  }
+
+  test('the running one and the one not started run on the other node at once; the cut-off attempt counts as none', async () => {
+    shared.add('hang');
+    shared.add('late');
+    // On the first node 'late' is not known yet: its lookup waits until the node is stopping.
+    let lookedUp: () => void = () => undefined;
+    const lookupStarted = new Promise<void>((r) => { lookedUp = r; });
+    let openLookup: () => void = () => undefined;
+    const gate = new Promise<void>((r) => { openLookup = r; });
+    const first: ControlSnapshot = {
+      get: (n) => (n === 'late' ? undefined : shared.get(n)),
+      names: () => shared.names(),
+      settle: async () => {},
+      lookup: async (n) => {
+        if (n === 'late') { lookedUp(); await gate; }
+        return shared.get(n);
+      },
+    };
+    const ok: InvokeResult = { statusCode: 200, requestId: '', payload: Buffer.from('"done"'), executedVersion: '$LATEST' };
+    const a = node(first, async (req) => {
+      if (req.functionName === 'hang') {
+        await hang;
+        throw new Error('environment stopped');
+      }
+      return ok;
+    });
+    await a.engine.start();
+    for (const fn of ['hang', 'late']) {
+      await configs.put({ FunctionName: fn, DestinationConfig: { OnSuccess: { Destination: `arn:aws:sqs:us-east-1:000000000000:${fn}-ok` } } });
+      await a.engine.enqueue({ functionName: fn, payload: Buffer.from('{}'), invocationType: 'Event', requestId: `stop-${fn}`, source: 'api' }, { functionName: fn, qualifier: '$LATEST' });
+    }
+    await waitFor('the first node running hang', () => a.calls.some((c) => c.functionName === 'hang'));
+    await lookupStarted;
+
+    const stopped = a.engine.stop(200);
+    openLookup();
+    await stopped;
+    assert.equal(a.calls.filter((c) => c.functionName === 'late').length, 0, 'a stopping node starts nothing more');
+
+    const b = node(shared, async () => ok);
+    await b.engine.start();
+    // Well within the first node's lease: without the hand-back they would wait for it to run out.
+    for (const fn of ['hang', 'late']) {
+      const rec = await waitFor(`${fn} run by the other node`, () => b.delivered.find((d) => d.arn.endsWith(`:${fn}-ok`)), LEASE_MS / 4);
+      const r = JSON.parse(rec.msg.body);
+      assert.equal(r.requestContext.requestId, `stop-${fn}`);
+      assert.equal(r.requestContext.condition, 'Success');
+      assert.equal(r.requestContext.approximateInvokeCount, 1, 'the attempt cut off by the stop is not counted, as after a crash');
+      assert.equal(b.calls.filter((c) => c.requestId === `stop-${fn}`).length, 1);
+    }
+    assert.equal(a.delivered.length, 0, 'the stopped node records no outcome');
+  });
+});

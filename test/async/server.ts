@@ -54,3 +54,21 @@ exports.handler = async (event, context) => {
   return { ok: true, echo: event && event.tag };
 };
 `;
+
+/**
+ * A function body (index.js) whose first attempt of each event hangs (a node stopping cuts it
+ * off) and whose next one succeeds: the first creates DIR/<request id>, and an attempt that
+ * finishes appends the request id to DIR/done.
+ */
+export const HANG_FIRST = `
+const fs = require('node:fs');
+exports.handler = async (event, context) => {
+  const mark = process.env.DIR + '/' + context.awsRequestId;
+  if (!fs.existsSync(mark)) {
+    fs.writeFileSync(mark, '');
+    await new Promise((r) => setTimeout(r, 600000));
+  }
+  fs.appendFileSync(process.env.DIR + '/done', context.awsRequestId + '\\n');
+  return { id: context.awsRequestId };
+};
+`;

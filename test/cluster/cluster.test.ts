@@ -1,17 +1,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import fs from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import {
   CreateAliasCommand, CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionCommand, DeleteFunctionUrlConfigCommand, InvokeCommand, LambdaClient, PublishVersionCommand,
-  UpdateFunctionCodeCommand,
+  PutFunctionEventInvokeConfigCommand, UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { clusterId, openNats } from '../../src/adapters/nats/index.js';
-import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
+import { clientConfig, sharedConfig, startServer, type TestServer } from '../helpers/server.js';
 import { serviceMissing, TEST_DATABASE_URL, TEST_NATS_URL } from '../helpers/services.js';
 import { makeZip } from '../helpers/zip.js';
 import { natsProxy } from '../contract/nats.js';
 import { eventually } from '../cli/helpers.js';
+import { HANG_FIRST, sharedDir } from '../async/server.js';
 
 const ROLE = 'arn:aws:iam::000000000000:role/test';
 const code = (tag: string) => makeZip({ 'index.js': `exports.handler = async (e) => ({ tag: ${JSON.stringify(tag)}, got: e });\n` });
@@ -151,5 +155,105 @@ describe('cluster: two nodes sharing Postgres and NATS', () => {
       const ev = await logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/fresh', filterPattern: 'REPORT' }));
       return (ev.events?.length ?? 0) >= 10 ? true : undefined;
     }, 30_000);
+  });
+});
+
+/**
+ * A node stopped gracefully (a rolling restart) while it holds async events: another node runs
+ * them at once, not when the stopped node's 30 s leases run out. Nodes of their own (a database
+ * of their own): the second starts only once the first has taken every event.
+ */
+describe('cluster: a node stopped gracefully hands its async events to the others', () => {
+  let x: TestServer | undefined;
+  let y: TestServer | undefined;
+  let db: string | undefined;
+  let skip: string | undefined;
+  let url: URL;
+  const shared = sharedDir();
+  const admin = () => new pg.Client({ connectionString: TEST_DATABASE_URL });
+
+  before(async () => {
+    if (!TEST_DATABASE_URL || !TEST_NATS_URL) {
+      skip = `${!TEST_DATABASE_URL ? 'STRATUS_TEST_DATABASE_URL' : 'STRATUS_TEST_NATS_URL'} is not set`;
+      return;
+    }
+    const c = admin();
+    await c.connect();
+    db = `stratus_handoff_${process.pid}_${Date.now()}`;
+    await c.query(`create database ${db}`);
+    await c.end();
+    url = new URL(TEST_DATABASE_URL);
+    url.pathname = `/${db}`;
+  });
+  after(async () => {
+    await x?.stop();
+    await y?.stop();
+    shared.cleanup();
+    if (db) {
+      const c = admin();
+      await c.connect();
+      await c.query(`drop database if exists ${db} with (force)`);
+      await c.end();
+      const nc = await openNats(TEST_NATS_URL!, 'stratus test cleanup');
+      const jsm = await nc.jetstreamManager();
+      await jsm.streams.delete(`OBJ_stratus-blobs-${clusterId(url.toString())}`).catch(() => undefined);
+      await nc.close();
+    }
+  });
+
+  test('events running or taken on the stopped node run on the other one well before its leases run out, each result delivered once', async (t) => {
+    if (skip) return serviceMissing(t, 'Postgres and NATS', skip);
+    const node = () => startServer({ databaseUrl: url.toString(), natsUrl: TEST_NATS_URL, ...sharedConfig() });
+    x = await node();
+    const lx = new LambdaClient(clientConfig(x.endpoint));
+    await lx.send(new CreateFunctionCommand({
+      FunctionName: 'handoff', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Timeout: 900,
+      Code: { ZipFile: await makeZip({ 'index.js': HANG_FIRST }) },
+      Environment: { Variables: { DIR: shared.dir } },
+    }));
+    shared.file('done');
+    const sx = new SQSClient(clientConfig(x.endpoint));
+    const { QueueUrl } = await sx.send(new CreateQueueCommand({ QueueName: 'handoff-results' }));
+    sx.destroy();
+    await lx.send(new PutFunctionEventInvokeConfigCommand({
+      FunctionName: 'handoff', DestinationConfig: { OnSuccess: { Destination: 'arn:aws:sqs:us-east-1:000000000000:handoff-results' } },
+    }));
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await lx.send(new InvokeCommand({ FunctionName: 'handoff', InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ i })) }));
+      assert.equal(r.StatusCode, 202);
+      ids.push(r.$metadata.requestId!);
+    }
+    await eventually('every event running on the first node', async () => (ids.every((id) => fs.existsSync(path.join(shared.dir, id))) ? true : undefined));
+
+    y = await node();
+    const sy = new SQSClient(clientConfig(y.endpoint));
+    try {
+      const stopped = x.stop();
+      // A bound well under the lease (30 s): the first node's 5 s grace, then the other node's run.
+      const results = new Map<string, Message[]>();
+      await eventually('every result, delivered by the other node', async () => {
+        const r = await sy.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 10 }));
+        for (const m of r.Messages ?? []) {
+          const id = JSON.parse(m.Body!).requestContext.requestId as string;
+          results.set(id, [...(results.get(id) ?? []), m]);
+        }
+        return results.size >= ids.length ? true : undefined;
+      }, 15_000);
+      await stopped;
+      x = undefined;
+      assert.deepEqual([...results.keys()].sort(), [...ids].sort());
+      const extra = await sy.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 10 }));
+      assert.deepEqual(extra.Messages ?? [], [], 'no second result');
+      for (const [id, ms] of results) {
+        assert.equal(ms.length, 1, `one result for ${id}`);
+        const rec = JSON.parse(ms[0]!.Body!);
+        assert.equal(rec.requestContext.condition, 'Success');
+        assert.equal(rec.requestContext.approximateInvokeCount, 1, 'the attempt cut off by the stop is not counted, as after a crash');
+      }
+      assert.deepEqual(shared.lines('done').sort(), [...ids].sort(), 'each event ran to its end once');
+    } finally {
+      sy.destroy();
+    }
   });
 });

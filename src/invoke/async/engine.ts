@@ -76,6 +76,11 @@ export class AsyncEngine implements AsyncInvokeQueue {
   private abandoned = false;
   private inflight = new Map<string, LeasedEventEntry>();
   /**
+   * Every event this node leased and has not acknowledged (running, decided, or left unfinished
+   * by a shutdown): what stop() hands back so that it runs elsewhere at once, not a lease later.
+   */
+  private held = new Map<string, LeasedEventEntry>();
+  /**
    * Events whose outcome is decided and whose acknowledgement (complete / retryAt) is being
    * group-committed: they no longer hold a worker slot, but still hold their lease. Bounded
    * (ackLimit): when that many are pending the pump leases nothing more.
@@ -125,7 +130,13 @@ export class AsyncEngine implements AsyncInvokeQueue {
     this.pruneTimer.unref();
   }
 
-  /** Stops leasing; waits (bounded) for in-flight events. Unfinished ones keep their lease and return on restart. */
+  /**
+   * Stops leasing; waits (bounded) for in-flight events, then hands back the ones it did not
+   * finish: they are visible again at once, to another node or to this one after its restart.
+   * (Kept leased, they came back only when the lease ran out: 30 s of every event a node had
+   * taken, started or not, in a rolling restart.) An attempt cut off counts as none, as after a
+   * crash: its outcome was never recorded.
+   */
   async stop(graceMs = 5000): Promise<void> {
     if (!this.running) return;
     this.running = false;
@@ -138,6 +149,16 @@ export class AsyncEngine implements AsyncInvokeQueue {
     const deadline = Date.now() + graceMs;
     while ((this.inflight.size > 0 || this.acking.size > 0) && Date.now() < deadline) await sleep(20);
     this.abandoned = true;
+    // Acknowledgements still committing are left to commit (their outcome is decided); should
+    // one fail, that event's lease runs out as after a crash.
+    await this.handBack([...this.held.values()].filter((e) => !this.acking.has(e.id)));
+  }
+
+  /** Returns leased events unfinished (see stop); if the store is unreachable their leases run out instead. */
+  private async handBack(events: LeasedEventEntry[]): Promise<void> {
+    if (events.length === 0) return;
+    for (const e of events) if (this.held.get(e.id) === e) this.held.delete(e.id);
+    await this.deps.queue.release(events.map((e) => ({ id: e.id, leases: e.leases })), this.deps.clock.now()).catch(() => 0);
   }
 
   private wake(): void {
@@ -168,6 +189,7 @@ export class AsyncEngine implements AsyncInvokeQueue {
           got = leased.length;
           for (const e of leased) {
             this.inflight.set(e.id, e);
+            this.held.set(e.id, e);
             void this.process(e).finally(() => {
               this.inflight.delete(e.id);
               // Refill in batches: wake the pump when half the slots are free (or all are).
@@ -226,6 +248,9 @@ export class AsyncEngine implements AsyncInvokeQueue {
       return this.fail(e, meta, 'EventAgeExceeded', recordArn, cfg?.onFailure ?? null, undefined);
     }
 
+    // Stopping: an event taken but not started yet goes back at once, without an attempt.
+    if (!this.running) return this.handBack([e]);
+
     let outcome: AttemptOutcome;
     let result: InvokeResult | undefined;
     if (asyncChannel.hasSubscribers) asyncChannel.publish({ type: 'attempt', requestId: e.id, functionName: fnName, attempt: meta.attempts + 1 });
@@ -265,7 +290,8 @@ export class AsyncEngine implements AsyncInvokeQueue {
       meta.lastStatus = isStratusError(err) ? err.status : 500;
     }
     // Shutting down: environments are being stopped, so this outcome says nothing about the
-    // function. Leave the event leased; it runs again after the restart.
+    // function. Leave it unacknowledged: stop() hands it back, and it runs again (elsewhere, or
+    // here after the restart) as the attempt it was.
     if (this.abandoned || (!this.running && outcome !== 'success' && outcome !== 'function-error')) return;
 
     const decision = decideAfterAttempt(policy, { enqueuedAt: e.enqueuedAt, attempts: meta.attempts, backoffs: meta.backoffs }, outcome, clock.now());
@@ -365,6 +391,7 @@ export class AsyncEngine implements AsyncInvokeQueue {
     this.acking.set(e.id, e);
     void ack.catch(() => false).then(() => {
       if (this.acking.get(e.id) === e) this.acking.delete(e.id);
+      if (this.held.get(e.id) === e) this.held.delete(e.id);
       then?.();
       if (this.acking.size === this.ackLimit - 1) this.wake();
     });
