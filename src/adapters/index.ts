@@ -9,4 +9,4 @@ export { SqlLogStore } from './sql/log-store.js';
 export { SqlEventQueue } from './sql/event-queue.js';
 export { FsBlobStore } from './fs/blob-store.js';
 export { MemoryChangeFeed } from './memory/change-feed.js';
-export { openNats, clusterId, NatsBlobStore, NatsChangeFeed, type NatsChangeFeedOptions } from './nats/index.js';
+export { openNats, clusterId, NatsBlobStore, NatsChangeFeed, NatsNotices, type NatsChangeFeedOptions } from './nats/index.js';

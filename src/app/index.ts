@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { FsBlobStore, MemoryChangeFeed, SqlFunctionStore, SqlLayerStore, SqlLogStore, openSqlDatabase } from '../adapters/index.js';
 import { migrate } from '../adapters/sql/migrations/index.js';
-import { clusterId, NatsBlobStore, NatsChangeFeed, openNats } from '../adapters/nats/index.js';
+import { clusterId, NatsBlobStore, NatsChangeFeed, NatsNotices, openNats } from '../adapters/nats/index.js';
 import type { NatsConnection } from 'nats';
 import { registerLambdaApi } from '../api/lambda/index.js';
 import { logsJsonService } from '../api/logs/index.js';
@@ -13,7 +13,7 @@ import type { Locale } from '../core/model.js';
 import { createExecutionService } from '../environments/index.js';
 import { LocalLeases, MemorySnapshot, PipelineInvoker } from '../invoke/index.js';
 import { createLogService, createRetentionSweeper } from '../observe/index.js';
-import { systemClock, type ChangeEvent, type ChangeFeed, type SqlDatabase } from '../ports/index.js';
+import { noNotices, systemClock, type ChangeEvent, type ChangeFeed, type SqlDatabase } from '../ports/index.js';
 import { CodeCache } from './code-cache.js';
 import { defaultConfig, type StratusConfig } from './config.js';
 import type { ModuleContext, StratusModule } from './module.js';
@@ -163,6 +163,7 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
       await feed.close();
     },
   };
+  const notices = cluster ? new NatsNotices(cluster.nc, { clusterId: cluster.id, nodeId: cluster.node }) : null;
   // New code is unpacked as soon as it exists, not on its first invocation (a cold start).
   feed.subscribe((event) => {
     if (event.kind !== 'function') return;
@@ -197,7 +198,7 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
   const targets = new ArnTargetDispatcher();
 
   const ctx: ModuleContext = {
-    config, locale, clock, sql, blobs, changes, functions, snapshot, logStore, logSink: logService, execution,
+    config, locale, clock, sql, blobs, changes, notices: notices ?? noNotices, functions, snapshot, logStore, logSink: logService, execution,
     http, jsonTargets, invoker, targets, leases,
     setAsyncQueue: (q) => invoker.setAsyncQueue(q),
     baseUrl: () => url,
@@ -253,6 +254,7 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
         codeCache.close();
         await logService.close();
         await changes.close();
+        notices?.close();
         await sharedBlobs?.close();
         if (cluster) await cluster.nc.drain().catch(() => undefined);
         await sql.close();

@@ -3,7 +3,7 @@ import type { JsonTargetRouter } from '../api/json-target.js';
 import type { Locale } from '../core/model.js';
 import type { AsyncInvokeQueue, Invoker } from '../invoke/types.js';
 import type {
-  BlobStore, ChangeFeed, Clock, ControlSnapshot, ExecutionService, FunctionStore, LogSink, LogStore, SqlDatabase, TargetDispatcher,
+  BlobStore, ChangeFeed, Clock, ControlSnapshot, ExecutionService, FunctionStore, LogSink, LogStore, NoticeChannel, SqlDatabase, TargetDispatcher,
 } from '../ports/index.js';
 import type { StratusConfig } from './config.js';
 
@@ -19,6 +19,8 @@ export interface ModuleContext {
   sql: SqlDatabase;
   blobs: BlobStore;
   changes: ChangeFeed;
+  /** Best-effort hints to the cluster's other nodes (nothing on a single node). */
+  notices: NoticeChannel;
   functions: FunctionStore;
   snapshot: ControlSnapshot;
   logStore: LogStore;

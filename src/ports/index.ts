@@ -9,3 +9,4 @@ export * from './execution.js';
 export * from './snapshot.js';
 export * from './targets.js';
 export * from './event-queue.js';
+export * from './notices.js';

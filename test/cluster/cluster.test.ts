@@ -8,8 +8,9 @@ import {
   PutFunctionEventInvokeConfigCommand, UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { CreateQueueCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, PurgeQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { clusterId, openNats } from '../../src/adapters/nats/index.js';
+import { sqsServiceOf } from '../../src/triggers/sqs/index.js';
 import { clientConfig, sharedConfig, startServer, type TestServer } from '../helpers/server.js';
 import { serviceMissing, TEST_DATABASE_URL, TEST_NATS_URL } from '../helpers/services.js';
 import { makeZip } from '../helpers/zip.js';
@@ -140,6 +141,35 @@ describe('cluster: two nodes sharing Postgres and NATS', () => {
     } finally {
       await c.stop();
       await proxy.close();
+    }
+  });
+
+  test('an SQS long poll on one node wakes as soon as another node sends, not at its periodic re-check', async (t) => {
+    if (skip) return serviceMissing(t, 'Postgres and NATS', skip);
+    const qa = new SQSClient(clientConfig(a!.endpoint));
+    const qb = new SQSClient(clientConfig(b!.endpoint));
+    const signals = sqsServiceOf(a!.stratus.internals.ctx)!.signals;
+    try {
+      const { QueueUrl } = await qa.send(new CreateQueueCommand({ QueueName: 'wake-me' }));
+      // The notice itself: node a's waiters on the queue are signalled by node b's send (a
+      // signal no re-check gives: the re-check reads the store without one).
+      const before = signals.version('wake-me');
+      await qb.send(new SendMessageCommand({ QueueUrl, MessageBody: 'first' }));
+      await eventually('node a told of node b\'s send', async () => (signals.version('wake-me') > before ? true : undefined), 5000);
+      await qa.send(new PurgeQueueCommand({ QueueUrl }));
+
+      // End to end: a receive waiting on a returns with b's message before its re-check (1 s after it started waiting).
+      const received = qa.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 10 }));
+      await eventually('the receive waiting on node a', async () => (signals.waiting > 0 ? true : undefined), 5000);
+      const waitingSince = Date.now();
+      await qb.send(new SendMessageCommand({ QueueUrl, MessageBody: 'second' }));
+      const r = await received;
+      const waited = Date.now() - waitingSince;
+      assert.deepEqual(r.Messages?.map((m) => m.Body), ['second']);
+      assert.ok(waited < 1000, `woken by the send, not by the re-check (${waited} ms)`);
+    } finally {
+      qa.destroy();
+      qb.destroy();
     }
   });
 

@@ -43,6 +43,7 @@ export function sqsModule(): SqsModule {
         locale: ctx.locale,
         clock: ctx.clock,
         baseUrl: () => ctx.baseUrl(),
+        notices: ctx.notices,
         ...(ctx.sql.dialect === 'postgres' ? { recheckMs: 1000 } : {}),
       });
       services.set(ctx, service);

@@ -13,7 +13,7 @@ import {
   attributesToWire, decodeReceiptHandle, encodeReceiptHandle, intParam, parseMessageAttributes, requestedSystemAttributes,
   selectMessageAttributes, validateBatchEntries, validateBody,
 } from '../../core/sqs-messages.js';
-import type { Clock, TargetMessage } from '../../ports/index.js';
+import type { Clock, NoticeChannel, TargetMessage } from '../../ports/index.js';
 import { QueueSignals } from './signals.js';
 import type { NewMessage, QueueRecord, SendOutcome, SqsStore, StoredMessage } from './store.js';
 
@@ -23,8 +23,13 @@ export interface SqsServiceDeps {
   clock: Clock;
   /** Base URL of this server (queue URLs), when the request gives no Host. */
   baseUrl: () => string;
-  /** In a cluster, other nodes' sends do not wake local long polls: re-check this often (ms). */
+  /**
+   * In a cluster, other nodes' sends wake local long polls through their notices (best effort):
+   * re-check this often (ms) in case one was lost.
+   */
   recheckMs?: number;
+  /** The cluster's notices ('sqs': a queue may have messages to receive); none on a single node. */
+  notices?: NoticeChannel;
 }
 
 /** A received message with every system attribute (the poller and the wire layer pick from it). */
@@ -56,6 +61,8 @@ const MAX_BATCH_BYTES = 1048576;
 const MAX_TAGS = 50;
 /** How long a queue record is reused; in a cluster, another node's change shows within this. */
 const QUEUE_CACHE_MS = 1000;
+/** The notice topic of queue changes (see SqsServiceDeps.notices). */
+const NOTICE_TOPIC = 'sqs';
 
 /**
  * The SQS-compatible queue service: every operation of the AmazonSQS JSON API (inputs and
@@ -79,9 +86,20 @@ export class SqsService {
   /** Queue records for the hot path (send/receive/delete), briefly: local changes invalidate. */
   private readonly cache = new Map<string, { q: QueueRecord; at: number }>();
   private readonly sender: string;
+  /** Ends this node's subscription to the other nodes' queue notices. */
+  private readonly unsubscribe: () => void;
 
   constructor(private readonly deps: SqsServiceDeps) {
     this.sender = deps.locale.accountId;
+    // Another node's send (visibility change, FIFO delete...) wakes this node's long polls at
+    // once, as SQS answers a waiting receive as soon as a message is there.
+    this.unsubscribe = deps.notices?.subscribe(NOTICE_TOPIC, (queue) => this.signals.notify(queue)) ?? (() => undefined);
+  }
+
+  /** A change that may make a message of `queue` receivable: local long polls, then the other nodes', wake. */
+  private changed(queue: string): void {
+    this.signals.notify(queue);
+    this.deps.notices?.notify(NOTICE_TOPIC, queue);
   }
 
   private get store() {
@@ -93,6 +111,7 @@ export class SqsService {
   }
 
   close(): void {
+    this.unsubscribe();
     this.signals.close();
   }
 
@@ -211,7 +230,7 @@ export class SqsService {
     await this.store.deleteQueue(q.name);
     this.forget(q.name);
     this.lastPurge.delete(q.name);
-    this.signals.notify(q.name);
+    this.changed(q.name);
     return {};
   }
 
@@ -355,7 +374,7 @@ export class SqsService {
     const out = q.fifo
       ? await this.store.sendFifo(q.name, msgs as (NewMessage & { dedupId: string; dedupScope: string })[], DEDUP_WINDOW_MS)
       : await this.store.send(q.name, msgs);
-    this.signals.notify(q.name);
+    this.changed(q.name);
     return out;
   }
 
@@ -528,7 +547,7 @@ export class SqsService {
         max: o.max, now, visibleAt: now + vis * 1000, nonce, minSentAt: now - s.retentionSeconds * 1000,
         ...(redrive ? { redrive } : {}),
       });
-      if (r.moved > 0 && redrive) this.signals.notify(redrive.dlq);
+      if (r.moved > 0 && redrive) this.changed(redrive.dlq);
       if (r.messages.length > 0) return r.messages.map((m) => this.toReceived(q, m));
       if (o.signal?.aborted || this.signals.isClosed || this.now() >= deadline) return [];
       const next = await this.store.nextVisibleAt(q.name, now);
@@ -593,7 +612,7 @@ export class SqsService {
       const expired = await this.store.deleteInFlight(q.name, [{ id: h.messageId, nonce: h.nonce }], this.now());
       this.messageChanged(i.ReceiptHandle);
       if (expired.length) throw SqsErrors.receiptHandleExpired(String(i.ReceiptHandle));
-      this.signals.notify(q.name);
+      this.changed(q.name);
       return {};
     }
     await this.store.deleteMessage(q.name, h.messageId, h.nonce);
@@ -624,7 +643,7 @@ export class SqsService {
       await this.store.deleteMessages(q.name, ok.map((x) => x.ref));
     }
     for (const e of entries) this.messageChanged(e.ReceiptHandle);
-    if (q.fifo) this.signals.notify(q.name);
+    if (q.fifo) this.changed(q.name);
     return { Successful: deleted.map((x) => ({ Id: x.id })), Failed: failed };
   }
 
@@ -634,7 +653,7 @@ export class SqsService {
     if (refs.length === 0) return;
     await this.store.deleteMessages(queueName, refs.map((r) => ({ id: r.messageId, nonce: r.nonce })));
     const q = await this.getQueue(queueName);
-    if (q?.fifo) this.signals.notify(queueName);
+    if (q?.fifo) this.changed(queueName);
   }
 
   /** In-process visibility change (a poller releasing messages it will not process now). */
@@ -644,7 +663,7 @@ export class SqsService {
       const r = decodeReceiptHandle(h);
       if (r && r.queue === queueName) await this.store.changeVisibility(queueName, r.messageId, r.nonce, now + seconds * 1000, now);
     }
-    this.signals.notify(queueName);
+    this.changed(queueName);
   }
 
   private async changeOne(q: QueueRecord, handle: unknown, timeout: unknown): Promise<void> {
@@ -658,7 +677,7 @@ export class SqsService {
     if (r === 'missing') {
       throw SqsErrors.invalidParameterValue(`Value ${String(handle)} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.`);
     }
-    if (t === 0 || q.fifo) this.signals.notify(q.name);
+    if (t === 0 || q.fifo) this.changed(q.name);
   }
 
   async changeMessageVisibility(i: Input): Promise<unknown> {
