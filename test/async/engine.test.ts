@@ -207,14 +207,14 @@ describe('async engine: a graceful stop hands back the events it holds', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  function node(snapshot: ControlSnapshot, invoke: (req: InvokeRequest) => Promise<InvokeResult>) {
+  function node(snapshot: ControlSnapshot, invoke: (req: InvokeRequest) => Promise<InvokeResult>, beforeDelivery: () => Promise<void> = async () => undefined) {
     const calls: InvokeRequest[] = [];
     const delivered: Array<{ arn: string; msg: TargetMessage }> = [];
     const engine = new AsyncEngine({
       queue: new SqlEventQueue(sql),
       invoker: { invoke: (req) => { calls.push(req); return invoke(req); } },
       snapshot,
-      targets: { register() {}, serves: () => true, async deliver(arn, msg) { delivered.push({ arn, msg }); } },
+      targets: { register() {}, serves: () => true, async deliver(arn, msg) { await beforeDelivery(); delivered.push({ arn, msg }); } },
       configs, locale, clock: { now: () => Date.now() },
       timeScale: 0.001, concurrency: 4, releaseOnStart: false, pollMs: 50, leaseMs: LEASE_MS,
     });
@@ -272,5 +272,30 @@ describe('async engine: a graceful stop hands back the events it holds', () => {
       assert.equal(b.calls.filter((c) => c.requestId === `stop-${fn}`).length, 1);
     }
     assert.equal(a.delivered.length, 0, 'the stopped node records no outcome');
+  });
+
+  test('an event whose outcome is decided is not handed back while its record is being delivered: it is not run or recorded twice', async () => {
+    shared.add('decided');
+    await configs.put({ FunctionName: 'decided', DestinationConfig: { OnSuccess: { Destination: 'arn:aws:sqs:us-east-1:000000000000:decided-ok' } } });
+    const ok: InvokeResult = { statusCode: 200, requestId: '', payload: Buffer.from('"done"'), executedVersion: '$LATEST' };
+    let delivering: () => void = () => undefined;
+    const deliveryStarted = new Promise<void>((r) => { delivering = r; });
+    let openDelivery: () => void = () => undefined;
+    const gate = new Promise<void>((r) => { openDelivery = r; });
+    const a = node(shared, async () => ok, async () => { delivering(); await gate; });
+    await a.engine.start();
+    await a.engine.enqueue({ functionName: 'decided', payload: Buffer.from('{}'), invocationType: 'Event', requestId: 'stop-decided', source: 'api' }, { functionName: 'decided', qualifier: '$LATEST' });
+    await deliveryStarted;
+    // The grace runs out while the OnSuccess record is still on its way; the other node starts meanwhile.
+    await a.engine.stop(100);
+    const b = node(shared, async () => ok);
+    await b.engine.start();
+    await new Promise((r) => setTimeout(r, 500));
+    openDelivery();
+    await waitFor('the first node delivering its record', () => a.delivered.find((d) => d.arn.endsWith(':decided-ok')));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(b.calls.filter((c) => c.requestId === 'stop-decided').length, 0, 'the other node does not run it again');
+    assert.equal(b.delivered.length, 0, 'nor deliver its record again');
+    assert.equal(a.calls.length, 1);
   });
 });

@@ -81,6 +81,12 @@ export class AsyncEngine implements AsyncInvokeQueue {
    */
   private held = new Map<string, LeasedEventEntry>();
   /**
+   * Events whose outcome is decided and whose record or dead letter is being delivered, before
+   * their acknowledgement: stop() leaves them to finish (handed back, they would run and be
+   * delivered again).
+   */
+  private decided = new Set<string>();
+  /**
    * Events whose outcome is decided and whose acknowledgement (complete / retryAt) is being
    * group-committed: they no longer hold a worker slot, but still hold their lease. Bounded
    * (ackLimit): when that many are pending the pump leases nothing more.
@@ -151,7 +157,7 @@ export class AsyncEngine implements AsyncInvokeQueue {
     this.abandoned = true;
     // Acknowledgements still committing are left to commit (their outcome is decided); should
     // one fail, that event's lease runs out as after a crash.
-    await this.handBack([...this.held.values()].filter((e) => !this.acking.has(e.id)));
+    await this.handBack([...this.held.values()].filter((e) => !this.acking.has(e.id) && !this.decided.has(e.id)));
   }
 
   /** Returns leased events unfinished (see stop); if the store is unreachable their leases run out instead. */
@@ -192,6 +198,9 @@ export class AsyncEngine implements AsyncInvokeQueue {
             this.held.set(e.id, e);
             void this.process(e).finally(() => {
               this.inflight.delete(e.id);
+              // Acknowledged by now (then `acking` holds it), or failed unexpectedly (then it is
+              // handed back at a stop, or its lease runs out).
+              this.decided.delete(e.id);
               // Refill in batches: wake the pump when half the slots are free (or all are).
               if (this.inflight.size === Math.floor(this.deps.concurrency / 2) || this.inflight.size === 0) this.wake();
             });
@@ -297,6 +306,7 @@ export class AsyncEngine implements AsyncInvokeQueue {
     const decision = decideAfterAttempt(policy, { enqueuedAt: e.enqueuedAt, attempts: meta.attempts, backoffs: meta.backoffs }, outcome, clock.now());
     switch (decision.action) {
       case 'succeed': {
+        this.decided.add(e.id);
         if (cfg?.onSuccess) await this.sendRecord(cfg.onSuccess, meta, e, 'Success', recordArn, result);
         return this.finish(e, meta, 'succeeded');
       }
@@ -320,6 +330,7 @@ export class AsyncEngine implements AsyncInvokeQueue {
     onFailure: string | null,
     result: InvokeResult | undefined,
   ): Promise<void> {
+    this.decided.add(e.id);
     meta.condition = condition;
     // An event whose age ran out between attempts: what its last attempt answered, as Lambda
     // reports it (functionError and the error in the record, the error's message in the DLQ's).
