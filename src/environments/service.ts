@@ -654,7 +654,14 @@ const ON_DEMAND: readonly (string | null)[] = [null];
  */
 function takeIdle(slot: Slot, by: string | null): Environment | undefined {
   for (let i = slot.idle.length - 1; i >= 0; i--) {
-    if (slot.idle[i]!.provisionedBy === by) return slot.idle.splice(i, 1)[0];
+    const env = slot.idle[i]!;
+    // One that ended while idle (an extension of its exited) and is not yet gone: its exit
+    // comes (onDead, onReset); no invocation is given it meanwhile.
+    if (env.state !== 'idle') {
+      slot.idle.splice(i, 1);
+      continue;
+    }
+    if (env.provisionedBy === by) return slot.idle.splice(i, 1)[0];
   }
   return undefined;
 }
