@@ -266,6 +266,8 @@ export class Extensions {
         prev?.();
         this.shutdownCheck?.();
       };
+      // Every one of them may have exited already (while the runtime was being stopped).
+      this.shutdownCheck();
     });
   }
 
