@@ -23,6 +23,8 @@ export class CodeCache {
   private readonly ready = new Map<string, { dir: string; gid: number | null }>();
   private nextGid = GID_BASE;
   private gidEnd = GID_BASE + GIDS_PER_BLOCK;
+  /** Group ids of this block that a directory has (running as root): a swept directory's is free again. */
+  private readonly usedGids = new Set<number>();
   private gidLock: string | null = null;
   private readonly privileged = process.getuid?.() === 0;
 
@@ -48,7 +50,7 @@ export class CodeCache {
       const st = fs.statSync(path.join(this.root, name));
       if (!this.privileged) continue;
       if (st.gid >= this.gidEnd - GIDS_PER_BLOCK && st.gid < this.gidEnd) {
-        if (st.gid >= this.nextGid) this.nextGid = st.gid + 1;
+        this.usedGids.add(st.gid);
       } else {
         outside.push(name);
       }
@@ -116,12 +118,28 @@ export class CodeCache {
   /** Readable to its own group only when running as root (0750 root:<new gid>), else to all. */
   private seal(dir: string): void {
     if (this.privileged) {
-      if (this.nextGid >= this.gidEnd) throw Errors.service('group ids for code directories exhausted');
-      fs.chownSync(dir, 0, this.nextGid++);
+      fs.chownSync(dir, 0, this.freeGid());
       fs.chmodSync(dir, 0o750);
     } else {
       fs.chmodSync(dir, 0o755);
     }
+  }
+
+  /**
+   * A group id of the block no directory has, the one after the last handed out first: a swept
+   * directory's comes back only once the others were used (no environment of its code is left by
+   * then either: the sweep removes only what none uses).
+   */
+  private freeGid(): number {
+    const start = this.gidEnd - GIDS_PER_BLOCK;
+    for (let n = 0; n < GIDS_PER_BLOCK; n++) {
+      const gid = start + ((this.nextGid - start + n) % GIDS_PER_BLOCK);
+      if (this.usedGids.has(gid)) continue;
+      this.usedGids.add(gid);
+      this.nextGid = gid + 1;
+      return gid;
+    }
+    throw Errors.service('group ids for code directories exhausted');
   }
 
   dirFor(codeKey: string): Promise<{ dir: string; gid: number | null }> {
@@ -168,9 +186,14 @@ export class CodeCache {
     for (const name of unused) {
       if (!this.unusedBefore.has(name)) continue;
       const trash = path.join(this.root, `.trash-${name}-${process.pid}-${Date.now()}`);
+      let gid: number;
       try {
+        gid = fs.statSync(path.join(this.root, name)).gid;
         fs.renameSync(path.join(this.root, name), trash);
       } catch { continue; /* gone already */ }
+      // Its group no longer reads anything (the trash is root's: 0750 and the group's no more).
+      try { fs.chownSync(trash, 0, 0); } catch { /* being removed */ }
+      if (this.privileged) this.usedGids.delete(gid);
       this.ready.delete(name);
       removed.push(name);
       unused.delete(name);

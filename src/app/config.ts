@@ -148,7 +148,8 @@ export function defaultConfig(): StratusConfig {
     accountConcurrency,
     unreservedConcurrencyMin: unreservedMinFrom(env.STRATUS_UNRESERVED_MIN, accountConcurrency),
     idleTimeoutMs: intFrom('STRATUS_IDLE_TIMEOUT_MS', env.STRATUS_IDLE_TIMEOUT_MS, 10 * 60 * 1000, 'a whole number of milliseconds (1 or more)', 1),
-    codeSweepMs: intFrom('STRATUS_CODE_SWEEP_MS', env.STRATUS_CODE_SWEEP_MS, 5 * 60 * 1000, 'a whole number of milliseconds (1 or more)', 1),
+    // A timer's longest delay; past it node fires at once (every millisecond).
+    codeSweepMs: intFrom('STRATUS_CODE_SWEEP_MS', env.STRATUS_CODE_SWEEP_MS, 5 * 60 * 1000, 'a whole number of milliseconds from 100 to 2147483647', 100, 2 ** 31 - 1),
     envMaxLifetimeMs: intFrom('STRATUS_ENV_MAX_LIFETIME_MS', env.STRATUS_ENV_MAX_LIFETIME_MS, 2 * 60 * 60 * 1000, 'a whole number of milliseconds (1 or more)', 1),
     sandbox: oneOf('STRATUS_SANDBOX', env.STRATUS_SANDBOX, SANDBOXES, 'auto'),
     cgroupFavorDynmods: env.STRATUS_CGROUP_FAVORDYNMODS !== '0',
