@@ -21,6 +21,10 @@ test('process driver: memory polling kills a runaway environment', async () => {
   const key = fx.code(bashFunction('x=aaaaaaaa; while :; do x="$x$x"; done'));
   const o = await fx.svc.execute(fx.target(key, { memorySize: 128, timeout: 30 }, 'plain-oom'), invocation('{}'));
   assert.equal(o.errorType, 'Runtime.OutOfMemory');
+  // Past the limit between two polls, but the REPORT says no more than the memory size, as Lambda's.
+  const report = fx.sink.events.map((x) => x.e.message).find((m) => m.startsWith('REPORT') && m.includes('Runtime.OutOfMemory'));
+  const used = Number(/Max Memory Used: (\d+) MB/.exec(report ?? '')?.[1]);
+  assert.ok(used > 0 && used <= 128, report);
 });
 
 test('process driver: a bootstrap the kernel cannot execute is Runtime.InvalidEntrypoint, not run by a shell', { skip: !shimExecutable() && `no exec shim for ${process.arch}` }, async () => {

@@ -52,7 +52,7 @@ export class ProcessDriver implements SandboxDriver {
       warnings: [
         `SANDBOX DISABLED: functions run as plain processes under the server's own uid (${process.getuid?.() ?? '?'}) — ${this.reasons.join('; ')}`,
         'functions can read the data dir, other functions\' code and signal or debug the server; run only trusted code',
-        'no CPU, pids or /tmp limits; memory enforced by polling only; processes that leave their process group can outlive environments',
+        'no CPU, pids or /tmp limits; memory enforced by polling only (a process may go past it between two polls, 100 ms apart); processes that leave their process group can outlive environments, and processes a runtime started outlive a server killed with SIGKILL (the runtime itself does not)',
         'the host\'s file system as the server\'s uid sees it: writable wherever it may write (Lambda\'s is read-only but /tmp), /tmp and /dev/shm shared with the host and other functions',
         'code and layers at their paths in the data dir, not /var/task and /opt (module paths point there, and a bootstrap or wrapper script named or linked under them is started from there; a function that opens /opt itself, or a link of its to /opt, finds the host\'s)',
         ...(this.shim ? [] : [noShimWarning('execvp')]),
@@ -169,10 +169,15 @@ class ProcessHandle implements SandboxHandle {
     if (pid) { try { fs.writeFileSync(`/proc/${pid}/clear_refs`, '5'); } catch { /* not allowed */ } }
   }
 
+  /**
+   * At most the memory size, as Lambda's REPORT (and the namespace driver's) never says more:
+   * between two polls a process may go past it, and is killed at the next one, or not at all
+   * when it gives the memory back first (the warning says memory is enforced by polling only).
+   */
   peakMemoryMB(): number {
     const pid = this.child.pid;
     const kb = Math.max(this.peakKB, pid ? peakResidentKB(pid) : 0);
-    return Math.ceil(kb / 1024);
+    return Math.min(this.limits.memoryMB, Math.ceil(kb / 1024));
   }
 
   oomKilled(): boolean { return this.oom; }
