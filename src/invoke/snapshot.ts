@@ -112,7 +112,14 @@ export class MemorySnapshot implements ControlSnapshot {
       this.reading.set(name, read);
     }
     await read;
-    return found() ?? this.byName.get(name);
+    f = found();
+    // The read was set aside for a change that came in meanwhile (the change's own read may have
+    // begun first, but it is applied in order): what it brings is awaited, not answered without.
+    if (!f && this.pending > 0) {
+      await this.settle();
+      f = found();
+    }
+    return f ?? this.byName.get(name);
   }
 
   /** Lookups reading a function from the store, by name. */
