@@ -22,6 +22,30 @@ const ROLE = 'arn:aws:iam::000000000000:role/test';
 const code = (tag: string) => makeZip({ 'index.js': `exports.handler = async (e) => ({ tag: ${JSON.stringify(tag)}, got: e });\n` });
 const decode = (p?: Uint8Array) => JSON.parse(Buffer.from(p ?? []).toString() || 'null');
 
+/** A fresh database of its own on the test Postgres, and its URL. */
+async function freshDatabase(prefix: string): Promise<{ db: string; url: URL }> {
+  const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await c.connect();
+  const db = `${prefix}_${process.pid}_${Date.now()}`;
+  await c.query(`create database ${db}`);
+  await c.end();
+  const url = new URL(TEST_DATABASE_URL!);
+  url.pathname = `/${db}`;
+  return { db, url };
+}
+
+/** Drops what a cluster on `url` (database `db`) left: the database and its code bucket on NATS. */
+async function dropCluster(db: string, url: URL): Promise<void> {
+  const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await c.connect();
+  await c.query(`drop database if exists ${db} with (force)`);
+  await c.end();
+  const nc = await openNats(TEST_NATS_URL!, 'stratus test cleanup');
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.delete(`OBJ_stratus-blobs-${clusterId(url.toString())}`).catch(() => undefined);
+  await nc.close();
+}
+
 /**
  * Two nodes of one cluster, as `stratus up` runs them with STRATUS_DATABASE_URL and
  * STRATUS_NATS_URL: one Postgres database (a fresh one per run), one NATS, a data dir each.
@@ -33,20 +57,15 @@ describe('cluster: two nodes sharing Postgres and NATS', () => {
   let lb: LambdaClient;
   let db: string | undefined;
   let skip: string | undefined;
-  const admin = () => new pg.Client({ connectionString: TEST_DATABASE_URL });
 
   before(async () => {
     if (!TEST_DATABASE_URL || !TEST_NATS_URL) {
       skip = `${!TEST_DATABASE_URL ? 'STRATUS_TEST_DATABASE_URL' : 'STRATUS_TEST_NATS_URL'} is not set`;
       return;
     }
-    const c = admin();
-    await c.connect();
-    db = `stratus_cluster_${process.pid}_${Date.now()}`;
-    await c.query(`create database ${db}`);
-    await c.end();
-    const url = new URL(TEST_DATABASE_URL);
-    url.pathname = `/${db}`;
+    const fresh = await freshDatabase('stratus_cluster');
+    db = fresh.db;
+    const url = fresh.url;
     a = await startServer({ databaseUrl: url.toString(), natsUrl: TEST_NATS_URL });
     b = await startServer({ databaseUrl: url.toString(), natsUrl: TEST_NATS_URL });
     la = new LambdaClient(clientConfig(a.endpoint));
@@ -56,17 +75,10 @@ describe('cluster: two nodes sharing Postgres and NATS', () => {
     await a?.stop();
     await b?.stop();
     if (db) {
-      const c = admin();
-      await c.connect();
-      await c.query(`drop database if exists ${db} with (force)`);
-      await c.end();
-      // The cluster's code bucket, named after its database.
+      // The cluster's code bucket is named after its database's URL.
       const url = new URL(TEST_DATABASE_URL!);
       url.pathname = `/${db}`;
-      const nc = await openNats(TEST_NATS_URL!, 'stratus test cleanup');
-      const jsm = await nc.jetstreamManager();
-      await jsm.streams.delete(`OBJ_stratus-blobs-${clusterId(url.toString())}`).catch(() => undefined);
-      await nc.close();
+      await dropCluster(db, url);
     }
   });
 
@@ -198,35 +210,19 @@ describe('cluster: a node stopped gracefully hands its async events to the other
   let skip: string | undefined;
   let url: URL;
   const shared = sharedDir();
-  const admin = () => new pg.Client({ connectionString: TEST_DATABASE_URL });
 
   before(async () => {
     if (!TEST_DATABASE_URL || !TEST_NATS_URL) {
       skip = `${!TEST_DATABASE_URL ? 'STRATUS_TEST_DATABASE_URL' : 'STRATUS_TEST_NATS_URL'} is not set`;
       return;
     }
-    const c = admin();
-    await c.connect();
-    db = `stratus_handoff_${process.pid}_${Date.now()}`;
-    await c.query(`create database ${db}`);
-    await c.end();
-    url = new URL(TEST_DATABASE_URL);
-    url.pathname = `/${db}`;
+    ({ db, url } = await freshDatabase('stratus_handoff'));
   });
   after(async () => {
     await x?.stop();
     await y?.stop();
     shared.cleanup();
-    if (db) {
-      const c = admin();
-      await c.connect();
-      await c.query(`drop database if exists ${db} with (force)`);
-      await c.end();
-      const nc = await openNats(TEST_NATS_URL!, 'stratus test cleanup');
-      const jsm = await nc.jetstreamManager();
-      await jsm.streams.delete(`OBJ_stratus-blobs-${clusterId(url.toString())}`).catch(() => undefined);
-      await nc.close();
-    }
+    if (db) await dropCluster(db, url);
   });
 
   test('events running or taken on the stopped node run on the other one well before its leases run out, each result delivered once', async (t) => {
