@@ -1,6 +1,6 @@
 import { isNumericVersion } from '../core/arn.js';
 import { Errors } from '../core/errors.js';
-import { applyConfig, defaultConfig, validateTags } from '../core/function-config.js';
+import { applyConfig, defaultConfig, refuseManagedFeatures, validateTags } from '../core/function-config.js';
 import { checkCombinedSize } from '../core/layers.js';
 import { LATEST, type FunctionRecord, type VersionRecord } from '../core/model.js';
 import { maxItems, rules, violation, Violations } from '../core/validation.js';
@@ -153,6 +153,7 @@ export class Functions {
     const { ctx } = this;
     const { name } = ctx.ref(input.FunctionName, undefined, 'latest-only');
     if (input.S3Bucket !== undefined || input.S3Key !== undefined || input.ImageUri !== undefined) codeOf(input);
+    refuseManagedFeatures(input);
     const zip = input.ZipFile;
     if (zip === undefined || zip === null) {
       throw Errors.invalidParameter('Please provide a source for function code: ZipFile is required (S3 and image sources are not supported by Stratus).');

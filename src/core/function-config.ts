@@ -96,6 +96,18 @@ const isObj = (v: unknown): v is Input => typeof v === 'object' && v !== null &&
 const present = (v: unknown) => v !== undefined && v !== null;
 
 /**
+ * Durable functions and Lambda Managed Instances (capacity providers, PublishTo) are refused, not
+ * dropped: a caller that set them would otherwise believe they were on.
+ */
+export function refuseManagedFeatures(input: Input): void {
+  if (present(input.DurableConfig)) throw Errors.invalidParameter('Durable functions (DurableConfig) are not supported by Stratus.');
+  if (present(input.CapacityProviderConfig)) {
+    throw Errors.invalidParameter('Lambda Managed Instances (CapacityProviderConfig) are not supported by Stratus.');
+  }
+  if (present(input.PublishTo)) throw Errors.invalidParameter('PublishTo (Lambda Managed Instances) is not supported by Stratus.');
+}
+
+/**
  * Applies the configuration fields present in `input` onto `base` (CreateFunction starts from
  * defaultConfig(); UpdateFunctionConfiguration from the current $LATEST) and validates the
  * result. `creating` makes Role required and the Runtime/Handler checks apply as on create.
@@ -321,6 +333,7 @@ export function applyConfig(base: FunctionConfig, input: Input, creating: boolea
   if (present(input.CodeSigningConfigArn)) {
     throw Errors.invalidParameter('Code signing (CodeSigningConfigArn) is not supported by Stratus.');
   }
+  refuseManagedFeatures(input);
   // SnapStart, checked on the resulting configuration: turning it on, or changing the runtime or
   // the storage of a function that has it, are refused alike.
   if (c.snapStart && (present(input.SnapStart) || present(input.Runtime) || present(input.EphemeralStorage))) {

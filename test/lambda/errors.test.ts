@@ -176,6 +176,33 @@ describe('Lambda API: errors in AWS shape', () => {
     await fails(lambda.send(new GetFunctionCommand({ FunctionName: 'unzipped' })), 'ResourceNotFoundException', 404);
   });
 
+  test('durable functions and Managed Instances settings are refused, not dropped', async () => {
+    const cases: [Partial<CreateFunctionCommandInput>, RegExp][] = [
+      [{ DurableConfig: { ExecutionTimeout: 100, RetentionPeriodInDays: 7 } }, /DurableConfig/],
+      [{ CapacityProviderConfig: { LambdaManagedInstancesCapacityProviderConfig: { CapacityProviderArn: 'arn:aws:lambda:us-east-1:000000000000:capacity-provider:x' } } }, /CapacityProviderConfig/],
+      [{ PublishTo: 'LATEST_PUBLISHED' }, /PublishTo/],
+    ];
+    for (const [over, message] of cases) {
+      await fails(lambda.send(new CreateFunctionCommand(base({ FunctionName: 'managed', ...over }))), 'InvalidParameterValueException', 400, message);
+      await fails(lambda.send(new GetFunctionCommand({ FunctionName: 'managed' })), 'ResourceNotFoundException', 404);
+    }
+    const before = await lambda.send(new GetFunctionCommand({ FunctionName: 'exists' }));
+    await fails(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'exists', DurableConfig: { ExecutionTimeout: 100 } })), 'InvalidParameterValueException', 400, /DurableConfig/);
+    await fails(lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'exists', ZipFile: zip, PublishTo: 'LATEST_PUBLISHED' })), 'InvalidParameterValueException', 400, /PublishTo/);
+    const after = await lambda.send(new GetFunctionCommand({ FunctionName: 'exists' }));
+    assert.equal(after.Configuration?.RevisionId, before.Configuration?.RevisionId, 'nothing changed');
+  });
+
+  test('RequestEntityTooLargeException past the upload limits: UpdateFunctionCode\'s is the base64 of 50 MB, CreateFunction\'s 256 KB more', async () => {
+    const body = Buffer.alloc(69_905_067 + 100, 0x20);
+    const update = await fetch(`${server.endpoint}/2015-03-31/functions/exists/code`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+    assert.equal(update.status, 413);
+    assert.equal((await update.json()).message, 'Request must be smaller than 69905067 bytes for the UpdateFunctionCode operation');
+    const create = await fetch(`${server.endpoint}/2015-03-31/functions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.alloc(70_167_211 + 100, 0x20) });
+    assert.equal(create.status, 413);
+    assert.equal((await create.json()).message, 'Request must be smaller than 70167211 bytes for the CreateFunction operation');
+  });
+
   test('CodeStorageExceededException past the code storage limit', async () => {
     const big = await makeZip({ 'index.js': 'exports.handler = async () => 1;', 'noise.bin': Buffer.from(Array.from({ length: 100_000 }, () => Math.floor(Math.random() * 256))) });
     await fails(lambda.send(new CreateFunctionCommand(base({ FunctionName: 'big', Code: { ZipFile: big } }))), 'CodeStorageExceededException', 400);

@@ -22,8 +22,13 @@ export interface LambdaApiDeps {
   locale: Locale;
 }
 
-/** CreateFunction / UpdateFunctionCode bodies: Lambda's limit on a direct upload request. */
+/**
+ * Lambda's limits on a direct upload request: UpdateFunctionCode's is the base64 of a 50 MB zip
+ * (ceil(52428800 * 4 / 3)); CreateFunction's (and PublishLayerVersion's here) leaves 256 KB more
+ * for the rest of the request.
+ */
 const CODE_REQUEST_LIMIT = 70_167_211;
+const UPDATE_CODE_REQUEST_LIMIT = 69_905_067;
 
 const tooLarge = (op: string, limit: number) => () =>
   new StratusError('RequestEntityTooLargeException', 413, `Request must be smaller than ${limit} bytes for the ${op} operation`);
@@ -73,7 +78,7 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
       // A dry run changes nothing; a published version's configuration is that version's.
       return input.DryRun === true || view.version.version !== LATEST ? cfg(view) : asAccepted(cfg(view), 'update');
     }, {
-      bodyLimit: CODE_REQUEST_LIMIT, tooLarge: tooLarge('UpdateFunctionCode', CODE_REQUEST_LIMIT),
+      bodyLimit: UPDATE_CODE_REQUEST_LIMIT, tooLarge: tooLarge('UpdateFunctionCode', UPDATE_CODE_REQUEST_LIMIT),
     });
     r.route('PUT', `${F}/:FunctionName/configuration`, 200, async (req) => asAccepted(cfg(await control.functions.updateConfig(req.input())), 'update'));
     r.route('DELETE', `${F}/:FunctionName`, 204, async (req) => control.functions.delete(req.input()));
