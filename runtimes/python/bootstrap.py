@@ -555,8 +555,11 @@ class PlainLines(_StreamWrapper):
             self.buffer = FlushedBytes(buffer, self)
 
     def write(self, msg):
-        self.stream.write(msg)
-        self.stream.flush()
+        # Under the frames' lock: a socket write of a large frame goes in pieces, and a print
+        # from another thread landed between them, inside the frame.
+        with _FRAME_LOCK:
+            self.stream.write(msg)
+            self.stream.flush()
         if msg:
             self._open = msg[-1] != "\n"
         # None, as Lambda's stdout wrapper returns.
@@ -582,8 +585,9 @@ class FlushedBytes(_StreamWrapper):
         self._lines = lines
 
     def write(self, b):
-        n = self.stream.write(b)
-        self.stream.flush()
+        with _FRAME_LOCK:  # as PlainLines.write
+            n = self.stream.write(b)
+            self.stream.flush()
         if n:
             try:
                 self._lines._open = memoryview(b).cast("B")[-1] != 10  # b"\n"
