@@ -15,7 +15,7 @@ after(() => fx.stop());
 const FAST = { memorySize: 1769 };
 
 /** BASH_BOOTSTRAP writing each result to a file of its own: the process sandbox's environments share the host's /tmp. */
-const OWN_OUT_BOOTSTRAP = BASH_BOOTSTRAP.replace('source ./handler.sh', 'OUT=$(mktemp)\nsource ./handler.sh').replaceAll('/tmp/.out', '"$OUT"');
+const OWN_OUT_BOOTSTRAP = BASH_BOOTSTRAP.replace('source ./handler.sh', 'OUT=$(mktemp)\nsource ./handler.sh').replaceAll('"${TMPDIR:-/tmp}/.out"', '"$OUT"');
 const procKey = (p: ProcId) => `${p.pid}:${p.start}`;
 const cmdline = (pid: number) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return `${pid} (gone)`; } };
 /** The environments' cgroups (namespace sandbox) of this process's execution services: /sys/fs/cgroup/pids/stratus/<pid>-<start>/<envId>. */

@@ -40,8 +40,8 @@ while true; do
   TRACE=$(grep -i '^Lambda-Runtime-Trace-Id:' "$H" | tr -d '\\r' | cut -d' ' -f2)
   export REQ DEADLINE ARN TRACE
   rm -f "$H"
-  if handle "$EVENT" "$REQ" > /tmp/.out; then
-    curl -sS -o /dev/null -X POST "$API/invocation/$REQ/response" --data-binary @/tmp/.out
+  if handle "$EVENT" "$REQ" > "\${TMPDIR:-/tmp}/.out"; then
+    curl -sS -o /dev/null -X POST "$API/invocation/$REQ/response" --data-binary @"\${TMPDIR:-/tmp}/.out"
   else
     curl -sS -o /dev/null -X POST -H 'Lambda-Runtime-Function-Error-Type: Custom.Failed' "$API/invocation/$REQ/error" \\
       --data-binary "{\\"errorMessage\\":\\"handler failed\\",\\"errorType\\":\\"Custom.Failed\\",\\"stackTrace\\":[]}"
@@ -72,6 +72,10 @@ export async function fixture(overrides: Partial<StratusConfig> = {}, extra: Pic
   const gids = new Map<string, number>();
   let n = 0;
   const codeDir = (key: string) => path.join(dataDir, 'code', key);
+  // The process driver has no private /tmp: what the bash runtime writes there goes to the
+  // fixture's own directory (TMPDIR), removed with it.
+  const tmpDir = path.join(dataDir, 'tmp');
+  if (config.sandbox === 'process') fs.mkdirSync(tmpDir, { mode: 0o1777 });
   const svc = await createExecutionService({
     config, logSink: sink, ...extra,
     async codeDirFor(key) { return { dir: codeDir(key), gid: gids.get(key) ?? null }; },
@@ -110,7 +114,8 @@ export async function fixture(overrides: Partial<StratusConfig> = {}, extra: Pic
         config: {
           runtime: 'provided.al2023', handler: 'handler', role: 'arn:aws:iam::000000000000:role/r', memorySize: 128, timeout: 3,
           description: '', environment: {}, ephemeralStorage: 512, architectures: ['x86_64'], packageType: 'Zip',
-          deadLetterTargetArn: null, tracingMode: 'PassThrough', layers: [], loggingConfig: { logFormat: 'Text', logGroup: null }, ...cfg,
+          deadLetterTargetArn: null, tracingMode: 'PassThrough', layers: [], loggingConfig: { logFormat: 'Text', logGroup: null },
+          ...(config.sandbox === 'process' ? { environment: { TMPDIR: tmpDir } } : {}), ...cfg,
         },
       };
     },

@@ -44,7 +44,7 @@ exports.handler = async (event) => {
 
   /** A bash custom runtime that, after posting each result, runs `after` (shell) before its next /next. */
   const afterResult = (after: string, timeout: number, name: string) => {
-    const bootstrap = BASH_BOOTSTRAP.replace('--data-binary @/tmp/.out\n', `--data-binary @/tmp/.out\n    ${after}\n`);
+    const bootstrap = BASH_BOOTSTRAP.replace('--data-binary @"${TMPDIR:-/tmp}/.out"\n', `--data-binary @"\${TMPDIR:-/tmp}/.out"\n    ${after}\n`);
     assert.notEqual(bootstrap, BASH_BOOTSTRAP);
     const key = fx.code({ bootstrap: { text: bootstrap, mode: 0o755 }, 'handler.sh': 'handle() { echo "\\"$2\\""; }\n', after: '1.5\n' });
     return fx.target(key, { memorySize: 256, timeout }, name);
