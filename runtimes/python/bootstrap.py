@@ -718,6 +718,13 @@ class LambdaLoggerHandler(logging.Handler):
     def emit(self, record):
         write_record(self.format(record))
 
+    def createLock(self):
+        # No lock of its own: what emit writes is serialized by _FRAME_LOCK (reentrant). With
+        # both, a thread logging held this one while waiting for _FRAME_LOCK, and a thread that
+        # held _FRAME_LOCK (in a print) and then logged (a signal handler, a finalizer) waited
+        # for this one: deadlock.
+        self.lock = None
+
 
 class LambdaLoggerFilter(logging.Filter):
     def filter(self, record):

@@ -179,6 +179,39 @@ def handler(e, c):
   });
 });
 
+/**
+ * The runtime's logging handler writes under the frames' lock only: with a lock of its own too,
+ * a thread logging held it while waiting for the frames' lock, and code that held the frames'
+ * lock (a print) and then logged (a signal handler, a finalizer) waited for it: deadlock.
+ */
+describe('python: logging from a thread waiting to write, and from code that interrupts a print, does not deadlock', { skip: !python() && 'python3 not installed' }, async () => {
+  const fx = await fixture({ prewarmPerRuntime: 0 });
+  after(() => fx.stop());
+  test('both records are logged and the invocation returns', async () => {
+    const key = fx.code({
+      'app.py': `import logging, sys, threading, time
+log = logging.getLogger()
+def handler(e, c):
+    with sys.modules["__main__"]._FRAME_LOCK:  # as during a print
+        t = threading.Thread(target=lambda: log.warning("from the thread"))
+        t.start()
+        time.sleep(0.3)  # the thread now waits to write its record
+        log.warning("from the handler")  # as a signal handler that logs in the middle of the print
+    t.join()
+    return "done"
+`,
+    });
+    const t = fx.target(key, { runtime: 'python3.12', handler: 'app.handler', memorySize: 512, timeout: 5 }, 'py-deadlock');
+    const inv = invocation('{}', { wantLogTail: false });
+    const o = await fx.svc.execute(t, inv);
+    assert.equal(o.status, 'ok', o.payload.toString());
+    assert.equal(o.payload.toString(), '"done"');
+    const lines = await invocationEvents(fx, t.logGroupName, inv.requestId);
+    assert.ok(lines.some((l) => l.endsWith('\tfrom the thread\n')), lines.join(''));
+    assert.ok(lines.some((l) => l.endsWith('\tfrom the handler\n')), lines.join(''));
+  });
+});
+
 /** The stored events of one invocation, START to REPORT in its environment's stream, once its REPORT is written. */
 async function invocationEvents(fx: Fixture, group: string, id: string): Promise<string[]> {
   for (let i = 0; i < 100; i++) {
