@@ -1,5 +1,5 @@
 import { Errors } from '../core/errors.js';
-import { sameDeployment } from '../core/function-config.js';
+import { refuseManagedFeatures, sameDeployment } from '../core/function-config.js';
 import { LATEST, type VersionRecord } from '../core/model.js';
 import { rules, violation } from '../core/validation.js';
 import { checkRevision, ControlContext } from './context.js';
@@ -12,6 +12,7 @@ export class Versions {
 
   publish(input: Input): Promise<VersionView> {
     const { name } = this.ctx.ref(input.FunctionName, undefined, 'latest-only');
+    refuseManagedFeatures(input);
     if (input.Description !== undefined && input.Description !== null
       && (typeof input.Description !== 'string' || input.Description.length > 256)) {
       violation(input.Description, 'description', rules.maxLength(256));

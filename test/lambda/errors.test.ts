@@ -189,6 +189,8 @@ describe('Lambda API: errors in AWS shape', () => {
     const before = await lambda.send(new GetFunctionCommand({ FunctionName: 'exists' }));
     await fails(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'exists', DurableConfig: { ExecutionTimeout: 100 } })), 'InvalidParameterValueException', 400, /DurableConfig/);
     await fails(lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'exists', ZipFile: zip, PublishTo: 'LATEST_PUBLISHED' })), 'InvalidParameterValueException', 400, /PublishTo/);
+    await fails(lambda.send(new PublishVersionCommand({ FunctionName: 'exists', PublishTo: 'LATEST_PUBLISHED' })), 'InvalidParameterValueException', 400, /PublishTo/);
+    await fails(lambda.send(new GetFunctionCommand({ FunctionName: 'exists', Qualifier: '1' })), 'ResourceNotFoundException', 404);
     const after = await lambda.send(new GetFunctionCommand({ FunctionName: 'exists' }));
     assert.equal(after.Configuration?.RevisionId, before.Configuration?.RevisionId, 'nothing changed');
   });
