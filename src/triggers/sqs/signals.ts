@@ -1,20 +1,22 @@
 /**
- * In-process wakeups for long polling. Each queue has a version that every change which may
- * make a message receivable bumps (send, visibility change, delete on FIFO, move to a DLQ). A
- * receiver notes the version before looking, and waits only if it is unchanged: no lost wakeups,
- * no busy loops.
+ * In-process wakeups for long polling. Every change which may make a message receivable (send,
+ * visibility change, delete on FIFO, move to a DLQ) bumps one generation, whatever the queue,
+ * and wakes that queue's waiters. A receiver notes the generation before looking, and waits only
+ * if it is unchanged: no lost wakeups, no busy loops (a change to another queue in between costs
+ * one more look). One counter, not one per queue: queues this node only heard of (another node's
+ * notices) or that were deleted would otherwise each keep an entry for good.
  */
 export class QueueSignals {
-  private readonly versions = new Map<string, number>();
+  private generation = 0;
   private readonly waiters = new Map<string, Set<() => void>>();
   private closed = false;
 
-  version(queue: string): number {
-    return this.versions.get(queue) ?? 0;
+  version(_queue: string): number {
+    return this.generation;
   }
 
   notify(queue: string): void {
-    this.versions.set(queue, this.version(queue) + 1);
+    this.generation++;
     const ws = this.waiters.get(queue);
     if (!ws) return;
     this.waiters.delete(queue);
@@ -27,14 +29,15 @@ export class QueueSignals {
    */
   wait(queue: string, seen: number, until: number, signal?: AbortSignal): Promise<boolean> {
     if (this.closed || signal?.aborted) return Promise.resolve(false);
-    if (this.version(queue) !== seen) return Promise.resolve(true);
+    if (this.generation !== seen) return Promise.resolve(true);
     return new Promise((resolve) => {
       let set = this.waiters.get(queue);
       if (!set) this.waiters.set(queue, (set = new Set()));
       const done = (changed: boolean) => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        this.waiters.get(queue)?.delete(wake);
+        const set = this.waiters.get(queue);
+        if (set?.delete(wake) && set.size === 0) this.waiters.delete(queue);
         resolve(changed);
       };
       const wake = () => done(true);
@@ -53,6 +56,11 @@ export class QueueSignals {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Queues with a waiter: what this holds in memory. */
+  get queuesWaitedOn(): number {
+    return this.waiters.size;
   }
 
   get waiting(): number {
