@@ -250,6 +250,9 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
           await drained;
         } else await http.close();
         await execution.stop();
+        // Only now is nothing running here: work cut off by the stop goes to another node
+        // without running on two at once.
+        if (started) for (const m of [...mods].reverse()) await m.afterExecutionStop?.();
         clearInterval(codeSweep);
         codeCache.close();
         await logService.close();

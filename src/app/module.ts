@@ -47,4 +47,10 @@ export interface StratusModule {
   start?(): Promise<void> | void;
   /** Stop background work; called in reverse order on shutdown. */
   stop?(): Promise<void> | void;
+  /**
+   * Called in reverse order once every module has stopped and the execution environments are
+   * stopped (nothing runs on this node any more), before the stores close: work a stop cut off
+   * while it was still running here can be handed to another node now.
+   */
+  afterExecutionStop?(): Promise<void> | void;
 }

@@ -182,8 +182,10 @@ function Errors429(): Error {
 
 /**
  * Two engines on one queue, as two nodes of a cluster: the first is stopped gracefully while it
- * holds events, one running (cut off after the grace) and one taken but not started yet. Both
- * must be free for the other node at once, not when the first node's lease runs out.
+ * holds events, one running (cut off after the grace) and one taken but not started yet. The one
+ * not started must be free for the other node at once, the running one as soon as its
+ * environment is stopped (never while it still runs here): not when the first node's lease runs
+ * out.
  */
 describe('async engine: a graceful stop hands back the events it holds', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-engine-stop-'));
@@ -191,6 +193,7 @@ describe('async engine: a graceful stop hands back the events it holds', () => {
   let sql: SqlDatabase;
   let configs: EventInvokeConfigs;
   let engines: AsyncEngine[] = [];
+  // Resolved when the first node's environments are stopped (the app's execution.stop()).
   let hangRelease: () => void = () => undefined;
   const hang = new Promise<void>((r) => { hangRelease = r; });
   const shared = new Snapshot();
@@ -222,7 +225,7 @@ describe('async engine: a graceful stop hands back the events it holds', () => {
     return { engine, calls, delivered };
   }
 
-  test('the running one and the one not started run on the other node at once; the cut-off attempt counts as none', async () => {
+  test('the one not started runs on the other node at once, the running one once its environment is stopped; the cut-off attempt counts as none', async () => {
     shared.add('hang');
     shared.add('late');
     // On the first node 'late' is not known yet: its lookup waits until the node is stopping.
@@ -259,18 +262,28 @@ describe('async engine: a graceful stop hands back the events it holds', () => {
     openLookup();
     await stopped;
     assert.equal(a.calls.filter((c) => c.functionName === 'late').length, 0, 'a stopping node starts nothing more');
+    const queue = new SqlEventQueue(sql);
+    assert.equal((await queue.get('stop-hang'))?.state, 'running', 'an attempt still running on the stopping node is not handed back');
 
     const b = node(shared, async () => ok);
     await b.engine.start();
     // Well within the first node's lease: without the hand-back they would wait for it to run out.
-    for (const fn of ['hang', 'late']) {
+    const ranOnB = async (fn: string) => {
       const rec = await waitFor(`${fn} run by the other node`, () => b.delivered.find((d) => d.arn.endsWith(`:${fn}-ok`)), LEASE_MS / 4);
       const r = JSON.parse(rec.msg.body);
       assert.equal(r.requestContext.requestId, `stop-${fn}`);
       assert.equal(r.requestContext.condition, 'Success');
       assert.equal(r.requestContext.approximateInvokeCount, 1, 'the attempt cut off by the stop is not counted, as after a crash');
       assert.equal(b.calls.filter((c) => c.requestId === `stop-${fn}`).length, 1);
-    }
+    };
+    await ranOnB('late');
+    assert.equal(b.calls.filter((c) => c.requestId === 'stop-hang').length, 0, 'the other node does not run it while it runs on the first');
+    assert.equal((await queue.get('stop-hang'))?.state, 'running');
+
+    // The first node's environments are stopped: the cut-off attempt ends, and its event goes back.
+    hangRelease();
+    await a.engine.handBackCutOff();
+    await ranOnB('hang');
     assert.equal(a.delivered.length, 0, 'the stopped node records no outcome');
   });
 
@@ -291,8 +304,12 @@ describe('async engine: a graceful stop hands back the events it holds', () => {
     const b = node(shared, async () => ok);
     await b.engine.start();
     await new Promise((r) => setTimeout(r, 500));
+    // The end of the stop (before the app closes the store) waits for the record and its acknowledgement.
+    const finished = a.engine.handBackCutOff(LEASE_MS);
     openDelivery();
-    await waitFor('the first node delivering its record', () => a.delivered.find((d) => d.arn.endsWith(':decided-ok')));
+    await finished;
+    assert.equal((await new SqlEventQueue(sql).get('stop-decided'))?.state, 'succeeded', 'acknowledged before the stop ends');
+    assert.ok(a.delivered.find((d) => d.arn.endsWith(':decided-ok')), 'the first node delivered its record');
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(b.calls.filter((c) => c.requestId === 'stop-decided').length, 0, 'the other node does not run it again');
     assert.equal(b.delivered.length, 0, 'nor deliver its record again');

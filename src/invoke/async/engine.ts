@@ -72,18 +72,21 @@ export interface AsyncEngineDeps {
  */
 export class AsyncEngine implements AsyncInvokeQueue {
   private running = false;
-  /** Set once stop() gave up waiting: late outcomes are not recorded (the lease brings the event back). */
+  /**
+   * Set once stop() gave up waiting: late outcomes are not recorded, and an attempt that ends
+   * after it is handed back as it ends (see handBackCutOff).
+   */
   private abandoned = false;
   private inflight = new Map<string, LeasedEventEntry>();
   /**
    * Every event this node leased and has not acknowledged (running, decided, or left unfinished
-   * by a shutdown): what stop() hands back so that it runs elsewhere at once, not a lease later.
+   * by a shutdown): what a stop hands back so that it runs elsewhere at once, not a lease later.
    */
   private held = new Map<string, LeasedEventEntry>();
   /**
    * Events whose outcome is decided and whose record or dead letter is being delivered, before
-   * their acknowledgement: stop() leaves them to finish (handed back, they would run and be
-   * delivered again).
+   * their acknowledgement: a stop waits for them (bounded) and never hands them back (they would
+   * run and be delivered again).
    */
   private decided = new Set<string>();
   /**
@@ -127,6 +130,7 @@ export class AsyncEngine implements AsyncInvokeQueue {
   async start(): Promise<void> {
     if (this.running) return;
     this.abandoned = false;
+    if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.deps.releaseOnStart) await this.deps.queue.releaseAll(ASYNC_QUEUE, this.deps.clock.now());
     this.running = true;
     this.loop = this.pump();
@@ -137,11 +141,14 @@ export class AsyncEngine implements AsyncInvokeQueue {
   }
 
   /**
-   * Stops leasing; waits (bounded) for in-flight events, then hands back the ones it did not
-   * finish: they are visible again at once, to another node or to this one after its restart.
-   * (Kept leased, they came back only when the lease ran out: 30 s of every event a node had
-   * taken, started or not, in a rolling restart.) An attempt cut off counts as none, as after a
-   * crash: its outcome was never recorded.
+   * Stops leasing; waits (bounded) for in-flight events, then hands back the ones it holds and
+   * runs no more: they are visible again at once, to another node or to this one after its
+   * restart. (Kept leased, they came back only when the lease ran out: 30 s of every event a node
+   * had taken, started or not, in a rolling restart.) An attempt still running after the grace is
+   * not handed back while it runs (another node would run it at the same time): its lease is
+   * still extended, and it goes back when the attempt ends, or at handBackCutOff, once the
+   * environments are stopped. An attempt cut off counts as none, as after a crash: its outcome
+   * is never recorded.
    */
   async stop(graceMs = 5000): Promise<void> {
     if (!this.running) return;
@@ -149,22 +156,43 @@ export class AsyncEngine implements AsyncInvokeQueue {
     this.wake();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.loop;
+    await this.settle(graceMs);
+    this.abandoned = true;
+    // In flight: an attempt still running here, an event whose outcome is being delivered, or one
+    // about to hand itself back unstarted. Acknowledgements still committing are left to commit
+    // (their outcome is decided); should one fail, that event's lease runs out as after a crash.
+    await this.handBack([...this.held.values()].filter((e) => !this.inflight.has(e.id) && !this.acking.has(e.id)));
+  }
+
+  /**
+   * The end of a stop, once the execution environments are stopped (nothing runs here any more)
+   * and before the store closes: waits (bounded) for the attempts cut off to end and for the
+   * outcomes being delivered and acknowledged, then hands back what is still held. An event whose
+   * record or dead letter is still on its way is not handed back: its lease runs out.
+   */
+  async handBackCutOff(graceMs = 5000): Promise<void> {
+    if (this.running) return;
+    await this.settle(graceMs);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    await this.handBack([...this.held.values()].filter((e) => !this.acking.has(e.id) && !this.decided.has(e.id)));
+  }
+
+  /** Waits until no event is in flight or being acknowledged, at most graceMs. */
+  private async settle(graceMs: number): Promise<void> {
     const deadline = Date.now() + graceMs;
     while ((this.inflight.size > 0 || this.acking.size > 0) && Date.now() < deadline) await sleep(20);
-    this.abandoned = true;
-    // Acknowledgements still committing are left to commit (their outcome is decided); should
-    // one fail, that event's lease runs out as after a crash.
-    await this.handBack([...this.held.values()].filter((e) => !this.acking.has(e.id) && !this.decided.has(e.id)));
   }
 
   /** Returns leased events unfinished (see stop); if the store is unreachable their leases run out instead. */
   private async handBack(events: LeasedEventEntry[]): Promise<void> {
-    if (events.length === 0) return;
-    for (const e of events) if (this.held.get(e.id) === e) this.held.delete(e.id);
-    await this.deps.queue.release(events.map((e) => ({ id: e.id, leases: e.leases })), this.deps.clock.now()).catch(() => 0);
+    // Only those still held: one handed back already may be another node's by now.
+    const mine = events.filter((e) => this.held.get(e.id) === e);
+    if (mine.length === 0) return;
+    for (const e of mine) this.held.delete(e.id);
+    await this.deps.queue.release(mine.map((e) => ({ id: e.id, leases: e.leases })), this.deps.clock.now()).catch(() => 0);
   }
 
   private wake(): void {
@@ -298,10 +326,12 @@ export class AsyncEngine implements AsyncInvokeQueue {
       meta.lastError = isStratusError(err) ? err.code : 'ServiceException';
       meta.lastStatus = isStratusError(err) ? err.status : 500;
     }
+    // Cut off by a stop that gave up waiting: not recorded, and handed back now that it no longer
+    // runs here; it runs again (elsewhere, or here after the restart) as the attempt it was.
+    if (this.abandoned) return this.handBack([e]);
     // Shutting down: environments are being stopped, so this outcome says nothing about the
-    // function. Leave it unacknowledged: stop() hands it back, and it runs again (elsewhere, or
-    // here after the restart) as the attempt it was.
-    if (this.abandoned || (!this.running && outcome !== 'success' && outcome !== 'function-error')) return;
+    // function. Leave it unacknowledged: stop() hands it back.
+    if (!this.running && outcome !== 'success' && outcome !== 'function-error') return;
 
     const decision = decideAfterAttempt(policy, { enqueuedAt: e.enqueuedAt, attempts: meta.attempts, backoffs: meta.backoffs }, outcome, clock.now());
     switch (decision.action) {

@@ -73,5 +73,8 @@ export function asyncInvokeModule(opts: AsyncInvokeModuleOptions): StratusModule
       await engine?.stop();
       configs?.close();
     },
+    async afterExecutionStop() {
+      await engine?.handBackCutOff();
+    },
   };
 }
