@@ -216,6 +216,11 @@ export class Environment implements RuntimeApiHandler {
   /** The init succeeded: a death from here on, unless asked for, is a reset (EnvReset). */
   private initOk = false;
   private resetting = false;
+  /**
+   * Retired (an update, a delete) while its invocation ran, which has now ended: it ends as an
+   * idle one retired does, SHUTDOWN to its extensions first.
+   */
+  private retiredInFlight = false;
   /** An on-demand init that failed: its /tmp and uid, for the retry (endForRetry). */
   private retryBequest: Promise<SandboxBequest | null> | null = null;
   /** endSandbox ran: the sandbox is ended once, whoever asks again. */
@@ -829,7 +834,7 @@ export class Environment implements RuntimeApiHandler {
       outcome.logTail = logs.takeTail();
     }
     if (!extra.dying && this.state === 'busy') { this.to('complete'); this.freezeWhenIdle(); }
-    else if (!extra.dying && this.state === 'draining') { this.to('complete'); this.destroy(); }
+    else if (!extra.dying && this.state === 'draining') { this.to('complete'); this.retiredInFlight = true; this.destroy(); }
     this.lastUsed = now;
     if (!tailLater) c.resolve(outcome);
   }
@@ -1291,11 +1296,12 @@ export class Environment implements RuntimeApiHandler {
 
   destroy(): void {
     // An idle environment whose extensions asked for SHUTDOWN gives them their grace time first
-    // (reaped, or retired by an update or a delete); asked again meanwhile, it goes on waiting.
+    // (reaped, or retired by an update or a delete, also once the invocation it was running when
+    // retired ends); asked again meanwhile, it goes on waiting.
     const ext = this.ext;
     if (this.shuttingDown === 'grace') return;
     this.writePendingReport();
-    if (ext && this.state === 'idle' && ext.any && !this.shuttingDown) {
+    if (ext && (this.state === 'idle' || this.retiredInFlight) && ext.any && !this.shuttingDown) {
       // Resumed first: its runtime gets SIGTERM and its extensions their SHUTDOWN, and what they
       // write meanwhile is logged, as Lambda logs it.
       this.thaw();

@@ -469,6 +469,32 @@ describe('Extensions in layers: failures and retirement', () => {
     assert.ok(!messages.some((m) => m.includes('Extension.Crash')), messages.join('\n'));
   });
 
+  test('an environment retired while its invocation runs gives its extensions their SHUTDOWN once the invocation ends', async () => {
+    await withExtension('ext-retire-busy', { 'extensions/probe': { content: EXTENSION, mode: 0o755 } }, {
+      code: { ZipFile: await makeZip({ 'index.js': 'exports.handler = async (e) => { if (e.wait) { console.log("waiting"); await new Promise((r) => setTimeout(r, 4000)); } return "ok"; };' }) },
+    });
+    const warm = await lambda.send(new InvokeCommand({ FunctionName: 'ext-retire-busy' }));
+    assert.equal(warm.FunctionError, undefined, decode(warm.Payload));
+    const busy = lambda.send(new InvokeCommand({ FunctionName: 'ext-retire-busy', Payload: Buffer.from('{"wait":true}') }));
+    for (let i = 0; i < 100; i++) {
+      const ev = await logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/ext-retire-busy', filterPattern: '"waiting"' }));
+      if (ev.events?.length) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // While it runs, an update and the next invocation (a new environment) retire its environment.
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'ext-retire-busy', Description: 'new' }));
+    const second = await lambda.send(new InvokeCommand({ FunctionName: 'ext-retire-busy' }));
+    assert.equal(second.FunctionError, undefined, decode(second.Payload));
+    const first = await busy;
+    assert.equal(JSON.parse(decode(first.Payload)), 'ok');
+    const messages = await messagesOnceBye(logs, '/aws/lambda/ext-retire-busy');
+    const at = (re: RegExp) => messages.findIndex((m) => re.test(m));
+    const shutdown = at(/^ext event \{"eventType":"SHUTDOWN","shutdownReason":"spindown"/);
+    assert.ok(shutdown >= 0, messages.join('\n'));
+    assert.ok(at(/^ext bye$/) > shutdown, messages.join('\n'));
+    assert.ok(!messages.some((m) => m.includes('Extension.Crash')), messages.join('\n'));
+  });
+
   // Lambda: "When Lambda service is about to shut down the runtime, it sends a SIGTERM signal to
   // the runtime and then a SHUTDOWN event to each registered external extension." The runtime's
   // handler exits, and the extension still has its SHUTDOWN.
