@@ -172,8 +172,9 @@ export class CodeCache {
    * Unpacked code that no longer has a use goes: a name (a code key, or a merged layers
    * directory, see `namesOf`) that is not in `inUse` at this sweep and was not at the one before
    * either is moved aside at once and removed in the background. Two sweeps, not one: an
-   * environment being launched for a version deleted meanwhile is not yet counted among the
-   * live ones that `inUse` holds, and gets the time between two sweeps to be. Returns the names
+   * invocation that found its version just before the version was deleted is counted among the
+   * live ones that `inUse` holds only once the execution service has it (its cold start, from
+   * before its code is asked for), and gets the time between two sweeps to be. Returns the names
    * removed.
    */
   sweep(inUse: ReadonlySet<string>): string[] {

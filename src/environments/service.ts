@@ -104,6 +104,14 @@ interface Slot {
   finishing: Set<Environment>;
   /** Environments being initialized for an invocation that waits for them (a cold start, a suppressed init). */
   coldStarts: Set<Environment>;
+  /**
+   * The targets of the cold starts in progress on it (until their invocation is over: a retried
+   * init starts its environment after the failed one has ended) and of provisioned environments
+   * being launched (until they are in `all`), counted from before their code is asked for. Their
+   * code is in use (liveTargets), and a retired slot stays in `slots` while there is one: else
+   * the environment it starts would run unseen, its code swept from under it.
+   */
+  launching: ExecutionTarget[];
   /** Invocations waiting a moment for one of those (see FINISHING_WAIT_MS), each for its kind. */
   waiting: Waiter[];
   /**
@@ -180,7 +188,7 @@ class Service implements StratusExecutionService {
 
   liveTargets(): ExecutionTarget[] {
     const out: ExecutionTarget[] = [];
-    for (const s of this.slots.values()) for (const e of s.all) out.push(e.target);
+    for (const s of this.slots.values()) out.push(...s.launching, ...[...s.all].map((e) => e.target));
     for (const a of this.allocations.values()) out.push(a.target);
     return out;
   }
@@ -320,8 +328,11 @@ class Service implements StratusExecutionService {
       if (this.allocations.get(a.id) !== a || this.stopped) return;
       const slot = this.slots.get(a.key) ?? this.newSlot(a.key, a.target, undefined);
       let taken = false;
-      const env = await this.launch(slot, l, { initializationType: 'provisioned-concurrency', onTaken: () => { taken = true; } });
-      slot.all.add(env);
+      const env = await this.launching(slot, a.target, async () => {
+        const e = await this.launch(slot, l, { initializationType: 'provisioned-concurrency', onTaken: () => { taken = true; } });
+        slot.all.add(e);
+        return e;
+      });
       const init = await env.ready;
       if (taken) this.prewarm.refill(l.family as 'node' | 'python');
       if (!init.ok) {
@@ -381,7 +392,7 @@ class Service implements StratusExecutionService {
       }
     }
     const slot: Slot = {
-      key, revision, tenant, active: 0, fnVersion, functionName: t.functionName, idle: [], all: new Set(), retired: false, finishing: new Set(), coldStarts: new Set(), waiting: [], resets: [],
+      key, revision, tenant, active: 0, fnVersion, functionName: t.functionName, idle: [], all: new Set(), retired: false, finishing: new Set(), coldStarts: new Set(), waiting: [], resets: [], launching: [],
     };
     this.slots.set(key, slot);
     this.current.set(fnVersion, revision);
@@ -475,7 +486,27 @@ class Service implements StratusExecutionService {
     }
   }
 
-  private async cold(slot: Slot, target: ExecutionTarget, inv: Invocation): Promise<ExecutionOutcome> {
+  private cold(slot: Slot, target: ExecutionTarget, inv: Invocation): Promise<ExecutionOutcome> {
+    return this.launching(slot, target, () => this.coldStart(slot, target, inv));
+  }
+
+  /** Runs `go`, which starts environments of `target` in `slot`, as one of the slot's launches (Slot.launching). */
+  private async launching<T>(slot: Slot, target: ExecutionTarget, go: () => Promise<T>): Promise<T> {
+    slot.launching.push(target);
+    try {
+      return await go();
+    } finally {
+      slot.launching.splice(slot.launching.indexOf(target), 1);
+      this.dropIfDone(slot);
+    }
+  }
+
+  /** A retired slot goes once nothing runs or starts in it any more. */
+  private dropIfDone(slot: Slot): void {
+    if (slot.retired && slot.all.size === 0 && slot.launching.length === 0 && this.slots.get(slot.key) === slot) this.slots.delete(slot.key);
+  }
+
+  private async coldStart(slot: Slot, target: ExecutionTarget, inv: Invocation): Promise<ExecutionOutcome> {
     const l = await this.prepare(target);
     this.coldStarts++;
     // A pooled runtime's replacement boots once this cold start is done (or a second into a
@@ -569,7 +600,7 @@ class Service implements StratusExecutionService {
     // One of an allocation's environments died (a crash, a timeout): another takes its place.
     const a = env.provisionedBy === null ? undefined : this.allocations.get(env.provisionedBy);
     if (a?.envs.delete(env)) setImmediate(() => this.fill(a));
-    if (slot.retired && slot.all.size === 0) this.slots.delete(slot.key);
+    this.dropIfDone(slot);
   }
 
   /**
@@ -589,7 +620,7 @@ class Service implements StratusExecutionService {
       if (killBusy) e.kill({ errorType: 'Retired', exit: 'signal: killed' });
       else if (!slot.finishing.has(e) && !slot.coldStarts.has(e)) e.drain();
     }
-    if (slot.all.size === 0) this.slots.delete(slot.key);
+    this.dropIfDone(slot);
   }
 
   /**

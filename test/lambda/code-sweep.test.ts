@@ -7,7 +7,7 @@ import {
   CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand, LambdaClient, PublishLayerVersionCommand, UpdateFunctionCodeCommand,
   waitUntilFunctionUpdatedV2,
 } from '@aws-sdk/client-lambda';
-import { clientConfig, startServer } from '../helpers/server.js';
+import { clientConfig, sharedBase, sharedConfig, startServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 
 // Unpacked code is kept while a version or an environment uses it, and removed once neither does:
@@ -78,5 +78,67 @@ test('the unpacked code of replaced code, deleted functions and unused layer mer
   } finally {
     lambda.destroy();
     await server.stop();
+  }
+});
+
+test('the code of an environment started for a function deleted during its cold start stays while it runs', async () => {
+  // A cold start whose first init fails starts a second environment (Lambda's suppressed init)
+  // after the first has ended: a slot retired meanwhile (the function was deleted) is empty for
+  // that moment, yet the invocation still runs, on the code of the version that is gone.
+  const gate = fs.mkdtempSync(path.join(sharedBase(), 'stratus-sweep-'));
+  fs.chmodSync(gate, 0o777);
+  const server = await startServer({ codeSweepMs: SWEEP_MS, ...sharedConfig() });
+  const lambda = new LambdaClient(clientConfig(server.endpoint));
+  const codeDir = (key: string) => path.join(server.dataDir, 'code', key);
+  const at = (name: string) => path.join(gate, name);
+  try {
+    // The first init says so and waits for the file go, then fails; the retry succeeds. The
+    // handler says it runs, waits for the file read, then reads a file of its code.
+    const code = await makeZip({
+      'index.js': `const fs = require('fs');
+const gate = process.env.GATE;
+if (!fs.existsSync(gate + '/tried')) {
+  fs.writeFileSync(gate + '/tried', '');
+  while (!fs.existsSync(gate + '/go')) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  throw new Error('the first init fails');
+}
+exports.handler = async () => {
+  fs.writeFileSync(gate + '/running', '');
+  while (!fs.existsSync(gate + '/read')) await new Promise((r) => setTimeout(r, 20));
+  return fs.readFileSync(__dirname + '/data.txt', 'utf8');
+};
+`,
+      'data.txt': 'still here',
+    });
+    // Another function's code, deleted once the invocation runs: when it is gone, the sweeps that
+    // would have taken the running invocation's code have been.
+    const witness = await makeZip({ 'index.js': "exports.handler = async () => 'witness';\n" });
+    await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'retried', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: code }, Timeout: 60,
+      Environment: { Variables: { GATE: gate } },
+    }));
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'witness', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: witness } }));
+    await until('the witness\'s code is unpacked', () => fs.existsSync(codeDir(sha(witness))));
+
+    const running = lambda.send(new InvokeCommand({ FunctionName: 'retried' }));
+    running.catch(() => undefined); // awaited below: a failure fails the test there
+    await until('the first init runs', () => fs.existsSync(at('tried')), 30_000);
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'retried' }));
+    fs.writeFileSync(at('go'), '');
+    await until('the invocation runs, after the retried init', () => fs.existsSync(at('running')), 30_000);
+
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'witness' }));
+    await until('the witness\'s code is gone', () => !fs.existsSync(codeDir(sha(witness))));
+    assert.ok(fs.existsSync(codeDir(sha(code))), 'the code of the invocation still running is there');
+    fs.writeFileSync(at('read'), '');
+    const r = await running;
+    assert.equal(r.FunctionError, undefined, Buffer.from(r.Payload ?? []).toString());
+    assert.equal(JSON.parse(Buffer.from(r.Payload!).toString()), 'still here');
+    // Once it is over, the environment ends and its code goes.
+    await until('the deleted function\'s code is gone', () => !fs.existsSync(codeDir(sha(code))));
+  } finally {
+    lambda.destroy();
+    await server.stop();
+    fs.rmSync(gate, { recursive: true, force: true });
   }
 });
