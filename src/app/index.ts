@@ -199,7 +199,7 @@ export async function createStratus(overrides: Partial<StratusConfig> = {}, modu
 
   const ctx: ModuleContext = {
     config, locale, clock, sql, blobs, changes, notices: notices ?? noNotices, functions, snapshot, logStore, logSink: logService, execution,
-    http, jsonTargets, invoker, targets, leases,
+    http, jsonTargets, invoker, targets, leases, tagKeepers: control.tags,
     setAsyncQueue: (q) => invoker.setAsyncQueue(q),
     baseUrl: () => url,
   };

@@ -3,7 +3,7 @@ import type { JsonTargetRouter } from '../api/json-target.js';
 import type { Locale } from '../core/model.js';
 import type { AsyncInvokeQueue, Invoker } from '../invoke/types.js';
 import type {
-  BlobStore, ChangeFeed, Clock, ControlSnapshot, ExecutionService, FunctionStore, LogSink, LogStore, NoticeChannel, SqlDatabase, TargetDispatcher,
+  BlobStore, ChangeFeed, Clock, ControlSnapshot, ExecutionService, FunctionStore, LogSink, LogStore, NoticeChannel, SqlDatabase, TagKeepers, TargetDispatcher,
 } from '../ports/index.js';
 import type { StratusConfig } from './config.js';
 
@@ -33,6 +33,8 @@ export interface ModuleContext {
   leases: { setProvisioned(functionName: string, counts: ReadonlyMap<string, number>, reserved: boolean): void };
   /** Delivery to ARNs (queues, functions, buses): modules register what they serve. */
   targets: TargetDispatcher;
+  /** Tags of resources other than functions (TagResource, ListTags): modules register the resources they keep. */
+  tagKeepers: TagKeepers;
   /** The async engine registers itself here; until then Event invocations are refused honestly. */
   setAsyncQueue(queue: AsyncInvokeQueue): void;
   /** Base URL clients reach this server at (http://host:port), known once listening. */

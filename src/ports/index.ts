@@ -10,3 +10,4 @@ export * from './snapshot.js';
 export * from './targets.js';
 export * from './event-queue.js';
 export * from './notices.js';
+export * from './tags.js';

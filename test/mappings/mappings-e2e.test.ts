@@ -5,7 +5,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateEventSourceMappingCommand, CreateFunctionCommand, DeleteEventSourceMappingCommand, DeleteFunctionCommand,
-  GetEventSourceMappingCommand, LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand,
+  GetEventSourceMappingCommand, LambdaClient, ListEventSourceMappingsCommand, ListTagsCommand, TagResourceCommand, UntagResourceCommand,
+  UpdateEventSourceMappingCommand,
 } from '@aws-sdk/client-lambda';
 import {
   CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient,
@@ -199,6 +200,30 @@ describe('event source mappings through the whole server', () => {
     const del = await lambda.send(new DeleteEventSourceMappingCommand({ UUID: uuid }));
     assert.equal(del.State, 'Deleting');
     await assert.rejects(lambda.send(new GetEventSourceMappingCommand({ UUID: uuid })), (e: any) => e.name === 'ResourceNotFoundException');
+  });
+
+  test('tags of a mapping: given at its creation, listed, added and removed by its EventSourceMappingArn (what Terraform reads)', async (t) => {
+    if (skip) return t.skip(skip);
+    await queue('tags-q');
+    const created = await lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'other', EventSourceArn: QARN('tags-q'), Enabled: false, Tags: { team: 'a' } }));
+    const arn = created.EventSourceMappingArn!;
+    assert.equal(arn, `arn:aws:lambda:us-east-1:000000000000:event-source-mapping:${created.UUID}`);
+    assert.deepEqual((await lambda.send(new ListTagsCommand({ Resource: arn }))).Tags, { team: 'a' });
+    await lambda.send(new TagResourceCommand({ Resource: arn, Tags: { env: 'dev', tier: 'x' } }));
+    await lambda.send(new UntagResourceCommand({ Resource: arn, TagKeys: ['team', 'tier'] }));
+    assert.deepEqual((await lambda.send(new ListTagsCommand({ Resource: arn }))).Tags, { env: 'dev' });
+    // An update of the mapping keeps them; its tags are checked as a function's are.
+    await lambda.send(new UpdateEventSourceMappingCommand({ UUID: created.UUID, BatchSize: 5 }));
+    assert.deepEqual((await lambda.send(new ListTagsCommand({ Resource: arn }))).Tags, { env: 'dev' });
+    await assert.rejects(lambda.send(new TagResourceCommand({ Resource: arn, Tags: { 'aws:x': 'y' } })), { name: 'InvalidParameterValueException' });
+    await assert.rejects(lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'consumer', EventSourceArn: QARN('tags-q'), Tags: { 'aws:x': 'y' } })),
+      { name: 'InvalidParameterValueException' });
+    await lambda.send(new DeleteEventSourceMappingCommand({ UUID: created.UUID }));
+    const gone = (e: any) => (e.name === 'ResourceNotFoundException' && e.$metadata.httpStatusCode === 404) || assert.fail(`${e.name}: ${e.message}`);
+    await assert.rejects(lambda.send(new ListTagsCommand({ Resource: arn })), gone);
+    await assert.rejects(lambda.send(new TagResourceCommand({ Resource: arn, Tags: { a: 'b' } })), gone);
+    // Code signing configs do not exist in Stratus.
+    await assert.rejects(lambda.send(new ListTagsCommand({ Resource: 'arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-0123456789abcdefg' })), gone);
   });
 
   test('ListEventSourceMappings returns at most 100 mappings a page, whatever MaxItems asks', async (t) => {

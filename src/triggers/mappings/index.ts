@@ -82,6 +82,7 @@ export function eventSourceMappingsModule(opts: EventSourceMappingsOptions = {})
       store = new MappingStore(ctx.sql);
       service = new MappingService({ store, functions: ctx.functions, sqs, changes: ctx.changes, locale: ctx.locale, clock: ctx.clock });
       registerEventSourceMappingApi(ctx.http, service);
+      ctx.tagKeepers.register('event-source-mapping', service.tagKeeper());
     },
     async start() {
       started = true;

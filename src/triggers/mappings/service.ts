@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { functionArn, parseFunctionRef, VERSION } from '../../core/arn.js';
 import { Errors } from '../../core/errors.js';
 import { validateFilterCriteria } from '../../core/filter-criteria.js';
+import { validateTags } from '../../core/function-config.js';
 import { LATEST, type Locale } from '../../core/model.js';
 import { parseQueueArn, queueSettings } from '../../core/sqs-attributes.js';
 import { maxItems, rules, Violations } from '../../core/validation.js';
-import type { ChangeFeed, Clock, FunctionStore } from '../../ports/index.js';
+import type { ChangeFeed, Clock, FunctionStore, TagKeeper } from '../../ports/index.js';
 import type { SqsService } from '../sqs/index.js';
 import type { MappingConfig, MappingRecord, MappingStore } from './store.js';
 
@@ -174,10 +175,7 @@ export class MappingService {
     const src = await this.validateSource(arn);
     const config = this.validateConfig(i, { BatchSize: 10, MaximumBatchingWindowInSeconds: 0, FunctionResponseTypes: [] }, src.fifo);
     await this.checkVisibility(fn, src);
-    if (i.Tags !== undefined && i.Tags !== null) {
-      if (typeof i.Tags !== 'object' || Array.isArray(i.Tags)) throw Errors.invalidParameter('Tags must be a map.');
-      config.Tags = i.Tags as Record<string, string>;
-    }
+    if (i.Tags !== undefined && i.Tags !== null) config.Tags = validateTags(i.Tags);
     if (i.Enabled !== undefined && i.Enabled !== null && typeof i.Enabled !== 'boolean') throw Errors.invalidParameter('Enabled must be a boolean.');
     const existing = await this.deps.store.list({ functionName: fn.name, qualifier: fn.qualifier ?? null, eventSourceArn: src.arn });
     if (existing.length) {
@@ -195,6 +193,19 @@ export class MappingService {
     await this.deps.store.create(m);
     await this.announce(m.uuid);
     return this.toWire(m, 'Creating');
+  }
+
+  /** The mappings' tags (TagResource, UntagResource, ListTags on an EventSourceMappingArn). */
+  tagKeeper(): TagKeeper {
+    const uuidOf = (arn: string) => arn.slice(arn.lastIndexOf(':') + 1);
+    return {
+      get: async (arn) => ({ ...(await this.mustGet(uuidOf(arn))).config.Tags }),
+      update: async (arn, change) => {
+        const m = await this.mustGet(uuidOf(arn));
+        const tags = change({ ...m.config.Tags });
+        if (!(await this.deps.store.put({ ...m, config: { ...m.config, Tags: tags } }))) throw Errors.resourceNotFound('The resource you requested does not exist.');
+      },
+    };
   }
 
   private async mustGet(uuid: unknown): Promise<MappingRecord> {
