@@ -4,7 +4,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCodeSigningConfigCommand, GetFunctionCommand, GetFunctionConfigurationCommand,
-  GetRuntimeManagementConfigCommand, InvokeCommand, LambdaClient,
+  GetRuntimeManagementConfigCommand, PutRuntimeManagementConfigCommand, InvokeCommand, LambdaClient,
   ListFunctionsCommand, ListVersionsByFunctionCommand, PublishVersionCommand, UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand, paginateListFunctions, waitUntilFunctionActiveV2, waitUntilFunctionUpdatedV2,
 } from '@aws-sdk/client-lambda';
@@ -72,6 +72,13 @@ describe('Lambda API: functions', () => {
     const rm = await lambda.send(new GetRuntimeManagementConfigCommand({ FunctionName: 'reads' }));
     assert.deepEqual([rm.UpdateRuntimeOn, rm.FunctionArn, rm.RuntimeVersionArn], ['Auto', ARN('reads'), undefined]);
     await assert.rejects(lambda.send(new GetFunctionCodeSigningConfigCommand({ FunctionName: 'nosuch' })), /ResourceNotFoundException|Function not found/);
+    // Auto, what it is, can be set (a no-op); the modes that pin a runtime version cannot.
+    const put = await lambda.send(new PutRuntimeManagementConfigCommand({ FunctionName: 'reads', UpdateRuntimeOn: 'Auto' }));
+    assert.deepEqual([put.UpdateRuntimeOn, put.FunctionArn, put.RuntimeVersionArn], ['Auto', ARN('reads'), undefined]);
+    await assert.rejects(lambda.send(new PutRuntimeManagementConfigCommand({ FunctionName: 'reads', UpdateRuntimeOn: 'Manual', RuntimeVersionArn: rm.FunctionArn })),
+      { name: 'InvalidParameterValueException' });
+    await assert.rejects(lambda.send(new PutRuntimeManagementConfigCommand({ FunctionName: 'reads', UpdateRuntimeOn: 'Sometimes' as any })), { name: 'ValidationException' });
+    await assert.rejects(lambda.send(new PutRuntimeManagementConfigCommand({ FunctionName: 'nosuch', UpdateRuntimeOn: 'Auto' })), { name: 'ResourceNotFoundException' });
     await lambda.send(new DeleteFunctionCommand({ FunctionName: 'reads' }));
   });
 

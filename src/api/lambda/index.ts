@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { functionArn } from '../../core/arn.js';
 import { clientBaseUrl } from '../../core/base-url.js';
-import { StratusError } from '../../core/errors.js';
+import { Errors, StratusError } from '../../core/errors.js';
 import { LATEST, type Locale } from '../../core/model.js';
+import { rules, Violations } from '../../core/validation.js';
 import type { ControlPlane } from '../../control/index.js';
 import type { Invoker, InvokeRequest } from '../../invoke/index.js';
 import { writeRestJsonError } from '../errors.js';
@@ -124,6 +125,21 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
       const { version, arnQualifier } = await control.functions.get(req.input());
       return { UpdateRuntimeOn: 'Auto', FunctionArn: functionArn(locale, version.functionName, arnQualifier) };
     });
+    // Auto, what it already is, is accepted as a no-op (Terraform's runtime management config
+    // resource sets it); the other modes pin runtime versions Stratus does not have.
+    r.route('PUT', '/2021-07-20/functions/:FunctionName/runtime-management-config', 200, async (req) => {
+      const input = req.input();
+      const mode = input.UpdateRuntimeOn;
+      const v = new Violations();
+      if (mode === undefined || mode === null) v.add(null, 'updateRuntimeOn', rules.notNull);
+      else if (!UPDATE_RUNTIME_ON.includes(mode as string)) v.add(mode, 'updateRuntimeOn', rules.enumOf(UPDATE_RUNTIME_ON));
+      v.throwIfAny();
+      const { version, arnQualifier } = await control.functions.get(input);
+      if (mode !== 'Auto') {
+        throw Errors.invalidParameter(`Stratus runs one version of each runtime, the one it ships: UpdateRuntimeOn ${String(mode)} is not supported.`);
+      }
+      return { UpdateRuntimeOn: 'Auto', FunctionArn: functionArn(locale, version.functionName, arnQualifier) };
+    });
 
     // Resource-based policy of a function, version or alias (Qualifier).
     r.route('POST', `${F}/:FunctionName/policy`, 201, async (req) => ({ Statement: (await control.policies.add(req.input())).statement }));
@@ -164,6 +180,8 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
     });
   });
 }
+
+const UPDATE_RUNTIME_ON = ['Auto', 'Manual', 'FunctionUpdate'];
 
 /** InvokeAsync's payload limit (256 KB), below Invoke's 1 MB for InvocationType Event. */
 const INVOKE_ASYNC_PAYLOAD_LIMIT = 256 * 1024;
