@@ -202,6 +202,60 @@ describe('event source mappings through the whole server', () => {
     await assert.rejects(lambda.send(new GetEventSourceMappingCommand({ UUID: uuid })), (e: any) => e.name === 'ResourceNotFoundException');
   });
 
+  test("a queue's MetricsConfig, ProvisionedPollerConfig and KMSKeyArn are kept and returned; Kafka-only options are refused", async (t) => {
+    if (skip) return t.skip(skip);
+    await queue('opts-q');
+    const KEY = 'arn:aws:kms:us-east-1:000000000000:key/0a1b2c3d-0000-0000-0000-000000000000';
+    const created = await lambda.send(new CreateEventSourceMappingCommand({
+      FunctionName: 'other', EventSourceArn: QARN('opts-q'), Enabled: false, MetricsConfig: { Metrics: ['EventCount'] },
+      ProvisionedPollerConfig: { MinimumPollers: 2, MaximumPollers: 10 }, KMSKeyArn: KEY,
+    }));
+    const uuid = created.UUID!;
+    try {
+      const shown = (m: any) => ({ MetricsConfig: m.MetricsConfig, ProvisionedPollerConfig: m.ProvisionedPollerConfig, KMSKeyArn: m.KMSKeyArn });
+      const all = { MetricsConfig: { Metrics: ['EventCount'] }, ProvisionedPollerConfig: { MinimumPollers: 2, MaximumPollers: 10 }, KMSKeyArn: KEY };
+      assert.deepEqual(shown(created), all);
+      assert.deepEqual(shown(await lambda.send(new GetEventSourceMappingCommand({ UUID: uuid }))), all);
+      const listed = await lambda.send(new ListEventSourceMappingsCommand({ EventSourceArn: QARN('opts-q') }));
+      assert.deepEqual(listed.EventSourceMappings!.map(shown), [all]);
+      // An update leaves what it does not name; an empty Metrics list, an empty poller config and '' remove them.
+      const batch = await lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, BatchSize: 5, ProvisionedPollerConfig: { MinimumPollers: 3, MaximumPollers: 3 } }));
+      assert.deepEqual(shown(batch), { ...all, ProvisionedPollerConfig: { MinimumPollers: 3, MaximumPollers: 3 } });
+      const cleared = await lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, MetricsConfig: { Metrics: [] }, ProvisionedPollerConfig: {}, KMSKeyArn: '' }));
+      assert.deepEqual(shown(cleared), { MetricsConfig: undefined, ProvisionedPollerConfig: undefined, KMSKeyArn: undefined });
+      assert.deepEqual(shown(await lambda.send(new GetEventSourceMappingCommand({ UUID: uuid }))), shown(cleared));
+
+      const invalid = (message: string) => (e: any) =>
+        (e.name === 'ValidationException' && e.$metadata.httpStatusCode === 400 && e.message === message) || assert.fail(`${e.name}: ${e.message}`);
+      const refused = (message: string) => (e: any) =>
+        (e.name === 'InvalidParameterValueException' && e.$metadata.httpStatusCode === 400 && e.message === message) || assert.fail(`${e.name}: ${e.message}`);
+      const both = async (input: any, check: (e: any) => boolean) => {
+        await assert.rejects(lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'consumer', EventSourceArn: QARN('opts-q'), ...input })), check);
+        await assert.rejects(lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, ...input })), check);
+      };
+      // The model's constraints (botocore lambda 2015-03-31).
+      await both({ MetricsConfig: { Metrics: ['Nope'] } }, invalid(
+        `1 validation error detected: Value '["Nope"]' at 'metricsConfig.metrics' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [EventCount, ErrorCount, KafkaMetrics]]`));
+      await both({ ProvisionedPollerConfig: { MinimumPollers: 0, MaximumPollers: 2001 } }, invalid(
+        "2 validation errors detected: Value '0' at 'provisionedPollerConfig.minimumPollers' failed to satisfy constraint: Member must have value greater than or equal to 1; " +
+        "Value '2001' at 'provisionedPollerConfig.maximumPollers' failed to satisfy constraint: Member must have value less than or equal to 2000"));
+      await both({ KMSKeyArn: 'key' }, invalid(
+        "1 validation error detected: Value 'key' at 'kMSKeyArn' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()"));
+      // What a queue's mapping takes: EventCount only, at least 2 pollers, no more at least than at most, no poller group.
+      await both({ MetricsConfig: { Metrics: ['EventCount', 'KafkaMetrics'] } }, refused('Unsupported metrics KafkaMetrics for given event source.'));
+      await both({ ProvisionedPollerConfig: { MinimumPollers: 1 } }, refused('MinimumPollers must be at least 2 for SQS event sources.'));
+      await both({ ProvisionedPollerConfig: { MaximumPollers: 1 } }, refused('MaximumPollers must be at least 2 for SQS event sources.'));
+      await both({ ProvisionedPollerConfig: { MinimumPollers: 5, MaximumPollers: 4 } }, refused('MinimumPollers must be less than or equal to MaximumPollers.'));
+      await both({ ProvisionedPollerConfig: { MinimumPollers: 2, PollerGroupName: 'g' } }, refused('Unsupported PollerGroupName parameter for given event source.'));
+      // Kafka's and brokers' options, as the other stream-only ones.
+      await both({ LoggingConfig: { SystemLogLevel: 'INFO' } }, refused('Unsupported LoggingConfig parameter for given event source.'));
+      await both({ SourceAccessConfigurations: [{ Type: 'BASIC_AUTH', URI: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:s' }] },
+        refused('Unsupported SourceAccessConfigurations parameter for given event source.'));
+    } finally {
+      await lambda.send(new DeleteEventSourceMappingCommand({ UUID: uuid }));
+    }
+  });
+
   test('tags of a mapping: given at its creation, listed, added and removed by its EventSourceMappingArn (what Terraform reads)', async (t) => {
     if (skip) return t.skip(skip);
     await queue('tags-q');

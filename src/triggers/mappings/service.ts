@@ -14,12 +14,25 @@ export const MAPPING_RESOURCE = 'event-source-mapping';
 
 type Input = Record<string, unknown>;
 
-/** Fields of other event sources (streams, Kafka, MQ): refused for queue sources (StartingPosition first, in Lambda's words). */
+/**
+ * Fields of other event sources (streams, Kafka, MQ): refused for queue sources (StartingPosition
+ * first, in Lambda's words). SourceAccessConfigurations (broker and Kafka authentication, VPC) and
+ * LoggingConfig ("Amazon MSK, and self-managed Apache Kafka only") are among them.
+ */
 const NOT_FOR_SQS = [
   'StartingPositionTimestamp', 'ParallelizationFactor', 'DestinationConfig', 'MaximumRecordAgeInSeconds',
-  'BisectBatchOnFunctionError', 'MaximumRetryAttempts', 'TumblingWindowInSeconds', 'Topics', 'Queues', 'SelfManagedEventSource',
-  'AmazonManagedKafkaEventSourceConfig', 'SelfManagedKafkaEventSourceConfig', 'DocumentDBEventSourceConfig',
+  'BisectBatchOnFunctionError', 'MaximumRetryAttempts', 'TumblingWindowInSeconds', 'Topics', 'Queues', 'SourceAccessConfigurations',
+  'SelfManagedEventSource', 'AmazonManagedKafkaEventSourceConfig', 'SelfManagedKafkaEventSourceConfig', 'DocumentDBEventSourceConfig',
+  'LoggingConfig',
 ];
+
+/** EventSourceMappingMetric's values, in the model's order; ErrorCount and KafkaMetrics are for Kafka sources only. */
+const METRICS: readonly string[] = ['EventCount', 'ErrorCount', 'KafkaMetrics'];
+
+/** KMSKeyArn's pattern in the model ('' is allowed: it removes the key). */
+const KMS_KEY_ARN = /^arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*$/;
+const KMS_KEY_ARN_TEXT = '(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()';
+const POLLER_GROUP_NAME_TEXT = '[a-zA-Z0-9-_]*';
 
 /**
  * EventSourcePosition's values, in the order Lambda's ValidationException lists them (the model
@@ -141,13 +154,46 @@ export class MappingService {
       if (typeof mc === 'number') c.ScalingConfig = { MaximumConcurrency: mc };
       else delete c.ScalingConfig;
     }
+    if (i.MetricsConfig !== undefined && i.MetricsConfig !== null) {
+      // EventCount is the one metric of a queue's mapping; an empty list turns the metrics off.
+      const metrics = ((i.MetricsConfig as Input).Metrics ?? []) as string[];
+      const other = metrics.filter((x) => x !== 'EventCount');
+      if (other.length) throw Errors.invalidParameter(`Unsupported metrics ${other.join(', ')} for given event source.`);
+      if (metrics.length) c.MetricsConfig = { Metrics: [...metrics] };
+      else delete c.MetricsConfig;
+    }
+    if (i.ProvisionedPollerConfig !== undefined && i.ProvisionedPollerConfig !== null) {
+      // A queue's provisioned mode: 2-200 pollers at least, 2-2000 at most (defaults 2 and 200);
+      // poller groups are for Kafka sources. One without either bound returns to on-demand mode.
+      const p = i.ProvisionedPollerConfig as Input;
+      if (p.PollerGroupName !== undefined && p.PollerGroupName !== null) throw Errors.invalidParameter('Unsupported PollerGroupName parameter for given event source.');
+      const min = p.MinimumPollers as number | undefined | null;
+      const max = p.MaximumPollers as number | undefined | null;
+      if (typeof min === 'number' && min < 2) throw Errors.invalidParameter('MinimumPollers must be at least 2 for SQS event sources.');
+      if (typeof max === 'number' && max < 2) throw Errors.invalidParameter('MaximumPollers must be at least 2 for SQS event sources.');
+      if (typeof min === 'number' && typeof max === 'number' && min > max) {
+        throw Errors.invalidParameter('MinimumPollers must be less than or equal to MaximumPollers.');
+      }
+      const kept: NonNullable<MappingConfig['ProvisionedPollerConfig']> = {};
+      if (typeof min === 'number') kept.MinimumPollers = min;
+      if (typeof max === 'number') kept.MaximumPollers = max;
+      if (kept.MinimumPollers !== undefined || kept.MaximumPollers !== undefined) c.ProvisionedPollerConfig = kept;
+      else delete c.ProvisionedPollerConfig;
+    }
+    if (typeof i.KMSKeyArn === 'string') {
+      // Filter criteria encryption applies to every source; '' removes the key.
+      if (i.KMSKeyArn) c.KMSKeyArn = i.KMSKeyArn;
+      else delete c.KMSKeyArn;
+    }
     return c;
   }
 
   /**
    * The Lambda model's constraints on the mapping's fields (BatchSize 1-10000,
    * MaximumBatchingWindowInSeconds 0-300, FunctionResponseTypes at most one of the enum,
-   * ScalingConfig.MaximumConcurrency 2-1000, StartingPosition one of EventSourcePosition):
+   * ScalingConfig.MaximumConcurrency 2-1000, StartingPosition one of EventSourcePosition,
+   * MetricsConfig.Metrics at most three of EventSourceMappingMetric, ProvisionedPollerConfig's
+   * MinimumPollers 1-200, MaximumPollers 1-2000 and PollerGroupName, KMSKeyArn's pattern):
    * ValidationException listing every violation, before anything is looked up, as Lambda's front
    * door checks them. Lambda's own rules (which fields
    * suit the source, batch window for large batches) stay InvalidParameterValueException.
@@ -165,6 +211,32 @@ export class MappingService {
     }
     const s = i.ScalingConfig;
     if (s && typeof s === 'object') v.range((s as Input).MaximumConcurrency, 'scalingConfig.maximumConcurrency', 2, 1000);
+    const mc = i.MetricsConfig;
+    if (mc !== undefined && mc !== null) {
+      const m = typeof mc === 'object' ? (mc as Input).Metrics : undefined;
+      if (typeof mc !== 'object' || Array.isArray(mc)) v.addUnvalued('metricsConfig', 'Member must be a structure');
+      else if (m !== undefined && m !== null && !Array.isArray(m)) v.add(m, 'metricsConfig.metrics', 'Member must be a list');
+      else if (Array.isArray(m)) {
+        if (m.length > 3) v.add(m, 'metricsConfig.metrics', rules.maxLength(3));
+        if (m.some((x) => !METRICS.includes(x as string))) v.add(m, 'metricsConfig.metrics', `Member must satisfy constraint: [${rules.enumOf(METRICS)}]`);
+      }
+    }
+    const pc = i.ProvisionedPollerConfig;
+    if (pc !== undefined && pc !== null) {
+      if (typeof pc !== 'object' || Array.isArray(pc)) v.addUnvalued('provisionedPollerConfig', 'Member must be a structure');
+      else {
+        const p = pc as Input;
+        v.range(p.MinimumPollers, 'provisionedPollerConfig.minimumPollers', 1, 200);
+        v.range(p.MaximumPollers, 'provisionedPollerConfig.maximumPollers', 1, 2000);
+        const g = p.PollerGroupName;
+        if (g !== undefined && g !== null) {
+          if (typeof g !== 'string' || !/^[a-zA-Z0-9-_]*$/.test(g)) v.add(g, 'provisionedPollerConfig.pollerGroupName', rules.pattern(POLLER_GROUP_NAME_TEXT));
+          else if (g.length > 128) v.add(g, 'provisionedPollerConfig.pollerGroupName', rules.maxLength(128));
+        }
+      }
+    }
+    const k = i.KMSKeyArn;
+    if (k !== undefined && k !== null && (typeof k !== 'string' || (k !== '' && !KMS_KEY_ARN.test(k)))) v.add(k, 'kMSKeyArn', rules.pattern(KMS_KEY_ARN_TEXT));
     v.throwIfAny();
   }
 
@@ -291,6 +363,9 @@ export class MappingService {
     };
     if (m.config.FilterCriteria) out.FilterCriteria = m.config.FilterCriteria;
     if (m.config.ScalingConfig?.MaximumConcurrency) out.ScalingConfig = m.config.ScalingConfig;
+    if (m.config.KMSKeyArn) out.KMSKeyArn = m.config.KMSKeyArn;
+    if (m.config.MetricsConfig) out.MetricsConfig = m.config.MetricsConfig;
+    if (m.config.ProvisionedPollerConfig) out.ProvisionedPollerConfig = m.config.ProvisionedPollerConfig;
     return out;
   }
 }

@@ -7,6 +7,16 @@ export interface MappingConfig {
   FilterCriteria?: FilterCriteria;
   FunctionResponseTypes: string[];
   ScalingConfig?: { MaximumConcurrency?: number };
+  /** Which metrics the mapping is to publish (EventCount for a queue): kept and returned; Stratus publishes none. */
+  MetricsConfig?: { Metrics: string[] };
+  /**
+   * Provisioned mode: the least and most event pollers Lambda keeps for the mapping. Kept and
+   * returned; it changes nothing here: Stratus polls with one receiver per enabled mapping, its
+   * invocations bounded by ScalingConfig.MaximumConcurrency (or DEFAULT_MAPPING_CONCURRENCY).
+   */
+  ProvisionedPollerConfig?: { MinimumPollers?: number; MaximumPollers?: number };
+  /** The key Lambda encrypts the filter criteria with: kept and returned; Stratus encrypts nothing with it. */
+  KMSKeyArn?: string;
   Tags?: Record<string, string>;
 }
 
