@@ -256,6 +256,29 @@ describe('event source mappings through the whole server', () => {
     }
   });
 
+  test('UpdateEventSourceMapping cannot move a mapping to a function that already has one for the queue', async (t) => {
+    if (skip) return t.skip(skip);
+    await queue('pair-q');
+    const first = await lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'other', EventSourceArn: QARN('pair-q'), Enabled: false }));
+    const second = await lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'consumer', EventSourceArn: QARN('pair-q'), Enabled: false }));
+    try {
+      const message = `An event source mapping with SQS arn (" ${QARN('pair-q')} ") and function (" other ") already exists. Please update or delete the existing mapping with UUID ${first.UUID}`;
+      const conflict = (e: any) => (e.name === 'ResourceConflictException' && e.$metadata.httpStatusCode === 409 && e.message === message) || assert.fail(`${e.name}: ${e.message}`);
+      // What CreateEventSourceMapping answers for the pair, and UpdateEventSourceMapping the same.
+      await assert.rejects(lambda.send(new CreateEventSourceMappingCommand({ FunctionName: 'other', EventSourceArn: QARN('pair-q') })), conflict);
+      await assert.rejects(lambda.send(new UpdateEventSourceMappingCommand({ UUID: second.UUID, FunctionName: 'other' })), conflict);
+      await assert.rejects(lambda.send(new UpdateEventSourceMappingCommand({ UUID: second.UUID, FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:other' })), conflict);
+      const got = await lambda.send(new GetEventSourceMappingCommand({ UUID: second.UUID }));
+      assert.equal(got.FunctionArn, 'arn:aws:lambda:us-east-1:000000000000:function:consumer', 'the refused update changed nothing');
+      // A mapping naming its own function again is no conflict.
+      const same = await lambda.send(new UpdateEventSourceMappingCommand({ UUID: first.UUID, FunctionName: 'other', BatchSize: 5 }));
+      assert.equal(same.BatchSize, 5);
+    } finally {
+      await lambda.send(new DeleteEventSourceMappingCommand({ UUID: first.UUID }));
+      await lambda.send(new DeleteEventSourceMappingCommand({ UUID: second.UUID }));
+    }
+  });
+
   test('tags of a mapping: given at its creation, listed, added and removed by its EventSourceMappingArn (what Terraform reads)', async (t) => {
     if (skip) return t.skip(skip);
     await queue('tags-q');

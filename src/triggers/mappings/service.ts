@@ -127,6 +127,17 @@ export class MappingService {
     return { arn, fifo: q.fifo, visibilityTimeout: queueSettings(q.attributes).visibilityTimeout };
   }
 
+  /** Lambda's answer when the function (and qualifier) already has a mapping for the queue. */
+  private async refuseDuplicate(fn: { name: string; qualifier?: string }, arn: string, self?: string): Promise<void> {
+    const existing = (await this.deps.store.list({ functionName: fn.name, qualifier: fn.qualifier ?? null, eventSourceArn: arn }))
+      .filter((m) => m.uuid !== self);
+    if (existing.length) {
+      throw Errors.resourceConflict(
+        `An event source mapping with SQS arn (" ${arn} ") and function (" ${fn.name} ") already exists. Please update or delete the existing mapping with UUID ${existing[0]!.uuid}`,
+      );
+    }
+  }
+
   private validateConfig(i: Input, base: MappingConfig, fifo: boolean): MappingConfig {
     if (i.StartingPosition !== undefined && i.StartingPosition !== null) throw Errors.invalidParameter('StartingPosition is not valid for SQS event sources.');
     for (const k of NOT_FOR_SQS) {
@@ -249,12 +260,7 @@ export class MappingService {
     await this.checkVisibility(fn, src);
     if (i.Tags !== undefined && i.Tags !== null) config.Tags = validateTags(i.Tags);
     if (i.Enabled !== undefined && i.Enabled !== null && typeof i.Enabled !== 'boolean') throw Errors.invalidParameter('Enabled must be a boolean.');
-    const existing = await this.deps.store.list({ functionName: fn.name, qualifier: fn.qualifier ?? null, eventSourceArn: src.arn });
-    if (existing.length) {
-      throw Errors.resourceConflict(
-        `An event source mapping with SQS arn (" ${src.arn} ") and function (" ${fn.name} ") already exists. Please update or delete the existing mapping with UUID ${existing[0]!.uuid}`,
-      );
-    }
+    await this.refuseDuplicate(fn, src.arn);
     const now = this.deps.clock.now();
     const enabled = i.Enabled !== false;
     const m: MappingRecord = {
@@ -298,6 +304,8 @@ export class MappingService {
     if (i.FunctionName !== undefined && i.FunctionName !== null) {
       const fn = await this.resolveFunction(i.FunctionName);
       if (src) await this.checkVisibility(fn, { visibilityTimeout: queueSettings(src.attributes).visibilityTimeout });
+      // The function it moves to may already have a mapping for the queue: one per pair, as at creation.
+      await this.refuseDuplicate(fn, m.eventSourceArn, uuid);
       next.functionName = fn.name;
       if (fn.qualifier !== undefined) next.qualifier = fn.qualifier;
       else delete next.qualifier;
