@@ -74,6 +74,19 @@ describe('log groups', () => {
 
     const pattern = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePattern: 'ELT' }));
     assert.deepEqual(pattern.logGroups!.map((x) => x.logGroupName), ['/g/delta']);
+    // With a pattern, only arn, creationTime and logGroupName are returned.
+    assert.deepEqual(Object.keys(pattern.logGroups![0]!).sort(), ['arn', 'creationTime', 'logGroupName']);
+    // logGroupIdentifiers: those groups (names or ARNs) that exist, in name order; a class filter.
+    const ids = await logs.send(new DescribeLogGroupsCommand({
+      logGroupIdentifiers: ['/g/delta', `arn:aws:logs:${LOCALE.region}:${LOCALE.accountId}:log-group:/g/beta`, '/g/none'],
+    }));
+    assert.deepEqual(ids.logGroups!.map((x) => x.logGroupName), ['/g/beta', '/g/delta']);
+    const paged = await logs.send(new DescribeLogGroupsCommand({ logGroupIdentifiers: ['/g/delta', '/g/beta'], limit: 1 }));
+    assert.deepEqual(paged.logGroups!.map((x) => x.logGroupName), ['/g/beta']);
+    const rest = await logs.send(new DescribeLogGroupsCommand({ logGroupIdentifiers: ['/g/delta', '/g/beta'], limit: 1, nextToken: paged.nextToken }));
+    assert.deepEqual(rest.logGroups!.map((x) => x.logGroupName), ['/g/delta']);
+    assert.deepEqual((await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/g/', logGroupClass: 'INFREQUENT_ACCESS' }))).logGroups, []);
+    assert.ok((await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/g/', logGroupClass: 'STANDARD' }))).logGroups!.length >= 2);
 
     await logs.send(new PutRetentionPolicyCommand({ logGroupName: '/g/beta', retentionInDays: 14 }));
     const withRetention = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/g/beta' }));
@@ -201,7 +214,7 @@ describe('log streams', () => {
     assert.equal(b.firstEventTimestamp, t0 + 100);
     assert.equal(b.lastEventTimestamp, t0 + 101);
     assert.ok(b.lastIngestionTime! >= t0);
-    assert.equal(b.storedBytes, 4);
+    assert.equal(b.storedBytes, 0, 'reported as zero for streams since 2019 (the model)');
     assert.match(b.uploadSequenceToken!, /^\d{56}$/);
     assert.equal(b.arn, `arn:aws:logs:${LOCALE.region}:${LOCALE.accountId}:log-group:${group}:log-stream:b`);
     const c = byName.logStreams![2]!;
@@ -585,6 +598,15 @@ describe('FilterLogEvents: alternatives, exclusions, regular expressions, JSON p
     ['{ $.gone IS NULL }', [3]],
     ['{ $.latencyMs EXISTS }', [5]],
     ['{ $.user NOT EXISTS }', [5]],
+    // `= *` is "exists", for a number, a boolean, an object or null as for a string.
+    ['{ $.code = * }', [3, 4]],
+    ['{ $.retry = * }', [3, 4]],
+    ['{ $.user = * }', [3, 4]],
+    ['{ $.gone = * }', [3]],
+    // A regular expression as the value.
+    ['{ $.level = %ERR.R% }', [3]],
+    ['{ $.level != %^(ERROR|WARN)$% }', [4]],
+    ['{ $.code = %^5% }', [3]],
   ];
   for (const [pattern, expected] of cases) {
     test(pattern, async () => assert.deepEqual(await match(pattern), expected));
@@ -609,8 +631,11 @@ describe('through the log service', () => {
     const got = await logs.send(new FilterLogEventsCommand({ logGroupName: group, filterPattern: 'hello' }));
     assert.deepEqual(got.events!.map((e) => [e.logStreamName, e.message]), [[stream, 'hello from the function\n']]);
     server.service.write(group, stream, [{ timestamp: Date.now(), message: 'second\n' }]);
+    const groups = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: group }));
+    assert.equal(groups.logGroups![0]!.storedBytes, Buffer.byteLength('hello from the function\nsecond\n'));
+    // A stream's storedBytes has been reported as zero since 2019 (the model says so).
     const streams = await logs.send(new DescribeLogStreamsCommand({ logGroupName: group }));
-    assert.equal(streams.logStreams![0]!.storedBytes, Buffer.byteLength('hello from the function\nsecond\n'));
+    assert.equal(streams.logStreams![0]!.storedBytes, 0);
     // Deleting the group flushes first, so buffered lines do not bring it back.
     server.service.write(group, stream, [{ timestamp: Date.now(), message: 'third\n' }]);
     await logs.send(new DeleteLogGroupCommand({ logGroupName: group }));

@@ -9,7 +9,8 @@ import { LogsErrors } from './params.js';
  * - terms: space-separated words or `"quoted phrases"` that must all appear; `?term` alternatives
  *   (at least one of them must appear), `-term` exclusions (none may), `%regex%` terms;
  * - JSON patterns on messages that are JSON objects (Lambda's JSON log format writes them):
- *   `{ $.level = "ERROR" }`, `!=` with `*` wildcards in strings, numeric `= != < <= > >=`,
+ *   `{ $.level = "ERROR" }`, `!=` with `*` wildcards in strings (`= *` alone: the field exists,
+ *   whatever its value), `%regex%` values, numeric `= != < <= > >=`,
  *   `IS NULL`, `IS TRUE`, `IS FALSE`, `EXISTS`, `NOT EXISTS`, `&&` and `||` with parentheses,
  *   selectors with `.name` and `[index]`.
  * Space-delimited patterns (`[ip, user, ...]`) are refused with InvalidParameterException rather
@@ -88,7 +89,7 @@ function readQuoted(p: string, at: number): { text: string; end: number } {
 
 // ---- JSON patterns ----------------------------------------------------------------------------
 
-type Token = { t: 'punct' | 'op' | 'sel' | 'str' | 'word'; v: string };
+type Token = { t: 'punct' | 'op' | 'sel' | 'str' | 'word' | 'regex'; v: string };
 
 function tokenize(p: string): Token[] {
   const out: Token[] = [];
@@ -105,6 +106,14 @@ function tokenize(p: string): Token[] {
       const q = readQuoted(p, i);
       out.push({ t: 'str', v: q.text });
       i = q.end;
+      continue;
+    }
+    if (c === '%') {
+      // A regular expression as the value: { $.level = %ERR.*% }.
+      const end = p.indexOf('%', i + 1);
+      if (end < 0) throw invalidJson(p);
+      out.push({ t: 'regex', v: p.slice(i + 1, end) });
+      i = end + 1;
       continue;
     }
     let j = i;
@@ -164,7 +173,7 @@ function compileJson(p: string): (message: string) => boolean {
     }
     if (next.t !== 'op') throw invalidJson(p);
     const value = take();
-    if (value.t !== 'str' && value.t !== 'word') throw invalidJson(p);
+    if (value.t !== 'str' && value.t !== 'word' && value.t !== 'regex') throw invalidJson(p);
     return comparison(path, next.v, value, p);
   };
   take('{');
@@ -223,6 +232,18 @@ function comparison(path: Step[], op: string, value: Token, p: string): Test {
     };
   }
   if (op !== '=' && op !== '!=') throw unsupported(p, `${op} compares numbers only`);
+  if (value.t === 'regex') {
+    // A regular expression: found in a string (or a number's text), as a %regex% term in a message.
+    let re: RegExp;
+    try { re = new RegExp(value.v, 's'); } catch { throw unsupported(p, `%${value.v}% is not a valid regular expression`); }
+    return (d) => {
+      const a = get(d, path);
+      if (typeof a !== 'string' && typeof a !== 'number') return false;
+      return re.test(String(a)) === (op === '=');
+    };
+  }
+  // `= *`: the field exists, whatever its value (CloudWatch's exists(); CDK writes it so for numbers).
+  if (value.t === 'word' && /^\*+$/.test(value.v)) return op === '=' ? (d) => get(d, path) !== undefined : () => false;
   // Strings: equal, with * matching any run of characters.
   const glob = new RegExp(`^${value.v.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
   return (d) => {
