@@ -174,9 +174,8 @@ describe('aws logs put-retention-policy (CLI v1) on a running server', () => {
     assert.equal(bytesNow, 5, 'storedBytes counts the fresh event only');
     const read = await aws('get-log-events', '--log-group-name', G, '--log-stream-name', 's', '--start-from-head');
     assert.deepEqual(read.events.map((e: { message: string }) => e.message), ['fresh']);
-    const streams = await aws('describe-log-streams', '--log-group-name', G);
-    assert.equal(streams.logStreams[0].storedBytes, 5);
     const groups = await aws('describe-log-groups', '--log-group-name-prefix', G);
+    assert.equal(groups.logGroups[0].storedBytes, 5);
     assert.equal(groups.logGroups[0].retentionInDays, 1);
 
     // The policy can still be removed, and the group deleted.

@@ -146,7 +146,9 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
     if (s.lastIngestionTime !== null) out.lastIngestionTime = s.lastIngestionTime;
     out.uploadSequenceToken = sequenceToken(s);
     out.arn = `${groupArn(group)}:log-stream:${s.logStreamName}`;
-    out.storedBytes = s.storedBytes;
+    // "Starting on June 17, 2019, this parameter will be deprecated for log streams, and will be
+    // reported as zero." (the model); the group's storedBytes still counts them.
+    out.storedBytes = 0;
     return out;
   };
 
@@ -215,13 +217,31 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
       const pattern = p.string('logGroupNamePattern', LOG_GROUP_PATTERN);
       const token = p.string('nextToken', { min: 1 });
       const limit = p.integer('limit', { min: 1, max: 50 }) ?? 50;
+      const identifiers = p.stringList('logGroupIdentifiers', { min: 1, max: 50, item: { min: 1, max: 2048 } });
+      const logClass = p.enumOf('logGroupClass', ['STANDARD', 'INFREQUENT_ACCESS', 'DELIVERY']);
       p.check();
       if (prefix !== undefined && pattern !== undefined) {
         throw LogsErrors.invalidParameter('LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.');
       }
+      if (identifiers !== undefined && (prefix !== undefined || pattern !== undefined)) {
+        throw LogsErrors.invalidParameter('logGroupIdentifiers cannot be combined with logGroupNamePrefix or logGroupNamePattern.');
+      }
       let after = token === undefined ? undefined : parseListToken(token, 'groups');
       let groups: LogGroupInfo[];
-      if (pattern) {
+      // Every log group here is of the STANDARD class: asked for another, there is none.
+      if (logClass !== undefined && logClass !== 'STANDARD') {
+        groups = [];
+      } else if (identifiers !== undefined) {
+        // Names (or this account's ARNs), in name order, paged as the rest.
+        const names = [...new Set(identifiers.map((x) => (x.startsWith('arn:') ? groupOfArn(x) ?? x : x)))].sort();
+        groups = [];
+        for (const name of names) {
+          if (after !== undefined && name <= after) continue;
+          const g = await store.getGroup(name);
+          if (g) groups.push(g);
+          if (groups.length > limit) break;
+        }
+      } else if (pattern) {
         // A case-insensitive substring of the name: scanned page by page.
         const needle = pattern.toLowerCase();
         groups = [];
@@ -237,7 +257,9 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
       }
       const more = groups.length > limit;
       const page = groups.slice(0, limit);
-      const out: Record<string, unknown> = { logGroups: page.map(toGroup) };
+      // With a name pattern, only arn, creationTime and logGroupName are included (the model says so).
+      const shown = pattern ? page.map((g) => ({ logGroupName: g.logGroupName, creationTime: g.creationTime, arn: `${groupArn(g.logGroupName)}:*` })) : page.map(toGroup);
+      const out: Record<string, unknown> = { logGroups: shown };
       if (more) out.nextToken = listToken('groups', page[page.length - 1]!.logGroupName);
       return out;
     },
