@@ -5,6 +5,7 @@ import {
   ApiGatewayV2Client, CreateApiCommand, CreateDeploymentCommand, CreateIntegrationCommand, CreateRouteCommand, CreateStageCommand,
   DeleteDeploymentCommand, GetDeploymentCommand, GetDeploymentsCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand,
   GetIntegrationCommand, GetStagesCommand, UpdateDeploymentCommand, UpdateStageCommand,
+  GetApiCommand, GetTagsCommand, TagResourceCommand, UntagResourceCommand,
 } from '@aws-sdk/client-apigatewayv2';
 import { CreateAliasCommand, CreateFunctionUrlConfigCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { serviceMissing } from '../helpers/services.js';
@@ -147,6 +148,33 @@ describe('HTTP API fidelity: event shapes, front-door headers, deployments, the 
     assert.equal(integ!.PayloadFormatVersion, '2.0');
     assert.equal(stage!.ApiGatewayManaged, true);
     assert.equal(stage!.AutoDeploy, true);
+  });
+
+  test('TagResource, GetTags and UntagResource work on the tags of APIs and stages', async () => {
+    const apiId = (await gw.send(new CreateApiCommand({ Name: 'tagged', ProtocolType: 'HTTP', Tags: { a: '1' } }))).ApiId!;
+    await gw.send(new CreateStageCommand({ ApiId: apiId, StageName: 'dev', Tags: { s: '1' } }));
+    await gw.send(new CreateStageCommand({ ApiId: apiId, StageName: '$default' }));
+    const apiArn = `arn:aws:apigateway:us-east-1::/apis/${apiId}`;
+    const stageArn = `${apiArn}/stages/dev`;
+
+    assert.deepEqual((await gw.send(new GetTagsCommand({ ResourceArn: apiArn }))).Tags, { a: '1' });
+    await gw.send(new TagResourceCommand({ ResourceArn: apiArn, Tags: { b: '2', a: 'one' } }));
+    assert.deepEqual((await gw.send(new GetTagsCommand({ ResourceArn: apiArn }))).Tags, { a: 'one', b: '2' });
+    assert.deepEqual((await gw.send(new GetApiCommand({ ApiId: apiId }))).Tags, { a: 'one', b: '2' });
+    await gw.send(new UntagResourceCommand({ ResourceArn: apiArn, TagKeys: ['a'] }));
+    assert.deepEqual((await gw.send(new GetTagsCommand({ ResourceArn: apiArn }))).Tags, { b: '2' });
+
+    await gw.send(new TagResourceCommand({ ResourceArn: stageArn, Tags: { t: '2' } }));
+    assert.deepEqual((await gw.send(new GetStageCommand({ ApiId: apiId, StageName: 'dev' }))).Tags, { s: '1', t: '2' });
+    await gw.send(new UntagResourceCommand({ ResourceArn: stageArn, TagKeys: ['s', 't'] }));
+    assert.deepEqual((await gw.send(new GetTagsCommand({ ResourceArn: stageArn }))).Tags, {});
+    await gw.send(new TagResourceCommand({ ResourceArn: `${apiArn}/stages/$default`, Tags: { d: 'x' } }));
+    assert.deepEqual((await gw.send(new GetStageCommand({ ApiId: apiId, StageName: '$default' }))).Tags, { d: 'x' });
+    assert.deepEqual((await gw.send(new GetTagsCommand({ ResourceArn: apiArn }))).Tags, { b: '2' }, 'stage tags are not the API\'s');
+
+    await assert.rejects(gw.send(new GetTagsCommand({ ResourceArn: 'arn:aws:apigateway:us-east-1::/apis/nope123456' })), { name: 'NotFoundException' });
+    await assert.rejects(gw.send(new TagResourceCommand({ ResourceArn: `${apiArn}/stages/nosuch`, Tags: { a: '1' } })), { name: 'NotFoundException' });
+    await assert.rejects(gw.send(new UntagResourceCommand({ ResourceArn: fnArn('echo'), TagKeys: ['a'] })), { name: 'BadRequestException' });
   });
 
   test('a stage without autoDeploy serves its deployment, and nothing before it has one', async () => {

@@ -8,7 +8,7 @@ type Params = Record<string, string>;
 
 /**
  * API Gateway v2 management (REST-JSON, camelCase fields, paths from botocore's apigatewayv2
- * model) for HTTP APIs: apis, routes, integrations, stages, deployments, authorizers, CORS configuration.
+ * model) for HTTP APIs: apis, routes, integrations, stages, deployments, authorizers, CORS configuration, tags.
  */
 export function registerApiGatewayV2(http: FastifyInstance, service: GatewayService): void {
   const op = (status: number, fn: (params: Params, body: Input, query: Input) => Promise<unknown>) =>
@@ -31,6 +31,11 @@ export function registerApiGatewayV2(http: FastifyInstance, service: GatewayServ
   http.delete('/v2/apis/:apiId', op(204, (p) => service.deleteApi(p.apiId!)));
   http.delete('/v2/apis/:apiId/cors', op(204, (p) => service.deleteCorsConfiguration(p.apiId!)));
   http.delete('/v2/apis/:apiId/stages/:stageName/cache/authorizers', op(204, (p) => service.resetAuthorizersCache(p.apiId!, p.stageName!)));
+
+  // The ARN arrives URL-encoded as one path segment (its slashes as %2F); the router decodes it.
+  http.post('/v2/tags/:resourceArn', op(201, (p, b) => service.tagResource(p.resourceArn!, b)));
+  http.get('/v2/tags/:resourceArn', op(200, (p) => service.getTags(p.resourceArn!)));
+  http.delete('/v2/tags/:resourceArn', op(204, (p, _b, q) => service.untagResource(p.resourceArn!, q)));
 
   const children: Array<{ path: string; param: string; kind: ChildKind; create: (api: string, b: Input) => Promise<unknown>; update: (api: string, id: string, b: Input) => Promise<unknown> }> = [
     { path: 'routes', param: 'routeId', kind: 'route', create: (a, b) => service.createRoute(a, b), update: (a, id, b) => service.updateRoute(a, id, b) },

@@ -660,6 +660,54 @@ export class GatewayService {
     return next;
   }
 
+  // ---- tags
+
+  /** The API, or the stage, a tagging ARN names (arn:aws:apigateway:REGION::/apis/ID[/stages/NAME]). */
+  private async taggable(resourceArn: string): Promise<{ apiId: string; stage?: StageSpec; tags: Record<string, string> }> {
+    const m = /^arn:aws[a-z-]*:apigateway:([a-z0-9-]+)::\/apis\/([A-Za-z0-9]+)(?:\/stages\/([^/]+))?$/.exec(resourceArn);
+    if (!m) throw GatewayErrors.badRequest(`Invalid resource ARN ${resourceArn}: expected arn:aws:apigateway:REGION::/apis/API_ID or .../stages/STAGE_NAME`);
+    const region = m[1]!;
+    const apiId = m[2]!;
+    const stageName = m[3];
+    if (region !== this.deps.locale.region) {
+      throw GatewayErrors.notFound(`Invalid API identifier specified ${this.deps.locale.accountId}:${apiId}: resources in ${region} are not reachable in this region (${this.deps.locale.region})`, 'Api');
+    }
+    if (stageName === undefined) {
+      const api = await this.requireApi(apiId);
+      return { apiId, tags: api.tags };
+    }
+    const stage = await this.requireChild<StageSpec>(apiId, 'stage', stageName);
+    return { apiId, stage, tags: stage.tags };
+  }
+
+  async getTags(resourceArn: string): Promise<{ tags: Record<string, string> }> {
+    return { tags: { ...(await this.taggable(resourceArn)).tags } };
+  }
+
+  async tagResource(resourceArn: string, input: Input): Promise<Record<string, never>> {
+    const add = strMap(input, 'tags') ?? {};
+    const t = await this.taggable(resourceArn);
+    await this.putTags(t, { ...t.tags, ...add });
+    return {};
+  }
+
+  async untagResource(resourceArn: string, query: Input): Promise<void> {
+    const raw = query.tagKeys;
+    if (raw === undefined) throw GatewayErrors.badRequest('Invalid input: tagKeys is required');
+    // The query string gives one key as a string, repeated keys as a list.
+    const keys = strList({ tagKeys: Array.isArray(raw) ? raw : [raw] }, 'tagKeys')!;
+    const t = await this.taggable(resourceArn);
+    const next = { ...t.tags };
+    for (const k of keys) delete next[k];
+    await this.putTags(t, next);
+  }
+
+  private async putTags(t: { apiId: string; stage?: StageSpec }, tags: Record<string, string>): Promise<void> {
+    if (t.stage) await this.store.updateChild(t.apiId, 'stage', t.stage.stageName, { ...t.stage, tags });
+    else await this.store.updateApi({ ...(await this.requireApi(t.apiId)), tags });
+    await this.changed(t.apiId);
+  }
+
   // ---- generic child reads and deletes
 
   async getChild<T extends ChildSpec>(apiId: string, kind: ChildKind, id: string): Promise<T> {
