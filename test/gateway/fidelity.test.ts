@@ -5,7 +5,7 @@ import {
   ApiGatewayV2Client, CreateApiCommand, CreateDeploymentCommand, CreateIntegrationCommand, CreateRouteCommand, CreateStageCommand,
   DeleteDeploymentCommand, GetDeploymentCommand, GetDeploymentsCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand,
   GetIntegrationCommand, GetStagesCommand, UpdateDeploymentCommand, UpdateStageCommand,
-  GetApiCommand, GetTagsCommand, TagResourceCommand, UntagResourceCommand,
+  GetApiCommand, GetTagsCommand, TagResourceCommand, UntagResourceCommand, UpdateApiCommand,
 } from '@aws-sdk/client-apigatewayv2';
 import { CreateAliasCommand, CreateFunctionUrlConfigCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { serviceMissing } from '../helpers/services.js';
@@ -148,6 +148,35 @@ describe('HTTP API fidelity: event shapes, front-door headers, deployments, the 
     assert.equal(integ!.PayloadFormatVersion, '2.0');
     assert.equal(stage!.ApiGatewayManaged, true);
     assert.equal(stage!.AutoDeploy, true);
+  });
+
+  test('UpdateApi Target and RouteKey update the quick create integration and route', async () => {
+    const api = await gw.send(new CreateApiCommand({ Name: 'requick', ProtocolType: 'HTTP', Target: fnArn('echo'), RouteKey: 'GET /q' }));
+    const apiId = api.ApiId!;
+    assert.equal(json(await viaPath(apiId, '/q')).routeKey, 'GET /q');
+    await gw.send(new UpdateApiCommand({ ApiId: apiId, Target: fnArn('traced'), RouteKey: 'POST /r' }));
+    const [route] = (await gw.send(new GetRoutesCommand({ ApiId: apiId }))).Items!;
+    const [integ] = (await gw.send(new GetIntegrationsCommand({ ApiId: apiId }))).Items!;
+    assert.equal(route!.RouteKey, 'POST /r');
+    assert.equal(integ!.IntegrationUri, fnArn('traced'));
+    assert.equal(integ!.IntegrationType, 'AWS_PROXY');
+    assert.equal((await viaPath(apiId, '/q')).status, 404);
+    const r = await viaPath(apiId, '/r', { method: 'POST' });
+    assert.equal(r.status, 200, r.body.toString());
+    assert.ok('header' in json(r), 'the new target (traced) answered');
+    // RouteKey alone keeps the target.
+    await gw.send(new UpdateApiCommand({ ApiId: apiId, RouteKey: 'GET /s' }));
+    assert.ok('header' in json(await viaPath(apiId, '/s')));
+    // Checked as CreateApi checks them; a refused update changes nothing.
+    await assert.rejects(gw.send(new UpdateApiCommand({ ApiId: apiId, Target: 'https://example.com', Name: 'renamed' })), { name: 'BadRequestException' });
+    await assert.rejects(gw.send(new UpdateApiCommand({ ApiId: apiId, RouteKey: 'FETCH /x' })), { name: 'BadRequestException' });
+    assert.equal((await gw.send(new GetApiCommand({ ApiId: apiId }))).Name, 'requick');
+    assert.equal((await viaPath(apiId, '/s')).status, 200);
+    // An API not made by quick create has no quick create target or route to update.
+    const { apiId: plain } = await makeApi('plain', '2.0', ['GET /p']);
+    await assert.rejects(gw.send(new UpdateApiCommand({ ApiId: plain, Target: fnArn('traced') })), { name: 'BadRequestException', message: /quick create/ });
+    await assert.rejects(gw.send(new UpdateApiCommand({ ApiId: plain, RouteKey: 'GET /other' })), { name: 'BadRequestException', message: /quick create/ });
+    assert.deepEqual((await gw.send(new GetRoutesCommand({ ApiId: plain }))).Items!.map((x) => x.RouteKey), ['GET /p']);
   });
 
   test('TagResource, GetTags and UntagResource work on the tags of APIs and stages', async () => {

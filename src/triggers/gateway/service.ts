@@ -111,6 +111,16 @@ export function integrationFunction(uri: string): { functionName: string; qualif
   }
 }
 
+/** Quick create's Target: Stratus serves Lambda integrations only (an HTTP URL would make an HTTP_PROXY one). */
+function checkQuickTarget(target: string): void {
+  if (!integrationFunction(target)) throw GatewayErrors.badRequest(`Invalid target ${target}: quick create needs a Lambda function ARN`);
+}
+
+function checkQuickRouteKey(routeKey: string): void {
+  const parsed = parseRouteKey(routeKey);
+  if ('error' in parsed) throw GatewayErrors.badRequest(parsed.error);
+}
+
 function page<T>(items: T[], input: Input): { items: T[]; nextToken?: string } {
   const max = input.maxResults !== undefined ? Number(input.maxResults) : 1000;
   const start = input.nextToken ? Number(Buffer.from(String(input.nextToken), 'base64').toString()) : 0;
@@ -204,10 +214,9 @@ export class GatewayService {
     if (version !== undefined) api.version = version;
     const children: Array<{ kind: ChildKind; id: string; spec: ChildSpec }> = [];
     if (target !== undefined) {
-      if (!integrationFunction(target)) throw GatewayErrors.badRequest(`Invalid target ${target}: quick create needs a Lambda function ARN`);
+      checkQuickTarget(target);
       const rk = routeKey ?? '$default';
-      const parsed = parseRouteKey(rk);
-      if ('error' in parsed) throw GatewayErrors.badRequest(parsed.error);
+      checkQuickRouteKey(rk);
       const integration: IntegrationSpec = {
         integrationId: newId(7),
         integrationType: 'AWS_PROXY',
@@ -265,9 +274,40 @@ export class GatewayService {
     if (disable !== undefined) next.disableExecuteApiEndpoint = disable;
     const rse = str(input, 'routeSelectionExpression');
     if (rse !== undefined) next.routeSelectionExpression = rse;
+    const quick = await this.quickCreateUpdate(apiId, input);
+    for (const c of quick) await this.store.updateChild(apiId, c.kind, c.id, c.spec);
     await this.store.updateApi(next);
+    if (quick.length) await this.autoDeploy(apiId);
     await this.changed(apiId);
     return this.withEndpoint(next);
+  }
+
+  /**
+   * UpdateApi's Target and RouteKey (quick create): Target replaces the URI (and type) of the
+   * integration quick create made, RouteKey the key of its route; both are checked as CreateApi
+   * checks them. An API without those API Gateway managed resources has nothing to update.
+   */
+  private async quickCreateUpdate(apiId: string, input: Input): Promise<Array<{ kind: ChildKind; id: string; spec: ChildSpec }>> {
+    const target = str(input, 'target', { min: 1, max: 2048 });
+    const routeKey = str(input, 'routeKey');
+    if (target === undefined && routeKey === undefined) return [];
+    const notQuick = (what: string) => GatewayErrors.badRequest(`Target and RouteKey can only be updated on an API made by quick create: API ${apiId} has no quick create ${what}`);
+    const out: Array<{ kind: ChildKind; id: string; spec: ChildSpec }> = [];
+    if (target !== undefined) {
+      checkQuickTarget(target);
+      const integ = (await this.store.listChildren<IntegrationSpec>(apiId, 'integration')).find((i) => i.apiGatewayManaged);
+      if (!integ) throw notQuick('integration');
+      out.push({ kind: 'integration', id: integ.integrationId, spec: { ...integ, integrationType: 'AWS_PROXY', integrationUri: target } });
+    }
+    if (routeKey !== undefined) {
+      checkQuickRouteKey(routeKey);
+      const route = (await this.store.listChildren<RouteSpec>(apiId, 'route')).find((r) => r.apiGatewayManaged);
+      if (!route) throw notQuick('route');
+      const next: RouteSpec = { ...route, routeKey };
+      await this.validateRoute(apiId, next);
+      out.push({ kind: 'route', id: route.routeId, spec: next });
+    }
+    return out;
   }
 
   async deleteApi(apiId: string): Promise<void> {
