@@ -67,6 +67,7 @@ describe('event source mappings through the whole server', () => {
   let skip: string | undefined;
   let lambda: LambdaClient;
   let sqs: SQSClient;
+  let endpoint = '';
   const base = sharedBase();
   const shared = fs.mkdtempSync(path.join(base, 'stratus-esm-'));
   fs.chmodSync(shared, 0o777);
@@ -99,6 +100,7 @@ describe('event source mappings through the whole server', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-test-'));
     const stratus = await app.createStratus({ port: 0, host: '127.0.0.1', prewarmPerRuntime: 0, idleTimeoutMs: 60_000, dataDir, ...sharedConfig() }, list);
     const { url } = await stratus.start();
+    endpoint = url;
     stop = async () => {
       await stratus.stop();
       fs.rmSync(dataDir, { recursive: true, force: true });
@@ -163,6 +165,11 @@ describe('event source mappings through the whole server', () => {
       (e.name === name && e.$metadata.httpStatusCode === 400 && e.message === message) || assert.fail(`${e.name}: ${e.message}`);
     const create = (input: any) => lambda.send(new CreateEventSourceMappingCommand(input));
     await assert.rejects(create({ FunctionName: 'nope' }), refused('InvalidParameterValueException', 'Unrecognized event source.'));
+    // The model's one required member, checked first (the CLI and boto3 check it before sending; raw callers do not).
+    const raw = await fetch(`${endpoint}/2015-03-31/event-source-mappings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ EventSourceArn: QARN('api-q') }) });
+    assert.equal(raw.status, 400);
+    assert.equal(raw.headers.get('x-amzn-errortype'), 'ValidationException');
+    assert.equal((await raw.json()).message, "1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null");
     await assert.rejects(create({ FunctionName: 'nope', EventSourceArn: QARN('api-q') }), refused('InvalidParameterValueException', 'Function does not exist'));
     await assert.rejects(create({ FunctionName: 'nope', EventSourceArn: QARN('missing') }), refused('InvalidParameterValueException', 'Function does not exist'));
     await assert.rejects(create({ FunctionName: 'consumer', EventSourceArn: QARN('api-q'), StartingPosition: '0' }), refused('ValidationException',

@@ -209,8 +209,10 @@ export class MappingService {
    * door checks them. Lambda's own rules (which fields
    * suit the source, batch window for large batches) stay InvalidParameterValueException.
    */
-  private checkModel(i: Input): void {
+  private checkModel(i: Input, creating = false): void {
     const v = new Violations();
+    // CreateEventSourceMapping's one required member.
+    if (creating && (i.FunctionName === undefined || i.FunctionName === null)) v.add(null, 'functionName', rules.notNull);
     const p = i.StartingPosition;
     if (p !== undefined && p !== null && !STARTING_POSITIONS.includes(p as string)) v.add(p, 'startingPosition', rules.enumOf(STARTING_POSITIONS));
     v.range(i.BatchSize, 'batchSize', 1, 10000);
@@ -252,7 +254,7 @@ export class MappingService {
   }
 
   async create(i: Input): Promise<Record<string, unknown>> {
-    this.checkModel(i);
+    this.checkModel(i, true);
     const arn = this.recognizeSource(i.EventSourceArn);
     const fn = await this.resolveFunction(i.FunctionName, true);
     const src = await this.validateSource(arn);
