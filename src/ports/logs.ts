@@ -18,6 +18,16 @@ export interface LogGroupInfo {
   creationTime: number;
   retentionInDays: number | null;
   storedBytes: number;
+  /** STANDARD (what groups made by writing to them are), INFREQUENT_ACCESS or DELIVERY: kept as given. */
+  logGroupClass: string;
+  /** The KMS key CreateLogGroup named, if any (nothing is encrypted with it). */
+  kmsKeyId: string | null;
+}
+
+/** What CreateLogGroup may set besides the name and tags. */
+export interface LogGroupSettings {
+  logGroupClass?: string;
+  kmsKeyId?: string;
 }
 
 export interface LogStreamInfo {
@@ -67,7 +77,7 @@ export interface LogStore {
   append(group: string, stream: string, events: LogEvent[]): Promise<void>;
   /** Optional: appends to many streams in one transaction (what the log buffer prefers). */
   appendBatch?(batches: LogBatch[]): Promise<void>;
-  createGroup(group: string, creationTime: number, tags?: Record<string, string>): Promise<boolean>;
+  createGroup(group: string, creationTime: number, tags?: Record<string, string>, settings?: LogGroupSettings): Promise<boolean>;
   createStream(group: string, stream: string, creationTime: number): Promise<boolean>;
   describeGroups(prefix: string | undefined, after: string | undefined, limit: number): Promise<LogGroupInfo[]>;
   getGroup(group: string): Promise<LogGroupInfo | undefined>;

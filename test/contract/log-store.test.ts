@@ -27,7 +27,7 @@ describeEachDatabase('SqlLogStore', (db) => {
     now += 5;
     await store.append('/a/stats', 's1', [ev(2000, 'héllo\n')]);
     const g = await store.getGroup('/a/stats');
-    assert.deepEqual(g, { logGroupName: '/a/stats', creationTime: 1_700_000_000_000, retentionInDays: null, storedBytes: 4 + 4 + 7 });
+    assert.deepEqual(g, { logGroupName: '/a/stats', creationTime: 1_700_000_000_000, retentionInDays: null, storedBytes: 4 + 4 + 7, logGroupClass: 'STANDARD', kmsKeyId: null });
     const [s] = await store.describeStreams('/a/stats', { orderBy: 'LogStreamName', descending: false, offset: 0, limit: 10 });
     assert.deepEqual(s, {
       logStreamName: 's1', creationTime: 1_700_000_000_000, firstEventTimestamp: 900, lastEventTimestamp: 2000,
@@ -142,7 +142,12 @@ describeEachDatabase('SqlLogStore', (db) => {
     const everything = await names(undefined);
     assert.ok(everything.indexOf('/l/B') < everything.indexOf('/l/a') && everything.indexOf('/l/b') < everything.indexOf('/l_'));
     const [a] = await store.describeGroups('/l/a', undefined, 1);
-    assert.deepEqual(a, { logGroupName: '/l/a', creationTime: 42, retentionInDays: null, storedBytes: 0 });
+    assert.deepEqual(a, { logGroupName: '/l/a', creationTime: 42, retentionInDays: null, storedBytes: 0, logGroupClass: 'STANDARD', kmsKeyId: null });
+    // The class and the KMS key CreateLogGroup names are kept.
+    assert.equal(await store.createGroup('/l/ia', 43, {}, { logGroupClass: 'INFREQUENT_ACCESS', kmsKeyId: 'arn:aws:kms:us-east-1:000000000000:key/k' }), true);
+    const ia = (await store.getGroup('/l/ia'))!;
+    assert.deepEqual([ia.logGroupClass, ia.kmsKeyId], ['INFREQUENT_ACCESS', 'arn:aws:kms:us-east-1:000000000000:key/k']);
+    assert.equal(await store.deleteGroup('/l/ia'), true);
 
     assert.equal(await store.putRetention('/l/a', 30), true);
     assert.equal((await store.getGroup('/l/a'))!.retentionInDays, 30);

@@ -9,7 +9,7 @@ import { MIGRATIONS, appliedMigrations, migrate, type Migration } from '../../sr
 import type { SqlDatabase } from '../../src/ports/sql.js';
 import { databaseTargets, describeEachDatabase, openTestDatabase } from './db.js';
 
-const ALL = ['001-functions', '002-logs', '003-async', '004-sqs', '005-events', '006-gateway', '007-mappings', '008-layers', '009-function-policies', '010-provisioned-concurrency', '011-log-event-order', '012-log-group-tags', '013-cluster'];
+const ALL = ['001-functions', '002-logs', '003-async', '004-sqs', '005-events', '006-gateway', '007-mappings', '008-layers', '009-function-policies', '010-provisioned-concurrency', '011-log-event-order', '012-log-group-tags', '013-cluster', '014-log-group-class'];
 
 /** Tables each migration must have created (a sample that covers all ten). */
 const TABLES = [

@@ -85,8 +85,14 @@ describe('log groups', () => {
     assert.deepEqual(paged.logGroups!.map((x) => x.logGroupName), ['/g/beta']);
     const rest = await logs.send(new DescribeLogGroupsCommand({ logGroupIdentifiers: ['/g/delta', '/g/beta'], limit: 1, nextToken: paged.nextToken }));
     assert.deepEqual(rest.logGroups!.map((x) => x.logGroupName), ['/g/delta']);
-    assert.deepEqual((await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/g/', logGroupClass: 'INFREQUENT_ACCESS' }))).logGroups, []);
-    assert.ok((await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/g/', logGroupClass: 'STANDARD' }))).logGroups!.length >= 2);
+    // The class and the KMS key a group is created with are kept and returned; the class filters.
+    await logs.send(new CreateLogGroupCommand({ logGroupName: '/g/ia', logGroupClass: 'INFREQUENT_ACCESS', kmsKeyId: 'arn:aws:kms:us-east-1:000000000000:key/k1' }));
+    const ia = (await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/g/ia' }))).logGroups![0]!;
+    assert.deepEqual([ia.logGroupClass, ia.kmsKeyId], ['INFREQUENT_ACCESS', 'arn:aws:kms:us-east-1:000000000000:key/k1']);
+    assert.deepEqual((await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/g/', logGroupClass: 'INFREQUENT_ACCESS' }))).logGroups!.map((g) => g.logGroupName), ['/g/ia']);
+    const standard = (await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/g/', logGroupClass: 'STANDARD' }))).logGroups!;
+    assert.ok(standard.length >= 2 && standard.every((g) => g.logGroupClass === 'STANDARD' && g.kmsKeyId === undefined));
+    await logs.send(new DeleteLogGroupCommand({ logGroupName: '/g/ia' }));
 
     await logs.send(new PutRetentionPolicyCommand({ logGroupName: '/g/beta', retentionInDays: 14 }));
     const withRetention = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/g/beta' }));

@@ -2,7 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { statementChunks } from '../../core/chunks.js';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type {
-  LogBatch, LogEvent, LogGroupInfo, LogQuery, LogStore, LogStreamInfo, StoredLogEvent,
+  LogBatch, LogEvent, LogGroupInfo, LogGroupSettings, LogQuery, LogStore, LogStreamInfo, StoredLogEvent,
 } from '../../ports/logs.js';
 import type { SqlDatabase } from '../../ports/sql.js';
 
@@ -116,10 +116,13 @@ export class SqlLogStore implements LogStore {
     });
   }
 
-  async createGroup(group: string, creationTime: number, tags: Record<string, string> = {}): Promise<boolean> {
+  async createGroup(group: string, creationTime: number, tags: Record<string, string> = {}, settings: LogGroupSettings = {}): Promise<boolean> {
     const res = await this.db
       .insertInto(GROUPS)
-      .values({ name: group, created_at: creationTime, retention_days: null, stored_bytes: 0, tags: JSON.stringify(tags) })
+      .values({
+        name: group, created_at: creationTime, retention_days: null, stored_bytes: 0, tags: JSON.stringify(tags),
+        log_class: settings.logGroupClass ?? 'STANDARD', kms_key_id: settings.kmsKeyId ?? null,
+      })
       .onConflict((oc: any) => oc.column('name').doNothing())
       .executeTakeFirst();
     return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
@@ -325,6 +328,8 @@ function toGroup(r: any): LogGroupInfo {
     creationTime: Number(r.created_at),
     retentionInDays: r.retention_days === null || r.retention_days === undefined ? null : Number(r.retention_days),
     storedBytes: Number(r.stored_bytes),
+    logGroupClass: r.log_class ?? 'STANDARD',
+    kmsKeyId: r.kms_key_id ?? null,
   };
 }
 

@@ -2,7 +2,7 @@ import { StratusError } from '../../core/errors.js';
 import { DAY_MS, expiredBefore } from '../../core/log-retention.js';
 import type { Locale } from '../../core/model.js';
 import type { Clock } from '../../ports/clock.js';
-import type { LogEvent, LogGroupInfo, LogStore, LogStreamInfo, StoredLogEvent } from '../../ports/logs.js';
+import type { LogEvent, LogGroupInfo, LogGroupSettings, LogStore, LogStreamInfo, StoredLogEvent } from '../../ports/logs.js';
 import type { JsonTargetService } from '../json-target.js';
 import { compileFilterPattern } from './filter-pattern.js';
 import {
@@ -10,6 +10,8 @@ import {
 } from './params.js';
 import { eventsToken, filterToken, listToken, parseEventsToken, parseFilterToken, parseListToken } from './tokens.js';
 
+
+const LOG_GROUP_CLASSES = ['STANDARD', 'INFREQUENT_ACCESS', 'DELIVERY'] as const;
 export { compileFilterPattern } from './filter-pattern.js';
 
 export interface LogsApiDeps {
@@ -132,10 +134,11 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
       metricFilterCount: 0,
       arn: `${groupArn(g.logGroupName)}:*`,
       storedBytes: g.storedBytes,
-      logGroupClass: 'STANDARD',
+      logGroupClass: g.logGroupClass,
       logGroupArn: groupArn(g.logGroupName),
     };
     if (g.retentionInDays !== null) out.retentionInDays = g.retentionInDays;
+    if (g.kmsKeyId !== null) out.kmsKeyId = g.kmsKeyId;
     return out;
   };
 
@@ -156,10 +159,14 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
     async CreateLogGroup(input) {
       const p = new Params(input);
       const name = p.string('logGroupName', { required: true, ...LOG_GROUP_NAME })!;
-      p.enumOf('logGroupClass', ['STANDARD', 'INFREQUENT_ACCESS', 'DELIVERY']);
+      const logGroupClass = p.enumOf('logGroupClass', LOG_GROUP_CLASSES);
+      const kmsKeyId = p.string('kmsKeyId', { max: 256 });
       const tags = tagsParam(p, 'tags', false);
       p.check();
-      if (!(await store.createGroup(name, clock.now(), tags))) throw LogsErrors.groupExists();
+      const settings: LogGroupSettings = {};
+      if (logGroupClass !== undefined) settings.logGroupClass = logGroupClass;
+      if (kmsKeyId !== undefined) settings.kmsKeyId = kmsKeyId;
+      if (!(await store.createGroup(name, clock.now(), tags, settings))) throw LogsErrors.groupExists();
       return {};
     },
 
@@ -218,7 +225,7 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
       const token = p.string('nextToken', { min: 1 });
       const limit = p.integer('limit', { min: 1, max: 50 }) ?? 50;
       const identifiers = p.stringList('logGroupIdentifiers', { min: 1, max: 50, item: { min: 1, max: 2048 } });
-      const logClass = p.enumOf('logGroupClass', ['STANDARD', 'INFREQUENT_ACCESS', 'DELIVERY']);
+      const logClass = p.enumOf('logGroupClass', LOG_GROUP_CLASSES);
       p.check();
       if (prefix !== undefined && pattern !== undefined) {
         throw LogsErrors.invalidParameter('LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.');
@@ -228,26 +235,24 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
       }
       let after = token === undefined ? undefined : parseListToken(token, 'groups');
       let groups: LogGroupInfo[];
-      // Every log group here is of the STANDARD class: asked for another, there is none.
-      if (logClass !== undefined && logClass !== 'STANDARD') {
-        groups = [];
-      } else if (identifiers !== undefined) {
+      if (identifiers !== undefined) {
         // Names (or this account's ARNs), in name order, paged as the rest.
         const names = [...new Set(identifiers.map((x) => (x.startsWith('arn:') ? groupOfArn(x) ?? x : x)))].sort();
         groups = [];
         for (const name of names) {
           if (after !== undefined && name <= after) continue;
           const g = await store.getGroup(name);
-          if (g) groups.push(g);
+          if (g && (logClass === undefined || g.logGroupClass === logClass)) groups.push(g);
           if (groups.length > limit) break;
         }
-      } else if (pattern) {
-        // A case-insensitive substring of the name: scanned page by page.
-        const needle = pattern.toLowerCase();
+      } else if (pattern || logClass) {
+        // A case-insensitive substring of the name, a class: scanned page by page.
+        const needle = pattern?.toLowerCase();
+        const wanted = (g: LogGroupInfo) => (needle === undefined || g.logGroupName.toLowerCase().includes(needle)) && (logClass === undefined || g.logGroupClass === logClass);
         groups = [];
         for (;;) {
-          const page = await store.describeGroups(undefined, after, 500);
-          for (const g of page) if (g.logGroupName.toLowerCase().includes(needle)) groups.push(g);
+          const page = await store.describeGroups(prefix, after, 500);
+          for (const g of page) if (wanted(g)) groups.push(g);
           if (page.length < 500 || groups.length > limit) break;
           after = page[page.length - 1]!.logGroupName;
         }
