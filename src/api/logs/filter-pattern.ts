@@ -12,9 +12,14 @@ import { LogsErrors } from './params.js';
  *   `{ $.level = "ERROR" }`, `!=` with `*` wildcards in strings (`= *` alone: the field exists,
  *   whatever its value), `%regex%` values, numeric `= != < <= > >=`,
  *   `IS NULL`, `IS TRUE`, `IS FALSE`, `EXISTS`, `NOT EXISTS`, `&&` and `||` with parentheses,
- *   selectors with `.name` and `[index]`.
- * Space-delimited patterns (`[ip, user, ...]`) are refused with InvalidParameterException rather
- * than silently matched some other way.
+ *   selectors with `.name` and `[index]`;
+ * - space-delimited patterns, `[ip, user, ..., status_code = 4* || status_code = 5*, bytes > 1000]`:
+ *   the message is split into fields on runs of spaces and tabs, text in `"double quotes"` or
+ *   `[square brackets]` counting as one field (without its quotes or brackets); each pattern field
+ *   is a name (any value) or conditions on named fields: numeric `= != < <= > >=`, strings with `=`
+ *   or `!=` and `*` wildcards, `%regex%` values, combined with `&&` and `||` (and parentheses).
+ *   `...` stands for any number of fields, anywhere; without it the count of fields must match.
+ * A pattern that cannot be parsed is an InvalidParameterException, never matched some other way.
  */
 export interface CompiledFilter {
   terms: string[];
@@ -24,7 +29,7 @@ export interface CompiledFilter {
 export function compileFilterPattern(pattern: string | undefined): CompiledFilter {
   const p = (pattern ?? '').trim();
   if (p === '') return { terms: [], match: null };
-  if (p.startsWith('[')) throw unsupported(p, 'space-delimited filter patterns are not supported; use terms, "quoted phrases" or a JSON pattern');
+  if (p.startsWith('[')) return { terms: [], match: compileDelimited(p) };
   if (p.startsWith('{')) return { terms: [], match: compileJson(p) };
   return compileTerms(p);
 }
@@ -251,6 +256,169 @@ function comparison(path: Step[], op: string, value: Token, p: string): Test {
     if (typeof a !== 'string') return false;
     return glob.test(a) === (op === '=');
   };
+}
+
+// ---- space-delimited patterns ----------------------------------------------------------------
+
+type FieldTest = (fields: Map<string, string>) => boolean;
+type PatternField = { ellipsis: true } | { ellipsis: false; name: string | null; test: FieldTest | null };
+
+function compileDelimited(p: string): (message: string) => boolean {
+  if (!p.endsWith(']')) throw invalidDelimited(p);
+  const parts = splitPatternFields(p.slice(1, -1), p);
+  const names = new Set<string>();
+  const pending: Array<{ toks: Token[]; at: number }> = [];
+  const fields: PatternField[] = parts.map((part, at) => {
+    const toks = tokenize(part);
+    if (toks.length === 1 && toks[0]!.t === 'word' && toks[0]!.v === '...') return { ellipsis: true };
+    if (toks.length === 0) throw invalidDelimited(p);
+    // The field is named by its first condition's name (`status_code = 4* || status_code = 5*`),
+    // or is just a name.
+    const first = toks.find((t) => t.v !== '(');
+    if (!first || first.t !== 'word' || !/^[A-Za-z_][\w-]*$/.test(first.v)) throw invalidDelimited(p);
+    names.add(first.v);
+    if (toks.length > 1) pending.push({ toks, at });
+    return { ellipsis: false, name: first.v, test: null };
+  });
+  if (fields.length === 0) throw invalidDelimited(p);
+  // Conditions may name any field of the pattern; they are compiled once all names are known.
+  for (const { toks, at } of pending) (fields[at] as { test: FieldTest | null }).test = compileFieldConditions(toks, names, p);
+  const tests = fields.flatMap((f) => (!f.ellipsis && f.test ? [f.test] : []));
+
+  // Every way of lining the message's fields up with the pattern's (`...` takes any number) is
+  // tried until one passes all the conditions.
+  const fits = (values: string[], fi: number, vi: number, bound: Map<string, string>): boolean => {
+    if (fi === fields.length) return vi === values.length && tests.every((t) => t(bound));
+    const f = fields[fi]!;
+    if (f.ellipsis) {
+      for (let take = values.length - vi; take >= 0; take--) if (fits(values, fi + 1, vi + take, bound)) return true;
+      return false;
+    }
+    if (vi === values.length) return false;
+    const had = f.name !== null && bound.has(f.name) ? bound.get(f.name) : undefined;
+    if (f.name !== null) bound.set(f.name, values[vi]!);
+    if (fits(values, fi + 1, vi + 1, bound)) return true;
+    if (f.name !== null) { if (had === undefined) bound.delete(f.name); else bound.set(f.name, had); }
+    return false;
+  };
+  return (message) => fits(splitMessageFields(message), 0, 0, new Map());
+}
+
+/** The pattern's fields, split on commas outside "quotes" and %regexes%. */
+function splitPatternFields(body: string, p: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let i = 0;
+  while (i < body.length) {
+    const c = body[i]!;
+    if (c === '"') {
+      const q = readQuoted(body, i);
+      cur += body.slice(i, q.end);
+      i = q.end;
+      continue;
+    }
+    if (c === '%') {
+      const end = body.indexOf('%', i + 1);
+      if (end < 0) throw invalidDelimited(p);
+      cur += body.slice(i, end + 1);
+      i = end + 1;
+      continue;
+    }
+    if (c === ',') { out.push(cur.trim()); cur = ''; i++; continue; }
+    cur += c;
+    i++;
+  }
+  out.push(cur.trim());
+  return out;
+}
+
+/** A message's fields: runs of spaces and tabs split them; "quoted" and [bracketed] text is one field, without its delimiters. */
+function splitMessageFields(message: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < message.length) {
+    const c = message[i]!;
+    if (/\s/.test(c)) { i++; continue; }
+    const close = c === '"' ? '"' : c === '[' ? ']' : null;
+    if (close !== null) {
+      const end = message.indexOf(close, i + 1);
+      // An unclosed quote or bracket runs to the end of the message.
+      const stop = end < 0 ? message.length : end;
+      out.push(message.slice(i + 1, stop).trim());
+      i = stop + 1;
+      continue;
+    }
+    let j = i;
+    while (j < message.length && !/\s/.test(message[j]!)) j++;
+    out.push(message.slice(i, j));
+    i = j;
+  }
+  return out;
+}
+
+function compileFieldConditions(toks: Token[], names: Set<string>, p: string): FieldTest {
+  let k = 0;
+  const peek = () => toks[k];
+  const take = (v?: string): Token => {
+    const tok = toks[k];
+    if (!tok || (v !== undefined && tok.v !== v)) throw invalidDelimited(p);
+    k++;
+    return tok;
+  };
+  const expr = (): FieldTest => {
+    const parts = [conj()];
+    while (peek()?.v === '||') { take('||'); parts.push(conj()); }
+    return parts.length === 1 ? parts[0]! : (f) => parts.some((t) => t(f));
+  };
+  const conj = (): FieldTest => {
+    const parts = [factor()];
+    while (peek()?.v === '&&') { take('&&'); parts.push(factor()); }
+    return parts.length === 1 ? parts[0]! : (f) => parts.every((t) => t(f));
+  };
+  const factor = (): FieldTest => {
+    if (peek()?.v === '(') {
+      take('(');
+      const e = expr();
+      take(')');
+      return e;
+    }
+    const name = take();
+    if (name.t !== 'word' || !names.has(name.v)) throw invalidDelimited(p);
+    const op = take();
+    if (op.t !== 'op') throw invalidDelimited(p);
+    const value = take();
+    if (value.t !== 'str' && value.t !== 'word' && value.t !== 'regex') throw invalidDelimited(p);
+    const test = valueComparison(op.v, value, p);
+    return (f) => test(f.get(name.v)!);
+  };
+  const test = expr();
+  if (k !== toks.length) throw invalidDelimited(p);
+  return test;
+}
+
+/** A field's text against `op value`: numerically when the value is a number, else as a string. */
+function valueComparison(op: string, value: Token, p: string): (text: string) => boolean {
+  const n = value.t === 'word' ? Number(value.v) : NaN;
+  if (value.t === 'word' && value.v !== '' && Number.isFinite(n)) {
+    const cmp: Record<string, (a: number) => boolean> = {
+      '=': (a) => a === n, '!=': (a) => a !== n, '<': (a) => a < n, '<=': (a) => a <= n, '>': (a) => a > n, '>=': (a) => a >= n,
+    };
+    const f = cmp[op]!;
+    // A field that is not a number (Apache's `-` for no bytes) fails every numeric condition.
+    return (text) => text.trim() !== '' && Number.isFinite(Number(text)) && f(Number(text));
+  }
+  if (op !== '=' && op !== '!=') throw unsupported(p, `${op} compares numbers only`);
+  if (value.t === 'regex') {
+    let re: RegExp;
+    try { re = new RegExp(value.v, 's'); } catch { throw unsupported(p, `%${value.v}% is not a valid regular expression`); }
+    return (text) => re.test(text) === (op === '=');
+  }
+  const glob = new RegExp(`^${value.v.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+  return (text) => glob.test(text) === (op === '=');
+}
+
+function invalidDelimited(p: string) {
+  return LogsErrors.invalidParameter(`Invalid filter pattern ${JSON.stringify(p)}: not a space-delimited pattern (e.g. [ip, user, ..., status_code = 404, bytes]).`);
 }
 
 function invalidJson(p: string) {
