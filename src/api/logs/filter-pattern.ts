@@ -133,35 +133,52 @@ function tokenize(p: string): Token[] {
 
 type Test = (doc: unknown) => boolean;
 
-function compileJson(p: string): (message: string) => boolean {
-  const toks = tokenize(p);
-  let k = 0;
+/**
+ * `a || b && (c)`: the boolean structure JSON patterns and space-delimited field conditions
+ * share, from token `start`; `atom` reads one comparison with `take`. Returns the test and where
+ * it stopped.
+ */
+function booleanExpression<D>(
+  toks: Token[], start: number, invalid: () => Error, atom: (take: (v?: string) => Token) => (d: D) => boolean,
+): { test: (d: D) => boolean; end: number } {
+  let k = start;
   const peek = () => toks[k];
   const take = (v?: string): Token => {
     const tok = toks[k];
-    if (!tok || (v !== undefined && tok.v !== v)) throw invalidJson(p);
+    if (!tok || (v !== undefined && tok.v !== v)) throw invalid();
     k++;
     return tok;
   };
-  const expr = (): Test => {
+  const expr = (): ((d: D) => boolean) => {
     const parts = [conj()];
     while (peek()?.v === '||') { take('||'); parts.push(conj()); }
     return parts.length === 1 ? parts[0]! : (d) => parts.some((f) => f(d));
   };
-  const conj = (): Test => {
+  const conj = (): ((d: D) => boolean) => {
     const parts = [factor()];
     while (peek()?.v === '&&') { take('&&'); parts.push(factor()); }
     return parts.length === 1 ? parts[0]! : (d) => parts.every((f) => f(d));
   };
-  const factor = (): Test => {
+  const factor = (): ((d: D) => boolean) => {
     if (peek()?.v === '(') {
       take('(');
       const e = expr();
       take(')');
       return e;
     }
+    return atom(take);
+  };
+  const test = expr();
+  return { test, end: k };
+}
+
+function compileJson(p: string): (message: string) => boolean {
+  const toks = tokenize(p);
+  const invalid = () => invalidJson(p);
+  if (toks[0]?.v !== '{') throw invalid();
+  const { test, end } = booleanExpression<unknown>(toks, 1, invalid, (take) => {
     const sel = take();
-    if (sel.t !== 'sel') throw invalidJson(p);
+    if (sel.t !== 'sel') throw invalid();
     const path = parseSelector(sel.v, p);
     const next = take();
     if (next.t === 'word' && next.v === 'IS') {
@@ -169,22 +186,19 @@ function compileJson(p: string): (message: string) => boolean {
       if (what === 'NULL') return (d) => get(d, path) === null;
       if (what === 'TRUE') return (d) => get(d, path) === true;
       if (what === 'FALSE') return (d) => get(d, path) === false;
-      throw invalidJson(p);
+      throw invalid();
     }
     if (next.t === 'word' && next.v === 'EXISTS') return (d) => get(d, path) !== undefined;
     if (next.t === 'word' && next.v === 'NOT') {
       take('EXISTS');
       return (d) => get(d, path) === undefined;
     }
-    if (next.t !== 'op') throw invalidJson(p);
+    if (next.t !== 'op') throw invalid();
     const value = take();
-    if (value.t !== 'str' && value.t !== 'word' && value.t !== 'regex') throw invalidJson(p);
+    if (value.t !== 'str' && value.t !== 'word' && value.t !== 'regex') throw invalid();
     return comparison(path, next.v, value, p);
-  };
-  take('{');
-  const test = expr();
-  take('}');
-  if (k !== toks.length) throw invalidJson(p);
+  });
+  if (toks[end]?.v !== '}' || end + 1 !== toks.length) throw invalid();
   return (message) => {
     let doc: unknown;
     try { doc = JSON.parse(message); } catch { return false; }
@@ -359,42 +373,18 @@ function splitMessageFields(message: string): string[] {
 }
 
 function compileFieldConditions(toks: Token[], names: Set<string>, p: string): FieldTest {
-  let k = 0;
-  const peek = () => toks[k];
-  const take = (v?: string): Token => {
-    const tok = toks[k];
-    if (!tok || (v !== undefined && tok.v !== v)) throw invalidDelimited(p);
-    k++;
-    return tok;
-  };
-  const expr = (): FieldTest => {
-    const parts = [conj()];
-    while (peek()?.v === '||') { take('||'); parts.push(conj()); }
-    return parts.length === 1 ? parts[0]! : (f) => parts.some((t) => t(f));
-  };
-  const conj = (): FieldTest => {
-    const parts = [factor()];
-    while (peek()?.v === '&&') { take('&&'); parts.push(factor()); }
-    return parts.length === 1 ? parts[0]! : (f) => parts.every((t) => t(f));
-  };
-  const factor = (): FieldTest => {
-    if (peek()?.v === '(') {
-      take('(');
-      const e = expr();
-      take(')');
-      return e;
-    }
+  const invalid = () => invalidDelimited(p);
+  const { test, end } = booleanExpression<Map<string, string>>(toks, 0, invalid, (take) => {
     const name = take();
-    if (name.t !== 'word' || !names.has(name.v)) throw invalidDelimited(p);
+    if (name.t !== 'word' || !names.has(name.v)) throw invalid();
     const op = take();
-    if (op.t !== 'op') throw invalidDelimited(p);
+    if (op.t !== 'op') throw invalid();
     const value = take();
-    if (value.t !== 'str' && value.t !== 'word' && value.t !== 'regex') throw invalidDelimited(p);
-    const test = valueComparison(op.v, value, p);
-    return (f) => test(f.get(name.v)!);
-  };
-  const test = expr();
-  if (k !== toks.length) throw invalidDelimited(p);
+    if (value.t !== 'str' && value.t !== 'word' && value.t !== 'regex') throw invalid();
+    const compare = valueComparison(op.v, value, p);
+    return (f) => compare(f.get(name.v)!);
+  });
+  if (end !== toks.length) throw invalid();
   return test;
 }
 
