@@ -27,9 +27,9 @@ const bootstrap = (reply: string) => `#!/bin/bash
 set -euo pipefail
 API="http://\${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
 while true; do
-  H=$(mktemp)
-  curl -sS -LD "$H" "$API/invocation/next" -o /dev/null
-  ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$H" | tr -d '[:space:]' | cut -d: -f2)
+  # The headers on stdout, not in a file: under the process sandbox /tmp is the host's.
+  H=$(curl -sS -LD - "$API/invocation/next" -o /dev/null)
+  ID=$(printf '%s\n' "$H" | grep -Fi Lambda-Runtime-Aws-Request-Id | tr -d '[:space:]' | cut -d: -f2)
   curl -sS -X POST "$API/invocation/$ID/response" -d "{\\"reply\\":\\"${reply}\\",\\"as\\":\\"$0\\"}" -o /dev/null
 done
 `;
