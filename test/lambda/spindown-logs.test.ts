@@ -19,10 +19,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const BOOTSTRAP = `#!/bin/bash
 API="http://\${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
 while true; do
-  H=$(mktemp)
-  curl -sS -D "$H" "$API/invocation/next" -o /dev/null
-  ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$H" | tr -d '[:space:]' | cut -d: -f2)
-  rm -f "$H"
+  # The headers on stdout, not in a file: under the process sandbox /tmp is the host's.
+  H=$(curl -sS -D - "$API/invocation/next" -o /dev/null)
+  ID=$(printf '%s\n' "$H" | grep -Fi Lambda-Runtime-Aws-Request-Id | tr -d '[:space:]' | cut -d: -f2)
   curl -sS -X POST "$API/invocation/$ID/response" -d '"ok"' -o /dev/null
 done
 `;

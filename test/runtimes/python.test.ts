@@ -83,6 +83,7 @@ describe('python runtime', { skip: noPython }, () => {
       '    out = tempfile.mktemp()',
       '    os.system("ls /proc/self/fd > " + out)',
       '    fds = sorted(int(x) for x in open(out).read().split())',
+      '    os.remove(out)',
       '    return {"got": e, "api": os.environ["AWS_LAMBDA_RUNTIME_API"], "child_has_11": 11 in fds}',
     ].join('\n') + '\n';
     const rt = await startRuntime({ lang: 'python', files: { 'app.py': app }, handler: 'app.handler', channelFd: 11 });
