@@ -238,23 +238,44 @@ function get(doc: unknown, path: Step[]): unknown {
   return v;
 }
 
+/** `a OP n` for the numeric operators of both pattern kinds. */
+const NUMERIC: Record<string, (a: number, n: number) => boolean> = {
+  '=': (a, n) => a === n, '!=': (a, n) => a !== n, '<': (a, n) => a < n, '<=': (a, n) => a <= n, '>': (a, n) => a > n, '>=': (a, n) => a >= n,
+};
+
+/** The number a comparison's value is (an unquoted numeric word), or undefined: then it compares strings. */
+function numberOf(value: Token): number | undefined {
+  const n = value.t === 'word' && value.v !== '' ? Number(value.v) : NaN;
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** Strings compare with = and != only. */
+function checkStringOp(op: string, p: string): void {
+  if (op !== '=' && op !== '!=') throw unsupported(p, `${op} compares numbers only`);
+}
+
+function regexOf(value: Token, p: string): RegExp {
+  try { return new RegExp(value.v, 's'); } catch { throw unsupported(p, `%${value.v}% is not a valid regular expression`); }
+}
+
+/** A string value: equal, with * matching any run of characters. */
+function globOf(text: string): RegExp {
+  return new RegExp(`^${text.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+}
+
 function comparison(path: Step[], op: string, value: Token, p: string): Test {
-  const n = value.t === 'word' ? Number(value.v) : NaN;
-  if (value.t === 'word' && value.v !== '' && Number.isFinite(n)) {
-    const cmp: Record<string, (a: number) => boolean> = {
-      '=': (a) => a === n, '!=': (a) => a !== n, '<': (a) => a < n, '<=': (a) => a <= n, '>': (a) => a > n, '>=': (a) => a >= n,
-    };
-    const f = cmp[op]!;
+  const n = numberOf(value);
+  if (n !== undefined) {
+    const f = NUMERIC[op]!;
     return (d) => {
       const a = get(d, path);
-      return typeof a === 'number' && f(a);
+      return typeof a === 'number' && f(a, n);
     };
   }
-  if (op !== '=' && op !== '!=') throw unsupported(p, `${op} compares numbers only`);
+  checkStringOp(op, p);
   if (value.t === 'regex') {
     // A regular expression: found in a string (or a number's text), as a %regex% term in a message.
-    let re: RegExp;
-    try { re = new RegExp(value.v, 's'); } catch { throw unsupported(p, `%${value.v}% is not a valid regular expression`); }
+    const re = regexOf(value, p);
     return (d) => {
       const a = get(d, path);
       if (typeof a !== 'string' && typeof a !== 'number') return false;
@@ -263,8 +284,7 @@ function comparison(path: Step[], op: string, value: Token, p: string): Test {
   }
   // `= *`: the field exists, whatever its value (CloudWatch's exists(); CDK writes it so for numbers).
   if (value.t === 'word' && /^\*+$/.test(value.v)) return op === '=' ? (d) => get(d, path) !== undefined : () => false;
-  // Strings: equal, with * matching any run of characters.
-  const glob = new RegExp(`^${value.v.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+  const glob = globOf(value.v);
   return (d) => {
     const a = get(d, path);
     if (typeof a !== 'string') return false;
@@ -274,8 +294,9 @@ function comparison(path: Step[], op: string, value: Token, p: string): Test {
 
 // ---- space-delimited patterns ----------------------------------------------------------------
 
-type FieldTest = (fields: Map<string, string>) => boolean;
-type PatternField = { ellipsis: true } | { ellipsis: false; name: string | null; test: FieldTest | null };
+/** A pattern field's conditions, on that field's text. */
+type FieldTest = (text: string) => boolean;
+type PatternField = { ellipsis: true } | { ellipsis: false; test: FieldTest | null };
 
 function compileDelimited(p: string): (message: string) => boolean {
   if (!p.endsWith(']')) throw invalidDelimited(p);
@@ -288,8 +309,8 @@ function compileDelimited(p: string): (message: string) => boolean {
     // or is just a name. Its conditions are on it alone: each field is tested on its own value.
     const first = toks.find((t) => t.v !== '(');
     if (!first || first.t !== 'word' || !/^[A-Za-z_][\w-]*$/.test(first.v)) throw invalidDelimited(p);
-    const test = toks.length > 1 ? compileFieldConditions(toks, new Set([first.v]), p) : null;
-    return { ellipsis: false, name: first.v, test };
+    const test = toks.length > 1 ? compileFieldConditions(toks, first.v, p) : null;
+    return { ellipsis: false, test };
   });
   if (fields.length === 0) throw invalidDelimited(p);
 
@@ -310,7 +331,7 @@ function compileDelimited(p: string): (message: string) => boolean {
       } else {
         let live = false;
         for (let j = 1; j <= n; j++) {
-          if (can[j - 1] && (f.test === null || f.test(new Map([[f.name!, values[j - 1]!]])))) next[j] = live = true;
+          if (can[j - 1] && (f.test === null || f.test(values[j - 1]!))) next[j] = live = true;
         }
         if (!live) return false;
       }
@@ -372,17 +393,16 @@ function splitMessageFields(message: string): string[] {
   return out;
 }
 
-function compileFieldConditions(toks: Token[], names: Set<string>, p: string): FieldTest {
+function compileFieldConditions(toks: Token[], name: string, p: string): FieldTest {
   const invalid = () => invalidDelimited(p);
-  const { test, end } = booleanExpression<Map<string, string>>(toks, 0, invalid, (take) => {
-    const name = take();
-    if (name.t !== 'word' || !names.has(name.v)) throw invalid();
+  const { test, end } = booleanExpression<string>(toks, 0, invalid, (take) => {
+    const field = take();
+    if (field.t !== 'word' || field.v !== name) throw invalid();
     const op = take();
     if (op.t !== 'op') throw invalid();
     const value = take();
     if (value.t !== 'str' && value.t !== 'word' && value.t !== 'regex') throw invalid();
-    const compare = valueComparison(op.v, value, p);
-    return (f) => compare(f.get(name.v)!);
+    return valueComparison(op.v, value, p);
   });
   if (end !== toks.length) throw invalid();
   return test;
@@ -390,23 +410,15 @@ function compileFieldConditions(toks: Token[], names: Set<string>, p: string): F
 
 /** A field's text against `op value`: numerically when the value is a number, else as a string. */
 function valueComparison(op: string, value: Token, p: string): (text: string) => boolean {
-  const n = value.t === 'word' ? Number(value.v) : NaN;
-  if (value.t === 'word' && value.v !== '' && Number.isFinite(n)) {
-    const cmp: Record<string, (a: number) => boolean> = {
-      '=': (a) => a === n, '!=': (a) => a !== n, '<': (a) => a < n, '<=': (a) => a <= n, '>': (a) => a > n, '>=': (a) => a >= n,
-    };
-    const f = cmp[op]!;
+  const n = numberOf(value);
+  if (n !== undefined) {
+    const f = NUMERIC[op]!;
     // A field that is not a number (Apache's `-` for no bytes) fails every numeric condition.
-    return (text) => text.trim() !== '' && Number.isFinite(Number(text)) && f(Number(text));
+    return (text) => text.trim() !== '' && Number.isFinite(Number(text)) && f(Number(text), n);
   }
-  if (op !== '=' && op !== '!=') throw unsupported(p, `${op} compares numbers only`);
-  if (value.t === 'regex') {
-    let re: RegExp;
-    try { re = new RegExp(value.v, 's'); } catch { throw unsupported(p, `%${value.v}% is not a valid regular expression`); }
-    return (text) => re.test(text) === (op === '=');
-  }
-  const glob = new RegExp(`^${value.v.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
-  return (text) => glob.test(text) === (op === '=');
+  checkStringOp(op, p);
+  const re = value.t === 'regex' ? regexOf(value, p) : globOf(value.v);
+  return (text) => re.test(text) === (op === '=');
 }
 
 function invalidDelimited(p: string) {
