@@ -16,6 +16,16 @@ type Finish =
   | { kind: 'retry'; ref: EventLeaseRef; visibleAt: number; meta: string; now: number };
 
 /**
+ * A leased entry handed back unfinished (a stop, startup recovery): its state before the lease,
+ * visible at once in its old place (its lease time, not now).
+ */
+const backBeforeLease = (now: number) => ({
+  state: sql`case when prev_state = 'retrying' then 'retrying' else 'queued' end`,
+  visible_at: sql`case when updated_at < ${now} then updated_at else ${now} end`,
+  updated_at: now,
+});
+
+/**
  * The durable event queue on the relational store (SQLite embedded, Postgres in a cluster):
  * table `event_queue` (migration 003-async). Enqueues and finishes are group-committed.
  */
@@ -171,11 +181,7 @@ export class SqlEventQueue implements EventQueue {
       for (const r of refs) {
         const res = await trx
           .updateTable(TABLE)
-          .set({
-            state: sql`case when prev_state = 'retrying' then 'retrying' else 'queued' end`,
-            visible_at: sql`case when updated_at < ${now} then updated_at else ${now} end`,
-            updated_at: now,
-          })
+          .set(backBeforeLease(now))
           .where('id', '=', r.id)
           .where('leases', '=', r.leases)
           .where('state', '=', 'running')
@@ -194,11 +200,7 @@ export class SqlEventQueue implements EventQueue {
   async releaseAll(queue: string, now: number): Promise<number> {
     const res = await this.db
       .updateTable(TABLE)
-      .set({
-        state: sql`case when prev_state = 'retrying' then 'retrying' else 'queued' end`,
-        visible_at: sql`case when updated_at < ${now} then updated_at else ${now} end`,
-        updated_at: now,
-      })
+      .set(backBeforeLease(now))
       .where('queue', '=', queue)
       .where('state', '=', 'running')
       .executeTakeFirst();
