@@ -1,5 +1,6 @@
 import { Errors } from '../core/errors.js';
 import { validateTags } from '../core/function-config.js';
+import { withoutKeys } from '../core/tags.js';
 import { rules, Violations } from '../core/validation.js';
 import type { TagKeeper, TagKeepers } from '../ports/tags.js';
 import { ControlContext } from './context.js';
@@ -84,18 +85,12 @@ export class Tags implements TagKeepers {
     });
     const keeper = this.keeperOf(input.Resource as string);
     if (keeper) {
-      return keeper.update(input.Resource as string, (old) => {
-        const tags = { ...old };
-        for (const k of keys) delete tags[k];
-        return tags;
-      });
+      return keeper.update(input.Resource as string, (old) => withoutKeys(old, keys));
     }
     const name = this.nameOf(input.Resource as string);
     await ctx.lock.run(name, async () => {
       const fn = await ctx.requireFunction(name);
-      const tags = { ...fn.tags };
-      for (const k of keys) delete tags[k];
-      await ctx.store.updateFunction({ ...fn, tags });
+      await ctx.store.updateFunction({ ...fn, tags: withoutKeys(fn.tags, keys) });
       await ctx.changed(name);
     });
   }

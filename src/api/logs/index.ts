@@ -1,6 +1,7 @@
 import { StratusError } from '../../core/errors.js';
 import { DAY_MS, expiredBefore } from '../../core/log-retention.js';
 import type { Locale } from '../../core/model.js';
+import { withoutKeys } from '../../core/tags.js';
 import type { Clock } from '../../ports/clock.js';
 import type { LogEvent, LogGroupInfo, LogGroupSettings, LogStore, LogStreamInfo, StoredLogEvent } from '../../ports/logs.js';
 import type { JsonTargetService } from '../json-target.js';
@@ -116,7 +117,7 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
   }
 
   async function untag(group: string, keys: string[]): Promise<Record<string, never>> {
-    const after = await store.updateTags(group, (had) => Object.fromEntries(Object.entries(had).filter(([k]) => !keys.includes(k))));
+    const after = await store.updateTags(group, (had) => withoutKeys(had, keys));
     if (!after) throw LogsErrors.groupNotFound();
     return {};
   }

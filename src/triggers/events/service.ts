@@ -4,6 +4,7 @@ import { Errors, StratusError } from '../../core/errors.js';
 import { matchesPattern, parseEventPattern, type CompiledPattern } from '../../core/event-pattern.js';
 import type { Locale } from '../../core/model.js';
 import { parseSchedule } from '../../core/schedule.js';
+import { withoutKeys } from '../../core/tags.js';
 import type { ChangeFeed, Clock, TargetDispatcher } from '../../ports/index.js';
 import { ruleEnabled, type BusRecord, type EventsStore, type RuleRecord, type TargetSpec } from './store.js';
 import { targetInput, validateTargetInput } from './transform.js';
@@ -468,7 +469,7 @@ export class EventsService {
       if (k.length < 1) throw constraint(k, `tagKeys.${i + 1}.member`, 'Member must have length greater than or equal to 1');
       if (k.length > 128) throw constraint(k, `tagKeys.${i + 1}.member`, 'Member must have length less than or equal to 128');
     });
-    await this.updateTags(input, (had) => Object.fromEntries(Object.entries(had).filter(([k]) => !keys.includes(k))));
+    await this.updateTags(input, (had) => withoutKeys(had, keys));
     return {};
   }
 

@@ -6,6 +6,7 @@ import type { CorsConfig } from '../../core/gateway-cors.js';
 import { substituteStageVariables } from '../../core/gateway-stage-variables.js';
 import type { Locale } from '../../core/model.js';
 import { parseRouteKey } from '../../core/route-match.js';
+import { withoutKeys } from '../../core/tags.js';
 import type { ChangeFeed, Clock } from '../../ports/index.js';
 import type { GatewayStore } from './store.js';
 import {
@@ -737,9 +738,7 @@ export class GatewayService {
     // The query string gives one key as a string, repeated keys as a list.
     const keys = strList({ tagKeys: Array.isArray(raw) ? raw : [raw] }, 'tagKeys')!;
     const t = await this.taggable(resourceArn);
-    const next = { ...t.tags };
-    for (const k of keys) delete next[k];
-    await this.putTags(t, next);
+    await this.putTags(t, withoutKeys(t.tags, keys));
   }
 
   private async putTags(t: { apiId: string; stage?: StageSpec }, tags: Record<string, string>): Promise<void> {
