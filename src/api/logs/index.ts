@@ -11,9 +11,10 @@ import {
 } from './params.js';
 import { eventsToken, filterToken, listToken, parseEventsToken, parseFilterToken, parseListToken } from './tokens.js';
 
-
-const LOG_GROUP_CLASSES = ['STANDARD', 'INFREQUENT_ACCESS', 'DELIVERY'] as const;
 export { compileFilterPattern } from './filter-pattern.js';
+
+/** LogGroupClass's values. */
+const LOG_GROUP_CLASSES = ['STANDARD', 'INFREQUENT_ACCESS', 'DELIVERY'] as const;
 
 export interface LogsApiDeps {
   store: LogStore;
@@ -264,7 +265,10 @@ export function logsJsonService(deps: LogsApiDeps): JsonTargetService {
       const more = groups.length > limit;
       const page = groups.slice(0, limit);
       // With a name pattern, only arn, creationTime and logGroupName are included (the model says so).
-      const shown = pattern ? page.map((g) => ({ logGroupName: g.logGroupName, creationTime: g.creationTime, arn: `${groupArn(g.logGroupName)}:*` })) : page.map(toGroup);
+      const shown = page.map((g) => {
+        const full = toGroup(g);
+        return pattern ? { logGroupName: full.logGroupName, creationTime: full.creationTime, arn: full.arn } : full;
+      });
       const out: Record<string, unknown> = { logGroups: shown };
       if (more) out.nextToken = listToken('groups', page[page.length - 1]!.logGroupName);
       return out;
