@@ -22,7 +22,9 @@ const MAX_HEAD = 1024 * 1024;
  * held-back stream costs the server about this much.
  */
 const READ_AHEAD = 1024 * 1024;
-const CRLF2 = Buffer.from('\r\n\r\n');
+/** The end of a head: a blank line, its line ends CRLF or (as Go's net/http, Lambda's own Runtime API, takes them) a bare LF. */
+const HEAD_END_CRLF = Buffer.from('\n\r\n');
+const HEAD_END_LF = Buffer.from('\n\n');
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n');
 const STATUS_TEXT: Record<number, string> = {
   200: 'OK', 202: 'Accepted', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
@@ -190,14 +192,15 @@ class Connection {
   private parse(): void {
     while (!this.closed && !this.paused && this.buf.length > 0) {
       if (!this.req) {
-        const end = this.buf.indexOf(CRLF2);
-        if (end < 0) {
+        const found = headEnd(this.buf);
+        if (found === null) {
           if (this.buf.length > MAX_HEAD) return this.fail();
           return;
         }
+        const [end, next] = found;
         if (end > MAX_HEAD) return this.fail();
         const head = this.buf.toString('latin1', 0, end);
-        this.buf = this.buf.subarray(end + 4);
+        this.buf = this.buf.subarray(next);
         if (!this.startRequest(head)) return this.fail();
         continue;
       }
@@ -209,9 +212,14 @@ class Connection {
 
   /** Parses a request head; false when malformed. */
   private startRequest(head: string): boolean {
-    const lines = head.split('\r\n');
-    const m = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/.exec(lines[0] ?? '');
+    // Lines end with CRLF or a bare LF; a header's CR goes with the trimming of its value.
+    const lines = head.split('\n');
+    const m = /^([A-Z]+) (\S+) HTTP\/1\.([01])\r?$/.exec(lines[0] ?? '');
     if (!m) return false;
+    // An absolute-form target (RFC 9112 3.2.2: a server must accept it) is routed on its path.
+    const abs = /^https?:\/\/[^/?#]*/i.exec(m[2]!);
+    const target = abs ? (m[2]!.slice(abs[0].length) || '/') : m[2]!;
+    if (!target.startsWith('/')) return false;
     const headers: Record<string, string> = Object.create(null);
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
@@ -225,7 +233,7 @@ class Connection {
     const http10 = m[3] === '0';
     const conn = (headers.connection ?? '').toLowerCase();
     const closeAfter = conn.includes('close') || (http10 && !conn.includes('keep-alive'));
-    const req = new Request(this, m[1]!, m[2]!, headers);
+    const req = new Request(this, m[1]!, target, headers);
     const te = headers['transfer-encoding'];
     if (te !== undefined) {
       if (!/(^|,)\s*chunked\s*$/i.test(te)) return false;
@@ -471,4 +479,18 @@ export class RtServer {
     this.sockets.clear();
     this.pending.clear();
   }
+}
+
+/**
+ * Where the head at the start of `buf` ends: [its length without the blank line, where what
+ * follows it begins], or null while it has not ended. The first blank line ends it, whichever
+ * line ends it uses: a CRLF head's blank line is found by the first search, and the second only
+ * looks before it for a bare-LF one.
+ */
+function headEnd(buf: Buffer): [number, number] | null {
+  const crlf = buf.indexOf(HEAD_END_CRLF);
+  const lf = (crlf < 0 ? buf : buf.subarray(0, crlf + 1)).indexOf(HEAD_END_LF);
+  if (lf >= 0) return [lf > 0 && buf[lf - 1] === 0x0d ? lf - 1 : lf, lf + 2];
+  if (crlf >= 0) return [crlf > 0 && buf[crlf - 1] === 0x0d ? crlf - 1 : crlf, crlf + 3];
+  return null;
 }

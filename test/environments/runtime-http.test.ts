@@ -107,6 +107,22 @@ describe('Runtime API HTTP server', () => {
     assert.match(big, /^HTTP\/1\.1 200/);
   });
 
+  test('heads with bare-LF line ends, and absolute-form targets, are taken as Go\'s net/http (Lambda\'s Runtime API) takes them', async () => {
+    // Bare LF throughout, then a head mixing both, pipelined behind it; a body holding "\n\n" is not a head's end.
+    const out = await raw(port, ['POST /lf HTTP/1.1\nHost: x\nContent-Length: 6\n\n"a\n\nb"GET /mixed HTTP/1.1\r\nHost: x\n\r\n'],
+      (t) => count(t, 'HTTP/1.1 200') === 2);
+    assert.match(out, /POST \/lf 6/);
+    assert.match(out, /GET \/mixed 0/);
+    assert.equal(r.seen.find((s) => s.url === '/lf')!.body.toString(), '"a\n\nb"');
+    assert.equal(r.seen.find((s) => s.url === '/lf')!.headers.host, 'x');
+    const absolute = await raw(port, ['POST http://127.0.0.1:9001/2018-06-01/runtime/invocation/x/response?q=1 HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi',
+      'GET http://127.0.0.1:9001 HTTP/1.1\r\n\r\n'], (t) => count(t, 'HTTP/1.1 200') === 2);
+    assert.match(absolute, /POST \/2018-06-01\/runtime\/invocation\/x\/response\?q=1 2/);
+    assert.match(absolute, /GET \/ 0/);
+    // A target that is neither a path nor absolute-form is refused.
+    assert.match(await raw(port, ['GET x/y HTTP/1.1\r\n\r\n'], () => false), /^HTTP\/1\.1 400/);
+  });
+
   test('curl (what bash custom runtimes use) talks to it: long poll, chunked upload, big body with Expect', async () => {
     const curl = (...args: string[]) => new Promise<string>((resolve, reject) =>
       execFile('curl', ['-sS', ...args], { encoding: 'utf8', timeout: 20_000 }, (e, out, err) => (e ? reject(new Error(`${e.message} ${err}`)) : resolve(out))));
