@@ -29,6 +29,31 @@ describe('limits', () => {
     assert.equal(o2.coldStart, true, 'the environment was replaced');
   });
 
+  test('a child killed for its memory leaves the runtime\'s own later deaths what they are: Runtime.ExitError, not Runtime.OutOfMemory', { skip: !isRoot && 'memory cgroup needs root (namespace driver)' }, async () => {
+    const key = fx.code({
+      'index.js': `const { spawnSync } = require('node:child_process');
+exports.handler = async (e) => {
+  if (e.child) return spawnSync(process.execPath, ['-e', 'Buffer.alloc(400 * 2 ** 20, 1)']).signal;
+  if (e.exit) process.exit(3);
+  if (e.kill) process.kill(process.pid, 'SIGKILL');
+  return 'ok';
+};\n`,
+    });
+    const t = fx.target(key, { runtime: 'nodejs20.x', handler: 'index.handler', memorySize: 256, timeout: 30 }, 'childoom');
+    const child = await fx.svc.execute(t, invocation('{"child":true}'));
+    assert.equal(child.status, 'ok', child.payload.toString());
+    assert.equal(child.payload.toString(), '"SIGKILL"', 'the child was killed for its memory; the runtime lives on');
+    const exited = await fx.svc.execute(t, invocation('{"exit":true}'));
+    assert.equal(exited.coldStart, false);
+    assert.equal(exited.errorType, 'Runtime.ExitError', exited.payload.toString());
+    assert.match(exited.payload.toString(), /Runtime exited with error: exit status 3/);
+    // The same after the reset, with a child killed in this environment too, and a runtime that kills itself.
+    assert.equal((await fx.svc.execute(t, invocation('{"child":true}'))).payload.toString(), '"SIGKILL"');
+    const killed = await fx.svc.execute(t, invocation('{"kill":true}'));
+    assert.equal(killed.errorType, 'Runtime.ExitError', killed.payload.toString());
+    assert.match(killed.payload.toString(), /Runtime exited with error: signal: killed/);
+  });
+
   test('Max Memory Used counts what the runtime has resident, its own code too, as a Lambda micro-VM does', { skip: !isRoot && 'namespace driver only' }, async () => {
     // The memory cgroup charges an environment none of the pages of node's binary and libraries
     // that other environments read first: a Node.js hello world reported 8 MB with 45 MB resident

@@ -591,6 +591,7 @@ export class NamespaceDriver implements SandboxDriver {
 
 class NamespaceHandle implements SandboxHandle {
   private destroying: Promise<SandboxBequest | null> | null = null;
+  /** Memory kills in the environment's cgroup that happened before its last invocation ended (see peakMemoryMB). */
   private oomBase = 0;
   readonly gid: number;
   readonly logStream: import('node:stream').Readable | null;
@@ -697,6 +698,9 @@ class NamespaceHandle implements SandboxHandle {
    */
   peakMemoryMB(): number {
     const charged = this.cg.peakBytes();
+    // Near its limit, a process of the environment may have been killed for its memory (a child
+    // the runtime lives on after): that kill is not the runtime's, if the runtime dies later.
+    if (charged >= (this.limits.memoryMB - 1) * MIB) this.oomBase = this.cg.oomKills();
     const now = performance.now();
     if (charged >= this.residentAt.charged + MIB || now - this.residentAt.time > 1000) {
       this.residentAt = { charged, time: now };
