@@ -267,7 +267,7 @@ export class Environment implements RuntimeApiHandler {
 
   private constructor(
     readonly key: string, readonly target: ExecutionTarget, readonly family: RuntimeFamily, private readonly deps: EnvDeps, id: string,
-    api: RuntimeApiServer | undefined, initializationType: InitializationType,
+    api: RuntimeApiServer | undefined, readonly initializationType: InitializationType,
   ) {
     this.id = id;
     this.createdAt = deps.clock.now();

@@ -302,7 +302,7 @@ class Service implements StratusExecutionService {
 
   /**
    * `n` environments of an allocation are no longer kept for it: idle ones end now, busy ones
-   * become ordinary environments (reaped once idle for the idle time).
+   * once their invocation is over (release).
    */
   private letGo(a: Allocation, n: number): void {
     const slot = this.slots.get(a.key);
@@ -433,6 +433,10 @@ class Service implements StratusExecutionService {
     slot.finishing.delete(env);
     if (env.state !== 'idle') return;
     if (slot.retired || this.stopped) { env.destroy(); return; }
+    // Initialized for provisioned concurrency that no allocation keeps any more (lowered while
+    // it started, or while it ran an invocation): it ends, as Lambda's do. On-demand invocations
+    // get on-demand environments (AWS_LAMBDA_INITIALIZATION_TYPE says which they run in).
+    if (env.initializationType === 'provisioned-concurrency' && env.provisionedBy === null) { env.destroy(); return; }
     const w = slot.waiting.find((x) => x.provisionedBy === env.provisionedBy);
     if (w) w.run(env);
     else slot.idle.push(env);

@@ -104,6 +104,27 @@ describe('provisioned concurrency', () => {
     assert.equal(c.Status, 'READY');
   });
 
+  test('lowered while its environments start or run: the ones no longer kept end, and never serve on-demand invocations', async () => {
+    await lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'live', ProvisionedConcurrentExecutions: 4 }));
+    await lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'live', ProvisionedConcurrentExecutions: 1 }));
+    assert.equal((await until('pc', 'live', 'READY')).AllocatedProvisionedConcurrentExecutions, 1);
+    const burst = async () => (await Promise.all([0, 1, 2, 3].map(() => lambda.send(new InvokeCommand({ FunctionName: 'pc', Qualifier: 'live', Payload: Buffer.from('{"sleep":400}') })))))
+      .map((r) => JSON.parse(decode(r.Payload)).type).sort();
+    // Once the two started before the change are through their init (they may still be starting when READY is).
+    await sleep(300);
+    assert.deepEqual(await burst(), ['on-demand', 'on-demand', 'on-demand', 'provisioned-concurrency']);
+    // Lowered while all of them run: the busy ones end after their invocation, not kept for on-demand ones.
+    await lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'live', ProvisionedConcurrentExecutions: 3 }));
+    await until('pc', 'live', 'READY');
+    const running = Promise.all([0, 1, 2].map(() => lambda.send(new InvokeCommand({ FunctionName: 'pc', Qualifier: 'live', Payload: Buffer.from('{"sleep":400}') }))));
+    await sleep(150);
+    await lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'live', ProvisionedConcurrentExecutions: 1 }));
+    assert.deepEqual((await running).map((r) => JSON.parse(decode(r.Payload)).type), ['provisioned-concurrency', 'provisioned-concurrency', 'provisioned-concurrency']);
+    assert.deepEqual(await burst(), ['on-demand', 'on-demand', 'on-demand', 'provisioned-concurrency']);
+    await lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'live', ProvisionedConcurrentExecutions: 2 }));
+    await until('pc', 'live', 'READY');
+  });
+
   test('an alias pointed at another version moves its provisioned concurrency there', async () => {
     await lambda.send(new UpdateAliasCommand({ FunctionName: 'pc', Name: 'live', FunctionVersion: '2' }));
     await until('pc', 'live', 'READY');
