@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { procStat, sq, startResident } from './shell.js';
+import { isLive, procStat, sq, startResident } from './shell.js';
 
 /** cgroup v1 controllers each environment gets a group in. */
 export const CONTROLLERS = ['memory', 'cpu', 'pids', 'freezer'] as const;
@@ -27,10 +27,13 @@ export function cgroupsAvailable(root = '/sys/fs/cgroup'): { ok: boolean; missin
   return { ok: missing.length === 0, missing };
 }
 
-/** Start time of a process (jiffies since boot), to tell a live owner from a reused pid. */
+/**
+ * Start time of a process (jiffies since boot), to tell a live owner from a reused pid; null when
+ * it is gone, or has exited and is not reaped yet.
+ */
 export function procStartTime(pid: number): string | null {
   const st = procStat(pid);
-  return st && Number.isFinite(st.start) ? String(st.start) : null;
+  return st && isLive(st) && Number.isFinite(st.start) ? String(st.start) : null;
 }
 
 function writeQuiet(file: string, value: string): boolean {

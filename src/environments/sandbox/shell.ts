@@ -20,8 +20,9 @@ export function removeStale(base: string, prefix: string): void {
   try { names = fs.readdirSync(base); } catch { return; }
   for (const n of names) {
     if (!n.startsWith(`${prefix}-`)) continue;
-    const m = /^(\d+)-/.exec(n.slice(prefix.length + 1));
-    if (!m || fs.existsSync(`/proc/${m[1]}`)) continue;
+    // <prefix>-<pid>-<more>, or <prefix>-<pid> (stratus-scratch-<pid>).
+    const m = /^(\d+)(?:-|$)/.exec(n.slice(prefix.length + 1));
+    if (!m || isLive(procStat(Number(m[1])))) continue;
     try { fs.rmSync(path.join(base, n), { recursive: true, force: true }); } catch { /* another's */ }
   }
 }
@@ -65,13 +66,21 @@ export function procStat(pid: number): { ppid: number; start: number; state: str
   } catch { return null; }
 }
 
+/**
+ * Whether a process is running: a zombie has exited already. (A server killed with SIGKILL stays
+ * one until its parent reaps it: a restart at once must not take it for alive.)
+ */
+export function isLive(st: { state: string } | null): boolean {
+  return st !== null && st.state !== 'Z' && st.state !== 'X';
+}
+
 /** Resolves once process `pid` has exited (gone, or a zombie), or after `ms`. */
 export function untilGone(pid: number, ms: number): Promise<void> {
   const end = performance.now() + ms;
   return new Promise((resolve) => {
     const check = () => {
       const st = procStat(pid);
-      if (st === null || st.state === 'Z' || performance.now() >= end) resolve();
+      if (!isLive(st) || performance.now() >= end) resolve();
       else setTimeout(check, 10);
     };
     check();
