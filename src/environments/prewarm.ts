@@ -17,6 +17,8 @@ import type { SandboxDriver, SandboxLimits } from './sandbox/types.js';
 export const POOL_LIMITS: SandboxLimits = { memoryMB: 10240, ephemeralMB: 512 };
 const DEMAND_WINDOW_MS = 60_000;
 const MAX_POOL = 8;
+/** How often the pool lets go of what demand no longer asks for (see trim). */
+const TRIM_EVERY_MS = 10_000;
 /**
  * What a pool boots for before any cold start asked: Lambda's default memory size, and Stratus's
  * default runtime (the CLI's).
@@ -66,10 +68,10 @@ interface FamilyPool {
  * Booted-but-unassigned runtime processes per runtime family, already inside their sandbox and
  * cgroups, so a cold start only loads the function's code. The pool keeps `base` processes and
  * grows towards the number of cold starts seen in the last minute (capped at 8), refilling in
- * the background one process at a time. Node.js runtimes are booted for a memory size (their
- * heap) and a runtime name's features (see BootShape): the pool boots for the shapes of recent
- * cold starts, in proportion, `base` of them for the last one's, and lets a runtime of a shape no
- * longer asked for go to make room.
+ * the background one process at a time, and shrinks back as that number falls (trim). Node.js
+ * runtimes are booted for a memory size (their heap) and a runtime name's features (see
+ * BootShape): the pool boots for the shapes of recent cold starts, in proportion, `base` of them
+ * for the last one's, and lets a runtime of a shape no longer asked for go to make room.
  */
 export class PrewarmPool {
   private readonly pools: Record<Family, FamilyPool> = {
@@ -77,6 +79,7 @@ export class PrewarmPool {
     python: { ready: [], launching: 0, held: 0, coldStarts: [], last: null, recent: [], hits: 0, misses: 0 },
   };
   private stopped = false;
+  private trimmer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly driver: SandboxDriver,
@@ -99,6 +102,28 @@ export class PrewarmPool {
   start(): void {
     if (this.base <= 0) return;
     for (const f of ['node', 'python'] as Family[]) this.launch(f);
+    this.trimmer = setInterval(() => this.trim(), TRIM_EVERY_MS).unref();
+  }
+
+  /**
+   * Lets go of the runtimes past what demand asks for now (`plan`): a burst of cold starts grows
+   * the pool (to 8 per family: ~450 MB of idle processes), and once the burst is over the
+   * minute's cold starts no longer ask for them. Those of a shape with more than its share go
+   * first, then the oldest.
+   */
+  trim(): void {
+    for (const f of ['node', 'python'] as Family[]) {
+      const p = this.pools[f];
+      const { want, target } = this.plan(f);
+      const have = new Map<string, number>();
+      for (const b of p.ready) have.set(b.shape.key, (have.get(b.shape.key) ?? 0) + 1);
+      while (p.ready.length > target) {
+        const over = p.ready.findIndex((b) => have.get(b.shape.key)! > (want.get(b.shape.key) ?? 0));
+        const [gone] = p.ready.splice(over < 0 ? 0 : over, 1);
+        have.set(gone!.shape.key, have.get(gone!.shape.key)! - 1);
+        void discardBooted(gone!);
+      }
+    }
   }
 
   /**
@@ -258,6 +283,7 @@ export class PrewarmPool {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.trimmer);
     const all = [...this.pools.node.ready, ...this.pools.python.ready];
     this.pools.node.ready = [];
     this.pools.python.ready = [];

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { discardBooted, type BootedRuntime } from '../../src/environments/environment.js';
+import { PrewarmPool } from '../../src/environments/prewarm.js';
+import { ProcessDriver } from '../../src/environments/sandbox/process.js';
+import type { LogSink } from '../../src/ports/logs.js';
 import { fixture, invocation, miniRuntime, sleep } from './helpers.js';
 
 const HANDLER = 'export const handler = async (e) => ({ uid: process.getuid(), cwd: process.cwd(), fn: process.env.AWS_LAMBDA_FUNCTION_NAME, secret: process.env.STRATUS_SECRET_TEST ?? null, e });\n';
@@ -169,4 +173,33 @@ describe('the shipped Node.js runtime in the prewarm pool', () => {
     assert.equal(on.status, 'ok', on.payload.toString());
     assert.equal(on.payload.toString(), '"required"');
   });
+});
+
+test('the pool grows with a burst of cold starts and shrinks back once the burst is a minute old', async () => {
+  let now = 1_000_000;
+  const sink: LogSink = { write() { /* nothing logged */ } };
+  // Runtimes that only sleep (no PATH: the boot environment is built from scratch): what is measured is the pool's size.
+  const pool = new PrewarmPool(new ProcessDriver([]), 2, [], sink, { now: () => now }, () => ({ command: ['/bin/sleep', '600'], runtimeDir: '/' }));
+  const ready = () => pool.stats().node.ready;
+  const until = async (n: number) => { for (let i = 0; i < 300 && ready() !== n; i++) await sleep(20); assert.equal(ready(), n); };
+  const taken: BootedRuntime[] = [];
+  try {
+    pool.start();
+    await until(2);
+    const boot = { launch: { command: ['/bin/sleep', '600'], runtimeDir: '/' }, memoryMB: 128, runtime: 'nodejs20.x' };
+    for (let i = 0; i < 8; i++) {
+      const b = pool.take('node', boot, { memoryMB: 128, ephemeralMB: 512 }, []);
+      if (b) { taken.push(b); pool.refill('node'); }
+      await sleep(30);
+    }
+    await until(8);
+    pool.trim();
+    assert.equal(ready(), 8, 'the burst is recent: the pool keeps what it asks for');
+    now += 61_000;
+    pool.trim();
+    assert.equal(ready(), 2, 'a minute later only the base is kept');
+  } finally {
+    await pool.stop();
+    await Promise.all(taken.map(discardBooted));
+  }
 });
