@@ -10,13 +10,14 @@ import { sleep } from './helpers.js';
 
 /**
  * A process that has exited and is not reaped yet (a zombie), as a server killed with SIGKILL is
- * until its parent (a shell, a supervisor) waits for it: `sleep 0` started by a shell that then
- * becomes `sleep 30`, which never waits.
+ * until its parent (a shell, a supervisor) waits for it: a `sleep` started by a shell that then
+ * becomes `sleep 30`, which never waits (it ends after the exec: a shell that reaps its children
+ * as they end, as bash does, has been replaced by then).
  */
 async function zombie(): Promise<{ pid: number; stop(): void }> {
-  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const parent = spawn('sh', ['-c', 'sleep 0.2 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const pid = await new Promise<number>((resolve) => parent.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
-  for (let i = 0; i < 200 && procStat(pid)?.state !== 'Z'; i++) await sleep(10);
+  for (let i = 0; i < 300 && procStat(pid)?.state !== 'Z'; i++) await sleep(10);
   assert.equal(procStat(pid)?.state, 'Z', 'the process is a zombie');
   return { pid, stop: () => parent.kill('SIGKILL') };
 }
