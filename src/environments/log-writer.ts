@@ -93,7 +93,6 @@ export function isRfc3339(v: unknown): boolean {
 class Channel {
   decoder = new StringDecoder('utf8');
   partial = '';
-  fd: number | null = null;
   /** Framed channel (the runtime's log descriptor): where its parser stands. */
   frames: FrameParser | null = null;
   /** A pipe that may carry in-band frames (INBAND_MAGIC): where the frame being read stands. */
@@ -104,8 +103,16 @@ class Channel {
   carry: Buffer | null = null;
   constructor(readonly stream: Readable | null, framed = false) {
     if (framed) this.frames = new FrameParser();
-    const h = (stream as unknown as { _handle?: { fd?: number } } | null)?._handle;
-    if (h && typeof h.fd === 'number' && h.fd >= 0) this.fd = h.fd;
+  }
+
+  /**
+   * The pipe's descriptor while the stream holds it open, else null. Asked at each read, never
+   * kept: once the stream is closed its number is another file's (a cgroup file opened since, say,
+   * or another environment's pipe), whose bytes a drain would log as this function's output.
+   */
+  get fd(): number | null {
+    const h = (this.stream as unknown as { _handle?: { fd?: number } | null } | null)?._handle;
+    return h && typeof h.fd === 'number' && h.fd >= 0 ? h.fd : null;
   }
 }
 
@@ -353,10 +360,12 @@ export class LogWriter {
 
   private drainChannels(): void {
     for (const ch of this.channels) {
-      if (ch.fd === null) continue;
       for (let i = 0; i < 16; i++) {
+        // Again at each read: onData may end the stream (a destroy closes its descriptor).
+        const fd = ch.fd;
+        if (fd === null) break;
         let n = 0;
-        try { n = fs.readSync(ch.fd, this.drainBuf, 0, this.drainBuf.length, null); } catch { break; }
+        try { n = fs.readSync(fd, this.drainBuf, 0, this.drainBuf.length, null); } catch { break; }
         if (n <= 0) break;
         this.onData(ch, Buffer.from(this.drainBuf.subarray(0, n)));
         if (n < this.drainBuf.length) break;

@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { FRAME_HEADER_BYTES, FRAME_TYPE_STDERR, FRAME_TYPE_STDOUT, FRAME_TYPE_TEXT, INBAND_MAGIC, isRfc3339, LOG_CAP_BYTES, lineLevel, LogWriter, MAX_LINE_BYTES, recordLevel } from '../../src/environments/log-writer.js';
@@ -312,3 +316,43 @@ test('the JSON format at INFO: a line with a level but no valid timestamp is INF
   await settle();
   assert.deepEqual(events.map((e) => e.message), ['{"timestamp": "2026-12-07T10:06:21", "level": "ERROR", "errorMessage": "boom"}', `{"level": "error", "msg": "printed", ${ts}}\n`]);
 });
+
+test('a drain after the pipe closed reads nothing: its descriptor\'s number, now another file\'s, is not read as the function\'s output', async () => {
+  const [a, b] = await socketPair();
+  const events: LogEvent[] = [];
+  const w = new LogWriter({ write: (_g, _s, e) => { events.push(...e); } }, { now: () => 1 }, a, null);
+  w.setStream('/g', 's');
+  w.begin(false);
+  b.write('before\n');
+  await new Promise((r) => setTimeout(r, 20));
+  const fd = (a as unknown as { _handle: { fd: number } })._handle.fd;
+  a.destroy();
+  b.destroy();
+  // The pipe's number, closed just now, goes to a file (as to a cgroup file opened after an
+  // environment's exit): opened until it gets that number (lower free ones are taken first).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-lw-'));
+  const file = path.join(dir, 'peak');
+  fs.writeFileSync(file, '9478144\n');
+  const opened: number[] = [];
+  try {
+    while (opened.length < 100 && !opened.includes(fd)) opened.push(fs.openSync(file, 'r'));
+    assert.ok(opened.includes(fd), 'the closed pipe\'s number went to the file');
+    w.drainNow();
+    w.flushPartial();
+    assert.deepEqual(events.map((e) => e.message), ['before\n']);
+  } finally {
+    for (const o of opened) fs.closeSync(o);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Two connected Unix sockets, as a runtime's stdout pipe and the server's end of it. */
+function socketPair(): Promise<[net.Socket, net.Socket]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-lw-'));
+  const sock = path.join(dir, 's');
+  return new Promise((resolve) => {
+    let outer: net.Socket;
+    const server = net.createServer((inner) => { server.close(() => fs.rmSync(dir, { recursive: true, force: true })); resolve([inner, outer]); });
+    server.listen(sock, () => { outer = net.connect(sock); });
+  });
+}
