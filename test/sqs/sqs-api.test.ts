@@ -189,6 +189,32 @@ describe('messages', () => {
     await rejects(sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 11 })), 'InvalidParameterValue');
   });
 
+  test('the request\'s X-Amzn-Trace-Id is the AWSTraceHeader of the messages it sends, unless one names its own (as the SDKs in a Lambda function send it)', async () => {
+    const url = await create('traced');
+    const header = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
+    const own = 'Root=1-5759e988-000000000000000000000001;Parent=0000000000000001;Sampled=0';
+    const call = async (target: string, body: unknown) => {
+      const res = await fetch(server.endpoint, {
+        method: 'POST', body: JSON.stringify(body),
+        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AmazonSQS.${target}`, 'x-amzn-trace-id': header },
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      return res.json() as Promise<Record<string, any>>;
+    };
+    const one = await call('SendMessage', { QueueUrl: url, MessageBody: 'one' });
+    assert.equal(one.MD5OfMessageSystemAttributes, undefined, 'no system attribute was sent');
+    const batch = await call('SendMessageBatch', {
+      QueueUrl: url, Entries: [
+        { Id: 'a', MessageBody: 'two' },
+        { Id: 'b', MessageBody: 'three', MessageSystemAttributes: { AWSTraceHeader: { DataType: 'String', StringValue: own } } },
+      ],
+    });
+    assert.equal(batch.Successful[1].MD5OfMessageSystemAttributes, md5OfMessageAttributes({ AWSTraceHeader: { DataType: 'String', StringValue: own } }));
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MessageSystemAttributeNames: ['AWSTraceHeader'], MaxNumberOfMessages: 10 }));
+    const traces = Object.fromEntries(got.Messages!.map((m) => [m.Body, m.Attributes?.AWSTraceHeader]));
+    assert.deepEqual(traces, { one: header, two: header, three: own });
+  });
+
   test('batches: send, delete and change visibility with per-entry failures', async () => {
     const url = await create('batches');
     const res = await sqs.send(new SendMessageBatchCommand({

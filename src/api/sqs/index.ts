@@ -25,6 +25,11 @@ export type SqsOperation = (input: Record<string, unknown>, req: FastifyRequest,
 /** The SQS operations, per botocore's sqs 2012-11-05 model, whichever protocol carries them. */
 export function sqsOperations(service: SqsService): Record<string, SqsOperation> {
   const host = (req: FastifyRequest) => req.headers.host;
+  // X-Amzn-Trace-Id: the trace header of the messages sent (their AWSTraceHeader), as SQS takes it.
+  const traceOf = (req: FastifyRequest) => {
+    const t = req.headers['x-amzn-trace-id'];
+    return typeof t === 'string' && t !== '' ? t : undefined;
+  };
   return {
     CreateQueue: (i, r) => service.createQueue(i, host(r)),
     GetQueueUrl: (i, r) => service.getQueueUrl(i, host(r)),
@@ -37,8 +42,8 @@ export function sqsOperations(service: SqsService): Record<string, SqsOperation>
     UntagQueue: (i) => service.untagQueue(i),
     ListQueueTags: (i) => service.listQueueTags(i),
     ListDeadLetterSourceQueues: (i, r) => service.listDeadLetterSourceQueues(i, host(r)),
-    SendMessage: (i) => service.sendMessage(i),
-    SendMessageBatch: (i) => service.sendMessageBatch(i),
+    SendMessage: (i, r) => service.sendMessage(i, traceOf(r)),
+    SendMessageBatch: (i, r) => service.sendMessageBatch(i, traceOf(r)),
     ReceiveMessage: (i, _r, reply) => {
       // A long poll ends when its client goes away, so no message is hidden for nobody.
       const abort = new AbortController();

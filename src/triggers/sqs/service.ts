@@ -56,6 +56,9 @@ export interface SendInput {
 
 type Input = Record<string, unknown>;
 
+/** A message about to be sent; `systemAttribute`: the AWSTraceHeader it was sent with, if it was. */
+type PreparedMessage = NewMessage & { dedupId?: string; dedupScope?: string; systemAttribute?: string };
+
 const PURGE_INTERVAL_MS = 60_000;
 const MAX_BATCH_BYTES = 1048576;
 const MAX_TAGS = 50;
@@ -326,7 +329,12 @@ export class SqsService {
 
   // ---- send ----
 
-  private prepare(q: QueueRecord, s: QueueSettings, e: Input, now: number): NewMessage & { dedupId?: string; dedupScope?: string } {
+  /**
+   * `traceHeader`: the request's X-Amzn-Trace-Id, which SQS keeps as every message's AWSTraceHeader
+   * unless the message names its own (the SDKs in a Lambda function send the function's trace
+   * header so: Lambda follows a function -> queue -> function chain through it).
+   */
+  private prepare(q: QueueRecord, s: QueueSettings, e: Input, now: number, traceHeader?: string): PreparedMessage {
     const body = validateBody(e.MessageBody);
     const delay = intParam(e, 'DelaySeconds', 0, 900, 'DelaySeconds must be >= 0 and <= 900');
     const { attributes, size } = parseMessageAttributes(e.MessageAttributes);
@@ -335,11 +343,12 @@ export class SqsService {
     if (bytes > s.maximumMessageSize) {
       throw SqsErrors.invalidParameterValue(`One or more parameters are invalid. Reason: Message must be shorter than ${s.maximumMessageSize} bytes.`);
     }
-    const m: NewMessage & { dedupId?: string; dedupScope?: string } = {
+    const m: PreparedMessage = {
       id: randomUUID(), body, md5Body: md5OfBody(body), attrs: attributes, sender: this.sender, sentAt: now,
       visibleAt: now + (delay ?? s.delaySeconds) * 1000,
     };
-    if (sys.AWSTraceHeader?.StringValue) m.traceHeader = sys.AWSTraceHeader.StringValue;
+    if (sys.AWSTraceHeader?.StringValue) m.traceHeader = m.systemAttribute = sys.AWSTraceHeader.StringValue;
+    else if (traceHeader) m.traceHeader = traceHeader;
     const group = e.MessageGroupId;
     const dedup = e.MessageDeduplicationId;
     if (q.fifo) {
@@ -378,23 +387,24 @@ export class SqsService {
     return out;
   }
 
-  private sendResult(q: QueueRecord, m: NewMessage, r: SendOutcome): Record<string, unknown> {
+  private sendResult(q: QueueRecord, m: PreparedMessage, r: SendOutcome): Record<string, unknown> {
     const out: Record<string, unknown> = { MessageId: r.id, MD5OfMessageBody: m.md5Body };
     const md5Attrs = md5OfMessageAttributes(m.attrs);
     if (md5Attrs) out.MD5OfMessageAttributes = md5Attrs;
-    if (m.traceHeader) out.MD5OfMessageSystemAttributes = md5OfMessageAttributes({ AWSTraceHeader: { DataType: 'String', StringValue: m.traceHeader } });
+    // The digest of the system attributes the message was sent with (not of a trace from the header).
+    if (m.systemAttribute) out.MD5OfMessageSystemAttributes = md5OfMessageAttributes({ AWSTraceHeader: { DataType: 'String', StringValue: m.systemAttribute } });
     if (q.fifo) out.SequenceNumber = formatSequenceNumber(r.seq);
     return out;
   }
 
-  async sendMessage(i: Input): Promise<unknown> {
+  async sendMessage(i: Input, traceHeader?: string): Promise<unknown> {
     const q = await this.queueFromUrl(i.QueueUrl);
-    const m = this.prepare(q, queueSettings(q.attributes), i, this.now());
+    const m = this.prepare(q, queueSettings(q.attributes), i, this.now(), traceHeader);
     const [r] = await this.enqueue(q, [m]);
     return this.sendResult(q, m, r!);
   }
 
-  async sendMessageBatch(i: Input): Promise<unknown> {
+  async sendMessageBatch(i: Input, traceHeader?: string): Promise<unknown> {
     const q = await this.queueFromUrl(i.QueueUrl);
     const entries = validateBatchEntries(i.Entries, 'SendMessageBatch');
     const total = entries.reduce((n, e) => n + messageBytes(e), 0);
@@ -402,10 +412,10 @@ export class SqsService {
     const s = queueSettings(q.attributes);
     const now = this.now();
     const failed: Record<string, unknown>[] = [];
-    const ok: { id: string; m: NewMessage }[] = [];
+    const ok: { id: string; m: PreparedMessage }[] = [];
     for (const e of entries) {
       try {
-        ok.push({ id: e.Id as string, m: this.prepare(q, s, e, now) });
+        ok.push({ id: e.Id as string, m: this.prepare(q, s, e, now, traceHeader) });
       } catch (err) {
         failed.push(batchError(e.Id as string, err));
       }
