@@ -318,13 +318,30 @@ export function newTraceId(sampled = false): string {
 }
 
 /**
- * The trace header an invocation runs with: the caller's (X-Amzn-Trace-Id), else a new one. With
+ * The trace header an invocation runs with: in the caller's trace (X-Amzn-Trace-Id's Root) when
+ * it names a valid one, else in a new one; its Parent is the invocation's own (Lambda's function
+ * segment: a callee never has its caller's), and the caller's other fields (Lineage) go on. With
  * active tracing a request that carries no sampling decision is sampled (Lambda's default rule
  * samples the first request each second and 5% of the rest; Stratus records no traces, so
  * sampling each one only decides what the function and its REPORT line are told).
  */
 export function traceFor(mode: 'Active' | 'PassThrough', header: string | undefined): string {
   const active = mode === 'Active';
-  if (!header) return newTraceId(active);
-  return active && !/(^|;)\s*Sampled=/.test(header) ? `${header};Sampled=1` : header;
+  const fields = new Map<string, string>();
+  for (const part of header?.split(';') ?? []) {
+    const eq = part.indexOf('=');
+    if (eq > 0) fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  const root = fields.get('Root');
+  if (root === undefined || !TRACE_ROOT.test(root)) return newTraceId(active);
+  const given = fields.get('Sampled');
+  const sampled = given === '1' || given === '0' ? given : active ? '1' : '0';
+  let out = `Root=${root};Parent=${randomString(8, 'hex')};Sampled=${sampled}`;
+  for (const [k, v] of fields) if (!TRACE_OWN_FIELDS.has(k)) out += `;${k}=${v}`;
+  return out;
 }
+
+/** An X-Ray trace id: version 1, the epoch seconds of its start in 8 hex digits, 24 hex digits. */
+const TRACE_ROOT = /^1-[0-9a-f]{8}-[0-9a-f]{24}$/;
+/** The fields an invocation's trace header sets itself (Self: a load balancer's, of its own hop). */
+const TRACE_OWN_FIELDS = new Set(['Root', 'Parent', 'Sampled', 'Self']);

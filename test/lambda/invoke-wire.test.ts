@@ -80,12 +80,21 @@ describe('Invoke on the wire', () => {
     const u = await run('untraced');
     assert.match(u.trace, /;Sampled=0$/);
     assert.doesNotMatch(u.log, /XRAY/);
-    // The caller's decision stands.
-    const res = await fetch(`${server.endpoint}/2015-03-31/functions/traced/invocations`, {
-      method: 'POST', body: '{}', headers: { 'X-Amzn-Trace-Id': 'Root=1-00000001-000000000000000000000001;Parent=0000000000000001;Sampled=0', 'X-Amz-Log-Type': 'Tail' },
-    });
-    assert.equal(await res.json(), 'Root=1-00000001-000000000000000000000001;Parent=0000000000000001;Sampled=0');
-    assert.doesNotMatch(Buffer.from(res.headers.get('x-amz-log-result')!, 'base64').toString(), /XRAY/);
+    // The caller's trace and decision stand; the Parent is the invocation's own (the caller's is
+    // its own segment), and the caller's other fields go on.
+    const traced = async (header: string) => {
+      const res = await fetch(`${server.endpoint}/2015-03-31/functions/traced/invocations`, {
+        method: 'POST', body: '{}', headers: { 'X-Amzn-Trace-Id': header, 'X-Amz-Log-Type': 'Tail' },
+      });
+      return { trace: await res.json() as string, log: Buffer.from(res.headers.get('x-amz-log-result')!, 'base64').toString() };
+    };
+    const caller = await traced('Root=1-00000001-000000000000000000000001;Parent=0000000000000001;Sampled=0;Lineage=1:8f2b1a3c:0');
+    assert.match(caller.trace, /^Root=1-00000001-000000000000000000000001;Parent=(?!0000000000000001)[0-9a-f]{16};Sampled=0;Lineage=1:8f2b1a3c:0$/);
+    assert.doesNotMatch(caller.log, /XRAY/);
+    // No Parent or decision given: this function's (Active: sampled).
+    assert.match((await traced('Root=1-00000001-000000000000000000000001')).trace, /^Root=1-00000001-000000000000000000000001;Parent=[0-9a-f]{16};Sampled=1$/);
+    // Not a trace header: a new trace.
+    assert.match((await traced('garbage')).trace, /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=1$/);
   });
 
   test('timeout is an Unhandled function error with Lambda\'s message', async () => {
