@@ -48,7 +48,7 @@ export class Functions {
       let created = false;
       try {
         checkCombinedSize(stored.unpackedSize, config.layers);
-        const fn: FunctionRecord = { name, createdAt: new Date(ctx.now()).toISOString(), tags, reservedConcurrency: null, lastVersion: 0 };
+        const fn: FunctionRecord = { name, createdAt: new Date(ctx.now()).toISOString(), tags, reservedConcurrency: null, recursiveLoop: 'Terminate', lastVersion: 0 };
         const latest: VersionRecord = {
           functionName: name,
           version: LATEST,

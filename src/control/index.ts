@@ -6,6 +6,7 @@ import { ControlContext } from './context.js';
 import { Functions } from './functions.js';
 import { Layers } from './layers.js';
 import { Policies } from './policies.js';
+import { Recursion } from './recursion.js';
 import { Tags } from './tags.js';
 import type { ControlDeps } from './types.js';
 import { Versions } from './versions.js';
@@ -22,6 +23,7 @@ export interface ControlPlane {
   layers: Layers;
   aliases: Aliases;
   concurrency: Concurrency;
+  recursion: Recursion;
   tags: Tags;
   policies: Policies;
   account: Account;
@@ -39,6 +41,7 @@ export function createControlPlane(deps: ControlDeps): ControlPlane {
     layers,
     aliases: new Aliases(ctx),
     concurrency: new Concurrency(ctx),
+    recursion: new Recursion(ctx),
     tags: new Tags(ctx),
     policies: new Policies(ctx, functions),
     account: new Account(ctx),

@@ -42,6 +42,10 @@ export const Errors = {
   service: make('ServiceException', 500),
   /** Validation errors as the AWS query/JSON services name them (logs, sqs, events...). */
   validation: make('ValidationException', 400),
+  /** Lambda's recursive loop detection stopped the invocation (Type: User, as its model has it). */
+  recursiveInvocation(message: string) {
+    return new StratusError('RecursiveInvocationException', 400, message, { Type: 'User' });
+  },
   tooManyRequests(message: string, reason: ThrottleReason) {
     return new StratusError('TooManyRequestsException', 429, message, { Reason: reason, retryAfterSeconds: '1' });
   },

@@ -122,9 +122,15 @@ export interface FunctionRecord {
   tags: Record<string, string>;
   /** Reserved concurrency (PutFunctionConcurrency), null when not set. */
   reservedConcurrency: number | null;
+  /** PutFunctionRecursionConfig's RecursiveLoop (Lambda's default: Terminate). */
+  recursiveLoop: RecursiveLoop;
   /** Highest version number published so far (numbers are never reused). */
   lastVersion: number;
 }
+
+/** What Lambda does with a function found invoked in a recursive loop (Get/PutFunctionRecursionConfig). */
+export type RecursiveLoop = 'Allow' | 'Terminate';
+export const RECURSIVE_LOOP_VALUES: readonly RecursiveLoop[] = ['Allow', 'Terminate'];
 
 export interface AliasRecord {
   functionName: string;

@@ -4,7 +4,8 @@ import { functionArn, isNumericVersion, parseFunctionRef, resolveQualifier } fro
 import { allocationId } from '../core/concurrency.js';
 import { Errors } from '../core/errors.js';
 import { canonical } from '../core/function-config.js';
-import { LATEST, type Locale, type VersionRecord } from '../core/model.js';
+import { LATEST, type Locale, type RecursiveLoop, type VersionRecord } from '../core/model.js';
+import { countInChain, lineageKey, RECURSION_LIMIT, RECURSION_SOURCES } from '../core/recursion.js';
 import { pickAliasVersion } from '../core/routing.js';
 import type { ControlSnapshot, ExecutionService, ExecutionTarget } from '../ports/index.js';
 import { hasQualifier } from './function-configs.js';
@@ -31,6 +32,8 @@ export interface Resolved {
   /** ARN the caller invoked: unqualified when no qualifier was given. */
   invokedArn: string;
   reserved: number | null;
+  /** The function's recursion config (Get/PutFunctionRecursionConfig). */
+  recursiveLoop: RecursiveLoop;
 }
 
 /**
@@ -40,6 +43,8 @@ export interface Resolved {
 export class PipelineInvoker implements Invoker {
   private asyncQueue: AsyncInvokeQueue | undefined;
   private readonly targets = new WeakMap<VersionRecord, ExecutionTarget>();
+  /** Each function's key in a chain of requests (lineageKey), by name. */
+  private readonly lineageKeys = new Map<string, string>();
   private readonly random: () => number;
 
   constructor(private readonly deps: InvokerDeps) {
@@ -77,6 +82,7 @@ export class PipelineInvoker implements Invoker {
       qualifier: qualifier ?? LATEST,
       invokedArn: functionArn(locale, ref.name, qualifier),
       reserved: fs.fn.reservedConcurrency,
+      recursiveLoop: fs.fn.recursiveLoop,
     };
   }
 
@@ -120,6 +126,7 @@ export class PipelineInvoker implements Invoker {
   /** Stages 2-5 for an already resolved version (the async worker enters here too). */
   async execute(resolved: Resolved, req: InvokeRequest, payload: Buffer): Promise<InvokeResult> {
     const { version } = resolved;
+    const traceId = this.traceOf(resolved, req);
     const lease = this.deps.leases.acquire(version.functionName, resolved.reserved, provisionable(resolved));
     const requestId = req.requestId ?? randomUUID();
     try {
@@ -128,7 +135,7 @@ export class PipelineInvoker implements Invoker {
         requestId,
         payload,
         invokedFunctionArn: resolved.invokedArn,
-        traceId: traceFor(version.config.tracingMode, req.traceId),
+        traceId,
         clientContext: req.clientContextBase64 ? decodeClientContext(req.clientContextBase64) : undefined,
         cognitoIdentity: req.cognitoIdentity,
         tenantId: req.tenantId,
@@ -155,6 +162,25 @@ export class PipelineInvoker implements Invoker {
     } finally {
       lease.release();
     }
+  }
+
+  /**
+   * The trace the invocation runs with (traceFor); one of a chain Lambda follows (RECURSION_SOURCES)
+   * counts in it, and is stopped past RECURSION_LIMIT unless its function allows recursive loops.
+   */
+  private traceOf(resolved: Resolved, req: InvokeRequest): string {
+    const { version } = resolved;
+    const trace = traceFor(version.config.tracingMode, req.traceId);
+    if (!RECURSION_SOURCES.has(req.source)) return trace;
+    let key = this.lineageKeys.get(version.functionName);
+    if (key === undefined) this.lineageKeys.set(version.functionName, (key = lineageKey(functionArn(this.deps.locale, version.functionName))));
+    const chain = countInChain(trace, key);
+    if (chain.count > RECURSION_LIMIT && resolved.recursiveLoop === 'Terminate') {
+      throw Errors.recursiveInvocation(
+        `Lambda has detected your function being invoked in a recursive loop with other AWS resources and stopped your function's invocation (${chain.count - 1} invocations of it in this chain of requests; its recursion config is Terminate).`,
+      );
+    }
+    return chain.trace;
   }
 
   targetOf(version: VersionRecord): ExecutionTarget {

@@ -137,6 +137,7 @@ export class MemorySnapshot implements ControlSnapshot {
       createdAt: fn.createdAt,
       tags: isEmpty(fn.tags) ? EMPTY_TAGS : fn.tags,
       reservedConcurrency: fn.reservedConcurrency,
+      recursiveLoop: fn.recursiveLoop,
       lastVersion: fn.lastVersion,
     };
     const byVersion = new VersionTable();

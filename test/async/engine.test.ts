@@ -34,7 +34,7 @@ class Snapshot implements ControlSnapshot {
   readonly fns = new Map<string, FunctionSnapshot>();
   add(name: string, opts: { dlq?: string; reserved?: number | null } = {}) {
     this.fns.set(name, {
-      fn: { name, createdAt: '', tags: {}, reservedConcurrency: opts.reserved ?? null, lastVersion: 0 },
+      fn: { name, createdAt: '', tags: {}, reservedConcurrency: opts.reserved ?? null, recursiveLoop: 'Terminate', lastVersion: 0 },
       versions: new Map([['$LATEST', version(name, opts.dlq ?? null)]]),
       aliases: new Map(),
     });

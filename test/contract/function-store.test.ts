@@ -26,7 +26,7 @@ function config(over: Partial<FunctionConfig> = {}): FunctionConfig {
 }
 
 function fnRecord(name: string, over: Partial<FunctionRecord> = {}): FunctionRecord {
-  return { name, createdAt: '2026-11-22T10:00:00.000Z', tags: {}, reservedConcurrency: null, lastVersion: 0, ...over };
+  return { name, createdAt: '2026-11-22T10:00:00.000Z', tags: {}, reservedConcurrency: null, recursiveLoop: 'Terminate', lastVersion: 0, ...over };
 }
 
 let revs = 0;

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateFunctionCommand, DeleteFunctionCommand, DeleteFunctionConcurrencyCommand, GetAccountSettingsCommand, GetFunctionCommand,
-  GetFunctionConcurrencyCommand, LambdaClient, ListTagsCommand, PublishVersionCommand, PutFunctionConcurrencyCommand, TagResourceCommand, UntagResourceCommand, UpdateFunctionCodeCommand,
+  GetFunctionConcurrencyCommand, GetFunctionRecursionConfigCommand, LambdaClient, ListTagsCommand, PublishVersionCommand, PutFunctionConcurrencyCommand,
+  PutFunctionRecursionConfigCommand, TagResourceCommand, UntagResourceCommand, UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
 import { rejects } from '../helpers/errors.js';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
@@ -23,7 +25,11 @@ describe('Lambda API: concurrency, account settings, tags', () => {
       await lambda.send(new CreateFunctionCommand({ FunctionName: n, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: ROLE, Code: { ZipFile: zip }, Tags: { owner: 'me' } }));
     }
   });
-  after(async () => server?.stop());
+  // The data dir goes with the last server (one is started again on it, below).
+  after(async () => {
+    await server?.stop({ keepData: true });
+    if (server) fs.rmSync(server.dataDir, { recursive: true, force: true });
+  });
 
   test('reserved concurrency keeps the configured minimum unreserved', async () => {
     assert.deepEqual((await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: 'c1' }))).ReservedConcurrentExecutions, undefined);
@@ -50,6 +56,27 @@ describe('Lambda API: concurrency, account settings, tags', () => {
     assert.equal((await lambda.send(new GetAccountSettingsCommand({}))).AccountLimit?.UnreservedConcurrentExecutions, 30);
     await assert.rejects(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'c2', ReservedConcurrentExecutions: -1 })), { name: 'ValidationException' });
     await assert.rejects(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'nope', ReservedConcurrentExecutions: 1 })), { name: 'ResourceNotFoundException' });
+  });
+
+  test('recursion config: Terminate by default, Allow or Terminate put on the function, kept across a restart; checked as Lambda checks it', async () => {
+    const get = async (FunctionName: string) => (await lambda.send(new GetFunctionRecursionConfigCommand({ FunctionName }))).RecursiveLoop;
+    assert.equal(await get('c1'), 'Terminate');
+    const put = await lambda.send(new PutFunctionRecursionConfigCommand({ FunctionName: ARN('c1'), RecursiveLoop: 'Allow' }));
+    assert.equal(put.$metadata.httpStatusCode, 200);
+    assert.equal(put.RecursiveLoop, 'Allow');
+    assert.equal(await get('c1'), 'Allow');
+    assert.equal(await get('c2'), 'Terminate', 'a setting of its own function only');
+    // Kept in the store: a server started again on the same data gives it.
+    await server.stop({ keepData: true });
+    server = await startServer({ accountConcurrency: 50, unreservedConcurrencyMin: 20, dataDir: server.dataDir });
+    lambda = new LambdaClient(clientConfig(server.endpoint));
+    assert.equal(await get('c1'), 'Allow', 'kept in the store');
+    await lambda.send(new PutFunctionRecursionConfigCommand({ FunctionName: 'c1', RecursiveLoop: 'Terminate' }));
+    assert.equal(await get('c1'), 'Terminate');
+    await rejects(lambda.send(new PutFunctionRecursionConfigCommand({ FunctionName: 'c1', RecursiveLoop: 'Sometimes' as any })), 'ValidationException',
+      /Value 'Sometimes' at 'recursiveLoop' failed to satisfy constraint: Member must satisfy enum value set: \[Allow, Terminate\]/);
+    await rejects(lambda.send(new GetFunctionRecursionConfigCommand({ FunctionName: 'nope' })), 'ResourceNotFoundException', /Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope/);
+    await rejects(lambda.send(new PutFunctionRecursionConfigCommand({ FunctionName: 'c1:1', RecursiveLoop: 'Allow' })), 'InvalidParameterValueException', /permitted on Lambda functions only/);
   });
 
   test('code no version references any more is deleted: deleting a function frees its storage', async () => {

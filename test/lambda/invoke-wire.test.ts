@@ -74,11 +74,12 @@ describe('Invoke on the wire', () => {
       return { trace: JSON.parse(decode(r.Payload)) as string, log: Buffer.from(r.LogResult!, 'base64').toString() };
     };
     const t = await run('traced');
-    const m = /^Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=1$/.exec(t.trace);
+    // Lineage: the chain of requests it is part of, counted for recursive loop detection (its first invocation in it).
+    const m = /^Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=1;Lineage=[0-9a-f]{8}:1$/.exec(t.trace);
     assert.ok(m, t.trace);
     assert.match(t.log, new RegExp(`\\nREPORT RequestId: [^\\n]+\\t\\nXRAY TraceId: ${m[1]}\\tSegmentId: ${m[2]}\\tSampled: true\\t\\n$`));
     const u = await run('untraced');
-    assert.match(u.trace, /;Sampled=0$/);
+    assert.match(u.trace, /;Sampled=0;Lineage=[0-9a-f]{8}:1$/);
     assert.doesNotMatch(u.log, /XRAY/);
     // The caller's trace and decision stand; the Parent is the invocation's own (the caller's is
     // its own segment), and the caller's other fields go on.
@@ -89,12 +90,12 @@ describe('Invoke on the wire', () => {
       return { trace: await res.json() as string, log: Buffer.from(res.headers.get('x-amz-log-result')!, 'base64').toString() };
     };
     const caller = await traced('Root=1-00000001-000000000000000000000001;Parent=0000000000000001;Sampled=0;Lineage=1:8f2b1a3c:0');
-    assert.match(caller.trace, /^Root=1-00000001-000000000000000000000001;Parent=(?!0000000000000001)[0-9a-f]{16};Sampled=0;Lineage=1:8f2b1a3c:0$/);
+    assert.match(caller.trace, /^Root=1-00000001-000000000000000000000001;Parent=(?!0000000000000001)[0-9a-f]{16};Sampled=0;Lineage=1:8f2b1a3c:0\|[0-9a-f]{8}:1$/);
     assert.doesNotMatch(caller.log, /XRAY/);
     // No Parent or decision given: this function's (Active: sampled).
-    assert.match((await traced('Root=1-00000001-000000000000000000000001')).trace, /^Root=1-00000001-000000000000000000000001;Parent=[0-9a-f]{16};Sampled=1$/);
+    assert.match((await traced('Root=1-00000001-000000000000000000000001')).trace, /^Root=1-00000001-000000000000000000000001;Parent=[0-9a-f]{16};Sampled=1;Lineage=[0-9a-f]{8}:1$/);
     // Not a trace header: a new trace.
-    assert.match((await traced('garbage')).trace, /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=1$/);
+    assert.match((await traced('garbage')).trace, /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=1;Lineage=[0-9a-f]{8}:1$/);
   });
 
   test('timeout is an Unhandled function error with Lambda\'s message', async () => {

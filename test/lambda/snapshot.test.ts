@@ -14,7 +14,7 @@ import type { SqlDatabase } from '../../src/ports/sql.js';
 const ROLE = 'arn:aws:iam::000000000000:role/shared';
 
 function fnRecord(name: string): FunctionRecord {
-  return { name, createdAt: '2026-01-01T00:00:00.000Z', tags: {}, reservedConcurrency: null, lastVersion: 0 };
+  return { name, createdAt: '2026-01-01T00:00:00.000Z', tags: {}, reservedConcurrency: null, recursiveLoop: 'Terminate', lastVersion: 0 };
 }
 
 function latest(name: string, over: Partial<VersionRecord['config']> = {}): VersionRecord {

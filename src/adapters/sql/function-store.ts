@@ -18,6 +18,8 @@ interface FunctionRow {
   created_at: string;
   tags: string;
   reserved_concurrency: number | string | null;
+  /** Null: Lambda's default (Terminate); written only once the function sets it. */
+  recursive_loop: string | null;
   last_version: number | string;
 }
 
@@ -54,6 +56,7 @@ function toFunction(r: FunctionRow): FunctionRecord {
     createdAt: r.created_at,
     tags: JSON.parse(r.tags) as Record<string, string>,
     reservedConcurrency: r.reserved_concurrency === null ? null : Number(r.reserved_concurrency),
+    recursiveLoop: r.recursive_loop === 'Allow' ? 'Allow' : 'Terminate',
     lastVersion: Number(r.last_version),
   };
 }
@@ -121,6 +124,7 @@ function functionRow(fn: FunctionRecord): FunctionRow {
     created_at: fn.createdAt,
     tags: JSON.stringify(fn.tags),
     reserved_concurrency: fn.reservedConcurrency,
+    recursive_loop: fn.recursiveLoop,
     last_version: fn.lastVersion,
   };
 }
@@ -202,7 +206,7 @@ export class SqlFunctionStore implements FunctionStore {
     // lastVersion belongs to publishVersion (its precondition); createdAt never changes.
     await this.db
       .updateTable(FUNCTIONS)
-      .set({ tags: JSON.stringify(fn.tags), reserved_concurrency: fn.reservedConcurrency })
+      .set({ tags: JSON.stringify(fn.tags), reserved_concurrency: fn.reservedConcurrency, recursive_loop: fn.recursiveLoop })
       .where('name', '=', fn.name)
       .execute();
   }

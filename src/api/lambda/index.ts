@@ -159,6 +159,10 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
     });
     r.route('DELETE', '/2017-10-31/functions/:FunctionName/concurrency', 204, async (req) => control.concurrency.delete(req.input()));
 
+    // Recursive loop detection
+    r.route('GET', '/2024-08-31/functions/:FunctionName/recursion-config', 200, async (req) => control.recursion.get(req.input()));
+    r.route('PUT', '/2024-08-31/functions/:FunctionName/recursion-config', 200, async (req) => control.recursion.put(req.input()));
+
     // Account
     r.route('GET', '/2016-08-19/account-settings', 200, async () => accountSettings(await control.account.settings()));
 

@@ -204,17 +204,30 @@ export class MappingPoller {
       if (drop.length) await sqs.deleteReceived(queue, drop);
       if (keep.length === 0) return;
       const payload = Buffer.from(JSON.stringify({ Records: keep.map((k) => k.r) }));
+      // The function runs in the trace its messages carry (the first that has one): a chain of
+      // requests through the queue is followed (recursive loop detection).
+      const trace = keep.find((k) => k.m.attributes.AWSTraceHeader)?.m.attributes.AWSTraceHeader;
       const req = {
         functionName: this.mapping.functionName,
         payload,
         invocationType: 'RequestResponse' as const,
         source: 'sqs',
         ...(this.mapping.qualifier !== undefined ? { qualifier: this.mapping.qualifier } : {}),
+        ...(trace !== undefined ? { traceId: trace } : {}),
       };
       let result;
       try {
         result = await invoker.invoke(req);
       } catch (err) {
+        if (isStratusError(err) && err.code === 'RecursiveInvocationException') {
+          // A loop Lambda stops: the messages go to the queue's dead-letter queue (received again
+          // until its maxReceiveCount), or are dropped.
+          this.report(`PROBLEM: ${err.code}: ${err.message}`);
+          const handles = keep.map((k) => k.m.receiptHandle);
+          if (await sqs.redrives(queue)) await sqs.setVisibility(queue, handles, 0);
+          else await sqs.deleteReceived(queue, handles);
+          return;
+        }
         // Throttled, function gone, service trouble: the messages come back after the visibility timeout.
         this.report(isStratusError(err) ? `PROBLEM: ${err.code}: ${err.message}` : `PROBLEM: ${(err as Error).message}`);
         await this.sleep(ERROR_BACKOFF_MS);

@@ -118,6 +118,11 @@ export class SqsService {
     this.signals.close();
   }
 
+  /** Whether the queue's messages go to a dead-letter queue once received too often (its RedrivePolicy). */
+  async redrives(name: string): Promise<boolean> {
+    return Boolean((await this.getQueue(name))?.attributes.RedrivePolicy);
+  }
+
   private async getQueue(name: string): Promise<QueueRecord | undefined> {
     const hit = this.cache.get(name);
     const now = Date.now();

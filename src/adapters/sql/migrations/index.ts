@@ -15,6 +15,7 @@ import * as m011 from './011-log-event-order.js';
 import * as m012 from './012-log-group-tags.js';
 import * as m013 from './013-cluster.js';
 import * as m014 from './014-log-group-class.js';
+import * as m015 from './015-recursion-config.js';
 
 export interface Migration {
   name: string;
@@ -22,7 +23,7 @@ export interface Migration {
 }
 
 /** Every schema migration, in the order they apply. Names are recorded once applied. */
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012, m013, m014];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012, m013, m014, m015];
 
 const TABLE = 'schema_migrations';
 
