@@ -19,6 +19,8 @@ export const RECURSION_SOURCES: ReadonlySet<string> = new Set(['api', 'async', '
 /** Functions followed per chain at most (the oldest entries go first). */
 const MAX_ENTRIES = 10;
 const LINEAGE = /(^|;)\s*Lineage=([^;]*)/;
+/** What a chain entry's key may be (ours: 8 hex digits; Lambda's have a version before them). */
+const ENTRY_KEY = /^[0-9A-Za-z:]{1,32}$/;
 
 /** A function's key in a chain: 8 hex digits of the hash of its unqualified ARN. */
 export function lineageKey(functionArn: string): string {
@@ -36,12 +38,13 @@ export function countInChain(trace: string, key: string): { trace: string; count
   for (const e of m ? m[2]!.split('|') : []) {
     const colon = e.lastIndexOf(':');
     const n = Number(e.slice(colon + 1));
-    if (colon > 0 && Number.isSafeInteger(n) && n >= 0) entries.set(e.slice(0, colon), n);
+    if (colon > 0 && Number.isSafeInteger(n) && n >= 0 && ENTRY_KEY.test(e.slice(0, colon))) entries.set(e.slice(0, colon), n);
   }
   const count = (entries.get(key) ?? 0) + 1;
   entries.delete(key);
   entries.set(key, count);
   while (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);
   const value = [...entries].map(([k, n]) => `${k}:${n}`).join('|');
-  return { trace: m ? trace.replace(LINEAGE, `$1Lineage=${value}`) : `${trace};Lineage=${value}`, count };
+  // A replacer function: the caller's text is never read as a replacement pattern ($&, $1).
+  return { trace: m ? trace.replace(LINEAGE, (_all, start: string) => `${start}Lineage=${value}`) : `${trace};Lineage=${value}`, count };
 }

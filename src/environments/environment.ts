@@ -1149,15 +1149,16 @@ export class Environment implements RuntimeApiHandler {
     // resets the environment. Not one being destroyed or retired (dead or draining already).
     if (this.initOk && (this.state === 'busy' || this.state === 'idle')) this.resetting = true;
     if (this.state === 'initializing') this.resetAfterSuppressedInit();
-    this.settle(this.cur);
     let st = this.handle.exitStatus(code, signal);
     // The sandbox's pid 1 reports a death by signal N as status 128+N, so an exit with such a
     // status reads as a signal. Stratus's Node.js runtime exits 129 after an uncaught exception,
     // as Lambda's does ("exit status 129"): taken for that, not for a hangup no one sends it.
     if (this.family === 'node' && code === 129 && st.signal === 'SIGHUP') st = { code: 129, signal: null };
     // Killed for its memory: the kernel's OOM killer (or the memory poller) sends SIGKILL. A runtime
-    // that exits on its own after a child of its was killed so ("exit status 3") is not.
+    // that exits on its own after a child of its was killed so ("exit status 3") is not. Read before
+    // a result it posted is settled: that reads the peak, which moves the count of kills already seen.
     const oom = st.signal === 'SIGKILL' && this.handle.oomKilled();
+    this.settle(this.cur);
     const exit = exitText(st.code, st.signal);
     const reason = this.killReason;
     const errorType = oom ? FunctionErrorTypes.outOfMemory : FunctionErrorTypes.exit;

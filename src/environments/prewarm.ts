@@ -102,7 +102,7 @@ export class PrewarmPool {
   start(): void {
     if (this.base <= 0) return;
     for (const f of ['node', 'python'] as Family[]) this.launch(f);
-    this.trimmer = setInterval(() => this.trim(), TRIM_EVERY_MS).unref();
+    this.trimmer ??= setInterval(() => this.trim(), TRIM_EVERY_MS).unref();
   }
 
   /**
@@ -115,12 +115,9 @@ export class PrewarmPool {
     for (const f of ['node', 'python'] as Family[]) {
       const p = this.pools[f];
       const { want, target } = this.plan(f);
-      const have = new Map<string, number>();
-      for (const b of p.ready) have.set(b.shape.key, (have.get(b.shape.key) ?? 0) + 1);
       while (p.ready.length > target) {
-        const over = p.ready.findIndex((b) => have.get(b.shape.key)! > (want.get(b.shape.key) ?? 0));
+        const over = overShare(p, want);
         const [gone] = p.ready.splice(over < 0 ? 0 : over, 1);
-        have.set(gone!.shape.key, have.get(gone!.shape.key)! - 1);
         void discardBooted(gone!);
       }
     }
@@ -200,8 +197,7 @@ export class PrewarmPool {
   private nextShape(family: Family): Shape | null {
     const p = this.pools[family];
     const { want, target, shapes } = this.plan(family);
-    const have = new Map<string, number>();
-    for (const b of p.ready) have.set(b.shape.key, (have.get(b.shape.key) ?? 0) + 1);
+    const have = readyByShape(p);
     let best: string | null = null;
     let bestGap = 0;
     for (const [key, n] of want) {
@@ -210,8 +206,7 @@ export class PrewarmPool {
     }
     if (best === null) return null;
     if (p.ready.length >= target) {
-      // Oldest first: the runtime of a shape with more than its share that has waited longest.
-      const i = p.ready.findIndex((b) => (have.get(b.shape.key) ?? 0) > (want.get(b.shape.key) ?? 0));
+      const i = overShare(p, want);
       if (i < 0) return null;
       const [gone] = p.ready.splice(i, 1);
       void discardBooted(gone!);
@@ -289,4 +284,17 @@ export class PrewarmPool {
     this.pools.python.ready = [];
     await Promise.all(all.map(discardBooted));
   }
+}
+
+/** How many ready runtimes the pool has of each shape (by key). */
+function readyByShape(p: FamilyPool): Map<string, number> {
+  const have = new Map<string, number>();
+  for (const b of p.ready) have.set(b.shape.key, (have.get(b.shape.key) ?? 0) + 1);
+  return have;
+}
+
+/** Where the oldest ready runtime of a shape with more than its share (`want`) is, or -1. */
+function overShare(p: FamilyPool, want: Map<string, number>): number {
+  const have = readyByShape(p);
+  return p.ready.findIndex((b) => have.get(b.shape.key)! > (want.get(b.shape.key) ?? 0));
 }

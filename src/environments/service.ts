@@ -436,7 +436,12 @@ class Service implements StratusExecutionService {
     // Initialized for provisioned concurrency that no allocation keeps any more (lowered while
     // it started, or while it ran an invocation): it ends, as Lambda's do. On-demand invocations
     // get on-demand environments (AWS_LAMBDA_INITIALIZATION_TYPE says which they run in).
-    if (env.initializationType === 'provisioned-concurrency' && env.provisionedBy === null) { env.destroy(); return; }
+    if (env.initializationType === 'provisioned-concurrency' && env.provisionedBy === null) {
+      env.destroy();
+      // An on-demand invocation waiting for a finishing environment may have counted on it: it starts one.
+      if (count(slot.waiting, null) > count(slot.finishing, null)) slot.waiting.find((w) => w.provisionedBy === null)!.run(null);
+      return;
+    }
     const w = slot.waiting.find((x) => x.provisionedBy === env.provisionedBy);
     if (w) w.run(env);
     else slot.idle.push(env);

@@ -172,15 +172,23 @@ export class PipelineInvoker implements Invoker {
     const { version } = resolved;
     const trace = traceFor(version.config.tracingMode, req.traceId);
     if (!RECURSION_SOURCES.has(req.source)) return trace;
-    let key = this.lineageKeys.get(version.functionName);
-    if (key === undefined) this.lineageKeys.set(version.functionName, (key = lineageKey(functionArn(this.deps.locale, version.functionName))));
-    const chain = countInChain(trace, key);
+    const chain = countInChain(trace, this.lineageKeyOf(version.functionName));
     if (chain.count > RECURSION_LIMIT && resolved.recursiveLoop === 'Terminate') {
       throw Errors.recursiveInvocation(
         `Lambda has detected your function being invoked in a recursive loop with other AWS resources and stopped your function's invocation (${chain.count - 1} invocations of it in this chain of requests; its recursion config is Terminate).`,
       );
     }
     return chain.trace;
+  }
+
+  chainCount(functionName: string, trace: string): number {
+    return countInChain(trace, this.lineageKeyOf(parseFunctionRef(functionName, this.deps.locale, 'NamespacedFunctionName').name)).count;
+  }
+
+  private lineageKeyOf(name: string): string {
+    let key = this.lineageKeys.get(name);
+    if (key === undefined) this.lineageKeys.set(name, (key = lineageKey(functionArn(this.deps.locale, name))));
+    return key;
   }
 
   targetOf(version: VersionRecord): ExecutionTarget {
@@ -321,7 +329,9 @@ function decodeClientContext(b64: string): string {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw Errors.invalidRequestContent(CLIENT_CONTEXT_INVALID);
   }
-  return text;
+  // It goes into a header of the runtime's (Lambda-Runtime-Client-Context): line breaks, which valid
+  // JSON has only between its tokens, become spaces there.
+  return /[\r\n]/.test(text) ? text.replace(/[\r\n]/g, ' ') : text;
 }
 
 const CLIENT_CONTEXT_INVALID = 'Client context must be a valid Base64-encoded JSON object.';
@@ -363,9 +373,23 @@ export function traceFor(mode: 'Active' | 'PassThrough', header: string | undefi
   const given = fields.get('Sampled');
   const sampled = given === '1' || given === '0' ? given : active ? '1' : '0';
   let out = `Root=${root};Parent=${randomString(8, 'hex')};Sampled=${sampled}`;
-  for (const [k, v] of fields) if (!TRACE_OWN_FIELDS.has(k)) out += `;${k}=${v}`;
+  // The caller's other fields, as long as they are fields: they go into a header of the runtime's
+  // (Lambda-Runtime-Trace-Id), and a queue's message may carry anything in its AWSTraceHeader.
+  let extra = 0;
+  for (const [k, v] of fields) {
+    if (TRACE_OWN_FIELDS.has(k) || !TRACE_FIELD_NAME.test(k) || !TRACE_FIELD_VALUE.test(v)) continue;
+    extra += k.length + v.length + 2;
+    if (extra > TRACE_EXTRA_MAX) break;
+    out += `;${k}=${v}`;
+  }
   return out;
 }
+
+const TRACE_FIELD_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** Printable ASCII, no separator. */
+const TRACE_FIELD_VALUE = /^[\x21-\x3a\x3c-\x7e]{0,256}$/;
+/** The caller's other fields, in characters at most. */
+const TRACE_EXTRA_MAX = 512;
 
 /** An X-Ray trace id: version 1, the epoch seconds of its start in 8 hex digits, 24 hex digits. */
 const TRACE_ROOT = /^1-[0-9a-f]{8}-[0-9a-f]{24}$/;

@@ -47,6 +47,11 @@ export interface InvokeResult {
 export interface Invoker {
   /** Runs the pipeline. Throws StratusError for resolve failures, throttles, bad payloads. */
   invoke(req: InvokeRequest): Promise<InvokeResult>;
+  /**
+   * How many invocations of the function (a name, unqualified) the chain of requests `trace`
+   * carries would count with one more (recursive loop detection: RECURSION_LIMIT).
+   */
+  chainCount?(functionName: string, trace: string): number;
 }
 
 /** Async engine hook: where Event invocations go once durably queued (issue: async invocation). */

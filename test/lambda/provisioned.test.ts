@@ -29,6 +29,7 @@ describe('provisioned concurrency', () => {
   let server: TestServer;
   let lambda: LambdaClient;
   const environments = () => (server.stratus.internals.ctx.execution as StratusExecutionService).stats().environments;
+  const busy = () => (server.stratus.internals.ctx.execution as StratusExecutionService).stats().busy;
 
   /** Polls GetProvisionedConcurrencyConfig until `status` (bounded: 15 s). */
   async function until(fn: string, qualifier: string, status: string) {
@@ -116,8 +117,9 @@ describe('provisioned concurrency', () => {
     // Lowered while all of them run: the busy ones end after their invocation, not kept for on-demand ones.
     await lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'live', ProvisionedConcurrentExecutions: 3 }));
     await until('pc', 'live', 'READY');
-    const running = Promise.all([0, 1, 2].map(() => lambda.send(new InvokeCommand({ FunctionName: 'pc', Qualifier: 'live', Payload: Buffer.from('{"sleep":400}') }))));
-    await sleep(150);
+    const running = Promise.all([0, 1, 2].map(() => lambda.send(new InvokeCommand({ FunctionName: 'pc', Qualifier: 'live', Payload: Buffer.from('{"sleep":1500}') }))));
+    for (let i = 0; i < 250 && busy() < 3; i++) await sleep(20);
+    assert.equal(busy(), 3, 'the three run');
     await lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'pc', Qualifier: 'live', ProvisionedConcurrentExecutions: 1 }));
     assert.deepEqual((await running).map((r) => JSON.parse(decode(r.Payload)).type), ['provisioned-concurrency', 'provisioned-concurrency', 'provisioned-concurrency']);
     assert.deepEqual(await burst(), ['on-demand', 'on-demand', 'on-demand', 'provisioned-concurrency']);

@@ -3,8 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import {
   CreateEventSourceMappingCommand, CreateFunctionCommand, InvokeCommand, LambdaClient, PutFunctionRecursionConfigCommand, UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
-import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { lineageKey } from '../../src/core/recursion.js';
+import { CreateQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { countInChain, lineageKey } from '../../src/core/recursion.js';
+import { traceFor } from '../../src/invoke/invoker.js';
 import { clientConfig, startServer, type TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 
@@ -46,19 +47,22 @@ describe('recursive loop detection', () => {
     await server?.stop();
   });
 
-  /** Every body SEEN gets until it has been quiet for `quietMs`. */
-  async function drain(url: string, quietMs = 1500): Promise<number[]> {
+  /** Every body SEEN gets, from the first (within 60 s) until it has been quiet for `quietMs`. */
+  async function drain(url: string, quietMs = 3000): Promise<number[]> {
     const seen: number[] = [];
-    let last = Date.now();
-    while (Date.now() - last < quietMs) {
+    const firstBy = Date.now() + 60_000;
+    let last = 0;
+    for (;;) {
       const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
       for (const m of r.Messages ?? []) seen.push(Number(m.Body));
       if (r.Messages?.length) last = Date.now();
+      if (seen.length === 0 ? Date.now() > firstBy : Date.now() - last >= quietMs) break;
     }
     return seen.sort((a, b) => a - b);
   }
 
-  async function loop(name: string, stopAt: number, recursiveLoop?: 'Allow' | 'Terminate'): Promise<{ seen: number[]; left: number }> {
+  /** A LOOPER function `name` mapped from queue `name`-loop, reporting to `name`-seen. */
+  async function looper(name: string, stopAt: number, batchSize: number, recursiveLoop?: 'Allow' | 'Terminate') {
     const loopUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${name}-loop` }))).QueueUrl!;
     const seenUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${name}-seen` }))).QueueUrl!;
     await lambda.send(new CreateFunctionCommand({
@@ -66,7 +70,12 @@ describe('recursive loop detection', () => {
       Environment: { Variables: { LOOP: loopUrl, SEEN: seenUrl, STOP_AT: String(stopAt) } },
     }));
     if (recursiveLoop) await lambda.send(new PutFunctionRecursionConfigCommand({ FunctionName: name, RecursiveLoop: recursiveLoop }));
-    await lambda.send(new CreateEventSourceMappingCommand({ FunctionName: name, EventSourceArn: QUEUE_ARN(`${name}-loop`), BatchSize: 1 }));
+    return { loopUrl, seenUrl, map: () => lambda.send(new CreateEventSourceMappingCommand({ FunctionName: name, EventSourceArn: QUEUE_ARN(`${name}-loop`), BatchSize: batchSize })) };
+  }
+
+  async function loop(name: string, stopAt: number, recursiveLoop?: 'Allow' | 'Terminate'): Promise<{ seen: number[]; left: number }> {
+    const { loopUrl, seenUrl, map } = await looper(name, stopAt, 1, recursiveLoop);
+    await map();
     await sqs.send(new SendMessageCommand({ QueueUrl: loopUrl, MessageBody: '1' }));
     const seen = await drain(seenUrl);
     const left = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: loopUrl, MaxNumberOfMessages: 10 }))).Messages?.length ?? 0;
@@ -77,6 +86,29 @@ describe('recursive loop detection', () => {
     const { seen, left } = await loop('looper', 100);
     assert.deepEqual(seen, Array.from({ length: 16 }, (_, i) => i + 1));
     assert.equal(left, 0, 'the message the 16th sent is dropped (the queue has no dead-letter queue)');
+  });
+
+  test('one message\'s chain decides for that message only: a batch holding one past the limit and one that is not', async () => {
+    const { loopUrl, seenUrl, map } = await looper('mixed', 0, 10);
+    const trace = (n: number) => `Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=${lineageKey(FN_ARN('mixed'))}:${n}`;
+    await sqs.send(new SendMessageBatchCommand({
+      QueueUrl: loopUrl, Entries: [
+        { Id: 'looping', MessageBody: '17', MessageSystemAttributes: { AWSTraceHeader: { DataType: 'String', StringValue: trace(16) } } },
+        { Id: 'other', MessageBody: '5', MessageSystemAttributes: { AWSTraceHeader: { DataType: 'String', StringValue: trace(2) } } },
+        { Id: 'plain', MessageBody: '7' },
+      ],
+    }));
+    await map();
+    assert.deepEqual(await drain(seenUrl), [5, 7], 'the others are processed; the looping one is not');
+    assert.equal((await sqs.send(new ReceiveMessageCommand({ QueueUrl: loopUrl, MaxNumberOfMessages: 10 }))).Messages?.length ?? 0, 0, 'it is dropped');
+  });
+
+  test('a trace\'s fields from a caller or a queue are kept only as fields: no line breaks, no replacement patterns, bounded', () => {
+    const t = traceFor('PassThrough', 'Root=1-5759e988-bd862e3fe1be46a994272793;X=a\r\nLambda-Runtime-Aws-Request-Id: evil;Ok=1;Lineage=$&:3');
+    assert.doesNotMatch(t, /[\r\n]/);
+    assert.match(t, /;Ok=1;Lineage=\$&:3$/);
+    assert.equal(countInChain(t, 'abcd1234').trace.split(';').pop(), 'Lineage=abcd1234:1', 'an entry that is not one is dropped, and $& is text');
+    assert.ok(traceFor('PassThrough', `Root=1-5759e988-bd862e3fe1be46a994272793;${'F=xxxxxxxx;'.repeat(200)}`).length < 700);
   });
 
   test('with RecursiveLoop Allow it goes on', async () => {

@@ -121,10 +121,18 @@ export class EnvCgroup {
 
   oomKills(): number {
     try {
-      const m = /oom_kill (\d+)/.exec(fs.readFileSync(path.join(this.paths.memory, 'memory.oom_control'), 'utf8'));
-      if (m) return Number(m[1]);
+      const n = this.countedOomKills();
+      if (n !== null) return n;
       return Number(fs.readFileSync(path.join(this.paths.memory, 'memory.failcnt'), 'utf8')) > 0 ? 1 : 0;
     } catch { return 0; }
+  }
+
+  /** The group's OOM kills as the kernel counts them (oom_control's oom_kill), null where it does not (before Linux 4.13). */
+  countedOomKills(): number | null {
+    try {
+      const m = /oom_kill (\d+)/.exec(fs.readFileSync(path.join(this.paths.memory, 'memory.oom_control'), 'utf8'));
+      return m ? Number(m[1]) : null;
+    } catch { return null; }
   }
 
   members(): number[] {

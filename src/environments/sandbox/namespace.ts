@@ -700,7 +700,8 @@ class NamespaceHandle implements SandboxHandle {
     const charged = this.cg.peakBytes();
     // Near its limit, a process of the environment may have been killed for its memory (a child
     // the runtime lives on after): that kill is not the runtime's, if the runtime dies later.
-    if (charged >= (this.limits.memoryMB - 1) * MIB) this.oomBase = this.cg.oomKills();
+    // (Only where the kernel counts kills: failcnt, the fallback, counts every time the limit was hit.)
+    if (charged >= (this.limits.memoryMB - 1) * MIB) this.oomBase = this.cg.countedOomKills() ?? this.oomBase;
     const now = performance.now();
     if (charged >= this.residentAt.charged + MIB || now - this.residentAt.time > 1000) {
       this.residentAt = { charged, time: now };

@@ -1,5 +1,6 @@
 import { batchItemFailures, fifoFailureClosure, MAX_BATCH_PAYLOAD_BYTES, nextBatchStep } from '../../core/batching.js';
 import { isStratusError } from '../../core/errors.js';
+import { RECURSION_LIMIT } from '../../core/recursion.js';
 import { compileFilterCriteria, recordPassesFilters, sqsFilterView } from '../../core/filter-criteria.js';
 import type { CompiledPattern } from '../../core/event-pattern.js';
 import { parseQueueArn } from '../../core/sqs-attributes.js';
@@ -202,59 +203,81 @@ export class MappingPoller {
     });
     try {
       if (drop.length) await sqs.deleteReceived(queue, drop);
-      if (keep.length === 0) return;
-      const payload = Buffer.from(JSON.stringify({ Records: keep.map((k) => k.r) }));
-      // The function runs in the trace its messages carry (the first that has one): a chain of
-      // requests through the queue is followed (recursive loop detection).
-      const trace = keep.find((k) => k.m.attributes.AWSTraceHeader)?.m.attributes.AWSTraceHeader;
-      const req = {
-        functionName: this.mapping.functionName,
-        payload,
-        invocationType: 'RequestResponse' as const,
-        source: 'sqs',
-        ...(this.mapping.qualifier !== undefined ? { qualifier: this.mapping.qualifier } : {}),
-        ...(trace !== undefined ? { traceId: trace } : {}),
-      };
-      let result;
-      try {
-        result = await invoker.invoke(req);
-      } catch (err) {
-        if (isStratusError(err) && err.code === 'RecursiveInvocationException') {
-          // A loop Lambda stops: the messages go to the queue's dead-letter queue (received again
-          // until its maxReceiveCount), or are dropped.
-          this.report(`PROBLEM: ${err.code}: ${err.message}`);
-          const handles = keep.map((k) => k.m.receiptHandle);
-          if (await sqs.redrives(queue)) await sqs.setVisibility(queue, handles, 0);
-          else await sqs.deleteReceived(queue, handles);
-          return;
-        }
-        // Throttled, function gone, service trouble: the messages come back after the visibility timeout.
-        this.report(isStratusError(err) ? `PROBLEM: ${err.code}: ${err.message}` : `PROBLEM: ${(err as Error).message}`);
-        await this.sleep(ERROR_BACKOFF_MS);
-        return;
-      }
-      if (result.functionError) {
-        this.report(`PROBLEM: Function call failed (${result.errorType ?? 'Unhandled'})`);
-        return;
-      }
-      let toDelete = keep;
-      if (this.mapping.config.FunctionResponseTypes.includes('ReportBatchItemFailures')) {
-        const outcome = batchItemFailures(result.payload.toString('utf8'), keep.map((k) => k.m.messageId));
-        if (outcome.kind === 'failure') {
-          this.report(`PROBLEM: ${outcome.reason}`);
-          return;
-        }
-        if (outcome.kind === 'partial') {
-          const failed = keep[0]?.m.attributes.SequenceNumber !== undefined
-            ? fifoFailureClosure(keep.map((k) => ({ id: k.m.messageId, groupId: k.m.groupId ?? '' })), outcome.failed)
-            : outcome.failed;
-          toDelete = keep.filter((k) => !failed.has(k.m.messageId));
-        }
-      }
-      if (toDelete.length) await sqs.deleteReceived(queue, toDelete.map((k) => k.m.receiptHandle));
-      this.report('OK');
+      // Each message counts in the chain of requests its own trace carries (recursive loop
+      // detection): those past the limit go in an invocation of their own, which Lambda stops
+      // (unless the function allows loops), so that one message's trace never stops another's.
+      const over = keep.filter((k) => chainCountOf(invoker, this.mapping.functionName, k.m) > RECURSION_LIMIT);
+      const within = over.length ? keep.filter((k) => !over.includes(k)) : keep;
+      for (const group of [within, over]) if (group.length) await this.deliver(queue, group);
     } catch (err) {
       this.report(`PROBLEM: ${(err as Error).message}`);
     }
   }
+
+  /**
+   * Invokes the function with `keep`'s records, in the trace of the one furthest along its chain
+   * of requests (a chain through the queue goes on), and deletes what it processed.
+   */
+  private async deliver(queue: string, keep: Array<{ m: ReceivedMessage; r: Record<string, unknown> }>): Promise<void> {
+    const { sqs, invoker } = this.deps;
+    const payload = Buffer.from(JSON.stringify({ Records: keep.map((k) => k.r) }));
+    let trace: string | undefined;
+    let furthest = -1;
+    for (const k of keep) {
+      const n = chainCountOf(invoker, this.mapping.functionName, k.m);
+      if (k.m.attributes.AWSTraceHeader !== undefined && n > furthest) { trace = k.m.attributes.AWSTraceHeader; furthest = n; }
+    }
+    const req = {
+      functionName: this.mapping.functionName,
+      payload,
+      invocationType: 'RequestResponse' as const,
+      source: 'sqs',
+      ...(this.mapping.qualifier !== undefined ? { qualifier: this.mapping.qualifier } : {}),
+      ...(trace !== undefined ? { traceId: trace } : {}),
+    };
+    let result;
+    try {
+      result = await invoker.invoke(req);
+    } catch (err) {
+      if (isStratusError(err) && err.code === 'RecursiveInvocationException') {
+        // A loop Lambda stops: the messages go to the queue's dead-letter queue (received again,
+        // at once, until its maxReceiveCount), or are dropped.
+        this.report(`PROBLEM: ${err.code}: ${err.message}`);
+        const handles = keep.map((k) => k.m.receiptHandle);
+        if (await sqs.redrives(queue)) await sqs.setVisibility(queue, handles, 0);
+        else await sqs.deleteReceived(queue, handles);
+        return;
+      }
+      // Throttled, function gone, service trouble: the messages come back after the visibility timeout.
+      this.report(isStratusError(err) ? `PROBLEM: ${err.code}: ${err.message}` : `PROBLEM: ${(err as Error).message}`);
+      await this.sleep(ERROR_BACKOFF_MS);
+      return;
+    }
+    if (result.functionError) {
+      this.report(`PROBLEM: Function call failed (${result.errorType ?? 'Unhandled'})`);
+      return;
+    }
+    let toDelete = keep;
+    if (this.mapping.config.FunctionResponseTypes.includes('ReportBatchItemFailures')) {
+      const outcome = batchItemFailures(result.payload.toString('utf8'), keep.map((k) => k.m.messageId));
+      if (outcome.kind === 'failure') {
+        this.report(`PROBLEM: ${outcome.reason}`);
+        return;
+      }
+      if (outcome.kind === 'partial') {
+        const failed = keep[0]?.m.attributes.SequenceNumber !== undefined
+          ? fifoFailureClosure(keep.map((k) => ({ id: k.m.messageId, groupId: k.m.groupId ?? '' })), outcome.failed)
+          : outcome.failed;
+        toDelete = keep.filter((k) => !failed.has(k.m.messageId));
+      }
+    }
+    if (toDelete.length) await sqs.deleteReceived(queue, toDelete.map((k) => k.m.receiptHandle));
+    this.report('OK');
+  }
+}
+
+/** How far along its chain of requests a message's invocation of `functionName` would be (0: it carries no trace). */
+function chainCountOf(invoker: Invoker, functionName: string, m: ReceivedMessage): number {
+  const trace = m.attributes.AWSTraceHeader;
+  return trace === undefined || !invoker.chainCount ? 0 : invoker.chainCount(functionName, trace);
 }

@@ -118,9 +118,11 @@ export class SqsService {
     this.signals.close();
   }
 
-  /** Whether the queue's messages go to a dead-letter queue once received too often (its RedrivePolicy). */
+  /** Whether the queue's messages go to a dead-letter queue once received too often (its RedrivePolicy, naming a queue there is). */
   async redrives(name: string): Promise<boolean> {
-    return Boolean((await this.getQueue(name))?.attributes.RedrivePolicy);
+    const q = await this.getQueue(name);
+    const redrive = q ? queueSettings(q.attributes).redrive : undefined;
+    return redrive !== undefined && (await this.queueByArn(redrive.deadLetterTargetArn)) !== undefined;
   }
 
   private async getQueue(name: string): Promise<QueueRecord | undefined> {
