@@ -34,8 +34,10 @@ export function lineageKey(functionArn: string): string {
  */
 export function countInChain(trace: string, key: string): { trace: string; count: number } {
   const m = LINEAGE.exec(trace);
+  // A chain's first invocation (every Invoke API call from outside Lambda): nothing to parse.
+  if (!m) return { trace: `${trace};Lineage=${key}:1`, count: 1 };
   const entries = new Map<string, number>();
-  for (const e of m ? m[2]!.split('|') : []) {
+  for (const e of m[2]!.split('|')) {
     const colon = e.lastIndexOf(':');
     const n = Number(e.slice(colon + 1));
     if (colon > 0 && Number.isSafeInteger(n) && n >= 0 && ENTRY_KEY.test(e.slice(0, colon))) entries.set(e.slice(0, colon), n);
@@ -46,5 +48,5 @@ export function countInChain(trace: string, key: string): { trace: string; count
   while (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);
   const value = [...entries].map(([k, n]) => `${k}:${n}`).join('|');
   // A replacer function: the caller's text is never read as a replacement pattern ($&, $1).
-  return { trace: m ? trace.replace(LINEAGE, (_all, start: string) => `${start}Lineage=${value}`) : `${trace};Lineage=${value}`, count };
+  return { trace: trace.replace(LINEAGE, (_all, start: string) => `${start}Lineage=${value}`), count };
 }

@@ -438,8 +438,8 @@ class Service implements StratusExecutionService {
     // get on-demand environments (AWS_LAMBDA_INITIALIZATION_TYPE says which they run in).
     if (env.initializationType === 'provisioned-concurrency' && env.provisionedBy === null) {
       env.destroy();
-      // An on-demand invocation waiting for a finishing environment may have counted on it: it starts one.
-      if (count(slot.waiting, null) > count(slot.finishing, null)) slot.waiting.find((w) => w.provisionedBy === null)!.run(null);
+      // An on-demand invocation waiting for a finishing environment may have counted on it.
+      wakeForGone(slot, null);
       return;
     }
     const w = slot.waiting.find((x) => x.provisionedBy === env.provisionedBy);
@@ -605,7 +605,7 @@ class Service implements StratusExecutionService {
     if (i >= 0) slot.idle.splice(i, 1);
     // A finishing environment that died instead of asking for more: whoever waited for it starts one.
     const by = env.provisionedBy;
-    if (slot.finishing.delete(env) && count(slot.waiting, by) > count(slot.finishing, by)) slot.waiting.find((w) => w.provisionedBy === by)!.run(null);
+    if (slot.finishing.delete(env)) wakeForGone(slot, by);
     // One of an allocation's environments died (a crash, a timeout): another takes its place.
     const a = env.provisionedBy === null ? undefined : this.allocations.get(env.provisionedBy);
     if (a?.envs.delete(env)) setImmediate(() => this.fill(a));
@@ -707,6 +707,14 @@ function takeIdle(slot: Slot, by: string | null): Environment | undefined {
 }
 
 /** How many of these environments (or waiting invocations) are of allocation `by` (null: on demand). */
+/**
+ * A finishing environment of kind `by` is gone (left `finishing`) without being released: when
+ * more invocations wait for one of that kind than there are finishing, one of them starts one.
+ */
+function wakeForGone(slot: Slot, by: string | null): void {
+  if (count(slot.waiting, by) > count(slot.finishing, by)) slot.waiting.find((w) => w.provisionedBy === by)!.run(null);
+}
+
 function count(of: Iterable<{ provisionedBy: string | null }>, by: string | null): number {
   let n = 0;
   for (const x of of) if (x.provisionedBy === by) n++;

@@ -363,8 +363,9 @@ export function newTraceId(sampled = false): string {
  */
 export function traceFor(mode: 'Active' | 'PassThrough', header: string | undefined): string {
   const active = mode === 'Active';
+  if (!header) return newTraceId(active);
   const fields = new Map<string, string>();
-  for (const part of header?.split(';') ?? []) {
+  for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0) fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
   }

@@ -121,10 +121,12 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
       const { version } = await control.functions.get({ FunctionName: req.params.FunctionName });
       return { CodeSigningConfigArn: '', FunctionName: version.functionName };
     });
-    r.route('GET', '/2021-07-20/functions/:FunctionName/runtime-management-config', 200, async (req) => {
-      const { version, arnQualifier } = await control.functions.get(req.input());
+    /** A function's (or version's) runtime management config: Auto, always. */
+    const autoRuntime = async (input: Record<string, unknown>) => {
+      const { version, arnQualifier } = await control.functions.get(input);
       return { UpdateRuntimeOn: 'Auto', FunctionArn: functionArn(locale, version.functionName, arnQualifier) };
-    });
+    };
+    r.route('GET', '/2021-07-20/functions/:FunctionName/runtime-management-config', 200, async (req) => autoRuntime(req.input()));
     // Auto, what it already is, is accepted as a no-op (Terraform's runtime management config
     // resource sets it); the other modes pin runtime versions Stratus does not have.
     r.route('PUT', '/2021-07-20/functions/:FunctionName/runtime-management-config', 200, async (req) => {
@@ -134,11 +136,11 @@ export function registerLambdaApi(http: FastifyInstance, deps: LambdaApiDeps): v
       if (mode === undefined || mode === null) v.add(null, 'updateRuntimeOn', rules.notNull);
       else if (!UPDATE_RUNTIME_ON.includes(mode as string)) v.add(mode, 'updateRuntimeOn', rules.enumOf(UPDATE_RUNTIME_ON));
       v.throwIfAny();
-      const { version, arnQualifier } = await control.functions.get(input);
+      const config = await autoRuntime(input);
       if (mode !== 'Auto') {
         throw Errors.invalidParameter(`Stratus runs one version of each runtime, the one it ships: UpdateRuntimeOn ${String(mode)} is not supported.`);
       }
-      return { UpdateRuntimeOn: 'Auto', FunctionArn: functionArn(locale, version.functionName, arnQualifier) };
+      return config;
     });
 
     // Resource-based policy of a function, version or alias (Qualifier).

@@ -206,8 +206,9 @@ export class MappingPoller {
       // Each message counts in the chain of requests its own trace carries (recursive loop
       // detection): those past the limit go in an invocation of their own, which Lambda stops
       // (unless the function allows loops), so that one message's trace never stops another's.
-      const over = keep.filter((k) => chainCountOf(invoker, this.mapping.functionName, k.m) > RECURSION_LIMIT);
-      const within = over.length ? keep.filter((k) => !over.includes(k)) : keep;
+      const counted = keep.map((k) => ({ ...k, n: chainCountOf(invoker, this.mapping.functionName, k.m) }));
+      const over = counted.filter((k) => k.n > RECURSION_LIMIT);
+      const within = over.length ? counted.filter((k) => k.n <= RECURSION_LIMIT) : counted;
       for (const group of [within, over]) if (group.length) await this.deliver(queue, group);
     } catch (err) {
       this.report(`PROBLEM: ${(err as Error).message}`);
@@ -216,16 +217,15 @@ export class MappingPoller {
 
   /**
    * Invokes the function with `keep`'s records, in the trace of the one furthest along its chain
-   * of requests (a chain through the queue goes on), and deletes what it processed.
+   * of requests (`n`, chainCountOf: a chain through the queue goes on), and deletes what it processed.
    */
-  private async deliver(queue: string, keep: Array<{ m: ReceivedMessage; r: Record<string, unknown> }>): Promise<void> {
+  private async deliver(queue: string, keep: Array<{ m: ReceivedMessage; r: Record<string, unknown>; n: number }>): Promise<void> {
     const { sqs, invoker } = this.deps;
     const payload = Buffer.from(JSON.stringify({ Records: keep.map((k) => k.r) }));
     let trace: string | undefined;
     let furthest = -1;
     for (const k of keep) {
-      const n = chainCountOf(invoker, this.mapping.functionName, k.m);
-      if (k.m.attributes.AWSTraceHeader !== undefined && n > furthest) { trace = k.m.attributes.AWSTraceHeader; furthest = n; }
+      if (k.m.attributes.AWSTraceHeader !== undefined && k.n > furthest) { trace = k.m.attributes.AWSTraceHeader; furthest = k.n; }
     }
     const req = {
       functionName: this.mapping.functionName,

@@ -121,8 +121,12 @@ export class SqsService {
   /** Whether the queue's messages go to a dead-letter queue once received too often (its RedrivePolicy, naming a queue there is). */
   async redrives(name: string): Promise<boolean> {
     const q = await this.getQueue(name);
-    const redrive = q ? queueSettings(q.attributes).redrive : undefined;
-    return redrive !== undefined && (await this.queueByArn(redrive.deadLetterTargetArn)) !== undefined;
+    return q !== undefined && (await this.deadLetterQueueOf(queueSettings(q.attributes))) !== undefined;
+  }
+
+  /** The dead-letter queue a queue's RedrivePolicy names, if there is one. */
+  private async deadLetterQueueOf(s: QueueSettings): Promise<QueueRecord | undefined> {
+    return s.redrive ? this.queueByArn(s.redrive.deadLetterTargetArn) : undefined;
   }
 
   private async getQueue(name: string): Promise<QueueRecord | undefined> {
@@ -552,10 +556,8 @@ export class SqsService {
     const vis = o.visibilityTimeout ?? s.visibilityTimeout;
     const deadline = this.now() + o.waitSeconds * 1000;
     let redrive: { dlq: string; maxReceiveCount: number; sourceArn: string } | undefined;
-    if (s.redrive) {
-      const dlq = await this.queueByArn(s.redrive.deadLetterTargetArn);
-      if (dlq) redrive = { dlq: dlq.name, maxReceiveCount: s.redrive.maxReceiveCount, sourceArn: this.queueArn(q.name) };
-    }
+    const dlq = await this.deadLetterQueueOf(s);
+    if (dlq && s.redrive) redrive = { dlq: dlq.name, maxReceiveCount: s.redrive.maxReceiveCount, sourceArn: this.queueArn(q.name) };
     for (;;) {
       const seen = this.signals.version(q.name);
       const now = this.now();
